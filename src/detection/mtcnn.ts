@@ -1,0 +1,225 @@
+/**
+ * MTCNN, the seed's detector: P-Net proposals over an image pyramid, R-Net refinement on
+ * 24×24 crops, O-Net on 48×48 crops with box regression and five landmarks.
+ *
+ * The weights are the FaceNet repository's MTCNN, so the nets see the image transposed
+ * (x along the first axis) and normalised as (v − 127.5) / 128; crops are bilinear and
+ * zero-padded (in pixel values) where a box crosses the border. See DESIGN.md for the facts a
+ * prototype checked.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import type { Detection, RgbImage } from '../common/types.js';
+import type { TfliteGraph } from '../models/tflite-graph.js';
+import { cellToBox, nms, pyramidScales, regress, square, truncate, type Candidate } from './boxes.js';
+
+export interface MtcnnOptions {
+  /** Smallest face to find, in source pixels. */
+  minFaceSize: number;
+  /** Pyramid step between scales. */
+  scaleFactor: number;
+  /** Minimum face probability after P-Net, R-Net and O-Net. */
+  thresholds: [number, number, number];
+  /** Longer image side above which the image is downscaled for detection (boxes are mapped back). */
+  maxInputSize: number;
+}
+
+export const DEFAULT_MTCNN_OPTIONS: MtcnnOptions = {
+  minFaceSize: 20,
+  scaleFactor: 0.709,
+  thresholds: [0.6, 0.7, 0.7],
+  maxInputSize: 1920,
+};
+
+/** Zero pixel value after normalisation: what padding outside the image reads as. */
+const PAD_VALUE = (0 - 127.5) * 0.0078125;
+
+/** Time spent in each stage of the last detect() call, in ms, and the candidates it kept. */
+export interface MtcnnStats {
+  pnetMs: number;
+  rnetMs: number;
+  onetMs: number;
+  proposals: number;
+  refined: number;
+}
+
+export class Mtcnn {
+  readonly options: MtcnnOptions;
+  lastStats: MtcnnStats = { pnetMs: 0, rnetMs: 0, onetMs: 0, proposals: 0, refined: 0 };
+
+  constructor(
+    private readonly pnet: TfliteGraph,
+    private readonly rnet: TfliteGraph,
+    private readonly onet: TfliteGraph,
+    options: Partial<MtcnnOptions> = {},
+  ) {
+    this.options = { ...DEFAULT_MTCNN_OPTIONS, ...options };
+  }
+
+  /** Finds faces; boxes and keypoints are in `image` pixels. */
+  detect(image: RgbImage, overrides: Partial<MtcnnOptions> = {}): Detection[] {
+    const options = { ...this.options, ...overrides };
+    if (Math.min(image.width, image.height) < 12) return [];
+    const shrink = Math.min(1, options.maxInputSize / Math.max(image.width, image.height));
+    const width = Math.max(1, Math.round(image.width * shrink));
+    const height = Math.max(1, Math.round(image.height * shrink));
+    const minFaceSize = Math.max(12, options.minFaceSize * shrink);
+
+    // The normalised, transposed image: [1, width, height, 3].
+    const transposed = tf.tidy(() => {
+      let pixels: tf.Tensor3D = tf.cast(tf.tensor3d(image.data, [image.height, image.width, 3], 'int32'), 'float32');
+      if (shrink < 1) pixels = tf.image.resizeBilinear(pixels, [height, width], false, true);
+      const normalised = tf.mul(tf.sub(pixels, 127.5), 0.0078125);
+      return tf.expandDims(tf.transpose(normalised, [1, 0, 2]), 0) as tf.Tensor4D;
+    });
+    try {
+      let t = performance.now();
+      const proposals = this.propose(transposed, width, height, minFaceSize, options);
+      const pnetMs = performance.now() - t;
+      t = performance.now();
+      const refined = this.refine(transposed, width, height, proposals, options.thresholds[1]);
+      const rnetMs = performance.now() - t;
+      t = performance.now();
+      const faces = this.output(transposed, width, height, refined, options.thresholds[2]);
+      const onetMs = performance.now() - t;
+      this.lastStats = { pnetMs, rnetMs, onetMs, proposals: proposals.length, refined: refined.length };
+      return faces.map((face) => toSourcePixels(face, 1 / shrink, image.width, image.height));
+    } finally {
+      transposed.dispose();
+    }
+  }
+
+  /** P-Net over the pyramid: NMS per scale, NMS across scales, regression, squaring. */
+  private propose(transposed: tf.Tensor4D, width: number, height: number, minFaceSize: number, options: MtcnnOptions): Candidate[] {
+    let all: Candidate[] = [];
+    for (const scale of pyramidScales(width, height, minFaceSize, options.scaleFactor)) {
+      const ws = Math.ceil(width * scale);
+      const hs = Math.ceil(height * scale);
+      const [prob, reg] = tf.tidy(() => this.pnet.predict(tf.image.resizeBilinear(transposed, [ws, hs], false, true)));
+      const [, mapW, mapH] = prob!.shape as [number, number, number, number];
+      const probs = prob!.dataSync();
+      const offsets = reg!.dataSync();
+      tf.dispose([prob!, reg!]);
+      const candidates: Candidate[] = [];
+      for (let i = 0; i < mapW; i++) {
+        for (let j = 0; j < mapH; j++) {
+          const cell = i * mapH + j;
+          const score = probs[cell * 2 + 1]!;
+          if (score < options.thresholds[0]) continue;
+          const r = cell * 4;
+          candidates.push(cellToBox(i, j, scale, score, [offsets[r]!, offsets[r + 1]!, offsets[r + 2]!, offsets[r + 3]!]));
+        }
+      }
+      all = all.concat(nms(candidates, 0.5, 'union'));
+    }
+    return nms(all, 0.7, 'union').map((c) => truncate(square(regress(c, false))));
+  }
+
+  /** R-Net on 24×24 crops: score, NMS, regression, squaring. */
+  private refine(transposed: tf.Tensor4D, width: number, height: number, boxes: Candidate[], threshold: number): Candidate[] {
+    if (boxes.length === 0) return [];
+    const [prob, reg] = this.runOnCrops(this.rnet, transposed, width, height, boxes, 24);
+    const kept: Candidate[] = [];
+    boxes.forEach((box, n) => {
+      const score = prob[n * 2 + 1]!;
+      if (score > threshold) kept.push({ ...box, score, reg: [reg[n * 4]!, reg[n * 4 + 1]!, reg[n * 4 + 2]!, reg[n * 4 + 3]!] });
+    });
+    return nms(kept, 0.7, 'union').map((c) => truncate(square(regress(c, true))));
+  }
+
+  /** O-Net on 48×48 crops: score, landmarks (relative to the box before regression), regression, final NMS. */
+  private output(transposed: tf.Tensor4D, width: number, height: number, boxes: Candidate[], threshold: number): Detection[] {
+    if (boxes.length === 0) return [];
+    const [prob, reg, landmarks] = this.runOnCrops(this.onet, transposed, width, height, boxes, 48);
+    const faces: { candidate: Candidate; points: number[] }[] = [];
+    boxes.forEach((box, n) => {
+      const score = prob[n * 2 + 1]!;
+      if (score <= threshold) return;
+      const w = box.x2 - box.x1 + 1;
+      const h = box.y2 - box.y1 + 1;
+      const l = landmarks.subarray(n * 10, n * 10 + 10);
+      const points: number[] = [];
+      for (let k = 0; k < 5; k++) points.push(box.x1 + l[k]! * w - 1, box.y1 + l[k + 5]! * h - 1);
+      const candidate = regress({ ...box, score, reg: [reg[n * 4]!, reg[n * 4 + 1]!, reg[n * 4 + 2]!, reg[n * 4 + 3]!] }, true);
+      faces.push({ candidate, points });
+    });
+    const kept = new Set(nms(faces.map((f) => f.candidate), 0.7, 'min'));
+    return faces
+      .filter((f) => kept.has(f.candidate))
+      .sort((a, b) => b.candidate.score - a.candidate.score)
+      .map(({ candidate: c, points: p }) => ({
+        // back to 0-based pixels: the reference's x1 is a 1-based pixel index
+        box: [c.x1 - 1, c.y1 - 1, c.x2 - c.x1 + 1, c.y2 - c.y1 + 1],
+        confidence: c.score,
+        keypoints: {
+          left_eye: [p[0]!, p[1]!],
+          right_eye: [p[2]!, p[3]!],
+          nose: [p[4]!, p[5]!],
+          mouth_left: [p[6]!, p[7]!],
+          mouth_right: [p[8]!, p[9]!],
+        },
+      }));
+  }
+
+  /** Crops every box (bilinear, padded) from the transposed image and runs `net` on the batch. */
+  private runOnCrops(
+    net: TfliteGraph,
+    transposed: tf.Tensor4D,
+    width: number,
+    height: number,
+    boxes: Candidate[],
+    size: number,
+  ): Float32Array[] {
+    const coords = new Float32Array(boxes.length * 4);
+    boxes.forEach((b, n) => {
+      // transposed image: first axis is x. Box corners are 1-based inclusive pixel indices.
+      coords[n * 4] = (b.x1 - 1) / Math.max(1, width - 1);
+      coords[n * 4 + 1] = (b.y1 - 1) / Math.max(1, height - 1);
+      coords[n * 4 + 2] = (b.x2 - 1) / Math.max(1, width - 1);
+      coords[n * 4 + 3] = (b.y2 - 1) / Math.max(1, height - 1);
+    });
+    const outputs = tf.tidy(() => {
+      const crops = tf.image.cropAndResize(
+        transposed,
+        tf.tensor2d(coords, [boxes.length, 4]),
+        tf.zeros([boxes.length], 'int32') as tf.Tensor1D,
+        [size, size],
+        'bilinear',
+        PAD_VALUE,
+      );
+      return net.predict(crops);
+    });
+    const data = outputs.map((t) => t.dataSync() as Float32Array);
+    tf.dispose(outputs);
+    return data;
+  }
+
+  dispose(): void {
+    this.pnet.dispose();
+    this.rnet.dispose();
+    this.onet.dispose();
+  }
+}
+
+/** Scales a detection made on a downscaled image back to the source and clips its box. */
+function toSourcePixels(face: Detection, factor: number, width: number, height: number): Detection {
+  const scale = (p: [number, number]): [number, number] => [p[0] * factor, p[1] * factor];
+  let [x, y, w, h] = face.box.map((v) => v * factor) as [number, number, number, number];
+  const x2 = Math.min(width, x + w);
+  const y2 = Math.min(height, y + h);
+  x = Math.max(0, x);
+  y = Math.max(0, y);
+  w = x2 - x;
+  h = y2 - y;
+  const k = face.keypoints;
+  return {
+    box: [x, y, w, h],
+    confidence: face.confidence,
+    keypoints: {
+      left_eye: scale(k.left_eye),
+      right_eye: scale(k.right_eye),
+      nose: scale(k.nose),
+      mouth_left: scale(k.mouth_left),
+      mouth_right: scale(k.mouth_right),
+    },
+  };
+}

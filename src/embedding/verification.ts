@@ -1,0 +1,43 @@
+/**
+ * Verification maths for the LFW protocol: pick the similarity threshold that separates
+ * same-person from different-person pairs best on one half, measure it on the other.
+ */
+
+export interface ScoredPair {
+  same: boolean;
+  similarity: number;
+}
+
+/** The threshold (midway between two neighbouring scores) with the highest accuracy on `pairs`. */
+export function bestThreshold(pairs: ScoredPair[]): { threshold: number; accuracy: number } {
+  if (pairs.length === 0) return { threshold: 0, accuracy: 0 };
+  const sorted = [...pairs].sort((a, b) => a.similarity - b.similarity);
+  // threshold below everything: every pair is called "same"
+  let correct = sorted.filter((p) => p.same).length;
+  let best = { threshold: sorted[0]!.similarity - 1e-6, correct };
+  for (let i = 0; i < sorted.length; i++) {
+    // moving the threshold above sorted[i] calls it "different"
+    correct += sorted[i]!.same ? -1 : 1;
+    const next = sorted[i + 1]?.similarity ?? sorted[i]!.similarity + 1e-3;
+    if (correct > best.correct) best = { threshold: (sorted[i]!.similarity + next) / 2, correct };
+  }
+  return { threshold: best.threshold, accuracy: best.correct / pairs.length };
+}
+
+export function accuracyAt(pairs: ScoredPair[], threshold: number): number {
+  if (pairs.length === 0) return 0;
+  return pairs.filter((p) => p.similarity >= threshold === p.same).length / pairs.length;
+}
+
+/**
+ * Two-fold: pairs alternate between halves (so each half has same and different pairs), the
+ * threshold chosen on one half is tested on the other, both ways; accuracies and thresholds
+ * are averaged.
+ */
+export function crossValidatedAccuracy(pairs: ScoredPair[]): { accuracy: number; threshold: number } {
+  const halves = [pairs.filter((_, i) => i % 2 === 0), pairs.filter((_, i) => i % 2 === 1)] as const;
+  const t0 = bestThreshold(halves[0]).threshold;
+  const t1 = bestThreshold(halves[1]).threshold;
+  const accuracy = (accuracyAt(halves[1], t0) * halves[1].length + accuracyAt(halves[0], t1) * halves[0].length) / pairs.length;
+  return { accuracy, threshold: (t0 + t1) / 2 };
+}

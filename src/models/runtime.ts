@@ -1,0 +1,89 @@
+/**
+ * Chooses the TensorFlow.js backend, once per thread (TensorFlow.js keeps one engine per
+ * JavaScript realm, so each worker thread calls this itself).
+ *
+ * Order: `tensorflow` (the opt-in @tensorflow/tfjs-node-gpu or @tensorflow/tfjs-node, when
+ * installed and loadable), then `wasm` with SIMD, then the pure-JS `cpu` backend with a warning.
+ */
+import { createRequire } from 'node:module';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+
+export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
+
+export interface RuntimeInfo {
+  backend: BackendName;
+  simd: boolean;
+  tfjsVersion: string;
+  /** Why a faster backend was not used, for `facestream info` and the start-up log. */
+  notes: string[];
+}
+
+const require = createRequire(import.meta.url);
+const OPTIONAL_NODE_BACKENDS = ['@tensorflow/tfjs-node-gpu', '@tensorflow/tfjs-node'];
+
+let ready: Promise<RuntimeInfo> | null = null;
+
+/**
+ * Initialises the best backend available. `prefer` forces one (e.g. `cpu` in a test, or
+ * FACESTREAM_BACKEND); it still falls back when that one cannot start.
+ */
+export function initRuntime(prefer: BackendName | undefined = backendFromEnv()): Promise<RuntimeInfo> {
+  ready ??= chooseBackend(prefer);
+  return ready;
+}
+
+function backendFromEnv(): BackendName | undefined {
+  const value = process.env.FACESTREAM_BACKEND;
+  if (value === undefined || value === '') return undefined;
+  if (value === 'tensorflow' || value === 'wasm' || value === 'cpu') return value;
+  throw new Error(`FACESTREAM_BACKEND=${value} is not a backend: use tensorflow, wasm or cpu`);
+}
+
+async function chooseBackend(prefer: BackendName | undefined): Promise<RuntimeInfo> {
+  const notes: string[] = [];
+  const order: BackendName[] = prefer ? [prefer, ...(['tensorflow', 'wasm', 'cpu'] as const).filter((b) => b !== prefer)] : ['tensorflow', 'wasm', 'cpu'];
+  for (const backend of order) {
+    try {
+      if (backend === 'tensorflow' && !loadNodeBackend(notes)) continue;
+      if (backend === 'wasm') {
+        const wasmDir = path.dirname(require.resolve('@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm'));
+        setWasmPaths(wasmDir + path.sep);
+      }
+      if (!(await tf.setBackend(backend))) {
+        notes.push(`${backend} backend did not start`);
+        continue;
+      }
+      await tf.ready();
+      const simd = backend === 'wasm' ? Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')) : false;
+      if (backend === 'cpu') {
+        notes.push('running on the pure-JavaScript cpu backend: about 40x slower than wasm');
+        process.emitWarning('facestream: TensorFlow.js is on the cpu backend, about 40x slower than wasm', 'PerformanceWarning');
+      }
+      return { backend, simd, tfjsVersion: tf.version_core, notes };
+    } catch (error) {
+      notes.push(`${backend} backend failed: ${(error as Error).message}`);
+    }
+  }
+  throw new Error(`no TensorFlow.js backend could start: ${notes.join('; ')}`);
+}
+
+/** Loads the optional native TensorFlow binding, which registers the `tensorflow` backend. */
+function loadNodeBackend(notes: string[]): boolean {
+  for (const name of OPTIONAL_NODE_BACKENDS) {
+    try {
+      require.resolve(name);
+    } catch {
+      continue; // not installed: the usual case
+    }
+    try {
+      require(name);
+      return true;
+    } catch (error) {
+      notes.push(`${name} is installed but did not load: ${(error as Error).message}`);
+    }
+  }
+  return false;
+}
