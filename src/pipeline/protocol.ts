@@ -1,0 +1,29 @@
+/**
+ * Messages between the main thread and the vision workers. Frames travel as
+ * SharedArrayBuffers, so a frame is never copied on its way to a worker; only these small
+ * messages are.
+ */
+import type { Detection, FaceQuality } from '../common/types.js';
+import type { MtcnnOptions } from '../detection/mtcnn.js';
+import type { EmbedderId } from '../embedding/embedder.js';
+
+/** An RGB frame in shared memory: width × height × 3 bytes. */
+export interface SharedFrame {
+  buffer: SharedArrayBuffer;
+  width: number;
+  height: number;
+}
+
+export type WorkerInit =
+  | { role: 'detector'; detector: Partial<MtcnnOptions> }
+  | { role: 'embedder'; model: EmbedderId };
+
+export type WorkerRequest =
+  | { kind: 'detect'; id: number; frame: SharedFrame; minFaceSize?: number }
+  | { kind: 'embed'; id: number; frame: SharedFrame; faces: Detection[] };
+
+export type WorkerResponse =
+  | { kind: 'ready'; backend: string }
+  | { kind: 'detected'; id: number; detections: Detection[]; ms: number }
+  | { kind: 'embedded'; id: number; vectors: Float32Array[]; qualities: FaceQuality[]; ms: number }
+  | { kind: 'failed'; id: number; error: string };

@@ -1,0 +1,314 @@
+/**
+ * The live pipeline for every camera: latest frame wins, the detector and embedder workers
+ * are shared fairly (round robin across cameras), a tracker per camera carries boxes between
+ * detections, and identities are voted per track.
+ *
+ *   push(frame) ─► slot (SharedArrayBuffer) ─► detector worker ─► tracker ─► due faces
+ *                                                                   │           ▼
+ *   'frame' (every decoded frame, boxes predicted to its time) ◄────┘    embedder worker ─► matcher ─► vote
+ *
+ * Nothing here waits on the network or disk; every queue is one slot deep per camera, and
+ * every replaced frame is counted as dropped.
+ */
+import { EventEmitter } from 'node:events';
+import type { Box, Detection, FaceQuality } from '../common/types.js';
+import { IdentityVote, UNKNOWN, type Identity, type VoteOptions, DEFAULT_VOTE_OPTIONS } from '../tracking/identity-vote.js';
+import { Tracker, type Track, type TrackerOptions } from '../tracking/tracker.js';
+import type { SharedFrame } from './protocol.js';
+import type { VisionWorker } from './vision-workers.js';
+import { CameraMetrics } from './metrics.js';
+
+/** A decoded frame from a camera. `data` is only valid during the push() call. */
+export interface CapturedFrame {
+  cameraId: string;
+  seq: number;
+  /** Capture time, ms since the epoch. */
+  ts: number;
+  width: number;
+  height: number;
+  data: Uint8Array;
+}
+
+export interface Match {
+  label: string;
+  score: number;
+  known: boolean;
+}
+
+/** Recognition as the pipeline sees it; swapped when the gallery changes. */
+export interface FaceMatcher {
+  match(vector: Float32Array): Match;
+}
+
+export interface LabeledFace {
+  trackId: number;
+  box: Box;
+  label: string;
+  score: number;
+  known: boolean;
+}
+
+export interface ProcessedFrame extends CapturedFrame {
+  faces: LabeledFace[];
+}
+
+/** A face sample the embedder just scored, for events and snapshots. */
+export interface TrackSample {
+  cameraId: string;
+  trackId: number;
+  ts: number;
+  detection: Detection;
+  quality: FaceQuality;
+  match: Match;
+  identity: Identity;
+  /** The frame the sample came from (shared memory; copy what you keep). */
+  frame: SharedFrame;
+}
+
+export interface PipelineEvents {
+  frame: [ProcessedFrame];
+  sample: [TrackSample];
+  trackEnded: [{ cameraId: string; trackId: number; identity: Identity; startedAt: number; endedAt: number; hits: number }];
+  error: [Error];
+}
+
+export interface CameraPipelineOptions {
+  /** Smallest face to detect, px in the frame. */
+  minFaceSize: number;
+  /** Smallest face worth embedding, px. */
+  minEmbedSize: number;
+}
+
+interface Slot extends SharedFrame {
+  users: number;
+  ts: number;
+  seq: number;
+}
+
+interface EmbedJob {
+  slot: Slot;
+  tracks: Track[];
+}
+
+class CameraState {
+  readonly tracker: Tracker;
+  readonly votes = new Map<number, IdentityVote>();
+  readonly slots: Slot[] = [];
+  pendingDetect: Slot | null = null;
+  pendingEmbed: EmbedJob | null = null;
+  readonly metrics = new CameraMetrics();
+
+  constructor(
+    readonly id: string,
+    readonly options: CameraPipelineOptions,
+    tracker: Partial<TrackerOptions>,
+  ) {
+    this.tracker = new Tracker(tracker);
+  }
+
+  /** A free shared slot of the frame's size, or null when all are in use (the frame is dropped). */
+  takeSlot(width: number, height: number): Slot | null {
+    const bytes = width * height * 3;
+    let slot = this.slots.find((s) => s.users === 0 && s.buffer.byteLength === bytes);
+    if (!slot && this.slots.length < SLOTS_PER_CAMERA) {
+      slot = { buffer: new SharedArrayBuffer(bytes), width, height, users: 0, ts: 0, seq: 0 };
+      this.slots.push(slot);
+    }
+    if (!slot) {
+      // a size change: drop an idle slot of the old size and make one of the new size
+      const idle = this.slots.findIndex((s) => s.users === 0);
+      if (idle < 0) return null;
+      slot = { buffer: new SharedArrayBuffer(bytes), width, height, users: 0, ts: 0, seq: 0 };
+      this.slots[idle] = slot;
+    }
+    slot.width = width;
+    slot.height = height;
+    return slot;
+  }
+}
+
+/** Pending detect + one being detected + one being embedded + one waiting to embed. */
+const SLOTS_PER_CAMERA = 4;
+
+export class VisionPipeline extends EventEmitter<PipelineEvents> {
+  private readonly cameras = new Map<string, CameraState>();
+  private detectTurn = 0;
+  private embedTurn = 0;
+  private stopped = false;
+
+  constructor(
+    private readonly detector: VisionWorker,
+    private readonly embedder: VisionWorker,
+    private matcher: FaceMatcher,
+    private readonly voteOptions: VoteOptions = DEFAULT_VOTE_OPTIONS,
+    private readonly trackerOptions: Partial<TrackerOptions> = {},
+  ) {
+    super();
+  }
+
+  setMatcher(matcher: FaceMatcher): void {
+    this.matcher = matcher;
+  }
+
+  addCamera(cameraId: string, options: Partial<CameraPipelineOptions> = {}): void {
+    if (this.cameras.has(cameraId)) return;
+    this.cameras.set(cameraId, new CameraState(cameraId, { minFaceSize: 20, minEmbedSize: 24, ...options }, this.trackerOptions));
+  }
+
+  removeCamera(cameraId: string): void {
+    const camera = this.cameras.get(cameraId);
+    if (!camera) return;
+    this.cameras.delete(cameraId);
+    for (const track of camera.tracker.clear()) this.endTrack(camera, track, Date.now());
+  }
+
+  metrics(cameraId: string): CameraMetrics | undefined {
+    return this.cameras.get(cameraId)?.metrics;
+  }
+
+  /** Takes a decoded frame: emits it with its boxes now, and queues it for detection. */
+  push(frame: CapturedFrame): void {
+    const camera = this.cameras.get(frame.cameraId);
+    if (!camera || this.stopped) return;
+    camera.metrics.frameIn(frame.ts);
+    this.emit('frame', { ...frame, faces: this.labeledFaces(camera, frame.ts) });
+
+    const slot = camera.takeSlot(frame.width, frame.height);
+    if (!slot) {
+      camera.metrics.dropped++;
+      return;
+    }
+    new Uint8Array(slot.buffer).set(frame.data.subarray(0, frame.width * frame.height * 3));
+    slot.ts = frame.ts;
+    slot.seq = frame.seq;
+    if (camera.pendingDetect) {
+      // latest frame wins: the unprocessed one is dropped
+      camera.pendingDetect.users--;
+      camera.metrics.dropped++;
+    }
+    slot.users++;
+    camera.pendingDetect = slot;
+    this.pumpDetector();
+  }
+
+  private labeledFaces(camera: CameraState, ts: number): LabeledFace[] {
+    return camera.tracker.predict(ts).map(({ track, box }) => {
+      const identity = camera.votes.get(track.id)?.current() ?? { label: UNKNOWN, score: 0, known: false, decided: false };
+      return { trackId: track.id, box, label: identity.label, score: identity.score, known: identity.known };
+    });
+  }
+
+  /** Round robin over cameras with a pending frame, one detection in flight. */
+  private pumpDetector(): void {
+    if (this.detector.busy || this.stopped) return;
+    const camera = this.nextCamera((c) => c.pendingDetect !== null, 'detect');
+    if (!camera) return;
+    const slot = camera.pendingDetect!;
+    camera.pendingDetect = null;
+    this.detector
+      .detect(slot, camera.options.minFaceSize)
+      .then(({ detections, ms }) => {
+        if (this.cameras.get(camera.id) !== camera) return;
+        camera.metrics.detected(ms);
+        this.afterDetection(camera, slot, detections);
+      })
+      .catch((error: Error) => {
+        if (!this.stopped) this.emit('error', error);
+      })
+      .finally(() => {
+        slot.users--;
+        this.pumpDetector();
+      });
+  }
+
+  private afterDetection(camera: CameraState, slot: Slot, detections: Detection[]): void {
+    const update = camera.tracker.update(detections, slot.ts);
+    for (const track of update.ended) this.endTrack(camera, track, slot.ts);
+    const due = update.active.filter((track) => {
+      if (!track.confirmed) return false;
+      if (Math.min(track.box[2], track.box[3]) < camera.options.minEmbedSize) return false;
+      let vote = camera.votes.get(track.id);
+      if (!vote) {
+        vote = new IdentityVote(this.voteOptions);
+        camera.votes.set(track.id, vote);
+      }
+      return vote.wantsSample();
+    });
+    if (due.length === 0) return;
+    if (camera.pendingEmbed) {
+      camera.pendingEmbed.slot.users--;
+      camera.metrics.embedDropped++;
+    }
+    slot.users++;
+    camera.pendingEmbed = { slot, tracks: due };
+    this.pumpEmbedder();
+  }
+
+  private pumpEmbedder(): void {
+    if (this.embedder.busy || this.stopped) return;
+    const camera = this.nextCamera((c) => c.pendingEmbed !== null, 'embed');
+    if (!camera) return;
+    const job = camera.pendingEmbed!;
+    camera.pendingEmbed = null;
+    const detections = job.tracks.map((t) => t.detection);
+    this.embedder
+      .embed(job.slot, detections)
+      .then(({ vectors, qualities, ms }) => {
+        if (this.cameras.get(camera.id) !== camera) return;
+        camera.metrics.embedded(ms, vectors.length);
+        vectors.forEach((vector, i) => {
+          const track = job.tracks[i]!;
+          const vote = camera.votes.get(track.id);
+          if (!vote) return; // the track ended meanwhile
+          const match = this.matcher.match(vector);
+          const identity = vote.add({ label: match.known ? match.label : UNKNOWN, score: match.score, faceSize: Math.min(track.box[2], track.box[3]) });
+          this.emit('sample', {
+            cameraId: camera.id,
+            trackId: track.id,
+            ts: job.slot.ts,
+            detection: detections[i]!,
+            quality: qualities[i]!,
+            match,
+            identity,
+            frame: job.slot,
+          });
+        });
+      })
+      .catch((error: Error) => {
+        if (!this.stopped) this.emit('error', error);
+      })
+      .finally(() => {
+        job.slot.users--;
+        this.pumpEmbedder();
+      });
+  }
+
+  private endTrack(camera: CameraState, track: Track, endedAt: number): void {
+    const vote = camera.votes.get(track.id);
+    camera.votes.delete(track.id);
+    if (!track.confirmed) return;
+    const identity = vote?.current() ?? { label: UNKNOWN, score: 0, known: false, decided: false };
+    this.emit('trackEnded', { cameraId: camera.id, trackId: track.id, identity, startedAt: track.startedAt, endedAt, hits: track.hits });
+  }
+
+  private nextCamera(ready: (c: CameraState) => boolean, worker: 'detect' | 'embed'): CameraState | null {
+    const list = [...this.cameras.values()];
+    if (list.length === 0) return null;
+    const turn = worker === 'detect' ? this.detectTurn : this.embedTurn;
+    for (let i = 0; i < list.length; i++) {
+      const index = (turn + i) % list.length;
+      const camera = list[index]!;
+      if (ready(camera)) {
+        if (worker === 'detect') this.detectTurn = index + 1;
+        else this.embedTurn = index + 1;
+        return camera;
+      }
+    }
+    return null;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const id of [...this.cameras.keys()]) this.removeCamera(id);
+  }
+}

@@ -1,0 +1,61 @@
+/**
+ * A vision worker thread: either the detector (MTCNN) or the embedder (alignment + one
+ * embedding model), each with its own TensorFlow.js instance, so detection of frame N+1
+ * overlaps embedding of frame N and both cores work.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import type { RgbImage } from '../common/types.js';
+import { embedFaces } from '../embedding/faces.js';
+import { loadEmbedder, loadMtcnn } from '../models/loaders.js';
+import { initRuntime } from '../models/runtime.js';
+import type { SharedFrame, WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js';
+
+const port = parentPort!;
+const init = workerData as WorkerInit;
+
+function send(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
+  port.postMessage(message, transfer);
+}
+
+function view(frame: SharedFrame): RgbImage {
+  return { data: new Uint8Array(frame.buffer, 0, frame.width * frame.height * 3), width: frame.width, height: frame.height };
+}
+
+async function main(): Promise<void> {
+  const runtime = await initRuntime();
+  if (init.role === 'detector') {
+    const detector = await loadMtcnn(init.detector);
+    port.on('message', (request: WorkerRequest) => {
+      if (request.kind !== 'detect') return send({ kind: 'failed', id: request.id, error: 'this worker only detects' });
+      try {
+        const t = performance.now();
+        const detections = detector.detect(view(request.frame), request.minFaceSize ? { minFaceSize: request.minFaceSize } : {});
+        send({ kind: 'detected', id: request.id, detections, ms: performance.now() - t });
+      } catch (error) {
+        send({ kind: 'failed', id: request.id, error: (error as Error).message });
+      }
+    });
+  } else {
+    const embedder = await loadEmbedder(init.model);
+    port.on('message', (request: WorkerRequest) => {
+      if (request.kind !== 'embed') return send({ kind: 'failed', id: request.id, error: 'this worker only embeds' });
+      try {
+        const t = performance.now();
+        const faces = embedFaces(view(request.frame), request.faces, embedder);
+        const vectors = faces.map((f) => f.embedding.vector);
+        send(
+          { kind: 'embedded', id: request.id, vectors, qualities: faces.map((f) => f.quality), ms: performance.now() - t },
+          vectors.map((v) => v.buffer as ArrayBuffer),
+        );
+      } catch (error) {
+        send({ kind: 'failed', id: request.id, error: (error as Error).message });
+      }
+    });
+  }
+  send({ kind: 'ready', backend: runtime.backend });
+}
+
+main().catch((error: Error) => {
+  // the main thread sees this as the worker's 'error' event
+  throw error;
+});

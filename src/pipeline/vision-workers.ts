@@ -1,0 +1,82 @@
+/**
+ * The main thread's handle on a vision worker: start it, send one request at a time and get
+ * a promise back, stop it. The scheduler keeps each worker to one request in flight, so no
+ * queue can grow here.
+ */
+import { Worker } from 'node:worker_threads';
+import type { Detection, FaceQuality } from '../common/types.js';
+import type { SharedFrame, WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js';
+
+type Pending = { resolve: (r: WorkerResponse) => void; reject: (e: Error) => void };
+
+export class VisionWorker {
+  private worker: Worker | null = null;
+  private readonly pending = new Map<number, Pending>();
+  private nextId = 1;
+  private failure: Error | null = null;
+  busy = false;
+  backend = '';
+
+  constructor(private readonly init: WorkerInit) {}
+
+  async start(): Promise<void> {
+    const worker = new Worker(new URL('./vision-worker.js', import.meta.url), { workerData: this.init });
+    this.worker = worker;
+    await new Promise<void>((resolve, reject) => {
+      const onError = (error: Error) => reject(new Error(`${this.init.role} worker failed to start: ${error.message}`));
+      worker.once('error', onError);
+      worker.on('message', (message: WorkerResponse) => {
+        if (message.kind === 'ready') {
+          this.backend = message.backend;
+          worker.off('error', onError);
+          resolve();
+          return;
+        }
+        const waiting = this.pending.get(message.id);
+        if (!waiting) return;
+        this.pending.delete(message.id);
+        if (message.kind === 'failed') waiting.reject(new Error(message.error));
+        else waiting.resolve(message);
+      });
+    });
+    worker.on('error', (error) => this.fail(error));
+    worker.on('exit', (code) => this.fail(new Error(`${this.init.role} worker exited (code ${code})`)));
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const waiting of this.pending.values()) waiting.reject(error);
+    this.pending.clear();
+  }
+
+  private request(message: Omit<WorkerRequest, 'id'>): Promise<WorkerResponse> {
+    if (!this.worker || this.failure) return Promise.reject(this.failure ?? new Error(`${this.init.role} worker is not running`));
+    const id = this.nextId++;
+    this.busy = true;
+    return new Promise<WorkerResponse>((resolve, reject) => {
+      this.pending.set(id, { resolve, reject });
+      this.worker!.postMessage({ ...message, id });
+    }).finally(() => {
+      this.busy = false;
+    });
+  }
+
+  async detect(frame: SharedFrame, minFaceSize?: number): Promise<{ detections: Detection[]; ms: number }> {
+    const r = await this.request({ kind: 'detect', frame, minFaceSize } as Omit<WorkerRequest, 'id'>);
+    if (r.kind !== 'detected') throw new Error(`unexpected ${r.kind} from the detector`);
+    return r;
+  }
+
+  async embed(frame: SharedFrame, faces: Detection[]): Promise<{ vectors: Float32Array[]; qualities: FaceQuality[]; ms: number }> {
+    const r = await this.request({ kind: 'embed', frame, faces } as Omit<WorkerRequest, 'id'>);
+    if (r.kind !== 'embedded') throw new Error(`unexpected ${r.kind} from the embedder`);
+    return r;
+  }
+
+  async stop(): Promise<void> {
+    const worker = this.worker;
+    this.worker = null;
+    this.fail(new Error(`${this.init.role} worker stopped`));
+    if (worker) await worker.terminate();
+  }
+}

@@ -1,0 +1,111 @@
+/**
+ * Identity belongs to a track, not a frame: each embedded sample of a track casts a vote
+ * weighted by its match score and face quality; a name is decided once enough samples agree,
+ * ties are rejected, and after `maxFaceAttempts` undecided samples the track is "unknown".
+ * A decided identity is kept for the track's life, so a name does not flicker.
+ */
+
+export interface VoteOptions {
+  /** Samples needed before any decision. */
+  minSamples: number;
+  /** Share of the total vote weight the leading label needs (0.5..1). */
+  minShare: number;
+  /** Samples after which an undecided track is called "unknown". */
+  maxFaceAttempts: number;
+  /** Once decided, re-embed a face every this many detection rounds to keep the score fresh. */
+  recheckEvery: number;
+}
+
+export const DEFAULT_VOTE_OPTIONS: VoteOptions = {
+  minSamples: 2,
+  minShare: 0.6,
+  maxFaceAttempts: 8,
+  recheckEvery: 10,
+};
+
+export const UNKNOWN = 'unknown';
+
+export interface VoteSample {
+  /** Person name, or UNKNOWN. */
+  label: string;
+  score: number;
+  /** Face size in pixels: bigger faces are more reliable samples. */
+  faceSize: number;
+}
+
+export interface Identity {
+  label: string;
+  score: number;
+  known: boolean;
+  decided: boolean;
+}
+
+export class IdentityVote {
+  private samples: VoteSample[] = [];
+  private decision: Identity | null = null;
+  private roundsSinceSample = 0;
+
+  constructor(private readonly options: VoteOptions = DEFAULT_VOTE_OPTIONS) {}
+
+  get sampleCount(): number {
+    return this.samples.length;
+  }
+
+  /** Whether this round's detection of the track should be embedded. */
+  wantsSample(): boolean {
+    this.roundsSinceSample++;
+    if (!this.decision) return true;
+    return this.roundsSinceSample >= this.options.recheckEvery;
+  }
+
+  add(sample: VoteSample): Identity {
+    this.roundsSinceSample = 0;
+    this.samples.push(sample);
+    if (this.decision) {
+      // keep the decided label; refresh its best score when the same person is seen again
+      if (sample.label === this.decision.label) this.decision.score = Math.max(this.decision.score, sample.score);
+      return this.current();
+    }
+    this.decision = decide(this.samples, this.options);
+    return this.current();
+  }
+
+  current(): Identity {
+    if (this.decision) return { ...this.decision };
+    const lead = leader(this.samples);
+    return { label: UNKNOWN, score: lead?.score ?? 0, known: false, decided: false };
+  }
+}
+
+/** Sample weight: the match score times a face-size factor that saturates at 112 px. */
+export function sampleWeight(sample: VoteSample): number {
+  return Math.max(0.01, sample.score) * Math.min(1, Math.max(0.25, sample.faceSize / 112));
+}
+
+function leader(samples: VoteSample[]): { label: string; weight: number; share: number; score: number; tied: boolean } | null {
+  if (samples.length === 0) return null;
+  const weights = new Map<string, number>();
+  const best = new Map<string, number>();
+  let total = 0;
+  for (const s of samples) {
+    const w = sampleWeight(s);
+    weights.set(s.label, (weights.get(s.label) ?? 0) + w);
+    best.set(s.label, Math.max(best.get(s.label) ?? -Infinity, s.score));
+    total += w;
+  }
+  const ranked = [...weights.entries()].sort((a, b) => b[1] - a[1]);
+  const [label, weight] = ranked[0]!;
+  const tied = ranked.length > 1 && Math.abs(ranked[1]![1] - weight) < 1e-9;
+  return { label, weight, share: weight / total, score: best.get(label)!, tied };
+}
+
+/** The decision rule: a clear weighted majority after enough samples, else unknown after too many. */
+export function decide(samples: VoteSample[], options: VoteOptions): Identity | null {
+  const lead = leader(samples);
+  if (!lead) return null;
+  if (samples.length >= options.minSamples && !lead.tied && lead.share >= options.minShare) {
+    return { label: lead.label, score: lead.score, known: lead.label !== UNKNOWN, decided: true };
+  }
+  if (samples.length >= options.maxFaceAttempts) return { label: UNKNOWN, score: lead.score, known: false, decided: true };
+  return null;
+}

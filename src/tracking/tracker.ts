@@ -1,0 +1,168 @@
+/**
+ * A SORT-style face tracker: detections are matched to tracks by IoU with each track's box
+ * predicted to the detection's time (constant velocity); a track is confirmed after a few
+ * hits and ends after a few misses. Between detections, `predict` carries every track's box
+ * to the time of a frame, so boxes are drawn on every decoded frame.
+ */
+import type { Box, Detection } from '../common/types.js';
+
+export interface TrackerOptions {
+  /** Minimum IoU between a predicted track box and a detection to match them. */
+  minIou: number;
+  /** Detections matched before a track is confirmed (shown and embedded). */
+  minHits: number;
+  /** Consecutive detection rounds without a match before a track ends. */
+  maxMisses: number;
+  /** Weight of the newest velocity measurement in the running estimate (0..1). */
+  velocitySmoothing: number;
+  /** Longest time a box is extrapolated from its last detection, ms. */
+  maxPredictionMs: number;
+}
+
+export const DEFAULT_TRACKER_OPTIONS: TrackerOptions = {
+  minIou: 0.3,
+  minHits: 2,
+  maxMisses: 4,
+  velocitySmoothing: 0.5,
+  maxPredictionMs: 500,
+};
+
+export interface Track {
+  id: number;
+  /** Box at `updatedAt`, in frame pixels. */
+  box: Box;
+  /** Box change per ms: [dx, dy, dw, dh]. */
+  velocity: [number, number, number, number];
+  /** The latest matched detection (keypoints for embedding). */
+  detection: Detection;
+  hits: number;
+  misses: number;
+  confirmed: boolean;
+  startedAt: number;
+  updatedAt: number;
+}
+
+export interface TrackerUpdate {
+  /** Tracks matched or created by this update (confirmed or not). */
+  active: Track[];
+  /** Tracks that just became confirmed. */
+  confirmed: Track[];
+  /** Tracks that ended in this update. */
+  ended: Track[];
+}
+
+export function iou(a: Box, b: Box): number {
+  const x1 = Math.max(a[0], b[0]);
+  const y1 = Math.max(a[1], b[1]);
+  const x2 = Math.min(a[0] + a[2], b[0] + b[2]);
+  const y2 = Math.min(a[1] + a[3], b[1] + b[3]);
+  const inter = Math.max(0, x2 - x1) * Math.max(0, y2 - y1);
+  const union = a[2] * a[3] + b[2] * b[3] - inter;
+  return union > 0 ? inter / union : 0;
+}
+
+/** The track's box extrapolated to time `ts` (capped at maxPredictionMs past its last update). */
+export function predictBox(track: Track, ts: number, maxPredictionMs: number): Box {
+  const dt = Math.max(0, Math.min(ts - track.updatedAt, maxPredictionMs));
+  const [x, y, w, h] = track.box;
+  const [vx, vy, vw, vh] = track.velocity;
+  return [x + vx * dt, y + vy * dt, Math.max(1, w + vw * dt), Math.max(1, h + vh * dt)];
+}
+
+export class Tracker {
+  private tracks: Track[] = [];
+  private nextId = 1;
+  readonly options: TrackerOptions;
+
+  constructor(options: Partial<TrackerOptions> = {}) {
+    this.options = { ...DEFAULT_TRACKER_OPTIONS, ...options };
+  }
+
+  get all(): readonly Track[] {
+    return this.tracks;
+  }
+
+  /** Matches the detections of a frame captured at `ts` to the tracks. */
+  update(detections: Detection[], ts: number): TrackerUpdate {
+    const { minIou, minHits, maxMisses, velocitySmoothing, maxPredictionMs } = this.options;
+    const predicted = this.tracks.map((t) => predictBox(t, ts, maxPredictionMs));
+    // greedy association, best IoU first
+    const pairs: { t: number; d: number; iou: number }[] = [];
+    predicted.forEach((box, t) =>
+      detections.forEach((det, d) => {
+        const overlap = iou(box, det.box);
+        if (overlap >= minIou) pairs.push({ t, d, iou: overlap });
+      }),
+    );
+    pairs.sort((a, b) => b.iou - a.iou);
+    const trackUsed = new Set<number>();
+    const detUsed = new Set<number>();
+    const active: Track[] = [];
+    const confirmed: Track[] = [];
+    for (const { t, d } of pairs) {
+      if (trackUsed.has(t) || detUsed.has(d)) continue;
+      trackUsed.add(t);
+      detUsed.add(d);
+      const track = this.tracks[t]!;
+      const det = detections[d]!;
+      const dt = ts - track.updatedAt;
+      if (dt > 0) {
+        const measured = det.box.map((v, i) => (v - track.box[i]!) / dt) as Track['velocity'];
+        track.velocity = track.velocity.map((v, i) => v * (1 - velocitySmoothing) + measured[i]! * velocitySmoothing) as Track['velocity'];
+      }
+      track.box = det.box;
+      track.detection = det;
+      track.updatedAt = ts;
+      track.hits++;
+      track.misses = 0;
+      if (!track.confirmed && track.hits >= minHits) {
+        track.confirmed = true;
+        confirmed.push(track);
+      }
+      active.push(track);
+    }
+    const ended: Track[] = [];
+    this.tracks = this.tracks.filter((track, t) => {
+      if (trackUsed.has(t)) return true;
+      track.misses++;
+      if (track.misses > maxMisses) {
+        ended.push(track);
+        return false;
+      }
+      return true;
+    });
+    detections.forEach((det, d) => {
+      if (detUsed.has(d)) return;
+      const track: Track = {
+        id: this.nextId++,
+        box: det.box,
+        velocity: [0, 0, 0, 0],
+        detection: det,
+        hits: 1,
+        misses: 0,
+        confirmed: minHits <= 1,
+        startedAt: ts,
+        updatedAt: ts,
+      };
+      if (track.confirmed) confirmed.push(track);
+      this.tracks.push(track);
+      active.push(track);
+    });
+    return { active, confirmed, ended };
+  }
+
+  /** Confirmed tracks with their boxes carried to time `ts` (for frames between detections). */
+  predict(ts: number): { track: Track; box: Box }[] {
+    return this.tracks
+      // a confirmed track that missed one detection round stays drawn, so a box does not blink
+      .filter((t) => t.confirmed && t.misses <= 1)
+      .map((track) => ({ track, box: predictBox(track, ts, this.options.maxPredictionMs) }));
+  }
+
+  /** Ends every track (camera stopped). */
+  clear(): Track[] {
+    const ended = this.tracks;
+    this.tracks = [];
+    return ended;
+  }
+}

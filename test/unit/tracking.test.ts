@@ -1,0 +1,109 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Box, Detection } from '../../src/common/types.js';
+import { IdentityVote, UNKNOWN, decide, DEFAULT_VOTE_OPTIONS } from '../../src/tracking/identity-vote.js';
+import { Tracker, iou, predictBox } from '../../src/tracking/tracker.js';
+
+function det(box: Box, confidence = 0.99): Detection {
+  const [x, y, w, h] = box;
+  const p = (fx: number, fy: number): [number, number] => [x + fx * w, y + fy * h];
+  return { box, confidence, keypoints: { left_eye: p(0.3, 0.4), right_eye: p(0.7, 0.4), nose: p(0.5, 0.6), mouth_left: p(0.35, 0.8), mouth_right: p(0.65, 0.8) } };
+}
+
+describe('iou', () => {
+  it('is 1 for the same box, 0 for disjoint boxes, 1/3 for half-overlapping equal boxes', () => {
+    assert.equal(iou([0, 0, 10, 10], [0, 0, 10, 10]), 1);
+    assert.equal(iou([0, 0, 10, 10], [20, 20, 5, 5]), 0);
+    assert.ok(Math.abs(iou([0, 0, 10, 10], [5, 0, 10, 10]) - 1 / 3) < 1e-12);
+  });
+});
+
+describe('Tracker', () => {
+  it('keeps one id for a face that moves a little each frame and confirms it after minHits', () => {
+    const tracker = new Tracker({ minHits: 2 });
+    const first = tracker.update([det([100, 100, 50, 50])], 0);
+    assert.equal(first.active.length, 1);
+    assert.equal(first.confirmed.length, 0);
+    const id = first.active[0]!.id;
+    const second = tracker.update([det([104, 100, 50, 50])], 40);
+    assert.equal(second.active[0]!.id, id);
+    assert.deepEqual(second.confirmed.map((t) => t.id), [id]);
+    const third = tracker.update([det([108, 100, 50, 50])], 80);
+    assert.equal(third.active[0]!.id, id);
+  });
+
+  it('predicts a moving box forward between detections, capped at maxPredictionMs', () => {
+    const tracker = new Tracker({ minHits: 1, velocitySmoothing: 1, maxPredictionMs: 100 });
+    tracker.update([det([100, 100, 50, 50])], 0);
+    tracker.update([det([110, 100, 50, 50])], 40); // 0.25 px per ms to the right
+    const [at60] = tracker.predict(60);
+    assert.ok(Math.abs(at60!.box[0] - 115) < 1e-9, `x at 60 ms: ${at60!.box[0]}`);
+    const track = tracker.all[0]!;
+    assert.ok(Math.abs(predictBox(track, 1000, 100)[0] - 135) < 1e-9, 'prediction stops 100 ms past the last update');
+  });
+
+  it('ends a track after more than maxMisses rounds without a match, and starts a new id for a new face', () => {
+    const tracker = new Tracker({ minHits: 1, maxMisses: 2 });
+    const id = tracker.update([det([0, 0, 40, 40])], 0).active[0]!.id;
+    assert.equal(tracker.update([], 40).ended.length, 0);
+    assert.equal(tracker.update([], 80).ended.length, 0);
+    const ended = tracker.update([det([300, 300, 40, 40])], 120);
+    assert.deepEqual(ended.ended.map((t) => t.id), [id]);
+    assert.notEqual(ended.active[0]!.id, id);
+  });
+
+  it('matches two faces to their own tracks when they swap nothing but move', () => {
+    const tracker = new Tracker({ minHits: 1 });
+    const [a, b] = tracker.update([det([0, 0, 50, 50]), det([200, 0, 50, 50])], 0).active;
+    const next = tracker.update([det([205, 2, 50, 50]), det([3, 1, 50, 50])], 40).active;
+    const byX = new Map(next.map((t) => [Math.round(t.box[0]), t.id]));
+    assert.equal(byX.get(3), a!.id);
+    assert.equal(byX.get(205), b!.id);
+  });
+
+  it('does not draw unconfirmed tracks', () => {
+    const tracker = new Tracker({ minHits: 3 });
+    tracker.update([det([0, 0, 50, 50])], 0);
+    assert.equal(tracker.predict(10).length, 0);
+  });
+});
+
+describe('IdentityVote', () => {
+  it('decides a name after minSamples agreeing samples and keeps it against a stray sample', () => {
+    const vote = new IdentityVote({ ...DEFAULT_VOTE_OPTIONS, minSamples: 2 });
+    assert.equal(vote.add({ label: 'ann', score: 0.7, faceSize: 100 }).decided, false);
+    const decided = vote.add({ label: 'ann', score: 0.8, faceSize: 100 });
+    assert.deepEqual([decided.label, decided.known, decided.decided], ['ann', true, true]);
+    assert.equal(decided.score, 0.8);
+    assert.equal(vote.add({ label: 'bob', score: 0.9, faceSize: 100 }).label, 'ann');
+  });
+
+  it('rejects ties and calls the track unknown after maxFaceAttempts undecided samples', () => {
+    const options = { ...DEFAULT_VOTE_OPTIONS, minSamples: 2, minShare: 0.7, maxFaceAttempts: 4 };
+    const tie = [
+      { label: 'ann', score: 0.6, faceSize: 112 },
+      { label: 'bob', score: 0.6, faceSize: 112 },
+    ];
+    assert.equal(decide(tie, options), null);
+    const vote = new IdentityVote(options);
+    for (const s of [...tie, ...tie].slice(0, 3)) assert.equal(vote.add(s).decided, false);
+    const last = vote.add(tie[1]!);
+    assert.deepEqual([last.label, last.known, last.decided], [UNKNOWN, false, true]);
+  });
+
+  it('weights big faces above small ones', () => {
+    const options = { ...DEFAULT_VOTE_OPTIONS, minSamples: 2, minShare: 0.6 };
+    const samples = [
+      { label: 'ann', score: 0.6, faceSize: 120 },
+      { label: 'bob', score: 0.6, faceSize: 30 },
+    ];
+    assert.equal(decide(samples, options)?.label, 'ann');
+  });
+
+  it('asks for a new sample every round until decided, then only every recheckEvery rounds', () => {
+    const vote = new IdentityVote({ ...DEFAULT_VOTE_OPTIONS, minSamples: 1, recheckEvery: 3 });
+    assert.equal(vote.wantsSample(), true);
+    vote.add({ label: 'ann', score: 0.9, faceSize: 100 });
+    assert.deepEqual([vote.wantsSample(), vote.wantsSample(), vote.wantsSample()], [false, false, true]);
+  });
+});
