@@ -117,17 +117,33 @@ async function benchAccuracy(argv: string[]): Promise<number> {
   return 0;
 }
 
-/** Median of `runs` timings of `fn` after `warmup` untimed calls, in ms. */
-function timeMedian(fn: () => void, runs: number, warmup = 2): number {
-  for (let i = 0; i < warmup; i++) fn();
-  const times: number[] = [];
-  for (let i = 0; i < runs; i++) {
-    const t = performance.now();
-    fn();
-    times.push(performance.now() - t);
+/**
+ * Median timings of `candidate` and `baseline`, in ms, run alternately after untimed warm-up
+ * calls so both see the same machine load.
+ */
+function timeAgainst(candidate: () => void, baseline: (() => void) | null, runs: number, warmup = 2): { ms: number; baselineMs: number | null } {
+  for (let i = 0; i < warmup; i++) {
+    candidate();
+    baseline?.();
   }
-  times.sort((a, b) => a - b);
-  return times[Math.floor(times.length / 2)]!;
+  const a: number[] = [];
+  const b: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    let t = performance.now();
+    candidate();
+    a.push(performance.now() - t);
+    if (baseline) {
+      t = performance.now();
+      baseline();
+      b.push(performance.now() - t);
+    }
+  }
+  return { ms: median(a), baselineMs: baseline ? median(b) : null };
+}
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((x, y) => x - y);
+  return sorted[Math.floor(sorted.length / 2)]!;
 }
 
 /** face-api's demo photo with three faces, fitted to 640×480: the benchmark frame. */
@@ -153,17 +169,20 @@ async function benchVision(argv: string[]): Promise<number> {
   const fused = await loadMtcnn(options);
   const plain = await loadMtcnn(options, { fuse: false });
   const faces = fused.detect(frame);
-  const mtcnnMs = timeMedian(() => fused.detect(frame), runs);
+  const detection = timeAgainst(() => fused.detect(frame), () => plain.detect(frame), runs);
+  const mtcnnMs = detection.ms;
+  const mtcnnBaselineMs = detection.baselineMs!;
+  fused.detect(frame);
   const stats = fused.lastStats;
-  const mtcnnBaselineMs = timeMedian(() => plain.detect(frame), runs);
   fused.dispose();
   plain.dispose();
   const embedders = [];
   for (const id of EMBEDDER_IDS) {
     const fast = await loadEmbedder(id);
     const baseline = id === 'mobilefacenet192' ? await loadEmbedder(id, { fuse: false }) : null;
-    const perFace = (e: typeof fast) => timeMedian(() => embedFaces(frame, faces, e), runs) / Math.max(1, faces.length);
-    embedders.push({ model: id, msPerFace: perFace(fast), baselineMsPerFace: baseline ? perFace(baseline) : null });
+    const timing = timeAgainst(() => embedFaces(frame, faces, fast), baseline ? () => embedFaces(frame, faces, baseline) : null, runs);
+    const n = Math.max(1, faces.length);
+    embedders.push({ model: id, msPerFace: timing.ms / n, baselineMsPerFace: timing.baselineMs === null ? null : timing.baselineMs / n });
     fast.dispose();
     baseline?.dispose();
   }
