@@ -1,0 +1,133 @@
+/**
+ * `facestream enroll --name <person> <image...> [--largest] [--model id] [--data-dir dir] [--json]`
+ * `facestream enroll --from <folder> [...]`: one subfolder per person (the seed's raw_images layout).
+ *
+ * Quality gates: --min-confidence 0..1, --min-face px, --min-sharpness, --max-roll deg, --max-yaw deg; --look-alike
+ * sets the similarity from which two people's mean faces draw a warning.
+ */
+import { readdirSync, statSync } from 'node:fs';
+import path from 'node:path';
+import { FaceAnalyzer } from '../embedding/analyzer.js';
+import { QUALITY_GATE_DEFAULTS, defaultLookAlikeSimilarity, enrolPeople, type EnrolProgress, type EnrolmentReport, type PersonImages } from '../recognition/enrol.js';
+import { personNameProblem } from '../recognition/person-name.js';
+import { EXIT_BAD_INPUT, UsageError, modelOption, parse, printJson, reportBadFile, rounded } from './args.js';
+import { dataDirOption, numberOption, openGallery, withGalleryErrors, type OpenGallery } from './gallery-args.js';
+
+const USAGE = 'facestream enroll --name <person> <image...> | --from <folder> [--largest] [--model id] [--data-dir dir] [--json]';
+
+/** Extensions of the files `--from` reads in a person's folder; anything else is skipped with a note. */
+const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif']);
+
+export async function enrollCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    name: { type: 'string' },
+    from: { type: 'string' },
+    largest: { type: 'boolean', default: false },
+    model: { type: 'string' },
+    'data-dir': { type: 'string' },
+    json: { type: 'boolean', default: false },
+    'min-confidence': { type: 'string' },
+    'min-face': { type: 'string' },
+    'min-sharpness': { type: 'string' },
+    'max-roll': { type: 'string' },
+    'max-yaw': { type: 'string' },
+    'look-alike': { type: 'string' },
+  });
+  if ((values.name === undefined) === (values.from === undefined)) throw new UsageError(`give either --name or --from: ${USAGE}`);
+  if (values.from !== undefined && positionals.length) throw new UsageError(`--from takes no image arguments: ${USAGE}`);
+  if (values.name !== undefined && positionals.length === 0) throw new UsageError(`--name needs at least one image: ${USAGE}`);
+  const model = modelOption(values.model);
+  const gates = {
+    minConfidence: numberOption('min-confidence', values['min-confidence'], 0, 1) ?? QUALITY_GATE_DEFAULTS.minConfidence,
+    minFaceSize: numberOption('min-face', values['min-face'], 0, 10_000) ?? QUALITY_GATE_DEFAULTS.minFaceSize,
+    minSharpness: numberOption('min-sharpness', values['min-sharpness'], 0, 1e6) ?? QUALITY_GATE_DEFAULTS.minSharpness,
+    maxRoll: numberOption('max-roll', values['max-roll'], 0, 180) ?? QUALITY_GATE_DEFAULTS.maxRoll,
+    maxYaw: numberOption('max-yaw', values['max-yaw'], 0, 90) ?? QUALITY_GATE_DEFAULTS.maxYaw,
+  };
+  const lookAlikeSimilarity = numberOption('look-alike', values['look-alike'], -1, 1) ?? defaultLookAlikeSimilarity(model);
+  const people = values.from !== undefined ? personFolders(values.from) : [{ name: values.name!, files: positionals }];
+  for (const p of people) {
+    const problem = personNameProblem(p.name.trim());
+    if (problem) throw new UsageError(`${JSON.stringify(p.name)} is not a valid name: ${problem}`);
+  }
+  const dataDir = dataDirOption(values['data-dir']);
+
+  const analyzer = await FaceAnalyzer.load(model);
+  let gallery: OpenGallery | undefined;
+  let report: EnrolmentReport;
+  try {
+    report = await withGalleryErrors(() =>
+      enrolPeople(
+        analyzer,
+        () => (gallery = openGallery(dataDir, { create: true })).people,
+        people,
+        { gates, largest: values.largest, lookAlikeSimilarity },
+        values.from !== undefined ? progressReporter() : undefined,
+      ),
+    );
+  } finally {
+    gallery?.close();
+    analyzer.dispose();
+  }
+
+  for (const r of report.rejected) reportBadFile(r.file, r.reason);
+  for (const w of report.warnings) process.stderr.write(`facestream enroll: warning: ${w.message}\n`);
+  if (values.json) printJson({ dataDir, ...rounded(report, 4) });
+  else {
+    for (const p of report.enrolled) {
+      process.stdout.write(`${p.name}: ${p.sampleIds.length} sample${p.sampleIds.length === 1 ? '' : 's'} enrolled${p.created ? ' (new person)' : ''}\n`);
+    }
+    for (const name of report.notEnrolled) process.stdout.write(`${name}: not enrolled, no usable image\n`);
+    if (report.enrolled.length) process.stdout.write(`gallery: ${dataDir} (model ${model})\n`);
+  }
+  if (report.enrolled.length === 0) {
+    process.stderr.write('facestream enroll: no image could be enrolled; nothing was written\n');
+    return EXIT_BAD_INPUT;
+  }
+  return report.rejected.length || report.notEnrolled.length ? EXIT_BAD_INPUT : 0;
+}
+
+/** The person folders of `--from`, each with its image files; a UsageError when there is nothing to enrol. */
+function personFolders(folder: string): PersonImages[] {
+  let entries;
+  try {
+    entries = readdirSync(folder, { withFileTypes: true });
+  } catch {
+    throw new UsageError(`--from ${folder}: no such folder`);
+  }
+  const people: PersonImages[] = [];
+  const seen = new Map<string, string>();
+  for (const entry of entries.filter((e) => e.isDirectory() && !e.name.startsWith('.')).sort((a, b) => a.name.localeCompare(b.name))) {
+    const key = entry.name.trim().toLowerCase();
+    if (seen.has(key)) throw new UsageError(`--from ${folder}: folders "${seen.get(key)}" and "${entry.name}" name the same person`);
+    seen.set(key, entry.name);
+    const dir = path.join(folder, entry.name);
+    const files: string[] = [];
+    for (const file of readdirSync(dir).sort()) {
+      const full = path.join(dir, file);
+      if (file.startsWith('.') || !statSync(full).isFile()) continue;
+      if (IMAGE_EXTENSIONS.has(path.extname(file).toLowerCase())) files.push(full);
+      else process.stderr.write(`facestream enroll: ${full}: skipped, not an image file name (${[...IMAGE_EXTENSIONS].join(' ')})\n`);
+    }
+    people.push({ name: entry.name, files });
+  }
+  if (people.length === 0) throw new UsageError(`--from ${folder}: no person folders in it (expected <folder>/<person>/<image>)`);
+  if (people.every((p) => p.files.length === 0)) throw new UsageError(`--from ${folder}: its person folders hold no images`);
+  return people;
+}
+
+/** Progress on stderr: a bar redrawn in place on a terminal, one line per image otherwise. */
+function progressReporter(): (p: EnrolProgress) => void {
+  const tty = process.stderr.isTTY;
+  return (p) => {
+    const status = p.reason ? `rejected: ${p.reason}` : 'ok';
+    if (!tty) {
+      process.stderr.write(`[${p.done}/${p.total}] ${p.person}: ${path.basename(p.file)} ${status}\n`);
+      return;
+    }
+    const width = 24;
+    const filled = Math.round((p.done / p.total) * width);
+    process.stderr.write(`\r[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${p.done}/${p.total} ${p.person}`.padEnd(80).slice(0, 80));
+    if (p.done === p.total) process.stderr.write('\n');
+  };
+}

@@ -1,0 +1,96 @@
+/**
+ * `facestream predict <image...> [--json] [--data-dir dir] [--model id]`: who each face is.
+ * Per image `{ file, faces: [{ box, label, score, known, candidates: [{ label, score }] }] }`;
+ * `label` is a person's name or `unknown`. Matching: --min-similarity, --min-margin,
+ * --compare-to mean|best-sample (defaults in COSINE_MATCH_DEFAULTS).
+ */
+import { ImageError } from '../common/image.js';
+import { FaceAnalyzer } from '../embedding/analyzer.js';
+import { CALIBRATION_PATH, readCalibration } from '../embedding/calibration.js';
+import { CosineMatcher, cosineMatchOptions, type CompareTo } from '../recognition/cosine-matcher.js';
+import { loadGallery } from '../recognition/gallery.js';
+import { EXIT_BAD_INPUT, UsageError, modelOption, parse, printJson, printTable, reportBadFile, rounded } from './args.js';
+import { dataDirOption, numberOption, openGallery, withGalleryErrors } from './gallery-args.js';
+
+export async function predictCommand(argv: string[]): Promise<number> {
+  const { values, positionals } = parse(argv, {
+    json: { type: 'boolean', default: false },
+    model: { type: 'string' },
+    'data-dir': { type: 'string' },
+    'min-similarity': { type: 'string' },
+    'min-margin': { type: 'string' },
+    'compare-to': { type: 'string' },
+  });
+  if (positionals.length === 0) throw new UsageError('predict needs at least one image: facestream predict photo.jpg [--json] [--data-dir dir] [--model id]');
+  const model = modelOption(values.model);
+  const compareTo = values['compare-to'];
+  if (compareTo !== undefined && compareTo !== 'mean' && compareTo !== 'best-sample') throw new UsageError(`--compare-to ${compareTo}: use mean or best-sample`);
+  const minSimilarity = numberOption('min-similarity', values['min-similarity'], -1, 1);
+  if (minSimilarity === undefined && !readCalibration()[model]) {
+    process.stderr.write(`facestream predict: ${model} has no calibrated threshold in ${CALIBRATION_PATH}: run \`npm run bench:accuracy\` or give --min-similarity\n`);
+    return 1;
+  }
+  const options = cosineMatchOptions(model, {
+    minSimilarity,
+    minMargin: numberOption('min-margin', values['min-margin'], 0, 2),
+    compareTo: compareTo as CompareTo | undefined,
+  });
+  const dataDir = dataDirOption(values['data-dir']);
+  const gallery = await withGalleryErrors(() => {
+    const open = openGallery(dataDir, { create: false });
+    try {
+      const loaded = loadGallery(open.people, model);
+      if (loaded.people.length === 0) {
+        const models = [...new Set(open.people.listPeople().flatMap((p) => Object.keys(p.samples)))];
+        throw new UsageError(
+          `nobody in ${dataDir} is enrolled with model ${model}` + (models.length ? ` (the gallery has samples for ${models.join(', ')}: use --model)` : ''),
+        );
+      }
+      return loaded;
+    } finally {
+      open.close();
+    }
+  });
+  const matcher = new CosineMatcher(gallery, options);
+
+  const analyzer = await FaceAnalyzer.load(model);
+  const results = [];
+  let bad = 0;
+  try {
+    for (const file of positionals) {
+      try {
+        const { faces } = await analyzer.analyze(file);
+        results.push({
+          file,
+          faces: faces.map((face) => {
+            const { label, score, known, candidates } = matcher.match(face.embedding.vector);
+            return { box: face.box, label, score, known, candidates };
+          }),
+        });
+      } catch (error) {
+        if (!(error instanceof ImageError)) throw error;
+        bad++;
+        reportBadFile(file, error.reason);
+      }
+    }
+  } finally {
+    analyzer.dispose();
+  }
+  if (values.json) printJson(rounded(results, 4));
+  else
+    printTable(
+      ['file', 'box', 'label', 'score', 'candidates'],
+      results.flatMap((r) =>
+        r.faces.length === 0
+          ? [[r.file, '-', 'no face', '', '']]
+          : r.faces.map((f) => [
+              r.file,
+              f.box.map((v) => Math.round(v)).join(','),
+              f.label,
+              f.score.toFixed(3),
+              f.candidates.map((c) => `${c.label} ${c.score.toFixed(3)}`).join(', '),
+            ]),
+      ),
+    );
+  return bad ? EXIT_BAD_INPUT : 0;
+}

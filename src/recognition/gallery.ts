@@ -1,0 +1,89 @@
+/**
+ * The gallery as matching sees it: for one model, each enrolled person's samples and one
+ * trimmed-mean embedding. The trimmed mean keeps a single bad sample (a wrong face, a blurred
+ * frame) from pulling the person's centre away: the samples least similar to the plain mean
+ * are dropped and the rest averaged again.
+ */
+import { cosineSimilarity, l2normalize } from '../embedding/embedder.js';
+import type { StoredEmbedding } from '../storage/people.repository.js';
+
+export interface TrimOptions {
+  /** Share of a person's samples dropped as outliers, 0..0.5: those least similar to the mean. */
+  trimFraction: number;
+  /** Fewer samples than this are averaged untrimmed: with so few, an outlier cannot be told apart. */
+  minSamplesToTrim: number;
+}
+
+export const TRIM_DEFAULTS: TrimOptions = { trimFraction: 0.2, minSamplesToTrim: 5 };
+
+export interface GalleryPerson {
+  personId: number;
+  name: string;
+  /** The person's trimmed-mean embedding, L2-normalised. */
+  mean: Float32Array;
+  /** Every sample's embedding (L2-normalised), including those the trimmed mean dropped. */
+  samples: Float32Array[];
+  /** How many samples the trimmed mean kept. */
+  kept: number;
+}
+
+export interface Gallery {
+  model: string;
+  /** The gallery version it was built from (see PeopleRepository.galleryVersion). */
+  version: number;
+  people: GalleryPerson[];
+}
+
+/** The L2-normalised average of `vectors` (which must be non-empty and of one length). */
+export function meanEmbedding(vectors: readonly Float32Array[]): Float32Array {
+  if (vectors.length === 0) throw new Error('the mean of no embeddings is undefined');
+  const mean = new Float32Array(vectors[0]!.length);
+  for (const v of vectors) {
+    if (v.length !== mean.length) throw new Error(`embedding lengths differ (${v.length} vs ${mean.length})`);
+    for (let i = 0; i < v.length; i++) mean[i]! += v[i]!;
+  }
+  return l2normalize(mean);
+}
+
+/**
+ * The mean of `vectors` after dropping the `floor(n × trimFraction)` least similar to their plain
+ * mean (only when there are at least `minSamplesToTrim`). Returns the L2-normalised mean and
+ * the indices of the vectors it kept, in input order.
+ */
+export function trimmedMean(vectors: readonly Float32Array[], options: TrimOptions = TRIM_DEFAULTS): { mean: Float32Array; kept: number[] } {
+  const all = vectors.map((_, i) => i);
+  const plain = meanEmbedding(vectors);
+  const drop = vectors.length >= options.minSamplesToTrim ? Math.floor(vectors.length * options.trimFraction) : 0;
+  if (drop === 0) return { mean: plain, kept: all };
+  const similarity = vectors.map((v) => cosineSimilarity(v, plain));
+  const worst = new Set([...all].sort((a, b) => similarity[a]! - similarity[b]! || a - b).slice(0, drop));
+  const kept = all.filter((i) => !worst.has(i));
+  return { mean: meanEmbedding(kept.map((i) => vectors[i]!)), kept };
+}
+
+/** Groups stored embeddings by person and computes each person's trimmed mean. */
+export function buildGallery(model: string, version: number, stored: readonly StoredEmbedding[], options: TrimOptions = TRIM_DEFAULTS): Gallery {
+  const byPerson = new Map<number, { name: string; samples: Float32Array[] }>();
+  for (const s of stored) {
+    let entry = byPerson.get(s.personId);
+    if (!entry) byPerson.set(s.personId, (entry = { name: s.name, samples: [] }));
+    // unit length, so the matcher's dot products are cosine similarities
+    entry.samples.push(l2normalize(Float32Array.from(s.vector)));
+  }
+  const people = [...byPerson].map(([personId, { name, samples }]) => {
+    const { mean, kept } = trimmedMean(samples, options);
+    return { personId, name, mean, samples, kept: kept.length };
+  });
+  return { model, version, people };
+}
+
+/** What loading a gallery needs from storage. */
+export interface EmbeddingSource {
+  galleryVersion(): number;
+  embeddings(model: string): StoredEmbedding[];
+}
+
+export function loadGallery(source: EmbeddingSource, model: string, options: TrimOptions = TRIM_DEFAULTS): Gallery {
+  const version = source.galleryVersion();
+  return buildGallery(model, version, source.embeddings(model), options);
+}

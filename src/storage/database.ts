@@ -1,0 +1,125 @@
+/**
+ * The embedded SQLite store: `<dataDir>/facestream.db`, opened in WAL mode (readers never wait
+ * for the writer) with foreign keys on, and brought to the newest schema by an ordered list of
+ * migrations recorded in `schema_migrations`. People and samples live here now; recognition
+ * events will share the file later.
+ */
+import { existsSync, mkdirSync } from 'node:fs';
+import path from 'node:path';
+import Database from 'better-sqlite3';
+
+export type Db = Database.Database;
+
+export const DATABASE_FILE = 'facestream.db';
+
+/** How long a write waits for another process's write to finish before failing, ms. */
+const BUSY_TIMEOUT_MS = 5000;
+
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+/** Append only: a migration that has shipped is never edited, a change is a new entry. */
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: 'people, samples and the gallery version',
+    sql: `
+      CREATE TABLE people (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        name       TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        created_at TEXT NOT NULL
+      );
+      CREATE TABLE samples (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        person_id  INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        model      TEXT NOT NULL,
+        dim        INTEGER NOT NULL,
+        embedding  BLOB NOT NULL,
+        quality    TEXT NOT NULL,
+        source     TEXT NOT NULL,
+        crop_path  TEXT,
+        created_at TEXT NOT NULL
+      );
+      CREATE INDEX samples_by_model ON samples(model, person_id);
+      CREATE INDEX samples_by_person ON samples(person_id);
+      -- one row: bumped by every change to people or samples, so a model trained on the
+      -- gallery (the SVM) can tell that it is stale
+      CREATE TABLE gallery (
+        id      INTEGER PRIMARY KEY CHECK (id = 1),
+        version INTEGER NOT NULL
+      );
+      INSERT INTO gallery (id, version) VALUES (1, 0);
+    `,
+  },
+];
+
+export interface OpenOptions {
+  /** Create the data directory and database when missing (default true). */
+  create?: boolean;
+  /** Migrations to apply; tests pass their own lists. */
+  migrations?: readonly Migration[];
+}
+
+export class GalleryMissingError extends Error {
+  constructor(readonly dataDir: string) {
+    super(`no gallery in ${dataDir}: enrol someone first (facestream enroll --name <person> <image...>)`);
+    this.name = 'GalleryMissingError';
+  }
+}
+
+export function databasePath(dataDir: string): string {
+  return path.join(dataDir, DATABASE_FILE);
+}
+
+/** Opens (and when allowed creates) the database of a data directory, migrated to the newest schema. */
+export function openDatabase(dataDir: string, { create = true, migrations = MIGRATIONS }: OpenOptions = {}): Db {
+  const file = databasePath(dataDir);
+  if (!existsSync(file)) {
+    if (!create) throw new GalleryMissingError(dataDir);
+    mkdirSync(dataDir, { recursive: true });
+  }
+  const db = new Database(file, { fileMustExist: !create });
+  try {
+    db.pragma('journal_mode = WAL');
+    db.pragma('foreign_keys = ON');
+    db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    migrate(db, migrations);
+    return db;
+  } catch (error) {
+    db.close();
+    throw error;
+  }
+}
+
+/** Applies, each in its own transaction, every migration newer than the database. Returns the versions applied. */
+export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): number[] {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version    INTEGER PRIMARY KEY,
+    name       TEXT NOT NULL,
+    applied_at TEXT NOT NULL
+  )`);
+  const current = schemaVersion(db);
+  const newest = migrations.reduce((max, m) => Math.max(max, m.version), 0);
+  if (current > newest) {
+    throw new Error(`the database is at schema version ${current}, newer than this facestream knows (${newest}): upgrade facestream`);
+  }
+  const applied: number[] = [];
+  const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
+  for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
+    if (migration.version <= current) continue;
+    db.transaction(() => {
+      db.exec(migration.sql);
+      record.run(migration.version, migration.name, new Date().toISOString());
+    })();
+    applied.push(migration.version);
+  }
+  return applied;
+}
+
+export function schemaVersion(db: Db): number {
+  const row = db.prepare('SELECT MAX(version) AS version FROM schema_migrations').get() as { version: number | null };
+  return row.version ?? 0;
+}
