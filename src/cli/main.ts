@@ -3,6 +3,7 @@
  * The `facestream` command: one subcommand per step of the seed's pipeline.
  * Exit codes: 0 success, 2 bad input (named on stderr), 1 anything else.
  */
+import { CalibrationError } from '../embedding/calibration.js';
 import { ModelFileError } from '../models/manifest.js';
 import { EXIT_BAD_INPUT, UsageError } from './args.js';
 
@@ -12,8 +13,11 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   detect: { summary: 'find faces: boxes, confidence, five keypoints', load: async () => (await import('./detect.js')).detectCommand },
   embed: { summary: 'face embeddings (--model mobilefacenet192|facenet128)', load: async () => (await import('./embed.js')).embedCommand },
   compare: { summary: 'are the largest faces of two images the same person?', load: async () => (await import('./compare.js')).compareCommand },
-  enroll: { summary: 'enrol people from photos (--name <person> <image...> or --from <folder>)', load: async () => (await import('./enroll.js')).enrollCommand },
+  enroll: { summary: 'enrol people from photos or a video (--name <person> <image...>|--video <file>, or --from <folder>)', load: async () => (await import('./enroll.js')).enrollCommand },
   predict: { summary: 'who is each face? a name or unknown, with the top 3 candidates', load: async () => (await import('./predict.js')).predictCommand },
+  train: { summary: 'train the SVM matcher on the gallery (--kernel linear|rbf)', load: async () => (await import('./train.js')).trainCommand },
+  extract: { summary: 'faces from videos into one folder per person (for enroll --from)', load: async () => (await import('./extract.js')).extractCommand },
+  evaluate: { summary: 'accuracy on a folder of people: top-1, precision/recall, open-set FAR and DIR', load: async () => (await import('./evaluate.js')).evaluateCommand },
   people: { summary: 'the gallery: list, show, rename, remove, remove-sample', load: async () => (await import('./people.js')).peopleCommand },
   bench: { summary: 'benchmarks: accuracy (LFW pairs), vision (ms per frame and face)', load: async () => (await import('./bench.js')).benchCommand },
   info: { summary: 'versions, backend, models and their verified status', load: async () => (await import('./info.js')).infoCommand },
@@ -43,7 +47,7 @@ async function main(argv: string[]): Promise<number> {
       process.stderr.write(`facestream ${name}: ${error.message}\n`);
       return EXIT_BAD_INPUT;
     }
-    if (error instanceof ModelFileError) {
+    if (error instanceof ModelFileError || error instanceof CalibrationError) {
       process.stderr.write(`facestream: ${error.message}\n`);
       return 1;
     }

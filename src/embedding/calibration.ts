@@ -29,9 +29,17 @@ export function readCalibration(): Partial<Record<EmbedderId, ModelCalibration>>
   }
 }
 
+/** The calibration file lacks a model: the message names the file and the command that fixes it. */
+export class CalibrationError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CalibrationError';
+  }
+}
+
 export function calibratedThreshold(model: EmbedderId): number {
   const calibration = readCalibration()[model];
-  if (!calibration) throw new Error(`${model} has no calibrated threshold in ${CALIBRATION_PATH}: run \`npm run bench:accuracy\``);
+  if (!calibration) throw new CalibrationError(`${model} has no calibrated threshold in ${CALIBRATION_PATH}: run \`npm run bench:accuracy\``);
   return calibration.minSimilarity;
 }
 

@@ -9,24 +9,27 @@ export interface ScoredPair {
 }
 
 /**
- * The threshold with the highest accuracy on `pairs`. Every cut between two neighbouring
- * scores is a candidate. Neighbouring cuts always differ by one pair, so the best accuracy is
- * usually reached at several cuts with dips between them; the threshold is the middle of the
- * first and last of those (the widest margin), which carries over to unseen pairs better than
- * either edge (measured: LFW fold 1, MobileFaceNet, 98.83% → 99.33% two-fold).
+ * A threshold that separates same-person from different-person pairs of `pairs`, and the
+ * accuracy it gets on them. Every cut between two neighbouring distinct scores is a
+ * candidate. Neighbouring cuts differ by one pair, so the best accuracy is usually reached at
+ * several cuts with dips between them; the threshold is the middle of the first and last best
+ * cut (the widest margin), not an edge. Measured on LFW fold 1, two-fold, MobileFaceNet:
+ * first best cut 98.83%, best cut nearest the middle 99.17%, the middle itself 99.33%.
  */
 export function bestThreshold(pairs: ScoredPair[]): { threshold: number; accuracy: number } {
   if (pairs.length === 0) return { threshold: 0, accuracy: 0 };
   const sorted = [...pairs].sort((a, b) => a.similarity - b.similarity);
-  // a cut puts the scores below it on the "different" side and the rest on the "same" side
+  // a cut puts the scores below it on the "different" side and the rest on the "same" side;
+  // tied scores are never split, since one threshold cannot separate them
   let correct = sorted.filter((p) => p.same).length;
   let most = correct;
   let first = sorted[0]!.similarity - 1e-3;
   let last = first;
   for (let i = 0; i < sorted.length; i++) {
     correct += sorted[i]!.same ? -1 : 1;
-    const next = sorted[i + 1]?.similarity ?? sorted[i]!.similarity + 1e-3;
-    const cut = (sorted[i]!.similarity + next) / 2;
+    const next = sorted[i + 1]?.similarity;
+    if (next === sorted[i]!.similarity) continue;
+    const cut = next === undefined ? sorted[i]!.similarity + 1e-3 : (sorted[i]!.similarity + next) / 2;
     if (correct > most) {
       most = correct;
       first = last = cut;

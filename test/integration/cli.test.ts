@@ -198,10 +198,6 @@ describe('facestream compare', () => {
 
   test(
     'a missing calibration is reported in one line, without a stack trace',
-    {
-      todo:
-        'src bug: calibratedThreshold() throws a plain Error, which main.ts rethrows and prints with its stack (exit 1) when config/calibration.json is missing or lacks the model',
-    },
     async (t) => {
       if (skipped(t)) return;
       const cli = sandbox('uncalibrated', null);
