@@ -54,6 +54,34 @@ export const MIGRATIONS: readonly Migration[] = [
       INSERT INTO gallery (id, version) VALUES (1, 0);
     `,
   },
+  {
+    version: 2,
+    name: 'recognition events',
+    sql: `
+      CREATE TABLE events (
+        id            TEXT PRIMARY KEY,
+        camera_id     TEXT NOT NULL,
+        track_id      INTEGER NOT NULL,
+        person_id     INTEGER REFERENCES people(id) ON DELETE SET NULL,
+        label         TEXT NOT NULL,
+        known         INTEGER NOT NULL,
+        score         REAL NOT NULL,
+        matcher       TEXT NOT NULL,
+        started_at    INTEGER NOT NULL,
+        ended_at      INTEGER,
+        frames        INTEGER NOT NULL,
+        best_face     REAL NOT NULL,
+        face_path     TEXT,
+        frame_path    TEXT,
+        snapshot_bytes INTEGER NOT NULL DEFAULT 0,
+        review        TEXT NOT NULL DEFAULT 'pending',
+        reviewed_label TEXT
+      );
+      CREATE INDEX events_by_time ON events(started_at DESC, id DESC);
+      CREATE INDEX events_by_label ON events(label, started_at DESC);
+      CREATE INDEX events_by_camera ON events(camera_id, started_at DESC);
+    `,
+  },
 ];
 
 export interface OpenOptions {

@@ -1,0 +1,97 @@
+/**
+ * Turns the pipeline's scored samples and ended tracks into recognition events: the event log
+ * decides, this class copies the best frame, writes snapshots, and stores events in batches
+ * off the frame loop (a timer flush). A crash loses at most events that were still open.
+ */
+import { EventEmitter } from 'node:events';
+import type { TrackSample } from '../pipeline/vision-pipeline.js';
+import type { EventsRepository } from '../storage/events.repository.js';
+import { EventLog, type EventChange, type RecognitionEvent } from './event-log.js';
+import type { SnapshotStore } from './snapshots.js';
+
+type Pending = RecognitionEvent & { facePath?: string | null; framePath?: string | null; snapshotBytes?: number };
+
+export class EventRecorder extends EventEmitter<{ change: [EventChange]; error: [Error] }> {
+  private readonly log: EventLog;
+  private readonly pending = new Map<string, Pending>();
+  private readonly snapshotsInFlight = new Set<Promise<void>>();
+  private readonly timer: NodeJS.Timeout;
+
+  constructor(
+    private readonly repository: EventsRepository,
+    private readonly snapshots: SnapshotStore,
+    matcher: string,
+    flushEveryMs = 1000,
+  ) {
+    super();
+    this.log = new EventLog(matcher);
+    this.timer = setInterval(() => this.flush(), flushEveryMs);
+    this.timer.unref();
+  }
+
+  sample(sample: TrackSample): void {
+    const change = this.log.sample({
+      cameraId: sample.cameraId,
+      trackId: sample.trackId,
+      ts: sample.ts,
+      identity: sample.identity,
+      matchLabel: sample.match.known ? sample.match.label : 'unknown',
+      matchScore: sample.match.score,
+      quality: sample.quality,
+    });
+    if (!change) return;
+    this.record(change);
+    if (change.newBestFace) {
+      // the frame lives in a shared slot the pipeline will reuse: copy it now
+      const { width, height } = sample.frame;
+      const frame = { data: new Uint8Array(sample.frame.buffer, 0, width * height * 3).slice(), width, height };
+      const id = change.event.id;
+      const saving: Promise<void> = this.snapshots
+        .save(id, frame, sample.detection.box, sample.ts)
+        .then((saved) => {
+          const current = this.pending.get(id) ?? this.repository.get(id);
+          if (!current) return;
+          this.pending.set(id, { ...(current as Pending), ended: current.ended, ...saved, snapshotBytes: saved.bytes });
+        })
+        .catch((error: Error) => {
+          this.emit('error', error);
+        })
+        .finally(() => {
+          this.snapshotsInFlight.delete(saving);
+        });
+      this.snapshotsInFlight.add(saving);
+    }
+  }
+
+  trackEnded(cameraId: string, trackId: number, endedAt: number): void {
+    const change = this.log.trackEnded(cameraId, trackId, endedAt);
+    if (change) this.record(change);
+  }
+
+  private record(change: EventChange): void {
+    const before = this.pending.get(change.event.id);
+    this.pending.set(change.event.id, { ...before, ...change.event });
+    this.emit('change', change);
+  }
+
+  /** Writes every pending change in one transaction. */
+  flush(): void {
+    if (this.pending.size === 0) return;
+    const batch = [...this.pending.values()];
+    this.pending.clear();
+    try {
+      this.repository.upsertMany(batch);
+    } catch (error) {
+      for (const e of batch) if (!this.pending.has(e.id)) this.pending.set(e.id, e);
+      this.emit('error', error as Error);
+    }
+  }
+
+  /** Ends open events, waits for snapshots, writes everything. */
+  async stop(): Promise<void> {
+    clearInterval(this.timer);
+    for (const change of this.log.endAll(Date.now())) this.record(change);
+    await Promise.all([...this.snapshotsInFlight]);
+    this.flush();
+  }
+}

@@ -1,0 +1,72 @@
+/**
+ * Event snapshots on disk: the best face (the box with a margin, at most 224 px) and a
+ * downscaled full frame with the box drawn, as JPEG files under <dataDir>/snapshots/<day>/.
+ */
+import { mkdir, rm, stat, writeFile, rename } from 'node:fs/promises';
+import path from 'node:path';
+import sharp from 'sharp';
+import type { Box, RgbImage } from '../common/types.js';
+
+export const SNAPSHOTS_DIR = 'snapshots';
+const FACE_SIDE = 224;
+const FRAME_WIDTH = 640;
+
+export interface SavedSnapshot {
+  /** Relative to the data directory. */
+  facePath: string;
+  framePath: string;
+  bytes: number;
+}
+
+export class SnapshotStore {
+  constructor(private readonly dataDir: string) {}
+
+  absolute(relative: string): string {
+    const resolved = path.resolve(this.dataDir, relative);
+    if (!resolved.startsWith(path.resolve(this.dataDir, SNAPSHOTS_DIR) + path.sep)) throw new Error(`snapshot path ${relative} is outside the snapshots folder`);
+    return resolved;
+  }
+
+  async save(eventId: string, frame: RgbImage, box: Box, ts: number): Promise<SavedSnapshot> {
+    const day = new Date(ts).toISOString().slice(0, 10);
+    const dir = path.join(SNAPSHOTS_DIR, day);
+    await mkdir(path.join(this.dataDir, dir), { recursive: true });
+    const raw = { raw: { width: frame.width, height: frame.height, channels: 3 as const } };
+    const [x, y, w, h] = box;
+    const margin = 0.3 * Math.max(w, h);
+    const left = Math.max(0, Math.floor(x - margin));
+    const top = Math.max(0, Math.floor(y - margin));
+    const width = Math.max(1, Math.min(frame.width - left, Math.ceil(w + 2 * margin)));
+    const height = Math.max(1, Math.min(frame.height - top, Math.ceil(h + 2 * margin)));
+    const face = await sharp(frame.data, raw)
+      .extract({ left, top, width, height })
+      .resize(FACE_SIDE, FACE_SIDE, { fit: 'inside', withoutEnlargement: true })
+      .jpeg({ quality: 85 })
+      .toBuffer();
+    const scale = Math.min(1, FRAME_WIDTH / frame.width);
+    const outline = Buffer.from(
+      `<svg xmlns="http://www.w3.org/2000/svg" width="${frame.width}" height="${frame.height}"><rect x="${x}" y="${y}" width="${w}" height="${h}" fill="none" stroke="#2ecc71" stroke-width="${Math.max(2, 3 / scale)}"/></svg>`,
+    );
+    const boxed = await sharp(frame.data, raw).composite([{ input: outline }]).png({ compressionLevel: 0 }).toBuffer();
+    const full = await sharp(boxed).resize(Math.round(frame.width * scale)).jpeg({ quality: 75 }).toBuffer();
+    const facePath = path.join(dir, `${eventId}-face.jpg`);
+    const framePath = path.join(dir, `${eventId}-frame.jpg`);
+    await this.writeAtomically(facePath, face);
+    await this.writeAtomically(framePath, full);
+    return { facePath, framePath, bytes: face.length + full.length };
+  }
+
+  private async writeAtomically(relative: string, bytes: Buffer): Promise<void> {
+    const target = path.join(this.dataDir, relative);
+    await writeFile(`${target}.tmp`, bytes);
+    await rename(`${target}.tmp`, target);
+  }
+
+  async remove(relative: string | null): Promise<void> {
+    if (relative) await rm(this.absolute(relative), { force: true });
+  }
+
+  async size(relative: string): Promise<number> {
+    return (await stat(this.absolute(relative))).size;
+  }
+}

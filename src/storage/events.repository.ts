@@ -1,0 +1,195 @@
+/**
+ * Recognition events in SQLite. Filters become SQL with bound parameters only; paging is by
+ * a cursor (the last row's start time and id), so a page never repeats or skips a row while
+ * new events arrive.
+ */
+import type { Db } from './database.js';
+import type { RecognitionEvent, ReviewState } from '../events/event-log.js';
+
+export interface StoredEvent extends Omit<RecognitionEvent, 'ended'> {
+  ended: boolean;
+  facePath: string | null;
+  framePath: string | null;
+  reviewedLabel: string | null;
+}
+
+export interface EventFilter {
+  person?: string;
+  camera?: string;
+  known?: boolean;
+  review?: ReviewState;
+  /** ms since the epoch, inclusive. */
+  from?: number;
+  to?: number;
+  limit: number;
+  cursor?: string;
+}
+
+interface Row {
+  id: string;
+  camera_id: string;
+  track_id: number;
+  label: string;
+  known: number;
+  score: number;
+  matcher: string;
+  started_at: number;
+  ended_at: number | null;
+  frames: number;
+  best_face: number;
+  face_path: string | null;
+  frame_path: string | null;
+  review: ReviewState;
+  reviewed_label: string | null;
+}
+
+function fromRow(r: Row): StoredEvent {
+  return {
+    id: r.id,
+    cameraId: r.camera_id,
+    trackId: r.track_id,
+    label: r.reviewed_label ?? r.label,
+    known: r.known === 1,
+    score: r.score,
+    matcher: r.matcher,
+    startedAt: r.started_at,
+    endedAt: r.ended_at ?? r.started_at,
+    ended: r.ended_at !== null,
+    frames: r.frames,
+    bestFace: r.best_face,
+    review: r.review,
+    facePath: r.face_path,
+    framePath: r.frame_path,
+    reviewedLabel: r.reviewed_label,
+  };
+}
+
+export function encodeCursor(startedAt: number, id: string): string {
+  return Buffer.from(`${startedAt}:${id}`).toString('base64url');
+}
+
+export function decodeCursor(cursor: string): { startedAt: number; id: string } | null {
+  const text = Buffer.from(cursor, 'base64url').toString('utf8');
+  const match = /^(\d+):(ev_[a-z0-9]+)$/.exec(text);
+  return match ? { startedAt: Number(match[1]), id: match[2]! } : null;
+}
+
+/** The WHERE clause and its bound values for a filter (exported for tests). */
+export function filterToSql(filter: Omit<EventFilter, 'limit'>): { where: string; params: (string | number)[] } {
+  const clauses: string[] = [];
+  const params: (string | number)[] = [];
+  if (filter.person !== undefined) {
+    clauses.push('COALESCE(reviewed_label, label) = ?');
+    params.push(filter.person);
+  }
+  if (filter.camera !== undefined) {
+    clauses.push('camera_id = ?');
+    params.push(filter.camera);
+  }
+  if (filter.known !== undefined) {
+    clauses.push('known = ?');
+    params.push(filter.known ? 1 : 0);
+  }
+  if (filter.review !== undefined) {
+    clauses.push('review = ?');
+    params.push(filter.review);
+  }
+  if (filter.from !== undefined) {
+    clauses.push('started_at >= ?');
+    params.push(filter.from);
+  }
+  if (filter.to !== undefined) {
+    clauses.push('started_at <= ?');
+    params.push(filter.to);
+  }
+  if (filter.cursor !== undefined) {
+    const c = decodeCursor(filter.cursor);
+    if (c) {
+      clauses.push('(started_at < ? OR (started_at = ? AND id < ?))');
+      params.push(c.startedAt, c.startedAt, c.id);
+    }
+  }
+  return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
+}
+
+export class EventsRepository {
+  constructor(private readonly db: Db) {}
+
+  /** Inserts or updates events in one transaction (the recorder's batch). */
+  upsertMany(events: (RecognitionEvent & { facePath?: string | null; framePath?: string | null; snapshotBytes?: number })[]): void {
+    const upsert = this.db.prepare(`
+      INSERT INTO events (id, camera_id, track_id, person_id, label, known, score, matcher, started_at, ended_at, frames, best_face, face_path, frame_path, snapshot_bytes)
+      VALUES (@id, @cameraId, @trackId, (SELECT id FROM people WHERE name = @label), @label, @known, @score, @matcher, @startedAt, @endedAt, @frames, @bestFace, @facePath, @framePath, @snapshotBytes)
+      ON CONFLICT(id) DO UPDATE SET
+        score = excluded.score, ended_at = excluded.ended_at, frames = excluded.frames, best_face = excluded.best_face,
+        face_path = COALESCE(excluded.face_path, events.face_path), frame_path = COALESCE(excluded.frame_path, events.frame_path),
+        snapshot_bytes = MAX(events.snapshot_bytes, excluded.snapshot_bytes)`);
+    this.db.transaction(() => {
+      for (const e of events) {
+        upsert.run({
+          id: e.id,
+          cameraId: e.cameraId,
+          trackId: e.trackId,
+          label: e.label,
+          known: e.known ? 1 : 0,
+          score: e.score,
+          matcher: e.matcher,
+          startedAt: e.startedAt,
+          endedAt: e.ended ? e.endedAt : null,
+          frames: e.frames,
+          bestFace: e.bestFace,
+          facePath: e.facePath ?? null,
+          framePath: e.framePath ?? null,
+          snapshotBytes: e.snapshotBytes ?? 0,
+        });
+      }
+    })();
+  }
+
+  list(filter: EventFilter): { events: StoredEvent[]; nextCursor: string | null } {
+    const { where, params } = filterToSql(filter);
+    const rows = this.db.prepare(`SELECT * FROM events ${where} ORDER BY started_at DESC, id DESC LIMIT ?`).all(...params, filter.limit + 1) as Row[];
+    const page = rows.slice(0, filter.limit).map(fromRow);
+    const last = page[page.length - 1];
+    return { events: page, nextCursor: rows.length > filter.limit && last ? encodeCursor(last.startedAt, last.id) : null };
+  }
+
+  get(id: string): StoredEvent | undefined {
+    const row = this.db.prepare('SELECT * FROM events WHERE id = ?').get(id) as Row | undefined;
+    return row ? fromRow(row) : undefined;
+  }
+
+  review(id: string, review: ReviewState, label?: string): StoredEvent | undefined {
+    // a relabeled event names a person, so it counts as known from then on
+    this.db
+      .prepare('UPDATE events SET review = ?, reviewed_label = COALESCE(?, reviewed_label), known = CASE WHEN ? IS NULL THEN known ELSE 1 END WHERE id = ?')
+      .run(review, label ?? null, label ?? null, id);
+    return this.get(id);
+  }
+
+  /** Events that started before `before` (ms), oldest first, for retention. */
+  olderThan(before: number, limit: number): StoredEvent[] {
+    return (this.db.prepare('SELECT * FROM events WHERE started_at < ? ORDER BY started_at ASC LIMIT ?').all(before, limit) as Row[]).map(fromRow);
+  }
+
+  /** Oldest events first, for trimming snapshots by total size. */
+  oldestWithSnapshots(limit: number): (StoredEvent & { snapshotBytes: number })[] {
+    const rows = this.db
+      .prepare('SELECT * FROM events WHERE snapshot_bytes > 0 ORDER BY started_at ASC LIMIT ?')
+      .all(limit) as (Row & { snapshot_bytes: number })[];
+    return rows.map((r) => ({ ...fromRow(r), snapshotBytes: r.snapshot_bytes }));
+  }
+
+  totalSnapshotBytes(): number {
+    return (this.db.prepare('SELECT COALESCE(SUM(snapshot_bytes), 0) AS total FROM events').get() as { total: number }).total;
+  }
+
+  forgetSnapshots(id: string): void {
+    this.db.prepare('UPDATE events SET face_path = NULL, frame_path = NULL, snapshot_bytes = 0 WHERE id = ?').run(id);
+  }
+
+  delete(ids: string[]): void {
+    const del = this.db.prepare('DELETE FROM events WHERE id = ?');
+    this.db.transaction(() => ids.forEach((id) => del.run(id)))();
+  }
+}

@@ -1,0 +1,149 @@
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import type { FaceQuality } from '../../src/common/types.js';
+import { EventLog, faceScore, updateDue, type SampleInput } from '../../src/events/event-log.js';
+import { openDatabase, type Db } from '../../src/storage/database.js';
+import { EventsRepository, decodeCursor, encodeCursor, filterToSql } from '../../src/storage/events.repository.js';
+
+const goodFace: FaceQuality = { size: 120, sharpness: 400, roll: 0, yaw: 0 };
+const smallFace: FaceQuality = { size: 40, sharpness: 100, roll: 10, yaw: 30 };
+
+function sample(overrides: Partial<SampleInput> & { ts: number }): SampleInput {
+  return {
+    cameraId: 'door',
+    trackId: 1,
+    identity: { label: 'ann', score: 0.7, known: true, decided: true },
+    matchLabel: 'ann',
+    matchScore: 0.7,
+    quality: smallFace,
+    ...overrides,
+  };
+}
+
+describe('EventLog (the event state machine, on a fake clock)', () => {
+  it('starts no event while the identity is undecided, one when it is decided', () => {
+    const log = new EventLog('cosine', 2000, (now) => `ev_${now}`);
+    assert.equal(log.sample(sample({ ts: 0, identity: { label: 'unknown', score: 0.3, known: false, decided: false } })), null);
+    const start = log.sample(sample({ ts: 100 }));
+    assert.equal(start?.kind, 'start');
+    assert.equal(start?.event.id, 'ev_100');
+    assert.equal(start?.event.label, 'ann');
+    assert.equal(log.openCount, 1);
+  });
+
+  it('writes an update when the score or face improves, else at most every updateEveryMs, and ends with the track', () => {
+    const log = new EventLog('cosine', 2000, (now) => `ev_${now}`);
+    log.sample(sample({ ts: 0 }));
+    assert.equal(log.sample(sample({ ts: 500, matchScore: 0.6 })), null, 'nothing better, too soon');
+    const better = log.sample(sample({ ts: 600, matchScore: 0.9 }));
+    assert.equal(better?.kind, 'update');
+    assert.equal(better?.event.score, 0.9);
+    assert.equal(better?.newBestFace, false);
+    const face = log.sample(sample({ ts: 700, matchScore: 0.5, quality: goodFace }));
+    assert.equal(face?.newBestFace, true);
+    assert.equal(log.sample(sample({ ts: 2600, matchScore: 0.5 })), null, '1.9 s after the last write');
+    assert.equal(log.sample(sample({ ts: 2700, matchScore: 0.5 }))?.kind, 'update', 'periodic update 2 s after the last write');
+    const end = log.trackEnded('door', 1, 3000);
+    assert.deepEqual([end?.kind, end?.event.ended, end?.event.endedAt, end?.event.frames], ['end', true, 3000, 6]);
+    assert.equal(log.trackEnded('door', 1, 3100), null, 'an event ends once');
+  });
+
+  it('keeps events of the same track id on two cameras apart, and ends all at shutdown', () => {
+    const log = new EventLog('cosine');
+    log.sample(sample({ ts: 0, cameraId: 'a' }));
+    log.sample(sample({ ts: 0, cameraId: 'b' }));
+    assert.equal(log.openCount, 2);
+    const ended = log.endAll(10);
+    assert.deepEqual(ended.map((c) => c.event.cameraId).sort(), ['a', 'b']);
+    assert.equal(log.openCount, 0);
+  });
+
+  it('scores big, sharp, frontal faces above small, turned ones', () => {
+    assert.ok(faceScore(goodFace) > faceScore(smallFace));
+    assert.ok(faceScore({ ...goodFace, yaw: 60 }) < faceScore(goodFace));
+    assert.equal(updateDue(0, 100, false, 2000), false);
+    assert.equal(updateDue(0, 100, true, 2000), true);
+  });
+});
+
+describe('events filters to SQL', () => {
+  it('binds every value as a parameter and never splices it into the SQL', () => {
+    const nasty = "x' OR 1=1; DROP TABLE events; --";
+    const { where, params } = filterToSql({ person: nasty, camera: 'door', known: false, review: 'pending', from: 5, to: 9 });
+    assert.ok(!where.includes(nasty));
+    assert.deepEqual(params, [nasty, 'door', 0, 'pending', 5, 9]);
+    assert.equal((where.match(/\?/g) ?? []).length, params.length);
+  });
+
+  it('round-trips cursors and ignores forged ones', () => {
+    assert.deepEqual(decodeCursor(encodeCursor(123, 'ev_abc')), { startedAt: 123, id: 'ev_abc' });
+    assert.equal(decodeCursor('bm90IGEgY3Vyc29y'), null);
+    assert.equal(filterToSql({ cursor: 'garbage' }).where, '');
+  });
+});
+
+describe('EventsRepository on real SQLite', () => {
+  let dir: string;
+  let db: Db;
+  let repo: EventsRepository;
+  before(() => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'facestream-events-'));
+    db = openDatabase(dir);
+    repo = new EventsRepository(db);
+    const log = new EventLog('cosine', 2000, (now) => `ev_${now.toString(36)}`);
+    const changes = [];
+    for (let i = 0; i < 25; i++) {
+      const person = i % 3 === 0 ? 'unknown' : i % 2 ? 'ann' : 'bob';
+      changes.push(
+        log.sample(sample({ ts: 1000 + i, trackId: i, cameraId: i < 10 ? 'door' : 'yard', identity: { label: person, score: 0.5, known: person !== 'unknown', decided: true } }))!,
+      );
+    }
+    repo.upsertMany(changes.map((c) => c.event));
+  });
+  after(() => {
+    db.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('pages newest first with a cursor, without repeats or gaps', () => {
+    const seen: string[] = [];
+    let cursor: string | undefined;
+    for (let page = 0; page < 10; page++) {
+      const result = repo.list({ limit: 7, ...(cursor ? { cursor } : {}) });
+      seen.push(...result.events.map((e) => e.id));
+      if (!result.nextCursor) break;
+      cursor = result.nextCursor;
+    }
+    assert.equal(seen.length, 25);
+    assert.equal(new Set(seen).size, 25);
+    const times = seen.map((id) => repo.get(id)!.startedAt);
+    assert.deepEqual(times, [...times].sort((a, b) => b - a));
+  });
+
+  it('filters by person, camera, known and time', () => {
+    assert.ok(repo.list({ limit: 100, person: 'ann' }).events.every((e) => e.label === 'ann'));
+    assert.equal(repo.list({ limit: 100, camera: 'door' }).events.length, 10);
+    assert.ok(repo.list({ limit: 100, known: false }).events.every((e) => !e.known));
+    assert.equal(repo.list({ limit: 100, from: 1020, to: 1024 }).events.length, 5);
+    assert.equal(repo.list({ limit: 100, person: "ann' OR '1'='1" }).events.length, 0);
+  });
+
+  it('records a review and a relabel, which makes the event known under the new name', () => {
+    const unknown = repo.list({ limit: 1, known: false }).events[0]!;
+    const relabeled = repo.review(unknown.id, 'relabeled', 'carol')!;
+    assert.deepEqual([relabeled.review, relabeled.label, relabeled.known], ['relabeled', 'carol', true]);
+    assert.equal(repo.list({ limit: 10, person: 'carol' }).events.length, 1);
+  });
+
+  it('an update keeps snapshot paths it does not carry', () => {
+    const [event] = repo.list({ limit: 1 }).events;
+    repo.upsertMany([{ ...event!, ended: false, facePath: 'snapshots/d/x-face.jpg', framePath: 'snapshots/d/x-frame.jpg', snapshotBytes: 10 }]);
+    repo.upsertMany([{ ...event!, ended: true, score: 0.99 }]);
+    const stored = repo.get(event!.id)!;
+    assert.deepEqual([stored.facePath, stored.ended, stored.score], ['snapshots/d/x-face.jpg', true, 0.99]);
+    assert.equal(repo.totalSnapshotBytes(), 10);
+  });
+});
