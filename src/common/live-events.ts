@@ -1,0 +1,74 @@
+/**
+ * The Socket.IO namespace `/live`: what the server and the browser may send each other. One
+ * declaration, imported by both sides.
+ */
+import type { Box } from './types.js';
+
+export type CameraState = 'connecting' | 'live' | 'stalled' | 'failed' | 'stopped';
+
+export interface LiveFace {
+  trackId: number;
+  box: Box;
+  label: string;
+  score: number;
+  known: boolean;
+}
+
+/** A JPEG and its boxes in one message, so they can never drift apart. */
+export interface LiveFrame {
+  cameraId: string;
+  seq: number;
+  /** Capture time, ms since the epoch. */
+  ts: number;
+  width: number;
+  height: number;
+  jpeg: ArrayBuffer | Uint8Array;
+  faces: LiveFace[];
+}
+
+export interface CameraStatus {
+  id: string;
+  name: string;
+  /** The source with any password replaced by ***. */
+  url: string;
+  enabled: boolean;
+  state: CameraState;
+  reason: string;
+  fpsIn: number;
+  fpsProcessed: number;
+  framesDropped: number;
+  restarts: number;
+  detectMs: number;
+  embedMsPerFace: number;
+  latencyP50: number;
+  latencyP95: number;
+}
+
+/** A recognition event as the live feed carries it (the REST shape of /api/events). */
+export interface LiveEventChange {
+  kind: 'start' | 'update' | 'end';
+  event: {
+    id: string;
+    cameraId: string;
+    person: string | null;
+    label: string;
+    known: boolean;
+    score: number;
+    startedAt: string;
+    endedAt: string | null;
+    snapshotUrl: string | null;
+    review: string;
+  };
+}
+
+export interface LiveServerEvents {
+  event: (change: LiveEventChange) => void;
+  /** The client calls the acknowledgement once the frame is drawn. */
+  frame: (frame: LiveFrame, drawn: () => void) => void;
+  status: (status: { cameras: CameraStatus[]; ts: number }) => void;
+}
+
+export interface LiveClientEvents {
+  watch: (request: { cameraId: string }) => void;
+  unwatch: (request: { cameraId: string }) => void;
+}

@@ -1,0 +1,90 @@
+/**
+ * Loads the configuration: config/default.yaml, then a user file (--config), then
+ * FACESTREAM_* environment variables, then command-line flags. Validation happens once, at the
+ * end, and the error names every bad key with its value.
+ */
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { REPO_ROOT } from '../models/manifest.js';
+import { configSchema, type Config } from './schema.js';
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ConfigError';
+  }
+}
+
+export const DEFAULT_CONFIG_PATH = path.join(REPO_ROOT, 'config', 'default.yaml');
+
+function readYaml(file: string): Record<string, unknown> {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new ConfigError(`config file ${file} cannot be read: check the path given to --config`);
+  }
+  try {
+    const value = parseYaml(text) ?? {};
+    if (typeof value !== 'object' || Array.isArray(value)) throw new Error('the top level must be a mapping of keys');
+    return value as Record<string, unknown>;
+  } catch (error) {
+    throw new ConfigError(`config file ${file} is not valid YAML: ${(error as Error).message}`);
+  }
+}
+
+/** Deep merge of plain objects; arrays and scalars from `over` replace. */
+function merge(base: Record<string, unknown>, over: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...base };
+  for (const [key, value] of Object.entries(over)) {
+    const current = out[key];
+    out[key] =
+      value && typeof value === 'object' && !Array.isArray(value) && current && typeof current === 'object' && !Array.isArray(current)
+        ? merge(current as Record<string, unknown>, value as Record<string, unknown>)
+        : value;
+  }
+  return out;
+}
+
+/** FACESTREAM_SERVER_PORT=9000 → { server: { port: 9000 } }; values parsed as YAML scalars. */
+export function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
+  const map: Record<string, string[]> = {
+    FACESTREAM_HOST: ['server', 'host'],
+    FACESTREAM_PORT: ['server', 'port'],
+    FACESTREAM_DATA_DIR: ['dataDir'],
+    FACESTREAM_MODEL: ['recognition', 'model'],
+    FACESTREAM_MATCHER: ['recognition', 'matcher'],
+  };
+  let out: Record<string, unknown> = {};
+  for (const [name, keys] of Object.entries(map)) {
+    const raw = env[name];
+    if (raw === undefined || raw === '') continue;
+    let value: unknown = parseYaml(raw);
+    for (const key of [...keys].reverse()) value = { [key]: value };
+    out = merge(out, value as Record<string, unknown>);
+  }
+  return out;
+}
+
+export function formatIssues(error: z.ZodError, input: unknown): string {
+  return error.issues
+    .map((issue) => {
+      const key = issue.path.join('.') || '(top level)';
+      let value: unknown = input;
+      for (const p of issue.path) value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[p as PropertyKey] : undefined;
+      const shown = value === undefined ? '' : `=${JSON.stringify(value)}`;
+      return `  ${key}${shown}: ${issue.message}`;
+    })
+    .join('\n');
+}
+
+export function loadConfig({ file, overrides = {}, env = process.env }: { file?: string; overrides?: Record<string, unknown>; env?: NodeJS.ProcessEnv } = {}): Config {
+  let raw = readYaml(DEFAULT_CONFIG_PATH);
+  if (file) raw = merge(raw, readYaml(file));
+  raw = merge(merge(raw, fromEnv(env)), overrides);
+  const result = configSchema.safeParse(raw);
+  if (!result.success) throw new ConfigError(`invalid configuration:\n${formatIssues(result.error, raw)}`);
+  return result.data;
+}

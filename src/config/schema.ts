@@ -1,0 +1,72 @@
+/**
+ * The configuration schema: one place, strict (unknown keys are refused), every number
+ * bounded, every key described. config/default.yaml holds the defaults a user copies from.
+ */
+import { z } from 'zod';
+import { EMBEDDER_IDS } from '../embedding/embedder.js';
+
+const port = z.number().int().min(0).max(65535);
+
+export const cameraSchema = z
+  .strictObject({
+    id: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'camera ids are 1-64 letters, digits, "_" or "-"')
+      .describe('Stable id used in the API, the UI and events'),
+    name: z.string().max(100).optional().describe('Display name'),
+    url: z.string().min(1).max(2000).describe('rtsp://, http(s):// (MJPEG, HLS), /dev/videoN or a video file path'),
+    enabled: z.boolean().default(true),
+    fps: z.number().min(1).max(60).default(25).describe('Frames per second taken from the source'),
+    maxWidth: z.number().int().min(64).max(3840).default(1280).describe('Frames are scaled down to fit, never up'),
+    maxHeight: z.number().int().min(64).max(2160).default(720),
+    transport: z.enum(['tcp', 'udp']).default('tcp').describe('RTSP transport'),
+    minFaceSize: z.number().int().min(12).max(1000).default(40).describe('Smallest face to detect, in frame pixels'),
+    loop: z.boolean().default(true).describe('Video files restart at their end'),
+  })
+  .describe('A camera');
+
+export const configSchema = z.strictObject({
+  server: z
+    .strictObject({
+      host: z.string().default('127.0.0.1').describe('Address to bind; loopback unless an admin password is set'),
+      port: port.default(8080),
+    })
+    .prefault({}),
+  dataDir: z.string().default('./data').describe('Gallery, events and snapshots'),
+  detector: z
+    .strictObject({
+      minFaceSize: z.number().int().min(12).max(1000).default(20),
+      scaleFactor: z.number().min(0.5).max(0.9).default(0.709),
+      thresholds: z.tuple([z.number().min(0).max(1), z.number().min(0).max(1), z.number().min(0).max(1)]).default([0.6, 0.7, 0.7]),
+      maxInputSize: z.number().int().min(160).max(8192).default(1920),
+    })
+    .prefault({}),
+  recognition: z
+    .strictObject({
+      model: z.enum(EMBEDDER_IDS).default('mobilefacenet192'),
+      matcher: z.enum(['cosine', 'svm']).default('cosine'),
+      minSimilarity: z.number().min(-1).max(1).nullable().default(null).describe('null: the model\'s calibrated threshold'),
+      minMargin: z.number().min(0).max(1).default(0.05).describe('Needed lead of the best person over the second'),
+    })
+    .prefault({}),
+  tracking: z
+    .strictObject({
+      minIou: z.number().min(0.05).max(0.95).default(0.3),
+      minHits: z.number().int().min(1).max(20).default(2),
+      maxMisses: z.number().int().min(0).max(100).default(4),
+    })
+    .prefault({}),
+  vote: z
+    .strictObject({
+      minSamples: z.number().int().min(1).max(50).default(2),
+      minShare: z.number().min(0.5).max(1).default(0.6),
+      maxFaceAttempts: z.number().int().min(1).max(200).default(8),
+      recheckEvery: z.number().int().min(1).max(1000).default(10),
+    })
+    .prefault({}),
+  cameras: z.array(cameraSchema).max(64).default([]),
+});
+
+export type Config = z.infer<typeof configSchema>;
+export type CameraConfig = z.infer<typeof cameraSchema>;
+export type CameraInput = z.input<typeof cameraSchema>;

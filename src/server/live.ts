@@ -1,0 +1,131 @@
+/**
+ * Socket.IO namespace `/live`: a viewer emits `watch` with a camera id and then receives
+ * `frame` messages, each a JPEG with its boxes, acknowledged once drawn. At most
+ * MAX_UNACKED frames per viewer are in flight; while a viewer is behind, only the newest frame
+ * waits for it (older ones are dropped), so a slow client never builds a queue.
+ */
+import type { Namespace, Server, Socket } from 'socket.io';
+import sharp from 'sharp';
+import type { CameraStatus, LiveClientEvents, LiveEventChange, LiveFrame, LiveServerEvents } from '../common/live-events.js';
+import type { ProcessedFrame } from '../pipeline/vision-pipeline.js';
+import type { Histogram } from '../pipeline/metrics.js';
+
+export const MAX_UNACKED = 2;
+export const JPEG_QUALITY = 70;
+
+type LiveSocket = Socket<LiveClientEvents, LiveServerEvents>;
+
+interface Viewer {
+  socket: LiveSocket;
+  unacked: number;
+  waiting: LiveFrame | null;
+}
+
+export interface LiveSource {
+  cameraIds(): string[];
+  statuses(): CameraStatus[];
+  latency(cameraId: string): Histogram | undefined;
+}
+
+export class LiveHub {
+  private readonly namespace: Namespace<LiveClientEvents, LiveServerEvents>;
+  /** Viewers per camera id. */
+  private readonly viewers = new Map<string, Map<string, Viewer>>();
+  /** Per camera: a frame being encoded, and the newest one waiting for the encoder. */
+  private readonly encoding = new Map<string, { busy: boolean; next: ProcessedFrame | null }>();
+  private readonly statusTimer: NodeJS.Timeout;
+
+  constructor(
+    io: Server,
+    private readonly source: LiveSource,
+  ) {
+    this.namespace = io.of('/live');
+    this.namespace.on('connection', (socket: LiveSocket) => this.connect(socket));
+    this.statusTimer = setInterval(() => this.namespace.emit('status', { cameras: this.source.statuses(), ts: Date.now() }), 1000);
+    this.statusTimer.unref();
+  }
+
+  private connect(socket: LiveSocket): void {
+    socket.emit('status', { cameras: this.source.statuses(), ts: Date.now() });
+    socket.on('watch', (request) => {
+      const cameraId = typeof request?.cameraId === 'string' ? request.cameraId : '';
+      if (!cameraId) return;
+      let viewers = this.viewers.get(cameraId);
+      if (!viewers) this.viewers.set(cameraId, (viewers = new Map()));
+      viewers.set(socket.id, { socket, unacked: 0, waiting: null });
+    });
+    socket.on('unwatch', (request) => this.viewers.get(request?.cameraId)?.delete(socket.id));
+    socket.on('disconnect', () => {
+      for (const viewers of this.viewers.values()) viewers.delete(socket.id);
+    });
+  }
+
+  /** Whether anyone watches a camera (no JPEG is encoded otherwise). */
+  watched(cameraId: string): boolean {
+    return (this.viewers.get(cameraId)?.size ?? 0) > 0;
+  }
+
+  /** Called for every processed frame; the RGB data is copied if it will be encoded. */
+  publish(frame: ProcessedFrame): void {
+    if (!this.watched(frame.cameraId)) return;
+    let state = this.encoding.get(frame.cameraId);
+    if (!state) this.encoding.set(frame.cameraId, (state = { busy: false, next: null }));
+    const copy = { ...frame, data: Uint8Array.from(frame.data.subarray(0, frame.width * frame.height * 3)) };
+    if (state.busy) {
+      state.next = copy; // latest frame wins
+      return;
+    }
+    void this.encode(copy, state);
+  }
+
+  private async encode(frame: ProcessedFrame, state: { busy: boolean; next: ProcessedFrame | null }): Promise<void> {
+    state.busy = true;
+    try {
+      const jpeg = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } })
+        .jpeg({ quality: JPEG_QUALITY })
+        .toBuffer();
+      const message: LiveFrame = {
+        cameraId: frame.cameraId,
+        seq: frame.seq,
+        ts: frame.ts,
+        width: frame.width,
+        height: frame.height,
+        jpeg,
+        faces: frame.faces.map((f) => ({ ...f, box: f.box.map((v) => Math.round(v * 10) / 10) as typeof f.box, score: Math.round(f.score * 1000) / 1000 })),
+      };
+      for (const viewer of this.viewers.get(frame.cameraId)?.values() ?? []) this.offer(viewer, message);
+    } catch {
+      // a frame that cannot be encoded is skipped; the next one will be tried
+    } finally {
+      state.busy = false;
+      const next = state.next;
+      state.next = null;
+      if (next) void this.encode(next, state);
+    }
+  }
+
+  private offer(viewer: Viewer, message: LiveFrame): void {
+    if (viewer.unacked >= MAX_UNACKED) {
+      viewer.waiting = message;
+      return;
+    }
+    viewer.unacked++;
+    this.source.latency(message.cameraId)?.observe(Date.now() - message.ts);
+    viewer.socket.emit('frame', message, () => {
+      viewer.unacked = Math.max(0, viewer.unacked - 1);
+      const waiting = viewer.waiting;
+      viewer.waiting = null;
+      if (waiting) this.offer(viewer, waiting);
+    });
+  }
+
+  /** Sends a recognition event change to every connected client. */
+  broadcastEvent(change: LiveEventChange): void {
+    this.namespace.emit('event', change);
+  }
+
+  close(): void {
+    clearInterval(this.statusTimer);
+    this.namespace.disconnectSockets(true);
+  }
+}

@@ -1,0 +1,39 @@
+/** /api/metrics in Prometheus' text format, per camera. */
+import type { Histogram } from '../pipeline/metrics.js';
+
+export interface CameraMetricsSnapshot {
+  cameraId: string;
+  fpsIn: number;
+  fpsProcessed: number;
+  framesDropped: number;
+  restarts: number;
+  detectMs: number;
+  embedMsPerFace: number;
+  latency: Histogram;
+}
+
+function escape(value: string): string {
+  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+}
+
+export function prometheusText(cameras: CameraMetricsSnapshot[]): string {
+  const lines: string[] = [];
+  const gauge = (name: string, help: string, type: 'gauge' | 'counter', value: (c: CameraMetricsSnapshot) => number) => {
+    lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    for (const c of cameras) lines.push(`${name}{camera="${escape(c.cameraId)}"} ${value(c)}`);
+  };
+  gauge('facestream_fps_in', 'Frames per second decoded from the camera', 'gauge', (c) => c.fpsIn);
+  gauge('facestream_fps_processed', 'Frames per second run through the detector', 'gauge', (c) => c.fpsProcessed);
+  gauge('facestream_frames_dropped_total', 'Frames replaced by a newer one before detection', 'counter', (c) => c.framesDropped);
+  gauge('facestream_camera_restarts_total', 'ffmpeg restarts by the watchdog', 'counter', (c) => c.restarts);
+  gauge('facestream_detection_ms', 'Detection time per frame, moving average', 'gauge', (c) => c.detectMs);
+  gauge('facestream_embedding_ms', 'Alignment and embedding time per face, moving average', 'gauge', (c) => c.embedMsPerFace);
+  const name = 'facestream_capture_to_emit_ms';
+  lines.push(`# HELP ${name} Time from frame capture to the frame message being sent`, `# TYPE ${name} histogram`);
+  for (const c of cameras) {
+    const label = `camera="${escape(c.cameraId)}"`;
+    c.latency.bounds.forEach((b, i) => lines.push(`${name}_bucket{${label},le="${b}"} ${c.latency.counts[i]}`));
+    lines.push(`${name}_bucket{${label},le="+Inf"} ${c.latency.count}`, `${name}_sum{${label}} ${c.latency.sum}`, `${name}_count{${label}} ${c.latency.count}`);
+  }
+  return lines.join('\n') + '\n';
+}

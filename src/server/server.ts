@@ -1,0 +1,133 @@
+/**
+ * The composition root of `facestream serve`: builds each part from the configuration, starts
+ * them in order and stops them in reverse. Nothing here is a global: two servers can run in
+ * one process (the tests do).
+ */
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server as SocketServer } from 'socket.io';
+import type { Config } from '../config/schema.js';
+import { initRuntime } from '../models/runtime.js';
+import { CameraService, type CameraSourceFactory } from '../pipeline/camera-service.js';
+import { VisionPipeline, type FaceMatcher } from '../pipeline/vision-pipeline.js';
+import { VisionWorker } from '../pipeline/vision-workers.js';
+import { CosineMatcher, cosineMatchOptions } from '../recognition/cosine-matcher.js';
+import { loadGallery } from '../recognition/gallery.js';
+import { openDatabase, type Db } from '../storage/database.js';
+import { PeopleRepository } from '../storage/people.repository.js';
+import { EventRecorder } from '../events/recorder.js';
+import { SnapshotStore } from '../events/snapshots.js';
+import { EventsRepository } from '../storage/events.repository.js';
+import { createApp } from './app.js';
+import { eventsRouter, publicEvent } from './events.routes.js';
+import { LiveHub } from './live.js';
+
+export interface RunningServer {
+  url: string;
+  port: number;
+  cameras: CameraService;
+  /** Reloads the gallery into the live matcher (after enrolment). */
+  reloadGallery(): void;
+  stop(): Promise<void>;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+export function isLoopback(host: string): boolean {
+  return LOOPBACK.has(host) || host.startsWith('127.');
+}
+
+export function buildMatcher(db: Db, dataDir: string, config: Config): FaceMatcher {
+  const model = config.recognition.model;
+  const gallery = loadGallery(new PeopleRepository(db, dataDir), model);
+  const options = cosineMatchOptions(model, {
+    minSimilarity: config.recognition.minSimilarity ?? undefined,
+    minMargin: config.recognition.minMargin,
+  });
+  return new CosineMatcher(gallery, options);
+}
+
+export async function startServer(
+  config: Config,
+  createSource: CameraSourceFactory,
+  log: (line: string) => void = (line) => void process.stderr.write(line + '\n'),
+): Promise<RunningServer> {
+  const { host, port } = config.server;
+  if (!isLoopback(host) && !process.env.FACESTREAM_ADMIN_PASSWORD) {
+    throw new Error(
+      `refusing to listen on ${host} without an admin password: set FACESTREAM_ADMIN_PASSWORD, or keep server.host at 127.0.0.1 (loopback)`,
+    );
+  }
+  const runtime = await initRuntime();
+  const db = openDatabase(config.dataDir, { create: true });
+  const stops: (() => Promise<void> | void)[] = [() => void db.close()];
+  const stopAll = async () => {
+    for (const stop of stops.reverse()) await stop();
+  };
+  try {
+    const detector = new VisionWorker({ role: 'detector', detector: config.detector });
+    const embedder = new VisionWorker({ role: 'embedder', model: config.recognition.model });
+    stops.push(() => detector.stop(), () => embedder.stop());
+    await Promise.all([detector.start(), embedder.start()]);
+
+    const pipeline = new VisionPipeline(detector, embedder, buildMatcher(db, config.dataDir, config), config.vote, config.tracking);
+    pipeline.on('error', (error) => log(`facestream: pipeline: ${error.message}`));
+    stops.push(() => pipeline.stop());
+    // stopped after the cameras (whose ending tracks end their events), before the pipeline
+    const events = new EventsRepository(db);
+    const snapshots = new SnapshotStore(config.dataDir);
+    const recorder = new EventRecorder(events, snapshots, config.recognition.matcher);
+    recorder.on('error', (error) => log(`facestream: events: ${error.message}`));
+    pipeline.on('sample', (sample) => recorder.sample(sample));
+    pipeline.on('trackEnded', (ended) => recorder.trackEnded(ended.cameraId, ended.trackId, ended.endedAt));
+    stops.push(() => recorder.stop());
+    const cameras = new CameraService(pipeline, createSource);
+    stops.push(() => cameras.stop());
+    cameras.on('state', ({ cameraId, state, reason }) => log(`facestream: camera ${cameraId}: ${state}${reason ? ` (${reason})` : ''}`));
+
+    const app = createApp({
+      cameras,
+      health: () => ({ backend: runtime.backend, cameras: cameras.ids().length, uptime: process.uptime() }),
+      routers: [eventsRouter({ events, snapshots })],
+    });
+    const http: HttpServer = createServer(app);
+    const io = new SocketServer(http, { serveClient: true, maxHttpBufferSize: 1e6 });
+    const live = new LiveHub(io, { cameraIds: () => cameras.ids(), statuses: () => cameras.statuses(), latency: (id) => cameras.latency(id) });
+    cameras.on('frame', (frame) => live.publish(frame));
+    recorder.on('change', (change) =>
+      live.broadcastEvent({
+        kind: change.kind,
+        event: publicEvent({ ...change.event, facePath: null, framePath: null, reviewedLabel: null }),
+      }),
+    );
+    stops.push(
+      () =>
+        new Promise<void>((resolve) => {
+          live.close();
+          void io.close(); // closes the http server too
+          http.closeAllConnections();
+          resolve();
+        }),
+    );
+    await new Promise<void>((resolve, reject) => {
+      http.once('error', (error: NodeJS.ErrnoException) =>
+        reject(error.code === 'EADDRINUSE' ? new Error(`port ${port} on ${host} is in use: choose another with --port`) : error),
+      );
+      http.listen(port, host, resolve);
+    });
+    for (const camera of config.cameras) await cameras.add(camera);
+
+    const actualPort = (http.address() as AddressInfo).port;
+    const shownHost = host.includes(':') ? `[${host}]` : host;
+    return {
+      url: `http://${shownHost}:${actualPort}`,
+      port: actualPort,
+      cameras,
+      reloadGallery: () => pipeline.setMatcher(buildMatcher(db, config.dataDir, config)),
+      stop: stopAll,
+    };
+  } catch (error) {
+    await stopAll();
+    throw error;
+  }
+}

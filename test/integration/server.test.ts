@@ -1,0 +1,184 @@
+/**
+ * The server end to end with a camera double: a "still" camera that replays a real photo as
+ * frames. Detection, tracking, the workers, REST, Socket.IO and SQLite are all real; ffmpeg
+ * cameras have their own tests (camera.test.ts).
+ */
+import assert from 'node:assert/strict';
+import { EventEmitter } from 'node:events';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import sharp from 'sharp';
+import { io as connect, type Socket } from 'socket.io-client';
+import type { CameraState, LiveClientEvents, LiveFrame, LiveServerEvents } from '../../src/common/live-events.js';
+import { configSchema, type CameraConfig } from '../../src/config/schema.js';
+import type { CameraSource } from '../../src/pipeline/camera-service.js';
+import type { CapturedFrame } from '../../src/pipeline/vision-pipeline.js';
+import { startServer, type RunningServer } from '../../src/server/server.js';
+import { samplePhoto } from '../helpers.js';
+
+/** Replays one image as a 12 fps camera, at most `limit` frames. */
+class StillCamera extends EventEmitter implements CameraSource {
+  state: Exclude<CameraState, 'stopped'> = 'connecting';
+  reason = '';
+  restarts = 0;
+  readonly redactedUrl: string;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly config: CameraConfig,
+    private readonly frame: { data: Uint8Array; width: number; height: number },
+    private readonly limit = 600,
+  ) {
+    super();
+    this.redactedUrl = config.url.replace(/:[^:@/]+@/, ':***@');
+  }
+
+  start(): void {
+    let seq = 0;
+    this.timer = setInterval(() => {
+      if (seq === 0) {
+        this.state = 'live';
+        this.emit('state', 'live', '');
+      }
+      const frame: CapturedFrame = { cameraId: this.config.id, seq: seq++, ts: Date.now(), ...this.frame };
+      this.emit('frame', frame);
+      if (seq >= this.limit) this.stopTimer();
+    }, 80);
+  }
+
+  private stopTimer(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+
+  async stop(): Promise<void> {
+    this.stopTimer();
+  }
+}
+
+const photo = samplePhoto(1);
+
+describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsSync(photo) ? false : `sample photo missing at ${photo}: run npm run models` }, () => {
+  let server: RunningServer;
+  let dataDir: string;
+  let frame: { data: Uint8Array; width: number; height: number };
+  const api = (p: string, init?: RequestInit) => fetch(server.url + p, init);
+  const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+  before(async () => {
+    dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-serve-'));
+    const { data, info } = await sharp(photo).resize(640, 480, { fit: 'cover' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    frame = { data: new Uint8Array(data), width: info.width, height: info.height };
+    const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir, vote: { maxFaceAttempts: 3 }, tracking: { maxMisses: 2 } });
+    server = await startServer(config, (camera) => new StillCamera(camera, frame), () => {});
+  });
+
+  after(async () => {
+    await server?.stop();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('answers health and refuses bad camera definitions with a message', async () => {
+    assert.equal((await (await api('/api/health')).json()).status, 'ok');
+    const noUrl = await api('/api/cameras', json({ id: 'x' }));
+    assert.equal(noUrl.status, 400);
+    assert.match((await noUrl.json()).error, /url/);
+    const badId = await api('/api/cameras', json({ id: '../etc', url: 'still://1' }));
+    assert.equal(badId.status, 400);
+    const malformed = await api('/api/cameras', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"id":' });
+    assert.equal(malformed.status, 400);
+    assert.match((await malformed.json()).error, /not valid JSON/);
+    assert.equal((await api('/api/cameras/nobody', { method: 'DELETE' })).status, 404);
+    assert.equal((await api('/api/nothing-here')).status, 404);
+  });
+
+  it('adds a camera at run time, hides its password, and refuses a duplicate id', async () => {
+    const created = await api('/api/cameras', json({ id: 'still', url: 'rtsp://admin:secret@127.0.0.1:1/x' }));
+    assert.equal(created.status, 201);
+    const body = await created.json();
+    assert.equal(body.id, 'still');
+    assert.ok(!JSON.stringify(body).includes('secret'), 'password in the API');
+    assert.equal((await api('/api/cameras', json({ id: 'still', url: 'still://2' }))).status, 409);
+    const list = await (await api('/api/cameras')).json();
+    assert.deepEqual(list.map((c: { id: string }) => c.id), ['still']);
+  });
+
+  it('streams frames with their boxes over /live, at most 2 unacknowledged', async () => {
+    const socket: Socket<LiveServerEvents, LiveClientEvents> = connect(`${server.url}/live`, { transports: ['websocket'], reconnection: false });
+    try {
+      const frames: LiveFrame[] = [];
+      let inFlight = 0;
+      let maxInFlight = 0;
+      const withFaces = await new Promise<LiveFrame>((resolve, reject) => {
+        const timeout = setTimeout(() => reject(new Error(`no frame with 3 faces within 30 s (got ${frames.length} frames)`)), 30_000);
+        socket.on('connect', () => socket.emit('watch', { cameraId: 'still' }));
+        socket.on('frame', (message, drawn) => {
+          frames.push(message);
+          inFlight++;
+          maxInFlight = Math.max(maxInFlight, inFlight);
+          // a slow viewer: acknowledge after a while
+          setTimeout(() => {
+            inFlight--;
+            drawn();
+          }, 30);
+          if (message.faces.length === 3) {
+            clearTimeout(timeout);
+            resolve(message);
+          }
+        });
+      });
+      assert.equal(withFaces.cameraId, 'still');
+      assert.equal(withFaces.width, 640);
+      const jpeg = Buffer.from(withFaces.jpeg as ArrayBuffer);
+      assert.deepEqual([...jpeg.subarray(0, 2)], [0xff, 0xd8], 'a JPEG');
+      for (const face of withFaces.faces) {
+        assert.equal(typeof face.trackId, 'number');
+        assert.ok(face.box[2] > 20 && face.box[3] > 20, `box ${face.box}`);
+      }
+      assert.ok(maxInFlight <= 2, `${maxInFlight} frames were unacknowledged at once`);
+      const seqs = frames.map((f) => f.seq);
+      assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'frames arrive in order');
+    } finally {
+      socket.close();
+    }
+  });
+
+  it('reports per-camera metrics in Prometheus text', async () => {
+    const text = await (await api('/api/metrics')).text();
+    assert.match(text, /facestream_fps_in\{camera="still"\} [0-9.]+/);
+    assert.match(text, /facestream_capture_to_emit_ms_count\{camera="still"\} [1-9]/);
+    const status = (await (await api('/api/cameras/still')).json()) as { state: string; fpsProcessed: number };
+    assert.equal(status.state, 'live');
+  });
+
+  it('logs strangers as unknown events, filterable, exportable as CSV, and with a snapshot', async () => {
+    let events: { id: string; label: string; known: boolean; snapshotUrl: string | null }[] = [];
+    for (let i = 0; i < 100 && events.length === 0; i++) {
+      await new Promise((r) => setTimeout(r, 200));
+      events = (await (await api('/api/events?known=false')).json()).events;
+    }
+    assert.ok(events.length > 0, 'no event within 20 s');
+    assert.ok(events.every((e) => e.label === 'unknown' && e.known === false));
+    const csv = await (await api('/api/events.csv?known=false')).text();
+    assert.match(csv.split('\r\n')[0]!, /^id,cameraId,label,known,score,startedAt/);
+    let snapshotUrl: string | null = null;
+    for (let i = 0; i < 50 && !snapshotUrl; i++) {
+      snapshotUrl = (await (await api(`/api/events/${events[0]!.id}`)).json()).snapshotUrl;
+      if (!snapshotUrl) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(snapshotUrl, 'the event got a snapshot');
+    const snapshot = await api(snapshotUrl!);
+    assert.equal(snapshot.headers.get('content-type'), 'image/jpeg');
+    assert.equal((await api('/api/events?limit=100000')).status, 400);
+    assert.equal((await api('/api/events?from=yesterday')).status, 400);
+    assert.equal((await api("/api/events?person=x'%20OR%201=1--")).status, 200);
+    assert.equal((await api('/api/events/ev_nope')).status, 404);
+  });
+
+  it('removes a camera at run time', async () => {
+    assert.equal((await api('/api/cameras/still', { method: 'DELETE' })).status, 204);
+    assert.deepEqual(await (await api('/api/cameras')).json(), []);
+  });
+});
