@@ -1,0 +1,60 @@
+/**
+ * Pure helpers for the overlay drawn over a frame: where a face box goes and what its label
+ * says. Boxes arrive in frame pixels; they are placed in percentages of the frame, so the
+ * overlay follows the displayed size of the image at any width without measuring it.
+ */
+import type { CameraStatus, LiveFace } from '../../src/common/live-events.js';
+
+/** A box as CSS percentages of the frame it belongs to, clipped to the frame. */
+export interface PercentBox {
+  left: number;
+  top: number;
+  width: number;
+  height: number;
+}
+
+/** The part of `face.box` (frame pixels) inside a `frameWidth`×`frameHeight` frame, in percent. */
+export function boxToPercent(box: LiveFace['box'], frameWidth: number, frameHeight: number): PercentBox {
+  const [x, y, w, h] = box;
+  if (!(frameWidth > 0 && frameHeight > 0)) return { left: 0, top: 0, width: 0, height: 0 };
+  const x1 = clamp(x, 0, frameWidth);
+  const y1 = clamp(y, 0, frameHeight);
+  const x2 = clamp(x + w, 0, frameWidth);
+  const y2 = clamp(y + h, 0, frameHeight);
+  return {
+    left: (x1 / frameWidth) * 100,
+    top: (y1 / frameHeight) * 100,
+    width: ((x2 - x1) / frameWidth) * 100,
+    height: ((y2 - y1) / frameHeight) * 100,
+  };
+}
+
+/** What a face's label reads: the name and score for a known person, "unknown" otherwise. */
+export function faceLabel(face: Pick<LiveFace, 'label' | 'score' | 'known'>): string {
+  if (!face.known) return 'unknown';
+  return `${face.label} ${formatScore(face.score)}`;
+}
+
+/** A score in 0..1 as a whole percentage ("90%"). */
+export function formatScore(score: number): string {
+  if (!Number.isFinite(score)) return '';
+  return `${Math.round(clamp(score, 0, 1) * 100)}%`;
+}
+
+/** The hover text of a face box. */
+export function faceTitle(face: Pick<LiveFace, 'trackId' | 'label' | 'score' | 'known'>): string {
+  const who = face.known ? `${face.label} (score ${face.score.toFixed(2)})` : 'unknown person';
+  return `track ${face.trackId}: ${who}`;
+}
+
+/** The line shown over a camera that is not live, or null while it is. */
+export function stateText(camera: Pick<CameraStatus, 'state' | 'reason' | 'enabled'> | undefined): string | null {
+  if (!camera) return 'waiting for the camera…';
+  if (camera.state === 'live') return null;
+  if (!camera.enabled && camera.state === 'stopped') return camera.reason ? `stopped: ${camera.reason}` : 'stopped (disabled)';
+  return camera.reason ? `${camera.state}: ${camera.reason}` : `${camera.state}…`;
+}
+
+function clamp(value: number, min: number, max: number): number {
+  return Math.min(max, Math.max(min, value));
+}

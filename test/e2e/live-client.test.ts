@@ -1,0 +1,426 @@
+/**
+ * The browser client (client/, built to dist/client/js) in Debian chromium, against a small fake
+ * server that speaks the same REST and `/live` Socket.IO protocol as facestream's: the page shows
+ * the empty state, adds a camera through its form (and shows the server's error for a bad one),
+ * draws frames with a named green box and an amber "unknown" box at the right place, acknowledges
+ * every frame (including ones it skipped), shows a stalled camera's reason, opens and leaves the
+ * large view, and reconnects by itself when the server restarts on the same port.
+ *
+ * Screenshots go to /tmp/facestream-live-*.png for a person to look at.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import { createServer, type Server as HttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import express from 'express';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import sharp from 'sharp';
+import { Server as SocketServer, type Socket as ServerSocket } from 'socket.io';
+import type { CameraStatus, LiveClientEvents, LiveFace, LiveFrame, LiveServerEvents } from '../../src/common/live-events.js';
+import { ROOT } from '../helpers.js';
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+const FRAME_WIDTH = 640;
+const FRAME_HEIGHT = 360;
+/** The fake server's window of unacknowledged frames per viewer, as the real server's. */
+const MAX_UNACKED = 2;
+/** Frames sent at once, ignoring the window, when a viewer starts watching. */
+const BURST = 4;
+const WAIT_MS = 10_000;
+
+const KNOWN_FACE: LiveFace = { trackId: 1, box: [96, 60, 120, 150], label: 'lin_manuel_miranda', score: 0.9, known: true };
+const UNKNOWN_FACE: LiveFace = { trackId: 2, box: [420, 110, 100, 124], label: 'unknown', score: 0.31, known: false };
+
+type LiveServer = SocketServer<LiveClientEvents, LiveServerEvents>;
+type LiveSocket = ServerSocket<LiveClientEvents, LiveServerEvents>;
+
+function camera(id: string, overrides: Partial<CameraStatus> = {}): CameraStatus {
+  return {
+    id,
+    name: id,
+    url: 'rtsp://cam.local/stream',
+    enabled: true,
+    state: 'live',
+    reason: '',
+    fpsIn: 10,
+    fpsProcessed: 10,
+    framesDropped: 0,
+    restarts: 0,
+    detectMs: 20,
+    embedMsPerFace: 18,
+    latencyP50: 30,
+    latencyP95: 60,
+    ...overrides,
+  };
+}
+
+/**
+ * A stand-in for `facestream serve`: the client's static files, /api/cameras, and `/live`,
+ * where a watched live camera gets frames (a burst first, then one every 100 ms within the
+ * window). It counts what the page does; `events` fires 'changed' after each.
+ */
+class FakeServer {
+  readonly events = new EventEmitter();
+  readonly acked = new Set<number>();
+  readonly watched = new Set<string>();
+  readonly posts: unknown[] = [];
+  listRequests = 0;
+  private seq = 0;
+  private readonly http: HttpServer;
+  private readonly io: LiveServer;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  constructor(
+    readonly cameras: CameraStatus[],
+    private readonly jpeg: Buffer,
+  ) {
+    const app = express();
+    app.use(express.json());
+    app.get('/api/health', (_req, res) => void res.json({ status: 'ok' }));
+    app.get('/api/cameras', (_req, res) => {
+      this.listRequests++;
+      res.json(this.cameras);
+      this.changed();
+    });
+    app.post('/api/cameras', (req, res) => {
+      this.posts.push(req.body);
+      this.changed();
+      const body = req.body as { id?: unknown; url?: unknown };
+      const id = typeof body.id === 'string' ? body.id : '';
+      const url = typeof body.url === 'string' ? body.url : '';
+      if (!/^[\w-]+$/.test(id)) return void res.status(400).json({ error: 'id: use letters, digits, - and _' });
+      if (!/^(rtsp|https?):\/\/|^\//.test(url)) return void res.status(400).json({ error: `url "${url}": unsupported source; use rtsp://, http(s):// or a file path` });
+      if (this.cameras.some((c) => c.id === id)) return void res.status(409).json({ error: `a camera with id "${id}" already exists` });
+      const added = camera(id, { url: url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@') });
+      this.cameras.push(added);
+      this.emitStatus();
+      res.status(201).json(added);
+    });
+    app.delete('/api/cameras/:id', (req, res) => {
+      const index = this.cameras.findIndex((c) => c.id === req.params.id);
+      if (index < 0) return void res.status(404).json({ error: `no camera with id "${req.params.id}"` });
+      this.cameras.splice(index, 1);
+      res.status(204).end();
+    });
+    app.use('/js', express.static(path.join(ROOT, 'dist', 'client', 'js')));
+    app.use(express.static(path.join(ROOT, 'client'), { index: 'index.html' }));
+
+    this.http = createServer(app);
+    this.io = new SocketServer<LiveClientEvents, LiveServerEvents>(this.http); // serves /socket.io/socket.io.esm.min.js
+    this.io.of('/live').on('connection', (socket: LiveSocket) => this.connect(socket));
+    this.every(250, () => this.emitStatus());
+  }
+
+  listen(port = 0): Promise<number> {
+    return new Promise((resolve, reject) => {
+      this.http.once('error', reject);
+      this.http.listen(port, '127.0.0.1', () => resolve((this.http.address() as AddressInfo).port));
+    });
+  }
+
+  /**
+   * Stops and releases the port. `graceful`: as facestream's shutdown, which disconnects every
+   * viewer first (socket.io clients do not retry that by themselves); otherwise as a killed
+   * process, whose connections just drop.
+   */
+  async close(how: 'graceful' | 'killed'): Promise<void> {
+    for (const timer of this.timers) clearInterval(timer);
+    this.timers.clear();
+    if (how === 'graceful') this.io.of('/live').disconnectSockets(true);
+    else this.io.engine.close(); // transports closed, no goodbye to the clients
+    this.http.closeAllConnections();
+    await new Promise<void>((resolve) => this.io.close(() => resolve()));
+  }
+
+  emitStatus(): void {
+    this.io.of('/live').emit('status', { cameras: this.cameras, ts: Date.now() });
+  }
+
+  private connect(socket: LiveSocket): void {
+    socket.emit('status', { cameras: this.cameras, ts: Date.now() });
+    const streams = new Map<string, NodeJS.Timeout>();
+    let unacked = 0;
+    const send = (cameraId: string): void => {
+      unacked++;
+      const frame = this.frame(cameraId);
+      socket.emit('frame', frame, () => {
+        unacked--;
+        this.acked.add(frame.seq);
+        this.changed();
+      });
+    };
+    socket.on('watch', ({ cameraId }) => {
+      this.watched.add(cameraId);
+      this.changed();
+      if (streams.has(cameraId) || this.cameras.find((c) => c.id === cameraId)?.state !== 'live') return;
+      for (let i = 0; i < BURST; i++) send(cameraId);
+      streams.set(cameraId, this.every(100, () => unacked < MAX_UNACKED && send(cameraId)));
+    });
+    socket.on('unwatch', ({ cameraId }) => {
+      clearInterval(streams.get(cameraId));
+      streams.delete(cameraId);
+    });
+    socket.on('disconnect', () => {
+      for (const timer of streams.values()) clearInterval(timer);
+    });
+  }
+
+  private frame(cameraId: string): LiveFrame {
+    const seq = ++this.seq;
+    const sway = (seq % 10) * 2; // the known face moves a little, as a tracked face would
+    const known: LiveFace = { ...KNOWN_FACE, box: [KNOWN_FACE.box[0] + sway, KNOWN_FACE.box[1], KNOWN_FACE.box[2], KNOWN_FACE.box[3]] };
+    return { cameraId, seq, ts: Date.now(), width: FRAME_WIDTH, height: FRAME_HEIGHT, jpeg: this.jpeg, faces: [known, UNKNOWN_FACE] };
+  }
+
+  private every(ms: number, fn: () => void): NodeJS.Timeout {
+    const timer = setInterval(fn, ms);
+    this.timers.add(timer);
+    return timer;
+  }
+
+  private changed(): void {
+    this.events.emit('changed');
+  }
+}
+
+/** Resolves once `check()` holds, re-checked whenever the server reports a change. */
+function serverReaches(server: FakeServer, what: string, check: () => boolean, timeoutMs = WAIT_MS): Promise<void> {
+  if (check()) return Promise.resolve();
+  return new Promise((resolve, reject) => {
+    const listener = (): void => {
+      if (!check()) return;
+      clearTimeout(timer);
+      server.events.off('changed', listener);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      server.events.off('changed', listener);
+      reject(new Error(`timed out after ${timeoutMs} ms waiting for the fake server to see ${what}`));
+    }, timeoutMs);
+    server.events.on('changed', listener);
+  });
+}
+
+/** A solid 640×360 frame with two pale ovals where the faces are, as a JPEG. */
+async function makeFrameJpeg(): Promise<Buffer> {
+  const oval = ([x, y, w, h]: LiveFace['box'], fill: string): string =>
+    `<ellipse cx="${x + w / 2}" cy="${y + h / 2}" rx="${w / 2.4}" ry="${h / 2.2}" fill="${fill}"/>`;
+  const svg =
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${FRAME_WIDTH}" height="${FRAME_HEIGHT}">` +
+    `<rect width="100%" height="100%" fill="#33506e"/>` +
+    oval(KNOWN_FACE.box, '#d9b38c') +
+    oval(UNKNOWN_FACE.box, '#c9a27e') +
+    `</svg>`;
+  return sharp(Buffer.from(svg)).jpeg({ quality: 80 }).toBuffer();
+}
+
+function buildClient(): Promise<void> {
+  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [tsc, '-b', path.join(ROOT, 'client')], { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`building the client (tsc -b client) failed:\n${stdout}${stderr}`));
+      else resolve();
+    });
+  });
+}
+
+const tile = (id: string): string => `[data-testid="camera-tile"][data-camera-id="${id}"]`;
+
+describe('live page in chromium', { skip: existsSync(CHROMIUM) ? false : `Debian chromium not found at ${CHROMIUM} (apt-get install chromium): browser test skipped` }, () => {
+  let browser: Browser | undefined;
+  let page: Page;
+  let server: FakeServer;
+  let port = 0;
+  let jpeg: Buffer;
+  const pageErrors: string[] = [];
+
+  before(async () => {
+    [jpeg] = await Promise.all([makeFrameJpeg(), buildClient()]);
+    server = new FakeServer([], jpeg);
+    port = await server.listen(0);
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+    page.setDefaultTimeout(WAIT_MS);
+    page.on('pageerror', (error) => pageErrors.push(error.message));
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !/ERR_CONNECTION_REFUSED|Failed to load resource/.test(message.text())) pageErrors.push(message.text());
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close('killed');
+  });
+
+  it('explains how to add a camera when none is configured', async () => {
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.locator('[data-testid="connection"][data-state="connected"]').waitFor();
+    const empty = page.getByTestId('empty-state');
+    await empty.waitFor({ state: 'visible' });
+    const text = await empty.innerText();
+    assert.match(text, /facestream serve --camera/);
+    assert.match(text, /cameras:/);
+    assert.equal(await page.getByTestId('camera-tile').count(), 0);
+    await page.screenshot({ path: '/tmp/facestream-live-empty-1280.png' });
+  });
+
+  it("shows the server's message when adding a camera fails", async () => {
+    const form = page.getByTestId('add-camera-form');
+    await form.locator('input[name="id"]').fill('door');
+    await form.locator('input[name="url"]').fill('ftp://cam.local/stream');
+    await form.locator('button[type="submit"]').click();
+    await page.getByTestId('add-camera-error').getByText('unsupported source').waitFor();
+    assert.deepEqual(server.posts.at(-1), { id: 'door', url: 'ftp://cam.local/stream' });
+    assert.equal(await page.getByTestId('camera-tile').count(), 0);
+  });
+
+  it('adds a camera from the form and shows its tile', async () => {
+    const form = page.getByTestId('add-camera-form');
+    await form.locator('input[name="url"]').fill('rtsp://admin:secret@cam.local/stream');
+    await form.locator('button[type="submit"]').click();
+    await page.locator(tile('door')).waitFor({ state: 'visible' });
+    assert.deepEqual(server.posts.at(-1), { id: 'door', url: 'rtsp://admin:secret@cam.local/stream' });
+    await page.getByTestId('empty-state').waitFor({ state: 'hidden' });
+    assert.equal(await page.getByTestId('add-camera-error').innerText(), '');
+    assert.equal(await form.locator('input[name="url"]').inputValue(), '', 'the form is cleared after a camera is added');
+  });
+
+  it('draws frames with a named box and an unknown box over the image', async () => {
+    const door = page.locator(tile('door'));
+    const known = door.locator('[data-testid="face-box"].face.known');
+    const unknown = door.locator('[data-testid="face-box"].face.unknown');
+    await known.waitFor({ state: 'visible' });
+    await unknown.waitFor({ state: 'visible' });
+    assert.equal(await known.count(), 1);
+    assert.equal(await unknown.count(), 1);
+    assert.equal(await known.getAttribute('data-track-id'), '1');
+    assert.equal(await unknown.getAttribute('data-track-id'), '2');
+    assert.match((await known.getAttribute('title')) ?? '', /track 1/);
+    // hovering a face shows its track id, and keeps showing it while frames replace each other
+    // (the fade-in outlasts a frame, so it only completes if the box survives from frame to frame)
+    await known.hover();
+    const trackLabel = `${tile('door')} [data-testid="face-box"][data-track-id="1"] .track`;
+    await page.waitForFunction((selector) => {
+      const track = document.querySelector(selector);
+      return track !== null && track.textContent === '#1' && getComputedStyle(track).opacity === '1';
+    }, trackLabel, { timeout: WAIT_MS });
+    const acked = server.acked.size;
+    await serverReaches(server, 'two more frames acknowledged', () => server.acked.size >= acked + 2);
+    assert.equal(await page.locator(trackLabel).evaluate((el) => getComputedStyle(el).opacity), '1', 'the track id stays shown while frames arrive');
+    const knownLabel = (await known.getByTestId('face-label').innerText()).trim();
+    assert.match(knownLabel, /lin_manuel_miranda/);
+    assert.match(knownLabel, /90%/);
+    assert.equal((await unknown.getByTestId('face-label').innerText()).trim(), 'unknown');
+    const colours = await Promise.all([known, unknown].map((box) => box.getByTestId('face-label').evaluate((el) => getComputedStyle(el).backgroundColor)));
+    assert.notEqual(colours[0], colours[1], 'known and unknown labels differ in colour');
+
+    // the unknown face does not move: its box sits at its frame pixels scaled to the shown image
+    const image = await door.locator('canvas').boundingBox();
+    const box = await unknown.boundingBox();
+    assert.ok(image && box);
+    const scale = image.width / FRAME_WIDTH;
+    assert.ok(Math.abs(image.height / FRAME_HEIGHT - scale) < 0.01, 'the image keeps the frame aspect');
+    const [x, y, w, h] = UNKNOWN_FACE.box;
+    for (const [got, want, name] of [
+      [box.x - image.x, x * scale, 'left'],
+      [box.y - image.y, y * scale, 'top'],
+      [box.width, w * scale, 'width'],
+      [box.height, h * scale, 'height'],
+    ] as const) {
+      assert.ok(Math.abs(got - want) <= 2, `unknown box ${name}: ${got.toFixed(1)} px, expected ${want.toFixed(1)} px`);
+    }
+    assert.ok(await door.getByTestId('camera-state').isHidden(), 'no state line over a live camera with frames');
+  });
+
+  it('acknowledges drawn frames, and frames it skipped, so the stream keeps flowing', async () => {
+    await serverReaches(server, '≥ 3 acknowledged frames, including the whole first burst', () => {
+      const burstAcked = Array.from({ length: BURST }, (_, i) => i + 1).every((seq) => server.acked.has(seq));
+      return burstAcked && server.acked.size >= BURST + 3;
+    });
+    const drawn = Number(await page.locator(tile('door')).getAttribute('data-frames'));
+    assert.ok(drawn >= 3, `the tile drew ${drawn} frames`);
+    await page.locator(tile('door')).getByTestId('tile-fps').filter({ hasText: /^[1-9][\d.]* fps$/ }).waitFor();
+    assert.match(await page.locator(tile('door')).getByTestId('tile-latency').innerText(), /^-?\d+ ms$/);
+  });
+
+  it("shows a camera's state and reason over its tile when it is not live", async () => {
+    server.cameras.push(camera('yard', { name: 'Back yard', state: 'stalled', reason: 'no frames for 5 s' }));
+    server.emitStatus();
+    const state = page.locator(tile('yard')).getByTestId('camera-state');
+    await state.waitFor({ state: 'visible' });
+    assert.equal((await state.innerText()).trim(), 'stalled: no frames for 5 s');
+    assert.equal(await page.locator(tile('yard')).getAttribute('data-state'), 'stalled');
+    await serverReaches(server, 'a watch for the new camera', () => server.watched.has('yard'));
+  });
+
+  it('opens a camera in a large view on click and returns to the grid', async () => {
+    const door = page.locator(tile('door'));
+    const gridWidth = (await door.boundingBox())?.width ?? 0;
+    await page.screenshot({ path: '/tmp/facestream-live-grid-1280.png' });
+    await door.click();
+    await page.locator('body[data-view="single"]').waitFor();
+    await page.locator(tile('yard')).waitFor({ state: 'hidden' });
+    const singleWidth = (await door.boundingBox())?.width ?? 0;
+    assert.ok(singleWidth > gridWidth * 1.3, `large view ${singleWidth} px wide, grid tile ${gridWidth} px`);
+    await door.locator('[data-testid="face-box"].known').waitFor({ state: 'visible' });
+    await page.screenshot({ path: '/tmp/facestream-live-single-1280.png' });
+    await page.locator('#back').click();
+    await page.locator('body[data-view="grid"]').waitFor();
+    await page.locator(tile('yard')).waitFor({ state: 'visible' });
+    assert.equal(new URL(page.url()).hash, '');
+    // a click on the large view also returns to the grid
+    await door.click();
+    await page.locator('body[data-view="single"]').waitFor();
+    await door.click();
+    await page.locator('body[data-view="grid"]').waitFor();
+    await page.locator(tile('yard')).waitFor({ state: 'visible' });
+  });
+
+  it('fits a phone screen', async () => {
+    await page.setViewportSize({ width: 390, height: 844 });
+    const door = page.locator(tile('door'));
+    await door.locator('[data-testid="face-box"].known').waitFor({ state: 'visible' });
+    const box = await door.boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= 390, `the tile fits the 390 px screen: ${JSON.stringify(box)}`);
+    const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(scrollWidth <= 390, `no sideways scrolling (page ${scrollWidth} px wide)`);
+    await page.screenshot({ path: '/tmp/facestream-live-phone-390.png', fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 800 });
+  });
+
+  for (const how of ['graceful', 'killed'] as const) {
+    it(`reconnects by itself after the server restarts on the same port (${how} stop)`, async () => {
+      const cameras = server.cameras;
+      await server.close(how);
+      await page.locator('[data-testid="connection"][data-state="disconnected"]').waitFor();
+      const framesBefore = Number(await page.locator(tile('door')).getAttribute('data-frames'));
+
+      server = new FakeServer(cameras, jpeg);
+      assert.equal(await server.listen(port), port);
+      await page.locator('[data-testid="connection"][data-state="connected"]').waitFor({ timeout: 15_000 });
+      await serverReaches(server, 'the page watching again and acknowledging ≥ 3 new frames', () => server.watched.has('door') && server.acked.size >= 3);
+      await serverReaches(server, 'the camera list fetched again', () => server.listRequests >= 1);
+      assert.ok(server.watched.has('yard'));
+      const framesAfter = Number(await page.locator(tile('door')).getAttribute('data-frames'));
+      assert.ok(framesAfter > framesBefore, `the tile draws frames from the restarted server (${framesBefore} → ${framesAfter})`);
+    });
+  }
+
+  it('logged no errors in the page', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});
