@@ -1,7 +1,8 @@
 /**
- * The main thread's handle on a vision worker: start it, send one request at a time and get
- * a promise back, stop it. The scheduler keeps each worker to one request in flight, so no
- * queue can grow here.
+ * The main thread's handle on a vision worker: start it, send requests and get promises back,
+ * stop it. The live scheduler sends only while the worker is idle (`busy` false), so camera
+ * frames never queue here; an API request (an upload to recognise) may wait behind the one
+ * frame in flight.
  */
 import { Worker } from 'node:worker_threads';
 import type { Detection, FaceQuality } from '../common/types.js';
@@ -14,8 +15,13 @@ export class VisionWorker {
   private readonly pending = new Map<number, Pending>();
   private nextId = 1;
   private failure: Error | null = null;
-  busy = false;
+  private inFlight = 0;
   backend = '';
+
+  /** Whether a request is in flight. */
+  get busy(): boolean {
+    return this.inFlight > 0;
+  }
 
   constructor(private readonly init: WorkerInit) {}
 
@@ -52,12 +58,12 @@ export class VisionWorker {
   private request(message: Omit<WorkerRequest, 'id'>): Promise<WorkerResponse> {
     if (!this.worker || this.failure) return Promise.reject(this.failure ?? new Error(`${this.init.role} worker is not running`));
     const id = this.nextId++;
-    this.busy = true;
+    this.inFlight++;
     return new Promise<WorkerResponse>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       this.worker!.postMessage({ ...message, id });
     }).finally(() => {
-      this.busy = false;
+      this.inFlight--;
     });
   }
 

@@ -20,6 +20,8 @@ import { SnapshotStore } from '../events/snapshots.js';
 import { EventsRepository } from '../storage/events.repository.js';
 import { createApp } from './app.js';
 import { eventsRouter, publicEvent } from './events.routes.js';
+import { peopleRouter } from './people.routes.js';
+import { WorkerFaceFinder } from '../pipeline/worker-face-finder.js';
 import { LiveHub } from './live.js';
 
 export interface RunningServer {
@@ -37,7 +39,7 @@ export function isLoopback(host: string): boolean {
   return LOOPBACK.has(host) || host.startsWith('127.');
 }
 
-export function buildMatcher(db: Db, dataDir: string, config: Config): FaceMatcher {
+export function buildMatcher(db: Db, dataDir: string, config: Config): CosineMatcher {
   const model = config.recognition.model;
   const gallery = loadGallery(new PeopleRepository(db, dataDir), model);
   const options = cosineMatchOptions(model, {
@@ -70,7 +72,12 @@ export async function startServer(
     stops.push(() => detector.stop(), () => embedder.stop());
     await Promise.all([detector.start(), embedder.start()]);
 
-    const pipeline = new VisionPipeline(detector, embedder, buildMatcher(db, config.dataDir, config), config.vote, config.tracking);
+    let matcher = buildMatcher(db, config.dataDir, config);
+    const pipeline = new VisionPipeline(detector, embedder, matcher, config.vote, config.tracking);
+    const reloadGallery = () => {
+      matcher = buildMatcher(db, config.dataDir, config);
+      pipeline.setMatcher(matcher);
+    };
     pipeline.on('error', (error) => log(`facestream: pipeline: ${error.message}`));
     stops.push(() => pipeline.stop());
     // stopped after the cameras (whose ending tracks end their events), before the pipeline
@@ -88,7 +95,15 @@ export async function startServer(
     const app = createApp({
       cameras,
       health: () => ({ backend: runtime.backend, cameras: cameras.ids().length, uptime: process.uptime() }),
-      routers: [eventsRouter({ events, snapshots })],
+      routers: [
+        eventsRouter({ events, snapshots }),
+        peopleRouter({
+          people: new PeopleRepository(db, config.dataDir),
+          finder: new WorkerFaceFinder(detector, embedder, config.recognition.model),
+          matcher: () => matcher,
+          galleryChanged: reloadGallery,
+        }),
+      ],
     });
     const http: HttpServer = createServer(app);
     const io = new SocketServer(http, { serveClient: true, maxHttpBufferSize: 1e6 });
@@ -123,7 +138,7 @@ export async function startServer(
       url: `http://${shownHost}:${actualPort}`,
       port: actualPort,
       cameras,
-      reloadGallery: () => pipeline.setMatcher(buildMatcher(db, config.dataDir, config)),
+      reloadGallery,
       stop: stopAll,
     };
   } catch (error) {

@@ -5,7 +5,7 @@
  */
 import assert from 'node:assert/strict';
 import { EventEmitter } from 'node:events';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -175,6 +175,81 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
     assert.equal((await api('/api/events?from=yesterday')).status, 400);
     assert.equal((await api("/api/events?person=x'%20OR%201=1--")).status, 200);
     assert.equal((await api('/api/events/ev_nope')).status, 404);
+  });
+
+  it('manages people over REST: create, refuse duplicates and bad names, enrol an uploaded photo, rename, delete', async () => {
+    const created = await api('/api/people', json({ name: 'ann' }));
+    assert.equal(created.status, 201);
+    const ann = (await created.json()) as { id: number; name: string; samples: number };
+    assert.deepEqual([ann.name, ann.samples], ['ann', 0]);
+    assert.equal((await api('/api/people', json({ name: 'ANN' }))).status, 409, 'names are unique ignoring case');
+    assert.equal((await api('/api/people', json({ name: '../etc' }))).status, 400);
+    assert.equal((await api('/api/people', json({ name: 42 }))).status, 400);
+
+    const form = new FormData();
+    form.append('files', new Blob([readFileSync(samplePhoto(2))], { type: 'image/jpeg' }), 'one-face.jpg');
+    form.append('files', new Blob([readFileSync(samplePhoto(3))], { type: 'image/jpeg' }), 'group.jpg');
+    const upload = await api(`/api/people/${ann.id}/faces`, { method: 'POST', body: form });
+    assert.equal(upload.status, 201);
+    const report = (await upload.json()) as { results: { file: string; accepted: boolean; reason?: string; faceId?: number }[]; person: { samples: number } };
+    const byFile = Object.fromEntries(report.results.map((r) => [r.file, r]));
+    assert.equal(byFile['one-face.jpg']?.accepted, true);
+    assert.equal(byFile['group.jpg']?.accepted, false);
+    assert.match(byFile['group.jpg']!.reason!, /faces found/);
+    assert.equal(report.person.samples, 1);
+    const face = await api(`/api/people/${ann.id}/faces/${byFile['one-face.jpg']!.faceId}/image`);
+    assert.equal(face.headers.get('content-type'), 'image/jpeg');
+
+    const renamed = await api(`/api/people/${ann.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'anna' }) });
+    assert.equal((await renamed.json()).name, 'anna');
+    assert.equal((await api('/api/people/999')).status, 404);
+    assert.equal((await api('/api/people/abc')).status, 400);
+  });
+
+  it('recognises the enrolled person in an uploaded photo (the seed web app as an API)', async () => {
+    const form = new FormData();
+    form.append('file', new Blob([readFileSync(samplePhoto(2))]), 'probe.jpg');
+    const response = await api('/api/recognize', { method: 'POST', body: form });
+    assert.equal(response.status, 200);
+    const result = (await response.json()) as { faces: { label: string; known: boolean; score: number; candidates: { label: string }[]; box: number[] }[] };
+    assert.equal(result.faces.length, 1);
+    assert.deepEqual([result.faces[0]!.label, result.faces[0]!.known], ['anna', true]);
+    assert.equal(result.faces[0]!.candidates[0]!.label, 'anna');
+  });
+
+  it('answers every bad upload with a 4xx naming the problem, and keeps serving', async () => {
+    const send = async (parts: [string, Blob, string][], route = '/api/recognize') => {
+      const form = new FormData();
+      for (const [field, blob, name] of parts) form.append(field, blob, name);
+      const response = await api(route, { method: 'POST', body: form });
+      return { status: response.status, error: ((await response.json()) as { error?: string }).error ?? '' };
+    };
+    const jpeg = readFileSync(samplePhoto(2));
+    const empty = await send([['file', new Blob([]), 'empty.jpg']]);
+    assert.equal(empty.status, 400);
+    assert.match(empty.error, /empty \(0 bytes\)/);
+    const text = await send([['file', new Blob(['hello, I am not a photo']), 'notes.jpg']]);
+    assert.match(text.error, /notes\.jpg is text, not an image/);
+    const pdf = await send([['file', new Blob(['%PDF-1.4\n%...']), 'scan.jpg']]);
+    assert.match(pdf.error, /scan\.jpg is a PDF/);
+    const truncated = await send([['file', new Blob([jpeg.subarray(0, jpeg.length / 2)]), 'half.jpg']]);
+    assert.equal(truncated.status, 400);
+    assert.match(truncated.error, /half\.jpg is truncated or corrupt/);
+    const huge = await sharp({ create: { width: 10_500, height: 10_000, channels: 3, background: '#888' } }).png({ compressionLevel: 9 }).toBuffer();
+    const tooManyPixels = await send([['file', new Blob([huge]), 'huge.png']]);
+    assert.equal(tooManyPixels.status, 400);
+    assert.match(tooManyPixels.error, /too large to decode/);
+    const big = await send([['file', new Blob([Buffer.alloc(50 * 1024 * 1024)]), 'big.jpg']]);
+    assert.equal(big.status, 413);
+    assert.match(big.error, /larger than 20 MB/);
+    const many = await send(Array.from({ length: 100 }, (_, i) => ['files', new Blob([jpeg.subarray(0, 100)]), `p${i}.jpg`] as [string, Blob, string]), '/api/people/1/faces');
+    assert.equal(many.status, 413);
+    assert.match(many.error, /at most 20/);
+    const sneaky = await send([['file', new Blob([jpeg]), '../../etc/passwd.jpg']]);
+    assert.equal(sneaky.status, 200, 'the client name is never a path');
+    const nothing = await api('/api/recognize', { method: 'POST' });
+    assert.equal(nothing.status, 400);
+    assert.equal((await api('/api/health')).status, 200, 'still serving');
   });
 
   it('removes a camera at run time', async () => {
