@@ -17,6 +17,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   predict: { summary: 'who is each face? a name or unknown, with the top 3 candidates', load: async () => (await import('./predict.js')).predictCommand },
   people: { summary: 'the gallery: list, show, rename, remove, remove-sample', load: async () => (await import('./people.js')).peopleCommand },
   bench: { summary: 'benchmarks: accuracy (LFW pairs), vision (ms per frame and face)', load: async () => (await import('./bench.js')).benchCommand },
+  serve: { summary: 'the server: live cameras, REST and the browser client (--camera name=url)', load: async () => (await import('./serve.js')).serveCommand },
   info: { summary: 'versions, backend, models and their verified status', load: async () => (await import('./info.js')).infoCommand },
   models: { summary: 'fetch and verify the model files from the npm registry', load: async () => (await import('./models.js')).modelsCommand },
 };

@@ -80,10 +80,23 @@ export function formatIssues(error: z.ZodError, input: unknown): string {
     .join('\n');
 }
 
-export function loadConfig({ file, overrides = {}, env = process.env }: { file?: string; overrides?: Record<string, unknown>; env?: NodeJS.ProcessEnv } = {}): Config {
+export interface LoadOptions {
+  file?: string;
+  overrides?: Record<string, unknown>;
+  /** Cameras from the command line: added to the file's, replacing one with the same id. */
+  cameras?: Record<string, unknown>[];
+  env?: NodeJS.ProcessEnv;
+}
+
+export function loadConfig({ file, overrides = {}, cameras = [], env = process.env }: LoadOptions = {}): Config {
   let raw = readYaml(DEFAULT_CONFIG_PATH);
   if (file) raw = merge(raw, readYaml(file));
   raw = merge(merge(raw, fromEnv(env)), overrides);
+  if (cameras.length) {
+    const ids = new Set(cameras.map((c) => c.id));
+    const fromFile = Array.isArray(raw.cameras) ? (raw.cameras as Record<string, unknown>[]) : [];
+    raw = { ...raw, cameras: [...fromFile.filter((c) => !ids.has(c?.id)), ...cameras] };
+  }
   const result = configSchema.safeParse(raw);
   if (!result.success) throw new ConfigError(`invalid configuration:\n${formatIssues(result.error, raw)}`);
   return result.data;

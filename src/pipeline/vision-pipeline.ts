@@ -27,6 +27,9 @@ export interface CapturedFrame {
   width: number;
   height: number;
   data: Uint8Array;
+  /** The camera's own picture size when ffmpeg scaled the frame down (boxes are reported in it). */
+  sourceWidth?: number;
+  sourceHeight?: number;
 }
 
 export interface Match {

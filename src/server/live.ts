@@ -84,14 +84,22 @@ export class LiveHub {
       const jpeg = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } })
         .jpeg({ quality: JPEG_QUALITY })
         .toBuffer();
+      // boxes are reported in the camera's own pixels, whatever size ffmpeg scaled the frame to
+      const width = frame.sourceWidth ?? frame.width;
+      const height = frame.sourceHeight ?? frame.height;
+      const scale = width / frame.width;
       const message: LiveFrame = {
         cameraId: frame.cameraId,
         seq: frame.seq,
         ts: frame.ts,
-        width: frame.width,
-        height: frame.height,
+        width,
+        height,
         jpeg,
-        faces: frame.faces.map((f) => ({ ...f, box: f.box.map((v) => Math.round(v * 10) / 10) as typeof f.box, score: Math.round(f.score * 1000) / 1000 })),
+        faces: frame.faces.map((f) => ({
+          ...f,
+          box: f.box.map((v) => Math.round(v * scale * 10) / 10) as typeof f.box,
+          score: Math.round(f.score * 1000) / 1000,
+        })),
       };
       for (const viewer of this.viewers.get(frame.cameraId)?.values() ?? []) this.offer(viewer, message);
     } catch {

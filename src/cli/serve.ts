@@ -1,0 +1,72 @@
+/**
+ * `facestream serve [--config file] [--data-dir dir] [--host 127.0.0.1] [--port 8080]
+ * [--camera name=url ...]`: REST, Socket.IO and the browser client on one port. SIGINT or
+ * SIGTERM stops cameras, workers and ffmpeg children in reverse order within 5 s.
+ */
+import { ConfigError, loadConfig } from '../config/load.js';
+import { createCameraSource } from '../ingest/camera-source.js';
+import { startServer } from '../server/server.js';
+import { UsageError, parse } from './args.js';
+
+const SHUTDOWN_LIMIT_MS = 5000;
+
+/** `door=rtsp://…` → a camera entry; the id is the name. */
+export function cameraFlag(value: string): { id: string; url: string } {
+  const at = value.indexOf('=');
+  if (at <= 0 || at === value.length - 1) throw new UsageError(`--camera ${value}: write it as name=url, e.g. --camera door=rtsp://192.0.2.10/stream`);
+  return { id: value.slice(0, at), url: value.slice(at + 1) };
+}
+
+export async function serveCommand(argv: string[]): Promise<number> {
+  const { values } = parse(argv, {
+    config: { type: 'string' },
+    'data-dir': { type: 'string' },
+    host: { type: 'string' },
+    port: { type: 'string' },
+    camera: { type: 'string', multiple: true },
+  });
+  const server: Record<string, unknown> = {};
+  if (values.host !== undefined) server.host = values.host;
+  if (values.port !== undefined) {
+    const port = Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new UsageError(`--port ${values.port} must be a whole number from 0 to 65535`);
+    server.port = port;
+  }
+  const flagged = (values.camera ?? []).map(cameraFlag);
+  let config;
+  try {
+    config = loadConfig({
+      file: values.config,
+      overrides: { ...(Object.keys(server).length ? { server } : {}), ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}) },
+      cameras: flagged,
+    });
+  } catch (error) {
+    if (error instanceof ConfigError) throw new UsageError(error.message);
+    throw error;
+  }
+  const log = (line: string) => process.stderr.write(line + '\n');
+  let running;
+  try {
+    running = await startServer(config, (camera) => createCameraSource(camera, (entry) => log(`facestream: camera ${entry.cameraId}: ${entry.message}`)), log);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  log(`facestream: serving on ${running.url} (data in ${config.dataDir}); stop with Ctrl-C`);
+  await new Promise<void>((resolve) => {
+    const shutdown = (signal: string) => {
+      log(`facestream: ${signal}: stopping`);
+      const force = setTimeout(() => {
+        log('facestream: shutdown took over 5 s; exiting anyway');
+        process.exit(1);
+      }, SHUTDOWN_LIMIT_MS);
+      force.unref();
+      running.stop().then(resolve, (error: Error) => {
+        log(`facestream: error while stopping: ${error.message}`);
+        resolve();
+      });
+    };
+    process.once('SIGINT', () => shutdown('SIGINT'));
+    process.once('SIGTERM', () => shutdown('SIGTERM'));
+  });
+  return 0;
+}

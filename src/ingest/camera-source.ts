@@ -1,0 +1,41 @@
+/**
+ * Adapts an ingest Camera (ffmpeg child + watchdog) to what the camera service consumes, from
+ * a validated camera config.
+ */
+import type { CameraState } from '../common/live-events.js';
+import type { CameraConfig } from '../config/schema.js';
+import type { CameraSource } from '../pipeline/camera-service.js';
+import type { CapturedFrame } from '../pipeline/vision-pipeline.js';
+import { Camera, type CameraLog } from './camera.js';
+
+export function createCameraSource(config: CameraConfig, log: (entry: CameraLog) => void = () => {}): CameraSource {
+  const camera = new Camera({
+    id: config.id,
+    source: { url: config.url, transport: config.transport, loop: config.loop },
+    targetFps: config.fps,
+    maxDetectionWidth: config.maxWidth,
+    maxDetectionHeight: config.maxHeight,
+  });
+  camera.on('log', log);
+  return {
+    get state() {
+      return camera.state;
+    },
+    get reason() {
+      return camera.status().reason ?? '';
+    },
+    get restarts() {
+      return camera.status().restarts;
+    },
+    get redactedUrl() {
+      return camera.displayUrl;
+    },
+    on(event: 'frame' | 'state', listener: ((frame: CapturedFrame) => void) | ((state: CameraState, reason: string) => void)) {
+      if (event === 'frame') camera.on('frame', listener as (frame: CapturedFrame) => void);
+      else camera.on('state', (status) => (listener as (state: CameraState, reason: string) => void)(status.state, status.reason ?? ''));
+      return this;
+    },
+    start: () => camera.start(),
+    stop: () => camera.stop(),
+  } as CameraSource;
+}

@@ -1,0 +1,705 @@
+/**
+ * One camera: one ffmpeg child, its frames, and a watchdog that keeps it running.
+ *
+ * Each attempt probes the source (probe.ts), starts ffmpeg with arguments from ffmpeg-args.ts and
+ * cuts its stdout into frames (frame-reader.ts). When ffmpeg exits, or no frame arrives for
+ * `stallTimeoutMs`, the child is stopped and, after a capped exponential backoff, started again;
+ * errors that retrying cannot fix (a missing file, a wrong password, a stream that is not video)
+ * end in `failed`. There is never more than one child per camera: a new one starts only after
+ * the old one has exited, and `stop()` resolves only once the child is gone.
+ *
+ * The decisions (state transitions, backoff, what an ffmpeg error means) are pure functions
+ * below, tested on their own; the class wires them to processes and timers.
+ *
+ * States (what a user sees):
+ * - `connecting`: started, no frame yet. Errors that retrying may fix (connection refused,
+ *   stream not found, timeouts) keep this state, with the error as the reason, while it retries.
+ * - `live`: frames are arriving.
+ * - `stalled`: it was live, and then frames stopped (no frames for N s, or ffmpeg ended with an
+ *   error); it retries with backoff and goes back to `live` by itself.
+ * - `failed`: retrying will not help (file not found, wrong user name or password, access denied,
+ *   not a video stream, transport refused, a file that ended with `loop: false`); the reason says
+ *   what to fix. `start()` again (after fixing the config) tries again.
+ */
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import type { Readable } from 'node:stream';
+import { ffmpegArgs, filePath, fitWithin, outputFps, redactText, redactUrl, sourceKind, type CameraSource, type SourceKind } from './ffmpeg-args.js';
+import { locateFfmpeg, stopChild, type FfmpegInfo } from './ffmpeg.js';
+import { FrameReader, type RawFrame } from './frame-reader.js';
+import { DEFAULT_PROBE_TIMEOUT_MS, probeSource, type SourceInfo } from './probe.js';
+
+// ---------------------------------------------------------------------------------------------
+// Pure pieces
+
+export type CameraState = 'connecting' | 'live' | 'stalled' | 'failed';
+
+/** What went wrong with a stream, in words a person can act on, and whether to retry. */
+export interface StreamProblem {
+  kind:
+    | 'unauthorized'
+    | 'forbidden'
+    | 'transport'
+    | 'protocol'
+    | 'unsupported'
+    | 'file-not-found'
+    | 'device-not-found'
+    | 'not-found'
+    | 'refused'
+    | 'timeout'
+    | 'unreachable'
+    | 'unknown-host'
+    | 'permission'
+    | 'busy'
+    | 'closed'
+    | 'ended'
+    | 'no-frames'
+    | 'ffmpeg-missing'
+    | 'unknown';
+  reason: string;
+  retry: boolean;
+}
+
+/** What the classifier knows about the source besides ffmpeg's words. */
+export interface ProblemContext {
+  kind: SourceKind;
+  /** The source as it may be shown (already redacted; a path for files). */
+  displayName: string;
+  /** RTSP transport in use, to suggest the other one. */
+  transport?: 'tcp' | 'udp';
+  /** ffmpeg's exit code (null when killed by a signal). */
+  exitCode?: number | null;
+}
+
+interface Rule {
+  test: RegExp;
+  problem: (context: ProblemContext) => StreamProblem;
+}
+
+// Order matters: ffmpeg prints "Protocol not supported" after an RTSP 461, "not found" appears in
+// "Decoder (codec …) not found", and so on; the specific patterns come first.
+const RULES: Rule[] = [
+  {
+    test: /401 Unauthori[sz]ed|authori[sz]ation failed/i,
+    problem: () => ({ kind: 'unauthorized', reason: 'wrong user name or password', retry: false }),
+  },
+  {
+    test: /403 Forbidden/i,
+    problem: () => ({ kind: 'forbidden', reason: 'access denied: this user may not open the stream', retry: false }),
+  },
+  {
+    test: /461 Unsupported Transport/i,
+    problem: (c) => ({
+      kind: 'transport',
+      reason: `the camera refused the RTSP transport${c.transport ? ` "${c.transport}": set transport to ${c.transport === 'tcp' ? 'udp' : 'tcp'}` : ': try the other transport (tcp or udp)'}`,
+      retry: false,
+    }),
+  },
+  {
+    test: /Protocol not found|Unknown protocol/i,
+    problem: (c) => ({ kind: 'protocol', reason: `ffmpeg cannot open this kind of URL: ${c.displayName}`, retry: false }),
+  },
+  {
+    test: /Invalid data found when processing input|Decoder \(codec [^)]*\) not found|Unsupported codec|could not find codec parameters|no decoder|matches no streams|does not contain any stream|no video stream/i,
+    problem: () => ({ kind: 'unsupported', reason: 'unsupported codec or not a video stream', retry: false }),
+  },
+  {
+    test: /No such file or directory/i,
+    problem: (c) =>
+      c.kind === 'file'
+        ? { kind: 'file-not-found', reason: `file not found: ${c.displayName}`, retry: false }
+        : c.kind === 'webcam'
+          ? { kind: 'device-not-found', reason: `webcam not found: ${c.displayName}: is it plugged in?`, retry: true }
+          : { kind: 'not-found', reason: 'stream not found: check the path', retry: true },
+  },
+  {
+    test: /Permission denied/i,
+    problem: (c) => ({ kind: 'permission', reason: `permission denied: the server may not read ${c.displayName}`, retry: false }),
+  },
+  {
+    test: /404 Not Found|\bnot found\b/i,
+    problem: () => ({ kind: 'not-found', reason: 'stream not found: check the path', retry: true }),
+  },
+  {
+    test: /Connection refused/i,
+    problem: () => ({ kind: 'refused', reason: 'connection refused: is the camera on and the port right?', retry: true }),
+  },
+  {
+    test: /timed out|timeout/i,
+    problem: () => ({ kind: 'timeout', reason: 'no answer from the camera (timed out): check the address and the network', retry: true }),
+  },
+  {
+    test: /No route to host|Network is unreachable|Host is unreachable/i,
+    problem: () => ({ kind: 'unreachable', reason: 'camera unreachable: check the address and the network', retry: true }),
+  },
+  {
+    test: /Name or service not known|Temporary failure in name resolution|Failed to resolve hostname|nodename nor servname|Name does not resolve/i,
+    problem: () => ({ kind: 'unknown-host', reason: 'unknown host name: check the address', retry: true }),
+  },
+  {
+    test: /Device or resource busy/i,
+    problem: () => ({ kind: 'busy', reason: 'device busy: another program is using the webcam', retry: true }),
+  },
+  {
+    test: /503 Service Unavailable/i,
+    problem: () => ({ kind: 'busy', reason: 'the camera is busy (503 Service Unavailable): too many viewers?', retry: true }),
+  },
+  {
+    test: /Connection reset by peer|Broken pipe|End of file/i,
+    problem: () => ({ kind: 'closed', reason: 'the camera closed the connection', retry: true }),
+  },
+];
+
+/**
+ * Turns ffmpeg's (or ffprobe's) stderr into an actionable reason. The first matching rule wins;
+ * unrecognised errors are retried, with ffmpeg's last line as the reason. Pure.
+ */
+export function classifyStderr(stderr: string, context: ProblemContext): StreamProblem {
+  for (const rule of RULES) {
+    if (rule.test.test(stderr)) return rule.problem(context);
+  }
+  const lines = stderr.split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
+  const last = lines.at(-1);
+  const code = context.exitCode === undefined || context.exitCode === null ? '' : ` (exit code ${context.exitCode})`;
+  return {
+    kind: 'unknown',
+    reason: last ? `ffmpeg stopped${code}: ${last}` : `ffmpeg stopped${code} without an error message`,
+    retry: true,
+  };
+}
+
+/** A camera's state as the watchdog tracks it. */
+export interface WatchState {
+  state: CameraState;
+  reason: string | null;
+  /** Has this camera delivered a frame since it was started? Decides connecting vs stalled. */
+  everLive: boolean;
+}
+
+export type WatchEvent =
+  | { type: 'start' }
+  | { type: 'frame' }
+  | { type: 'no-frames'; seconds: number }
+  | { type: 'ended'; problem: StreamProblem };
+
+export const INITIAL_WATCH_STATE: WatchState = { state: 'connecting', reason: null, everLive: false };
+
+/** The watchdog's state machine. Pure. */
+export function nextWatchState(current: WatchState, event: WatchEvent): WatchState {
+  const outage = (reason: string): WatchState => ({ state: current.everLive ? 'stalled' : 'connecting', reason, everLive: current.everLive });
+  switch (event.type) {
+    case 'start':
+      return { ...INITIAL_WATCH_STATE };
+    case 'frame':
+      return { state: 'live', reason: null, everLive: true };
+    case 'no-frames':
+      return outage(`no frames for ${event.seconds} s`);
+    case 'ended':
+      return event.problem.retry ? outage(event.problem.reason) : { state: 'failed', reason: event.problem.reason, everLive: current.everLive };
+  }
+}
+
+export interface BackoffPolicy {
+  /** Delay before the first retry. */
+  initialMs: number;
+  /** The delay never grows beyond this. */
+  maxMs: number;
+  /** Each consecutive failure multiplies the delay by this. */
+  factor: number;
+  /** A run that stayed live this long counts as healthy: the next failure starts the schedule again. */
+  resetAfterMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 30_000, factor: 2, resetAfterMs: 30_000 };
+
+/** The delay before retry number `failures` (1, 2, 3 …): 1 s, 2 s, 4 s … capped at maxMs. Pure. */
+export function backoffDelay(failures: number, policy: BackoffPolicy = DEFAULT_BACKOFF): number {
+  const exponent = Math.max(0, failures - 1);
+  return Math.min(policy.maxMs, policy.initialMs * policy.factor ** exponent);
+}
+
+/**
+ * The consecutive-failure count after a run that ended: a run live for at least resetAfterMs
+ * starts counting again at 1, any other run adds one. Pure.
+ */
+export function failuresAfterRun(previousFailures: number, liveMs: number, policy: BackoffPolicy = DEFAULT_BACKOFF): number {
+  return liveMs >= policy.resetAfterMs ? 1 : previousFailures + 1;
+}
+
+/** Frames per second over the last `windowMs`, from arrival times kept in a fixed ring. */
+export class RateMeter {
+  private readonly times: Float64Array;
+  private next = 0;
+  private stored = 0;
+
+  constructor(
+    private readonly windowMs = 2000,
+    capacity = 512,
+  ) {
+    this.times = new Float64Array(capacity);
+  }
+
+  add(ts: number): void {
+    this.times[this.next] = ts;
+    this.next = (this.next + 1) % this.times.length;
+    this.stored = Math.min(this.stored + 1, this.times.length);
+  }
+
+  /** Events per second in (now − windowMs, now]. */
+  rate(now: number): number {
+    let count = 0;
+    for (let i = 0; i < this.stored; i += 1) {
+      if (this.times[i] > now - this.windowMs && this.times[i] <= now) count += 1;
+    }
+    return (count * 1000) / this.windowMs;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The camera
+
+/** A decoded frame leaving ingest; `ts` is the capture time (ms when its last byte arrived). */
+export interface CameraFrame {
+  cameraId: string;
+  /** 0, 1, 2 … over the camera's life, across ffmpeg restarts. */
+  seq: number;
+  ts: number;
+  width: number;
+  height: number;
+  /** width × height × 3 RGB bytes; a view of a reused slot (see frame-reader.ts for how long it holds). */
+  data: Buffer;
+  /** The ring slot that holds `data`. */
+  slot: number;
+  /** The camera's own picture size, for reporting boxes in camera pixels. */
+  sourceWidth: number;
+  sourceHeight: number;
+}
+
+/** A camera's state and metrics, safe to show (the URL is redacted). */
+export interface CameraStatus {
+  id: string;
+  url: string;
+  state: CameraState;
+  reason: string | null;
+  /** When the state last changed, ms since the epoch. */
+  since: number;
+  /** When the next retry starts, or null when none is scheduled. */
+  retryAt: number | null;
+  /** ffmpeg (re)starts after the first one. */
+  restarts: number;
+  framesIn: number;
+  /** Frames per second over the last 2 s. */
+  fpsIn: number;
+  lastFrameAt: number | null;
+  /** Frame size delivered (after scaling), or null before the first probe. */
+  width: number | null;
+  height: number | null;
+  sourceWidth: number | null;
+  sourceHeight: number | null;
+  sourceFps: number | null;
+  /** The running ffmpeg's process id, or null. */
+  pid: number | null;
+}
+
+export interface CameraLog {
+  cameraId: string;
+  level: 'info' | 'warn' | 'error';
+  /** Redacted: never contains the camera's password. */
+  message: string;
+}
+
+export interface CameraEvents {
+  frame: [CameraFrame];
+  state: [CameraStatus];
+  log: [CameraLog];
+}
+
+export interface CameraOptions {
+  id: string;
+  source: CameraSource;
+  /** Frames per second to keep; null keeps the source's rate. Default 25. */
+  targetFps?: number | null;
+  /** ffmpeg scales down (never up) to fit in this; defaults 640 × 480. */
+  maxDetectionWidth?: number;
+  maxDetectionHeight?: number;
+  /** A live camera with no frame for this long is stalled and restarted. Default 10 000 ms. */
+  stallTimeoutMs?: number;
+  /** A started ffmpeg with no first frame after this long is restarted. Default 20 000 ms. */
+  firstFrameTimeoutMs?: number;
+  /** Kill a probe that takes longer. Default 15 000 ms. */
+  probeTimeoutMs?: number;
+  backoff?: Partial<BackoffPolicy>;
+  /** The ffmpeg to run; located (once per camera) when not given. */
+  ffmpeg?: FfmpegInfo;
+  /** Frame ring size; default 8 (see frame-reader.ts). */
+  framePoolSize?: number;
+  /** stderr lines passed on as log events per 10 s, the rest counted; default 20. */
+  maxLogLinesPer10s?: number;
+}
+
+type FfmpegChild = ChildProcessByStdio<null, Readable, Readable>;
+
+const STDERR_TAIL_LINES = 30;
+
+export class Camera extends EventEmitter<CameraEvents> {
+  readonly id: string;
+  readonly source: CameraSource;
+  private readonly options: CameraOptions;
+  private readonly backoff: BackoffPolicy;
+  private readonly kind: SourceKind;
+  private readonly rates = new RateMeter(2000);
+
+  private watch: WatchState = { ...INITIAL_WATCH_STATE };
+  private since = Date.now();
+  private running = false;
+  /** Bumped by start() and stop(): work begun under an older generation drops its results. */
+  private generation = 0;
+  private ffmpeg: FfmpegInfo | null;
+  private child: FfmpegChild | null = null;
+  private childDone: Promise<void> | null = null;
+  private probeAbort: AbortController | null = null;
+  private attemptDone: Promise<void> | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private retryAt: number | null = null;
+  private failures = 0;
+  private attempts = 0;
+  private seq = 0;
+  private framesIn = 0;
+  private lastFrameAt: number | null = null;
+  private liveSince: number | null = null;
+  private info: SourceInfo | null = null;
+  private output: { width: number; height: number } | null = null;
+  private logWindowStart = 0;
+  private logLinesInWindow = 0;
+  private logLinesSuppressed = 0;
+
+  constructor(options: CameraOptions) {
+    super();
+    this.options = options;
+    this.id = options.id;
+    this.source = options.source;
+    this.kind = sourceKind(options.source.url);
+    this.backoff = { ...DEFAULT_BACKOFF, ...options.backoff };
+    this.ffmpeg = options.ffmpeg ?? null;
+  }
+
+  /** The source as it may be shown anywhere: password hidden. */
+  get displayUrl(): string {
+    return redactUrl(this.source.url);
+  }
+
+  get state(): CameraState {
+    return this.watch.state;
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  /** Process id of the running ffmpeg, or null. */
+  get pid(): number | null {
+    return this.child?.pid ?? null;
+  }
+
+  status(now = Date.now()): CameraStatus {
+    return {
+      id: this.id,
+      url: this.displayUrl,
+      state: this.watch.state,
+      reason: this.watch.reason,
+      since: this.since,
+      retryAt: this.retryAt,
+      restarts: Math.max(0, this.attempts - 1),
+      framesIn: this.framesIn,
+      fpsIn: this.rates.rate(now),
+      lastFrameAt: this.lastFrameAt,
+      width: this.output?.width ?? null,
+      height: this.output?.height ?? null,
+      sourceWidth: this.info?.width ?? null,
+      sourceHeight: this.info?.height ?? null,
+      sourceFps: this.info?.fps ?? null,
+      pid: this.pid,
+    };
+  }
+
+  /** Starts streaming (probe, then ffmpeg). Does nothing if already running. */
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.generation += 1;
+    this.failures = 0;
+    this.transition({ type: 'start' }, true);
+    this.launch(this.generation);
+  }
+
+  /**
+   * Stops the watchdog, any probe and the ffmpeg child (SIGTERM, SIGKILL after 2 s). Resolves once
+   * every child has exited. Safe to call at any time, more than once.
+   */
+  async stop(): Promise<void> {
+    this.running = false;
+    this.generation += 1;
+    this.clearWatchdog();
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
+    this.retryAt = null;
+    this.probeAbort?.abort();
+    // wait for an attempt in progress (it sees the new generation and stops), then for the child
+    while (this.attemptDone || this.child) {
+      if (this.attemptDone) await this.attemptDone;
+      const child = this.child;
+      if (child) {
+        await stopChild(child);
+        await this.childDone;
+      }
+    }
+    this.liveSince = null;
+  }
+
+  /** Stops and starts again (after a config fix, or to leave `failed`). */
+  async restart(): Promise<void> {
+    await this.stop();
+    this.start();
+  }
+
+  // -- internals --------------------------------------------------------------------------------
+
+  private transition(event: WatchEvent, force = false): void {
+    const next = nextWatchState(this.watch, event);
+    const changed = next.state !== this.watch.state || next.reason !== this.watch.reason;
+    if (next.state !== this.watch.state) this.since = Date.now();
+    this.watch = next;
+    if (changed || force) this.emit('state', this.status());
+  }
+
+  private log(level: CameraLog['level'], message: string): void {
+    this.emit('log', { cameraId: this.id, level, message: redactText(message, [this.source.url]) });
+  }
+
+  private launch(generation: number): void {
+    const done = this.attempt(generation).catch((error: unknown) => {
+      // a bug, not a stream problem: report it and retry like any other failure
+      this.log('error', `camera attempt failed unexpectedly: ${(error as Error).stack ?? String(error)}`);
+      if (generation === this.generation) this.ended({ kind: 'unknown', reason: `internal error: ${(error as Error).message}`, retry: true });
+    });
+    const tracked: Promise<void> = done.finally(() => {
+      if (this.attemptDone === tracked) this.attemptDone = null;
+    });
+    this.attemptDone = tracked;
+  }
+
+  private context(exitCode?: number | null): ProblemContext {
+    return {
+      kind: this.kind,
+      displayName: this.kind === 'file' ? filePath(this.source.url) : this.displayUrl,
+      transport: this.kind === 'rtsp' ? (this.source.transport ?? 'tcp') : undefined,
+      exitCode,
+    };
+  }
+
+  private async attempt(generation: number): Promise<void> {
+    this.attempts += 1;
+    if (!this.ffmpeg) {
+      try {
+        this.ffmpeg = await locateFfmpeg();
+      } catch (error) {
+        if (generation !== this.generation) return;
+        this.ended({ kind: 'ffmpeg-missing', reason: (error as Error).message, retry: false });
+        return;
+      }
+      if (generation !== this.generation) return;
+    }
+    const ffmpeg = this.ffmpeg;
+
+    this.probeAbort = new AbortController();
+    const probe = await probeSource(this.source, ffmpeg, {
+      timeoutMs: this.options.probeTimeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS,
+      signal: this.probeAbort.signal,
+    });
+    this.probeAbort = null;
+    if (generation !== this.generation) return;
+    if (!probe.ok) {
+      if (probe.stderr.trim()) this.log('warn', `probe failed: ${probe.stderr.trim()}`);
+      if (probe.timedOut) {
+        this.ended({ kind: 'timeout', reason: 'no answer from the camera (timed out): check the address and the network', retry: true });
+      } else if (!probe.stderr.trim() && probe.exitCode === 0) {
+        this.ended({ kind: 'unsupported', reason: 'unsupported codec or not a video stream (no video stream found)', retry: false });
+      } else {
+        this.ended(classifyStderr(probe.stderr, this.context(probe.exitCode)));
+      }
+      return;
+    }
+
+    this.info = probe.info;
+    const output = fitWithin(probe.info.width, probe.info.height, this.options.maxDetectionWidth ?? 640, this.options.maxDetectionHeight ?? 480);
+    this.output = output;
+    const fps = outputFps(this.options.targetFps === undefined ? 25 : this.options.targetFps, probe.info.fps);
+    const args = ffmpegArgs(this.source, ffmpeg, { ...output, fps });
+    this.log('info', `starting ffmpeg: ${probe.info.width}x${probe.info.height}${probe.info.fps ? ` @ ${probe.info.fps.toFixed(2)} fps` : ''} ${probe.info.codec ?? ''} → ${output.width}x${output.height}${fps ? ` @ ${fps} fps` : ''}`);
+    this.spawnFfmpeg(ffmpeg, args, output, probe.info, generation);
+  }
+
+  private spawnFfmpeg(ffmpeg: FfmpegInfo, args: string[], output: { width: number; height: number }, info: SourceInfo, generation: number): void {
+    const child = spawn(ffmpeg.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = child;
+    const stderrTail: string[] = [];
+    let partialLine = '';
+    let runFrames = 0;
+    let spawnError: Error | null = null;
+
+    const reader = new FrameReader({ width: output.width, height: output.height, poolSize: this.options.framePoolSize }, (raw: RawFrame) => {
+      if (generation !== this.generation) return;
+      runFrames += 1;
+      this.onFrame(raw, output, info);
+    });
+    reader.attach(child.stdout);
+
+    child.stderr.setEncoding('utf8').on('data', (text: string) => {
+      const lines = (partialLine + text).split(/\r?\n/);
+      partialLine = lines.pop() ?? '';
+      for (const line of lines) this.onStderrLine(line, stderrTail);
+    });
+
+    child.on('error', (error) => {
+      spawnError = error; // 'close' follows
+    });
+
+    // the watchdog: a first frame within firstFrameTimeoutMs, then no gap over stallTimeoutMs
+    const firstFrameMs = this.options.firstFrameTimeoutMs ?? 20_000;
+    this.armWatchdog(firstFrameMs, () => {
+      this.markKilled(child);
+      this.transition({ type: 'no-frames', seconds: Math.round(firstFrameMs / 100) / 10 });
+      void stopChild(child);
+    });
+
+    this.childDone = new Promise<void>((resolve) => {
+      child.on('close', (code, signal) => {
+        reader.detach();
+        if (partialLine) this.onStderrLine(partialLine, stderrTail);
+        if (this.child === child) this.child = null;
+        this.clearWatchdog();
+        resolve();
+        if (generation !== this.generation) return; // stopped or restarted meanwhile
+        const liveMs = this.liveSince === null ? 0 : Date.now() - this.liveSince;
+        this.liveSince = null;
+        if (spawnError) {
+          this.ended({ kind: 'ffmpeg-missing', reason: `could not run ffmpeg (${ffmpeg.path}): ${spawnError.message}`, retry: false }, liveMs);
+          return;
+        }
+        if (this.killed.has(child)) {
+          this.scheduleRetry(liveMs); // the watchdog already set the reason
+          return;
+        }
+        const stderr = stderrTail.join('\n');
+        let problem: StreamProblem;
+        if (code === 0 && this.kind === 'file' && this.source.loop === false && !stderr.trim()) {
+          problem = { kind: 'ended', reason: 'the file has ended (loop is off)', retry: false };
+        } else {
+          problem = classifyStderr(stderr, this.context(signal ? null : code));
+          // a stream that delivered frames in this run can deliver them again
+          if (runFrames > 0 && !problem.retry) problem = { ...problem, retry: true };
+        }
+        this.log(problem.retry ? 'warn' : 'error', `ffmpeg exited (${signal ?? `code ${code}`}) after ${runFrames} frames: ${problem.reason}`);
+        this.ended(problem, liveMs);
+      });
+    });
+  }
+
+  private onFrame(raw: RawFrame, output: { width: number; height: number }, info: SourceInfo): void {
+    const stallMs = this.options.stallTimeoutMs ?? 10_000;
+    if (this.watch.state !== 'live') {
+      this.liveSince = raw.ts;
+      this.retryAt = null;
+      this.transition({ type: 'frame' });
+      const child = this.child;
+      this.armWatchdog(stallMs, () => {
+        this.transition({ type: 'no-frames', seconds: Math.round(stallMs / 100) / 10 });
+        if (child) {
+          this.markKilled(child);
+          void stopChild(child);
+        }
+      });
+    } else {
+      this.watchdog?.refresh();
+    }
+    this.framesIn += 1;
+    this.lastFrameAt = raw.ts;
+    this.rates.add(raw.ts);
+    const frame: CameraFrame = {
+      cameraId: this.id,
+      seq: this.seq,
+      ts: raw.ts,
+      width: output.width,
+      height: output.height,
+      data: raw.data,
+      slot: raw.slot,
+      sourceWidth: info.width,
+      sourceHeight: info.height,
+    };
+    this.seq += 1;
+    this.emit('frame', frame);
+  }
+
+  /** Children the watchdog stopped: their exit is expected, not an error to classify. */
+  private readonly killed = new WeakSet<FfmpegChild>();
+
+  private markKilled(child: FfmpegChild): void {
+    this.killed.add(child);
+  }
+
+  private armWatchdog(ms: number, onTimeout: () => void): void {
+    this.clearWatchdog();
+    this.watchdog = setTimeout(() => {
+      this.watchdog = null;
+      onTimeout();
+    }, ms);
+  }
+
+  private clearWatchdog(): void {
+    if (this.watchdog) clearTimeout(this.watchdog);
+    this.watchdog = null;
+  }
+
+  private onStderrLine(line: string, tail: string[]): void {
+    if (!line.trim()) return;
+    const clean = redactText(line, [this.source.url]);
+    tail.push(clean);
+    if (tail.length > STDERR_TAIL_LINES) tail.shift();
+    const now = Date.now();
+    if (now - this.logWindowStart >= 10_000) {
+      if (this.logLinesSuppressed > 0) this.log('warn', `ffmpeg: ${this.logLinesSuppressed} more lines not shown`);
+      this.logWindowStart = now;
+      this.logLinesInWindow = 0;
+      this.logLinesSuppressed = 0;
+    }
+    if (this.logLinesInWindow < (this.options.maxLogLinesPer10s ?? 20)) {
+      this.logLinesInWindow += 1;
+      this.log('warn', `ffmpeg: ${clean}`);
+    } else {
+      this.logLinesSuppressed += 1;
+    }
+  }
+
+  /** A probe or an ffmpeg run ended with `problem`: record it, then retry or give up. */
+  private ended(problem: StreamProblem, liveMs = 0): void {
+    this.transition({ type: 'ended', problem });
+    if (problem.retry) this.scheduleRetry(liveMs);
+    else this.retryAt = null;
+  }
+
+  private scheduleRetry(liveMs: number): void {
+    if (!this.running) return;
+    this.failures = failuresAfterRun(this.failures, liveMs, this.backoff);
+    const delay = backoffDelay(this.failures, this.backoff);
+    this.retryAt = Date.now() + delay;
+    this.emit('state', this.status());
+    const generation = this.generation;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.retryAt = null;
+      if (generation !== this.generation || !this.running) return;
+      this.launch(generation);
+    }, delay);
+  }
+}

@@ -1,0 +1,496 @@
+/**
+ * The ingest layer's pure parts: ffmpeg argument builders per source kind, URL redaction, the
+ * frame reader's cutting of a byte stream at any chunk boundary, backoff, the watchdog's state
+ * machine, ffmpeg stderr classification, version and probe parsing.
+ */
+import { describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { PassThrough } from 'node:stream';
+import {
+  ffmpegArgs,
+  fitWithin,
+  inputArgs,
+  outputArgs,
+  outputFps,
+  redactText,
+  redactUrl,
+  sourceKind,
+  urlSecrets,
+  type FfmpegFlavour,
+} from '../../src/ingest/ffmpeg-args.js';
+import { parseFfmpegVersion, rtspTimeoutOptionFor } from '../../src/ingest/ffmpeg.js';
+import { FrameReader, type RawFrame } from '../../src/ingest/frame-reader.js';
+import { parseFfmpegStreamInfo, parseFfprobeJson, parseRate, probeArgs } from '../../src/ingest/probe.js';
+import {
+  DEFAULT_BACKOFF,
+  INITIAL_WATCH_STATE,
+  RateMeter,
+  backoffDelay,
+  classifyStderr,
+  failuresAfterRun,
+  nextWatchState,
+  type ProblemContext,
+  type StreamProblem,
+  type WatchState,
+} from '../../src/ingest/camera.js';
+
+const FFMPEG5: FfmpegFlavour = { rtspTimeoutOption: '-timeout' };
+const FFMPEG4: FfmpegFlavour = { rtspTimeoutOption: '-stimeout' };
+
+/** The value following `option` in an argument list (asserting the option is there). */
+function valueOf(args: string[], option: string): string {
+  const index = args.indexOf(option);
+  assert.ok(index >= 0 && index + 1 < args.length, `${option} missing from ${args.join(' ')}`);
+  return args[index + 1];
+}
+
+/** True when `sequence` appears in `args` as consecutive items. */
+function hasSequence(args: string[], ...sequence: string[]): boolean {
+  return args.some((_, i) => sequence.every((item, j) => args[i + j] === item));
+}
+
+describe('sourceKind', () => {
+  test('tells RTSP, HTTP, webcams, files and other URLs apart', () => {
+    assert.equal(sourceKind('rtsp://10.0.0.2:554/stream1'), 'rtsp');
+    assert.equal(sourceKind('RTSPS://cam.local/live'), 'rtsp');
+    assert.equal(sourceKind('http://cam.local/mjpeg'), 'http');
+    assert.equal(sourceKind('https://example.org/live/index.m3u8'), 'http');
+    assert.equal(sourceKind('/dev/video0'), 'webcam');
+    assert.equal(sourceKind('/dev/video12'), 'webcam');
+    assert.equal(sourceKind('/dev/videox'), 'file');
+    assert.equal(sourceKind('clips/door.mp4'), 'file');
+    assert.equal(sourceKind('/srv/clips/door.mp4'), 'file');
+    assert.equal(sourceKind('file:///srv/clips/door.mp4'), 'file');
+    assert.equal(sourceKind('srt://10.0.0.3:9000'), 'url');
+  });
+});
+
+describe('inputArgs', () => {
+  test('rtsp: transport, socket timeout in µs with the option of the ffmpeg version, low delay, then -i', () => {
+    const args = inputArgs({ url: 'rtsp://cam/live', transport: 'udp', socketTimeoutMs: 5000 }, FFMPEG5);
+    assert.equal(valueOf(args, '-rtsp_transport'), 'udp');
+    assert.equal(valueOf(args, '-timeout'), '5000000');
+    assert.ok(!args.includes('-stimeout'));
+    assert.ok(hasSequence(args, '-fflags', 'nobuffer', '-flags', 'low_delay'));
+    assert.deepEqual(args.slice(-2), ['-i', 'rtsp://cam/live']);
+    assert.ok(!args.includes('-re') && !args.includes('-stream_loop'));
+  });
+
+  test('rtsp: tcp by default, 10 s timeout by default, -stimeout for old builds', () => {
+    const args = inputArgs({ url: 'rtsp://cam/live' }, FFMPEG4);
+    assert.equal(valueOf(args, '-rtsp_transport'), 'tcp');
+    assert.equal(valueOf(args, '-stimeout'), '10000000');
+    assert.ok(!args.includes('-timeout'), 'on ffmpeg 4 -timeout means listen mode');
+  });
+
+  test('http (MJPEG, HLS): reconnect flags and an I/O timeout', () => {
+    const args = inputArgs({ url: 'http://cam/video.mjpg', socketTimeoutMs: 3000 }, FFMPEG5);
+    assert.equal(valueOf(args, '-reconnect'), '1');
+    assert.equal(valueOf(args, '-reconnect_streamed'), '1');
+    assert.equal(valueOf(args, '-rw_timeout'), '3000000');
+    assert.ok(!args.includes('-rtsp_transport'));
+    assert.deepEqual(args.slice(-2), ['-i', 'http://cam/video.mjpg']);
+  });
+
+  test('webcam: the v4l2 demuxer', () => {
+    const args = inputArgs({ url: '/dev/video0' }, FFMPEG5);
+    assert.ok(hasSequence(args, '-f', 'v4l2'));
+    assert.deepEqual(args.slice(-2), ['-i', '/dev/video0']);
+  });
+
+  test('file: real-time playback, looping unless loop is false, a file: input', () => {
+    const looping = inputArgs({ url: '/srv/clips/door.mp4' }, FFMPEG5);
+    assert.ok(looping.includes('-re'));
+    assert.equal(valueOf(looping, '-stream_loop'), '-1');
+    assert.deepEqual(looping.slice(-2), ['-i', 'file:/srv/clips/door.mp4']);
+    assert.ok(!looping.includes('-fflags'), 'a file is not a live source');
+
+    const once = inputArgs({ url: '/srv/clips/door.mp4', loop: false }, FFMPEG5);
+    assert.ok(once.includes('-re'));
+    assert.ok(!once.includes('-stream_loop'));
+  });
+
+  test('file: relative paths and file:// URLs become absolute; odd names stay names', () => {
+    assert.deepEqual(inputArgs({ url: 'file:///srv/a%20b.mp4' }, FFMPEG5).slice(-1), ['file:/srv/a b.mp4']);
+    const relative = inputArgs({ url: 'clips/x.mp4' }, FFMPEG5).at(-1) ?? '';
+    assert.ok(relative.startsWith('file:/') && relative.endsWith('/clips/x.mp4'), relative);
+    // a name with a colon or a leading dash is not read as a protocol or an option
+    assert.deepEqual(inputArgs({ url: '/srv/-x:1.mp4' }, FFMPEG5).slice(-1), ['file:/srv/-x:1.mp4']);
+  });
+
+  test('probe leaves out playback and low-delay options', () => {
+    const file = inputArgs({ url: '/srv/clip.mp4' }, FFMPEG5, 'probe');
+    assert.deepEqual(file, ['-i', 'file:/srv/clip.mp4']);
+    const rtsp = inputArgs({ url: 'rtsp://cam/live', transport: 'udp' }, FFMPEG5, 'probe');
+    assert.equal(valueOf(rtsp, '-rtsp_transport'), 'udp');
+    assert.ok(!rtsp.includes('nobuffer'));
+  });
+});
+
+describe('fitWithin', () => {
+  test('scales down to fit, keeping the aspect ratio', () => {
+    assert.deepEqual(fitWithin(1920, 1080, 640, 480), { width: 640, height: 360 });
+    assert.deepEqual(fitWithin(1280, 960, 640, 480), { width: 640, height: 480 });
+    assert.deepEqual(fitWithin(1080, 1920, 640, 480), { width: 270, height: 480 });
+  });
+
+  test('never scales up', () => {
+    assert.deepEqual(fitWithin(320, 240, 640, 480), { width: 320, height: 240 });
+  });
+
+  test('sides are even and never exceed the limits', () => {
+    const odd = fitWithin(321, 241, 640, 480);
+    assert.equal(odd.width % 2, 0);
+    assert.equal(odd.height % 2, 0);
+    assert.ok(odd.width <= 321 && odd.height <= 241);
+    const size = fitWithin(2592, 1944, 639, 479);
+    assert.ok(size.width <= 639 && size.height <= 479, JSON.stringify(size));
+    assert.equal(size.width % 2, 0);
+  });
+
+  test('rejects sizes that are not positive', () => {
+    assert.throws(() => fitWithin(0, 240, 640, 480), RangeError);
+    assert.throws(() => fitWithin(320, 240, 640, -1), RangeError);
+  });
+});
+
+describe('outputFps and outputArgs', () => {
+  test('the fps filter only drops frames, never duplicates them', () => {
+    assert.equal(outputFps(10, 25), 10);
+    assert.equal(outputFps(25, 25), null);
+    assert.equal(outputFps(25, 15), null);
+    assert.equal(outputFps(25, 29.97), 25);
+    assert.equal(outputFps(12, null), 12);
+    assert.equal(outputFps(null, 30), null);
+  });
+
+  test('video only, scale (and fps when asked), raw rgb24 on stdout, flushed per frame', () => {
+    const args = outputArgs({ width: 640, height: 360, fps: 10 });
+    assert.ok(args.includes('-an'));
+    assert.equal(valueOf(args, '-vf'), 'fps=10,scale=640:360:flags=area');
+    assert.ok(hasSequence(args, '-f', 'rawvideo', '-pix_fmt', 'rgb24'));
+    assert.equal(valueOf(args, '-flush_packets'), '1');
+    assert.equal(args.at(-1), 'pipe:1');
+    assert.equal(valueOf(outputArgs({ width: 320, height: 240, fps: null }), '-vf'), 'scale=320:240:flags=area');
+  });
+
+  test('the whole command: errors only on stderr, input before output', () => {
+    const args = ffmpegArgs({ url: 'rtsp://cam/live' }, FFMPEG5, { width: 640, height: 480, fps: 15 });
+    assert.equal(valueOf(args, '-loglevel'), 'error');
+    assert.ok(args.includes('-nostdin') && args.includes('-hide_banner') && args.includes('-nostats'));
+    assert.ok(args.indexOf('-rtsp_transport') < args.indexOf('-i'));
+    assert.ok(args.indexOf('-i') < args.indexOf('-vf'));
+    assert.equal(args.at(-1), 'pipe:1');
+  });
+});
+
+describe('redactUrl', () => {
+  test('hides the password of user:pass URLs', () => {
+    assert.equal(redactUrl('rtsp://admin:hunter2@10.0.0.2:554/Streaming/Channels/101'), 'rtsp://admin:***@10.0.0.2:554/Streaming/Channels/101');
+    assert.equal(redactUrl('http://u:p@cam.local/video.mjpg?x=1'), 'http://u:***@cam.local/video.mjpg?x=1');
+  });
+
+  test('keeps a user name alone and URLs without credentials as they are', () => {
+    assert.equal(redactUrl('rtsp://admin@10.0.0.2/live'), 'rtsp://admin@10.0.0.2/live');
+    assert.equal(redactUrl('rtsp://10.0.0.2:554/live'), 'rtsp://10.0.0.2:554/live');
+    assert.equal(redactUrl('/dev/video0'), '/dev/video0');
+    assert.equal(redactUrl('/srv/clips/a:b@c.mp4'), '/srv/clips/a:b@c.mp4');
+  });
+
+  test('hides passwords with odd characters, encoded or not', () => {
+    assert.equal(redactUrl('rtsp://admin:p@ss:w/rd#1@10.0.0.2:554/live'), 'rtsp://admin:***@10.0.0.2:554/live');
+    assert.equal(redactUrl('rtsp://admin:p%40ss%3Aword@cam/live'), 'rtsp://admin:***@cam/live');
+    assert.equal(redactUrl('rtsp://admin:@cam/live'), 'rtsp://admin:***@cam/live');
+    assert.equal(redactUrl('rtsp://user.name-1:ünïcødé pass@cam/live'), 'rtsp://user.name-1:***@cam/live');
+    for (const url of ['rtsp://a:s3cr3t!$&()*+,;=@h/p', 'rtsp://a:s3cr3t?x@h/p', 'rtsp://a:s3cr3t@h/p@q']) {
+      assert.ok(!redactUrl(url).includes('s3cr3t'), `${url} → ${redactUrl(url)}`);
+    }
+  });
+
+  test('urlSecrets gives the raw and decoded password', () => {
+    assert.deepEqual(urlSecrets('rtsp://admin:p%40ss@cam/live'), ['p%40ss', 'p@ss']);
+    assert.deepEqual(urlSecrets('rtsp://admin@cam/live'), []);
+    assert.deepEqual(urlSecrets('/dev/video0'), []);
+  });
+
+  test('redactText hides URLs inside ffmpeg messages and the camera password wherever it appears', () => {
+    const url = 'rtsp://admin:p%40ss@10.0.0.2/live';
+    const line = '[rtsp @ 0x55] rtsp://admin:p%40ss@10.0.0.2/live: 401 Unauthorized (user admin, password p@ss)';
+    const clean = redactText(line, [url]);
+    assert.ok(!clean.includes('p%40ss') && !clean.includes('p@ss'), clean);
+    assert.ok(clean.includes('rtsp://admin:***@10.0.0.2/live') && clean.includes('401 Unauthorized'), clean);
+    assert.equal(redactText('no urls here'), 'no urls here');
+  });
+});
+
+describe('FrameReader', () => {
+  const width = 4;
+  const height = 3;
+  const frameBytes = width * height * 3;
+
+  /** A stream of `count` frames, frame i filled with bytes (i * 7 + offset) & 255. */
+  function stream(count: number): Uint8Array {
+    const bytes = new Uint8Array(count * frameBytes);
+    for (let i = 0; i < bytes.length; i += 1) bytes[i] = (Math.floor(i / frameBytes) * 7 + (i % frameBytes)) & 255;
+    return bytes;
+  }
+
+  /** Feeds `bytes` in chunks of the given sizes (cycled) and returns copies of the frames. */
+  function feed(bytes: Uint8Array, sizes: number[], poolSize = 3): { frames: { data: number[]; index: number; slot: number; ts: number }[]; reader: FrameReader } {
+    let clock = 1000;
+    const frames: { data: number[]; index: number; slot: number; ts: number }[] = [];
+    const reader = new FrameReader({ width, height, poolSize, now: () => clock }, (f: RawFrame) => {
+      assert.equal(f.data.length, frameBytes);
+      frames.push({ data: Array.from(f.data), index: f.index, slot: f.slot, ts: f.ts });
+    });
+    let offset = 0;
+    for (let k = 0; offset < bytes.length; k += 1) {
+      const size = sizes[k % sizes.length];
+      clock += 1;
+      reader.write(bytes.subarray(offset, offset + size));
+      offset += size;
+    }
+    return { frames, reader };
+  }
+
+  function expected(count: number): number[][] {
+    const bytes = stream(count);
+    return Array.from({ length: count }, (_, i) => Array.from(bytes.subarray(i * frameBytes, (i + 1) * frameBytes)));
+  }
+
+  test('whole frames per chunk', () => {
+    const { frames, reader } = feed(stream(5), [frameBytes]);
+    assert.deepEqual(frames.map((f) => f.data), expected(5));
+    assert.deepEqual(frames.map((f) => f.index), [0, 1, 2, 3, 4]);
+    assert.equal(reader.framesRead, 5);
+    assert.equal(reader.pendingBytes, 0);
+  });
+
+  test('1-byte chunks', () => {
+    const { frames } = feed(stream(4), [1]);
+    assert.deepEqual(frames.map((f) => f.data), expected(4));
+    // a frame's time is when its last byte arrived: byte k arrives at clock 1001 + k
+    assert.deepEqual(frames.map((f) => f.ts), [1000 + frameBytes, 1000 + 2 * frameBytes, 1000 + 3 * frameBytes, 1000 + 4 * frameBytes]);
+  });
+
+  test('chunks spanning 2.5 frames', () => {
+    const { frames, reader } = feed(stream(10), [Math.round(2.5 * frameBytes)]);
+    assert.deepEqual(frames.map((f) => f.data), expected(10));
+    // two chunks of 2.5 frames complete frames 0,1 (first chunk), then 2,3,4 (second chunk)
+    assert.deepEqual(frames.map((f) => f.ts).slice(0, 5), [1001, 1001, 1002, 1002, 1002]);
+    assert.equal(reader.pendingBytes, 0);
+  });
+
+  test('irregular chunk sizes, and a partial frame stays pending', () => {
+    const bytes = stream(6);
+    const { frames, reader } = feed(bytes.subarray(0, bytes.length - 5), [7, 1, frameBytes + 3, 50, 2]);
+    assert.deepEqual(frames.map((f) => f.data), expected(5));
+    assert.equal(reader.pendingBytes, frameBytes - 5);
+  });
+
+  test('slots are reused in a ring, views not copies, shared memory by default', () => {
+    const seen: RawFrame[] = [];
+    const reader = new FrameReader({ width, height, poolSize: 3 }, (f) => seen.push(f));
+    reader.write(stream(4));
+    assert.deepEqual(seen.map((f) => f.slot), [0, 1, 2, 0]);
+    assert.equal(seen[0].data, seen[3].data, 'slot 0 is reused for frame 3');
+    assert.equal(seen[0].data, reader.slots[0]);
+    assert.ok(reader.slots[0].buffer instanceof SharedArrayBuffer);
+    // frame 1 is still intact after frame 3 was written (poolSize - 1 frames later)
+    assert.deepEqual(Array.from(seen[1].data), expected(2)[1]);
+    const plain = new FrameReader({ width, height, shared: false }, () => undefined);
+    assert.ok(!(plain.slots[0].buffer instanceof SharedArrayBuffer));
+    assert.equal(plain.slots.length, 8);
+  });
+
+  test('attach reads a stream; detach stops reading', () => {
+    const source = new PassThrough();
+    let count = 0;
+    const reader = new FrameReader({ width, height }, () => {
+      count += 1;
+    });
+    reader.attach(source);
+    source.write(Buffer.from(stream(2)));
+    reader.detach();
+    source.write(Buffer.from(stream(2)));
+    assert.equal(count, 2);
+  });
+
+  test('rejects bad sizes', () => {
+    assert.throws(() => new FrameReader({ width: 0, height: 3 }, () => undefined), RangeError);
+    assert.throws(() => new FrameReader({ width: 2.5, height: 3 }, () => undefined), RangeError);
+    assert.throws(() => new FrameReader({ width: 2, height: 3, poolSize: 1 }, () => undefined), RangeError);
+  });
+});
+
+describe('backoff', () => {
+  test('1 s, 2 s, 4 s … capped at 30 s', () => {
+    assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 20].map((n) => backoffDelay(n)), [1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+    assert.equal(backoffDelay(0), 1000);
+  });
+
+  test('follows a custom policy', () => {
+    const policy = { initialMs: 200, maxMs: 1000, factor: 3, resetAfterMs: 5000 };
+    assert.deepEqual([1, 2, 3, 4].map((n) => backoffDelay(n, policy)), [200, 600, 1000, 1000]);
+  });
+
+  test('a healthy run resets the count, a short one adds to it', () => {
+    assert.equal(failuresAfterRun(0, 0), 1);
+    assert.equal(failuresAfterRun(4, 2000), 5);
+    assert.equal(failuresAfterRun(4, DEFAULT_BACKOFF.resetAfterMs), 1);
+    assert.equal(failuresAfterRun(6, 3_600_000), 1);
+  });
+});
+
+describe('nextWatchState', () => {
+  const retryable: StreamProblem = { kind: 'refused', reason: 'connection refused: is the camera on and the port right?', retry: true };
+  const permanent: StreamProblem = { kind: 'file-not-found', reason: 'file not found: /x.mp4', retry: false };
+  const run = (...events: Parameters<typeof nextWatchState>[1][]): WatchState => events.reduce(nextWatchState, INITIAL_WATCH_STATE);
+
+  test('start → connecting; a frame → live', () => {
+    assert.deepEqual(run({ type: 'start' }), { state: 'connecting', reason: null, everLive: false });
+    assert.deepEqual(run({ type: 'start' }, { type: 'frame' }), { state: 'live', reason: null, everLive: true });
+  });
+
+  test('before the first frame, retryable errors keep connecting, with the reason', () => {
+    assert.deepEqual(run({ type: 'start' }, { type: 'ended', problem: retryable }), { state: 'connecting', reason: retryable.reason, everLive: false });
+    assert.deepEqual(run({ type: 'start' }, { type: 'no-frames', seconds: 20 }), { state: 'connecting', reason: 'no frames for 20 s', everLive: false });
+  });
+
+  test('after frames, an outage is stalled, and frames make it live again', () => {
+    const stalled = run({ type: 'start' }, { type: 'frame' }, { type: 'no-frames', seconds: 5 });
+    assert.deepEqual(stalled, { state: 'stalled', reason: 'no frames for 5 s', everLive: true });
+    const retrying = nextWatchState(stalled, { type: 'ended', problem: { kind: 'not-found', reason: 'stream not found: check the path', retry: true } });
+    assert.deepEqual(retrying, { state: 'stalled', reason: 'stream not found: check the path', everLive: true });
+    assert.equal(nextWatchState(retrying, { type: 'frame' }).state, 'live');
+  });
+
+  test('errors that retrying cannot fix → failed; start again → connecting', () => {
+    const failed = run({ type: 'start' }, { type: 'ended', problem: permanent });
+    assert.deepEqual(failed, { state: 'failed', reason: permanent.reason, everLive: false });
+    assert.equal(run({ type: 'start' }, { type: 'frame' }, { type: 'ended', problem: permanent }).state, 'failed');
+    assert.deepEqual(nextWatchState(failed, { type: 'start' }), INITIAL_WATCH_STATE);
+  });
+});
+
+describe('classifyStderr', () => {
+  const rtsp: ProblemContext = { kind: 'rtsp', displayName: 'rtsp://admin:***@cam/live', transport: 'tcp', exitCode: 1 };
+  const file: ProblemContext = { kind: 'file', displayName: '/srv/clips/door.mp4', exitCode: 1 };
+  const webcam: ProblemContext = { kind: 'webcam', displayName: '/dev/video3', exitCode: 1 };
+
+  const cases: [string, string, ProblemContext, StreamProblem['kind'], boolean, RegExp][] = [
+    ['rtsp 401', '[rtsp @ 0x5581] method DESCRIBE failed: 401 Unauthorized\nrtsp://admin:***@cam/live: Server returned 401 Unauthorized (authorization failed)', rtsp, 'unauthorized', false, /wrong user name or password/],
+    ['http 401', 'http://cam/video.mjpg: Server returned 401 Unauthorized (authorization failed)', { ...rtsp, kind: 'http' }, 'unauthorized', false, /wrong user name or password/],
+    ['403', '[rtsp @ 0x5] method DESCRIBE failed: 403 Forbidden', rtsp, 'forbidden', false, /access denied/],
+    ['refused', '[tcp @ 0x55] Connection to tcp://127.0.0.1:1?timeout=10000000 failed: Connection refused\nrtsp://127.0.0.1:1/x: Connection refused', rtsp, 'refused', true, /^connection refused: is the camera on and the port right\?$/],
+    ['rtsp 404', '[rtsp @ 0x55] method DESCRIBE failed: 404 Not Found\nrtsp://cam/nope: Server returned 404 Not Found', rtsp, 'not-found', true, /^stream not found: check the path$/],
+    ['http 404', 'http://cam/x.m3u8: Server returned 404 Not Found', { ...rtsp, kind: 'http' }, 'not-found', true, /stream not found/],
+    ['461', '[rtsp @ 0x55] method SETUP failed: 461 Unsupported Transport\nrtsp://cam/live: Protocol not supported', rtsp, 'transport', false, /set transport to udp/],
+    ['invalid data', '/etc/passwd: Invalid data found when processing input', file, 'unsupported', false, /^unsupported codec or not a video stream$/],
+    ['no decoder', '[vist#0:0 @ 0x1] Decoder (codec hevc) not found for input stream #0:0', rtsp, 'unsupported', false, /unsupported codec/],
+    ['file missing', 'file:/srv/clips/door.mp4: No such file or directory', file, 'file-not-found', false, /^file not found: \/srv\/clips\/door\.mp4$/],
+    ['webcam missing', '[video4linux2,v4l2 @ 0x5] Cannot open video device /dev/video3: No such file or directory', webcam, 'device-not-found', true, /webcam not found: \/dev\/video3/],
+    ['webcam busy', '[video4linux2,v4l2 @ 0x5] ioctl(VIDIOC_STREAMON): Device or resource busy', webcam, 'busy', true, /another program/],
+    ['permission', 'file:/srv/secret.mp4: Permission denied', file, 'permission', false, /permission denied/],
+    ['timeout', 'rtsp://10.9.9.9/live: Connection timed out', rtsp, 'timeout', true, /timed out/],
+    ['unreachable', 'rtsp://10.9.9.9/live: No route to host', rtsp, 'unreachable', true, /unreachable/],
+    ['dns', '[tcp @ 0x5] Failed to resolve hostname camm.local: Name or service not known', rtsp, 'unknown-host', true, /unknown host name/],
+    ['protocol', 'foo://x: Protocol not found', { ...rtsp, kind: 'url', displayName: 'foo://x' }, 'protocol', false, /cannot open this kind of URL: foo:\/\/x/],
+    ['reset', 'rtsp://cam/live: Connection reset by peer', rtsp, 'closed', true, /closed the connection/],
+  ];
+  for (const [name, stderr, context, kind, retry, reason] of cases) {
+    test(name, () => {
+      const problem = classifyStderr(stderr, context);
+      assert.equal(problem.kind, kind, `${name}: ${JSON.stringify(problem)}`);
+      assert.equal(problem.retry, retry);
+      assert.match(problem.reason, reason);
+    });
+  }
+
+  test('461 suggests tcp when udp was refused', () => {
+    assert.match(classifyStderr('method SETUP failed: 461 Unsupported Transport', { ...rtsp, transport: 'udp' }).reason, /set transport to tcp/);
+  });
+
+  test('an unknown error is retried with ffmpeg\'s last line as the reason', () => {
+    const problem = classifyStderr('first thing\nsomething odd happened\n', { ...rtsp, exitCode: 187 });
+    assert.deepEqual(problem, { kind: 'unknown', reason: 'ffmpeg stopped (exit code 187): something odd happened', retry: true });
+    assert.equal(classifyStderr('', { ...rtsp, exitCode: null }).reason, 'ffmpeg stopped without an error message');
+  });
+});
+
+describe('RateMeter', () => {
+  test('counts events in the moving window only', () => {
+    const meter = new RateMeter(1000, 64);
+    for (let t = 0; t < 2000; t += 40) meter.add(t); // 25 per second
+    assert.equal(meter.rate(1999), 25);
+    assert.equal(meter.rate(2500), 12); // events at 1520 … 1960 remain: 12
+    assert.equal(meter.rate(10_000), 0);
+  });
+
+  test('a full ring keeps the newest events', () => {
+    const meter = new RateMeter(1000, 8);
+    for (let t = 0; t < 1000; t += 10) meter.add(t);
+    assert.equal(meter.rate(999), 8, 'capacity bounds the count');
+  });
+});
+
+describe('version and probe parsing', () => {
+  test('parseFfmpegVersion and the RTSP timeout option', () => {
+    assert.deepEqual(parseFfmpegVersion('ffmpeg version 5.1.9-0+deb12u1 Copyright (c) 2000-2026'), { version: '5.1.9-0+deb12u1', major: 5 });
+    assert.deepEqual(parseFfmpegVersion('ffmpeg version n6.1.1 Copyright'), { version: 'n6.1.1', major: 6 });
+    assert.deepEqual(parseFfmpegVersion('ffmpeg version 4.0.2-static https://johnvansickle.com'), { version: '4.0.2-static', major: 4 });
+    assert.deepEqual(parseFfmpegVersion('ffmpeg version N-46360-gd5c5c3b Copyright'), { version: 'N-46360-gd5c5c3b', major: null });
+    assert.equal(parseFfmpegVersion('not ffmpeg'), null);
+    assert.equal(rtspTimeoutOptionFor(5), '-timeout');
+    assert.equal(rtspTimeoutOptionFor(7), '-timeout');
+    assert.equal(rtspTimeoutOptionFor(4), '-stimeout');
+    assert.equal(rtspTimeoutOptionFor(null, 'RTSP demuxer AVOptions:\n  -stimeout          <int>        .D....... set timeout (in microseconds) of socket TCP I/O operations'), '-stimeout');
+    assert.equal(rtspTimeoutOptionFor(null, 'RTSP demuxer AVOptions:\n  -timeout           <int64>      .D....... set timeout (in microseconds) of socket I/O operations'), '-timeout');
+  });
+
+  test('parseRate', () => {
+    assert.equal(parseRate('25/1'), 25);
+    assert.ok(Math.abs((parseRate('30000/1001') ?? 0) - 29.97) < 0.01);
+    assert.equal(parseRate('0/0'), null);
+    assert.equal(parseRate(undefined), null);
+  });
+
+  test('parseFfprobeJson: size, fps, codec, rotation', () => {
+    const json = JSON.stringify({ programs: [], streams: [{ codec_type: 'video', codec_name: 'h264', width: 1920, height: 1080, r_frame_rate: '30/1', avg_frame_rate: '30000/1001' }] });
+    const info = parseFfprobeJson(json);
+    assert.equal(info?.width, 1920);
+    assert.equal(info?.height, 1080);
+    assert.equal(info?.codec, 'h264');
+    assert.ok(Math.abs((info?.fps ?? 0) - 29.97) < 0.01);
+    const portrait = parseFfprobeJson(JSON.stringify({ streams: [{ codec_type: 'video', width: 1920, height: 1080, avg_frame_rate: '0/0', r_frame_rate: '25/1', side_data_list: [{ rotation: -90 }] }] }));
+    assert.deepEqual(portrait, { width: 1080, height: 1920, fps: 25, codec: null });
+    assert.equal(parseFfprobeJson('{"streams":[]}'), null);
+    assert.equal(parseFfprobeJson('not json'), null);
+  });
+
+  test('parseFfmpegStreamInfo: the first video stream line', () => {
+    const stderr = [
+      "Input #0, mov,mp4,m4a,3gp,3g2,mj2, from 'file:/tmp/clip.mp4':",
+      '  Duration: 00:00:02.00, start: 0.000000, bitrate: 168 kb/s',
+      '  Stream #0:0[0x1](und): Audio: aac (LC) (mp4a / 0x6134706D), 44100 Hz, stereo, fltp, 2 kb/s (default)',
+      '  Stream #0:1[0x2](und): Video: h264 (High 4:4:4 Predictive) (avc1 / 0x31637661), yuv444p(progressive), 320x240 [SAR 1:1 DAR 4:3], 164 kb/s, 25 fps, 25 tbr, 12800 tbn (default)',
+      '    Side data:',
+      '      displaymatrix: rotation of 90.00 degrees',
+      'At least one output file must be specified',
+    ].join('\n');
+    assert.deepEqual(parseFfmpegStreamInfo(stderr), { width: 240, height: 320, fps: 25, codec: 'h264' });
+    const rtsp = '  Stream #0:0: Video: h264 (Constrained Baseline), yuv420p(progressive), 640x480, 29.97 tbr, 90k tbn';
+    assert.deepEqual(parseFfmpegStreamInfo(rtsp), { width: 640, height: 480, fps: 29.97, codec: 'h264' });
+    assert.equal(parseFfmpegStreamInfo('file:/x: No such file or directory'), null);
+  });
+
+  test('probeArgs: ffprobe JSON query, or ffmpeg with an input and no output', () => {
+    const ffprobe = probeArgs({ url: 'rtsp://cam/live', transport: 'udp' }, FFMPEG5, 'ffprobe');
+    assert.equal(valueOf(ffprobe, '-print_format'), 'json');
+    assert.equal(valueOf(ffprobe, '-select_streams'), 'v:0');
+    assert.equal(valueOf(ffprobe, '-rtsp_transport'), 'udp');
+    assert.deepEqual(ffprobe.slice(-2), ['-i', 'rtsp://cam/live']);
+    const ffmpeg = probeArgs({ url: '/srv/a.mp4' }, FFMPEG5, 'ffmpeg');
+    assert.deepEqual(ffmpeg, ['-hide_banner', '-nostdin', '-i', 'file:/srv/a.mp4']);
+  });
+});
