@@ -8,7 +8,7 @@
  * prototype checked.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import type { Detection, RgbImage } from '../common/types.js';
+import type { Box, Detection, RgbImage } from '../common/types.js';
 import type { TfliteGraph } from '../models/tflite-graph.js';
 import { cellToBox, nms, pyramidScales, regress, square, truncate, type Candidate } from './boxes.js';
 
@@ -59,19 +59,8 @@ export class Mtcnn {
   detect(image: RgbImage, overrides: Partial<MtcnnOptions> = {}): Detection[] {
     const options = { ...this.options, ...overrides };
     if (Math.min(image.width, image.height) < 12) return [];
-    const shrink = Math.min(1, options.maxInputSize / Math.max(image.width, image.height));
-    const width = Math.max(1, Math.round(image.width * shrink));
-    const height = Math.max(1, Math.round(image.height * shrink));
-    const minFaceSize = Math.max(12, options.minFaceSize * shrink);
-
-    // The normalised, transposed image: [1, width, height, 3].
-    const transposed = tf.tidy(() => {
-      let pixels: tf.Tensor3D = tf.cast(tf.tensor3d(image.data, [image.height, image.width, 3], 'int32'), 'float32');
-      if (shrink < 1) pixels = tf.image.resizeBilinear(pixels, [height, width], false, true);
-      const normalised = tf.mul(tf.sub(pixels, 127.5), 0.0078125);
-      return tf.expandDims(tf.transpose(normalised, [1, 0, 2]), 0) as tf.Tensor4D;
-    });
-    try {
+    return this.withInput(image, options, ({ transposed, width, height, shrink }) => {
+      const minFaceSize = Math.max(12, options.minFaceSize * shrink);
       let t = performance.now();
       const proposals = this.propose(transposed, width, height, minFaceSize, options);
       const pnetMs = performance.now() - t;
@@ -82,7 +71,48 @@ export class Mtcnn {
       const faces = this.output(transposed, width, height, refined, options.thresholds[2]);
       const onetMs = performance.now() - t;
       this.lastStats = { pnetMs, rnetMs, onetMs, proposals: proposals.length, refined: refined.length };
-      return faces.map((face) => toSourcePixels(face, 1 / shrink, image.width, image.height));
+      return faces;
+    });
+  }
+
+  /**
+   * Re-finds faces near known boxes (a tracker's predictions) with O-Net alone: each box,
+   * squared and grown by `grow`, is one 48×48 crop. A fraction of a full detection's cost, so
+   * tracked faces get fresh boxes and landmarks on frames between full detections; a box with
+   * no face in it any more yields nothing.
+   */
+  refineBoxes(image: RgbImage, boxes: Box[], grow = 0.15, overrides: Partial<MtcnnOptions> = {}): Detection[] {
+    const options = { ...this.options, ...overrides };
+    if (boxes.length === 0 || Math.min(image.width, image.height) < 12) return [];
+    return this.withInput(image, options, ({ transposed, width, height, shrink }) => {
+      const candidates = boxes.map(([x, y, w, h]): Candidate => {
+        const side = Math.max(w, h) * (1 + grow) * shrink;
+        const cx = (x + w / 2) * shrink;
+        const cy = (y + h / 2) * shrink;
+        // back to the reference's 1-based inclusive corners
+        return truncate({ x1: cx - side / 2 + 1, y1: cy - side / 2 + 1, x2: cx + side / 2, y2: cy + side / 2, score: 1, reg: [0, 0, 0, 0] });
+      });
+      return this.output(transposed, width, height, candidates, options.thresholds[2]);
+    });
+  }
+
+  /** Runs `use` on the normalised, transposed image ([1, width, height, 3]), downscaled to maxInputSize. */
+  private withInput(
+    image: RgbImage,
+    options: MtcnnOptions,
+    use: (input: { transposed: tf.Tensor4D; width: number; height: number; shrink: number }) => Detection[],
+  ): Detection[] {
+    const shrink = Math.min(1, options.maxInputSize / Math.max(image.width, image.height));
+    const width = Math.max(1, Math.round(image.width * shrink));
+    const height = Math.max(1, Math.round(image.height * shrink));
+    const transposed = tf.tidy(() => {
+      let pixels: tf.Tensor3D = tf.cast(tf.tensor3d(image.data, [image.height, image.width, 3], 'int32'), 'float32');
+      if (shrink < 1) pixels = tf.image.resizeBilinear(pixels, [height, width], false, true);
+      const normalised = tf.mul(tf.sub(pixels, 127.5), 0.0078125);
+      return tf.expandDims(tf.transpose(normalised, [1, 0, 2]), 0) as tf.Tensor4D;
+    });
+    try {
+      return use({ transposed, width, height, shrink }).map((face) => toSourcePixels(face, 1 / shrink, image.width, image.height));
     } finally {
       transposed.dispose();
     }

@@ -3,7 +3,7 @@
  * SharedArrayBuffers, so a frame is never copied on its way to a worker; only these small
  * messages are.
  */
-import type { Detection, FaceQuality } from '../common/types.js';
+import type { Box, Detection, FaceQuality } from '../common/types.js';
 import type { MtcnnOptions } from '../detection/mtcnn.js';
 import type { EmbedderId } from '../embedding/embedder.js';
 
@@ -19,7 +19,8 @@ export type WorkerInit =
   | { role: 'embedder'; model: EmbedderId };
 
 export type WorkerRequest =
-  | { kind: 'detect'; id: number; frame: SharedFrame; minFaceSize?: number }
+  /** A full detection, or with `near` only O-Net around those boxes (tracked faces). */
+  | { kind: 'detect'; id: number; frame: SharedFrame; minFaceSize?: number; near?: Box[] }
   | { kind: 'embed'; id: number; frame: SharedFrame; faces: Detection[] };
 
 export type WorkerResponse =

@@ -29,7 +29,9 @@ async function main(): Promise<void> {
       if (request.kind !== 'detect') return send({ kind: 'failed', id: request.id, error: 'this worker only detects' });
       try {
         const t = performance.now();
-        const detections = detector.detect(view(request.frame), request.minFaceSize ? { minFaceSize: request.minFaceSize } : {});
+        const options = request.minFaceSize ? { minFaceSize: request.minFaceSize } : {};
+        const image = view(request.frame);
+        const detections = request.near ? detector.refineBoxes(image, request.near, undefined, options) : detector.detect(image, options);
         send({ kind: 'detected', id: request.id, detections, ms: performance.now() - t });
       } catch (error) {
         send({ kind: 'failed', id: request.id, error: (error as Error).message });

@@ -5,7 +5,7 @@
  * frame in flight.
  */
 import { Worker } from 'node:worker_threads';
-import type { Detection, FaceQuality } from '../common/types.js';
+import type { Box, Detection, FaceQuality } from '../common/types.js';
 import type { SharedFrame, WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js';
 
 type Pending = { resolve: (r: WorkerResponse) => void; reject: (e: Error) => void };
@@ -67,8 +67,9 @@ export class VisionWorker {
     });
   }
 
-  async detect(frame: SharedFrame, minFaceSize?: number): Promise<{ detections: Detection[]; ms: number }> {
-    const r = await this.request({ kind: 'detect', frame, minFaceSize } as Omit<WorkerRequest, 'id'>);
+  /** A full detection, or with `near` a check of those boxes only (see Mtcnn.refineBoxes). */
+  async detect(frame: SharedFrame, minFaceSize?: number, near?: Box[]): Promise<{ detections: Detection[]; ms: number }> {
+    const r = await this.request({ kind: 'detect', frame, minFaceSize, ...(near ? { near } : {}) } as Omit<WorkerRequest, 'id'>);
     if (r.kind !== 'detected') throw new Error(`unexpected ${r.kind} from the detector`);
     return r;
   }

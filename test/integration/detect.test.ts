@@ -177,6 +177,20 @@ describe('detection on face-api sample photos', () => {
     }
   });
 
+  test('refineBoxes re-finds tracked faces from shifted boxes with O-Net alone, and nothing in an empty box', (t) => {
+    if (!sample1) return t.skip('sample photo missing');
+    const shifted = sample1Faces.map((f): Box => [f.box[0] + f.box[2] * 0.08, f.box[1] - f.box[3] * 0.06, f.box[2] * 1.05, f.box[3]]);
+    const refound = detector.refineBoxes(sample1, shifted);
+    assert.equal(refound.length, 3);
+    for (const face of sample1Faces) {
+      const centre = (b: Box) => [b[0] + b[2] / 2, b[1] + b[3] / 2];
+      const [cx, cy] = centre(face.box);
+      const nearest = refound.map((r) => Math.hypot(centre(r.box)[0]! - cx!, centre(r.box)[1]! - cy!)).sort((a, b) => a - b)[0]!;
+      assert.ok(nearest < face.box[2] * 0.1, `refined box ${nearest.toFixed(1)} px from the detected one`);
+    }
+    assert.deepEqual(detector.refineBoxes(sample1, [[10, 10, 150, 150]]), [], 'a corner of the photo has no face');
+  });
+
   test('no tensors leak over 20 runs of detect + embedFaces (after one warm-up)', async (t) => {
     if (skipped(t)) return;
     const frame = await rgb(sharp(samplePhoto(1)).resize(640));
