@@ -1,6 +1,10 @@
 /**
  * `facestream enroll --name <person> <image...> [--largest] [--model id] [--data-dir dir] [--json]`
  * `facestream enroll --from <folder> [...]`: one subfolder per person (the seed's raw_images layout).
+ * `facestream enroll --name <person> --video <file> [--samples 20] [--start s] [--end s] [--fps N]`:
+ * frames sampled across the clip (or start..end), frames with exactly one good face kept, and up
+ * to --samples diverse ones enrolled (see diverse-samples.ts).
+ * `--matcher svm` (or FACESTREAM_MATCHER=svm): the SVM is retrained after the enrolment.
  *
  * Quality gates: --min-confidence 0..1, --min-face px, --min-sharpness, --max-roll deg, --max-yaw deg; --look-alike
  * sets the similarity from which two people's mean faces draw a warning.
@@ -8,12 +12,28 @@
 import { readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { FaceAnalyzer } from '../embedding/analyzer.js';
-import { QUALITY_GATE_DEFAULTS, defaultLookAlikeSimilarity, enrolPeople, type EnrolProgress, type EnrolmentReport, type PersonImages } from '../recognition/enrol.js';
+import type { EmbedderId } from '../embedding/embedder.js';
+import { DIVERSITY_DEFAULTS } from '../recognition/diverse-samples.js';
+import {
+  QUALITY_GATE_DEFAULTS,
+  defaultLookAlikeSimilarity,
+  enrolPeople,
+  type EnrolProgress,
+  type EnrolmentReport,
+  type LookAlikeWarning,
+  type PersonImages,
+  type QualityGates,
+} from '../recognition/enrol.js';
 import { personNameProblem } from '../recognition/person-name.js';
+import { VideoError } from '../recognition/video-frames.js';
+import { enrolFromVideo, type VideoEnrolment } from '../recognition/video-samples.js';
 import { EXIT_BAD_INPUT, UsageError, modelOption, parse, printJson, reportBadFile, rounded } from './args.js';
 import { dataDirOption, numberOption, openGallery, withGalleryErrors, type OpenGallery } from './gallery-args.js';
+import { matcherOption, previousTrainOptions, type MatcherKind } from './matcher-args.js';
+import { trainAndSave } from './train.js';
 
-const USAGE = 'facestream enroll --name <person> <image...> | --from <folder> [--largest] [--model id] [--data-dir dir] [--json]';
+const USAGE =
+  'facestream enroll --name <person> <image...> | --name <person> --video <file> | --from <folder> [--largest] [--matcher cosine|svm] [--model id] [--data-dir dir] [--json]';
 
 /** Extensions of the files `--from` reads in a person's folder; anything else is skipped with a note. */
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif']);
@@ -32,11 +52,22 @@ export async function enrollCommand(argv: string[]): Promise<number> {
     'max-roll': { type: 'string' },
     'max-yaw': { type: 'string' },
     'look-alike': { type: 'string' },
+    video: { type: 'string' },
+    samples: { type: 'string' },
+    start: { type: 'string' },
+    end: { type: 'string' },
+    fps: { type: 'string' },
+    matcher: { type: 'string' },
   });
   if ((values.name === undefined) === (values.from === undefined)) throw new UsageError(`give either --name or --from: ${USAGE}`);
-  if (values.from !== undefined && positionals.length) throw new UsageError(`--from takes no image arguments: ${USAGE}`);
-  if (values.name !== undefined && positionals.length === 0) throw new UsageError(`--name needs at least one image: ${USAGE}`);
+  if (values.from !== undefined && (positionals.length || values.video !== undefined)) throw new UsageError(`--from takes no image arguments and no --video: ${USAGE}`);
+  if (values.video !== undefined && positionals.length) throw new UsageError(`--video takes no image arguments: ${USAGE}`);
+  if (values.name !== undefined && values.video === undefined && positionals.length === 0) throw new UsageError(`--name needs at least one image or --video: ${USAGE}`);
+  if (values.video === undefined && (values.samples ?? values.start ?? values.end ?? values.fps) !== undefined) {
+    throw new UsageError('--samples, --start, --end and --fps go with --video');
+  }
   const model = modelOption(values.model);
+  const matcher = matcherOption(values.matcher);
   const gates = {
     minConfidence: numberOption('min-confidence', values['min-confidence'], 0, 1) ?? QUALITY_GATE_DEFAULTS.minConfidence,
     minFaceSize: numberOption('min-face', values['min-face'], 0, 10_000) ?? QUALITY_GATE_DEFAULTS.minFaceSize,
@@ -52,6 +83,28 @@ export async function enrollCommand(argv: string[]): Promise<number> {
   }
   const dataDir = dataDirOption(values['data-dir']);
 
+  if (values.video !== undefined) {
+    const start = numberOption('start', values.start, 0, 1e7);
+    const end = numberOption('end', values.end, 0, 1e7);
+    if (start !== undefined && end !== undefined && end <= start) throw new UsageError(`--end ${end} must be after --start ${start}`);
+    const fps = numberOption('fps', values.fps, 0.01, 240);
+    const samples = numberOption('samples', values.samples, 1, 1000) ?? DIVERSITY_DEFAULTS.maxSamples;
+    return enrolVideo({
+      name: values.name!,
+      file: values.video,
+      model,
+      dataDir,
+      gates,
+      json: values.json,
+      matcher,
+      samples,
+      ...(lookAlikeSimilarity !== undefined ? { lookAlikeSimilarity } : {}),
+      ...(start !== undefined ? { start } : {}),
+      ...(end !== undefined ? { end } : {}),
+      ...(fps !== undefined ? { fps } : {}),
+    });
+  }
+
   const analyzer = await FaceAnalyzer.load(model);
   let gallery: OpenGallery | undefined;
   let report: EnrolmentReport;
@@ -65,13 +118,14 @@ export async function enrollCommand(argv: string[]): Promise<number> {
         values.from !== undefined ? progressReporter() : undefined,
       ),
     );
+    if (gallery && report.enrolled.length) await retrainIfSvm(matcher, gallery, dataDir, model);
   } finally {
     gallery?.close();
     analyzer.dispose();
   }
 
   for (const r of report.rejected) reportBadFile(r.file, r.reason);
-  for (const w of report.warnings) process.stderr.write(`facestream enroll: warning: ${w.message}\n`);
+  printWarnings(report.warnings);
   if (values.json) printJson({ dataDir, ...rounded(report, 4) });
   else {
     for (const p of report.enrolled) {
@@ -85,6 +139,81 @@ export async function enrollCommand(argv: string[]): Promise<number> {
     return EXIT_BAD_INPUT;
   }
   return report.rejected.length || report.notEnrolled.length ? EXIT_BAD_INPUT : 0;
+}
+
+interface VideoRequest {
+  name: string;
+  file: string;
+  model: EmbedderId;
+  dataDir: string;
+  gates: QualityGates;
+  json: boolean;
+  matcher: MatcherKind;
+  samples: number;
+  lookAlikeSimilarity?: number;
+  start?: number;
+  end?: number;
+  fps?: number;
+}
+
+/** `enroll --name <person> --video <file>`. */
+async function enrolVideo(request: VideoRequest): Promise<number> {
+  const analyzer = await FaceAnalyzer.load(request.model);
+  let gallery: OpenGallery | undefined;
+  let result: VideoEnrolment;
+  try {
+    result = await withGalleryErrors(() =>
+      enrolFromVideo(analyzer, () => (gallery = openGallery(request.dataDir, { create: true })).people, request.name, request.file, {
+        gates: request.gates,
+        diversity: { ...DIVERSITY_DEFAULTS, maxSamples: request.samples },
+        ...(request.lookAlikeSimilarity !== undefined ? { lookAlikeSimilarity: request.lookAlikeSimilarity } : {}),
+        ...(request.start !== undefined ? { start: request.start } : {}),
+        ...(request.end !== undefined ? { end: request.end } : {}),
+        ...(request.fps !== undefined ? { fps: request.fps } : {}),
+      }),
+    );
+    if (gallery && result.sampleIds.length) await retrainIfSvm(request.matcher, gallery, request.dataDir, request.model);
+  } catch (error) {
+    if (error instanceof VideoError) throw new UsageError(error.message);
+    throw error;
+  } finally {
+    gallery?.close();
+    analyzer.dispose();
+  }
+  printWarnings(result.warnings);
+  const skipped = Object.entries(result.skipped).map(([reason, n]) => `${n} ${reason}`);
+  if (request.json) printJson({ dataDir: request.dataDir, file: request.file, ...rounded(result, 3) });
+  else if (result.person) {
+    process.stdout.write(
+      `${result.person.name}: ${result.sampleIds.length} sample${result.sampleIds.length === 1 ? '' : 's'} enrolled from ${request.file}${result.created ? ' (new person)' : ''}\n` +
+        `  ${result.frames} frames sampled, ${result.candidates} with one good face${skipped.length ? ` (skipped: ${skipped.join(', ')})` : ''}\n` +
+        `  chosen at ${result.times.map((t) => `${t.toFixed(2)}s`).join(' ')}\n` +
+        `gallery: ${request.dataDir} (model ${request.model})\n`,
+    );
+  }
+  if (result.sampleIds.length === 0) {
+    process.stderr.write(
+      `facestream enroll: ${request.file}: no frame of ${result.frames} has exactly one good face${skipped.length ? ` (${skipped.join(', ')})` : ''}; nothing was written\n`,
+    );
+    return EXIT_BAD_INPUT;
+  }
+  return 0;
+}
+
+/** When svm is the configured matcher, trains it again on the changed gallery (a warning when it cannot be). */
+async function retrainIfSvm(matcher: MatcherKind, gallery: OpenGallery, dataDir: string, model: string): Promise<void> {
+  if (matcher !== 'svm') return;
+  try {
+    const { trained, file } = await trainAndSave(gallery.people, dataDir, model, previousTrainOptions(dataDir, model));
+    process.stderr.write(`facestream enroll: SVM retrained on ${trained.samples} samples of ${trained.classes.length} people (gallery version ${trained.galleryVersion}): ${file}\n`);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`facestream enroll: warning: the SVM was not retrained: ${error.message}\n`);
+  }
+}
+
+function printWarnings(warnings: LookAlikeWarning[]): void {
+  for (const w of warnings) process.stderr.write(`facestream enroll: warning: ${w.message}\n`);
 }
 
 /** The person folders of `--from`, each with its image files; a UsageError when there is nothing to enrol. */

@@ -1,16 +1,17 @@
 /**
- * `facestream predict <image...> [--json] [--data-dir dir] [--model id]`: who each face is.
- * Per image `{ file, faces: [{ box, label, score, known, candidates: [{ label, score }] }] }`;
- * `label` is a person's name or `unknown`. Matching: --min-similarity, --min-margin,
- * --compare-to mean|best-sample (defaults in COSINE_MATCH_DEFAULTS).
+ * `facestream predict <image...> [--matcher cosine|svm] [--json] [--data-dir dir] [--model id]`:
+ * who each face is. Per image `{ file, faces: [{ box, label, score, known, candidates: [{ label, score }] }] }`;
+ * `label` is a person's name or `unknown`. The score is a cosine similarity (cosine matcher) or
+ * a probability (svm). Matching: --min-similarity, --min-margin, --compare-to mean|best-sample
+ * (defaults in COSINE_MATCH_DEFAULTS); svm: --min-probability (default autoMinProbability), and
+ * the SVM saved by `facestream train`, refused when the gallery has changed since.
  */
 import { ImageError } from '../common/image.js';
 import { FaceAnalyzer } from '../embedding/analyzer.js';
-import { CALIBRATION_PATH, readCalibration } from '../embedding/calibration.js';
-import { CosineMatcher, cosineMatchOptions, type CompareTo } from '../recognition/cosine-matcher.js';
 import { loadGallery } from '../recognition/gallery.js';
 import { EXIT_BAD_INPUT, UsageError, modelOption, parse, printJson, printTable, reportBadFile, rounded } from './args.js';
 import { dataDirOption, numberOption, openGallery, withGalleryErrors } from './gallery-args.js';
+import { cosineOptions, matcherOption, openMatcher } from './matcher-args.js';
 
 export async function predictCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
@@ -20,21 +21,14 @@ export async function predictCommand(argv: string[]): Promise<number> {
     'min-similarity': { type: 'string' },
     'min-margin': { type: 'string' },
     'compare-to': { type: 'string' },
+    matcher: { type: 'string' },
+    'min-probability': { type: 'string' },
   });
-  if (positionals.length === 0) throw new UsageError('predict needs at least one image: facestream predict photo.jpg [--json] [--data-dir dir] [--model id]');
+  if (positionals.length === 0) throw new UsageError('predict needs at least one image: facestream predict photo.jpg [--matcher cosine|svm] [--json] [--data-dir dir] [--model id]');
   const model = modelOption(values.model);
-  const compareTo = values['compare-to'];
-  if (compareTo !== undefined && compareTo !== 'mean' && compareTo !== 'best-sample') throw new UsageError(`--compare-to ${compareTo}: use mean or best-sample`);
-  const minSimilarity = numberOption('min-similarity', values['min-similarity'], -1, 1);
-  if (minSimilarity === undefined && !readCalibration()[model]) {
-    process.stderr.write(`facestream predict: ${model} has no calibrated threshold in ${CALIBRATION_PATH}: run \`npm run bench:accuracy\` or give --min-similarity\n`);
-    return 1;
-  }
-  const options = cosineMatchOptions(model, {
-    minSimilarity,
-    minMargin: numberOption('min-margin', values['min-margin'], 0, 2),
-    compareTo: compareTo as CompareTo | undefined,
-  });
+  const kind = matcherOption(values.matcher);
+  const options = cosineOptions(model, values);
+  const minProbability = numberOption('min-probability', values['min-probability'], 0, 1);
   const dataDir = dataDirOption(values['data-dir']);
   const gallery = await withGalleryErrors(() => {
     const open = openGallery(dataDir, { create: false });
@@ -51,7 +45,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
       open.close();
     }
   });
-  const matcher = new CosineMatcher(gallery, options);
+  const { matcher, dispose } = await openMatcher(kind, gallery, dataDir, options, minProbability);
 
   const analyzer = await FaceAnalyzer.load(model);
   const results = [];
@@ -75,6 +69,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
     }
   } finally {
     analyzer.dispose();
+    dispose();
   }
   if (values.json) printJson(rounded(results, 4));
   else

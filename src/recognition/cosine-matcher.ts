@@ -24,8 +24,18 @@ export interface Match {
   known: boolean;
   /** The best people, most similar first (at most `candidates` of them). */
   candidates: MatchCandidate[];
-  /** Why the answer is unknown: nobody similar enough, two people too close to call, or an empty gallery. */
-  unknownReason?: 'below-min-similarity' | 'ambiguous' | 'empty-gallery';
+  /**
+   * Why the answer is unknown: nobody similar enough, two people too close to call, an empty
+   * gallery, or (svm) the most probable person not probable enough.
+   */
+  unknownReason?: 'below-min-similarity' | 'ambiguous' | 'empty-gallery' | 'below-min-probability';
+  /** The svm matcher's cosine check: the face's similarity to the best person's mean. */
+  similarity?: number;
+}
+
+/** What every matcher offers: one face's embedding in, an answer out. */
+export interface FaceMatcher {
+  match(vector: Float32Array): Match;
 }
 
 export type CompareTo = 'mean' | 'best-sample';
@@ -77,7 +87,7 @@ export function decide(ranked: readonly MatchCandidate[], options: Pick<CosineMa
   return { label: best.label, score: best.score, known: true, candidates };
 }
 
-export class CosineMatcher {
+export class CosineMatcher implements FaceMatcher {
   constructor(
     readonly gallery: Gallery,
     readonly options: CosineMatchOptions,
