@@ -160,6 +160,10 @@ export function classifyStderr(stderr: string, context: ProblemContext): StreamP
   }
   const lines = stderr.split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
   const last = lines.at(-1);
+  if (!last && context.exitCode === 0) {
+    // the source said "end of stream": an HLS/HTTP video that finished, an RTSP server that hung up
+    return { kind: 'ended', reason: 'the stream ended', retry: true };
+  }
   const code = context.exitCode === undefined || context.exitCode === null ? '' : ` (exit code ${context.exitCode})`;
   return {
     kind: 'unknown',
@@ -186,7 +190,10 @@ export const INITIAL_WATCH_STATE: WatchState = { state: 'connecting', reason: nu
 
 /** The watchdog's state machine. Pure. */
 export function nextWatchState(current: WatchState, event: WatchEvent): WatchState {
-  const outage = (reason: string): WatchState => ({ state: current.everLive ? 'stalled' : 'connecting', reason, everLive: current.everLive });
+  // A camera that was live and lost its frames is stalled. One that never delivered a frame
+  // since it was started has failed, with the reason (a wrong URL, a camera that is off); it
+  // is still retried in the background when the error may fix itself (problem.retry).
+  const outage = (reason: string): WatchState => ({ state: current.everLive ? 'stalled' : 'failed', reason, everLive: current.everLive });
   switch (event.type) {
     case 'start':
       return { ...INITIAL_WATCH_STATE };
@@ -357,6 +364,8 @@ export class Camera extends EventEmitter<CameraEvents> {
   private ffmpeg: FfmpegInfo | null;
   private child: FfmpegChild | null = null;
   private childDone: Promise<void> | null = null;
+  /** Children the watchdog stopped: their exit is expected, not an error to classify. */
+  private readonly killed = new WeakSet<FfmpegChild>();
   private probeAbort: AbortController | null = null;
   private attemptDone: Promise<void> | null = null;
   private watchdog: NodeJS.Timeout | null = null;
@@ -521,7 +530,9 @@ export class Camera extends EventEmitter<CameraEvents> {
     if (generation !== this.generation) return;
     if (!probe.ok) {
       if (probe.stderr.trim()) this.log('warn', `probe failed: ${probe.stderr.trim()}`);
-      if (probe.timedOut) {
+      if (probe.spawnError) {
+        this.ended({ kind: 'ffmpeg-missing', reason: `${probe.spawnError}: install ffmpeg (with ffprobe) or set FFMPEG_PATH`, retry: false });
+      } else if (probe.timedOut) {
         this.ended({ kind: 'timeout', reason: 'no answer from the camera (timed out): check the address and the network', retry: true });
       } else if (!probe.stderr.trim() && probe.exitCode === 0) {
         this.ended({ kind: 'unsupported', reason: 'unsupported codec or not a video stream (no video stream found)', retry: false });
@@ -549,7 +560,8 @@ export class Camera extends EventEmitter<CameraEvents> {
     let spawnError: Error | null = null;
 
     const reader = new FrameReader({ width: output.width, height: output.height, poolSize: this.options.framePoolSize }, (raw: RawFrame) => {
-      if (generation !== this.generation) return;
+      // a child being stopped flushes frames it had decoded: they are not news of a live stream
+      if (generation !== this.generation || this.killed.has(child)) return;
       runFrames += 1;
       this.onFrame(raw, output, info);
     });
@@ -640,9 +652,6 @@ export class Camera extends EventEmitter<CameraEvents> {
     this.seq += 1;
     this.emit('frame', frame);
   }
-
-  /** Children the watchdog stopped: their exit is expected, not an error to classify. */
-  private readonly killed = new WeakSet<FfmpegChild>();
 
   private markKilled(child: FfmpegChild): void {
     this.killed.add(child);

@@ -70,6 +70,7 @@ export function inputArgs(source: CameraSource, ffmpeg: FfmpegFlavour, purpose: 
   const kind = sourceKind(source.url);
   const timeoutUs = String(Math.round((source.socketTimeoutMs ?? DEFAULT_SOCKET_TIMEOUT_MS) * 1000));
   const streaming = purpose === 'stream';
+  // live sources: hand frames on as soon as they are decoded, never from a backlog
   const lowDelay = streaming ? ['-fflags', 'nobuffer', '-flags', 'low_delay'] : [];
   switch (kind) {
     case 'rtsp':
@@ -86,7 +87,9 @@ export function inputArgs(source: CameraSource, ffmpeg: FfmpegFlavour, purpose: 
         '-rw_timeout', timeoutUs,
         // MJPEG over HTTP and HLS playlists: reconnect on a dropped connection instead of ending
         '-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_on_network_error', '1', '-reconnect_delay_max', '5',
-        ...lowDelay,
+        // no "-fflags nobuffer" here: it discards the packets read while probing the stream, which
+        // on an HLS or progressive-HTTP source is its first second of video
+        ...(streaming ? ['-flags', 'low_delay'] : []),
         '-i', source.url,
       ];
     case 'webcam':

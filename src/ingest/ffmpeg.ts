@@ -143,6 +143,8 @@ export async function locateFfmpeg(env: NodeJS.ProcessEnv = process.env): Promis
 
 /** A child process we own, as far as stopping it is concerned. */
 export interface StoppableChild {
+  /** undefined when the process never started (spawn failed). */
+  readonly pid?: number | undefined;
   readonly exitCode: number | null;
   readonly signalCode: NodeJS.Signals | null;
   kill(signal?: NodeJS.Signals): boolean;
@@ -159,7 +161,7 @@ export function hasExited(child: StoppableChild): boolean {
  * still there after `graceMs`. Resolves when it has exited, at once if it already had.
  */
 export function stopChild(child: StoppableChild, graceMs = 2000): Promise<void> {
-  if (hasExited(child)) return Promise.resolve();
+  if (hasExited(child) || child.pid === undefined) return Promise.resolve();
   return new Promise((resolve) => {
     const forceKill = setTimeout(() => {
       if (!hasExited(child)) child.kill('SIGKILL');

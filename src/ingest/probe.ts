@@ -24,7 +24,16 @@ export interface SourceInfo {
 
 export type ProbeResult =
   | { ok: true; info: SourceInfo; tool: 'ffprobe' | 'ffmpeg' }
-  | { ok: false; stderr: string; exitCode: number | null; timedOut: boolean; aborted: boolean; tool: 'ffprobe' | 'ffmpeg' };
+  | {
+      ok: false;
+      stderr: string;
+      exitCode: number | null;
+      timedOut: boolean;
+      aborted: boolean;
+      /** The binary could not be started at all (message), else null. */
+      spawnError: string | null;
+      tool: 'ffprobe' | 'ffmpeg';
+    };
 
 export interface ProbeOptions {
   /** Kill the probe after this long; default 15 000 ms. */
@@ -124,7 +133,7 @@ export function probeSource(source: CameraSource, ffmpeg: FfmpegInfo, options: P
   const timeoutMs = options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
   return new Promise((resolve) => {
     if (options.signal?.aborted) {
-      resolve({ ok: false, stderr: '', exitCode: null, timedOut: false, aborted: true, tool });
+      resolve({ ok: false, stderr: '', exitCode: null, timedOut: false, aborted: true, spawnError: null, tool });
       return;
     }
     const child = spawn(binary, probeArgs(source, ffmpeg, tool), { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -155,12 +164,13 @@ export function probeSource(source: CameraSource, ffmpeg: FfmpegInfo, options: P
       clearTimeout(timer);
       options.signal?.removeEventListener('abort', onAbort);
       if (spawnError) {
-        resolve({ ok: false, stderr: `could not run ${binary}: ${spawnError.message}`, exitCode: null, timedOut, aborted, tool });
+        const message = `could not run ${binary}: ${spawnError.message}`;
+        resolve({ ok: false, stderr: message, exitCode: null, timedOut, aborted, spawnError: message, tool });
         return;
       }
       const info = timedOut || aborted ? null : tool === 'ffprobe' ? parseFfprobeJson(stdout) : parseFfmpegStreamInfo(stderr);
       if (info) resolve({ ok: true, info, tool });
-      else resolve({ ok: false, stderr: tool === 'ffmpeg' ? errorLines(stderr) : stderr, exitCode: code, timedOut, aborted, tool });
+      else resolve({ ok: false, stderr: tool === 'ffmpeg' ? errorLines(stderr) : stderr, exitCode: code, timedOut, aborted, spawnError: null, tool });
     });
   });
 }

@@ -89,6 +89,7 @@ describe('inputArgs', () => {
     assert.equal(valueOf(args, '-reconnect_streamed'), '1');
     assert.equal(valueOf(args, '-rw_timeout'), '3000000');
     assert.ok(!args.includes('-rtsp_transport'));
+    assert.ok(!args.includes('nobuffer'), 'nobuffer would drop the packets read while probing: the first second of an HLS stream');
     assert.deepEqual(args.slice(-2), ['-i', 'http://cam/video.mjpg']);
   });
 
@@ -353,8 +354,8 @@ describe('nextWatchState', () => {
   });
 
   test('before the first frame, retryable errors keep connecting, with the reason', () => {
-    assert.deepEqual(run({ type: 'start' }, { type: 'ended', problem: retryable }), { state: 'connecting', reason: retryable.reason, everLive: false });
-    assert.deepEqual(run({ type: 'start' }, { type: 'no-frames', seconds: 20 }), { state: 'connecting', reason: 'no frames for 20 s', everLive: false });
+    assert.deepEqual(run({ type: 'start' }, { type: 'ended', problem: retryable }), { state: 'failed', reason: retryable.reason, everLive: false });
+    assert.deepEqual(run({ type: 'start' }, { type: 'no-frames', seconds: 20 }), { state: 'failed', reason: 'no frames for 20 s', everLive: false });
   });
 
   test('after frames, an outage is stalled, and frames make it live again', () => {
@@ -415,6 +416,11 @@ describe('classifyStderr', () => {
     const problem = classifyStderr('first thing\nsomething odd happened\n', { ...rtsp, exitCode: 187 });
     assert.deepEqual(problem, { kind: 'unknown', reason: 'ffmpeg stopped (exit code 187): something odd happened', retry: true });
     assert.equal(classifyStderr('', { ...rtsp, exitCode: null }).reason, 'ffmpeg stopped without an error message');
+    assert.equal(classifyStderr('', { ...rtsp, exitCode: 1 }).reason, 'ffmpeg stopped (exit code 1) without an error message');
+  });
+
+  test('a clean end of a stream is retried', () => {
+    assert.deepEqual(classifyStderr('', { ...rtsp, kind: 'http', exitCode: 0 }), { kind: 'ended', reason: 'the stream ended', retry: true });
   });
 });
 

@@ -1,0 +1,404 @@
+/**
+ * Cameras against real ffmpeg: a looping file, a missing file, an RTSP stream on loopback whose
+ * publisher is killed and comes back, a URL where nothing listens, and start/stop cycles, always
+ * checking that no ffmpeg child is left behind.
+ *
+ * The RTSP server is `rtsp-streaming-server` (a dev dependency), run in a child node process:
+ * the package has no stop(), keeps UDP sockets and timers, and logs with console.log, so a child
+ * we can kill is the clean way to tear it down. It accepts publishers over UDP only and answers
+ * RTSP-over-TCP clients with 461, so the camera uses UDP transport.
+ */
+import { after, before, describe, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createRequire } from 'node:module';
+import net from 'node:net';
+import path from 'node:path';
+import { Camera, type CameraFrame, type CameraStatus } from '../../src/ingest/camera.js';
+import { FfmpegNotFoundError, locateFfmpeg, stopChild, type FfmpegInfo } from '../../src/ingest/ffmpeg.js';
+import { probeSource } from '../../src/ingest/probe.js';
+import { tempDir } from '../helpers.js';
+
+const CLIP_FPS = 25;
+
+let ffmpeg: FfmpegInfo;
+let work: { dir: string; remove: () => void };
+let clip: string;
+const cameras = new Set<Camera>();
+const processes = new Set<ChildProcess>();
+
+/** A camera tracked for teardown, with test-friendly timings. */
+function camera(id: string, url: string, extra: Partial<ConstructorParameters<typeof Camera>[0]> = {}): Camera {
+  const cam = new Camera({
+    id,
+    source: { url, socketTimeoutMs: 3000 },
+    ffmpeg,
+    stallTimeoutMs: 2000,
+    firstFrameTimeoutMs: 8000,
+    probeTimeoutMs: 8000,
+    backoff: { initialMs: 250, maxMs: 1000 },
+    ...extra,
+  });
+  cameras.add(cam);
+  return cam;
+}
+
+/** Resolves with the first status (current or emitted) that satisfies `predicate`. */
+function waitForStatus(cam: Camera, predicate: (status: CameraStatus) => boolean, timeoutMs: number, what: string): Promise<CameraStatus> {
+  const current = cam.status();
+  if (predicate(current)) return Promise.resolve(current);
+  return new Promise((resolve, reject) => {
+    const onState = (status: CameraStatus): void => {
+      if (!predicate(status)) return;
+      clearTimeout(timer);
+      cam.off('state', onState);
+      resolve(status);
+    };
+    const timer = setTimeout(() => {
+      cam.off('state', onState);
+      reject(new Error(`camera ${cam.id}: no ${what} within ${timeoutMs} ms; status ${JSON.stringify(cam.status())}`));
+    }, timeoutMs);
+    cam.on('state', onState);
+  });
+}
+
+const waitForState = (cam: Camera, state: CameraStatus['state'], timeoutMs: number): Promise<CameraStatus> =>
+  waitForStatus(cam, (s) => s.state === state, timeoutMs, `state ${state}`);
+
+interface FrameCopy {
+  seq: number;
+  ts: number;
+  width: number;
+  height: number;
+  bytes: number;
+  sample: number[];
+}
+
+/** Collects `count` frames (copies of what matters), failing after `timeoutMs`. */
+function collectFrames(cam: Camera, count: number, timeoutMs: number): Promise<FrameCopy[]> {
+  const frames: FrameCopy[] = [];
+  return new Promise((resolve, reject) => {
+    const onFrame = (frame: CameraFrame): void => {
+      frames.push({ seq: frame.seq, ts: frame.ts, width: frame.width, height: frame.height, bytes: frame.data.length, sample: Array.from(frame.data.subarray(0, 3 * frame.width)) });
+      if (frames.length < count) return;
+      clearTimeout(timer);
+      cam.off('frame', onFrame);
+      resolve(frames);
+    };
+    const timer = setTimeout(() => {
+      cam.off('frame', onFrame);
+      reject(new Error(`camera ${cam.id}: ${frames.length} of ${count} frames within ${timeoutMs} ms; status ${JSON.stringify(cam.status())}`));
+    }, timeoutMs);
+    cam.on('frame', onFrame);
+  });
+}
+
+/** Our ffmpeg/ffprobe children that belong to cameras (publishers excluded): pid and command line. */
+function cameraChildren(): { pid: number; args: string }[] {
+  let out = '';
+  try {
+    out = execFileSync('ps', ['--ppid', String(process.pid), '-o', 'pid=,args='], { encoding: 'utf8' });
+  } catch {
+    return []; // ps exits 1 when there are no children
+  }
+  return out
+    .split('\n')
+    .map((line) => /^\s*(\d+)\s+(.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ pid: Number(m[1]), args: m[2] }))
+    .filter((p) => /ffprobe|ffmpeg/.test(p.args.split(' ')[0]) && !p.args.includes(' -f rtsp '));
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = net.createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+/** Resolves with `child`'s exit, or rejects after timeoutMs. */
+function exited(child: ChildProcess, timeoutMs: number, what: string): Promise<number | null> {
+  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not exit within ${timeoutMs} ms`)), timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+}
+
+/** Runs ffmpeg to completion (clip generation). */
+async function runFfmpeg(args: string[]): Promise<void> {
+  const child = spawn(ffmpeg.path, ['-hide_banner', '-loglevel', 'error', '-nostdin', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+  const code = await exited(child, 60_000, 'ffmpeg');
+  assert.equal(code, 0, `ffmpeg ${args.join(' ')} failed: ${stderr}`);
+}
+
+before(async () => {
+  ffmpeg = await locateFfmpeg();
+  work = tempDir('facestream-camera-');
+  clip = path.join(work.dir, 'clip.mp4');
+  // 2 s of testsrc at 320×240, 25 fps, a keyframe every second so a late RTSP viewer starts fast
+  await runFfmpeg(['-f', 'lavfi', '-i', `testsrc=size=320x240:rate=${CLIP_FPS}:duration=2`, '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(CLIP_FPS), '-pix_fmt', 'yuv420p', clip]);
+});
+
+after(async () => {
+  await Promise.all([...cameras].map((cam) => cam.stop()));
+  await Promise.all([...processes].map((child) => stopChild(child, 2000)));
+  work?.remove();
+});
+
+describe('ffmpeg and probe', () => {
+  test('locateFfmpeg: FFMPEG_PATH first, PATH next, a clear error when there is none', async () => {
+    const fromEnv = await locateFfmpeg({ FFMPEG_PATH: ffmpeg.path, PATH: '' });
+    assert.equal(fromEnv.origin, 'FFMPEG_PATH');
+    assert.equal(fromEnv.path, ffmpeg.path);
+    assert.ok(fromEnv.major === null || fromEnv.major >= 5 ? fromEnv.rtspTimeoutOption === '-timeout' : fromEnv.rtspTimeoutOption === '-stimeout');
+    const fromPath = await locateFfmpeg({ PATH: path.dirname(ffmpeg.path) });
+    assert.equal(fromPath.origin, 'PATH');
+    assert.equal(fromPath.version, fromEnv.version);
+    let installer = true;
+    try {
+      createRequire(import.meta.url).resolve('@ffmpeg-installer/ffmpeg');
+    } catch {
+      installer = false;
+    }
+    if (installer) assert.equal((await locateFfmpeg({ PATH: work.dir })).origin, '@ffmpeg-installer/ffmpeg');
+    else await assert.rejects(locateFfmpeg({ PATH: work.dir }), FfmpegNotFoundError);
+    await assert.rejects(locateFfmpeg({ FFMPEG_PATH: '/bin/echo' }), /does not look like ffmpeg/);
+  });
+
+  test('stopChild sends SIGKILL to a child that ignores SIGTERM, and resolves once it is gone', async () => {
+    const stubborn = spawn(process.execPath, ['-e', "process.on('SIGTERM', () => {}); process.stdout.write('ready'); setInterval(() => {}, 1000);"], { stdio: ['ignore', 'pipe', 'ignore'] });
+    processes.add(stubborn);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('the stub did not start within 10 s')), 10_000);
+      stubborn.stdout!.once('data', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+    });
+    const started = Date.now();
+    await stopChild(stubborn, 300);
+    assert.equal(stubborn.signalCode, 'SIGKILL');
+    assert.ok(Date.now() - started >= 250, 'SIGTERM was given its grace period first');
+    await stopChild(stubborn, 300); // a second stop of an exited child resolves at once
+  });
+
+  test('probeSource measures the clip with ffprobe, and with ffmpeg alone when there is no ffprobe', async () => {
+    for (const info of [ffmpeg, { ...ffmpeg, ffprobePath: null }]) {
+      const result = await probeSource({ url: clip }, info, { timeoutMs: 10_000 });
+      assert.ok(result.ok, JSON.stringify(result));
+      assert.equal(result.tool, info.ffprobePath ? 'ffprobe' : 'ffmpeg');
+      assert.deepEqual(result.info, { width: 320, height: 240, fps: CLIP_FPS, codec: 'h264' });
+    }
+    const missing = await probeSource({ url: path.join(work.dir, 'nope.mp4') }, { ...ffmpeg, ffprobePath: null });
+    assert.ok(!missing.ok && /No such file or directory/.test(missing.stderr), JSON.stringify(missing));
+  });
+});
+
+describe('file camera', () => {
+  test('a looping file goes live and delivers right-sized frames at about its own rate', async () => {
+    const cam = camera('file', clip);
+    cam.start();
+    await waitForState(cam, 'live', 15_000);
+    // 3 s of a 2 s clip: it must loop to get there
+    const frames = await collectFrames(cam, 3 * CLIP_FPS, 10_000);
+    for (const frame of frames) {
+      assert.equal(frame.width, 320);
+      assert.equal(frame.height, 240);
+      assert.equal(frame.bytes, 320 * 240 * 3);
+    }
+    frames.forEach((frame, i) => i > 0 && assert.equal(frame.seq, frames[i - 1].seq + 1, 'no gaps in seq'));
+    assert.ok(frames.some((f) => f.sample.some((v) => v > 50)), 'testsrc pixels are not black');
+    const seconds = (frames.at(-1)!.ts - frames[0].ts) / 1000;
+    const fps = (frames.length - 1) / seconds;
+    assert.ok(fps > CLIP_FPS * 0.7 && fps < CLIP_FPS * 1.3, `delivered ${fps.toFixed(1)} fps, the clip has ${CLIP_FPS}`);
+    const status = cam.status();
+    assert.equal(status.state, 'live');
+    assert.ok(status.fpsIn > CLIP_FPS * 0.6 && status.fpsIn < CLIP_FPS * 1.4, `fpsIn ${status.fpsIn}`);
+    assert.equal(status.sourceWidth, 320);
+    assert.equal(status.restarts, 0);
+    assert.equal(cameraChildren().filter((c) => c.pid === cam.pid).length, 1);
+    await cam.stop();
+    assert.equal(cam.pid, null);
+    assert.deepEqual(cameraChildren(), []);
+  });
+
+  test('a large source is scaled down to fit the detection size, keeping its aspect', async () => {
+    const cam = camera('small', clip, { maxDetectionWidth: 160, maxDetectionHeight: 160, targetFps: 10 });
+    cam.start();
+    const frames = await collectFrames(cam, 5, 15_000);
+    assert.equal(frames[0].width, 160);
+    assert.equal(frames[0].height, 120);
+    assert.equal(frames[0].bytes, 160 * 120 * 3);
+    await cam.stop();
+  });
+
+  test('a missing file fails at once with a reason naming the file, and is not retried', async () => {
+    const missing = path.join(work.dir, 'no-such-clip.mp4');
+    const cam = camera('missing', missing);
+    cam.start();
+    const status = await waitForState(cam, 'failed', 10_000);
+    assert.match(status.reason ?? '', /file not found/);
+    assert.ok(status.reason?.includes(missing), status.reason ?? '');
+    assert.equal(status.retryAt, null);
+    assert.deepEqual(cameraChildren(), []);
+    await cam.stop();
+  });
+});
+
+describe('RTSP camera', () => {
+  let server: ChildProcess;
+  let publishPort: number;
+  let clientPort: number;
+  let publisher: ChildProcess | null = null;
+
+  function startPublisher(): ChildProcess {
+    const child = spawn(
+      ffmpeg.path,
+      ['-hide_banner', '-loglevel', 'error', '-nostdin', '-re', '-stream_loop', '-1', '-i', clip, '-c', 'copy', '-f', 'rtsp', '-rtsp_transport', 'udp', `rtsp://127.0.0.1:${publishPort}/test`],
+      { stdio: ['ignore', 'ignore', 'ignore'] },
+    );
+    processes.add(child);
+    child.once('exit', () => processes.delete(child));
+    return child;
+  }
+
+  async function stopPublisher(): Promise<void> {
+    const child = publisher;
+    publisher = null;
+    if (!child) return;
+    // SIGINT: ffmpeg sends TEARDOWN, so the server frees the mount for the next publisher
+    child.kill('SIGINT');
+    await exited(child, 5000, 'publisher');
+  }
+
+  before(async () => {
+    publishPort = await freePort();
+    clientPort = await freePort();
+    const rtpStart = 20_000 + 2 * Math.floor(Math.random() * 10_000);
+    const script = `
+      const RtspServer = require(process.env.RTSP_SERVER_PACKAGE).default;
+      const server = new RtspServer({ serverPort: Number(process.env.PUBLISH_PORT), clientPort: Number(process.env.CLIENT_PORT), rtpPortStart: Number(process.env.RTP_START), rtpPortCount: 200 });
+      server.start().then(() => process.stdout.write('ready\\n'), (e) => { console.error(e); process.exit(1); });
+    `;
+    server = spawn(process.execPath, ['-e', script], {
+      env: {
+        ...process.env,
+        RTSP_SERVER_PACKAGE: createRequire(import.meta.url).resolve('rtsp-streaming-server'),
+        PUBLISH_PORT: String(publishPort),
+        CLIENT_PORT: String(clientPort),
+        RTP_START: String(rtpStart),
+      },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    processes.add(server);
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('RTSP server did not start within 10 s')), 10_000);
+      server.stdout!.setEncoding('utf8').on('data', (text: string) => {
+        if (text.includes('ready')) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      server.once('exit', (code) => reject(new Error(`RTSP server exited with ${code}`)));
+    });
+  });
+
+  after(async () => {
+    await stopPublisher();
+    await stopChild(server, 2000);
+  });
+
+  test('goes live, stalls when the publisher dies, is live again when it returns, with one ffmpeg', async (t) => {
+    publisher = startPublisher();
+    const cam = camera('rtsp', `rtsp://127.0.0.1:${clientPort}/test`, { source: { url: `rtsp://127.0.0.1:${clientPort}/test`, transport: 'udp', socketTimeoutMs: 3000 } });
+    const t0 = Date.now();
+    const history: string[] = [];
+    cam.on('state', (s) => history.push(`${Date.now() - t0} ms ${s.state}${s.reason ? `: ${s.reason}` : ''}${s.retryAt ? ` (retry in ${s.retryAt - Date.now()} ms)` : ''}`));
+    cam.start();
+    try {
+      // the camera may ask before the publisher has announced the stream (404), and retries
+      await waitForState(cam, 'live', 25_000);
+      const frames = await collectFrames(cam, 10, 10_000);
+      assert.equal(frames[0].width, 320);
+      assert.equal(frames[0].height, 240);
+
+      await stopPublisher();
+      const stalled = await waitForState(cam, 'stalled', 10_000);
+      assert.ok(stalled.reason, 'a stalled camera says why');
+
+      publisher = startPublisher();
+      const live = await waitForState(cam, 'live', 30_000);
+      assert.ok(live.restarts >= 1, `restarts ${live.restarts}`);
+      await collectFrames(cam, 5, 10_000);
+
+      const children = cameraChildren();
+      assert.equal(children.length, 1, `exactly one camera ffmpeg: ${JSON.stringify(children)}`);
+      assert.equal(children[0].pid, cam.pid);
+      assert.ok(children[0].args.includes(`:${clientPort}/test`));
+
+      await cam.stop();
+      assert.deepEqual(cameraChildren(), []);
+    } finally {
+      t.diagnostic(`state history:\n${history.join('\n')}`);
+    }
+  });
+
+  test('a URL where nothing listens reports connection refused while another camera keeps delivering', async () => {
+    const port = await freePort();
+    const wrong = camera('wrong', `rtsp://admin:s3cret@127.0.0.1:${port}/live`);
+    const good = camera('good', clip);
+    const logs: string[] = [];
+    wrong.on('log', (entry) => logs.push(entry.message));
+    good.start();
+    await waitForState(good, 'live', 15_000);
+    const counting = collectFrames(good, 2 * CLIP_FPS, 10_000);
+    wrong.start();
+    const refused = await waitForStatus(wrong, (s) => /connection refused/.test(s.reason ?? ''), 10_000, 'connection refused');
+    assert.equal(refused.state, 'failed', 'never live: failed, with the reason, and still retried');
+    assert.match(refused.reason ?? '', /is the camera on and the port right/);
+    assert.ok(!refused.url.includes('s3cret'), refused.url);
+    // it keeps retrying, and the other camera keeps going meanwhile
+    await waitForStatus(wrong, (s) => s.restarts >= 2, 10_000, 'two retries');
+    const frames = await counting;
+    assert.equal(frames.length, 2 * CLIP_FPS);
+    assert.equal(good.status().state, 'live');
+    assert.ok(logs.length > 0 && logs.every((line) => !line.includes('s3cret')), `logs leak the password: ${logs.join('\n')}`);
+    await Promise.all([wrong.stop(), good.stop()]);
+    assert.deepEqual(cameraChildren(), []);
+  });
+});
+
+describe('start/stop cycles', () => {
+  test('10 add/stop cycles leave no ffmpeg or ffprobe child', async () => {
+    for (let cycle = 0; cycle < 10; cycle += 1) {
+      const cam = camera(`cycle-${cycle}`, clip);
+      cam.start();
+      // odd cycles stop while probing or connecting, even ones once live
+      if (cycle % 2 === 0) await waitForState(cam, 'live', 15_000);
+      await cam.stop();
+      cameras.delete(cam);
+      assert.deepEqual(cameraChildren(), [], `after cycle ${cycle}`);
+    }
+  });
+
+  test('a file with loop: false plays once and then reports that it ended', async () => {
+    const cam = camera('once', clip, { source: { url: clip, loop: false } });
+    cam.start();
+    const status = await waitForState(cam, 'failed', 15_000);
+    assert.match(status.reason ?? '', /ended/);
+    assert.ok(status.framesIn >= 2 * CLIP_FPS * 0.8 && status.framesIn <= 2 * CLIP_FPS + 2, `framesIn ${status.framesIn}`);
+    assert.deepEqual(cameraChildren(), []);
+    await cam.stop();
+  });
+});
