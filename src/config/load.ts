@@ -53,6 +53,7 @@ export function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   const map: Record<string, string[]> = {
     FACESTREAM_HOST: ['server', 'host'],
     FACESTREAM_PORT: ['server', 'port'],
+    FACESTREAM_ADMIN_PASSWORD: ['server', 'adminPassword'],
     FACESTREAM_DATA_DIR: ['dataDir'],
     FACESTREAM_MODEL: ['recognition', 'model'],
     FACESTREAM_MATCHER: ['recognition', 'matcher'],

@@ -30,6 +30,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       host: z.string().default('127.0.0.1').describe('Address to bind; loopback unless an admin password is set'),
       port: port.default(8080),
+      adminPassword: z
+        .string()
+        .min(8, 'the admin password needs at least 8 characters')
+        .max(1000)
+        .optional()
+        .describe('Turns on the login; FACESTREAM_ADMIN_PASSWORD sets it too. Required to listen beyond loopback'),
     })
     .prefault({}),
   dataDir: z.string().default('./data').describe('Gallery, events and snapshots'),

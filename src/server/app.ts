@@ -7,6 +7,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { HTTP_STATUS, ServiceError } from '../common/errors.js';
 import { REPO_ROOT } from '../models/manifest.js';
 import type { CameraService } from '../pipeline/camera-service.js';
+import { LOGIN_PAGE, authRouter, requireAuth, type Auth } from './auth.js';
 import { prometheusText } from './prometheus.js';
 
 /** An error a client caused: its message is sent as `{ error }` with the status. */
@@ -21,15 +22,19 @@ export class HttpError extends Error {
 
 export interface AppDeps {
   cameras: CameraService;
+  auth: Auth;
   health: () => Record<string, unknown>;
   /** More routers mounted under /api (events, people, recognize). */
   routers?: Router[];
 }
 
-export function createApp({ cameras, health, routers = [] }: AppDeps): express.Express {
+export function createApp({ cameras, auth, health, routers = [] }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
   app.use(express.json({ limit: '100kb' }));
+  app.get('/login.html', (_req, res) => void res.type('html').send(LOGIN_PAGE));
+  app.use('/api', authRouter(auth));
+  app.use(requireAuth(auth));
 
   app.get('/api/health', (_req, res) => void res.json({ status: 'ok', ...health() }));
   app.get('/api/cameras', (_req, res) => void res.json(cameras.statuses()));

@@ -19,6 +19,7 @@ import { EventRecorder } from '../events/recorder.js';
 import { SnapshotStore } from '../events/snapshots.js';
 import { EventsRepository } from '../storage/events.repository.js';
 import { createApp } from './app.js';
+import { Auth, hashPassword } from './auth.js';
 import { eventsRouter, publicEvent } from './events.routes.js';
 import { peopleRouter } from './people.routes.js';
 import { WorkerFaceFinder } from '../pipeline/worker-face-finder.js';
@@ -54,10 +55,10 @@ export async function startServer(
   createSource: CameraSourceFactory,
   log: (line: string) => void = (line) => void process.stderr.write(line + '\n'),
 ): Promise<RunningServer> {
-  const { host, port } = config.server;
-  if (!isLoopback(host) && !process.env.FACESTREAM_ADMIN_PASSWORD) {
+  const { host, port, adminPassword } = config.server;
+  if (!isLoopback(host) && !adminPassword) {
     throw new Error(
-      `refusing to listen on ${host} without an admin password: set FACESTREAM_ADMIN_PASSWORD, or keep server.host at 127.0.0.1 (loopback)`,
+      `refusing to listen on ${host} without an admin password: set FACESTREAM_ADMIN_PASSWORD (or server.adminPassword in the config), or keep server.host at 127.0.0.1 (loopback)`,
     );
   }
   const runtime = await initRuntime();
@@ -92,8 +93,11 @@ export async function startServer(
     stops.push(() => cameras.stop());
     cameras.on('state', ({ cameraId, state, reason }) => log(`facestream: camera ${cameraId}: ${state}${reason ? ` (${reason})` : ''}`));
 
+    // only a slow hash of the password is kept
+    const auth = new Auth(adminPassword ? hashPassword(adminPassword) : null, db);
     const app = createApp({
       cameras,
+      auth,
       health: () => ({ backend: runtime.backend, cameras: cameras.ids().length, uptime: process.uptime() }),
       routers: [
         eventsRouter({ events, snapshots }),
@@ -107,6 +111,7 @@ export async function startServer(
     });
     const http: HttpServer = createServer(app);
     const io = new SocketServer(http, { serveClient: true, maxHttpBufferSize: 1e6 });
+    io.of('/live').use((socket, next) => (auth.allows(socket.request) ? next() : next(new Error('unauthorized: log in first'))));
     const live = new LiveHub(io, { cameraIds: () => cameras.ids(), statuses: () => cameras.statuses(), latency: (id) => cameras.latency(id) });
     cameras.on('frame', (frame) => live.publish(frame));
     recorder.on('change', (change) =>

@@ -82,6 +82,18 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX events_by_camera ON events(camera_id, started_at DESC);
     `,
   },
+  {
+    version: 3,
+    name: 'API tokens (SHA-256 hashes only)',
+    sql: `
+      CREATE TABLE api_tokens (
+        id         INTEGER PRIMARY KEY AUTOINCREMENT,
+        name       TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export interface OpenOptions {
