@@ -70,6 +70,12 @@ export const configSchema = z.strictObject({
       recheckEvery: z.number().int().min(1).max(1000).default(10),
     })
     .prefault({}),
+  events: z
+    .strictObject({
+      retentionDays: z.number().min(1).max(3650).default(30).describe('Events older than this are deleted with their snapshots'),
+      maxSnapshotMB: z.number().min(10).max(1_000_000).default(2048).describe('Oldest snapshots are removed beyond this total'),
+    })
+    .prefault({}),
   cameras: z.array(cameraSchema).max(64).default([]),
 });
 

@@ -15,7 +15,12 @@ import { CosineMatcher, cosineMatchOptions } from '../recognition/cosine-matcher
 import { loadGallery } from '../recognition/gallery.js';
 import { openDatabase, type Db } from '../storage/database.js';
 import { PeopleRepository } from '../storage/people.repository.js';
+import type { StoredEvent } from '../storage/events.repository.js';
+import { ServiceError } from '../common/errors.js';
+import { QUALITY_GATE_DEFAULTS, defaultLookAlikeSimilarity, lookAlikes, sampleFromImage } from '../recognition/enrol.js';
+import { PersonNameError, validatePersonName } from '../recognition/person-name.js';
 import { EventRecorder } from '../events/recorder.js';
+import { applyRetention, scheduleRetention } from '../events/retention.js';
 import { SnapshotStore } from '../events/snapshots.js';
 import { EventsRepository } from '../storage/events.repository.js';
 import { createApp } from './app.js';
@@ -35,6 +40,15 @@ export interface RunningServer {
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+function validateName(name: string): string {
+  try {
+    return validatePersonName(name);
+  } catch (error) {
+    if (error instanceof PersonNameError) throw new ServiceError('invalid', error.message);
+    throw error;
+  }
+}
 
 export function isLoopback(host: string): boolean {
   return LOOPBACK.has(host) || host.startsWith('127.');
@@ -89,21 +103,42 @@ export async function startServer(
     pipeline.on('sample', (sample) => recorder.sample(sample));
     pipeline.on('trackEnded', (ended) => recorder.trackEnded(ended.cameraId, ended.trackId, ended.endedAt));
     stops.push(() => recorder.stop());
+    const stopRetention = scheduleRetention(() =>
+      applyRetention(events, snapshots, { maxAgeDays: config.events.retentionDays, maxSnapshotBytes: config.events.maxSnapshotMB * 1024 * 1024 }).catch((error: Error) =>
+        log(`facestream: retention: ${error.message}`),
+      ),
+    );
+    stops.push(stopRetention);
     const cameras = new CameraService(pipeline, createSource);
     stops.push(() => cameras.stop());
     cameras.on('state', ({ cameraId, state, reason }) => log(`facestream: camera ${cameraId}: ${state}${reason ? ` (${reason})` : ''}`));
 
     // only a slow hash of the password is kept
     const auth = new Auth(adminPassword ? hashPassword(adminPassword) : null, db);
+    const people = new PeopleRepository(db, config.dataDir);
+    const finder = new WorkerFaceFinder(detector, embedder, config.recognition.model);
+    /** A reviewed event's best face joins a person's gallery (the person is created if new). */
+    const addEventFace = async (event: StoredEvent, person: string) => {
+      if (!event.facePath) throw new ServiceError('invalid', `event ${event.id} has no face snapshot to add`);
+      const name = validateName(person);
+      // the snapshot is a crop around the face, so a smaller face than a photo's is accepted
+      const outcome = await sampleFromImage(finder, snapshots.absolute(event.facePath), { gates: { ...QUALITY_GATE_DEFAULTS, minFaceSize: 20 }, largest: true });
+      if ('reason' in outcome) throw new ServiceError('invalid', `the face of event ${event.id} cannot join the gallery: ${outcome.reason}`);
+      const result = people.addSamples(name, [{ ...outcome.sample, source: { kind: 'event', path: event.id } }], 'any');
+      reloadGallery();
+      const lookAlike = defaultLookAlikeSimilarity(config.recognition.model);
+      const warnings = lookAlike === undefined ? [] : lookAlikes(people, config.recognition.model, [result.person.id], lookAlike).map((w) => w.message);
+      return { sampleId: result.sampleIds[0]!, warnings };
+    };
     const app = createApp({
       cameras,
       auth,
       health: () => ({ backend: runtime.backend, cameras: cameras.ids().length, uptime: process.uptime() }),
       routers: [
-        eventsRouter({ events, snapshots }),
+        eventsRouter({ events, snapshots, addToGallery: (event, person) => addEventFace(event, person) }),
         peopleRouter({
-          people: new PeopleRepository(db, config.dataDir),
-          finder: new WorkerFaceFinder(detector, embedder, config.recognition.model),
+          people,
+          finder,
           matcher: () => matcher,
           galleryChanged: reloadGallery,
         }),

@@ -177,12 +177,39 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
     assert.equal((await api('/api/events/ev_nope')).status, 404);
   });
 
+  it('reviews an event: relabel a stranger and add their face to the gallery in the same call', async () => {
+    const { events } = (await (await api('/api/events?known=false&limit=50')).json()) as { events: { id: string; snapshotUrl: string | null }[] };
+    const withFace = events.find((e) => e.snapshotUrl);
+    assert.ok(withFace, 'an unknown event with a snapshot');
+    const bad = await api(`/api/events/${withFace.id}/review`, json({ action: 'reject', addToGallery: true }));
+    assert.equal(bad.status, 400);
+    assert.equal((await api(`/api/events/${withFace.id}/review`, json({ action: 'dance' }))).status, 400);
+    // a face the quality gates refuse (turned, small) is answered 400 with the reason: try the next
+    let review: Response | undefined;
+    let body = {} as { event: { review: string; label: string; known: boolean }; added?: { sampleId: number }; error?: string };
+    for (const event of events.filter((e) => e.snapshotUrl)) {
+      review = await api(`/api/events/${event.id}/review`, json({ action: 'relabel', person: 'zoe', addToGallery: true }));
+      body = await review.json();
+      if (review.status === 200) break;
+      assert.equal(review.status, 400);
+      assert.match(body.error ?? '', /cannot join the gallery: /);
+    }
+    assert.equal(review?.status, 200, JSON.stringify(body));
+    assert.deepEqual([body.event.review, body.event.label, body.event.known], ['relabeled', 'zoe', true]);
+    assert.equal(typeof body.added?.sampleId, 'number');
+    const people = (await (await api('/api/people')).json()) as { name: string; samples: number }[];
+    assert.deepEqual(people.map((p) => [p.name, p.samples]), [['zoe', 1]]);
+    const confirmed = await api(`/api/events/${events.find((e) => e.id !== withFace.id)?.id ?? withFace.id}/review`, json({ action: 'confirm' }));
+    assert.equal(confirmed.status, 200);
+  });
+
   it('manages people over REST: create, refuse duplicates and bad names, enrol an uploaded photo, rename, delete', async () => {
     const created = await api('/api/people', json({ name: 'ann' }));
     assert.equal(created.status, 201);
     const ann = (await created.json()) as { id: number; name: string; samples: number };
     assert.deepEqual([ann.name, ann.samples], ['ann', 0]);
     assert.equal((await api('/api/people', json({ name: 'ANN' }))).status, 409, 'names are unique ignoring case');
+    assert.equal((await api('/api/people', json({ name: 'Zoe' }))).status, 409);
     assert.equal((await api('/api/people', json({ name: '../etc' }))).status, 400);
     assert.equal((await api('/api/people', json({ name: 42 }))).status, 400);
 

@@ -147,3 +147,44 @@ describe('EventsRepository on real SQLite', () => {
     assert.equal(repo.totalSnapshotBytes(), 10);
   });
 });
+
+describe('retention', () => {
+  it('deletes events past the age limit with their files, then trims the oldest snapshots past the size limit', async () => {
+    const { applyRetention } = await import('../../src/events/retention.js');
+    const { SnapshotStore } = await import('../../src/events/snapshots.js');
+    const { mkdirSync, writeFileSync, existsSync } = await import('node:fs');
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'facestream-retention-'));
+    const db = openDatabase(dir);
+    try {
+      const repo = new EventsRepository(db);
+      const store = new SnapshotStore(dir);
+      const day = 24 * 60 * 60 * 1000;
+      const now = 100 * day;
+      mkdirSync(path.join(dir, 'snapshots', 'd'), { recursive: true });
+      const log = new EventLog('cosine', 2000, (ts) => `ev_${ts.toString(36)}`);
+      const ages = [40, 35, 10, 5, 1]; // days old
+      repo.upsertMany(
+        ages.map((age, i) => {
+          const event = log.sample(sample({ ts: now - age * day, trackId: i }))!.event;
+          const facePath = path.join('snapshots', 'd', `${event.id}-face.jpg`);
+          const framePath = path.join('snapshots', 'd', `${event.id}-frame.jpg`);
+          writeFileSync(path.join(dir, facePath), Buffer.alloc(600));
+          writeFileSync(path.join(dir, framePath), Buffer.alloc(400));
+          return { ...event, facePath, framePath, snapshotBytes: 1000 };
+        }),
+      );
+      const result = await applyRetention(repo, store, { maxAgeDays: 30, maxSnapshotBytes: 2000 }, now);
+      assert.deepEqual(result, { deletedEvents: 2, trimmedSnapshots: 1 });
+      const left = repo.list({ limit: 10 }).events;
+      assert.equal(left.length, 3);
+      const oldest = left[left.length - 1]!;
+      assert.equal(oldest.facePath, null, 'the oldest remaining event lost its snapshot');
+      assert.ok(left.slice(0, 2).every((e) => e.facePath && existsSync(path.join(dir, e.facePath))));
+      assert.equal(repo.totalSnapshotBytes(), 2000);
+      assert.throws(() => store.absolute('../../etc/passwd'), /outside the snapshots folder/);
+    } finally {
+      db.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
