@@ -8,6 +8,7 @@ import { HTTP_STATUS, ServiceError } from '../common/errors.js';
 import { REPO_ROOT } from '../models/manifest.js';
 import type { CameraService } from '../pipeline/camera-service.js';
 import { LOGIN_PAGE, authRouter, requireAuth, type Auth } from './auth.js';
+import { OPENAPI } from './openapi.js';
 import { prometheusText } from './prometheus.js';
 
 /** An error a client caused: its message is sent as `{ error }` with the status. */
@@ -33,6 +34,7 @@ export function createApp({ cameras, auth, health, routers = [] }: AppDeps): exp
   app.disable('x-powered-by');
   app.use(express.json({ limit: '100kb' }));
   app.get('/login.html', (_req, res) => void res.type('html').send(LOGIN_PAGE));
+  app.get('/api/openapi.json', (_req, res) => void res.json(OPENAPI));
   app.use('/api', authRouter(auth));
   app.use(requireAuth(auth));
 

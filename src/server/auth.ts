@@ -120,7 +120,7 @@ export class Auth {
 
 /** Express middleware: 401 for API calls without a session or token, a redirect to the login page for pages. */
 export function requireAuth(auth: Auth) {
-  const open = new Set(['/api/login', '/api/health', '/login.html']);
+  const open = new Set(['/api/login', '/api/health', '/api/openapi.json', '/login.html']);
   return (req: Request, res: Response, next: NextFunction) => {
     if (!auth.enabled || open.has(req.path) || auth.allows(req)) return next();
     if (req.path.startsWith('/api/')) return void res.status(401).json({ error: 'log in first (POST /api/login) or send Authorization: Bearer <token>' });

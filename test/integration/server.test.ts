@@ -279,6 +279,19 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
     assert.equal((await api('/api/health')).status, 200, 'still serving');
   });
 
+  it('documents every API route in /api/openapi.json', async () => {
+    const spec = (await (await api('/api/openapi.json')).json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
+    assert.match(spec.openapi, /^3\./);
+    const documented = new Set(Object.entries(spec.paths).flatMap(([p, ops]) => Object.keys(ops).filter((m) => m !== 'parameters').map((m) => `${m.toUpperCase()} ${p}`)));
+    const routes = [
+      'GET /api/health', 'GET /api/cameras', 'POST /api/cameras', 'GET /api/cameras/{id}', 'PATCH /api/cameras/{id}', 'DELETE /api/cameras/{id}',
+      'GET /api/metrics', 'GET /api/events', 'GET /api/events.csv', 'GET /api/events/{id}', 'GET /api/events/{id}/snapshot', 'POST /api/events/{id}/review',
+      'GET /api/people', 'POST /api/people', 'GET /api/people/{id}', 'PATCH /api/people/{id}', 'DELETE /api/people/{id}', 'POST /api/people/{id}/faces',
+      'DELETE /api/people/{id}/faces/{faceId}', 'GET /api/people/{id}/faces/{faceId}/image', 'POST /api/recognize', 'POST /api/login', 'POST /api/logout', 'POST /api/tokens',
+    ];
+    for (const route of routes) assert.ok(documented.has(route), `${route} is not in openapi.json`);
+  });
+
   it('removes a camera at run time', async () => {
     assert.equal((await api('/api/cameras/still', { method: 'DELETE' })).status, 204);
     assert.deepEqual(await (await api('/api/cameras')).json(), []);
