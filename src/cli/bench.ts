@@ -23,7 +23,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const [kind, ...rest] = argv;
   if (kind === 'accuracy') return benchAccuracy(rest);
   if (kind === 'vision') return benchVision(rest);
-  throw new UsageError('bench takes "accuracy" or "vision": facestream bench accuracy --pairs pairs.csv | facestream bench vision');
+  if (kind === 'gallery') return (await import('./bench-gallery.js')).benchGallery(rest);
+  throw new UsageError('bench takes accuracy, vision, gallery or stream: facestream bench accuracy --pairs pairs.csv | bench vision | bench gallery | bench stream');
 }
 
 interface Pair {
