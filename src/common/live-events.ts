@@ -44,21 +44,28 @@ export interface CameraStatus {
   latencyP95: number;
 }
 
-/** A recognition event as the live feed carries it (the REST shape of /api/events). */
+export type ReviewState = 'pending' | 'confirmed' | 'rejected' | 'relabeled';
+
+/** A recognition event as the REST API and the live feed show it. */
+export interface PublicEvent {
+  id: string;
+  cameraId: string;
+  /** The person's name, or null for a stranger. */
+  person: string | null;
+  label: string;
+  known: boolean;
+  score: number;
+  startedAt: string;
+  endedAt: string | null;
+  frames: number;
+  snapshotUrl: string | null;
+  frameUrl: string | null;
+  review: ReviewState;
+}
+
 export interface LiveEventChange {
   kind: 'start' | 'update' | 'end';
-  event: {
-    id: string;
-    cameraId: string;
-    person: string | null;
-    label: string;
-    known: boolean;
-    score: number;
-    startedAt: string;
-    endedAt: string | null;
-    snapshotUrl: string | null;
-    review: string;
-  };
+  event: PublicEvent;
 }
 
 export interface LiveServerEvents {

@@ -7,7 +7,9 @@
 import type { FaceQuality } from '../common/types.js';
 import type { Identity } from '../tracking/identity-vote.js';
 
-export type ReviewState = 'pending' | 'confirmed' | 'rejected' | 'relabeled';
+import type { ReviewState } from '../common/live-events.js';
+
+export type { ReviewState };
 
 export interface RecognitionEvent {
   id: string;

@@ -4,6 +4,7 @@
  */
 import { Router, type Request } from 'express';
 import { ServiceError } from '../common/errors.js';
+import type { PublicEvent } from '../common/live-events.js';
 import type { ReviewState } from '../events/event-log.js';
 import type { SnapshotStore } from '../events/snapshots.js';
 import type { EventFilter, EventsRepository, StoredEvent } from '../storage/events.repository.js';
@@ -60,7 +61,7 @@ export function parseFilter(req: Request, defaultLimit = 50): EventFilter {
   };
 }
 
-export function publicEvent(e: StoredEvent) {
+export function publicEvent(e: StoredEvent): PublicEvent {
   return {
     id: e.id,
     cameraId: e.cameraId,
@@ -99,13 +100,13 @@ export function eventsRouter({ events, snapshots, addToGallery }: EventsDeps): R
 
   router.get('/events.csv', (req, res) => {
     const filter = { ...parseFilter(req, MAX_PAGE), limit: MAX_PAGE };
-    const header = ['id', 'cameraId', 'label', 'known', 'score', 'startedAt', 'endedAt', 'frames', 'review'];
+    const header: (keyof PublicEvent)[] = ['id', 'cameraId', 'label', 'known', 'score', 'startedAt', 'endedAt', 'frames', 'review'];
     const lines = [header.join(',')];
     let cursor: string | undefined = filter.cursor;
     // bounded: at most 200 pages of 500
     for (let page = 0; page < 200; page++) {
       const result = events.list({ ...filter, ...(cursor ? { cursor } : {}) });
-      for (const e of result.events.map(publicEvent)) lines.push(header.map((h) => csvCell((e as Record<string, unknown>)[h])).join(','));
+      for (const e of result.events.map(publicEvent)) lines.push(header.map((h) => csvCell(e[h])).join(','));
       if (!result.nextCursor) break;
       cursor = result.nextCursor;
     }

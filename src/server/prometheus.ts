@@ -1,16 +1,11 @@
 /** /api/metrics in Prometheus' text format, per camera. */
+import type { CameraStatus } from '../common/live-events.js';
 import type { Histogram } from '../pipeline/metrics.js';
 
-export interface CameraMetricsSnapshot {
+export type CameraMetricsSnapshot = Pick<CameraStatus, 'fpsIn' | 'fpsProcessed' | 'framesDropped' | 'restarts' | 'detectMs' | 'embedMsPerFace'> & {
   cameraId: string;
-  fpsIn: number;
-  fpsProcessed: number;
-  framesDropped: number;
-  restarts: number;
-  detectMs: number;
-  embedMsPerFace: number;
   latency: Histogram;
-}
+};
 
 function escape(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
