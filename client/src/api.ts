@@ -1,16 +1,91 @@
 /**
- * The REST calls the live page makes (same origin). Expected failures come back as values with
+ * The REST calls the pages make (same origin). Expected failures come back as values with
  * the server's own message, so the page can show it; nothing here throws.
  */
-import type { CameraStatus } from '../../src/common/live-events.js';
+import type { CameraStatus, PublicEvent, ReviewState } from '../../src/common/live-events.js';
+import type { FaceQuality } from '../../src/common/types.js';
 
-export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: string };
+export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: string; status: number };
 
 export interface NewCamera {
   id: string;
   url: string;
   name?: string;
 }
+
+export type { ReviewState };
+export const REVIEW_STATES: readonly ReviewState[] = ['pending', 'confirmed', 'rejected', 'relabeled'];
+
+/** A recognition event as GET /api/events and the live feed show it. */
+export type RecognitionEvent = PublicEvent;
+
+export interface EventPage {
+  events: RecognitionEvent[];
+  nextCursor: string | null;
+}
+
+/** The filters of GET /api/events and /api/events.csv; empty values are left out of the query. */
+export interface EventFilter {
+  person?: string;
+  camera?: string;
+  known?: 'true' | 'false';
+  review?: ReviewState;
+  /** ISO 8601. */
+  from?: string;
+  to?: string;
+}
+
+export type ReviewAction = { action: 'confirm' | 'reject'; addToGallery?: boolean } | { action: 'relabel'; person: string; addToGallery?: boolean };
+
+export interface Person {
+  id: number;
+  name: string;
+  createdAt: string | number;
+  samples: number;
+  faceUrl: string | null;
+}
+
+export interface PersonFace {
+  id: number;
+  imageUrl: string | null;
+  quality: FaceQuality;
+  source: string;
+}
+
+export interface PersonDetail extends Person {
+  faces: PersonFace[];
+}
+
+export interface UploadFileResult {
+  file: string;
+  accepted: boolean;
+  faceId?: number;
+  reason?: string;
+}
+
+export interface FaceUploadReport {
+  person: Person;
+  results: UploadFileResult[];
+  warnings: string[];
+}
+
+export interface RecognizedFace {
+  box: [number, number, number, number];
+  confidence: number;
+  label: string;
+  score: number;
+  known: boolean;
+  candidates: { label: string; score: number }[];
+}
+
+export interface RecognizeReport {
+  file: string;
+  width: number;
+  height: number;
+  faces: RecognizedFace[];
+}
+
+// ---- cameras
 
 export function listCameras(): Promise<ApiResult<CameraStatus[]>> {
   return request<CameraStatus[]>('GET', '/api/cameras');
@@ -24,6 +99,88 @@ export function removeCamera(id: string): Promise<ApiResult<null>> {
   return request<null>('DELETE', `/api/cameras/${encodeURIComponent(id)}`);
 }
 
+// ---- events
+
+/** The query string (with its "?", or "") for a filter, plus paging. */
+export function eventQuery(filter: EventFilter, paging: { limit?: number; cursor?: string | null } = {}): string {
+  const params = new URLSearchParams();
+  for (const key of ['person', 'camera', 'known', 'review', 'from', 'to'] as const) {
+    const value = filter[key];
+    if (value) params.set(key, value);
+  }
+  if (paging.limit !== undefined) params.set('limit', String(paging.limit));
+  if (paging.cursor) params.set('cursor', paging.cursor);
+  const text = params.toString();
+  return text ? `?${text}` : '';
+}
+
+export function listEvents(filter: EventFilter, cursor: string | null, limit = 30): Promise<ApiResult<EventPage>> {
+  return request<EventPage>('GET', `/api/events${eventQuery(filter, { limit, cursor })}`);
+}
+
+export function getEvent(id: string): Promise<ApiResult<RecognitionEvent>> {
+  return request<RecognitionEvent>('GET', `/api/events/${encodeURIComponent(id)}`);
+}
+
+export function reviewEvent(id: string, review: ReviewAction): Promise<ApiResult<{ event: RecognitionEvent; added?: { sampleId: number; warnings: string[] } }>> {
+  return request('POST', `/api/events/${encodeURIComponent(id)}/review`, review);
+}
+
+export function eventsCsvUrl(filter: EventFilter): string {
+  return `/api/events.csv${eventQuery(filter)}`;
+}
+
+// ---- people
+
+export function listPeople(): Promise<ApiResult<Person[]>> {
+  return request<Person[]>('GET', '/api/people');
+}
+
+export function getPerson(id: number): Promise<ApiResult<PersonDetail>> {
+  return request<PersonDetail>('GET', `/api/people/${id}`);
+}
+
+export function createPerson(name: string): Promise<ApiResult<Person>> {
+  return request<Person>('POST', '/api/people', { name });
+}
+
+export function renamePerson(id: number, name: string): Promise<ApiResult<Person>> {
+  return request<Person>('PATCH', `/api/people/${id}`, { name });
+}
+
+export function deletePerson(id: number): Promise<ApiResult<null>> {
+  return request<null>('DELETE', `/api/people/${id}`);
+}
+
+export function deleteFace(personId: number, faceId: number): Promise<ApiResult<null>> {
+  return request<null>('DELETE', `/api/people/${personId}/faces/${faceId}`);
+}
+
+/** Uploads photos to a person's gallery; a 422 (nothing accepted) still carries the per-file report. */
+export function uploadFaces(personId: number, files: File[], onProgress: (fraction: number) => void): Promise<ApiResult<FaceUploadReport>> {
+  const form = new FormData();
+  for (const file of files) form.append('files', file, file.name);
+  return upload<FaceUploadReport>(`/api/people/${personId}/faces`, form, onProgress, (body) => isObject(body) && Array.isArray(body.results));
+}
+
+export function logout(): Promise<ApiResult<unknown>> {
+  return request('POST', '/api/logout');
+}
+
+/** Whether the server asks for a login (GET /api/health's `auth`, when it says). */
+export async function authEnabled(): Promise<boolean> {
+  const health = await request<{ auth?: unknown }>('GET', '/api/health');
+  return health.ok && health.value?.auth === true;
+}
+
+export function recognize(file: File, onProgress: (fraction: number) => void): Promise<ApiResult<RecognizeReport>> {
+  const form = new FormData();
+  form.append('file', file, file.name);
+  return upload<RecognizeReport>('/api/recognize', form, onProgress);
+}
+
+// ---- plumbing
+
 async function request<T>(method: string, url: string, body?: unknown): Promise<ApiResult<T>> {
   let response: Response;
   try {
@@ -33,23 +190,65 @@ async function request<T>(method: string, url: string, body?: unknown): Promise<
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
-    return { ok: false, error: 'the server cannot be reached; is facestream running?' };
+    return { ok: false, status: 0, error: 'the server cannot be reached; is facestream running?' };
   }
   if (response.status === 204) return { ok: true, value: null as T };
   const text = await response.text().catch(() => '');
-  let json: unknown = null;
-  try {
-    json = text ? JSON.parse(text) : null;
-  } catch {
-    // not JSON: handled below
-  }
-  if (!response.ok) {
-    const message = isErrorBody(json) ? json.error : `${method} ${url} failed: HTTP ${response.status}`;
-    return { ok: false, error: message };
+  return interpret<T>(method, url, response.status, text);
+}
+
+/**
+ * A multipart POST through XMLHttpRequest, whose upload reports progress (fetch's does not).
+ * `acceptFailure` lets a non-2xx reply whose body is a report count as a value.
+ */
+function upload<T>(url: string, form: FormData, onProgress: (fraction: number) => void, acceptFailure: (body: unknown) => boolean = () => false): Promise<ApiResult<T>> {
+  return new Promise((resolve) => {
+    const xhr = new XMLHttpRequest();
+    xhr.open('POST', url);
+    xhr.setRequestHeader('accept', 'application/json');
+    xhr.upload.addEventListener('progress', (event) => {
+      if (event.lengthComputable && event.total > 0) onProgress(event.loaded / event.total);
+    });
+    xhr.upload.addEventListener('load', () => onProgress(1));
+    xhr.addEventListener('load', () => {
+      const result = interpret<T>('POST', url, xhr.status, xhr.responseText);
+      if (!result.ok && xhr.status >= 400 && xhr.status < 500) {
+        const body = parse(xhr.responseText);
+        if (acceptFailure(body)) return resolve({ ok: true, value: body as T });
+      }
+      resolve(result);
+    });
+    xhr.addEventListener('error', () => resolve({ ok: false, status: 0, error: 'the upload failed: the server cannot be reached; is facestream running?' }));
+    xhr.addEventListener('abort', () => resolve({ ok: false, status: 0, error: 'the upload was cancelled' }));
+    xhr.send(form);
+  });
+}
+
+/** Where the server's login page is: a call refused for want of a session goes there. */
+export const LOGIN_PAGE = '/login.html';
+
+function interpret<T>(method: string, url: string, status: number, text: string): ApiResult<T> {
+  const json = parse(text);
+  if (status === 401) window.location.assign(LOGIN_PAGE); // the session expired, or was never opened
+  if (status < 200 || status >= 300) {
+    const message = isErrorBody(json) ? json.error : status === 413 ? 'the upload is too large' : `${method} ${url} failed: HTTP ${status}`;
+    return { ok: false, status, error: message };
   }
   return { ok: true, value: json as T };
 }
 
+function parse(text: string): unknown {
+  try {
+    return text ? JSON.parse(text) : null;
+  } catch {
+    return null;
+  }
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
 function isErrorBody(value: unknown): value is { error: string } {
-  return typeof value === 'object' && value !== null && typeof (value as { error?: unknown }).error === 'string';
+  return isObject(value) && typeof value.error === 'string';
 }

@@ -19,3 +19,13 @@ export function byId<T extends HTMLElement>(id: string, type: new () => T): T {
   if (!(element instanceof type)) throw new Error(`index.html has no <${type.name}> with id "${id}"`);
   return element;
 }
+
+/** Replaces a select's options after its first (the "any" choice), keeping the chosen value when it is still offered. */
+export function fillSelect(select: Element | RadioNodeList | null, values: string[]): void {
+  if (!(select instanceof HTMLSelectElement)) return;
+  const chosen = select.value;
+  const first = select.options[0];
+  select.replaceChildren(...(first ? [first] : []), ...values.map((value) => h('option', { value }, value)));
+  if (chosen && !values.includes(chosen)) select.append(h('option', { value: chosen }, chosen));
+  select.value = chosen;
+}

@@ -1,219 +1,65 @@
 /**
- * The live page: connects to the `/live` namespace, keeps one tile per configured camera, and
- * watches each. The camera list comes from GET /api/cameras and from the server's `status`
- * message every second; after a reconnect (a server restart) every shown camera is watched again
- * and the list re-fetched.
+ * The single-page app: one `/live` Socket.IO connection shared by the pages, a nav in the
+ * header, and hash routes choosing the page shown (the live view is the default).
  */
-import { io, type Socket } from '/socket.io/socket.io.esm.min.js';
-import type { CameraStatus, LiveClientEvents, LiveFrame, LiveServerEvents } from '../../src/common/live-events.js';
-import { addCamera, listCameras, removeCamera } from './api.js';
-import { byId, h } from './dom.js';
-import { CameraTile } from './tile.js';
+import { io } from '/socket.io/socket.io.esm.min.js';
+import { LOGIN_PAGE, authEnabled, logout } from './api.js';
+import { byId } from './dom.js';
+import { EventsPage } from './events-page.js';
+import { IdentifyPage } from './identify-page.js';
+import { LivePage, type LiveSocket } from './live-page.js';
+import { PeoplePage } from './people-page.js';
+import { PAGES, parseRoute, type PageName, type Route } from './router.js';
 
-type LiveSocket = Socket<LiveServerEvents, LiveClientEvents>;
-type ConnectionState = 'connecting' | 'connected' | 'disconnected';
+const socket: LiveSocket = io('/live', { reconnectionDelayMax: 2000 });
+// with access control on, a connection without a session is refused: log in first
+socket.on('connect_error', (error) => {
+  if (/unauthori[sz]ed/i.test(error.message)) window.location.assign(LOGIN_PAGE);
+});
+const live = new LivePage(socket);
+const events = new EventsPage(socket);
+const people = new PeoplePage();
+new IdentifyPage(); // needs nothing when shown: it keeps its last photo while the app runs
 
-const CONNECTION_TEXT: Record<ConnectionState, string> = {
-  connecting: 'connecting…',
-  connected: 'connected',
-  disconnected: 'reconnecting…',
+const sections: Record<PageName, HTMLElement> = {
+  live: byId('page-live', HTMLElement),
+  events: byId('page-events', HTMLElement),
+  people: byId('page-people', HTMLElement),
+  identify: byId('page-identify', HTMLElement),
 };
 
-/** How long to wait before connecting again after the server closed the connection itself. */
-const SERVER_CLOSED_RETRY_MS = 1000;
+let shown: PageName | null = null;
 
-class LivePage {
-  private readonly tiles = new Map<string, CameraTile>();
-  private readonly cameras = new Map<string, CameraStatus>();
-  private readonly grid = byId('grid', HTMLElement);
-  private readonly empty = byId('empty', HTMLElement);
-  private readonly connection = byId('connection', HTMLElement);
-  private readonly form = byId('add-camera', HTMLFormElement);
-  private readonly formError = byId('add-camera-error', HTMLElement);
-  private readonly back = byId('back', HTMLButtonElement);
-  private readonly socket: LiveSocket;
-  private reconnectTimer: number | undefined;
-  /** Whether the large view was opened by a click here (so leaving it is a step back in history). */
-  private openedHere = false;
-
-  constructor() {
-    this.socket = io('/live', { reconnectionDelayMax: 2000 });
-    this.socket.on('connect', () => this.onConnect());
-    this.socket.on('disconnect', (reason) => {
-      this.setConnection('disconnected');
-      // socket.io retries by itself after a lost connection, but not after the server closed it
-      // (a graceful shutdown disconnects every viewer): retry then too, as after a restart
-      if (reason === 'io server disconnect') this.reconnectLater();
-    });
-    this.socket.io.on('reconnect_attempt', () => this.setConnection('disconnected'));
-    this.socket.on('connect_error', () => this.setConnection('disconnected'));
-    this.socket.on('status', (status) => this.setCameras(status.cameras));
-    this.socket.on('frame', (frame, drawn) => this.onFrame(frame, drawn));
-
-    this.form.addEventListener('submit', (event) => {
-      event.preventDefault();
-      void this.submitCamera();
-    });
-    this.back.addEventListener('click', () => this.showGrid());
-    window.addEventListener('hashchange', () => this.applyView());
-    document.addEventListener('keydown', (event) => {
-      if (event.key === 'Escape' && this.focusedId() !== null) this.showGrid();
-    });
-    setInterval(() => {
-      const now = performance.now();
-      for (const tile of this.tiles.values()) tile.tick(now);
-    }, 500);
-
-    this.setConnection('connecting');
-    this.render();
-    void this.refresh();
+function show(route: Route): void {
+  const page = route.page;
+  const entering = page !== shown;
+  for (const name of PAGES) {
+    sections[name].hidden = name !== page;
+    const link = document.querySelector(`[data-testid="nav-${name}"]`);
+    if (name === page) link?.setAttribute('aria-current', 'page');
+    else link?.removeAttribute('aria-current');
   }
-
-  private onConnect(): void {
-    this.setConnection('connected');
-    // a new connection (first, or after a server restart) has no watches on the server's side
-    for (const cameraId of this.tiles.keys()) this.socket.emit('watch', { cameraId });
-    void this.refresh();
+  document.body.dataset.page = page;
+  document.title = `facestream · ${page}`;
+  live.setActive(page === 'live');
+  if (page === 'events') events.show(route.eventId, entering);
+  else events.hide();
+  if (page === 'people') people.show(route.personId, entering);
+  if (entering && shown !== null) {
+    // a new page: start at its top, and move focus to it for keyboard and screen-reader users
+    window.scrollTo(0, 0);
+    sections[page].querySelector<HTMLElement>('h2')?.focus({ preventScroll: true });
   }
-
-  private reconnectLater(): void {
-    window.clearTimeout(this.reconnectTimer);
-    this.reconnectTimer = window.setTimeout(() => {
-      if (!this.socket.active) this.socket.connect();
-    }, SERVER_CLOSED_RETRY_MS);
-  }
-
-  private onFrame(frame: LiveFrame, drawn: () => void): void {
-    const tile = this.tiles.get(frame.cameraId);
-    if (tile) tile.receive(frame, drawn);
-    else drawn(); // a camera this page no longer shows: release the server's window
-  }
-
-  private async refresh(): Promise<void> {
-    const result = await listCameras();
-    if (result.ok) this.setCameras(result.value);
-  }
-
-  /** The full list of cameras, from the REST API or a status message. */
-  private setCameras(cameras: CameraStatus[]): void {
-    this.cameras.clear();
-    for (const camera of cameras) this.cameras.set(camera.id, camera);
-    this.render();
-  }
-
-  private render(): void {
-    for (const [id, tile] of this.tiles) {
-      if (this.cameras.has(id)) continue;
-      tile.close();
-      this.tiles.delete(id);
-      if (this.socket.connected) this.socket.emit('unwatch', { cameraId: id });
-    }
-    for (const camera of this.cameras.values()) {
-      let tile = this.tiles.get(camera.id);
-      if (!tile) {
-        tile = this.createTile(camera.id);
-        if (this.socket.connected) this.socket.emit('watch', { cameraId: camera.id });
-      }
-      tile.update(camera);
-    }
-    this.empty.hidden = this.cameras.size > 0;
-    this.grid.hidden = this.cameras.size === 0;
-    this.applyView();
-  }
-
-  private createTile(cameraId: string): CameraTile {
-    const tile = new CameraTile(cameraId, (id) => void this.remove(id));
-    tile.element.addEventListener('click', () => this.toggleFocus(cameraId));
-    tile.element.addEventListener('keydown', (event) => {
-      if (event.target !== tile.element || (event.key !== 'Enter' && event.key !== ' ')) return;
-      event.preventDefault();
-      this.toggleFocus(cameraId);
-    });
-    this.tiles.set(cameraId, tile);
-    // keep tiles in the order the cameras are listed
-    const ids = [...this.cameras.keys()];
-    const after = ids.slice(ids.indexOf(cameraId) + 1).find((id) => this.tiles.get(id)?.element.isConnected);
-    const before = after === undefined ? null : this.tiles.get(after)!.element;
-    this.grid.insertBefore(tile.element, before);
-    return tile;
-  }
-
-  private async submitCamera(): Promise<void> {
-    const data = new FormData(this.form);
-    const id = String(data.get('id') ?? '').trim();
-    const url = String(data.get('url') ?? '').trim();
-    const submit = this.form.querySelector('button[type="submit"]');
-    if (submit instanceof HTMLButtonElement) submit.disabled = true;
-    this.formError.textContent = '';
-    this.form.classList.remove('failed');
-    const result = await addCamera({ id, url });
-    if (submit instanceof HTMLButtonElement) submit.disabled = false;
-    if (!result.ok) {
-      this.formError.textContent = result.error;
-      this.form.classList.add('failed');
-      return;
-    }
-    this.form.reset();
-    this.cameras.set(result.value.id, result.value);
-    this.render();
-  }
-
-  private async remove(cameraId: string): Promise<void> {
-    if (!window.confirm(`Remove camera "${cameraId}"? It stops being recorded and recognised.`)) return;
-    const result = await removeCamera(cameraId);
-    if (!result.ok) {
-      window.alert(result.error);
-      return;
-    }
-    this.cameras.delete(cameraId);
-    this.render();
-  }
-
-  // --- single (large) view, kept in the URL hash so the browser's back button leaves it
-
-  private focusedId(): string | null {
-    const match = /^#\/camera\/(.+)$/.exec(window.location.hash);
-    if (!match) return null;
-    try {
-      return decodeURIComponent(match[1]!);
-    } catch {
-      return null;
-    }
-  }
-
-  private toggleFocus(cameraId: string): void {
-    if (this.focusedId() === cameraId) return this.showGrid();
-    this.openedHere = this.focusedId() === null;
-    window.location.hash = `#/camera/${encodeURIComponent(cameraId)}`;
-  }
-
-  private showGrid(): void {
-    if (this.openedHere) {
-      // the large view was opened from the grid: going back is the browser's back
-      history.back();
-      return;
-    }
-    if (window.location.hash) history.replaceState(null, '', window.location.pathname + window.location.search);
-    this.applyView();
-  }
-
-  private applyView(): void {
-    const focused = this.focusedId();
-    const single = focused !== null && this.tiles.has(focused);
-    document.body.dataset.view = single ? 'single' : 'grid';
-    if (!single) this.openedHere = false;
-    this.back.hidden = !single;
-    for (const [id, tile] of this.tiles) {
-      tile.element.classList.toggle('focused', single && id === focused);
-      tile.element.hidden = single && id !== focused;
-    }
-  }
-
-  private setConnection(state: ConnectionState): void {
-    this.connection.dataset.state = state;
-    this.connection.replaceChildren(h('span', { class: 'dot', 'aria-hidden': 'true' }), CONNECTION_TEXT[state]);
-    this.connection.title = state === 'connected' ? 'live connection to the server' : 'no live connection; retrying by itself';
-  }
+  shown = page;
 }
 
-new LivePage();
+const logoutButton = byId('logout', HTMLButtonElement);
+logoutButton.addEventListener('click', () => {
+  void logout().then(() => window.location.assign(LOGIN_PAGE));
+});
+void authEnabled().then((enabled) => {
+  logoutButton.hidden = !enabled;
+});
+
+window.addEventListener('hashchange', () => show(parseRoute(window.location.hash)));
+show(parseRoute(window.location.hash));

@@ -1,0 +1,177 @@
+/**
+ * One event in a modal dialog: the frame snapshot (with the box the server drew) and the face,
+ * the event's facts, and the review: confirm, reject, or relabel to a person of the gallery,
+ * optionally adding the face to that person's samples. A refused review shows the server's
+ * message and changes nothing.
+ */
+import { getEvent, reviewEvent, type RecognitionEvent, type ReviewAction } from './api.js';
+import { byId, fillSelect, h } from './dom.js';
+import { fullTime } from './format.js';
+import { formatScore } from './overlay.js';
+
+export class EventDetail {
+  private readonly dialog = byId('event-detail', HTMLDialogElement);
+  private readonly body = byId('event-detail-body', HTMLElement);
+  private readonly title = byId('event-detail-title', HTMLElement);
+  private people: string[] = [];
+  private current: string | null = null;
+  /** Set while the dialog is closed from outside (the route changed), which is not the user closing it. */
+  private closingQuietly = false;
+
+  /**
+   * @param onReviewed  an event as a review left it
+   * @param onClosed    the user closed the dialog (Escape, ✕, a click beside it)
+   */
+  constructor(
+    private readonly onReviewed: (event: RecognitionEvent) => void,
+    private readonly onClosed: () => void,
+  ) {
+    byId('event-detail-close', HTMLButtonElement).addEventListener('click', () => this.dialog.close());
+    this.dialog.addEventListener('click', (event) => {
+      if (event.target === this.dialog) this.dialog.close(); // the backdrop
+    });
+    this.dialog.addEventListener('close', () => {
+      this.current = null;
+      if (this.closingQuietly) this.closingQuietly = false;
+      else this.onClosed();
+    });
+  }
+
+  /** The id of the event shown, or null when closed. */
+  get eventId(): string | null {
+    return this.current;
+  }
+
+  /** Shows event `id`: at once from `cached` when the list has it, then as the server has it now. */
+  async open(id: string, cached: RecognitionEvent | null, people: string[]): Promise<void> {
+    this.current = id;
+    this.people = people;
+    if (cached) this.render(cached);
+    else {
+      this.title.textContent = 'Event';
+      this.body.replaceChildren(h('p', { class: 'muted', role: 'status' }, 'Loading the event…'));
+    }
+    if (!this.dialog.open) this.dialog.showModal();
+    const result = await getEvent(id);
+    if (this.current !== id) return;
+    if (!result.ok) {
+      this.body.replaceChildren(h('p', { class: 'form-error', role: 'alert' }, result.error));
+      return;
+    }
+    this.render(result.value);
+  }
+
+  /** The people offered by "relabel as". */
+  setPeople(people: string[]): void {
+    this.people = people;
+    fillSelect(this.body.querySelector('select[name="relabel"]'), people);
+  }
+
+  close(): void {
+    if (!this.dialog.open) return;
+    this.closingQuietly = true;
+    this.dialog.close();
+  }
+
+  private render(event: RecognitionEvent, focus?: string, done = ''): void {
+    this.title.textContent = `${event.known ? event.label : 'Unknown face'} on ${event.cameraId}`;
+    const frame = event.frameUrl
+      ? h('img', { src: event.frameUrl, alt: `The camera frame, with the face boxed (${event.cameraId}, ${fullTime(event.startedAt)})`, 'data-testid': 'event-frame' })
+      : h('div', { class: 'no-image' }, 'No frame snapshot (not taken yet, or removed by retention)');
+    const face = event.snapshotUrl
+      ? h('img', { src: event.snapshotUrl, alt: `The best face of this event, labeled ${event.label}`, 'data-testid': 'event-face' })
+      : h('div', { class: 'no-image' }, 'No face snapshot');
+    const facts = h(
+      'dl',
+      { class: 'facts' },
+      fact('Label', h('span', { class: `chip ${event.known ? 'known' : 'unknown'}` }, event.label)),
+      fact('Best score', formatScore(event.score) || '–'),
+      fact('Camera', event.cameraId),
+      fact('Started', fullTime(event.startedAt)),
+      fact('Ended', event.endedAt ? fullTime(event.endedAt) : 'still in view'),
+      fact('Frames', String(event.frames)),
+      h('div', {}, h('dt', {}, 'Review'), h('dd', { 'data-testid': 'event-review-state' }, reviewBadge(event.review))),
+    );
+    this.body.replaceChildren(
+      h('div', { class: 'detail-media' }, h('figure', { class: 'detail-frame' }, frame), h('figure', { class: 'detail-face' }, face)),
+      h('div', { class: 'detail-side' }, facts, this.reviewForm(event, done)),
+    );
+    if (focus) this.body.querySelector<HTMLElement>(`[data-testid="${focus}"]`)?.focus();
+  }
+
+  private reviewForm(event: RecognitionEvent, doneText: string): HTMLElement {
+    const relabel = h('select', { name: 'relabel' }, h('option', { value: '' }, 'Choose a person…'));
+    fillSelect(relabel, this.people);
+    const addName = h('strong', {});
+    const add = h('input', { type: 'checkbox', name: 'addToGallery', 'data-testid': 'review-add-to-gallery' });
+    const message = h('p', { class: 'form-error', role: 'alert', 'data-testid': 'review-error' });
+    const done = h('p', { class: 'muted', role: 'status', 'data-testid': 'review-done' }, doneText);
+    const confirm = h('button', { type: 'button', class: 'button', 'data-testid': 'review-confirm' }, '✓ Confirm');
+    const reject = h('button', { type: 'button', class: 'button danger', 'data-testid': 'review-reject' }, '✕ Reject');
+    const relabelButton = h('button', { type: 'button', class: 'button ghost', 'data-testid': 'review-relabel' }, 'Relabel');
+    const buttons = [confirm, reject, relabelButton];
+
+    // the face goes to the person chosen to relabel as, or else to the person recognised
+    const target = (): string | null => relabel.value || (event.known ? event.label : null);
+    const showTarget = (): void => {
+      const name = target();
+      addName.textContent = name ?? 'the chosen person';
+      add.disabled = name === null;
+      if (add.disabled) add.checked = false;
+    };
+    relabel.addEventListener('change', showTarget);
+    showTarget();
+
+    const send = async (action: ReviewAction, button: HTMLButtonElement): Promise<void> => {
+      message.textContent = '';
+      done.textContent = '';
+      for (const b of buttons) b.disabled = true;
+      button.setAttribute('aria-busy', 'true');
+      const result = await reviewEvent(event.id, action);
+      for (const b of buttons) b.disabled = false;
+      button.removeAttribute('aria-busy');
+      if (!result.ok) {
+        message.textContent = result.error;
+        return;
+      }
+      const updated = { ...event, ...result.value.event };
+      this.onReviewed(updated);
+      if (this.current !== event.id) return;
+      const added = result.value.added;
+      const text =
+        `Marked ${updated.review}.` +
+        (added ? ` The face was added to ${updated.label}'s samples.${added.warnings.length ? ' ' + added.warnings.join(' ') : ''}` : '');
+      this.render(updated, button.dataset.testid, text);
+    };
+    confirm.addEventListener('click', () => void send({ action: 'confirm', ...(add.checked ? { addToGallery: true } : {}) }, confirm));
+    reject.addEventListener('click', () => void send({ action: 'reject' }, reject));
+    relabelButton.addEventListener('click', () => {
+      if (!relabel.value) {
+        message.textContent = 'Choose the person this face really is, then press Relabel.';
+        relabel.focus();
+        return;
+      }
+      void send({ action: 'relabel', person: relabel.value, ...(add.checked ? { addToGallery: true } : {}) }, relabelButton);
+    });
+
+    return h(
+      'section',
+      { class: 'review', 'aria-label': 'Review this event' },
+      h('h3', {}, 'Review'),
+      h('div', { class: 'review-actions' }, confirm, reject),
+      h('div', { class: 'review-actions' }, h('label', { class: 'relabel' }, h('span', {}, 'Relabel as'), relabel), relabelButton),
+      h('label', { class: 'check' }, add, h('span', {}, 'Add this face to ', addName, "'s samples")),
+      message,
+      done,
+    );
+  }
+}
+
+/** An event's review state as a small badge. */
+export function reviewBadge(review: string): HTMLElement {
+  return h('span', { class: `review-badge review-${review}`, 'data-testid': 'event-review' }, review);
+}
+
+function fact(term: string, value: Node | string): HTMLElement {
+  return h('div', {}, h('dt', {}, term), h('dd', {}, value));
+}

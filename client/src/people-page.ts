@@ -1,0 +1,263 @@
+/**
+ * The People page: the gallery's people with their sample counts and a face each, a form to add
+ * one, and a person's page (#/people/<id>) to rename or delete them, see and remove their face
+ * samples, and upload photos (chosen or dropped) with a progress bar and a result per file.
+ */
+import {
+  createPerson,
+  deleteFace,
+  deletePerson,
+  getPerson,
+  listPeople,
+  renamePerson,
+  uploadFaces,
+  type FaceUploadReport,
+  type Person,
+  type PersonDetail,
+} from './api.js';
+import type { FaceQuality } from '../../src/common/types.js';
+import { byId, h } from './dom.js';
+import { makeDropZone } from './drop.js';
+import { initials, plural } from './format.js';
+
+export class PeoplePage {
+  private readonly listView = byId('people-list-view', HTMLElement);
+  private readonly list = byId('people-list', HTMLUListElement);
+  private readonly listStatus = byId('people-status', HTMLElement);
+  private readonly listError = byId('people-error', HTMLElement);
+  private readonly count = byId('people-count', HTMLElement);
+  private readonly createForm = byId('person-create', HTMLFormElement);
+  private readonly personView = byId('person-view', HTMLElement);
+  private readonly face = byId('person-face', HTMLElement);
+  private readonly name = byId('person-name', HTMLElement);
+  private readonly samples = byId('person-samples', HTMLElement);
+  private readonly renameForm = byId('person-rename', HTMLFormElement);
+  private readonly personError = byId('person-error', HTMLElement);
+  private readonly input = byId('person-upload', HTMLInputElement);
+  private readonly progress = byId('person-progress', HTMLProgressElement);
+  private readonly uploadStatus = byId('person-upload-status', HTMLElement);
+  private readonly warnings = byId('person-warnings', HTMLUListElement);
+  private readonly results = byId('person-results', HTMLUListElement);
+  private readonly faces = byId('person-faces', HTMLUListElement);
+  private person: PersonDetail | null = null;
+  private personId: number | null = null;
+  private uploading = false;
+
+  constructor() {
+    this.createForm.addEventListener('submit', (event) => {
+      event.preventDefault();
+      void this.create();
+    });
+    this.renameForm.addEventListener('submit', (event) => {
+      event.preventDefault();
+      void this.rename();
+    });
+    byId('person-delete', HTMLButtonElement).addEventListener('click', () => void this.remove());
+    makeDropZone(byId('person-drop', HTMLElement), this.input, (files) => void this.upload(files));
+  }
+
+  show(personId: number | null, entering: boolean): void {
+    this.listView.hidden = personId !== null;
+    this.personView.hidden = personId === null;
+    if (personId === null) {
+      this.personId = null;
+      void this.loadList();
+      return;
+    }
+    if (personId !== this.personId) {
+      this.personId = personId;
+      this.person = null;
+      this.clearUpload();
+      this.name.textContent = 'Loading…';
+      this.samples.textContent = '';
+      this.faces.replaceChildren();
+      this.face.replaceChildren();
+      this.personError.textContent = '';
+      if (!entering) this.name.focus({ preventScroll: true });
+    }
+    void this.loadPerson(personId);
+  }
+
+  // ---- the list
+
+  private async loadList(): Promise<void> {
+    this.list.setAttribute('aria-busy', 'true');
+    const result = await listPeople();
+    this.list.removeAttribute('aria-busy');
+    if (!result.ok) {
+      this.listError.textContent = result.error;
+      return;
+    }
+    this.listError.textContent = '';
+    const people = [...result.value].sort((a, b) => a.name.localeCompare(b.name));
+    this.list.replaceChildren(...people.map(personRow));
+    this.count.textContent = people.length ? plural(people.length, 'person').replace(/persons$/, 'people') : '';
+    this.listStatus.textContent = people.length ? '' : 'No one in the gallery yet. Add a person, then upload a few photos of their face.';
+  }
+
+  private async create(): Promise<void> {
+    const input = this.createForm.elements.namedItem('name') as HTMLInputElement;
+    const error = this.createForm.querySelector('.form-error')!;
+    const button = this.createForm.querySelector('button')!;
+    error.textContent = '';
+    button.disabled = true;
+    const result = await createPerson(input.value.trim());
+    button.disabled = false;
+    if (!result.ok) {
+      error.textContent = result.error;
+      input.focus();
+      return;
+    }
+    this.createForm.reset();
+    // next, photos of the new person's face
+    window.location.hash = `#/people/${result.value.id}`;
+  }
+
+  // ---- one person
+
+  private async loadPerson(id: number): Promise<void> {
+    const result = await getPerson(id);
+    if (this.personId !== id) return;
+    if (!result.ok) {
+      this.name.textContent = 'Not found';
+      this.personError.textContent = result.error;
+      return;
+    }
+    this.person = result.value;
+    this.renderPerson(result.value);
+  }
+
+  private renderPerson(person: PersonDetail): void {
+    this.name.textContent = person.name;
+    this.samples.textContent = plural(person.samples, 'sample');
+    this.face.replaceChildren(avatar(person));
+    const renameInput = this.renameForm.elements.namedItem('name') as HTMLInputElement;
+    if (document.activeElement !== renameInput) renameInput.value = person.name;
+    this.faces.replaceChildren(
+      ...person.faces.map((face) => {
+        const remove = h('button', { type: 'button', class: 'icon-button', 'aria-label': `Remove sample ${face.id}`, title: 'Remove this sample', 'data-testid': 'face-remove' }, '✕');
+        remove.addEventListener('click', () => void this.removeFace(face.id));
+        const image = face.imageUrl ? h('img', { src: face.imageUrl, alt: `Sample ${face.id} of ${person.name}`, loading: 'lazy' }) : h('span', { class: 'avatar' }, initials(person.name));
+        return h(
+          'li',
+          { class: 'face-sample', 'data-testid': 'face-sample', 'data-face-id': String(face.id) },
+          image,
+          h('span', { class: 'face-meta' }, h('span', { title: qualityText(face.quality) }, `${Math.round(face.quality.size)} px`), h('span', { class: 'muted' }, face.source)),
+          remove,
+        );
+      }),
+    );
+    if (person.faces.length === 0) this.faces.append(h('li', { class: 'muted empty-line' }, 'No samples yet: add photos above.'));
+  }
+
+  private async rename(): Promise<void> {
+    if (!this.person) return;
+    const input = this.renameForm.elements.namedItem('name') as HTMLInputElement;
+    this.personError.textContent = '';
+    const result = await renamePerson(this.person.id, input.value.trim());
+    if (!result.ok) {
+      this.personError.textContent = result.error;
+      return;
+    }
+    input.blur();
+    await this.loadPerson(this.person.id);
+  }
+
+  private async remove(): Promise<void> {
+    const person = this.person;
+    if (!person) return;
+    if (!window.confirm(`Delete ${person.name} and their ${plural(person.samples, 'face sample')}? Events keep their label.`)) return;
+    const result = await deletePerson(person.id);
+    if (!result.ok) {
+      this.personError.textContent = result.error;
+      return;
+    }
+    window.location.hash = '#/people';
+  }
+
+  private async removeFace(faceId: number): Promise<void> {
+    const person = this.person;
+    if (!person) return;
+    if (!window.confirm(`Remove this face sample from ${person.name}?`)) return;
+    const result = await deleteFace(person.id, faceId);
+    if (!result.ok) {
+      this.personError.textContent = result.error;
+      return;
+    }
+    await this.loadPerson(person.id);
+  }
+
+  // ---- uploads
+
+  private clearUpload(): void {
+    this.results.replaceChildren();
+    this.warnings.replaceChildren();
+    this.uploadStatus.textContent = '';
+    this.progress.hidden = true;
+  }
+
+  private async upload(files: File[]): Promise<void> {
+    const person = this.person;
+    if (!person || this.uploading) return;
+    this.uploading = true;
+    this.input.disabled = true;
+    this.clearUpload();
+    this.progress.hidden = false;
+    this.progress.value = 0;
+    this.uploadStatus.textContent = `Uploading ${plural(files.length, 'photo')}…`;
+    const result = await uploadFaces(person.id, files, (fraction) => {
+      this.progress.value = fraction;
+      if (fraction >= 1) this.uploadStatus.textContent = `Looking for faces in ${plural(files.length, 'photo')}…`;
+    });
+    this.uploading = false;
+    this.input.disabled = false;
+    this.progress.hidden = true;
+    if (this.personId !== person.id) return;
+    if (!result.ok) {
+      this.uploadStatus.textContent = '';
+      this.results.replaceChildren(h('li', { class: 'upload-result rejected', 'data-testid': 'upload-result', 'data-accepted': 'false', role: 'alert' }, h('span', { class: 'mark', 'aria-hidden': 'true' }, '✕'), result.error));
+      return;
+    }
+    this.showReport(result.value);
+    await this.loadPerson(person.id);
+  }
+
+  private showReport(report: FaceUploadReport): void {
+    const accepted = report.results.filter((r) => r.accepted).length;
+    this.uploadStatus.textContent = `${accepted} of ${plural(report.results.length, 'photo')} accepted.`;
+    this.results.replaceChildren(
+      ...report.results.map((r) =>
+        h(
+          'li',
+          { class: `upload-result ${r.accepted ? 'accepted' : 'rejected'}`, 'data-testid': 'upload-result', 'data-accepted': String(r.accepted), 'data-file': r.file },
+          h('span', { class: 'mark', 'aria-hidden': 'true' }, r.accepted ? '✓' : '✕'),
+          h('span', { class: 'file' }, r.file),
+          h('span', { class: 'why' }, r.accepted ? 'accepted' : `not added: ${r.reason ?? 'refused'}`),
+        ),
+      ),
+    );
+    this.warnings.replaceChildren(...report.warnings.map((warning) => h('li', { class: 'warning', 'data-testid': 'upload-warning' }, '⚠ ', warning)));
+  }
+}
+
+function qualityText(quality: FaceQuality): string {
+  return `face ${Math.round(quality.size)} px, sharpness ${Math.round(quality.sharpness)}, roll ${Math.round(quality.roll)}°, yaw ${Math.round(quality.yaw)}°`;
+}
+
+function avatar(person: Pick<Person, 'name' | 'faceUrl'>): HTMLElement {
+  return person.faceUrl ? h('img', { class: 'avatar', src: person.faceUrl, alt: '' }) : h('span', { class: 'avatar' }, initials(person.name));
+}
+
+function personRow(person: Person): HTMLLIElement {
+  return h(
+    'li',
+    { class: 'person-row', 'data-testid': 'person-row', 'data-person-id': String(person.id), 'data-person-name': person.name },
+    h(
+      'a',
+      { href: `#/people/${person.id}` },
+      avatar(person),
+      h('span', { class: 'person-name' }, person.name),
+      h('span', { class: 'muted', 'data-testid': 'person-sample-count' }, plural(person.samples, 'sample')),
+    ),
+  );
+}
