@@ -9,9 +9,12 @@ import type { EventsRepository } from '../storage/events.repository.js';
 import { EventLog, type EventChange, type RecognitionEvent } from './event-log.js';
 import type { SnapshotStore } from './snapshots.js';
 
-type Pending = RecognitionEvent & { facePath?: string | null; framePath?: string | null; snapshotBytes?: number };
+export type Pending = RecognitionEvent & { facePath?: string | null; framePath?: string | null; snapshotBytes?: number };
 
-export class EventRecorder extends EventEmitter<{ change: [EventChange]; error: [Error] }> {
+/** A change to an event, with its snapshot paths once they exist. */
+export type RecordedChange = EventChange & { event: Pending };
+
+export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; error: [Error] }> {
   private readonly log: EventLog;
   private readonly pending = new Map<string, Pending>();
   private readonly snapshotsInFlight = new Set<Promise<void>>();
@@ -51,7 +54,10 @@ export class EventRecorder extends EventEmitter<{ change: [EventChange]; error: 
         .then((saved) => {
           const current = this.pending.get(id) ?? this.repository.get(id);
           if (!current) return;
-          this.pending.set(id, { ...(current as Pending), ended: current.ended, ...saved, snapshotBytes: saved.bytes });
+          const updated: Pending = { ...(current as Pending), ended: current.ended, ...saved, snapshotBytes: saved.bytes };
+          this.pending.set(id, updated);
+          // viewers learn the snapshot's address as soon as it exists
+          this.emit('change', { kind: updated.ended ? 'end' : 'update', event: updated, newBestFace: false });
         })
         .catch((error: Error) => {
           this.emit('error', error);
@@ -70,8 +76,9 @@ export class EventRecorder extends EventEmitter<{ change: [EventChange]; error: 
 
   private record(change: EventChange): void {
     const before = this.pending.get(change.event.id);
-    this.pending.set(change.event.id, { ...before, ...change.event });
-    this.emit('change', change);
+    const merged: Pending = { ...before, ...change.event };
+    this.pending.set(change.event.id, merged);
+    this.emit('change', { ...change, event: merged });
   }
 
   /** Writes every pending change in one transaction. */

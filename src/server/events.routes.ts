@@ -14,6 +14,8 @@ const REVIEW_STATES: readonly ReviewState[] = ['pending', 'confirmed', 'rejected
 
 export interface EventsDeps {
   events: EventsRepository;
+  /** Writes events still waiting in the recorder's batch, so a read sees every known event. */
+  beforeRead?: () => void;
   snapshots: SnapshotStore;
   /** Adds an event's best face to a person's gallery; returns a message for the reply. */
   addToGallery?: (event: StoredEvent, person: string) => Promise<{ sampleId: number; warnings: string[] }>;
@@ -85,8 +87,16 @@ function csvCell(value: unknown): string {
   return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
 }
 
-export function eventsRouter({ events, snapshots, addToGallery }: EventsDeps): Router {
+export function eventsRouter({ events, snapshots, addToGallery, beforeRead = () => {} }: EventsDeps): Router {
   const router = Router();
+  router.use('/events', (_req, _res, next) => {
+    beforeRead();
+    next();
+  });
+  router.use('/events.csv', (_req, _res, next) => {
+    beforeRead();
+    next();
+  });
   const find = (id: string) => {
     const event = events.get(id);
     if (!event) throw new ServiceError('not-found', `no event with id "${id}"`);

@@ -156,11 +156,13 @@ export function peopleRouter({ people, finder, matcher, galleryChanged }: People
       try {
         const { image, faces } = await finder.analyze(photo.path, photo.name);
         const current = matcher();
+        // the detector's weakest answers (a necklace, a pattern) are not worth naming
+        const clear = faces.filter((f) => f.confidence >= QUALITY_GATE_DEFAULTS.minConfidence);
         return {
           file: photo.name,
           width: image.width,
           height: image.height,
-          faces: faces.map((f) => {
+          faces: clear.map((f) => {
             const match = current.match(f.embedding.vector);
             const candidates = current.rank ? current.rank(f.embedding.vector).slice(0, 3) : [];
             return {

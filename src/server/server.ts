@@ -121,8 +121,11 @@ export async function startServer(
     const addEventFace = async (event: StoredEvent, person: string) => {
       if (!event.facePath) throw new ServiceError('invalid', `event ${event.id} has no face snapshot to add`);
       const name = validateName(person);
-      // the snapshot is a crop around the face, so a smaller face than a photo's is accepted
-      const outcome = await sampleFromImage(finder, snapshots.absolute(event.facePath), { gates: { ...QUALITY_GATE_DEFAULTS, minFaceSize: 20 }, largest: true });
+      // The snapshot is a crop around the face a camera saw and a person reviewed: a smaller
+      // face than a photo's, and a more turned one (cameras rarely see faces straight on;
+      // the yaw estimate reads high on three-quarter views), are accepted.
+      const gates = { ...QUALITY_GATE_DEFAULTS, minFaceSize: 20, maxYaw: 45 };
+      const outcome = await sampleFromImage(finder, snapshots.absolute(event.facePath), { gates, largest: true });
       if ('reason' in outcome) throw new ServiceError('invalid', `the face of event ${event.id} cannot join the gallery: ${outcome.reason}`);
       const result = people.addSamples(name, [{ ...outcome.sample, source: { kind: 'event', path: event.id } }], 'any');
       reloadGallery();
@@ -133,9 +136,9 @@ export async function startServer(
     const app = createApp({
       cameras,
       auth,
-      health: () => ({ backend: runtime.backend, cameras: cameras.ids().length, uptime: process.uptime() }),
+      health: () => ({ backend: runtime.backend, cameras: cameras.ids().length, uptime: process.uptime(), auth: auth.enabled }),
       routers: [
-        eventsRouter({ events, snapshots, addToGallery: (event, person) => addEventFace(event, person) }),
+        eventsRouter({ events, snapshots, addToGallery: (event, person) => addEventFace(event, person), beforeRead: () => recorder.flush() }),
         peopleRouter({
           people,
           finder,
@@ -149,12 +152,22 @@ export async function startServer(
     io.of('/live').use((socket, next) => (auth.allows(socket.request) ? next() : next(new Error('unauthorized: log in first'))));
     const live = new LiveHub(io, { cameraIds: () => cameras.ids(), statuses: () => cameras.statuses(), latency: (id) => cameras.latency(id) });
     cameras.on('frame', (frame) => live.publish(frame));
-    recorder.on('change', (change) =>
+    recorder.on('change', (change) => {
+      // a review made while the track still runs lives in the database only
+      const stored = events.get(change.event.id);
       live.broadcastEvent({
         kind: change.kind,
-        event: publicEvent({ ...change.event, facePath: null, framePath: null, reviewedLabel: null }),
-      }),
-    );
+        event: publicEvent({
+          ...change.event,
+          facePath: change.event.facePath ?? stored?.facePath ?? null,
+          framePath: change.event.framePath ?? stored?.framePath ?? null,
+          reviewedLabel: stored?.reviewedLabel ?? null,
+          review: stored?.review ?? change.event.review,
+          label: stored?.label ?? change.event.label,
+          known: stored?.known ?? change.event.known,
+        }),
+      });
+    });
     stops.push(
       () =>
         new Promise<void>((resolve) => {
