@@ -84,7 +84,11 @@ export class CameraService extends EventEmitter<{ frame: [ProcessedFrame]; state
     const source = this.createSource(entry.config);
     entry.source = source;
     source.on('frame', (frame) => this.pipeline.push(frame));
-    source.on('state', (state, reason) => this.emit('state', { cameraId: id, state, reason }));
+    source.on('state', (state, reason) => {
+      // frames stopped: the people in view are no longer seen, so their tracks (and events) end
+      if (state !== 'live') this.pipeline.endTracks(id);
+      this.emit('state', { cameraId: id, state, reason });
+    });
     source.start();
   }
 

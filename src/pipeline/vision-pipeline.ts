@@ -172,6 +172,13 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     for (const track of camera.tracker.clear()) this.endTrack(camera, track, Date.now());
   }
 
+  /** Ends a camera's tracks (its stream stopped or stalled: nobody is seen any more). */
+  endTracks(cameraId: string, at = Date.now()): void {
+    const camera = this.cameras.get(cameraId);
+    if (!camera) return;
+    for (const track of camera.tracker.clear()) this.endTrack(camera, track, at);
+  }
+
   metrics(cameraId: string): CameraMetrics | undefined {
     return this.cameras.get(cameraId)?.metrics;
   }

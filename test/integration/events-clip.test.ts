@@ -1,0 +1,90 @@
+/**
+ * The event lifecycle from played clips, against a real server with real ffmpeg cameras: a
+ * person enrolled from one frame of a clip is logged by name when the clip plays, a stranger's
+ * clip is logged as unknown, and both events end when their clip does.
+ */
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { configSchema } from '../../src/config/schema.js';
+import { createCameraSource } from '../../src/ingest/camera-source.js';
+import { startServer, type RunningServer } from '../../src/server/server.js';
+import { dataPath, skipMessage } from '../helpers.js';
+
+const katie = dataPath('video/WDA_KatieHill_000.mp4') ?? '';
+const stranger = dataPath('video/liveportrait_d12.mp4') ?? '';
+const available = existsSync(katie) && existsSync(stranger);
+
+interface ApiEvent {
+  id: string;
+  cameraId: string;
+  label: string;
+  known: boolean;
+  endedAt: string | null;
+  snapshotUrl: string | null;
+  frames: number;
+}
+
+describe('events from played clips', { skip: available ? false : skipMessage('video/WDA_KatieHill_000.mp4') }, () => {
+  let server: RunningServer;
+  let dir: string;
+  const api = (p: string, init?: RequestInit) => fetch(server.url + p, init);
+
+  before(async () => {
+    dir = mkdtempSync(path.join(os.tmpdir(), 'facestream-clip-events-'));
+    const config = configSchema.parse({ server: { port: 0 }, dataDir: path.join(dir, 'data') });
+    server = await startServer(config, (camera) => createCameraSource(camera), () => {});
+  });
+
+  after(async () => {
+    await server?.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('logs the enrolled person by name and the stranger as unknown, each event ending with its clip', async () => {
+    // enrol katie_hill from one frame at 1 s, through the REST upload
+    const frame = path.join(dir, 'katie.jpg');
+    execFileSync('ffmpeg', ['-v', 'error', '-ss', '1', '-i', katie, '-frames:v', '1', '-y', frame]);
+    const person = (await (await api('/api/people', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'katie_hill' }) })).json()) as { id: number };
+    const form = new FormData();
+    form.append('files', new Blob([readFileSync(frame)]), 'katie.jpg');
+    const upload = await api(`/api/people/${person.id}/faces`, { method: 'POST', body: form });
+    assert.equal(upload.status, 201, await upload.clone().text());
+
+    for (const [id, url] of [
+      ['katie', katie],
+      ['stranger', stranger],
+    ]) {
+      const added = await api('/api/cameras', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, url, loop: false, minFaceSize: 40 }) });
+      assert.equal(added.status, 201);
+    }
+
+    // both clips are about 8 s long; wait (bounded) until both events have ended
+    let events: ApiEvent[] = [];
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      events = ((await (await api('/api/events?limit=100')).json()) as { events: ApiEvent[] }).events;
+      const ended = (cameraId: string) => events.some((e) => e.cameraId === cameraId && e.endedAt);
+      if (ended('katie') && ended('stranger')) break;
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const katieEvents = events.filter((e) => e.cameraId === 'katie');
+    const strangerEvents = events.filter((e) => e.cameraId === 'stranger');
+    assert.ok(katieEvents.length >= 1, `events: ${JSON.stringify(events)}`);
+    assert.ok(strangerEvents.length >= 1, `events: ${JSON.stringify(events)}`);
+    // one track per person in view: one event per clip (a second only if the track was lost)
+    assert.ok(katieEvents.length <= 2 && strangerEvents.length <= 2, `too many events: ${JSON.stringify(events)}`);
+    assert.ok(katieEvents.some((e) => e.label === 'katie_hill' && e.known), `katie's clip: ${JSON.stringify(katieEvents)}`);
+    assert.ok(strangerEvents.every((e) => e.label === 'unknown' && !e.known), `stranger's clip: ${JSON.stringify(strangerEvents)}`);
+    for (const e of [...katieEvents, ...strangerEvents]) {
+      assert.ok(e.endedAt, `event ${e.id} ended with its clip`);
+      assert.ok(e.frames >= 1);
+      assert.ok(e.snapshotUrl, `event ${e.id} has a snapshot`);
+    }
+    const cameras = (await (await api('/api/cameras')).json()) as { id: string; state: string; reason: string }[];
+    for (const c of cameras) assert.match(`${c.state} ${c.reason}`, /failed .*end/i, `${c.id}: ${c.state} (${c.reason})`);
+  });
+});
