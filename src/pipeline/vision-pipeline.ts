@@ -106,6 +106,8 @@ class CameraState {
   pendingDetect: Slot | null = null;
   pendingEmbed: EmbedJob | null = null;
   lastFullDetection = -Infinity;
+  /** Coarse grey thumbnail of the last frame, to notice cuts. */
+  thumbnail: Uint8Array | null = null;
   readonly metrics = new CameraMetrics();
 
   constructor(
@@ -135,6 +137,31 @@ class CameraState {
     slot.height = height;
     return slot;
   }
+}
+
+const THUMB_W = 32;
+const THUMB_H = 18;
+/** Mean absolute grey difference (0..255) between thumbnails above which frames are a cut. */
+const CUT_DIFFERENCE = 40;
+
+/** A 32×18 grey thumbnail by point sampling: enough to tell one shot from another. */
+export function greyThumbnail(frame: { data: Uint8Array; width: number; height: number }): Uint8Array {
+  const out = new Uint8Array(THUMB_W * THUMB_H);
+  for (let ty = 0; ty < THUMB_H; ty++) {
+    const y = Math.min(frame.height - 1, Math.floor(((ty + 0.5) * frame.height) / THUMB_H));
+    for (let tx = 0; tx < THUMB_W; tx++) {
+      const x = Math.min(frame.width - 1, Math.floor(((tx + 0.5) * frame.width) / THUMB_W));
+      const i = (y * frame.width + x) * 3;
+      out[ty * THUMB_W + tx] = (frame.data[i]! * 77 + frame.data[i + 1]! * 150 + frame.data[i + 2]! * 29) >> 8;
+    }
+  }
+  return out;
+}
+
+export function sceneCut(previous: Uint8Array, current: Uint8Array): boolean {
+  let sum = 0;
+  for (let i = 0; i < current.length; i++) sum += Math.abs(current[i]! - previous[i]!);
+  return sum / current.length > CUT_DIFFERENCE;
 }
 
 /** Pending detect + one being detected + one being embedded + one waiting to embed. */
@@ -188,6 +215,14 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     const camera = this.cameras.get(frame.cameraId);
     if (!camera || this.stopped) return;
     camera.metrics.frameIn(frame.ts);
+    const thumbnail = greyThumbnail(frame);
+    if (camera.thumbnail && sceneCut(camera.thumbnail, thumbnail)) {
+      // a cut (an edited video, a PTZ jump): nobody on screen is who was there, so tracks
+      // end, and the next frame gets a full detection
+      for (const track of camera.tracker.clear()) this.endTrack(camera, track, frame.ts);
+      camera.lastFullDetection = -Infinity;
+    }
+    camera.thumbnail = thumbnail;
     this.emit('frame', { ...frame, faces: this.labeledFaces(camera, frame.ts) });
 
     const slot = camera.takeSlot(frame.width, frame.height);
@@ -291,6 +326,12 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
           if (!vote) return; // the track ended meanwhile
           const match = this.matcher.match(vector);
           const identity = vote.add({ label: match.known ? match.label : UNKNOWN, score: match.score, faceSize: Math.min(track.box[2], track.box[3]) });
+          if (vote.contradicted) {
+            // another face is under this track now: end it; the next detection starts a new one
+            const ended = camera.tracker.remove(track.id);
+            if (ended) this.endTrack(camera, ended, job.slot.ts);
+            return;
+          }
           this.emit('sample', {
             cameraId: camera.id,
             trackId: track.id,

@@ -14,6 +14,12 @@ export interface VoteOptions {
   maxFaceAttempts: number;
   /** Once decided, re-embed a face every this many detection rounds to keep the score fresh. */
   recheckEvery: number;
+  /**
+   * Consecutive rechecks that disagree with the decided identity before the track is taken to
+   * have changed faces (a swap, or a cut the scene detector missed): it is then ended, and the
+   * face that is there now starts a track of its own.
+   */
+  maxDisagreements: number;
 }
 
 export const DEFAULT_VOTE_OPTIONS: VoteOptions = {
@@ -21,6 +27,7 @@ export const DEFAULT_VOTE_OPTIONS: VoteOptions = {
   minShare: 0.6,
   maxFaceAttempts: 8,
   recheckEvery: 10,
+  maxDisagreements: 2,
 };
 
 export const UNKNOWN = 'unknown';
@@ -44,8 +51,14 @@ export class IdentityVote {
   private samples: VoteSample[] = [];
   private decision: Identity | null = null;
   private roundsSinceSample = 0;
+  private disagreements = 0;
 
   constructor(private readonly options: VoteOptions = DEFAULT_VOTE_OPTIONS) {}
+
+  /** The decided identity has been contradicted by `maxDisagreements` samples in a row. */
+  get contradicted(): boolean {
+    return this.disagreements >= this.options.maxDisagreements;
+  }
 
   get sampleCount(): number {
     return this.samples.length;
@@ -54,7 +67,8 @@ export class IdentityVote {
   /** Whether this round's detection of the track should be embedded. */
   wantsSample(): boolean {
     this.roundsSinceSample++;
-    if (!this.decision) return true;
+    // undecided, or a recheck just disagreed: look again at once
+    if (!this.decision || this.disagreements > 0) return true;
     return this.roundsSinceSample >= this.options.recheckEvery;
   }
 
@@ -63,7 +77,12 @@ export class IdentityVote {
     this.samples.push(sample);
     if (this.decision) {
       // keep the decided label; refresh its best score when the same person is seen again
-      if (sample.label === this.decision.label) this.decision.score = Math.max(this.decision.score, sample.score);
+      if (sample.label === this.decision.label) {
+        this.decision.score = Math.max(this.decision.score, sample.score);
+        this.disagreements = 0;
+      } else {
+        this.disagreements++;
+      }
       return this.current();
     }
     this.decision = decide(this.samples, this.options);

@@ -159,6 +159,12 @@ export class Tracker {
       .map((track) => ({ track, box: predictBox(track, ts, this.options.maxPredictionMs) }));
   }
 
+  /** Ends one track (its face changed); returns it, or undefined when it is gone already. */
+  remove(id: number): Track | undefined {
+    const index = this.tracks.findIndex((t) => t.id === id);
+    return index < 0 ? undefined : this.tracks.splice(index, 1)[0];
+  }
+
   /** Ends every track (camera stopped). */
   clear(): Track[] {
     const ended = this.tracks;

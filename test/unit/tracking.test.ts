@@ -107,3 +107,46 @@ describe('IdentityVote', () => {
     assert.deepEqual([vote.wantsSample(), vote.wantsSample(), vote.wantsSample()], [false, false, true]);
   });
 });
+
+describe('identity changes and scene cuts', () => {
+  it('calls a decided identity contradicted after maxDisagreements rechecks in a row name someone else, and looks again at once after one', async () => {
+    const vote = new IdentityVote({ ...DEFAULT_VOTE_OPTIONS, minSamples: 1, recheckEvery: 10, maxDisagreements: 2 });
+    vote.add({ label: 'ann', score: 0.9, faceSize: 100 });
+    assert.equal(vote.wantsSample(), false);
+    vote.add({ label: UNKNOWN, score: 0.1, faceSize: 100 });
+    assert.equal(vote.contradicted, false);
+    assert.equal(vote.wantsSample(), true, 'a disagreement asks for another sample at once');
+    vote.add({ label: 'ann', score: 0.8, faceSize: 100 });
+    vote.add({ label: 'bob', score: 0.8, faceSize: 100 });
+    assert.equal(vote.contradicted, false, 'an agreeing sample in between resets the count');
+    vote.add({ label: UNKNOWN, score: 0.1, faceSize: 100 });
+    assert.equal(vote.contradicted, true);
+    assert.equal(vote.current().label, 'ann', 'the decision itself is not rewritten');
+  });
+
+  it('tells a cut from motion by coarse grey thumbnails', async () => {
+    const { greyThumbnail, sceneCut } = await import('../../src/pipeline/vision-pipeline.js');
+    const frame = (shade: (x: number, y: number) => number) => {
+      const width = 64;
+      const height = 36;
+      const data = new Uint8Array(width * height * 3);
+      for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.fill(shade(x, y), (y * width + x) * 3, (y * width + x) * 3 + 3);
+      return { data, width, height };
+    };
+    const scene = frame((x, y) => (x * 4 + y * 2) % 256);
+    const moved = frame((x, y) => ((x + 1) * 4 + y * 2) % 256);
+    const other = frame((x) => (x < 32 ? 20 : 235));
+    assert.equal(sceneCut(greyThumbnail(scene), greyThumbnail(moved)), false);
+    assert.equal(sceneCut(greyThumbnail(scene), greyThumbnail(other)), true);
+  });
+});
+
+describe('Tracker.remove', () => {
+  it('ends one track and leaves the others', () => {
+    const tracker = new Tracker({ minHits: 1 });
+    const [a, b] = tracker.update([det([0, 0, 50, 50]), det([200, 0, 50, 50])], 0).active;
+    assert.equal(tracker.remove(a!.id)?.id, a!.id);
+    assert.equal(tracker.remove(a!.id), undefined);
+    assert.deepEqual(tracker.all.map((t) => t.id), [b!.id]);
+  });
+});
