@@ -69,6 +69,8 @@ export class CameraMetrics {
   dropped = 0;
   embedDropped = 0;
   framesDetected = 0;
+  /** Detections the embedder worker took while it was idle. */
+  detectedByEmbedder = 0;
   facesEmbedded = 0;
   readonly fpsIn = new RateMeter();
   readonly fpsProcessed = new RateMeter();

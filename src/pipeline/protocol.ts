@@ -16,7 +16,8 @@ export interface SharedFrame {
 
 export type WorkerInit =
   | { role: 'detector'; detector: Partial<MtcnnOptions> }
-  | { role: 'embedder'; model: EmbedderId };
+  /** The embedder also detects, so detection can use it while no face waits to be embedded. */
+  | { role: 'embedder'; model: EmbedderId; detector: Partial<MtcnnOptions> };
 
 export type WorkerRequest =
   /** A full detection, or with `near` only O-Net around those boxes (tracked faces). */

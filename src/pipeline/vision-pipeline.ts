@@ -250,16 +250,24 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     });
   }
 
-  /** Round robin over cameras with a pending frame, one detection in flight. */
+  /**
+   * Round robin over cameras with a pending frame. The detector worker takes detections; the
+   * embedder worker takes one too when it is idle and no face waits to be embedded, so both
+   * cores detect once identities are settled.
+   */
   private pumpDetector(): void {
-    if (this.detector.busy || this.stopped) return;
+    if (this.stopped) return;
+    const embedderFree = !this.embedder.busy && ![...this.cameras.values()].some((c) => c.pendingEmbed);
+    const worker = !this.detector.busy ? this.detector : embedderFree ? this.embedder : null;
+    if (!worker) return;
     const camera = this.nextCamera((c) => c.pendingDetect !== null, 'detect');
     if (!camera) return;
     const slot = camera.pendingDetect!;
     camera.pendingDetect = null;
     const near = this.refineOnly(camera, slot.ts);
     if (!near) camera.lastFullDetection = slot.ts;
-    this.detector
+    if (worker === this.embedder) camera.metrics.detectedByEmbedder++;
+    worker
       .detect(slot, camera.options.minFaceSize, near)
       .then(({ detections, ms }) => {
         if (this.cameras.get(camera.id) !== camera) return;
@@ -272,6 +280,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
       .finally(() => {
         slot.users--;
         this.pumpDetector();
+        this.pumpEmbedder();
       });
   }
 
@@ -350,6 +359,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
       .finally(() => {
         job.slot.users--;
         this.pumpEmbedder();
+        this.pumpDetector();
       });
   }
 

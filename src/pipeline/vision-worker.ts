@@ -1,7 +1,8 @@
 /**
- * A vision worker thread: either the detector (MTCNN) or the embedder (alignment + one
- * embedding model), each with its own TensorFlow.js instance, so detection of frame N+1
- * overlaps embedding of frame N and both cores work.
+ * A vision worker thread with its own TensorFlow.js instance: the detector (MTCNN), or the
+ * embedder (alignment + one embedding model, and MTCNN too, so it can take detections while
+ * no face waits to be embedded). Detection of frame N+1 overlaps embedding of frame N, and
+ * both cores work.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { RgbImage } from '../common/types.js';
@@ -23,37 +24,29 @@ function view(frame: SharedFrame): RgbImage {
 
 async function main(): Promise<void> {
   const runtime = await initRuntime();
-  if (init.role === 'detector') {
-    const detector = await loadMtcnn(init.detector);
-    port.on('message', (request: WorkerRequest) => {
-      if (request.kind !== 'detect') return send({ kind: 'failed', id: request.id, error: 'this worker only detects' });
-      try {
-        const t = performance.now();
+  const detector = await loadMtcnn(init.detector);
+  const embedder = init.role === 'embedder' ? await loadEmbedder(init.model) : null;
+  port.on('message', (request: WorkerRequest) => {
+    try {
+      const t = performance.now();
+      if (request.kind === 'detect') {
         const options = request.minFaceSize ? { minFaceSize: request.minFaceSize } : {};
         const image = view(request.frame);
         const detections = request.near ? detector.refineBoxes(image, request.near, undefined, options) : detector.detect(image, options);
         send({ kind: 'detected', id: request.id, detections, ms: performance.now() - t });
-      } catch (error) {
-        send({ kind: 'failed', id: request.id, error: (error as Error).message });
+        return;
       }
-    });
-  } else {
-    const embedder = await loadEmbedder(init.model);
-    port.on('message', (request: WorkerRequest) => {
-      if (request.kind !== 'embed') return send({ kind: 'failed', id: request.id, error: 'this worker only embeds' });
-      try {
-        const t = performance.now();
-        const faces = embedFaces(view(request.frame), request.faces, embedder);
-        const vectors = faces.map((f) => f.embedding.vector);
-        send(
-          { kind: 'embedded', id: request.id, vectors, qualities: faces.map((f) => f.quality), ms: performance.now() - t },
-          vectors.map((v) => v.buffer as ArrayBuffer),
-        );
-      } catch (error) {
-        send({ kind: 'failed', id: request.id, error: (error as Error).message });
-      }
-    });
-  }
+      if (!embedder) return send({ kind: 'failed', id: request.id, error: 'this worker only detects' });
+      const faces = embedFaces(view(request.frame), request.faces, embedder);
+      const vectors = faces.map((f) => f.embedding.vector);
+      send(
+        { kind: 'embedded', id: request.id, vectors, qualities: faces.map((f) => f.quality), ms: performance.now() - t },
+        vectors.map((v) => v.buffer as ArrayBuffer),
+      );
+    } catch (error) {
+      send({ kind: 'failed', id: request.id, error: (error as Error).message });
+    }
+  });
   send({ kind: 'ready', backend: runtime.backend });
 }
 

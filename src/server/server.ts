@@ -83,7 +83,7 @@ export async function startServer(
   };
   try {
     const detector = new VisionWorker({ role: 'detector', detector: config.detector });
-    const embedder = new VisionWorker({ role: 'embedder', model: config.recognition.model });
+    const embedder = new VisionWorker({ role: 'embedder', model: config.recognition.model, detector: config.detector });
     stops.push(() => detector.stop(), () => embedder.stop());
     await Promise.all([detector.start(), embedder.start()]);
 
