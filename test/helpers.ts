@@ -9,7 +9,12 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
+import type { CameraState } from '../src/common/live-events.js';
+import type { CameraConfig } from '../src/config/schema.js';
+import type { CameraSource } from '../src/pipeline/camera-service.js';
+import type { CapturedFrame } from '../src/pipeline/vision-pipeline.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -79,4 +84,55 @@ export function runCli(args: string[], options: { cli?: string; env?: NodeJS.Pro
 export function tempDir(prefix = 'facestream-test-'): { dir: string; remove: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
   return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * A camera double for server tests: replays one image every 80 ms (at most `limit` frames)
+ * with the production camera's interface. Detection, tracking, the workers, REST, Socket.IO
+ * and SQLite stay real; ffmpeg cameras have tests of their own.
+ */
+export class StillCamera extends EventEmitter implements CameraSource {
+  state: Exclude<CameraState, 'stopped'> = 'connecting';
+  reason = '';
+  restarts = 0;
+  readonly redactedUrl: string;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly config: CameraConfig,
+    private readonly frame: { data: Uint8Array; width: number; height: number },
+    private readonly limit = Infinity,
+  ) {
+    super();
+    this.redactedUrl = config.url.replace(/:[^:@/]+@/, ':***@');
+  }
+
+  start(): void {
+    let seq = 0;
+    this.timer = setInterval(() => {
+      if (seq === 0) {
+        this.state = 'live';
+        this.emit('state', 'live', '');
+      }
+      const frame: CapturedFrame = { cameraId: this.config.id, seq: seq++, ts: Date.now(), ...this.frame };
+      this.emit('frame', frame);
+      if (seq >= this.limit) void this.stop();
+    }, 80);
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+  }
+}
+
+/** Builds the browser client (tsc -b client) for the browser tests. */
+export function buildClient(): Promise<void> {
+  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
+  return new Promise((resolve, reject) => {
+    execFile(process.execPath, [tsc, '-b', path.join(ROOT, 'client')], { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) => {
+      if (error) reject(new Error(`building the client (tsc -b client) failed:\n${stdout}${stderr}`));
+      else resolve();
+    });
+  });
 }

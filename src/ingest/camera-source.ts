@@ -6,15 +6,20 @@ import type { CameraState } from '../common/live-events.js';
 import type { CameraConfig } from '../config/schema.js';
 import type { CameraSource } from '../pipeline/camera-service.js';
 import type { CapturedFrame } from '../pipeline/vision-pipeline.js';
-import { Camera, type CameraLog } from './camera.js';
+import { Camera, type CameraLog, type CameraOptions } from './camera.js';
 
-export function createCameraSource(config: CameraConfig, log: (entry: CameraLog) => void = () => {}): CameraSource {
+/**
+ * @param tuning  Camera options beyond the config's (timeouts, backoff, a located ffmpeg): tests
+ *                shorten the stall timeout with it
+ */
+export function createCameraSource(config: CameraConfig, log: (entry: CameraLog) => void = () => {}, tuning: Partial<CameraOptions> = {}): CameraSource {
   const camera = new Camera({
     id: config.id,
-    source: { url: config.url, transport: config.transport, loop: config.loop },
+    source: { url: config.url, transport: config.transport, loop: config.loop, ...tuning.source },
     targetFps: config.fps,
     maxDetectionWidth: config.maxWidth,
     maxDetectionHeight: config.maxHeight,
+    ...Object.fromEntries(Object.entries(tuning).filter(([key]) => key !== 'source')),
   });
   camera.on('log', log);
   return {

@@ -9,7 +9,7 @@ import { Server as SocketServer } from 'socket.io';
 import type { Config } from '../config/schema.js';
 import { initRuntime } from '../models/runtime.js';
 import { CameraService, type CameraSourceFactory } from '../pipeline/camera-service.js';
-import { VisionPipeline, type FaceMatcher } from '../pipeline/vision-pipeline.js';
+import { VisionPipeline } from '../pipeline/vision-pipeline.js';
 import { VisionWorker } from '../pipeline/vision-workers.js';
 import { CosineMatcher, cosineMatchOptions } from '../recognition/cosine-matcher.js';
 import { loadGallery } from '../recognition/gallery.js';

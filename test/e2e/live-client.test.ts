@@ -10,7 +10,6 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import { createServer, type Server as HttpServer } from 'node:http';
@@ -21,7 +20,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { Server as SocketServer, type Socket as ServerSocket } from 'socket.io';
 import type { CameraStatus, LiveClientEvents, LiveFace, LiveFrame, LiveServerEvents } from '../../src/common/live-events.js';
-import { ROOT } from '../helpers.js';
+import { ROOT, buildClient } from '../helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -226,16 +225,6 @@ async function makeFrameJpeg(): Promise<Buffer> {
     oval(UNKNOWN_FACE.box, '#c9a27e') +
     `</svg>`;
   return sharp(Buffer.from(svg)).jpeg({ quality: 80 }).toBuffer();
-}
-
-function buildClient(): Promise<void> {
-  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [tsc, '-b', path.join(ROOT, 'client')], { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`building the client (tsc -b client) failed:\n${stdout}${stderr}`));
-      else resolve();
-    });
-  });
 }
 
 const tile = (id: string): string => `[data-testid="camera-tile"][data-camera-id="${id}"]`;

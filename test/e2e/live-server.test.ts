@@ -9,7 +9,6 @@
  * Skipped, saying so, without the shared data or without /usr/bin/chromium.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -17,7 +16,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { createCameraSource } from '../../src/ingest/camera-source.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
-import { ROOT, dataPath, runCli, skipMessage, tempDir } from '../helpers.js';
+import { buildClient, dataPath, runCli, skipMessage, tempDir } from '../helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -35,16 +34,6 @@ const skip = !existsSync(CHROMIUM)
     : !referenceFile
       ? skipMessage(REFERENCE)
       : false;
-
-function buildClient(): Promise<void> {
-  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [tsc, '-b', path.join(ROOT, 'client')], { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`building the client (tsc -b client) failed:\n${stdout}${stderr}`));
-      else resolve();
-    });
-  });
-}
 
 describe('live page against the real server (file camera, enrolled gallery)', { skip }, () => {
   let work: { dir: string; remove: () => void };

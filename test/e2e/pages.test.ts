@@ -11,22 +11,17 @@
  * person to look at.
  */
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import { EventEmitter } from 'node:events';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
-import type { CameraState } from '../../src/common/live-events.js';
-import { configSchema, type CameraConfig } from '../../src/config/schema.js';
-import type { CameraSource } from '../../src/pipeline/camera-service.js';
-import type { CapturedFrame } from '../../src/pipeline/vision-pipeline.js';
+import { configSchema } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { openDatabase } from '../../src/storage/database.js';
 import { EventsRepository } from '../../src/storage/events.repository.js';
-import { ROOT, samplePhoto } from '../helpers.js';
+import { StillCamera, buildClient, samplePhoto } from '../helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -43,50 +38,6 @@ interface RawFrame {
   data: Uint8Array;
   width: number;
   height: number;
-}
-
-/** A camera double: replays one image every 80 ms until stopped. */
-class PhotoCamera extends EventEmitter implements CameraSource {
-  state: Exclude<CameraState, 'stopped'> = 'connecting';
-  reason = '';
-  restarts = 0;
-  readonly redactedUrl: string;
-  private timer: NodeJS.Timeout | null = null;
-
-  constructor(
-    private readonly config: CameraConfig,
-    private readonly frame: RawFrame,
-  ) {
-    super();
-    this.redactedUrl = config.url;
-  }
-
-  start(): void {
-    let seq = 0;
-    this.timer = setInterval(() => {
-      if (seq === 0) {
-        this.state = 'live';
-        this.emit('state', 'live', '');
-      }
-      const frame: CapturedFrame = { cameraId: this.config.id, seq: seq++, ts: Date.now(), ...this.frame };
-      this.emit('frame', frame);
-    }, 80);
-  }
-
-  async stop(): Promise<void> {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-  }
-}
-
-function buildClient(): Promise<void> {
-  const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc');
-  return new Promise((resolve, reject) => {
-    execFile(process.execPath, [tsc, '-b', path.join(ROOT, 'client')], { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`building the client (tsc -b client) failed:\n${stdout}${stderr}`));
-      else resolve();
-    });
-  });
 }
 
 function skipReason(): string | false {
@@ -135,7 +86,7 @@ describe('events, people and identify pages in chromium, against a real server',
     ]);
     const frame: RawFrame = { data: new Uint8Array(data), width: info.width, height: info.height };
     const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir, vote: { maxFaceAttempts: 3 } });
-    server = await startServer(config, (camera) => new PhotoCamera(camera, frame), () => {});
+    server = await startServer(config, (camera) => new StillCamera(camera, frame), () => {});
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     page = await browser.newPage({ viewport: DESKTOP });
     page.setDefaultTimeout(WAIT_MS);

@@ -24,12 +24,11 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { io as connect, type Socket } from 'socket.io-client';
-import type { CameraState as LiveCameraState, CameraStatus, LiveClientEvents, LiveFrame, LiveServerEvents } from '../../src/common/live-events.js';
+import type { CameraStatus, LiveClientEvents, LiveFrame, LiveServerEvents } from '../../src/common/live-events.js';
+import { createCameraSource } from '../../src/ingest/camera-source.js';
 import { configSchema, type CameraConfig } from '../../src/config/schema.js';
-import { Camera } from '../../src/ingest/camera.js';
 import { locateFfmpeg, type FfmpegInfo } from '../../src/ingest/ffmpeg.js';
 import type { CameraSource } from '../../src/pipeline/camera-service.js';
-import type { CapturedFrame } from '../../src/pipeline/vision-pipeline.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { childProcesses, freePort, mainFace, prepareClip, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../../src/cli/bench-stream.js';
 import { dataPath, runCli, skipMessage, tempDir } from '../helpers.js';
@@ -53,41 +52,16 @@ const skip = !clipFile ? skipMessage(CLIP) : !referenceFile ? skipMessage(REFERE
 
 type LiveSocket = Socket<LiveServerEvents, LiveClientEvents>;
 
-/** The production Camera with test-length timeouts (a stall is noticed after 2 s, not 10 s). */
+/** The production camera source with test-length timeouts (a stall is noticed after 2 s, not 10 s). */
 function testCameraSource(config: CameraConfig, ffmpeg: FfmpegInfo): CameraSource {
-  const camera = new Camera({
-    id: config.id,
-    source: { url: config.url, transport: config.transport, loop: config.loop, socketTimeoutMs: 3000 },
-    targetFps: config.fps,
-    maxDetectionWidth: config.maxWidth,
-    maxDetectionHeight: config.maxHeight,
+  return createCameraSource(config, () => {}, {
+    source: { url: config.url, socketTimeoutMs: 3000 },
     ffmpeg,
     stallTimeoutMs: 2000,
     firstFrameTimeoutMs: 8000,
     probeTimeoutMs: 8000,
     backoff: { initialMs: 250, maxMs: 1000 },
   });
-  return {
-    get state() {
-      return camera.state;
-    },
-    get reason() {
-      return camera.status().reason ?? '';
-    },
-    get restarts() {
-      return camera.status().restarts;
-    },
-    get redactedUrl() {
-      return camera.displayUrl;
-    },
-    on(event: 'frame' | 'state', listener: ((frame: CapturedFrame) => void) | ((state: LiveCameraState, reason: string) => void)) {
-      if (event === 'frame') camera.on('frame', listener as (frame: CapturedFrame) => void);
-      else camera.on('state', (status) => (listener as (state: LiveCameraState, reason: string) => void)(status.state, status.reason ?? ''));
-      return this;
-    },
-    start: () => camera.start(),
-    stop: () => camera.stop(),
-  } as CameraSource;
 }
 
 interface Seen {

@@ -4,59 +4,16 @@
  * cameras have their own tests (camera.test.ts).
  */
 import assert from 'node:assert/strict';
-import { EventEmitter } from 'node:events';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { io as connect, type Socket } from 'socket.io-client';
-import type { CameraState, LiveClientEvents, LiveFrame, LiveServerEvents } from '../../src/common/live-events.js';
-import { configSchema, type CameraConfig } from '../../src/config/schema.js';
-import type { CameraSource } from '../../src/pipeline/camera-service.js';
-import type { CapturedFrame } from '../../src/pipeline/vision-pipeline.js';
+import type { LiveClientEvents, LiveFrame, LiveServerEvents } from '../../src/common/live-events.js';
+import { configSchema } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
-import { samplePhoto } from '../helpers.js';
-
-/** Replays one image as a 12 fps camera, at most `limit` frames. */
-class StillCamera extends EventEmitter implements CameraSource {
-  state: Exclude<CameraState, 'stopped'> = 'connecting';
-  reason = '';
-  restarts = 0;
-  readonly redactedUrl: string;
-  private timer: NodeJS.Timeout | null = null;
-
-  constructor(
-    private readonly config: CameraConfig,
-    private readonly frame: { data: Uint8Array; width: number; height: number },
-    private readonly limit = 600,
-  ) {
-    super();
-    this.redactedUrl = config.url.replace(/:[^:@/]+@/, ':***@');
-  }
-
-  start(): void {
-    let seq = 0;
-    this.timer = setInterval(() => {
-      if (seq === 0) {
-        this.state = 'live';
-        this.emit('state', 'live', '');
-      }
-      const frame: CapturedFrame = { cameraId: this.config.id, seq: seq++, ts: Date.now(), ...this.frame };
-      this.emit('frame', frame);
-      if (seq >= this.limit) this.stopTimer();
-    }, 80);
-  }
-
-  private stopTimer(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = null;
-  }
-
-  async stop(): Promise<void> {
-    this.stopTimer();
-  }
-}
+import { StillCamera, samplePhoto } from '../helpers.js';
 
 const photo = samplePhoto(1);
 
@@ -72,7 +29,7 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
     const { data, info } = await sharp(photo).resize(640, 480, { fit: 'cover' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     frame = { data: new Uint8Array(data), width: info.width, height: info.height };
     const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir, vote: { maxFaceAttempts: 3 }, tracking: { maxMisses: 2 } });
-    server = await startServer(config, (camera) => new StillCamera(camera, frame), () => {});
+    server = await startServer(config, (camera) => new StillCamera(camera, frame, 600), () => {});
   });
 
   after(async () => {
