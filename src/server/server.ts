@@ -76,6 +76,9 @@ export async function startServer(
     );
   }
   const runtime = await initRuntime();
+  if (config.recognition.matcher === 'svm') {
+    log('facestream: the live server matches with cosine similarity (people added through the page need no retraining); recognition.matcher: svm applies to predict and evaluate');
+  }
   const db = openDatabase(config.dataDir, { create: true });
   const stops: (() => Promise<void> | void)[] = [() => void db.close()];
   const stopAll = async () => {
