@@ -68,7 +68,7 @@ export class Mtcnn {
       const refined = this.refine(transposed, width, height, proposals, options.thresholds[1]);
       const rnetMs = performance.now() - t;
       t = performance.now();
-      const faces = this.output(transposed, width, height, refined, options.thresholds[2]);
+      const faces = this.output((boxes) => this.runOnCrops(this.onet, transposed, width, height, boxes, 48), refined, options.thresholds[2]);
       const onetMs = performance.now() - t;
       this.lastStats = { pnetMs, rnetMs, onetMs, proposals: proposals.length, refined: refined.length };
       return faces;
@@ -84,16 +84,22 @@ export class Mtcnn {
   refineBoxes(image: RgbImage, boxes: Box[], grow = 0.15, overrides: Partial<MtcnnOptions> = {}): Detection[] {
     const options = { ...this.options, ...overrides };
     if (boxes.length === 0 || Math.min(image.width, image.height) < 12) return [];
-    return this.withInput(image, options, ({ transposed, width, height, shrink }) => {
-      const candidates = boxes.map(([x, y, w, h]): Candidate => {
-        const side = Math.max(w, h) * (1 + grow) * shrink;
-        const cx = (x + w / 2) * shrink;
-        const cy = (y + h / 2) * shrink;
-        // back to the reference's 1-based inclusive corners
-        return truncate({ x1: cx - side / 2 + 1, y1: cy - side / 2 + 1, x2: cx + side / 2, y2: cy + side / 2, score: 1, reg: [0, 0, 0, 0] });
-      });
-      return this.output(transposed, width, height, candidates, options.thresholds[2]);
+    const candidates = boxes.map(([x, y, w, h]): Candidate => {
+      const side = Math.max(w, h) * (1 + grow);
+      const cx = x + w / 2;
+      const cy = y + h / 2;
+      // back to the reference's 1-based inclusive corners
+      return truncate({ x1: cx - side / 2 + 1, y1: cy - side / 2 + 1, x2: cx + side / 2, y2: cy + side / 2, score: 1, reg: [0, 0, 0, 0] });
     });
+    // The crops are sampled straight from the 8-bit image: no full-frame tensor is made, which
+    // was most of the cost of this pass.
+    const runOnet = (crops: Candidate[]) => {
+      const outputs = tf.tidy(() => this.onet.predict(tf.tensor4d(cropsTransposed(image, crops, 48), [crops.length, 48, 48, 3])));
+      const data = outputs.map((t) => t.dataSync() as Float32Array);
+      tf.dispose(outputs);
+      return data;
+    };
+    return this.output(runOnet, candidates, options.thresholds[2]).map((face) => toSourcePixels(face, 1, image.width, image.height));
   }
 
   /** Runs `use` on the normalised, transposed image ([1, width, height, 3]), downscaled to maxInputSize. */
@@ -157,9 +163,9 @@ export class Mtcnn {
   }
 
   /** O-Net on 48×48 crops: score, landmarks (relative to the box before regression), regression, final NMS. */
-  private output(transposed: tf.Tensor4D, width: number, height: number, boxes: Candidate[], threshold: number): Detection[] {
+  private output(runOnet: (boxes: Candidate[]) => Float32Array[], boxes: Candidate[], threshold: number): Detection[] {
     if (boxes.length === 0) return [];
-    const [prob, reg, landmarks] = this.runOnCrops(this.onet, transposed, width, height, boxes, 48);
+    const [prob, reg, landmarks] = runOnet(boxes);
     const faces: { candidate: Candidate; points: number[] }[] = [];
     boxes.forEach((box, n) => {
       const score = prob[n * 2 + 1]!;
@@ -228,6 +234,50 @@ export class Mtcnn {
     this.rnet.dispose();
     this.onet.dispose();
   }
+}
+
+/**
+ * Normalised crops of `boxes` as the nets take them, sampled in JavaScript exactly as
+ * tf.image.cropAndResize samples the normalised, transposed image: output (i, j) reads the
+ * image at x = x1 + i·(x2 − x1)/(size − 1), y = y1 + j·(y2 − y1)/(size − 1) (0-based pixels,
+ * bilinear), and points outside the image read as zero pixels.
+ */
+export function cropsTransposed(image: RgbImage, boxes: Candidate[], size: number): Float32Array {
+  const { data, width, height } = image;
+  const out = new Float32Array(boxes.length * size * size * 3);
+  let o = 0;
+  for (const b of boxes) {
+    const x1 = b.x1 - 1;
+    const y1 = b.y1 - 1;
+    const stepX = (b.x2 - b.x1) / (size - 1);
+    const stepY = (b.y2 - b.y1) / (size - 1);
+    for (let i = 0; i < size; i++) {
+      const x = x1 + i * stepX;
+      const x0 = Math.floor(x);
+      const xr = Math.min(x0 + 1, width - 1);
+      const wx = x - x0;
+      for (let j = 0; j < size; j++, o += 3) {
+        const y = y1 + j * stepY;
+        if (x < 0 || x > width - 1 || y < 0 || y > height - 1) {
+          out[o] = out[o + 1] = out[o + 2] = PAD_VALUE;
+          continue;
+        }
+        const y0 = Math.floor(y);
+        const yb = Math.min(y0 + 1, height - 1);
+        const wy = y - y0;
+        const tl = (y0 * width + x0) * 3;
+        const tr = (y0 * width + xr) * 3;
+        const bl = (yb * width + x0) * 3;
+        const br = (yb * width + xr) * 3;
+        for (let c = 0; c < 3; c++) {
+          const top = data[tl + c]! + (data[tr + c]! - data[tl + c]!) * wx;
+          const bottom = data[bl + c]! + (data[br + c]! - data[bl + c]!) * wx;
+          out[o + c] = (top + (bottom - top) * wy - 127.5) * 0.0078125;
+        }
+      }
+    }
+  }
+  return out;
 }
 
 /** Scales a detection made on a downscaled image back to the source and clips its box. */
