@@ -17,6 +17,14 @@ export interface TrackerOptions {
   velocitySmoothing: number;
   /** Longest time a box is extrapolated from its last detection, ms. */
   maxPredictionMs: number;
+  /**
+   * A detection at least this confident confirms its track at once: O-Net gives real faces
+   * 0.99 and more, the false ones it lets through mostly 0.7–0.9 (measured on the shared
+   * photos), so a clear face is shown from its first frame after a cut.
+   */
+  confirmAtConfidence: number;
+  /** Detection rounds a confirmed track may miss and still be drawn (carried by its prediction). */
+  drawThroughMisses: number;
 }
 
 export const DEFAULT_TRACKER_OPTIONS: TrackerOptions = {
@@ -25,6 +33,8 @@ export const DEFAULT_TRACKER_OPTIONS: TrackerOptions = {
   maxMisses: 4,
   velocitySmoothing: 0.5,
   maxPredictionMs: 500,
+  confirmAtConfidence: 0.995,
+  drawThroughMisses: 2,
 };
 
 export interface Track {
@@ -115,7 +125,7 @@ export class Tracker {
       track.updatedAt = ts;
       track.hits++;
       track.misses = 0;
-      if (!track.confirmed && track.hits >= minHits) {
+      if (!track.confirmed && (track.hits >= minHits || det.confidence >= this.options.confirmAtConfidence)) {
         track.confirmed = true;
         confirmed.push(track);
       }
@@ -140,7 +150,7 @@ export class Tracker {
         detection: det,
         hits: 1,
         misses: 0,
-        confirmed: minHits <= 1,
+        confirmed: minHits <= 1 || det.confidence >= this.options.confirmAtConfidence,
         startedAt: ts,
         updatedAt: ts,
       };
@@ -154,8 +164,8 @@ export class Tracker {
   /** Confirmed tracks with their boxes carried to time `ts` (for frames between detections). */
   predict(ts: number): { track: Track; box: Box }[] {
     return this.tracks
-      // a confirmed track that missed one detection round stays drawn, so a box does not blink
-      .filter((t) => t.confirmed && t.misses <= 1)
+      // a confirmed track that missed a detection round or two stays drawn, so a box does not blink
+      .filter((t) => t.confirmed && t.misses <= this.options.drawThroughMisses)
       .map((track) => ({ track, box: predictBox(track, ts, this.options.maxPredictionMs) }));
   }
 

@@ -150,3 +150,23 @@ describe('Tracker.remove', () => {
     assert.deepEqual(tracker.all.map((t) => t.id), [b!.id]);
   });
 });
+
+describe('Tracker confirmation and drawing', () => {
+  it('confirms a very confident detection at once, a less confident one after minHits', () => {
+    const tracker = new Tracker({ minHits: 3, confirmAtConfidence: 0.995 });
+    const update = tracker.update([det([0, 0, 50, 50], 0.999), det([200, 0, 50, 50], 0.9)], 0);
+    assert.deepEqual(update.confirmed.map((t) => t.box[0]), [0]);
+    assert.deepEqual(tracker.predict(10).map((p) => p.box[0]), [0]);
+  });
+
+  it('keeps drawing a confirmed track through drawThroughMisses missed rounds, then stops', () => {
+    const tracker = new Tracker({ minHits: 1, maxMisses: 5, drawThroughMisses: 2 });
+    tracker.update([det([0, 0, 50, 50])], 0);
+    tracker.update([], 40);
+    tracker.update([], 80);
+    assert.equal(tracker.predict(90).length, 1, 'two misses: still drawn');
+    tracker.update([], 120);
+    assert.equal(tracker.predict(130).length, 0, 'three misses: not drawn, though not ended');
+    assert.equal(tracker.all.length, 1);
+  });
+});
