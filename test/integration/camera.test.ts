@@ -12,11 +12,11 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import path from 'node:path';
 import { Camera, type CameraFrame, type CameraStatus } from '../../src/ingest/camera.js';
 import { FfmpegNotFoundError, locateFfmpeg, stopChild, type FfmpegInfo } from '../../src/ingest/ffmpeg.js';
 import { probeSource } from '../../src/ingest/probe.js';
+import { freePort, runFfmpeg, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../../src/cli/bench-stream.js';
 import { tempDir } from '../helpers.js';
 
 const CLIP_FPS = 25;
@@ -109,45 +109,12 @@ function cameraChildren(): { pid: number; args: string }[] {
     .filter((p) => /ffprobe|ffmpeg/.test(p.args.split(' ')[0]) && !p.args.includes(' -f rtsp '));
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Resolves with `child`'s exit, or rejects after timeoutMs. */
-function exited(child: ChildProcess, timeoutMs: number, what: string): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not exit within ${timeoutMs} ms`)), timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-  });
-}
-
-/** Runs ffmpeg to completion (clip generation). */
-async function runFfmpeg(args: string[]): Promise<void> {
-  const child = spawn(ffmpeg.path, ['-hide_banner', '-loglevel', 'error', '-nostdin', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  const code = await exited(child, 60_000, 'ffmpeg');
-  assert.equal(code, 0, `ffmpeg ${args.join(' ')} failed: ${stderr}`);
-}
-
 before(async () => {
   ffmpeg = await locateFfmpeg();
   work = tempDir('facestream-camera-');
   clip = path.join(work.dir, 'clip.mp4');
   // 2 s of testsrc at 320×240, 25 fps, a keyframe every second so a late RTSP viewer starts fast
-  await runFfmpeg(['-f', 'lavfi', '-i', `testsrc=size=320x240:rate=${CLIP_FPS}:duration=2`, '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(CLIP_FPS), '-pix_fmt', 'yuv420p', clip]);
+  await runFfmpeg(ffmpeg.path, ['-f', 'lavfi', '-i', `testsrc=size=320x240:rate=${CLIP_FPS}:duration=2`, '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(CLIP_FPS), '-pix_fmt', 'yuv420p', clip]);
 });
 
 after(async () => {
@@ -257,71 +224,35 @@ describe('file camera', () => {
 });
 
 describe('RTSP camera', () => {
-  let server: ChildProcess;
-  let publishPort: number;
-  let clientPort: number;
+  let rtsp: RtspServer;
   let publisher: ChildProcess | null = null;
 
-  function startPublisher(): ChildProcess {
-    const child = spawn(
-      ffmpeg.path,
-      ['-hide_banner', '-loglevel', 'error', '-nostdin', '-re', '-stream_loop', '-1', '-i', clip, '-c', 'copy', '-f', 'rtsp', '-rtsp_transport', 'udp', `rtsp://127.0.0.1:${publishPort}/test`],
-      { stdio: ['ignore', 'ignore', 'ignore'] },
-    );
+  function startTestPublisher(): ChildProcess {
+    const child = startPublisher(ffmpeg.path, clip, rtsp.publishUrl('test'));
     processes.add(child);
     child.once('exit', () => processes.delete(child));
     return child;
   }
 
-  async function stopPublisher(): Promise<void> {
+  async function stopTestPublisher(): Promise<void> {
     const child = publisher;
     publisher = null;
-    if (!child) return;
-    // SIGINT: ffmpeg sends TEARDOWN, so the server frees the mount for the next publisher
-    child.kill('SIGINT');
-    await exited(child, 5000, 'publisher');
+    if (child) await stopPublisher(child);
   }
 
   before(async () => {
-    publishPort = await freePort();
-    clientPort = await freePort();
-    const rtpStart = 20_000 + 2 * Math.floor(Math.random() * 10_000);
-    const script = `
-      const RtspServer = require(process.env.RTSP_SERVER_PACKAGE).default;
-      const server = new RtspServer({ serverPort: Number(process.env.PUBLISH_PORT), clientPort: Number(process.env.CLIENT_PORT), rtpPortStart: Number(process.env.RTP_START), rtpPortCount: 200 });
-      server.start().then(() => process.stdout.write('ready\\n'), (e) => { console.error(e); process.exit(1); });
-    `;
-    server = spawn(process.execPath, ['-e', script], {
-      env: {
-        ...process.env,
-        RTSP_SERVER_PACKAGE: createRequire(import.meta.url).resolve('rtsp-streaming-server'),
-        PUBLISH_PORT: String(publishPort),
-        CLIENT_PORT: String(clientPort),
-        RTP_START: String(rtpStart),
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    processes.add(server);
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('RTSP server did not start within 10 s')), 10_000);
-      server.stdout!.setEncoding('utf8').on('data', (text: string) => {
-        if (text.includes('ready')) {
-          clearTimeout(timer);
-          resolve();
-        }
-      });
-      server.once('exit', (code) => reject(new Error(`RTSP server exited with ${code}`)));
-    });
+    rtsp = await startRtspServer();
+    processes.add(rtsp.child);
   });
 
   after(async () => {
-    await stopPublisher();
-    await stopChild(server, 2000);
+    await stopTestPublisher();
+    await rtsp.stop();
   });
 
   test('goes live, stalls when the publisher dies, is live again when it returns, with one ffmpeg', async (t) => {
-    publisher = startPublisher();
-    const cam = camera('rtsp', `rtsp://127.0.0.1:${clientPort}/test`, { source: { url: `rtsp://127.0.0.1:${clientPort}/test`, transport: 'udp', socketTimeoutMs: 3000 } });
+    publisher = startTestPublisher();
+    const cam = camera('rtsp', rtsp.clientUrl('test'), { source: { url: rtsp.clientUrl('test'), transport: 'udp', socketTimeoutMs: 3000 } });
     const t0 = Date.now();
     const history: string[] = [];
     cam.on('state', (s) => history.push(`${Date.now() - t0} ms ${s.state}${s.reason ? `: ${s.reason}` : ''}${s.retryAt ? ` (retry in ${s.retryAt - Date.now()} ms)` : ''}`));
@@ -333,11 +264,11 @@ describe('RTSP camera', () => {
       assert.equal(frames[0].width, 320);
       assert.equal(frames[0].height, 240);
 
-      await stopPublisher();
+      await stopTestPublisher();
       const stalled = await waitForState(cam, 'stalled', 10_000);
       assert.ok(stalled.reason, 'a stalled camera says why');
 
-      publisher = startPublisher();
+      publisher = startTestPublisher();
       const live = await waitForState(cam, 'live', 30_000);
       assert.ok(live.restarts >= 1, `restarts ${live.restarts}`);
       await collectFrames(cam, 5, 10_000);
@@ -345,7 +276,7 @@ describe('RTSP camera', () => {
       const children = cameraChildren();
       assert.equal(children.length, 1, `exactly one camera ffmpeg: ${JSON.stringify(children)}`);
       assert.equal(children[0].pid, cam.pid);
-      assert.ok(children[0].args.includes(`:${clientPort}/test`));
+      assert.ok(children[0].args.includes(rtsp.clientUrl('test').replace('rtsp://127.0.0.1', '')));
 
       await cam.stop();
       assert.deepEqual(cameraChildren(), []);
