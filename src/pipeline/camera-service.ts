@@ -8,6 +8,7 @@ import { ServiceError } from '../common/errors.js';
 import type { CameraState, CameraStatus } from '../common/live-events.js';
 import { cameraSchema, type CameraConfig } from '../config/schema.js';
 import { formatIssues } from '../config/load.js';
+import { redactUrl } from '../ingest/ffmpeg-args.js';
 import type { CameraMetricsSnapshot } from '../server/prometheus.js';
 import type { CapturedFrame, ProcessedFrame, VisionPipeline } from './vision-pipeline.js';
 import { Histogram } from './metrics.js';
@@ -111,7 +112,7 @@ export class CameraService extends EventEmitter<{ frame: [ProcessedFrame]; state
     return {
       id,
       name: entry.config.name ?? id,
-      url: source?.redactedUrl ?? redact(entry.config.url),
+      url: source?.redactedUrl ?? redactUrl(entry.config.url),
       enabled: entry.config.enabled,
       state: source ? source.state : 'stopped',
       reason: source ? source.reason : 'disabled',
@@ -151,9 +152,4 @@ export class CameraService extends EventEmitter<{ frame: [ProcessedFrame]; state
   async stop(): Promise<void> {
     await Promise.all([...this.cameras.values()].map((entry) => this.stopEntry(entry)));
   }
-}
-
-/** Hides a password in a URL; the ingest layer's redaction replaces this once wired. */
-function redact(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@');
 }
