@@ -28,6 +28,7 @@ import { ffmpegArgs, filePath, fitWithin, outputFps, redactText, redactUrl, sour
 import { locateFfmpeg, stopChild, type FfmpegInfo } from './ffmpeg.js';
 import { FrameReader, type RawFrame } from './frame-reader.js';
 import { DEFAULT_PROBE_TIMEOUT_MS, probeSource, type SourceInfo } from './probe.js';
+import { RateMeter } from '../pipeline/metrics.js';
 
 // ---------------------------------------------------------------------------------------------
 // Pure pieces
@@ -233,34 +234,6 @@ export function failuresAfterRun(previousFailures: number, liveMs: number, polic
   return liveMs >= policy.resetAfterMs ? 1 : previousFailures + 1;
 }
 
-/** Frames per second over the last `windowMs`, from arrival times kept in a fixed ring. */
-export class RateMeter {
-  private readonly times: Float64Array;
-  private next = 0;
-  private stored = 0;
-
-  constructor(
-    private readonly windowMs = 2000,
-    capacity = 512,
-  ) {
-    this.times = new Float64Array(capacity);
-  }
-
-  add(ts: number): void {
-    this.times[this.next] = ts;
-    this.next = (this.next + 1) % this.times.length;
-    this.stored = Math.min(this.stored + 1, this.times.length);
-  }
-
-  /** Events per second in (now − windowMs, now]. */
-  rate(now: number): number {
-    let count = 0;
-    for (let i = 0; i < this.stored; i += 1) {
-      if (this.times[i] > now - this.windowMs && this.times[i] <= now) count += 1;
-    }
-    return (count * 1000) / this.windowMs;
-  }
-}
 
 // ---------------------------------------------------------------------------------------------
 // The camera

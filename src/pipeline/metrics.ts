@@ -3,23 +3,32 @@
  * window, stage times as moving averages, latency as a Prometheus-style histogram.
  */
 
-/** Events per second over the last `windowMs`. */
+/** Events per second over the last `windowMs`, from their times kept in a fixed ring (bounded memory). */
 export class RateMeter {
-  private readonly times: number[] = [];
-  constructor(private readonly windowMs = 2000) {}
+  private readonly times: Float64Array;
+  private next = 0;
+  private stored = 0;
 
-  mark(ts = Date.now()): void {
-    this.times.push(ts);
-    this.trim(ts);
+  constructor(
+    private readonly windowMs = 2000,
+    capacity = 512,
+  ) {
+    this.times = new Float64Array(capacity);
   }
 
+  add(ts = Date.now()): void {
+    this.times[this.next] = ts;
+    this.next = (this.next + 1) % this.times.length;
+    this.stored = Math.min(this.stored + 1, this.times.length);
+  }
+
+  /** Events per second in (now − windowMs, now]. */
   rate(now = Date.now()): number {
-    this.trim(now);
-    return (this.times.length * 1000) / this.windowMs;
-  }
-
-  private trim(now: number): void {
-    while (this.times.length && this.times[0]! < now - this.windowMs) this.times.shift();
+    let count = 0;
+    for (let i = 0; i < this.stored; i += 1) {
+      if (this.times[i]! > now - this.windowMs && this.times[i]! <= now) count += 1;
+    }
+    return (count * 1000) / this.windowMs;
   }
 }
 
@@ -81,12 +90,12 @@ export class CameraMetrics {
 
   frameIn(ts: number): void {
     this.framesIn++;
-    this.fpsIn.mark(ts);
+    this.fpsIn.add(ts);
   }
 
   detected(ms: number): void {
     this.framesDetected++;
-    this.fpsProcessed.mark();
+    this.fpsProcessed.add();
     this.detectMs.add(ms);
   }
 

@@ -22,7 +22,6 @@ interface Viewer {
 }
 
 export interface LiveSource {
-  cameraIds(): string[];
   statuses(): CameraStatus[];
   latency(cameraId: string): Histogram | undefined;
 }

@@ -153,7 +153,7 @@ export async function startServer(
     const http: HttpServer = createServer(app);
     const io = new SocketServer(http, { serveClient: true, maxHttpBufferSize: 1e6 });
     io.of('/live').use((socket, next) => (auth.allows(socket.request) ? next() : next(new Error('unauthorized: log in first'))));
-    const live = new LiveHub(io, { cameraIds: () => cameras.ids(), statuses: () => cameras.statuses(), latency: (id) => cameras.latency(id) });
+    const live = new LiveHub(io, { statuses: () => cameras.statuses(), latency: (id) => cameras.latency(id) });
     cameras.on('frame', (frame) => live.publish(frame));
     recorder.on('change', (change) => {
       // a review made while the track still runs lives in the database only

@@ -4,6 +4,7 @@
  * machine, ffmpeg stderr classification, version and probe parsing.
  */
 import { describe, test } from 'node:test';
+import { RateMeter } from '../../src/pipeline/metrics.js';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import {
@@ -24,7 +25,6 @@ import { parseFfmpegStreamInfo, parseFfprobeJson, parseRate, probeArgs } from '.
 import {
   DEFAULT_BACKOFF,
   INITIAL_WATCH_STATE,
-  RateMeter,
   backoffDelay,
   classifyStderr,
   failuresAfterRun,
