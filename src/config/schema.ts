@@ -59,7 +59,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       minIou: z.number().min(0.05).max(0.95).default(0.3),
       minHits: z.number().int().min(1).max(20).default(2),
-      maxMisses: z.number().int().min(0).max(100).default(4),
+      maxMissMs: z.number().int().min(0).max(10_000).default(700).describe('Time without the face before its track ends, ms'),
     })
     .prefault({}),
   vote: z

@@ -305,6 +305,8 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     const due = update.active.filter((track) => {
       if (!track.confirmed) return false;
       if (Math.min(track.box[2], track.box[3]) < camera.options.minEmbedSize) return false;
+      // a face only re-found at a low score (turned away, blurred) is kept but not embedded
+      if (track.detection.confidence < camera.tracker.options.minStartConfidence) return false;
       let vote = camera.votes.get(track.id);
       if (!vote) {
         vote = new IdentityVote(this.voteOptions);

@@ -28,7 +28,7 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-serve-'));
     const { data, info } = await sharp(photo).resize(640, 480, { fit: 'cover' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     frame = { data: new Uint8Array(data), width: info.width, height: info.height };
-    const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir, vote: { maxFaceAttempts: 3 }, tracking: { maxMisses: 2 } });
+    const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir, vote: { maxFaceAttempts: 3 }, tracking: { maxMissMs: 100 } });
     server = await startServer(config, (camera) => new StillCamera(camera, frame, 600), () => {});
   });
 

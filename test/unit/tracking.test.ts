@@ -42,14 +42,32 @@ describe('Tracker', () => {
     assert.ok(Math.abs(predictBox(track, 1000, 100)[0] - 135) < 1e-9, 'prediction stops 100 ms past the last update');
   });
 
-  it('ends a track after more than maxMisses rounds without a match, and starts a new id for a new face', () => {
-    const tracker = new Tracker({ minHits: 1, maxMisses: 2 });
+  it('ends a track once it has gone unmatched for more than maxMissMs, and starts a new id for a new face', () => {
+    const tracker = new Tracker({ minHits: 1, maxMissMs: 100 });
     const id = tracker.update([det([0, 0, 40, 40])], 0).active[0]!.id;
     assert.equal(tracker.update([], 40).ended.length, 0);
-    assert.equal(tracker.update([], 80).ended.length, 0);
-    const ended = tracker.update([det([300, 300, 40, 40])], 120);
+    assert.equal(tracker.update([], 100).ended.length, 0, 'exactly maxMissMs: still alive');
+    const ended = tracker.update([det([300, 300, 40, 40])], 140);
     assert.deepEqual(ended.ended.map((t) => t.id), [id]);
     assert.notEqual(ended.active[0]!.id, id);
+  });
+
+  it('counts time, not rounds: many quick rounds without the face do not end its track', () => {
+    const tracker = new Tracker({ minHits: 1, maxMissMs: 500 });
+    const id = tracker.update([det([0, 0, 40, 40])], 0).active[0]!.id;
+    for (let ts = 4; ts <= 400; ts += 4) assert.equal(tracker.update([], ts).ended.length, 0);
+    assert.equal(tracker.update([det([2, 0, 40, 40])], 440).active[0]!.id, id);
+  });
+
+  it('continues a track with a low-confidence detection but starts none from one', () => {
+    const tracker = new Tracker({ minHits: 3, minStartConfidence: 0.7, confirmAtConfidence: 0.995 });
+    assert.equal(tracker.update([det([0, 0, 50, 50], 0.4)], 0).active.length, 0, 'a low score alone starts nothing');
+    const id = tracker.update([det([0, 0, 50, 50], 0.9)], 40).active[0]!.id;
+    const low = tracker.update([det([2, 0, 50, 50], 0.4), det([300, 0, 50, 50], 0.4)], 80);
+    assert.deepEqual(low.active.map((t) => t.id), [id], 'the low score continues the track it overlaps; the other is dropped');
+    assert.equal(tracker.all.length, 1);
+    assert.equal(tracker.all[0]!.misses, 0);
+    assert.deepEqual(tracker.update([det([4, 0, 50, 50], 0.4)], 120).confirmed.map((t) => t.id), [id], 'hits count once the track was started by a confident one');
   });
 
   it('matches two faces to their own tracks when they swap nothing but move', () => {
@@ -159,14 +177,14 @@ describe('Tracker confirmation and drawing', () => {
     assert.deepEqual(tracker.predict(10).map((p) => p.box[0]), [0]);
   });
 
-  it('keeps drawing a confirmed track through drawThroughMisses missed rounds, then stops', () => {
-    const tracker = new Tracker({ minHits: 1, maxMisses: 5, drawThroughMisses: 2 });
+  it('keeps drawing a confirmed track for drawThroughMs after its last match, then stops', () => {
+    const tracker = new Tracker({ minHits: 1, maxMissMs: 1000, drawThroughMs: 100 });
     tracker.update([det([0, 0, 50, 50])], 0);
     tracker.update([], 40);
     tracker.update([], 80);
-    assert.equal(tracker.predict(90).length, 1, 'two misses: still drawn');
+    assert.equal(tracker.predict(90).length, 1, '90 ms after the match: still drawn');
     tracker.update([], 120);
-    assert.equal(tracker.predict(130).length, 0, 'three misses: not drawn, though not ended');
+    assert.equal(tracker.predict(130).length, 0, '130 ms: not drawn, though not ended');
     assert.equal(tracker.all.length, 1);
   });
 });
