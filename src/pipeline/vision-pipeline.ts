@@ -106,6 +106,14 @@ class CameraState {
   pendingDetect: Slot | null = null;
   pendingEmbed: EmbedJob | null = null;
   lastFullDetection = -Infinity;
+  /**
+   * Detections of frames captured before this are stale and ignored: the two workers can finish
+   * out of order (a full detection on one, a quick re-find on the other), and a frame from
+   * before a cut shows people who are gone.
+   */
+  notBefore = -Infinity;
+  /** Frames held back after a cut until the new shot's first detection (see HOLD_AFTER_CUT_MS). */
+  held: { since: number; frames: CapturedFrame[] } | null = null;
   /** Coarse grey thumbnail of the last frame, to notice cuts. */
   thumbnail: Uint8Array | null = null;
   readonly metrics = new CameraMetrics();
@@ -169,6 +177,14 @@ export function sceneCut(previous: Uint8Array, current: Uint8Array): boolean {
   return sum / current.length > CUT_DIFFERENCE;
 }
 
+/**
+ * After a cut, frames are held (copied) until the new shot's first detection is in, at most this
+ * long, and then emitted together with its boxes: otherwise the first frames of every shot go
+ * out bare while the detection runs (100–150 ms on 2 busy cores). Only after cuts, so the usual
+ * capture→emit stays a few ms.
+ */
+export const HOLD_AFTER_CUT_MS = 250;
+
 /** Pending detect + one being detected + one being embedded + one waiting to embed. */
 const SLOTS_PER_CAMERA = 4;
 
@@ -201,6 +217,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     const camera = this.cameras.get(cameraId);
     if (!camera) return;
     this.cameras.delete(cameraId);
+    camera.held = null;
     for (const track of camera.tracker.clear()) this.endTrack(camera, track, Date.now());
   }
 
@@ -208,6 +225,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
   endTracks(cameraId: string, at = Date.now()): void {
     const camera = this.cameras.get(cameraId);
     if (!camera) return;
+    this.release(camera);
     for (const track of camera.tracker.clear()) this.endTrack(camera, track, at);
   }
 
@@ -223,12 +241,17 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     const thumbnail = greyThumbnail(frame);
     if (camera.thumbnail && sceneCut(camera.thumbnail, thumbnail)) {
       // a cut (an edited video, a PTZ jump): nobody on screen is who was there, so tracks
-      // end, and the next frame gets a full detection
+      // end, the next frame gets a full detection, and frames wait for it
       for (const track of camera.tracker.clear()) this.endTrack(camera, track, frame.ts);
       camera.lastFullDetection = -Infinity;
+      camera.notBefore = frame.ts;
+      this.release(camera);
+      camera.held = { since: frame.ts, frames: [] };
     }
     camera.thumbnail = thumbnail;
-    this.emit('frame', { ...frame, faces: this.labeledFaces(camera, frame.ts) });
+    if (camera.held && frame.ts - camera.held.since > HOLD_AFTER_CUT_MS) this.release(camera);
+    if (camera.held) camera.held.frames.push({ ...frame, data: frame.data.slice(0, frame.width * frame.height * 3) });
+    else this.emit('frame', { ...frame, faces: this.labeledFaces(camera, frame.ts) });
 
     const slot = camera.takeSlot(frame.width, frame.height);
     if (!slot) {
@@ -246,6 +269,13 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     slot.users++;
     camera.pendingDetect = slot;
     this.pumpDetector();
+  }
+
+  /** Emits the frames held since a cut, in order, with the boxes known now. */
+  private release(camera: CameraState): void {
+    const held = camera.held;
+    camera.held = null;
+    for (const frame of held?.frames ?? []) this.emit('frame', { ...frame, faces: this.labeledFaces(camera, frame.ts) });
   }
 
   private labeledFaces(camera: CameraState, ts: number): LabeledFace[] {
@@ -300,8 +330,12 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
   }
 
   private afterDetection(camera: CameraState, slot: Slot, detections: Detection[]): void {
+    if (slot.ts < camera.notBefore) return;
+    camera.notBefore = slot.ts;
     const update = camera.tracker.update(detections, slot.ts);
     for (const track of update.ended) this.endTrack(camera, track, slot.ts);
+    // the new shot's faces are found (and confirmed, or there are none): the held frames go out
+    if (camera.held && !camera.tracker.all.some((t) => !t.confirmed)) this.release(camera);
     const due = update.active.filter((track) => {
       if (!track.confirmed) return false;
       if (Math.min(track.box[2], track.box[3]) < camera.options.minEmbedSize) return false;

@@ -1,0 +1,174 @@
+/**
+ * The live scheduler (VisionPipeline) with scripted workers: latest frame wins, cameras take
+ * turns, late results are dropped, and frames after a scene cut wait for the new shot's faces.
+ * The workers here answer when the test says so, which makes every ordering reproducible;
+ * the real workers are exercised by the integration and e2e tests.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import type { Box, Detection } from '../../src/common/types.js';
+import { HOLD_AFTER_CUT_MS, VisionPipeline, type CapturedFrame, type ProcessedFrame } from '../../src/pipeline/vision-pipeline.js';
+import type { SharedFrame } from '../../src/pipeline/protocol.js';
+import type { VisionWorker } from '../../src/pipeline/vision-workers.js';
+
+interface Call {
+  seq: number;
+  near: Box[] | undefined;
+  answer(detections: Detection[]): Promise<void>;
+}
+
+/** A worker whose requests wait until the test answers them. */
+class ScriptedWorker {
+  readonly calls: Call[] = [];
+  busy = false;
+
+  detect(frame: SharedFrame & { seq?: number }, _minFaceSize?: number, near?: Box[]): Promise<{ detections: Detection[]; ms: number }> {
+    this.busy = true;
+    return new Promise((resolve) => {
+      this.calls.push({
+        seq: (frame as { seq: number }).seq,
+        near,
+        answer: async (detections) => {
+          this.busy = false;
+          resolve({ detections, ms: 1 });
+          await settle();
+        },
+      });
+    });
+  }
+
+  embed(_frame: SharedFrame, faces: Detection[]): Promise<{ vectors: Float32Array[]; qualities: never[]; ms: number }> {
+    return Promise.resolve({ vectors: faces.map(() => new Float32Array(4)), qualities: [], ms: 1 });
+  }
+
+  /** Takes the oldest unanswered call. */
+  next(): Call {
+    const call = this.calls.shift();
+    assert.ok(call, 'the worker was given no request');
+    return call;
+  }
+}
+
+/** Lets promise callbacks run (the pipeline reacts to answers in .then/.finally). */
+const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+function face(box: Box, confidence = 0.999): Detection {
+  const [x, y, w, h] = box;
+  return { box, confidence, keypoints: { left_eye: [x + 0.3 * w, y + 0.4 * h], right_eye: [x + 0.7 * w, y + 0.4 * h], nose: [x + 0.5 * w, y + 0.6 * h], mouth_left: [x + 0.35 * w, y + 0.8 * h], mouth_right: [x + 0.65 * w, y + 0.8 * h] } };
+}
+
+const WIDTH = 32;
+const HEIGHT = 18;
+
+function frame(cameraId: string, seq: number, ts: number, shade = 100): CapturedFrame {
+  return { cameraId, seq, ts, width: WIDTH, height: HEIGHT, data: new Uint8Array(WIDTH * HEIGHT * 3).fill(shade) };
+}
+
+function setup() {
+  const detector = new ScriptedWorker();
+  const embedder = new ScriptedWorker();
+  const pipeline = new VisionPipeline(detector as unknown as VisionWorker, embedder as unknown as VisionWorker, { match: () => ({ label: 'ann', score: 0.9, known: true }) });
+  const emitted: ProcessedFrame[] = [];
+  pipeline.on('frame', (f) => emitted.push(f));
+  return { detector, embedder, pipeline, emitted };
+}
+
+describe('VisionPipeline scheduling', () => {
+  it('keeps only the newest frame waiting: older ones are dropped and counted', () => {
+    const { detector, embedder, pipeline } = setup();
+    embedder.busy = true; // the embedder would otherwise take a detection too
+    pipeline.addCamera('a');
+    for (let seq = 0; seq < 5; seq++) pipeline.push(frame('a', seq, seq * 40));
+    assert.deepEqual(detector.calls.map((c) => c.seq), [0], 'one frame in flight');
+    void detector.next().answer([]);
+    return settle().then(() => {
+      assert.deepEqual(detector.calls.map((c) => c.seq), [4], 'then the newest; 1, 2 and 3 were dropped');
+      assert.equal(pipeline.metrics('a')!.dropped, 3);
+    });
+  });
+
+  it('gives cameras turns: a camera with a frame every few ms does not starve one with a frame now and then', async () => {
+    const { detector, embedder, pipeline } = setup();
+    embedder.busy = true;
+    pipeline.addCamera('busy');
+    pipeline.addCamera('quiet');
+    const QUIET = 1000; // the quiet camera's sequence numbers start here
+    pipeline.push(frame('busy', 0, 0));
+    pipeline.push(frame('quiet', QUIET, 0));
+    const served: number[] = [];
+    for (let round = 1; round <= 8; round++) {
+      pipeline.push(frame('busy', round, round * 10));
+      if (round % 2 === 0) pipeline.push(frame('quiet', QUIET + round, round * 10));
+      const call = detector.next();
+      served.push(call.seq);
+      await call.answer([]);
+    }
+    const quiet = served.filter((seq) => seq >= QUIET);
+    assert.deepEqual(quiet, [QUIET, QUIET + 2, QUIET + 4, QUIET + 6], `every quiet frame was detected (served ${served.join(' ')})`);
+    assert.equal(pipeline.metrics('quiet')!.dropped, 0);
+    assert.ok(pipeline.metrics('busy')!.dropped > 0, 'the busy camera drops its own frames');
+  });
+
+  it('uses the idle embedder for detection too, and ignores a result that arrives after a newer frame\'s', async () => {
+    const { detector, embedder, pipeline, emitted } = setup();
+    pipeline.addCamera('a');
+    pipeline.push(frame('a', 0, 0)); // to the detector
+    pipeline.push(frame('a', 1, 40)); // to the idle embedder
+    assert.equal(detector.calls[0]!.seq, 0);
+    assert.equal(embedder.calls[0]!.seq, 1);
+    await embedder.next().answer([face([10, 10, 50, 50])]);
+    await detector.next().answer([face([300, 300, 50, 50])]); // frame 0, older: stale
+    pipeline.push(frame('a', 2, 80));
+    const boxes = emitted.at(-1)!.faces.map((f) => f.box[0]);
+    assert.deepEqual(boxes, [10], 'only the newer frame\'s face is tracked');
+  });
+});
+
+describe('VisionPipeline after a scene cut', () => {
+  it('holds frames from the cut until the new shot\'s first detection, then emits them in order with its boxes', async () => {
+    const { detector, embedder, pipeline, emitted } = setup();
+    embedder.busy = true;
+    pipeline.addCamera('a');
+    pipeline.push(frame('a', 0, 0, 40));
+    await detector.next().answer([face([0, 0, 40, 40])]);
+    pipeline.push(frame('a', 1, 40, 40));
+    assert.deepEqual(emitted.map((f) => [f.seq, f.faces.length]), [[0, 0], [1, 1]]);
+    await detector.next().answer([face([0, 0, 40, 40])]);
+
+    // the cut: a different picture; nothing is emitted until the detection of the new shot
+    pipeline.push(frame('a', 2, 80, 200));
+    pipeline.push(frame('a', 3, 120, 200));
+    pipeline.push(frame('a', 4, 160, 200));
+    assert.equal(emitted.length, 2, 'frames after the cut are held');
+    const cutDetection = detector.next();
+    assert.equal(cutDetection.seq, 2, 'the cut frame is detected in full');
+    assert.equal(cutDetection.near, undefined);
+    await cutDetection.answer([face([100, 50, 60, 60])]);
+    assert.deepEqual(
+      emitted.slice(2).map((f) => [f.seq, f.faces.map((x) => x.box[0])]),
+      [
+        [2, [100]],
+        [3, [100]],
+        [4, [100]],
+      ],
+      'held frames go out in order, each with the new face and none of the old',
+    );
+    pipeline.push(frame('a', 5, 200, 200));
+    assert.equal(emitted.at(-1)!.seq, 5, 'then frames flow again at once');
+  });
+
+  it('lets held frames go without boxes once the hold has lasted HOLD_AFTER_CUT_MS', () => {
+    const { pipeline, emitted, embedder } = setup();
+    embedder.busy = true;
+    pipeline.addCamera('a');
+    pipeline.push(frame('a', 0, 0, 40));
+    pipeline.push(frame('a', 1, 40, 200)); // a cut; its detection never answers
+    const last = Math.ceil(HOLD_AFTER_CUT_MS / 40) + 1;
+    for (let seq = 2; seq <= last; seq++) pipeline.push(frame('a', seq, seq * 40, 200));
+    assert.deepEqual(
+      emitted.map((f) => f.seq),
+      Array.from({ length: last + 1 }, (_, i) => i),
+      'every frame is emitted, in order, the held ones once the hold ran out',
+    );
+  });
+});
