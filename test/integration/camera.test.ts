@@ -16,7 +16,7 @@ import path from 'node:path';
 import { Camera, type CameraFrame, type CameraStatus } from '../../src/ingest/camera.js';
 import { FfmpegNotFoundError, locateFfmpeg, stopChild, type FfmpegInfo } from '../../src/ingest/ffmpeg.js';
 import { probeSource } from '../../src/ingest/probe.js';
-import { freePort, runFfmpeg, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../../src/cli/bench-stream.js';
+import { freePort, runFfmpeg, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../../src/cli/loopback-streams.js';
 import { tempDir } from '../helpers.js';
 
 const CLIP_FPS = 25;

@@ -30,7 +30,8 @@ import { configSchema, type CameraConfig } from '../../src/config/schema.js';
 import { locateFfmpeg, type FfmpegInfo } from '../../src/ingest/ffmpeg.js';
 import type { CameraSource } from '../../src/pipeline/camera-service.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
-import { childProcesses, freePort, mainFace, prepareClip, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../../src/cli/bench-stream.js';
+import { mainFace } from '../../src/cli/bench-stream.js';
+import { childProcesses, freePort, prepareClip, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../../src/cli/loopback-streams.js';
 import { dataPath, runCli, skipMessage, tempDir } from '../helpers.js';
 
 const CLIP = 'video/short_hamilton_clip.mp4';
