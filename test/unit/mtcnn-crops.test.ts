@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { cropsTransposed } from '../../src/detection/mtcnn.js';
+import { cropsTransposed, normalisedTransposed } from '../../src/detection/mtcnn.js';
 import { initRuntime } from '../../src/models/runtime.js';
 
-describe('cropsTransposed (the O-Net-only pass samples crops in JavaScript)', () => {
+describe('cropsTransposed and normalisedTransposed (the cascade\'s input made in JavaScript)', () => {
   before(async () => {
     await initRuntime();
   });
@@ -30,5 +30,16 @@ describe('cropsTransposed (the O-Net-only pass samples crops in JavaScript)', ()
     let worst = 0;
     for (let i = 0; i < actual.length; i++) worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!));
     assert.ok(worst < 1e-4, `largest difference ${worst}`);
+  });
+
+  it('normalisedTransposed equals the tensor ops it replaced (cast, (v − 127.5) / 128, transpose)', () => {
+    const width = 37;
+    const height = 23;
+    const image = { data: new Uint8Array(width * height * 3).map((_, i) => (i * 13 + (i >> 5)) % 256), width, height };
+    const expected = tf.tidy(() => {
+      const pixels = tf.cast(tf.tensor3d(image.data, [height, width, 3], 'int32'), 'float32');
+      return tf.transpose(tf.mul(tf.sub(pixels, 127.5), 0.0078125), [1, 0, 2]).dataSync();
+    });
+    assert.deepEqual(Array.from(normalisedTransposed(image)), Array.from(expected));
   });
 });
