@@ -95,7 +95,7 @@ export class LiveHub {
     state.busy = true;
     try {
       const jpeg = await sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } })
-        .jpeg({ quality: JPEG_QUALITY })
+        .jpeg({ quality: JPEG_QUALITY, optimiseCoding: false })
         .toBuffer();
       // boxes are reported in the camera's own pixels, whatever size ffmpeg scaled the frame to
       const width = frame.sourceWidth ?? frame.width;
