@@ -65,10 +65,20 @@ export class LiveHub {
       if (!viewers) this.viewers.set(cameraId, (viewers = new Map()));
       viewers.set(socket.id, { socket, unacked: 0, waiting: null });
     });
-    socket.on('unwatch', (request) => this.viewers.get(request?.cameraId)?.delete(socket.id));
+    socket.on('unwatch', (request) => this.unwatch(request?.cameraId, socket.id));
     socket.on('disconnect', () => {
-      for (const viewers of this.viewers.values()) viewers.delete(socket.id);
+      for (const cameraId of [...this.viewers.keys()]) this.unwatch(cameraId, socket.id);
     });
+  }
+
+  /** Forgets a viewer; a camera nobody watches any more (removed, say) leaves nothing behind. */
+  private unwatch(cameraId: string, socketId: string): void {
+    const viewers = this.viewers.get(cameraId);
+    if (!viewers) return;
+    viewers.delete(socketId);
+    if (viewers.size > 0) return;
+    this.viewers.delete(cameraId);
+    this.encoding.delete(cameraId);
   }
 
   /** Whether anyone watches a camera (no JPEG is encoded otherwise). */

@@ -14,8 +14,9 @@
  *
  * Faults: the publisher is stopped (SIGINT) → the camera reports `stalled` with a reason, and is
  * `live` again when the publisher returns; a second camera pointed at a port where nothing
- * listens reports the refused connection while the first keeps delivering frames; after
- * server.stop() no ffmpeg child of this process is left.
+ * listens reports the refused connection while the first keeps delivering frames; 10 cameras
+ * added, watched and removed in turn leave no ffmpeg and no memory behind; after server.stop()
+ * no ffmpeg child of this process is left.
  *
  * Skipped, saying so, without ../shared/data (or FACESTREAM_DATA).
  */
@@ -23,6 +24,8 @@ import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import v8 from 'node:v8';
+import vm from 'node:vm';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { CameraStatus, LiveClientEvents, LiveFrame, LiveServerEvents } from '../../src/common/live-events.js';
 import { createCameraSource } from '../../src/ingest/camera-source.js';
@@ -63,6 +66,22 @@ function testCameraSource(config: CameraConfig, ffmpeg: FfmpegInfo): CameraSourc
     probeTimeoutMs: 8000,
     backoff: { initialMs: 250, maxMs: 1000 },
   });
+}
+
+/** global.gc, exposed at run time (node --test starts files without --expose-gc). */
+function exposeGc(): () => void {
+  v8.setFlagsFromString('--expose-gc');
+  return vm.runInNewContext('gc') as () => void;
+}
+
+/** Heap used plus ArrayBuffers (frames, JPEGs) after collecting garbage until it settles. */
+async function settledMemory(gc: () => void): Promise<number> {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.arrayBuffers;
 }
 
 interface Seen {
@@ -267,6 +286,39 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
     await nextFrame(() => frames.filter((seen) => seen.ts >= since).length >= wanted, 10_000, `${wanted} frames from stage since the wrong camera was added`);
     assert.equal((await listed('stage')).state, 'live');
     assert.equal((await api('/api/cameras/wrong', { method: 'DELETE' })).status, 204);
+  });
+
+  it('10 add/watch/remove cycles through the REST API leave no camera ffmpeg and flat memory', async (t) => {
+    const gc = exposeGc();
+    const cycleIds: string[] = [];
+    const received = new Map<string, number>();
+    socket.on('frame', (frame) => received.set(frame.cameraId, (received.get(frame.cameraId) ?? 0) + 1));
+    const baseline = childProcesses().filter((c) => c.role === 'camera').length; // 'stage'
+    const footprint: number[] = [];
+    let rssAtCycle3 = 0;
+    for (let cycle = 1; cycle <= 10; cycle++) {
+      const id = `cycle-${cycle}`;
+      cycleIds.push(id);
+      const created = await api('/api/cameras', post({ id, url: rtsp.clientUrl('hamilton'), transport: 'udp' }));
+      assert.equal(created.status, 201, await created.text());
+      socket.emit('watch', { cameraId: id });
+      // watched until it has delivered frames, so decoding, detection, tracking and JPEGs all ran
+      const deadline = Date.now() + 20_000;
+      while ((received.get(id) ?? 0) < 10 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      assert.ok((received.get(id) ?? 0) >= 10, `${id} delivered ${received.get(id) ?? 0} frames`);
+      socket.emit('unwatch', { cameraId: id });
+      assert.equal((await api(`/api/cameras/${id}`, { method: 'DELETE' })).status, 204);
+      assert.equal(childProcesses().filter((c) => c.role === 'camera').length, baseline, `camera ffmpeg left after ${id}`);
+      // heap and buffers after a full collection, once the first cycles have warmed everything up
+      if (cycle >= 3) footprint.push(await settledMemory(gc));
+      if (cycle === 3) rssAtCycle3 = process.memoryUsage().rss;
+    }
+    const list = (await (await api('/api/cameras')).json()) as CameraStatus[];
+    assert.deepEqual(list.map((c) => c.id).filter((id) => cycleIds.includes(id)), []);
+    const growthMB = (footprint.at(-1)! - footprint[0]!) / 1e6;
+    t.diagnostic(`heap + buffers after cycles 3..10 (MB): ${footprint.map((b) => (b / 1e6).toFixed(1)).join(' ')}; growth ${growthMB.toFixed(2)} MB; RSS (workers and native memory too) ${((process.memoryUsage().rss - rssAtCycle3) / 1e6).toFixed(1)} MB`);
+    // one camera's frame slots alone are 2.8 MB (4 × 640×360×3): a camera leaked per cycle would be 19 MB
+    assert.ok(growthMB < 4, `memory grew ${growthMB.toFixed(2)} MB over 7 add/remove cycles`);
   });
 
   it('leaves no ffmpeg child behind after stop', async () => {
