@@ -1,0 +1,127 @@
+/**
+ * The live page in Firefox (Debian firefox-esr, driven by puppeteer-core over WebDriver BiDi:
+ * playwright-core drives only its own patched Firefox builds, which come from outside the npm
+ * registry). Against the same fake server as the chromium test, at desktop and phone widths: the
+ * empty state, adding a camera through the form, the named and unknown boxes at their frame
+ * pixels, a stalled camera's reason, the large view, no sideways scrolling on a phone, and
+ * reconnecting after the server restarts.
+ *
+ * Screenshots go to /tmp/facestream-live-firefox-*.png for a person to look at.
+ * Skipped, saying so, without /usr/bin/firefox-esr.
+ */
+import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { after, before, describe, it } from 'node:test';
+import puppeteer, { type Browser, type Page } from 'puppeteer-core';
+import { buildClient } from '../helpers.js';
+import { FakeServer, UNKNOWN_FACE, assertDrawnAt, WAIT_MS, camera, makeFrameJpeg, serverReaches, tile } from './fake-live-server.js';
+
+const FIREFOX = '/usr/bin/firefox-esr';
+const DESKTOP = { width: 1280, height: 800 };
+const PHONE = { width: 390, height: 844 };
+
+describe('live page in firefox', { skip: existsSync(FIREFOX) ? false : `Debian firefox-esr not found at ${FIREFOX} (apt-get install firefox-esr): firefox test skipped` }, () => {
+  let browser: Browser | undefined;
+  let page: Page;
+  let server: FakeServer;
+  let port = 0;
+  let jpeg: Buffer;
+  const pageErrors: string[] = [];
+
+  const visible = (selector: string) => page.waitForSelector(selector, { visible: true, timeout: WAIT_MS });
+  const text = (selector: string) => page.$eval(selector, (el) => (el as HTMLElement).innerText.trim());
+
+  before(async () => {
+    [jpeg] = await Promise.all([makeFrameJpeg(), buildClient()]);
+    server = new FakeServer([], jpeg);
+    port = await server.listen(0);
+    browser = await puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX, headless: true });
+    page = await browser.newPage();
+    await page.setViewport(DESKTOP);
+    page.setDefaultTimeout(WAIT_MS);
+    page.on('pageerror', (error) => pageErrors.push(error instanceof Error ? error.message : String(error)));
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !/NetworkError|connection|Failed to load/i.test(message.text())) pageErrors.push(message.text());
+    });
+  });
+
+  after(async () => {
+    await browser?.close();
+    await server?.close('killed');
+  });
+
+  it('explains how to add a camera, and adds one from the form', async () => {
+    await page.goto(`http://127.0.0.1:${port}/`);
+    await page.waitForSelector('[data-testid="connection"][data-state="connected"]');
+    await visible('[data-testid="empty-state"]');
+    assert.match(await text('[data-testid="empty-state"]'), /facestream serve --camera/);
+    await page.screenshot({ path: '/tmp/facestream-live-firefox-empty-1280.png' });
+
+    await page.type('[data-testid="add-camera-form"] input[name="id"]', 'door');
+    await page.type('[data-testid="add-camera-form"] input[name="url"]', 'rtsp://cam.local/stream');
+    await page.click('[data-testid="add-camera-form"] button[type="submit"]');
+    await visible(tile('door'));
+    assert.deepEqual(server.posts.at(-1), { id: 'door', url: 'rtsp://cam.local/stream' });
+    await page.waitForSelector('[data-testid="empty-state"]', { hidden: true });
+  });
+
+  it('draws the named box and the unknown box over the image at their frame pixels', async () => {
+    const known = `${tile('door')} [data-testid="face-box"].face.known`;
+    const unknown = `${tile('door')} [data-testid="face-box"].face.unknown`;
+    await visible(known);
+    await visible(unknown);
+    assert.match(await text(`${known} [data-testid="face-label"]`), /lin_manuel_miranda.*90%/s);
+    assert.equal(await text(`${unknown} [data-testid="face-label"]`), 'unknown');
+    const colours = await Promise.all(
+      [known, unknown].map((box) => page.$eval(`${box} [data-testid="face-label"]`, (el) => getComputedStyle(el).backgroundColor)),
+    );
+    assert.notEqual(colours[0], colours[1], 'known and unknown labels differ in colour');
+
+    const image = await (await page.$(`${tile('door')} canvas`))!.boundingBox();
+    const box = await (await page.$(unknown))!.boundingBox();
+    assert.ok(image && box);
+    assertDrawnAt(image, box, UNKNOWN_FACE.box);
+    await serverReaches(server, '≥ 3 acknowledged frames', () => server.acked.size >= 3);
+  });
+
+  it("shows a stalled camera's reason, and opens a camera in the large view", async () => {
+    server.cameras.push(camera('yard', { name: 'Back yard', state: 'stalled', reason: 'no frames for 5 s' }));
+    server.emitStatus();
+    await visible(`${tile('yard')} [data-testid="camera-state"]`);
+    assert.equal(await text(`${tile('yard')} [data-testid="camera-state"]`), 'stalled: no frames for 5 s');
+    await page.screenshot({ path: '/tmp/facestream-live-firefox-grid-1280.png' });
+
+    const gridWidth = (await (await page.$(tile('door')))!.boundingBox())!.width;
+    await page.click(tile('door'));
+    await page.waitForSelector('body[data-view="single"]');
+    const singleWidth = (await (await page.$(tile('door')))!.boundingBox())!.width;
+    assert.ok(singleWidth > gridWidth * 1.3, `large view ${singleWidth} px wide, grid tile ${gridWidth} px`);
+    await page.click('#back');
+    await page.waitForSelector('body[data-view="grid"]');
+  });
+
+  it('fits a phone screen without sideways scrolling', async () => {
+    await page.setViewport(PHONE);
+    await visible(`${tile('door')} [data-testid="face-box"].known`);
+    const box = await (await page.$(tile('door')))!.boundingBox();
+    assert.ok(box && box.x >= 0 && box.x + box.width <= PHONE.width, `the tile fits the ${PHONE.width} px screen: ${JSON.stringify(box)}`);
+    const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(scrollWidth <= PHONE.width, `no sideways scrolling (page ${scrollWidth} px wide)`);
+    await page.screenshot({ path: '/tmp/facestream-live-firefox-phone-390.png', fullPage: true });
+    await page.setViewport(DESKTOP);
+  });
+
+  it('reconnects by itself after the server restarts on the same port', async () => {
+    const cameras = server.cameras;
+    await server.close('killed');
+    await page.waitForSelector('[data-testid="connection"][data-state="disconnected"]');
+    server = new FakeServer(cameras, jpeg);
+    assert.equal(await server.listen(port), port);
+    await page.waitForSelector('[data-testid="connection"][data-state="connected"]', { timeout: 15_000 });
+    await serverReaches(server, 'the page watching again and acknowledging ≥ 3 new frames', () => server.watched.has('door') && server.acked.size >= 3);
+  });
+
+  it('logged no errors in the page', () => {
+    assert.deepEqual(pageErrors, []);
+  });
+});
