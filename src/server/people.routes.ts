@@ -28,6 +28,8 @@ export interface PeopleDeps {
   matcher: () => FaceMatcher & Partial<Pick<CosineMatcher, 'rank'>>;
   /** Called after every change to the gallery. */
   galleryChanged: () => void;
+  /** Where uploads wait while their request runs. */
+  uploadDir: string;
 }
 
 function galleryErrors<T>(action: () => T): T {
@@ -53,9 +55,9 @@ function nameFrom(body: unknown): string {
   return galleryErrors(() => validatePersonName(name));
 }
 
-export function peopleRouter({ people, finder, matcher, galleryChanged }: PeopleDeps): Router {
+export function peopleRouter({ people, finder, matcher, galleryChanged, uploadDir }: PeopleDeps): Router {
   const router = Router();
-  const uploads = createUploader();
+  const uploads = createUploader(uploadDir);
   const byId = (id: number): PersonSummary => {
     const person = people.listPeople().find((p) => p.id === id);
     if (!person) throw new ServiceError('not-found', `no person with id ${id}`);

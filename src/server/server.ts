@@ -5,6 +5,7 @@
  */
 import { createServer, type Server as HttpServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import path from 'node:path';
 import { Server as SocketServer } from 'socket.io';
 import type { Config } from '../config/schema.js';
 import { initRuntime } from '../models/runtime.js';
@@ -27,6 +28,7 @@ import { createApp } from './app.js';
 import { Auth, hashPassword } from './auth.js';
 import { eventsRouter, publicEvent } from './events.routes.js';
 import { peopleRouter } from './people.routes.js';
+import { UPLOADS_DIR } from './uploads.js';
 import { WorkerFaceFinder } from '../pipeline/worker-face-finder.js';
 import { LiveHub } from './live.js';
 
@@ -147,6 +149,7 @@ export async function startServer(
           finder,
           matcher: () => matcher,
           galleryChanged: reloadGallery,
+          uploadDir: path.join(config.dataDir, UPLOADS_DIR),
         }),
       ],
     });

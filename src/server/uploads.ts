@@ -1,16 +1,17 @@
 /**
- * Photo uploads: multipart parsing with hard limits, files stored under random names in a
- * private temp folder (the client's file name is never a path), and the type decided from
- * the bytes, not the name. Every refusal names the file and the limit.
+ * Photo uploads: multipart parsing with hard limits, files stored under random names in the
+ * server's own upload folder (the client's file name is never a path), and the type decided
+ * from the bytes, not the name. Every refusal names the file and the limit.
  */
-import { mkdtempSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
-import os from 'node:os';
 import path from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
 import multer from 'multer';
 import { ServiceError } from '../common/errors.js';
 
+/** Under the data dir: uploads waiting for their request to finish. */
+export const UPLOADS_DIR = 'uploads';
 export const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
 export const MAX_UPLOAD_FILES = 20;
 
@@ -40,8 +41,13 @@ export function sniffImage(head: Buffer): { image: true; type: string } | { imag
   return { image: false, what: text ? 'is text, not an image' : 'is not an image this server reads (JPEG, PNG, WebP, GIF, TIFF, AVIF)' };
 }
 
-export function createUploader() {
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'facestream-uploads-'));
+/**
+ * `dir` holds uploads only while their request runs; it is emptied when the server starts, so
+ * files left by a crash do not pile up (one folder per data dir, not one per start in /tmp).
+ */
+export function createUploader(dir: string) {
+  rmSync(dir, { recursive: true, force: true });
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
   const upload = multer({
     storage: multer.diskStorage({ destination: dir }), // random names, never the client's
     limits: { fileSize: MAX_UPLOAD_BYTES, files: MAX_UPLOAD_FILES, fields: 20, parts: MAX_UPLOAD_FILES + 20 },
