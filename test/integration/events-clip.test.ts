@@ -62,13 +62,15 @@ describe('events from played clips', { skip: available ? false : skipMessage('vi
       assert.equal(added.status, 201);
     }
 
-    // both clips are about 8 s long; wait (bounded) until both events have ended
+    // both clips are about 8 s long; wait (bounded) until both have ended and so have their events
     let events: ApiEvent[] = [];
     const deadline = Date.now() + 60_000;
     while (Date.now() < deadline) {
+      const cameras = (await (await api('/api/cameras')).json()) as { id: string; state: string; reason: string }[];
       events = ((await (await api('/api/events?limit=100')).json()) as { events: ApiEvent[] }).events;
-      const ended = (cameraId: string) => events.some((e) => e.cameraId === cameraId && e.endedAt);
-      if (ended('katie') && ended('stranger')) break;
+      const clipsEnded = cameras.every((c) => c.state === 'failed' && /end/i.test(c.reason));
+      const eventsEnded = ['katie', 'stranger'].every((id) => events.some((e) => e.cameraId === id) && events.every((e) => e.cameraId !== id || e.endedAt));
+      if (clipsEnded && eventsEnded) break;
       await new Promise((r) => setTimeout(r, 500));
     }
     const katieEvents = events.filter((e) => e.cameraId === 'katie');
