@@ -67,7 +67,7 @@ export const configSchema = z.strictObject({
       minSamples: z.number().int().min(1).max(50).default(2),
       minShare: z.number().min(0.5).max(1).default(0.6),
       maxFaceAttempts: z.number().int().min(1).max(200).default(8),
-      recheckEvery: z.number().int().min(1).max(1000).default(10),
+      recheckEvery: z.number().int().min(1).max(1000).default(25),
       maxDisagreements: z.number().int().min(1).max(50).default(2).describe('Rechecks in a row naming someone else before a track is ended as a different face'),
     })
     .prefault({}),
