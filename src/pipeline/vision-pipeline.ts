@@ -106,12 +106,10 @@ class CameraState {
   pendingDetect: Slot | null = null;
   pendingEmbed: EmbedJob | null = null;
   lastFullDetection = -Infinity;
-  /**
-   * Detections of frames captured before this are stale and ignored: the two workers can finish
-   * out of order (a full detection on one, a quick re-find on the other), and a frame from
-   * before a cut shows people who are gone.
-   */
-  notBefore = -Infinity;
+  /** Capture time of the newest frame whose detections reached the tracker. */
+  lastApplied = -Infinity;
+  /** Capture time of the last scene cut: detections of frames before it show people who are gone. */
+  cutAt = -Infinity;
   /** Frames held back after a cut until the new shot's first detection (see HOLD_AFTER_CUT_MS). */
   held: { since: number; frames: CapturedFrame[] } | null = null;
   /** Coarse grey thumbnail of the last frame, to notice cuts. */
@@ -244,7 +242,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
       // end, the next frame gets a full detection, and frames wait for it
       for (const track of camera.tracker.clear()) this.endTrack(camera, track, frame.ts);
       camera.lastFullDetection = -Infinity;
-      camera.notBefore = frame.ts;
+      camera.cutAt = frame.ts;
       this.release(camera);
       camera.held = { since: frame.ts, frames: [] };
     }
@@ -307,7 +305,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
       .then(({ detections, ms }) => {
         if (this.cameras.get(camera.id) !== camera) return;
         camera.metrics.detected(ms);
-        this.afterDetection(camera, slot, detections);
+        this.afterDetection(camera, slot, detections, !near);
       })
       .catch((error: Error) => {
         if (!this.stopped) this.emit('error', error);
@@ -329,9 +327,16 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     return tracks.map((t) => predictBox(t, ts, maxMs));
   }
 
-  private afterDetection(camera: CameraState, slot: Slot, detections: Detection[]): void {
-    if (slot.ts < camera.notBefore) return;
-    camera.notBefore = slot.ts;
+  private afterDetection(camera: CameraState, slot: Slot, detections: Detection[], full: boolean): void {
+    if (slot.ts < camera.cutAt) return;
+    if (slot.ts < camera.lastApplied) {
+      // The other worker finished a newer frame first (quick re-finds overtake a full detection
+      // all the time): the tracks know better where their faces are now, but a face this full
+      // detection found that no track has is new, and starts one.
+      if (full) camera.tracker.addUntracked(detections, slot.ts);
+      return;
+    }
+    camera.lastApplied = slot.ts;
     const update = camera.tracker.update(detections, slot.ts);
     for (const track of update.ended) this.endTrack(camera, track, slot.ts);
     // the new shot's faces are found (and confirmed, or there are none): the held frames go out

@@ -112,7 +112,7 @@ export class Tracker {
 
   /** Matches the detections of a frame captured at `ts` to the tracks. */
   update(detections: Detection[], ts: number): TrackerUpdate {
-    const { minIou, minHits, maxMissMs, velocitySmoothing, maxPredictionMs, minStartConfidence } = this.options;
+    const { minIou, minHits, maxMissMs, velocitySmoothing, maxPredictionMs } = this.options;
     const predicted = this.tracks.map((t) => predictBox(t, ts, maxPredictionMs));
     // greedy association, best IoU first
     const pairs: { t: number; d: number; iou: number }[] = [];
@@ -160,23 +160,45 @@ export class Tracker {
       return true;
     });
     detections.forEach((det, d) => {
-      if (detUsed.has(d) || det.confidence < minStartConfidence) return;
-      const track: Track = {
-        id: this.nextId++,
-        box: det.box,
-        velocity: [0, 0, 0, 0],
-        detection: det,
-        hits: 1,
-        misses: 0,
-        confirmed: minHits <= 1 || det.confidence >= this.options.confirmAtConfidence,
-        startedAt: ts,
-        updatedAt: ts,
-      };
+      if (detUsed.has(d)) return;
+      const track = this.start(det, ts);
+      if (!track) return;
       if (track.confirmed) confirmed.push(track);
-      this.tracks.push(track);
       active.push(track);
     });
     return { active, confirmed, ended };
+  }
+
+  /** A new track for an unmatched detection, or null when it is not confident enough to start one. */
+  private start(det: Detection, ts: number): Track | null {
+    if (det.confidence < this.options.minStartConfidence) return null;
+    const track: Track = {
+      id: this.nextId++,
+      box: det.box,
+      velocity: [0, 0, 0, 0],
+      detection: det,
+      hits: 1,
+      misses: 0,
+      confirmed: this.options.minHits <= 1 || det.confidence >= this.options.confirmAtConfidence,
+      startedAt: ts,
+      updatedAt: ts,
+    };
+    this.tracks.push(track);
+    return track;
+  }
+
+  /**
+   * Starts tracks for the detections of an older frame (captured at `ts`, before the latest
+   * update) that overlap no track: what a late full detection adds. Tracked faces are left as
+   * they are, since the tracker has newer positions for them.
+   */
+  addUntracked(detections: Detection[], ts: number): Track[] {
+    const { minIou, maxPredictionMs } = this.options;
+    const boxes = this.tracks.map((t) => predictBox(t, ts, maxPredictionMs));
+    return detections
+      .filter((det) => boxes.every((box) => iou(box, det.box) < minIou))
+      .map((det) => this.start(det, ts))
+      .filter((track): track is Track => track !== null);
   }
 
   /** Confirmed tracks with their boxes carried to time `ts` (for frames between detections). */

@@ -109,18 +109,19 @@ describe('VisionPipeline scheduling', () => {
     assert.ok(pipeline.metrics('busy')!.dropped > 0, 'the busy camera drops its own frames');
   });
 
-  it('uses the idle embedder for detection too, and ignores a result that arrives after a newer frame\'s', async () => {
+  it('uses the idle embedder for detection too; a late result adds the faces it found new and moves no track back', async () => {
     const { detector, embedder, pipeline, emitted } = setup();
     pipeline.addCamera('a');
-    pipeline.push(frame('a', 0, 0)); // to the detector
-    pipeline.push(frame('a', 1, 40)); // to the idle embedder
+    pipeline.push(frame('a', 0, 0)); // a full detection on the detector
+    pipeline.push(frame('a', 1, 40)); // and one on the idle embedder
     assert.equal(detector.calls[0]!.seq, 0);
     assert.equal(embedder.calls[0]!.seq, 1);
     await embedder.next().answer([face([10, 10, 50, 50])]);
-    await detector.next().answer([face([300, 300, 50, 50])]); // frame 0, older: stale
+    // frame 0 finishes last: the face both saw, where it was 40 ms earlier, and a face only it found
+    await detector.next().answer([face([6, 10, 50, 50]), face([300, 100, 50, 50])]);
     pipeline.push(frame('a', 2, 80));
-    const boxes = emitted.at(-1)!.faces.map((f) => f.box[0]);
-    assert.deepEqual(boxes, [10], 'only the newer frame\'s face is tracked');
+    const boxes = emitted.at(-1)!.faces.map((f) => f.box[0]).sort((a, b) => a - b);
+    assert.deepEqual(boxes, [10, 300], 'the tracked face stays where the newer frame put it; the new face has a track');
   });
 });
 
@@ -135,26 +136,30 @@ describe('VisionPipeline after a scene cut', () => {
     assert.deepEqual(emitted.map((f) => [f.seq, f.faces.length]), [[0, 0], [1, 1]]);
     await detector.next().answer([face([0, 0, 40, 40])]);
 
+    pipeline.push(frame('a', 2, 60, 40)); // still the old shot: its detection is answered after the cut
+    const oldShot = detector.next();
     // the cut: a different picture; nothing is emitted until the detection of the new shot
-    pipeline.push(frame('a', 2, 80, 200));
-    pipeline.push(frame('a', 3, 120, 200));
-    pipeline.push(frame('a', 4, 160, 200));
-    assert.equal(emitted.length, 2, 'frames after the cut are held');
+    pipeline.push(frame('a', 3, 80, 200));
+    pipeline.push(frame('a', 4, 120, 200));
+    pipeline.push(frame('a', 5, 160, 200));
+    assert.equal(emitted.length, 3, 'frames after the cut are held');
+    await oldShot.answer([face([0, 0, 40, 40]), face([500, 200, 40, 40])]);
+    assert.equal(emitted.length, 3, 'a detection from before the cut releases nothing');
     const cutDetection = detector.next();
-    assert.equal(cutDetection.seq, 2, 'the cut frame is detected in full');
+    assert.equal(cutDetection.seq, 5, 'the new shot is detected in full, on its newest frame');
     assert.equal(cutDetection.near, undefined);
     await cutDetection.answer([face([100, 50, 60, 60])]);
     assert.deepEqual(
-      emitted.slice(2).map((f) => [f.seq, f.faces.map((x) => x.box[0])]),
+      emitted.slice(3).map((f) => [f.seq, f.faces.map((x) => x.box[0])]),
       [
-        [2, [100]],
         [3, [100]],
         [4, [100]],
+        [5, [100]],
       ],
-      'held frames go out in order, each with the new face and none of the old',
+      'held frames go out in order, each with the new face and none from the old shot',
     );
-    pipeline.push(frame('a', 5, 200, 200));
-    assert.equal(emitted.at(-1)!.seq, 5, 'then frames flow again at once');
+    pipeline.push(frame('a', 6, 200, 200));
+    assert.equal(emitted.at(-1)!.seq, 6, 'then frames flow again at once');
   });
 
   it('lets held frames go without boxes once the hold has lasted HOLD_AFTER_CUT_MS', () => {

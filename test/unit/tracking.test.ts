@@ -70,6 +70,16 @@ describe('Tracker', () => {
     assert.deepEqual(tracker.update([det([4, 0, 50, 50], 0.4)], 120).confirmed.map((t) => t.id), [id], 'hits count once the track was started by a confident one');
   });
 
+  it('adds the untracked faces of an older frame as new tracks and leaves tracked ones where they are', () => {
+    const tracker = new Tracker({ minHits: 1 });
+    const id = tracker.update([det([100, 100, 50, 50])], 80).active[0]!.id;
+    const added = tracker.addUntracked([det([96, 100, 50, 50]), det([400, 50, 60, 60]), det([600, 50, 40, 40], 0.5)], 40);
+    assert.deepEqual(added.map((t) => t.box[0]), [400], 'the new confident face only');
+    assert.equal(added[0]!.startedAt, 40);
+    const tracked = tracker.all.find((t) => t.id === id)!;
+    assert.deepEqual([tracked.box[0], tracked.updatedAt], [100, 80], 'the tracked face keeps its newer box');
+  });
+
   it('matches two faces to their own tracks when they swap nothing but move', () => {
     const tracker = new Tracker({ minHits: 1 });
     const [a, b] = tracker.update([det([0, 0, 50, 50]), det([200, 0, 50, 50])], 0).active;
