@@ -31,7 +31,8 @@ export interface TrackerOptions {
    * How long a confirmed track stays drawn (carried by its prediction) after its last match,
    * ms, so a box does not blink while its face is briefly not found (turned away, blurred, a
    * hand in front). Measured on the Hamilton clip at 25 fps (frames with boxes of 500, real-time
-   * replay): 300 ms 93–94%, 400 ms 96%, 500 ms 98–99%; per-frame MTCNN alone finds a face on 93%.
+   * replay): 300 ms 93–94%, 400 ms 96%, 500 ms 93–99% (mostly 97–99%); per-frame MTCNN alone finds
+   * a face on 93%.
    */
   drawThroughMs: number;
   /**
