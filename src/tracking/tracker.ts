@@ -1,8 +1,8 @@
 /**
  * A SORT-style face tracker: detections are matched to tracks by IoU with each track's box
  * predicted to the detection's time (constant velocity); a track is confirmed after a few
- * hits and ends when its face has not been found for a while. Between detections, `predict` carries every track's box
- * to the time of a frame, so boxes are drawn on every decoded frame.
+ * hits and ends when its face has not been found for a while. Between detections, `predict`
+ * carries every track's box to the time of a frame, so boxes are drawn on every decoded frame.
  */
 import type { Box, Detection } from '../common/types.js';
 
