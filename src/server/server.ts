@@ -93,7 +93,10 @@ export async function startServer(
     await Promise.all([detector.start(), embedder.start()]);
 
     let matcher = buildMatcher(db, config.dataDir, config);
-    const pipeline = new VisionPipeline(detector, embedder, matcher, config.vote, config.tracking);
+    // a track starts only from a detection the full cascade would keep (its O-Net threshold);
+    // lower scores come from re-finding tracked faces and only continue tracks
+    const tracking = { ...config.tracking, minStartConfidence: config.detector.thresholds[2] };
+    const pipeline = new VisionPipeline(detector, embedder, matcher, config.vote, tracking);
     const reloadGallery = () => {
       matcher = buildMatcher(db, config.dataDir, config);
       pipeline.setMatcher(matcher);

@@ -39,7 +39,8 @@ export interface TrackerOptions {
    * A detection below this confidence only continues a track it overlaps and never starts one.
    * Re-finding a tracked face on a crop around it (O-Net alone) keeps scores down to
    * REFINE_THRESHOLD: a face seen a moment ago that now turns or blurs scores lower but is
-   * still that face (ByteTrack's idea); alone, such a score would be noise.
+   * still that face (ByteTrack's idea); alone, such a score would be noise. The server sets it
+   * to the detector's O-Net threshold (0.7 by default), the bar of a full detection.
    */
   minStartConfidence: number;
 }
