@@ -35,7 +35,17 @@ export const configSchema = z.strictObject({
         .min(8, 'the admin password needs at least 8 characters')
         .max(1000)
         .optional()
-        .describe('Turns on the login; FACESTREAM_ADMIN_PASSWORD sets it too. Required to listen beyond loopback'),
+        .describe('Turns on the login (the account "admin"); FACESTREAM_ADMIN_PASSWORD sets it too. Required to listen beyond loopback'),
+      allowedHosts: z
+        .array(z.string().regex(/^[A-Za-z0-9.-]{1,253}$/, 'a host name such as cameras.example.com (no scheme, no port)'))
+        .max(50)
+        .default([])
+        .describe('Names this server may be reached by besides its IP addresses (and, on loopback, localhost); other Host headers get 403'),
+      allowedOrigins: z
+        .array(z.url({ protocol: /^https?$/ }).describe('scheme://host[:port]'))
+        .max(50)
+        .default([])
+        .describe("Origins of other web pages allowed to change things here (besides facestream's own page)"),
     })
     .prefault({}),
   dataDir: z.string().default('./data').describe('Gallery, events and snapshots'),

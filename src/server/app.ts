@@ -7,7 +7,8 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { HTTP_STATUS, ServiceError } from '../common/errors.js';
 import { REPO_ROOT } from '../models/manifest.js';
 import type { CameraService } from '../pipeline/camera-service.js';
-import { LOGIN_PAGE, authRouter, requireAuth, type Auth } from './auth.js';
+import { LOGIN_PAGE, LOGIN_SCRIPT, accessRouter, loginRouter, requireAdminForChanges, requireAuth, type Auth } from './auth.js';
+import { webSecurity, type WebSecurityOptions } from './web-security.js';
 import { OPENAPI } from './openapi.js';
 import { prometheusText } from './prometheus.js';
 
@@ -25,20 +26,28 @@ export interface AppDeps {
   cameras: CameraService;
   auth: Auth;
   health: () => Record<string, unknown>;
+  /** Host, Origin and header rules (see web-security.ts). */
+  webSecurity: WebSecurityOptions;
   /** More routers mounted under /api (events, people, recognize). */
   routers?: Router[];
 }
 
-export function createApp({ cameras, auth, health, routers = [] }: AppDeps): express.Express {
+export function createApp({ cameras, auth, health, webSecurity: security, routers = [] }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // before anything is parsed or answered: a foreign Host or a foreign page's change is refused
+  app.use(webSecurity(security));
   app.use(express.json({ limit: '100kb' }));
   app.get('/login.html', (_req, res) => void res.type('html').send(LOGIN_PAGE));
-  app.get('/api/openapi.json', (_req, res) => void res.json(OPENAPI));
-  app.use('/api', authRouter(auth));
-  app.use(requireAuth(auth));
-
+  app.get('/login.js', (_req, res) => void res.type('text/javascript').send(LOGIN_SCRIPT));
   app.get('/api/health', (_req, res) => void res.json({ status: 'ok', ...health() }));
+  app.use('/api', loginRouter(auth));
+  // everything below needs a session or a token, and changes need the admin role
+  app.use(requireAuth(auth));
+  app.use(requireAdminForChanges());
+  app.use('/api', accessRouter(auth));
+  app.get('/api/openapi.json', (_req, res) => void res.json(OPENAPI));
+
   app.get('/api/cameras', (_req, res) => void res.json(cameras.statuses()));
   app.get('/api/cameras/:id', (req, res) => void res.json(cameras.status(req.params.id!) ?? notFound(req.params.id!)));
   app.post('/api/cameras', async (req, res) => void res.status(201).json(await cameras.add(req.body)));

@@ -1,19 +1,27 @@
 /**
- * Access control. With no admin password the server only listens on loopback and asks for
- * nothing. With one (FACESTREAM_ADMIN_PASSWORD or server.adminPassword), every REST call and
- * the Socket.IO connection need a session cookie (from the login page: httpOnly,
- * SameSite=Strict) or an API token (`Authorization: Bearer …`). The password and tokens are
- * kept only as slow (scrypt) or one-way (SHA-256 of 32 random bytes) hashes; login attempts
- * are rate-limited per address.
+ * Access control, as Frigate has it: accounts with a name, a password and a role (`admin` or
+ * `viewer`), sessions from the login page (an httpOnly, SameSite=Strict cookie) and revocable
+ * API tokens (`Authorization: Bearer …`) that carry a role. The admin password (env or config)
+ * is the account `admin`. With no admin password and no account, the server only listens on
+ * loopback (the caller checks) and asks for nothing. Passwords are kept only as salted scrypt
+ * hashes, tokens as SHA-256 of 32 random bytes; login attempts are rate-limited per address.
  */
 import { createHash, randomBytes, scryptSync, timingSafeEqual } from 'node:crypto';
-import type { IncomingMessage } from 'node:http';
+import { EventEmitter } from 'node:events';
+import type { IncomingHttpHeaders } from 'node:http';
 import { Router, type NextFunction, type Request, type Response } from 'express';
-import type { Db } from '../storage/database.js';
+import { ServiceError } from '../common/errors.js';
+import { ROLES, type AccountsRepository, type Role, type TokenSummary } from '../storage/accounts.repository.js';
 
 export const SESSION_COOKIE = 'facestream_session';
 const SESSION_MS = 12 * 60 * 60 * 1000;
 const SCRYPT = { N: 16384, r: 8, p: 1 };
+/** The account the admin password (FACESTREAM_ADMIN_PASSWORD or server.adminPassword) logs in as. */
+export const ADMIN_ACCOUNT = 'admin';
+/** A token's last use is written at most this often, not on every request. */
+const TOKEN_TOUCH_MS = 60_000;
+export const MIN_PASSWORD_LENGTH = 8;
+const ACCOUNT_NAME = /^[A-Za-z0-9._-]{1,64}$/;
 
 /** `scrypt$<salt>$<hash>`: what is kept of a password. */
 export function hashPassword(password: string, salt = randomBytes(16)): string {
@@ -29,8 +37,26 @@ export function verifyPassword(password: string, stored: string): boolean {
   return timingSafeEqual(actual, expected);
 }
 
+/** Compared against when a name has no account, so a login takes as long whether or not it exists. */
+const NO_ACCOUNT_HASH = hashPassword(randomBytes(16).toString('hex'));
+
 function sha256(text: string): string {
   return createHash('sha256').update(text).digest('hex');
+}
+
+/** Why `name` cannot name an account, or undefined. */
+export function accountNameProblem(name: string): string | undefined {
+  return ACCOUNT_NAME.test(name) ? undefined : 'an account name is 1-64 letters, digits, ".", "_" or "-"';
+}
+
+export function passwordProblem(password: string): string | undefined {
+  if (password.length < MIN_PASSWORD_LENGTH) return `a password needs at least ${MIN_PASSWORD_LENGTH} characters`;
+  if (password.length > 1000) return 'a password has at most 1000 characters';
+  return undefined;
+}
+
+export function isRole(value: unknown): value is Role {
+  return typeof value === 'string' && (ROLES as readonly string[]).includes(value);
 }
 
 /** Fixed-window attempt counter per key (client address). */
@@ -56,80 +82,228 @@ export class RateLimiter {
   }
 }
 
+/** Cookies by name. A value that is not valid percent-encoding is refused (400), not a crash. */
 export function parseCookies(header: string | undefined): Record<string, string> {
   const out: Record<string, string> = {};
   for (const part of (header ?? '').split(';')) {
     const at = part.indexOf('=');
-    if (at > 0) out[part.slice(0, at).trim()] = decodeURIComponent(part.slice(at + 1).trim());
+    if (at <= 0) continue;
+    const name = part.slice(0, at).trim();
+    try {
+      out[name] = decodeURIComponent(part.slice(at + 1).trim());
+    } catch {
+      throw new ServiceError('invalid', `the cookie ${name} is not valid percent-encoding: clear this site's cookies and log in again`);
+    }
   }
   return out;
 }
 
-export class Auth {
-  private readonly sessions = new Map<string, number>();
+/** Who a request acts for. `open`: access control is off (loopback only), everyone is admin. */
+export type Principal =
+  | { kind: 'open'; name: null; role: 'admin' }
+  | { kind: 'session'; key: string; name: string; role: Role }
+  | { kind: 'token'; id: number; name: string; role: Role };
+
+const OPEN: Principal = { kind: 'open', name: null, role: 'admin' };
+
+export interface AccountView {
+  name: string;
+  role: Role;
+  createdAt: string | null;
+  /** `config`: the admin password from the environment or the config file; `database`: added at run time. */
+  source: 'config' | 'database';
+}
+
+interface Session {
+  expires: number;
+  name: string;
+  role: Role;
+}
+
+export class Auth extends EventEmitter<{ revoked: [matches: (principal: Principal) => boolean] }> {
+  private readonly sessions = new Map<string, Session>();
+  private readonly touched = new Map<number, number>();
   readonly loginLimiter = new RateLimiter(5, 60_000);
 
   /**
-   * @param passwordHash  the admin password's scrypt hash, or null: no access control
-   *                      (allowed on loopback only, which the server checks)
+   * @param adminPasswordHash  the admin password's scrypt hash, or null (then accounts added at
+   *                           run time, if any, are the only way in)
    */
   constructor(
-    private readonly passwordHash: string | null,
-    private readonly db: Db,
+    private readonly adminPasswordHash: string | null,
+    private readonly accounts: AccountsRepository,
     private readonly now: () => number = Date.now,
-  ) {}
-
-  get enabled(): boolean {
-    return this.passwordHash !== null;
+  ) {
+    super();
   }
 
-  login(password: string): string | null {
-    if (!this.passwordHash || !verifyPassword(password, this.passwordHash)) return null;
+  /**
+   * Set for a server reachable beyond loopback: the login stays on even if every account is
+   * removed at run time (then nobody gets in, rather than everybody).
+   */
+  alwaysRequired = false;
+
+  /** Whether logging in is needed: beyond loopback, or an admin password is set, or an account exists. */
+  get enabled(): boolean {
+    return this.alwaysRequired || this.adminPasswordHash !== null || this.accounts.countAccounts() > 0;
+  }
+
+  /** A new session for the account, or null when the name or the password is wrong. */
+  login(name: string, password: string): { session: string; name: string; role: Role } | null {
+    let role: Role | null = null;
+    if (name.toLowerCase() === ADMIN_ACCOUNT && this.adminPasswordHash) {
+      if (verifyPassword(password, this.adminPasswordHash)) role = 'admin';
+    } else {
+      const account = this.accounts.findAccount(name);
+      if (verifyPassword(password, account?.passwordHash ?? NO_ACCOUNT_HASH) && account) role = account.role;
+    }
+    if (!role) return null;
+    const now = this.now();
+    for (const [key, s] of this.sessions) if (s.expires < now) this.sessions.delete(key);
     const session = randomBytes(32).toString('base64url');
-    this.sessions.set(sha256(session), this.now() + SESSION_MS);
-    return session;
+    const shownName = name.toLowerCase() === ADMIN_ACCOUNT && this.adminPasswordHash ? ADMIN_ACCOUNT : (this.accounts.findAccount(name)?.name ?? name);
+    this.sessions.set(sha256(session), { expires: now + SESSION_MS, name: shownName, role });
+    return { session, name: shownName, role };
   }
 
   logout(session: string | undefined): void {
-    if (session) this.sessions.delete(sha256(session));
-  }
-
-  createToken(name: string): { id: number; token: string } {
-    const token = `fst_${randomBytes(32).toString('base64url')}`;
-    const id = Number(this.db.prepare('INSERT INTO api_tokens (name, token_hash, created_at) VALUES (?, ?, ?)').run(name, sha256(token), new Date(this.now()).toISOString()).lastInsertRowid);
-    return { id, token };
-  }
-
-  /** Whether a request (HTTP or the Socket.IO handshake) carries a valid session or token. */
-  allows(req: Pick<IncomingMessage, 'headers'>): boolean {
-    if (!this.enabled) return true;
-    const bearer = /^Bearer\s+(\S+)$/i.exec(req.headers.authorization ?? '')?.[1];
-    if (bearer) return this.db.prepare('SELECT 1 FROM api_tokens WHERE token_hash = ?').get(sha256(bearer)) !== undefined;
-    const session = parseCookies(req.headers.cookie)[SESSION_COOKIE];
-    if (!session) return false;
+    if (!session) return;
     const key = sha256(session);
-    const expires = this.sessions.get(key);
-    if (expires === undefined) return false;
-    if (expires < this.now()) {
-      this.sessions.delete(key);
-      return false;
+    this.sessions.delete(key);
+    this.emit('revoked', (p) => p.kind === 'session' && p.key === key);
+  }
+
+  /** Who the request (HTTP or the Socket.IO handshake) acts for, or null without a valid session or token. */
+  authenticate(headers: IncomingHttpHeaders): Principal | null {
+    if (!this.enabled) return OPEN;
+    const bearer = /^Bearer\s+(\S+)$/i.exec(headers.authorization ?? '')?.[1];
+    if (bearer) {
+      const token = this.accounts.findToken(sha256(bearer));
+      if (!token) return null;
+      this.touch(token.id);
+      return { kind: 'token', id: token.id, name: token.name, role: token.role };
     }
+    const session = parseCookies(headers.cookie)[SESSION_COOKIE];
+    if (!session) return null;
+    const key = sha256(session);
+    const found = this.sessions.get(key);
+    if (!found) return null;
+    // an account removed or changed by another process (facestream users) counts at once
+    const role = found.role === 'admin' && found.name === ADMIN_ACCOUNT && this.adminPasswordHash ? 'admin' : this.accounts.findAccount(found.name)?.role;
+    if (found.expires < this.now() || !role) {
+      this.sessions.delete(key);
+      return null;
+    }
+    return { kind: 'session', key, name: found.name, role };
+  }
+
+  private touch(id: number): void {
+    const now = this.now();
+    if (now - (this.touched.get(id) ?? -Infinity) < TOKEN_TOUCH_MS) return;
+    this.touched.set(id, now);
+    this.accounts.touchToken(id, new Date(now).toISOString());
+  }
+
+  createToken(name: string, role: Role): { id: number; token: string; name: string; role: Role } {
+    const token = `fst_${randomBytes(32).toString('base64url')}`;
+    const id = this.accounts.addToken(name, sha256(token), role, new Date(this.now()).toISOString());
+    return { id, token, name, role };
+  }
+
+  listTokens(): TokenSummary[] {
+    return this.accounts.listTokens();
+  }
+
+  /** Revokes a token at once: REST stops accepting it and Socket.IO connections made with it are closed. */
+  revokeToken(id: number): boolean {
+    if (!this.accounts.removeToken(id)) return false;
+    this.touched.delete(id);
+    this.emit('revoked', (p) => p.kind === 'token' && p.id === id);
     return true;
   }
+
+  listAccounts(): AccountView[] {
+    const stored = this.accounts.listAccounts().map((a): AccountView => ({ ...a, source: 'database' }));
+    return this.adminPasswordHash ? [{ name: ADMIN_ACCOUNT, role: 'admin', createdAt: null, source: 'config' }, ...stored] : stored;
+  }
+
+  addAccount(name: string, password: string, role: Role): AccountView {
+    const problem = accountNameProblem(name) ?? passwordProblem(password);
+    if (problem) throw new ServiceError('invalid', problem);
+    if (this.adminPasswordHash && name.toLowerCase() === ADMIN_ACCOUNT) {
+      throw new ServiceError('conflict', `"${ADMIN_ACCOUNT}" is the account of the admin password (FACESTREAM_ADMIN_PASSWORD or server.adminPassword): choose another name`);
+    }
+    const createdAt = new Date(this.now()).toISOString();
+    if (!this.accounts.addAccount(name, hashPassword(password), role, createdAt)) throw new ServiceError('conflict', `an account called "${name}" exists: choose another name, or remove it first`);
+    return { name, role, createdAt, source: 'database' };
+  }
+
+  /** Removes an account and ends its sessions (its open live connections close). */
+  removeAccount(name: string): void {
+    if (this.adminPasswordHash && name.toLowerCase() === ADMIN_ACCOUNT) {
+      throw new ServiceError('invalid', `"${ADMIN_ACCOUNT}" is the admin password's account: unset FACESTREAM_ADMIN_PASSWORD (or server.adminPassword) to remove it`);
+    }
+    const account = this.accounts.findAccount(name);
+    if (!account) throw new ServiceError('not-found', `no account called "${name}"`);
+    if (account.role === 'admin' && !this.adminPasswordHash && this.accounts.countAdmins() === 1 && this.accounts.countAccounts() > 1) {
+      throw new ServiceError('conflict', `"${account.name}" is the last admin: add another admin first, or set FACESTREAM_ADMIN_PASSWORD`);
+    }
+    this.accounts.removeAccount(account.name);
+    const ended = (s: Session) => s.name.toLowerCase() === account.name.toLowerCase();
+    for (const [key, s] of this.sessions) if (ended(s)) this.sessions.delete(key);
+    this.emit('revoked', (p) => p.kind === 'session' && p.name.toLowerCase() === account.name.toLowerCase());
+  }
+}
+
+/** Routes anyone may call: the login page and its call, and liveness for monitors. */
+const OPEN_PATHS = new Set(['/api/login', '/api/health', '/login.html', '/login.js']);
+
+/** The principal a request was authenticated as (set by requireAuth). */
+export function principalOf(res: Response): Principal {
+  return (res.locals.principal as Principal | undefined) ?? OPEN;
 }
 
 /** Express middleware: 401 for API calls without a session or token, a redirect to the login page for pages. */
 export function requireAuth(auth: Auth) {
-  const open = new Set(['/api/login', '/api/health', '/api/openapi.json', '/login.html']);
   return (req: Request, res: Response, next: NextFunction) => {
-    if (!auth.enabled || open.has(req.path) || auth.allows(req)) return next();
+    if (OPEN_PATHS.has(req.path)) return next();
+    const principal = auth.authenticate(req.headers);
+    if (principal) {
+      res.locals.principal = principal;
+      return next();
+    }
     if (req.path.startsWith('/api/')) return void res.status(401).json({ error: 'log in first (POST /api/login) or send Authorization: Bearer <token>' });
     if (req.path === '/' || req.path.endsWith('.html')) return void res.redirect(302, '/login.html');
     res.status(401).end();
   };
 }
 
-export function authRouter(auth: Auth): Router {
+const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
+/** Reads only an admin may make: who has access. */
+const ADMIN_READS = ['/api/tokens', '/api/users'];
+
+/**
+ * Express middleware after requireAuth: a viewer watches live video and reads events and
+ * snapshots; every change (cameras, people, reviews, tokens, accounts) and every look at who has
+ * access needs the admin role. Logging out is anyone's.
+ */
+export function requireAdminForChanges() {
+  return (req: Request, res: Response, next: NextFunction) => {
+    const principal = principalOf(res);
+    if (principal.role === 'admin' || req.path === '/api/logout') return next();
+    const needsAdmin = !READS.has(req.method) || ADMIN_READS.some((p) => req.path === p || req.path.startsWith(p + '/'));
+    if (!needsAdmin) return next();
+    res.status(403).json({ error: `${req.method} ${req.path} needs the admin role; ${principal.name} is a ${principal.role}` });
+  };
+}
+
+function bodyField(req: Request, field: string): unknown {
+  const body = req.body as Record<string, unknown> | undefined;
+  return body && typeof body === 'object' ? body[field] : undefined;
+}
+
+/** POST /api/login: mounted before requireAuth. */
+export function loginRouter(auth: Auth): Router {
   const router = Router();
   router.post('/login', (req, res) => {
     const wait = auth.loginLimiter.attempt(req.ip ?? 'unknown');
@@ -137,28 +311,65 @@ export function authRouter(auth: Auth): Router {
       res.setHeader('Retry-After', String(Math.ceil(wait / 1000)));
       return void res.status(429).json({ error: `too many login attempts: try again in ${Math.ceil(wait / 1000)} s` });
     }
-    const password = (req.body as { password?: unknown } | undefined)?.password;
+    const password = bodyField(req, 'password');
+    const name = bodyField(req, 'name') ?? ADMIN_ACCOUNT;
     if (typeof password !== 'string' || password.length === 0 || password.length > 1000) return void res.status(400).json({ error: 'password must be a non-empty string' });
+    if (typeof name !== 'string' || name.length === 0 || name.length > 64) return void res.status(400).json({ error: 'name must be an account name (1-64 characters)' });
     if (!auth.enabled) return void res.json({ ok: true, auth: false });
-    const session = auth.login(password);
-    if (!session) return void res.status(401).json({ error: 'wrong password' });
-    res.cookie(SESSION_COOKIE, session, { httpOnly: true, sameSite: 'strict', path: '/', maxAge: SESSION_MS });
-    res.json({ ok: true });
+    const session = auth.login(name, password);
+    if (!session) return void res.status(401).json({ error: 'wrong name or password' });
+    res.cookie(SESSION_COOKIE, session.session, { httpOnly: true, sameSite: 'strict', path: '/', maxAge: SESSION_MS });
+    res.json({ ok: true, name: session.name, role: session.role });
   });
+  return router;
+}
+
+/** Logout, who is asking, tokens and accounts: mounted after requireAuth and requireAdminForChanges. */
+export function accessRouter(auth: Auth): Router {
+  const router = Router();
   router.post('/logout', (req, res) => {
     auth.logout(parseCookies(req.headers.cookie)[SESSION_COOKIE]);
     res.clearCookie(SESSION_COOKIE, { path: '/' });
     res.json({ ok: true });
   });
+  router.get('/me', (_req, res) => {
+    const p = principalOf(res);
+    res.json({ auth: auth.enabled, name: p.name, role: p.role, via: p.kind });
+  });
+
+  router.get('/tokens', (_req, res) => void res.json({ tokens: auth.listTokens() }));
   router.post('/tokens', (req, res) => {
-    const name = (req.body as { name?: unknown } | undefined)?.name;
-    if (typeof name !== 'string' || !name.trim() || name.length > 100) return void res.status(400).json({ error: 'name must be a non-empty string of at most 100 characters' });
-    res.status(201).json(auth.createToken(name.trim()));
+    const name = bodyField(req, 'name');
+    const role = bodyField(req, 'role') ?? 'admin';
+    if (typeof name !== 'string' || !name.trim() || name.length > 100) throw new ServiceError('invalid', 'name must be a non-empty string of at most 100 characters');
+    if (!isRole(role)) throw new ServiceError('invalid', `role must be one of ${ROLES.join(', ')}`);
+    res.status(201).json(auth.createToken(name.trim(), role));
+  });
+  router.delete('/tokens/:id', (req, res) => {
+    const id = Number(req.params.id);
+    if (!Number.isSafeInteger(id) || id < 1) throw new ServiceError('invalid', `token id "${req.params.id}" must be a positive whole number (GET /api/tokens lists them)`);
+    if (!auth.revokeToken(id)) throw new ServiceError('not-found', `no token with id ${id} (GET /api/tokens lists them)`);
+    res.status(204).end();
+  });
+
+  router.get('/users', (_req, res) => void res.json({ users: auth.listAccounts() }));
+  router.post('/users', (req, res) => {
+    const name = bodyField(req, 'name');
+    const password = bodyField(req, 'password');
+    const role = bodyField(req, 'role') ?? 'viewer';
+    if (typeof name !== 'string') throw new ServiceError('invalid', 'name must be a string');
+    if (typeof password !== 'string') throw new ServiceError('invalid', 'password must be a string');
+    if (!isRole(role)) throw new ServiceError('invalid', `role must be one of ${ROLES.join(', ')}`);
+    res.status(201).json(auth.addAccount(name, password, role));
+  });
+  router.delete('/users/:name', (req, res) => {
+    auth.removeAccount(req.params.name!);
+    res.status(204).end();
   });
   return router;
 }
 
-/** The login page: one form, no dependencies. */
+/** The login page: one form, no dependencies, no inline script (the Content-Security-Policy forbids it). */
 export const LOGIN_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>facestream · log in</title>
@@ -167,19 +378,25 @@ body{margin:0;min-height:100vh;display:grid;place-items:center;background:#0f111
 form{background:#181b22;border:1px solid #2a2f3a;border-radius:10px;padding:28px;width:min(320px,85vw);display:grid;gap:12px}
 h1{margin:0 0 4px;font-size:20px}input{padding:10px;border-radius:6px;border:1px solid #2a2f3a;background:#0f1115;color:inherit;font:inherit}
 button{padding:10px;border:0;border-radius:6px;background:#4c8dff;color:#fff;font:inherit;font-weight:600;cursor:pointer}
-#error{color:#ffb347;min-height:1.2em;margin:0}
+#error{color:#ffb347;min-height:1.2em;margin:0}.hint{color:#9aa3b2;font-size:13px;margin:0}
 </style></head>
 <body><form id="login" data-testid="login-form">
 <h1>facestream</h1>
-<label for="password">Admin password</label>
+<label for="name">Name</label>
+<input id="name" name="name" autocomplete="username" value="${ADMIN_ACCOUNT}" required>
+<label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required autofocus>
 <button type="submit">Log in</button><p id="error" role="alert"></p>
+<p class="hint">The account "${ADMIN_ACCOUNT}" uses the admin password (FACESTREAM_ADMIN_PASSWORD or server.adminPassword in the config); other accounts come from <code>facestream users add</code>.</p>
 </form>
-<script>
-document.getElementById('login').addEventListener('submit', async (e) => {
+<script src="/login.js"></script></body></html>`;
+
+/** The login page's script, served as /login.js. */
+export const LOGIN_SCRIPT = `document.getElementById('login').addEventListener('submit', async (e) => {
   e.preventDefault();
-  const r = await fetch('/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: document.getElementById('password').value }) });
-  if (r.ok) location.href = '/';
+  const body = { name: document.getElementById('name').value, password: document.getElementById('password').value };
+  const r = await fetch('/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  if (r.ok) location.href = '/' + location.hash;
   else document.getElementById('error').textContent = (await r.json().catch(() => ({}))).error || 'login failed';
 });
-</script></body></html>`;
+`;

@@ -25,7 +25,7 @@ export const OPENAPI = {
     title: 'facestream',
     version: '0.1.0',
     description:
-      'Real-time face recognition for video streams. With an admin password set, every route but /api/health, /api/login and this file needs the session cookie from /api/login or `Authorization: Bearer <token>`.',
+      'Real-time face recognition for video streams. With a login (an admin password or an account), every route but /api/health and /api/login needs the session cookie from /api/login or `Authorization: Bearer <token>`; changes need the admin role. Browser requests that change something must come from this server\'s own page (or server.allowedOrigins), and the Host header must be one of its names (server.allowedHosts).',
   },
   paths: {
     '/api/health': { get: { summary: 'Liveness and backend', responses: { 200: json({ type: 'object' }) } } },
@@ -33,18 +33,36 @@ export const OPENAPI = {
     '/api/metrics': { get: { summary: 'Per-camera metrics in Prometheus text format', responses: { 200: { description: 'text/plain; version=0.0.4' } } } },
     '/api/login': {
       post: {
-        summary: 'Log in with the admin password: sets an httpOnly, SameSite=Strict session cookie',
-        requestBody: { content: { 'application/json': { schema: { type: 'object', required: ['password'], properties: { password: { type: 'string' } } } } } },
-        responses: { 200: json({ type: 'object' }), 401: error, 429: error },
+        summary: 'Log in with an account (name "admin" and the admin password, or one from POST /api/users): sets an httpOnly, SameSite=Strict session cookie',
+        requestBody: { content: { 'application/json': { schema: { type: 'object', required: ['password'], properties: { name: { type: 'string', default: 'admin' }, password: { type: 'string' } } } } } },
+        responses: { 200: json({ type: 'object', properties: { ok: { type: 'boolean' }, name: { type: 'string' }, role: ref('Role') } }), 401: error, 429: error },
       },
     },
     '/api/logout': { post: { summary: 'End the session', responses: { 200: json({ type: 'object' }) } } },
+    '/api/me': { get: { summary: 'Who this request acts for', responses: { 200: json({ type: 'object', properties: { auth: { type: 'boolean' }, name: { type: ['string', 'null'] }, role: ref('Role'), via: { enum: ['open', 'session', 'token'] } } }) } } },
     '/api/tokens': {
+      get: { summary: 'API tokens (admin)', responses: { 200: json({ type: 'object', properties: { tokens: { type: 'array', items: ref('Token') } } }), 403: error } },
       post: {
-        summary: 'Create an API token for scripts (shown once)',
-        requestBody: { content: { 'application/json': { schema: { type: 'object', required: ['name'], properties: { name: { type: 'string' } } } } } },
-        responses: { 201: json({ type: 'object', properties: { id: { type: 'integer' }, token: { type: 'string' } } }), 400: error },
+        summary: 'Create an API token for scripts (admin; the token is shown once)',
+        requestBody: { content: { 'application/json': { schema: { type: 'object', required: ['name'], properties: { name: { type: 'string' }, role: { ...ref('Role'), default: 'admin' } } } } } },
+        responses: { 201: json({ type: 'object', properties: { id: { type: 'integer' }, token: { type: 'string' }, name: { type: 'string' }, role: ref('Role') } }), 400: error, 403: error },
       },
+    },
+    '/api/tokens/{id}': {
+      parameters: [idParam('id', 'Token id', 'integer')],
+      delete: { summary: 'Revoke a token (admin): it stops working at once, live connections made with it close', responses: { 204: { description: 'Revoked' }, 403: error, 404: error } },
+    },
+    '/api/users': {
+      get: { summary: 'Accounts (admin)', responses: { 200: json({ type: 'object', properties: { users: { type: 'array', items: ref('Account') } } }), 403: error } },
+      post: {
+        summary: 'Add an account (admin)',
+        requestBody: { content: { 'application/json': { schema: { type: 'object', required: ['name', 'password'], properties: { name: { type: 'string' }, password: { type: 'string', minLength: 8 }, role: { ...ref('Role'), default: 'viewer' } } } } } },
+        responses: { 201: json(ref('Account')), 400: error, 403: error, 409: error },
+      },
+    },
+    '/api/users/{name}': {
+      parameters: [idParam('name', 'Account name')],
+      delete: { summary: 'Remove an account (admin): its sessions end', responses: { 204: { description: 'Removed' }, 400: error, 403: error, 404: error } },
     },
     '/api/cameras': {
       get: { summary: 'Cameras with state, redacted URL and metrics', responses: { 200: json({ type: 'array', items: ref('CameraStatus') }) } },
@@ -124,6 +142,15 @@ export const OPENAPI = {
   components: {
     schemas: {
       Error: { type: 'object', required: ['error'], properties: { error: { type: 'string' } } },
+      Role: { enum: ['admin', 'viewer'], description: 'admin changes anything; viewer watches live video and reads events and snapshots' },
+      Token: {
+        type: 'object',
+        properties: { id: { type: 'integer' }, name: { type: 'string' }, role: { $ref: '#/components/schemas/Role' }, createdAt: { type: 'string' }, lastUsedAt: { type: ['string', 'null'] } },
+      },
+      Account: {
+        type: 'object',
+        properties: { name: { type: 'string' }, role: { $ref: '#/components/schemas/Role' }, createdAt: { type: ['string', 'null'] }, source: { enum: ['config', 'database'] } },
+      },
       Camera: {
         type: 'object',
         required: ['id', 'url'],

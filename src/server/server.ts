@@ -25,7 +25,9 @@ import { applyRetention, scheduleRetention } from '../events/retention.js';
 import { SnapshotStore } from '../events/snapshots.js';
 import { EventsRepository } from '../storage/events.repository.js';
 import { createApp } from './app.js';
-import { Auth, hashPassword } from './auth.js';
+import { Auth, hashPassword, type Principal } from './auth.js';
+import { allowSocketRequest, resolveBindHost, type WebSecurityOptions } from './web-security.js';
+import { AccountsRepository } from '../storage/accounts.repository.js';
 import { eventsRouter, publicEvent } from './events.routes.js';
 import { peopleRouter } from './people.routes.js';
 import { UPLOADS_DIR } from './uploads.js';
@@ -41,8 +43,6 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
-
 function validateName(name: string): string {
   try {
     return validatePersonName(name);
@@ -50,10 +50,6 @@ function validateName(name: string): string {
     if (error instanceof PersonNameError) throw new ServiceError('invalid', error.message);
     throw error;
   }
-}
-
-export function isLoopback(host: string): boolean {
-  return LOOPBACK.has(host) || host.startsWith('127.');
 }
 
 export function buildMatcher(db: Db, dataDir: string, config: Config): CosineMatcher {
@@ -72,11 +68,8 @@ export async function startServer(
   log: (line: string) => void = (line) => void process.stderr.write(line + '\n'),
 ): Promise<RunningServer> {
   const { host, port, adminPassword } = config.server;
-  if (!isLoopback(host) && !adminPassword) {
-    throw new Error(
-      `refusing to listen on ${host} without an admin password: set FACESTREAM_ADMIN_PASSWORD (or server.adminPassword in the config), or keep server.host at 127.0.0.1 (loopback)`,
-    );
-  }
+  // judged by the addresses the name stands for, and bound to what was judged
+  const bind = await resolveBindHost(host);
   const runtime = await initRuntime();
   if (config.recognition.matcher === 'svm') {
     log('facestream: the live server matches with cosine similarity (people added through the page need no retraining); recognition.matcher: svm applies to predict and evaluate');
@@ -87,6 +80,21 @@ export async function startServer(
     for (const stop of stops.reverse()) await stop();
   };
   try {
+    // only a slow hash of the password is kept
+    const auth = new Auth(adminPassword ? hashPassword(adminPassword) : null, new AccountsRepository(db));
+    if (!bind.loopback && !auth.enabled) {
+      throw new Error(
+        `refusing to listen on ${host} (${bind.addresses.join(', ')}) without a login: set FACESTREAM_ADMIN_PASSWORD (or server.adminPassword in the config), add an account with facestream users add, or keep server.host at 127.0.0.1 (loopback)`,
+      );
+    }
+    auth.alwaysRequired = !bind.loopback;
+    let listeningPort = port;
+    const security: WebSecurityOptions = {
+      loopback: bind.loopback,
+      port: () => listeningPort,
+      allowedHosts: config.server.allowedHosts,
+      allowedOrigins: config.server.allowedOrigins,
+    };
     const detector = new VisionWorker({ role: 'detector', detector: config.detector });
     const embedder = new VisionWorker({ role: 'embedder', model: config.recognition.model, detector: config.detector });
     stops.push(() => detector.stop(), () => embedder.stop());
@@ -121,8 +129,6 @@ export async function startServer(
     stops.push(() => cameras.stop());
     cameras.on('state', ({ cameraId, state, reason }) => log(`facestream: camera ${cameraId}: ${state}${reason ? ` (${reason})` : ''}`));
 
-    // only a slow hash of the password is kept
-    const auth = new Auth(adminPassword ? hashPassword(adminPassword) : null, db);
     const people = new PeopleRepository(db, config.dataDir);
     const finder = new WorkerFaceFinder(detector, embedder, config.recognition.model);
     /** A reviewed event's best face joins a person's gallery (the person is created if new). */
@@ -144,6 +150,7 @@ export async function startServer(
     const app = createApp({
       cameras,
       auth,
+      webSecurity: security,
       health: () => ({ backend: runtime.backend, cameras: cameras.ids().length, uptime: process.uptime(), auth: auth.enabled }),
       routers: [
         eventsRouter({ events, snapshots, addToGallery: (event, person) => addEventFace(event, person), beforeRead: () => recorder.flush() }),
@@ -157,8 +164,20 @@ export async function startServer(
       ],
     });
     const http: HttpServer = createServer(app);
-    const io = new SocketServer(http, { serveClient: true, maxHttpBufferSize: 1e6 });
-    io.of('/live').use((socket, next) => (auth.allows(socket.request) ? next() : next(new Error('unauthorized: log in first'))));
+    const io = new SocketServer(http, { serveClient: true, maxHttpBufferSize: 1e6, allowRequest: allowSocketRequest(security) });
+    io.of('/live').use((socket, next) => {
+      const principal = auth.authenticate(socket.request.headers);
+      if (!principal) return next(new Error('unauthorized: log in first'));
+      (socket.data as { principal?: Principal }).principal = principal;
+      next();
+    });
+    // a revoked token, a removed account or a logout closes the live connections made with it
+    auth.on('revoked', (matches) => {
+      for (const socket of io.of('/live').sockets.values()) {
+        const principal = (socket.data as { principal?: Principal }).principal;
+        if (principal && matches(principal)) socket.disconnect(true);
+      }
+    });
     const live = new LiveHub(io, { statuses: () => cameras.statuses(), latency: (id) => cameras.latency(id) });
     cameras.on('frame', (frame) => live.publish(frame));
     recorder.on('change', (change) => {
@@ -190,11 +209,12 @@ export async function startServer(
       http.once('error', (error: NodeJS.ErrnoException) =>
         reject(error.code === 'EADDRINUSE' ? new Error(`port ${port} on ${host} is in use: choose another with --port`) : error),
       );
-      http.listen(port, host, resolve);
+      http.listen(port, bind.addresses[0], resolve);
     });
+    listeningPort = (http.address() as AddressInfo).port;
     for (const camera of config.cameras) await cameras.add(camera);
 
-    const actualPort = (http.address() as AddressInfo).port;
+    const actualPort = listeningPort;
     const shownHost = host.includes(':') ? `[${host}]` : host;
     return {
       url: `http://${shownHost}:${actualPort}`,

@@ -94,6 +94,22 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 4,
+    name: 'accounts with roles; tokens carry a role and their last use',
+    sql: `
+      CREATE TABLE users (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        name          TEXT NOT NULL UNIQUE COLLATE NOCASE,
+        password_hash TEXT NOT NULL,
+        role          TEXT NOT NULL CHECK (role IN ('admin', 'viewer')),
+        created_at    TEXT NOT NULL
+      );
+      -- tokens made before roles were all-powerful, so they stay admin
+      ALTER TABLE api_tokens ADD COLUMN role TEXT NOT NULL DEFAULT 'admin' CHECK (role IN ('admin', 'viewer'));
+      ALTER TABLE api_tokens ADD COLUMN last_used_at TEXT;
+    `,
+  },
 ];
 
 export interface OpenOptions {

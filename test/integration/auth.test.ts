@@ -60,7 +60,7 @@ describe('a server with an admin password', () => {
     const page = await fetch(server.url + '/', { redirect: 'manual' });
     assert.equal(page.status, 302);
     assert.equal(page.headers.get('location'), '/login.html');
-    assert.match(await (await fetch(server.url + '/login.html')).text(), /Admin password/);
+    assert.match(await (await fetch(server.url + '/login.html')).text(), /FACESTREAM_ADMIN_PASSWORD/);
   });
 
   it('refuses the Socket.IO connection without a session', async () => {
