@@ -28,11 +28,18 @@ function single(req: Request, name: string): string | undefined {
   return value;
 }
 
+/** The last millisecond of year 9999: later times (and any before 1970) are typing slips, not filters. */
+const LATEST_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 function time(req: Request, name: string): number | undefined {
   const value = single(req, name);
   if (value === undefined || value === '') return undefined;
   const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
   if (!Number.isFinite(ms)) throw new ServiceError('invalid', `${name}=${value} is not a date: use ISO 8601 (2026-11-27T10:00:00Z) or ms since 1970`);
+  // a long run of digits is a finite but unsafe number, which SQLite would compare inexactly
+  if (!Number.isSafeInteger(ms) || ms < 0 || ms > LATEST_TIME) {
+    throw new ServiceError('invalid', `${name}=${value} is outside the years 1970 to 9999: use ISO 8601 (2026-11-27T10:00:00Z) or ms since 1970`);
+  }
   return ms;
 }
 
