@@ -79,7 +79,7 @@ export const OPENAPI = {
               schema: {
                 type: 'object',
                 required: ['action'],
-                properties: { action: { enum: ['confirm', 'reject', 'relabel'] }, person: { type: 'string' }, addToGallery: { type: 'boolean' } },
+                properties: { action: { enum: ['confirm', 'reject', 'relabel'] }, person: { type: 'string', description: 'For relabel: a name as POST /api/people takes it' }, addToGallery: { type: 'boolean' } },
               },
             },
           },
