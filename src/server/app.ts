@@ -64,7 +64,10 @@ export function createApp({ cameras, auth, health, webSecurity: security, router
   app.use('/js', express.static(path.join(REPO_ROOT, 'dist', 'client', 'js')));
   app.use(express.static(path.join(REPO_ROOT, 'client'), { index: 'index.html', extensions: ['html'] }));
 
-  app.use((error: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
+  app.use((error: Error & { status?: number; type?: string }, req: Request, res: Response, _next: NextFunction) => {
+    // a route parameter that does not decode: the router's decodeURIComponent throws a URIError
+    // (it sets status 400); the client wrote the path wrong, so no 500 and no stack in the log
+    if (error instanceof URIError) return void res.status(400).json({ error: badPercentEncoding(req.originalUrl) });
     if (error instanceof HttpError) return void res.status(error.status).json({ error: error.message });
     if (error instanceof ServiceError) return void res.status(HTTP_STATUS[error.kind]).json({ error: error.message });
     // express.json's own errors: malformed JSON, too large
@@ -74,6 +77,12 @@ export function createApp({ cameras, auth, health, webSecurity: security, router
     process.stderr.write(`facestream: ${error.stack ?? error.message}\n`);
   });
   return app;
+}
+
+function badPercentEncoding(url: string): string {
+  const pathPart = url.split('?')[0]!;
+  const shown = pathPart.length > 120 ? `${pathPart.slice(0, 120)}…` : pathPart;
+  return `the path ${JSON.stringify(shown)} is not valid percent-encoding: each %XX escape must spell UTF-8 (write % itself as %25)`;
 }
 
 function notFound(id: string): never {

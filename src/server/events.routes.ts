@@ -7,6 +7,7 @@ import { ServiceError } from '../common/errors.js';
 import type { PublicEvent } from '../common/live-events.js';
 import type { ReviewState } from '../events/event-log.js';
 import type { SnapshotStore } from '../events/snapshots.js';
+import { personNameFrom } from '../recognition/person-name.js';
 import type { EventFilter, EventsRepository, StoredEvent } from '../storage/events.repository.js';
 
 export const MAX_PAGE = 500;
@@ -28,11 +29,18 @@ function single(req: Request, name: string): string | undefined {
   return value;
 }
 
+/** The last millisecond of year 9999: later times (and any before 1970) are typing slips, not filters. */
+const LATEST_TIME = Date.UTC(9999, 11, 31, 23, 59, 59, 999);
+
 function time(req: Request, name: string): number | undefined {
   const value = single(req, name);
   if (value === undefined || value === '') return undefined;
   const ms = /^\d+$/.test(value) ? Number(value) : Date.parse(value);
   if (!Number.isFinite(ms)) throw new ServiceError('invalid', `${name}=${value} is not a date: use ISO 8601 (2026-11-27T10:00:00Z) or ms since 1970`);
+  // a long run of digits is a finite but unsafe number, which SQLite would compare inexactly
+  if (!Number.isSafeInteger(ms) || ms < 0 || ms > LATEST_TIME) {
+    throw new ServiceError('invalid', `${name}=${value} is outside the years 1970 to 9999: use ISO 8601 (2026-11-27T10:00:00Z) or ms since 1970`);
+  }
   return ms;
 }
 
@@ -139,9 +147,10 @@ export function eventsRouter({ events, snapshots, addToGallery, beforeRead = () 
     const body = (req.body ?? {}) as { action?: unknown; person?: unknown; addToGallery?: unknown };
     const action = body.action;
     if (action !== 'confirm' && action !== 'reject' && action !== 'relabel') throw new ServiceError('invalid', 'action must be confirm, reject or relabel');
-    if (action === 'relabel' && (typeof body.person !== 'string' || body.person.trim() === '')) throw new ServiceError('invalid', 'relabel needs person: the right name');
+    if (action === 'relabel' && body.person === undefined) throw new ServiceError('invalid', 'relabel needs person: the right name');
+    // the same name rules as POST /api/people: a relabel names a person, so it is stored as known
+    const person = action === 'relabel' ? personNameFrom(body.person, 'person') : event.label;
     if (body.addToGallery !== undefined && typeof body.addToGallery !== 'boolean') throw new ServiceError('invalid', 'addToGallery must be true or false');
-    const person = action === 'relabel' ? (body.person as string).trim() : event.label;
     if (body.addToGallery && action === 'reject') throw new ServiceError('invalid', 'a rejected event cannot add its face to the gallery');
     if (body.addToGallery && action === 'confirm' && !event.known) throw new ServiceError('invalid', 'an unknown face needs relabel with a person to be added to the gallery');
     let added: { sampleId: number; warnings: string[] } | undefined;

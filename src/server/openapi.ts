@@ -13,10 +13,10 @@ const eventFilters = [
   { name: 'camera', in: 'query', schema: { type: 'string' } },
   { name: 'known', in: 'query', schema: { type: 'boolean' } },
   { name: 'review', in: 'query', schema: { enum: ['pending', 'confirmed', 'rejected', 'relabeled'] } },
-  { name: 'from', in: 'query', schema: { type: 'string' }, description: 'ISO 8601 or ms since 1970, inclusive' },
-  { name: 'to', in: 'query', schema: { type: 'string' } },
+  { name: 'from', in: 'query', schema: { type: 'string' }, description: 'ISO 8601 or ms since 1970, inclusive; years 1970 to 9999' },
+  { name: 'to', in: 'query', schema: { type: 'string' }, description: 'Like from' },
   { name: 'limit', in: 'query', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
-  { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'nextCursor of the previous page' },
+  { name: 'cursor', in: 'query', schema: { type: 'string' }, description: 'nextCursor of the previous page, exactly as given (any other value is a 400)' },
 ];
 
 export const OPENAPI = {
@@ -97,7 +97,7 @@ export const OPENAPI = {
               schema: {
                 type: 'object',
                 required: ['action'],
-                properties: { action: { enum: ['confirm', 'reject', 'relabel'] }, person: { type: 'string' }, addToGallery: { type: 'boolean' } },
+                properties: { action: { enum: ['confirm', 'reject', 'relabel'] }, person: { type: 'string', description: 'For relabel: a name as POST /api/people takes it' }, addToGallery: { type: 'boolean' } },
               },
             },
           },

@@ -10,7 +10,7 @@ import { ImageError } from '../common/image.js';
 import type { FaceMatcher } from '../pipeline/vision-pipeline.js';
 import type { WorkerFaceFinder } from '../pipeline/worker-face-finder.js';
 import { QUALITY_GATE_DEFAULTS, enrolPeople, defaultLookAlikeSimilarity } from '../recognition/enrol.js';
-import { PersonNameError, validatePersonName } from '../recognition/person-name.js';
+import { PersonNameError, personNameFrom } from '../recognition/person-name.js';
 import {
   DuplicatePersonError,
   UnknownPersonError,
@@ -50,9 +50,7 @@ function idParam(value: string | undefined, what: string): number {
 }
 
 function nameFrom(body: unknown): string {
-  const name = (body as { name?: unknown } | undefined)?.name;
-  if (typeof name !== 'string') throw new ServiceError('invalid', 'name must be a string');
-  return galleryErrors(() => validatePersonName(name));
+  return personNameFrom((body as { name?: unknown } | undefined)?.name, 'name');
 }
 
 export function peopleRouter({ people, finder, matcher, galleryChanged, uploadDir }: PeopleDeps): Router {

@@ -3,6 +3,7 @@
  * a cursor (the last row's start time and id), so a page never repeats or skips a row while
  * new events arrive.
  */
+import { ServiceError } from '../common/errors.js';
 import type { Db } from './database.js';
 import type { RecognitionEvent, ReviewState } from '../events/event-log.js';
 
@@ -68,13 +69,32 @@ export function encodeCursor(startedAt: number, id: string): string {
   return Buffer.from(`${startedAt}:${id}`).toString('base64url');
 }
 
+/** The longest cursor encodeCursor makes is far shorter; a longer one is not decoded at all. */
+const MAX_CURSOR_LENGTH = 200;
+
+/**
+ * The position a cursor from encodeCursor names, or null for anything else. Node's base64url
+ * decoding skips characters it does not know and ignores stray bits, so a cursor counts only
+ * when encoding its position again gives back exactly the same text.
+ */
 export function decodeCursor(cursor: string): { startedAt: number; id: string } | null {
+  if (cursor.length > MAX_CURSOR_LENGTH) return null;
   const text = Buffer.from(cursor, 'base64url').toString('utf8');
-  const match = /^(\d+):(ev_[a-z0-9]+)$/.exec(text);
-  return match ? { startedAt: Number(match[1]), id: match[2]! } : null;
+  const match = /^(\d{1,16}):(ev_[a-z0-9]{1,64})$/.exec(text);
+  if (!match) return null;
+  const startedAt = Number(match[1]);
+  const id = match[2]!;
+  if (!Number.isSafeInteger(startedAt) || encodeCursor(startedAt, id) !== cursor) return null;
+  return { startedAt, id };
 }
 
-/** The WHERE clause and its bound values for a filter (exported for tests). */
+/** A cursor this server did not make: refused, because reading it as "no cursor" would quietly restart at the first page. */
+function cursorRefused(cursor: string): ServiceError {
+  const shown = cursor.length > 40 ? `${cursor.slice(0, 40)}…` : cursor;
+  return new ServiceError('invalid', `cursor ${JSON.stringify(shown)} is not one this server gave: start without it and follow nextCursor`);
+}
+
+/** The WHERE clause and its bound values for a filter (exported for tests); a cursor this server did not make is a ServiceError. */
 export function filterToSql(filter: Omit<EventFilter, 'limit'>): { where: string; params: (string | number)[] } {
   const clauses: string[] = [];
   const params: (string | number)[] = [];
@@ -104,10 +124,9 @@ export function filterToSql(filter: Omit<EventFilter, 'limit'>): { where: string
   }
   if (filter.cursor !== undefined) {
     const c = decodeCursor(filter.cursor);
-    if (c) {
-      clauses.push('(started_at < ? OR (started_at = ? AND id < ?))');
-      params.push(c.startedAt, c.startedAt, c.id);
-    }
+    if (!c) throw cursorRefused(filter.cursor);
+    clauses.push('(started_at < ? OR (started_at = ? AND id < ?))');
+    params.push(c.startedAt, c.startedAt, c.id);
   }
   return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
 }

@@ -78,10 +78,15 @@ describe('events filters to SQL', () => {
     assert.equal((where.match(/\?/g) ?? []).length, params.length);
   });
 
-  it('round-trips cursors and ignores forged ones', () => {
-    assert.deepEqual(decodeCursor(encodeCursor(123, 'ev_abc')), { startedAt: 123, id: 'ev_abc' });
+  it('round-trips cursors and refuses forged ones, rather than reading them as the first page', () => {
+    const cursor = encodeCursor(123, 'ev_abc');
+    assert.deepEqual(decodeCursor(cursor), { startedAt: 123, id: 'ev_abc' });
     assert.equal(decodeCursor('bm90IGEgY3Vyc29y'), null);
-    assert.equal(filterToSql({ cursor: 'garbage' }).where, '');
+    // base64url decoding skips unknown characters and stray bits: only the exact text counts
+    for (const forged of [`${cursor}=`, `${cursor}A`, `${cursor.slice(0, 4)}!${cursor.slice(4)}`, encodeCursor(Number.MAX_SAFE_INTEGER + 2, 'ev_abc')]) {
+      assert.equal(decodeCursor(forged), null, forged);
+    }
+    assert.throws(() => filterToSql({ cursor: 'garbage' }), { name: 'ServiceError', message: /cursor "garbage" is not one this server gave: start without it/ });
   });
 });
 
