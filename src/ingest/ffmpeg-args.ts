@@ -309,6 +309,19 @@ export function urlSecrets(url: string): string[] {
   return [...all].sort((a, b) => b.length - a.length);
 }
 
+/** urlSecrets of the cameras' URLs, kept: reasons are redacted on every status (each second, per viewer). */
+const secretsCache = new Map<string, string[]>();
+
+function cachedSecrets(url: string): string[] {
+  let secrets = secretsCache.get(url);
+  if (!secrets) {
+    if (secretsCache.size >= 256) secretsCache.clear(); // bounded: URLs change rarely
+    secrets = urlSecrets(url);
+    secretsCache.set(url, secrets);
+  }
+  return secrets;
+}
+
 /**
  * Free text (an ffmpeg stderr line, an error message) made safe to show: the secrets of the
  * camera's own `urls` replaced by `***` wherever they appear (ffmpeg quotes URLs back whole,
@@ -317,7 +330,7 @@ export function urlSecrets(url: string): string[] {
  */
 export function redactText(text: string, urls: readonly string[] = []): string {
   let out = text;
-  const secrets = [...new Set(urls.flatMap(urlSecrets))].sort((a, b) => b.length - a.length);
+  const secrets = urls.length === 1 ? cachedSecrets(urls[0]!) : [...new Set(urls.flatMap(cachedSecrets))].sort((a, b) => b.length - a.length);
   for (const secret of secrets) out = out.split(secret).join('***');
   return redactParams(out.replace(URL_IN_TEXT, (token) => redactUrl(token)));
 }
