@@ -5,6 +5,7 @@
  */
 import { ConfigError, loadConfig } from '../config/load.js';
 import { createCameraSource } from '../ingest/camera-source.js';
+import { redactText } from '../ingest/ffmpeg-args.js';
 import { startServer } from '../server/server.js';
 import { UsageError, parse } from './args.js';
 
@@ -13,7 +14,7 @@ const SHUTDOWN_LIMIT_MS = 5000;
 /** `door=rtsp://…` → a camera entry; the id is the name. */
 export function cameraFlag(value: string): { id: string; url: string } {
   const at = value.indexOf('=');
-  if (at <= 0 || at === value.length - 1) throw new UsageError(`--camera ${value}: write it as name=url, e.g. --camera door=rtsp://192.0.2.10/stream`);
+  if (at <= 0 || at === value.length - 1) throw new UsageError(`--camera ${redactText(value)}: write it as name=url, e.g. --camera door=rtsp://192.0.2.10/stream`);
   return { id: value.slice(0, at), url: value.slice(at + 1) };
 }
 

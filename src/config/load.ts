@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
+import { redactText } from '../ingest/ffmpeg-args.js';
 import { REPO_ROOT } from '../models/manifest.js';
 import { configSchema, type Config } from './schema.js';
 
@@ -31,8 +32,16 @@ function readYaml(file: string): Record<string, unknown> {
     if (typeof value !== 'object' || Array.isArray(value)) throw new Error('the top level must be a mapping of keys');
     return value as Record<string, unknown>;
   } catch (error) {
-    throw new ConfigError(`config file ${file} is not valid YAML: ${(error as Error).message}`);
+    throw new ConfigError(`config file ${file} is not valid YAML: ${redactYamlMessage((error as Error).message)}`);
   }
+}
+
+/** A line of YAML (as a parse error quotes it) that sets a secret key: what follows the key is hidden. */
+const SECRET_LINE = /^(.*?(?:pass(?:word|wd|phrase)?|pwd|secret|token|api_?key|credential)[\w-]*["']?\s*[:=]).*$/gim;
+
+/** A YAML parser's message (it quotes the lines around the error) with secrets and URLs hidden. Pure. */
+export function redactYamlMessage(message: string): string {
+  return redactText(message.replace(SECRET_LINE, '$1 ***'));
 }
 
 /** Deep merge of plain objects; arrays and scalars from `over` replace. */
@@ -69,13 +78,31 @@ export function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
   return out;
 }
 
+/** Keys whose values are never printed: server.adminPassword, and any password, secret or token. */
+const SECRET_KEY = /pass(?:word|wd|phrase)?$|pwd|secret|token|api_?key|credential/i;
+
+/**
+ * `value` as it may be printed: values under secret keys become "***", URLs (camera urls, and
+ * any string quoting one) are redacted, objects and arrays are walked (an issue about a whole
+ * object, such as an unknown key in `server`, would print everything in it). Pure.
+ */
+export function safeValue(value: unknown, depth = 0): unknown {
+  if (typeof value === 'string') return redactText(value);
+  if (!value || typeof value !== 'object') return value;
+  if (depth > 8) return '…';
+  if (Array.isArray(value)) return value.map((item) => safeValue(item, depth + 1));
+  return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, SECRET_KEY.test(key) ? '***' : safeValue(item, depth + 1)]));
+}
+
+/** One line per issue, with the key and its value (secrets hidden, as `safeValue`). Pure. */
 export function formatIssues(error: z.ZodError, input: unknown): string {
   return error.issues
     .map((issue) => {
       const key = issue.path.join('.') || '(top level)';
       let value: unknown = input;
       for (const p of issue.path) value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[p as PropertyKey] : undefined;
-      const shown = value === undefined ? '' : `=${JSON.stringify(value)}`;
+      const secret = issue.path.some((p) => typeof p === 'string' && SECRET_KEY.test(p));
+      const shown = value === undefined ? '' : `=${secret ? '"***"' : JSON.stringify(safeValue(value))}`;
       return `  ${key}${shown}: ${issue.message}`;
     })
     .join('\n');

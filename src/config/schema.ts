@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { EMBEDDER_IDS } from '../embedding/embedder.js';
+import { ALLOWED_SOURCES, cameraUrlProblem } from '../ingest/ffmpeg-args.js';
 
 const port = z.number().int().min(0).max(65535);
 
@@ -14,7 +15,16 @@ export const cameraSchema = z
       .regex(/^[A-Za-z0-9_-]{1,64}$/, 'camera ids are 1-64 letters, digits, "_" or "-"')
       .describe('Stable id used in the API, the UI and events'),
     name: z.string().max(100).optional().describe('Display name'),
-    url: z.string().min(1).max(2000).describe('rtsp://, http(s):// (MJPEG, HLS), /dev/videoN or a video file path'),
+    url: z
+      .string()
+      .min(1)
+      .max(2000)
+      // ffmpeg opens far more than cameras (concat:, file:, pipe:, tcp://): only camera kinds pass
+      .superRefine((url, ctx) => {
+        const problem = cameraUrlProblem(url);
+        if (problem) ctx.addIssue({ code: 'custom', message: problem });
+      })
+      .describe(ALLOWED_SOURCES),
     enabled: z.boolean().default(true),
     fps: z.number().min(1).max(60).default(25).describe('Frames per second taken from the source'),
     maxWidth: z.number().int().min(64).max(3840).default(1280).describe('Frames are scaled down to fit, never up'),

@@ -502,15 +502,18 @@ export class Camera extends EventEmitter<CameraEvents> {
     this.probeAbort = null;
     if (generation !== this.generation) return;
     if (!probe.ok) {
-      if (probe.stderr.trim()) this.log('warn', `probe failed: ${probe.stderr.trim()}`);
+      // ffprobe quotes the URL back ("rtsp://admin:a/b:pw@host/x: Invalid argument"), and its
+      // last line becomes the camera's reason, shown by the API and the page
+      const stderr = redactText(probe.stderr, [this.source.url]).trim();
+      if (stderr) this.log('warn', `probe failed: ${stderr}`);
       if (probe.spawnError) {
         this.ended({ kind: 'ffmpeg-missing', reason: `${probe.spawnError}: install ffmpeg (with ffprobe) or set FFMPEG_PATH`, retry: false });
       } else if (probe.timedOut) {
         this.ended({ kind: 'timeout', reason: 'no answer from the camera (timed out): check the address and the network', retry: true });
-      } else if (!probe.stderr.trim() && probe.exitCode === 0) {
+      } else if (!stderr && probe.exitCode === 0) {
         this.ended({ kind: 'unsupported', reason: 'unsupported codec or not a video stream (no video stream found)', retry: false });
       } else {
-        this.ended(classifyStderr(probe.stderr, this.context(probe.exitCode)));
+        this.ended(classifyStderr(stderr, this.context(probe.exitCode)));
       }
       return;
     }
@@ -665,7 +668,8 @@ export class Camera extends EventEmitter<CameraEvents> {
 
   /** A probe or an ffmpeg run ended with `problem`: record it, then retry or give up. */
   private ended(problem: StreamProblem, liveMs = 0): void {
-    this.transition({ type: 'ended', problem });
+    // every reason passes here: the last word on secrets, whatever a rule or an error quoted
+    this.transition({ type: 'ended', problem: { ...problem, reason: redactText(problem.reason, [this.source.url]) } });
     if (problem.retry) this.scheduleRetry(liveMs);
     else this.retryAt = null;
   }

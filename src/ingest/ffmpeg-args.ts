@@ -1,6 +1,7 @@
 /**
- * ffmpeg argument lists for a camera, built by pure functions (no I/O, no clock), and the URL
- * redaction that every log line, API answer and error message about a camera goes through.
+ * ffmpeg argument lists for a camera, built by pure functions (no I/O, no clock), the URL
+ * redaction that every log line, API answer and error message about a camera goes through, and
+ * the check of which URLs a camera may name at all (`cameraUrlProblem`, used by the schema).
  *
  * Output size: computed here from the source size that probe.ts measured (`fitWithin`), and
  * passed to ffmpeg as an explicit `scale=W:H`. We chose that over ffmpeg scale expressions
@@ -18,7 +19,7 @@ export type SourceKind = 'rtsp' | 'http' | 'webcam' | 'file' | 'url';
 
 /** What the ingest layer needs to know about one camera's source. */
 export interface CameraSource {
-  /** `rtsp://…`, `http(s)://…` (MJPEG, HLS), `/dev/videoN`, a file path or `file://` URL, or another URL ffmpeg reads. */
+  /** `rtsp://…`, `http(s)://…` (MJPEG, HLS), `/dev/videoN`, a file path; a camera config holds only what `cameraUrlProblem` allows. */
   url: string;
   /** RTSP transport; default tcp (no packet loss, works through NAT). Ignored for other sources. */
   transport?: 'tcp' | 'udp';
@@ -161,60 +162,174 @@ export function ffmpegArgs(source: CameraSource, ffmpeg: FfmpegFlavour, output: 
   return ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', ...inputArgs(source, ffmpeg, 'stream'), ...outputArgs(output)];
 }
 
+
+// -- what a camera may name, and what may be shown of it ---------------------------------------
+
+/** The URL schemes a camera may use. ffmpeg opens many more (concat:, file:, pipe:, tcp://, data: …). */
+export const ALLOWED_SCHEMES: readonly string[] = ['rtsp', 'rtsps', 'rtmp', 'rtmps', 'http', 'https', 'srt', 'udp'];
+
+/** The allowed kinds of camera source, as error messages name them. */
+export const ALLOWED_SOURCES = 'rtsp://, rtsps://, rtmp://, rtmps://, http:// or https:// (MJPEG, HLS), srt://, udp://, /dev/videoN or a video file path';
+
 /**
- * `url` with any password replaced by `***`: `rtsp://user:***@host/…`. A user name alone is kept
- * (it is not a secret); URLs without credentials, paths and device names come back unchanged.
- * Works on the raw text, so passwords with `@`, `:`, `/` or `#` in them (unencoded, as people
- * type them) are hidden too: the credentials end at the last `@` before the host. Pure.
+ * Why `url` may not be a camera source, or null when it may. Allowed: the schemes above (with
+ * `//` and a host), and plain paths (`/dev/videoN`, `/srv/door.mp4`, `clips/x.mp4`). Anything
+ * with a prefix before its first `:` that holds no `/` is refused: that is how ffmpeg tells a
+ * protocol from a file (`concat:a|b`, `file:/etc/passwd`, `pipe:0`, `subfile,,start,0,end,9,,:x`,
+ * `tcp://127.0.0.1:22`, which would let anyone who may add a camera read files or probe ports).
+ * Control characters are refused too: a line break in a URL would forge log lines. Pure.
  */
-export function redactUrl(url: string): string {
-  const scheme = SCHEME.exec(url);
-  if (!scheme) return url;
-  const start = scheme[0].length;
-  const rest = url.slice(start);
-  const at = rest.lastIndexOf('@');
-  if (at < 0) return url;
-  const userinfo = rest.slice(0, at);
-  const colon = userinfo.indexOf(':');
-  if (colon < 0) {
-    // "user@host": nothing secret, unless the "@" is in the path ("host/a@b"), also harmless
-    return url;
+export function cameraUrlProblem(url: string): string | null {
+  if (/[\u0000-\u001f\u007f]/.test(url)) return 'camera url contains a control character (a line break or a tab?): remove it';
+  const colon = url.indexOf(':');
+  if (colon < 0) return null;
+  const prefix = url.slice(0, colon);
+  if (/[/\\]/.test(prefix)) return null; // a path whose file name has a colon: "clips/10:30.mp4"
+  const scheme = prefix.toLowerCase();
+  if (ALLOWED_SCHEMES.includes(scheme)) {
+    if (!url.startsWith('//', colon + 1)) return `camera url "${scheme}:" needs "//" and a host: write ${scheme}://host/path`;
+    if (url.length === colon + 3) return `camera url ${scheme}:// has no host: write ${scheme}://host/path`;
+    return null;
   }
-  const user = userinfo.slice(0, colon);
-  if (/[/?#]/.test(user)) return url; // the colon is not in a userinfo ("host:554/path@x")
-  return `${url.slice(0, start)}${user}:***@${rest.slice(at + 1)}`;
+  // the prefix is shown only when it looks like a scheme: "admin" of a URL whose scheme was
+  // forgotten is harmless, the start of anything else might hold a secret
+  const named = /^[a-z][a-z0-9+.-]{0,31}$/i.test(prefix) ? `scheme "${prefix}"` : 'prefix (the text before ":")';
+  const hint = scheme === 'file' ? ' (write the file\'s path itself, without "file:")' : '';
+  return `camera url ${named} is not allowed: use ${ALLOWED_SOURCES}${hint}; write a file whose name has a colon as ./name`;
 }
 
-/** The password of a URL (raw and percent-decoded forms), or [] when it has none. Pure. */
-export function urlSecrets(url: string): string[] {
-  const redacted = redactUrl(url);
-  if (redacted === url) return [];
+/**
+ * Query-string keys whose values are credentials, case-insensitive, alone or as the end of a
+ * longer key (`access_token`, `x-api-key`, `client_secret`): `?user=admin&pwd=…`.
+ */
+const SECRET_KEY = String.raw`(?:[\w.-]*[_.-])?(?:pwd|pass|passwd|password|passphrase|token|auth|key|secret|apikey|api_key|access_token|signature|sig)`;
+
+/**
+ * `key=value` with a credential key, after the start of a query or of a word in free text. A
+ * colon that ends the value before a blank is left out: it is ffmpeg's "url: error" separator.
+ */
+const SECRET_PARAM = new RegExp(String.raw`(^|[?&;\s"'(<,])(${SECRET_KEY})=([^&;#\s"'<>]+?)(?=[&;#\s"'<>]|:\s|:$|$)`, 'gi');
+
+/** Where a URL starts in free text, up to the next blank. */
+const URL_IN_TEXT = /[a-z][a-z0-9+.-]*:\/\/\S+/gi;
+
+/** `…?user=admin&pwd=x` → `…?user=admin&pwd=***`, anywhere in `text`. Pure. */
+function redactParams(text: string): string {
+  return text.replace(SECRET_PARAM, (_match, before: string, key: string) => `${before}${key}=***`);
+}
+
+/**
+ * Where the userinfo of a URL is: [start, end) of the password (or of the whole userinfo when
+ * it cannot be told from a path), or null when the URL has none. Raw passwords are typed
+ * unencoded, so they may hold `/ : @ # ?`: the userinfo ends at the LAST `@` (a password with an
+ * `@` stays hidden; an `@` in a path after credentials hides a little more than it must, never
+ * less), and the user name ends at the FIRST `:` (user names hold no colon).
+ */
+function secretSpan(url: string): { start: number; end: number } | null {
   const scheme = SCHEME.exec(url);
-  const rest = url.slice(scheme ? scheme[0].length : 0);
-  const userinfo = rest.slice(0, rest.lastIndexOf('@'));
-  const password = userinfo.slice(userinfo.indexOf(':') + 1);
-  if (!password) return [];
-  const secrets = [password];
-  try {
-    const decoded = decodeURIComponent(password);
-    if (decoded !== password) secrets.push(decoded);
-  } catch {
-    // not valid percent-encoding: the raw form is all there is
+  if (!scheme) return null;
+  const start = scheme[0].length;
+  const at = url.lastIndexOf('@');
+  if (at < start) return null;
+  const colon = url.indexOf(':', start);
+  if (colon < 0 || colon > at) return null; // "user@host", or "host/a@b": no password
+  // "host/path:x@y" or a user name with a "/" in it: no telling them apart, so all of it is hidden
+  if (/[/?#]/.test(url.slice(start, colon))) return { start, end: at };
+  return { start: colon + 1, end: at };
+}
+
+/**
+ * `url` with its password replaced by `***` (`rtsp://user:***@host/…`) and the values of
+ * credential query keys too (`?user=admin&pwd=***`). A user name alone is kept (it is not a
+ * secret); URLs without credentials, paths and device names come back unchanged. Passwords
+ * with `@ : / # ?` in them, unencoded as people type them, or percent-encoded, are hidden
+ * whole. Pure.
+ */
+export function redactUrl(url: string): string {
+  const span = secretSpan(url);
+  const hidden = span ? `${url.slice(0, span.start)}***${url.slice(span.end)}` : url;
+  return redactParams(hidden);
+}
+
+/** Pieces of a secret shorter than this are not hunted for in free text (they would hit ordinary words). */
+const MIN_FRAGMENT = 4;
+/** A whole secret shorter than this is not either: replacing every "ab" would wreck the message. */
+const MIN_SECRET = 3;
+
+/** `s`, percent-decoded (and with "+" as a blank, as query strings write it), when that differs. */
+function decodings(s: string, query: boolean): string[] {
+  const out = [s];
+  for (const form of query ? [s, s.replace(/\+/g, ' ')] : [s]) {
+    try {
+      const decoded = decodeURIComponent(form);
+      out.push(decoded, encodeURIComponent(decoded));
+    } catch {
+      // not valid percent-encoding: the raw form is all there is
+    }
+  }
+  return out;
+}
+
+/**
+ * Every run of whole pieces of `secret` between the characters ffmpeg splits URLs at, so that
+ * a line quoting the URL partly ("b:Secret9@host", the path after the first "/") is caught.
+ */
+function fragments(secret: string): string[] {
+  const pieces = secret.split(/([/:@?#&=;\s])/).slice(0, 64); // [piece, delimiter, piece, …]
+  const out: string[] = [];
+  for (let first = 0; first < pieces.length; first += 2) {
+    for (let last = first; last < pieces.length; last += 2) {
+      const run = pieces.slice(first, last + 1).join('');
+      if (run.length >= MIN_FRAGMENT) out.push(run);
+    }
+  }
+  return out;
+}
+
+/**
+ * What of `url` is secret, to hunt for in free text: its password and credential query values,
+ * raw, percent-decoded and re-encoded, and their longer pieces; longest first, so a piece never
+ * breaks up a longer match. [] when the URL holds none. Pure.
+ */
+export function urlSecrets(url: string): string[] {
+  const found: string[] = [];
+  const span = secretSpan(url);
+  if (span && span.end > span.start) found.push(...decodings(url.slice(span.start, span.end), false));
+  const query = url.indexOf('?', span ? span.end : 0);
+  if (query >= 0) {
+    for (const match of url.slice(query).matchAll(SECRET_PARAM)) found.push(...decodings(match[3]!, true));
+  }
+  const all = new Set<string>();
+  for (const secret of found) {
+    if (secret.length >= MIN_SECRET) all.add(secret);
+    for (const piece of fragments(secret)) all.add(piece);
+  }
+  all.delete('***');
+  return [...all].sort((a, b) => b.length - a.length);
+}
+
+/** urlSecrets of the cameras' URLs, kept: reasons are redacted on every status (each second, per viewer). */
+const secretsCache = new Map<string, string[]>();
+
+function cachedSecrets(url: string): string[] {
+  let secrets = secretsCache.get(url);
+  if (!secrets) {
+    if (secretsCache.size >= 256) secretsCache.clear(); // bounded: URLs change rarely
+    secrets = urlSecrets(url);
+    secretsCache.set(url, secrets);
   }
   return secrets;
 }
 
 /**
- * Free text (an ffmpeg stderr line, an error message) with every URL redacted and, when the
- * camera's own `urls` are given, every occurrence of their passwords replaced by `***`, wherever
- * ffmpeg printed them. Pure.
+ * Free text (an ffmpeg stderr line, an error message) made safe to show: the secrets of the
+ * camera's own `urls` replaced by `***` wherever they appear (ffmpeg quotes URLs back whole,
+ * partly or percent-decoded), then every URL in it redacted, then every credential `key=value`.
+ * Pure.
  */
 export function redactText(text: string, urls: readonly string[] = []): string {
-  let out = text.replace(/[a-z][a-z0-9+.-]*:\/\/\S+/gi, (token) => redactUrl(token));
-  for (const url of urls) {
-    for (const secret of urlSecrets(url)) {
-      if (secret.length > 0) out = out.split(secret).join('***');
-    }
-  }
-  return out;
+  let out = text;
+  const secrets = urls.length === 1 ? cachedSecrets(urls[0]!) : [...new Set(urls.flatMap(cachedSecrets))].sort((a, b) => b.length - a.length);
+  for (const secret of secrets) out = out.split(secret).join('***');
+  return redactParams(out.replace(URL_IN_TEXT, (token) => redactUrl(token)));
 }

@@ -8,7 +8,7 @@ import { ServiceError } from '../common/errors.js';
 import type { CameraState, CameraStatus } from '../common/live-events.js';
 import { cameraSchema, type CameraConfig } from '../config/schema.js';
 import { formatIssues } from '../config/load.js';
-import { redactUrl } from '../ingest/ffmpeg-args.js';
+import { redactText, redactUrl } from '../ingest/ffmpeg-args.js';
 import type { CameraMetricsSnapshot } from '../server/prometheus.js';
 import type { CapturedFrame, ProcessedFrame, VisionPipeline } from './vision-pipeline.js';
 import { Histogram } from './metrics.js';
@@ -88,7 +88,7 @@ export class CameraService extends EventEmitter<{ frame: [ProcessedFrame]; state
     source.on('state', (state, reason) => {
       // frames stopped: the people in view are no longer seen, so their tracks (and events) end
       if (state !== 'live') this.pipeline.endTracks(id);
-      this.emit('state', { cameraId: id, state, reason });
+      this.emit('state', { cameraId: id, state, reason: redactText(reason, [entry.config.url]) });
     });
     source.start();
   }
@@ -115,7 +115,8 @@ export class CameraService extends EventEmitter<{ frame: [ProcessedFrame]; state
       url: source?.redactedUrl ?? redactUrl(entry.config.url),
       enabled: entry.config.enabled,
       state: source ? source.state : 'stopped',
-      reason: source ? source.reason : 'disabled',
+      // sources redact their own reasons; this holds for any source (and reasons quoting the URL)
+      reason: source ? redactText(source.reason, [entry.config.url]) : 'disabled',
       fpsIn: metrics?.fpsIn ?? 0,
       fpsProcessed: metrics?.fpsProcessed ?? 0,
       framesDropped: metrics?.framesDropped ?? 0,

@@ -157,7 +157,7 @@ export const OPENAPI = {
         properties: {
           id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
           name: { type: 'string' },
-          url: { type: 'string', description: 'rtsp://, http(s)://, /dev/videoN or a video file' },
+          url: { type: 'string', description: 'rtsp(s)://, http(s):// (MJPEG, HLS), rtmp(s)://, srt://, udp://, /dev/videoN or a video file path; other schemes are refused' },
           enabled: { type: 'boolean' },
           fps: { type: 'number', minimum: 1, maximum: 60 },
           maxWidth: { type: 'integer' },
@@ -172,7 +172,7 @@ export const OPENAPI = {
         properties: {
           id: { type: 'string' },
           name: { type: 'string' },
-          url: { type: 'string', description: 'Password replaced by ***' },
+          url: { type: 'string', description: 'Password and query-string credentials replaced by ***' },
           state: { enum: ['connecting', 'live', 'stalled', 'failed', 'stopped'] },
           reason: { type: 'string' },
           fpsIn: { type: 'number' },

@@ -12,6 +12,9 @@ import express from 'express';
 import sharp from 'sharp';
 import { Server as SocketServer, type Socket as ServerSocket } from 'socket.io';
 import type { CameraStatus, LiveClientEvents, LiveFace, LiveFrame, LiveServerEvents } from '../../src/common/live-events.js';
+import { formatIssues } from '../../src/config/load.js';
+import { cameraSchema } from '../../src/config/schema.js';
+import { redactUrl } from '../../src/ingest/ffmpeg-args.js';
 import { ROOT } from '../helpers.js';
 
 export const FRAME_WIDTH = 640;
@@ -79,13 +82,12 @@ export class FakeServer {
     app.post('/api/cameras', (req, res) => {
       this.posts.push(req.body);
       this.changed();
-      const body = req.body as { id?: unknown; url?: unknown };
-      const id = typeof body.id === 'string' ? body.id : '';
-      const url = typeof body.url === 'string' ? body.url : '';
-      if (!/^[\w-]+$/.test(id)) return void res.status(400).json({ error: 'id: use letters, digits, - and _' });
-      if (!/^(rtsp|https?):\/\/|^\//.test(url)) return void res.status(400).json({ error: `url "${url}": unsupported source; use rtsp://, http(s):// or a file path` });
+      // the real server's schema and message, so the page is tested against what it will get
+      const parsed = cameraSchema.safeParse(req.body);
+      if (!parsed.success) return void res.status(400).json({ error: `invalid camera:\n${formatIssues(parsed.error, req.body)}` });
+      const { id, url } = parsed.data;
       if (this.cameras.some((c) => c.id === id)) return void res.status(409).json({ error: `a camera with id "${id}" already exists` });
-      const added = camera(id, { url: url.replace(/\/\/([^:/@]+):[^@/]*@/, '//$1:***@') });
+      const added = camera(id, { url: redactUrl(url) });
       this.cameras.push(added);
       this.emitStatus();
       res.status(201).json(added);

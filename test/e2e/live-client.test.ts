@@ -70,7 +70,7 @@ describe('live page in chromium', { skip: existsSync(CHROMIUM) ? false : `Debian
     await form.locator('input[name="id"]').fill('door');
     await form.locator('input[name="url"]').fill('ftp://cam.local/stream');
     await form.locator('button[type="submit"]').click();
-    await page.getByTestId('add-camera-error').getByText('unsupported source').waitFor();
+    await page.getByTestId('add-camera-error').getByText('is not allowed').waitFor();
     assert.deepEqual(server.posts.at(-1), { id: 'door', url: 'ftp://cam.local/stream' });
     assert.equal(await page.getByTestId('camera-tile').count(), 0);
   });

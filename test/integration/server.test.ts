@@ -42,7 +42,7 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
     const noUrl = await api('/api/cameras', json({ id: 'x' }));
     assert.equal(noUrl.status, 400);
     assert.match((await noUrl.json()).error, /url/);
-    const badId = await api('/api/cameras', json({ id: '../etc', url: 'still://1' }));
+    const badId = await api('/api/cameras', json({ id: '../etc', url: 'rtsp://127.0.0.1:9/still-1' }));
     assert.equal(badId.status, 400);
     const malformed = await api('/api/cameras', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"id":' });
     assert.equal(malformed.status, 400);
@@ -57,7 +57,7 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
     const body = await created.json();
     assert.equal(body.id, 'still');
     assert.ok(!JSON.stringify(body).includes('secret'), 'password in the API');
-    assert.equal((await api('/api/cameras', json({ id: 'still', url: 'still://2' }))).status, 409);
+    assert.equal((await api('/api/cameras', json({ id: 'still', url: 'rtsp://127.0.0.1:9/still-2' }))).status, 409);
     const list = await (await api('/api/cameras')).json();
     assert.deepEqual(list.map((c: { id: string }) => c.id), ['still']);
   });

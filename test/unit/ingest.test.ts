@@ -8,6 +8,8 @@ import { RateMeter } from '../../src/pipeline/metrics.js';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import {
+  ALLOWED_SCHEMES,
+  cameraUrlProblem,
   ffmpegArgs,
   fitWithin,
   inputArgs,
@@ -221,6 +223,100 @@ describe('redactUrl', () => {
     assert.ok(!clean.includes('p%40ss') && !clean.includes('p@ss'), clean);
     assert.ok(clean.includes('rtsp://admin:***@10.0.0.2/live') && clean.includes('401 Unauthorized'), clean);
     assert.equal(redactText('no urls here'), 'no urls here');
+  });
+});
+
+describe('redaction table (issue 9: passwords with "/", query-string credentials)', () => {
+  // [url, as shown]: every secret is "Secret9" or holds it, so a leak is one search away
+  const TABLE: [string, string][] = [
+    ['rtsp://admin:a/b:Secret9@host/x', 'rtsp://admin:***@host/x'],
+    ['rtsp://admin:Secret9/@host:554/x', 'rtsp://admin:***@host:554/x'],
+    ['rtsp://admin:Sec:ret9@Secret9@host/x', 'rtsp://admin:***@host/x'],
+    ['rtsp://admin:S#e?cret9@host/x?a=1', 'rtsp://admin:***@host/x?a=1'],
+    ['rtsp://admin:a%2Fb%3ASecret9@host/x', 'rtsp://admin:***@host/x'],
+    ['rtsps://admin:Secret9@host/x', 'rtsps://admin:***@host/x'],
+    ['RTSP://admin:Secret9@host/x', 'RTSP://admin:***@host/x'],
+    ['rtsp://a/b:Secret9@host/x', 'rtsp://***@host/x'], // a "/" before the colon: user or path, all hidden
+    ['rtsp://host:554/x?user=admin&pwd=Secret9', 'rtsp://host:554/x?user=admin&pwd=***'],
+    ['http://host/cgi?user=admin&password=Secret9&res=720', 'http://host/cgi?user=admin&password=***&res=720'],
+    ['http://host/v.mjpg?PASS=Secret9', 'http://host/v.mjpg?PASS=***'],
+    ['http://host/v.mjpg?passwd=Secret9;x=1', 'http://host/v.mjpg?passwd=***;x=1'],
+    ['https://host/live.m3u8?token=Secret9#t', 'https://host/live.m3u8?token=***#t'],
+    ['https://host/live.m3u8?Auth=Secret9&key=Secret9b', 'https://host/live.m3u8?Auth=***&key=***'],
+    ['https://host/s?secret=Secret9&apikey=Secret9&api_key=Secret9&access_token=Secret9', 'https://host/s?secret=***&apikey=***&api_key=***&access_token=***'],
+    ['https://host/s?x-api-key=Secret9&client_secret=Secret9', 'https://host/s?x-api-key=***&client_secret=***'],
+    ['srt://host:9000?passphrase=Secret9Secret9&latency=200', 'srt://host:9000?passphrase=***&latency=200'],
+    ['rtsp://admin:Secret9@host/x?pwd=Secret9', 'rtsp://admin:***@host/x?pwd=***'],
+    // nothing secret: unchanged
+    ['rtsp://host/x?user=admin&monkey=1&keyframe=2', 'rtsp://host/x?user=admin&monkey=1&keyframe=2'],
+    ['rtsp://admin@host/x', 'rtsp://admin@host/x'],
+    ['/srv/clips/pwd=x:y@z.mp4', '/srv/clips/pwd=x:y@z.mp4'],
+  ];
+
+  test('redactUrl hides each password and credential value, and keeps the rest', () => {
+    for (const [url, shown] of TABLE) assert.equal(redactUrl(url), shown, url);
+  });
+
+  test('redactText hides them in ffmpeg lines that quote the URL whole, partly or decoded', () => {
+    for (const [url] of TABLE) {
+      const lines = [
+        `${url}: Invalid argument`,
+        `[tcp @ 0x55] Connection to ${url.replace(/^\w+:\/\//, 'tcp://')} failed: Connection refused`,
+        `[rtsp @ 0x55] method DESCRIBE failed for ${url.slice(url.indexOf('/', 8))}`, // the path onward
+        `[http @ 0x55] HTTP error for ${decodeURIComponent(url)}`,
+      ];
+      for (const line of lines) {
+        const clean = redactText(line, [url]);
+        assert.ok(!clean.includes('Secret9') && !clean.includes('Sec:ret9') && !clean.includes('S#e?cret9'), `${url}\n  ${line}\n  → ${clean}`);
+      }
+    }
+    // the camera's own secret is found even where no URL is around it, and ffmpeg's "url: error" colon stays
+    assert.equal(redactText('auth failed for b:Secret9 (a/b:Secret9)', ['rtsp://admin:a/b:Secret9@h/x']), 'auth failed for *** (***)');
+    assert.equal(redactText('rtsp://h/x?pwd=Secret9: Connection refused'), 'rtsp://h/x?pwd=***: Connection refused');
+    assert.equal(redactText('/x?user=admin&token=Secret9 and pwd=Secret9'), '/x?user=admin&token=*** and pwd=***');
+    // a short password is not hunted through the text (it would hit ordinary words), but its URL is redacted
+    assert.equal(redactText('rtsp://u:on@h/x: connection refused', ['rtsp://u:on@h/x']), 'rtsp://u:***@h/x: connection refused');
+  });
+
+  test('urlSecrets lists the password and query credentials, raw, decoded and in pieces, longest first', () => {
+    assert.deepEqual(urlSecrets('rtsp://admin:a/b:Secret9@h/x'), ['a%2Fb%3ASecret9', 'a/b:Secret9', 'b:Secret9', 'Secret9']);
+    assert.deepEqual(urlSecrets('rtsp://h/x?user=admin&pwd=Secret%209'), ['Secret%209', 'Secret 9', 'Secret']);
+    assert.deepEqual(urlSecrets('rtsp://h/x?user=admin'), []);
+  });
+});
+
+describe('cameraUrlProblem (which URLs ffmpeg may be given)', () => {
+  test('allows the camera schemes, /dev/videoN and plain file paths', () => {
+    const allowed = [
+      ...ALLOWED_SCHEMES.map((scheme) => `${scheme}://192.0.2.10:554/stream`),
+      'RTSP://cam/live', 'https://cam/live.m3u8', 'udp://@239.0.0.1:1234', '/dev/video0', '/srv/door.mp4', 'clips/door.mp4',
+      './10:30.mp4', '/srv/-x:1.mp4', 'door.mp4',
+    ];
+    for (const url of allowed) assert.equal(cameraUrlProblem(url), null, url);
+    assert.deepEqual([...ALLOWED_SCHEMES].sort(), ['http', 'https', 'rtmp', 'rtmps', 'rtsp', 'rtsps', 'srt', 'udp']);
+  });
+
+  test('refuses every other protocol prefix ffmpeg knows, naming the allowed kinds', () => {
+    const refused = [
+      'concat:a|b', 'tcp://127.0.0.1:22', 'file:/etc/passwd', 'file:///etc/passwd', 'pipe:0', 'data:text/plain,x', 'subfile,,start,0,end,9,,:/etc/passwd',
+      'ftp://cam/x', 'gopher://x', 'tls://127.0.0.1:443', 'unix:/run/x.sock', 'crypto:/x', 'cache:rtsp://cam/x', 'async:file:/etc/passwd', 'hls+file:/x.m3u8',
+      'a:b.mp4', ':x',
+    ];
+    for (const url of refused) {
+      const problem = cameraUrlProblem(url);
+      assert.ok(problem, url);
+      assert.match(problem, /is not allowed: use rtsp:\/\/, rtsps:\/\/, rtmp:\/\/, rtmps:\/\/, http:\/\/ or https:\/\/ \(MJPEG, HLS\), srt:\/\/, udp:\/\/, \/dev\/videoN or a video file path/, url);
+    }
+    assert.match(cameraUrlProblem('concat:a|b')!, /scheme "concat"/);
+    assert.match(cameraUrlProblem('file:/etc/passwd')!, /without "file:"/);
+    // the prefix is named only when it looks like a scheme: it could hold a secret otherwise
+    assert.ok(!cameraUrlProblem('x?token=Secret9:y')!.includes('Secret9'));
+  });
+
+  test('refuses malformed allowed schemes and control characters', () => {
+    assert.match(cameraUrlProblem('rtsp:/cam/x')!, /needs "\/\/" and a host/);
+    assert.match(cameraUrlProblem('rtsp://')!, /has no host/);
+    assert.match(cameraUrlProblem('/srv/a.mp4\nfacestream: camera x: live')!, /control character/);
   });
 });
 
