@@ -73,6 +73,9 @@ export function createApp({ cameras, auth, health, webSecurity: security, router
     // express.json's own errors: malformed JSON, too large
     if (error.type === 'entity.parse.failed') return void res.status(400).json({ error: 'the request body is not valid JSON' });
     if (error.type === 'entity.too.large') return void res.status(413).json({ error: 'the request body is too large' });
+    // the body parser's other refusals (an unsupported charset or encoding, an aborted body) are the client's
+    const { status, expose } = error as { status?: number; expose?: boolean };
+    if (expose && status !== undefined && status >= 400 && status < 500) return void res.status(status).json({ error: `the request body cannot be read: ${error.message}` });
     res.status(500).json({ error: 'internal error' });
     process.stderr.write(`facestream: ${error.stack ?? error.message}\n`);
   });

@@ -19,7 +19,7 @@ import { PeopleRepository } from '../storage/people.repository.js';
 import type { StoredEvent } from '../storage/events.repository.js';
 import { ServiceError } from '../common/errors.js';
 import { QUALITY_GATE_DEFAULTS, defaultLookAlikeSimilarity, lookAlikes, sampleFromImage } from '../recognition/enrol.js';
-import { PersonNameError, validatePersonName } from '../recognition/person-name.js';
+import { personNameFrom } from '../recognition/person-name.js';
 import { EventRecorder } from '../events/recorder.js';
 import { applyRetention, scheduleRetention } from '../events/retention.js';
 import { SnapshotStore } from '../events/snapshots.js';
@@ -43,14 +43,6 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-function validateName(name: string): string {
-  try {
-    return validatePersonName(name);
-  } catch (error) {
-    if (error instanceof PersonNameError) throw new ServiceError('invalid', error.message);
-    throw error;
-  }
-}
 
 export function buildMatcher(db: Db, dataDir: string, config: Config): CosineMatcher {
   const model = config.recognition.model;
@@ -134,7 +126,7 @@ export async function startServer(
     /** A reviewed event's best face joins a person's gallery (the person is created if new). */
     const addEventFace = async (event: StoredEvent, person: string) => {
       if (!event.facePath) throw new ServiceError('invalid', `event ${event.id} has no face snapshot to add`);
-      const name = validateName(person);
+      const name = personNameFrom(person, 'person');
       // The snapshot is a crop around the face a camera saw and a person reviewed: a smaller
       // face than a photo's, and a more turned one (cameras rarely see faces straight on;
       // the yaw estimate reads high on three-quarter views), are accepted.
