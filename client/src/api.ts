@@ -167,10 +167,16 @@ export function logout(): Promise<ApiResult<unknown>> {
   return request('POST', '/api/logout');
 }
 
-/** Whether the server asks for a login (GET /api/health's `auth`, when it says). */
-export async function authEnabled(): Promise<boolean> {
-  const health = await request<{ auth?: unknown }>('GET', '/api/health');
-  return health.ok && health.value?.auth === true;
+/** Who this page acts for (GET /api/me): whether the server asks for a login, the account and its role. */
+export interface Me {
+  auth: boolean;
+  name: string | null;
+  role: 'admin' | 'viewer';
+}
+
+export async function whoAmI(): Promise<Me | null> {
+  const me = await request<Me>('GET', '/api/me');
+  return me.ok && isObject(me.value) ? me.value : null;
 }
 
 export function recognize(file: File, onProgress: (fraction: number) => void): Promise<ApiResult<RecognizeReport>> {

@@ -3,7 +3,7 @@
  * header, and hash routes choosing the page shown (the live view is the default).
  */
 import { io } from '/socket.io/socket.io.esm.min.js';
-import { LOGIN_PAGE, authEnabled, logout } from './api.js';
+import { LOGIN_PAGE, logout, whoAmI } from './api.js';
 import { byId } from './dom.js';
 import { EventsPage } from './events-page.js';
 import { IdentifyPage } from './identify-page.js';
@@ -57,8 +57,11 @@ const logoutButton = byId('logout', HTMLButtonElement);
 logoutButton.addEventListener('click', () => {
   void logout().then(() => window.location.assign(LOGIN_PAGE));
 });
-void authEnabled().then((enabled) => {
-  logoutButton.hidden = !enabled;
+void whoAmI().then((me) => {
+  logoutButton.hidden = !me?.auth;
+  if (me?.name) logoutButton.textContent = `Log out ${me.name}`;
+  // a viewer watches and reads: the forms that change things are hidden (the server refuses them anyway)
+  if (me) document.body.dataset.role = me.role;
 });
 
 window.addEventListener('hashchange', () => show(parseRoute(window.location.hash)));

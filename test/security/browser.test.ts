@@ -91,6 +91,36 @@ describe('cross-site requests in a real browser', { skip: skipReason() }, () => 
     await new Promise((resolve) => foreign?.close(resolve));
   });
 
+  it('logs a viewer in by name, keeps the deep link, and offers no form that needs the admin role', async () => {
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-viewer-'));
+    const config = configSchema.parse({ server: { port: 0, adminPassword: PASSWORD }, dataDir });
+    let server: RunningServer | undefined;
+    const context = await browser.newContext();
+    try {
+      server = await startServer(config, (camera) => new StillCamera(camera, frame), () => {});
+      const admin = (await fetch(server.url + '/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: PASSWORD }) })).headers.get('set-cookie')!.split(';')[0]!;
+      const added = await fetch(server.url + '/api/users', { method: 'POST', headers: { cookie: admin, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'guard', password: 'watch only!', role: 'viewer' }) });
+      assert.equal(added.status, 201);
+      const page = await context.newPage();
+      await page.goto(server.url + '/#/events');
+      await page.waitForURL(/login\.html/);
+      await page.fill('#name', 'guard');
+      await page.fill('#password', 'wrong password');
+      await page.click('button[type=submit]');
+      await page.waitForFunction(() => document.getElementById('error')?.textContent?.includes('wrong name or password'));
+      await page.fill('#password', 'watch only!');
+      await Promise.all([page.waitForURL(`${server.url}/#/events`), page.click('button[type=submit]')]);
+      await page.waitForFunction(() => document.body.dataset.role === 'viewer');
+      assert.equal(await page.textContent('[data-testid=logout]'), 'Log out guard');
+      await page.goto(server.url + '/#/');
+      assert.equal(await page.isVisible('[data-testid=add-camera-form]'), false, 'a viewer is not offered the add-camera form');
+    } finally {
+      await context.close();
+      await server?.stop();
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  });
+
   for (const withPassword of [true, false]) {
     it(`refuses a foreign page's upload and live socket ${withPassword ? 'with the user logged in' : 'on a server without a password'}`, async () => {
       const dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-csrf-'));
