@@ -25,6 +25,22 @@ export const cameraSchema = z
   })
   .describe('A camera');
 
+/**
+ * A camera of the config file: its settings, plus the keys the file itself set (`keysSet`), so
+ * that at start the file wins for those keys only and a change made on the page to any other
+ * key (say `enabled`) is kept across restarts.
+ */
+const fileCameraSchema = z.unknown().transform((raw, ctx) => {
+  const parsed = cameraSchema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue });
+    return z.NEVER;
+  }
+  // a strict object that parsed: every key of the raw input is a camera key
+  const keysSet = Object.keys(raw as object) as (keyof CameraConfig)[];
+  return { ...parsed.data, keysSet };
+});
+
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
@@ -77,9 +93,23 @@ export const configSchema = z.strictObject({
       maxSnapshotMB: z.number().min(10).max(1_000_000).default(2048).describe('Oldest snapshots are removed beyond this total'),
     })
     .prefault({}),
-  cameras: z.array(cameraSchema).max(64).default([]),
+  cameras: z
+    .array(fileCameraSchema)
+    .max(64)
+    .default([])
+    // two cameras with one id would start the first and fail on the second: refuse before anything starts
+    .superRefine((cameras, ctx) => {
+      const first = new Map<string, number>();
+      cameras.forEach((camera, i) => {
+        const earlier = first.get(camera.id);
+        if (earlier === undefined) first.set(camera.id, i);
+        else ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `cameras.${earlier} has the same id: give each camera its own id` });
+      });
+    }),
 });
 
 export type Config = z.infer<typeof configSchema>;
 export type CameraConfig = z.infer<typeof cameraSchema>;
 export type CameraInput = z.input<typeof cameraSchema>;
+/** A camera of the config file (or a --camera flag) with the keys it set. */
+export type FileCamera = Config['cameras'][number];

@@ -24,6 +24,7 @@ import { EventRecorder } from '../events/recorder.js';
 import { applyRetention, scheduleRetention } from '../events/retention.js';
 import { SnapshotStore } from '../events/snapshots.js';
 import { EventsRepository } from '../storage/events.repository.js';
+import { CamerasRepository } from '../storage/cameras.repository.js';
 import { createApp } from './app.js';
 import { Auth, hashPassword } from './auth.js';
 import { eventsRouter, publicEvent } from './events.routes.js';
@@ -106,6 +107,12 @@ export async function startServer(
     // stopped after the cameras (whose ending tracks end their events), before the pipeline
     const events = new EventsRepository(db);
     const snapshots = new SnapshotStore(config.dataDir);
+    // what a crash (kill -9, power loss) left behind: events still open, and snapshot files no
+    // event refers to; tidied before any camera records again
+    const closed = events.closeOpen();
+    if (closed > 0) log(`facestream: ${closed} event(s) left open by an unclean stop were ended at their last update`);
+    const orphans = await snapshots.removeOrphans(events.snapshotPaths());
+    if (orphans.length > 0) log(`facestream: removed ${orphans.length} snapshot file(s) no event refers to (left by an unclean stop)`);
     const recorder = new EventRecorder(events, snapshots, config.recognition.matcher);
     recorder.on('error', (error) => log(`facestream: events: ${error.message}`));
     pipeline.on('sample', (sample) => recorder.sample(sample));
@@ -117,7 +124,7 @@ export async function startServer(
       ),
     );
     stops.push(stopRetention);
-    const cameras = new CameraService(pipeline, createSource);
+    const cameras = new CameraService(pipeline, createSource, new CamerasRepository(db));
     stops.push(() => cameras.stop());
     cameras.on('state', ({ cameraId, state, reason }) => log(`facestream: camera ${cameraId}: ${state}${reason ? ` (${reason})` : ''}`));
 
@@ -192,7 +199,8 @@ export async function startServer(
       );
       http.listen(port, host, resolve);
     });
-    for (const camera of config.cameras) await cameras.add(camera);
+    // the cameras as they were left (kept in the database), with the config file's seeded
+    for (const note of await cameras.restore(config.cameras)) log(`facestream: ${note}`);
 
     const actualPort = (http.address() as AddressInfo).port;
     const shownHost = host.includes(':') ? `[${host}]` : host;

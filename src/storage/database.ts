@@ -94,6 +94,28 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 5,
+    name: 'cameras kept across restarts; the last update time of an event',
+    sql: `
+      -- settings: the camera's validated settings as JSON (parsed again with the camera schema on
+      -- load, so a key added to the schema later gets its default without a migration);
+      -- origin: 'file' for cameras seeded from the config file, 'api' for those added at run time.
+      -- Cameras are listed in the order they were added (rowid).
+      CREATE TABLE cameras (
+        id         TEXT PRIMARY KEY,
+        settings   TEXT NOT NULL,
+        origin     TEXT NOT NULL CHECK (origin IN ('file', 'api')),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      -- the last time an open event's track was seen, as of the recorder's last write: the end
+      -- time given to events left open by a crash
+      ALTER TABLE events ADD COLUMN last_seen_at INTEGER;
+      UPDATE events SET last_seen_at = COALESCE(ended_at, started_at);
+      CREATE INDEX events_open ON events(ended_at) WHERE ended_at IS NULL;
+    `,
+  },
 ];
 
 export interface OpenOptions {
