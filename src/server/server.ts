@@ -113,6 +113,10 @@ export async function startServer(
     if (closed > 0) log(`facestream: ${closed} event(s) left open by an unclean stop were ended at their last update`);
     const orphans = await snapshots.removeOrphans(events.snapshotPaths());
     if (orphans.length > 0) log(`facestream: removed ${orphans.length} snapshot file(s) no event refers to (left by an unclean stop)`);
+    const crops = new PeopleRepository(db, config.dataDir).recoverCrops();
+    if (crops.restored.length + crops.removed.length > 0) {
+      log(`facestream: face crops of an enrolment cut short by an unclean stop: ${crops.restored.length} put in place, ${crops.removed.length} removed`);
+    }
     const recorder = new EventRecorder(events, snapshots, config.recognition.matcher);
     recorder.on('error', (error) => log(`facestream: events: ${error.message}`));
     pipeline.on('sample', (sample) => recorder.sample(sample));

@@ -7,8 +7,8 @@
  * cameras (the flag's and one added over REST) and the people are all there.
  *
  * A kill lands at a random moment, so it may or may not leave a half-written snapshot; the test
- * also plants one of each kind a crash can leave (an orphan snapshot, a `.tmp` file) to check
- * that the start removes them every time.
+ * also plants one of each kind a crash can leave (an orphan snapshot, a snapshot's `.tmp` file,
+ * an enrolment's uncommitted `.tmp` crop) to check that the start removes them every time.
  */
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
@@ -155,6 +155,9 @@ describe('kill -9 while a clip camera records, then a restart', { skip: clip ? f
     mkdirSync(day, { recursive: true });
     writeFileSync(path.join(day, 'ev_planted00-face.jpg'), 'never referenced by an event');
     writeFileSync(path.join(day, `${open.id}-frame.jpg.tmp`), 'half written');
+    // and of an enrolment: a crop whose transaction never committed
+    mkdirSync(path.join(dataDir, 'faces', '1'), { recursive: true });
+    writeFileSync(path.join(dataDir, 'faces', '1', '999.jpg.tmp'), 'half written');
 
     const second = await serve(args);
     running.push(second);
@@ -201,5 +204,6 @@ describe('kill -9 while a clip camera records, then a restart', { skip: clip ? f
     // and the start said what it tidied
     assert.match(second.stderr(), /event\(s\) left open by an unclean stop were ended at their last update/);
     assert.match(second.stderr(), /removed \d+ snapshot file\(s\) no event refers to/);
+    assert.match(second.stderr(), /face crops of an enrolment cut short by an unclean stop: 0 put in place, 1 removed/);
   });
 });

@@ -3,18 +3,20 @@
  * removed over REST are the same after the server stops and starts again on the same data
  * directory; cameras of the config file are seeded at start, marked as from the file, the file
  * winning for the keys it sets only; two cameras with one id are refused before anything starts.
+ * And face crops an enrolment cut short leaves as .tmp files are finished or removed at start.
  *
  * Real servers (startServer: workers, pipeline, SQLite, REST) on 127.0.0.1 port 0. The cameras
  * are doubles that send two small blank frames each, so five of them cost almost nothing.
  */
 import assert from 'node:assert/strict';
-import { existsSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CameraStatus } from '../../src/common/live-events.js';
 import { configSchema, type CameraConfig } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
-import { DATABASE_FILE } from '../../src/storage/database.js';
+import { DATABASE_FILE, openDatabase } from '../../src/storage/database.js';
+import { FACES_DIR, PeopleRepository } from '../../src/storage/people.repository.js';
 import { StillCamera, runCli, tempDir } from '../helpers.js';
 
 const BLANK = { data: new Uint8Array(64 * 48 * 3).fill(128), width: 64, height: 48 };
@@ -192,5 +194,36 @@ describe('cameras kept across restarts', () => {
     assert.equal(result.code, 2, result.stderr);
     assert.equal(result.stderr, 'facestream serve: --camera a=… is given twice: give each camera its own name\n');
     assert.equal(existsSync(path.join(dataDir, DATABASE_FILE)), false, 'nothing started: no database was created');
+  });
+
+});
+
+describe('an enrolment cut short by an unclean stop', () => {
+  it('face crops left as .tmp: put in place when their sample was committed, removed when not', (t) => {
+    const temp = tempDir('facestream-crops-');
+    t.after(() => temp.remove());
+    const dataDir = path.join(temp.dir, 'crops');
+    const db = openDatabase(dataDir);
+    try {
+      const people = new PeopleRepository(db, dataDir);
+      const vector = new Float32Array(192).fill(1 / Math.sqrt(192));
+      const jpeg = Buffer.from('a crop');
+      const { sampleIds, person } = people.addSamples('ann', [{ embedding: { model: 'mobilefacenet192', vector }, quality: { size: 100, sharpness: 300, roll: 0, yaw: 0 }, source: { kind: 'file' }, cropJpeg: jpeg }]);
+      const crop = path.join(dataDir, people.listSamples(person.id)[0]!.cropPath!);
+      // the crash came after the commit, before the rename
+      renameSync(crop, `${crop}.tmp`);
+      // and another enrolment's transaction never committed
+      mkdirSync(path.join(dataDir, FACES_DIR, '7'), { recursive: true });
+      writeFileSync(path.join(dataDir, FACES_DIR, '7', '70.jpg.tmp'), 'uncommitted');
+
+      const recovered = people.recoverCrops();
+      assert.deepEqual(recovered, { restored: [path.join(FACES_DIR, String(person.id), `${sampleIds[0]}.jpg`)], removed: [path.join(FACES_DIR, '7', '70.jpg.tmp')] });
+      assert.deepEqual(readFileSync(crop), jpeg, 'the committed crop is in place');
+      assert.equal(existsSync(`${crop}.tmp`), false);
+      assert.equal(existsSync(path.join(dataDir, FACES_DIR, '7', '70.jpg.tmp')), false);
+      assert.deepEqual(people.recoverCrops(), { restored: [], removed: [] }, 'nothing left to do');
+    } finally {
+      db.close();
+    }
   });
 });
