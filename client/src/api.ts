@@ -95,6 +95,22 @@ export function addCamera(camera: NewCamera): Promise<ApiResult<CameraStatus>> {
   return request<CameraStatus>('POST', '/api/cameras', camera);
 }
 
+/** The settings the page can change; the id names the camera and never changes. */
+export interface CameraChanges {
+  name?: string;
+  /** Sent back as shown (password as ***), it keeps the camera's URL. */
+  url?: string;
+  enabled?: boolean;
+  fps?: number;
+  maxWidth?: number;
+  maxHeight?: number;
+  transport?: 'tcp' | 'udp';
+}
+
+export function updateCamera(id: string, changes: CameraChanges): Promise<ApiResult<CameraStatus>> {
+  return request<CameraStatus>('PATCH', `/api/cameras/${encodeURIComponent(id)}`, changes);
+}
+
 export function removeCamera(id: string): Promise<ApiResult<null>> {
   return request<null>('DELETE', `/api/cameras/${encodeURIComponent(id)}`);
 }

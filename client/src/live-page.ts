@@ -6,7 +6,8 @@
  */
 import type { Socket } from '/socket.io/socket.io.esm.min.js';
 import type { CameraStatus, LiveClientEvents, LiveFrame, LiveServerEvents } from '../../src/common/live-events.js';
-import { addCamera, listCameras, removeCamera } from './api.js';
+import { addCamera, listCameras, removeCamera, updateCamera } from './api.js';
+import { CameraEditDialog } from './camera-edit.js';
 import { byId, h } from './dom.js';
 import { CameraTile } from './tile.js';
 
@@ -31,6 +32,7 @@ export class LivePage {
   private readonly form = byId('add-camera', HTMLFormElement);
   private readonly formError = byId('add-camera-error', HTMLElement);
   private readonly back = byId('back', HTMLButtonElement);
+  private readonly editDialog = new CameraEditDialog((camera) => this.setCamera(camera));
   private reconnectTimer: number | undefined;
   /** Whether the large view was opened by a click here (so leaving it is a step back in history). */
   private openedHere = false;
@@ -138,7 +140,13 @@ export class LivePage {
   }
 
   private createTile(cameraId: string): CameraTile {
-    const tile = new CameraTile(cameraId, (id) => void this.remove(id));
+    const tile = new CameraTile(cameraId, (id) => void this.remove(id), {
+      onEdit: (id) => {
+        const camera = this.cameras.get(id);
+        if (camera) this.editDialog.open(camera);
+      },
+      onToggle: (id, enabled) => void this.switchCamera(id, enabled),
+    });
     tile.element.addEventListener('click', () => this.toggleFocus(cameraId));
     tile.element.addEventListener('keydown', (event) => {
       if (event.target !== tile.element || (event.key !== 'Enter' && event.key !== ' ')) return;
@@ -170,12 +178,29 @@ export class LivePage {
       return;
     }
     this.form.reset();
-    this.cameras.set(result.value.id, result.value);
+    this.setCamera(result.value);
+  }
+
+  /** One camera as the server now has it (after an add, an edit, a switch). */
+  private setCamera(camera: CameraStatus): void {
+    this.cameras.set(camera.id, camera);
     this.render();
   }
 
+  private async switchCamera(cameraId: string, enabled: boolean): Promise<void> {
+    const result = await updateCamera(cameraId, { enabled });
+    if (!result.ok) {
+      window.alert(`Camera "${cameraId}" could not be switched ${enabled ? 'on' : 'off'}: ${result.error}`);
+      this.render(); // the switch goes back to what the server has
+      return;
+    }
+    this.setCamera(result.value);
+  }
+
   private async remove(cameraId: string): Promise<void> {
-    if (!window.confirm(`Remove camera "${cameraId}"? It stops being recorded and recognised.`)) return;
+    const fromFile = this.cameras.get(cameraId)?.origin === 'file';
+    const warning = fromFile ? ' It comes from the config file, so it comes back at the next start unless it is removed there too; switching it off lasts.' : '';
+    if (!window.confirm(`Remove camera "${cameraId}"? It stops being recorded and recognised.${warning}`)) return;
     const result = await removeCamera(cameraId);
     if (!result.ok) {
       window.alert(result.error);

@@ -51,7 +51,8 @@ export function faceTitle(face: Pick<LiveFace, 'trackId' | 'label' | 'score' | '
 export function stateText(camera: Pick<CameraStatus, 'state' | 'reason' | 'enabled'> | undefined): string | null {
   if (!camera) return 'waiting for the camera…';
   if (camera.state === 'live') return null;
-  if (!camera.enabled && camera.state === 'stopped') return camera.reason ? `stopped: ${camera.reason}` : 'stopped (disabled)';
+  // switched off on the page, over REST or in the config file
+  if (!camera.enabled && camera.state === 'stopped') return 'switched off';
   return camera.reason ? `${camera.state}: ${camera.reason}` : `${camera.state}…`;
 }
 

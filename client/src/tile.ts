@@ -11,6 +11,12 @@ import { h } from './dom.js';
 import { FpsMeter, LatencyMeter } from './meter.js';
 import { boxToPercent, faceLabel, faceTitle, stateText } from './overlay.js';
 
+/** What a tile's own controls ask of the page (the ✕ button is the constructor's onRemove). */
+export interface TileActions {
+  onEdit?: (cameraId: string) => void;
+  onToggle?: (cameraId: string, enabled: boolean) => void;
+}
+
 interface PendingFrame {
   frame: LiveFrame;
   drawn: () => void;
@@ -25,6 +31,7 @@ export class CameraTile {
   private readonly nameLine: HTMLElement;
   private readonly fpsReadout: HTMLElement;
   private readonly latencyReadout: HTMLElement;
+  private readonly onOff: HTMLInputElement;
   private readonly fps = new FpsMeter();
   private readonly latency = new LatencyMeter();
   /** The box element of each track on screen. */
@@ -40,6 +47,7 @@ export class CameraTile {
   constructor(
     readonly cameraId: string,
     onRemove: (cameraId: string) => void,
+    actions: TileActions = {},
   ) {
     this.canvas = h('canvas', { class: 'video', 'aria-hidden': 'true' });
     this.overlay = h('div', { class: 'overlay' });
@@ -53,11 +61,24 @@ export class CameraTile {
       event.stopPropagation();
       onRemove(cameraId);
     });
+    const edit = h('button', { type: 'button', class: 'remove edit', 'data-testid': 'camera-edit-button', title: `Edit camera ${cameraId}`, 'aria-label': `Edit camera ${cameraId}` }, '✎');
+    edit.addEventListener('click', (event) => {
+      event.stopPropagation();
+      actions.onEdit?.(cameraId);
+    });
+    // on/off: the switch shows what the server says; a click asks for the change and waits for it
+    this.onOff = h('input', { type: 'checkbox', role: 'switch', 'data-testid': 'camera-switch', 'aria-label': `Camera ${cameraId} on` });
+    this.onOff.addEventListener('click', (event) => {
+      event.stopPropagation();
+      actions.onToggle?.(cameraId, this.onOff.checked);
+    });
+    const onOffLabel = h('label', { class: 'switch', title: 'Switch the camera on or off (kept across restarts)' }, this.onOff);
+    onOffLabel.addEventListener('click', (event) => event.stopPropagation());
     this.element = h(
       'article',
       { class: 'tile', 'data-testid': 'camera-tile', 'data-camera-id': cameraId, 'data-frames': '0', tabindex: '0' },
       this.frameBox,
-      h('footer', { class: 'tile-bar' }, this.nameLine, h('span', { class: 'readouts' }, this.fpsReadout, this.latencyReadout), remove),
+      h('footer', { class: 'tile-bar' }, this.nameLine, h('span', { class: 'readouts' }, this.fpsReadout, this.latencyReadout), onOffLabel, edit, remove),
     );
     this.setAspect(16, 9);
     this.update(undefined);
@@ -71,6 +92,8 @@ export class CameraTile {
     const name = camera?.name && camera.name !== this.cameraId ? `${camera.name} (${this.cameraId})` : this.cameraId;
     this.nameLine.textContent = name;
     this.nameLine.title = camera?.url ?? '';
+    this.onOff.checked = camera?.enabled ?? true;
+    this.element.classList.toggle('off', camera?.enabled === false);
     this.element.setAttribute('aria-label', `Camera ${name}, ${state}; press Enter for the large view`);
     this.showState();
   }

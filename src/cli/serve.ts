@@ -34,6 +34,13 @@ export async function serveCommand(argv: string[]): Promise<number> {
     server.port = port;
   }
   const flagged = (values.camera ?? []).map(cameraFlag);
+  // the schema would refuse them too, but by an index into a list the user never wrote
+  // (cameras.3.id): name the flag instead, before anything starts
+  const seen = new Set<string>();
+  for (const { id } of flagged) {
+    if (seen.has(id)) throw new UsageError(`--camera ${id}=… is given twice: give each camera its own name`);
+    seen.add(id);
+  }
   let config;
   try {
     config = loadConfig({

@@ -26,12 +26,21 @@ export interface LiveFrame {
   faces: LiveFace[];
 }
 
+/** Where a camera comes from: the config file (seeded at every start; the file wins for the keys it sets) or the REST API / the page. */
+export type CameraOrigin = 'file' | 'api';
+
 export interface CameraStatus {
   id: string;
   name: string;
   /** The source with any password replaced by ***. */
   url: string;
   enabled: boolean;
+  origin: CameraOrigin;
+  /** The settings the page's edit form shows. */
+  fps: number;
+  maxWidth: number;
+  maxHeight: number;
+  transport: 'tcp' | 'udp';
   state: CameraState;
   reason: string;
   fpsIn: number;

@@ -8,6 +8,12 @@ import { ALLOWED_SOURCES, cameraUrlProblem } from '../ingest/ffmpeg-args.js';
 
 const port = z.number().int().min(0).max(65535);
 
+// the page shows these to whoever edits a camera: say the allowed range, not zod's words
+const FPS = 'frames per second go from 1 to 60';
+const WHOLE_PIXELS = 'a whole number of pixels';
+const WIDTH = 'the largest width goes from 64 to 3840 pixels';
+const HEIGHT = 'the largest height goes from 64 to 2160 pixels';
+
 export const cameraSchema = z
   .strictObject({
     id: z
@@ -26,14 +32,30 @@ export const cameraSchema = z
       })
       .describe(ALLOWED_SOURCES),
     enabled: z.boolean().default(true),
-    fps: z.number().min(1).max(60).default(25).describe('Frames per second taken from the source'),
-    maxWidth: z.number().int().min(64).max(3840).default(1280).describe('Frames are scaled down to fit, never up'),
-    maxHeight: z.number().int().min(64).max(2160).default(720),
-    transport: z.enum(['tcp', 'udp']).default('tcp').describe('RTSP transport'),
+    fps: z.number().min(1, FPS).max(60, FPS).default(25).describe('Frames per second taken from the source'),
+    maxWidth: z.number().int(WHOLE_PIXELS).min(64, WIDTH).max(3840, WIDTH).default(1280).describe('Frames are scaled down to fit, never up'),
+    maxHeight: z.number().int(WHOLE_PIXELS).min(64, HEIGHT).max(2160, HEIGHT).default(720),
+    transport: z.enum(['tcp', 'udp'], { error: 'the RTSP transport is tcp or udp' }).default('tcp').describe('RTSP transport'),
     minFaceSize: z.number().int().min(12).max(1000).default(40).describe('Smallest face to detect, in frame pixels'),
     loop: z.boolean().default(true).describe('Video files restart at their end'),
   })
   .describe('A camera');
+
+/**
+ * A camera of the config file: its settings, plus the keys the file itself set (`keysSet`), so
+ * that at start the file wins for those keys only and a change made on the page to any other
+ * key (say `enabled`) is kept across restarts.
+ */
+const fileCameraSchema = z.unknown().transform((raw, ctx) => {
+  const parsed = cameraSchema.safeParse(raw);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) ctx.addIssue({ ...issue });
+    return z.NEVER;
+  }
+  // a strict object that parsed: every key of the raw input is a camera key
+  const keysSet = Object.keys(raw as object) as (keyof CameraConfig)[];
+  return { ...parsed.data, keysSet };
+});
 
 export const configSchema = z.strictObject({
   server: z
@@ -97,9 +119,23 @@ export const configSchema = z.strictObject({
       maxSnapshotMB: z.number().min(10).max(1_000_000).default(2048).describe('Oldest snapshots are removed beyond this total'),
     })
     .prefault({}),
-  cameras: z.array(cameraSchema).max(64).default([]),
+  cameras: z
+    .array(fileCameraSchema)
+    .max(64)
+    .default([])
+    // two cameras with one id would start the first and fail on the second: refuse before anything starts
+    .superRefine((cameras, ctx) => {
+      const first = new Map<string, number>();
+      cameras.forEach((camera, i) => {
+        const earlier = first.get(camera.id);
+        if (earlier === undefined) first.set(camera.id, i);
+        else ctx.addIssue({ code: 'custom', path: [i, 'id'], message: `cameras.${earlier} has the same id: give each camera its own id` });
+      });
+    }),
 });
 
 export type Config = z.infer<typeof configSchema>;
 export type CameraConfig = z.infer<typeof cameraSchema>;
 export type CameraInput = z.input<typeof cameraSchema>;
+/** A camera of the config file (or a --camera flag) with the keys it set. */
+export type FileCamera = Config['cameras'][number];

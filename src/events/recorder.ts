@@ -1,7 +1,9 @@
 /**
  * Turns the pipeline's scored samples and ended tracks into recognition events: the event log
  * decides, this class copies the best frame, writes snapshots, and stores events in batches
- * off the frame loop (a timer flush). A crash loses at most events that were still open.
+ * off the frame loop (a timer flush). Each write also stores an open event's last-seen time,
+ * so that after a crash the next start ends the event there (EventsRepository.closeOpen): a
+ * crash loses at most the last second or two of an event.
  */
 import { EventEmitter } from 'node:events';
 import type { TrackSample } from '../pipeline/vision-pipeline.js';

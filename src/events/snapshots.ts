@@ -2,7 +2,8 @@
  * Event snapshots on disk: the best face (the box with a margin, at most 224 px) and a
  * downscaled full frame with the box drawn, as JPEG files under <dataDir>/snapshots/<day>/.
  */
-import { mkdir, rm, stat, writeFile, rename } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { mkdir, readdir, rm, rmdir, stat, writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import type { Box, RgbImage } from '../common/types.js';
@@ -64,6 +65,42 @@ export class SnapshotStore {
 
   async remove(relative: string | null): Promise<void> {
     if (relative) await rm(this.absolute(relative), { force: true });
+  }
+
+  /**
+   * Removes what a crash can leave under snapshots/: half-written `.tmp` files, and snapshots
+   * whose event was never written (the recorder stores an event's snapshot paths a moment
+   * after the files). Run at start, before any camera records, since a snapshot being written
+   * is not referenced yet. `referenced` holds the paths events refer to, relative to the data
+   * directory. Empty day folders go too. Returns the files removed.
+   */
+  async removeOrphans(referenced: ReadonlySet<string>): Promise<string[]> {
+    const root = path.join(this.dataDir, SNAPSHOTS_DIR);
+    let days: string[];
+    try {
+      days = await readdir(root);
+    } catch {
+      return []; // no snapshot yet
+    }
+    const removed: string[] = [];
+    for (const day of days) {
+      const dir = path.join(SNAPSHOTS_DIR, day);
+      let entries: Dirent[];
+      try {
+        entries = await readdir(path.join(this.dataDir, dir), { withFileTypes: true });
+      } catch {
+        continue; // not a folder
+      }
+      for (const entry of entries) {
+        const relative = path.join(dir, entry.name);
+        if (!entry.isFile() || referenced.has(relative)) continue;
+        await rm(path.join(this.dataDir, relative), { force: true });
+        removed.push(relative);
+      }
+      // fails, as it should, while the folder still holds a snapshot
+      await rmdir(path.join(this.dataDir, dir)).catch(() => {});
+    }
+    return removed;
   }
 
   async size(relative: string): Promise<number> {

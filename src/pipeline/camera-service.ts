@@ -2,11 +2,16 @@
  * The cameras of a running server: each one a source (an ffmpeg child with its watchdog)
  * feeding the shared vision pipeline. Cameras are added, changed and removed at run time
  * without a restart; a camera that fails never affects the others.
+ *
+ * Every change is saved in a store (the database) before it takes effect, so the cameras after
+ * a restart are the cameras before it, running or switched off as they were left. Cameras of
+ * the config file are seeded at start (`restore`): the file wins for the keys it sets, and they
+ * are marked as coming from the file.
  */
 import { EventEmitter } from 'node:events';
 import { ServiceError } from '../common/errors.js';
-import type { CameraState, CameraStatus } from '../common/live-events.js';
-import { cameraSchema, type CameraConfig } from '../config/schema.js';
+import type { CameraOrigin, CameraState, CameraStatus } from '../common/live-events.js';
+import { cameraSchema, type CameraConfig, type FileCamera } from '../config/schema.js';
 import { formatIssues } from '../config/load.js';
 import { redactText, redactUrl } from '../ingest/ffmpeg-args.js';
 import type { CameraMetricsSnapshot } from '../server/prometheus.js';
@@ -27,8 +32,17 @@ export interface CameraSource {
 
 export type CameraSourceFactory = (config: CameraConfig) => CameraSource;
 
+/** Where cameras are kept between runs (src/storage/cameras.repository.ts provides it). */
+export interface CameraStore {
+  /** In the order the cameras were first added; settings not yet validated. */
+  list(): { id: string; settings: unknown; origin: CameraOrigin }[];
+  save(camera: { id: string; settings: CameraConfig; origin: CameraOrigin }): void;
+  remove(id: string): boolean;
+}
+
 interface Entry {
   config: CameraConfig;
+  origin: CameraOrigin;
   source: CameraSource | null;
 }
 
@@ -39,6 +53,7 @@ export class CameraService extends EventEmitter<{ frame: [ProcessedFrame]; state
   constructor(
     private readonly pipeline: VisionPipeline,
     private readonly createSource: CameraSourceFactory,
+    private readonly store: CameraStore,
   ) {
     super();
     pipeline.on('frame', (frame) => this.emit('frame', frame));
@@ -52,8 +67,9 @@ export class CameraService extends EventEmitter<{ frame: [ProcessedFrame]; state
 
   async add(input: unknown): Promise<CameraStatus> {
     const config = this.validate(input);
-    if (this.cameras.has(config.id)) throw new ServiceError('conflict', `a camera with id "${config.id}" exists: choose another id or PATCH /api/cameras/${config.id}`);
-    const entry: Entry = { config, source: null };
+    if (this.cameras.has(config.id)) throw new ServiceError('conflict', `a camera called "${config.id}" already exists: pick another id, or edit that camera`);
+    const entry: Entry = { config, origin: 'api', source: null };
+    this.store.save({ id: config.id, settings: config, origin: entry.origin });
     this.cameras.set(config.id, entry);
     this.startEntry(entry);
     return this.status(config.id)!;
@@ -63,7 +79,12 @@ export class CameraService extends EventEmitter<{ frame: [ProcessedFrame]; state
     const entry = this.cameras.get(id);
     if (!entry) throw new ServiceError('not-found', `no camera with id "${id}"`);
     if (!patch || typeof patch !== 'object' || Array.isArray(patch)) throw new ServiceError('invalid', 'the body must be a JSON object of camera fields');
-    const config = this.validate({ ...entry.config, ...(patch as object), id });
+    const changes: Record<string, unknown> = { ...(patch as Record<string, unknown>) };
+    // the page only ever sees the URL with its password as ***: sent back unchanged, it means "keep the URL"
+    if (changes.url === redactUrl(entry.config.url)) changes.url = entry.config.url;
+    if ('id' in changes && changes.id !== id) throw new ServiceError('invalid', `a camera's id cannot change (it names the camera's events): remove "${id}" and add the camera again`);
+    const config = this.validate({ ...entry.config, ...changes, id });
+    this.store.save({ id, settings: config, origin: entry.origin });
     await this.stopEntry(entry);
     entry.config = config;
     this.startEntry(entry);
@@ -73,9 +94,46 @@ export class CameraService extends EventEmitter<{ frame: [ProcessedFrame]; state
   async remove(id: string): Promise<boolean> {
     const entry = this.cameras.get(id);
     if (!entry) return false;
+    this.store.remove(id);
     this.cameras.delete(id);
     await this.stopEntry(entry);
     return true;
+  }
+
+  /**
+   * At start: seeds the config file's cameras into the store (a new one as it is; a stored one
+   * takes the keys the file sets, keeping the rest as last changed on the page), drops stored
+   * file cameras the file no longer has, then starts every stored camera that is enabled, in the
+   * order they were added. A stored camera whose settings no longer validate is reported and
+   * left out. Returns one line per such decision, for the log.
+   */
+  async restore(fileCameras: readonly FileCamera[]): Promise<string[]> {
+    const notes: string[] = [];
+    const stored = new Map(this.store.list().map((camera) => [camera.id, camera]));
+    const inFile = new Set(fileCameras.map((camera) => camera.id));
+    for (const camera of stored.values()) {
+      if (camera.origin !== 'file' || inFile.has(camera.id)) continue;
+      this.store.remove(camera.id);
+      notes.push(`camera ${camera.id}: removed (it came from the config file, which no longer has it)`);
+    }
+    for (const { keysSet, ...fileConfig } of fileCameras) {
+      const before = stored.get(fileConfig.id);
+      const settings = before && isRecord(before.settings) ? { ...before.settings, ...pick(fileConfig, keysSet) } : fileConfig;
+      const parsed = cameraSchema.safeParse(settings);
+      // a stored value the file does not override may no longer validate: the file's own settings then
+      this.store.save({ id: fileConfig.id, settings: parsed.success ? parsed.data : fileConfig, origin: 'file' });
+    }
+    for (const camera of this.store.list()) {
+      const parsed = cameraSchema.safeParse(camera.settings);
+      if (!parsed.success) {
+        notes.push(`camera ${camera.id}: not started: its saved settings are not valid any more:\n${formatIssues(parsed.error, camera.settings)}\n  add it again (POST /api/cameras) to replace them`);
+        continue;
+      }
+      const entry: Entry = { config: parsed.data, origin: camera.origin, source: null };
+      this.cameras.set(camera.id, entry);
+      this.startEntry(entry);
+    }
+    return notes;
   }
 
   private startEntry(entry: Entry): void {
@@ -114,6 +172,11 @@ export class CameraService extends EventEmitter<{ frame: [ProcessedFrame]; state
       name: entry.config.name ?? id,
       url: source?.redactedUrl ?? redactUrl(entry.config.url),
       enabled: entry.config.enabled,
+      origin: entry.origin,
+      fps: entry.config.fps,
+      maxWidth: entry.config.maxWidth,
+      maxHeight: entry.config.maxHeight,
+      transport: entry.config.transport,
       state: source ? source.state : 'stopped',
       // sources redact their own reasons; this holds for any source (and reasons quoting the URL)
       reason: source ? redactText(source.reason, [entry.config.url]) : 'disabled',
@@ -153,4 +216,12 @@ export class CameraService extends EventEmitter<{ frame: [ProcessedFrame]; state
   async stop(): Promise<void> {
     await Promise.all([...this.cameras.values()].map((entry) => this.stopEntry(entry)));
   }
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+function pick(config: CameraConfig, keys: readonly (keyof CameraConfig)[]): Partial<CameraConfig> {
+  return Object.fromEntries(keys.map((key) => [key, config[key]]));
 }

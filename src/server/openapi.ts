@@ -66,13 +66,13 @@ export const OPENAPI = {
     },
     '/api/cameras': {
       get: { summary: 'Cameras with state, redacted URL and metrics', responses: { 200: json({ type: 'array', items: ref('CameraStatus') }) } },
-      post: { summary: 'Add a camera (starts at once)', requestBody: { content: { 'application/json': { schema: ref('Camera') } } }, responses: { 201: json(ref('CameraStatus')), 400: error, 409: error } },
+      post: { summary: 'Add a camera (starts at once, kept across restarts)', requestBody: { content: { 'application/json': { schema: ref('Camera') } } }, responses: { 201: json(ref('CameraStatus')), 400: error, 409: error } },
     },
     '/api/cameras/{id}': {
       parameters: [idParam('id', 'Camera id')],
       get: { summary: 'One camera', responses: { 200: json(ref('CameraStatus')), 404: error } },
-      patch: { summary: 'Change a camera (it restarts)', requestBody: { content: { 'application/json': { schema: { type: 'object' } } } }, responses: { 200: json(ref('CameraStatus')), 400: error, 404: error } },
-      delete: { summary: 'Remove a camera (its ffmpeg stops)', responses: { 204: { description: 'Removed' }, 404: error } },
+      patch: { summary: 'Change a camera, e.g. { "enabled": false } (it restarts; kept across restarts)', requestBody: { content: { 'application/json': { schema: { type: 'object' } } } }, responses: { 200: json(ref('CameraStatus')), 400: error, 404: error } },
+      delete: { summary: 'Remove a camera (its ffmpeg stops; a camera of the config file comes back at the next start)', responses: { 204: { description: 'Removed' }, 404: error } },
     },
     '/api/events': {
       get: {
@@ -173,6 +173,12 @@ export const OPENAPI = {
           id: { type: 'string' },
           name: { type: 'string' },
           url: { type: 'string', description: 'Password and query-string credentials replaced by ***' },
+          enabled: { type: 'boolean' },
+          origin: { enum: ['file', 'api'], description: 'file: seeded from the config file at every start (the file wins for the keys it sets); api: added at run time' },
+          fps: { type: 'number' },
+          maxWidth: { type: 'integer' },
+          maxHeight: { type: 'integer' },
+          transport: { enum: ['tcp', 'udp'] },
           state: { enum: ['connecting', 'live', 'stalled', 'failed', 'stopped'] },
           reason: { type: 'string' },
           fpsIn: { type: 'number' },

@@ -24,6 +24,7 @@ import { EventRecorder } from '../events/recorder.js';
 import { applyRetention, scheduleRetention } from '../events/retention.js';
 import { SnapshotStore } from '../events/snapshots.js';
 import { EventsRepository } from '../storage/events.repository.js';
+import { CamerasRepository } from '../storage/cameras.repository.js';
 import { createApp } from './app.js';
 import { Auth, hashPassword, type Principal } from './auth.js';
 import { allowSocketRequest, resolveBindHost, type WebSecurityOptions } from './web-security.js';
@@ -106,6 +107,16 @@ export async function startServer(
     // stopped after the cameras (whose ending tracks end their events), before the pipeline
     const events = new EventsRepository(db);
     const snapshots = new SnapshotStore(config.dataDir);
+    // what a crash (kill -9, power loss) left behind: events still open, and snapshot files no
+    // event refers to; tidied before any camera records again
+    const closed = events.closeOpen();
+    if (closed > 0) log(`facestream: ${closed} event(s) left open by an unclean stop were ended at their last update`);
+    const orphans = await snapshots.removeOrphans(events.snapshotPaths());
+    if (orphans.length > 0) log(`facestream: removed ${orphans.length} snapshot file(s) no event refers to (left by an unclean stop)`);
+    const crops = new PeopleRepository(db, config.dataDir).recoverCrops();
+    if (crops.restored.length + crops.removed.length > 0) {
+      log(`facestream: face crops of an enrolment cut short by an unclean stop: ${crops.restored.length} put in place, ${crops.removed.length} removed`);
+    }
     const recorder = new EventRecorder(events, snapshots, config.recognition.matcher);
     recorder.on('error', (error) => log(`facestream: events: ${error.message}`));
     pipeline.on('sample', (sample) => recorder.sample(sample));
@@ -117,7 +128,7 @@ export async function startServer(
       ),
     );
     stops.push(stopRetention);
-    const cameras = new CameraService(pipeline, createSource);
+    const cameras = new CameraService(pipeline, createSource, new CamerasRepository(db));
     stops.push(() => cameras.stop());
     cameras.on('state', ({ cameraId, state, reason }) => log(`facestream: camera ${cameraId}: ${state}${reason ? ` (${reason})` : ''}`));
 
@@ -204,7 +215,8 @@ export async function startServer(
       http.listen(port, bind.addresses[0], resolve);
     });
     listeningPort = (http.address() as AddressInfo).port;
-    for (const camera of config.cameras) await cameras.add(camera);
+    // the cameras as they were left (kept in the database), with the config file's seeded
+    for (const note of await cameras.restore(config.cameras)) log(`facestream: ${note}`);
 
     const actualPort = listeningPort;
     const shownHost = host.includes(':') ? `[${host}]` : host;

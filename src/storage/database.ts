@@ -110,6 +110,28 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE api_tokens ADD COLUMN last_used_at TEXT;
     `,
   },
+  {
+    version: 5,
+    name: 'cameras kept across restarts; the last update time of an event',
+    sql: `
+      -- settings: the camera's validated settings as JSON (parsed again with the camera schema on
+      -- load, so a key added to the schema later gets its default without a migration);
+      -- origin: 'file' for cameras seeded from the config file, 'api' for those added at run time.
+      -- Cameras are listed in the order they were added (rowid).
+      CREATE TABLE cameras (
+        id         TEXT PRIMARY KEY,
+        settings   TEXT NOT NULL,
+        origin     TEXT NOT NULL CHECK (origin IN ('file', 'api')),
+        created_at TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+      -- the last time an open event's track was seen, as of the recorder's last write: the end
+      -- time given to events left open by a crash
+      ALTER TABLE events ADD COLUMN last_seen_at INTEGER;
+      UPDATE events SET last_seen_at = COALESCE(ended_at, started_at);
+      CREATE INDEX events_open ON events(ended_at) WHERE ended_at IS NULL;
+    `,
+  },
 ];
 
 export interface OpenOptions {
@@ -162,10 +184,13 @@ export function migrate(db: Db, migrations: readonly Migration[] = MIGRATIONS): 
   if (current > newest) {
     throw new Error(`the database is at schema version ${current}, newer than this facestream knows (${newest}): upgrade facestream`);
   }
+  // every migration not yet recorded, not only those above the newest: a database made by a
+  // build that had a later migration but not an earlier one still gets the earlier one
+  const done = new Set((db.prepare('SELECT version FROM schema_migrations').all() as { version: number }[]).map((r) => r.version));
   const applied: number[] = [];
   const record = db.prepare('INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)');
   for (const migration of [...migrations].sort((a, b) => a.version - b.version)) {
-    if (migration.version <= current) continue;
+    if (done.has(migration.version)) continue;
     db.transaction(() => {
       db.exec(migration.sql);
       record.run(migration.version, migration.name, new Date().toISOString());

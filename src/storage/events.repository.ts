@@ -137,10 +137,10 @@ export class EventsRepository {
   /** Inserts or updates events in one transaction (the recorder's batch). */
   upsertMany(events: (RecognitionEvent & { facePath?: string | null; framePath?: string | null; snapshotBytes?: number })[]): void {
     const upsert = this.db.prepare(`
-      INSERT INTO events (id, camera_id, track_id, person_id, label, known, score, matcher, started_at, ended_at, frames, best_face, face_path, frame_path, snapshot_bytes)
-      VALUES (@id, @cameraId, @trackId, (SELECT id FROM people WHERE name = @label), @label, @known, @score, @matcher, @startedAt, @endedAt, @frames, @bestFace, @facePath, @framePath, @snapshotBytes)
+      INSERT INTO events (id, camera_id, track_id, person_id, label, known, score, matcher, started_at, ended_at, last_seen_at, frames, best_face, face_path, frame_path, snapshot_bytes)
+      VALUES (@id, @cameraId, @trackId, (SELECT id FROM people WHERE name = @label), @label, @known, @score, @matcher, @startedAt, @endedAt, @lastSeenAt, @frames, @bestFace, @facePath, @framePath, @snapshotBytes)
       ON CONFLICT(id) DO UPDATE SET
-        score = excluded.score, ended_at = excluded.ended_at, frames = excluded.frames, best_face = excluded.best_face,
+        score = excluded.score, ended_at = excluded.ended_at, last_seen_at = excluded.last_seen_at, frames = excluded.frames, best_face = excluded.best_face,
         face_path = COALESCE(excluded.face_path, events.face_path), frame_path = COALESCE(excluded.frame_path, events.frame_path),
         snapshot_bytes = MAX(events.snapshot_bytes, excluded.snapshot_bytes)`);
     this.db.transaction(() => {
@@ -155,6 +155,8 @@ export class EventsRepository {
           matcher: e.matcher,
           startedAt: e.startedAt,
           endedAt: e.ended ? e.endedAt : null,
+          // an open event's endedAt is the last time its track was seen
+          lastSeenAt: e.endedAt,
           frames: e.frames,
           bestFace: e.bestFace,
           facePath: e.facePath ?? null,
@@ -205,6 +207,26 @@ export class EventsRepository {
 
   forgetSnapshots(id: string): void {
     this.db.prepare('UPDATE events SET face_path = NULL, frame_path = NULL, snapshot_bytes = 0 WHERE id = ?').run(id);
+  }
+
+  /**
+   * Ends every event still open at its last update time, for the start of a server: events
+   * open in the database then were left so by a crash (a clean stop ends them all). Returns
+   * how many were closed.
+   */
+  closeOpen(): number {
+    return this.db.prepare('UPDATE events SET ended_at = MAX(started_at, COALESCE(last_seen_at, started_at)) WHERE ended_at IS NULL').run().changes;
+  }
+
+  /** Every snapshot file an event refers to (relative to the data directory), to find orphans. */
+  snapshotPaths(): Set<string> {
+    const rows = this.db.prepare('SELECT face_path, frame_path FROM events WHERE face_path IS NOT NULL OR frame_path IS NOT NULL').all() as Pick<Row, 'face_path' | 'frame_path'>[];
+    const paths = new Set<string>();
+    for (const r of rows) {
+      if (r.face_path) paths.add(r.face_path);
+      if (r.frame_path) paths.add(r.frame_path);
+    }
+    return paths;
   }
 
   delete(ids: string[]): void {

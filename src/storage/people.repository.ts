@@ -8,7 +8,7 @@
  * any folder it created), so the gallery is left exactly as it was. Every change bumps the
  * gallery version.
  */
-import { mkdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Embedding, FaceQuality } from '../common/types.js';
 import type { Db } from './database.js';
@@ -295,6 +295,33 @@ export class PeopleRepository {
     const crop = result.sample.cropPath;
     if (crop) this.quietly(() => this.files.remove(path.join(this.dataDir, crop)));
     return result;
+  }
+
+  /**
+   * Finishes or undoes what a crash left of an enrolment (for the start of a server): a
+   * `<sample>.jpg.tmp` crop whose sample was committed is renamed into place (the crash came
+   * between the commit and the rename); any other is deleted (its transaction never committed).
+   */
+  recoverCrops(): { restored: string[]; removed: string[] } {
+    const restored: string[] = [];
+    const removed: string[] = [];
+    const root = path.join(this.dataDir, FACES_DIR);
+    if (!existsSync(root)) return { restored, removed };
+    const committed = this.db.prepare('SELECT 1 FROM samples WHERE crop_path = ?');
+    for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
+      if (!entry.isFile() || !entry.name.endsWith('.tmp')) continue;
+      const temp = path.join(entry.parentPath, entry.name);
+      const final = temp.slice(0, -'.tmp'.length);
+      const relative = path.relative(this.dataDir, final);
+      if (committed.get(relative)) {
+        this.files.rename(temp, final);
+        restored.push(relative);
+      } else {
+        this.files.remove(temp);
+        removed.push(path.relative(this.dataDir, temp));
+      }
+    }
+    return { restored, removed };
   }
 
   private bump(): void {

@@ -15,16 +15,14 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { configSchema } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { openDatabase } from '../../src/storage/database.js';
 import { EventsRepository } from '../../src/storage/events.repository.js';
 import { StillCamera, buildClient, samplePhoto } from '../helpers.js';
-
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+import { CHROMIUM, openWatchedPage } from './browser.js';
 const WAIT_MS = 15_000;
 /** The camera's first event needs the workers warm and a few votes: more time than a click. */
 const EVENT_WAIT_MS = 45_000;
@@ -74,9 +72,9 @@ describe('events, people and identify pages in chromium, against a real server',
   let browser: Browser | undefined;
   let page: Page;
   let dataDir = '';
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
   /** Failures a test provokes on purpose, left out of pageErrors. */
-  const expectedFailures: RegExp[] = [];
+  let expectedFailures: RegExp[] = [];
 
   before(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-pages-'));
@@ -87,19 +85,7 @@ describe('events, people and identify pages in chromium, against a real server',
     const frame: RawFrame = { data: new Uint8Array(data), width: info.width, height: info.height };
     const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir, vote: { maxFaceAttempts: 3 } });
     server = await startServer(config, (camera) => new StillCamera(camera, frame), () => {});
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    page = await browser.newPage({ viewport: DESKTOP });
-    page.setDefaultTimeout(WAIT_MS);
-    page.on('pageerror', (error) => pageErrors.push(error.message));
-    const report = (line: string): void => {
-      if (!expectedFailures.some((expected) => expected.test(line))) pageErrors.push(line);
-    };
-    page.on('console', (message) => {
-      if (message.type() === 'error') report(`${message.text()} (${message.location().url})`);
-    });
-    page.on('response', (response) => {
-      if (response.status() >= 400) report(`HTTP ${response.status()} for ${response.request().method()} ${response.url()}`);
-    });
+    ({ browser, page, pageErrors, expectedFailures } = await openWatchedPage(DESKTOP, WAIT_MS));
   });
 
   after(async () => {
