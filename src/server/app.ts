@@ -10,6 +10,7 @@ import type { CameraService } from '../pipeline/camera-service.js';
 import { LOGIN_PAGE, authRouter, requireAuth, type Auth } from './auth.js';
 import { OPENAPI } from './openapi.js';
 import { prometheusText } from './prometheus.js';
+import { apiRateLimit } from './rate-limit.js';
 
 /** An error a client caused: its message is sent as `{ error }` with the status. */
 export class HttpError extends Error {
@@ -32,6 +33,7 @@ export interface AppDeps {
 export function createApp({ cameras, auth, health, routers = [] }: AppDeps): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  app.use('/api', apiRateLimit(auth)); // first: a refused request costs no body parsing
   app.use(express.json({ limit: '100kb' }));
   app.get('/login.html', (_req, res) => void res.type('html').send(LOGIN_PAGE));
   app.get('/api/openapi.json', (_req, res) => void res.json(OPENAPI));
