@@ -13,7 +13,8 @@
  * so that no cached answer can serve it. The load runs in a child process, so its own work does not sit
  * in the event loop being measured; only the CPU it takes from the same cores does.
  *
- * Measured per phase: frames the viewer received per second (mean, and the slowest whole
+ * Phase B ends when the load child has its last answers, so it runs past `--seconds` by about
+ * the slowest answer. Measured per phase: frames the viewer received per second (mean, and the slowest whole
  * second), capture→received latency p50/p95, the server main thread's busy share (event-loop
  * utilisation) and its event-loop delay p99, CPU of this process (the server with its workers
  * and the viewer) and of the camera's ffmpeg; in phase B also requests per second and the
