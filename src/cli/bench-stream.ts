@@ -268,12 +268,10 @@ export async function benchStream(argv: string[]): Promise<number> {
     'skip-baseline': { type: 'boolean' },
     json: { type: 'boolean' },
   });
-  const seconds = Number(values.seconds ?? 15);
-  if (!(seconds >= 3 && seconds <= 120)) throw new UsageError(`--seconds ${values.seconds}: give 3 to 120`);
+  const seconds = await benchSeconds(values.seconds);
   const many = Number(values.cameras ?? 4);
   if (!Number.isInteger(many) || many < 2 || many > BENCH_CLIPS.length) throw new UsageError(`--cameras ${values.cameras}: give 2 to ${BENCH_CLIPS.length}`);
-  const { REPO_ROOT } = await import('../models/manifest.js');
-  const dataDir = path.resolve(values.data ?? process.env.FACESTREAM_DATA ?? path.join(REPO_ROOT, '..', 'shared', 'data'));
+  const dataDir = await benchDataDir(values.data);
   const videoDir = path.join(dataDir, 'video');
   const reference = path.join(videoDir, 'reference', PERSON, 'lin-manuel-miranda.png');
   for (const file of [...BENCH_CLIPS.slice(0, many).map((c) => path.join(videoDir, c)), reference]) {
@@ -282,8 +280,7 @@ export async function benchStream(argv: string[]): Promise<number> {
   const progress = (line: string) => process.stderr.write(`bench stream: ${line}\n`);
   const { locateFfmpeg } = await import('../ingest/ffmpeg.js');
   const ffmpeg = await locateFfmpeg();
-  const work = mkdtempSync(path.join(os.tmpdir(), 'facestream-bench-stream-'));
-  const cleanups: (() => Promise<void> | void)[] = [() => rmSync(work, { recursive: true, force: true })];
+  const { work, cleanups } = benchWork('stream');
   try {
     progress(`re-encoding ${many} clips to ${BENCH_WIDTH}×${BENCH_HEIGHT} @ ${BENCH_FPS} fps (letterboxed) in ${work}`);
     const clips: string[] = [];
@@ -513,12 +510,42 @@ export async function benchStream(argv: string[]): Promise<number> {
     if (leftover.length) process.stdout.write(`warning: ${leftover.length} camera ffmpeg process(es) left after stop\n`);
     return 0;
   } finally {
-    for (const cleanup of cleanups.reverse()) {
-      try {
-        await cleanup();
-      } catch (error) {
-        progress(`cleanup: ${(error as Error).message}`);
-      }
+    await runCleanups(cleanups, progress);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// What the live benchmarks (stream, api) share
+
+/** --seconds of a live benchmark: 3 to 120, 15 when not given. */
+export async function benchSeconds(text: string | undefined): Promise<number> {
+  const { UsageError } = await import('./args.js');
+  const seconds = Number(text ?? 15);
+  if (!(seconds >= 3 && seconds <= 120)) throw new UsageError(`--seconds ${text}: give 3 to 120`);
+  return seconds;
+}
+
+/** The shared data folder: --data, else FACESTREAM_DATA, else ../shared/data next to the repository. */
+export async function benchDataDir(data: string | undefined): Promise<string> {
+  const { REPO_ROOT } = await import('../models/manifest.js');
+  return path.resolve(data ?? process.env.FACESTREAM_DATA ?? path.join(REPO_ROOT, '..', 'shared', 'data'));
+}
+
+export type Cleanup = () => Promise<void> | void;
+
+/** A fresh temporary folder, and the list of cleanups whose first (run last) removes it. */
+export function benchWork(name: string): { work: string; cleanups: Cleanup[] } {
+  const work = mkdtempSync(path.join(os.tmpdir(), `facestream-bench-${name}-`));
+  return { work, cleanups: [() => rmSync(work, { recursive: true, force: true })] };
+}
+
+/** Runs cleanups in reverse order of their adding; one that fails is reported and the rest still run. */
+export async function runCleanups(cleanups: Cleanup[], progress: (line: string) => void): Promise<void> {
+  for (const cleanup of cleanups.reverse()) {
+    try {
+      await cleanup();
+    } catch (error) {
+      progress(`cleanup: ${(error as Error).message}`);
     }
   }
 }

@@ -25,7 +25,8 @@ export async function benchCommand(argv: string[]): Promise<number> {
   if (kind === 'vision') return benchVision(rest);
   if (kind === 'gallery') return (await import('./bench-gallery.js')).benchGallery(rest);
   if (kind === 'stream') return (await import('./bench-stream.js')).benchStream(rest);
-  throw new UsageError('bench takes accuracy, vision, gallery or stream: facestream bench accuracy --pairs pairs.csv | bench vision | bench gallery | bench stream');
+  if (kind === 'api') return (await import('./bench-api.js')).benchApi(rest);
+  throw new UsageError('bench takes accuracy, vision, gallery, stream or api: facestream bench accuracy --pairs pairs.csv | bench vision | bench gallery | bench stream | bench api');
 }
 
 interface Pair {

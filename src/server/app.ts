@@ -11,6 +11,7 @@ import { LOGIN_PAGE, LOGIN_SCRIPT, accessRouter, loginRouter, requireAdminForCha
 import { webSecurity, type WebSecurityOptions } from './web-security.js';
 import { OPENAPI } from './openapi.js';
 import { prometheusText } from './prometheus.js';
+import { apiRateLimit } from './rate-limit.js';
 
 /** An error a client caused: its message is sent as `{ error }` with the status. */
 export class HttpError extends Error {
@@ -37,6 +38,7 @@ export function createApp({ cameras, auth, health, webSecurity: security, router
   app.disable('x-powered-by');
   // before anything is parsed or answered: a foreign Host or a foreign page's change is refused
   app.use(webSecurity(security));
+  app.use('/api', apiRateLimit(auth)); // before the body parser: a refused request costs no parsing
   app.use(express.json({ limit: '100kb' }));
   app.get('/login.html', (_req, res) => void res.type('html').send(LOGIN_PAGE));
   app.get('/login.js', (_req, res) => void res.type('text/javascript').send(LOGIN_SCRIPT));

@@ -258,20 +258,24 @@ export class Auth extends EventEmitter<{ revoked: [matches: (principal: Principa
 /** Routes anyone may call: the login page and its call, and liveness for monitors. */
 const OPEN_PATHS = new Set(['/api/login', '/api/health', '/login.html', '/login.js']);
 
-/** The principal a request was authenticated as (set by requireAuth). */
+/** Who a request acts for, or null without valid credentials: worked out once per request. */
+export function authenticateOnce(auth: Auth, req: Request, res: Response): Principal | null {
+  if (!('principal' in res.locals)) res.locals.principal = auth.authenticate(req.headers);
+  return res.locals.principal as Principal | null;
+}
+
+/** The principal requireAuth let through; only for handlers mounted after it. */
 export function principalOf(res: Response): Principal {
-  return (res.locals.principal as Principal | undefined) ?? OPEN;
+  const principal = res.locals.principal as Principal | null | undefined;
+  if (!principal) throw new Error('no principal on this request: mount the handler after requireAuth');
+  return principal;
 }
 
 /** Express middleware: 401 for API calls without a session or token, a redirect to the login page for pages. */
 export function requireAuth(auth: Auth) {
   return (req: Request, res: Response, next: NextFunction) => {
     if (OPEN_PATHS.has(req.path)) return next();
-    const principal = auth.authenticate(req.headers);
-    if (principal) {
-      res.locals.principal = principal;
-      return next();
-    }
+    if (authenticateOnce(auth, req, res)) return next();
     if (req.path.startsWith('/api/')) return void res.status(401).json({ error: 'log in first (POST /api/login) or send Authorization: Bearer <token>' });
     if (req.path === '/' || req.path.endsWith('.html')) return void res.redirect(302, '/login.html');
     res.status(401).end();

@@ -9,6 +9,8 @@ import type { ReviewState } from '../events/event-log.js';
 import type { SnapshotStore } from '../events/snapshots.js';
 import { personNameFrom } from '../recognition/person-name.js';
 import type { EventFilter, EventsRepository, StoredEvent } from '../storage/events.repository.js';
+import { chargeRead } from './rate-limit.js';
+import { ResponseCache, TurnQueue } from './response-cache.js';
 
 export const MAX_PAGE = 500;
 const REVIEW_STATES: readonly ReviewState[] = ['pending', 'confirmed', 'rejected', 'relabeled'];
@@ -105,25 +107,40 @@ export function eventsRouter({ events, snapshots, addToGallery, beforeRead = () 
     beforeRead();
     next();
   });
+  // every read of many rows waits for its own turn of the event loop (frames run between)
+  const reads = new TurnQueue();
+  // pages keyed by their parsed filter (so ?limit=500&camera=a and ?camera=a&limit=500 share one)
+  const pages = new ResponseCache(reads);
   const find = (id: string) => {
     const event = events.get(id);
     if (!event) throw new ServiceError('not-found', `no event with id "${id}"`);
     return event;
   };
 
-  router.get('/events', (req, res) => {
-    const { events: page, nextCursor } = events.list(parseFilter(req));
-    res.json({ events: page.map(publicEvent), nextCursor });
+  router.get('/events', async (req, res) => {
+    const filter = parseFilter(req);
+    const page = await pages.get(
+      JSON.stringify(filter),
+      () => events.version,
+      () => {
+        const { events: rows, nextCursor } = events.list(filter);
+        return { events: rows.map(publicEvent), nextCursor };
+      },
+      () => chargeRead(res, filter.limit),
+    );
+    if (page) ResponseCache.send(res, page); // else refused: chargeRead answers 429
   });
 
-  router.get('/events.csv', (req, res) => {
+  router.get('/events.csv', async (req, res) => {
     const filter = { ...parseFilter(req, MAX_PAGE), limit: MAX_PAGE };
+    // charged as one largest page: an export is one deliberate request, its pages take turns below
+    if (!chargeRead(res, MAX_PAGE)) return;
     const header: (keyof PublicEvent)[] = ['id', 'cameraId', 'label', 'known', 'score', 'startedAt', 'endedAt', 'frames', 'review'];
     const lines = [header.join(',')];
     let cursor: string | undefined = filter.cursor;
     // bounded: at most 200 pages of 500
     for (let page = 0; page < 200; page++) {
-      const result = events.list({ ...filter, ...(cursor ? { cursor } : {}) });
+      const result = await reads.run(() => events.list({ ...filter, ...(cursor ? { cursor } : {}) }));
       for (const e of result.events.map(publicEvent)) lines.push(header.map((h) => csvCell(e[h])).join(','));
       if (!result.nextCursor) break;
       cursor = result.nextCursor;

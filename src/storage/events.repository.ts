@@ -132,7 +132,22 @@ export function filterToSql(filter: Omit<EventFilter, 'limit'>): { where: string
 }
 
 export class EventsRepository {
-  constructor(private readonly db: Db) {}
+  /** Writes through this repository; with SQLite's data_version (other connections' commits) it makes `version`. */
+  private writes = 0;
+  private readonly dataVersion: { get(): unknown };
+
+  constructor(private readonly db: Db) {
+    this.dataVersion = db.prepare('PRAGMA data_version').pluck();
+  }
+
+  /**
+   * Changes whenever the events table may have changed: every write here bumps it, and
+   * SQLite's data_version covers commits by other connections. A reader can keep what it
+   * derived from the table (a serialized page, say) while the version is the same.
+   */
+  get version(): string {
+    return `${this.writes}.${String(this.dataVersion.get())}`;
+  }
 
   /** Inserts or updates events in one transaction (the recorder's batch). */
   upsertMany(events: (RecognitionEvent & { facePath?: string | null; framePath?: string | null; snapshotBytes?: number })[]): void {
@@ -165,6 +180,7 @@ export class EventsRepository {
         });
       }
     })();
+    this.writes++;
   }
 
   list(filter: EventFilter): { events: StoredEvent[]; nextCursor: string | null } {
@@ -185,6 +201,7 @@ export class EventsRepository {
     this.db
       .prepare('UPDATE events SET review = ?, reviewed_label = COALESCE(?, reviewed_label), known = CASE WHEN ? IS NULL THEN known ELSE 1 END WHERE id = ?')
       .run(review, label ?? null, label ?? null, id);
+    this.writes++;
     return this.get(id);
   }
 
@@ -207,6 +224,7 @@ export class EventsRepository {
 
   forgetSnapshots(id: string): void {
     this.db.prepare('UPDATE events SET face_path = NULL, frame_path = NULL, snapshot_bytes = 0 WHERE id = ?').run(id);
+    this.writes++;
   }
 
   /**
@@ -232,5 +250,6 @@ export class EventsRepository {
   delete(ids: string[]): void {
     const del = this.db.prepare('DELETE FROM events WHERE id = ?');
     this.db.transaction(() => ids.forEach((id) => del.run(id)))();
+    this.writes++;
   }
 }
