@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { HTTP_STATUS, ServiceError } from '../common/errors.js';
+import { HTTP_STATUS, ReportThrottle, ServiceError, asDiskFull } from '../common/errors.js';
 import { REPO_ROOT } from '../models/manifest.js';
 import type { CameraService } from '../pipeline/camera-service.js';
 import { LOGIN_PAGE, authRouter, requireAuth, type Auth } from './auth.js';
@@ -55,8 +55,19 @@ export function createApp({ cameras, auth, health, routers = [] }: AppDeps): exp
   app.use('/js', express.static(path.join(REPO_ROOT, 'dist', 'client', 'js')));
   app.use(express.static(path.join(REPO_ROOT, 'client'), { index: 'index.html', extensions: ['html'] }));
 
+  const diskFullReports = new ReportThrottle();
   app.use((error: Error & { status?: number; type?: string }, _req: Request, res: Response, _next: NextFunction) => {
     if (error instanceof HttpError) return void res.status(error.status).json({ error: error.message });
+    // a full disk is no fault of the request: 507, and one log line a minute however many fail;
+    // an ENOSPC no service named a folder for names the one it was writing in
+    const written = (error as NodeJS.ErrnoException).path;
+    const full = asDiskFull(error, written ? path.dirname(written) : 'the data directory');
+    if (full) {
+      const line = diskFullReports.line(`facestream: ${full.message}`);
+      if (line) process.stderr.write(line + '\n');
+      return void res.status(507).json({ error: full.message });
+    }
+    if (error instanceof ServiceError && error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));
     if (error instanceof ServiceError) return void res.status(HTTP_STATUS[error.kind]).json({ error: error.message });
     // express.json's own errors: malformed JSON, too large
     if (error.type === 'entity.parse.failed') return void res.status(400).json({ error: 'the request body is not valid JSON' });
