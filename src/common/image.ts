@@ -8,6 +8,12 @@ import { stat } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { RgbImage } from './types.js';
 
+// libvips keeps recent operations cached, and with them their input files open (mmapped): an
+// upload deleted after its request kept its disk space and memory until the cache moved on,
+// and on a full disk that space is what the next write needs. Photos are decoded once each here,
+// so the cache never saves work.
+sharp.cache(false);
+
 /** sharp's guard against decompression bombs: 100 megapixels and above are refused. */
 export const MAX_IMAGE_PIXELS = 100_000_000;
 

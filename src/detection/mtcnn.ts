@@ -304,7 +304,7 @@ export function cropsTransposed(image: RgbImage, boxes: Candidate[], size: numbe
 }
 
 /** Scales a detection made on a downscaled image back to the source and clips its box. */
-function toSourcePixels(face: Detection, factor: number, width: number, height: number): Detection {
+export function toSourcePixels(face: Detection, factor: number, width: number, height: number): Detection {
   const scale = (p: [number, number]): [number, number] => [p[0] * factor, p[1] * factor];
   let [x, y, w, h] = face.box.map((v) => v * factor) as [number, number, number, number];
   const x2 = Math.min(width, x + w);

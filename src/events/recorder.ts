@@ -6,6 +6,7 @@
  * crash loses at most the last second or two of an event.
  */
 import { EventEmitter } from 'node:events';
+import { ReportThrottle, asDiskFull } from '../common/errors.js';
 import type { TrackSample } from '../pipeline/vision-pipeline.js';
 import type { EventsRepository } from '../storage/events.repository.js';
 import { EventLog, type EventChange, type RecognitionEvent } from './event-log.js';
@@ -21,6 +22,8 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
   private readonly pending = new Map<string, Pending>();
   private readonly snapshotsInFlight = new Set<Promise<void>>();
   private readonly timer: NodeJS.Timeout;
+  /** A full disk fails every new best face and every flush until space returns: one report a minute. */
+  private readonly diskFullReports = new ReportThrottle();
 
   constructor(
     private readonly repository: EventsRepository,
@@ -61,9 +64,7 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
           // viewers learn the snapshot's address as soon as it exists
           this.emit('change', { kind: updated.ended ? 'end' : 'update', event: updated, newBestFace: false });
         })
-        .catch((error: Error) => {
-          this.emit('error', error);
-        })
+        .catch((error: Error) => this.report(error))
         .finally(() => {
           this.snapshotsInFlight.delete(saving);
         });
@@ -91,9 +92,17 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
     try {
       this.repository.upsertMany(batch);
     } catch (error) {
+      // kept for the next flush: a full disk's events are written once there is room again
       for (const e of batch) if (!this.pending.has(e.id)) this.pending.set(e.id, e);
-      this.emit('error', error as Error);
+      this.report(error as Error);
     }
+  }
+
+  private report(error: Error): void {
+    const full = asDiskFull(error, this.snapshots.dataDir);
+    if (!full) return void this.emit('error', error);
+    const line = this.diskFullReports.line(full.message);
+    if (line) this.emit('error', new Error(line));
   }
 
   /** Ends open events, waits for snapshots, writes everything. */

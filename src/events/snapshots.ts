@@ -6,6 +6,7 @@ import type { Dirent } from 'node:fs';
 import { mkdir, readdir, rm, rmdir, stat, writeFile, rename } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
+import { asDiskFull } from '../common/errors.js';
 import type { Box, RgbImage } from '../common/types.js';
 
 export const SNAPSHOTS_DIR = 'snapshots';
@@ -20,7 +21,7 @@ export interface SavedSnapshot {
 }
 
 export class SnapshotStore {
-  constructor(private readonly dataDir: string) {}
+  constructor(readonly dataDir: string) {}
 
   absolute(relative: string): string {
     const resolved = path.resolve(this.dataDir, relative);
@@ -31,7 +32,9 @@ export class SnapshotStore {
   async save(eventId: string, frame: RgbImage, box: Box, ts: number): Promise<SavedSnapshot> {
     const day = new Date(ts).toISOString().slice(0, 10);
     const dir = path.join(SNAPSHOTS_DIR, day);
-    await mkdir(path.join(this.dataDir, dir), { recursive: true });
+    await mkdir(path.join(this.dataDir, dir), { recursive: true }).catch((error: unknown) => {
+      throw this.named(error);
+    });
     const raw = { raw: { width: frame.width, height: frame.height, channels: 3 as const } };
     const [x, y, w, h] = box;
     const margin = 0.3 * Math.max(w, h);
@@ -57,10 +60,27 @@ export class SnapshotStore {
     return { facePath, framePath, bytes: face.length + full.length };
   }
 
+  /**
+   * Written under a temporary name and renamed, so a reader never sees half a file. A failed
+   * write (a full disk most often: the name is created, the bytes do not fit) removes the
+   * temporary file, and a full disk becomes a `disk-full` ServiceError naming the folder.
+   */
   private async writeAtomically(relative: string, bytes: Buffer): Promise<void> {
     const target = path.join(this.dataDir, relative);
-    await writeFile(`${target}.tmp`, bytes);
-    await rename(`${target}.tmp`, target);
+    try {
+      await writeFile(`${target}.tmp`, bytes);
+      await rename(`${target}.tmp`, target);
+    } catch (error) {
+      await rm(`${target}.tmp`, { force: true }).catch(() => {
+        // the write's error is the one to report
+      });
+      throw this.named(error);
+    }
+  }
+
+  /** A full disk as the `disk-full` ServiceError naming the snapshots folder; others unchanged. */
+  private named(error: unknown): unknown {
+    return asDiskFull(error, path.join(this.dataDir, SNAPSHOTS_DIR)) ?? error;
   }
 
   async remove(relative: string | null): Promise<void> {

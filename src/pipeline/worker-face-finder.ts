@@ -2,28 +2,33 @@
  * Face analysis for API requests (uploads to recognise or enrol) on the server's vision
  * workers, so the HTTP thread never runs a model and no second copy of the models is loaded.
  */
+import sharp from 'sharp';
 import { decodeImage } from '../common/image.js';
-import type { EmbeddedFace, RgbImage } from '../common/types.js';
+import type { Detection, EmbeddedFace, RgbImage } from '../common/types.js';
+import { DEFAULT_MTCNN_OPTIONS, toSourcePixels, type MtcnnOptions } from '../detection/mtcnn.js';
 import type { EmbedderId } from '../embedding/embedder.js';
 import type { SharedFrame } from './protocol.js';
 import type { VisionWorker } from './vision-workers.js';
 
 export class WorkerFaceFinder {
   readonly embedder: { readonly id: EmbedderId };
+  private readonly maxInputSize: number;
 
   constructor(
     private readonly detector: VisionWorker,
     private readonly embedderWorker: VisionWorker,
     model: EmbedderId,
+    /** The detector worker's options (config.detector): above maxInputSize it downscales. */
+    detectorOptions: Partial<MtcnnOptions> = {},
   ) {
     this.embedder = { id: model };
+    this.maxInputSize = detectorOptions.maxInputSize ?? DEFAULT_MTCNN_OPTIONS.maxInputSize;
   }
 
   async analyze(input: string | Buffer, name?: string): Promise<{ image: RgbImage; faces: EmbeddedFace[] }> {
     const image = await decodeImage(input, name);
-    const frame: SharedFrame = { buffer: new SharedArrayBuffer(image.data.length), width: image.width, height: image.height };
-    new Uint8Array(frame.buffer).set(image.data);
-    const { detections } = await this.detector.detect(frame);
+    const frame = toShared(image);
+    const detections = await this.detect(image, frame);
     if (detections.length === 0) return { image, faces: [] };
     const { vectors, qualities } = await this.embedderWorker.embed(frame, detections);
     return {
@@ -31,4 +36,33 @@ export class WorkerFaceFinder {
       faces: detections.map((d, i) => ({ ...d, quality: qualities[i]!, embedding: { model: this.embedder.id, vector: vectors[i]! } })),
     };
   }
+
+  /**
+   * Detection in source pixels. A photo larger than the detector's input is downscaled here,
+   * not in the worker: the worker would first build a float tensor of the whole photo (12 bytes
+   * a pixel, 1.2 GB for 100 megapixels) in its WebAssembly heap, which can grow but never
+   * shrink, so one large upload kept the server's memory up for good. The embedder still aligns
+   * from the full-resolution photo. The detector's smallest face (config minFaceSize) now
+   * counts in the pixels it sees, as for a camera frame, not the photo's: scaled down to the
+   * photo's, it put P-Net's first pyramid level at the full 1920 px, which alone grew the
+   * worker's heap by about 670 MB (measured on 1920×1440; 260 MB at minFaceSize 20).
+   */
+  private async detect(image: RgbImage, frame: SharedFrame): Promise<Detection[]> {
+    const shrink = Math.min(1, this.maxInputSize / Math.max(image.width, image.height));
+    if (shrink === 1) return (await this.detector.detect(frame)).detections;
+    const width = Math.max(1, Math.round(image.width * shrink));
+    const height = Math.max(1, Math.round(image.height * shrink));
+    const small = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+      .resize(width, height, { fit: 'fill' })
+      .raw()
+      .toBuffer();
+    const { detections } = await this.detector.detect(toShared({ data: small, width, height }));
+    return detections.map((d) => toSourcePixels(d, 1 / shrink, image.width, image.height));
+  }
+}
+
+function toShared(image: RgbImage): SharedFrame {
+  const frame: SharedFrame = { buffer: new SharedArrayBuffer(image.width * image.height * 3), width: image.width, height: image.height };
+  new Uint8Array(frame.buffer).set(image.data.subarray(0, image.width * image.height * 3));
+  return frame;
 }

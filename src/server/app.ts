@@ -4,7 +4,7 @@
  */
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
-import { HTTP_STATUS, ServiceError } from '../common/errors.js';
+import { HTTP_STATUS, ReportThrottle, ServiceError, asDiskFull } from '../common/errors.js';
 import { REPO_ROOT } from '../models/manifest.js';
 import type { CameraService } from '../pipeline/camera-service.js';
 import { LOGIN_PAGE, LOGIN_SCRIPT, accessRouter, loginRouter, requireAdminForChanges, requireAuth, type Auth } from './auth.js';
@@ -66,11 +66,22 @@ export function createApp({ cameras, auth, health, webSecurity: security, router
   app.use('/js', express.static(path.join(REPO_ROOT, 'dist', 'client', 'js')));
   app.use(express.static(path.join(REPO_ROOT, 'client'), { index: 'index.html', extensions: ['html'] }));
 
+  const diskFullReports = new ReportThrottle();
   app.use((error: Error & { status?: number; type?: string }, req: Request, res: Response, _next: NextFunction) => {
     // a route parameter that does not decode: the router's decodeURIComponent throws a URIError
     // (it sets status 400); the client wrote the path wrong, so no 500 and no stack in the log
     if (error instanceof URIError) return void res.status(400).json({ error: badPercentEncoding(req.originalUrl) });
     if (error instanceof HttpError) return void res.status(error.status).json({ error: error.message });
+    // a full disk is no fault of the request: 507, and one log line a minute however many fail;
+    // an ENOSPC no service named a folder for names the one it was writing in
+    const written = (error as NodeJS.ErrnoException).path;
+    const full = asDiskFull(error, written ? path.dirname(written) : 'the data directory');
+    if (full) {
+      const line = diskFullReports.line(`facestream: ${full.message}`);
+      if (line) process.stderr.write(line + '\n');
+      return void res.status(507).json({ error: full.message });
+    }
+    if (error instanceof ServiceError && error.retryAfterSeconds !== undefined) res.setHeader('Retry-After', String(error.retryAfterSeconds));
     if (error instanceof ServiceError) return void res.status(HTTP_STATUS[error.kind]).json({ error: error.message });
     // express.json's own errors: malformed JSON, too large
     if (error.type === 'entity.parse.failed') return void res.status(400).json({ error: 'the request body is not valid JSON' });

@@ -118,9 +118,9 @@ export const OPENAPI = {
     '/api/people/{id}/faces': {
       parameters: [idParam('id', 'Person id', 'integer')],
       post: {
-        summary: 'Upload photos (field "files", at most 20, 20 MB each); the largest clear face of each is enrolled after the quality gates',
+        summary: 'Upload photos (field "files", at most 20, 20 MB and 40 megapixels each); the largest clear face of each is enrolled after the quality gates',
         requestBody: { content: { 'multipart/form-data': { schema: { type: 'object', properties: { files: { type: 'array', items: { type: 'string', format: 'binary' } } } } } } },
-        responses: { 201: json({ type: 'object' }, 'At least one photo enrolled; per-file results'), 422: json({ type: 'object' }, 'No photo could be used; per-file reasons'), 400: error, 413: error },
+        responses: { 201: json({ type: 'object' }, 'At least one photo enrolled; per-file results'), 422: json({ type: 'object' }, 'No photo could be used; per-file reasons'), 400: error, 404: error, 413: error, 503: error, 507: error },
       },
     },
     '/api/people/{id}/faces/{faceId}': {
@@ -133,9 +133,9 @@ export const OPENAPI = {
     },
     '/api/recognize': {
       post: {
-        summary: 'Who is in this photo? (field "file")',
+        summary: 'Who is in this photo? (field "file", 20 MB and 40 megapixels at most)',
         requestBody: { content: { 'multipart/form-data': { schema: { type: 'object', properties: { file: { type: 'string', format: 'binary' } } } } } },
-        responses: { 200: json({ type: 'object' }, 'Faces with box, label, score, known and top-3 candidates'), 400: error, 413: error },
+        responses: { 200: json({ type: 'object' }, 'Faces with box, label, score, known and top-3 candidates'), 400: error, 413: error, 503: error, 507: error },
       },
     },
   },

@@ -4,8 +4,8 @@
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { Router } from 'express';
-import { ServiceError } from '../common/errors.js';
+import { Router, type NextFunction, type Request, type Response } from 'express';
+import { ServiceError, diskFullError, isDiskFull } from '../common/errors.js';
 import { ImageError } from '../common/image.js';
 import type { FaceMatcher } from '../pipeline/vision-pipeline.js';
 import type { WorkerFaceFinder } from '../pipeline/worker-face-finder.js';
@@ -32,15 +32,13 @@ export interface PeopleDeps {
   uploadDir: string;
 }
 
-function galleryErrors<T>(action: () => T): T {
-  try {
-    return action();
-  } catch (error) {
-    if (error instanceof PersonNameError) throw new ServiceError('invalid', error.message);
-    if (error instanceof DuplicatePersonError) throw new ServiceError('conflict', error.message);
-    if (error instanceof UnknownPersonError || error instanceof UnknownSampleError) throw new ServiceError('not-found', error.message);
-    throw error;
-  }
+/** The repository's errors as the HTTP answers they deserve; a full disk under `dataDir` is a 507. */
+function galleryError(error: unknown, dataDir: string): unknown {
+  if (error instanceof PersonNameError) return new ServiceError('invalid', error.message);
+  if (error instanceof DuplicatePersonError) return new ServiceError('conflict', error.message);
+  if (error instanceof UnknownPersonError || error instanceof UnknownSampleError) return new ServiceError('not-found', error.message);
+  if (isDiskFull(error)) return diskFullError(dataDir);
+  return error;
 }
 
 function idParam(value: string | undefined, what: string): number {
@@ -56,6 +54,13 @@ function nameFrom(body: unknown): string {
 export function peopleRouter({ people, finder, matcher, galleryChanged, uploadDir }: PeopleDeps): Router {
   const router = Router();
   const uploads = createUploader(uploadDir);
+  const galleryErrors = <T>(action: () => T): T => {
+    try {
+      return action();
+    } catch (error) {
+      throw galleryError(error, people.dataDir);
+    }
+  };
   const byId = (id: number): PersonSummary => {
     const person = people.listPeople().find((p) => p.id === id);
     if (!person) throw new ServiceError('not-found', `no person with id ${id}`);
@@ -128,7 +133,13 @@ export function peopleRouter({ people, finder, matcher, galleryChanged, uploadDi
     res.status(204).end();
   });
 
-  router.post('/people/:id/faces', uploads.receive('files', 20), async (req, res) => {
+  // the person is looked up before the upload is read: photos for no one never reach the disk
+  const personFirst = (req: Request, _res: Response, next: NextFunction) => {
+    byId(idParam(req.params.id as string, 'person'));
+    next();
+  };
+
+  router.post('/people/:id/faces', personFirst, uploads.receive('files', 20), async (req, res) => {
     const person = byId(idParam(req.params.id as string, 'person'));
     const result = await uploads.withPhotos(req, async (photos, refused) => {
       const nameOf = new Map(photos.map((p) => [p.path, p.name]));
@@ -137,7 +148,10 @@ export function peopleRouter({ people, finder, matcher, galleryChanged, uploadDi
         () => people,
         [{ name: person.name, files: photos.map((p) => p.path) }],
         { gates: QUALITY_GATE_DEFAULTS, largest: false, lookAlikeSimilarity: defaultLookAlikeSimilarity(finder.embedder.id) },
-      );
+      ).catch((error: unknown) => {
+        // the crops and rows were rolled back; a full disk is not the photos' fault
+        throw galleryError(error, people.dataDir);
+      });
       const accepted = report.enrolled.flatMap((e) => e.files.map((f, i) => ({ file: nameOf.get(f) ?? 'upload', accepted: true, faceId: e.sampleIds[i] })));
       const rejected = [
         ...refused.map((r) => ({ file: r.file, accepted: false, reason: r.reason })),

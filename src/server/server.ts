@@ -133,7 +133,7 @@ export async function startServer(
     cameras.on('state', ({ cameraId, state, reason }) => log(`facestream: camera ${cameraId}: ${state}${reason ? ` (${reason})` : ''}`));
 
     const people = new PeopleRepository(db, config.dataDir);
-    const finder = new WorkerFaceFinder(detector, embedder, config.recognition.model);
+    const finder = new WorkerFaceFinder(detector, embedder, config.recognition.model, config.detector);
     /** A reviewed event's best face joins a person's gallery (the person is created if new). */
     const addEventFace = async (event: StoredEvent, person: string) => {
       if (!event.facePath) throw new ServiceError('invalid', `event ${event.id} has no face snapshot to add`);

@@ -1,19 +1,34 @@
 /**
  * Photo uploads: multipart parsing with hard limits, files stored under random names in the
  * server's own upload folder (the client's file name is never a path), and the type decided
- * from the bytes, not the name. Every refusal names the file and the limit.
+ * from the bytes, not the name. Every refusal names the file and the limit. The files live only
+ * as long as their request: whichever way it ends (an answer, an error, the client gone) they
+ * are deleted. Decoding is what costs memory (3 bytes a pixel and more), so the pixel count is
+ * read from the header first, and only a few uploads are decoded at once.
  */
 import { mkdirSync, rmSync } from 'node:fs';
 import { open, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
 import multer from 'multer';
-import { ServiceError } from '../common/errors.js';
+import sharp from 'sharp';
+import { ServiceError, diskFullError, isDiskFull } from '../common/errors.js';
 
 /** Under the data dir: uploads waiting for their request to finish. */
 export const UPLOADS_DIR = 'uploads';
 export const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
 export const MAX_UPLOAD_FILES = 20;
+/**
+ * Larger photos are refused before decoding: 40 megapixels decode to 120 MB of RGB, and as
+ * much again for the workers' shared copy; a phone's photo is 12–50 MP, and faces need far less.
+ */
+export const MAX_UPLOAD_PIXELS = 40_000_000;
+/** Requests whose photos are decoded at once (each decodes its photos one after another). */
+export const DECODES_AT_ONCE = 2;
+/** Requests that may wait for a decode slot; beyond them the answer is 503 with Retry-After. */
+export const MAX_WAITING_DECODES = 8;
+/** What a client told to come back later waits, seconds: about one large photo's analysis. */
+export const BUSY_RETRY_AFTER_S = 5;
 
 export interface UploadedPhoto {
   /** The client's name for it, for messages only. */
@@ -42,10 +57,55 @@ export function sniffImage(head: Buffer): { image: true; type: string } | { imag
 }
 
 /**
+ * A counting semaphore with a bounded queue: at most `slots` runs at once, `maxWaiting` more
+ * wait in order, and any beyond those are refused at once with a `busy` ServiceError (503 and
+ * Retry-After), so a burst costs neither unbounded memory nor unbounded waiting.
+ */
+export class DecodeGate {
+  private running = 0;
+  private readonly waiting: (() => void)[] = [];
+
+  constructor(
+    readonly slots = DECODES_AT_ONCE,
+    readonly maxWaiting = MAX_WAITING_DECODES,
+    readonly retryAfterSeconds = BUSY_RETRY_AFTER_S,
+  ) {}
+
+  /** Runs now and waiting. */
+  get load(): { running: number; waiting: number } {
+    return { running: this.running, waiting: this.waiting.length };
+  }
+
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.running < this.slots) this.running++;
+    else if (this.waiting.length < this.maxWaiting) await new Promise<void>((resolve) => this.waiting.push(resolve));
+    else
+      throw new ServiceError(
+        'busy',
+        `the server is already decoding ${this.running} uploads with ${this.waiting.length} more waiting: try again in ${this.retryAfterSeconds} s`,
+        this.retryAfterSeconds,
+      );
+    try {
+      return await work();
+    } finally {
+      // the slot passes straight to the next in line, or is freed
+      const next = this.waiting.shift();
+      if (next) next();
+      else this.running--;
+    }
+  }
+}
+
+/** "100" for 10000×10000, "40.1" just above the limit: enough to see how far over it is. */
+function megapixels(pixels: number): string {
+  return String(Math.round(pixels / 100_000) / 10);
+}
+
+/**
  * `dir` holds uploads only while their request runs; it is emptied when the server starts, so
  * files left by a crash do not pile up (one folder per data dir, not one per start in /tmp).
  */
-export function createUploader(dir: string) {
+export function createUploader(dir: string, gate = new DecodeGate()) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const upload = multer({
@@ -53,10 +113,26 @@ export function createUploader(dir: string) {
     limits: { fileSize: MAX_UPLOAD_BYTES, files: MAX_UPLOAD_FILES, fields: 20, parts: MAX_UPLOAD_FILES + 20 },
   });
 
-  /** Middleware: parses `field` (one or many files) and turns multer's errors into clear 4xx. */
+  /** Requests whose connection has closed: their files are gone, their photos not worth decoding. */
+  const closed = new WeakSet<Request>();
+
+  /**
+   * Middleware: parses `field` (one or many files) and turns multer's errors into clear 4xx (507
+   * for a full disk). The files are deleted when the response closes, which every request does
+   * however it ends: answered (2xx, 404 for an unknown person, 4xx), failed, or abandoned by the
+   * client. (multer removes what it wrote itself when the upload fails part-way.)
+   */
   const receive = (field: string, maxCount: number) => (req: Request, res: Response, next: NextFunction) => {
+    res.once('close', () => {
+      closed.add(req);
+      const files = (req.files as Express.Multer.File[] | undefined) ?? [];
+      void Promise.all(files.filter((f) => f.path).map((f) => rm(f.path, { force: true }))).catch(() => {
+        // the folder is emptied at the next start anyway
+      });
+    });
     upload.array(field, maxCount)(req, res, (error?: unknown) => {
       if (!error) return next();
+      if (isDiskFull(error)) return next(diskFullError(dir));
       const code = (error as { code?: string }).code;
       const messages: Record<string, [number, string]> = {
         LIMIT_FILE_SIZE: [413, `a file is larger than ${MAX_UPLOAD_BYTES / 1024 / 1024} MB: send a smaller photo`],
@@ -69,7 +145,11 @@ export function createUploader(dir: string) {
     });
   };
 
-  /** The request's files, checked by content; removes them all when `use` is done. */
+  /**
+   * The request's files, checked by content and by their header's pixel count (413 for any
+   * photo over MAX_UPLOAD_PIXELS: nothing of the request is decoded then); `use` runs once a
+   * decode slot is free (503 when too many wait). Removes the files when `use` is done.
+   */
   async function withPhotos<T>(req: Request, use: (photos: UploadedPhoto[], refused: { file: string; reason: string }[]) => Promise<T>): Promise<T> {
     const files = (req.files as Express.Multer.File[] | undefined) ?? [];
     try {
@@ -86,11 +166,37 @@ export function createUploader(dir: string) {
         if (sniffed.image) photos.push({ name, path: file.path, size: file.size });
         else refused.push({ file: name, reason: sniffed.what });
       }
-      return await use(photos, refused);
+      for (const photo of photos) await refuseHuge(photo);
+      return await gate.run(async () => {
+        // waited for a slot while the client gave up: its files are deleted, no one reads the answer
+        if (closed.has(req)) throw new ServiceError('invalid', 'the client closed the request before its photos were analysed');
+        return use(photos, refused);
+      });
     } finally {
       await Promise.all(files.map((f) => rm(f.path, { force: true })));
     }
   }
 
   return { receive, withPhotos, dir };
+}
+
+/**
+ * 413 for a photo whose header declares more than MAX_UPLOAD_PIXELS. Only the header is read
+ * (a 586 KB grey JPEG can declare 100 megapixels, 2 GB once decoded). A header sharp cannot
+ * read is left to the decoder, whose error says what is wrong with the file.
+ */
+async function refuseHuge(photo: UploadedPhoto): Promise<void> {
+  let width: number | undefined;
+  let height: number | undefined;
+  try {
+    ({ width, height } = await sharp(photo.path).metadata());
+  } catch {
+    return;
+  }
+  if (width && height && width * height > MAX_UPLOAD_PIXELS) {
+    throw new ServiceError(
+      'too-large',
+      `${photo.name} is ${megapixels(width * height)} megapixels (${width}×${height}); the limit is ${MAX_UPLOAD_PIXELS / 1e6}: scale it down`,
+    );
+  }
 }

@@ -1,0 +1,273 @@
+/**
+ * Uploads cannot fill the disk or the memory (issue 9, items 13 and 14): every way a request ends
+ * deletes its files; a photo over 40 megapixels is refused from its header with 413; at most two
+ * uploads are decoded at once, a bounded number wait, the rest get 503 with Retry-After; and
+ * after a burst of large photos the server's memory falls back. The memory is measured in a real
+ * `facestream serve` child (its own /proc/<pid>/status), the clean-up with the real multer.
+ */
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
+import { request as httpRequest, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import express from 'express';
+import sharp from 'sharp';
+import { ServiceError } from '../../src/common/errors.js';
+import { DecodeGate, MAX_WAITING_DECODES, createUploader } from '../../src/server/uploads.js';
+import { CLI, samplePhoto, tempDir } from '../helpers.js';
+
+/** Waits (at most `ms`) for `test` to hold; for effects with no event to wait on (a file deleted). */
+async function until(test: () => boolean, ms: number, what: string): Promise<void> {
+  for (const end = Date.now() + ms; !test(); ) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+function form(field: string, files: { bytes: Buffer<ArrayBuffer>; name: string }[]): FormData {
+  const body = new FormData();
+  for (const f of files) body.append(field, new Blob([f.bytes], { type: 'image/jpeg' }), f.name);
+  return body;
+}
+
+describe('DecodeGate', () => {
+  it('runs two at once, lets the next in line take a freed slot in order, and refuses beyond the queue with busy and a retry time', async () => {
+    const gate = new DecodeGate(2, 3, 7);
+    const order: number[] = [];
+    const release: (() => void)[] = [];
+    const run = (n: number) =>
+      gate.run(async () => {
+        order.push(n);
+        await new Promise<void>((resolve) => release.push(resolve));
+        return n;
+      });
+    const runs = [1, 2, 3, 4, 5].map(run);
+    await until(() => order.length === 2, 1000, 'two started');
+    assert.deepEqual(gate.load, { running: 2, waiting: 3 });
+    const refused = await run(6).then(
+      () => assert.fail('a sixth run was accepted'),
+      (error: unknown) => error,
+    );
+    assert.ok(refused instanceof ServiceError);
+    assert.equal(refused.kind, 'busy');
+    assert.equal(refused.retryAfterSeconds, 7);
+    assert.match(refused.message, /already decoding 2 uploads with 3 more waiting: try again in 7 s/);
+    release.shift()!();
+    await until(() => order.length === 3, 1000, 'the third started');
+    assert.deepEqual(order, [1, 2, 3], 'the first in line went next');
+    assert.deepEqual(gate.load, { running: 2, waiting: 2 }, 'the slot passed on, not freed');
+    while (order.length < 5 || release.length) {
+      if (release.length) release.shift()!();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    assert.deepEqual(await Promise.all(runs), [1, 2, 3, 4, 5]);
+    assert.deepEqual(gate.load, { running: 0, waiting: 0 });
+  });
+
+  it('frees the slot when the work fails', async () => {
+    const gate = new DecodeGate(1, 0);
+    await assert.rejects(gate.run(() => Promise.reject(new Error('decoder failed'))), /decoder failed/);
+    assert.equal(await gate.run(async () => 'next'), 'next');
+  });
+});
+
+describe('the upload folder after every way a request ends (real multer on disk)', () => {
+  const temp = tempDir('facestream-uploads-');
+  const dir = path.join(temp.dir, 'uploads');
+  let server: Server;
+  let url: string;
+  /** Per route, whether the request's files were on disk while its handler ran. */
+  const seen: Record<string, boolean> = {};
+  let heldOpen: (() => void) | null = null;
+  const photo = { bytes: readFileSync(samplePhoto(2)), name: 'face.jpg' };
+  const filesOnDisk = (req: express.Request) => {
+    const files = (req.files as Express.Multer.File[] | undefined) ?? [];
+    return files.length > 0 && files.every((f) => existsSync(f.path));
+  };
+
+  before(async () => {
+    const uploads = createUploader(dir);
+    const app = express();
+    app.post('/throws', uploads.receive('files', 20), (req) => {
+      seen.throws = filesOnDisk(req);
+      throw new Error('the handler failed');
+    });
+    app.post('/not-found', uploads.receive('files', 20), (req, res) => {
+      seen.notFound = filesOnDisk(req);
+      res.status(404).json({ error: 'no person with id 999' });
+    });
+    app.post('/held', uploads.receive('files', 20), (req) => {
+      seen.held = filesOnDisk(req);
+      heldOpen?.(); // never answers: the client gives up
+    });
+    app.use((_error: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => void res.status(500).json({ error: 'internal error' }));
+    server = app.listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  after(async () => {
+    server.closeAllConnections();
+    server.close();
+    temp.remove();
+  });
+
+  it('deletes the files when the handler throws (500)', async () => {
+    const response = await fetch(url + '/throws', { method: 'POST', body: form('files', [photo, photo, photo]) });
+    assert.equal(response.status, 500);
+    assert.equal(seen.throws, true, 'the files were written before the handler ran');
+    await until(() => readdirSync(dir).length === 0, 5000, 'uploads deleted after a 500');
+  });
+
+  it('deletes the files when the handler answers without reading them (404)', async () => {
+    const response = await fetch(url + '/not-found', { method: 'POST', body: form('files', Array.from({ length: 20 }, () => photo)) });
+    assert.equal(response.status, 404);
+    assert.equal(seen.notFound, true);
+    await until(() => readdirSync(dir).length === 0, 5000, 'uploads deleted after a 404');
+  });
+
+  it('deletes the files when the client gives up while the handler runs', async () => {
+    const abort = new AbortController();
+    const handlerRunning = new Promise<void>((resolve) => (heldOpen = resolve));
+    const sent = fetch(url + '/held', { method: 'POST', body: form('files', [photo, photo]), signal: abort.signal }).catch((error: Error) => error);
+    await handlerRunning;
+    assert.equal(readdirSync(dir).length, 2, 'both files on disk while the handler holds the request');
+    abort.abort();
+    assert.ok((await sent) instanceof Error);
+    await until(() => readdirSync(dir).length === 0, 5000, 'uploads deleted after the client went away');
+  });
+
+  it('deletes the partial file when the client goes away in the middle of the upload', async () => {
+    const boundary = 'facestream-test-boundary';
+    const request = httpRequest(url + '/throws', { method: 'POST', headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } });
+    request.on('error', () => {
+      // the connection is ours to cut
+    });
+    request.write(`--${boundary}\r\ncontent-disposition: form-data; name="files"; filename="half.jpg"\r\ncontent-type: image/jpeg\r\n\r\n`);
+    request.write(photo.bytes);
+    await until(() => readdirSync(dir).length === 1, 5000, 'the partial upload reached the disk');
+    request.destroy();
+    await until(() => readdirSync(dir).length === 0, 5000, 'the partial upload deleted');
+  });
+});
+
+/** A `facestream serve` child on port 0 with its data in a temp dir, and its resident memory. */
+class ServeChild {
+  readonly data = tempDir('facestream-uploads-serve-');
+  private child: ChildProcess | null = null;
+  url = '';
+  stderr = '';
+
+  async start(): Promise<void> {
+    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--data-dir', this.data.dir], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = child;
+    this.url = await new Promise<string>((resolve, reject) => {
+      child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+        this.stderr += text;
+        const served = /serving on (http:\/\/\S+)/.exec(this.stderr);
+        if (served) resolve(served[1]!);
+      });
+      child.once('exit', (code) => reject(new Error(`facestream serve exited (code ${code}) before serving:\n${this.stderr}`)));
+    });
+  }
+
+  /** VmRSS in MB, read from the kernel. */
+  rssMb(): number {
+    const status = readFileSync(`/proc/${this.child!.pid}/status`, 'utf8');
+    return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+  }
+
+  async stop(): Promise<void> {
+    if (this.child && this.child.exitCode === null) {
+      const exited = once(this.child, 'exit');
+      this.child.kill('SIGTERM');
+      await exited;
+    }
+    this.data.remove();
+  }
+}
+
+describe('a facestream serve child under large uploads', { skip: existsSync(samplePhoto(6)) ? false : `sample photo missing at ${samplePhoto(6)}: run npm run models`, timeout: 300_000 }, () => {
+  const server = new ServeChild();
+  let greyHuge: Buffer<ArrayBuffer>;
+  let grey39: Buffer<ArrayBuffer>;
+  const uploadsLeft = () => readdirSync(path.join(server.data.dir, 'uploads')).length;
+
+  before(async () => {
+    await server.start();
+    // a 586 KB JPEG that declares 100 megapixels, and one just under the limit
+    greyHuge = await sharp({ create: { width: 10_000, height: 10_000, channels: 3, background: '#888' } }).jpeg().toBuffer();
+    grey39 = await sharp({ create: { width: 7200, height: 5400, channels: 3, background: '#888' } }).jpeg().toBuffer();
+  });
+  after(() => server.stop());
+
+  it('refuses a 10000×10000 JPEG with 413 naming the limit, from its header alone', async () => {
+    const start = server.rssMb();
+    const recognize = await fetch(server.url + '/api/recognize', { method: 'POST', body: form('file', [{ bytes: greyHuge, name: 'grey.jpg' }]) });
+    assert.equal(recognize.status, 413);
+    assert.equal(((await recognize.json()) as { error: string }).error, 'grey.jpg is 100 megapixels (10000×10000); the limit is 40: scale it down');
+    const person = (await (await fetch(server.url + '/api/people', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'ada' }) })).json()) as { id: number };
+    const enrol = await fetch(`${server.url}/api/people/${person.id}/faces`, {
+      method: 'POST',
+      body: form('files', [{ bytes: readFileSync(samplePhoto(2)), name: 'fine.jpg' }, { bytes: greyHuge, name: 'huge.jpg' }]),
+    });
+    assert.equal(enrol.status, 413, 'one photo over the limit refuses the upload before anything is decoded');
+    assert.match(((await enrol.json()) as { error: string }).error, /^huge\.jpg is 100 megapixels .* the limit is 40/);
+    // decoding it would have cost 300 MB of RGB at the least (2 GB before this fix)
+    assert.ok(server.rssMb() - start < 100, `memory grew by ${Math.round(server.rssMb() - start)} MB`);
+    assert.equal(uploadsLeft(), 0);
+  });
+
+  it('answers 404 to 3 × 20 photos for an unknown person and keeps none of them', async () => {
+    const photo = { bytes: readFileSync(samplePhoto(2)), name: 'face.jpg' };
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(server.url + '/api/people/999/faces', { method: 'POST', body: form('files', Array.from({ length: 20 }, () => photo)) });
+      assert.equal(response.status, 404);
+      assert.match(((await response.json()) as { error: string }).error, /no person with id 999/);
+    }
+    await until(() => uploadsLeft() === 0, 5000, 'no upload left');
+  });
+
+  it('decodes a burst of 39-megapixel photos two at a time: 200 or 503 with Retry-After, never 500, and the memory falls back', async (t) => {
+    // The detector's WebAssembly heap grows to what its largest input needs (about 300 MB for a
+    // 1920×1440 image, the detector's full input size) and can never shrink: every server pays
+    // that once, with its first ordinary photo. The start is taken after one such photo, so what
+    // is measured is what the large photos leave behind.
+    const warm = await fetch(server.url + '/api/recognize', { method: 'POST', body: form('file', [{ bytes: readFileSync(samplePhoto(6)), name: 'warm.jpg' }]) });
+    assert.equal(warm.status, 200);
+    const start = server.rssMb();
+    const burst = 2 + MAX_WAITING_DECODES + 2;
+    let peak = start;
+    const sampler = setInterval(() => (peak = Math.max(peak, server.rssMb())), 50);
+    const answers = await Promise.all(
+      Array.from({ length: burst }, async (_, i) => {
+        const response = await fetch(server.url + '/api/recognize', { method: 'POST', body: form('file', [{ bytes: grey39, name: `big${i}.jpg` }]) });
+        const body = (await response.json()) as { error?: string; width?: number };
+        return { status: response.status, retryAfter: response.headers.get('retry-after'), body };
+      }),
+    );
+    clearInterval(sampler);
+    const statuses = answers.map((a) => a.status);
+    assert.ok(statuses.every((s) => s === 200 || s === 503), `statuses: ${statuses}`);
+    assert.ok(statuses.filter((s) => s === 200).length >= 2 + MAX_WAITING_DECODES, `the running and the waiting are served: ${statuses}`);
+    assert.ok(statuses.includes(503), `beyond the queue the answer is 503: ${statuses}`);
+    for (const refused of answers.filter((a) => a.status === 503)) {
+      assert.ok(Number(refused.retryAfter) > 0, 'Retry-After is set');
+      assert.match(refused.body.error!, /try again in \d+ s/);
+    }
+    assert.equal(answers.find((a) => a.status === 200)!.body.width, 7200);
+    // Three undecoded at once peaked at 6.5 GB before; two 39 MP photos in flight need about 1 GB.
+    assert.ok(peak - start < 1500, `peak ${Math.round(peak)} MB from ${Math.round(start)} MB`);
+    let rss = server.rssMb();
+    // V8 gives the photos' buffers back on its idle GC, some seconds after the burst
+    for (const end = Date.now() + 30_000; rss - start > 300 && Date.now() < end; ) {
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      rss = server.rssMb();
+    }
+    t.diagnostic(`RSS: ${Math.round(start)} MB at the start, peak ${Math.round(peak)} MB, ${Math.round(rss)} MB after the burst; statuses ${statuses.join(' ')}`);
+    assert.ok(rss - start <= 300, `RSS ${Math.round(rss)} MB, ${Math.round(rss - start)} MB above the start 30 s after the burst (peak ${Math.round(peak)} MB)`);
+    await until(() => uploadsLeft() === 0, 5000, 'no upload left');
+  });
+});
