@@ -134,6 +134,9 @@ describe('a server whose data disk is full', { skip, timeout: 180_000 }, () => {
     const created = await api('/api/people', json({ name: 'ada' }));
     assert.equal(created.status, 201);
     personId = ((await created.json()) as { id: number }).id;
+    // cameras are kept in the database, so one is added while there is room; it goes on
+    // sending frames (and events) once the disk is full
+    assert.equal((await api('/api/cameras', json({ id: 'still', url: 'rtsp://127.0.0.1:1/still' }))).status, 201);
   });
 
   it('answers 507 naming the folder, keeps no upload, and logs it once, however many requests fail', async () => {
@@ -173,9 +176,11 @@ describe('a server whose data disk is full', { skip, timeout: 180_000 }, () => {
         resolve();
       };
     });
-    const added = await api('/api/cameras', json({ id: 'still', url: 'rtsp://127.0.0.1:1/still' }));
-    assert.equal(added.status, 201, 'a camera keeps no file');
     await firstReport;
+    const added = await api('/api/cameras', json({ id: 'second', url: 'rtsp://127.0.0.1:1/second' }));
+    assert.equal(added.status, 507, 'a camera is kept in the database, which cannot grow');
+    assert.match(await errorOf(added), /the data disk is full/);
+    assert.equal((await (await api('/api/cameras')).json() as unknown[]).length, 1, 'the refused camera was not started');
     // three more flushes of the events (one a second) fail while the camera keeps sending
     let frames = 0;
     await new Promise<void>((resolve, reject) => {
