@@ -36,6 +36,8 @@ export interface RunningServer {
   url: string;
   port: number;
   cameras: CameraService;
+  /** The `/live` namespace (its viewer counts show what clients hold). */
+  live: LiveHub;
   /** Reloads the gallery into the live matcher (after enrolment). */
   reloadGallery(): void;
   stop(): Promise<void>;
@@ -159,7 +161,7 @@ export async function startServer(
     const http: HttpServer = createServer(app);
     const io = new SocketServer(http, { serveClient: true, maxHttpBufferSize: 1e6 });
     io.of('/live').use((socket, next) => (auth.allows(socket.request) ? next() : next(new Error('unauthorized: log in first'))));
-    const live = new LiveHub(io, { statuses: () => cameras.statuses(), latency: (id) => cameras.latency(id) });
+    const live = new LiveHub(io, { statuses: () => cameras.statuses(), has: (id) => cameras.has(id), latency: (id) => cameras.latency(id) });
     cameras.on('frame', (frame) => live.publish(frame));
     recorder.on('change', (change) => {
       // a review made while the track still runs lives in the database only
@@ -200,6 +202,7 @@ export async function startServer(
       url: `http://${shownHost}:${actualPort}`,
       port: actualPort,
       cameras,
+      live,
       reloadGallery,
       stop: stopAll,
     };
