@@ -17,7 +17,7 @@ import { Tracker, predictBox, type Track, type TrackerOptions } from '../trackin
 import type { SharedFrame } from './protocol.js';
 import type { VisionWorker } from './vision-workers.js';
 import { CameraMetrics } from './metrics.js';
-import { SlotPool } from './slot-pool.js';
+import { SlotPool } from '../common/slot-pool.js';
 
 /** A decoded frame from a camera. `data` is only valid during the push() call. */
 export interface CapturedFrame {
@@ -212,7 +212,7 @@ const SLOTS_PER_CAMERA = 4;
 
 export class VisionPipeline extends EventEmitter<PipelineEvents> {
   private readonly cameras = new Map<string, CameraState>();
-  /** Frame slot memory, shared by the cameras over time (see slot-pool.ts). */
+  /** Frame slot memory, shared by the cameras over time (see common/slot-pool.ts). */
   private readonly slotPool = new SlotPool();
   private detectTurn = 0;
   private embedTurn = 0;

@@ -1,5 +1,5 @@
 /**
- * Frame slot memory is reused across cameras (src/pipeline/slot-pool.ts): the pool on its own,
+ * Frame slot memory is reused across cameras (src/common/slot-pool.ts): the pool on its own,
  * and the pipeline giving a removed camera's slots to the next camera, never one a worker still
  * reads. Workers here are scripted: they record the buffers they were given and answer when the
  * test says so.
@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Detection } from '../../src/common/types.js';
 import type { SharedFrame } from '../../src/pipeline/protocol.js';
-import { SlotPool } from '../../src/pipeline/slot-pool.js';
+import { SlotPool } from '../../src/common/slot-pool.js';
 import { VisionPipeline, type CapturedFrame } from '../../src/pipeline/vision-pipeline.js';
 import type { VisionWorker } from '../../src/pipeline/vision-workers.js';
 
