@@ -11,7 +11,10 @@ import os from 'node:os';
 import path from 'node:path';
 import { EventEmitter } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import type { CameraState } from '../src/common/live-events.js';
+import v8 from 'node:v8';
+import vm from 'node:vm';
+import type { Socket } from 'socket.io-client';
+import type { CameraState, LiveClientEvents, LiveServerEvents } from '../src/common/live-events.js';
 import type { CameraConfig } from '../src/config/schema.js';
 import type { CameraSource } from '../src/pipeline/camera-service.js';
 import type { CapturedFrame } from '../src/pipeline/vision-pipeline.js';
@@ -133,6 +136,47 @@ export function buildClient(): Promise<void> {
     execFile(process.execPath, [tsc, '-b', path.join(ROOT, 'client')], { cwd: ROOT, timeout: 60_000 }, (error, stdout, stderr) => {
       if (error) reject(new Error(`building the client (tsc -b client) failed:\n${stdout}${stderr}`));
       else resolve();
+    });
+  });
+}
+
+/** global.gc, exposed at run time (node --test starts files without --expose-gc). */
+export function exposeGc(): () => void {
+  v8.setFlagsFromString('--expose-gc');
+  return vm.runInNewContext('gc') as () => void;
+}
+
+/** Heap used plus ArrayBuffers (frames, JPEGs) after collecting garbage until it settles. */
+export async function settledMemory(gc: () => void): Promise<number> {
+  for (let i = 0; i < 3; i++) {
+    gc();
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  const usage = process.memoryUsage();
+  return usage.heapUsed + usage.arrayBuffers;
+}
+
+/** The least-squares slope of `values` against their index. */
+export function leastSquaresSlope(values: number[]): number {
+  const meanX = (values.length - 1) / 2;
+  const meanY = values.reduce((a, b) => a + b, 0) / values.length;
+  let num = 0;
+  let den = 0;
+  values.forEach((y, x) => {
+    num += (x - meanX) * (y - meanY);
+    den += (x - meanX) ** 2;
+  });
+  return den > 0 ? num / den : 0;
+}
+
+/** Resolves once a `/live` client is connected (at once if it is), rejects after `timeoutMs`. */
+export function socketConnected(socket: Socket<LiveServerEvents, LiveClientEvents>, timeoutMs = 10_000): Promise<void> {
+  return new Promise<void>((resolve, reject) => {
+    if (socket.connected) return resolve();
+    const timer = setTimeout(() => reject(new Error(`the Socket.IO client did not connect within ${timeoutMs / 1000} s`)), timeoutMs);
+    socket.once('connect', () => {
+      clearTimeout(timer);
+      resolve();
     });
   });
 }

@@ -51,6 +51,10 @@ export class LivePage {
     this.socket.on('connect_error', () => this.setConnection('disconnected'));
     this.socket.on('status', (status) => this.setCameras(status.cameras));
     this.socket.on('frame', (frame, drawn) => this.onFrame(frame, drawn));
+    // a refused watch (the camera was deleted meanwhile, or too many are watched): shown on its tile
+    this.socket.on('error', (error) => {
+      if (error.cameraId !== undefined) this.tiles.get(error.cameraId)?.showError(error.message);
+    });
 
     this.form.addEventListener('submit', (event) => {
       event.preventDefault();

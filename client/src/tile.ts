@@ -43,6 +43,8 @@ export class CameraTile {
   private closed = false;
   /** Frames drawn since the tile was made (shown as data-frames, for tests and debugging). */
   private framesDrawn = 0;
+  /** Why the server refused to send this camera's frames, until a frame arrives after all. */
+  private refusal: string | null = null;
 
   constructor(
     readonly cameraId: string,
@@ -109,6 +111,12 @@ export class CameraTile {
     void this.draw({ frame, drawn });
   }
 
+  /** The server refused to watch this camera: the tile says why instead of waiting for frames. */
+  showError(message: string): void {
+    this.refusal = message;
+    this.showState();
+  }
+
   /** Refresh the readouts (called on a timer, so fps falls to 0 when frames stop). */
   tick(now: number): void {
     const fps = this.fps.fps(now);
@@ -172,6 +180,7 @@ export class CameraTile {
     this.element.dataset.frames = String(this.framesDrawn);
     this.element.dataset.seq = String(frame.seq);
     this.element.classList.add('has-frame');
+    this.refusal = null;
     this.showState();
   }
 
@@ -218,7 +227,7 @@ export class CameraTile {
   }
 
   private showState(): void {
-    let text = stateText(this.camera);
+    let text = this.refusal ?? stateText(this.camera);
     if (text === null && this.framesDrawn === 0) text = 'live: waiting for the first frame…';
     this.stateLine.hidden = text === null;
     this.stateLine.textContent = text ?? '';

@@ -3,6 +3,7 @@
  * [--camera name=url ...]`: REST, Socket.IO and the browser client on one port. SIGINT or
  * SIGTERM stops cameras, workers and ffmpeg children in reverse order within 5 s.
  */
+import { SlotPool } from '../common/slot-pool.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import { createCameraSource } from '../ingest/camera-source.js';
 import { redactText } from '../ingest/ffmpeg-args.js';
@@ -55,7 +56,9 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const log = (line: string) => process.stderr.write(line + '\n');
   let running;
   try {
-    running = await startServer(config, (camera) => createCameraSource(camera, (entry) => log(`facestream: camera ${entry.cameraId}: ${entry.message}`)), log);
+    // one pool of frame rings for all cameras: a deleted or restarted camera's ring serves the next
+    const framePool = new SlotPool();
+    running = await startServer(config, (camera) => createCameraSource(camera, (entry) => log(`facestream: camera ${entry.cameraId}: ${entry.message}`), { framePool }), log);
   } catch (error) {
     throw new UsageError((error as Error).message);
   }

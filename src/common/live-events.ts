@@ -82,6 +82,15 @@ export interface LiveServerEvents {
   /** The client calls the acknowledgement once the frame is drawn. */
   frame: (frame: LiveFrame, drawn: () => void) => void;
   status: (status: { cameras: CameraStatus[]; ts: number }) => void;
+  /** A request of this connection was refused (an unknown camera, too many watched). */
+  error: (error: LiveError) => void;
+}
+
+/** Why a `watch` was refused, and what to do instead. */
+export interface LiveError {
+  message: string;
+  /** The camera the refused request named, when it named one (cut short if it was very long). */
+  cameraId?: string;
 }
 
 export interface LiveClientEvents {

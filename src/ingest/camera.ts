@@ -29,6 +29,7 @@ import { locateFfmpeg, stopChild, type FfmpegInfo } from './ffmpeg.js';
 import { FrameReader, type RawFrame } from './frame-reader.js';
 import { DEFAULT_PROBE_TIMEOUT_MS, probeSource, type SourceInfo } from './probe.js';
 import { RateMeter } from '../pipeline/metrics.js';
+import type { SlotPool } from '../common/slot-pool.js';
 
 // ---------------------------------------------------------------------------------------------
 // Pure pieces
@@ -313,6 +314,8 @@ export interface CameraOptions {
   ffmpeg?: FfmpegInfo;
   /** Frame ring size; default 8 (see frame-reader.ts). */
   framePoolSize?: number;
+  /** Ring memory shared with the other cameras (reused after a restart or a removal); a new ring each start when absent. */
+  framePool?: SlotPool;
   /** stderr lines passed on as log events per 10 s, the rest counted; default 20. */
   maxLogLinesPer10s?: number;
 }
@@ -535,7 +538,7 @@ export class Camera extends EventEmitter<CameraEvents> {
     let runFrames = 0;
     let spawnError: Error | null = null;
 
-    const reader = new FrameReader({ width: output.width, height: output.height, poolSize: this.options.framePoolSize }, (raw: RawFrame) => {
+    const reader = new FrameReader({ width: output.width, height: output.height, poolSize: this.options.framePoolSize, pool: this.options.framePool }, (raw: RawFrame) => {
       // a child being stopped flushes frames it had decoded: they are not news of a live stream
       if (generation !== this.generation || this.killed.has(child)) return;
       runFrames += 1;
@@ -563,7 +566,7 @@ export class Camera extends EventEmitter<CameraEvents> {
 
     this.childDone = new Promise<void>((resolve) => {
       child.on('close', (code, signal) => {
-        reader.detach();
+        reader.release(); // every frame it emitted was taken (copied) by now
         if (partialLine) this.onStderrLine(partialLine, stderrTail);
         if (this.child === child) this.child = null;
         this.clearWatchdog();

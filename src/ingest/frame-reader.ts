@@ -12,8 +12,13 @@
  * in flight in the detector and embedder. The contract: `frame.data` keeps its content until
  * `poolSize - 1` more frames have been emitted (slot i is refilled by frame i + poolSize).
  * A consumer that holds a frame longer copies it.
+ *
+ * With a `pool` (one for all cameras, made where the cameras are made), the ring comes from it
+ * and goes back on release(): a camera's ring is 8 frames, 22 MB at 1280×720, and allocating one
+ * per ffmpeg start made RSS rise (see common/slot-pool.ts).
  */
 import type { Readable } from 'node:stream';
+import type { SlotPool } from '../common/slot-pool.js';
 
 /** One complete frame as cut from the stream. */
 export interface RawFrame {
@@ -34,6 +39,8 @@ export interface FrameReaderOptions {
   poolSize?: number;
   /** Back the slots with SharedArrayBuffers (default true) or ordinary memory. */
   shared?: boolean;
+  /** Where the (shared) ring comes from and goes back to on release(); a new ring when absent. */
+  pool?: SlotPool;
   /** The clock for `ts`; Date.now by default. */
   now?: () => number;
 }
@@ -52,6 +59,8 @@ export class FrameReader {
   private filled = 0;
   private count = 0;
   private detachFrom: (() => void) | null = null;
+  private readonly pool: SlotPool | undefined;
+  private released = false;
 
   constructor(options: FrameReaderOptions, onFrame: (frame: RawFrame) => void) {
     const { width, height } = options;
@@ -64,7 +73,9 @@ export class FrameReader {
     this.height = height;
     this.frameBytes = width * height * 3;
     const shared = options.shared ?? true;
-    this.slots = Array.from({ length: poolSize }, () => (shared ? Buffer.from(new SharedArrayBuffer(this.frameBytes)) : Buffer.alloc(this.frameBytes)));
+    this.pool = shared ? options.pool : undefined;
+    const sharedBuffer = () => (this.pool ? this.pool.take(this.frameBytes) : new SharedArrayBuffer(this.frameBytes));
+    this.slots = Array.from({ length: poolSize }, () => (shared ? Buffer.from(sharedBuffer()) : Buffer.alloc(this.frameBytes)));
     this.now = options.now ?? Date.now;
     this.onFrame = onFrame;
   }
@@ -81,6 +92,7 @@ export class FrameReader {
 
   /** Feeds one chunk; emits every frame it completes, in order, before returning. */
   write(chunk: Uint8Array): void {
+    if (this.released) return; // the ring may be another camera's by now
     const ts = this.now(); // every frame completed by this chunk arrived with it
     let offset = 0;
     while (offset < chunk.length) {
@@ -111,5 +123,17 @@ export class FrameReader {
   detach(): void {
     this.detachFrom?.();
     this.detachFrom = null;
+  }
+
+  /**
+   * Detaches and gives the ring back to the pool: no frame it emitted may be read after this
+   * (consumers copy what they keep), and it reads nothing more. Safe to call more than once.
+   */
+  release(): void {
+    this.detach();
+    if (this.released) return;
+    this.released = true;
+    if (!this.pool) return;
+    for (const slot of this.slots) this.pool.give(slot.buffer as SharedArrayBuffer);
   }
 }

@@ -158,6 +158,11 @@ export class CameraService extends EventEmitter<{ frame: [ProcessedFrame]; state
     await source?.stop();
   }
 
+  /** Whether a camera with this id is configured (enabled or not). */
+  has(id: string): boolean {
+    return this.cameras.has(id);
+  }
+
   ids(): string[] {
     return [...this.cameras.keys()];
   }

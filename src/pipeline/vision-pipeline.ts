@@ -17,6 +17,7 @@ import { Tracker, predictBox, type Track, type TrackerOptions } from '../trackin
 import type { SharedFrame } from './protocol.js';
 import type { VisionWorker } from './vision-workers.js';
 import { CameraMetrics } from './metrics.js';
+import { SlotPool } from '../common/slot-pool.js';
 
 /** A decoded frame from a camera. `data` is only valid during the push() call. */
 export interface CapturedFrame {
@@ -115,13 +116,35 @@ class CameraState {
   /** Coarse grey thumbnail of the last frame, to notice cuts. */
   thumbnail: Uint8Array | null = null;
   readonly metrics = new CameraMetrics();
+  /** Set once the camera is removed: its slots go back to the pool as their last user finishes. */
+  private removed = false;
 
   constructor(
     readonly id: string,
     readonly options: CameraPipelineOptions,
     tracker: Partial<TrackerOptions>,
+    private readonly pool: SlotPool,
   ) {
     this.tracker = new Tracker(tracker);
+  }
+
+  /** A user of the slot (the pending queue, a worker request) is done with it. */
+  done(slot: Slot): void {
+    slot.users--;
+    if (this.removed && slot.users === 0) this.pool.give(slot.buffer);
+  }
+
+  /**
+   * The camera is removed: frames waiting for a worker are dropped and idle slots go back to
+   * the pool now; slots a worker still reads go back when its answer comes.
+   */
+  close(): void {
+    if (this.pendingDetect) this.done(this.pendingDetect);
+    if (this.pendingEmbed) this.done(this.pendingEmbed.slot);
+    this.pendingDetect = null;
+    this.pendingEmbed = null;
+    this.removed = true;
+    for (const slot of this.slots) if (slot.users === 0) this.pool.give(slot.buffer);
   }
 
   /** A free shared slot of the frame's size, or null when all are in use (the frame is dropped). */
@@ -129,14 +152,15 @@ class CameraState {
     const bytes = width * height * 3;
     let slot = this.slots.find((s) => s.users === 0 && s.buffer.byteLength === bytes);
     if (!slot && this.slots.length < SLOTS_PER_CAMERA) {
-      slot = { buffer: new SharedArrayBuffer(bytes), width, height, users: 0, ts: 0, seq: 0 };
+      slot = { buffer: this.pool.take(bytes), width, height, users: 0, ts: 0, seq: 0 };
       this.slots.push(slot);
     }
     if (!slot) {
       // a size change: drop an idle slot of the old size and make one of the new size
       const idle = this.slots.findIndex((s) => s.users === 0);
       if (idle < 0) return null;
-      slot = { buffer: new SharedArrayBuffer(bytes), width, height, users: 0, ts: 0, seq: 0 };
+      this.pool.give(this.slots[idle]!.buffer);
+      slot = { buffer: this.pool.take(bytes), width, height, users: 0, ts: 0, seq: 0 };
       this.slots[idle] = slot;
     }
     slot.width = width;
@@ -188,6 +212,8 @@ const SLOTS_PER_CAMERA = 4;
 
 export class VisionPipeline extends EventEmitter<PipelineEvents> {
   private readonly cameras = new Map<string, CameraState>();
+  /** Frame slot memory, shared by the cameras over time (see common/slot-pool.ts). */
+  private readonly slotPool = new SlotPool();
   private detectTurn = 0;
   private embedTurn = 0;
   private stopped = false;
@@ -208,13 +234,14 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
 
   addCamera(cameraId: string, options: Partial<CameraPipelineOptions> = {}): void {
     if (this.cameras.has(cameraId)) return;
-    this.cameras.set(cameraId, new CameraState(cameraId, { minFaceSize: 20, minEmbedSize: 24, fullDetectionEveryMs: 400, ...options }, this.trackerOptions));
+    this.cameras.set(cameraId, new CameraState(cameraId, { minFaceSize: 20, minEmbedSize: 24, fullDetectionEveryMs: 400, ...options }, this.trackerOptions, this.slotPool));
   }
 
   removeCamera(cameraId: string): void {
     const camera = this.cameras.get(cameraId);
     if (!camera) return;
     this.cameras.delete(cameraId);
+    camera.close();
     camera.held = null;
     for (const track of camera.tracker.clear()) this.endTrack(camera, track, Date.now());
   }
@@ -248,7 +275,8 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     }
     camera.thumbnail = thumbnail;
     if (camera.held && frame.ts - camera.held.since > HOLD_AFTER_CUT_MS) this.release(camera);
-    if (camera.held) camera.held.frames.push({ ...frame, data: frame.data.slice(0, frame.width * frame.height * 3) });
+    // a copy: new Uint8Array(view), as a camera's data is often a Buffer, whose slice() is a view of the ring
+    if (camera.held) camera.held.frames.push({ ...frame, data: new Uint8Array(frame.data.subarray(0, frame.width * frame.height * 3)) });
     else this.emit('frame', { ...frame, faces: this.labeledFaces(camera, frame.ts) });
 
     const slot = camera.takeSlot(frame.width, frame.height);
@@ -261,7 +289,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     slot.seq = frame.seq;
     if (camera.pendingDetect) {
       // latest frame wins: the unprocessed one is dropped
-      camera.pendingDetect.users--;
+      camera.done(camera.pendingDetect);
       camera.metrics.dropped++;
     }
     slot.users++;
@@ -311,7 +339,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
         if (!this.stopped) this.emit('error', error);
       })
       .finally(() => {
-        slot.users--;
+        camera.done(slot);
         this.pumpDetector();
         this.pumpEmbedder();
       });
@@ -355,7 +383,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     });
     if (due.length === 0) return;
     if (camera.pendingEmbed) {
-      camera.pendingEmbed.slot.users--;
+      camera.done(camera.pendingEmbed.slot);
       camera.metrics.embedDropped++;
     }
     slot.users++;
@@ -403,7 +431,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
         if (!this.stopped) this.emit('error', error);
       })
       .finally(() => {
-        job.slot.users--;
+        camera.done(job.slot);
         this.pumpEmbedder();
         this.pumpDetector();
       });

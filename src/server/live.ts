@@ -3,10 +3,14 @@
  * `frame` messages, each a JPEG with its boxes, acknowledged once drawn. At most
  * MAX_UNACKED frames per viewer are in flight; while a viewer is behind, only the newest frame
  * waits for it (older ones are dropped), so a slow client never builds a queue.
+ *
+ * Whatever a client sends costs bounded memory: a watch names a camera that exists (the
+ * others are refused with an `error` message), one connection watches at most
+ * MAX_WATCHED_PER_CONNECTION cameras, and the viewers of a camera that was removed are dropped.
  */
 import type { Namespace, Server, Socket } from 'socket.io';
 import sharp from 'sharp';
-import type { CameraStatus, LiveClientEvents, LiveEventChange, LiveFrame, LiveServerEvents } from '../common/live-events.js';
+import type { CameraStatus, LiveClientEvents, LiveError, LiveEventChange, LiveFrame, LiveServerEvents } from '../common/live-events.js';
 import type { ProcessedFrame } from '../pipeline/vision-pipeline.js';
 import type { Histogram } from '../pipeline/metrics.js';
 
@@ -19,8 +23,26 @@ export const JPEG_QUALITY = 70;
  * lag that matters.
  */
 export const MAX_ENCODE_QUEUE = 4;
+/** Cameras one connection may watch at once: a wall of 64 tiles is already more than a screen shows. */
+export const MAX_WATCHED_PER_CONNECTION = 64;
+/** Camera ids are at most this long (the config schema's rule); a longer one is refused unread. */
+export const MAX_CAMERA_ID_LENGTH = 64;
+/**
+ * `error` messages a connection gets per second; refusals beyond that go unanswered (and are
+ * counted in the next message), so a client that floods requests cannot build a queue of answers.
+ */
+export const MAX_ERRORS_PER_SECOND = 20;
 
 type LiveSocket = Socket<LiveClientEvents, LiveServerEvents>;
+
+/** One connection: the cameras it watches, and its budget of error messages. */
+interface Connection {
+  socket: LiveSocket;
+  watching: Set<string>;
+  errorWindowStart: number;
+  errorsInWindow: number;
+  errorsSuppressed: number;
+}
 
 interface EncoderQueue {
   busy: boolean;
@@ -28,13 +50,15 @@ interface EncoderQueue {
 }
 
 interface Viewer {
-  socket: LiveSocket;
+  connection: Connection;
   unacked: number;
   waiting: LiveFrame | null;
 }
 
 export interface LiveSource {
   statuses(): CameraStatus[];
+  /** Whether a camera with this id exists (cheap: asked for every watch request). */
+  has(cameraId: string): boolean;
   latency(cameraId: string): Histogram | undefined;
 }
 
@@ -52,33 +76,100 @@ export class LiveHub {
   ) {
     this.namespace = io.of('/live');
     this.namespace.on('connection', (socket: LiveSocket) => this.connect(socket));
-    this.statusTimer = setInterval(() => this.namespace.emit('status', { cameras: this.source.statuses(), ts: Date.now() }), 1000);
+    this.statusTimer = setInterval(() => {
+      this.forgetRemovedCameras();
+      this.namespace.emit('status', { cameras: this.source.statuses(), ts: Date.now() });
+    }, 1000);
     this.statusTimer.unref();
   }
 
   private connect(socket: LiveSocket): void {
+    const connection: Connection = { socket, watching: new Set(), errorWindowStart: 0, errorsInWindow: 0, errorsSuppressed: 0 };
     socket.emit('status', { cameras: this.source.statuses(), ts: Date.now() });
-    socket.on('watch', (request) => {
-      const cameraId = typeof request?.cameraId === 'string' ? request.cameraId : '';
-      if (!cameraId) return;
-      let viewers = this.viewers.get(cameraId);
-      if (!viewers) this.viewers.set(cameraId, (viewers = new Map()));
-      viewers.set(socket.id, { socket, unacked: 0, waiting: null });
+    socket.on('watch', (request: unknown) => this.watch(connection, request));
+    socket.on('unwatch', (request: unknown) => {
+      const cameraId = requestedCameraId(request);
+      if (typeof cameraId === 'string') this.unwatch(connection, cameraId);
     });
-    socket.on('unwatch', (request) => this.unwatch(request?.cameraId, socket.id));
     socket.on('disconnect', () => {
-      for (const cameraId of [...this.viewers.keys()]) this.unwatch(cameraId, socket.id);
+      for (const cameraId of [...connection.watching]) this.unwatch(connection, cameraId);
     });
   }
 
+  private watch(connection: Connection, request: unknown): void {
+    const cameraId = requestedCameraId(request);
+    if (typeof cameraId !== 'string' || cameraId === '') {
+      this.refuse(connection, { message: 'watch needs { cameraId: "<id>" }: a camera id from the status message or GET /api/cameras' });
+      return;
+    }
+    if (cameraId.length > MAX_CAMERA_ID_LENGTH) {
+      const shown = `${cameraId.slice(0, 20)}…`;
+      this.refuse(connection, {
+        message: `camera id "${shown}" is ${cameraId.length} characters long: camera ids are at most ${MAX_CAMERA_ID_LENGTH}; watch an id from the status message`,
+        cameraId: shown,
+      });
+      return;
+    }
+    if (connection.watching.has(cameraId)) return; // watched already: its frame window stays as it is
+    if (!this.source.has(cameraId)) {
+      this.refuse(connection, { message: `no camera with id "${cameraId}": watch an id from the status message or GET /api/cameras`, cameraId });
+      return;
+    }
+    if (connection.watching.size >= MAX_WATCHED_PER_CONNECTION) {
+      this.refuse(connection, {
+        message: `this connection already watches ${MAX_WATCHED_PER_CONNECTION} cameras, the most it may: unwatch one before watching "${cameraId}"`,
+        cameraId,
+      });
+      return;
+    }
+    let viewers = this.viewers.get(cameraId);
+    if (!viewers) this.viewers.set(cameraId, (viewers = new Map()));
+    viewers.set(connection.socket.id, { connection, unacked: 0, waiting: null });
+    connection.watching.add(cameraId);
+  }
+
+  /** Sends an `error`, unless this connection has had its share this second (see MAX_ERRORS_PER_SECOND). */
+  private refuse(connection: Connection, error: LiveError): void {
+    const now = Date.now();
+    if (now - connection.errorWindowStart >= 1000) {
+      connection.errorWindowStart = now;
+      connection.errorsInWindow = 0;
+    }
+    if (connection.errorsInWindow >= MAX_ERRORS_PER_SECOND) {
+      connection.errorsSuppressed++;
+      return;
+    }
+    connection.errorsInWindow++;
+    const suppressed = connection.errorsSuppressed;
+    connection.errorsSuppressed = 0;
+    const message = suppressed > 0 ? `${error.message} (and ${suppressed} more refused requests not answered)` : error.message;
+    connection.socket.emit('error', { ...error, message });
+  }
+
   /** Forgets a viewer; a camera nobody watches any more (removed, say) leaves nothing behind. */
-  private unwatch(cameraId: string, socketId: string): void {
+  private unwatch(connection: Connection, cameraId: string): void {
+    connection.watching.delete(cameraId);
     const viewers = this.viewers.get(cameraId);
     if (!viewers) return;
-    viewers.delete(socketId);
+    viewers.delete(connection.socket.id);
     if (viewers.size > 0) return;
     this.viewers.delete(cameraId);
     this.encoding.delete(cameraId);
+  }
+
+  /** A removed camera's viewers are dropped (a client that never unwatches would keep them forever). */
+  private forgetRemovedCameras(): void {
+    for (const [cameraId, viewers] of [...this.viewers]) {
+      if (this.source.has(cameraId)) continue;
+      for (const viewer of [...viewers.values()]) this.unwatch(viewer.connection, cameraId);
+    }
+  }
+
+  /** Cameras with viewers, and viewer entries in all: what the hub holds for its clients. */
+  viewerCounts(): { cameras: number; viewers: number } {
+    let viewers = 0;
+    for (const byCamera of this.viewers.values()) viewers += byCamera.size;
+    return { cameras: this.viewers.size, viewers };
   }
 
   /** Whether anyone watches a camera (no JPEG is encoded otherwise). */
@@ -91,8 +182,10 @@ export class LiveHub {
     if (!this.watched(frame.cameraId)) return;
     let state = this.encoding.get(frame.cameraId);
     if (!state) this.encoding.set(frame.cameraId, (state = { busy: false, waiting: [] }));
-    // slice() is a memcpy; Uint8Array.from iterates (2.6 ms against 0.2 ms a 640×480 frame)
-    const copy = { ...frame, data: frame.data.slice(0, frame.width * frame.height * 3) };
+    // new Uint8Array(view) is a memcpy (Uint8Array.from iterates: 2.6 ms against 0.2 ms a 640×480
+    // frame); not data.slice(): a camera's frame is a Buffer, whose slice() is a view of the ring
+    // that ffmpeg's next frames overwrite while the JPEG is being encoded
+    const copy = { ...frame, data: new Uint8Array(frame.data.subarray(0, frame.width * frame.height * 3)) };
     if (state.busy) {
       state.waiting.push(copy);
       if (state.waiting.length > MAX_ENCODE_QUEUE) state.waiting.shift(); // the oldest is dropped
@@ -141,7 +234,7 @@ export class LiveHub {
     }
     viewer.unacked++;
     this.source.latency(message.cameraId)?.observe(Date.now() - message.ts);
-    viewer.socket.emit('frame', message, () => {
+    viewer.connection.socket.emit('frame', message, () => {
       viewer.unacked = Math.max(0, viewer.unacked - 1);
       const waiting = viewer.waiting;
       viewer.waiting = null;
@@ -158,4 +251,9 @@ export class LiveHub {
     clearInterval(this.statusTimer);
     this.namespace.disconnectSockets(true);
   }
+}
+
+/** The `cameraId` of a request, whatever the client sent (undefined when there is none). */
+function requestedCameraId(request: unknown): unknown {
+  return typeof request === 'object' && request !== null ? (request as { cameraId?: unknown }).cameraId : undefined;
 }

@@ -39,6 +39,8 @@ export interface RunningServer {
   url: string;
   port: number;
   cameras: CameraService;
+  /** The `/live` namespace (its viewer counts show what clients hold). */
+  live: LiveHub;
   /** Reloads the gallery into the live matcher (after enrolment). */
   reloadGallery(): void;
   stop(): Promise<void>;
@@ -181,7 +183,7 @@ export async function startServer(
         if (principal && matches(principal)) socket.disconnect(true);
       }
     });
-    const live = new LiveHub(io, { statuses: () => cameras.statuses(), latency: (id) => cameras.latency(id) });
+    const live = new LiveHub(io, { statuses: () => cameras.statuses(), has: (id) => cameras.has(id), latency: (id) => cameras.latency(id) });
     cameras.on('frame', (frame) => live.publish(frame));
     recorder.on('change', (change) => {
       // a review made while the track still runs lives in the database only
@@ -224,6 +226,7 @@ export async function startServer(
       url: `http://${shownHost}:${actualPort}`,
       port: actualPort,
       cameras,
+      live,
       reloadGallery,
       stop: stopAll,
     };

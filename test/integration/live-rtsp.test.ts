@@ -24,8 +24,6 @@ import assert from 'node:assert/strict';
 import { execFileSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import v8 from 'node:v8';
-import vm from 'node:vm';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { CameraStatus, LiveClientEvents, LiveFrame, LiveServerEvents } from '../../src/common/live-events.js';
 import { createCameraSource } from '../../src/ingest/camera-source.js';
@@ -35,7 +33,7 @@ import type { CameraSource } from '../../src/pipeline/camera-service.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { mainFace } from '../../src/cli/bench-stream.js';
 import { childProcesses, freePort, prepareClip, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../../src/cli/loopback-streams.js';
-import { dataPath, runCli, skipMessage, tempDir } from '../helpers.js';
+import { dataPath, exposeGc, leastSquaresSlope, runCli, settledMemory, skipMessage, socketConnected, tempDir } from '../helpers.js';
 
 const CLIP = 'video/short_hamilton_clip.mp4';
 const REFERENCE = 'video/reference/lin_manuel_miranda/lin-manuel-miranda.png';
@@ -66,35 +64,6 @@ function testCameraSource(config: CameraConfig, ffmpeg: FfmpegInfo): CameraSourc
     probeTimeoutMs: 8000,
     backoff: { initialMs: 250, maxMs: 1000 },
   });
-}
-
-/** global.gc, exposed at run time (node --test starts files without --expose-gc). */
-function exposeGc(): () => void {
-  v8.setFlagsFromString('--expose-gc');
-  return vm.runInNewContext('gc') as () => void;
-}
-
-/** Heap used plus ArrayBuffers (frames, JPEGs) after collecting garbage until it settles. */
-async function settledMemory(gc: () => void): Promise<number> {
-  for (let i = 0; i < 3; i++) {
-    gc();
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-  const usage = process.memoryUsage();
-  return usage.heapUsed + usage.arrayBuffers;
-}
-
-/** The least-squares slope of `values` against their index. */
-function leastSquaresSlope(values: number[]): number {
-  const meanX = (values.length - 1) / 2;
-  const meanY = values.reduce((a, b) => a + b, 0) / values.length;
-  let num = 0;
-  let den = 0;
-  values.forEach((y, x) => {
-    num += (x - meanX) * (y - meanY);
-    den += (x - meanX) ** 2;
-  });
-  return den > 0 ? num / den : 0;
 }
 
 interface Seen {
@@ -199,14 +168,7 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
       statuses.push({ ts, cameras });
       for (const listener of [...statusListeners]) listener(cameras);
     });
-    await new Promise<void>((resolve, reject) => {
-      if (socket.connected) return resolve();
-      const timer = setTimeout(() => reject(new Error('the Socket.IO client did not connect within 10 s')), 10_000);
-      socket.once('connect', () => {
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await socketConnected(socket);
   });
 
   after(async () => {

@@ -22,6 +22,7 @@ import {
   type FfmpegFlavour,
 } from '../../src/ingest/ffmpeg-args.js';
 import { parseFfmpegVersion, rtspTimeoutOptionFor } from '../../src/ingest/ffmpeg.js';
+import { SlotPool } from '../../src/common/slot-pool.js';
 import { FrameReader, type RawFrame } from '../../src/ingest/frame-reader.js';
 import { parseFfmpegStreamInfo, parseFfprobeJson, parseRate, probeArgs } from '../../src/ingest/probe.js';
 import {
@@ -411,6 +412,24 @@ describe('FrameReader', () => {
     reader.detach();
     source.write(Buffer.from(stream(2)));
     assert.equal(count, 2);
+  });
+
+  test('a ring from a pool goes back on release: the next reader gets the same memory, the released one reads no more', () => {
+    const pool = new SlotPool();
+    let count = 0;
+    const first = new FrameReader({ width, height, poolSize: 3, pool }, () => {
+      count += 1;
+    });
+    const ring = first.slots.map((slot) => slot.buffer);
+    first.write(stream(2));
+    first.release();
+    first.release(); // twice is harmless: the ring is given back once
+    assert.equal(pool.idleBytes, 3 * frameBytes);
+    first.write(stream(2));
+    assert.equal(count, 2, 'a released reader emits nothing');
+    const second = new FrameReader({ width, height, poolSize: 3, pool }, () => undefined);
+    assert.deepEqual(new Set(second.slots.map((slot) => slot.buffer)), new Set(ring));
+    assert.equal(pool.idleBytes, 0);
   });
 
   test('rejects bad sizes', () => {
