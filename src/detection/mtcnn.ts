@@ -38,6 +38,52 @@ export const DEFAULT_MTCNN_OPTIONS: MtcnnOptions = {
  */
 export const REFINE_THRESHOLD = 0.3;
 
+/**
+ * Most P-Net input pixels run at once. A larger pyramid level runs in strips along x (see
+ * pnetStrips): P-Net's first layer alone makes about 100 bytes a pixel (its output, the fused
+ * PReLU's scratch copy and XNNPACK's indirection buffer), so on whole levels a 1920×1440 input
+ * (first level 1152×864 at minFaceSize 20) grew the WebAssembly heap, which never shrinks, to
+ * 309 MB; in strips it stops at 128 MB, most of it the image and the level themselves. A
+ * 640×480 frame's levels fit in one strip.
+ */
+export const PNET_STRIP_PIXELS = 512 * 256;
+
+/** P-Net's window on its input: 12 pixels wide, every 2 pixels. */
+const PNET_WINDOW = 12;
+
+/**
+ * One strip of a pyramid level: P-Net input columns [x0, x0 + width) and the map columns it
+ * contributes, from its first (map column x0 / 2) up to `cells` of them.
+ */
+export interface PnetStrip {
+  x0: number;
+  width: number;
+  cells: number;
+}
+
+/**
+ * Cuts a level `width` wide (x, the transposed image's first axis) into strips of at most
+ * about maxPixels / height columns. P-Net is convolutions, a 2×2 max pool and per-cell ops,
+ * so a map cell is computed from its own 12-pixel window alone: strips starting at even
+ * columns, overlapping by 10 and keeping only the cells whose window lies inside them, give
+ * exactly the whole level's map. Interior strips are an even number of columns wide, so the
+ * pool never pads inside the level; the last one runs to the level's edge as the whole would.
+ */
+export function pnetStrips(width: number, height: number, maxPixels = PNET_STRIP_PIXELS): PnetStrip[] {
+  // at least 64 columns, so the overlap stays a small part of each strip
+  const stripWidth = Math.max(64, 2 * Math.floor(maxPixels / height / 2));
+  const strips: PnetStrip[] = [];
+  let x0 = 0;
+  // the last strip may be a little wider than the others rather than leave a sliver
+  while (width - x0 >= stripWidth + PNET_WINDOW) {
+    const cells = (stripWidth - PNET_WINDOW) / 2 + 1;
+    strips.push({ x0, width: stripWidth, cells });
+    x0 += 2 * cells;
+  }
+  strips.push({ x0, width: width - x0, cells: Infinity });
+  return strips;
+}
+
 /** Zero pixel value after normalisation: what padding outside the image reads as. */
 const PAD_VALUE = (0 - 127.5) * 0.0078125;
 
@@ -53,6 +99,8 @@ export interface MtcnnStats {
 export class Mtcnn {
   readonly options: MtcnnOptions;
   lastStats: MtcnnStats = { pnetMs: 0, rnetMs: 0, onetMs: 0, proposals: 0, refined: 0 };
+  /** Largest P-Net input run at once (PNET_STRIP_PIXELS); a test sets Infinity to compare with whole levels. */
+  pnetStripPixels = PNET_STRIP_PIXELS;
 
   constructor(
     private readonly pnet: TfliteGraph,
@@ -139,20 +187,29 @@ export class Mtcnn {
     for (const scale of pyramidScales(width, height, minFaceSize, options.scaleFactor)) {
       const ws = Math.ceil(width * scale);
       const hs = Math.ceil(height * scale);
-      const [prob, reg] = tf.tidy(() => this.pnet.predict(tf.image.resizeBilinear(transposed, [ws, hs], false, true)));
-      const [, mapW, mapH] = prob!.shape as [number, number, number, number];
-      const probs = prob!.dataSync();
-      const offsets = reg!.dataSync();
-      tf.dispose([prob!, reg!]);
+      const level = tf.image.resizeBilinear(transposed, [ws, hs], false, true);
       const candidates: Candidate[] = [];
-      for (let i = 0; i < mapW; i++) {
-        for (let j = 0; j < mapH; j++) {
-          const cell = i * mapH + j;
-          const score = probs[cell * 2 + 1]!;
-          if (score < options.thresholds[0]) continue;
-          const r = cell * 4;
-          candidates.push(cellToBox(i, j, scale, score, [offsets[r]!, offsets[r + 1]!, offsets[r + 2]!, offsets[r + 3]!]));
+      try {
+        const strips = pnetStrips(ws, hs, this.pnetStripPixels);
+        for (const { x0, width: stripWidth, cells } of strips) {
+          const [prob, reg] = tf.tidy(() => this.pnet.predict(strips.length === 1 ? level : tf.slice(level, [0, x0, 0, 0], [1, stripWidth, hs, 3])));
+          const [, mapW, mapH] = prob!.shape as [number, number, number, number];
+          const probs = prob!.dataSync();
+          const offsets = reg!.dataSync();
+          tf.dispose([prob!, reg!]);
+          // in map order (x, then y), as from the whole level: NMS keeps the first of equal scores
+          for (let i = 0; i < Math.min(mapW, cells); i++) {
+            for (let j = 0; j < mapH; j++) {
+              const cell = i * mapH + j;
+              const score = probs[cell * 2 + 1]!;
+              if (score < options.thresholds[0]) continue;
+              const r = cell * 4;
+              candidates.push(cellToBox(x0 / 2 + i, j, scale, score, [offsets[r]!, offsets[r + 1]!, offsets[r + 2]!, offsets[r + 3]!]));
+            }
+          }
         }
+      } finally {
+        level.dispose();
       }
       all = all.concat(nms(candidates, 0.5, 'union'));
     }

@@ -46,6 +46,13 @@ export class TfliteGraph {
   /** Weights derived at compile time (transposed filters, rescaled α). */
   private readonly derived: tf.Tensor[] = [];
   private readonly steps: Step[] = [];
+  /**
+   * Per step, the intermediate tensors to dispose once it has run: those it was the last to
+   * read, and outputs nothing reads. Without this a run held every intermediate until its end,
+   * the sum of all layers; P-Net on a 1920-pixel photo's first pyramid level is 120 MB of them,
+   * and the wasm heap they grow is never given back.
+   */
+  private readonly releaseAfter: number[][] = [];
   readonly inputIndex: number;
   readonly outputNames: string[];
   private readonly outputIndices: number[];
@@ -73,10 +80,14 @@ export class TfliteGraph {
     return tf.tidy(() => {
       const values = new Map<number, tf.Tensor>(this.constants);
       values.set(this.inputIndex, input);
-      for (const step of this.steps) {
+      this.steps.forEach((step, n) => {
         const results = step.run(values);
         step.outputs.forEach((index, k) => values.set(index, results[k]!));
-      }
+        for (const index of this.releaseAfter[n]!) {
+          values.get(index)!.dispose();
+          values.delete(index);
+        }
+      });
       return this.outputIndices.map((i) => values.get(i)!);
     });
   }
@@ -172,16 +183,33 @@ export class TfliteGraph {
     }
 
     const needed = this.liveOps(ops, producer, preluOf, fusedInto);
+    /** Per step, the tensors it reads (an unfused op may read more than it needs: that only keeps a tensor longer). */
+    const stepInputs: number[][] = [];
     for (const op of ops) {
       if (!needed.has(op)) continue;
       const prelu = preluOf.get(op);
       if (prelu) {
         if (fusedInto.has(producer.get(prelu.x)!)) continue; // folded into its producer
         this.steps.push({ outputs: op.outputs, run: (v) => [tf.prelu(v.get(prelu.x)!, prelu.alpha)] });
+        stepInputs.push([prelu.x]);
         continue;
       }
+      stepInputs.push(op.inputs.filter((i) => i >= 0));
       this.steps.push(this.stepFor(op, fusedInto.get(op)));
     }
+    this.planReleases(stepInputs);
+  }
+
+  /** Fills releaseAfter from what each step reads; the graph's input and outputs are never released. */
+  private planReleases(stepInputs: number[][]): void {
+    const lastUse = new Map<number, number>();
+    this.steps.forEach((step, n) => {
+      for (const index of stepInputs[n]!) lastUse.set(index, n);
+      for (const index of step.outputs) if (!lastUse.has(index)) lastUse.set(index, n);
+    });
+    const kept = new Set([this.inputIndex, ...this.outputIndices]);
+    for (let n = 0; n < this.steps.length; n++) this.releaseAfter.push([]);
+    for (const [index, n] of lastUse) if (!kept.has(index) && !this.isConstant(index)) this.releaseAfter[n]!.push(index);
   }
 
   /** Ops whose results reach an output, walking PReLU and fused ops as single nodes. */

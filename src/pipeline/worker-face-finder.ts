@@ -27,10 +27,14 @@ export class WorkerFaceFinder {
 
   async analyze(input: string | Buffer, name?: string): Promise<{ image: RgbImage; faces: EmbeddedFace[] }> {
     const image = await decodeImage(input, name);
-    const frame = toShared(image);
-    const detections = await this.detect(image, frame);
+    // The photo in shared memory, made when a worker needs it: a large photo is detected from a
+    // downscaled copy, and only one with faces needs the full one (the embedder aligns from it).
+    // Each copy is 3 bytes a pixel more until the main thread next collects.
+    let frame: SharedFrame | null = null;
+    const shared = () => (frame ??= toShared(image));
+    const detections = await this.detect(image, shared);
     if (detections.length === 0) return { image, faces: [] };
-    const { vectors, qualities } = await this.embedderWorker.embed(frame, detections);
+    const { vectors, qualities } = await this.embedderWorker.embed(shared(), detections);
     return {
       image,
       faces: detections.map((d, i) => ({ ...d, quality: qualities[i]!, embedding: { model: this.embedder.id, vector: vectors[i]! } })),
@@ -47,9 +51,9 @@ export class WorkerFaceFinder {
    * photo's, it put P-Net's first pyramid level at the full 1920 px, which alone grew the
    * worker's heap by about 670 MB (measured on 1920×1440; 260 MB at minFaceSize 20).
    */
-  private async detect(image: RgbImage, frame: SharedFrame): Promise<Detection[]> {
+  private async detect(image: RgbImage, shared: () => SharedFrame): Promise<Detection[]> {
     const shrink = Math.min(1, this.maxInputSize / Math.max(image.width, image.height));
-    if (shrink === 1) return (await this.detector.detect(frame)).detections;
+    if (shrink === 1) return (await this.detector.detect(shared())).detections;
     const width = Math.max(1, Math.round(image.width * shrink));
     const height = Math.max(1, Math.round(image.height * shrink));
     const small = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
