@@ -44,6 +44,17 @@ export class MovingAverage {
   }
 }
 
+/**
+ * The q-quantile of `values` by nearest rank: the smallest value with at least q·n values at or
+ * below it (index ⌈q·n⌉ − 1 of the sorted values), so the p50 of [1, 2, 3, 4] is 2; 0 for none.
+ * The one definition for the server's latency and the benchmarks', so the two agree.
+ */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
 /** Cumulative histogram with fixed upper bounds, in ms. */
 export class Histogram {
   readonly counts: number[];
@@ -67,9 +78,7 @@ export class Histogram {
 
   /** A quantile of the last 500 observations. */
   quantile(q: number): number {
-    if (this.recent.length === 0) return 0;
-    const sorted = [...this.recent].sort((a, b) => a - b);
-    return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+    return quantile(this.recent, q);
   }
 }
 
