@@ -84,12 +84,10 @@ export class Histogram {
 
 export class CameraMetrics {
   framesIn = 0;
+  /** Frames replaced by a newer one before the detector took them. */
   dropped = 0;
-  embedDropped = 0;
-  framesDetected = 0;
-  /** Detections the embedder worker took while it was idle. */
-  detectedByEmbedder = 0;
-  facesEmbedded = 0;
+  /** Embedding jobs (a frame's faces due for a sample) replaced by a newer one before the embedder took them. */
+  embedsDropped = 0;
   readonly fpsIn = new RateMeter();
   readonly fpsProcessed = new RateMeter();
   readonly detectMs = new MovingAverage();
@@ -103,13 +101,11 @@ export class CameraMetrics {
   }
 
   detected(ms: number): void {
-    this.framesDetected++;
     this.fpsProcessed.add();
     this.detectMs.add(ms);
   }
 
   embedded(ms: number, faces: number): void {
-    this.facesEmbedded += faces;
     if (faces > 0) this.embedMs.add(ms / faces);
   }
 
@@ -119,6 +115,7 @@ export class CameraMetrics {
       fpsIn: this.fpsIn.rate(),
       fpsProcessed: this.fpsProcessed.rate(),
       framesDropped: this.dropped,
+      embedsDropped: this.embedsDropped,
       detectMs: this.detectMs.value,
       embedMsPerFace: this.embedMs.value,
       latencyP50: this.emitLatency.quantile(0.5),

@@ -327,7 +327,6 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     camera.pendingDetect = null;
     const near = this.refineOnly(camera, slot.ts);
     if (!near) camera.lastFullDetection = slot.ts;
-    if (worker === this.embedder) camera.metrics.detectedByEmbedder++;
     worker
       .detect(slot, camera.options.minFaceSize, near)
       .then(({ detections, ms }) => {
@@ -384,7 +383,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     if (due.length === 0) return;
     if (camera.pendingEmbed) {
       camera.done(camera.pendingEmbed.slot);
-      camera.metrics.embedDropped++;
+      camera.metrics.embedsDropped++;
     }
     slot.users++;
     camera.pendingEmbed = { slot, tracks: due };
