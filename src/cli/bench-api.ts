@@ -28,7 +28,8 @@ import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { BENCH_CLIPS, BENCH_FPS, BENCH_HEIGHT, BENCH_WIDTH, benchDataDir, benchSeconds, benchWork, quantile, runCleanups } from './bench-stream.js';
+import { BENCH_CLIPS, BENCH_FPS, BENCH_HEIGHT, BENCH_WIDTH, benchDataDir, benchSeconds, benchWork, runCleanups } from './bench-stream.js';
+import { quantile } from '../pipeline/metrics.js';
 import { childProcesses, exited, prepareClip, processCpuSeconds } from './loopback-streams.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);

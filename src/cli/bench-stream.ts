@@ -36,6 +36,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { performance as nodePerformance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { quantile } from '../pipeline/metrics.js';
 import { childProcesses, exited, prepareClip, processCpuSeconds, startPublisher, startRtspServer, stopPublisher, type ChildInfo } from './loopback-streams.js';
 
 const require = createRequire(import.meta.url);
@@ -49,13 +50,6 @@ export const PERSON = 'lin_manuel_miranda';
 
 /** Clips from <data>/video, the first is the one with the enrolled person. */
 export const BENCH_CLIPS = ['short_hamilton_clip.mp4', 'royal_opera_house_crowd.mp4', 'WDA_AlexandriaOcasioCortez_000.mp4', 'liveportrait_d12.mp4'];
-
-/** The q-quantile (nearest rank) of `values`; 0 for none. */
-export function quantile(values: number[], q: number): number {
-  if (values.length === 0) return 0;
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
-}
 
 /** The largest face of a frame (by box area), or undefined. */
 export function mainFace<F extends { box: [number, number, number, number] | number[] }>(faces: F[]): F | undefined {

@@ -1,5 +1,8 @@
 /**
- * `facestream bench accuracy --pairs <csv> [--model id] [--json]`: LFW-protocol verification.
+ * `facestream bench accuracy --pairs <csv> [--model id] [--json] [--write-calibration [--data-dir dir]]`:
+ * LFW-protocol verification. It only measures; with --write-calibration it also writes each
+ * model's threshold into the data directory's calibration.json (see embedding/calibration.ts),
+ * never into the shipped config/calibration.json.
  * `facestream bench vision [--json]`: ms per 640×480 frame for MTCNN and ms per face for each
  * embedder, each against a baseline run in the same process (the TFLite graphs op by op, as
  * converted, without facestream's PReLU fusion).
@@ -17,6 +20,7 @@ import { cachedPath, manifestEntry } from '../models/manifest.js';
 import { loadEmbedder, loadMtcnn } from '../models/loaders.js';
 import { initRuntime } from '../models/runtime.js';
 import { UsageError, isEmbedderIdOrAll, parse, printJson, printTable, rounded } from './args.js';
+import { dataDirOption } from './gallery-args.js';
 import { bestThreshold, crossValidatedAccuracy, type ScoredPair } from '../embedding/verification.js';
 
 export async function benchCommand(argv: string[]): Promise<number> {
@@ -66,9 +70,12 @@ async function benchAccuracy(argv: string[]): Promise<number> {
     pairs: { type: 'string' },
     model: { type: 'string' },
     json: { type: 'boolean', default: false },
-    'no-write': { type: 'boolean', default: false },
+    'write-calibration': { type: 'boolean', default: false },
+    'data-dir': { type: 'string' },
   });
   if (!values.pairs) throw new UsageError('bench accuracy needs --pairs <csv> (header image_a,image_b,same)');
+  if (values['data-dir'] !== undefined && !values['write-calibration']) throw new UsageError('--data-dir goes with --write-calibration (bench accuracy writes nothing without it)');
+  const calibrationDir = values['write-calibration'] ? dataDirOption(values['data-dir']) : null;
   const models = isEmbedderIdOrAll(values.model);
   const pairs = await readPairs(values.pairs);
   const images = [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
@@ -101,14 +108,15 @@ async function benchAccuracy(argv: string[]): Promise<number> {
     });
     const { accuracy, threshold } = crossValidatedAccuracy(scored);
     results.push({ model, pairs: pairs.length, accuracy, threshold, detectionFailures: failures, msPerFace: embedMs / Math.max(1, faces) });
-    if (!values['no-write']) {
-      await writeCalibration(model, {
+    if (calibrationDir !== null) {
+      const file = await writeCalibration(calibrationDir, model, {
         minSimilarity: bestThreshold(scored).threshold,
         accuracy,
         pairs: pairs.length,
         measuredOn: path.basename(values.pairs),
         measuredAt: new Date().toISOString(),
       });
+      process.stderr.write(`facestream bench accuracy: ${model}'s calibration written to ${file}\n`);
     }
   }
   if (values.json) printJson({ results: rounded(results, 4) });

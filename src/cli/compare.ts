@@ -1,18 +1,23 @@
-/** `facestream compare <imageA> <imageB> [--model id] [--json]`: same person or not. */
+/**
+ * `facestream compare <imageA> <imageB> [--model id] [--data-dir dir] [--json]`: same person or not, by
+ * the threshold calibrated for the data directory (its calibration.json, else the shipped one).
+ */
 import { ImageError } from '../common/image.js';
 import { FaceAnalyzer, largestFace } from '../embedding/analyzer.js';
 import { calibratedThreshold } from '../embedding/calibration.js';
 import { cosineSimilarity } from '../embedding/embedder.js';
+import { dataDirOption } from './gallery-args.js';
 import { EXIT_BAD_INPUT, UsageError, modelOption, parse, printJson, reportBadFile, rounded } from './args.js';
 
 export async function compareCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
     json: { type: 'boolean', default: false },
     model: { type: 'string' },
+    'data-dir': { type: 'string' },
   });
-  if (positionals.length !== 2) throw new UsageError('compare takes two images: facestream compare a.jpg b.jpg [--model id] [--json]');
+  if (positionals.length !== 2) throw new UsageError('compare takes two images: facestream compare a.jpg b.jpg [--model id] [--data-dir dir] [--json]');
   const model = modelOption(values.model);
-  const threshold = calibratedThreshold(model);
+  const threshold = calibratedThreshold(model, dataDirOption(values['data-dir']));
   const analyzer = await FaceAnalyzer.load(model);
   try {
     const embeddings = [];

@@ -38,27 +38,49 @@ const USAGE =
 /** Extensions of the files `--from` reads in a person's folder; anything else is skipped with a note. */
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff', '.avif']);
 
+const OPTIONS = {
+  name: { type: 'string' },
+  from: { type: 'string' },
+  largest: { type: 'boolean', default: false },
+  model: { type: 'string' },
+  'data-dir': { type: 'string' },
+  json: { type: 'boolean', default: false },
+  'min-confidence': { type: 'string' },
+  'min-face': { type: 'string' },
+  'min-sharpness': { type: 'string' },
+  'max-roll': { type: 'string' },
+  'max-yaw': { type: 'string' },
+  'look-alike': { type: 'string' },
+  video: { type: 'string' },
+  samples: { type: 'string' },
+  start: { type: 'string' },
+  end: { type: 'string' },
+  fps: { type: 'string' },
+  matcher: { type: 'string' },
+} as const;
+
+type EnrollValues = ReturnType<typeof parse<typeof OPTIONS>>['values'];
+
 export async function enrollCommand(argv: string[]): Promise<number> {
-  const { values, positionals } = parse(argv, {
-    name: { type: 'string' },
-    from: { type: 'string' },
-    largest: { type: 'boolean', default: false },
-    model: { type: 'string' },
-    'data-dir': { type: 'string' },
-    json: { type: 'boolean', default: false },
-    'min-confidence': { type: 'string' },
-    'min-face': { type: 'string' },
-    'min-sharpness': { type: 'string' },
-    'max-roll': { type: 'string' },
-    'max-yaw': { type: 'string' },
-    'look-alike': { type: 'string' },
-    video: { type: 'string' },
-    samples: { type: 'string' },
-    start: { type: 'string' },
-    end: { type: 'string' },
-    fps: { type: 'string' },
-    matcher: { type: 'string' },
-  });
+  const { values, positionals } = parse(argv, OPTIONS);
+  checkModes(values, positionals);
+  const model = modelOption(values.model);
+  const matcher = matcherOption(values.matcher);
+  const gates = qualityGates(values);
+  const dataDir = dataDirOption(values['data-dir']);
+  const lookAlikeSimilarity = numberOption('look-alike', values['look-alike'], -1, 1) ?? defaultLookAlikeSimilarity(model, dataDir);
+  const people = values.from !== undefined ? personFolders(values.from) : [{ name: values.name!, files: positionals }];
+  for (const p of people) {
+    const problem = personNameProblem(p.name.trim());
+    if (problem) throw new UsageError(`${JSON.stringify(p.name)} is not a valid name: ${problem}`);
+  }
+  if (values.video !== undefined) return enrolVideo(videoRequest(values, values.video, { model, dataDir, gates, matcher, lookAlikeSimilarity }));
+  const report = await enrolImages(people, { model, dataDir, gates, matcher, lookAlikeSimilarity, largest: values.largest, progress: values.from !== undefined });
+  return printImageReport(report, { dataDir, model, json: values.json });
+}
+
+/** Which of the three forms (--name with images, --name with --video, --from) was asked for, and only one; a UsageError otherwise. */
+function checkModes(values: EnrollValues, positionals: string[]): void {
   if ((values.name === undefined) === (values.from === undefined)) throw new UsageError(`give either --name or --from: ${USAGE}`);
   if (values.from !== undefined && (positionals.length || values.video !== undefined)) throw new UsageError(`--from takes no image arguments and no --video: ${USAGE}`);
   if (values.video !== undefined && positionals.length) throw new UsageError(`--video takes no image arguments: ${USAGE}`);
@@ -66,67 +88,77 @@ export async function enrollCommand(argv: string[]): Promise<number> {
   if (values.video === undefined && (values.samples ?? values.start ?? values.end ?? values.fps) !== undefined) {
     throw new UsageError('--samples, --start, --end and --fps go with --video');
   }
-  const model = modelOption(values.model);
-  const matcher = matcherOption(values.matcher);
-  const gates = {
+}
+
+/** The quality gates from their flags, each over its default. */
+function qualityGates(values: EnrollValues): QualityGates {
+  return {
     minConfidence: numberOption('min-confidence', values['min-confidence'], 0, 1) ?? QUALITY_GATE_DEFAULTS.minConfidence,
     minFaceSize: numberOption('min-face', values['min-face'], 0, 10_000) ?? QUALITY_GATE_DEFAULTS.minFaceSize,
     minSharpness: numberOption('min-sharpness', values['min-sharpness'], 0, 1e6) ?? QUALITY_GATE_DEFAULTS.minSharpness,
     maxRoll: numberOption('max-roll', values['max-roll'], 0, 180) ?? QUALITY_GATE_DEFAULTS.maxRoll,
     maxYaw: numberOption('max-yaw', values['max-yaw'], 0, 90) ?? QUALITY_GATE_DEFAULTS.maxYaw,
   };
-  const lookAlikeSimilarity = numberOption('look-alike', values['look-alike'], -1, 1) ?? defaultLookAlikeSimilarity(model);
-  const people = values.from !== undefined ? personFolders(values.from) : [{ name: values.name!, files: positionals }];
-  for (const p of people) {
-    const problem = personNameProblem(p.name.trim());
-    if (problem) throw new UsageError(`${JSON.stringify(p.name)} is not a valid name: ${problem}`);
-  }
-  const dataDir = dataDirOption(values['data-dir']);
+}
 
-  if (values.video !== undefined) {
-    const start = numberOption('start', values.start, 0, 1e7);
-    const end = numberOption('end', values.end, 0, 1e7);
-    if (start !== undefined && end !== undefined && end <= start) throw new UsageError(`--end ${end} must be after --start ${start}`);
-    const fps = numberOption('fps', values.fps, 0.01, 240);
-    const samples = numberOption('samples', values.samples, 1, 1000) ?? DIVERSITY_DEFAULTS.maxSamples;
-    return enrolVideo({
-      name: values.name!,
-      file: values.video,
-      model,
-      dataDir,
-      gates,
-      json: values.json,
-      matcher,
-      samples,
-      ...(lookAlikeSimilarity !== undefined ? { lookAlikeSimilarity } : {}),
-      ...(start !== undefined ? { start } : {}),
-      ...(end !== undefined ? { end } : {}),
-      ...(fps !== undefined ? { fps } : {}),
-    });
-  }
+/** What every form of enrolment is given. */
+interface EnrolSettings {
+  model: EmbedderId;
+  dataDir: string;
+  gates: QualityGates;
+  matcher: MatcherKind;
+  lookAlikeSimilarity: number | undefined;
+}
 
+/** `--video`'s request from its flags (--start, --end, --fps, --samples). */
+function videoRequest(values: EnrollValues, file: string, settings: EnrolSettings): VideoRequest {
+  const start = numberOption('start', values.start, 0, 1e7);
+  const end = numberOption('end', values.end, 0, 1e7);
+  if (start !== undefined && end !== undefined && end <= start) throw new UsageError(`--end ${end} must be after --start ${start}`);
+  const fps = numberOption('fps', values.fps, 0.01, 240);
+  const samples = numberOption('samples', values.samples, 1, 1000) ?? DIVERSITY_DEFAULTS.maxSamples;
+  const { lookAlikeSimilarity, ...rest } = settings;
+  return {
+    ...rest,
+    name: values.name!,
+    file,
+    json: values.json,
+    samples,
+    ...(lookAlikeSimilarity !== undefined ? { lookAlikeSimilarity } : {}),
+    ...(start !== undefined ? { start } : {}),
+    ...(end !== undefined ? { end } : {}),
+    ...(fps !== undefined ? { fps } : {}),
+  };
+}
+
+/** `enroll --name <person> <image...>` and `--from <folder>`: enrols, then retrains the SVM when it is the matcher. */
+async function enrolImages(people: PersonImages[], settings: EnrolSettings & { largest: boolean; progress: boolean }): Promise<EnrolmentReport> {
+  const { model, dataDir, gates, largest, lookAlikeSimilarity } = settings;
   const analyzer = await FaceAnalyzer.load(model);
   let gallery: OpenGallery | undefined;
-  let report: EnrolmentReport;
   try {
-    report = await withGalleryErrors(() =>
+    const report = await withGalleryErrors(() =>
       enrolPeople(
         analyzer,
         () => (gallery = openGallery(dataDir, { create: true })).people,
         people,
-        { gates, largest: values.largest, lookAlikeSimilarity },
-        values.from !== undefined ? progressReporter() : undefined,
+        { gates, largest, lookAlikeSimilarity },
+        settings.progress ? progressReporter() : undefined,
       ),
     );
-    if (gallery && report.enrolled.length) await retrainIfSvm(matcher, gallery, dataDir, model);
+    if (gallery && report.enrolled.length) await retrainIfSvm(settings.matcher, gallery, dataDir, model);
+    return report;
   } finally {
     gallery?.close();
     analyzer.dispose();
   }
+}
 
+/** Prints what was enrolled and what was not; the exit code: 2 when anything was refused. */
+function printImageReport(report: EnrolmentReport, { dataDir, model, json }: { dataDir: string; model: EmbedderId; json: boolean }): number {
   for (const r of report.rejected) reportBadFile(r.file, r.reason);
   printWarnings(report.warnings);
-  if (values.json) printJson({ dataDir, ...rounded(report, 4) });
+  if (json) printJson({ dataDir, ...rounded(report, 4) });
   else {
     for (const p of report.enrolled) {
       process.stdout.write(`${p.name}: ${p.sampleIds.length} sample${p.sampleIds.length === 1 ? '' : 's'} enrolled${p.created ? ' (new person)' : ''}\n`);

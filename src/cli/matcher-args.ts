@@ -4,7 +4,7 @@
  * SVM from the data directory, refused when it is older than the gallery).
  */
 import { existsSync } from 'node:fs';
-import { CALIBRATION_PATH, readCalibration } from '../embedding/calibration.js';
+import { missingCalibrationMessage, readCalibration } from '../embedding/calibration.js';
 import type { EmbedderId } from '../embedding/embedder.js';
 import { CosineMatcher, cosineMatchOptions, type CompareTo, type CosineMatchOptions, type FaceMatcher } from '../recognition/cosine-matcher.js';
 import type { Gallery } from '../recognition/gallery.js';
@@ -32,22 +32,25 @@ export function matcherOption(value: string | undefined): MatcherKind {
   return kind;
 }
 
-/** --min-similarity, --min-margin, --compare-to over the model's calibrated defaults. */
+/** --min-similarity, --min-margin, --compare-to over the model's defaults, calibrated for `dataDir` (the shipped calibration without one). */
 export function cosineOptions(
   model: EmbedderId,
   values: { 'min-similarity'?: string | undefined; 'min-margin'?: string | undefined; 'compare-to'?: string | undefined },
+  dataDir?: string,
 ): CosineMatchOptions {
   const compareTo = values['compare-to'];
   if (compareTo !== undefined && compareTo !== 'mean' && compareTo !== 'best-sample') throw new UsageError(`--compare-to ${compareTo}: use mean or best-sample`);
   const minSimilarity = numberOption('min-similarity', values['min-similarity'], -1, 1);
-  if (minSimilarity === undefined && !readCalibration()[model]) {
-    throw new UsageError(`${model} has no calibrated threshold in ${CALIBRATION_PATH}: run \`npm run bench:accuracy\` or give --min-similarity`);
-  }
-  return cosineMatchOptions(model, {
-    minSimilarity,
-    minMargin: numberOption('min-margin', values['min-margin'], 0, 2),
-    compareTo: compareTo as CompareTo | undefined,
-  });
+  if (minSimilarity === undefined && !readCalibration(dataDir)[model]) throw new UsageError(`${missingCalibrationMessage(model, dataDir)} or give --min-similarity`);
+  return cosineMatchOptions(
+    model,
+    {
+      minSimilarity,
+      minMargin: numberOption('min-margin', values['min-margin'], 0, 2),
+      compareTo: compareTo as CompareTo | undefined,
+    },
+    dataDir,
+  );
 }
 
 /** The matcher of `kind` over `gallery`; `dispose` when done. Stale or missing SVMs are UsageErrors. */

@@ -27,9 +27,9 @@ export async function predictCommand(argv: string[]): Promise<number> {
   if (positionals.length === 0) throw new UsageError('predict needs at least one image: facestream predict photo.jpg [--matcher cosine|svm] [--json] [--data-dir dir] [--model id]');
   const model = modelOption(values.model);
   const kind = matcherOption(values.matcher);
-  const options = cosineOptions(model, values);
-  const minProbability = numberOption('min-probability', values['min-probability'], 0, 1);
   const dataDir = dataDirOption(values['data-dir']);
+  const options = cosineOptions(model, values, dataDir);
+  const minProbability = numberOption('min-probability', values['min-probability'], 0, 1);
   const gallery = await withGalleryErrors(() => {
     const open = openGallery(dataDir, { create: false });
     try {

@@ -45,7 +45,10 @@ export interface CameraStatus {
   reason: string;
   fpsIn: number;
   fpsProcessed: number;
+  /** Frames replaced by a newer one before detection (latest frame wins). */
   framesDropped: number;
+  /** Embedding jobs replaced by a newer one before the embedder took them: faces not sampled that round. */
+  embedsDropped: number;
   restarts: number;
   detectMs: number;
   embedMsPerFace: number;

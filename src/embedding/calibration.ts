@@ -1,10 +1,15 @@
 /**
- * The calibrated same-person cosine threshold of each embedder, measured by
- * `facestream bench accuracy` on LFW and kept in config/calibration.json so `compare` (and the
+ * The calibrated same-person cosine threshold of each embedder, so `compare` (and the
  * recognition defaults) use a number that was measured, not guessed.
+ *
+ * Two places, read in this order: `<dataDir>/calibration.json` when the data directory has one,
+ * else the shipped `config/calibration.json` (measured on LFW fold-1 pairs), the default. Only
+ * `facestream bench accuracy --write-calibration` writes, and only into the data directory: a
+ * benchmark on other pairs must not move the live threshold of every installation, and the
+ * shipped file stays as it was released.
  */
-import { readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { existsSync, readFileSync } from 'node:fs';
+import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { REPO_ROOT } from '../models/manifest.js';
 import type { EmbedderId } from './embedder.js';
@@ -19,11 +24,34 @@ export interface ModelCalibration {
   measuredAt: string;
 }
 
-export const CALIBRATION_PATH = path.join(REPO_ROOT, 'config', 'calibration.json');
+export type Calibrations = Partial<Record<EmbedderId, ModelCalibration>>;
 
-export function readCalibration(): Partial<Record<EmbedderId, ModelCalibration>> {
+/** The default, shipped with the code. */
+export const SHIPPED_CALIBRATION_PATH = path.join(REPO_ROOT, 'config', 'calibration.json');
+/** The name of a data directory's own calibration, which takes precedence over the shipped one. */
+export const CALIBRATION_FILE = 'calibration.json';
+
+/** The command that writes a calibration, for the messages that ask for one. */
+const CALIBRATE_COMMAND = 'npm run bench:accuracy -- --write-calibration';
+
+export interface CalibrationSource {
+  path: string;
+  origin: 'data directory' | 'shipped';
+}
+
+/** Which file calibrates `dataDir`: its own calibration.json when present, else the shipped one (also without a data directory). */
+export function calibrationSource(dataDir?: string): CalibrationSource {
+  if (dataDir !== undefined) {
+    const own = path.join(dataDir, CALIBRATION_FILE);
+    if (existsSync(own)) return { path: own, origin: 'data directory' };
+  }
+  return { path: SHIPPED_CALIBRATION_PATH, origin: 'shipped' };
+}
+
+/** Each model's calibration from the file `calibrationSource(dataDir)` names; {} when it is missing or unreadable. */
+export function readCalibration(dataDir?: string): Calibrations {
   try {
-    return JSON.parse(readFileSync(CALIBRATION_PATH, 'utf8')).models ?? {};
+    return JSON.parse(readFileSync(calibrationSource(dataDir).path, 'utf8')).models ?? {};
   } catch {
     return {};
   }
@@ -37,18 +65,31 @@ export class CalibrationError extends Error {
   }
 }
 
-export function calibratedThreshold(model: EmbedderId): number {
-  const calibration = readCalibration()[model];
-  if (!calibration) throw new CalibrationError(`${model} has no calibrated threshold in ${CALIBRATION_PATH}: run \`npm run bench:accuracy\``);
+/** Why `model` has no threshold, naming the file read and what to run. */
+export function missingCalibrationMessage(model: EmbedderId, dataDir?: string): string {
+  return `${model} has no calibrated threshold in ${calibrationSource(dataDir).path}: run \`${CALIBRATE_COMMAND}\``;
+}
+
+export function calibratedThreshold(model: EmbedderId, dataDir?: string): number {
+  const calibration = readCalibration(dataDir)[model];
+  if (!calibration) throw new CalibrationError(missingCalibrationMessage(model, dataDir));
   return calibration.minSimilarity;
 }
 
-export async function writeCalibration(model: EmbedderId, calibration: ModelCalibration): Promise<void> {
-  const all = readCalibration();
+/**
+ * Sets `model`'s calibration in `<dataDir>/calibration.json`, starting from what `dataDir` reads
+ * now (its own file, else the shipped one), so the models not measured keep their thresholds.
+ * Returns the file written.
+ */
+export async function writeCalibration(dataDir: string, model: EmbedderId, calibration: ModelCalibration): Promise<string> {
+  const all = readCalibration(dataDir);
   all[model] = calibration;
   const doc = {
-    $comment: 'Written by `facestream bench accuracy`: each model\'s same-person cosine threshold, chosen on LFW fold-1 pairs.',
+    $comment: `Written by \`facestream bench accuracy --write-calibration\`: each model's same-person cosine threshold for this data directory (it takes precedence over ${path.relative(REPO_ROOT, SHIPPED_CALIBRATION_PATH)}).`,
     models: all,
   };
-  await writeFile(CALIBRATION_PATH, JSON.stringify(doc, null, 2) + '\n');
+  await mkdir(dataDir, { recursive: true });
+  const file = path.join(dataDir, CALIBRATION_FILE);
+  await writeFile(file, JSON.stringify(doc, null, 2) + '\n');
+  return file;
 }

@@ -249,8 +249,6 @@ export interface CameraFrame {
   height: number;
   /** width × height × 3 RGB bytes; a view of a reused slot (see frame-reader.ts for how long it holds). */
   data: Buffer;
-  /** The ring slot that holds `data`. */
-  slot: number;
   /** The camera's own picture size, for reporting boxes in camera pixels. */
   sourceWidth: number;
   sourceHeight: number;
@@ -378,10 +376,6 @@ export class Camera extends EventEmitter<CameraEvents> {
     return this.watch.state;
   }
 
-  get isRunning(): boolean {
-    return this.running;
-  }
-
   /** Process id of the running ffmpeg, or null. */
   get pid(): number | null {
     return this.child?.pid ?? null;
@@ -440,12 +434,6 @@ export class Camera extends EventEmitter<CameraEvents> {
       }
     }
     this.liveSince = null;
-  }
-
-  /** Stops and starts again (after a config fix, or to leave `failed`). */
-  async restart(): Promise<void> {
-    await this.stop();
-    this.start();
   }
 
   // -- internals --------------------------------------------------------------------------------
@@ -624,7 +612,6 @@ export class Camera extends EventEmitter<CameraEvents> {
       width: output.width,
       height: output.height,
       data: raw.data,
-      slot: raw.slot,
       sourceWidth: info.width,
       sourceHeight: info.height,
     };

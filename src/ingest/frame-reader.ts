@@ -24,8 +24,6 @@ import type { SlotPool } from '../common/slot-pool.js';
 export interface RawFrame {
   /** width × height × 3 bytes, row-major RGB; a view of a ring slot (see the contract above). */
   data: Buffer;
-  /** Which ring slot holds it (0 … poolSize − 1), for handing the slot to a worker. */
-  slot: number;
   /** 0, 1, 2 … in the order read by this reader. */
   index: number;
   /** When its last byte arrived, ms since the epoch. */
@@ -51,8 +49,7 @@ export class FrameReader {
   readonly width: number;
   readonly height: number;
   readonly frameBytes: number;
-  /** The ring, exposed so a pipeline can share the slots' memory with its workers. */
-  readonly slots: readonly Buffer[];
+  private readonly slots: readonly Buffer[];
   private readonly now: () => number;
   private readonly onFrame: (frame: RawFrame) => void;
   private slot = 0;
@@ -102,7 +99,7 @@ export class FrameReader {
       this.filled += take;
       offset += take;
       if (this.filled === this.frameBytes) {
-        const frame: RawFrame = { data: target, slot: this.slot, index: this.count, ts };
+        const frame: RawFrame = { data: target, index: this.count, ts };
         this.count += 1;
         this.filled = 0;
         this.slot = (this.slot + 1) % this.slots.length;

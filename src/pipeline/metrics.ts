@@ -44,6 +44,17 @@ export class MovingAverage {
   }
 }
 
+/**
+ * The q-quantile of `values` by nearest rank: the smallest value with at least q·n values at or
+ * below it (index ⌈q·n⌉ − 1 of the sorted values), so the p50 of [1, 2, 3, 4] is 2; 0 for none.
+ * The one definition for the server's latency and the benchmarks', so the two agree.
+ */
+export function quantile(values: readonly number[], q: number): number {
+  if (values.length === 0) return 0;
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+}
+
 /** Cumulative histogram with fixed upper bounds, in ms. */
 export class Histogram {
   readonly counts: number[];
@@ -67,20 +78,16 @@ export class Histogram {
 
   /** A quantile of the last 500 observations. */
   quantile(q: number): number {
-    if (this.recent.length === 0) return 0;
-    const sorted = [...this.recent].sort((a, b) => a - b);
-    return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+    return quantile(this.recent, q);
   }
 }
 
 export class CameraMetrics {
   framesIn = 0;
+  /** Frames replaced by a newer one before the detector took them. */
   dropped = 0;
-  embedDropped = 0;
-  framesDetected = 0;
-  /** Detections the embedder worker took while it was idle. */
-  detectedByEmbedder = 0;
-  facesEmbedded = 0;
+  /** Embedding jobs (a frame's faces due for a sample) replaced by a newer one before the embedder took them. */
+  embedsDropped = 0;
   readonly fpsIn = new RateMeter();
   readonly fpsProcessed = new RateMeter();
   readonly detectMs = new MovingAverage();
@@ -94,13 +101,11 @@ export class CameraMetrics {
   }
 
   detected(ms: number): void {
-    this.framesDetected++;
     this.fpsProcessed.add();
     this.detectMs.add(ms);
   }
 
   embedded(ms: number, faces: number): void {
-    this.facesEmbedded += faces;
     if (faces > 0) this.embedMs.add(ms / faces);
   }
 
@@ -110,6 +115,7 @@ export class CameraMetrics {
       fpsIn: this.fpsIn.rate(),
       fpsProcessed: this.fpsProcessed.rate(),
       framesDropped: this.dropped,
+      embedsDropped: this.embedsDropped,
       detectMs: this.detectMs.value,
       embedMsPerFace: this.embedMs.value,
       latencyP50: this.emitLatency.quantile(0.5),

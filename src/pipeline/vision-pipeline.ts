@@ -327,7 +327,6 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     camera.pendingDetect = null;
     const near = this.refineOnly(camera, slot.ts);
     if (!near) camera.lastFullDetection = slot.ts;
-    if (worker === this.embedder) camera.metrics.detectedByEmbedder++;
     worker
       .detect(slot, camera.options.minFaceSize, near)
       .then(({ detections, ms }) => {
@@ -369,22 +368,24 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     for (const track of update.ended) this.endTrack(camera, track, slot.ts);
     // the new shot's faces are found (and confirmed, or there are none): the held frames go out
     if (camera.held && !camera.tracker.all.some((t) => !t.confirmed)) this.release(camera);
-    const due = update.active.filter((track) => {
-      if (!track.confirmed) return false;
-      if (Math.min(track.box[2], track.box[3]) < camera.options.minEmbedSize) return false;
+    const due: Track[] = [];
+    for (const track of update.active) {
+      if (!track.confirmed) continue;
+      if (Math.min(track.box[2], track.box[3]) < camera.options.minEmbedSize) continue;
       // a face only re-found at a low score (turned away, blurred) is kept but not embedded
-      if (track.detection.confidence < camera.tracker.options.minStartConfidence) return false;
+      if (track.detection.confidence < camera.tracker.options.minStartConfidence) continue;
       let vote = camera.votes.get(track.id);
       if (!vote) {
         vote = new IdentityVote(this.voteOptions);
         camera.votes.set(track.id, vote);
       }
-      return vote.wantsSample();
-    });
+      vote.countRound();
+      if (vote.wantsSample()) due.push(track);
+    }
     if (due.length === 0) return;
     if (camera.pendingEmbed) {
       camera.done(camera.pendingEmbed.slot);
-      camera.metrics.embedDropped++;
+      camera.metrics.embedsDropped++;
     }
     slot.users++;
     camera.pendingEmbed = { slot, tracks: due };

@@ -54,8 +54,8 @@ export interface CosineMatchOptions {
 /**
  * Defaults of the cosine matcher, except `minSimilarity`, which is per model (below).
  * - minSimilarity: the model's same-person threshold calibrated on LFW pairs by
- *   `facestream bench accuracy` (config/calibration.json); a face less similar than that to
- *   everyone is `unknown`.
+ *   `facestream bench accuracy` (the data directory's calibration.json, else the shipped
+ *   config/calibration.json); a face less similar than that to everyone is `unknown`.
  * - minMargin 0.05: when the two most similar people are within 0.05 of each other, the face
  *   could be either, and `unknown` is the honest answer (a wrong name is worse than none).
  * - compareTo 'mean': the trimmed mean is steadier than any one photo; 'best-sample' suits
@@ -68,8 +68,9 @@ export const COSINE_MATCH_DEFAULTS = {
   candidates: 3,
 } as const satisfies Omit<CosineMatchOptions, 'minSimilarity'>;
 
-export function cosineMatchOptions(model: EmbedderId, overrides: Partial<CosineMatchOptions> = {}): CosineMatchOptions {
-  return { minSimilarity: overrides.minSimilarity ?? calibratedThreshold(model), ...COSINE_MATCH_DEFAULTS, ...withoutUndefined(overrides) };
+/** The options for `model`: `overrides` over the defaults, with the threshold calibrated for `dataDir` (see embedding/calibration.ts). */
+export function cosineMatchOptions(model: EmbedderId, overrides: Partial<CosineMatchOptions> = {}, dataDir?: string): CosineMatchOptions {
+  return { minSimilarity: overrides.minSimilarity ?? calibratedThreshold(model, dataDir), ...COSINE_MATCH_DEFAULTS, ...withoutUndefined(overrides) };
 }
 
 /**

@@ -81,8 +81,8 @@ export interface EnrolOptions {
  * matcher's minSimilarity). Two people whose mean faces would pass as one person will be
  * confused. Undefined when the model has no calibration (no warnings then).
  */
-export function defaultLookAlikeSimilarity(model: EmbedderId): number | undefined {
-  return readCalibration()[model]?.minSimilarity;
+export function defaultLookAlikeSimilarity(model: EmbedderId, dataDir?: string): number | undefined {
+  return readCalibration(dataDir)[model]?.minSimilarity;
 }
 
 /** What enrolment needs from the vision core (FaceAnalyzer has it). */

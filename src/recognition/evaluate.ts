@@ -149,144 +149,36 @@ export class EvaluationInputError extends Error {
 }
 
 export async function evaluate(finder: FaceFinder, options: EvaluateOptions): Promise<EvaluationReport> {
-  const folders = personFolders(options.data).map((p) => ({ ...p, name: validatePersonName(p.name) }));
-  const strangerFiles = options.unknown ? imagesIn(options.unknown) : [];
-  if (options.unknown && strangerFiles.length === 0) throw new EvaluationInputError(`--unknown ${options.unknown}: no images in it`);
-  const random = options.seed !== undefined ? seededRandom(options.seed) : undefined;
-  const ordered = folders.map((p) => ({ name: p.name, files: random ? shuffled(p.files, random) : p.files }));
-
-  // analyse every photo once
-  const total = ordered.reduce((n, p) => n + p.files.length, 0) + strangerFiles.length;
-  let done = 0;
-  const analyse = async (file: string, person: string | null): Promise<EvaluatedImage> => {
-    const t = performance.now();
-    let result: EvaluatedImage;
-    try {
-      const { image, faces } = await finder.analyze(file);
-      // the photo's subject: the face nearest the centre among clear faces (benchmark photos
-      // such as LFW's are centred on the labelled person; a bystander may be larger)
-      const clear = faces.filter((f) => f.confidence >= options.gates.minConfidence);
-      const face = centralFace(clear.length ? clear : faces, image);
-      result = face
-        ? { file, person, face, analyzeMs: performance.now() - t, ...(options.keepCrops ? { crop: await alignedCropJpeg(image, face) } : {}) }
-        : { file, person, problem: 'no face found', analyzeMs: performance.now() - t };
-    } catch (error) {
-      if (!(error instanceof ImageError)) throw error;
-      result = { file, person, problem: error.reason, analyzeMs: performance.now() - t };
-    }
-    options.onProgress?.(++done, total);
-    return result;
-  };
-  const people: { name: string; images: EvaluatedImage[] }[] = [];
-  for (const p of ordered) {
-    const images: EvaluatedImage[] = [];
-    for (const file of p.files) images.push(await analyse(file, p.name));
-    people.push({ name: p.name, images });
-  }
-  const strangers: EvaluatedImage[] = [];
-  for (const file of strangerFiles) strangers.push(await analyse(file, null));
-
-  // split
+  const { people, strangers } = await analyseAll(finder, options);
   const unusable = [...people.flatMap((p) => p.images), ...strangers].filter((i) => !i.face).map((i) => ({ file: i.file, reason: i.problem! }));
-  const batches: EnrolmentBatch[] = [];
-  const probes: EvaluatedImage[] = [];
-  const notProbed: EvaluationReport['notProbed'] = [];
-  const notEnrolled: EvaluationReport['notEnrolled'] = [];
-  const faces: Record<string, Buffer> = {};
-  for (const p of people) {
-    const withFace = p.images.filter((i) => i.face);
-    const k = enrolCount(withFace.length, options.rule);
-    const enrol: EvaluatedImage[] = [];
-    const rest: EvaluatedImage[] = [];
-    for (const image of withFace) {
-      if (enrol.length < k && !faceProblem(image.face!, options.gates)) enrol.push(image);
-      else rest.push(image);
-    }
-    if (enrol.length === 0) {
-      notEnrolled.push({ name: p.name, reason: withFace.length ? 'no photo passes the enrolment quality gates' : 'no face found in any photo' });
-      continue;
-    }
-    batches.push({
-      name: p.name,
-      samples: enrol.map((i) => ({
-        embedding: i.face!.embedding,
-        quality: i.face!.quality,
-        source: { kind: 'file', path: path.resolve(i.file) },
-        ...(i.crop ? { cropJpeg: i.crop } : {}),
-      })),
-    });
-    if (enrol[0]!.crop) faces[p.name] = enrol[0]!.crop;
-    if (withFace.length < k + 1 || rest.length === 0) notProbed.push({ name: p.name, usable: withFace.length });
-    else probes.push(...rest);
-  }
-  if (batches.length === 0) throw new EvaluationInputError(`${options.data}: nobody could be enrolled (no photo with a usable face)`);
-
-  // a temporary gallery, enrolled and matched as the commands would
-  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-evaluate-'));
-  let db: ReturnType<typeof openDatabase> | undefined;
-  let svm: SvmMatcher | undefined;
+  const split = splitEnrolProbe(people, options);
+  if (split.batches.length === 0) throw new EvaluationInputError(`${options.data}: nobody could be enrolled (no photo with a usable face)`);
+  const gallery = await temporaryGallery(finder, split.batches, options.matcher);
   try {
-    db = openDatabase(dataDir);
-    const repository = new PeopleRepository(db, dataDir);
-    repository.enrol(batches, 'new');
-    const gallery = loadGallery(repository, finder.embedder.id);
-    let matcher: FaceMatcher;
-    let trainMs: number | undefined;
-    if (options.matcher.kind === 'cosine') matcher = new CosineMatcher(gallery, options.matcher.options);
-    else {
-      const lib = await loadLibsvm();
-      const trained = trainSvm(lib, gallery, options.matcher.train);
-      trainMs = trained.trainMs;
-      saveSvm(dataDir, trained);
-      matcher = svm = new SvmMatcher(lib, gallery, trained, options.matcher.options);
-    }
-
-    let matchMs = 0;
-    const matchOne = (image: EvaluatedImage): Match => {
-      const t = performance.now();
-      const m = matcher.match(image.face!.embedding.vector);
-      const ms = performance.now() - t;
-      matchMs += ms;
-      image.analyzeMs += ms;
-      return m;
-    };
-    const wrong: WrongAnswer[] = [];
-    const outcomes: ProbeOutcome[] = probes.map((image) => {
-      const m = matchOne(image);
-      const outcome = { truth: image.person!, answer: m.label, rank1: m.candidates[0]?.label ?? m.label, score: m.score };
-      if (outcome.answer !== outcome.truth) wrong.push({ file: image.file, truth: outcome.truth, answer: outcome.answer, rank1: outcome.rank1, score: outcome.score, ...(image.crop ? { crop: image.crop } : {}) });
-      return outcome;
-    });
-    const strangerOutcomes: StrangerOutcome[] = strangers
-      .filter((s) => s.face)
-      .map((image) => {
-        const m = matchOne(image);
-        if (m.known) wrong.push({ file: image.file, truth: null, answer: m.label, rank1: m.label, score: m.score, ...(image.crop ? { crop: image.crop } : {}) });
-        return { answer: m.label, score: m.score };
-      });
-    const probed = [...probes, ...strangers.filter((s) => s.face)];
+    const probed = probeAll(gallery.matcher, split.probes, strangers);
+    const { outcomes, strangerOutcomes } = probed;
     const confusion = confusionMatrix(
-      batches.map((b) => b.name),
+      split.batches.map((b) => b.name),
       outcomes,
       strangerOutcomes,
     );
     const report: EvaluationReport = {
       matcher: options.matcher.kind,
       model: finder.embedder.id,
-      people: batches.length,
+      people: split.batches.length,
       probes: outcomes.length,
       top1: top1Accuracy(outcomes),
-      msPerFace: probed.length ? probed.reduce((n, i) => n + i.analyzeMs, 0) / probed.length : 0,
+      msPerFace: probed.images.length ? probed.images.reduce((n, i) => n + i.analyzeMs, 0) / probed.images.length : 0,
       perPerson: precisionRecall(confusion),
       confusion,
       rejectedProbes: outcomes.filter((o) => o.answer === 'unknown').length,
-      notProbed,
-      notEnrolled,
+      notProbed: split.notProbed,
+      notEnrolled: split.notEnrolled,
       unusable,
-      wrong,
-      faces,
-      matchMs: probed.length ? matchMs / probed.length : 0,
-      ...(trainMs !== undefined ? { trainMs } : {}),
+      wrong: probed.wrong,
+      faces: split.faces,
+      matchMs: probed.images.length ? probed.matchMs / probed.images.length : 0,
+      ...(gallery.trainMs !== undefined ? { trainMs: gallery.trainMs } : {}),
     };
     if (options.unknown) {
       const { dir, threshold } = dirAtFar(
@@ -298,8 +190,155 @@ export async function evaluate(finder: FaceFinder, options: EvaluateOptions): Pr
     }
     return report;
   } finally {
+    gallery.dispose();
+  }
+}
+
+/** Every photo analysed once, in order (each person's, then the strangers'), with progress. */
+async function analyseAll(finder: FaceFinder, options: EvaluateOptions): Promise<{ people: { name: string; images: EvaluatedImage[] }[]; strangers: EvaluatedImage[] }> {
+  const folders = personFolders(options.data).map((p) => ({ ...p, name: validatePersonName(p.name) }));
+  const strangerFiles = options.unknown ? imagesIn(options.unknown) : [];
+  if (options.unknown && strangerFiles.length === 0) throw new EvaluationInputError(`--unknown ${options.unknown}: no images in it`);
+  const random = options.seed !== undefined ? seededRandom(options.seed) : undefined;
+  const ordered = folders.map((p) => ({ name: p.name, files: random ? shuffled(p.files, random) : p.files }));
+
+  const total = ordered.reduce((n, p) => n + p.files.length, 0) + strangerFiles.length;
+  let done = 0;
+  const analyse = async (file: string, person: string | null): Promise<EvaluatedImage> => {
+    const result = await analyseImage(finder, file, person, options);
+    options.onProgress?.(++done, total);
+    return result;
+  };
+  const people: { name: string; images: EvaluatedImage[] }[] = [];
+  for (const p of ordered) {
+    const images: EvaluatedImage[] = [];
+    for (const file of p.files) images.push(await analyse(file, p.name));
+    people.push({ name: p.name, images });
+  }
+  const strangers: EvaluatedImage[] = [];
+  for (const file of strangerFiles) strangers.push(await analyse(file, null));
+  return { people, strangers };
+}
+
+/** One photo: its subject's face (or why there is none), timed. */
+async function analyseImage(finder: FaceFinder, file: string, person: string | null, options: Pick<EvaluateOptions, 'gates' | 'keepCrops'>): Promise<EvaluatedImage> {
+  const t = performance.now();
+  try {
+    const { image, faces } = await finder.analyze(file);
+    // the photo's subject: the face nearest the centre among clear faces (benchmark photos
+    // such as LFW's are centred on the labelled person; a bystander may be larger)
+    const clear = faces.filter((f) => f.confidence >= options.gates.minConfidence);
+    const face = centralFace(clear.length ? clear : faces, image);
+    return face
+      ? { file, person, face, analyzeMs: performance.now() - t, ...(options.keepCrops ? { crop: await alignedCropJpeg(image, face) } : {}) }
+      : { file, person, problem: 'no face found', analyzeMs: performance.now() - t };
+  } catch (error) {
+    if (!(error instanceof ImageError)) throw error;
+    return { file, person, problem: error.reason, analyzeMs: performance.now() - t };
+  }
+}
+
+interface EnrolProbeSplit {
+  batches: EnrolmentBatch[];
+  probes: EvaluatedImage[];
+  notProbed: EvaluationReport['notProbed'];
+  notEnrolled: EvaluationReport['notEnrolled'];
+  faces: Record<string, Buffer>;
+}
+
+/** Per person: the first K photos that pass the gates are enrolled, the other photos with a face are probes. */
+function splitEnrolProbe(people: { name: string; images: EvaluatedImage[] }[], options: Pick<EvaluateOptions, 'rule' | 'gates'>): EnrolProbeSplit {
+  const split: EnrolProbeSplit = { batches: [], probes: [], notProbed: [], notEnrolled: [], faces: {} };
+  for (const p of people) {
+    const withFace = p.images.filter((i) => i.face);
+    const k = enrolCount(withFace.length, options.rule);
+    const enrol: EvaluatedImage[] = [];
+    const rest: EvaluatedImage[] = [];
+    for (const image of withFace) {
+      if (enrol.length < k && !faceProblem(image.face!, options.gates)) enrol.push(image);
+      else rest.push(image);
+    }
+    if (enrol.length === 0) {
+      split.notEnrolled.push({ name: p.name, reason: withFace.length ? 'no photo passes the enrolment quality gates' : 'no face found in any photo' });
+      continue;
+    }
+    split.batches.push({
+      name: p.name,
+      samples: enrol.map((i) => ({
+        embedding: i.face!.embedding,
+        quality: i.face!.quality,
+        source: { kind: 'file', path: path.resolve(i.file) },
+        ...(i.crop ? { cropJpeg: i.crop } : {}),
+      })),
+    });
+    if (enrol[0]!.crop) split.faces[p.name] = enrol[0]!.crop;
+    if (withFace.length < k + 1 || rest.length === 0) split.notProbed.push({ name: p.name, usable: withFace.length });
+    else split.probes.push(...rest);
+  }
+  return split;
+}
+
+/**
+ * A temporary gallery (a real data directory) enrolled with `batches`, and the matcher over it
+ * as the commands would build it (the SVM trained and saved there); `dispose` removes it all.
+ */
+async function temporaryGallery(finder: FaceFinder, batches: EnrolmentBatch[], spec: MatcherSpec): Promise<{ matcher: FaceMatcher; trainMs?: number; dispose(): void }> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-evaluate-'));
+  let db: ReturnType<typeof openDatabase> | undefined;
+  let svm: SvmMatcher | undefined;
+  const dispose = () => {
     svm?.dispose();
     db?.close();
     rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    db = openDatabase(dataDir);
+    const repository = new PeopleRepository(db, dataDir);
+    repository.enrol(batches, 'new');
+    const gallery = loadGallery(repository, finder.embedder.id);
+    if (spec.kind === 'cosine') return { matcher: new CosineMatcher(gallery, spec.options), dispose };
+    const lib = await loadLibsvm();
+    const trained = trainSvm(lib, gallery, spec.train);
+    saveSvm(dataDir, trained);
+    svm = new SvmMatcher(lib, gallery, trained, spec.options);
+    return { matcher: svm, trainMs: trained.trainMs, dispose };
+  } catch (error) {
+    dispose();
+    throw error;
   }
+}
+
+/**
+ * Matches every probe and every stranger with a face; a match's time is added to the image's
+ * analyzeMs. The wrong answers: the probes' first, then the strangers' taken for someone.
+ */
+function probeAll(
+  matcher: FaceMatcher,
+  probes: EvaluatedImage[],
+  strangers: EvaluatedImage[],
+): { outcomes: ProbeOutcome[]; strangerOutcomes: StrangerOutcome[]; wrong: WrongAnswer[]; matchMs: number; images: EvaluatedImage[] } {
+  let matchMs = 0;
+  const matchOne = (image: EvaluatedImage): Match => {
+    const t = performance.now();
+    const m = matcher.match(image.face!.embedding.vector);
+    const ms = performance.now() - t;
+    matchMs += ms;
+    image.analyzeMs += ms;
+    return m;
+  };
+  const wrong: WrongAnswer[] = [];
+  const outcomes: ProbeOutcome[] = probes.map((image) => {
+    const m = matchOne(image);
+    const outcome = { truth: image.person!, answer: m.label, rank1: m.candidates[0]?.label ?? m.label, score: m.score };
+    if (outcome.answer !== outcome.truth) wrong.push({ file: image.file, truth: outcome.truth, answer: outcome.answer, rank1: outcome.rank1, score: outcome.score, ...(image.crop ? { crop: image.crop } : {}) });
+    return outcome;
+  });
+  const strangerOutcomes: StrangerOutcome[] = strangers
+    .filter((s) => s.face)
+    .map((image) => {
+      const m = matchOne(image);
+      if (m.known) wrong.push({ file: image.file, truth: null, answer: m.label, rank1: m.label, score: m.score, ...(image.crop ? { crop: image.crop } : {}) });
+      return { answer: m.label, score: m.score };
+    });
+  return { outcomes, strangerOutcomes, wrong, matchMs, images: [...probes, ...strangers.filter((s) => s.face)] };
 }

@@ -147,7 +147,7 @@ export function peopleRouter({ people, finder, matcher, galleryChanged, uploadDi
         finder,
         () => people,
         [{ name: person.name, files: photos.map((p) => p.path) }],
-        { gates: QUALITY_GATE_DEFAULTS, largest: false, lookAlikeSimilarity: defaultLookAlikeSimilarity(finder.embedder.id) },
+        { gates: QUALITY_GATE_DEFAULTS, largest: false, lookAlikeSimilarity: defaultLookAlikeSimilarity(finder.embedder.id, people.dataDir) },
       ).catch((error: unknown) => {
         // the crops and rows were rolled back; a full disk is not the photos' fault
         throw galleryError(error, people.dataDir);

@@ -2,7 +2,7 @@
 import type { CameraStatus } from '../common/live-events.js';
 import type { Histogram } from '../pipeline/metrics.js';
 
-export type CameraMetricsSnapshot = Pick<CameraStatus, 'fpsIn' | 'fpsProcessed' | 'framesDropped' | 'restarts' | 'detectMs' | 'embedMsPerFace'> & {
+export type CameraMetricsSnapshot = Pick<CameraStatus, 'fpsIn' | 'fpsProcessed' | 'framesDropped' | 'embedsDropped' | 'restarts' | 'detectMs' | 'embedMsPerFace'> & {
   cameraId: string;
   latency: Histogram;
 };
@@ -20,6 +20,7 @@ export function prometheusText(cameras: CameraMetricsSnapshot[]): string {
   gauge('facestream_fps_in', 'Frames per second decoded from the camera', 'gauge', (c) => c.fpsIn);
   gauge('facestream_fps_processed', 'Frames per second run through the detector', 'gauge', (c) => c.fpsProcessed);
   gauge('facestream_frames_dropped_total', 'Frames replaced by a newer one before detection', 'counter', (c) => c.framesDropped);
+  gauge('facestream_embeds_dropped_total', 'Embedding jobs replaced by a newer one before the embedder took them', 'counter', (c) => c.embedsDropped);
   gauge('facestream_camera_restarts_total', 'ffmpeg restarts by the watchdog', 'counter', (c) => c.restarts);
   gauge('facestream_detection_ms', 'Detection time per frame, moving average', 'gauge', (c) => c.detectMs);
   gauge('facestream_embedding_ms', 'Alignment and embedding time per face, moving average', 'gauge', (c) => c.embedMsPerFace);

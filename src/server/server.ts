@@ -53,7 +53,7 @@ export function buildMatcher(db: Db, dataDir: string, config: Config): CosineMat
   const options = cosineMatchOptions(model, {
     minSimilarity: config.recognition.minSimilarity ?? undefined,
     minMargin: config.recognition.minMargin,
-  });
+  }, dataDir);
   return new CosineMatcher(gallery, options);
 }
 
@@ -148,7 +148,7 @@ export async function startServer(
       if ('reason' in outcome) throw new ServiceError('invalid', `the face of event ${event.id} cannot join the gallery: ${outcome.reason}`);
       const result = people.addSamples(name, [{ ...outcome.sample, source: { kind: 'event', path: event.id } }], 'any');
       reloadGallery();
-      const lookAlike = defaultLookAlikeSimilarity(config.recognition.model);
+      const lookAlike = defaultLookAlikeSimilarity(config.recognition.model, config.dataDir);
       const warnings = lookAlike === undefined ? [] : lookAlikes(people, config.recognition.model, [result.person.id], lookAlike).map((w) => w.message);
       return { sampleId: result.sampleIds[0]!, warnings };
     };

@@ -64,13 +64,13 @@ export class IdentityVote {
     return this.disagreements >= this.options.maxDisagreements;
   }
 
-  get sampleCount(): number {
-    return this.samples.length;
+  /** Counts a detection round in which the track could be embedded; wantsSample() then says whether it should be. */
+  countRound(): void {
+    this.roundsSinceSample++;
   }
 
-  /** Whether this round's detection of the track should be embedded. */
+  /** Whether the track should be embedded in the round just counted (a query: it changes nothing). */
   wantsSample(): boolean {
-    this.roundsSinceSample++;
     // undecided, or a recheck just disagreed: look again at once
     if (!this.decision || this.disagreements > 0) return true;
     return this.roundsSinceSample >= this.options.recheckEvery;

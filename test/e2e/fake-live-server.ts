@@ -47,6 +47,7 @@ export function camera(id: string, overrides: Partial<CameraStatus> = {}): Camer
     fpsIn: 10,
     fpsProcessed: 10,
     framesDropped: 0,
+    embedsDropped: 0,
     restarts: 0,
     detectMs: 20,
     embedMsPerFace: 18,

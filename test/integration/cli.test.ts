@@ -134,34 +134,42 @@ describe('facestream embed', () => {
   });
 });
 
+/**
+ * A copy of the build in a temporary root, for the commands that read <root>/config/calibration.json,
+ * so they can run with a known calibration, with none, or write one, without touching the
+ * repository. `calibration`: the models to write there, 'shipped' for a copy of this checkout's
+ * file, null for no file.
+ */
+function sandbox(name: string, calibration: object | 'shipped' | null): { cli: string; root: string } {
+  const root = path.join(temp.dir, name);
+  mkdirSync(path.join(root, 'models'), { recursive: true });
+  cpSync(path.join(ROOT, 'dist', 'src'), path.join(root, 'dist', 'src'), { recursive: true });
+  copyFileSync(path.join(ROOT, 'package.json'), path.join(root, 'package.json'));
+  copyFileSync(path.join(ROOT, 'models', 'manifest.json'), path.join(root, 'models', 'manifest.json'));
+  symlinkSync(path.join(ROOT, 'node_modules'), path.join(root, 'node_modules'), 'dir');
+  if (calibration) {
+    mkdirSync(path.join(root, 'config'));
+    const file = path.join(root, 'config', 'calibration.json');
+    if (calibration === 'shipped') copyFileSync(path.join(ROOT, 'config', 'calibration.json'), file);
+    else writeFileSync(file, JSON.stringify({ models: calibration }));
+  }
+  return { cli: path.join(root, 'dist', 'src', 'cli', 'main.js'), root };
+}
+
 describe('facestream compare', () => {
   /**
-   * `compare` reads its threshold from <repo>/config/calibration.json, which `npm run
-   * bench:accuracy` writes. To test it with a known threshold, and without one, without
-   * touching the repository, run a copy of the build in a temporary root.
+   * `compare` reads its threshold from the data directory's calibration.json, else from
+   * <repo>/config/calibration.json, the shipped default; the sandbox's data directory has none.
    */
-  function sandbox(name: string, calibration: object | null): string {
-    const root = path.join(temp.dir, name);
-    mkdirSync(path.join(root, 'models'), { recursive: true });
-    cpSync(path.join(ROOT, 'dist', 'src'), path.join(root, 'dist', 'src'), { recursive: true });
-    copyFileSync(path.join(ROOT, 'package.json'), path.join(root, 'package.json'));
-    copyFileSync(path.join(ROOT, 'models', 'manifest.json'), path.join(root, 'models', 'manifest.json'));
-    symlinkSync(path.join(ROOT, 'node_modules'), path.join(root, 'node_modules'), 'dir');
-    if (calibration) {
-      mkdirSync(path.join(root, 'config'));
-      writeFileSync(path.join(root, 'config', 'calibration.json'), JSON.stringify({ models: calibration }));
-    }
-    return path.join(root, 'dist', 'src', 'cli', 'main.js');
-  }
-  const env = { FACESTREAM_MODEL_CACHE: MODEL_CACHE };
+  const env = () => ({ FACESTREAM_MODEL_CACHE: MODEL_CACHE, FACESTREAM_DATA_DIR: path.join(temp.dir, 'no-data') });
   const calibration = Object.fromEntries(
     EMBEDDER_IDS.map((id) => [id, { minSimilarity: 0.4, accuracy: 0.99, pairs: 600, measuredOn: 'test', measuredAt: '2024-01-01T00:00:00Z' }]),
   );
 
   test('an image against itself: same: true, similarity > 0.99, threshold a number', async (t) => {
     if (skipped(t)) return;
-    const cli = sandbox('calibrated', calibration);
-    const result = await runCli(['compare', samplePhoto(2), samplePhoto(2), '--json'], { cli, env });
+    const { cli } = sandbox('calibrated', calibration);
+    const result = await runCli(['compare', samplePhoto(2), samplePhoto(2), '--json'], { cli, env: env() });
     assert.equal(result.code, 0, result.stderr);
     const out = json<{ similarity: number; threshold: number; same: boolean }>(result);
     assert.deepEqual(Object.keys(out).sort(), ['same', 'similarity', 'threshold']);
@@ -173,8 +181,8 @@ describe('facestream compare', () => {
 
   test('two different people: same: false, similarity below the threshold', async (t) => {
     if (skipped(t)) return;
-    const cli = sandbox('calibrated-2', calibration);
-    const result = await runCli(['compare', samplePhoto(2), samplePhoto(5), '--json'], { cli, env });
+    const { cli } = sandbox('calibrated-2', calibration);
+    const result = await runCli(['compare', samplePhoto(2), samplePhoto(5), '--json'], { cli, env: env() });
     assert.equal(result.code, 0, result.stderr);
     const out = json<{ similarity: number; threshold: number; same: boolean }>(result);
     assert.equal(out.same, false);
@@ -189,7 +197,7 @@ describe('facestream compare', () => {
       assert.equal(result.code, 0, result.stderr);
       assert.equal(json<{ same: boolean }>(result).same, true);
     } else {
-      t.diagnostic('config/calibration.json is missing: run `npm run bench:accuracy` to make `compare` usable');
+      t.diagnostic('config/calibration.json is missing: restore it, or run `npm run bench:accuracy -- --write-calibration` to make `compare` usable');
       assert.notEqual(result.code, 0);
       assert.match(result.stderr, /no calibrated threshold/);
       assert.match(result.stderr, /npm run bench:accuracy/);
@@ -200,8 +208,8 @@ describe('facestream compare', () => {
     'a missing calibration is reported in one line, without a stack trace',
     async (t) => {
       if (skipped(t)) return;
-      const cli = sandbox('uncalibrated', null);
-      const result = await runCli(['compare', small, small, '--json'], { cli, env });
+      const { cli } = sandbox('uncalibrated', null);
+      const result = await runCli(['compare', small, small, '--json'], { cli, env: env() });
       assert.notEqual(result.code, 0);
       assert.match(result.stderr, /npm run bench:accuracy/);
       assert.equal(result.stderr.trim().split('\n').length, 1, `one line, got:\n${result.stderr}`);
@@ -210,11 +218,88 @@ describe('facestream compare', () => {
 
   test('a bad file is named on stderr with exit code 2', async (t) => {
     if (skipped(t)) return;
-    const cli = sandbox('calibrated-3', calibration);
+    const { cli } = sandbox('calibrated-3', calibration);
     const missing = path.join(temp.dir, 'nobody.jpg');
-    const result = await runCli(['compare', small, missing, '--json'], { cli, env });
+    const result = await runCli(['compare', small, missing, '--json'], { cli, env: env() });
     assert.equal(result.code, 2);
     assert.equal(result.stderr, `facestream: ${missing}: no such file\n`);
+  });
+});
+
+describe('facestream bench accuracy and the calibration it may write', () => {
+  /** Four pairs of two photos (each photo with itself, and with the other): a measurement in seconds. */
+  function pairsFile(): string {
+    const file = path.join(temp.dir, 'pairs.csv');
+    const [a, b] = [samplePhoto(2), samplePhoto(5)];
+    writeFileSync(file, ['image_a,image_b,same', `${a},${a},1`, `${a},${b},0`, `${b},${b},1`, `${b},${a},0`].join('\n') + '\n');
+    return file;
+  }
+  const MODEL = 'mobilefacenet192';
+  interface Written {
+    models: Record<string, { minSimilarity: number; measuredOn: string }>;
+  }
+  /** A sandbox with a copy of the shipped calibration, its bytes now, and a data directory for it (not made). */
+  function shippedSandbox(name: string) {
+    const { cli, root } = sandbox(name, 'shipped');
+    const shipped = path.join(root, 'config', 'calibration.json');
+    return { cli, shipped, before: readFileSync(shipped), dataDir: path.join(temp.dir, `${name}-data`) };
+  }
+
+  test('measures without writing: the shipped config/calibration.json keeps its bytes and the data directory gets nothing', async (t) => {
+    if (skipped(t)) return;
+    const { cli, shipped, before, dataDir } = shippedSandbox('bench-no-write');
+    const result = await runCli(['bench', 'accuracy', '--pairs', pairsFile(), '--model', MODEL, '--json'], { cli, env: { FACESTREAM_MODEL_CACHE: MODEL_CACHE, FACESTREAM_DATA_DIR: dataDir } });
+    assert.equal(result.code, 0, result.stderr);
+    const out = json<{ results: { model: string; pairs: number }[] }>(result);
+    assert.deepEqual(out.results.map((r) => [r.model, r.pairs]), [[MODEL, 4]]);
+    assert.ok(readFileSync(shipped).equals(before), 'config/calibration.json is byte for byte as shipped');
+    assert.equal(existsSync(path.join(dataDir, 'calibration.json')), false, 'nothing written into the data directory');
+  });
+
+  test('--write-calibration writes into --data-dir; compare, info and the server on that directory then use it', async (t) => {
+    if (skipped(t)) return;
+    const { cli, shipped, before, dataDir } = shippedSandbox('bench-write');
+    const env = { FACESTREAM_MODEL_CACHE: MODEL_CACHE };
+    const result = await runCli(['bench', 'accuracy', '--pairs', pairsFile(), '--model', MODEL, '--write-calibration', '--data-dir', dataDir, '--json'], { cli, env });
+    assert.equal(result.code, 0, result.stderr);
+    assert.ok(readFileSync(shipped).equals(before), 'the shipped file is untouched');
+    const written = JSON.parse(readFileSync(path.join(dataDir, 'calibration.json'), 'utf8')) as Written;
+    const shippedModels = (JSON.parse(before.toString('utf8')) as Written).models;
+    const threshold = written.models[MODEL]!.minSimilarity;
+    assert.equal(written.models[MODEL]!.measuredOn, 'pairs.csv');
+    assert.notEqual(threshold, shippedModels[MODEL]!.minSimilarity, 'measured on these pairs, not copied');
+    assert.deepEqual(written.models.facenet128, shippedModels.facenet128, 'a model not measured keeps its shipped calibration');
+
+    const compare = await runCli(['compare', samplePhoto(2), samplePhoto(2), '--data-dir', dataDir, '--json'], { cli, env });
+    assert.equal(compare.code, 0, compare.stderr);
+    assert.ok(Math.abs(json<{ threshold: number }>(compare).threshold - threshold) < 1e-4, 'compare takes the data directory\'s threshold');
+    const elsewhere = await runCli(['compare', samplePhoto(2), samplePhoto(2), '--data-dir', path.join(temp.dir, 'bench-write-other'), '--json'], { cli, env });
+    assert.ok(Math.abs(json<{ threshold: number }>(elsewhere).threshold - shippedModels[MODEL]!.minSimilarity) < 1e-4, 'another data directory reads the shipped default');
+
+    const info = await runCli(['info', '--data-dir', dataDir, '--json'], { cli, env });
+    assert.equal(info.code, 0, info.stderr);
+    assert.deepEqual(json<{ calibration: unknown }>(info).calibration, { path: path.join(dataDir, 'calibration.json'), origin: 'data directory' });
+
+    // the server's matcher, built as startServer builds it, for a config whose dataDir is that directory
+    const [{ buildMatcher }, { openDatabase }, { loadConfig }] = await Promise.all([
+      import('../../src/server/server.js'),
+      import('../../src/storage/database.js'),
+      import('../../src/config/load.js'),
+    ]);
+    const config = loadConfig({ overrides: { dataDir, recognition: { model: MODEL } }, env: {} });
+    const db = openDatabase(dataDir, { create: true });
+    try {
+      assert.equal(buildMatcher(db, dataDir, config).options.minSimilarity, threshold, 'the server matches with the data directory\'s threshold');
+    } finally {
+      db.close();
+    }
+  });
+
+  test('--data-dir without --write-calibration is refused: the benchmark alone writes nothing', async (t) => {
+    if (skipped(t)) return;
+    const result = await runCli(['bench', 'accuracy', '--pairs', pairsFile(), '--data-dir', path.join(temp.dir, 'refused')]);
+    assert.equal(result.code, 2);
+    assert.match(result.stderr, /--data-dir goes with --write-calibration/);
   });
 });
 

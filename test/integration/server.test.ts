@@ -106,8 +106,12 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
     const text = await (await api('/api/metrics')).text();
     assert.match(text, /facestream_fps_in\{camera="still"\} [0-9.]+/);
     assert.match(text, /facestream_capture_to_emit_ms_count\{camera="still"\} [1-9]/);
-    const status = (await (await api('/api/cameras/still')).json()) as { state: string; fpsProcessed: number };
+    assert.match(text, /facestream_frames_dropped_total\{camera="still"\} [0-9]+/);
+    assert.match(text, /facestream_embeds_dropped_total\{camera="still"\} [0-9]+/);
+    const status = (await (await api('/api/cameras/still')).json()) as { state: string; fpsProcessed: number; framesDropped: number; embedsDropped: number };
     assert.equal(status.state, 'live');
+    assert.equal(typeof status.framesDropped, 'number');
+    assert.equal(typeof status.embedsDropped, 'number');
   });
 
   it('logs strangers as unknown events, filterable, exportable as CSV, and with a snapshot', async () => {

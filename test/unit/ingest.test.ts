@@ -334,12 +334,12 @@ describe('FrameReader', () => {
   }
 
   /** Feeds `bytes` in chunks of the given sizes (cycled) and returns copies of the frames. */
-  function feed(bytes: Uint8Array, sizes: number[], poolSize = 3): { frames: { data: number[]; index: number; slot: number; ts: number }[]; reader: FrameReader } {
+  function feed(bytes: Uint8Array, sizes: number[], poolSize = 3): { frames: { data: number[]; index: number; ts: number }[]; reader: FrameReader } {
     let clock = 1000;
-    const frames: { data: number[]; index: number; slot: number; ts: number }[] = [];
+    const frames: { data: number[]; index: number; ts: number }[] = [];
     const reader = new FrameReader({ width, height, poolSize, now: () => clock }, (f: RawFrame) => {
       assert.equal(f.data.length, frameBytes);
-      frames.push({ data: Array.from(f.data), index: f.index, slot: f.slot, ts: f.ts });
+      frames.push({ data: Array.from(f.data), index: f.index, ts: f.ts });
     });
     let offset = 0;
     for (let k = 0; offset < bytes.length; k += 1) {
@@ -390,15 +390,18 @@ describe('FrameReader', () => {
     const seen: RawFrame[] = [];
     const reader = new FrameReader({ width, height, poolSize: 3 }, (f) => seen.push(f));
     reader.write(stream(4));
-    assert.deepEqual(seen.map((f) => f.slot), [0, 1, 2, 0]);
+    /** Which ring slot each frame's data is, numbered in the order the slots were first seen. */
+    const slotsOf = (frames: RawFrame[]) => frames.map((f) => frames.findIndex((g) => g.data === f.data));
+    assert.deepEqual(slotsOf(seen), [0, 1, 2, 0]);
     assert.equal(seen[0].data, seen[3].data, 'slot 0 is reused for frame 3');
-    assert.equal(seen[0].data, reader.slots[0]);
-    assert.ok(reader.slots[0].buffer instanceof SharedArrayBuffer);
+    assert.ok(seen[0].data.buffer instanceof SharedArrayBuffer);
     // frame 1 is still intact after frame 3 was written (poolSize - 1 frames later)
     assert.deepEqual(Array.from(seen[1].data), expected(2)[1]);
-    const plain = new FrameReader({ width, height, shared: false }, () => undefined);
-    assert.ok(!(plain.slots[0].buffer instanceof SharedArrayBuffer));
-    assert.equal(plain.slots.length, 8);
+    const plainSeen: RawFrame[] = [];
+    const plain = new FrameReader({ width, height, shared: false }, (f) => plainSeen.push(f));
+    plain.write(stream(9));
+    assert.ok(!(plainSeen[0].data.buffer instanceof SharedArrayBuffer));
+    assert.deepEqual(slotsOf(plainSeen), [0, 1, 2, 3, 4, 5, 6, 7, 0], 'a ring of 8 by default');
   });
 
   test('attach reads a stream; detach stops reading', () => {
@@ -416,20 +419,20 @@ describe('FrameReader', () => {
 
   test('a ring from a pool goes back on release: the next reader gets the same memory, the released one reads no more', () => {
     const pool = new SlotPool();
-    let count = 0;
-    const first = new FrameReader({ width, height, poolSize: 3, pool }, () => {
-      count += 1;
-    });
-    const ring = first.slots.map((slot) => slot.buffer);
-    first.write(stream(2));
+    const firstFrames: RawFrame[] = [];
+    const first = new FrameReader({ width, height, poolSize: 3, pool }, (f) => firstFrames.push(f));
+    first.write(stream(3)); // one frame in each slot: the frames show the whole ring
+    const ring = firstFrames.map((f) => f.data.buffer);
     first.release();
     first.release(); // twice is harmless: the ring is given back once
     assert.equal(pool.idleBytes, 3 * frameBytes);
     first.write(stream(2));
-    assert.equal(count, 2, 'a released reader emits nothing');
-    const second = new FrameReader({ width, height, poolSize: 3, pool }, () => undefined);
-    assert.deepEqual(new Set(second.slots.map((slot) => slot.buffer)), new Set(ring));
+    assert.equal(firstFrames.length, 3, 'a released reader emits nothing');
+    const secondFrames: RawFrame[] = [];
+    const second = new FrameReader({ width, height, poolSize: 3, pool }, (f) => secondFrames.push(f));
     assert.equal(pool.idleBytes, 0);
+    second.write(stream(3));
+    assert.deepEqual(new Set(secondFrames.map((f) => f.data.buffer)), new Set(ring));
   });
 
   test('rejects bad sizes', () => {

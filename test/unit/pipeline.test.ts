@@ -87,6 +87,20 @@ describe('VisionPipeline scheduling', () => {
     });
   });
 
+  it('keeps only the newest embedding job waiting: a replaced one is counted and reported', async () => {
+    const { detector, embedder, pipeline } = setup();
+    embedder.busy = true; // embedding jobs queue up behind a busy embedder
+    pipeline.addCamera('a');
+    for (let seq = 0; seq < 4; seq++) {
+      pipeline.push(frame('a', seq, seq * 40));
+      await detector.next().answer([face([10, 10, 50, 50])]);
+    }
+    // every detection of the (confirmed, undecided) face asks for a sample; only the newest waits
+    const metrics = pipeline.metrics('a')!;
+    assert.ok(metrics.embedsDropped >= 2, `${metrics.embedsDropped} embedding jobs dropped`);
+    assert.equal(metrics.snapshot().embedsDropped, metrics.embedsDropped);
+  });
+
   it('gives cameras turns: a camera with a frame every few ms does not starve one with a frame now and then', async () => {
     const { detector, embedder, pipeline } = setup();
     embedder.busy = true;
