@@ -9,7 +9,7 @@
  * stderr for the camera to classify.
  */
 import { spawn } from 'node:child_process';
-import { inputArgs, type CameraSource } from './ffmpeg-args.js';
+import { inputArgs, type SourceSpec } from './ffmpeg-args.js';
 import { stopChild, type FfmpegInfo } from './ffmpeg.js';
 
 /** The video stream of a source as it is displayed (rotation applied). */
@@ -113,7 +113,7 @@ export function parseFfmpegStreamInfo(stderr: string): SourceInfo | null {
 }
 
 /** The probe's command line: ffprobe's JSON query, or ffmpeg with an input and no output. Pure. */
-export function probeArgs(source: CameraSource, ffmpeg: Pick<FfmpegInfo, 'rtspTimeoutOption'>, tool: 'ffprobe' | 'ffmpeg'): string[] {
+export function probeArgs(source: SourceSpec, ffmpeg: Pick<FfmpegInfo, 'rtspTimeoutOption'>, tool: 'ffprobe' | 'ffmpeg'): string[] {
   const input = inputArgs(source, ffmpeg, 'probe');
   if (tool === 'ffprobe') {
     return [
@@ -127,7 +127,7 @@ export function probeArgs(source: CameraSource, ffmpeg: Pick<FfmpegInfo, 'rtspTi
 }
 
 /** Probes `source` with ffprobe when there is one, else with ffmpeg. Never rejects. */
-export function probeSource(source: CameraSource, ffmpeg: FfmpegInfo, options: ProbeOptions = {}): Promise<ProbeResult> {
+export function probeSource(source: SourceSpec, ffmpeg: FfmpegInfo, options: ProbeOptions = {}): Promise<ProbeResult> {
   const tool = ffmpeg.ffprobePath ? 'ffprobe' : 'ffmpeg';
   const binary = ffmpeg.ffprobePath ?? ffmpeg.path;
   const timeoutMs = options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;

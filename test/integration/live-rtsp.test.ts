@@ -29,7 +29,7 @@ import type { CameraStatus, LiveClientEvents, LiveFrame, LiveServerEvents } from
 import { createCameraSource } from '../../src/ingest/camera-source.js';
 import { configSchema, type CameraConfig } from '../../src/config/schema.js';
 import { locateFfmpeg, type FfmpegInfo } from '../../src/ingest/ffmpeg.js';
-import type { CameraSource } from '../../src/pipeline/camera-service.js';
+import type { CameraSource } from '../../src/common/frame.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { mainFace } from '../../src/cli/bench-stream.js';
 import { childProcesses, freePort, prepareClip, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../../src/cli/loopback-streams.js';

@@ -4,7 +4,7 @@
  * machine, ffmpeg stderr classification, version and probe parsing.
  */
 import { describe, test } from 'node:test';
-import { RateMeter } from '../../src/pipeline/metrics.js';
+import { RateMeter } from '../../src/common/rate-meter.js';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import {
@@ -25,17 +25,8 @@ import { parseFfmpegVersion, rtspTimeoutOptionFor } from '../../src/ingest/ffmpe
 import { SlotPool } from '../../src/common/slot-pool.js';
 import { FrameReader, type RawFrame } from '../../src/ingest/frame-reader.js';
 import { parseFfmpegStreamInfo, parseFfprobeJson, parseRate, probeArgs } from '../../src/ingest/probe.js';
-import {
-  DEFAULT_BACKOFF,
-  INITIAL_WATCH_STATE,
-  backoffDelay,
-  classifyStderr,
-  failuresAfterRun,
-  nextWatchState,
-  type ProblemContext,
-  type StreamProblem,
-  type WatchState,
-} from '../../src/ingest/camera.js';
+import { classifyStderr, type ProblemContext, type StreamProblem } from '../../src/ingest/stream-problem.js';
+import { DEFAULT_BACKOFF, INITIAL_WATCH_STATE, backoffDelay, failuresAfterRun, nextWatchState, type WatchState } from '../../src/ingest/watchdog.js';
 
 const FFMPEG5: FfmpegFlavour = { rtspTimeoutOption: '-timeout' };
 const FFMPEG4: FfmpegFlavour = { rtspTimeoutOption: '-stimeout' };
