@@ -15,9 +15,9 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { CapturedFrame } from '../../src/common/frame.js';
 import { Camera, type CameraStatus } from '../../src/ingest/camera.js';
-import { FfmpegNotFoundError, locateFfmpeg, stopChild, type FfmpegInfo } from '../../src/ingest/ffmpeg.js';
+import { FfmpegNotFoundError, locateFfmpeg, runFfmpeg, stopChild, type FfmpegInfo } from '../../src/ingest/ffmpeg.js';
 import { probeSource } from '../../src/ingest/probe.js';
-import { freePort, runFfmpeg, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../../src/cli/loopback-streams.js';
+import { freePort, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../support/loopback-streams.js';
 import { tempDir } from '../helpers.js';
 
 const CLIP_FPS = 25;

@@ -28,8 +28,9 @@ import path from 'node:path';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { BENCH_CLIPS, BENCH_FPS, BENCH_HEIGHT, BENCH_WIDTH, benchDataDir, benchSeconds, benchWork, quantile, runCleanups } from './bench-stream.js';
-import { childProcesses, exited, prepareClip, processCpuSeconds } from './loopback-streams.js';
+import { waitForExit } from '../src/ingest/ffmpeg.js';
+import { childProcesses, prepareClip, processCpuSeconds } from '../test/support/loopback-streams.js';
+import { BENCH_CLIPS, BENCH_FPS, BENCH_HEIGHT, BENCH_WIDTH, benchDataDir, benchSeconds, benchWork, quantile, runCleanups } from './live.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const LOAD_FLAG = '--api-load-child';
@@ -135,7 +136,7 @@ function startLoad(options: LoadOptions): { started: Promise<void>; result: Prom
     if (stdout.includes('started\n')) markStarted();
   });
   child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr = (stderr + text).slice(-4000)));
-  const result = exited(child, (options.seconds + 60) * 1000, 'the API load generator')
+  const result = waitForExit(child, (options.seconds + 60) * 1000, 'the API load generator')
     .catch((error: Error) => {
       child.kill('SIGKILL');
       throw error;
@@ -179,7 +180,7 @@ export interface PhaseResult {
 }
 
 export async function benchApi(argv: string[]): Promise<number> {
-  const { parse, printJson, rounded, UsageError } = await import('./args.js');
+  const { parse, printJson, rounded, UsageError } = await import('../src/cli/args.js');
   const { values } = parse(argv, {
     seconds: { type: 'string' },
     clients: { type: 'string' },
@@ -189,18 +190,18 @@ export async function benchApi(argv: string[]): Promise<number> {
     data: { type: 'string' },
     json: { type: 'boolean' },
   });
-  const seconds = await benchSeconds(values.seconds);
+  const seconds = benchSeconds(values.seconds);
   const clients = Number(values.clients ?? 200);
   if (!Number.isInteger(clients) || clients < 1 || clients > 1000) throw new UsageError(`--clients ${values.clients}: give 1 to 1000`);
   const eventCount = Number(values.events ?? 1000);
   if (!Number.isInteger(eventCount) || eventCount < 0 || eventCount > 100_000) throw new UsageError(`--events ${values.events}: give 0 to 100000`);
   const apiPath = values.path ?? '/api/events?limit=500';
   if (!apiPath.startsWith('/api/')) throw new UsageError(`--path ${apiPath}: give a path under /api/, e.g. /api/events?limit=500`);
-  const source = path.join(await benchDataDir(values.data), 'video', BENCH_CLIPS[0]!);
+  const source = path.join(benchDataDir(values.data), 'video', BENCH_CLIPS[0]!);
   if (!existsSync(source)) throw new UsageError(`${source} not found: bench api needs the shared clips (--data <dir>, FACESTREAM_DATA or ../shared/data)`);
   const progress = (line: string) => process.stderr.write(`bench api: ${line}\n`);
 
-  const { locateFfmpeg } = await import('../ingest/ffmpeg.js');
+  const { locateFfmpeg } = await import('../src/ingest/ffmpeg.js');
   const ffmpeg = await locateFfmpeg();
   const { work, cleanups } = benchWork('api');
   try {
@@ -212,9 +213,9 @@ export async function benchApi(argv: string[]): Promise<number> {
     progress(`inserting ${eventCount} events through the EventsRepository`);
     await fillEvents(serverData, eventCount);
 
-    const { configSchema } = await import('../config/schema.js');
-    const { createCameraSource } = await import('../ingest/camera-source.js');
-    const { startServer } = await import('../server/server.js');
+    const { configSchema } = await import('../src/config/schema.js');
+    const { createCameraSource } = await import('../src/ingest/camera-source.js');
+    const { startServer } = await import('../src/server/server.js');
     const serverLog: string[] = [];
     const config = configSchema.parse({
       server: { host: '127.0.0.1', port: 0 },
@@ -334,9 +335,9 @@ export async function benchApi(argv: string[]): Promise<number> {
 
 /** `count` ended events over the last hours, a third of them known, written as the recorder writes them. */
 async function fillEvents(dataDir: string, count: number): Promise<void> {
-  const { openDatabase } = await import('../storage/database.js');
-  const { EventsRepository } = await import('../storage/events.repository.js');
-  const { newEventId } = await import('../events/event-log.js');
+  const { openDatabase } = await import('../src/storage/database.js');
+  const { EventsRepository } = await import('../src/storage/events.repository.js');
+  const { newEventId } = await import('../src/events/event-log.js');
   const db = openDatabase(dataDir, { create: true });
   try {
     const now = Date.now();
