@@ -25,9 +25,10 @@ import { existsSync } from 'node:fs';
 import http from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import type { Socket } from 'socket.io-client';
 import { waitForExit } from '../src/ingest/ffmpeg.js';
 import { childProcesses, prepareClip, processCpuSeconds } from '../test/support/loopback-streams.js';
 import { BENCH_CLIPS, BENCH_FPS, BENCH_HEIGHT, BENCH_WIDTH, benchDataDir, benchSeconds, benchWork, quantile, runCleanups } from './live.js';
@@ -179,8 +180,65 @@ export interface PhaseResult {
   loadAverage: number[];
 }
 
+interface ApiOptions {
+  seconds: number;
+  clients: number;
+  eventCount: number;
+  apiPath: string;
+  distinct: boolean;
+  /** The Hamilton clip as shared. */
+  source: string;
+  json: boolean;
+}
+
+type ApiReport = ReturnType<typeof apiReport>;
+
 export async function benchApi(argv: string[]): Promise<number> {
-  const { parse, printJson, rounded, UsageError } = await import('../src/cli/args.js');
+  const options = await apiOptions(argv);
+  const progress = (line: string) => process.stderr.write(`bench api: ${line}\n`);
+  // imported here, not at the top: the load child runs this file and needs none of the server
+  const { locateFfmpeg } = await import('../src/ingest/ffmpeg.js');
+  const ffmpeg = await locateFfmpeg();
+  const { work, cleanups } = benchWork('api');
+  try {
+    progress(`re-encoding ${BENCH_CLIPS[0]} to ${BENCH_WIDTH}×${BENCH_HEIGHT} @ ${BENCH_FPS} fps in ${work}`);
+    const clip = path.join(work, 'clip-640x480.mp4');
+    await prepareClip(ffmpeg.path, options.source, clip, { fps: BENCH_FPS, size: { width: BENCH_WIDTH, height: BENCH_HEIGHT } });
+
+    const serverData = path.join(work, 'data');
+    progress(`inserting ${options.eventCount} events through the EventsRepository`);
+    await fillEvents(serverData, options.eventCount);
+    const server = await startApiServer(serverData, clip);
+    cleanups.push(() => server.stop());
+
+    const { io } = await import('socket.io-client');
+    const socket = io(`${server.url}/live`, { transports: ['websocket'], reconnection: false });
+    cleanups.push(() => void socket.close());
+    const viewer = watchCamera(socket, server);
+    await viewer.first;
+    const cameraFfmpeg = childProcesses().find((c) => c.role === 'camera');
+    progress('the camera is live; warming up 3 s');
+    await delay(3000);
+
+    const run: PhaseRun = { options, url: server.url, viewer, cameraFfmpegPid: cameraFfmpeg?.pid ?? null, loopDelay: monitorEventLoopDelay({ resolution: 10 }) };
+    progress(`phase A: ${options.seconds} s, no API load`);
+    const a = await phase(run, 'A (no load)', false);
+    progress(`phase B: ${options.seconds} s, ${options.clients} clients looping on GET ${options.apiPath}`);
+    const b = await phase(run, 'B (API load)', true);
+
+    const report = apiReport(options, a, b);
+    const { printJson, rounded } = await import('../src/cli/args.js');
+    if (options.json) printJson(rounded(report, 2));
+    else printApiReport(report);
+    return 0;
+  } finally {
+    await runCleanups(cleanups, progress);
+  }
+}
+
+/** The options, checked before anything starts. */
+async function apiOptions(argv: string[]): Promise<ApiOptions> {
+  const { parse, UsageError } = await import('../src/cli/args.js');
   const { values } = parse(argv, {
     seconds: { type: 'string' },
     clients: { type: 'string' },
@@ -199,138 +257,138 @@ export async function benchApi(argv: string[]): Promise<number> {
   if (!apiPath.startsWith('/api/')) throw new UsageError(`--path ${apiPath}: give a path under /api/, e.g. /api/events?limit=500`);
   const source = path.join(benchDataDir(values.data), 'video', BENCH_CLIPS[0]!);
   if (!existsSync(source)) throw new UsageError(`${source} not found: bench api needs the shared clips (--data <dir>, FACESTREAM_DATA or ../shared/data)`);
-  const progress = (line: string) => process.stderr.write(`bench api: ${line}\n`);
+  return { seconds, clients, eventCount, apiPath, distinct: values.distinct === true, source, json: values.json ?? false };
+}
 
-  const { locateFfmpeg } = await import('../src/ingest/ffmpeg.js');
-  const ffmpeg = await locateFfmpeg();
-  const { work, cleanups } = benchWork('api');
-  try {
-    progress(`re-encoding ${BENCH_CLIPS[0]} to ${BENCH_WIDTH}×${BENCH_HEIGHT} @ ${BENCH_FPS} fps in ${work}`);
-    const clip = path.join(work, 'clip-640x480.mp4');
-    await prepareClip(ffmpeg.path, source, clip, { fps: BENCH_FPS, size: { width: BENCH_WIDTH, height: BENCH_HEIGHT } });
+/** A real server on the data folder with the clip as its one (config file) camera. */
+async function startApiServer(dataDir: string, clip: string) {
+  const { configSchema } = await import('../src/config/schema.js');
+  const { createCameraSource } = await import('../src/ingest/camera-source.js');
+  const { startServer } = await import('../src/server/server.js');
+  const serverLog: string[] = [];
+  const config = configSchema.parse({
+    server: { host: '127.0.0.1', port: 0 },
+    dataDir,
+    // the camera comes from the (trusted) config, as a user's would
+    cameras: [{ id: CAMERA_ID, url: clip, fps: BENCH_FPS, maxWidth: BENCH_WIDTH, maxHeight: BENCH_HEIGHT, loop: true }],
+  });
+  return startServer(config, (camera) => createCameraSource(camera), (line) => serverLog.push(line));
+}
 
-    const serverData = path.join(work, 'data');
-    progress(`inserting ${eventCount} events through the EventsRepository`);
-    await fillEvents(serverData, eventCount);
+/** What the viewer counts while `counting` (reset at the start of each phase). */
+interface ViewerCounts {
+  counting: boolean;
+  received: number;
+  latency: number[];
+  perSecond: Map<number, number>;
+  since: number;
+  /** Resolves at the first frame; rejects after 45 s. */
+  first: Promise<void>;
+}
 
-    const { configSchema } = await import('../src/config/schema.js');
-    const { createCameraSource } = await import('../src/ingest/camera-source.js');
-    const { startServer } = await import('../src/server/server.js');
-    const serverLog: string[] = [];
-    const config = configSchema.parse({
-      server: { host: '127.0.0.1', port: 0 },
-      dataDir: serverData,
-      // the camera comes from the (trusted) config, as a user's would
-      cameras: [{ id: CAMERA_ID, url: clip, fps: BENCH_FPS, maxWidth: BENCH_WIDTH, maxHeight: BENCH_HEIGHT, loop: true }],
-    });
-    const server = await startServer(config, (camera) => createCameraSource(camera), (line) => serverLog.push(line));
-    cleanups.push(() => server.stop());
-
-    // the viewer: acknowledges each frame at once, as a browser that keeps up does
-    const { io } = await import('socket.io-client');
-    const socket = io(`${server.url}/live`, { transports: ['websocket'], reconnection: false });
-    cleanups.push(() => void socket.close());
-    const viewer = { counting: false, received: 0, latency: [] as number[], perSecond: new Map<number, number>(), since: 0 };
-    let firstFrame: () => void = () => {};
-    const first = new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`the camera delivered no frame within 45 s: ${JSON.stringify(server.cameras.statuses().map((s) => [s.id, s.state, s.reason]))}`)), 45_000);
-      firstFrame = () => {
-        clearTimeout(timer);
-        resolve();
-      };
-    });
-    socket.on('connect', () => socket.emit('watch', { cameraId: CAMERA_ID }));
-    socket.on('frame', (frame: { ts: number }, drawn: () => void) => {
-      drawn();
-      firstFrame();
-      if (!viewer.counting) return;
-      const now = Date.now();
-      viewer.received++;
-      viewer.latency.push(now - frame.ts);
-      const second = Math.floor((performance.now() - viewer.since) / 1000);
-      viewer.perSecond.set(second, (viewer.perSecond.get(second) ?? 0) + 1);
-    });
-    await first;
-    const cameraFfmpeg = childProcesses().find((c) => c.role === 'camera');
-    progress('the camera is live; warming up 3 s');
-    await delay(3000);
-
-    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
-    const phase = async (name: PhaseResult['name'], withLoad: boolean): Promise<PhaseResult> => {
-      const load = withLoad ? startLoad({ url: server.url + apiPath, clients, seconds, distinct: values.distinct === true }) : null;
-      if (load) await load.started;
-      const cpuStart = { server: process.cpuUsage(), ffmpeg: cameraFfmpeg ? processCpuSeconds(cameraFfmpeg.pid) : null };
-      const eluStart = performance.eventLoopUtilization();
-      loopDelay.reset();
-      loopDelay.enable();
-      Object.assign(viewer, { counting: true, received: 0, latency: [], perSecond: new Map(), since: performance.now() });
-      // the load child runs `seconds` on its own clock; without it, the phase is a plain wait
-      const loadResult = load ? await load.result : await delay(seconds * 1000).then(() => null);
-      viewer.counting = false;
-      const wall = (performance.now() - viewer.since) / 1000;
-      loopDelay.disable();
-      const elu = performance.eventLoopUtilization(eluStart);
-      const serverCpu = process.cpuUsage(cpuStart.server);
-      const ffmpegEnd = cameraFfmpeg ? processCpuSeconds(cameraFfmpeg.pid) : null;
-      const wholeSeconds = Math.floor(wall);
-      const perSecond = Array.from({ length: Math.max(1, wholeSeconds) }, (_, s) => viewer.perSecond.get(s) ?? 0);
-      return {
-        name,
-        seconds: wall,
-        fps: viewer.received / wall,
-        worstSecondFps: Math.min(...perSecond),
-        clientP50: quantile(viewer.latency, 0.5),
-        clientP95: quantile(viewer.latency, 0.95),
-        mainThreadBusy: elu.utilization,
-        loopDelayP99: loopDelay.percentile(99) / 1e6,
-        cpu: {
-          server: (100 * (serverCpu.user + serverCpu.system)) / 1e6 / wall,
-          cameraFfmpeg: cpuStart.ffmpeg !== null && ffmpegEnd !== null ? (100 * (ffmpegEnd - cpuStart.ffmpeg)) / wall : 0,
-          load: loadResult ? loadResult.cpuPercent : null,
-        },
-        load: loadResult,
-        loadAverage: os.loadavg(),
-      };
+/** The viewer: watches the camera and acknowledges each frame at once, as a browser that keeps up does. */
+function watchCamera(socket: Socket, server: { cameras: { statuses(): { id: string; state: string; reason: string | null }[] } }): ViewerCounts {
+  let firstFrame: () => void = () => {};
+  const first = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`the camera delivered no frame within 45 s: ${JSON.stringify(server.cameras.statuses().map((s) => [s.id, s.state, s.reason]))}`)), 45_000);
+    firstFrame = () => {
+      clearTimeout(timer);
+      resolve();
     };
+  });
+  const viewer: ViewerCounts = { counting: false, received: 0, latency: [], perSecond: new Map(), since: 0, first };
+  socket.on('connect', () => socket.emit('watch', { cameraId: CAMERA_ID }));
+  socket.on('frame', (frame: { ts: number }, drawn: () => void) => {
+    drawn();
+    firstFrame();
+    if (!viewer.counting) return;
+    const now = Date.now();
+    viewer.received++;
+    viewer.latency.push(now - frame.ts);
+    const second = Math.floor((performance.now() - viewer.since) / 1000);
+    viewer.perSecond.set(second, (viewer.perSecond.get(second) ?? 0) + 1);
+  });
+  return viewer;
+}
 
-    progress(`phase A: ${seconds} s, no API load`);
-    const a = await phase('A (no load)', false);
-    progress(`phase B: ${seconds} s, ${clients} clients looping on GET ${apiPath}`);
-    const b = await phase('B (API load)', true);
+/** What each phase runs against. */
+interface PhaseRun {
+  options: ApiOptions;
+  url: string;
+  viewer: ViewerCounts;
+  cameraFfmpegPid: number | null;
+  loopDelay: IntervalHistogram;
+}
 
-    const report = {
-      machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', node: process.version },
-      setup: `1 file camera (${BENCH_CLIPS[0]}, ${BENCH_WIDTH}×${BENCH_HEIGHT} @ ${BENCH_FPS} fps, looped), 1 viewer acknowledging each frame, ${eventCount} events, load: ${clients} keep-alive clients looping GET ${apiPath}${values.distinct ? ' with a distinct to= on each request (no cache hits)' : ''}, Retry-After ignored`,
-      phases: [a, b],
-      ratio: a.fps > 0 ? b.fps / a.fps : 0,
-      targets: { [`fpsUnderLoadAtLeast${TARGET_FPS_UNDER_LOAD}`]: b.fps >= TARGET_FPS_UNDER_LOAD },
-    };
-    if (values.json) {
-      printJson(rounded(report, 2));
-      return 0;
-    }
-    const f = (v: number, d = 1) => v.toFixed(d);
-    process.stdout.write(`\n${report.machine.cpus} × ${report.machine.model}, Node ${report.machine.node}\n${report.setup}\n\n`);
-    for (const p of report.phases) {
+/** One phase: the viewer counted for `seconds`, with or without the load child hammering the API. */
+async function phase(run: PhaseRun, name: PhaseResult['name'], withLoad: boolean): Promise<PhaseResult> {
+  const { options, viewer, loopDelay } = run;
+  const pid = run.cameraFfmpegPid;
+  const load = withLoad ? startLoad({ url: run.url + options.apiPath, clients: options.clients, seconds: options.seconds, distinct: options.distinct }) : null;
+  if (load) await load.started;
+  const cpuStart = { server: process.cpuUsage(), ffmpeg: pid !== null ? processCpuSeconds(pid) : null };
+  const eluStart = performance.eventLoopUtilization();
+  loopDelay.reset();
+  loopDelay.enable();
+  Object.assign(viewer, { counting: true, received: 0, latency: [], perSecond: new Map(), since: performance.now() });
+  // the load child runs `seconds` on its own clock; without it, the phase is a plain wait
+  const loadResult = load ? await load.result : await delay(options.seconds * 1000).then(() => null);
+  viewer.counting = false;
+  const wall = (performance.now() - viewer.since) / 1000;
+  loopDelay.disable();
+  const elu = performance.eventLoopUtilization(eluStart);
+  const serverCpu = process.cpuUsage(cpuStart.server);
+  const ffmpegEnd = pid !== null ? processCpuSeconds(pid) : null;
+  const wholeSeconds = Math.floor(wall);
+  const perSecond = Array.from({ length: Math.max(1, wholeSeconds) }, (_, s) => viewer.perSecond.get(s) ?? 0);
+  return {
+    name,
+    seconds: wall,
+    fps: viewer.received / wall,
+    worstSecondFps: Math.min(...perSecond),
+    clientP50: quantile(viewer.latency, 0.5),
+    clientP95: quantile(viewer.latency, 0.95),
+    mainThreadBusy: elu.utilization,
+    loopDelayP99: loopDelay.percentile(99) / 1e6,
+    cpu: {
+      server: (100 * (serverCpu.user + serverCpu.system)) / 1e6 / wall,
+      cameraFfmpeg: cpuStart.ffmpeg !== null && ffmpegEnd !== null ? (100 * (ffmpegEnd - cpuStart.ffmpeg)) / wall : 0,
+      load: loadResult ? loadResult.cpuPercent : null,
+    },
+    load: loadResult,
+    loadAverage: os.loadavg(),
+  };
+}
+
+function apiReport(options: ApiOptions, a: PhaseResult, b: PhaseResult) {
+  return {
+    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', node: process.version },
+    setup: `1 file camera (${BENCH_CLIPS[0]}, ${BENCH_WIDTH}×${BENCH_HEIGHT} @ ${BENCH_FPS} fps, looped), 1 viewer acknowledging each frame, ${options.eventCount} events, load: ${options.clients} keep-alive clients looping GET ${options.apiPath}${options.distinct ? ' with a distinct to= on each request (no cache hits)' : ''}, Retry-After ignored`,
+    phases: [a, b],
+    ratio: a.fps > 0 ? b.fps / a.fps : 0,
+    targets: { [`fpsUnderLoadAtLeast${TARGET_FPS_UNDER_LOAD}`]: b.fps >= TARGET_FPS_UNDER_LOAD },
+  };
+}
+
+function printApiReport(report: ApiReport): void {
+  const f = (v: number, d = 1) => v.toFixed(d);
+  process.stdout.write(`\n${report.machine.cpus} × ${report.machine.model}, Node ${report.machine.node}\n${report.setup}\n\n`);
+  for (const p of report.phases) {
+    process.stdout.write(
+      `phase ${p.name}: viewer ${f(p.fps)} fps (worst second ${p.worstSecondFps}), capture→viewer p50/p95 ${f(p.clientP50, 0)}/${f(p.clientP95, 0)} ms, ` +
+        `main thread busy ${f(100 * p.mainThreadBusy, 0)}%, event-loop delay p99 ${f(p.loopDelayP99, 0)} ms, load average ${p.loadAverage.map((l) => l.toFixed(2)).join(' ')}\n`,
+    );
+    process.stdout.write(`  CPU (% of one core): server process ${f(p.cpu.server, 0)} (workers and viewer included), camera ffmpeg ${f(p.cpu.cameraFfmpeg, 0)}${p.cpu.load === null ? '' : `, load generator ${f(p.cpu.load, 0)}`}\n`);
+    if (p.load) {
+      const statuses = Object.entries(p.load.statuses).map(([code, n]) => `${code}: ${n}`).join(', ');
       process.stdout.write(
-        `phase ${p.name}: viewer ${f(p.fps)} fps (worst second ${p.worstSecondFps}), capture→viewer p50/p95 ${f(p.clientP50, 0)}/${f(p.clientP95, 0)} ms, ` +
-          `main thread busy ${f(100 * p.mainThreadBusy, 0)}%, event-loop delay p99 ${f(p.loopDelayP99, 0)} ms, load average ${p.loadAverage.map((l) => l.toFixed(2)).join(' ')}\n`,
+        `  API: ${f(p.load.requestsPerS, 0)} requests/s over ${f(p.load.seconds)} s (${statuses || 'no answers'}; ${p.load.errors} network errors), ` +
+          `${f(p.load.bytesPerS / 1e6)} MB/s, 200s answered in p50/p95 ${f(p.load.okP50, 0)}/${f(p.load.okP95, 0)} ms\n`,
       );
-      process.stdout.write(`  CPU (% of one core): server process ${f(p.cpu.server, 0)} (workers and viewer included), camera ffmpeg ${f(p.cpu.cameraFfmpeg, 0)}${p.cpu.load === null ? '' : `, load generator ${f(p.cpu.load, 0)}`}\n`);
-      if (p.load) {
-        const statuses = Object.entries(p.load.statuses).map(([code, n]) => `${code}: ${n}`).join(', ');
-        process.stdout.write(
-          `  API: ${f(p.load.requestsPerS, 0)} requests/s over ${f(p.load.seconds)} s (${statuses || 'no answers'}; ${p.load.errors} network errors), ` +
-            `${f(p.load.bytesPerS / 1e6)} MB/s, 200s answered in p50/p95 ${f(p.load.okP50, 0)}/${f(p.load.okP95, 0)} ms\n`,
-        );
-      }
     }
-    process.stdout.write(`\nviewer fps under load / without: ${f(report.ratio, 2)}\n`);
-    process.stdout.write(`targets: ${Object.entries(report.targets).map(([k, v]) => `${k} ${v ? 'met' : 'MISSED'}`).join(', ')}\n`);
-    return 0;
-  } finally {
-    await runCleanups(cleanups, progress);
   }
+  process.stdout.write(`\nviewer fps under load / without: ${f(report.ratio, 2)}\n`);
+  process.stdout.write(`targets: ${Object.entries(report.targets).map(([k, v]) => `${k} ${v ? 'met' : 'MISSED'}`).join(', ')}\n`);
 }
 
 /** `count` ended events over the last hours, a third of them known, written as the recorder writes them. */
