@@ -16,8 +16,7 @@ import vm from 'node:vm';
 import type { Socket } from 'socket.io-client';
 import type { CameraState, LiveClientEvents, LiveServerEvents } from '../src/common/live-events.js';
 import type { CameraConfig } from '../src/config/schema.js';
-import type { CameraSource } from '../src/pipeline/camera-service.js';
-import type { CapturedFrame } from '../src/pipeline/vision-pipeline.js';
+import type { CameraSource, CapturedFrame } from '../src/common/frame.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 

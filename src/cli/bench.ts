@@ -23,13 +23,24 @@ import { UsageError, isEmbedderIdOrAll, parse, printJson, printTable, rounded } 
 import { dataDirOption } from './gallery-args.js';
 import { bestThreshold, crossValidatedAccuracy, type ScoredPair } from '../embedding/verification.js';
 
+type BenchRun = (argv: string[]) => Promise<number>;
+
+/**
+ * A harness of the top-level bench/ folder (the stream, API and gallery benchmarks and their
+ * baselines, not shipped in src/), loaded from the compiled tree by path so that src/ never
+ * imports bench/ (dist/src/cli/bench.js → dist/bench/<name>.js).
+ */
+async function harness<T>(name: string): Promise<T> {
+  return (await import(new URL(`../../bench/${name}.js`, import.meta.url).href)) as T;
+}
+
 export async function benchCommand(argv: string[]): Promise<number> {
   const [kind, ...rest] = argv;
   if (kind === 'accuracy') return benchAccuracy(rest);
   if (kind === 'vision') return benchVision(rest);
-  if (kind === 'gallery') return (await import('./bench-gallery.js')).benchGallery(rest);
-  if (kind === 'stream') return (await import('./bench-stream.js')).benchStream(rest);
-  if (kind === 'api') return (await import('./bench-api.js')).benchApi(rest);
+  if (kind === 'gallery') return (await harness<{ benchGallery: BenchRun }>('gallery')).benchGallery(rest);
+  if (kind === 'stream') return (await harness<{ benchStream: BenchRun }>('stream')).benchStream(rest);
+  if (kind === 'api') return (await harness<{ benchApi: BenchRun }>('api')).benchApi(rest);
   throw new UsageError('bench takes accuracy, vision, gallery, stream or api: facestream bench accuracy --pairs pairs.csv | bench vision | bench gallery | bench stream | bench api');
 }
 

@@ -25,7 +25,7 @@ import {
   type QualityGates,
 } from '../recognition/enrol.js';
 import { personNameProblem } from '../recognition/person-name.js';
-import { VideoError } from '../recognition/video-frames.js';
+import { VideoError } from '../ingest/video-file.js';
 import { enrolFromVideo, type VideoEnrolment } from '../recognition/video-samples.js';
 import { EXIT_BAD_INPUT, UsageError, modelOption, parse, printJson, reportBadFile, rounded } from './args.js';
 import { dataDirOption, numberOption, openGallery, withGalleryErrors, type OpenGallery } from './gallery-args.js';

@@ -16,7 +16,7 @@ import { FaceAnalyzer } from '../embedding/analyzer.js';
 import { DIVERSITY_DEFAULTS, selectDiverse } from '../recognition/diverse-samples.js';
 import { QUALITY_GATE_DEFAULTS } from '../recognition/enrol.js';
 import { personNameProblem } from '../recognition/person-name.js';
-import { VideoError } from '../recognition/video-frames.js';
+import { VideoError } from '../ingest/video-file.js';
 import { faceCentredJpeg, scanVideo, type VideoFace } from '../recognition/video-samples.js';
 import { EXIT_BAD_INPUT, UsageError, modelOption, parse, printJson, reportBadFile } from './args.js';
 import { numberOption } from './gallery-args.js';

@@ -54,8 +54,8 @@ function isRgb(input: string | Buffer | RgbImage): input is RgbImage {
   return typeof input === 'object' && !Buffer.isBuffer(input) && 'data' in input;
 }
 
-/** The face with the largest box area, or undefined. */
-export function largestFace<T extends Detection>(faces: T[]): T | undefined {
+/** The face with the largest box area, or undefined (any boxed face: a detection, a live face). */
+export function largestFace<T extends Pick<Detection, 'box'>>(faces: T[]): T | undefined {
   let best: T | undefined;
   for (const face of faces) if (!best || face.box[2] * face.box[3] > best.box[2] * best.box[3]) best = face;
   return best;

@@ -4,8 +4,7 @@
  */
 import type { CameraState } from '../common/live-events.js';
 import type { CameraConfig } from '../config/schema.js';
-import type { CameraSource } from '../pipeline/camera-service.js';
-import type { CapturedFrame } from '../pipeline/vision-pipeline.js';
+import type { CameraSource, CapturedFrame } from '../common/frame.js';
 import { Camera, type CameraLog, type CameraOptions } from './camera.js';
 
 /**

@@ -8,8 +8,9 @@
  * end in `failed`. There is never more than one child per camera: a new one starts only after
  * the old one has exited, and `stop()` resolves only once the child is gone.
  *
- * The decisions (state transitions, backoff, what an ffmpeg error means) are pure functions
- * below, tested on their own; the class wires them to processes and timers.
+ * The decisions are pure functions in their own files, tested on their own: what an ffmpeg error
+ * means (stream-problem.ts) and the state transitions and backoff (watchdog.ts); this class wires
+ * them to processes and timers.
  *
  * States (what a user sees):
  * - `connecting`: started, no frame yet. Errors that retrying may fix (connection refused,
@@ -24,241 +25,22 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
-import { ffmpegArgs, filePath, fitWithin, outputFps, redactText, redactUrl, sourceKind, type CameraSource, type SourceKind } from './ffmpeg-args.js';
+import { ffmpegArgs, filePath, fitWithin, outputFps, redactText, redactUrl, sourceKind, type SourceSpec, type SourceKind } from './ffmpeg-args.js';
 import { locateFfmpeg, stopChild, type FfmpegInfo } from './ffmpeg.js';
 import { FrameReader, type RawFrame } from './frame-reader.js';
 import { DEFAULT_PROBE_TIMEOUT_MS, probeSource, type SourceInfo } from './probe.js';
-import { RateMeter } from '../pipeline/metrics.js';
+import type { CapturedFrame } from '../common/frame.js';
+import type { CameraState } from '../common/live-events.js';
+import { RateMeter } from '../common/rate-meter.js';
 import type { SlotPool } from '../common/slot-pool.js';
-
-// ---------------------------------------------------------------------------------------------
-// Pure pieces
-
-export type CameraState = 'connecting' | 'live' | 'stalled' | 'failed';
-
-/** What went wrong with a stream, in words a person can act on, and whether to retry. */
-export interface StreamProblem {
-  kind:
-    | 'unauthorized'
-    | 'forbidden'
-    | 'transport'
-    | 'protocol'
-    | 'unsupported'
-    | 'file-not-found'
-    | 'device-not-found'
-    | 'not-found'
-    | 'refused'
-    | 'timeout'
-    | 'unreachable'
-    | 'unknown-host'
-    | 'permission'
-    | 'busy'
-    | 'closed'
-    | 'ended'
-    | 'no-frames'
-    | 'ffmpeg-missing'
-    | 'unknown';
-  reason: string;
-  retry: boolean;
-}
-
-/** What the classifier knows about the source besides ffmpeg's words. */
-export interface ProblemContext {
-  kind: SourceKind;
-  /** The source as it may be shown (already redacted; a path for files). */
-  displayName: string;
-  /** RTSP transport in use, to suggest the other one. */
-  transport?: 'tcp' | 'udp';
-  /** ffmpeg's exit code (null when killed by a signal). */
-  exitCode?: number | null;
-}
-
-interface Rule {
-  test: RegExp;
-  problem: (context: ProblemContext) => StreamProblem;
-}
-
-// Order matters: ffmpeg prints "Protocol not supported" after an RTSP 461, "not found" appears in
-// "Decoder (codec …) not found", and so on; the specific patterns come first.
-const RULES: Rule[] = [
-  {
-    test: /401 Unauthori[sz]ed|authori[sz]ation failed/i,
-    problem: () => ({ kind: 'unauthorized', reason: 'wrong user name or password', retry: false }),
-  },
-  {
-    test: /403 Forbidden/i,
-    problem: () => ({ kind: 'forbidden', reason: 'access denied: this user may not open the stream', retry: false }),
-  },
-  {
-    test: /461 Unsupported Transport/i,
-    problem: (c) => ({
-      kind: 'transport',
-      reason: `the camera refused the RTSP transport${c.transport ? ` "${c.transport}": set transport to ${c.transport === 'tcp' ? 'udp' : 'tcp'}` : ': try the other transport (tcp or udp)'}`,
-      retry: false,
-    }),
-  },
-  {
-    test: /Protocol not found|Unknown protocol/i,
-    problem: (c) => ({ kind: 'protocol', reason: `ffmpeg cannot open this kind of URL: ${c.displayName}`, retry: false }),
-  },
-  {
-    test: /Invalid data found when processing input|Decoder \(codec [^)]*\) not found|Unsupported codec|could not find codec parameters|no decoder|matches no streams|does not contain any stream|no video stream/i,
-    problem: () => ({ kind: 'unsupported', reason: 'unsupported codec or not a video stream', retry: false }),
-  },
-  {
-    test: /No such file or directory/i,
-    problem: (c) =>
-      c.kind === 'file'
-        ? { kind: 'file-not-found', reason: `file not found: ${c.displayName}`, retry: false }
-        : c.kind === 'webcam'
-          ? { kind: 'device-not-found', reason: `webcam not found: ${c.displayName}: is it plugged in?`, retry: true }
-          : { kind: 'not-found', reason: 'stream not found: check the path', retry: true },
-  },
-  {
-    test: /Permission denied/i,
-    problem: (c) => ({ kind: 'permission', reason: `permission denied: the server may not read ${c.displayName}`, retry: false }),
-  },
-  {
-    test: /404 Not Found|\bnot found\b/i,
-    problem: () => ({ kind: 'not-found', reason: 'stream not found: check the path', retry: true }),
-  },
-  {
-    test: /Connection refused/i,
-    problem: () => ({ kind: 'refused', reason: 'connection refused: is the camera on and the port right?', retry: true }),
-  },
-  {
-    test: /timed out|timeout/i,
-    problem: () => ({ kind: 'timeout', reason: 'no answer from the camera (timed out): check the address and the network', retry: true }),
-  },
-  {
-    test: /No route to host|Network is unreachable|Host is unreachable/i,
-    problem: () => ({ kind: 'unreachable', reason: 'camera unreachable: check the address and the network', retry: true }),
-  },
-  {
-    test: /Name or service not known|Temporary failure in name resolution|Failed to resolve hostname|nodename nor servname|Name does not resolve/i,
-    problem: () => ({ kind: 'unknown-host', reason: 'unknown host name: check the address', retry: true }),
-  },
-  {
-    test: /Device or resource busy/i,
-    problem: () => ({ kind: 'busy', reason: 'device busy: another program is using the webcam', retry: true }),
-  },
-  {
-    test: /503 Service Unavailable/i,
-    problem: () => ({ kind: 'busy', reason: 'the camera is busy (503 Service Unavailable): too many viewers?', retry: true }),
-  },
-  {
-    test: /Connection reset by peer|Broken pipe|End of file/i,
-    problem: () => ({ kind: 'closed', reason: 'the camera closed the connection', retry: true }),
-  },
-];
-
-/**
- * Turns ffmpeg's (or ffprobe's) stderr into an actionable reason. The first matching rule wins;
- * unrecognised errors are retried, with ffmpeg's last line as the reason. Pure.
- */
-export function classifyStderr(stderr: string, context: ProblemContext): StreamProblem {
-  for (const rule of RULES) {
-    if (rule.test.test(stderr)) return rule.problem(context);
-  }
-  const lines = stderr.split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
-  const last = lines.at(-1);
-  if (!last && context.exitCode === 0) {
-    // the source said "end of stream": an HLS/HTTP video that finished, an RTSP server that hung up
-    return { kind: 'ended', reason: 'the stream ended', retry: true };
-  }
-  const code = context.exitCode === undefined || context.exitCode === null ? '' : ` (exit code ${context.exitCode})`;
-  return {
-    kind: 'unknown',
-    reason: last ? `ffmpeg stopped${code}: ${last}` : `ffmpeg stopped${code} without an error message`,
-    retry: true,
-  };
-}
-
-/** A camera's state as the watchdog tracks it. */
-export interface WatchState {
-  state: CameraState;
-  reason: string | null;
-  /** Has this camera delivered a frame since it was started? Decides connecting vs stalled. */
-  everLive: boolean;
-}
-
-export type WatchEvent =
-  | { type: 'start' }
-  | { type: 'frame' }
-  | { type: 'no-frames'; seconds: number }
-  | { type: 'ended'; problem: StreamProblem };
-
-export const INITIAL_WATCH_STATE: WatchState = { state: 'connecting', reason: null, everLive: false };
-
-/** The watchdog's state machine. Pure. */
-export function nextWatchState(current: WatchState, event: WatchEvent): WatchState {
-  // A camera that was live and lost its frames is stalled. One that never delivered a frame
-  // since it was started has failed, with the reason (a wrong URL, a camera that is off); it
-  // is still retried in the background when the error may fix itself (problem.retry).
-  const outage = (reason: string): WatchState => ({ state: current.everLive ? 'stalled' : 'failed', reason, everLive: current.everLive });
-  switch (event.type) {
-    case 'start':
-      return { ...INITIAL_WATCH_STATE };
-    case 'frame':
-      return { state: 'live', reason: null, everLive: true };
-    case 'no-frames':
-      return outage(`no frames for ${event.seconds} s`);
-    case 'ended':
-      return event.problem.retry ? outage(event.problem.reason) : { state: 'failed', reason: event.problem.reason, everLive: current.everLive };
-  }
-}
-
-export interface BackoffPolicy {
-  /** Delay before the first retry. */
-  initialMs: number;
-  /** The delay never grows beyond this. */
-  maxMs: number;
-  /** Each consecutive failure multiplies the delay by this. */
-  factor: number;
-  /** A run that stayed live this long counts as healthy: the next failure starts the schedule again. */
-  resetAfterMs: number;
-}
-
-export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 1000, maxMs: 30_000, factor: 2, resetAfterMs: 30_000 };
-
-/** The delay before retry number `failures` (1, 2, 3 …): 1 s, 2 s, 4 s … capped at maxMs. Pure. */
-export function backoffDelay(failures: number, policy: BackoffPolicy = DEFAULT_BACKOFF): number {
-  const exponent = Math.max(0, failures - 1);
-  return Math.min(policy.maxMs, policy.initialMs * policy.factor ** exponent);
-}
-
-/**
- * The consecutive-failure count after a run that ended: a run live for at least resetAfterMs
- * starts counting again at 1, any other run adds one. Pure.
- */
-export function failuresAfterRun(previousFailures: number, liveMs: number, policy: BackoffPolicy = DEFAULT_BACKOFF): number {
-  return liveMs >= policy.resetAfterMs ? 1 : previousFailures + 1;
-}
-
-
-// ---------------------------------------------------------------------------------------------
-// The camera
-
-/** A decoded frame leaving ingest; `ts` is the capture time (ms when its last byte arrived). */
-export interface CameraFrame {
-  cameraId: string;
-  /** 0, 1, 2 … over the camera's life, across ffmpeg restarts. */
-  seq: number;
-  ts: number;
-  width: number;
-  height: number;
-  /** width × height × 3 RGB bytes; a view of a reused slot (see frame-reader.ts for how long it holds). */
-  data: Buffer;
-  /** The camera's own picture size, for reporting boxes in camera pixels. */
-  sourceWidth: number;
-  sourceHeight: number;
-}
+import { classifyStderr, type ProblemContext, type StreamProblem } from './stream-problem.js';
+import { DEFAULT_BACKOFF, INITIAL_WATCH_STATE, backoffDelay, failuresAfterRun, nextWatchState, type BackoffPolicy, type WatchEvent, type WatchState } from './watchdog.js';
 
 /** A camera's state and metrics, safe to show (the URL is redacted). */
 export interface CameraStatus {
   id: string;
   url: string;
-  state: CameraState;
+  state: Exclude<CameraState, 'stopped'>;
   reason: string | null;
   /** When the state last changed, ms since the epoch. */
   since: number;
@@ -288,14 +70,14 @@ export interface CameraLog {
 }
 
 export interface CameraEvents {
-  frame: [CameraFrame];
+  frame: [CapturedFrame];
   state: [CameraStatus];
   log: [CameraLog];
 }
 
 export interface CameraOptions {
   id: string;
-  source: CameraSource;
+  source: SourceSpec;
   /** Frames per second to keep; null keeps the source's rate. Default 25. */
   targetFps?: number | null;
   /** ffmpeg scales down (never up) to fit in this; defaults 640 × 480. */
@@ -324,7 +106,7 @@ const STDERR_TAIL_LINES = 30;
 
 export class Camera extends EventEmitter<CameraEvents> {
   readonly id: string;
-  readonly source: CameraSource;
+  readonly source: SourceSpec;
   private readonly options: CameraOptions;
   private readonly backoff: BackoffPolicy;
   private readonly kind: SourceKind;
@@ -372,7 +154,7 @@ export class Camera extends EventEmitter<CameraEvents> {
     return redactUrl(this.source.url);
   }
 
-  get state(): CameraState {
+  get state(): Exclude<CameraState, 'stopped'> {
     return this.watch.state;
   }
 
@@ -605,7 +387,7 @@ export class Camera extends EventEmitter<CameraEvents> {
     this.framesIn += 1;
     this.lastFrameAt = raw.ts;
     this.rates.add(raw.ts);
-    const frame: CameraFrame = {
+    const frame: CapturedFrame = {
       cameraId: this.id,
       seq: this.seq,
       ts: raw.ts,

@@ -18,7 +18,7 @@ import { fileURLToPath } from 'node:url';
 export type SourceKind = 'rtsp' | 'http' | 'webcam' | 'file' | 'url';
 
 /** What the ingest layer needs to know about one camera's source. */
-export interface CameraSource {
+export interface SourceSpec {
   /** `rtsp://…`, `http(s)://…` (MJPEG, HLS), `/dev/videoN`, a file path; a camera config holds only what `cameraUrlProblem` allows. */
   url: string;
   /** RTSP transport; default tcp (no packet loss, works through NAT). Ignored for other sources. */
@@ -67,7 +67,7 @@ export function filePath(url: string, cwd = process.cwd()): string {
  * sense while streaming (`-re`, `-stream_loop`, low-delay flags), so ffprobe reads as fast as it
  * can. Pure.
  */
-export function inputArgs(source: CameraSource, ffmpeg: FfmpegFlavour, purpose: 'stream' | 'probe' = 'stream'): string[] {
+export function inputArgs(source: SourceSpec, ffmpeg: FfmpegFlavour, purpose: 'stream' | 'probe' = 'stream'): string[] {
   const kind = sourceKind(source.url);
   const timeoutUs = String(Math.round((source.socketTimeoutMs ?? DEFAULT_SOCKET_TIMEOUT_MS) * 1000));
   const streaming = purpose === 'stream';
@@ -158,7 +158,7 @@ export function outputArgs(output: OutputSpec): string[] {
  * carries errors only (`-loglevel error`, no banner, no progress line), so each line is something
  * to act on. Pure.
  */
-export function ffmpegArgs(source: CameraSource, ffmpeg: FfmpegFlavour, output: OutputSpec): string[] {
+export function ffmpegArgs(source: SourceSpec, ffmpeg: FfmpegFlavour, output: OutputSpec): string[] {
   return ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', ...inputArgs(source, ffmpeg, 'stream'), ...outputArgs(output)];
 }
 

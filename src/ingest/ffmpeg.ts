@@ -1,5 +1,6 @@
 /**
- * Finding the ffmpeg binary and what it understands.
+ * Finding the ffmpeg binary and what it understands, running it to completion, and stopping the
+ * children we start (cameras, probes, video decoding, and the tests' and benchmarks' publishers).
  *
  * Order (DESIGN.md, "Video in and out"): `FFMPEG_PATH` if set, else `ffmpeg` on PATH (Debian's 5.x
  * here), else the binary of the optional npm package `@ffmpeg-installer/ffmpeg` when it is installed
@@ -157,10 +158,11 @@ export function hasExited(child: StoppableChild): boolean {
 }
 
 /**
- * Stops a child: SIGTERM (ffmpeg closes its input and output and exits), then SIGKILL if it is
- * still there after `graceMs`. Resolves when it has exited, at once if it already had.
+ * Stops a child: `signal` (SIGTERM by default: ffmpeg closes its input and output and exits;
+ * SIGINT makes an RTSP publisher send TEARDOWN first), then SIGKILL if it is still there after
+ * `graceMs`. Resolves when it has exited, at once if it already had.
  */
-export function stopChild(child: StoppableChild, graceMs = 2000): Promise<void> {
+export function stopChild(child: StoppableChild, graceMs = 2000, signal: NodeJS.Signals = 'SIGTERM'): Promise<void> {
   if (hasExited(child) || child.pid === undefined) return Promise.resolve();
   return new Promise((resolve) => {
     const forceKill = setTimeout(() => {
@@ -170,6 +172,33 @@ export function stopChild(child: StoppableChild, graceMs = 2000): Promise<void> 
       clearTimeout(forceKill);
       resolve();
     });
-    child.kill('SIGTERM');
+    child.kill(signal);
+  });
+}
+
+/** Resolves with the child's exit code once it has exited (null after a signal), or rejects after `timeoutMs`, naming `what`. */
+export function waitForExit(child: StoppableChild, timeoutMs: number, what: string): Promise<number | null> {
+  if (hasExited(child)) return Promise.resolve(child.exitCode);
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not exit within ${timeoutMs} ms`)), timeoutMs);
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      resolve(code);
+    });
+  });
+}
+
+/**
+ * Runs ffmpeg to completion (errors only on stderr, no banner, no stdin) and resolves with what
+ * it wrote to stdout; rejects with its stderr when it fails, and kills it after `timeoutMs`.
+ */
+export function runFfmpeg(ffmpegPath: string, args: string[], timeoutMs = 120_000): Promise<Buffer> {
+  const fullArgs = ['-hide_banner', '-loglevel', 'error', '-nostdin', ...args];
+  return new Promise((resolve, reject) => {
+    execFile(ffmpegPath, fullArgs, { encoding: 'buffer', timeout: timeoutMs, killSignal: 'SIGKILL', maxBuffer: Infinity }, (error, stdout, stderr) => {
+      if (!error) resolve(stdout);
+      else if (error.killed) reject(new Error(`ffmpeg did not exit within ${timeoutMs} ms`));
+      else reject(new Error(`ffmpeg ${args.join(' ')} failed (${error.code}): ${stderr.toString('utf8').trim()}`));
+    });
   });
 }

@@ -1,6 +1,7 @@
 /**
  * What a source delivers: its picture size and frame rate, measured before streaming so the
- * frame reader knows the frame size and the scale filter can keep the aspect ratio.
+ * frame reader knows the frame size and the scale filter can keep the aspect ratio, and (for
+ * files: video enrolment samples across it) its length.
  *
  * With ffprobe (Debian's ffmpeg package ships it) the answer is JSON; without it (the
  * `@ffmpeg-installer/ffmpeg` binary comes alone) ffmpeg is run with an input and no output, and
@@ -9,7 +10,7 @@
  * stderr for the camera to classify.
  */
 import { spawn } from 'node:child_process';
-import { inputArgs, type CameraSource } from './ffmpeg-args.js';
+import { inputArgs, type SourceSpec } from './ffmpeg-args.js';
 import { stopChild, type FfmpegInfo } from './ffmpeg.js';
 
 /** The video stream of a source as it is displayed (rotation applied). */
@@ -23,7 +24,13 @@ export interface SourceInfo {
 }
 
 export type ProbeResult =
-  | { ok: true; info: SourceInfo; tool: 'ffprobe' | 'ffmpeg' }
+  | {
+      ok: true;
+      info: SourceInfo;
+      /** Seconds, when the container says (files); null for live streams. */
+      duration: number | null;
+      tool: 'ffprobe' | 'ffmpeg';
+    }
   | {
       ok: false;
       stderr: string;
@@ -65,24 +72,50 @@ interface FfprobeStream {
   avg_frame_rate?: string;
   r_frame_rate?: string;
   side_data_list?: { rotation?: number }[];
+  /** Older muxers write the rotation as a tag instead of side data. */
+  tags?: { rotate?: string };
+}
+
+interface FfprobeOutput {
+  streams?: FfprobeStream[];
+  format?: { duration?: string };
+}
+
+function parseJson(text: string): FfprobeOutput | null {
+  try {
+    return JSON.parse(text) as FfprobeOutput;
+  } catch {
+    return null;
+  }
 }
 
 /** The first video stream of ffprobe's JSON, or null. Pure. */
 export function parseFfprobeJson(text: string): SourceInfo | null {
-  let parsed: { streams?: FfprobeStream[] };
-  try {
-    parsed = JSON.parse(text) as { streams?: FfprobeStream[] };
-  } catch {
-    return null;
-  }
+  const parsed = parseJson(text);
+  if (!parsed) return null;
   const stream = (parsed.streams ?? []).find((s) => (s.codec_type ?? 'video') === 'video' && (s.width ?? 0) > 0 && (s.height ?? 0) > 0);
   if (!stream || !stream.width || !stream.height) return null;
-  const rotation = stream.side_data_list?.find((d) => typeof d.rotation === 'number')?.rotation ?? null;
+  const tagged = stream.tags?.rotate === undefined ? null : Number(stream.tags.rotate);
+  const rotation = stream.side_data_list?.find((d) => typeof d.rotation === 'number')?.rotation ?? (Number.isFinite(tagged) ? tagged : null);
   return {
     ...rotated(stream.width, stream.height, rotation),
     fps: parseRate(stream.avg_frame_rate) ?? parseRate(stream.r_frame_rate),
     codec: stream.codec_name ?? null,
   };
+}
+
+/** The container's length in seconds from ffprobe's JSON, or null when it gives none. Pure. */
+export function parseFfprobeDuration(text: string): number | null {
+  const duration = Number(parseJson(text)?.format?.duration);
+  return Number.isFinite(duration) && duration > 0 ? duration : null;
+}
+
+/** The length from ffmpeg's input description ("  Duration: 00:01:02.50, start: …"), or null ("N/A", live). Pure. */
+export function parseFfmpegDuration(stderr: string): number | null {
+  const match = /Duration: (\d+):(\d{2}):(\d{2}(?:\.\d+)?)/.exec(stderr);
+  if (!match) return null;
+  const duration = Number(match[1]) * 3600 + Number(match[2]) * 60 + Number(match[3]);
+  return duration > 0 ? duration : null;
 }
 
 /**
@@ -113,12 +146,12 @@ export function parseFfmpegStreamInfo(stderr: string): SourceInfo | null {
 }
 
 /** The probe's command line: ffprobe's JSON query, or ffmpeg with an input and no output. Pure. */
-export function probeArgs(source: CameraSource, ffmpeg: Pick<FfmpegInfo, 'rtspTimeoutOption'>, tool: 'ffprobe' | 'ffmpeg'): string[] {
+export function probeArgs(source: SourceSpec, ffmpeg: Pick<FfmpegInfo, 'rtspTimeoutOption'>, tool: 'ffprobe' | 'ffmpeg'): string[] {
   const input = inputArgs(source, ffmpeg, 'probe');
   if (tool === 'ffprobe') {
     return [
       '-v', 'error', '-print_format', 'json',
-      '-show_entries', 'stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate:stream_side_data=rotation',
+      '-show_entries', 'stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate:stream_side_data=rotation:stream_tags=rotate:format=duration',
       '-select_streams', 'v:0',
       ...input,
     ];
@@ -127,7 +160,7 @@ export function probeArgs(source: CameraSource, ffmpeg: Pick<FfmpegInfo, 'rtspTi
 }
 
 /** Probes `source` with ffprobe when there is one, else with ffmpeg. Never rejects. */
-export function probeSource(source: CameraSource, ffmpeg: FfmpegInfo, options: ProbeOptions = {}): Promise<ProbeResult> {
+export function probeSource(source: SourceSpec, ffmpeg: FfmpegInfo, options: ProbeOptions = {}): Promise<ProbeResult> {
   const tool = ffmpeg.ffprobePath ? 'ffprobe' : 'ffmpeg';
   const binary = ffmpeg.ffprobePath ?? ffmpeg.path;
   const timeoutMs = options.timeoutMs ?? DEFAULT_PROBE_TIMEOUT_MS;
@@ -169,7 +202,8 @@ export function probeSource(source: CameraSource, ffmpeg: FfmpegInfo, options: P
         return;
       }
       const info = timedOut || aborted ? null : tool === 'ffprobe' ? parseFfprobeJson(stdout) : parseFfmpegStreamInfo(stderr);
-      if (info) resolve({ ok: true, info, tool });
+      const duration = tool === 'ffprobe' ? parseFfprobeDuration(stdout) : parseFfmpegDuration(stderr);
+      if (info) resolve({ ok: true, info, duration, tool });
       else resolve({ ok: false, stderr: tool === 'ffmpeg' ? errorLines(stderr) : stderr, exitCode: code, timedOut, aborted, spawnError: null, tool });
     });
   });

@@ -10,25 +10,14 @@
  */
 import { EventEmitter } from 'node:events';
 import { ServiceError } from '../common/errors.js';
+import type { CameraSource } from '../common/frame.js';
 import type { CameraOrigin, CameraState, CameraStatus } from '../common/live-events.js';
 import { cameraSchema, type CameraConfig, type FileCamera } from '../config/schema.js';
 import { formatIssues } from '../config/load.js';
 import { redactText, redactUrl } from '../ingest/ffmpeg-args.js';
 import type { CameraMetricsSnapshot } from '../server/prometheus.js';
-import type { CapturedFrame, ProcessedFrame, VisionPipeline } from './vision-pipeline.js';
+import type { ProcessedFrame, VisionPipeline } from './vision-pipeline.js';
 import { Histogram } from './metrics.js';
-
-/** What the service needs of a camera source (src/ingest/camera.ts provides it). */
-export interface CameraSource {
-  readonly state: Exclude<CameraState, 'stopped'>;
-  readonly reason: string;
-  readonly restarts: number;
-  readonly redactedUrl: string;
-  on(event: 'frame', listener: (frame: CapturedFrame) => void): unknown;
-  on(event: 'state', listener: (state: CameraState, reason: string) => void): unknown;
-  start(): void;
-  stop(): Promise<void>;
-}
 
 export type CameraSourceFactory = (config: CameraConfig) => CameraSource;
 

@@ -1,36 +1,8 @@
 /**
  * Per-camera counters and timings for /api/metrics and the live status: rates over a sliding
- * window, stage times as moving averages, latency as a Prometheus-style histogram.
+ * window (common/rate-meter.ts), stage times as moving averages, latency as a Prometheus-style histogram.
  */
-
-/** Events per second over the last `windowMs`, from their times kept in a fixed ring (bounded memory). */
-export class RateMeter {
-  private readonly times: Float64Array;
-  private next = 0;
-  private stored = 0;
-
-  constructor(
-    private readonly windowMs = 2000,
-    capacity = 512,
-  ) {
-    this.times = new Float64Array(capacity);
-  }
-
-  add(ts = Date.now()): void {
-    this.times[this.next] = ts;
-    this.next = (this.next + 1) % this.times.length;
-    this.stored = Math.min(this.stored + 1, this.times.length);
-  }
-
-  /** Events per second in (now − windowMs, now]. */
-  rate(now = Date.now()): number {
-    let count = 0;
-    for (let i = 0; i < this.stored; i += 1) {
-      if (this.times[i]! > now - this.windowMs && this.times[i]! <= now) count += 1;
-    }
-    return (count * 1000) / this.windowMs;
-  }
-}
+import { RateMeter } from '../common/rate-meter.js';
 
 /** Exponential moving average; the first value seeds it. */
 export class MovingAverage {

@@ -11,6 +11,7 @@
  * every replaced frame is counted as dropped.
  */
 import { EventEmitter } from 'node:events';
+import type { CapturedFrame } from '../common/frame.js';
 import type { Box, Detection, FaceQuality } from '../common/types.js';
 import { IdentityVote, UNKNOWN, type Identity, type VoteOptions, DEFAULT_VOTE_OPTIONS } from '../tracking/identity-vote.js';
 import { Tracker, predictBox, type Track, type TrackerOptions } from '../tracking/tracker.js';
@@ -18,20 +19,6 @@ import type { SharedFrame } from './protocol.js';
 import type { VisionWorker } from './vision-workers.js';
 import { CameraMetrics } from './metrics.js';
 import { SlotPool } from '../common/slot-pool.js';
-
-/** A decoded frame from a camera. `data` is only valid during the push() call. */
-export interface CapturedFrame {
-  cameraId: string;
-  seq: number;
-  /** Capture time, ms since the epoch. */
-  ts: number;
-  width: number;
-  height: number;
-  data: Uint8Array;
-  /** The camera's own picture size when ffmpeg scaled the frame down (boxes are reported in it). */
-  sourceWidth?: number;
-  sourceHeight?: number;
-}
 
 export interface Match {
   label: string;

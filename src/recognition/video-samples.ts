@@ -10,7 +10,8 @@ import type { EmbeddedFace, RgbImage } from '../common/types.js';
 import { selectDiverse, type DiversityOptions } from './diverse-samples.js';
 import { alignedCropJpeg, faceProblem, lookAlikes, type LookAlikeWarning, type QualityGates } from './enrol.js';
 import { validatePersonName } from './person-name.js';
-import { probeVideo, sampleFrames, samplingRate, type VideoInfo } from './video-frames.js';
+import { locateFfmpeg } from '../ingest/ffmpeg.js';
+import { probeVideo, sampleFrames, samplingRate, type VideoInfo } from '../ingest/video-file.js';
 import type { NewSample, PeopleRepository, PersonRecord } from '../storage/people.repository.js';
 
 /** What video enrolment needs from the vision core (FaceAnalyzer has it). */
@@ -52,7 +53,8 @@ export interface ScanOptions {
 
 /** Samples a video and keeps every frame with exactly one face that passes the gates. */
 export async function scanVideo(finder: FrameFaceFinder, file: string, options: ScanOptions): Promise<VideoScan> {
-  const info = await probeVideo(file);
+  const ffmpeg = await locateFfmpeg();
+  const info = await probeVideo(file, ffmpeg);
   const start = Math.max(0, options.start ?? 0);
   const end = Math.min(info.duration, options.end ?? info.duration);
   const fps = options.fps ?? samplingRate(options.frames, end - start, info.fps);
@@ -61,7 +63,7 @@ export async function scanVideo(finder: FrameFaceFinder, file: string, options: 
     scan.skipped[reason] = (scan.skipped[reason] ?? 0) + 1;
   };
   const gates = options.gates;
-  for await (const { time, image } of sampleFrames(file, info, { fps, start, ...(options.end !== undefined ? { end } : {}) })) {
+  for await (const { time, image } of sampleFrames(file, info, { fps, start, ...(options.end !== undefined ? { end } : {}) }, ffmpeg)) {
     scan.frames++;
     const { faces } = await finder.analyze(image);
     // as for photos: a tiny or doubtful face in the background does not count as a second face

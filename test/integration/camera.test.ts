@@ -13,10 +13,11 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { Camera, type CameraFrame, type CameraStatus } from '../../src/ingest/camera.js';
-import { FfmpegNotFoundError, locateFfmpeg, stopChild, type FfmpegInfo } from '../../src/ingest/ffmpeg.js';
+import type { CapturedFrame } from '../../src/common/frame.js';
+import { Camera, type CameraStatus } from '../../src/ingest/camera.js';
+import { FfmpegNotFoundError, locateFfmpeg, runFfmpeg, stopChild, type FfmpegInfo } from '../../src/ingest/ffmpeg.js';
 import { probeSource } from '../../src/ingest/probe.js';
-import { freePort, runFfmpeg, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../../src/cli/loopback-streams.js';
+import { freePort, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../support/loopback-streams.js';
 import { tempDir } from '../helpers.js';
 
 const CLIP_FPS = 25;
@@ -78,7 +79,7 @@ interface FrameCopy {
 function collectFrames(cam: Camera, count: number, timeoutMs: number): Promise<FrameCopy[]> {
   const frames: FrameCopy[] = [];
   return new Promise((resolve, reject) => {
-    const onFrame = (frame: CameraFrame): void => {
+    const onFrame = (frame: CapturedFrame): void => {
       frames.push({ seq: frame.seq, ts: frame.ts, width: frame.width, height: frame.height, bytes: frame.data.length, sample: Array.from(frame.data.subarray(0, 3 * frame.width)) });
       if (frames.length < count) return;
       clearTimeout(timer);

@@ -4,13 +4,13 @@
  * clip is logged as unknown, and both events end when their clip does.
  */
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { configSchema } from '../../src/config/schema.js';
 import { createCameraSource } from '../../src/ingest/camera-source.js';
+import { locateFfmpeg, runFfmpeg } from '../../src/ingest/ffmpeg.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { dataPath, skipMessage } from '../helpers.js';
 
@@ -47,7 +47,7 @@ describe('events from played clips', { skip: available ? false : skipMessage('vi
   it('logs the enrolled person by name and the stranger as unknown, each event ending with its clip', async () => {
     // enrol katie_hill from one frame at 1 s, through the REST upload
     const frame = path.join(dir, 'katie.jpg');
-    execFileSync('ffmpeg', ['-v', 'error', '-ss', '1', '-i', katie, '-frames:v', '1', '-y', frame]);
+    await runFfmpeg((await locateFfmpeg()).path, ['-ss', '1', '-i', katie, '-frames:v', '1', '-y', frame]);
     const person = (await (await api('/api/people', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'katie_hill' }) })).json()) as { id: number };
     const form = new FormData();
     form.append('files', new Blob([readFileSync(frame)]), 'katie.jpg');

@@ -29,10 +29,10 @@ import type { CameraStatus, LiveClientEvents, LiveFrame, LiveServerEvents } from
 import { createCameraSource } from '../../src/ingest/camera-source.js';
 import { configSchema, type CameraConfig } from '../../src/config/schema.js';
 import { locateFfmpeg, type FfmpegInfo } from '../../src/ingest/ffmpeg.js';
-import type { CameraSource } from '../../src/pipeline/camera-service.js';
+import type { CameraSource } from '../../src/common/frame.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
-import { mainFace } from '../../src/cli/bench-stream.js';
-import { childProcesses, freePort, prepareClip, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../../src/cli/loopback-streams.js';
+import { largestFace } from '../../src/embedding/analyzer.js';
+import { childProcesses, freePort, prepareClip, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../support/loopback-streams.js';
 import { dataPath, exposeGc, leastSquaresSlope, runCli, settledMemory, skipMessage, socketConnected, tempDir } from '../helpers.js';
 
 const CLIP = 'video/short_hamilton_clip.mp4';
@@ -197,7 +197,7 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
       return c >= from && c <= to;
     };
     const performance = frames.filter(inside(PERFORMANCE));
-    const withMain = performance.map((seen) => mainFace(seen.faces)).filter((face) => face && face.box[2] * face.box[3] >= MIN_MAIN_FACE_AREA);
+    const withMain = performance.map((seen) => largestFace(seen.faces)).filter((face) => face && face.box[2] * face.box[3] >= MIN_MAIN_FACE_AREA);
     const named = withMain.filter((face) => face!.label === PERSON);
     const otherLabels = new Map<string, number>();
     for (const face of withMain) if (face!.label !== PERSON) otherLabels.set(face!.label, (otherLabels.get(face!.label) ?? 0) + 1);

@@ -8,10 +8,10 @@
  */
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, readdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { readCalibration } from '../../src/embedding/calibration.js';
+import { locateFfmpeg, runFfmpeg } from '../../src/ingest/ffmpeg.js';
 import { DATA_DIR, MODEL_CACHE, dataPath, runCli, skipMessage, tempDir } from '../helpers.js';
 
 const KATIE = 'video/WDA_KatieHill_000.mp4';
@@ -26,10 +26,8 @@ function missing(): string | null {
 }
 
 /** One frame of `video` at `args` (ffmpeg seek options) as a JPEG. */
-function frame(video: string, out: string, seek: string[]): Promise<void> {
-  return new Promise((resolve, reject) => {
-    execFile('ffmpeg', ['-v', 'error', '-y', ...seek, '-i', video, '-frames:v', '1', out], (error) => (error ? reject(error) : resolve()));
-  });
+async function frame(video: string, out: string, seek: string[]): Promise<void> {
+  await runFfmpeg((await locateFfmpeg()).path, ['-y', ...seek, '-i', video, '-frames:v', '1', out]);
 }
 
 interface PredictJson {

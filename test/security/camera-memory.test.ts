@@ -29,7 +29,7 @@ import { SlotPool } from '../../src/common/slot-pool.js';
 import { configSchema } from '../../src/config/schema.js';
 import { createCameraSource } from '../../src/ingest/camera-source.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
-import { childProcesses } from '../../src/cli/loopback-streams.js';
+import { childProcesses } from '../support/loopback-streams.js';
 import { dataPath, exposeGc, leastSquaresSlope, settledMemory, skipMessage, socketConnected, tempDir } from '../helpers.js';
 
 /** A face in view from the first frame (512×512), so every cycle embeds and records an event. */

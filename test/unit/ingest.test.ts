@@ -4,7 +4,7 @@
  * machine, ffmpeg stderr classification, version and probe parsing.
  */
 import { describe, test } from 'node:test';
-import { RateMeter } from '../../src/pipeline/metrics.js';
+import { RateMeter } from '../../src/common/rate-meter.js';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
 import {
@@ -24,18 +24,9 @@ import {
 import { parseFfmpegVersion, rtspTimeoutOptionFor } from '../../src/ingest/ffmpeg.js';
 import { SlotPool } from '../../src/common/slot-pool.js';
 import { FrameReader, type RawFrame } from '../../src/ingest/frame-reader.js';
-import { parseFfmpegStreamInfo, parseFfprobeJson, parseRate, probeArgs } from '../../src/ingest/probe.js';
-import {
-  DEFAULT_BACKOFF,
-  INITIAL_WATCH_STATE,
-  backoffDelay,
-  classifyStderr,
-  failuresAfterRun,
-  nextWatchState,
-  type ProblemContext,
-  type StreamProblem,
-  type WatchState,
-} from '../../src/ingest/camera.js';
+import { parseFfmpegDuration, parseFfmpegStreamInfo, parseFfprobeDuration, parseFfprobeJson, parseRate, probeArgs } from '../../src/ingest/probe.js';
+import { classifyStderr, type ProblemContext, type StreamProblem } from '../../src/ingest/stream-problem.js';
+import { DEFAULT_BACKOFF, INITIAL_WATCH_STATE, backoffDelay, failuresAfterRun, nextWatchState, type WatchState } from '../../src/ingest/watchdog.js';
 
 const FFMPEG5: FfmpegFlavour = { rtspTimeoutOption: '-timeout' };
 const FFMPEG4: FfmpegFlavour = { rtspTimeoutOption: '-stimeout' };
@@ -606,6 +597,18 @@ describe('version and probe parsing', () => {
     const rtsp = '  Stream #0:0: Video: h264 (Constrained Baseline), yuv420p(progressive), 640x480, 29.97 tbr, 90k tbn';
     assert.deepEqual(parseFfmpegStreamInfo(rtsp), { width: 640, height: 480, fps: 29.97, codec: 'h264' });
     assert.equal(parseFfmpegStreamInfo('file:/x: No such file or directory'), null);
+  });
+
+  test('durations: ffprobe format.duration, ffmpeg "Duration:", none for live streams', () => {
+    assert.equal(parseFfprobeDuration(JSON.stringify({ streams: [], format: { duration: '10.008000' } })), 10.008);
+    assert.equal(parseFfprobeDuration(JSON.stringify({ streams: [] })), null);
+    assert.equal(parseFfmpegDuration('  Duration: 00:01:02.50, start: 0.000000, bitrate: 168 kb/s'), 62.5);
+    assert.equal(parseFfmpegDuration('  Duration: N/A, start: 0.000000, bitrate: N/A'), null);
+  });
+
+  test('parseFfprobeJson: an older rotate tag turns the picture as side data does', () => {
+    const tagged = parseFfprobeJson(JSON.stringify({ streams: [{ codec_type: 'video', width: 1920, height: 1080, avg_frame_rate: '25/1', tags: { rotate: '90' } }] }));
+    assert.deepEqual(tagged, { width: 1080, height: 1920, fps: 25, codec: null });
   });
 
   test('probeArgs: ffprobe JSON query, or ffmpeg with an input and no output', () => {

@@ -7,7 +7,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Box, Detection } from '../../src/common/types.js';
-import { HOLD_AFTER_CUT_MS, VisionPipeline, type CapturedFrame, type ProcessedFrame } from '../../src/pipeline/vision-pipeline.js';
+import type { CapturedFrame } from '../../src/common/frame.js';
+import { HOLD_AFTER_CUT_MS, VisionPipeline, type ProcessedFrame } from '../../src/pipeline/vision-pipeline.js';
 import type { SharedFrame } from '../../src/pipeline/protocol.js';
 import type { VisionWorker } from '../../src/pipeline/vision-workers.js';
 

@@ -6,7 +6,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { selectDiverse, type SampleCandidate } from '../../src/recognition/diverse-samples.js';
-import { frameSize, samplingRate } from '../../src/recognition/video-frames.js';
+import { frameSize, samplingRate } from '../../src/ingest/video-file.js';
 import {
   confusionMatrix,
   dirAtFar,

@@ -9,7 +9,8 @@ import { describe, it } from 'node:test';
 import type { Detection } from '../../src/common/types.js';
 import type { SharedFrame } from '../../src/pipeline/protocol.js';
 import { SlotPool } from '../../src/common/slot-pool.js';
-import { VisionPipeline, type CapturedFrame } from '../../src/pipeline/vision-pipeline.js';
+import type { CapturedFrame } from '../../src/common/frame.js';
+import { VisionPipeline } from '../../src/pipeline/vision-pipeline.js';
 import type { VisionWorker } from '../../src/pipeline/vision-workers.js';
 
 /** A detector that keeps every request open until `answerAll()`, and remembers the buffers it saw. */

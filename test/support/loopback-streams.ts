@@ -1,14 +1,15 @@
 /**
- * Streams on loopback for the stream benchmark and the live tests: clips re-encoded for
+ * Streams on loopback for the live tests and the stream benchmarks (bench/): clips re-encoded for
  * publishing, an RTSP server (`rtsp-streaming-server`, a dev dependency) in a child process,
  * ffmpeg publishers, and what this process's children are and how much CPU they use. Nothing
- * here is used by the server itself.
+ * here is used by the server itself; running and stopping ffmpeg is src/ingest/ffmpeg.ts's.
  */
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import net from 'node:net';
 import path from 'node:path';
+import { runFfmpeg, stopChild } from '../../src/ingest/ffmpeg.js';
 
 const require = createRequire(import.meta.url);
 
@@ -25,39 +26,12 @@ export function freePort(): Promise<number> {
   });
 }
 
-/** Resolves with the child's exit code once it has exited, or rejects after timeoutMs. */
-export function exited(child: ChildProcess, timeoutMs: number, what: string): Promise<number | null> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(child.exitCode);
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`${what} did not exit within ${timeoutMs} ms`)), timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve(code);
-    });
-  });
-}
-
-/** Runs ffmpeg to completion, rejecting with its stderr on failure. */
-export async function runFfmpeg(ffmpegPath: string, args: string[], timeoutMs = 120_000): Promise<void> {
-  const child = spawn(ffmpegPath, ['-hide_banner', '-loglevel', 'error', '-nostdin', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-  let code: number | null;
-  try {
-    code = await exited(child, timeoutMs, 'ffmpeg');
-  } catch (error) {
-    child.kill('SIGKILL');
-    throw error;
-  }
-  if (code !== 0) throw new Error(`ffmpeg ${args.join(' ')} failed (${code}): ${stderr.trim()}`);
-}
-
 /**
  * Re-encodes a clip for publishing: no audio, constant `fps`, a keyframe every `keyframeEvery`
  * frames (so a viewer joining mid-stream starts at once), optionally letterboxed into
  * width×height (scaled to fit, black bars, faces keep their shape).
  */
-export function prepareClip(
+export async function prepareClip(
   ffmpegPath: string,
   input: string,
   output: string,
@@ -65,7 +39,7 @@ export function prepareClip(
 ): Promise<void> {
   const filters = [`fps=${fps}`];
   if (size) filters.push(`scale=${size.width}:${size.height}:force_original_aspect_ratio=decrease`, `pad=${size.width}:${size.height}:(ow-iw)/2:(oh-ih)/2`, 'setsar=1');
-  return runFfmpeg(ffmpegPath, ['-y', '-i', input, '-an', '-vf', filters.join(','), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(keyframeEvery), '-pix_fmt', 'yuv420p', output]);
+  await runFfmpeg(ffmpegPath, ['-y', '-i', input, '-an', '-vf', filters.join(','), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(keyframeEvery), '-pix_fmt', 'yuv420p', output]);
 }
 
 export interface RtspServer {
@@ -120,16 +94,7 @@ export async function startRtspServer(): Promise<RtspServer> {
     child,
     publishUrl: (name) => `rtsp://127.0.0.1:${publishPort}/${name}`,
     clientUrl: (name) => `rtsp://127.0.0.1:${clientPort}/${name}`,
-    stop: async () => {
-      if (child.exitCode !== null || child.signalCode !== null) return;
-      child.kill('SIGTERM');
-      try {
-        await exited(child, 2000, 'RTSP server');
-      } catch {
-        child.kill('SIGKILL');
-        await exited(child, 2000, 'RTSP server');
-      }
-    },
+    stop: () => stopChild(child, 2000),
   };
 }
 
@@ -143,15 +108,8 @@ export function startPublisher(ffmpegPath: string, file: string, url: string, { 
 }
 
 /** SIGINT (ffmpeg sends TEARDOWN, so the server frees the path), SIGKILL after 5 s. */
-export async function stopPublisher(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null || child.signalCode !== null) return;
-  child.kill('SIGINT');
-  try {
-    await exited(child, 5000, 'publisher');
-  } catch {
-    child.kill('SIGKILL');
-    await exited(child, 2000, 'publisher');
-  }
+export function stopPublisher(child: ChildProcess): Promise<void> {
+  return stopChild(child, 5000, 'SIGINT');
 }
 
 export interface ChildInfo {

@@ -7,12 +7,12 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { l2normalize } from '../embedding/embedder.js';
-import { CosineMatcher } from '../recognition/cosine-matcher.js';
-import { loadGallery } from '../recognition/gallery.js';
-import { openDatabase } from '../storage/database.js';
-import { PeopleRepository, type NewSample } from '../storage/people.repository.js';
-import { UsageError, parse, printJson, printTable, rounded } from './args.js';
+import { l2normalize } from '../src/embedding/embedder.js';
+import { CosineMatcher } from '../src/recognition/cosine-matcher.js';
+import { loadGallery } from '../src/recognition/gallery.js';
+import { openDatabase } from '../src/storage/database.js';
+import { PeopleRepository, type NewSample } from '../src/storage/people.repository.js';
+import { UsageError, parse, printJson, printTable, rounded } from '../src/cli/args.js';
 
 /** A deterministic pseudo-random unit vector near `centre` (people are clusters, as in real galleries). */
 function seeded(seed: number): () => number {
