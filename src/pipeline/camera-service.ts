@@ -14,9 +14,8 @@ import type { CameraOrigin, CameraState, CameraStatus } from '../common/live-eve
 import { cameraSchema, type CameraConfig, type FileCamera } from '../config/schema.js';
 import { formatIssues } from '../config/load.js';
 import { redactText, redactUrl } from '../ingest/ffmpeg-args.js';
-import type { CameraMetricsSnapshot } from '../server/prometheus.js';
 import type { CapturedFrame, ProcessedFrame, VisionPipeline } from './vision-pipeline.js';
-import { Histogram } from './metrics.js';
+import { Histogram, type CameraMetricsSnapshot } from './metrics.js';
 
 /** What the service needs of a camera source (src/ingest/camera.ts provides it). */
 export interface CameraSource {

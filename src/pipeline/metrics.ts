@@ -2,6 +2,7 @@
  * Per-camera counters and timings for /api/metrics and the live status: rates over a sliding
  * window, stage times as moving averages, latency as a Prometheus-style histogram.
  */
+import type { CameraStatus } from '../common/live-events.js';
 
 /** Events per second over the last `windowMs`, from their times kept in a fixed ring (bounded memory). */
 export class RateMeter {
@@ -72,6 +73,12 @@ export class Histogram {
     return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
   }
 }
+
+/** One camera's metrics as /api/metrics exports them: the status figures and the whole latency histogram. */
+export type CameraMetricsSnapshot = Pick<CameraStatus, 'fpsIn' | 'fpsProcessed' | 'framesDropped' | 'restarts' | 'detectMs' | 'embedMsPerFace'> & {
+  cameraId: string;
+  latency: Histogram;
+};
 
 export class CameraMetrics {
   framesIn = 0;
