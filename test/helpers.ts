@@ -16,7 +16,7 @@ import vm from 'node:vm';
 import type { Socket } from 'socket.io-client';
 import type { CameraState, LiveClientEvents, LiveServerEvents } from '../src/common/live-events.js';
 import type { CameraConfig } from '../src/config/schema.js';
-import type { CameraSource } from '../src/pipeline/camera-service.js';
+import type { CameraSource } from '../src/cameras/camera-registry.js';
 import type { CapturedFrame } from '../src/pipeline/vision-pipeline.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');

@@ -213,7 +213,7 @@ export async function benchApi(argv: string[]): Promise<number> {
     await fillEvents(serverData, eventCount);
 
     const { configSchema } = await import('../config/schema.js');
-    const { createCameraSource } = await import('../ingest/camera-source.js');
+    const { createCameraSource } = await import('../cameras/camera-source.js');
     const { startServer } = await import('../server/server.js');
     const serverLog: string[] = [];
     const config = configSchema.parse({

@@ -308,7 +308,7 @@ export async function benchStream(argv: string[]): Promise<number> {
     const rtsp = await startRtspServer();
     cleanups.push(() => rtsp.stop());
     const { configSchema } = await import('../config/schema.js');
-    const { createCameraSource } = await import('../ingest/camera-source.js');
+    const { createCameraSource } = await import('../cameras/camera-source.js');
     const { startServer } = await import('../server/server.js');
     const serverLog: string[] = [];
     const server = await startServer(configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir: gallery }), (camera) => createCameraSource(camera), (line) =>
