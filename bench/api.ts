@@ -264,7 +264,7 @@ async function apiOptions(argv: string[]): Promise<ApiOptions> {
 /** A real server on the data folder with the clip as its one (config file) camera. */
 async function startApiServer(dataDir: string, clip: string) {
   const { configSchema } = await import('../src/config/schema.js');
-  const { createCameraSource } = await import('../src/ingest/camera-source.js');
+  const { createCameraSource } = await import('../src/cameras/camera-source.js');
   const { startServer } = await import('../src/server/server.js');
   const serverLog: string[] = [];
   const config = configSchema.parse({

@@ -40,7 +40,7 @@ import { io, type Socket } from 'socket.io-client';
 import { UsageError, parse, printJson, printTable, rounded } from '../src/cli/args.js';
 import { configSchema } from '../src/config/schema.js';
 import { largestFace } from '../src/embedding/analyzer.js';
-import { createCameraSource } from '../src/ingest/camera-source.js';
+import { createCameraSource } from '../src/cameras/camera-source.js';
 import { locateFfmpeg, waitForExit, type FfmpegInfo } from '../src/ingest/ffmpeg.js';
 import { startServer, type RunningServer } from '../src/server/server.js';
 import { childProcesses, prepareClip, processCpuSeconds, startPublisher, startRtspServer, stopPublisher, type ChildInfo, type RtspServer } from '../test/support/loopback-streams.js';

@@ -1,7 +1,7 @@
 /** `facestream detect <image...> [--json]`: faces with boxes, confidence and keypoints. */
 import { ImageError, decodeImage } from '../common/image.js';
 import type { Detection } from '../common/types.js';
-import { loadMtcnn } from '../models/loaders.js';
+import { loadMtcnn } from '../detection/mtcnn.js';
 import { EXIT_BAD_INPUT, UsageError, parse, printJson, printTable, reportBadFile, rounded } from './args.js';
 
 export interface DetectResult {

@@ -5,7 +5,7 @@
  */
 import { SlotPool } from '../common/slot-pool.js';
 import { ConfigError, loadConfig } from '../config/load.js';
-import { createCameraSource } from '../ingest/camera-source.js';
+import { createCameraSource } from '../cameras/camera-source.js';
 import { redactText } from '../ingest/ffmpeg-args.js';
 import { startServer } from '../server/server.js';
 import { UsageError, parse } from './args.js';

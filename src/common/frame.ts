@@ -1,6 +1,6 @@
 /**
  * What a camera delivers to the pipeline, declared once below both: ingest produces it
- * (src/ingest/camera.ts, src/ingest/camera-source.ts) and the pipeline and the camera registry
+ * (src/ingest/camera.ts, src/cameras/camera-source.ts) and the pipeline and the camera registry
  * consume it.
  */
 import type { CameraState } from './live-events.js';
@@ -21,7 +21,7 @@ export interface CapturedFrame {
   sourceHeight?: number;
 }
 
-/** What the camera registry needs of a camera source (src/ingest/camera-source.ts provides it). */
+/** What the camera registry needs of a camera source (src/cameras/camera-source.ts provides it). */
 export interface CameraSource {
   readonly state: Exclude<CameraState, 'stopped'>;
   readonly reason: string;

@@ -9,6 +9,8 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Box, Detection, RgbImage } from '../common/types.js';
+import { loadTflite, type LoadOptions } from '../models/loaders.js';
+import { initRuntime } from '../models/runtime.js';
 import type { TfliteGraph } from '../models/tflite-graph.js';
 import { cellToBox, nms, pyramidScales, regress, square, truncate, type Candidate } from './boxes.js';
 
@@ -303,6 +305,20 @@ export class Mtcnn {
 }
 
 /** The whole image as the nets take it: (v − 127.5) / 128, x along the first axis ([width, height, 3]). */
+/**
+ * An MTCNN from the verified cache. Each call makes a new instance: nothing is held at module
+ * level, so two detectors (or two cameras' detectors) can live in one process.
+ */
+export async function loadMtcnn(options: Partial<MtcnnOptions> = {}, load: LoadOptions = {}): Promise<Mtcnn> {
+  await initRuntime();
+  const [pnet, rnet, onet] = await Promise.all([
+    loadTflite('mtcnn', 'pnet.tflite', load),
+    loadTflite('mtcnn', 'rnet.tflite', load),
+    loadTflite('mtcnn', 'onet.tflite', load),
+  ]);
+  return new Mtcnn(pnet, rnet, onet, options);
+}
+
 export function normalisedTransposed(image: RgbImage): Float32Array {
   const { data, width, height } = image;
   const out = new Float32Array(width * height * 3);

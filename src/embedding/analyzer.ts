@@ -4,10 +4,10 @@
  */
 import { decodeImage } from '../common/image.js';
 import type { Detection, EmbeddedFace, RgbImage } from '../common/types.js';
-import type { Mtcnn, MtcnnOptions } from '../detection/mtcnn.js';
-import { loadEmbedder, loadMtcnn } from '../models/loaders.js';
+import { loadMtcnn, type Mtcnn, type MtcnnOptions } from '../detection/mtcnn.js';
 import type { EmbedderId, FaceEmbedder } from './embedder.js';
 import { embedFaces } from './faces.js';
+import { loadEmbedder } from './load-embedder.js';
 
 export interface AnalyzedImage {
   image: RgbImage;

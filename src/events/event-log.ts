@@ -5,31 +5,8 @@
  * predicates decide when a write is due; the recorder does the writing.
  */
 import type { FaceQuality } from '../common/types.js';
+import type { RecognitionEvent } from '../common/recognition-event.js';
 import type { Identity } from '../tracking/identity-vote.js';
-
-import type { ReviewState } from '../common/live-events.js';
-
-export type { ReviewState };
-
-export interface RecognitionEvent {
-  id: string;
-  cameraId: string;
-  trackId: number;
-  /** The person's name, or "unknown". */
-  label: string;
-  known: boolean;
-  score: number;
-  matcher: string;
-  startedAt: number;
-  /** Last time the track was seen; the end time once ended. */
-  endedAt: number;
-  ended: boolean;
-  /** Embedded samples of the track while the event was open. */
-  frames: number;
-  /** Quality score of the best face so far (see faceScore). */
-  bestFace: number;
-  review: ReviewState;
-}
 
 export type EventChange = { kind: 'start' | 'update' | 'end'; event: RecognitionEvent; newBestFace: boolean };
 

@@ -7,9 +7,10 @@
  */
 import { EventEmitter } from 'node:events';
 import { ReportThrottle, asDiskFull } from '../common/errors.js';
+import type { RecognitionEvent } from '../common/recognition-event.js';
 import type { TrackSample } from '../pipeline/vision-pipeline.js';
 import type { EventsRepository } from '../storage/events.repository.js';
-import { EventLog, type EventChange, type RecognitionEvent } from './event-log.js';
+import { EventLog, type EventChange } from './event-log.js';
 import type { SnapshotStore } from './snapshots.js';
 
 export type Pending = RecognitionEvent & { facePath?: string | null; framePath?: string | null; snapshotBytes?: number };

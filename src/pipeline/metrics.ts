@@ -3,6 +3,7 @@
  * window (common/rate-meter.ts), stage times as moving averages, latency as a Prometheus-style histogram.
  */
 import { RateMeter } from '../common/rate-meter.js';
+import type { CameraStatus } from '../common/live-events.js';
 
 /** Exponential moving average; the first value seeds it. */
 export class MovingAverage {
@@ -53,6 +54,12 @@ export class Histogram {
     return quantile(this.recent, q);
   }
 }
+
+/** One camera's metrics as /api/metrics exports them: the status figures and the whole latency histogram. */
+export type CameraMetricsSnapshot = Pick<CameraStatus, 'fpsIn' | 'fpsProcessed' | 'framesDropped' | 'embedsDropped' | 'restarts' | 'detectMs' | 'embedMsPerFace'> & {
+  cameraId: string;
+  latency: Histogram;
+};
 
 export class CameraMetrics {
   framesIn = 0;

@@ -6,8 +6,9 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import type { RgbImage } from '../common/types.js';
+import { loadMtcnn } from '../detection/mtcnn.js';
 import { embedFaces } from '../embedding/faces.js';
-import { loadEmbedder, loadMtcnn } from '../models/loaders.js';
+import { loadEmbedder } from '../embedding/load-embedder.js';
 import { initRuntime } from '../models/runtime.js';
 import type { SharedFrame, WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js';
 

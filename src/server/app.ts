@@ -1,12 +1,12 @@
 /**
  * The HTTP side: REST under /api, the browser client under /, on one express app. Handlers
- * are one line each where they can be: the work lives in the camera service.
+ * are one line each where they can be: the work lives in the camera registry.
  */
 import path from 'node:path';
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { HTTP_STATUS, ReportThrottle, ServiceError, asDiskFull } from '../common/errors.js';
 import { REPO_ROOT } from '../models/manifest.js';
-import type { CameraService } from '../pipeline/camera-service.js';
+import type { CameraRegistry } from '../cameras/camera-registry.js';
 import { LOGIN_PAGE, LOGIN_SCRIPT, accessRouter, loginRouter, requireAdminForChanges, requireAuth, type Auth } from './auth.js';
 import { webSecurity, type WebSecurityOptions } from './web-security.js';
 import { OPENAPI } from './openapi.js';
@@ -24,7 +24,7 @@ export class HttpError extends Error {
 }
 
 export interface AppDeps {
-  cameras: CameraService;
+  cameras: CameraRegistry;
   auth: Auth;
   health: () => Record<string, unknown>;
   /** Host, Origin and header rules (see web-security.ts). */

@@ -5,7 +5,7 @@
 import { Router, type Request } from 'express';
 import { ServiceError } from '../common/errors.js';
 import type { PublicEvent } from '../common/live-events.js';
-import type { ReviewState } from '../events/event-log.js';
+import type { ReviewState } from '../common/live-events.js';
 import type { SnapshotStore } from '../events/snapshots.js';
 import { personNameFrom } from '../recognition/person-name.js';
 import type { EventFilter, EventsRepository, StoredEvent } from '../storage/events.repository.js';

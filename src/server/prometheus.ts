@@ -1,11 +1,5 @@
 /** /api/metrics in Prometheus' text format, per camera. */
-import type { CameraStatus } from '../common/live-events.js';
-import type { Histogram } from '../pipeline/metrics.js';
-
-export type CameraMetricsSnapshot = Pick<CameraStatus, 'fpsIn' | 'fpsProcessed' | 'framesDropped' | 'embedsDropped' | 'restarts' | 'detectMs' | 'embedMsPerFace'> & {
-  cameraId: string;
-  latency: Histogram;
-};
+import type { CameraMetricsSnapshot } from '../pipeline/metrics.js';
 
 function escape(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');

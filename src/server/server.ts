@@ -9,7 +9,7 @@ import path from 'node:path';
 import { Server as SocketServer } from 'socket.io';
 import type { Config } from '../config/schema.js';
 import { initRuntime } from '../models/runtime.js';
-import { CameraService, type CameraSourceFactory } from '../pipeline/camera-service.js';
+import { CameraRegistry, type CameraSourceFactory } from '../cameras/camera-registry.js';
 import { VisionPipeline } from '../pipeline/vision-pipeline.js';
 import { VisionWorker } from '../pipeline/vision-workers.js';
 import { CosineMatcher, cosineMatchOptions } from '../recognition/cosine-matcher.js';
@@ -38,7 +38,7 @@ import { LiveHub } from './live.js';
 export interface RunningServer {
   url: string;
   port: number;
-  cameras: CameraService;
+  cameras: CameraRegistry;
   /** The `/live` namespace (its viewer counts show what clients hold). */
   live: LiveHub;
   /** Reloads the gallery into the live matcher (after enrolment). */
@@ -130,7 +130,7 @@ export async function startServer(
       ),
     );
     stops.push(stopRetention);
-    const cameras = new CameraService(pipeline, createSource, new CamerasRepository(db));
+    const cameras = new CameraRegistry(pipeline, createSource, new CamerasRepository(db));
     stops.push(() => cameras.stop());
     cameras.on('state', ({ cameraId, state, reason }) => log(`facestream: camera ${cameraId}: ${state}${reason ? ` (${reason})` : ''}`));
 

@@ -3,7 +3,7 @@
  * run time are the same after a restart. Each change is one statement, so a crash leaves a
  * camera either as it was or as it was changed, never half of each.
  *
- * Settings are stored as JSON and given back unchecked: the camera service parses them with the
+ * Settings are stored as JSON and given back unchecked: the camera registry parses them with the
  * camera schema, which fills in keys added to it since they were written.
  */
 import type { CameraOrigin } from '../common/live-events.js';

@@ -4,8 +4,9 @@
  * new events arrive.
  */
 import { ServiceError } from '../common/errors.js';
+import type { ReviewState } from '../common/live-events.js';
+import type { RecognitionEvent } from '../common/recognition-event.js';
 import type { Db } from './database.js';
-import type { RecognitionEvent, ReviewState } from '../events/event-log.js';
 
 export interface StoredEvent extends Omit<RecognitionEvent, 'ended'> {
   ended: boolean;

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { configSchema, type Config } from '../../src/config/schema.js';
-import { createCameraSource } from '../../src/ingest/camera-source.js';
+import { createCameraSource } from '../../src/cameras/camera-source.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { buildClient, dataPath, runCli, skipMessage, tempDir } from '../helpers.js';
 

@@ -10,11 +10,11 @@ import sharp from 'sharp';
 import * as tf from '@tensorflow/tfjs-core';
 import { decodeImage } from '../../src/common/image.js';
 import type { Box, Detection, Point, RgbImage } from '../../src/common/types.js';
-import type { Mtcnn } from '../../src/detection/mtcnn.js';
+import { loadMtcnn, type Mtcnn } from '../../src/detection/mtcnn.js';
 import { largestFace } from '../../src/embedding/analyzer.js';
 import { cosineSimilarity, type FaceEmbedder } from '../../src/embedding/embedder.js';
 import { embedFaces } from '../../src/embedding/faces.js';
-import { loadEmbedder, loadMtcnn } from '../../src/models/loaders.js';
+import { loadEmbedder } from '../../src/embedding/load-embedder.js';
 import { KEYPOINT_NAMES } from '../../src/common/types.js';
 import { dataPath, samplePhoto, skipMessage, tempDir } from '../helpers.js';
 

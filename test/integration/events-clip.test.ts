@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { configSchema } from '../../src/config/schema.js';
-import { createCameraSource } from '../../src/ingest/camera-source.js';
+import { createCameraSource } from '../../src/cameras/camera-source.js';
 import { locateFfmpeg, runFfmpeg } from '../../src/ingest/ffmpeg.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { dataPath, skipMessage } from '../helpers.js';

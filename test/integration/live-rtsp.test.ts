@@ -26,7 +26,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { CameraStatus, LiveClientEvents, LiveFrame, LiveServerEvents } from '../../src/common/live-events.js';
-import { createCameraSource } from '../../src/ingest/camera-source.js';
+import { createCameraSource } from '../../src/cameras/camera-source.js';
 import { configSchema, type CameraConfig } from '../../src/config/schema.js';
 import { locateFfmpeg, type FfmpegInfo } from '../../src/ingest/ffmpeg.js';
 import type { CameraSource } from '../../src/common/frame.js';

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import express from 'express';
 import { configSchema } from '../../src/config/schema.js';
-import type { RecognitionEvent } from '../../src/events/event-log.js';
+import type { RecognitionEvent } from '../../src/common/recognition-event.js';
 import { newEventId } from '../../src/events/event-log.js';
 import { API_RATE_LIMIT, apiRateLimit, chargeRead } from '../../src/server/rate-limit.js';
 import { ResponseCache, TurnQueue } from '../../src/server/response-cache.js';

@@ -27,7 +27,7 @@ import { io as connect, type Socket } from 'socket.io-client';
 import type { LiveClientEvents, LiveServerEvents } from '../../src/common/live-events.js';
 import { SlotPool } from '../../src/common/slot-pool.js';
 import { configSchema } from '../../src/config/schema.js';
-import { createCameraSource } from '../../src/ingest/camera-source.js';
+import { createCameraSource } from '../../src/cameras/camera-source.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { childProcesses } from '../support/loopback-streams.js';
 import { dataPath, exposeGc, leastSquaresSlope, settledMemory, skipMessage, socketConnected, tempDir } from '../helpers.js';

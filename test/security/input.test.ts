@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { configSchema } from '../../src/config/schema.js';
-import type { RecognitionEvent } from '../../src/events/event-log.js';
+import type { RecognitionEvent } from '../../src/common/recognition-event.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { openDatabase } from '../../src/storage/database.js';
 import { EventsRepository } from '../../src/storage/events.repository.js';

@@ -16,7 +16,7 @@ import type { CameraStatus } from '../../src/common/live-events.js';
 import { ConfigError, loadConfig } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
 import { cameraFlag } from '../../src/cli/serve.js';
-import { createCameraSource } from '../../src/ingest/camera-source.js';
+import { createCameraSource } from '../../src/cameras/camera-source.js';
 import type { CameraLog } from '../../src/ingest/camera.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 

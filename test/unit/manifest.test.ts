@@ -18,7 +18,7 @@ import {
   readModelFile,
   sha256,
 } from '../../src/models/manifest.js';
-import { loadMtcnn } from '../../src/models/loaders.js';
+import { loadMtcnn } from '../../src/detection/mtcnn.js';
 import { MODEL_CACHE, ROOT, tempDir } from '../helpers.js';
 
 const ENV = 'FACESTREAM_MODEL_CACHE';

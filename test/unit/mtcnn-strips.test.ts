@@ -10,8 +10,7 @@ import { after, before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import type { RgbImage } from '../../src/common/types.js';
-import { PNET_STRIP_PIXELS, pnetStrips, type Mtcnn } from '../../src/detection/mtcnn.js';
-import { loadMtcnn } from '../../src/models/loaders.js';
+import { PNET_STRIP_PIXELS, loadMtcnn, pnetStrips, type Mtcnn } from '../../src/detection/mtcnn.js';
 import { samplePhoto } from '../helpers.js';
 
 describe('pnetStrips', () => {

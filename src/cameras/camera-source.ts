@@ -1,11 +1,12 @@
 /**
- * Adapts an ingest Camera (ffmpeg child + watchdog) to what the camera service consumes, from
- * a validated camera config.
+ * Adapts an ingest Camera (ffmpeg child + watchdog) to what the camera registry consumes, from
+ * a validated camera config. It lives here, not in ingest/, because it reads the config schema:
+ * ingest takes plain options.
  */
 import type { CameraState } from '../common/live-events.js';
 import type { CameraConfig } from '../config/schema.js';
 import type { CameraSource, CapturedFrame } from '../common/frame.js';
-import { Camera, type CameraLog, type CameraOptions } from './camera.js';
+import { Camera, type CameraLog, type CameraOptions } from '../ingest/camera.js';
 
 /**
  * @param tuning  Camera options beyond the config's (timeouts, backoff, a located ffmpeg): tests

@@ -1,7 +1,8 @@
 /**
- * The cameras of a running server: each one a source (an ffmpeg child with its watchdog)
- * feeding the shared vision pipeline. Cameras are added, changed and removed at run time
- * without a restart; a camera that fails never affects the others.
+ * The camera registry: the cameras of a running server, each one a source (an ffmpeg child
+ * with its watchdog) feeding the shared vision pipeline. Cameras are added, changed and removed
+ * at run time without a restart; a camera that fails never affects the others. It validates
+ * camera settings, starts and stops sources, and reports each camera's status.
  *
  * Every change is saved in a store (the database) before it takes effect, so the cameras after
  * a restart are the cameras before it, running or switched off as they were left. Cameras of
@@ -15,9 +16,8 @@ import type { CameraOrigin, CameraState, CameraStatus } from '../common/live-eve
 import { cameraSchema, type CameraConfig, type FileCamera } from '../config/schema.js';
 import { formatIssues } from '../config/load.js';
 import { redactText, redactUrl } from '../ingest/ffmpeg-args.js';
-import type { CameraMetricsSnapshot } from '../server/prometheus.js';
-import type { ProcessedFrame, VisionPipeline } from './vision-pipeline.js';
-import { Histogram } from './metrics.js';
+import { Histogram, type CameraMetricsSnapshot } from '../pipeline/metrics.js';
+import type { ProcessedFrame, VisionPipeline } from '../pipeline/vision-pipeline.js';
 
 export type CameraSourceFactory = (config: CameraConfig) => CameraSource;
 
@@ -35,7 +35,7 @@ interface Entry {
   source: CameraSource | null;
 }
 
-export class CameraService extends EventEmitter<{ frame: [ProcessedFrame]; state: [{ cameraId: string; state: CameraState; reason: string }] }> {
+export class CameraRegistry extends EventEmitter<{ frame: [ProcessedFrame]; state: [{ cameraId: string; state: CameraState; reason: string }] }> {
   private readonly cameras = new Map<string, Entry>();
   private readonly emptyLatency = new Histogram();
 

@@ -1,0 +1,26 @@
+/**
+ * A recognition event as facestream keeps it: one per track, made by the event log
+ * (events/event-log.ts), stored by the events repository. The REST API and the live feed show
+ * it as a `PublicEvent`.
+ */
+import type { ReviewState } from './live-events.js';
+
+export interface RecognitionEvent {
+  id: string;
+  cameraId: string;
+  trackId: number;
+  /** The person's name, or "unknown". */
+  label: string;
+  known: boolean;
+  score: number;
+  matcher: string;
+  startedAt: number;
+  /** Last time the track was seen; the end time once ended. */
+  endedAt: number;
+  ended: boolean;
+  /** Embedded samples of the track while the event was open. */
+  frames: number;
+  /** Quality score of the best face so far (faceScore in events/event-log.ts). */
+  bestFace: number;
+  review: ReviewState;
+}

@@ -1,0 +1,25 @@
+/**
+ * Builds an embedder from the verified cache by its id. Each call makes a new instance: nothing
+ * is held at module level, so two embedders (or two cameras' embedders) can live in one process.
+ */
+import { loadTflite, type LoadOptions } from '../models/loaders.js';
+import { readModelFile } from '../models/manifest.js';
+import { initRuntime } from '../models/runtime.js';
+import type { EmbedderId, FaceEmbedder } from './embedder.js';
+import { FaceNet128 } from './facenet128.js';
+import { MobileFaceNet } from './mobilefacenet.js';
+
+export async function loadEmbedder(id: EmbedderId, load: LoadOptions = {}): Promise<FaceEmbedder> {
+  await initRuntime();
+  switch (id) {
+    case 'mobilefacenet192':
+      return new MobileFaceNet(await loadTflite(id, 'MobileFaceNet.tflite', load));
+    case 'facenet128': {
+      const [manifest, weights] = await Promise.all([
+        readModelFile(id, 'face_recognition_model-weights_manifest.json'),
+        readModelFile(id, 'face_recognition_model.bin'),
+      ]);
+      return new FaceNet128(JSON.parse(manifest.toString('utf8')), weights);
+    }
+  }
+}
