@@ -6,7 +6,8 @@
 import { existsSync } from 'node:fs';
 import { missingCalibrationMessage, readCalibration } from '../embedding/calibration.js';
 import type { EmbedderId } from '../embedding/embedder.js';
-import { CosineMatcher, cosineMatchOptions, type CompareTo, type CosineMatchOptions, type FaceMatcher } from '../recognition/cosine-matcher.js';
+import type { FaceMatcher } from '../common/match.js';
+import { CosineMatcher, cosineMatchOptions, type CompareTo, type CosineMatchOptions } from '../recognition/cosine-matcher.js';
 import type { Gallery } from '../recognition/gallery.js';
 import {
   SVM_MATCH_DEFAULTS,

@@ -32,3 +32,10 @@ export interface CameraSource {
   start(): void;
   stop(): Promise<void>;
 }
+
+/** An RGB frame in shared memory: width × height × 3 bytes. */
+export interface SharedFrame {
+  buffer: SharedArrayBuffer;
+  width: number;
+  height: number;
+}

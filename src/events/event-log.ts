@@ -6,7 +6,7 @@
  */
 import type { FaceQuality } from '../common/types.js';
 import type { RecognitionEvent } from '../common/recognition-event.js';
-import type { Identity } from '../tracking/identity-vote.js';
+import type { Identity } from '../common/match.js';
 
 export type EventChange = { kind: 'start' | 'update' | 'end'; event: RecognitionEvent; newBestFace: boolean };
 

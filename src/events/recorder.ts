@@ -8,7 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { ReportThrottle, asDiskFull } from '../common/errors.js';
 import type { RecognitionEvent } from '../common/recognition-event.js';
-import type { TrackSample } from '../pipeline/vision-pipeline.js';
+import type { TrackSample } from '../common/face-sample.js';
 import type { EventsRepository } from '../storage/events.repository.js';
 import { EventLog, type EventChange } from './event-log.js';
 import type { SnapshotStore } from './snapshots.js';

@@ -3,16 +3,10 @@
  * SharedArrayBuffers, so a frame is never copied on its way to a worker; only these small
  * messages are.
  */
+import type { SharedFrame } from '../common/frame.js';
 import type { Box, Detection, FaceQuality } from '../common/types.js';
 import type { MtcnnOptions } from '../detection/mtcnn.js';
 import type { EmbedderId } from '../embedding/embedder.js';
-
-/** An RGB frame in shared memory: width × height × 3 bytes. */
-export interface SharedFrame {
-  buffer: SharedArrayBuffer;
-  width: number;
-  height: number;
-}
 
 export type WorkerInit =
   | { role: 'detector'; detector: Partial<MtcnnOptions> }

@@ -12,24 +12,15 @@
  */
 import { EventEmitter } from 'node:events';
 import type { CapturedFrame } from '../common/frame.js';
-import type { Box, Detection, FaceQuality } from '../common/types.js';
-import { IdentityVote, UNKNOWN, type Identity, type VoteOptions, DEFAULT_VOTE_OPTIONS } from '../tracking/identity-vote.js';
+import type { TrackSample } from '../common/face-sample.js';
+import type { FaceMatcher, Identity } from '../common/match.js';
+import type { Box, Detection } from '../common/types.js';
+import { IdentityVote, UNKNOWN, type VoteOptions, DEFAULT_VOTE_OPTIONS } from '../tracking/identity-vote.js';
 import { Tracker, predictBox, type Track, type TrackerOptions } from '../tracking/tracker.js';
-import type { SharedFrame } from './protocol.js';
+import type { SharedFrame } from '../common/frame.js';
 import type { VisionWorker } from './vision-workers.js';
 import { CameraMetrics } from './metrics.js';
 import { SlotPool } from '../common/slot-pool.js';
-
-export interface Match {
-  label: string;
-  score: number;
-  known: boolean;
-}
-
-/** Recognition as the pipeline sees it; swapped when the gallery changes. */
-export interface FaceMatcher {
-  match(vector: Float32Array): Match;
-}
 
 export interface LabeledFace {
   trackId: number;
@@ -41,19 +32,6 @@ export interface LabeledFace {
 
 export interface ProcessedFrame extends CapturedFrame {
   faces: LabeledFace[];
-}
-
-/** A face sample the embedder just scored, for events and snapshots. */
-export interface TrackSample {
-  cameraId: string;
-  trackId: number;
-  ts: number;
-  detection: Detection;
-  quality: FaceQuality;
-  match: Match;
-  identity: Identity;
-  /** The frame the sample came from (shared memory; copy what you keep). */
-  frame: SharedFrame;
 }
 
 export interface PipelineEvents {

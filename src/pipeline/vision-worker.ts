@@ -10,7 +10,8 @@ import { loadMtcnn } from '../detection/mtcnn.js';
 import { embedFaces } from '../embedding/faces.js';
 import { loadEmbedder } from '../embedding/load-embedder.js';
 import { initRuntime } from '../models/runtime.js';
-import type { SharedFrame, WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js';
+import type { SharedFrame } from '../common/frame.js';
+import type { WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js';
 
 const port = parentPort!;
 const init = workerData as WorkerInit;

@@ -6,7 +6,8 @@
  */
 import { Worker } from 'node:worker_threads';
 import type { Box, Detection, FaceQuality } from '../common/types.js';
-import type { SharedFrame, WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js';
+import type { SharedFrame } from '../common/frame.js';
+import type { WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js';
 
 type Pending = { resolve: (r: WorkerResponse) => void; reject: (e: Error) => void };
 

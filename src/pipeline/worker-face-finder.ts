@@ -7,7 +7,7 @@ import { decodeImage } from '../common/image.js';
 import type { Detection, EmbeddedFace, RgbImage } from '../common/types.js';
 import { DEFAULT_MTCNN_OPTIONS, toSourcePixels, type MtcnnOptions } from '../detection/mtcnn.js';
 import type { EmbedderId } from '../embedding/embedder.js';
-import type { SharedFrame } from './protocol.js';
+import type { SharedFrame } from '../common/frame.js';
 import type { VisionWorker } from './vision-workers.js';
 
 export class WorkerFaceFinder {

@@ -7,36 +7,7 @@ import { calibratedThreshold } from '../embedding/calibration.js';
 import { l2normalize, type EmbedderId } from '../embedding/embedder.js';
 import type { Gallery } from './gallery.js';
 import { UNKNOWN_LABEL } from './person-name.js';
-
-export interface MatchCandidate {
-  /** A person's name. */
-  label: string;
-  /** Cosine similarity to that person, -1..1. */
-  score: number;
-}
-
-/** The answer for one face. */
-export interface Match {
-  /** The person's name, or `unknown`. */
-  label: string;
-  /** Cosine similarity to the best person (also when the answer is unknown). */
-  score: number;
-  known: boolean;
-  /** The best people, most similar first (at most `candidates` of them). */
-  candidates: MatchCandidate[];
-  /**
-   * Why the answer is unknown: nobody similar enough, two people too close to call, an empty
-   * gallery, or (svm) the most probable person not probable enough.
-   */
-  unknownReason?: 'below-min-similarity' | 'ambiguous' | 'empty-gallery' | 'below-min-probability';
-  /** The svm matcher's cosine check: the face's similarity to the best person's mean. */
-  similarity?: number;
-}
-
-/** What every matcher offers: one face's embedding in, an answer out. */
-export interface FaceMatcher {
-  match(vector: Float32Array): Match;
-}
+import type { FaceMatcher, Match, MatchCandidate } from '../common/match.js';
 
 export type CompareTo = 'mean' | 'best-sample';
 

@@ -16,7 +16,8 @@ import type { EmbeddedFace } from '../common/types.js';
 import { centralFace } from '../embedding/analyzer.js';
 import { openDatabase } from '../storage/database.js';
 import { PeopleRepository, type EnrolmentBatch } from '../storage/people.repository.js';
-import { CosineMatcher, type CosineMatchOptions, type FaceMatcher, type Match } from './cosine-matcher.js';
+import type { FaceMatcher, Match } from '../common/match.js';
+import { CosineMatcher, type CosineMatchOptions } from './cosine-matcher.js';
 import { alignedCropJpeg, faceProblem, type FaceFinder, type QualityGates } from './enrol.js';
 import {
   confusionMatrix,

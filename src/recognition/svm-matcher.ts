@@ -14,7 +14,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { l2normalize } from '../embedding/embedder.js';
-import type { FaceMatcher, Match, MatchCandidate } from './cosine-matcher.js';
+import type { FaceMatcher, Match, MatchCandidate } from '../common/match.js';
 import type { Gallery } from './gallery.js';
 import { UNKNOWN_LABEL } from './person-name.js';
 

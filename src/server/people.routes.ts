@@ -7,7 +7,7 @@ import path from 'node:path';
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { ServiceError, diskFullError, isDiskFull } from '../common/errors.js';
 import { ImageError } from '../common/image.js';
-import type { FaceMatcher } from '../pipeline/vision-pipeline.js';
+import type { FaceMatcher } from '../common/match.js';
 import type { WorkerFaceFinder } from '../pipeline/worker-face-finder.js';
 import { QUALITY_GATE_DEFAULTS, enrolPeople, defaultLookAlikeSimilarity } from '../recognition/enrol.js';
 import { PersonNameError, personNameFrom } from '../recognition/person-name.js';

@@ -4,6 +4,7 @@
  * ties are rejected, and after `maxFaceAttempts` undecided samples the track is "unknown".
  * A decided identity is kept for the track's life, so a name does not flicker.
  */
+import type { Identity } from '../common/match.js';
 
 export interface VoteOptions {
   /** Samples needed before any decision. */
@@ -42,13 +43,6 @@ export interface VoteSample {
   score: number;
   /** Face size in pixels: bigger faces are more reliable samples. */
   faceSize: number;
-}
-
-export interface Identity {
-  label: string;
-  score: number;
-  known: boolean;
-  decided: boolean;
 }
 
 export class IdentityVote {

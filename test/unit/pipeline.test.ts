@@ -9,7 +9,7 @@ import { describe, it } from 'node:test';
 import type { Box, Detection } from '../../src/common/types.js';
 import type { CapturedFrame } from '../../src/common/frame.js';
 import { HOLD_AFTER_CUT_MS, VisionPipeline, type ProcessedFrame } from '../../src/pipeline/vision-pipeline.js';
-import type { SharedFrame } from '../../src/pipeline/protocol.js';
+import type { SharedFrame } from '../../src/common/frame.js';
 import type { VisionWorker } from '../../src/pipeline/vision-workers.js';
 
 interface Call {
@@ -68,7 +68,7 @@ function frame(cameraId: string, seq: number, ts: number, shade = 100): Captured
 function setup() {
   const detector = new ScriptedWorker();
   const embedder = new ScriptedWorker();
-  const pipeline = new VisionPipeline(detector as unknown as VisionWorker, embedder as unknown as VisionWorker, { match: () => ({ label: 'ann', score: 0.9, known: true }) });
+  const pipeline = new VisionPipeline(detector as unknown as VisionWorker, embedder as unknown as VisionWorker, { match: () => ({ label: 'ann', score: 0.9, known: true, candidates: [] }) });
   const emitted: ProcessedFrame[] = [];
   pipeline.on('frame', (f) => emitted.push(f));
   return { detector, embedder, pipeline, emitted };

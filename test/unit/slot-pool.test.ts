@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Detection } from '../../src/common/types.js';
-import type { SharedFrame } from '../../src/pipeline/protocol.js';
+import type { SharedFrame } from '../../src/common/frame.js';
 import { SlotPool } from '../../src/common/slot-pool.js';
 import type { CapturedFrame } from '../../src/common/frame.js';
 import { VisionPipeline } from '../../src/pipeline/vision-pipeline.js';
@@ -48,7 +48,7 @@ function setup() {
   const detector = new RecordingWorker();
   // the embedder is kept busy so every detection goes to `detector`
   const embedder = { busy: true };
-  const pipeline = new VisionPipeline(detector as unknown as VisionWorker, embedder as unknown as VisionWorker, { match: () => ({ label: 'ann', score: 0.9, known: true }) });
+  const pipeline = new VisionPipeline(detector as unknown as VisionWorker, embedder as unknown as VisionWorker, { match: () => ({ label: 'ann', score: 0.9, known: true, candidates: [] }) });
   return { detector, pipeline };
 }
 

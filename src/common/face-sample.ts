@@ -1,0 +1,20 @@
+/**
+ * A face sample of a track, scored by the embedder and the matcher: what the pipeline hands to
+ * the event recorder. Declared here, below both, so events need not import the pipeline.
+ */
+import type { SharedFrame } from './frame.js';
+import type { Identity, Match } from './match.js';
+import type { Detection, FaceQuality } from './types.js';
+
+/** A face sample the embedder just scored, for events and snapshots. */
+export interface TrackSample {
+  cameraId: string;
+  trackId: number;
+  ts: number;
+  detection: Detection;
+  quality: FaceQuality;
+  match: Match;
+  identity: Identity;
+  /** The frame the sample came from (shared memory; copy what you keep). */
+  frame: SharedFrame;
+}

@@ -1,0 +1,42 @@
+/**
+ * What a matcher answers for one face: the stage contract between recognition (which makes the
+ * answers) and the pipeline, events and interfaces (which use them). Declared once, here.
+ */
+
+export interface MatchCandidate {
+  /** A person's name. */
+  label: string;
+  /** Cosine similarity to that person, -1..1. */
+  score: number;
+}
+
+/** The answer for one face. */
+export interface Match {
+  /** The person's name, or `unknown`. */
+  label: string;
+  /** Cosine similarity to the best person (also when the answer is unknown). */
+  score: number;
+  known: boolean;
+  /** The best people, most similar first (at most `candidates` of them). */
+  candidates: MatchCandidate[];
+  /**
+   * Why the answer is unknown: nobody similar enough, two people too close to call, an empty
+   * gallery, or (svm) the most probable person not probable enough.
+   */
+  unknownReason?: 'below-min-similarity' | 'ambiguous' | 'empty-gallery' | 'below-min-probability';
+  /** The svm matcher's cosine check: the face's similarity to the best person's mean. */
+  similarity?: number;
+}
+
+/** What every matcher offers: one face's embedding in, an answer out. */
+export interface FaceMatcher {
+  match(vector: Float32Array): Match;
+}
+
+/** A track's identity as its vote stands: decided once enough samples agree. */
+export interface Identity {
+  label: string;
+  score: number;
+  known: boolean;
+  decided: boolean;
+}
