@@ -150,20 +150,24 @@ export class Auth extends EventEmitter<{ revoked: [matches: (principal: Principa
 
   /** A new session for the account, or null when the name or the password is wrong. */
   login(name: string, password: string): { session: string; name: string; role: Role } | null {
-    let role: Role | null = null;
-    if (name.toLowerCase() === ADMIN_ACCOUNT && this.adminPasswordHash) {
-      if (verifyPassword(password, this.adminPasswordHash)) role = 'admin';
-    } else {
-      const account = this.accounts.findAccount(name);
-      if (verifyPassword(password, account?.passwordHash ?? NO_ACCOUNT_HASH) && account) role = account.role;
-    }
-    if (!role) return null;
+    const who = this.checkPassword(name, password);
+    if (!who) return null;
     const now = this.now();
     for (const [key, s] of this.sessions) if (s.expires < now) this.sessions.delete(key);
     const session = randomBytes(32).toString('base64url');
-    const shownName = name.toLowerCase() === ADMIN_ACCOUNT && this.adminPasswordHash ? ADMIN_ACCOUNT : (this.accounts.findAccount(name)?.name ?? name);
-    this.sessions.set(sha256(session), { expires: now + SESSION_MS, name: shownName, role });
-    return { session, name: shownName, role };
+    this.sessions.set(sha256(session), { expires: now + SESSION_MS, ...who });
+    return { session, ...who };
+  }
+
+  /** The account (as stored, with its role) whose password this is, or null. */
+  private checkPassword(name: string, password: string): { name: string; role: Role } | null {
+    if (name.toLowerCase() === ADMIN_ACCOUNT && this.adminPasswordHash) {
+      return verifyPassword(password, this.adminPasswordHash) ? { name: ADMIN_ACCOUNT, role: 'admin' } : null;
+    }
+    const account = this.accounts.findAccount(name);
+    // a name with no account costs a hash all the same
+    const matches = verifyPassword(password, account?.passwordHash ?? NO_ACCOUNT_HASH);
+    return matches && account ? { name: account.name, role: account.role } : null;
   }
 
   logout(session: string | undefined): void {
