@@ -259,8 +259,6 @@ export class Auth extends EventEmitter<{ revoked: [matches: (principal: Principa
   }
 }
 
-/** Routes anyone may call: the login page and its call, and liveness for monitors. */
-const OPEN_PATHS = new Set(['/api/login', '/api/health', '/login.html', '/login.js']);
 
 /** Who a request acts for, or null without valid credentials: worked out once per request. */
 export function authenticateOnce(auth: Auth, req: Request, res: Response): Principal | null {
@@ -275,10 +273,13 @@ export function principalOf(res: Response): Principal {
   return principal;
 }
 
-/** Express middleware: 401 for API calls without a session or token, a redirect to the login page for pages. */
+/**
+ * Express middleware: 401 for API calls without a session or token, a redirect to the login page
+ * for pages. What anyone may call (the login page, its script and POST /api/login, GET
+ * /api/health for monitors) is mounted before it, so everything that reaches it needs credentials.
+ */
 export function requireAuth(auth: Auth) {
   return (req: Request, res: Response, next: NextFunction) => {
-    if (OPEN_PATHS.has(req.path)) return next();
     if (authenticateOnce(auth, req, res)) return next();
     if (req.path.startsWith('/api/')) return void res.status(401).json({ error: 'log in first (POST /api/login) or send Authorization: Bearer <token>' });
     if (req.path === '/' || req.path.endsWith('.html')) return void res.redirect(302, '/login.html');

@@ -119,6 +119,11 @@ describe('access with an admin password', () => {
       const r = await fetch(server.url + p, method === 'GET' ? {} : json(method, {}));
       assert.equal(r.status, 401, `${method} ${p} without a session answered ${r.status}`);
     }
+    // the open routes are open for their one method only; no other method slips past the check
+    for (const [method, p] of [['GET', '/api/login'], ['POST', '/api/health'], ['POST', '/login.html'], ['DELETE', '/login.js']] as const) {
+      const r = await fetch(server.url + p, { method, redirect: 'manual' });
+      assert.ok(r.status === 401 || (r.status === 302 && p.endsWith('.html')), `${method} ${p} answered ${r.status}`);
+    }
     assert.equal(await state(server.url, admin), before, 'nothing changed');
   });
 
