@@ -106,9 +106,15 @@ export class LivePage {
   }
 
   private onFrame(frame: LiveFrame, drawn: () => void): void {
+    // a frame drawn after its connection closed (the server restarted meanwhile) is acknowledged to
+    // nobody: the viewer state it would release went with the connection, and sending on the closed
+    // WebSocket only makes the browser log an error
+    const ack = () => {
+      if (this.socket.connected) drawn();
+    };
     const tile = this.tiles.get(frame.cameraId);
-    if (tile) tile.receive(frame, drawn);
-    else drawn(); // a camera this page no longer shows: release the server's window
+    if (tile) tile.receive(frame, ack);
+    else ack(); // a camera this page no longer shows: release the server's window
   }
 
   private async refresh(): Promise<void> {
