@@ -46,7 +46,6 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
-
 export function buildMatcher(db: Db, dataDir: string, config: Config): CosineMatcher {
   const model = config.recognition.model;
   const gallery = loadGallery(new PeopleRepository(db, dataDir), model);
@@ -115,7 +114,8 @@ export async function startServer(
     if (closed > 0) log(`facestream: ${closed} event(s) left open by an unclean stop were ended at their last update`);
     const orphans = await snapshots.removeOrphans(events.snapshotPaths());
     if (orphans.length > 0) log(`facestream: removed ${orphans.length} snapshot file(s) no event refers to (left by an unclean stop)`);
-    const crops = new PeopleRepository(db, config.dataDir).recoverCrops();
+    const people = new PeopleRepository(db, config.dataDir);
+    const crops = people.recoverCrops();
     if (crops.restored.length + crops.removed.length > 0) {
       log(`facestream: face crops of an enrolment cut short by an unclean stop: ${crops.restored.length} put in place, ${crops.removed.length} removed`);
     }
@@ -134,7 +134,6 @@ export async function startServer(
     stops.push(() => cameras.stop());
     cameras.on('state', ({ cameraId, state, reason }) => log(`facestream: camera ${cameraId}: ${state}${reason ? ` (${reason})` : ''}`));
 
-    const people = new PeopleRepository(db, config.dataDir);
     const finder = new WorkerFaceFinder(detector, embedder, config.recognition.model, config.detector);
     /** A reviewed event's best face joins a person's gallery (the person is created if new). */
     const addEventFace = async (event: StoredEvent, person: string) => {
