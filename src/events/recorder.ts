@@ -4,6 +4,10 @@
  * off the frame loop (a timer flush). Each write also stores an open event's last-seen time,
  * so that after a crash the next start ends the event there (EventsRepository.closeOpen): a
  * crash loses at most the last second or two of an event.
+ *
+ * Every change it announces carries the event as viewers should see it (snapshot paths, and a
+ * review stored while the track runs, see `reviewed`), from what it holds in memory for each
+ * event it may still change: the live feed never reads the database per change.
  */
 import { EventEmitter } from 'node:events';
 import { ReportThrottle, asDiskFull } from '../common/errors.js';
