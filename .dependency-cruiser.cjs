@@ -14,9 +14,10 @@
  *   config/                      the validated settings of every part below
  *   pipeline/                    per-camera scheduling over the workers, metrics
  *   cameras/                     the camera registry: validation, start/stop, status
- *   services/                    orchestration the interfaces call
- *   app/                         the composition root
- *   server/ cli/                 interfaces (cli may start the server)
+ *   services/                    orchestration the interfaces call: gallery, events and review
+ *   server/                      the HTTP interface: REST routes, Socket.IO namespaces, pages
+ *   app/                         the composition root: builds every part, the HTTP one included
+ *   cli/                         the command line: starts the composition root, or uses the parts directly
  *
  * Where config/ sits: it is the schema of the whole application, so it may read the rules of
  * the parts whose settings it validates (the camera URLs ingest/ accepts, the embedder ids that
@@ -38,8 +39,9 @@ const LAYERS = [
   { folders: ['pipeline'], why: 'per-camera scheduling of the stages; the registry above starts and stops it' },
   { folders: ['cameras'], why: 'the camera registry drives pipelines; services and interfaces drive the registry' },
   { folders: ['services'], why: 'orchestration is called by the interfaces, never the reverse' },
-  { folders: ['app'], why: 'the composition root builds the parts below; only the interfaces start it' },
-  { folders: ['server', 'cli'], why: 'the interfaces are the top: nothing imports them' },
+  { folders: ['server'], why: 'the HTTP interface serves the services; the composition root builds and starts it' },
+  { folders: ['app'], why: 'the composition root builds every part below; only the command line starts it' },
+  { folders: ['cli'], why: 'the command line is the top: nothing imports it' },
 ];
 
 /** Imports allowed between peers of one row, each with its reason. */
@@ -48,8 +50,6 @@ const peerExceptions = {
   embedding: ['detection'],
   // an event carries the track's voted identity
   events: ['tracking'],
-  // `facestream serve` starts the server; `facestream users` manages its accounts
-  cli: ['server'],
 };
 
 const layerRules = LAYERS.flatMap((layer, rank) => {

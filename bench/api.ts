@@ -33,6 +33,7 @@ import { waitForExit } from '../src/ingest/ffmpeg.js';
 import { childProcesses, prepareClip, processCpuSeconds } from '../test/support/loopback-streams.js';
 import { BENCH_CLIPS, BENCH_FPS, BENCH_HEIGHT, BENCH_WIDTH, benchDataDir, benchSeconds, benchWork, runCleanups } from './live.js';
 import { quantile } from '../src/pipeline/metrics.js';
+import { lineLogger } from '../src/common/logger.js';
 
 const THIS_FILE = fileURLToPath(import.meta.url);
 const LOAD_FLAG = '--api-load-child';
@@ -265,7 +266,7 @@ async function apiOptions(argv: string[]): Promise<ApiOptions> {
 async function startApiServer(dataDir: string, clip: string) {
   const { configSchema } = await import('../src/config/schema.js');
   const { createCameraSource } = await import('../src/cameras/camera-source.js');
-  const { startServer } = await import('../src/server/server.js');
+  const { startServer } = await import('../src/app/compose.js');
   const serverLog: string[] = [];
   const config = configSchema.parse({
     server: { host: '127.0.0.1', port: 0 },
@@ -273,7 +274,7 @@ async function startApiServer(dataDir: string, clip: string) {
     // the camera comes from the (trusted) config, as a user's would
     cameras: [{ id: CAMERA_ID, url: clip, fps: BENCH_FPS, maxWidth: BENCH_WIDTH, maxHeight: BENCH_HEIGHT, loop: true }],
   });
-  return startServer(config, (camera) => createCameraSource(camera), (line) => serverLog.push(line));
+  return startServer(config, (camera) => createCameraSource(camera), lineLogger((line) => serverLog.push(line)));
 }
 
 /** What the viewer counts while `counting` (reset at the start of each phase). */

@@ -42,7 +42,8 @@ import { configSchema } from '../src/config/schema.js';
 import { largestFace } from '../src/embedding/analyzer.js';
 import { createCameraSource } from '../src/cameras/camera-source.js';
 import { locateFfmpeg, waitForExit, type FfmpegInfo } from '../src/ingest/ffmpeg.js';
-import { startServer, type RunningServer } from '../src/server/server.js';
+import { startServer, type RunningServer } from '../src/app/compose.js';
+import { lineLogger } from '../src/common/logger.js';
 import { childProcesses, prepareClip, processCpuSeconds, startPublisher, startRtspServer, stopPublisher, type ChildInfo, type RtspServer } from '../test/support/loopback-streams.js';
 import { runBaseline, type BaselineResult } from './face-api-baseline.js';
 import { BENCH_CLIPS, BENCH_FPS, BENCH_HEIGHT, BENCH_WIDTH, PERSON, benchDataDir, benchSeconds, benchWork, runCleanups } from './live.js';
@@ -115,7 +116,7 @@ export async function benchStream(argv: string[]): Promise<number> {
     const rtsp = await startRtspServer();
     cleanups.push(() => rtsp.stop());
     const serverLog: string[] = [];
-    const server = await startServer(configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir: gallery }), (camera) => createCameraSource(camera), (line) => serverLog.push(line));
+    const server = await startServer(configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir: gallery }), (camera) => createCameraSource(camera), lineLogger((line) => serverLog.push(line)));
     cleanups.push(() => server.stop());
     const bench: Bench = { server, rtsp, ffmpeg, clips, seconds: options.seconds, progress };
 

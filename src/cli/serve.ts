@@ -3,11 +3,13 @@
  * [--camera name=url ...]`: REST, Socket.IO and the browser client on one port. SIGINT or
  * SIGTERM stops cameras, workers and ffmpeg children in reverse order within 5 s.
  */
+import { startServer, type RunningServer } from '../app/compose.js';
+import { createLogger, logLevelFrom, type Logger } from '../common/logger.js';
 import { SlotPool } from '../common/slot-pool.js';
 import { ConfigError, loadConfig } from '../config/load.js';
+import type { CameraConfig, Config } from '../config/schema.js';
 import { createCameraSource } from '../cameras/camera-source.js';
 import { redactText } from '../ingest/ffmpeg-args.js';
-import { startServer } from '../server/server.js';
 import { UsageError, parse } from './args.js';
 
 const SHUTDOWN_LIMIT_MS = 5000;
@@ -19,14 +21,37 @@ export function cameraFlag(value: string): { id: string; url: string } {
   return { id: value.slice(0, at), url: value.slice(at + 1) };
 }
 
+const OPTIONS = {
+  config: { type: 'string' },
+  'data-dir': { type: 'string' },
+  host: { type: 'string' },
+  port: { type: 'string' },
+  camera: { type: 'string', multiple: true },
+} as const;
+
 export async function serveCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, {
-    config: { type: 'string' },
-    'data-dir': { type: 'string' },
-    host: { type: 'string' },
-    port: { type: 'string' },
-    camera: { type: 'string', multiple: true },
-  });
+  const { values } = parse(argv, OPTIONS);
+  const config = serveConfig(values);
+  const logger = serveLogger();
+  let running;
+  try {
+    // one pool of frame rings for all cameras: a deleted or restarted camera's ring serves the next
+    const framePool = new SlotPool();
+    const cameraSource = (camera: CameraConfig) => {
+      const log = logger.child({ module: 'ingest', cameraId: camera.id });
+      return createCameraSource(camera, (entry) => log[entry.level](`camera ${entry.cameraId}: ${entry.message}`), { framePool });
+    };
+    running = await startServer(config, cameraSource, logger);
+  } catch (error) {
+    throw new UsageError((error as Error).message);
+  }
+  logger.info(`serving on ${running.url} (data in ${config.dataDir}); stop with Ctrl-C`);
+  await untilStopped(running, logger);
+  return 0;
+}
+
+/** The configuration: file, environment, then the flags (each checked here, so its error names the flag). */
+function serveConfig(values: ReturnType<typeof parse<typeof OPTIONS>>['values']): Config {
   const server: Record<string, unknown> = {};
   if (values.host !== undefined) server.host = values.host;
   if (values.port !== undefined) {
@@ -42,9 +67,8 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (seen.has(id)) throw new UsageError(`--camera ${id}=… is given twice: give each camera its own name`);
     seen.add(id);
   }
-  let config;
   try {
-    config = loadConfig({
+    return loadConfig({
       file: values.config,
       overrides: { ...(Object.keys(server).length ? { server } : {}), ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}) },
       cameras: flagged,
@@ -53,31 +77,33 @@ export async function serveCommand(argv: string[]): Promise<number> {
     if (error instanceof ConfigError) throw new UsageError(error.message);
     throw error;
   }
-  const log = (line: string) => process.stderr.write(line + '\n');
-  let running;
+}
+
+/** The root logger at FACESTREAM_LOG_LEVEL; every message passes the camera URL redaction, whoever wrote it. */
+function serveLogger(): Logger {
   try {
-    // one pool of frame rings for all cameras: a deleted or restarted camera's ring serves the next
-    const framePool = new SlotPool();
-    running = await startServer(config, (camera) => createCameraSource(camera, (entry) => log(`facestream: camera ${entry.cameraId}: ${entry.message}`), { framePool }), log);
+    return createLogger({ level: logLevelFrom(), redactText: (text) => redactText(text) });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
-  log(`facestream: serving on ${running.url} (data in ${config.dataDir}); stop with Ctrl-C`);
-  await new Promise<void>((resolve) => {
+}
+
+/** Resolves once SIGINT or SIGTERM has stopped the server (or SHUTDOWN_LIMIT_MS has ended the process). */
+function untilStopped(running: RunningServer, logger: Logger): Promise<void> {
+  return new Promise<void>((resolve) => {
     const shutdown = (signal: string) => {
-      log(`facestream: ${signal}: stopping`);
+      logger.info(`${signal}: stopping`);
       const force = setTimeout(() => {
-        log('facestream: shutdown took over 5 s; exiting anyway');
+        logger.error('shutdown took over 5 s; exiting anyway');
         process.exit(1);
       }, SHUTDOWN_LIMIT_MS);
       force.unref();
       running.stop().then(resolve, (error: Error) => {
-        log(`facestream: error while stopping: ${error.message}`);
+        logger.error(`error while stopping: ${error.message}`);
         resolve();
       });
     };
     process.once('SIGINT', () => shutdown('SIGINT'));
     process.once('SIGTERM', () => shutdown('SIGTERM'));
   });
-  return 0;
 }

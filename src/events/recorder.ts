@@ -4,23 +4,45 @@
  * off the frame loop (a timer flush). Each write also stores an open event's last-seen time,
  * so that after a crash the next start ends the event there (EventsRepository.closeOpen): a
  * crash loses at most the last second or two of an event.
+ *
+ * Every change it announces carries the event as viewers should see it (snapshot paths, and a
+ * review stored while the track runs, see `reviewed`), from what it holds in memory for each
+ * event it may still change: the live feed never reads the database per change.
  */
 import { EventEmitter } from 'node:events';
 import { ReportThrottle, asDiskFull } from '../common/errors.js';
 import type { RecognitionEvent } from '../common/recognition-event.js';
 import type { TrackSample } from '../common/face-sample.js';
-import type { EventsRepository } from '../storage/events.repository.js';
+import type { EventsRepository, StoredEvent } from '../storage/events.repository.js';
 import { EventLog, type EventChange } from './event-log.js';
 import type { SnapshotStore } from './snapshots.js';
 
 export type Pending = RecognitionEvent & { facePath?: string | null; framePath?: string | null; snapshotBytes?: number };
 
-/** A change to an event, with its snapshot paths once they exist. */
-export type RecordedChange = EventChange & { event: Pending };
+/** What a review changed about an event (as EventsRepository.review stored it). */
+export type ReviewFields = Pick<StoredEvent, 'review' | 'label' | 'known' | 'reviewedLabel'>;
+
+/**
+ * A change to an event as viewers should see it: the event log's latest state, the snapshot
+ * paths saved so far, and a review made while the track still runs. Everything a live message
+ * needs, so nobody reads the database per change.
+ */
+export type RecordedChange = EventChange & { event: StoredEvent };
+
+/** An event the recorder may still change or announce: kept until it ended, was written, and has no snapshot in flight. */
+interface HeldEvent {
+  event: RecognitionEvent;
+  facePath: string | null;
+  framePath: string | null;
+  reviewed: ReviewFields | null;
+  snapshotsInFlight: number;
+}
 
 export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; error: [Error] }> {
   private readonly log: EventLog;
+  /** What the next flush writes: only the fields that changed since the last one (a re-sent snapshot path would undo retention's). */
   private readonly pending = new Map<string, Pending>();
+  private readonly held = new Map<string, HeldEvent>();
   private readonly snapshotsInFlight = new Set<Promise<void>>();
   private readonly timer: NodeJS.Timeout;
   /** A full disk fails every new best face and every flush until space returns: one report a minute. */
@@ -50,27 +72,31 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
     });
     if (!change) return;
     this.record(change);
-    if (change.newBestFace) {
-      // the frame lives in a shared slot the pipeline will reuse: copy it now
-      const { width, height } = sample.frame;
-      const frame = { data: new Uint8Array(sample.frame.buffer, 0, width * height * 3).slice(), width, height };
-      const id = change.event.id;
-      const saving: Promise<void> = this.snapshots
-        .save(id, frame, sample.detection.box, sample.ts)
-        .then((saved) => {
-          const current = this.pending.get(id) ?? this.repository.get(id);
-          if (!current) return;
-          const updated: Pending = { ...(current as Pending), ended: current.ended, ...saved, snapshotBytes: saved.bytes };
-          this.pending.set(id, updated);
-          // viewers learn the snapshot's address as soon as it exists
-          this.emit('change', { kind: updated.ended ? 'end' : 'update', event: updated, newBestFace: false });
-        })
-        .catch((error: Error) => this.report(error))
-        .finally(() => {
-          this.snapshotsInFlight.delete(saving);
-        });
-      this.snapshotsInFlight.add(saving);
-    }
+    if (change.newBestFace) this.saveSnapshot(change.event.id, sample);
+  }
+
+  private saveSnapshot(id: string, sample: TrackSample): void {
+    // the frame lives in a shared slot the pipeline will reuse: copy it now
+    const { width, height } = sample.frame;
+    const frame = { data: new Uint8Array(sample.frame.buffer, 0, width * height * 3).slice(), width, height };
+    const held = this.held.get(id)!;
+    held.snapshotsInFlight++;
+    const saving: Promise<void> = this.snapshots
+      .save(id, frame, sample.detection.box, sample.ts)
+      .then((saved) => {
+        held.facePath = saved.facePath;
+        held.framePath = saved.framePath;
+        this.pending.set(id, { ...held.event, ...this.pending.get(id), ...saved, snapshotBytes: saved.bytes });
+        // viewers learn the snapshot's address as soon as it exists
+        this.emit('change', { kind: held.event.ended ? 'end' : 'update', event: this.shown(held), newBestFace: false });
+      })
+      .catch((error: Error) => this.report(error))
+      .finally(() => {
+        this.snapshotsInFlight.delete(saving);
+        held.snapshotsInFlight--;
+        this.release(id);
+      });
+    this.snapshotsInFlight.add(saving);
   }
 
   trackEnded(cameraId: string, trackId: number, endedAt: number): void {
@@ -78,11 +104,32 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
     if (change) this.record(change);
   }
 
+  /**
+   * A review stored while the recorder may still announce the event: its later changes carry
+   * it (the event log knows only what the camera saw). Events it no longer holds are left alone.
+   */
+  reviewed(id: string, fields: ReviewFields): void {
+    const held = this.held.get(id);
+    if (held) held.reviewed = { review: fields.review, label: fields.label, known: fields.known, reviewedLabel: fields.reviewedLabel };
+  }
+
   private record(change: EventChange): void {
     const before = this.pending.get(change.event.id);
-    const merged: Pending = { ...before, ...change.event };
-    this.pending.set(change.event.id, merged);
-    this.emit('change', { ...change, event: merged });
+    this.pending.set(change.event.id, { ...before, ...change.event });
+    const held = this.held.get(change.event.id);
+    if (held) held.event = change.event;
+    else this.held.set(change.event.id, { event: change.event, facePath: null, framePath: null, reviewed: null, snapshotsInFlight: 0 });
+    this.emit('change', { ...change, event: this.shown(this.held.get(change.event.id)!) });
+  }
+
+  private shown({ event, facePath, framePath, reviewed }: HeldEvent): StoredEvent {
+    return { ...event, facePath, framePath, reviewedLabel: null, ...reviewed };
+  }
+
+  /** Forgets an event once nothing about it can change any more. */
+  private release(id: string): void {
+    const held = this.held.get(id);
+    if (held?.event.ended && held.snapshotsInFlight === 0 && !this.pending.has(id)) this.held.delete(id);
   }
 
   /** Writes every pending change in one transaction. */
@@ -92,6 +139,7 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
     this.pending.clear();
     try {
       this.repository.upsertMany(batch);
+      for (const e of batch) this.release(e.id);
     } catch (error) {
       // kept for the next flush: a full disk's events are written once there is room again
       for (const e of batch) if (!this.pending.has(e.id)) this.pending.set(e.id, e);

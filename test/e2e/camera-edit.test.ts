@@ -18,7 +18,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import type { CameraStatus } from '../../src/common/live-events.js';
 import { configSchema, type CameraConfig } from '../../src/config/schema.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { startServer, type RunningServer } from '../../src/app/compose.js';
+import { silentLogger } from '../../src/common/logger.js';
 import { StillCamera, buildClient, tempDir } from '../helpers.js';
 import { CHROMIUM, openWatchedPage } from './browser.js';
 const WAIT_MS = 15_000;
@@ -46,7 +47,7 @@ describe('camera edit dialog and on/off switch in chromium, against a real serve
         started.push(camera);
         return new StillCamera(camera, BLANK, 5);
       },
-      () => {},
+      silentLogger(),
     );
   }
 

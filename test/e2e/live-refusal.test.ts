@@ -13,7 +13,8 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser } from 'playwright-core';
 import { configSchema } from '../../src/config/schema.js';
 import { MAX_WATCHED_PER_CONNECTION } from '../../src/server/live.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { startServer, type RunningServer } from '../../src/app/compose.js';
+import { silentLogger } from '../../src/common/logger.js';
 import { StillCamera, buildClient, tempDir } from '../helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -30,7 +31,7 @@ describe('live page: a refused watch is shown on its tile', { skip }, () => {
     work = tempDir('facestream-live-refusal-');
     const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir: path.join(work.dir, 'data') });
     const frame = { data: new Uint8Array(64 * 48 * 3), width: 64, height: 48 };
-    [server] = await Promise.all([startServer(config, (camera) => new StillCamera(camera, frame), () => {}), buildClient()]);
+    [server] = await Promise.all([startServer(config, (camera) => new StillCamera(camera, frame), silentLogger()), buildClient()]);
     // through the API: a config file holds at most 64 cameras
     for (const id of ids) {
       const body = JSON.stringify({ id, url: 'rtsp://127.0.0.1:1/off', enabled: false });

@@ -15,7 +15,8 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { createCameraSource } from '../../src/cameras/camera-source.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { startServer, type RunningServer } from '../../src/app/compose.js';
+import { silentLogger } from '../../src/common/logger.js';
 import { buildClient, dataPath, runCli, skipMessage, tempDir } from '../helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -43,7 +44,7 @@ describe('live page against the real server (file camera, enrolled gallery)', { 
   let page: Page;
   const pageErrors: string[] = [];
 
-  const start = (port: number) => startServer({ ...config, server: { ...config.server, port } }, (camera) => createCameraSource(camera), () => {});
+  const start = (port: number) => startServer({ ...config, server: { ...config.server, port } }, (camera) => createCameraSource(camera), silentLogger());
 
   before(async () => {
     work = tempDir('facestream-live-server-');

@@ -18,7 +18,8 @@ import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { configSchema } from '../../src/config/schema.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { startServer, type RunningServer } from '../../src/app/compose.js';
+import { silentLogger } from '../../src/common/logger.js';
 import { openDatabase } from '../../src/storage/database.js';
 import { EventsRepository } from '../../src/storage/events.repository.js';
 import { StillCamera, buildClient, samplePhoto } from '../helpers.js';
@@ -84,7 +85,7 @@ describe('events, people and identify pages in chromium, against a real server',
     ]);
     const frame: RawFrame = { data: new Uint8Array(data), width: info.width, height: info.height };
     const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir, vote: { maxFaceAttempts: 3 } });
-    server = await startServer(config, (camera) => new StillCamera(camera, frame), () => {});
+    server = await startServer(config, (camera) => new StillCamera(camera, frame), silentLogger());
     ({ browser, page, pageErrors, expectedFailures } = await openWatchedPage(DESKTOP, WAIT_MS));
   });
 

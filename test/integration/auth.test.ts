@@ -11,7 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { io as connect } from 'socket.io-client';
 import { configSchema } from '../../src/config/schema.js';
 import { RateLimiter, hashPassword, verifyPassword } from '../../src/server/auth.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { startServer, type RunningServer } from '../../src/app/compose.js';
+import { silentLogger } from '../../src/common/logger.js';
 
 const noCameras = () => {
   throw new Error('no camera in this test');
@@ -43,7 +44,7 @@ describe('a server with an admin password', () => {
   before(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-auth-'));
     const config = configSchema.parse({ server: { port: 0, adminPassword: 'open sesame!' }, dataDir });
-    server = await startServer(config, noCameras, () => {});
+    server = await startServer(config, noCameras, silentLogger());
   });
   after(async () => {
     await server?.stop();
@@ -122,7 +123,7 @@ describe('listening beyond loopback', () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-auth-'));
     try {
       const config = configSchema.parse({ server: { host: '0.0.0.0', port: 0 }, dataDir });
-      await assert.rejects(startServer(config, noCameras, () => {}), /FACESTREAM_ADMIN_PASSWORD/);
+      await assert.rejects(startServer(config, noCameras, silentLogger()), /FACESTREAM_ADMIN_PASSWORD/);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

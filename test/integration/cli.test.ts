@@ -282,7 +282,7 @@ describe('facestream bench accuracy and the calibration it may write', () => {
 
     // the server's matcher, built as startServer builds it, for a config whose dataDir is that directory
     const [{ buildMatcher }, { openDatabase }, { loadConfig }] = await Promise.all([
-      import('../../src/server/server.js'),
+      import('../../src/services/gallery.service.js'),
       import('../../src/storage/database.js'),
       import('../../src/config/load.js'),
     ]);

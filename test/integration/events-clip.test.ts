@@ -11,7 +11,8 @@ import { after, before, describe, it } from 'node:test';
 import { configSchema } from '../../src/config/schema.js';
 import { createCameraSource } from '../../src/cameras/camera-source.js';
 import { locateFfmpeg, runFfmpeg } from '../../src/ingest/ffmpeg.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { startServer, type RunningServer } from '../../src/app/compose.js';
+import { silentLogger } from '../../src/common/logger.js';
 import { dataPath, skipMessage } from '../helpers.js';
 
 const katie = dataPath('video/WDA_KatieHill_000.mp4') ?? '';
@@ -36,7 +37,7 @@ describe('events from played clips', { skip: available ? false : skipMessage('vi
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'facestream-clip-events-'));
     const config = configSchema.parse({ server: { port: 0 }, dataDir: path.join(dir, 'data') });
-    server = await startServer(config, (camera) => createCameraSource(camera), () => {});
+    server = await startServer(config, (camera) => createCameraSource(camera), silentLogger());
   });
 
   after(async () => {

@@ -30,7 +30,8 @@ import { createCameraSource } from '../../src/cameras/camera-source.js';
 import { configSchema, type CameraConfig } from '../../src/config/schema.js';
 import { locateFfmpeg, type FfmpegInfo } from '../../src/ingest/ffmpeg.js';
 import type { CameraSource } from '../../src/common/frame.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { startServer, type RunningServer } from '../../src/app/compose.js';
+import { silentLogger } from '../../src/common/logger.js';
 import { largestFace } from '../../src/embedding/analyzer.js';
 import { childProcesses, freePort, prepareClip, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../support/loopback-streams.js';
 import { dataPath, exposeGc, leastSquaresSlope, runCli, settledMemory, skipMessage, socketConnected, tempDir } from '../helpers.js';
@@ -155,7 +156,7 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
     periodS = Number.parseInt(counted, 10) / FPS;
     assert.ok(periodS > 9 && periodS < 10.5, `loop period ${periodS} s`);
     rtsp = await startRtspServer();
-    server = await startServer(configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir }), (camera) => testCameraSource(camera, ffmpeg), () => {});
+    server = await startServer(configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir }), (camera) => testCameraSource(camera, ffmpeg), silentLogger());
     socket = connect(`${server.url}/live`, { transports: ['websocket'], reconnection: false });
     socket.on('frame', (frame, drawn) => {
       drawn();

@@ -12,7 +12,8 @@ import sharp from 'sharp';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { LiveClientEvents, LiveFrame, LiveServerEvents } from '../../src/common/live-events.js';
 import { configSchema } from '../../src/config/schema.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { startServer, type RunningServer } from '../../src/app/compose.js';
+import { silentLogger } from '../../src/common/logger.js';
 import { StillCamera, samplePhoto } from '../helpers.js';
 
 const photo = samplePhoto(1);
@@ -29,7 +30,7 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
     const { data, info } = await sharp(photo).resize(640, 480, { fit: 'cover' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     frame = { data: new Uint8Array(data), width: info.width, height: info.height };
     const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir, vote: { maxFaceAttempts: 3 }, tracking: { maxMissMs: 100 } });
-    server = await startServer(config, (camera) => new StillCamera(camera, frame, 600), () => {});
+    server = await startServer(config, (camera) => new StillCamera(camera, frame, 600), silentLogger());
   });
 
   after(async () => {

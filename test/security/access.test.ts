@@ -17,7 +17,8 @@ import { after, before, describe, it } from 'node:test';
 import { io as connect, type Socket } from 'socket.io-client';
 import { configSchema } from '../../src/config/schema.js';
 import { OPENAPI } from '../../src/server/openapi.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { startServer, type RunningServer } from '../../src/app/compose.js';
+import { silentLogger } from '../../src/common/logger.js';
 import { hostAllowed, isLoopbackAddress, originAllowed, parseHostHeader, resolveBindHost } from '../../src/server/web-security.js';
 import { CLI, StillCamera } from '../helpers.js';
 
@@ -98,7 +99,7 @@ describe('access with an admin password', () => {
   before(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-access-'));
     const config = configSchema.parse({ server: { port: 0, adminPassword: PASSWORD }, dataDir });
-    server = await startServer(config, (camera) => new StillCamera(camera, blank, 5), () => {});
+    server = await startServer(config, (camera) => new StillCamera(camera, blank, 5), silentLogger());
     admin = await login(server.url, PASSWORD);
     assert.equal((await fetch(server.url + '/api/people', json('POST', { name: 'ann' }, { cookie: admin }))).status, 201);
   });
@@ -246,7 +247,7 @@ describe('foreign pages and foreign names', () => {
   before(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-origin-'));
     const config = configSchema.parse({ server: { port: 0, allowedHosts: ['cams.example.org'], allowedOrigins: ['https://dashboard.example.org'] }, dataDir });
-    server = await startServer(config, noCameras, () => {});
+    server = await startServer(config, noCameras, silentLogger());
     origin = server.url;
   });
   after(async () => {
@@ -352,7 +353,7 @@ describe('the web-security rules', () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-bind-'));
     try {
       const config = configSchema.parse({ server: { host: '127.evil.invalid', port: 0 }, dataDir });
-      await assert.rejects(startServer(config, noCameras, () => {}), /does not resolve/);
+      await assert.rejects(startServer(config, noCameras, silentLogger()), /does not resolve/);
     } finally {
       rmSync(dataDir, { recursive: true, force: true });
     }

@@ -16,7 +16,8 @@ import type { RecognitionEvent } from '../../src/common/recognition-event.js';
 import { newEventId } from '../../src/events/event-log.js';
 import { API_RATE_LIMIT, apiRateLimit, chargeRead } from '../../src/server/rate-limit.js';
 import { ResponseCache, TurnQueue } from '../../src/server/response-cache.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { startServer, type RunningServer } from '../../src/app/compose.js';
+import { silentLogger } from '../../src/common/logger.js';
 import { openDatabase, type Db } from '../../src/storage/database.js';
 import { AccountsRepository } from '../../src/storage/accounts.repository.js';
 import { Auth } from '../../src/server/auth.js';
@@ -57,7 +58,7 @@ describe('REST under load: a real server', () => {
     new EventsRepository(db).upsertMany(initial);
     db.close();
     eventIds = initial.map((e) => e.id);
-    server = await startServer(configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir }), noCameras, () => {});
+    server = await startServer(configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir }), noCameras, silentLogger());
   });
   after(async () => {
     await server?.stop();
@@ -138,7 +139,7 @@ describe('REST under load: the limits of a real server', () => {
   let dataDir: string;
   before(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-api-limits-'));
-    server = await startServer(configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir }), noCameras, () => {});
+    server = await startServer(configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir }), noCameras, silentLogger());
   });
   after(async () => {
     await server?.stop();

@@ -17,7 +17,8 @@ import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import sharp from 'sharp';
 import { configSchema } from '../../src/config/schema.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { startServer, type RunningServer } from '../../src/app/compose.js';
+import { silentLogger } from '../../src/common/logger.js';
 import { StillCamera, buildClient, samplePhoto } from '../helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
@@ -97,7 +98,7 @@ describe('cross-site requests in a real browser', { skip: skipReason() }, () => 
     let server: RunningServer | undefined;
     const context = await browser.newContext();
     try {
-      server = await startServer(config, (camera) => new StillCamera(camera, frame), () => {});
+      server = await startServer(config, (camera) => new StillCamera(camera, frame), silentLogger());
       const admin = (await fetch(server.url + '/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: PASSWORD }) })).headers.get('set-cookie')!.split(';')[0]!;
       const added = await fetch(server.url + '/api/users', { method: 'POST', headers: { cookie: admin, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'guard', password: 'watch only!', role: 'viewer' }) });
       assert.equal(added.status, 201);
@@ -128,7 +129,7 @@ describe('cross-site requests in a real browser', { skip: skipReason() }, () => 
       let server: RunningServer | undefined;
       const context = await browser.newContext();
       try {
-        server = await startServer(config, (camera) => new StillCamera(camera, frame), () => {});
+        server = await startServer(config, (camera) => new StillCamera(camera, frame), silentLogger());
         target = server.url;
         const page: Page = await context.newPage();
         const violations: string[] = [];

@@ -28,7 +28,8 @@ import type { LiveClientEvents, LiveServerEvents } from '../../src/common/live-e
 import { SlotPool } from '../../src/common/slot-pool.js';
 import { configSchema } from '../../src/config/schema.js';
 import { createCameraSource } from '../../src/cameras/camera-source.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { startServer, type RunningServer } from '../../src/app/compose.js';
+import { silentLogger } from '../../src/common/logger.js';
 import { childProcesses } from '../support/loopback-streams.js';
 import { dataPath, exposeGc, leastSquaresSlope, settledMemory, skipMessage, socketConnected, tempDir } from '../helpers.js';
 
@@ -59,7 +60,7 @@ describe('cameras added and deleted leave no memory behind', { skip }, () => {
     const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir: path.join(work.dir, 'data') });
     // as `facestream serve` wires it: one pool of frame rings for all cameras
     const framePool = new SlotPool();
-    server = await startServer(config, (camera) => createCameraSource(camera, () => {}, { framePool }), () => {});
+    server = await startServer(config, (camera) => createCameraSource(camera, () => {}, { framePool }), silentLogger());
     socket = connect(`${server.url}/live`, { transports: ['websocket'], reconnection: false });
     socket.on('frame', (frame, drawn) => {
       drawn();

@@ -15,7 +15,8 @@ import sharp from 'sharp';
 import { ReportThrottle, ServiceError } from '../../src/common/errors.js';
 import { configSchema } from '../../src/config/schema.js';
 import { SnapshotStore } from '../../src/events/snapshots.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { startServer, type RunningServer } from '../../src/app/compose.js';
+import { lineLogger } from '../../src/common/logger.js';
 import { StillCamera, samplePhoto } from '../helpers.js';
 
 const DISK_FULL = /^the data disk is full \((.+)\): free some space there; the server carries on by itself once there is room$/;
@@ -112,10 +113,10 @@ describe('a server whose data disk is full', { skip, timeout: 180_000 }, () => {
     frame = { data: new Uint8Array(data), width: info.width, height: info.height };
     // unknown faces are decided after 3 attempts, so events (and their snapshots) start at once
     const config = configSchema.parse({ server: { port: 0 }, dataDir, vote: { maxFaceAttempts: 3 } });
-    server = await startServer(config, (camera) => new StillCamera(camera, frame), (line) => {
+    server = await startServer(config, (camera) => new StillCamera(camera, frame), lineLogger((line) => {
       logs.push(line);
       onLog(line);
-    });
+    }));
   });
 
   after(async () => {

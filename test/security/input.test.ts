@@ -8,7 +8,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { configSchema } from '../../src/config/schema.js';
 import type { RecognitionEvent } from '../../src/common/recognition-event.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { startServer, type RunningServer } from '../../src/app/compose.js';
+import { lineLogger } from '../../src/common/logger.js';
 import { openDatabase } from '../../src/storage/database.js';
 import { EventsRepository } from '../../src/storage/events.repository.js';
 import { tempDir } from '../helpers.js';
@@ -64,7 +65,7 @@ describe('bad input is a 400 with a message, never a 500', () => {
       return writeStderr(chunk, ...rest);
     }) as typeof process.stderr.write;
     const config = configSchema.parse({ server: { port: 0 }, dataDir: temp.dir });
-    server = await startServer(config, noCameras, (line) => logged.push(line));
+    server = await startServer(config, noCameras, lineLogger((line) => logged.push(line)));
     // events as the recorder writes them, through a second connection to the server's database
     const db = openDatabase(temp.dir);
     new EventsRepository(db).upsertMany([stranger, ann, bob]);

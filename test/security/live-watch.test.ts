@@ -13,7 +13,8 @@ import { io as connect, type Socket } from 'socket.io-client';
 import type { LiveClientEvents, LiveError, LiveServerEvents } from '../../src/common/live-events.js';
 import { configSchema } from '../../src/config/schema.js';
 import { MAX_ERRORS_PER_SECOND, MAX_WATCHED_PER_CONNECTION } from '../../src/server/live.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { startServer, type RunningServer } from '../../src/app/compose.js';
+import { silentLogger } from '../../src/common/logger.js';
 import { StillCamera, exposeGc, settledMemory, socketConnected, tempDir } from '../helpers.js';
 
 type LiveSocket = Socket<LiveServerEvents, LiveClientEvents>;
@@ -35,7 +36,7 @@ describe('/live watch requests', () => {
     const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir: path.join(work.dir, 'data') });
     // a small grey frame: nothing to detect, so frames flow at once
     const frame = { data: new Uint8Array(64 * 48 * 3).fill(128), width: 64, height: 48 };
-    server = await startServer(config, (camera) => new StillCamera(camera, frame), () => {});
+    server = await startServer(config, (camera) => new StillCamera(camera, frame), silentLogger());
     await addCamera({ id: 'still', url: 'rtsp://127.0.0.1:1/still' });
   });
 

@@ -14,7 +14,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { CameraStatus } from '../../src/common/live-events.js';
 import { configSchema, type CameraConfig } from '../../src/config/schema.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { startServer, type RunningServer } from '../../src/app/compose.js';
+import { lineLogger } from '../../src/common/logger.js';
 import { DATABASE_FILE, openDatabase } from '../../src/storage/database.js';
 import { FACES_DIR, PeopleRepository } from '../../src/storage/people.repository.js';
 import { StillCamera, runCli, tempDir } from '../helpers.js';
@@ -31,7 +32,7 @@ async function serve(dataDir: string, cameras: unknown[] = [], log: string[] = [
       started.push(camera);
       return new StillCamera(camera, BLANK, 2);
     },
-    (line) => log.push(line),
+    lineLogger((line) => log.push(line)),
   );
   return { server, started };
 }

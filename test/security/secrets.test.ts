@@ -18,7 +18,8 @@ import { configSchema } from '../../src/config/schema.js';
 import { cameraFlag } from '../../src/cli/serve.js';
 import { createCameraSource } from '../../src/cameras/camera-source.js';
 import type { CameraLog } from '../../src/ingest/camera.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { startServer, type RunningServer } from '../../src/app/compose.js';
+import { lineLogger } from '../../src/common/logger.js';
 
 const SECRET = 'Secret9';
 /** The issue's words for what must be refused, and what the message must name. */
@@ -62,7 +63,7 @@ describe('camera secrets with the real ffmpeg source', () => {
     query = `rtsp://127.0.0.1:${port}/x?user=admin&pwd=${SECRET}`;
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-secrets-'));
     const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir });
-    server = await startServer(config, (camera) => createCameraSource(camera, (entry) => cameraLog.push(entry)), (line) => serverLog.push(line));
+    server = await startServer(config, (camera) => createCameraSource(camera, (entry) => cameraLog.push(entry)), lineLogger((line) => serverLog.push(line)));
   });
 
   after(async () => {

@@ -1,0 +1,132 @@
+/**
+ * The recognition log as the interfaces use it: pages and single events in their public shape,
+ * snapshots, the CSV export, review (confirm, reject, relabel, optionally adding the face to the
+ * gallery), and each recorder change as the live feed shows it.
+ */
+import { ServiceError } from '../common/errors.js';
+import type { LiveEventChange, PublicEvent, ReviewState } from '../common/live-events.js';
+import type { EventRecorder, RecordedChange } from '../events/recorder.js';
+import type { SnapshotStore } from '../events/snapshots.js';
+import { personNameFrom } from '../recognition/person-name.js';
+import type { EventFilter, EventsRepository, StoredEvent } from '../storage/events.repository.js';
+
+/** The most events one page (and one page of the CSV export) holds. */
+export const MAX_PAGE = 500;
+/** The most pages one CSV export reads: 200 pages of MAX_PAGE. */
+const MAX_EXPORT_PAGES = 200;
+/** The columns of the CSV export, in order. */
+const CSV_COLUMNS: (keyof PublicEvent)[] = ['id', 'cameraId', 'label', 'known', 'score', 'startedAt', 'endedAt', 'frames', 'review'];
+
+export function publicEvent(e: StoredEvent): PublicEvent {
+  return {
+    id: e.id,
+    cameraId: e.cameraId,
+    person: e.known ? e.label : null,
+    label: e.label,
+    known: e.known,
+    score: Math.round(e.score * 1000) / 1000,
+    startedAt: new Date(e.startedAt).toISOString(),
+    endedAt: e.ended ? new Date(e.endedAt).toISOString() : null,
+    frames: e.frames,
+    snapshotUrl: e.facePath ? `/api/events/${e.id}/snapshot` : null,
+    frameUrl: e.framePath ? `/api/events/${e.id}/snapshot?kind=frame` : null,
+    review: e.review,
+  };
+}
+
+function csvCell(value: unknown): string {
+  const text = value === null || value === undefined ? '' : String(value);
+  // quote, and defuse spreadsheet formulas
+  const safe = /^[=+\-@]/.test(text) ? `'${text}` : text;
+  return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
+}
+
+/** Runs a read of many rows when its turn comes (the HTTP layer lets frames run between reads). */
+export type ReadTurn = <T>(read: () => T) => Promise<T>;
+
+export interface EventsDeps {
+  events: EventsRepository;
+  snapshots: SnapshotStore;
+  recorder: Pick<EventRecorder, 'flush' | 'reviewed'>;
+  /** Adds an event's best face to a person's gallery. */
+  addToGallery?: (event: StoredEvent, person: string) => Promise<{ sampleId: number; warnings: string[] }>;
+}
+
+export class EventsService {
+  constructor(private readonly deps: EventsDeps) {}
+
+  /** Changes whenever the stored events may have changed (a key for cached pages). */
+  get version(): string {
+    return this.deps.events.version;
+  }
+
+  /** Writes events still waiting in the recorder's batch, so a read sees every known event. */
+  flush(): void {
+    this.deps.recorder.flush();
+  }
+
+  list(filter: EventFilter): { events: PublicEvent[]; nextCursor: string | null } {
+    const { events, nextCursor } = this.deps.events.list(filter);
+    return { events: events.map(publicEvent), nextCursor };
+  }
+
+  /** The event with `id` (a ServiceError 'not-found' otherwise). */
+  find(id: string): StoredEvent {
+    const event = this.deps.events.get(id);
+    if (!event) throw new ServiceError('not-found', `no event with id "${id}"`);
+    return event;
+  }
+
+  get(id: string): PublicEvent {
+    return publicEvent(this.find(id));
+  }
+
+  /** The file of an event's `kind` snapshot: its face crop or the whole frame. */
+  snapshotFile(event: StoredEvent, kind: string): string {
+    if (kind !== 'face' && kind !== 'frame') throw new ServiceError('invalid', `kind=${kind} must be face or frame`);
+    const relative = kind === 'face' ? event.facePath : event.framePath;
+    if (!relative) throw new ServiceError('not-found', `event ${event.id} has no ${kind} snapshot (not taken yet, or removed by retention)`);
+    return this.deps.snapshots.absolute(relative);
+  }
+
+  /** The events a filter selects as CSV (at most MAX_EXPORT_PAGES pages, each read in its own turn). */
+  async csv(filter: EventFilter, turn: ReadTurn): Promise<string> {
+    const lines = [CSV_COLUMNS.join(',')];
+    let cursor: string | undefined = filter.cursor;
+    for (let page = 0; page < MAX_EXPORT_PAGES; page++) {
+      const result = await turn(() => this.deps.events.list({ ...filter, ...(cursor ? { cursor } : {}) }));
+      for (const e of result.events.map(publicEvent)) lines.push(CSV_COLUMNS.map((h) => csvCell(e[h])).join(','));
+      if (!result.nextCursor) break;
+      cursor = result.nextCursor;
+    }
+    return lines.join('\r\n') + '\r\n';
+  }
+
+  /** Confirms, rejects or relabels event `id` as `body` asks; a running track's later live changes show the review. */
+  async review(id: string, body: unknown): Promise<{ event: PublicEvent; added?: { sampleId: number; warnings: string[] } }> {
+    const event = this.find(id);
+    const request = (body ?? {}) as { action?: unknown; person?: unknown; addToGallery?: unknown };
+    const action = request.action;
+    if (action !== 'confirm' && action !== 'reject' && action !== 'relabel') throw new ServiceError('invalid', 'action must be confirm, reject or relabel');
+    if (action === 'relabel' && request.person === undefined) throw new ServiceError('invalid', 'relabel needs person: the right name');
+    // the same name rules as POST /api/people: a relabel names a person, so it is stored as known
+    const person = action === 'relabel' ? personNameFrom(request.person, 'person') : event.label;
+    if (request.addToGallery !== undefined && typeof request.addToGallery !== 'boolean') throw new ServiceError('invalid', 'addToGallery must be true or false');
+    if (request.addToGallery && action === 'reject') throw new ServiceError('invalid', 'a rejected event cannot add its face to the gallery');
+    if (request.addToGallery && action === 'confirm' && !event.known) throw new ServiceError('invalid', 'an unknown face needs relabel with a person to be added to the gallery');
+    let added: { sampleId: number; warnings: string[] } | undefined;
+    if (request.addToGallery) {
+      if (!this.deps.addToGallery) throw new ServiceError('invalid', 'adding to the gallery is not available on this server');
+      added = await this.deps.addToGallery(event, person);
+    }
+    const state: ReviewState = action === 'confirm' ? 'confirmed' : action === 'reject' ? 'rejected' : 'relabeled';
+    const updated = this.deps.events.review(event.id, state, action === 'relabel' ? person : undefined)!;
+    this.deps.recorder.reviewed(updated.id, updated);
+    return { event: publicEvent(updated), ...(added ? { added } : {}) };
+  }
+
+  /** A recorder change as the live feed sends it (the change carries its snapshots and review). */
+  liveChange(change: RecordedChange): LiveEventChange {
+    return { kind: change.kind, event: publicEvent(change.event) };
+  }
+}
