@@ -9,6 +9,13 @@ export const ROLES = ['admin', 'viewer'] as const;
 export const roleSchema = z.enum(ROLES, { error: `role must be one of ${ROLES.join(', ')}` }).describe('admin changes anything; viewer watches live video and reads events and snapshots');
 export type Role = z.infer<typeof roleSchema>;
 
+/** A role field that may be left out (or null): then it is `fallback`. */
+const roleOr = (fallback: Role) =>
+  roleSchema
+    .nullish()
+    .transform((role) => role ?? fallback)
+    .describe(`admin or viewer; ${fallback} when left out`);
+
 /** Longest password taken anywhere (login, a new account): longer is a paste slip, and costly to hash. */
 const MAX_PASSWORD = 1000;
 
@@ -17,8 +24,11 @@ export const loginBodySchema = z.object({
     .string({ error: 'name must be an account name (1-64 characters)' })
     .min(1, 'name must be an account name (1-64 characters)')
     .max(64, 'name must be an account name (1-64 characters)')
-    .default('admin')
-    .describe('The account; "admin" is the admin password\'s'),
+    // left out or null: the admin password's account
+    .nullish()
+    .transform((name) => name ?? 'admin')
+    .meta({ default: 'admin' })
+    .describe('The account; "admin" (the default) is the admin password\'s'),
   password: z.string({ error: 'password must be a non-empty string' }).min(1, 'password must be a non-empty string').max(MAX_PASSWORD, 'password must be a non-empty string'),
 });
 
@@ -58,7 +68,7 @@ export const newTokenBodySchema = z.object({
     .trim()
     .min(1, 'name must be a non-empty string of at most 100 characters')
     .describe('What the token is for (shown in the list); at most 100 characters'),
-  role: roleSchema.default('admin'),
+  role: roleOr('admin'),
 });
 
 export const createdTokenSchema = z.object({
@@ -84,7 +94,7 @@ export const accountListSchema = z.object({ users: z.array(accountViewSchema) })
 export const newAccountBodySchema = z.object({
   name: z.string({ error: 'name must be a string' }).describe('1-64 letters, digits, ".", "_" or "-"'),
   password: z.string({ error: 'password must be a string' }).describe('At least 8 characters'),
-  role: roleSchema.default('viewer'),
+  role: roleOr('viewer'),
 });
 
 export const accountParamsSchema = z.object({ name: z.string().describe('Account name') });
