@@ -6,6 +6,7 @@
  * Bottom to top; a folder may import its own files and every layer below it, nothing above:
  *
  *   common/                      stage contracts, errors, the shared slot pool
+ *   contract/                    the REST contract: zod schemas of every route, the route table
  *   models/                      manifest, fetch, sha256, weight readers, the TensorFlow.js runtime
  *   storage/                     repositories and the database
  *   ingest/                      the ffmpeg toolkit: arguments, probe, camera process, frame reading
@@ -30,6 +31,7 @@
 /** Bottom to top. Each row is one rank; a folder may import the ranks below its own. */
 const LAYERS = [
   { folders: ['common', 'types'], why: 'the contracts everything shares: they depend on nothing of ours' },
+  { folders: ['contract'], why: 'the REST shapes are built on the stage contracts; routers, services and the client read them' },
   { folders: ['models'], why: 'weights and runtimes know nothing of what is built from them' },
   { folders: ['storage'], why: 'repositories store the contracts; they call no stage' },
   { folders: ['ingest'], why: 'the ffmpeg toolkit hands frames up; it never calls who consumes them' },

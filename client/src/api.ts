@@ -2,88 +2,30 @@
  * The REST calls the pages make (same origin). Expected failures come back as values with
  * the server's own message, so the page can show it; nothing here throws.
  */
-import type { CameraStatus, PublicEvent, ReviewState } from '../../src/common/live-events.js';
-import type { FaceQuality } from '../../src/common/types.js';
+import type { Me } from '../../src/contract/access.js';
+import type { CameraChanges, CameraStatus, NewCamera } from '../../src/contract/cameras.js';
+import type { EventPage, EventQueryInput, PublicEvent, ReviewAction, ReviewResult, ReviewState } from '../../src/contract/events.js';
+import type { FaceUploadReport, Person, PersonDetail, RecognizeReport } from '../../src/contract/people.js';
+
+// the REST shapes, from the contract's zod schemas (types only: the bundle never loads zod)
+export type { CameraChanges, EventPage, FaceUploadReport, Me, NewCamera, Person, PersonDetail, PublicEvent, RecognizeReport, ReviewAction, ReviewState };
+export type { PersonFace, RecognizedFace, UploadFileResult } from '../../src/contract/people.js';
 
 export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: string; status: number };
 
-export interface NewCamera {
-  id: string;
-  url: string;
-  name?: string;
-}
+/**
+ * The review states, for the filter form. The list is the contract's (common/live-events.ts),
+ * which the bundle cannot load at run time; keyed by ReviewState, it fails the build the day a
+ * state is added or renamed there.
+ */
+const REVIEW_STATE_NAMES: Record<ReviewState, true> = { pending: true, confirmed: true, rejected: true, relabeled: true };
+export const REVIEW_STATES = Object.keys(REVIEW_STATE_NAMES) as ReviewState[];
 
-export type { ReviewState };
-export const REVIEW_STATES: readonly ReviewState[] = ['pending', 'confirmed', 'rejected', 'relabeled'];
-
-/** A recognition event as GET /api/events and the live feed show it. */
-export type RecognitionEvent = PublicEvent;
-
-export interface EventPage {
-  events: RecognitionEvent[];
-  nextCursor: string | null;
-}
-
-/** The filters of GET /api/events and /api/events.csv; empty values are left out of the query. */
-export interface EventFilter {
-  person?: string;
-  camera?: string;
+/** The filters of GET /api/events and /api/events.csv as the page keeps them; empty values are left out of the query. */
+export type EventFilter = Pick<EventQueryInput, 'person' | 'camera' | 'from' | 'to'> & {
   known?: 'true' | 'false';
   review?: ReviewState;
-  /** ISO 8601. */
-  from?: string;
-  to?: string;
-}
-
-export type ReviewAction = { action: 'confirm' | 'reject'; addToGallery?: boolean } | { action: 'relabel'; person: string; addToGallery?: boolean };
-
-export interface Person {
-  id: number;
-  name: string;
-  createdAt: string | number;
-  samples: number;
-  faceUrl: string | null;
-}
-
-export interface PersonFace {
-  id: number;
-  imageUrl: string | null;
-  quality: FaceQuality;
-  source: string;
-}
-
-export interface PersonDetail extends Person {
-  faces: PersonFace[];
-}
-
-export interface UploadFileResult {
-  file: string;
-  accepted: boolean;
-  faceId?: number;
-  reason?: string;
-}
-
-export interface FaceUploadReport {
-  person: Person;
-  results: UploadFileResult[];
-  warnings: string[];
-}
-
-export interface RecognizedFace {
-  box: [number, number, number, number];
-  confidence: number;
-  label: string;
-  score: number;
-  known: boolean;
-  candidates: { label: string; score: number }[];
-}
-
-export interface RecognizeReport {
-  file: string;
-  width: number;
-  height: number;
-  faces: RecognizedFace[];
-}
+};
 
 // ---- cameras
 
@@ -93,18 +35,6 @@ export function listCameras(): Promise<ApiResult<CameraStatus[]>> {
 
 export function addCamera(camera: NewCamera): Promise<ApiResult<CameraStatus>> {
   return request<CameraStatus>('POST', '/api/cameras', camera);
-}
-
-/** The settings the page can change; the id names the camera and never changes. */
-export interface CameraChanges {
-  name?: string;
-  /** Sent back as shown (password as ***), it keeps the camera's URL. */
-  url?: string;
-  enabled?: boolean;
-  fps?: number;
-  maxWidth?: number;
-  maxHeight?: number;
-  transport?: 'tcp' | 'udp';
 }
 
 export function updateCamera(id: string, changes: CameraChanges): Promise<ApiResult<CameraStatus>> {
@@ -134,11 +64,11 @@ export function listEvents(filter: EventFilter, cursor: string | null, limit = 3
   return request<EventPage>('GET', `/api/events${eventQuery(filter, { limit, cursor })}`);
 }
 
-export function getEvent(id: string): Promise<ApiResult<RecognitionEvent>> {
-  return request<RecognitionEvent>('GET', `/api/events/${encodeURIComponent(id)}`);
+export function getEvent(id: string): Promise<ApiResult<PublicEvent>> {
+  return request<PublicEvent>('GET', `/api/events/${encodeURIComponent(id)}`);
 }
 
-export function reviewEvent(id: string, review: ReviewAction): Promise<ApiResult<{ event: RecognitionEvent; added?: { sampleId: number; warnings: string[] } }>> {
+export function reviewEvent(id: string, review: ReviewAction): Promise<ApiResult<ReviewResult>> {
   return request('POST', `/api/events/${encodeURIComponent(id)}/review`, review);
 }
 
@@ -181,13 +111,6 @@ export function uploadFaces(personId: number, files: File[], onProgress: (fracti
 
 export function logout(): Promise<ApiResult<unknown>> {
   return request('POST', '/api/logout');
-}
-
-/** Who this page acts for (GET /api/me): whether the server asks for a login, the account and its role. */
-export interface Me {
-  auth: boolean;
-  name: string | null;
-  role: 'admin' | 'viewer';
 }
 
 export async function whoAmI(): Promise<Me | null> {

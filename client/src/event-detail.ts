@@ -4,7 +4,7 @@
  * optionally adding the face to that person's samples. A refused review shows the server's
  * message and changes nothing.
  */
-import { getEvent, reviewEvent, type RecognitionEvent, type ReviewAction } from './api.js';
+import { getEvent, reviewEvent, type PublicEvent, type ReviewAction } from './api.js';
 import { byId, fillSelect, h } from './dom.js';
 import { fullTime } from './format.js';
 import { formatScore } from './overlay.js';
@@ -23,7 +23,7 @@ export class EventDetail {
    * @param onClosed    the user closed the dialog (Escape, ✕, a click beside it)
    */
   constructor(
-    private readonly onReviewed: (event: RecognitionEvent) => void,
+    private readonly onReviewed: (event: PublicEvent) => void,
     private readonly onClosed: () => void,
   ) {
     byId('event-detail-close', HTMLButtonElement).addEventListener('click', () => this.dialog.close());
@@ -43,7 +43,7 @@ export class EventDetail {
   }
 
   /** Shows event `id`: at once from `cached` when the list has it, then as the server has it now. */
-  async open(id: string, cached: RecognitionEvent | null, people: string[]): Promise<void> {
+  async open(id: string, cached: PublicEvent | null, people: string[]): Promise<void> {
     this.current = id;
     this.people = people;
     if (cached) this.render(cached);
@@ -73,7 +73,7 @@ export class EventDetail {
     this.dialog.close();
   }
 
-  private render(event: RecognitionEvent, focus?: string, done = ''): void {
+  private render(event: PublicEvent, focus?: string, done = ''): void {
     this.title.textContent = `${event.known ? event.label : 'Unknown face'} on ${event.cameraId}`;
     const frame = event.frameUrl
       ? h('img', { src: event.frameUrl, alt: `The camera frame, with the face boxed (${event.cameraId}, ${fullTime(event.startedAt)})`, 'data-testid': 'event-frame' })
@@ -99,7 +99,7 @@ export class EventDetail {
     if (focus) this.body.querySelector<HTMLElement>(`[data-testid="${focus}"]`)?.focus();
   }
 
-  private reviewForm(event: RecognitionEvent, doneText: string): HTMLElement {
+  private reviewForm(event: PublicEvent, doneText: string): HTMLElement {
     const relabel = h('select', { name: 'relabel' }, h('option', { value: '' }, 'Choose a person…'));
     fillSelect(relabel, this.people);
     const addName = h('strong', {});

@@ -4,7 +4,7 @@
  * connection's `event` messages, and the detail dialog of an event (#/events/<id>, event-detail.ts).
  */
 import type { LiveEventChange } from '../../src/common/live-events.js';
-import { eventsCsvUrl, getEvent, listCameras, listEvents, listPeople, type EventFilter, type RecognitionEvent, type ReviewState, REVIEW_STATES } from './api.js';
+import { eventsCsvUrl, getEvent, listCameras, listEvents, listPeople, type EventFilter, type PublicEvent, type ReviewState, REVIEW_STATES } from './api.js';
 import { byId, fillSelect, h } from './dom.js';
 import { EventDetail, reviewBadge } from './event-detail.js';
 import { fullTime, localInputToIso, matchesFilter, names, shortTime } from './format.js';
@@ -16,7 +16,7 @@ const PAGE_SIZE = 30;
 const SNAPSHOT_REFETCH_MS = 1500;
 
 interface Row {
-  event: RecognitionEvent;
+  event: PublicEvent;
   element: HTMLLIElement;
   lastFetch: number;
 }
@@ -149,7 +149,7 @@ export class EventsPage {
     else this.status.textContent = this.nextCursor ? 'Scroll for older events…' : 'No older events.';
   }
 
-  private makeRow(event: RecognitionEvent): Row {
+  private makeRow(event: PublicEvent): Row {
     const element = h('li', { class: 'event-row', 'data-testid': 'event-row', 'data-event-id': event.id });
     const row: Row = { event, element, lastFetch: 0 };
     this.rows.set(event.id, row);
@@ -182,7 +182,7 @@ export class EventsPage {
 
   private onLiveEvent(change: LiveEventChange): void {
     if (!this.loaded) return;
-    const incoming = change.event as RecognitionEvent;
+    const incoming = change.event as PublicEvent;
     const row = this.rows.get(incoming.id);
     if (row) {
       // The live feed speaks for the track (score, end, frames), not for the review: its events
@@ -243,7 +243,7 @@ export class EventsPage {
   }
 
   /** A review changed an event: its row shows the new state. */
-  private onReviewed(event: RecognitionEvent): void {
+  private onReviewed(event: PublicEvent): void {
     const row = this.rows.get(event.id);
     if (!row) return;
     row.event = { ...row.event, ...event };
@@ -257,7 +257,7 @@ export class EventsPage {
   }
 }
 
-function rowSummary(event: RecognitionEvent): string {
+function rowSummary(event: PublicEvent): string {
   const who = event.known ? event.label : 'unknown face';
   return `${who}, camera ${event.cameraId}, ${fullTime(event.startedAt)}, score ${formatScore(event.score)}, ${event.review}; open the details`;
 }

@@ -1,5 +1,5 @@
 /** Pure helpers for how events and people read on the pages. */
-import type { EventFilter, RecognitionEvent } from './api.js';
+import type { EventFilter, PublicEvent } from './api.js';
 
 const TIME = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
 const DATE_TIME = new Intl.DateTimeFormat(undefined, { day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit' });
@@ -30,7 +30,7 @@ export function localInputToIso(value: string): string | undefined {
  * Whether an event (a new one from the live feed) belongs in a list filtered by `filter`.
  * The same rules as the server's query: person is the label, times are the start time.
  */
-export function matchesFilter(event: Pick<RecognitionEvent, 'label' | 'cameraId' | 'known' | 'review' | 'startedAt'>, filter: EventFilter): boolean {
+export function matchesFilter(event: Pick<PublicEvent, 'label' | 'cameraId' | 'known' | 'review' | 'startedAt'>, filter: EventFilter): boolean {
   if (filter.person && event.label !== filter.person) return false;
   if (filter.camera && event.cameraId !== filter.camera) return false;
   if (filter.known && String(event.known) !== filter.known) return false;

@@ -7,7 +7,8 @@
  */
 import { createInterface } from 'node:readline';
 import { ServiceError } from '../common/errors.js';
-import { ROLES, AccountsRepository } from '../storage/accounts.repository.js';
+import { ROLES } from '../contract/access.js';
+import { AccountsRepository } from '../storage/accounts.repository.js';
 import { openDatabase } from '../storage/database.js';
 import { Auth, hashPassword, isRole } from '../server/auth.js';
 import { UsageError, parse, printJson, printTable } from './args.js';

@@ -56,7 +56,9 @@ export interface CameraStatus {
   latencyP95: number;
 }
 
-export type ReviewState = 'pending' | 'confirmed' | 'rejected' | 'relabeled';
+/** Where an event stands in review: not looked at yet, or confirmed, rejected or given another name. */
+export const REVIEW_STATES = ['pending', 'confirmed', 'rejected', 'relabeled'] as const;
+export type ReviewState = (typeof REVIEW_STATES)[number];
 
 /** A recognition event as the REST API and the live feed show it. */
 export interface PublicEvent {

@@ -3,41 +3,22 @@
  * bounded, every key described. config/default.yaml holds the defaults a user copies from.
  */
 import { z } from 'zod';
+import { cameraSettingsSchema } from '../contract/cameras.js';
 import { EMBEDDER_IDS } from '../embedding/embedder.js';
 import { ALLOWED_SOURCES, cameraUrlProblem } from '../ingest/ffmpeg-args.js';
 
 const port = z.number().int().min(0).max(65535);
 
-// the page shows these to whoever edits a camera: say the allowed range, not zod's words
-const FPS = 'frames per second go from 1 to 60';
-const WHOLE_PIXELS = 'a whole number of pixels';
-const WIDTH = 'the largest width goes from 64 to 3840 pixels';
-const HEIGHT = 'the largest height goes from 64 to 2160 pixels';
-
-export const cameraSchema = z
-  .strictObject({
-    id: z
-      .string()
-      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'camera ids are 1-64 letters, digits, "_" or "-"')
-      .describe('Stable id used in the API, the UI and events'),
-    name: z.string().max(100).optional().describe('Display name'),
-    url: z
-      .string()
-      .min(1)
-      .max(2000)
-      // ffmpeg opens far more than cameras (concat:, file:, pipe:, tcp://): only camera kinds pass
+/** A camera's settings (the REST contract's), with the sources ffmpeg may open as ingest rules them. */
+export const cameraSchema = cameraSettingsSchema
+  .extend({
+    // ffmpeg opens far more than cameras (concat:, file:, pipe:, tcp://): only camera kinds pass
+    url: cameraSettingsSchema.shape.url
       .superRefine((url, ctx) => {
         const problem = cameraUrlProblem(url);
         if (problem) ctx.addIssue({ code: 'custom', message: problem });
       })
       .describe(ALLOWED_SOURCES),
-    enabled: z.boolean().default(true),
-    fps: z.number().min(1, FPS).max(60, FPS).default(25).describe('Frames per second taken from the source'),
-    maxWidth: z.number().int(WHOLE_PIXELS).min(64, WIDTH).max(3840, WIDTH).default(1280).describe('Frames are scaled down to fit, never up'),
-    maxHeight: z.number().int(WHOLE_PIXELS).min(64, HEIGHT).max(2160, HEIGHT).default(720),
-    transport: z.enum(['tcp', 'udp'], { error: 'the RTSP transport is tcp or udp' }).default('tcp').describe('RTSP transport'),
-    minFaceSize: z.number().int().min(12).max(1000).default(40).describe('Smallest face to detect, in frame pixels'),
-    loop: z.boolean().default(true).describe('Video files restart at their end'),
   })
   .describe('A camera');
 

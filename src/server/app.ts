@@ -7,11 +7,14 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { HTTP_STATUS, ReportThrottle, ServiceError, asDiskFull } from '../common/errors.js';
 import { REPO_ROOT } from '../models/manifest.js';
 import type { CameraRegistry } from '../cameras/camera-registry.js';
+import { cameraParamsSchema } from '../contract/cameras.js';
+import type { Health } from '../contract/system.js';
 import { LOGIN_PAGE, LOGIN_SCRIPT, accessRouter, loginRouter, requireAdminForChanges, requireAuth, type Auth } from './auth.js';
 import { webSecurity, type WebSecurityOptions } from './web-security.js';
 import { OPENAPI } from './openapi.js';
 import { prometheusText } from './prometheus.js';
 import { apiRateLimit } from './rate-limit.js';
+import { parse } from './validate.js';
 
 /** An error a client caused: its message is sent as `{ error }` with the status. */
 export class HttpError extends Error {
@@ -26,7 +29,7 @@ export class HttpError extends Error {
 export interface AppDeps {
   cameras: CameraRegistry;
   auth: Auth;
-  health: () => Record<string, unknown>;
+  health: () => Omit<Health, 'status'>;
   /** Host, Origin and header rules (see web-security.ts). */
   webSecurity: WebSecurityOptions;
   /** More routers mounted under /api (events, people, recognize). */
@@ -42,7 +45,7 @@ export function createApp({ cameras, auth, health, webSecurity: security, router
   app.use(express.json({ limit: '100kb' }));
   app.get('/login.html', (_req, res) => void res.type('html').send(LOGIN_PAGE));
   app.get('/login.js', (_req, res) => void res.type('text/javascript').send(LOGIN_SCRIPT));
-  app.get('/api/health', (_req, res) => void res.json({ status: 'ok', ...health() }));
+  app.get('/api/health', (_req, res) => void res.json({ status: 'ok', ...health() } satisfies Health));
   app.use('/api', loginRouter(auth));
   // everything below needs a session or a token, and changes need the admin role
   app.use(requireAuth(auth));
@@ -50,12 +53,16 @@ export function createApp({ cameras, auth, health, webSecurity: security, router
   app.use('/api', accessRouter(auth));
   app.get('/api/openapi.json', (_req, res) => void res.json(OPENAPI));
 
+  // the registry checks a camera's settings itself (cameraSchema: the contract's settings plus
+  // the sources ffmpeg may open), since the config file and a restart feed it too
+  const cameraId = (req: Request) => parse(cameraParamsSchema, req.params).id;
   app.get('/api/cameras', (_req, res) => void res.json(cameras.statuses()));
-  app.get('/api/cameras/:id', (req, res) => void res.json(cameras.status(req.params.id!) ?? notFound(req.params.id!)));
+  app.get('/api/cameras/:id', (req, res) => void res.json(cameras.status(cameraId(req)) ?? notFound(cameraId(req))));
   app.post('/api/cameras', async (req, res) => void res.status(201).json(await cameras.add(req.body)));
-  app.patch('/api/cameras/:id', async (req, res) => void res.json(await cameras.update(req.params.id!, req.body)));
+  app.patch('/api/cameras/:id', async (req, res) => void res.json(await cameras.update(cameraId(req), req.body)));
   app.delete('/api/cameras/:id', async (req, res) => {
-    if (!(await cameras.remove(req.params.id!))) notFound(req.params.id!);
+    const id = cameraId(req);
+    if (!(await cameras.remove(id))) notFound(id);
     res.status(204).end();
   });
   app.get('/api/metrics', (_req, res) => void res.type('text/plain; version=0.0.4').send(prometheusText(cameras.metricsSnapshot())));

@@ -11,7 +11,21 @@ import { EventEmitter } from 'node:events';
 import type { IncomingHttpHeaders } from 'node:http';
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { ServiceError } from '../common/errors.js';
-import { ROLES, type AccountsRepository, type Role, type TokenSummary } from '../storage/accounts.repository.js';
+import {
+  ROLES,
+  accountParamsSchema,
+  loginBodySchema,
+  newAccountBodySchema,
+  newTokenBodySchema,
+  tokenParamsSchema,
+  type AccountView,
+  type LoginResponse,
+  type Me,
+  type Role,
+  type TokenSummary,
+} from '../contract/access.js';
+import type { AccountsRepository } from '../storage/accounts.repository.js';
+import { parse, parseBody } from './validate.js';
 
 export const SESSION_COOKIE = 'facestream_session';
 const SESSION_MS = 12 * 60 * 60 * 1000;
@@ -105,14 +119,6 @@ export type Principal =
   | { kind: 'token'; id: number; name: string; role: Role };
 
 const OPEN: Principal = { kind: 'open', name: null, role: 'admin' };
-
-export interface AccountView {
-  name: string;
-  role: Role;
-  createdAt: string | null;
-  /** `config`: the admin password from the environment or the config file; `database`: added at run time. */
-  source: 'config' | 'database';
-}
 
 interface Session {
   expires: number;
@@ -306,11 +312,6 @@ export function requireAdminForChanges() {
   };
 }
 
-function bodyField(req: Request, field: string): unknown {
-  const body = req.body as Record<string, unknown> | undefined;
-  return body && typeof body === 'object' ? body[field] : undefined;
-}
-
 /** POST /api/login: mounted before requireAuth. */
 export function loginRouter(auth: Auth): Router {
   const router = Router();
@@ -320,15 +321,13 @@ export function loginRouter(auth: Auth): Router {
       res.setHeader('Retry-After', String(Math.ceil(wait / 1000)));
       return void res.status(429).json({ error: `too many login attempts: try again in ${Math.ceil(wait / 1000)} s` });
     }
-    const password = bodyField(req, 'password');
-    const name = bodyField(req, 'name') ?? ADMIN_ACCOUNT;
-    if (typeof password !== 'string' || password.length === 0 || password.length > 1000) return void res.status(400).json({ error: 'password must be a non-empty string' });
-    if (typeof name !== 'string' || name.length === 0 || name.length > 64) return void res.status(400).json({ error: 'name must be an account name (1-64 characters)' });
-    if (!auth.enabled) return void res.json({ ok: true, auth: false });
+    // checked after the attempt is counted: a malformed login is an attempt too
+    const { name, password } = parseBody(loginBodySchema, req);
+    if (!auth.enabled) return void res.json({ ok: true, auth: false } satisfies LoginResponse);
     const session = auth.login(name, password);
     if (!session) return void res.status(401).json({ error: 'wrong name or password' });
     res.cookie(SESSION_COOKIE, session.session, { httpOnly: true, sameSite: 'strict', path: '/', maxAge: SESSION_MS });
-    res.json({ ok: true, name: session.name, role: session.role });
+    res.json({ ok: true, name: session.name, role: session.role } satisfies LoginResponse);
   });
   return router;
 }
@@ -343,36 +342,27 @@ export function accessRouter(auth: Auth): Router {
   });
   router.get('/me', (_req, res) => {
     const p = principalOf(res);
-    res.json({ auth: auth.enabled, name: p.name, role: p.role, via: p.kind });
+    res.json({ auth: auth.enabled, name: p.name, role: p.role, via: p.kind } satisfies Me);
   });
 
   router.get('/tokens', (_req, res) => void res.json({ tokens: auth.listTokens() }));
   router.post('/tokens', (req, res) => {
-    const name = bodyField(req, 'name');
-    const role = bodyField(req, 'role') ?? 'admin';
-    if (typeof name !== 'string' || !name.trim() || name.length > 100) throw new ServiceError('invalid', 'name must be a non-empty string of at most 100 characters');
-    if (!isRole(role)) throw new ServiceError('invalid', `role must be one of ${ROLES.join(', ')}`);
-    res.status(201).json(auth.createToken(name.trim(), role));
+    const { name, role } = parseBody(newTokenBodySchema, req);
+    res.status(201).json(auth.createToken(name, role));
   });
   router.delete('/tokens/:id', (req, res) => {
-    const id = Number(req.params.id);
-    if (!Number.isSafeInteger(id) || id < 1) throw new ServiceError('invalid', `token id "${req.params.id}" must be a positive whole number (GET /api/tokens lists them)`);
+    const { id } = parse(tokenParamsSchema, req.params);
     if (!auth.revokeToken(id)) throw new ServiceError('not-found', `no token with id ${id} (GET /api/tokens lists them)`);
     res.status(204).end();
   });
 
   router.get('/users', (_req, res) => void res.json({ users: auth.listAccounts() }));
   router.post('/users', (req, res) => {
-    const name = bodyField(req, 'name');
-    const password = bodyField(req, 'password');
-    const role = bodyField(req, 'role') ?? 'viewer';
-    if (typeof name !== 'string') throw new ServiceError('invalid', 'name must be a string');
-    if (typeof password !== 'string') throw new ServiceError('invalid', 'password must be a string');
-    if (!isRole(role)) throw new ServiceError('invalid', `role must be one of ${ROLES.join(', ')}`);
+    const { name, password, role } = parseBody(newAccountBodySchema, req);
     res.status(201).json(auth.addAccount(name, password, role));
   });
   router.delete('/users/:name', (req, res) => {
-    auth.removeAccount(req.params.name!);
+    auth.removeAccount(parse(accountParamsSchema, req.params).name);
     res.status(204).end();
   });
   return router;

@@ -3,23 +3,13 @@
  * password (made by the caller) and the SHA-256 of each token. Names are compared without case,
  * as people type them.
  */
+import type { Role, TokenSummary } from '../contract/access.js';
 import type { Db } from './database.js';
-
-export const ROLES = ['admin', 'viewer'] as const;
-export type Role = (typeof ROLES)[number];
 
 export interface Account {
   name: string;
   role: Role;
   createdAt: string;
-}
-
-export interface TokenSummary {
-  id: number;
-  name: string;
-  role: Role;
-  createdAt: string;
-  lastUsedAt: string | null;
 }
 
 interface AccountRow {

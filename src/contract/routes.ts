@@ -1,0 +1,263 @@
+/**
+ * The route table of the REST API: every route the server answers under /api, with who may call
+ * it, its inputs and every reply it sends on purpose. /api/openapi.json is generated from it
+ * (src/server/openapi.ts), the routers validate with its schemas, and the browser client takes
+ * its types from the same schemas.
+ */
+import { z } from 'zod';
+import {
+  accountListSchema,
+  accountParamsSchema,
+  accountViewSchema,
+  createdTokenSchema,
+  loginBodySchema,
+  loginResponseSchema,
+  meSchema,
+  newAccountBodySchema,
+  newTokenBodySchema,
+  okSchema,
+  tokenListSchema,
+  tokenParamsSchema,
+} from './access.js';
+import { cameraChangesSchema, cameraListSchema, cameraParamsSchema, cameraSettingsSchema, cameraStatusSchema } from './cameras.js';
+import { eventCsvQuerySchema, eventListQuerySchema, eventPageSchema, eventParamsSchema, publicEventSchema, reviewBodySchema, reviewResultSchema, snapshotQuerySchema } from './events.js';
+import { refused, type Route } from './http.js';
+import {
+  faceParamsSchema,
+  faceUploadFormSchema,
+  faceUploadReportSchema,
+  personDetailSchema,
+  personListSchema,
+  personNameBodySchema,
+  personParamsSchema,
+  personSchema,
+  recognizeFormSchema,
+  recognizeReportSchema,
+} from './people.js';
+import { healthSchema } from './system.js';
+
+const jpeg = { mediaType: 'image/jpeg' } as const;
+const notAdmin = refused('Needs the admin role');
+const invalid = refused('An input is not valid: the message names it');
+const busy = refused('The face models are busy or not loaded: try again (Retry-After)');
+const diskFull = refused('The data directory is full');
+const tooLarge = refused('A file is over the size or pixel limit');
+
+export const ROUTES = [
+  // ---- the server itself
+  { method: 'get', path: '/api/health', summary: 'Liveness and backend', access: 'open', replies: { 200: { description: 'OK', body: healthSchema } } },
+  { method: 'get', path: '/api/openapi.json', summary: 'This document', access: 'session', replies: { 200: { description: 'OpenAPI 3.1', body: z.record(z.string(), z.unknown()) } } },
+  {
+    method: 'get',
+    path: '/api/metrics',
+    summary: 'Per-camera metrics in Prometheus text format',
+    access: 'session',
+    replies: { 200: { description: 'Prometheus text exposition format', body: { mediaType: 'text/plain; version=0.0.4' } } },
+  },
+
+  // ---- access
+  {
+    method: 'post',
+    path: '/api/login',
+    summary: 'Log in with an account (name "admin" and the admin password, or one from POST /api/users): sets an httpOnly, SameSite=Strict session cookie',
+    access: 'open',
+    body: loginBodySchema,
+    replies: { 200: { description: 'Logged in', body: loginResponseSchema }, 400: invalid, 401: refused('Wrong name or password'), 429: refused('Too many attempts from this address: wait (Retry-After)') },
+  },
+  { method: 'post', path: '/api/logout', summary: 'End the session', access: 'session', replies: { 200: { description: 'Logged out', body: okSchema } } },
+  { method: 'get', path: '/api/me', summary: 'Who this request acts for', access: 'session', replies: { 200: { description: 'OK', body: meSchema } } },
+  { method: 'get', path: '/api/tokens', summary: 'API tokens (admin)', access: 'admin', replies: { 200: { description: 'OK', body: tokenListSchema }, 403: notAdmin } },
+  {
+    method: 'post',
+    path: '/api/tokens',
+    summary: 'Create an API token for scripts (admin; the token is shown once)',
+    access: 'admin',
+    body: newTokenBodySchema,
+    replies: { 201: { description: 'Created', body: createdTokenSchema }, 400: invalid, 403: notAdmin },
+  },
+  {
+    method: 'delete',
+    path: '/api/tokens/:id',
+    summary: 'Revoke a token (admin): it stops working at once, live connections made with it close',
+    access: 'admin',
+    params: tokenParamsSchema,
+    replies: { 204: { description: 'Revoked' }, 400: invalid, 403: notAdmin, 404: refused('No such token') },
+  },
+  { method: 'get', path: '/api/users', summary: 'Accounts (admin)', access: 'admin', replies: { 200: { description: 'OK', body: accountListSchema }, 403: notAdmin } },
+  {
+    method: 'post',
+    path: '/api/users',
+    summary: 'Add an account (admin)',
+    access: 'admin',
+    body: newAccountBodySchema,
+    replies: { 201: { description: 'Added', body: accountViewSchema }, 400: invalid, 403: notAdmin, 409: refused('The name is taken') },
+  },
+  {
+    method: 'delete',
+    path: '/api/users/:name',
+    summary: 'Remove an account (admin): its sessions end',
+    access: 'admin',
+    params: accountParamsSchema,
+    replies: { 204: { description: 'Removed' }, 400: refused("The admin password's account cannot be removed"), 403: notAdmin, 404: refused('No such account'), 409: refused('The last admin') },
+  },
+
+  // ---- cameras
+  { method: 'get', path: '/api/cameras', summary: 'Cameras with state, redacted URL and metrics', access: 'session', replies: { 200: { description: 'OK', body: cameraListSchema } } },
+  {
+    method: 'post',
+    path: '/api/cameras',
+    summary: 'Add a camera (starts at once, kept across restarts)',
+    access: 'admin',
+    body: cameraSettingsSchema,
+    replies: { 201: { description: 'Added and starting', body: cameraStatusSchema }, 400: invalid, 403: notAdmin, 409: refused('A camera with this id exists') },
+  },
+  {
+    method: 'get',
+    path: '/api/cameras/:id',
+    summary: 'One camera',
+    access: 'session',
+    params: cameraParamsSchema,
+    replies: { 200: { description: 'OK', body: cameraStatusSchema }, 404: refused('No such camera') },
+  },
+  {
+    method: 'patch',
+    path: '/api/cameras/:id',
+    summary: 'Change a camera, e.g. { "enabled": false } (it restarts; kept across restarts)',
+    access: 'admin',
+    params: cameraParamsSchema,
+    body: cameraChangesSchema,
+    replies: { 200: { description: 'Changed and restarting', body: cameraStatusSchema }, 400: invalid, 403: notAdmin, 404: refused('No such camera') },
+  },
+  {
+    method: 'delete',
+    path: '/api/cameras/:id',
+    summary: 'Remove a camera (its ffmpeg stops; a camera of the config file comes back at the next start)',
+    access: 'admin',
+    params: cameraParamsSchema,
+    replies: { 204: { description: 'Removed' }, 403: notAdmin, 404: refused('No such camera') },
+  },
+
+  // ---- events
+  {
+    method: 'get',
+    path: '/api/events',
+    summary: 'Recognition events, newest first',
+    access: 'session',
+    query: eventListQuerySchema.in,
+    replies: { 200: { description: 'One page', body: eventPageSchema }, 400: invalid, 429: refused('Too many reads: wait (Retry-After)') },
+  },
+  {
+    method: 'get',
+    path: '/api/events.csv',
+    summary: 'The same events as CSV (every page of the filter)',
+    access: 'session',
+    query: eventCsvQuerySchema.in,
+    replies: { 200: { description: 'CSV, one event a line', body: { mediaType: 'text/csv' } }, 400: invalid, 429: refused('Too many reads: wait (Retry-After)') },
+  },
+  {
+    method: 'get',
+    path: '/api/events/:id',
+    summary: 'One event',
+    access: 'session',
+    params: eventParamsSchema,
+    replies: { 200: { description: 'OK', body: publicEventSchema }, 404: refused('No such event') },
+  },
+  {
+    method: 'get',
+    path: '/api/events/:id/snapshot',
+    summary: 'The best face, or the frame with the box (JPEG)',
+    access: 'session',
+    params: eventParamsSchema,
+    query: snapshotQuerySchema,
+    replies: { 200: { description: 'The JPEG', body: jpeg }, 400: invalid, 404: refused('No such event, or no such snapshot (not taken yet, or removed by retention)') },
+  },
+  {
+    method: 'post',
+    path: '/api/events/:id/review',
+    summary: "Confirm, reject or relabel; a confirmed or relabeled event can add its face to that person's gallery",
+    access: 'admin',
+    params: eventParamsSchema,
+    body: reviewBodySchema,
+    replies: { 200: { description: 'Reviewed', body: reviewResultSchema }, 400: invalid, 403: notAdmin, 404: refused('No such event') },
+  },
+
+  // ---- people
+  { method: 'get', path: '/api/people', summary: 'People with sample counts and a face', access: 'session', replies: { 200: { description: 'OK', body: personListSchema } } },
+  {
+    method: 'post',
+    path: '/api/people',
+    summary: 'Create a person',
+    access: 'admin',
+    body: personNameBodySchema,
+    replies: { 201: { description: 'Created', body: personSchema }, 400: invalid, 403: notAdmin, 409: refused('The name is taken') },
+  },
+  {
+    method: 'get',
+    path: '/api/people/:id',
+    summary: 'A person with their faces',
+    access: 'session',
+    params: personParamsSchema,
+    replies: { 200: { description: 'OK', body: personDetailSchema }, 400: invalid, 404: refused('No such person') },
+  },
+  {
+    method: 'patch',
+    path: '/api/people/:id',
+    summary: 'Rename',
+    access: 'admin',
+    params: personParamsSchema,
+    body: personNameBodySchema,
+    replies: { 200: { description: 'Renamed', body: personSchema }, 400: invalid, 403: notAdmin, 404: refused('No such person'), 409: refused('The name is taken') },
+  },
+  {
+    method: 'delete',
+    path: '/api/people/:id',
+    summary: 'Delete a person and their faces',
+    access: 'admin',
+    params: personParamsSchema,
+    replies: { 204: { description: 'Deleted' }, 400: invalid, 403: notAdmin, 404: refused('No such person') },
+  },
+  {
+    method: 'post',
+    path: '/api/people/:id/faces',
+    summary: 'Upload photos (field "files", at most 20, 20 MB and 40 megapixels each); the largest clear face of each is enrolled after the quality gates',
+    access: 'admin',
+    params: personParamsSchema,
+    body: faceUploadFormSchema,
+    bodyType: 'multipart/form-data',
+    replies: {
+      201: { description: 'At least one photo enrolled; per-file results', body: faceUploadReportSchema },
+      422: { description: 'No photo could be used; per-file reasons', body: faceUploadReportSchema },
+      400: invalid,
+      403: notAdmin,
+      404: refused('No such person'),
+      413: tooLarge,
+      503: busy,
+      507: diskFull,
+    },
+  },
+  {
+    method: 'delete',
+    path: '/api/people/:id/faces/:faceId',
+    summary: 'Remove a face',
+    access: 'admin',
+    params: faceParamsSchema,
+    replies: { 204: { description: 'Removed' }, 400: invalid, 403: notAdmin, 404: refused('No such person or face') },
+  },
+  {
+    method: 'get',
+    path: '/api/people/:id/faces/:faceId/image',
+    summary: 'The aligned face crop (JPEG)',
+    access: 'session',
+    params: faceParamsSchema,
+    replies: { 200: { description: 'The JPEG', body: jpeg }, 400: invalid, 404: refused('No such person or face, or no crop was kept') },
+  },
+  {
+    method: 'post',
+    path: '/api/recognize',
+    summary: 'Who is in this photo? (field "file", 20 MB and 40 megapixels at most)',
+    access: 'admin',
+    body: recognizeFormSchema,
+    bodyType: 'multipart/form-data',
+    replies: { 200: { description: 'Faces with box, label, score, known and top-3 candidates', body: recognizeReportSchema }, 400: invalid, 403: notAdmin, 413: tooLarge, 503: busy, 507: diskFull },
+  },
+] as const satisfies readonly Route[];
