@@ -4,26 +4,22 @@
  */
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { ServiceError } from '../common/errors.js';
+import { faceParamsSchema, personNameBodySchema, personParamsSchema } from '../contract/people.js';
 import type { GalleryService } from '../services/gallery.service.js';
 import { createUploader } from './uploads.js';
-
-function idParam(value: string | undefined, what: string): number {
-  const id = Number(value);
-  if (!Number.isInteger(id) || id < 1) throw new ServiceError('invalid', `${what} id "${value}" must be a positive whole number`);
-  return id;
-}
+import { parse, parseBody } from './validate.js';
 
 /** `uploadDir`: where uploads wait while their request runs. */
 export function peopleRouter(gallery: GalleryService, uploadDir: string): Router {
   const router = Router();
   const uploads = createUploader(uploadDir);
-  const personId = (req: Request) => idParam(req.params.id as string, 'person');
-  const faceId = (req: Request) => idParam(req.params.faceId as string, 'face');
+  const personId = (req: Request) => parse(personParamsSchema.shape.id, req.params.id);
+  const faceId = (req: Request) => parse(faceParamsSchema.shape.faceId, req.params.faceId);
 
   router.get('/people', (_req, res) => void res.json(gallery.list()));
   router.get('/people/:id', (req, res) => void res.json(gallery.detail(personId(req))));
-  router.post('/people', (req, res) => void res.status(201).json(gallery.create(req.body)));
-  router.patch('/people/:id', (req, res) => void res.json(gallery.rename(personId(req), req.body)));
+  router.post('/people', (req, res) => void res.status(201).json(gallery.create(parseBody(personNameBodySchema, req).name)));
+  router.patch('/people/:id', (req, res) => void res.json(gallery.rename(personId(req), parseBody(personNameBodySchema, req).name)));
   router.delete('/people/:id', (req, res) => {
     gallery.remove(personId(req));
     res.status(204).end();

@@ -3,6 +3,7 @@
  * namespace and the browser client on one port. The composition root (app/compose.ts) builds
  * the services it serves and starts it last, once everything it calls is running.
  */
+import type { Health } from '../contract/system.js';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
@@ -47,7 +48,7 @@ export interface HttpDeps {
   gallery: GalleryService;
   events: EventsService;
   /** What GET /api/health adds to `status: ok`. */
-  health: () => Record<string, unknown>;
+  health: () => Omit<Health, 'status'>;
 }
 
 export interface HttpPart {

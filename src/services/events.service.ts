@@ -7,12 +7,11 @@ import { ServiceError } from '../common/errors.js';
 import type { LiveEventChange, PublicEvent, ReviewState } from '../common/live-events.js';
 import type { EventRecorder, RecordedChange } from '../events/recorder.js';
 import type { SnapshotStore } from '../events/snapshots.js';
+import type { ReviewAction } from '../contract/events.js';
 import { personNameFrom } from '../recognition/person-name.js';
 import type { EventFilter, EventsRepository, StoredEvent } from '../storage/events.repository.js';
 
-/** The most events one page (and one page of the CSV export) holds. */
-export const MAX_PAGE = 500;
-/** The most pages one CSV export reads: 200 pages of MAX_PAGE. */
+/** The most pages one CSV export reads: 200 pages of the largest page (contract/events.ts MAX_PAGE). */
 const MAX_EXPORT_PAGES = 200;
 /** The columns of the CSV export, in order. */
 const CSV_COLUMNS: (keyof PublicEvent)[] = ['id', 'cameraId', 'label', 'known', 'score', 'startedAt', 'endedAt', 'frames', 'review'];
@@ -82,8 +81,7 @@ export class EventsService {
   }
 
   /** The file of an event's `kind` snapshot: its face crop or the whole frame. */
-  snapshotFile(event: StoredEvent, kind: string): string {
-    if (kind !== 'face' && kind !== 'frame') throw new ServiceError('invalid', `kind=${kind} must be face or frame`);
+  snapshotFile(event: StoredEvent, kind: 'face' | 'frame'): string {
     const relative = kind === 'face' ? event.facePath : event.framePath;
     if (!relative) throw new ServiceError('not-found', `event ${event.id} has no ${kind} snapshot (not taken yet, or removed by retention)`);
     return this.deps.snapshots.absolute(relative);
@@ -103,15 +101,11 @@ export class EventsService {
   }
 
   /** Confirms, rejects or relabels event `id` as `body` asks; a running track's later live changes show the review. */
-  async review(id: string, body: unknown): Promise<{ event: PublicEvent; added?: { sampleId: number; warnings: string[] } }> {
-    const event = this.find(id);
-    const request = (body ?? {}) as { action?: unknown; person?: unknown; addToGallery?: unknown };
-    const action = request.action;
-    if (action !== 'confirm' && action !== 'reject' && action !== 'relabel') throw new ServiceError('invalid', 'action must be confirm, reject or relabel');
-    if (action === 'relabel' && request.person === undefined) throw new ServiceError('invalid', 'relabel needs person: the right name');
+  /** `action` as the contract parsed it; the name rules and the rules that depend on the event are applied here. */
+  async review(event: StoredEvent, request: ReviewAction): Promise<{ event: PublicEvent; added?: { sampleId: number; warnings: string[] } }> {
+    const { action } = request;
     // the same name rules as POST /api/people: a relabel names a person, so it is stored as known
-    const person = action === 'relabel' ? personNameFrom(request.person, 'person') : event.label;
-    if (request.addToGallery !== undefined && typeof request.addToGallery !== 'boolean') throw new ServiceError('invalid', 'addToGallery must be true or false');
+    const person = request.action === 'relabel' ? personNameFrom(request.person, 'person') : event.label;
     if (request.addToGallery && action === 'reject') throw new ServiceError('invalid', 'a rejected event cannot add its face to the gallery');
     if (request.addToGallery && action === 'confirm' && !event.known) throw new ServiceError('invalid', 'an unknown face needs relabel with a person to be added to the gallery');
     let added: { sampleId: number; warnings: string[] } | undefined;

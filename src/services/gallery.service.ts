@@ -23,28 +23,8 @@ import {
   UnknownPersonError,
   UnknownSampleError,
   type PersonSummary,
-  type SampleRecord,
 } from '../storage/people.repository.js';
-
-/** A person as the REST API shows them. */
-export interface PublicPerson {
-  id: number;
-  name: string;
-  createdAt: string;
-  samples: number;
-  samplesByModel: Record<string, number>;
-  faceUrl: string | null;
-}
-
-/** One face sample of a person, as the REST API shows it. */
-export interface PublicFace {
-  id: number;
-  model: string;
-  quality: SampleRecord['quality'];
-  source: SampleRecord['source']['kind'];
-  createdAt: string;
-  imageUrl: string | null;
-}
+import type { Person, PersonDetail, RecognizeReport } from '../contract/people.js';
 
 /** An uploaded photo on disk while its request runs (the HTTP layer's upload, by structure). */
 export interface Photo {
@@ -54,15 +34,6 @@ export interface Photo {
 
 /** What happened to one uploaded photo. */
 export type PhotoResult = { file: string; accepted: true; faceId: number | undefined } | { file: string; accepted: false; reason: string };
-
-export interface RecognizedFace {
-  box: number[];
-  confidence: number;
-  label: string;
-  score: number;
-  known: boolean;
-  candidates: { label: string; score: number }[];
-}
 
 /** The live server's matcher for the gallery in `dataDir`, with the data directory's calibrated threshold. */
 export function buildMatcher(db: Db, dataDir: string, config: Config): CosineMatcher {
@@ -86,10 +57,6 @@ function galleryError(error: unknown, dataDir: string): unknown {
   if (error instanceof UnknownPersonError || error instanceof UnknownSampleError) return new ServiceError('not-found', error.message);
   if (isDiskFull(error)) return diskFullError(dataDir);
   return error;
-}
-
-function nameFrom(body: unknown): string {
-  return personNameFrom((body as { name?: unknown } | undefined)?.name, 'name');
 }
 
 const rounded = (value: number, places: number) => Math.round(value * 10 ** places) / 10 ** places;
@@ -123,7 +90,7 @@ export class GalleryService {
     this.deps.matcherChanged(this.current);
   }
 
-  list(): PublicPerson[] {
+  list(): Person[] {
     return this.people.listPeople().map((p) => this.publicPerson(p));
   }
 
@@ -134,7 +101,7 @@ export class GalleryService {
     return person;
   }
 
-  detail(id: number): PublicPerson & { faces: PublicFace[] } {
+  detail(id: number): PersonDetail {
     const person = this.person(id);
     const faces = this.people.listSamples(person.id).map((s) => ({
       id: s.id,
@@ -148,15 +115,16 @@ export class GalleryService {
   }
 
   /** A new person with no samples yet; `body.name` follows the CLI's name rules. */
-  create(body: unknown): PublicPerson {
-    const name = nameFrom(body);
+  /** `requested`: the name as given (POST /api/people); the gallery's name rules apply. */
+  create(requested: string): Person {
+    const name = personNameFrom(requested, 'name');
     const [created] = this.changing(() => this.people.enrol([{ name, samples: [] }], 'new'));
     return this.publicPerson(this.person(created!.person.id));
   }
 
-  rename(id: number, body: unknown): PublicPerson {
+  rename(id: number, requested: string): Person {
     const person = this.person(id);
-    const name = nameFrom(body);
+    const name = personNameFrom(requested, 'name');
     this.changing(() => this.people.renamePerson(person.name, name));
     return this.publicPerson(this.person(person.id));
   }
@@ -178,7 +146,7 @@ export class GalleryService {
   }
 
   /** Enrols the photos' faces for `person`, one sample a photo; `refused` are uploads that were no image. */
-  async addPhotos(person: PersonSummary, photos: Photo[], refused: { file: string; reason: string }[]): Promise<{ person: PublicPerson; results: PhotoResult[]; warnings: string[] }> {
+  async addPhotos(person: PersonSummary, photos: Photo[], refused: { file: string; reason: string }[]): Promise<{ person: Person; results: PhotoResult[]; warnings: string[] }> {
     const nameOf = new Map(photos.map((p) => [p.path, p.name]));
     const report = await enrolPeople(
       this.deps.finder,
@@ -199,7 +167,7 @@ export class GalleryService {
   }
 
   /** The faces in a photo with the live matcher's answer and its three best candidates. */
-  async recognize(photo: Photo): Promise<{ file: string; width: number; height: number; faces: RecognizedFace[] }> {
+  async recognize(photo: Photo): Promise<RecognizeReport> {
     try {
       const { image, faces } = await this.deps.finder.analyze(photo.path, photo.name);
       const current = this.current;
@@ -213,7 +181,7 @@ export class GalleryService {
           const match = current.match(f.embedding.vector);
           const candidates = current.rank(f.embedding.vector).slice(0, 3);
           return {
-            box: f.box.map((v) => rounded(v, 1)),
+            box: [rounded(f.box[0], 1), rounded(f.box[1], 1), rounded(f.box[2], 1), rounded(f.box[3], 1)],
             confidence: rounded(f.confidence, 3),
             label: match.label,
             score: rounded(match.score, 3),
@@ -263,7 +231,7 @@ export class GalleryService {
     return result;
   }
 
-  private publicPerson(p: PersonSummary): PublicPerson {
+  private publicPerson(p: PersonSummary): Person {
     const samples = this.people.listSamples(p.id);
     const withCrop = samples.find((s) => s.cropPath);
     return {

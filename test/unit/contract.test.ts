@@ -18,8 +18,9 @@ import { tokenParamsSchema, newTokenBodySchema } from '../../src/contract/access
 import { ROUTES } from '../../src/contract/routes.js';
 import type { Route } from '../../src/contract/http.js';
 import { OPENAPI, openApiPath } from '../../src/server/openapi.js';
-import { startServer, type RunningServer } from '../../src/server/server.js';
+import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { parse } from '../../src/server/validate.js';
+import { silentLogger } from '../../src/common/logger.js';
 import { openDatabase } from '../../src/storage/database.js';
 import { EventsRepository, type EventFilter } from '../../src/storage/events.repository.js';
 import { StillCamera, tempDir } from '../helpers.js';
@@ -172,7 +173,7 @@ describe('real replies parse with the contract and with the document', () => {
     const temp = tempDir('facestream-contract-');
     remove = temp.remove;
     const config = configSchema.parse({ server: { port: 0 }, dataDir: temp.dir });
-    server = await startServer(config, (camera) => new StillCamera(camera, blank, 3), () => {});
+    server = await startServer(config, (camera) => new StillCamera(camera, blank, 3), silentLogger());
     const db = openDatabase(temp.dir);
     new EventsRepository(db).upsertMany([
       event('ev_ann1', Date.UTC(2026, 0, 1, 10)),
