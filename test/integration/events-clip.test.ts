@@ -12,7 +12,9 @@ import { configSchema } from '../../src/config/schema.js';
 import { createCameraSource } from '../../src/cameras/camera-source.js';
 import { locateFfmpeg, runFfmpeg } from '../../src/ingest/ffmpeg.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
-import { dataPath, skipMessage } from '../helpers.js';
+import { io as connect } from 'socket.io-client';
+import { dataPath, skipMessage, socketConnected } from '../helpers.js';
+import { either, messages, waitUntil, type LiveClient } from '../support/wait.js';
 
 const katie = dataPath('video/WDA_KatieHill_000.mp4') ?? '';
 const stranger = dataPath('video/liveportrait_d12.mp4') ?? '';
@@ -39,7 +41,10 @@ describe('events from played clips', { skip: available ? false : skipMessage('vi
     server = await startServer(config, (camera) => createCameraSource(camera), () => {});
   });
 
+  const sockets: LiveClient[] = [];
+
   after(async () => {
+    for (const socket of sockets) socket.close();
     await server?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -54,6 +59,9 @@ describe('events from played clips', { skip: available ? false : skipMessage('vi
     const upload = await api(`/api/people/${person.id}/faces`, { method: 'POST', body: form });
     assert.equal(upload.status, 201, await upload.clone().text());
 
+    const socket: LiveClient = connect(`${server.url}/live`, { transports: ['websocket'], reconnection: false });
+    sockets.push(socket);
+    await socketConnected(socket);
     for (const [id, url] of [
       ['katie', katie],
       ['stranger', stranger],
@@ -62,17 +70,22 @@ describe('events from played clips', { skip: available ? false : skipMessage('vi
       assert.equal(added.status, 201);
     }
 
-    // both clips are about 8 s long; wait (bounded) until both have ended and so have their events
+    // both clips are about 8 s long; wait (bounded) until both have ended and so have their events:
+    // asked again at each `event` and `status` message, which is when either can have changed
     let events: ApiEvent[] = [];
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      const cameras = (await (await api('/api/cameras')).json()) as { id: string; state: string; reason: string }[];
-      events = ((await (await api('/api/events?limit=100')).json()) as { events: ApiEvent[] }).events;
-      const clipsEnded = cameras.every((c) => c.state === 'failed' && /end/i.test(c.reason));
-      const eventsEnded = ['katie', 'stranger'].every((id) => events.some((e) => e.cameraId === id) && events.every((e) => e.cameraId !== id || e.endedAt));
-      if (clipsEnded && eventsEnded) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    let cameras: { id: string; state: string; reason: string }[] = [];
+    await waitUntil(
+      async () => {
+        cameras = (await (await api('/api/cameras')).json()) as typeof cameras;
+        events = ((await (await api('/api/events?limit=100')).json()) as { events: ApiEvent[] }).events;
+        const clipsEnded = cameras.every((c) => c.state === 'failed' && /end/i.test(c.reason));
+        const eventsEnded = ['katie', 'stranger'].every((id) => events.some((e) => e.cameraId === id) && events.every((e) => e.cameraId !== id || e.endedAt));
+        return clipsEnded && eventsEnded;
+      },
+      either<unknown>(messages(socket, 'event'), messages(socket, 'status')),
+      () => `both clips and their events to end; cameras ${JSON.stringify(cameras)}, events ${JSON.stringify(events)}`,
+      60_000,
+    );
     const katieEvents = events.filter((e) => e.cameraId === 'katie');
     const strangerEvents = events.filter((e) => e.cameraId === 'stranger');
     assert.ok(katieEvents.length >= 1, `events: ${JSON.stringify(events)}`);
@@ -86,7 +99,7 @@ describe('events from played clips', { skip: available ? false : skipMessage('vi
       assert.ok(e.frames >= 1);
       assert.ok(e.snapshotUrl, `event ${e.id} has a snapshot`);
     }
-    const cameras = (await (await api('/api/cameras')).json()) as { id: string; state: string; reason: string }[];
+    cameras = (await (await api('/api/cameras')).json()) as typeof cameras;
     for (const c of cameras) assert.match(`${c.state} ${c.reason}`, /failed .*end/i, `${c.id}: ${c.state} (${c.reason})`);
   });
 });
