@@ -92,6 +92,8 @@ export class ScriptedCameraSource extends EventEmitter implements CameraSource {
   readonly redactedUrl: string;
   /** Frames delivered so far (their seq runs 0, 1, 2 …). */
   delivered = 0;
+  /** Whether stop() was called. */
+  stopped = false;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -120,6 +122,7 @@ export class ScriptedCameraSource extends EventEmitter implements CameraSource {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
   }
