@@ -8,13 +8,13 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { io as connect } from 'socket.io-client';
 import { configSchema } from '../../src/config/schema.js';
 import { createCameraSource } from '../../src/cameras/camera-source.js';
 import { locateFfmpeg, runFfmpeg } from '../../src/ingest/ffmpeg.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
-import { io as connect } from 'socket.io-client';
 import { dataPath, skipMessage, socketConnected } from '../helpers.js';
-import { either, messages, waitUntil, type LiveClient } from '../support/wait.js';
+import { either, messages, waitUntil, where, type LiveClient } from '../support/wait.js';
 
 const katie = dataPath('video/WDA_KatieHill_000.mp4') ?? '';
 const stranger = dataPath('video/liveportrait_d12.mp4') ?? '';
@@ -71,7 +71,7 @@ describe('events from played clips', { skip: available ? false : skipMessage('vi
     }
 
     // both clips are about 8 s long; wait (bounded) until both have ended and so have their events:
-    // asked again at each `event` and `status` message, which is when either can have changed
+    // asked again when an event ends or a status shows every camera failed (the clips ended)
     let events: ApiEvent[] = [];
     let cameras: { id: string; state: string; reason: string }[] = [];
     await waitUntil(
@@ -82,7 +82,10 @@ describe('events from played clips', { skip: available ? false : skipMessage('vi
         const eventsEnded = ['katie', 'stranger'].every((id) => events.some((e) => e.cameraId === id) && events.every((e) => e.cameraId !== id || e.endedAt));
         return clipsEnded && eventsEnded;
       },
-      either<unknown>(messages(socket, 'event'), messages(socket, 'status')),
+      either<unknown>(
+        where(messages(socket, 'event'), ({ kind }) => kind === 'end'),
+        where(messages(socket, 'status'), (status) => status.cameras.every((c) => c.state === 'failed')),
+      ),
       () => `both clips and their events to end; cameras ${JSON.stringify(cameras)}, events ${JSON.stringify(events)}`,
       60_000,
     );

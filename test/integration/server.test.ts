@@ -14,7 +14,7 @@ import type { LiveClientEvents, LiveFrame, LiveServerEvents } from '../../src/co
 import { configSchema } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { StillCamera, samplePhoto, socketConnected } from '../helpers.js';
-import { messages, waitFor, waitUntil, type LiveClient } from '../support/wait.js';
+import { messages, waitFor, waitUntil, where, type LiveClient } from '../support/wait.js';
 
 const photo = samplePhoto(1);
 
@@ -111,7 +111,7 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
 
   it('logs strangers as unknown events, filterable, exportable as CSV, and with a snapshot', async () => {
     type Listed = { id: string; label: string; known: boolean; snapshotUrl: string | null };
-    // the server announces each event change on /live: the list is asked again at each one
+    // the server announces each event change on /live: the list is asked again when one shows a stranger
     const socket: LiveClient = connect(`${server.url}/live`, { transports: ['websocket'], reconnection: false });
     let events: Listed[] = [];
     let snapshotUrl: string | null = null;
@@ -122,7 +122,7 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
           const listed = ((await (await api('/api/events?known=false')).json()) as { events: Listed[] }).events;
           return listed.length > 0 && listed;
         },
-        messages(socket, 'event'),
+        where(messages(socket, 'event'), ({ event }) => !event.known),
         'an unknown event in GET /api/events',
         20_000,
       );
@@ -133,7 +133,7 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
       // the snapshot is written a moment after the event starts, and announced in an `event` message
       snapshotUrl = await waitUntil(
         async () => ((await (await api(`/api/events/${events[0]!.id}`)).json()) as Listed).snapshotUrl ?? undefined,
-        messages(socket, 'event'),
+        where(messages(socket, 'event'), ({ event }) => event.id === events[0]!.id && event.snapshotUrl !== null),
         `a snapshot of event ${events[0]!.id}`,
         10_000,
       );

@@ -51,6 +51,13 @@ export function either<T>(...feeds: Feed<T>[]): Feed<T> {
   };
 }
 
+/** The values of `feed` that `accept` keeps (to wake a check only on the messages that matter). */
+export function where<T>(feed: Feed<T>, accept: (value: T) => boolean): Feed<T> {
+  return (listener) => feed((value) => {
+    if (accept(value)) listener(value);
+  });
+}
+
 function timeoutError(what: Waited, timeoutMs: number): Error {
   return new Error(`timed out after ${timeoutMs} ms waiting for ${typeof what === 'function' ? what() : what}`);
 }
@@ -58,24 +65,18 @@ function timeoutError(what: Waited, timeoutMs: number): Error {
 /** Resolves with the first value from `feed` that `accept` keeps (from now on); rejects after `timeoutMs`. */
 export function waitFor<T>(feed: Feed<T>, what: Waited, accept: (value: T) => boolean = () => true, timeoutMs = WAIT_MS): Promise<T> {
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      unsubscribe();
-      reject(timeoutError(what, timeoutMs));
-    }, timeoutMs);
-    const unsubscribe = feed((value) => {
-      let accepted: boolean;
-      try {
-        accepted = accept(value);
-      } catch (error) {
-        accepted = false;
-        clearTimeout(timer);
-        unsubscribe();
-        reject(error as Error);
-      }
-      if (!accepted) return;
+    const finish = (settle: () => void): void => {
       clearTimeout(timer);
       unsubscribe();
-      resolve(value);
+      settle();
+    };
+    const timer = setTimeout(() => finish(() => reject(timeoutError(what, timeoutMs))), timeoutMs);
+    const unsubscribe = feed((value) => {
+      try {
+        if (accept(value)) finish(() => resolve(value));
+      } catch (error) {
+        finish(() => reject(error as Error));
+      }
     });
   });
 }
