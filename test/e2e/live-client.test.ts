@@ -1,6 +1,7 @@
 /**
- * The browser client (client/, built to dist/client/js) in Debian chromium, against a small fake
- * server that speaks the same REST and `/live` Socket.IO protocol as facestream's: the page shows
+ * The browser client (client/, built to dist/client/js) in Debian chromium, against facestream's
+ * own REST app, camera registry and `/live` hub with scripted cameras (test/support/
+ * scripted-live-server.ts): the page shows
  * the empty state, adds a camera through its form (and shows the server's error for a bad one),
  * draws frames with a named green box and an amber "unknown" box at the right place, acknowledges
  * every frame (including ones it skipped), shows a stalled camera's reason, opens and leaves the
@@ -12,8 +13,11 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { buildClient } from '../helpers.js';
-import { BURST, FakeServer, UNKNOWN_FACE, assertDrawnAt, WAIT_MS, camera, makeFrameJpeg, serverReaches, tile } from './fake-live-server.js';
+import { buildClient, tempDir } from '../helpers.js';
+import type { CameraScript, Picture } from '../support/scripted-pipeline.js';
+import { BURST, ScriptedLiveServer, UNKNOWN_FACE, scenePicture } from '../support/scripted-live-server.js';
+import { WAIT_MS } from '../support/wait.js';
+import { assertDrawnAt, tile } from './live-page.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -30,15 +34,18 @@ const CHROMIUM_ARGS = [
 describe('live page in chromium', { skip: existsSync(CHROMIUM) ? false : `Debian chromium not found at ${CHROMIUM} (apt-get install chromium): browser test skipped` }, () => {
   let browser: Browser | undefined;
   let page: Page;
-  let server: FakeServer;
+  let server: ScriptedLiveServer;
   let port = 0;
-  let jpeg: Buffer;
+  let picture: Picture;
+  let work: ReturnType<typeof tempDir>;
+  const scripts = new Map<string, CameraScript>();
   const pageErrors: string[] = [];
 
   before(async () => {
-    [jpeg] = await Promise.all([makeFrameJpeg(), buildClient()]);
-    server = new FakeServer([], jpeg);
-    port = await server.listen(0);
+    [picture] = await Promise.all([scenePicture(), buildClient()]);
+    work = tempDir('facestream-live-client-');
+    server = await ScriptedLiveServer.start({ dataDir: work.dir, picture, scripts });
+    port = server.port;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.setDefaultTimeout(WAIT_MS);
@@ -51,6 +58,7 @@ describe('live page in chromium', { skip: existsSync(CHROMIUM) ? false : `Debian
   after(async () => {
     await browser?.close();
     await server?.close('killed');
+    work?.remove();
   });
 
   it('explains how to add a camera when none is configured', async () => {
@@ -106,7 +114,7 @@ describe('live page in chromium', { skip: existsSync(CHROMIUM) ? false : `Debian
       return track !== null && track.textContent === '#1' && getComputedStyle(track).opacity === '1';
     }, trackLabel, { timeout: WAIT_MS });
     const acked = server.acked.size;
-    await serverReaches(server, 'two more frames acknowledged', () => server.acked.size >= acked + 2);
+    await server.reaches('two more frames acknowledged', () => server.acked.size >= acked + 2);
     assert.equal(await page.locator(trackLabel).evaluate((el) => getComputedStyle(el).opacity), '1', 'the track id stays shown while frames arrive');
     const knownLabel = (await known.getByTestId('face-label').innerText()).trim();
     assert.match(knownLabel, /lin_manuel_miranda/);
@@ -124,8 +132,8 @@ describe('live page in chromium', { skip: existsSync(CHROMIUM) ? false : `Debian
   });
 
   it('acknowledges drawn frames, and frames it skipped, so the stream keeps flowing', async () => {
-    await serverReaches(server, '≥ 3 acknowledged frames, including the whole first burst', () => {
-      const burstAcked = Array.from({ length: BURST }, (_, i) => i + 1).every((seq) => server.acked.has(seq));
+    await server.reaches('≥ 3 acknowledged frames, including the whole first burst', () => {
+      const burstAcked = server.sent.length >= BURST && server.sent.slice(0, BURST).every((frame) => server.acked.has(frame));
       return burstAcked && server.acked.size >= BURST + 3;
     });
     const drawn = Number(await page.locator(tile('door')).getAttribute('data-frames'));
@@ -135,13 +143,14 @@ describe('live page in chromium', { skip: existsSync(CHROMIUM) ? false : `Debian
   });
 
   it("shows a camera's state and reason over its tile when it is not live", async () => {
-    server.cameras.push(camera('yard', { name: 'Back yard', state: 'stalled', reason: 'no frames for 5 s' }));
-    server.emitStatus();
+    // added on the server's side: the page learns of it from the hub's status message
+    scripts.set('yard', { state: 'stalled', reason: 'no frames for 5 s' });
+    await server.cameras.add({ id: 'yard', name: 'Back yard', url: 'rtsp://cam.local/yard' });
     const state = page.locator(tile('yard')).getByTestId('camera-state');
     await state.waitFor({ state: 'visible' });
     assert.equal((await state.innerText()).trim(), 'stalled: no frames for 5 s');
     assert.equal(await page.locator(tile('yard')).getAttribute('data-state'), 'stalled');
-    await serverReaches(server, 'a watch for the new camera', () => server.watched.has('yard'));
+    await server.reaches('a watch for the new camera', () => server.watched.has('yard'));
   });
 
   it('opens a camera in a large view on click and returns to the grid', async () => {
@@ -181,16 +190,16 @@ describe('live page in chromium', { skip: existsSync(CHROMIUM) ? false : `Debian
 
   for (const how of ['graceful', 'killed'] as const) {
     it(`reconnects by itself after the server restarts on the same port (${how} stop)`, async () => {
-      const cameras = server.cameras;
       await server.close(how);
       await page.locator('[data-testid="connection"][data-state="disconnected"]').waitFor();
       const framesBefore = Number(await page.locator(tile('door')).getAttribute('data-frames'));
 
-      server = new FakeServer(cameras, jpeg);
-      assert.equal(await server.listen(port), port);
+      // the same data directory: the restarted server has the cameras it had
+      server = await ScriptedLiveServer.start({ dataDir: work.dir, picture, scripts, port });
+      assert.equal(server.port, port);
       await page.locator('[data-testid="connection"][data-state="connected"]').waitFor({ timeout: 15_000 });
-      await serverReaches(server, 'the page watching again and acknowledging ≥ 3 new frames', () => server.watched.has('door') && server.acked.size >= 3);
-      await serverReaches(server, 'the camera list fetched again', () => server.listRequests >= 1);
+      await server.reaches('the page watching again and acknowledging ≥ 3 new frames', () => server.watched.has('door') && server.acked.size >= 3);
+      await server.reaches('the camera list fetched again', () => server.listRequests >= 1);
       assert.ok(server.watched.has('yard'));
       const framesAfter = Number(await page.locator(tile('door')).getAttribute('data-frames'));
       assert.ok(framesAfter > framesBefore, `the tile draws frames from the restarted server (${framesBefore} → ${framesAfter})`);

@@ -1,7 +1,8 @@
 /**
  * The live page in Firefox (Debian firefox-esr, driven by puppeteer-core over WebDriver BiDi:
  * playwright-core drives only its own patched Firefox builds, which come from outside the npm
- * registry). Against the same fake server as the chromium test, at desktop and phone widths: the
+ * registry). Against the same server as the chromium test (facestream's REST app, camera
+ * registry and `/live` hub with scripted cameras), at desktop and phone widths: the
  * empty state, adding a camera through the form, the named and unknown boxes at their frame
  * pixels, a stalled camera's reason, the large view, no sideways scrolling on a phone, and
  * reconnecting after the server restarts.
@@ -13,8 +14,11 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { buildClient } from '../helpers.js';
-import { FakeServer, UNKNOWN_FACE, assertDrawnAt, WAIT_MS, camera, makeFrameJpeg, serverReaches, tile } from './fake-live-server.js';
+import { buildClient, tempDir } from '../helpers.js';
+import type { CameraScript, Picture } from '../support/scripted-pipeline.js';
+import { ScriptedLiveServer, UNKNOWN_FACE, scenePicture } from '../support/scripted-live-server.js';
+import { WAIT_MS } from '../support/wait.js';
+import { assertDrawnAt, tile } from './live-page.js';
 
 const FIREFOX = '/usr/bin/firefox-esr';
 const DESKTOP = { width: 1280, height: 800 };
@@ -23,18 +27,21 @@ const PHONE = { width: 390, height: 844 };
 describe('live page in firefox', { skip: existsSync(FIREFOX) ? false : `Debian firefox-esr not found at ${FIREFOX} (apt-get install firefox-esr): firefox test skipped` }, () => {
   let browser: Browser | undefined;
   let page: Page;
-  let server: FakeServer;
+  let server: ScriptedLiveServer;
   let port = 0;
-  let jpeg: Buffer;
+  let picture: Picture;
+  let work: ReturnType<typeof tempDir>;
+  const scripts = new Map<string, CameraScript>();
   const pageErrors: string[] = [];
 
   const visible = (selector: string) => page.waitForSelector(selector, { visible: true, timeout: WAIT_MS });
   const text = (selector: string) => page.$eval(selector, (el) => (el as HTMLElement).innerText.trim());
 
   before(async () => {
-    [jpeg] = await Promise.all([makeFrameJpeg(), buildClient()]);
-    server = new FakeServer([], jpeg);
-    port = await server.listen(0);
+    [picture] = await Promise.all([scenePicture(), buildClient()]);
+    work = tempDir('facestream-live-firefox-');
+    server = await ScriptedLiveServer.start({ dataDir: work.dir, picture, scripts });
+    port = server.port;
     browser = await puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX, headless: true });
     page = await browser.newPage();
     await page.setViewport(DESKTOP);
@@ -48,6 +55,7 @@ describe('live page in firefox', { skip: existsSync(FIREFOX) ? false : `Debian f
   after(async () => {
     await browser?.close();
     await server?.close('killed');
+    work?.remove();
   });
 
   it('explains how to add a camera, and adds one from the form', async () => {
@@ -81,12 +89,13 @@ describe('live page in firefox', { skip: existsSync(FIREFOX) ? false : `Debian f
     const box = await (await page.$(unknown))!.boundingBox();
     assert.ok(image && box);
     assertDrawnAt(image, box, UNKNOWN_FACE.box);
-    await serverReaches(server, '≥ 3 acknowledged frames', () => server.acked.size >= 3);
+    await server.reaches('≥ 3 acknowledged frames', () => server.acked.size >= 3);
   });
 
   it("shows a stalled camera's reason, and opens a camera in the large view", async () => {
-    server.cameras.push(camera('yard', { name: 'Back yard', state: 'stalled', reason: 'no frames for 5 s' }));
-    server.emitStatus();
+    // added on the server's side: the page learns of it from the hub's status message
+    scripts.set('yard', { state: 'stalled', reason: 'no frames for 5 s' });
+    await server.cameras.add({ id: 'yard', name: 'Back yard', url: 'rtsp://cam.local/yard' });
     await visible(`${tile('yard')} [data-testid="camera-state"]`);
     assert.equal(await text(`${tile('yard')} [data-testid="camera-state"]`), 'stalled: no frames for 5 s');
     await page.screenshot({ path: '/tmp/facestream-live-firefox-grid-1280.png' });
@@ -112,13 +121,13 @@ describe('live page in firefox', { skip: existsSync(FIREFOX) ? false : `Debian f
   });
 
   it('reconnects by itself after the server restarts on the same port', async () => {
-    const cameras = server.cameras;
     await server.close('killed');
     await page.waitForSelector('[data-testid="connection"][data-state="disconnected"]');
-    server = new FakeServer(cameras, jpeg);
-    assert.equal(await server.listen(port), port);
+    // the same data directory: the restarted server has the cameras it had
+    server = await ScriptedLiveServer.start({ dataDir: work.dir, picture, scripts, port });
+    assert.equal(server.port, port);
     await page.waitForSelector('[data-testid="connection"][data-state="connected"]', { timeout: 15_000 });
-    await serverReaches(server, 'the page watching again and acknowledging ≥ 3 new frames', () => server.watched.has('door') && server.acked.size >= 3);
+    await server.reaches('the page watching again and acknowledging ≥ 3 new frames', () => server.watched.has('door') && server.acked.size >= 3);
   });
 
   it('logged no errors in the page', () => {

@@ -8,12 +8,14 @@ import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import { io as connect } from 'socket.io-client';
 import { configSchema } from '../../src/config/schema.js';
 import { createCameraSource } from '../../src/cameras/camera-source.js';
 import { locateFfmpeg, runFfmpeg } from '../../src/ingest/ffmpeg.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
-import { dataPath, skipMessage } from '../helpers.js';
+import { dataPath, skipMessage, socketConnected } from '../helpers.js';
+import { either, messages, waitUntil, where, type LiveClient } from '../support/wait.js';
 
 const katie = dataPath('video/WDA_KatieHill_000.mp4') ?? '';
 const stranger = dataPath('video/liveportrait_d12.mp4') ?? '';
@@ -40,7 +42,10 @@ describe('events from played clips', { skip: available ? false : skipMessage('vi
     server = await startServer(config, (camera) => createCameraSource(camera), silentLogger());
   });
 
+  const sockets: LiveClient[] = [];
+
   after(async () => {
+    for (const socket of sockets) socket.close();
     await server?.stop();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -55,6 +60,9 @@ describe('events from played clips', { skip: available ? false : skipMessage('vi
     const upload = await api(`/api/people/${person.id}/faces`, { method: 'POST', body: form });
     assert.equal(upload.status, 201, await upload.clone().text());
 
+    const socket: LiveClient = connect(`${server.url}/live`, { transports: ['websocket'], reconnection: false });
+    sockets.push(socket);
+    await socketConnected(socket);
     for (const [id, url] of [
       ['katie', katie],
       ['stranger', stranger],
@@ -63,17 +71,25 @@ describe('events from played clips', { skip: available ? false : skipMessage('vi
       assert.equal(added.status, 201);
     }
 
-    // both clips are about 8 s long; wait (bounded) until both have ended and so have their events
+    // both clips are about 8 s long; wait (bounded) until both have ended and so have their events:
+    // asked again when an event ends or a status shows every camera failed (the clips ended)
     let events: ApiEvent[] = [];
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      const cameras = (await (await api('/api/cameras')).json()) as { id: string; state: string; reason: string }[];
-      events = ((await (await api('/api/events?limit=100')).json()) as { events: ApiEvent[] }).events;
-      const clipsEnded = cameras.every((c) => c.state === 'failed' && /end/i.test(c.reason));
-      const eventsEnded = ['katie', 'stranger'].every((id) => events.some((e) => e.cameraId === id) && events.every((e) => e.cameraId !== id || e.endedAt));
-      if (clipsEnded && eventsEnded) break;
-      await new Promise((r) => setTimeout(r, 500));
-    }
+    let cameras: { id: string; state: string; reason: string }[] = [];
+    await waitUntil(
+      async () => {
+        cameras = (await (await api('/api/cameras')).json()) as typeof cameras;
+        events = ((await (await api('/api/events?limit=100')).json()) as { events: ApiEvent[] }).events;
+        const clipsEnded = cameras.every((c) => c.state === 'failed' && /end/i.test(c.reason));
+        const eventsEnded = ['katie', 'stranger'].every((id) => events.some((e) => e.cameraId === id) && events.every((e) => e.cameraId !== id || e.endedAt));
+        return clipsEnded && eventsEnded;
+      },
+      either<unknown>(
+        where(messages(socket, 'event'), ({ kind }) => kind === 'end'),
+        where(messages(socket, 'status'), (status) => status.cameras.every((c) => c.state === 'failed')),
+      ),
+      () => `both clips and their events to end; cameras ${JSON.stringify(cameras)}, events ${JSON.stringify(events)}`,
+      60_000,
+    );
     const katieEvents = events.filter((e) => e.cameraId === 'katie');
     const strangerEvents = events.filter((e) => e.cameraId === 'stranger');
     assert.ok(katieEvents.length >= 1, `events: ${JSON.stringify(events)}`);
@@ -87,7 +103,7 @@ describe('events from played clips', { skip: available ? false : skipMessage('vi
       assert.ok(e.frames >= 1);
       assert.ok(e.snapshotUrl, `event ${e.id} has a snapshot`);
     }
-    const cameras = (await (await api('/api/cameras')).json()) as { id: string; state: string; reason: string }[];
+    cameras = (await (await api('/api/cameras')).json()) as typeof cameras;
     for (const c of cameras) assert.match(`${c.state} ${c.reason}`, /failed .*end/i, `${c.id}: ${c.state} (${c.reason})`);
   });
 });

@@ -35,6 +35,7 @@ import { silentLogger } from '../../src/common/logger.js';
 import { largestFace } from '../../src/embedding/analyzer.js';
 import { childProcesses, freePort, prepareClip, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../support/loopback-streams.js';
 import { dataPath, exposeGc, leastSquaresSlope, runCli, settledMemory, skipMessage, socketConnected, tempDir } from '../helpers.js';
+import { messages, waitFor, type Feed } from '../support/wait.js';
 
 const CLIP = 'video/short_hamilton_clip.mp4';
 const REFERENCE = 'video/reference/lin_manuel_miranda/lin-manuel-miranda.png';
@@ -90,40 +91,29 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
   const api = (p: string, init?: RequestInit) => fetch(server!.url + p, init);
   const post = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
+  const stageFrames: Feed<Seen> = (listener) => {
+    frameListeners.add(listener);
+    return () => void frameListeners.delete(listener);
+  };
+  const statusMessages: Feed<CameraStatus[]> = (listener) => {
+    statusListeners.add(listener);
+    return () => void statusListeners.delete(listener);
+  };
+
   /** Resolves with the first frame of camera `stage` satisfying `predicate` (from now on). */
   function nextFrame(predicate: (seen: Seen) => boolean, timeoutMs: number, what: string): Promise<Seen> {
-    return new Promise((resolve, reject) => {
-      const listener = (seen: Seen): void => {
-        if (!predicate(seen)) return;
-        clearTimeout(timer);
-        frameListeners.delete(listener);
-        resolve(seen);
-      };
-      const timer = setTimeout(() => {
-        frameListeners.delete(listener);
-        reject(new Error(`no ${what} within ${timeoutMs} ms (${frames.length} frames so far)`));
-      }, timeoutMs);
-      frameListeners.add(listener);
-    });
+    return waitFor(stageFrames, () => `${what} (${frames.length} frames so far)`, predicate, timeoutMs);
   }
 
   /** Resolves with the camera's status from the first `status` message where `predicate` holds. */
-  function cameraStatus(id: string, predicate: (status: CameraStatus) => boolean, timeoutMs: number, what: string): Promise<CameraStatus> {
-    return new Promise((resolve, reject) => {
-      const listener = (cameras: CameraStatus[]): void => {
-        const status = cameras.find((c) => c.id === id);
-        if (!status || !predicate(status)) return;
-        clearTimeout(timer);
-        statusListeners.delete(listener);
-        resolve(status);
-      };
-      const timer = setTimeout(() => {
-        statusListeners.delete(listener);
-        const last = statuses.at(-1)?.cameras.find((c) => c.id === id);
-        reject(new Error(`camera ${id}: no ${what} within ${timeoutMs} ms; last status ${JSON.stringify(last)}`));
-      }, timeoutMs);
-      statusListeners.add(listener);
-    });
+  async function cameraStatus(id: string, predicate: (status: CameraStatus) => boolean, timeoutMs: number, what: string): Promise<CameraStatus> {
+    const matching = (cameras: CameraStatus[]) => {
+      const status = cameras.find((c) => c.id === id);
+      return status && predicate(status) ? status : undefined;
+    };
+    const last = () => JSON.stringify(statuses.at(-1)?.cameras.find((c) => c.id === id));
+    const cameras = await waitFor(statusMessages, () => `camera ${id}: ${what}; last status ${last()}`, (message) => matching(message) !== undefined, timeoutMs);
+    return matching(cameras)!;
   }
 
   async function listed(id: string): Promise<CameraStatus> {
@@ -279,8 +269,7 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
       assert.equal(created.status, 201, await created.text());
       socket.emit('watch', { cameraId: id });
       // watched until it has delivered frames, so decoding, detection, tracking and JPEGs all ran
-      const deadline = Date.now() + 20_000;
-      while ((received.get(id) ?? 0) < 10 && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 100));
+      await waitFor(messages(socket, 'frame'), () => `10 frames of ${id} (got ${received.get(id) ?? 0})`, () => (received.get(id) ?? 0) >= 10, 20_000);
       assert.ok((received.get(id) ?? 0) >= 10, `${id} delivered ${received.get(id) ?? 0} frames`);
       socket.emit('unwatch', { cameraId: id });
       assert.equal((await api(`/api/cameras/${id}`, { method: 'DELETE' })).status, 204);

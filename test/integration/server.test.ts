@@ -14,7 +14,8 @@ import type { LiveClientEvents, LiveFrame, LiveServerEvents } from '../../src/co
 import { configSchema } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
-import { StillCamera, samplePhoto } from '../helpers.js';
+import { StillCamera, samplePhoto, socketConnected } from '../helpers.js';
+import { messages, waitFor, waitUntil, where, type LiveClient } from '../support/wait.js';
 
 const photo = samplePhoto(1);
 
@@ -69,24 +70,18 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
       const frames: LiveFrame[] = [];
       let inFlight = 0;
       let maxInFlight = 0;
-      const withFaces = await new Promise<LiveFrame>((resolve, reject) => {
-        const timeout = setTimeout(() => reject(new Error(`no frame with 3 faces within 30 s (got ${frames.length} frames)`)), 30_000);
-        socket.on('connect', () => socket.emit('watch', { cameraId: 'still' }));
-        socket.on('frame', (message, drawn) => {
-          frames.push(message);
-          inFlight++;
-          maxInFlight = Math.max(maxInFlight, inFlight);
-          // a slow viewer: acknowledge after a while
-          setTimeout(() => {
-            inFlight--;
-            drawn();
-          }, 30);
-          if (message.faces.length === 3) {
-            clearTimeout(timeout);
-            resolve(message);
-          }
-        });
+      socket.on('connect', () => socket.emit('watch', { cameraId: 'still' }));
+      socket.on('frame', (message, drawn) => {
+        frames.push(message);
+        inFlight++;
+        maxInFlight = Math.max(maxInFlight, inFlight);
+        // a slow viewer: acknowledge after a while
+        setTimeout(() => {
+          inFlight--;
+          drawn();
+        }, 30);
       });
+      const withFaces = await waitFor(messages(socket, 'frame'), () => `a frame with 3 faces (got ${frames.length} frames)`, (message) => message.faces.length === 3, 30_000);
       assert.equal(withFaces.cameraId, 'still');
       assert.equal(withFaces.width, 640);
       const jpeg = Buffer.from(withFaces.jpeg as ArrayBuffer);
@@ -116,19 +111,35 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
   });
 
   it('logs strangers as unknown events, filterable, exportable as CSV, and with a snapshot', async () => {
-    let events: { id: string; label: string; known: boolean; snapshotUrl: string | null }[] = [];
-    for (let i = 0; i < 100 && events.length === 0; i++) {
-      await new Promise((r) => setTimeout(r, 200));
-      events = (await (await api('/api/events?known=false')).json()).events;
-    }
-    assert.ok(events.length > 0, 'no event within 20 s');
-    assert.ok(events.every((e) => e.label === 'unknown' && e.known === false));
-    const csv = await (await api('/api/events.csv?known=false')).text();
-    assert.match(csv.split('\r\n')[0]!, /^id,cameraId,label,known,score,startedAt/);
+    type Listed = { id: string; label: string; known: boolean; snapshotUrl: string | null };
+    // the server announces each event change on /live: the list is asked again when one shows a stranger
+    const socket: LiveClient = connect(`${server.url}/live`, { transports: ['websocket'], reconnection: false });
+    let events: Listed[] = [];
     let snapshotUrl: string | null = null;
-    for (let i = 0; i < 50 && !snapshotUrl; i++) {
-      snapshotUrl = (await (await api(`/api/events/${events[0]!.id}`)).json()).snapshotUrl;
-      if (!snapshotUrl) await new Promise((r) => setTimeout(r, 200));
+    try {
+      await socketConnected(socket);
+      events = await waitUntil(
+        async () => {
+          const listed = ((await (await api('/api/events?known=false')).json()) as { events: Listed[] }).events;
+          return listed.length > 0 && listed;
+        },
+        where(messages(socket, 'event'), ({ event }) => !event.known),
+        'an unknown event in GET /api/events',
+        20_000,
+      );
+      assert.ok(events.length > 0, 'no event within 20 s');
+      assert.ok(events.every((e) => e.label === 'unknown' && e.known === false));
+      const csv = await (await api('/api/events.csv?known=false')).text();
+      assert.match(csv.split('\r\n')[0]!, /^id,cameraId,label,known,score,startedAt/);
+      // the snapshot is written a moment after the event starts, and announced in an `event` message
+      snapshotUrl = await waitUntil(
+        async () => ((await (await api(`/api/events/${events[0]!.id}`)).json()) as Listed).snapshotUrl ?? undefined,
+        where(messages(socket, 'event'), ({ event }) => event.id === events[0]!.id && event.snapshotUrl !== null),
+        `a snapshot of event ${events[0]!.id}`,
+        10_000,
+      );
+    } finally {
+      socket.close();
     }
     assert.ok(snapshotUrl, 'the event got a snapshot');
     const snapshot = await api(snapshotUrl!);

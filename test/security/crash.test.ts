@@ -16,10 +16,12 @@ import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import Database from 'better-sqlite3';
+import { io as connect } from 'socket.io-client';
 import type { CameraStatus, PublicEvent } from '../../src/common/live-events.js';
 import { DATABASE_FILE } from '../../src/storage/database.js';
 import { SNAPSHOTS_DIR } from '../../src/events/snapshots.js';
-import { CLI, ROOT, dataPath, skipMessage, tempDir } from '../helpers.js';
+import { CLI, ROOT, dataPath, skipMessage, socketConnected, tempDir } from '../helpers.js';
+import { messages, pollUntil, waitUntil, where, type LiveClient } from '../support/wait.js';
 
 const CLIP = 'video/WDA_KatieHill_000.mp4';
 const clip = dataPath(CLIP);
@@ -65,17 +67,6 @@ async function get<T>(url: string): Promise<T> {
 
 async function events(url: string): Promise<PublicEvent[]> {
   return (await get<{ events: PublicEvent[] }>(`${url}/api/events?limit=500`)).events;
-}
-
-/** Polls (bounded) until `probe` returns a value; the server sends no message to wait for over REST. */
-async function until<T>(what: string, limitMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + limitMs;
-  while (Date.now() < deadline) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    await new Promise((resolve) => setTimeout(resolve, 250));
-  }
-  throw new Error(`timed out after ${limitMs} ms waiting for ${what}`);
 }
 
 function children(pid: number): number[] {
@@ -139,15 +130,24 @@ describe('kill -9 while a clip camera records, then a restart', { skip: clip ? f
     assert.equal((await post('/api/people', { name: 'ann' })).status, 201);
     assert.equal((await post('/api/cameras', { id: 'spare', url: 'rtsp://127.0.0.1:9/none', enabled: false })).status, 201);
 
-    // an event that has been open long enough to have had an update written after its start
-    const open = await until('an open event with a few frames', EVENT_MS, async () => (await events(first.url)).find((e) => e.endedAt === null && e.frames >= 3));
+    // an event that has been open long enough to have had an update written after its start:
+    // asked over REST (which writes pending changes first) when an `event` message shows one
+    // (not at every message: each fresh read of 500 events counts against the API's read limit)
+    const watcher: LiveClient = connect(`${first.url}/live`, { transports: ['websocket'], reconnection: false });
+    let open: PublicEvent;
+    try {
+      await socketConnected(watcher);
+      open = await waitUntil(async () => (await events(first.url)).find((e) => e.endedAt === null && e.frames >= 3), where(messages(watcher, 'event'), ({ event }) => event.endedAt === null && event.frames >= 3), 'an open event with a few frames', EVENT_MS);
+    } finally {
+      watcher.close();
+    }
     const ffmpegs = children(first.child.pid!);
     assert.ok(ffmpegs.length >= 1, 'the clip camera runs an ffmpeg child');
     const killedAt = Date.now();
     first.child.kill('SIGKILL');
     assert.equal((await first.exited).signal, 'SIGKILL');
     // without its reader, the camera's ffmpeg ends too (its pipe is closed)
-    await until('the ffmpeg children to exit', 15_000, async () => (ffmpegs.some(alive) ? undefined : true));
+    await pollUntil(() => !ffmpegs.some(alive), 'the ffmpeg children to exit', 15_000, 250);
 
     assert.equal(integrity(dataDir), 'ok', 'after the kill');
     // what a kill in the middle of writing a snapshot leaves

@@ -16,6 +16,7 @@ import { MAX_ERRORS_PER_SECOND, MAX_WATCHED_PER_CONNECTION } from '../../src/ser
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { StillCamera, exposeGc, settledMemory, socketConnected, tempDir } from '../helpers.js';
+import { messages, pollUntil, waitFor } from '../support/wait.js';
 
 type LiveSocket = Socket<LiveServerEvents, LiveClientEvents>;
 
@@ -50,36 +51,16 @@ describe('/live watch requests', () => {
     const socket: LiveSocket = connect(`${server.url}/live`, { transports: ['websocket'], reconnection: false });
     sockets.push(socket);
     const errors: LiveError[] = [];
-    const waiters: ((error: LiveError) => void)[] = [];
-    socket.on('error', (error) => {
-      errors.push(error);
-      waiters.shift()?.(error);
-    });
+    socket.on('error', (error) => errors.push(error));
     socket.on('frame', (_frame, drawn) => drawn());
     await socketConnected(socket);
-    const nextError = () =>
-      new Promise<LiveError>((resolve, reject) => {
-        const timer = setTimeout(() => reject(new Error(`no error message within 10 s (${errors.length} so far)`)), 10_000);
-        waiters.push((error) => {
-          clearTimeout(timer);
-          resolve(error);
-        });
-      });
+    const nextError = () => waitFor(messages(socket, 'error'), () => `an error message (${errors.length} so far)`);
     return { socket, errors, nextError };
   }
 
   /** Resolves on the first frame of `cameraId`: every request sent before the watch has been handled. */
-  function firstFrame(socket: LiveSocket, cameraId: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no frame of ${cameraId} within 20 s`)), 20_000);
-      const listener = (frame: { cameraId: string }) => {
-        if (frame.cameraId !== cameraId) return;
-        clearTimeout(timer);
-        socket.off('frame', listener);
-        resolve();
-      };
-      socket.on('frame', listener);
-    });
+  async function firstFrame(socket: LiveSocket, cameraId: string): Promise<void> {
+    await waitFor(messages(socket, 'frame'), `a frame of ${cameraId}`, (frame) => frame.cameraId === cameraId, 20_000);
   }
 
   it('refuses a watch without a string id, with an overlong id, and of an unknown camera, saying what to do', async () => {
@@ -144,16 +125,8 @@ describe('/live watch requests', () => {
     assert.equal(errors.length, 2, JSON.stringify(errors));
     assert.deepEqual(server.live.viewerCounts(), { cameras: MAX_WATCHED_PER_CONNECTION, viewers: MAX_WATCHED_PER_CONNECTION });
     socket.close();
-    await new Promise<void>((resolve, reject) => {
-      // the server sees the disconnect shortly after; its viewers go with it
-      const deadline = Date.now() + 5000;
-      const check = () => {
-        if (server.live.viewerCounts().viewers === 0) return resolve();
-        if (Date.now() > deadline) return reject(new Error(`viewers left after disconnect: ${JSON.stringify(server.live.viewerCounts())}`));
-        setTimeout(check, 20);
-      };
-      check();
-    });
+    // the server sees the disconnect shortly after (no message tells the client); its viewers go with it
+    await pollUntil(() => server.live.viewerCounts().viewers === 0, () => `no viewers after the disconnect: ${JSON.stringify(server.live.viewerCounts())}`, 5000, 20);
     for (const id of ids) assert.equal((await api(`/api/cameras/${id}`, { method: 'DELETE' })).status, 204);
   });
 
@@ -167,14 +140,7 @@ describe('/live watch requests', () => {
     assert.deepEqual(server.live.viewerCounts(), { cameras: 2, viewers: 2 });
     assert.equal((await api('/api/cameras/doomed', { method: 'DELETE' })).status, 204);
     // the hub forgets removed cameras just before each status message
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('no status without "doomed" within 5 s')), 5000);
-      socket.on('status', ({ cameras }) => {
-        if (cameras.some((c) => c.id === 'doomed')) return;
-        clearTimeout(timer);
-        resolve();
-      });
-    });
+    await waitFor(messages(socket, 'status'), 'a status without "doomed"', ({ cameras }) => !cameras.some((c) => c.id === 'doomed'), 5000);
     assert.deepEqual(server.live.viewerCounts(), { cameras: 1, viewers: 1 });
   });
 });

@@ -20,6 +20,8 @@ import { createCameraSource } from '../../src/cameras/camera-source.js';
 import type { CameraLog } from '../../src/ingest/camera.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { lineLogger } from '../../src/common/logger.js';
+import { socketConnected } from '../helpers.js';
+import { messages, waitUntil, type LiveClient } from '../support/wait.js';
 
 const SECRET = 'Secret9';
 /** The issue's words for what must be refused, and what the message must name. */
@@ -78,12 +80,23 @@ describe('camera secrets with the real ffmpeg source', () => {
       assert.ok(!(await created.text()).includes(SECRET), 'the POST answer');
     }
 
-    // ffprobe refuses both at once ("Port missing in uri", "Connection refused"): wait for the reasons
+    // ffprobe refuses both at once ("Port missing in uri", "Connection refused"): wait for the
+    // reasons, asked again at each /live status message
     let cameras: CameraStatus[] = [];
-    for (let i = 0; i < 150; i++) {
-      cameras = (await (await api('/api/cameras')).json()) as CameraStatus[];
-      if (cameras.length === 2 && cameras.every((c) => c.reason && c.state === 'failed')) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
+    const watcher: LiveClient = connect(`${server.url}/live`, { transports: ['websocket'], reconnection: false });
+    try {
+      await socketConnected(watcher);
+      await waitUntil(
+        async () => {
+          cameras = (await (await api('/api/cameras')).json()) as CameraStatus[];
+          return cameras.length === 2 && cameras.every((c) => c.reason && c.state === 'failed');
+        },
+        messages(watcher, 'status'),
+        () => `both cameras failed with a reason: ${JSON.stringify(cameras)}`,
+        15_000,
+      );
+    } finally {
+      watcher.close();
     }
     const byId = Object.fromEntries(cameras.map((c) => [c.id, c]));
     assert.equal(byId.slash?.state, 'failed', JSON.stringify(cameras));

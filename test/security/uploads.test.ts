@@ -18,14 +18,7 @@ import sharp from 'sharp';
 import { ServiceError } from '../../src/common/errors.js';
 import { DecodeGate, MAX_WAITING_DECODES, createUploader } from '../../src/server/uploads.js';
 import { CLI, samplePhoto, tempDir } from '../helpers.js';
-
-/** Waits (at most `ms`) for `test` to hold; for effects with no event to wait on (a file deleted). */
-async function until(test: () => boolean, ms: number, what: string): Promise<void> {
-  for (const end = Date.now() + ms; !test(); ) {
-    if (Date.now() > end) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+import { pollUntil } from '../support/wait.js';
 
 function form(field: string, files: { bytes: Buffer<ArrayBuffer>; name: string }[]): FormData {
   const body = new FormData();
@@ -45,7 +38,7 @@ describe('DecodeGate', () => {
         return n;
       });
     const runs = [1, 2, 3, 4, 5].map(run);
-    await until(() => order.length === 2, 1000, 'two started');
+    await pollUntil(() => order.length === 2, 'two started', 1000, 20);
     assert.deepEqual(gate.load, { running: 2, waiting: 3 });
     const refused = await run(6).then(
       () => assert.fail('a sixth run was accepted'),
@@ -56,7 +49,7 @@ describe('DecodeGate', () => {
     assert.equal(refused.retryAfterSeconds, 7);
     assert.match(refused.message, /already decoding 2 uploads with 3 more waiting: try again in 7 s/);
     release.shift()!();
-    await until(() => order.length === 3, 1000, 'the third started');
+    await pollUntil(() => order.length === 3, 'the third started', 1000, 20);
     assert.deepEqual(order, [1, 2, 3], 'the first in line went next');
     assert.deepEqual(gate.load, { running: 2, waiting: 2 }, 'the slot passed on, not freed');
     while (order.length < 5 || release.length) {
@@ -118,14 +111,14 @@ describe('the upload folder after every way a request ends (real multer on disk)
     const response = await fetch(url + '/throws', { method: 'POST', body: form('files', [photo, photo, photo]) });
     assert.equal(response.status, 500);
     assert.equal(seen.throws, true, 'the files were written before the handler ran');
-    await until(() => readdirSync(dir).length === 0, 5000, 'uploads deleted after a 500');
+    await pollUntil(() => readdirSync(dir).length === 0, 'uploads deleted after a 500', 5000, 20);
   });
 
   it('deletes the files when the handler answers without reading them (404)', async () => {
     const response = await fetch(url + '/not-found', { method: 'POST', body: form('files', Array.from({ length: 20 }, () => photo)) });
     assert.equal(response.status, 404);
     assert.equal(seen.notFound, true);
-    await until(() => readdirSync(dir).length === 0, 5000, 'uploads deleted after a 404');
+    await pollUntil(() => readdirSync(dir).length === 0, 'uploads deleted after a 404', 5000, 20);
   });
 
   it('deletes the files when the client gives up while the handler runs', async () => {
@@ -136,7 +129,7 @@ describe('the upload folder after every way a request ends (real multer on disk)
     assert.equal(readdirSync(dir).length, 2, 'both files on disk while the handler holds the request');
     abort.abort();
     assert.ok((await sent) instanceof Error);
-    await until(() => readdirSync(dir).length === 0, 5000, 'uploads deleted after the client went away');
+    await pollUntil(() => readdirSync(dir).length === 0, 'uploads deleted after the client went away', 5000, 20);
   });
 
   it('deletes the partial file when the client goes away in the middle of the upload', async () => {
@@ -147,9 +140,9 @@ describe('the upload folder after every way a request ends (real multer on disk)
     });
     request.write(`--${boundary}\r\ncontent-disposition: form-data; name="files"; filename="half.jpg"\r\ncontent-type: image/jpeg\r\n\r\n`);
     request.write(photo.bytes);
-    await until(() => readdirSync(dir).length === 1, 5000, 'the partial upload reached the disk');
+    await pollUntil(() => readdirSync(dir).length === 1, 'the partial upload reached the disk', 5000, 20);
     request.destroy();
-    await until(() => readdirSync(dir).length === 0, 5000, 'the partial upload deleted');
+    await pollUntil(() => readdirSync(dir).length === 0, 'the partial upload deleted', 5000, 20);
   });
 });
 
@@ -230,7 +223,7 @@ describe('a facestream serve child under large uploads', { skip: existsSync(samp
       assert.equal(response.status, 404);
       assert.match(((await response.json()) as { error: string }).error, /no person with id 999/);
     }
-    await until(() => uploadsLeft() === 0, 5000, 'no upload left');
+    await pollUntil(() => uploadsLeft() === 0, 'no upload left', 5000, 20);
   });
 
   it('decodes a burst of 39-megapixel photos two at a time: 200 or 503 with Retry-After, never 500, and the memory falls back', async (t) => {
@@ -270,6 +263,6 @@ describe('a facestream serve child under large uploads', { skip: existsSync(samp
     }
     t.diagnostic(`RSS: ${Math.round(start)} MB at the start, peak ${Math.round(peak)} MB, ${Math.round(rss)} MB after the burst; statuses ${statuses.join(' ')}`);
     assert.ok(rss - start <= 300, `RSS ${Math.round(rss)} MB, ${Math.round(rss - start)} MB above the start 30 s after the burst (peak ${Math.round(peak)} MB)`);
-    await until(() => uploadsLeft() === 0, 5000, 'no upload left');
+    await pollUntil(() => uploadsLeft() === 0, 'no upload left', 5000, 20);
   });
 });
