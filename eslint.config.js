@@ -1,0 +1,36 @@
+// ESLint for the TypeScript of the server, the benchmarks, the tests and the browser client
+// (`npm run lint`): typescript-eslint's strict, type-checked rules. Formatting is Prettier's
+// (.prettierrc.json), so no formatting rule is enabled here.
+import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
+import tseslint from 'typescript-eslint';
+
+export default defineConfig(
+  { ignores: ['dist/', 'node_modules/', 'models/cache/', 'data/'] },
+  {
+    // the few plain JavaScript files (this one, bin/facestream.js, .dependency-cruiser.cjs)
+    files: ['**/*.{js,cjs,mjs}'],
+    extends: [js.configs.recommended],
+    languageOptions: { globals: { process: 'readonly', module: 'writable', require: 'readonly', console: 'readonly' } },
+  },
+  {
+    files: ['src/**/*.ts', 'bench/**/*.ts', 'test/**/*.ts', 'client/src/**/*.ts'],
+    extends: [js.configs.recommended, tseslint.configs.strictTypeChecked, tseslint.configs.stylisticTypeChecked],
+    languageOptions: {
+      // Each file is checked with the tsconfig.json nearest to it: client/tsconfig.json for
+      // client/src (DOM, bundler resolution), the root one for src, test and bench.
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
+    rules: {
+      // Numbers and booleans read well in a message (`${faces} faces`, `simd ${simd}`); objects,
+      // arrays, null and undefined would not, and stay errors.
+      '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
+      // node:test runs the promise that test() and describe() return itself, and reports its
+      // failure; awaiting it at the top level of a test file would only serialise the file.
+      '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] }] }],
+      // `(x) => socket.emit(x)` is plainly a callback for its effect; returning a void value from
+      // a block body or using one as a value (`const x = voidCall()`) is still reported.
+      '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],
+    },
+  },
+);
