@@ -133,11 +133,11 @@ function startLoad(options: LoadOptions): { started: Promise<void>; result: Prom
   let stderr = '';
   let markStarted: () => void = () => {};
   const started = new Promise<void>((resolve) => (markStarted = resolve));
-  child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+  child.stdout.setEncoding('utf8').on('data', (text: string) => {
     stdout += text;
     if (stdout.includes('started\n')) markStarted();
   });
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr = (stderr + text).slice(-4000)));
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr = (stderr + text).slice(-4000)));
   const result = waitForExit(child, (options.seconds + 60) * 1000, 'the API load generator')
     .catch((error: Error) => {
       child.kill('SIGKILL');
@@ -256,7 +256,7 @@ async function apiOptions(argv: string[]): Promise<ApiOptions> {
   if (!Number.isInteger(eventCount) || eventCount < 0 || eventCount > 100_000) throw new UsageError(`--events ${values.events}: give 0 to 100000`);
   const apiPath = values.path ?? '/api/events?limit=500';
   if (!apiPath.startsWith('/api/')) throw new UsageError(`--path ${apiPath}: give a path under /api/, e.g. /api/events?limit=500`);
-  const source = path.join(benchDataDir(values.data), 'video', BENCH_CLIPS[0]!);
+  const source = path.join(benchDataDir(values.data), 'video', BENCH_CLIPS[0]);
   if (!existsSync(source)) throw new UsageError(`${source} not found: bench api needs the shared clips (--data <dir>, FACESTREAM_DATA or ../shared/data)`);
   return { seconds, clients, eventCount, apiPath, distinct: values.distinct === true, source, json: values.json ?? false };
 }

@@ -38,8 +38,8 @@ export async function runBaseline(ffmpegPath: string, clip: string, seconds: num
   });
   let stdout = '';
   let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (t: string) => (stdout += t));
-  child.stderr!.setEncoding('utf8').on('data', (t: string) => (stderr = (stderr + t).slice(-4000)));
+  child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
+  child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr = (stderr + t).slice(-4000)));
   const code = await waitForExit(child, (seconds + 120) * 1000, 'the face-api baseline').catch((error: Error) => {
     child.kill('SIGKILL');
     throw error;

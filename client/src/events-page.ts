@@ -182,7 +182,7 @@ export class EventsPage {
 
   private onLiveEvent(change: LiveEventChange): void {
     if (!this.loaded) return;
-    const incoming = change.event as RecognitionEvent;
+    const incoming = change.event;
     const row = this.rows.get(incoming.id);
     if (row) {
       // The live feed speaks for the track (score, end, frames), not for the review: its events

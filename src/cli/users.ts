@@ -52,13 +52,13 @@ export async function usersCommand(argv: string[]): Promise<number> {
     const auth = new Auth(adminPassword ? hashPassword(adminPassword) : null, new AccountsRepository(db));
     switch (action) {
       case 'add': {
-        const account = auth.addAccount(args[0]!, password, role);
+        const account = auth.addAccount(args[0], password, role);
         if (values.json) printJson(account);
         else process.stdout.write(`added ${account.name} (${account.role})\n`);
         return 0;
       }
       case 'remove': {
-        auth.removeAccount(args[0]!);
+        auth.removeAccount(args[0]);
         if (values.json) printJson({ removed: args[0] });
         else process.stdout.write(`removed ${args[0]}; their sessions ended\n`);
         return 0;

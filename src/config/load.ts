@@ -100,7 +100,7 @@ export function formatIssues(error: z.ZodError, input: unknown): string {
     .map((issue) => {
       const key = issue.path.join('.') || '(top level)';
       let value: unknown = input;
-      for (const p of issue.path) value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[p as PropertyKey] : undefined;
+      for (const p of issue.path) value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[p] : undefined;
       const secret = issue.path.some((p) => typeof p === 'string' && SECRET_KEY.test(p));
       const shown = value === undefined ? '' : `=${secret ? '"***"' : JSON.stringify(safeValue(value))}`;
       return `  ${key}${shown}: ${issue.message}`;

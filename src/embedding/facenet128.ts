@@ -55,7 +55,7 @@ interface Params {
 }
 
 /** Residual blocks in order, with whether each one halves the resolution, and its width. */
-const BLOCKS: ReadonlyArray<readonly [name: string, down: boolean, channels: number]> = [
+const BLOCKS: readonly (readonly [name: string, down: boolean, channels: number])[] = [
   ['conv32_1', false, 32],
   ['conv32_2', false, 32],
   ['conv32_3', false, 32],
@@ -86,7 +86,7 @@ export class FaceNet128 implements FaceEmbedder {
     if (!Array.isArray(manifest) || manifest.length === 0) throw new Error('facenet128: weights manifest is not a non-empty array');
     const specs = manifest.flatMap((group) => group.weights);
     // a view (a Node Buffer is one, often into a shared pool) is copied into its own buffer
-    const buffer = weights instanceof Uint8Array ? (new Uint8Array(weights).buffer as ArrayBuffer) : weights;
+    const buffer = weights instanceof Uint8Array ? new Uint8Array(weights).buffer : weights;
     const map = tf.io.decodeWeights(buffer, specs);
     try {
       this.params = fold(map);

@@ -8,7 +8,7 @@ import type { FaceQuality } from '../common/types.js';
 import type { RecognitionEvent } from '../common/recognition-event.js';
 import type { Identity } from '../common/match.js';
 
-export type EventChange = { kind: 'start' | 'update' | 'end'; event: RecognitionEvent; newBestFace: boolean };
+export interface EventChange { kind: 'start' | 'update' | 'end'; event: RecognitionEvent; newBestFace: boolean }
 
 export interface SampleInput {
   cameraId: string;

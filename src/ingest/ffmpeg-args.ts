@@ -297,7 +297,7 @@ export function urlSecrets(url: string): string[] {
   if (span && span.end > span.start) found.push(...decodings(url.slice(span.start, span.end), false));
   const query = url.indexOf('?', span ? span.end : 0);
   if (query >= 0) {
-    for (const match of url.slice(query).matchAll(SECRET_PARAM)) found.push(...decodings(match[3]!, true));
+    for (const match of url.slice(query).matchAll(SECRET_PARAM)) found.push(...decodings(match[3], true));
   }
   const all = new Set<string>();
   for (const secret of found) {
@@ -329,7 +329,7 @@ function cachedSecrets(url: string): string[] {
  */
 export function redactText(text: string, urls: readonly string[] = []): string {
   let out = text;
-  const secrets = urls.length === 1 ? cachedSecrets(urls[0]!) : [...new Set(urls.flatMap(cachedSecrets))].sort((a, b) => b.length - a.length);
+  const secrets = urls.length === 1 ? cachedSecrets(urls[0]) : [...new Set(urls.flatMap(cachedSecrets))].sort((a, b) => b.length - a.length);
   for (const secret of secrets) out = out.split(secret).join('***');
   return redactParams(out.replace(URL_IN_TEXT, (token) => redactUrl(token)));
 }

@@ -71,7 +71,7 @@ export class TfliteGraph {
     if (model.inputs.length !== 1) throw new Error(`${name}: expected one input, found ${model.inputs.length}`);
     this.inputIndex = model.inputs[0]!;
     this.outputIndices = model.outputs;
-    this.outputNames = model.outputs.map((i) => model.tensors[i]!.name);
+    this.outputNames = model.outputs.map((i) => model.tensors[i].name);
     this.compile();
   }
 
@@ -82,8 +82,8 @@ export class TfliteGraph {
       values.set(this.inputIndex, input);
       this.steps.forEach((step, n) => {
         const results = step.run(values);
-        step.outputs.forEach((index, k) => values.set(index, results[k]!));
-        for (const index of this.releaseAfter[n]!) {
+        step.outputs.forEach((index, k) => values.set(index, results[k]));
+        for (const index of this.releaseAfter[n]) {
           values.get(index)!.dispose();
           values.delete(index);
         }
@@ -101,7 +101,7 @@ export class TfliteGraph {
   private constant(index: number): tf.Tensor {
     const existing = this.constants.get(index);
     if (existing) return existing;
-    const tensor = this.model.tensors[index]!;
+    const tensor = this.model.tensors[index];
     if (!tensor.data) throw new Error(`${this.name}: tensor ${tensor.name} has no constant data`);
     // Copy: flatbuffer data is not guaranteed to be 4-byte aligned.
     const bytes = tensor.data.slice();
@@ -120,7 +120,7 @@ export class TfliteGraph {
   }
 
   private int32Constant(index: number): number[] {
-    const tensor = this.model.tensors[index]!;
+    const tensor = this.model.tensors[index];
     const bytes = tensor.data!.slice();
     return Array.from(new Int32Array(bytes.buffer, 0, bytes.byteLength / 4));
   }
@@ -146,19 +146,19 @@ export class TfliteGraph {
         const relu = producedBy(reluIn, BuiltinOp.RELU);
         const mul = producedBy(mulIn, BuiltinOp.MUL);
         if (!relu || !mul) continue;
-        const x = relu.inputs[0]!;
-        const [c, z] = this.isConstant(mul.inputs[0]!) ? mul.inputs : [...mul.inputs].reverse();
-        if (!this.isConstant(c!)) continue;
+        const x = relu.inputs[0];
+        const [c, z] = this.isConstant(mul.inputs[0]) ? mul.inputs : [...mul.inputs].reverse();
+        if (!this.isConstant(c)) continue;
         // relu(x) − α·relu(−x): z = neg(relu(neg(x)))
-        const neg1 = producedBy(z!, BuiltinOp.NEG);
-        const relu2 = neg1 && producedBy(neg1.inputs[0]!, BuiltinOp.RELU);
-        const neg2 = relu2 && producedBy(relu2.inputs[0]!, BuiltinOp.NEG);
-        if (neg2 && neg2.inputs[0] === x) return { x, alpha: this.constant(c!) };
+        const neg1 = producedBy(z, BuiltinOp.NEG);
+        const relu2 = neg1 && producedBy(neg1.inputs[0], BuiltinOp.RELU);
+        const neg2 = relu2 && producedBy(relu2.inputs[0], BuiltinOp.NEG);
+        if (neg2 && neg2.inputs[0] === x) return { x, alpha: this.constant(c) };
         // relu(x) + c·(x − |x|) = relu(x) + 2c·min(x, 0)
-        const sub = producedBy(z!, BuiltinOp.SUB);
-        const abs = sub && producedBy(sub.inputs[1]!, ABS);
+        const sub = producedBy(z, BuiltinOp.SUB);
+        const abs = sub && producedBy(sub.inputs[1], ABS);
         if (sub && abs && sub.inputs[0] === x && abs.inputs[0] === x) {
-          return { x, alpha: this.keep(tf.mul(this.constant(c!), 2)) };
+          return { x, alpha: this.keep(tf.mul(this.constant(c), 2)) };
         }
       }
       return null;
@@ -179,7 +179,7 @@ export class TfliteGraph {
         fusedActivation(this.activationCode(source), source.opName) === 'linear' &&
         // x feeds relu, neg (or abs and sub) inside the pattern and nothing else
         (consumers.get(x) ?? 0) <= 3;
-      if (fusable) fusedInto.set(source, { alpha, output: add.outputs[0]! });
+      if (fusable) fusedInto.set(source, { alpha, output: add.outputs[0] });
     }
 
     const needed = this.liveOps(ops, producer, preluOf, fusedInto);
@@ -204,12 +204,12 @@ export class TfliteGraph {
   private planReleases(stepInputs: number[][]): void {
     const lastUse = new Map<number, number>();
     this.steps.forEach((step, n) => {
-      for (const index of stepInputs[n]!) lastUse.set(index, n);
+      for (const index of stepInputs[n]) lastUse.set(index, n);
       for (const index of step.outputs) if (!lastUse.has(index)) lastUse.set(index, n);
     });
     const kept = new Set([this.inputIndex, ...this.outputIndices]);
     for (let n = 0; n < this.steps.length; n++) this.releaseAfter.push([]);
-    for (const [index, n] of lastUse) if (!kept.has(index) && !this.isConstant(index)) this.releaseAfter[n]!.push(index);
+    for (const [index, n] of lastUse) if (!kept.has(index) && !this.isConstant(index)) this.releaseAfter[n].push(index);
   }
 
   /** Ops whose results reach an output, walking PReLU and fused ops as single nodes. */
@@ -261,13 +261,13 @@ export class TfliteGraph {
     const outputs = prelu ? [prelu.output] : op.outputs;
     const activation: Activation = prelu ? 'prelu' : fusedActivation(this.activationCode(op), opName);
     const preluActivationWeights = prelu?.alpha;
-    const input = (v: Map<number, tf.Tensor>, k: number) => v.get(inputs[k]!)!;
+    const input = (v: Map<number, tf.Tensor>, k: number) => v.get(inputs[k])!;
     const bias = inputs[2] !== undefined && inputs[2] >= 0 ? this.constant(inputs[2]) : undefined;
 
     switch (op.opcode) {
       case BuiltinOp.CONV_2D: {
         // TFLite OHWI → TensorFlow.js HWIO
-        const raw = this.rawConstant(inputs[1]!);
+        const raw = this.rawConstant(inputs[1]);
         const filter = this.keep(tf.transpose(raw, [1, 2, 3, 0])) as tf.Tensor4D;
         raw.dispose();
         const strides: [number, number] = [options?.int32(2, 1) ?? 1, options?.int32(1, 1) ?? 1];
@@ -282,9 +282,9 @@ export class TfliteGraph {
       }
       case BuiltinOp.DEPTHWISE_CONV_2D: {
         const multiplier = options?.int32(3, 1) ?? 1;
-        const [, h, w, cm] = this.model.tensors[inputs[1]!]!.shape as [number, number, number, number];
+        const [, h, w, cm] = this.model.tensors[inputs[1]].shape as [number, number, number, number];
         // TFLite [1, H, W, C·M] → TensorFlow.js [H, W, C, M]
-        const raw = this.rawConstant(inputs[1]!);
+        const raw = this.rawConstant(inputs[1]);
         const filter = this.keep(tf.reshape(raw, [h, w, cm / multiplier, multiplier])) as tf.Tensor4D;
         raw.dispose();
         const strides: [number, number] = [options?.int32(2, 1) ?? 1, options?.int32(1, 1) ?? 1];
@@ -309,14 +309,14 @@ export class TfliteGraph {
       case BuiltinOp.FULLY_CONNECTED: {
         // TFLite weights are [out, in]; transposed once here because the wasm backend's fused
         // matMul computes wrong results with transposeB (seen with tfjs 4.22, batch of 3 × 1152)
-        const raw = this.rawConstant(inputs[1]!);
+        const raw = this.rawConstant(inputs[1]);
         const weights = this.keep(tf.transpose(raw)) as tf.Tensor2D;
         raw.dispose();
         return {
           outputs,
           run: (v) => {
             const x = input(v, 0);
-            const flat = tf.reshape(x, [x.shape[0]!, -1]) as tf.Tensor2D;
+            const flat = tf.reshape(x, [x.shape[0], -1]) as tf.Tensor2D;
             return [tf.fused.matMul({ a: flat, b: weights, bias, activation, preluActivationWeights })];
           },
         };
@@ -347,13 +347,13 @@ export class TfliteGraph {
         return { outputs, run: (v) => [tf.abs(input(v, 0))] };
       case BuiltinOp.SUM:
       case REDUCE_MAX: {
-        const axes = this.int32Constant(inputs[1]!);
+        const axes = this.int32Constant(inputs[1]);
         const keepDims = options?.bool(0) ?? false;
         const reduce = op.opcode === REDUCE_MAX ? tf.max : tf.sum;
         return { outputs, run: (v) => [reduce(input(v, 0), axes, keepDims)] };
       }
       case BuiltinOp.RESHAPE: {
-        const target = options?.int32Vector(0).length ? options.int32Vector(0) : this.int32Constant(inputs[1]!);
+        const target = options?.int32Vector(0).length ? options.int32Vector(0) : this.int32Constant(inputs[1]);
         // the first dimension is the batch, whatever the model declared
         return { outputs, run: (v) => [tf.reshape(input(v, 0), [-1, ...target.slice(1)])] };
       }
@@ -369,7 +369,7 @@ export class TfliteGraph {
     return {
       outputs: op.outputs,
       run: (v) => {
-        const y = fn(v.get(op.inputs[0]!)!, v.get(op.inputs[1]!)!);
+        const y = fn(v.get(op.inputs[0])!, v.get(op.inputs[1])!);
         return [activation === 'relu' ? tf.relu(y) : activation === 'relu6' ? tf.relu6(y) : y];
       },
     };

@@ -35,7 +35,7 @@ export interface CosineMatchOptions {
  */
 export const COSINE_MATCH_DEFAULTS = {
   minMargin: 0.05,
-  compareTo: 'mean' as CompareTo,
+  compareTo: 'mean',
   candidates: 3,
 } as const satisfies Omit<CosineMatchOptions, 'minSimilarity'>;
 
@@ -87,7 +87,7 @@ export class CosineMatcher implements FaceMatcher {
 function dot(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) throw new Error(`embedding lengths differ (${a.length} vs ${b.length})`);
   let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!;
+  for (let i = 0; i < a.length; i++) sum += a[i] * b[i];
   return sum;
 }
 

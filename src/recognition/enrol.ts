@@ -209,7 +209,7 @@ export async function enrolPeople(
     personId: r.person.id,
     created: r.created,
     sampleIds: r.sampleIds,
-    files: batches[i]!.files,
+    files: batches[i].files,
   }));
   if (options.lookAlikeSimilarity !== undefined) {
     report.warnings = lookAlikes(repository, model, report.enrolled.map((p) => p.personId), options.lookAlikeSimilarity);

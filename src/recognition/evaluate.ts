@@ -272,7 +272,7 @@ function splitEnrolProbe(people: { name: string; images: EvaluatedImage[] }[], o
         ...(i.crop ? { cropJpeg: i.crop } : {}),
       })),
     });
-    if (enrol[0]!.crop) split.faces[p.name] = enrol[0]!.crop;
+    if (enrol[0].crop) split.faces[p.name] = enrol[0].crop;
     if (withFace.length < k + 1 || rest.length === 0) split.notProbed.push({ name: p.name, usable: withFace.length });
     else split.probes.push(...rest);
   }

@@ -378,8 +378,8 @@ function cosine(a: Float32Array, unitB: Float32Array): number {
   let dot = 0,
     na = 0;
   for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * unitB[i]!;
-    na += a[i]! * a[i]!;
+    dot += a[i] * unitB[i];
+    na += a[i] * a[i];
   }
   return na > 0 ? dot / Math.sqrt(na) : 0;
 }

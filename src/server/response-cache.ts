@@ -36,7 +36,7 @@ export class TurnQueue {
             try {
               resolve(task());
             } catch (error) {
-              reject(error as Error);
+              reject(error);
             }
           }),
         ),

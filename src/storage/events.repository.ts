@@ -84,7 +84,7 @@ export function decodeCursor(cursor: string): { startedAt: number; id: string } 
   const match = /^(\d{1,16}):(ev_[a-z0-9]{1,64})$/.exec(text);
   if (!match) return null;
   const startedAt = Number(match[1]);
-  const id = match[2]!;
+  const id = match[2];
   if (!Number.isSafeInteger(startedAt) || encodeCursor(startedAt, id) !== cursor) return null;
   return { startedAt, id };
 }
