@@ -28,6 +28,13 @@ export default defineConfig(
       // node:test runs the promise that test() and describe() return itself, and reports its
       // failure; awaiting it at the top level of a test file would only serialise the file.
       '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] }] }],
+      // An empty string is as good as none where strings are read (a variable set to nothing in
+      // the environment, an empty form field), so `value || fallback` stays for strings.
+      '@typescript-eslint/prefer-nullish-coalescing': ['error', { ignorePrimitives: { string: true } }],
+      // A caught value passed on as it is (`catch (error) { reject(error); }`) is unknown by type;
+      // the rule still reports rejecting with a value known not to be an Error. Same default as
+      // only-throw-error's.
+      '@typescript-eslint/prefer-promise-reject-errors': ['error', { allowThrowingUnknown: true }],
       // `(x) => socket.emit(x)` is plainly a callback for its effect; returning a void value from
       // a block body or using one as a value (`const x = voidCall()`) is still reported.
       '@typescript-eslint/no-confusing-void-expression': ['error', { ignoreArrowShorthand: true }],

@@ -23,7 +23,7 @@ function seeded(seed: number): () => number {
   };
 }
 
-export async function benchGallery(argv: string[]): Promise<number> {
+export function benchGallery(argv: string[]): number {
   const { values } = parse(argv, {
     people: { type: 'string', default: '1000' },
     samples: { type: 'string', default: '20' },

@@ -83,7 +83,10 @@ export class EventsPage {
 
   private applyFilters(): void {
     const data = new FormData(this.filters);
-    const text = (name: string): string => String(data.get(name) ?? '').trim();
+    const text = (name: string): string => {
+      const value = data.get(name);
+      return typeof value === 'string' ? value.trim() : '';
+    };
     const known = text('known');
     const review = text('review');
     const filter: EventFilter = {};
@@ -193,7 +196,7 @@ export class EventsPage {
         ...row.event,
         score: incoming.score,
         endedAt: incoming.endedAt,
-        ...(incoming.frames !== undefined ? { frames: incoming.frames } : {}),
+        frames: incoming.frames,
         ...(reviewed ? {} : { label: incoming.label, known: incoming.known, person: incoming.person }),
       };
       this.renderRow(row);

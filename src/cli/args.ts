@@ -32,7 +32,7 @@ export function modelOption(value: string | undefined): EmbedderId {
 /** Rounds every number in a JSON-able value to `digits` decimals (embeddings keep 6). */
 export function rounded<T>(value: T, digits = 2): T {
   const f = 10 ** digits;
-  return JSON.parse(JSON.stringify(value, (_key, v) => (typeof v === 'number' ? Math.round(v * f) / f : v))) as T;
+  return JSON.parse(JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' ? Math.round(v * f) / f : v))) as T;
 }
 
 export function printJson(value: unknown): void {

@@ -61,8 +61,8 @@ export async function openMatcher(
   dataDir: string,
   cosine: CosineMatchOptions,
   minProbability: number | undefined,
-): Promise<{ matcher: FaceMatcher; dispose(): void }> {
-  if (kind === 'cosine') return { matcher: new CosineMatcher(gallery, cosine), dispose: () => {} };
+): Promise<{ matcher: FaceMatcher; dispose: () => void }> {
+  if (kind === 'cosine') return { matcher: new CosineMatcher(gallery, cosine), dispose: () => undefined }; // it holds nothing to free
   try {
     const trained = readSvm(dataDir, gallery.model);
     const svm = new SvmMatcher(await loadLibsvm(), gallery, trained, { minProbability, minSimilarity: cosine.minSimilarity, candidates: SVM_MATCH_DEFAULTS.candidates });

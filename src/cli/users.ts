@@ -23,7 +23,7 @@ async function readPassword(prompt: string): Promise<string> {
   if (input.isTTY) {
     process.stderr.write(prompt);
     // readline echoes through _writeToOutput; hide what is typed
-    (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = () => {};
+    (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = () => undefined;
   }
   try {
     for await (const line of rl) return line;

@@ -285,7 +285,7 @@ export class Mtcnn {
       const crops = tf.image.cropAndResize(
         transposed,
         tf.tensor2d(coords, [boxes.length, 4]),
-        tf.zeros([boxes.length], 'int32') as tf.Tensor1D,
+        tf.zeros<tf.Rank.R1>([boxes.length], 'int32'),
         [size, size],
         'bilinear',
         PAD_VALUE,

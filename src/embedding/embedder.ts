@@ -32,7 +32,7 @@ export interface FaceEmbedder {
 /** L2-normalises in place; a zero vector stays zero. */
 export function l2normalize(v: Float32Array): Float32Array {
   let sum = 0;
-  for (let i = 0; i < v.length; i++) sum += v[i] * v[i];
+  for (const x of v) sum += x * x;
   const norm = Math.sqrt(sum);
   if (norm > 0) for (let i = 0; i < v.length; i++) v[i] = v[i] / norm;
   return v;

@@ -27,7 +27,7 @@ export function bestThreshold(pairs: ScoredPair[]): { threshold: number; accurac
   let last = first;
   for (let i = 0; i < sorted.length; i++) {
     correct += sorted[i].same ? -1 : 1;
-    const next = sorted[i + 1]?.similarity;
+    const next = i + 1 < sorted.length ? sorted[i + 1].similarity : undefined;
     if (next === sorted[i].similarity) continue;
     const cut = next === undefined ? sorted[i].similarity + 1e-3 : (sorted[i].similarity + next) / 2;
     if (correct > most) {

@@ -105,7 +105,7 @@ export class EventLog {
 
   /** Ends every open event (shutdown). */
   endAll(now: number): EventChange[] {
-    return [...this.open.values()].map(({ event }) => this.trackEnded(event.cameraId, event.trackId, now)!);
+    return [...this.open.values()].flatMap(({ event }) => this.trackEnded(event.cameraId, event.trackId, now) ?? []);
   }
 
   get openCount(): number {

@@ -180,6 +180,7 @@ export const ALLOWED_SOURCES = 'rtsp://, rtsps://, rtmp://, rtmps://, http:// or
  * Control characters are refused too: a line break in a URL would forge log lines. Pure.
  */
 export function cameraUrlProblem(url: string): string | null {
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(url)) return 'camera url contains a control character (a line break or a tab?): remove it';
   const colon = url.indexOf(':');
   if (colon < 0) return null;

@@ -54,8 +54,8 @@ export const DEFAULT_PROBE_TIMEOUT_MS = 15_000;
 /** "25/1" → 25, "30000/1001" → 29.97, "0/0" → null. Pure. */
 export function parseRate(rate: string | undefined): number | null {
   if (!rate) return null;
-  const [num, den] = rate.split('/').map(Number);
-  const value = den === undefined ? num : num / den;
+  const [num, den = 1] = rate.split('/').map(Number);
+  const value = num / den;
   return Number.isFinite(value) && value > 0 ? value : null;
 }
 

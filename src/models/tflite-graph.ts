@@ -23,6 +23,13 @@ interface Step {
 }
 
 /** Maps TFLite's fused_activation_function enum to TensorFlow.js activation names. */
+/** The value of tensor `index` in a run: the step order computes it before any step reads it and releases it after the last. */
+function valueOf(values: ReadonlyMap<number, tf.Tensor>, index: number): tf.Tensor {
+  const value = values.get(index);
+  if (!value) throw new Error(`tensor ${index} is read before it is computed or after it is released`);
+  return value;
+}
+
 function fusedActivation(code: number, opName: string): Activation {
   switch (code) {
     case 0:
@@ -69,7 +76,7 @@ export class TfliteGraph {
     private readonly fuse = true,
   ) {
     if (model.inputs.length !== 1) throw new Error(`${name}: expected one input, found ${model.inputs.length}`);
-    this.inputIndex = model.inputs[0]!;
+    this.inputIndex = model.inputs[0];
     this.outputIndices = model.outputs;
     this.outputNames = model.outputs.map((i) => model.tensors[i].name);
     this.compile();
@@ -84,11 +91,11 @@ export class TfliteGraph {
         const results = step.run(values);
         step.outputs.forEach((index, k) => values.set(index, results[k]));
         for (const index of this.releaseAfter[n]) {
-          values.get(index)!.dispose();
+          valueOf(values, index).dispose();
           values.delete(index);
         }
       });
-      return this.outputIndices.map((i) => values.get(i)!);
+      return this.outputIndices.map((i) => valueOf(values, i));
     });
   }
 
@@ -121,7 +128,8 @@ export class TfliteGraph {
 
   private int32Constant(index: number): number[] {
     const tensor = this.model.tensors[index];
-    const bytes = tensor.data!.slice();
+    if (!tensor.data) throw new Error(`${this.name}: tensor ${tensor.name} has no constant data`);
+    const bytes = tensor.data.slice();
     return Array.from(new Int32Array(bytes.buffer, 0, bytes.byteLength / 4));
   }
 
@@ -136,7 +144,7 @@ export class TfliteGraph {
     for (const o of this.model.outputs) consumers.set(o, (consumers.get(o) ?? 0) + 1);
     const producedBy = (index: number, opcode: number): TfliteOperator | undefined => {
       const op = producer.get(index);
-      return op && op.opcode === opcode ? op : undefined;
+      return op?.opcode === opcode ? op : undefined;
     };
 
     /** If `add` is a spelled-out PReLU, returns its input index and α as a constant tensor. */
@@ -153,7 +161,7 @@ export class TfliteGraph {
         const neg1 = producedBy(z, BuiltinOp.NEG);
         const relu2 = neg1 && producedBy(neg1.inputs[0], BuiltinOp.RELU);
         const neg2 = relu2 && producedBy(relu2.inputs[0], BuiltinOp.NEG);
-        if (neg2 && neg2.inputs[0] === x) return { x, alpha: this.constant(c) };
+        if (neg2?.inputs[0] === x) return { x, alpha: this.constant(c) };
         // relu(x) + c·(x − |x|) = relu(x) + 2c·min(x, 0)
         const sub = producedBy(z, BuiltinOp.SUB);
         const abs = sub && producedBy(sub.inputs[1], ABS);
@@ -189,8 +197,9 @@ export class TfliteGraph {
       if (!needed.has(op)) continue;
       const prelu = preluOf.get(op);
       if (prelu) {
-        if (fusedInto.has(producer.get(prelu.x)!)) continue; // folded into its producer
-        this.steps.push({ outputs: op.outputs, run: (v) => [tf.prelu(v.get(prelu.x)!, prelu.alpha)] });
+        const source = producer.get(prelu.x);
+        if (source && fusedInto.has(source)) continue; // folded into its producer
+        this.steps.push({ outputs: op.outputs, run: (v) => [tf.prelu(valueOf(v, prelu.x), prelu.alpha)] });
         stepInputs.push([prelu.x]);
         continue;
       }
@@ -208,7 +217,7 @@ export class TfliteGraph {
       for (const index of step.outputs) if (!lastUse.has(index)) lastUse.set(index, n);
     });
     const kept = new Set([this.inputIndex, ...this.outputIndices]);
-    for (let n = 0; n < this.steps.length; n++) this.releaseAfter.push([]);
+    this.releaseAfter.push(...this.steps.map((): number[] => []));
     for (const [index, n] of lastUse) if (!kept.has(index) && !this.isConstant(index)) this.releaseAfter[n].push(index);
   }
 
@@ -223,8 +232,8 @@ export class TfliteGraph {
     for (const [op, f] of fusedInto) fusedOutput.set(f.output, op);
     const live = new Set<TfliteOperator>();
     const stack = [...this.model.outputs];
-    while (stack.length) {
-      const index = stack.pop()!;
+    let index: number | undefined;
+    while ((index = stack.pop()) !== undefined) {
       const op = fusedOutput.get(index) ?? producer.get(index);
       if (!op || live.has(op)) continue;
       live.add(op);
@@ -261,8 +270,8 @@ export class TfliteGraph {
     const outputs = prelu ? [prelu.output] : op.outputs;
     const activation: Activation = prelu ? 'prelu' : fusedActivation(this.activationCode(op), opName);
     const preluActivationWeights = prelu?.alpha;
-    const input = (v: Map<number, tf.Tensor>, k: number) => v.get(inputs[k])!;
-    const bias = inputs[2] !== undefined && inputs[2] >= 0 ? this.constant(inputs[2]) : undefined;
+    const input = (v: ReadonlyMap<number, tf.Tensor>, k: number) => valueOf(v, inputs[k]);
+    const bias = inputs.length > 2 && inputs[2] >= 0 ? this.constant(inputs[2]) : undefined;
 
     switch (op.opcode) {
       case BuiltinOp.CONV_2D: {
@@ -316,7 +325,7 @@ export class TfliteGraph {
           outputs,
           run: (v) => {
             const x = input(v, 0);
-            const flat = tf.reshape(x, [x.shape[0], -1]) as tf.Tensor2D;
+            const flat = tf.reshape<tf.Rank.R2>(x, [x.shape[0], -1]);
             return [tf.fused.matMul({ a: flat, b: weights, bias, activation, preluActivationWeights })];
           },
         };
@@ -369,7 +378,7 @@ export class TfliteGraph {
     return {
       outputs: op.outputs,
       run: (v) => {
-        const y = fn(v.get(op.inputs[0])!, v.get(op.inputs[1])!);
+        const y = fn(valueOf(v, op.inputs[0]), valueOf(v, op.inputs[1]));
         return [activation === 'relu' ? tf.relu(y) : activation === 'relu6' ? tf.relu6(y) : y];
       },
     };

@@ -50,11 +50,11 @@ export function cosineMatchOptions(model: EmbedderId, overrides: Partial<CosineM
  */
 export function decide(ranked: readonly MatchCandidate[], options: Pick<CosineMatchOptions, 'minSimilarity' | 'minMargin' | 'candidates'>): Match {
   const candidates = ranked.slice(0, options.candidates).map((c) => ({ ...c }));
-  const best = ranked[0];
+  const best = ranked.at(0);
   if (!best) return { label: UNKNOWN_LABEL, score: 0, known: false, candidates, unknownReason: 'empty-gallery' };
   const unknown = (unknownReason: Match['unknownReason']): Match => ({ label: UNKNOWN_LABEL, score: best.score, known: false, candidates, unknownReason });
   if (best.score < options.minSimilarity) return unknown('below-min-similarity');
-  const second = ranked[1];
+  const second = ranked.at(1);
   if (second && best.score - second.score < options.minMargin) return unknown('ambiguous');
   return { label: best.label, score: best.score, known: true, candidates };
 }

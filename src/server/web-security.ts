@@ -49,7 +49,7 @@ export async function resolveBindHost(host: string): Promise<{ addresses: string
     try {
       addresses = (await lookup(literal, { all: true })).map((a) => a.address);
     } catch (error) {
-      throw new Error(`server.host "${host}" does not resolve (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): give an IP address such as 127.0.0.1`);
+      throw new Error(`server.host "${host}" does not resolve (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): give an IP address such as 127.0.0.1`, { cause: error });
     }
   }
   return { addresses, loopback: addresses.length > 0 && addresses.every(isLoopbackAddress) };
@@ -59,7 +59,8 @@ export async function resolveBindHost(host: string): Promise<{ addresses: string
 export function parseHostHeader(value: string): { name: string; port: number | null } | null {
   const match = /^(?:\[([0-9a-f:.]+)\]|([a-z0-9._-]+))(?::(\d{1,5}))?$/i.exec(value.trim());
   if (!match) return null;
-  const name = (match[1] ?? match[2]).toLowerCase().replace(/\.$/, '');
+  // one of the two groups took part; the other is undefined
+  const name = ((match[1] as string | undefined) ?? match[2]).toLowerCase().replace(/\.$/, '');
   return { name, port: match[3] ? Number(match[3]) : null };
 }
 

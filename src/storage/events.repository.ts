@@ -188,7 +188,7 @@ export class EventsRepository {
     const { where, params } = filterToSql(filter);
     const rows = this.db.prepare(`SELECT * FROM events ${where} ORDER BY started_at DESC, id DESC LIMIT ?`).all(...params, filter.limit + 1) as Row[];
     const page = rows.slice(0, filter.limit).map(fromRow);
-    const last = page[page.length - 1];
+    const last = page.at(-1);
     return { events: page, nextCursor: rows.length > filter.limit && last ? encodeCursor(last.startedAt, last.id) : null };
   }
 
