@@ -25,8 +25,8 @@ export default defineConfig(
       // Numbers and booleans read well in a message (`${faces} faces`, `simd ${simd}`); objects,
       // arrays, null and undefined would not, and stay errors.
       '@typescript-eslint/restrict-template-expressions': ['error', { allowNumber: true, allowBoolean: true }],
-      // node:test runs the promise that test() and describe() return itself, and reports its
-      // failure; awaiting it at the top level of a test file would only serialise the file.
+      // The promise node:test's test() and describe() return is the runner's own: it waits for
+      // the test and reports its failure, so a test file need not await it.
       '@typescript-eslint/no-floating-promises': ['error', { allowForKnownSafeCalls: [{ from: 'package', package: 'node:test', name: ['test', 'it', 'describe', 'suite'] }] }],
       // An empty string is as good as none where strings are read (a variable set to nothing in
       // the environment, an empty form field), so `value || fallback` stays for strings.
