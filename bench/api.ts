@@ -29,6 +29,7 @@ import { monitorEventLoopDelay, performance, type IntervalHistogram } from 'node
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'socket.io-client';
+import { describeUnexpected } from '../src/common/errors.js';
 import { waitForExit } from '../src/ingest/ffmpeg.js';
 import { childProcesses, prepareClip, processCpuSeconds } from '../test/support/loopback-streams.js';
 import { BENCH_CLIPS, BENCH_FPS, BENCH_HEIGHT, BENCH_WIDTH, benchDataDir, benchSeconds, benchWork, runCleanups } from './live.js';
@@ -132,15 +133,15 @@ function startLoad(options: LoadOptions): { started: Promise<void>; result: Prom
   const child = spawn(process.execPath, [THIS_FILE, LOAD_FLAG, JSON.stringify(options)], { stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
-  let markStarted: () => void = () => {};
+  let markStarted!: () => void; // set by the executor, which runs at once
   const started = new Promise<void>((resolve) => (markStarted = resolve));
-  child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+  child.stdout.setEncoding('utf8').on('data', (text: string) => {
     stdout += text;
     if (stdout.includes('started\n')) markStarted();
   });
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr = (stderr + text).slice(-4000)));
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr = (stderr + text).slice(-4000)));
   const result = waitForExit(child, (options.seconds + 60) * 1000, 'the API load generator')
-    .catch((error: Error) => {
+    .catch((error: unknown) => {
       child.kill('SIGKILL');
       throw error;
     })
@@ -257,7 +258,7 @@ async function apiOptions(argv: string[]): Promise<ApiOptions> {
   if (!Number.isInteger(eventCount) || eventCount < 0 || eventCount > 100_000) throw new UsageError(`--events ${values.events}: give 0 to 100000`);
   const apiPath = values.path ?? '/api/events?limit=500';
   if (!apiPath.startsWith('/api/')) throw new UsageError(`--path ${apiPath}: give a path under /api/, e.g. /api/events?limit=500`);
-  const source = path.join(benchDataDir(values.data), 'video', BENCH_CLIPS[0]!);
+  const source = path.join(benchDataDir(values.data), 'video', BENCH_CLIPS[0]);
   if (!existsSync(source)) throw new UsageError(`${source} not found: bench api needs the shared clips (--data <dir>, FACESTREAM_DATA or ../shared/data)`);
   return { seconds, clients, eventCount, apiPath, distinct: values.distinct === true, source, json: values.json ?? false };
 }
@@ -290,7 +291,7 @@ interface ViewerCounts {
 
 /** The viewer: watches the camera and acknowledges each frame at once, as a browser that keeps up does. */
 function watchCamera(socket: Socket, server: { cameras: { statuses(): { id: string; state: string; reason: string | null }[] } }): ViewerCounts {
-  let firstFrame: () => void = () => {};
+  let firstFrame!: () => void; // set by the executor, which runs at once
   const first = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the camera delivered no frame within 45 s: ${JSON.stringify(server.cameras.statuses().map((s) => [s.id, s.state, s.reason]))}`)), 45_000);
     firstFrame = () => {
@@ -430,8 +431,8 @@ async function fillEvents(dataDir: string, count: number): Promise<void> {
 if (process.argv[1] === THIS_FILE && process.argv[2] === LOAD_FLAG) {
   loadChild(process.argv[3] ?? '{}').then(
     () => process.exit(0),
-    (error: Error) => {
-      process.stderr.write(`API load generator: ${error.stack ?? error.message}\n`);
+    (error: unknown) => {
+      process.stderr.write(`API load generator: ${describeUnexpected(error)}\n`);
       process.exit(1);
     },
   );

@@ -14,6 +14,7 @@ import { spawn } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describeUnexpected } from '../src/common/errors.js';
 import { runFfmpeg, waitForExit } from '../src/ingest/ffmpeg.js';
 
 const require = createRequire(import.meta.url);
@@ -38,9 +39,9 @@ export async function runBaseline(ffmpegPath: string, clip: string, seconds: num
   });
   let stdout = '';
   let stderr = '';
-  child.stdout!.setEncoding('utf8').on('data', (t: string) => (stdout += t));
-  child.stderr!.setEncoding('utf8').on('data', (t: string) => (stderr = (stderr + t).slice(-4000)));
-  const code = await waitForExit(child, (seconds + 120) * 1000, 'the face-api baseline').catch((error: Error) => {
+  child.stdout.setEncoding('utf8').on('data', (t: string) => (stdout += t));
+  child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr = (stderr + t).slice(-4000)));
+  const code = await waitForExit(child, (seconds + 120) * 1000, 'the face-api baseline').catch((error: unknown) => {
     child.kill('SIGKILL');
     throw error;
   });
@@ -174,8 +175,8 @@ function gcd(a: number, b: number): number {
 if (process.argv[1] === THIS_FILE) {
   measureBaseline(process.argv[2] ?? '{}').then(
     () => process.exit(0),
-    (error: Error) => {
-      process.stderr.write(`face-api baseline: ${error.stack ?? error.message}\n`);
+    (error: unknown) => {
+      process.stderr.write(`face-api baseline: ${describeUnexpected(error)}\n`);
       process.exit(1);
     },
   );

@@ -94,9 +94,11 @@ export class CameraEditDialog {
     if (submit instanceof HTMLButtonElement) submit.disabled = true;
     const result = await updateCamera(id, changes);
     if (submit instanceof HTMLButtonElement) submit.disabled = false;
-    if (!result.ok) return this.fail(plain(result.error));
-    this.dialog.close();
-    this.onSaved(result.value);
+    if (!result.ok) this.fail(plain(result.error));
+    else {
+      this.dialog.close();
+      this.onSaved(result.value);
+    }
   }
 }
 

@@ -2,7 +2,7 @@
 export function h<K extends keyof HTMLElementTagNameMap>(
   tag: K,
   attributes: Record<string, string> = {},
-  ...children: Array<Node | string>
+  ...children: (Node | string)[]
 ): HTMLElementTagNameMap[K] {
   const element = document.createElement(tag);
   for (const [name, value] of Object.entries(attributes)) {
@@ -20,11 +20,18 @@ export function byId<T extends HTMLElement>(id: string, type: new () => T): T {
   return element;
 }
 
+/** The first element under `root` that `selector` matches, or an error naming it (the page is missing a part it must have). */
+export function query<T extends Element>(root: ParentNode, selector: string, type: new () => T): T {
+  const element = root.querySelector(selector);
+  if (!(element instanceof type)) throw new Error(`index.html has no <${type.name}> at "${selector}"`);
+  return element;
+}
+
 /** Replaces a select's options after its first (the "any" choice), keeping the chosen value when it is still offered. */
 export function fillSelect(select: Element | RadioNodeList | null, values: string[]): void {
   if (!(select instanceof HTMLSelectElement)) return;
   const chosen = select.value;
-  const first = select.options[0];
+  const first = select.options.item(0);
   select.replaceChildren(...(first ? [first] : []), ...values.map((value) => h('option', { value }, value)));
   if (chosen && !values.includes(chosen)) select.append(h('option', { value: chosen }, chosen));
   select.value = chosen;

@@ -83,7 +83,10 @@ export class EventsPage {
 
   private applyFilters(): void {
     const data = new FormData(this.filters);
-    const text = (name: string): string => String(data.get(name) ?? '').trim();
+    const text = (name: string): string => {
+      const value = data.get(name);
+      return typeof value === 'string' ? value.trim() : '';
+    };
     const known = text('known');
     const review = text('review');
     const filter: EventFilter = {};
@@ -182,7 +185,7 @@ export class EventsPage {
 
   private onLiveEvent(change: LiveEventChange): void {
     if (!this.loaded) return;
-    const incoming = change.event as PublicEvent;
+    const incoming = change.event;
     const row = this.rows.get(incoming.id);
     if (row) {
       // The live feed speaks for the track (score, end, frames), not for the review: its events
@@ -193,7 +196,7 @@ export class EventsPage {
         ...row.event,
         score: incoming.score,
         endedAt: incoming.endedAt,
-        ...(incoming.frames !== undefined ? { frames: incoming.frames } : {}),
+        frames: incoming.frames,
         ...(reviewed ? {} : { label: incoming.label, known: incoming.known, person: incoming.person }),
       };
       this.renderRow(row);

@@ -49,7 +49,7 @@ export function plural(count: number, word: string): string {
 /** Up to two initials for a person without a face image. */
 export function initials(name: string): string {
   const parts = name.split(/[\s_.-]+/).filter(Boolean);
-  return (parts.length > 1 ? parts[0]![0]! + parts[1]![0]! : name.slice(0, 2)).toUpperCase();
+  return (parts.length > 1 ? parts[0][0] + parts[1][0] : name.slice(0, 2)).toUpperCase();
 }
 
 /** People's names in alphabetical order. */

@@ -24,7 +24,7 @@ export class IdentifyPage {
   private request = 0;
 
   constructor() {
-    makeDropZone(byId('identify-drop', HTMLElement), this.input, (files) => void this.identify(files[0]!));
+    makeDropZone(byId('identify-drop', HTMLElement), this.input, (files) => void this.identify(files[0]));
   }
 
   private async identify(file: File): Promise<void> {

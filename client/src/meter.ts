@@ -19,14 +19,14 @@ export class FpsMeter {
     this.prune(now);
     const n = this.times.length;
     if (n < 2) return 0;
-    const first = this.times[0]!;
+    const first = this.times[0];
     // frames in the window divided by the window actually covered, up to now
-    const span = Math.max(now - first, this.times[n - 1]! - first);
+    const span = Math.max(now - first, this.times[n - 1] - first);
     return span > 0 ? ((n - 1) * 1000) / span : 0;
   }
 
   private prune(now: number): void {
-    while (this.times.length > 0 && now - this.times[0]! > this.windowMs) this.times.shift();
+    while (this.times.length > 0 && now - this.times[0] > this.windowMs) this.times.shift();
   }
 }
 
@@ -45,7 +45,7 @@ export class LatencyMeter {
     if (this.samples.length === 0) return null;
     const sorted = [...this.samples].sort((a, b) => a - b);
     const mid = sorted.length >> 1;
-    return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+    return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
   }
 
   clear(): void {

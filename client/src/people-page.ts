@@ -16,7 +16,7 @@ import {
   type PersonDetail,
 } from './api.js';
 import type { FaceQuality } from '../../src/common/types.js';
-import { byId, h } from './dom.js';
+import { byId, h, query } from './dom.js';
 import { makeDropZone } from './drop.js';
 import { initials, plural } from './format.js';
 
@@ -97,8 +97,8 @@ export class PeoplePage {
 
   private async create(): Promise<void> {
     const input = this.createForm.elements.namedItem('name') as HTMLInputElement;
-    const error = this.createForm.querySelector('.form-error')!;
-    const button = this.createForm.querySelector('button')!;
+    const error = query(this.createForm, '.form-error', HTMLElement);
+    const button = query(this.createForm, 'button', HTMLButtonElement);
     error.textContent = '';
     button.disabled = true;
     const result = await createPerson(input.value.trim());

@@ -16,8 +16,8 @@ export const PAGES: readonly PageName[] = ['live', 'events', 'people', 'identify
 /** The route a location hash names; anything unknown is the live view. */
 export function parseRoute(hash: string): Route {
   const parts = hash.replace(/^#\/?/, '').split('/');
-  const [head = '', second] = parts;
-  const rest = second === undefined || second === '' ? null : safeDecode(parts.slice(1).join('/'));
+  const [head = '', ...tail] = parts;
+  const rest = tail.length === 0 || tail[0] === '' ? null : safeDecode(tail.join('/'));
   switch (head) {
     case 'events':
       return { page: 'events', eventId: rest };

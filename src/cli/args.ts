@@ -32,7 +32,7 @@ export function modelOption(value: string | undefined): EmbedderId {
 /** Rounds every number in a JSON-able value to `digits` decimals (embeddings keep 6). */
 export function rounded<T>(value: T, digits = 2): T {
   const f = 10 ** digits;
-  return JSON.parse(JSON.stringify(value, (_key, v) => (typeof v === 'number' ? Math.round(v * f) / f : v))) as T;
+  return JSON.parse(JSON.stringify(value, (_key, v: unknown) => (typeof v === 'number' ? Math.round(v * f) / f : v))) as T;
 }
 
 export function printJson(value: unknown): void {
@@ -43,7 +43,7 @@ export function printJson(value: unknown): void {
 export function printTable(headers: string[], rows: (string | number)[][]): void {
   const cells = [headers, ...rows.map((r) => r.map(String))];
   const widths = headers.map((_, i) => Math.max(...cells.map((r) => (r[i] ?? '').length)));
-  for (const row of cells) process.stdout.write(row.map((c, i) => c.padEnd(widths[i]!)).join('  ').trimEnd() + '\n');
+  for (const row of cells) process.stdout.write(row.map((c, i) => c.padEnd(widths[i])).join('  ').trimEnd() + '\n');
 }
 
 /** One line on stderr for a bad input file, in the shape every command uses. */

@@ -39,7 +39,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const [kind, ...rest] = argv;
   if (kind === 'accuracy') return benchAccuracy(rest);
   if (kind === 'vision') return benchVision(rest);
-  if (kind === 'gallery') return (await harness<{ benchGallery: BenchRun }>('gallery')).benchGallery(rest);
+  if (kind === 'gallery') return (await harness<{ benchGallery: (argv: string[]) => number }>('gallery')).benchGallery(rest);
   if (kind === 'stream') return (await harness<{ benchStream: BenchRun }>('stream')).benchStream(rest);
   if (kind === 'api') return (await harness<{ benchApi: BenchRun }>('api')).benchApi(rest);
   throw new UsageError('bench takes accuracy, vision, gallery, stream or api: facestream bench accuracy --pairs pairs.csv | bench vision | bench gallery | bench stream | bench api');
@@ -59,7 +59,7 @@ async function readPairs(csvPath: string): Promise<Pair[]> {
     throw new UsageError(`--pairs ${csvPath}: no such file (the LFW pairs are at ../shared/data/lfw-subset/pairs_fold1.csv)`);
   }
   const [header, ...lines] = text.trim().split(/\r?\n/);
-  if (header?.replace(/\s/g, '') !== 'image_a,image_b,same') throw new UsageError(`${csvPath}: the header must be image_a,image_b,same`);
+  if (header.replace(/\s/g, '') !== 'image_a,image_b,same') throw new UsageError(`${csvPath}: the header must be image_a,image_b,same`);
   const dir = path.dirname(csvPath);
   return lines.map((line, i) => {
     const [a, b, same] = line.split(',');
@@ -144,6 +144,8 @@ async function benchAccuracy(argv: string[]): Promise<number> {
  * Median timings of `candidate` and `baseline`, in ms, run alternately after untimed warm-up
  * calls so both see the same machine load.
  */
+function timeAgainst(candidate: () => void, baseline: () => void, runs: number): { ms: number; baselineMs: number };
+function timeAgainst(candidate: () => void, baseline: (() => void) | null, runs: number): { ms: number; baselineMs: number | null };
 function timeAgainst(candidate: () => void, baseline: (() => void) | null, runs: number, warmup = 2): { ms: number; baselineMs: number | null } {
   for (let i = 0; i < warmup; i++) {
     candidate();
@@ -166,7 +168,7 @@ function timeAgainst(candidate: () => void, baseline: (() => void) | null, runs:
 
 function median(values: number[]): number {
   const sorted = [...values].sort((x, y) => x - y);
-  return sorted[Math.floor(sorted.length / 2)]!;
+  return sorted[Math.floor(sorted.length / 2)];
 }
 
 /** face-api's demo photo with three faces, fitted to 640×480: the benchmark frame. */
@@ -194,7 +196,7 @@ async function benchVision(argv: string[]): Promise<number> {
   const faces = fused.detect(frame);
   const detection = timeAgainst(() => fused.detect(frame), () => plain.detect(frame), runs);
   const mtcnnMs = detection.ms;
-  const mtcnnBaselineMs = detection.baselineMs!;
+  const mtcnnBaselineMs = detection.baselineMs;
   fused.detect(frame);
   const stats = fused.lastStats;
   fused.dispose();

@@ -35,7 +35,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
         return EXIT_BAD_INPUT;
       }
     }
-    const similarity = cosineSimilarity(embeddings[0]!, embeddings[1]!);
+    const similarity = cosineSimilarity(embeddings[0], embeddings[1]);
     const result = { similarity, threshold, same: similarity >= threshold };
     if (values.json) printJson(rounded(result, 4));
     else

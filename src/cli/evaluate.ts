@@ -42,7 +42,8 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
     cost: { type: 'string' },
     gamma: { type: 'string' },
   });
-  if (!values.data) throw new UsageError(`--data is required: ${USAGE}`);
+  const data = values.data;
+  if (!data) throw new UsageError(`--data is required: ${USAGE}`);
   if (positionals.length) throw new UsageError(`evaluate takes no arguments besides options: ${USAGE}`);
   if (values['enroll-per-person'] !== undefined && values.split !== undefined) throw new UsageError('give --enroll-per-person or --split, not both');
   const perPerson = numberOption('enroll-per-person', values['enroll-per-person'], 1, 10_000);
@@ -53,7 +54,7 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
   const matcher = matcherSpec(values, model);
   // the folders are checked before the models load
   try {
-    personFolders(values.data);
+    personFolders(data);
     if (values.unknown !== undefined) imagesIn(values.unknown);
   } catch (error) {
     if (error instanceof EvaluationInputError) throw new UsageError(error.message);
@@ -67,7 +68,7 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
   try {
     report = await withGalleryErrors(() =>
       evaluate(analyzer, {
-        data: values.data!,
+        data,
         ...(values.unknown !== undefined ? { unknown: values.unknown } : {}),
         rule: perPerson !== undefined ? { perPerson } : { split: split ?? 0.5 },
         ...(seed !== undefined ? { seed } : {}),
@@ -93,7 +94,7 @@ export async function evaluateCommand(argv: string[]): Promise<number> {
   }
   for (const u of report.unusable) process.stderr.write(`facestream evaluate: ${u.file}: not used, ${u.reason}\n`);
   if (values.html !== undefined) {
-    writeFileSync(values.html, renderEvaluationHtml(report, { data: values.data, ...(values.unknown ? { unknown: values.unknown } : {}), generatedAt: new Date() }));
+    writeFileSync(values.html, renderEvaluationHtml(report, { data, ...(values.unknown ? { unknown: values.unknown } : {}), generatedAt: new Date() }));
     process.stderr.write(`facestream evaluate: report written to ${path.resolve(values.html)}\n`);
   }
 

@@ -3,6 +3,7 @@
  * The `facestream` command: one subcommand per step of the seed's pipeline.
  * Exit codes: 0 success, 2 bad input (named on stderr), 1 anything else.
  */
+import { describeUnexpected } from '../common/errors.js';
 import { CalibrationError } from '../embedding/calibration.js';
 import { ModelFileError } from '../models/manifest.js';
 import { EXIT_BAD_INPUT, UsageError } from './args.js';
@@ -37,7 +38,7 @@ async function main(argv: string[]): Promise<number> {
     process.stdout.write(usage());
     return name ? 0 : EXIT_BAD_INPUT;
   }
-  const command = COMMANDS[name];
+  const command = Object.hasOwn(COMMANDS, name) ? COMMANDS[name] : undefined;
   if (!command) {
     process.stderr.write(`facestream: unknown command "${name}"\n\n${usage()}`);
     return EXIT_BAD_INPUT;
@@ -61,8 +62,8 @@ main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
-  (error: Error) => {
-    process.stderr.write(`facestream: ${error.stack ?? error.message}\n`);
+  (error: unknown) => {
+    process.stderr.write(`facestream: ${describeUnexpected(error)}\n`);
     process.exitCode = 1;
   },
 );

@@ -7,7 +7,7 @@ import { existsSync } from 'node:fs';
 import { missingCalibrationMessage, readCalibration } from '../embedding/calibration.js';
 import type { EmbedderId } from '../embedding/embedder.js';
 import type { FaceMatcher } from '../common/match.js';
-import { CosineMatcher, cosineMatchOptions, type CompareTo, type CosineMatchOptions } from '../recognition/cosine-matcher.js';
+import { CosineMatcher, cosineMatchOptions, type CosineMatchOptions } from '../recognition/cosine-matcher.js';
 import type { Gallery } from '../recognition/gallery.js';
 import {
   SVM_MATCH_DEFAULTS,
@@ -48,7 +48,7 @@ export function cosineOptions(
     {
       minSimilarity,
       minMargin: numberOption('min-margin', values['min-margin'], 0, 2),
-      compareTo: compareTo as CompareTo | undefined,
+      compareTo,
     },
     dataDir,
   );
@@ -61,8 +61,8 @@ export async function openMatcher(
   dataDir: string,
   cosine: CosineMatchOptions,
   minProbability: number | undefined,
-): Promise<{ matcher: FaceMatcher; dispose(): void }> {
-  if (kind === 'cosine') return { matcher: new CosineMatcher(gallery, cosine), dispose: () => {} };
+): Promise<{ matcher: FaceMatcher; dispose: () => void }> {
+  if (kind === 'cosine') return { matcher: new CosineMatcher(gallery, cosine), dispose: () => undefined }; // it holds nothing to free
   try {
     const trained = readSvm(dataDir, gallery.model);
     const svm = new SvmMatcher(await loadLibsvm(), gallery, trained, { minProbability, minSimilarity: cosine.minSimilarity, candidates: SVM_MATCH_DEFAULTS.candidates });

@@ -4,7 +4,7 @@
  * (`svm/<model>.json`: libsvm's model text, the gallery version it was trained on, the people).
  */
 import { loadGallery } from '../recognition/gallery.js';
-import { SVM_TRAIN_DEFAULTS, SvmTrainingError, loadLibsvm, saveSvm, trainSvm, type SvmKernel, type SvmTrainOptions, type TrainedSvm } from '../recognition/svm-matcher.js';
+import { SVM_TRAIN_DEFAULTS, SvmTrainingError, loadLibsvm, saveSvm, trainSvm, type SvmTrainOptions, type TrainedSvm } from '../recognition/svm-matcher.js';
 import type { PeopleRepository } from '../storage/people.repository.js';
 import { UsageError, modelOption, parse, printJson } from './args.js';
 import { dataDirOption, numberOption, openGallery, withGalleryErrors } from './gallery-args.js';
@@ -52,7 +52,7 @@ export async function trainCommand(argv: string[]): Promise<number> {
 
 /** --kernel, --cost, --gamma with their defaults. */
 export function svmTrainOptions(values: { kernel?: string | undefined; cost?: string | undefined; gamma?: string | undefined }): SvmTrainOptions {
-  const kernel = (values.kernel ?? SVM_TRAIN_DEFAULTS.kernel) as SvmKernel;
+  const kernel = values.kernel ?? SVM_TRAIN_DEFAULTS.kernel;
   if (kernel !== 'linear' && kernel !== 'rbf') throw new UsageError(`--kernel ${kernel}: use linear or rbf`);
   return {
     kernel,

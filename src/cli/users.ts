@@ -24,7 +24,7 @@ async function readPassword(prompt: string): Promise<string> {
   if (input.isTTY) {
     process.stderr.write(prompt);
     // readline echoes through _writeToOutput; hide what is typed
-    (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = () => {};
+    (rl as unknown as { _writeToOutput: (s: string) => void })._writeToOutput = () => undefined;
   }
   try {
     for await (const line of rl) return line;
@@ -53,13 +53,13 @@ export async function usersCommand(argv: string[]): Promise<number> {
     const auth = new Auth(adminPassword ? hashPassword(adminPassword) : null, new AccountsRepository(db));
     switch (action) {
       case 'add': {
-        const account = auth.addAccount(args[0]!, password, role);
+        const account = auth.addAccount(args[0], password, role);
         if (values.json) printJson(account);
         else process.stdout.write(`added ${account.name} (${account.role})\n`);
         return 0;
       }
       case 'remove': {
-        auth.removeAccount(args[0]!);
+        auth.removeAccount(args[0]);
         if (values.json) printJson({ removed: args[0] });
         else process.stdout.write(`removed ${args[0]}; their sessions ended\n`);
         return 0;

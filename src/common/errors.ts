@@ -35,6 +35,11 @@ export function isDiskFull(error: unknown): boolean {
   return code === 'ENOSPC' || code === 'EDQUOT' || code === 'SQLITE_FULL';
 }
 
+/** What to print for an error nobody expected: its stack when it is an Error, else its text. */
+export function describeUnexpected(error: unknown): string {
+  return error instanceof Error ? (error.stack ?? error.message) : String(error);
+}
+
 /** The 507 for a write that found no room under `dir`: nothing was kept, and no restart is needed. */
 export function diskFullError(dir: string): ServiceError {
   return new ServiceError('disk-full', `the data disk is full (${dir}): free some space there; the server carries on by itself once there is room`);

@@ -52,7 +52,7 @@ export async function decodeImage(input: string | Buffer, name = typeof input ==
     if (info.channels === 3) return { data: pixels, width: info.width, height: info.height };
     // greyscale that stayed one channel: spread it to RGB
     const rgb = new Uint8Array(info.width * info.height * 3);
-    for (let i = 0, j = 0; i < rgb.length; i += 3, j += info.channels) rgb[i] = rgb[i + 1] = rgb[i + 2] = pixels[j]!;
+    for (let i = 0, j = 0; i < rgb.length; i += 3, j += info.channels) rgb[i] = rgb[i + 1] = rgb[i + 2] = pixels[j];
     return { data: rgb, width: info.width, height: info.height };
   } catch (error) {
     throw new ImageError(name, describeSharpError((error as Error).message));

@@ -25,7 +25,7 @@ export class RateMeter {
   rate(now = Date.now()): number {
     let count = 0;
     for (let i = 0; i < this.stored; i += 1) {
-      if (this.times[i]! > now - this.windowMs && this.times[i]! <= now) count += 1;
+      if (this.times[i] > now - this.windowMs && this.times[i] <= now) count += 1;
     }
     return (count * 1000) / this.windowMs;
   }

@@ -28,7 +28,7 @@ function readYaml(file: string): Record<string, unknown> {
     throw new ConfigError(`config file ${file} cannot be read: check the path given to --config`);
   }
   try {
-    const value = parseYaml(text) ?? {};
+    const value: unknown = parseYaml(text) ?? {};
     if (typeof value !== 'object' || Array.isArray(value)) throw new Error('the top level must be a mapping of keys');
     return value as Record<string, unknown>;
   } catch (error) {
@@ -100,7 +100,7 @@ export function formatIssues(error: z.ZodError, input: unknown): string {
     .map((issue) => {
       const key = issue.path.join('.') || '(top level)';
       let value: unknown = input;
-      for (const p of issue.path) value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[p as PropertyKey] : undefined;
+      for (const p of issue.path) value = value && typeof value === 'object' ? (value as Record<PropertyKey, unknown>)[p] : undefined;
       const secret = issue.path.some((p) => typeof p === 'string' && SECRET_KEY.test(p));
       const shown = value === undefined ? '' : `=${secret ? '"***"' : JSON.stringify(safeValue(value))}`;
       return `  ${key}${shown}: ${issue.message}`;
@@ -122,8 +122,10 @@ export function loadConfig({ file, overrides = {}, cameras = [], env = process.e
   raw = merge(merge(raw, fromEnv(env)), overrides);
   if (cameras.length) {
     const ids = new Set(cameras.map((c) => c.id));
-    const fromFile = Array.isArray(raw.cameras) ? (raw.cameras as Record<string, unknown>[]) : [];
-    raw = { ...raw, cameras: [...fromFile.filter((c) => !ids.has(c?.id)), ...cameras] };
+    const fromFile: unknown[] = Array.isArray(raw.cameras) ? raw.cameras : [];
+    // an entry of the file may be anything (the schema reports it below): only an object has an id
+    const replaced = (c: unknown) => typeof c === 'object' && c !== null && 'id' in c && typeof c.id === 'string' && ids.has(c.id);
+    raw = { ...raw, cameras: [...fromFile.filter((c) => !replaced(c)), ...cameras] };
   }
   const result = configSchema.safeParse(raw);
   if (!result.success) throw new ConfigError(`invalid configuration:\n${formatIssues(result.error, raw)}`);

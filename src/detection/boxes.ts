@@ -29,12 +29,12 @@ export function nms(candidates: Candidate[], threshold: number, mode: NmsMode): 
   const suppressed = new Uint8Array(sorted.length);
   for (let i = 0; i < sorted.length; i++) {
     if (suppressed[i]) continue;
-    const best = sorted[i]!;
+    const best = sorted[i];
     kept.push(best);
     const bestArea = area(best);
     for (let j = i + 1; j < sorted.length; j++) {
       if (suppressed[j]) continue;
-      const other = sorted[j]!;
+      const other = sorted[j];
       const w = Math.min(best.x2, other.x2) - Math.max(best.x1, other.x1) + 1;
       const h = Math.min(best.y2, other.y2) - Math.max(best.y1, other.y1) + 1;
       if (w <= 0 || h <= 0) continue;

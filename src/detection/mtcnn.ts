@@ -195,18 +195,18 @@ export class Mtcnn {
         const strips = pnetStrips(ws, hs, this.pnetStripPixels);
         for (const { x0, width: stripWidth, cells } of strips) {
           const [prob, reg] = tf.tidy(() => this.pnet.predict(strips.length === 1 ? level : tf.slice(level, [0, x0, 0, 0], [1, stripWidth, hs, 3])));
-          const [, mapW, mapH] = prob!.shape as [number, number, number, number];
-          const probs = prob!.dataSync();
-          const offsets = reg!.dataSync();
-          tf.dispose([prob!, reg!]);
+          const [, mapW, mapH] = prob.shape as [number, number, number, number];
+          const probs = prob.dataSync();
+          const offsets = reg.dataSync();
+          tf.dispose([prob, reg]);
           // in map order (x, then y), as from the whole level: NMS keeps the first of equal scores
           for (let i = 0; i < Math.min(mapW, cells); i++) {
             for (let j = 0; j < mapH; j++) {
               const cell = i * mapH + j;
-              const score = probs[cell * 2 + 1]!;
+              const score = probs[cell * 2 + 1];
               if (score < options.thresholds[0]) continue;
               const r = cell * 4;
-              candidates.push(cellToBox(x0 / 2 + i, j, scale, score, [offsets[r]!, offsets[r + 1]!, offsets[r + 2]!, offsets[r + 3]!]));
+              candidates.push(cellToBox(x0 / 2 + i, j, scale, score, [offsets[r], offsets[r + 1], offsets[r + 2], offsets[r + 3]]));
             }
           }
         }
@@ -224,8 +224,8 @@ export class Mtcnn {
     const [prob, reg] = this.runOnCrops(this.rnet, transposed, width, height, boxes, 24);
     const kept: Candidate[] = [];
     boxes.forEach((box, n) => {
-      const score = prob[n * 2 + 1]!;
-      if (score > threshold) kept.push({ ...box, score, reg: [reg[n * 4]!, reg[n * 4 + 1]!, reg[n * 4 + 2]!, reg[n * 4 + 3]!] });
+      const score = prob[n * 2 + 1];
+      if (score > threshold) kept.push({ ...box, score, reg: [reg[n * 4], reg[n * 4 + 1], reg[n * 4 + 2], reg[n * 4 + 3]] });
     });
     return nms(kept, 0.7, 'union').map((c) => truncate(square(regress(c, true))));
   }
@@ -236,14 +236,14 @@ export class Mtcnn {
     const [prob, reg, landmarks] = runOnet(boxes);
     const faces: { candidate: Candidate; points: number[] }[] = [];
     boxes.forEach((box, n) => {
-      const score = prob[n * 2 + 1]!;
+      const score = prob[n * 2 + 1];
       if (score <= threshold) return;
       const w = box.x2 - box.x1 + 1;
       const h = box.y2 - box.y1 + 1;
       const l = landmarks.subarray(n * 10, n * 10 + 10);
       const points: number[] = [];
-      for (let k = 0; k < 5; k++) points.push(box.x1 + l[k]! * w - 1, box.y1 + l[k + 5]! * h - 1);
-      const candidate = regress({ ...box, score, reg: [reg[n * 4]!, reg[n * 4 + 1]!, reg[n * 4 + 2]!, reg[n * 4 + 3]!] }, true);
+      for (let k = 0; k < 5; k++) points.push(box.x1 + l[k] * w - 1, box.y1 + l[k + 5] * h - 1);
+      const candidate = regress({ ...box, score, reg: [reg[n * 4], reg[n * 4 + 1], reg[n * 4 + 2], reg[n * 4 + 3]] }, true);
       faces.push({ candidate, points });
     });
     const kept = new Set(nms(faces.map((f) => f.candidate), 0.7, 'min'));
@@ -255,11 +255,11 @@ export class Mtcnn {
         box: [c.x1 - 1, c.y1 - 1, c.x2 - c.x1 + 1, c.y2 - c.y1 + 1],
         confidence: c.score,
         keypoints: {
-          left_eye: [p[0]!, p[1]!],
-          right_eye: [p[2]!, p[3]!],
-          nose: [p[4]!, p[5]!],
-          mouth_left: [p[6]!, p[7]!],
-          mouth_right: [p[8]!, p[9]!],
+          left_eye: [p[0], p[1]],
+          right_eye: [p[2], p[3]],
+          nose: [p[4], p[5]],
+          mouth_left: [p[6], p[7]],
+          mouth_right: [p[8], p[9]],
         },
       }));
   }
@@ -285,7 +285,7 @@ export class Mtcnn {
       const crops = tf.image.cropAndResize(
         transposed,
         tf.tensor2d(coords, [boxes.length, 4]),
-        tf.zeros([boxes.length], 'int32') as tf.Tensor1D,
+        tf.zeros<tf.Rank.R1>([boxes.length], 'int32'),
         [size, size],
         'bilinear',
         PAD_VALUE,
@@ -324,9 +324,9 @@ export function normalisedTransposed(image: RgbImage): Float32Array {
   const out = new Float32Array(width * height * 3);
   for (let y = 0; y < height; y++) {
     for (let x = 0, s = y * width * 3, o = y * 3; x < width; x++, s += 3, o += height * 3) {
-      out[o] = (data[s]! - 127.5) * 0.0078125;
-      out[o + 1] = (data[s + 1]! - 127.5) * 0.0078125;
-      out[o + 2] = (data[s + 2]! - 127.5) * 0.0078125;
+      out[o] = (data[s] - 127.5) * 0.0078125;
+      out[o + 1] = (data[s + 1] - 127.5) * 0.0078125;
+      out[o + 2] = (data[s + 2] - 127.5) * 0.0078125;
     }
   }
   return out;
@@ -366,8 +366,8 @@ export function cropsTransposed(image: RgbImage, boxes: Candidate[], size: numbe
         const bl = (yb * width + x0) * 3;
         const br = (yb * width + xr) * 3;
         for (let c = 0; c < 3; c++) {
-          const top = data[tl + c]! + (data[tr + c]! - data[tl + c]!) * wx;
-          const bottom = data[bl + c]! + (data[br + c]! - data[bl + c]!) * wx;
+          const top = data[tl + c] + (data[tr + c] - data[tl + c]) * wx;
+          const bottom = data[bl + c] + (data[br + c] - data[bl + c]) * wx;
           out[o + c] = (top + (bottom - top) * wy - 127.5) * 0.0078125;
         }
       }

@@ -39,10 +39,10 @@ export function similarityTransform(from: Point[], to: Point[]): Affine {
     tx = 0,
     ty = 0;
   for (let i = 0; i < n; i++) {
-    fx += from[i]![0];
-    fy += from[i]![1];
-    tx += to[i]![0];
-    ty += to[i]![1];
+    fx += from[i][0];
+    fy += from[i][1];
+    tx += to[i][0];
+    ty += to[i][1];
   }
   fx /= n;
   fy /= n;
@@ -52,10 +52,10 @@ export function similarityTransform(from: Point[], to: Point[]): Affine {
     dot = 0,
     cross = 0;
   for (let i = 0; i < n; i++) {
-    const ax = from[i]![0] - fx;
-    const ay = from[i]![1] - fy;
-    const bx = to[i]![0] - tx;
-    const by = to[i]![1] - ty;
+    const ax = from[i][0] - fx;
+    const ay = from[i][1] - fy;
+    const bx = to[i][0] - tx;
+    const by = to[i][1] - ty;
     norm += ax * ax + ay * ay;
     dot += ax * bx + ay * by;
     cross += ax * by - ay * bx;
@@ -104,9 +104,9 @@ export function warpBilinear(
         if (px < 0 || py < 0 || px >= W || py >= H) continue;
         const w = ((k & 1) ? wx : 1 - wx) * ((k >> 1) ? wy : 1 - wy);
         const i = (py * W + px) * 3;
-        r += w * data[i]!;
-        g += w * data[i + 1]!;
-        bl += w * data[i + 2]!;
+        r += w * data[i];
+        g += w * data[i + 1];
+        bl += w * data[i + 2];
       }
       out[o] = r;
       out[o + 1] = g;

@@ -51,7 +51,7 @@ export function calibrationSource(dataDir?: string): CalibrationSource {
 /** Each model's calibration from the file `calibrationSource(dataDir)` names; {} when it is missing or unreadable. */
 export function readCalibration(dataDir?: string): Calibrations {
   try {
-    return JSON.parse(readFileSync(calibrationSource(dataDir).path, 'utf8')).models ?? {};
+    return (JSON.parse(readFileSync(calibrationSource(dataDir).path, 'utf8')) as { models?: Calibrations }).models ?? {};
   } catch {
     return {};
   }

@@ -32,9 +32,9 @@ export interface FaceEmbedder {
 /** L2-normalises in place; a zero vector stays zero. */
 export function l2normalize(v: Float32Array): Float32Array {
   let sum = 0;
-  for (let i = 0; i < v.length; i++) sum += v[i]! * v[i]!;
+  for (const x of v) sum += x * x;
   const norm = Math.sqrt(sum);
-  if (norm > 0) for (let i = 0; i < v.length; i++) v[i] = v[i]! / norm;
+  if (norm > 0) for (let i = 0; i < v.length; i++) v[i] = v[i] / norm;
   return v;
 }
 
@@ -44,9 +44,9 @@ export function cosineSimilarity(a: Float32Array, b: Float32Array): number {
     na = 0,
     nb = 0;
   for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * b[i]!;
-    na += a[i]! * a[i]!;
-    nb += b[i]! * b[i]!;
+    dot += a[i] * b[i];
+    na += a[i] * a[i];
+    nb += b[i] * b[i];
   }
   return na > 0 && nb > 0 ? dot / Math.sqrt(na * nb) : 0;
 }

@@ -55,7 +55,7 @@ interface Params {
 }
 
 /** Residual blocks in order, with whether each one halves the resolution, and its width. */
-const BLOCKS: ReadonlyArray<readonly [name: string, down: boolean, channels: number]> = [
+const BLOCKS: readonly (readonly [name: string, down: boolean, channels: number])[] = [
   ['conv32_1', false, 32],
   ['conv32_2', false, 32],
   ['conv32_3', false, 32],
@@ -86,7 +86,7 @@ export class FaceNet128 implements FaceEmbedder {
     if (!Array.isArray(manifest) || manifest.length === 0) throw new Error('facenet128: weights manifest is not a non-empty array');
     const specs = manifest.flatMap((group) => group.weights);
     // a view (a Node Buffer is one, often into a shared pool) is copied into its own buffer
-    const buffer = weights instanceof Uint8Array ? (new Uint8Array(weights).buffer as ArrayBuffer) : weights;
+    const buffer = weights instanceof Uint8Array ? new Uint8Array(weights).buffer : weights;
     const map = tf.io.decodeWeights(buffer, specs);
     try {
       this.params = fold(map);
@@ -137,11 +137,11 @@ export class FaceNet128 implements FaceEmbedder {
 
 /** The net on a [n, 150, 150, 3] batch of 0..255 RGB; returns the raw (unnormalised) [n, 128]. */
 function forward(p: Params, input: tf.Tensor4D): tf.Tensor2D {
-  let x = tf.mul(tf.sub(input, p.mean), INPUT_SCALE) as tf.Tensor4D;
+  let x = tf.mul<tf.Tensor4D>(tf.sub(input, p.mean), INPUT_SCALE);
   x = conv(x, p.stem, 2, 'valid', true);
   x = tf.maxPool(x, 3, 2, 'valid');
   for (const block of p.blocks) x = block.down ? residualDown(x, block) : residual(x, block);
-  const pooled = tf.mean(x, [1, 2]) as tf.Tensor2D;
+  const pooled = tf.mean<tf.Tensor2D>(x, [1, 2]);
   return tf.matMul(pooled, p.fc);
 }
 
@@ -176,10 +176,10 @@ function residualDown(x: tf.Tensor4D, b: Block): tf.Tensor4D {
 /** Checks the decoded weights and folds each scale layer into its conv; returns new tensors. */
 function fold(map: tf.NamedTensorMap): Params {
   const get = (name: string, shape: number[]): tf.Tensor => {
-    const t = map[name];
+    const t = Object.hasOwn(map, name) ? map[name] : undefined;
     if (t === undefined) throw new Error(`facenet128: weight ${name} is missing from the manifest`);
     if (t.shape.length !== shape.length || t.shape.some((d, i) => d !== shape[i])) {
-      throw new Error(`facenet128: weight ${name} has shape [${t.shape}], expected [${shape}]`);
+      throw new Error(`facenet128: weight ${name} has shape [${t.shape.join(',')}], expected [${shape.join(',')}]`);
     }
     return t;
   };
@@ -191,8 +191,8 @@ function fold(map: tf.NamedTensorMap): Params {
       const shift = get(`${prefix}/scale/biases`, [cout]);
       // (conv(x, F) + b)·s + t  =  conv(x, F·s) + (b·s + t)
       return {
-        filter: tf.mul(filters, scale) as tf.Tensor4D,
-        bias: tf.add(tf.mul(bias, scale), shift) as tf.Tensor1D,
+        filter: tf.mul<tf.Tensor4D>(filters, scale),
+        bias: tf.add<tf.Tensor1D>(tf.mul(bias, scale), shift),
       };
     });
 

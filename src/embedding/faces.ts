@@ -30,7 +30,7 @@ export function embedFaces(image: RgbImage, faces: Detection[], embedder: FaceEm
   return faces.map((face, i) => ({
     ...face,
     quality: faceQuality(image, face),
-    embedding: { model: embedder.id, vector: vectors[i]! },
+    embedding: { model: embedder.id, vector: vectors[i] },
   }));
 }
 
@@ -40,7 +40,7 @@ export function faceQuality(image: RgbImage, face: Detection): FaceQuality {
   const eyeDistance = Math.hypot(re[0] - le[0], re[1] - le[1]);
   // the nose's offset from the eye midpoint, along the eye line
   const mid = [(le[0] + re[0]) / 2, (le[1] + re[1]) / 2];
-  const along = ((nose[0] - mid[0]!) * Math.cos(rollRad) + (nose[1] - mid[1]!) * Math.sin(rollRad)) / Math.max(1e-6, eyeDistance / 2);
+  const along = ((nose[0] - mid[0]) * Math.cos(rollRad) + (nose[1] - mid[1]) * Math.sin(rollRad)) / Math.max(1e-6, eyeDistance / 2);
   const crop = warpBilinear(image, templateFraming(face.keypoints, ARCFACE_TEMPLATE), QUALITY_CROP, QUALITY_CROP);
   return {
     size: Math.min(face.box[2], face.box[3]),
@@ -53,14 +53,14 @@ export function faceQuality(image: RgbImage, face: Detection): FaceQuality {
 /** Variance of the 4-neighbour Laplacian of the grey image: the usual blur measure. */
 export function laplacianVariance(rgb: Float32Array, width: number, height: number): number {
   const grey = new Float32Array(width * height);
-  for (let i = 0; i < grey.length; i++) grey[i] = 0.299 * rgb[i * 3]! + 0.587 * rgb[i * 3 + 1]! + 0.114 * rgb[i * 3 + 2]!;
+  for (let i = 0; i < grey.length; i++) grey[i] = 0.299 * rgb[i * 3] + 0.587 * rgb[i * 3 + 1] + 0.114 * rgb[i * 3 + 2];
   let sum = 0,
     sumSq = 0,
     n = 0;
   for (let y = 1; y < height - 1; y++) {
     for (let x = 1; x < width - 1; x++) {
       const i = y * width + x;
-      const l = grey[i - 1]! + grey[i + 1]! + grey[i - width]! + grey[i + width]! - 4 * grey[i]!;
+      const l = grey[i - 1] + grey[i + 1] + grey[i - width] + grey[i + width] - 4 * grey[i];
       sum += l;
       sumSq += l * l;
       n++;

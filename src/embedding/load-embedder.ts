@@ -19,7 +19,7 @@ export async function loadEmbedder(id: EmbedderId, load: LoadOptions = {}): Prom
         readModelFile(id, 'face_recognition_model-weights_manifest.json'),
         readModelFile(id, 'face_recognition_model.bin'),
       ]);
-      return new FaceNet128(JSON.parse(manifest.toString('utf8')), weights);
+      return new FaceNet128(JSON.parse(manifest.toString('utf8')) as ConstructorParameters<typeof FaceNet128>[0], weights);
     }
   }
 }

@@ -35,7 +35,7 @@ export class MobileFaceNet implements FaceEmbedder {
     const output = tf.tidy(() => {
       const input = tf.mul(tf.sub(tf.tensor4d(crops, [count, size, size, 3]), 127.5), 1 / 128);
       const [embeddings] = this.graph.predict(input as tf.Tensor4D);
-      return embeddings!;
+      return embeddings;
     });
     const flat = output.dataSync() as Float32Array;
     output.dispose();

@@ -23,13 +23,13 @@ export function bestThreshold(pairs: ScoredPair[]): { threshold: number; accurac
   // tied scores are never split, since one threshold cannot separate them
   let correct = sorted.filter((p) => p.same).length;
   let most = correct;
-  let first = sorted[0]!.similarity - 1e-3;
+  let first = sorted[0].similarity - 1e-3;
   let last = first;
   for (let i = 0; i < sorted.length; i++) {
-    correct += sorted[i]!.same ? -1 : 1;
-    const next = sorted[i + 1]?.similarity;
-    if (next === sorted[i]!.similarity) continue;
-    const cut = next === undefined ? sorted[i]!.similarity + 1e-3 : (sorted[i]!.similarity + next) / 2;
+    correct += sorted[i].same ? -1 : 1;
+    const next = i + 1 < sorted.length ? sorted[i + 1].similarity : undefined;
+    if (next === sorted[i].similarity) continue;
+    const cut = next === undefined ? sorted[i].similarity + 1e-3 : (sorted[i].similarity + next) / 2;
     if (correct > most) {
       most = correct;
       first = last = cut;

@@ -8,7 +8,7 @@ import type { FaceQuality } from '../common/types.js';
 import type { RecognitionEvent } from '../common/recognition-event.js';
 import type { Identity } from '../common/match.js';
 
-export type EventChange = { kind: 'start' | 'update' | 'end'; event: RecognitionEvent; newBestFace: boolean };
+export interface EventChange { kind: 'start' | 'update' | 'end'; event: RecognitionEvent; newBestFace: boolean }
 
 export interface SampleInput {
   cameraId: string;
@@ -105,7 +105,7 @@ export class EventLog {
 
   /** Ends every open event (shutdown). */
   endAll(now: number): EventChange[] {
-    return [...this.open.values()].map(({ event }) => this.trackEnded(event.cameraId, event.trackId, now)!);
+    return [...this.open.values()].flatMap(({ event }) => this.trackEnded(event.cameraId, event.trackId, now) ?? []);
   }
 
   get openCount(): number {

@@ -53,7 +53,8 @@ export function scheduleRetention(run: () => Promise<unknown>, everyMs = 60 * 60
   const tick = () => {
     if (running) return;
     running = true;
-    run().finally(() => {
+    // `run` reports its own failures (the caller's catch): here only the next tick waits for it
+    void run().finally(() => {
       running = false;
     });
   };

@@ -118,7 +118,7 @@ export class SnapshotStore {
         removed.push(relative);
       }
       // fails, as it should, while the folder still holds a snapshot
-      await rmdir(path.join(this.dataDir, dir)).catch(() => {});
+      await rmdir(path.join(this.dataDir, dir)).catch(() => undefined);
     }
     return removed;
   }

@@ -180,6 +180,7 @@ export const ALLOWED_SOURCES = 'rtsp://, rtsps://, rtmp://, rtmps://, http:// or
  * Control characters are refused too: a line break in a URL would forge log lines. Pure.
  */
 export function cameraUrlProblem(url: string): string | null {
+  // eslint-disable-next-line no-control-regex -- finding control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(url)) return 'camera url contains a control character (a line break or a tab?): remove it';
   const colon = url.indexOf(':');
   if (colon < 0) return null;
@@ -297,7 +298,7 @@ export function urlSecrets(url: string): string[] {
   if (span && span.end > span.start) found.push(...decodings(url.slice(span.start, span.end), false));
   const query = url.indexOf('?', span ? span.end : 0);
   if (query >= 0) {
-    for (const match of url.slice(query).matchAll(SECRET_PARAM)) found.push(...decodings(match[3]!, true));
+    for (const match of url.slice(query).matchAll(SECRET_PARAM)) found.push(...decodings(match[3], true));
   }
   const all = new Set<string>();
   for (const secret of found) {
@@ -329,7 +330,7 @@ function cachedSecrets(url: string): string[] {
  */
 export function redactText(text: string, urls: readonly string[] = []): string {
   let out = text;
-  const secrets = urls.length === 1 ? cachedSecrets(urls[0]!) : [...new Set(urls.flatMap(cachedSecrets))].sort((a, b) => b.length - a.length);
+  const secrets = urls.length === 1 ? cachedSecrets(urls[0]) : [...new Set(urls.flatMap(cachedSecrets))].sort((a, b) => b.length - a.length);
   for (const secret of secrets) out = out.split(secret).join('***');
   return redactParams(out.replace(URL_IN_TEXT, (token) => redactUrl(token)));
 }

@@ -93,7 +93,9 @@ export function rtspTimeoutOptionFor(major: number | null, rtspHelp = ''): '-tim
 function run(file: string, args: string[], timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(file, args, { timeout: timeoutMs, maxBuffer: 4 * 1024 * 1024 }, (error, stdout, stderr) => {
-      if (error && typeof error.code !== 'number') reject(error);
+      const code = error?.code; // a number: ffmpeg ran and exited with it
+      // `instanceof`: an ExecFileException is an Error, though its type (built with Omit) does not say so
+      if (error instanceof Error && typeof code !== 'number') reject(error);
       else resolve(`${stdout}${stderr}`);
     });
   });
@@ -117,7 +119,7 @@ export async function ffmpegVersion(ffmpegPath: string): Promise<{ version: stri
  * when none is found. Call it once in the composition root and hand the result to each camera.
  */
 export async function locateFfmpeg(env: NodeJS.ProcessEnv = process.env): Promise<FfmpegInfo> {
-  let ffmpegPath: string | null = null;
+  let ffmpegPath: string | null;
   let origin: FfmpegOrigin = 'PATH';
   if (env.FFMPEG_PATH) {
     ffmpegPath = env.FFMPEG_PATH;

@@ -54,8 +54,8 @@ export const DEFAULT_PROBE_TIMEOUT_MS = 15_000;
 /** "25/1" → 25, "30000/1001" → 29.97, "0/0" → null. Pure. */
 export function parseRate(rate: string | undefined): number | null {
   if (!rate) return null;
-  const [num, den] = rate.split('/').map(Number);
-  const value = den === undefined ? num : num / den;
+  const [num, den = 1] = rate.split('/').map(Number);
+  const value = num / den;
   return Number.isFinite(value) && value > 0 ? value : null;
 }
 
@@ -94,7 +94,7 @@ export function parseFfprobeJson(text: string): SourceInfo | null {
   const parsed = parseJson(text);
   if (!parsed) return null;
   const stream = (parsed.streams ?? []).find((s) => (s.codec_type ?? 'video') === 'video' && (s.width ?? 0) > 0 && (s.height ?? 0) > 0);
-  if (!stream || !stream.width || !stream.height) return null;
+  if (!stream?.width || !stream.height) return null;
   const tagged = stream.tags?.rotate === undefined ? null : Number(stream.tags.rotate);
   const rotation = stream.side_data_list?.find((d) => typeof d.rotation === 'number')?.rotation ?? (Number.isFinite(tagged) ? tagged : null);
   return {
@@ -133,7 +133,7 @@ export function parseFfmpegStreamInfo(stderr: string): SourceInfo | null {
   const codec = /: Video: ([^\s,]+)/.exec(line);
   // side data follows the stream line, indented: "displaymatrix: rotation of -90.00 degrees"
   let rotation: number | null = null;
-  for (let i = index + 1; i < lines.length && !/Stream #/.test(lines[i]); i += 1) {
+  for (let i = index + 1; i < lines.length && !lines[i].includes('Stream #'); i += 1) {
     const match = /rotation of (-?[\d.]+) degrees/.exec(lines[i]);
     if (match) rotation = Number(match[1]);
   }
@@ -213,6 +213,6 @@ export function probeSource(source: SourceSpec, ffmpeg: FfmpegInfo, options: Pro
 function errorLines(stderr: string): string {
   return stderr
     .split(/\r?\n/)
-    .filter((line) => line && !/^\s/.test(line) && !/^Input #/.test(line) && !/At least one output file must be specified/.test(line))
+    .filter((line) => line && !/^\s/.test(line) && !line.startsWith('Input #') && !line.includes('At least one output file must be specified'))
     .join('\n');
 }

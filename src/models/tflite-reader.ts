@@ -171,7 +171,7 @@ export function readTflite(input: Uint8Array, what = 'model'): TfliteModel {
   });
   const subgraphs = readTables(bb, model, 2);
   if (subgraphs.length === 0) throw new Error(`${what} has no subgraph`);
-  const graph = subgraphs[0]!;
+  const graph = subgraphs[0];
 
   // SubGraph: 0 tensors, 1 inputs, 2 outputs, 3 operators
   const tensors = readTables(bb, graph, 0).map((tensor, index): TfliteTensor => {

@@ -35,7 +35,7 @@ export interface CosineMatchOptions {
  */
 export const COSINE_MATCH_DEFAULTS = {
   minMargin: 0.05,
-  compareTo: 'mean' as CompareTo,
+  compareTo: 'mean',
   candidates: 3,
 } as const satisfies Omit<CosineMatchOptions, 'minSimilarity'>;
 
@@ -50,11 +50,11 @@ export function cosineMatchOptions(model: EmbedderId, overrides: Partial<CosineM
  */
 export function decide(ranked: readonly MatchCandidate[], options: Pick<CosineMatchOptions, 'minSimilarity' | 'minMargin' | 'candidates'>): Match {
   const candidates = ranked.slice(0, options.candidates).map((c) => ({ ...c }));
-  const best = ranked[0];
+  const best = ranked.at(0);
   if (!best) return { label: UNKNOWN_LABEL, score: 0, known: false, candidates, unknownReason: 'empty-gallery' };
   const unknown = (unknownReason: Match['unknownReason']): Match => ({ label: UNKNOWN_LABEL, score: best.score, known: false, candidates, unknownReason });
   if (best.score < options.minSimilarity) return unknown('below-min-similarity');
-  const second = ranked[1];
+  const second = ranked.at(1);
   if (second && best.score - second.score < options.minMargin) return unknown('ambiguous');
   return { label: best.label, score: best.score, known: true, candidates };
 }
@@ -87,7 +87,7 @@ export class CosineMatcher implements FaceMatcher {
 function dot(a: Float32Array, b: Float32Array): number {
   if (a.length !== b.length) throw new Error(`embedding lengths differ (${a.length} vs ${b.length})`);
   let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += a[i]! * b[i]!;
+  for (let i = 0; i < a.length; i++) sum += a[i] * b[i];
   return sum;
 }
 

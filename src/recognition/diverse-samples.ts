@@ -48,7 +48,7 @@ export function selectDiverse<T extends SampleCandidate>(candidates: readonly T[
   const mean = meanEmbedding(candidates.map((c) => c.vector));
   let first = 0;
   candidates.forEach((c, i) => {
-    if (cosineSimilarity(c.vector, mean) > cosineSimilarity(candidates[first]!.vector, mean)) first = i;
+    if (cosineSimilarity(c.vector, mean) > cosineSimilarity(candidates[first].vector, mean)) first = i;
   });
   const chosen = [first];
   // for each remaining candidate: its distance to the nearest chosen sample, and its highest
@@ -59,11 +59,11 @@ export function selectDiverse<T extends SampleCandidate>(candidates: readonly T[
   });
   let latest = first;
   while (chosen.length < options.maxSamples) {
-    const last = candidates[latest]!;
+    const last = candidates[latest];
     let best = -1;
     let bestDistance = -Infinity;
     for (const [i, state] of remaining) {
-      const c = candidates[i]!;
+      const c = candidates[i];
       const similarity = cosineSimilarity(c.vector, last.vector);
       state.similarity = Math.max(state.similarity, similarity);
       if (state.similarity >= options.maxSimilarity) {
@@ -81,5 +81,5 @@ export function selectDiverse<T extends SampleCandidate>(candidates: readonly T[
     remaining.delete(best);
     latest = best;
   }
-  return chosen.map((i) => candidates[i]!).sort((a, b) => a.time - b.time);
+  return chosen.map((i) => candidates[i]).sort((a, b) => a.time - b.time);
 }

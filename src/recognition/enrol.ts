@@ -152,7 +152,8 @@ export async function sampleFromImage(finder: FaceFinder, file: string, options:
   const gates = options.gates;
   const faces = analyzed.faces.filter((f) => f.quality.size >= gates.minFaceSize && f.confidence >= gates.minConfidence);
   if (faces.length > 1 && !options.largest) return { file, reason: `${faces.length} faces found: use --largest to enrol the largest one` };
-  const face = largestFace(faces.length ? faces : analyzed.faces)!;
+  const face = largestFace(faces.length ? faces : analyzed.faces);
+  if (!face) return { file, reason: 'no face found' };
   const problem = faceProblem(face, gates);
   if (problem) return { file, reason: problem };
   const source: SampleSource = { kind: 'file', path: path.resolve(file) };
@@ -178,7 +179,7 @@ export async function enrolPeople(
   openRepository: () => PeopleRepository,
   people: PersonImages[],
   options: EnrolOptions,
-  onProgress: (progress: EnrolProgress) => void = () => {},
+  onProgress: (progress: EnrolProgress) => void = () => undefined,
 ): Promise<EnrolmentReport> {
   const named = people.map((p) => ({ ...p, name: validatePersonName(p.name) }));
   const model = finder.embedder.id;
@@ -209,7 +210,7 @@ export async function enrolPeople(
     personId: r.person.id,
     created: r.created,
     sampleIds: r.sampleIds,
-    files: batches[i]!.files,
+    files: batches[i].files,
   }));
   if (options.lookAlikeSimilarity !== undefined) {
     report.warnings = lookAlikes(repository, model, report.enrolled.map((p) => p.personId), options.lookAlikeSimilarity);

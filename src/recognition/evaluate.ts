@@ -73,6 +73,13 @@ export interface EvaluatedImage {
   crop?: Buffer;
 }
 
+/** An image with a usable face. */
+type FaceImage = EvaluatedImage & { face: EmbeddedFace };
+const hasFace = (image: EvaluatedImage): image is FaceImage => image.face !== undefined;
+/** A probe: a usable face in a person's folder. */
+type ProbeImage = FaceImage & { person: string };
+const isProbe = (image: FaceImage): image is ProbeImage => image.person !== null;
+
 export interface WrongAnswer {
   file: string;
   /** Who it shows; null for a stranger. */
@@ -151,7 +158,7 @@ export class EvaluationInputError extends Error {
 
 export async function evaluate(finder: FaceFinder, options: EvaluateOptions): Promise<EvaluationReport> {
   const { people, strangers } = await analyseAll(finder, options);
-  const unusable = [...people.flatMap((p) => p.images), ...strangers].filter((i) => !i.face).map((i) => ({ file: i.file, reason: i.problem! }));
+  const unusable = [...people.flatMap((p) => p.images), ...strangers].filter((i) => !i.face).map((i) => ({ file: i.file, reason: i.problem ?? 'no face found' }));
   const split = splitEnrolProbe(people, options);
   if (split.batches.length === 0) throw new EvaluationInputError(`${options.data}: nobody could be enrolled (no photo with a usable face)`);
   const gallery = await temporaryGallery(finder, split.batches, options.matcher);
@@ -241,7 +248,7 @@ async function analyseImage(finder: FaceFinder, file: string, person: string | n
 
 interface EnrolProbeSplit {
   batches: EnrolmentBatch[];
-  probes: EvaluatedImage[];
+  probes: ProbeImage[];
   notProbed: EvaluationReport['notProbed'];
   notEnrolled: EvaluationReport['notEnrolled'];
   faces: Record<string, Buffer>;
@@ -251,12 +258,12 @@ interface EnrolProbeSplit {
 function splitEnrolProbe(people: { name: string; images: EvaluatedImage[] }[], options: Pick<EvaluateOptions, 'rule' | 'gates'>): EnrolProbeSplit {
   const split: EnrolProbeSplit = { batches: [], probes: [], notProbed: [], notEnrolled: [], faces: {} };
   for (const p of people) {
-    const withFace = p.images.filter((i) => i.face);
+    const withFace = p.images.filter(hasFace);
     const k = enrolCount(withFace.length, options.rule);
-    const enrol: EvaluatedImage[] = [];
-    const rest: EvaluatedImage[] = [];
+    const enrol: FaceImage[] = [];
+    const rest: FaceImage[] = [];
     for (const image of withFace) {
-      if (enrol.length < k && !faceProblem(image.face!, options.gates)) enrol.push(image);
+      if (enrol.length < k && !faceProblem(image.face, options.gates)) enrol.push(image);
       else rest.push(image);
     }
     if (enrol.length === 0) {
@@ -266,15 +273,15 @@ function splitEnrolProbe(people: { name: string; images: EvaluatedImage[] }[], o
     split.batches.push({
       name: p.name,
       samples: enrol.map((i) => ({
-        embedding: i.face!.embedding,
-        quality: i.face!.quality,
+        embedding: i.face.embedding,
+        quality: i.face.quality,
         source: { kind: 'file', path: path.resolve(i.file) },
         ...(i.crop ? { cropJpeg: i.crop } : {}),
       })),
     });
-    if (enrol[0]!.crop) split.faces[p.name] = enrol[0]!.crop;
+    if (enrol[0].crop) split.faces[p.name] = enrol[0].crop;
     if (withFace.length < k + 1 || rest.length === 0) split.notProbed.push({ name: p.name, usable: withFace.length });
-    else split.probes.push(...rest);
+    else split.probes.push(...rest.filter(isProbe));
   }
   return split;
 }
@@ -315,13 +322,13 @@ async function temporaryGallery(finder: FaceFinder, batches: EnrolmentBatch[], s
  */
 function probeAll(
   matcher: FaceMatcher,
-  probes: EvaluatedImage[],
+  probes: ProbeImage[],
   strangers: EvaluatedImage[],
 ): { outcomes: ProbeOutcome[]; strangerOutcomes: StrangerOutcome[]; wrong: WrongAnswer[]; matchMs: number; images: EvaluatedImage[] } {
   let matchMs = 0;
-  const matchOne = (image: EvaluatedImage): Match => {
+  const matchOne = (image: FaceImage): Match => {
     const t = performance.now();
-    const m = matcher.match(image.face!.embedding.vector);
+    const m = matcher.match(image.face.embedding.vector);
     const ms = performance.now() - t;
     matchMs += ms;
     image.analyzeMs += ms;
@@ -330,16 +337,15 @@ function probeAll(
   const wrong: WrongAnswer[] = [];
   const outcomes: ProbeOutcome[] = probes.map((image) => {
     const m = matchOne(image);
-    const outcome = { truth: image.person!, answer: m.label, rank1: m.candidates[0]?.label ?? m.label, score: m.score };
+    const outcome = { truth: image.person, answer: m.label, rank1: m.candidates[0]?.label ?? m.label, score: m.score };
     if (outcome.answer !== outcome.truth) wrong.push({ file: image.file, truth: outcome.truth, answer: outcome.answer, rank1: outcome.rank1, score: outcome.score, ...(image.crop ? { crop: image.crop } : {}) });
     return outcome;
   });
-  const strangerOutcomes: StrangerOutcome[] = strangers
-    .filter((s) => s.face)
-    .map((image) => {
-      const m = matchOne(image);
-      if (m.known) wrong.push({ file: image.file, truth: null, answer: m.label, rank1: m.label, score: m.score, ...(image.crop ? { crop: image.crop } : {}) });
-      return { answer: m.label, score: m.score };
-    });
-  return { outcomes, strangerOutcomes, wrong, matchMs, images: [...probes, ...strangers.filter((s) => s.face)] };
+  const strangersWithFace = strangers.filter(hasFace);
+  const strangerOutcomes: StrangerOutcome[] = strangersWithFace.map((image) => {
+    const m = matchOne(image);
+    if (m.known) wrong.push({ file: image.file, truth: null, answer: m.label, rank1: m.label, score: m.score, ...(image.crop ? { crop: image.crop } : {}) });
+    return { answer: m.label, score: m.score };
+  });
+  return { outcomes, strangerOutcomes, wrong, matchMs, images: [...probes, ...strangersWithFace] };
 }

@@ -23,7 +23,7 @@ export function renderEvaluationHtml(report: EvaluationReport, meta: { data: str
   const { labels, matrix } = report.confusion;
   const rows = labels
     .map((truth, i) => {
-      const row = matrix[i]!;
+      const row = matrix[i];
       const n = row.reduce((a, b) => a + b, 0);
       if (n === 0) return '';
       const cells = row

@@ -55,7 +55,7 @@ export function shuffled<T>(items: readonly T[], random: () => number): T[] {
   const out = [...items];
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
-    [out[i], out[j]] = [out[j]!, out[i]!];
+    [out[i], out[j]] = [out[j], out[i]];
   }
   return out;
 }
@@ -82,8 +82,8 @@ export function confusionMatrix(people: readonly string[], probes: readonly Prob
     if (i === undefined) throw new Error(`"${label}" is not one of the evaluated people`);
     return i;
   };
-  for (const p of probes) matrix[at(p.truth)]![at(p.answer)]!++;
-  for (const s of strangers) matrix[at(UNKNOWN_LABEL)]![at(s.answer)]!++;
+  for (const p of probes) matrix[at(p.truth)][at(p.answer)]++;
+  for (const s of strangers) matrix[at(UNKNOWN_LABEL)][at(s.answer)]++;
   return { labels, matrix };
 }
 
@@ -93,11 +93,11 @@ export function precisionRecall(confusion: Confusion): Record<string, PrecisionR
   const out: Record<string, PrecisionRecall> = {};
   labels.forEach((label, i) => {
     if (label === UNKNOWN_LABEL) return;
-    const row = matrix[i]!;
+    const row = matrix[i];
     const probes = row.reduce((a, b) => a + b, 0);
     if (probes === 0) return;
-    const named = matrix.reduce((n, r) => n + r[i]!, 0);
-    const right = row[i]!;
+    const named = matrix.reduce((n, r) => n + r[i], 0);
+    const right = row[i];
     out[label] = { precision: named ? right / named : null, recall: right / probes };
   });
   return out;
@@ -118,7 +118,7 @@ export function falseAcceptRate(strangers: readonly StrangerOutcome[]): number {
 export function thresholdAtFar(strangerScores: readonly number[], far: number): number {
   const allowed = Math.floor(far * strangerScores.length + 1e-9);
   const sorted = [...strangerScores].sort((a, b) => b - a);
-  return allowed < sorted.length ? sorted[allowed]! : -Infinity;
+  return allowed < sorted.length ? sorted[allowed] : -Infinity;
 }
 
 /**

@@ -37,10 +37,10 @@ export interface Gallery {
 /** The L2-normalised average of `vectors` (which must be non-empty and of one length). */
 export function meanEmbedding(vectors: readonly Float32Array[]): Float32Array {
   if (vectors.length === 0) throw new Error('the mean of no embeddings is undefined');
-  const mean = new Float32Array(vectors[0]!.length);
+  const mean = new Float32Array(vectors[0].length);
   for (const v of vectors) {
     if (v.length !== mean.length) throw new Error(`embedding lengths differ (${v.length} vs ${mean.length})`);
-    for (let i = 0; i < v.length; i++) mean[i]! += v[i]!;
+    for (let i = 0; i < v.length; i++) mean[i] += v[i];
   }
   return l2normalize(mean);
 }
@@ -56,9 +56,9 @@ export function trimmedMean(vectors: readonly Float32Array[], options: TrimOptio
   const drop = vectors.length >= options.minSamplesToTrim ? Math.floor(vectors.length * options.trimFraction) : 0;
   if (drop === 0) return { mean: plain, kept: all };
   const similarity = vectors.map((v) => cosineSimilarity(v, plain));
-  const worst = new Set([...all].sort((a, b) => similarity[a]! - similarity[b]! || a - b).slice(0, drop));
+  const worst = new Set([...all].sort((a, b) => similarity[a] - similarity[b] || a - b).slice(0, drop));
   const kept = all.filter((i) => !worst.has(i));
-  return { mean: meanEmbedding(kept.map((i) => vectors[i]!)), kept };
+  return { mean: meanEmbedding(kept.map((i) => vectors[i])), kept };
 }
 
 /** Groups stored embeddings by person and computes each person's trimmed mean. */

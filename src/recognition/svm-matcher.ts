@@ -304,16 +304,17 @@ export function saveSvm(dataDir: string, trained: TrainedSvm): string {
 export function readSvm(dataDir: string, model: string): TrainedSvm {
   const file = svmPath(dataDir, model);
   if (!existsSync(file)) throw new SvmMissingError(dataDir, model);
-  let parsed: TrainedSvm;
+  // what the file holds is checked below before it is taken for a TrainedSvm
+  let parsed: { format?: unknown; libsvm?: unknown; classes?: unknown };
   try {
-    parsed = JSON.parse(readFileSync(file, 'utf8')) as TrainedSvm;
+    parsed = JSON.parse(readFileSync(file, 'utf8')) as typeof parsed;
   } catch (error) {
     throw new SvmTrainingError(`${file} is not a readable SVM model (${(error as Error).message}): run \`facestream train\``);
   }
   if (parsed.format !== 1 || typeof parsed.libsvm !== 'string' || !Array.isArray(parsed.classes)) {
     throw new SvmTrainingError(`${file} is not an SVM model this facestream knows: run \`facestream train\``);
   }
-  return parsed;
+  return parsed as TrainedSvm;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -356,7 +357,7 @@ export class SvmMatcher implements FaceMatcher {
   match(vector: Float32Array): Match {
     const ranked = this.rank(vector);
     const candidates = ranked.slice(0, this.options.candidates);
-    const best = ranked[0];
+    const best = ranked.at(0);
     if (!best) return { label: UNKNOWN_LABEL, score: 0, known: false, candidates, unknownReason: 'empty-gallery' };
     if (best.score < this.minProbability) {
       return { label: UNKNOWN_LABEL, score: best.score, known: false, candidates, unknownReason: 'below-min-probability' };
@@ -378,8 +379,8 @@ function cosine(a: Float32Array, unitB: Float32Array): number {
   let dot = 0,
     na = 0;
   for (let i = 0; i < a.length; i++) {
-    dot += a[i]! * unitB[i]!;
-    na += a[i]! * a[i]!;
+    dot += a[i] * unitB[i];
+    na += a[i] * a[i];
   }
   return na > 0 ? dot / Math.sqrt(na) : 0;
 }

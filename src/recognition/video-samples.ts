@@ -71,7 +71,7 @@ export async function scanVideo(finder: FrameFaceFinder, file: string, options: 
     if (faces.length === 0) skip('no face');
     else if (clear.length > 1) skip('several faces');
     else {
-      const face = clear[0] ?? faces[0]!;
+      const face = clear[0] ?? faces[0];
       const problem = faceProblem(face, gates);
       if (problem) skip(problem.replace(/ \(.*/, ''));
       else scan.faces.push({ file, time, face, vector: face.embedding.vector, jpeg: await options.keep(image, face) });

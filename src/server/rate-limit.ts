@@ -58,7 +58,10 @@ function refuse(res: Response, waitMs: number, holdMs: number, what: string): vo
     res.setHeader('Retry-After', String(seconds));
     res.status(429).json({ error: `${what}: wait ${seconds} s (Retry-After) before the next request` });
   };
-  if (hold === 0) return answer();
+  if (hold === 0) {
+    answer();
+    return;
+  }
   // a closed connection needs no answer: the timer goes with it
   const timer = setTimeout(answer, hold);
   res.once('close', () => clearTimeout(timer));
@@ -77,7 +80,10 @@ export function apiRateLimit(auth: Auth, options: Partial<ApiRateLimit> & { now?
   return (req: Request, res: Response, next: NextFunction) => {
     const key = clientKey(req, res, auth);
     const wait = requests.attempt(key);
-    if (wait > 0) return refuse(res, wait, holdMs, `too many requests from this client (at most ${limit} in ${windowMs / 1000} s)`);
+    if (wait > 0) {
+      refuse(res, wait, holdMs, `too many requests from this client (at most ${limit} in ${windowMs / 1000} s)`);
+      return;
+    }
     const charge: ReadCharge = (rows) => {
       let over = 0;
       // the limiter counts attempts: one per unit

@@ -36,15 +36,15 @@ export class TurnQueue {
             try {
               resolve(task());
             } catch (error) {
-              reject(error as Error);
+              reject(error);
             }
           }),
         ),
     );
-    const settled = result.then(
-      () => void this.queued--,
-      () => void this.queued--,
-    );
+    const done = () => {
+      this.queued--;
+    };
+    const settled = result.then(done, done);
     this.tail = settled;
     return result;
   }
@@ -86,7 +86,7 @@ export class ResponseCache {
     if (cached) return this.queue.run(() => cached); // sent in a turn of its own, like a build
     const pending = this.building.get(key);
     // joiners, too, go out one per turn: 200 of them answered at once would be one long turn
-    if (pending && pending.version === asked) return pending.body.then((entry) => this.queue.run(() => entry));
+    if (pending?.version === asked) return pending.body.then((entry) => this.queue.run(() => entry));
     if (!admit()) return null;
     const body = this.queue.run(() => {
       const now = version();
@@ -97,7 +97,10 @@ export class ResponseCache {
       const entry: CachedBody = { version: now, body: bytes, etag: `"${createHash('sha1').update(bytes).digest('base64url')}"` };
       this.entries.delete(key);
       this.entries.set(key, entry);
-      if (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);
+      if (this.entries.size > this.maxEntries) {
+        const oldest = this.entries.keys().next(); // a Map keeps insertion order
+        if (!oldest.done) this.entries.delete(oldest.value);
+      }
       return entry;
     });
     const mine = { version: asked, body };
@@ -111,7 +114,7 @@ export class ResponseCache {
 
   private fresh(key: string, version: string): CachedBody | undefined {
     const cached = this.entries.get(key);
-    if (!cached || cached.version !== version) return undefined;
+    if (cached?.version !== version) return undefined;
     this.hits++;
     return cached;
   }

@@ -131,8 +131,14 @@ export function createUploader(dir: string, gate = new DecodeGate()) {
       });
     });
     upload.array(field, maxCount)(req, res, (error?: unknown) => {
-      if (!error) return next();
-      if (isDiskFull(error)) return next(diskFullError(dir));
+      if (!error) {
+        next();
+        return;
+      }
+      if (isDiskFull(error)) {
+        next(diskFullError(dir));
+        return;
+      }
       const code = (error as { code?: string }).code;
       const messages: Record<string, [number, string]> = {
         LIMIT_FILE_SIZE: [413, `a file is larger than ${MAX_UPLOAD_BYTES / 1024 / 1024} MB: send a smaller photo`],

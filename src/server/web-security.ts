@@ -49,7 +49,7 @@ export async function resolveBindHost(host: string): Promise<{ addresses: string
     try {
       addresses = (await lookup(literal, { all: true })).map((a) => a.address);
     } catch (error) {
-      throw new Error(`server.host "${host}" does not resolve (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): give an IP address such as 127.0.0.1`);
+      throw new Error(`server.host "${host}" does not resolve (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): give an IP address such as 127.0.0.1`, { cause: error });
     }
   }
   return { addresses, loopback: addresses.length > 0 && addresses.every(isLoopbackAddress) };
@@ -59,7 +59,8 @@ export async function resolveBindHost(host: string): Promise<{ addresses: string
 export function parseHostHeader(value: string): { name: string; port: number | null } | null {
   const match = /^(?:\[([0-9a-f:.]+)\]|([a-z0-9._-]+))(?::(\d{1,5}))?$/i.exec(value.trim());
   if (!match) return null;
-  const name = (match[1] ?? match[2]!).toLowerCase().replace(/\.$/, '');
+  // one of the two groups took part; the other is undefined
+  const name = ((match[1] as string | undefined) ?? match[2]).toLowerCase().replace(/\.$/, '');
   return { name, port: match[3] ? Number(match[3]) : null };
 }
 
@@ -130,12 +131,12 @@ export function webSecurity(options: WebSecurityOptions): RequestHandler[] {
     referrerPolicy: { policy: 'no-referrer' },
   });
   const host = (req: Request, res: Response, next: NextFunction) => {
-    if (hostAllowed(req.headers.host, options)) return next();
-    res.status(403).json({ error: hostRefusal(req.headers.host) });
+    if (hostAllowed(req.headers.host, options)) next();
+    else res.status(403).json({ error: hostRefusal(req.headers.host) });
   };
   const origin = (req: Request, res: Response, next: NextFunction) => {
-    if (!CHANGES.has(req.method) || originAllowed(req.headers, options)) return next();
-    res.status(403).json({ error: originRefusal(req.headers) });
+    if (!CHANGES.has(req.method) || originAllowed(req.headers, options)) next();
+    else res.status(403).json({ error: originRefusal(req.headers) });
   };
   return [headers, host, origin];
 }
@@ -146,8 +147,8 @@ export function webSecurity(options: WebSecurityOptions): RequestHandler[] {
  */
 export function allowSocketRequest(options: WebSecurityOptions) {
   return (req: IncomingMessage, callback: (error: string | null | undefined, success: boolean) => void) => {
-    if (!hostAllowed(req.headers.host, options)) return callback(hostRefusal(req.headers.host), false);
-    if (!originAllowed(req.headers, options)) return callback(originRefusal(req.headers), false);
-    callback(null, true);
+    if (!hostAllowed(req.headers.host, options)) callback(hostRefusal(req.headers.host), false);
+    else if (!originAllowed(req.headers, options)) callback(originRefusal(req.headers), false);
+    else callback(null, true);
   };
 }

@@ -84,7 +84,7 @@ export function decodeCursor(cursor: string): { startedAt: number; id: string } 
   const match = /^(\d{1,16}):(ev_[a-z0-9]{1,64})$/.exec(text);
   if (!match) return null;
   const startedAt = Number(match[1]);
-  const id = match[2]!;
+  const id = match[2];
   if (!Number.isSafeInteger(startedAt) || encodeCursor(startedAt, id) !== cursor) return null;
   return { startedAt, id };
 }
@@ -188,7 +188,7 @@ export class EventsRepository {
     const { where, params } = filterToSql(filter);
     const rows = this.db.prepare(`SELECT * FROM events ${where} ORDER BY started_at DESC, id DESC LIMIT ?`).all(...params, filter.limit + 1) as Row[];
     const page = rows.slice(0, filter.limit).map(fromRow);
-    const last = page[page.length - 1];
+    const last = page.at(-1);
     return { events: page, nextCursor: rows.length > filter.limit && last ? encodeCursor(last.startedAt, last.id) : null };
   }
 

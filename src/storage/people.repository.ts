@@ -193,7 +193,7 @@ export class PeopleRepository {
 
   /** Adds samples to one person; see `enrol`. */
   addSamples(name: string, samples: NewSample[], mode: PersonMode = 'any'): EnrolmentResult {
-    return this.enrol([{ name, samples }], mode)[0]!;
+    return this.enrol([{ name, samples }], mode)[0];
   }
 
   /**

@@ -133,12 +133,12 @@ export class Tracker {
       if (trackUsed.has(t) || detUsed.has(d)) continue;
       trackUsed.add(t);
       detUsed.add(d);
-      const track = this.tracks[t]!;
-      const det = detections[d]!;
+      const track = this.tracks[t];
+      const det = detections[d];
       const dt = ts - track.updatedAt;
       if (dt > 0) {
-        const measured = det.box.map((v, i) => (v - track.box[i]!) / dt) as Track['velocity'];
-        track.velocity = track.velocity.map((v, i) => v * (1 - velocitySmoothing) + measured[i]! * velocitySmoothing) as Track['velocity'];
+        const measured = det.box.map((v, i) => (v - track.box[i]) / dt) as Track['velocity'];
+        track.velocity = track.velocity.map((v, i) => v * (1 - velocitySmoothing) + measured[i] * velocitySmoothing) as Track['velocity'];
       }
       track.box = det.box;
       track.detection = det;
