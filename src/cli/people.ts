@@ -53,7 +53,7 @@ function run({ people }: OpenGallery, action: string, args: string[], json: bool
       return 0;
     }
     case 'show': {
-      const person = people.getPerson(args[0]!);
+      const person = people.getPerson(args[0]);
       const samples = people.listSamples(person.id).map((s) => ({ ...s, crop: s.cropPath && path.join(dataDir, s.cropPath) }));
       if (json) printJson(rounded({ ...person, samples }, 4));
       else {
@@ -75,13 +75,13 @@ function run({ people }: OpenGallery, action: string, args: string[], json: bool
       return 0;
     }
     case 'rename': {
-      const renamed = people.renamePerson(args[0]!, validatePersonName(args[1]!));
+      const renamed = people.renamePerson(args[0], validatePersonName(args[1]));
       if (json) printJson(renamed);
       else process.stdout.write(`renamed ${args[0]} to ${renamed.name}\n`);
       return 0;
     }
     case 'remove': {
-      const { person, samples } = people.removePerson(args[0]!);
+      const { person, samples } = people.removePerson(args[0]);
       if (json) printJson({ removed: person, samples });
       else process.stdout.write(`removed ${person.name} and ${samples} sample${samples === 1 ? '' : 's'}\n`);
       return 0;

@@ -125,7 +125,7 @@ export const eventParamsSchema = z.object({ id: z.string().describe('Event id') 
 export const snapshotQuerySchema = z.object({
   kind: once('kind')
     .refine((v) => v === undefined || v === 'face' || v === 'frame', { error: (issue) => `kind=${String(issue.input)} must be face or frame` })
-    .transform((v) => (v ?? 'face') as 'face' | 'frame')
+    .transform((v) => (v ?? 'face'))
     .meta({ enum: ['face', 'frame'], default: 'face' })
     .describe('face: the best face crop; frame: the whole frame with the box'),
 });

@@ -57,7 +57,7 @@ export function positiveIdParam(what: string, { hint = '', safe = false }: { hin
     .string()
     .refine((text) => whole(Number(text)) && Number(text) >= 1, { error: (issue) => `${what} id "${String(issue.input)}" must be a positive whole number${hint}` })
     .transform(Number)
-    .describe(`${what[0]!.toUpperCase()}${what.slice(1)} id`);
+    .describe(`${what[0].toUpperCase()}${what.slice(1)} id`);
 }
 
 /** Exact type equality, for compile-time checks that a schema's type is a declared one. */

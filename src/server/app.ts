@@ -103,7 +103,7 @@ export function createApp({ cameras, auth, health, webSecurity: security, router
 }
 
 function badPercentEncoding(url: string): string {
-  const pathPart = url.split('?')[0]!;
+  const pathPart = url.split('?')[0];
   const shown = pathPart.length > 120 ? `${pathPart.slice(0, 120)}…` : pathPart;
   return `the path ${JSON.stringify(shown)} is not valid percent-encoding: each %XX escape must spell UTF-8 (write % itself as %25)`;
 }

@@ -286,9 +286,9 @@ export function principalOf(res: Response): Principal {
  */
 export function requireAuth(auth: Auth) {
   return (req: Request, res: Response, next: NextFunction) => {
-    if (authenticateOnce(auth, req, res)) return next();
+    if (authenticateOnce(auth, req, res)) { next(); return; }
     if (req.path.startsWith('/api/')) return void res.status(401).json({ error: 'log in first (POST /api/login) or send Authorization: Bearer <token>' });
-    if (req.path === '/' || req.path.endsWith('.html')) return void res.redirect(302, '/login.html');
+    if (req.path === '/' || req.path.endsWith('.html')) { res.redirect(302, '/login.html'); return; }
     res.status(401).end();
   };
 }
@@ -305,9 +305,9 @@ const ADMIN_READS = ['/api/tokens', '/api/users'];
 export function requireAdminForChanges() {
   return (req: Request, res: Response, next: NextFunction) => {
     const principal = principalOf(res);
-    if (principal.role === 'admin' || req.path === '/api/logout') return next();
+    if (principal.role === 'admin' || req.path === '/api/logout') { next(); return; }
     const needsAdmin = !READS.has(req.method) || ADMIN_READS.some((p) => req.path === p || req.path.startsWith(p + '/'));
-    if (!needsAdmin) return next();
+    if (!needsAdmin) { next(); return; }
     res.status(403).json({ error: `${req.method} ${req.path} needs the admin role; ${principal.name} is a ${principal.role}` });
   };
 }

@@ -62,7 +62,7 @@ function convert(routes: readonly Route[]) {
     }
     const lookup = (schema: z.ZodType): JsonSchema => {
       const component = Object.entries(COMPONENTS).find(([, s]) => s === schema)?.[0];
-      return component ? { $ref: uri(component) } : all[anonymous.get(schema)!]!;
+      return component ? { $ref: uri(component) } : all[anonymous.get(schema)!];
     };
     return { all, lookup };
   };
@@ -74,7 +74,7 @@ function convert(routes: readonly Route[]) {
   const components: Record<string, JsonSchema> = {};
   for (const name of Object.keys(COMPONENTS)) {
     // a component with defaults (the camera settings) is shown as it is sent; the rest are the same both ways
-    components[name] = name === 'Camera' ? input.all[name]! : output.all[name]!;
+    components[name] = name === 'Camera' ? input.all[name] : output.all[name];
   }
   return { request: input.lookup, reply: output.lookup, components };
 }

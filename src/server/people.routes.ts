@@ -47,8 +47,8 @@ export function peopleRouter(gallery: GalleryService, uploadDir: string): Router
 
   router.post('/recognize', uploads.receive('file', 1), async (req, res) => {
     const result = await uploads.withPhotos(req, async (photos, refused) => {
-      if (refused.length) throw new ServiceError('invalid', `${refused[0]!.file} ${refused[0]!.reason}`);
-      return gallery.recognize(photos[0]!);
+      if (refused.length) throw new ServiceError('invalid', `${refused[0].file} ${refused[0].reason}`);
+      return gallery.recognize(photos[0]);
     });
     res.json(result);
   });

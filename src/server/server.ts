@@ -106,7 +106,7 @@ export async function startHttp({ config, bind, auth, cameras, gallery, events, 
 function liveLogin(io: SocketServer, auth: Auth): void {
   io.of('/live').use((socket, next) => {
     const principal = auth.authenticate(socket.request.headers);
-    if (!principal) return next(new Error('unauthorized: log in first'));
+    if (!principal) { next(new Error('unauthorized: log in first')); return; }
     (socket.data as { principal?: Principal }).principal = principal;
     next();
   });

@@ -119,7 +119,7 @@ export class GalleryService {
   create(requested: string): Person {
     const name = personNameFrom(requested, 'name');
     const [created] = this.changing(() => this.people.enrol([{ name, samples: [] }], 'new'));
-    return this.publicPerson(this.person(created!.person.id));
+    return this.publicPerson(this.person(created.person.id));
   }
 
   rename(id: number, requested: string): Person {
@@ -211,7 +211,7 @@ export class GalleryService {
     const lookAlike = this.lookAlikeSimilarity();
     const model = this.deps.config.recognition.model;
     const warnings = lookAlike === undefined ? [] : lookAlikes(this.people, model, [result.person.id], lookAlike).map((w) => w.message);
-    return { sampleId: result.sampleIds[0]!, warnings };
+    return { sampleId: result.sampleIds[0], warnings };
   }
 
   /** The similarity from which two people's mean faces draw a warning (the data directory's calibration). */

@@ -83,7 +83,7 @@ describe('a server with an admin password', () => {
     assert.match(setCookie, /facestream_session=/);
     assert.match(setCookie, /HttpOnly/i);
     assert.match(setCookie, /SameSite=Strict/i);
-    const cookie = setCookie.split(';')[0]!;
+    const cookie = setCookie.split(';')[0];
     assert.equal((await fetch(server.url + '/api/cameras', { headers: { cookie } })).status, 200);
 
     const socket = connect(`${server.url}/live`, { transports: ['websocket'], reconnection: false, extraHeaders: { cookie } });
@@ -99,7 +99,7 @@ describe('a server with an admin password', () => {
 
   it('issues API tokens for scripts (Authorization: Bearer), and refuses unknown ones', async () => {
     const login = await fetch(server.url + '/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: 'open sesame!' }) });
-    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0]!;
+    const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
     const created = await fetch(server.url + '/api/tokens', { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'backup script' }) });
     assert.equal(created.status, 201);
     const { token } = (await created.json()) as { token: string };

@@ -149,7 +149,7 @@ describe('ffmpeg and probe', () => {
     processes.add(stubborn);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the stub did not start within 10 s')), 10_000);
-      stubborn.stdout!.once('data', () => {
+      stubborn.stdout.once('data', () => {
         clearTimeout(timer);
         resolve();
       });
@@ -169,7 +169,7 @@ describe('ffmpeg and probe', () => {
       assert.deepEqual(result.info, { width: 320, height: 240, fps: CLIP_FPS, codec: 'h264' });
     }
     const missing = await probeSource({ url: path.join(work.dir, 'nope.mp4') }, { ...ffmpeg, ffprobePath: null });
-    assert.ok(!missing.ok && /No such file or directory/.test(missing.stderr), JSON.stringify(missing));
+    assert.ok(!missing.ok && missing.stderr.includes('No such file or directory'), JSON.stringify(missing));
   });
 });
 
@@ -296,7 +296,7 @@ describe('RTSP camera', () => {
     await waitForState(good, 'live', 15_000);
     const counting = collectFrames(good, 2 * CLIP_FPS, 10_000);
     wrong.start();
-    const refused = await waitForStatus(wrong, (s) => /connection refused/.test(s.reason ?? ''), 10_000, 'connection refused');
+    const refused = await waitForStatus(wrong, (s) => (s.reason ?? '').includes('connection refused'), 10_000, 'connection refused');
     assert.equal(refused.state, 'failed', 'never live: failed, with the reason, and still retried');
     assert.match(refused.reason ?? '', /is the camera on and the port right/);
     assert.ok(!refused.url.includes('s3cret'), refused.url);

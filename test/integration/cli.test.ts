@@ -69,17 +69,17 @@ describe('facestream detect', () => {
     const out = json<DetectJson[]>(result);
     assert.ok(Array.isArray(out) && out.length === 1, 'one result per image');
     const [r] = out;
-    assert.deepEqual(Object.keys(r!).sort(), ['faces', 'file', 'height', 'ms', 'width']);
-    assert.equal(r!.file, samplePhoto(1));
-    assert.equal(r!.width, 1920);
-    assert.equal(r!.height, 1280);
-    assert.ok(typeof r!.ms === 'number' && r!.ms > 0);
-    assert.equal(r!.faces.length, 3);
-    for (const face of r!.faces) {
+    assert.deepEqual(Object.keys(r).sort(), ['faces', 'file', 'height', 'ms', 'width']);
+    assert.equal(r.file, samplePhoto(1));
+    assert.equal(r.width, 1920);
+    assert.equal(r.height, 1280);
+    assert.ok(typeof r.ms === 'number' && r.ms > 0);
+    assert.equal(r.faces.length, 3);
+    for (const face of r.faces) {
       assert.deepEqual(Object.keys(face).sort(), ['box', 'confidence', 'keypoints']);
       assert.equal(face.box.length, 4);
       assert.ok(face.box.every((v) => typeof v === 'number' && v >= 0));
-      assert.ok(face.box[2]! > 100 && face.box[3]! > 100, `box ${face.box}`);
+      assert.ok(face.box[2] > 100 && face.box[3] > 100, `box ${face.box}`);
       assert.ok(face.confidence > 0.9 && face.confidence <= 1);
       assert.deepEqual(Object.keys(face.keypoints).sort(), [...KEYPOINT_NAMES].sort());
       for (const name of KEYPOINT_NAMES) assert.ok(isPoint(face.keypoints[name]), `${name}: ${face.keypoints[name]}`);
@@ -92,8 +92,8 @@ describe('facestream detect', () => {
     assert.equal(result.code, 0, result.stderr);
     const lines = result.stdout.trim().split('\n');
     assert.equal(lines.length, 2, result.stdout);
-    assert.match(lines[0]!, /^file\s+size\s+ms\s+faces/);
-    assert.match(lines[1]!, /sample1-640\.jpg\s+640x427\s+\d+\s+3\s+\[/);
+    assert.match(lines[0], /^file\s+size\s+ms\s+faces/);
+    assert.match(lines[1], /sample1-640\.jpg\s+640x427\s+\d+\s+3\s+\[/);
   });
 });
 
@@ -109,11 +109,11 @@ describe('facestream embed', () => {
       const out = json<EmbedJson[]>(result);
       assert.equal(out.length, 1);
       const [r] = out;
-      assert.equal(r!.file, small);
-      assert.equal(r!.model, model);
-      assert.equal(r!.dim, dim);
-      assert.equal(r!.faces.length, 3);
-      for (const face of r!.faces) {
+      assert.equal(r.file, small);
+      assert.equal(r.model, model);
+      assert.equal(r.dim, dim);
+      assert.equal(r.faces.length, 3);
+      for (const face of r.faces) {
         assert.equal(face.embedding.length, dim);
         assert.ok(face.embedding.every((v) => typeof v === 'number' && Number.isFinite(v)));
         const norm = Math.sqrt(face.embedding.reduce((s, v) => s + v * v, 0));
@@ -265,16 +265,16 @@ describe('facestream bench accuracy and the calibration it may write', () => {
     assert.ok(readFileSync(shipped).equals(before), 'the shipped file is untouched');
     const written = JSON.parse(readFileSync(path.join(dataDir, 'calibration.json'), 'utf8')) as Written;
     const shippedModels = (JSON.parse(before.toString('utf8')) as Written).models;
-    const threshold = written.models[MODEL]!.minSimilarity;
-    assert.equal(written.models[MODEL]!.measuredOn, 'pairs.csv');
-    assert.notEqual(threshold, shippedModels[MODEL]!.minSimilarity, 'measured on these pairs, not copied');
+    const threshold = written.models[MODEL].minSimilarity;
+    assert.equal(written.models[MODEL].measuredOn, 'pairs.csv');
+    assert.notEqual(threshold, shippedModels[MODEL].minSimilarity, 'measured on these pairs, not copied');
     assert.deepEqual(written.models.facenet128, shippedModels.facenet128, 'a model not measured keeps its shipped calibration');
 
     const compare = await runCli(['compare', samplePhoto(2), samplePhoto(2), '--data-dir', dataDir, '--json'], { cli, env });
     assert.equal(compare.code, 0, compare.stderr);
     assert.ok(Math.abs(json<{ threshold: number }>(compare).threshold - threshold) < 1e-4, 'compare takes the data directory\'s threshold');
     const elsewhere = await runCli(['compare', samplePhoto(2), samplePhoto(2), '--data-dir', path.join(temp.dir, 'bench-write-other'), '--json'], { cli, env });
-    assert.ok(Math.abs(json<{ threshold: number }>(elsewhere).threshold - shippedModels[MODEL]!.minSimilarity) < 1e-4, 'another data directory reads the shipped default');
+    assert.ok(Math.abs(json<{ threshold: number }>(elsewhere).threshold - shippedModels[MODEL].minSimilarity) < 1e-4, 'another data directory reads the shipped default');
 
     const info = await runCli(['info', '--data-dir', dataDir, '--json'], { cli, env });
     assert.equal(info.code, 0, info.stderr);
@@ -367,8 +367,8 @@ describe('bad input', () => {
     // the good image is still reported
     const out = json<DetectJson[]>(result);
     assert.equal(out.length, 1);
-    assert.equal(out[0]!.file, small);
-    assert.equal(out[0]!.faces.length, 3);
+    assert.equal(out[0].file, small);
+    assert.equal(out[0].faces.length, 3);
   });
 
   test('embed with a bad file also exits 2 and still embeds the good one', async (t) => {

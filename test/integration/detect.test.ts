@@ -99,9 +99,9 @@ describe('detection on face-api sample photos', () => {
       assert.ok(below(k.mouth_left) > below(k.nose) && below(k.mouth_right) > below(k.nose), `face ${i}: mouth below the nose`);
     });
     // sorted by confidence, and three different people (the boxes do not overlap)
-    for (let i = 1; i < 3; i++) assert.ok(sample1Faces[i - 1]!.confidence >= sample1Faces[i]!.confidence);
+    for (let i = 1; i < 3; i++) assert.ok(sample1Faces[i - 1].confidence >= sample1Faces[i].confidence);
     const xs = sample1Faces.map((f) => centre(f.box)[0]).sort((a, b) => a - b);
-    assert.ok(xs[1]! - xs[0]! > 200 && xs[2]! - xs[1]! > 200, `face centres ${xs}`);
+    assert.ok(xs[1] - xs[0] > 200 && xs[2] - xs[1] > 200, `face centres ${xs}`);
   });
 
   test('images too small or without faces give [] without throwing', (t) => {
@@ -178,14 +178,14 @@ describe('detection on face-api sample photos', () => {
   });
 
   test('refineBoxes re-finds tracked faces from shifted boxes with O-Net alone, and nothing in an empty box', (t) => {
-    if (!sample1) return t.skip('sample photo missing');
+    if (!sample1) { t.skip('sample photo missing'); return; }
     const shifted = sample1Faces.map((f): Box => [f.box[0] + f.box[2] * 0.08, f.box[1] - f.box[3] * 0.06, f.box[2] * 1.05, f.box[3]]);
     const refound = detector.refineBoxes(sample1, shifted);
     assert.equal(refound.length, 3);
     for (const face of sample1Faces) {
       const centre = (b: Box) => [b[0] + b[2] / 2, b[1] + b[3] / 2];
       const [cx, cy] = centre(face.box);
-      const nearest = refound.map((r) => Math.hypot(centre(r.box)[0]! - cx!, centre(r.box)[1]! - cy!)).sort((a, b) => a - b)[0]!;
+      const nearest = refound.map((r) => Math.hypot(centre(r.box)[0] - cx, centre(r.box)[1] - cy)).sort((a, b) => a - b)[0];
       assert.ok(nearest < face.box[2] * 0.1, `refined box ${nearest.toFixed(1)} px from the detected one`);
     }
     assert.deepEqual(detector.refineBoxes(sample1, [[10, 10, 150, 150]]), [], 'a corner of the photo has no face');
@@ -209,7 +209,7 @@ describe('detection on face-api sample photos', () => {
       assert.ok(face.quality.size > 30 && face.quality.sharpness > 0, JSON.stringify(face.quality));
     }
     // three different people
-    assert.ok(cosineSimilarity(faces[0]!.embedding.vector, faces[1]!.embedding.vector) < 0.6);
+    assert.ok(cosineSimilarity(faces[0].embedding.vector, faces[1].embedding.vector) < 0.6);
   });
 });
 
@@ -228,7 +228,7 @@ describe('detection on the shared photo set', () => {
     const failures: string[] = [];
     let checked = 0;
     for (let i = 0; i < files.length; i += 7) {
-      const image = await decodeImage(files[i]!);
+      const image = await decodeImage(files[i]);
       const faces = detector.detect(image);
       checked++;
       // LFW images are centred on the labelled face: take the face nearest the middle
@@ -236,7 +236,7 @@ describe('detection on the shared photo set', () => {
         .map((f) => ({ f, d: Math.hypot(centre(f.box)[0] - image.width / 2, centre(f.box)[1] - image.height / 2) }))
         .sort((a, b) => a.d - b.d)[0];
       if (!central || central.d > 0.15 * image.width || central.f.confidence <= 0.9) {
-        failures.push(`${path.relative(dir, files[i]!)}: ${JSON.stringify(faces.map((f) => [f.box.map(Math.round), f.confidence.toFixed(3)]))}`);
+        failures.push(`${path.relative(dir, files[i])}: ${JSON.stringify(faces.map((f) => [f.box.map(Math.round), f.confidence.toFixed(3)]))}`);
       }
     }
     assert.equal(checked, 100);
@@ -257,11 +257,11 @@ describe('detection on the shared photo set', () => {
     const byY = [...faces].sort((a, b) => centre(a.box)[1] - centre(b.box)[1]);
     // the two men side by side in the upper half, the girl low at the right
     const [girl] = byY.slice(2);
-    const [gx, gy] = centre(girl!.box);
+    const [gx, gy] = centre(girl.box);
     assert.ok(gx > 0.75 * image.width && gy > 0.65 * image.height, `third face at ${[gx, gy].map(Math.round)}`);
     for (const man of byY.slice(0, 2)) {
       assert.ok(centre(man.box)[1] < 0.5 * image.height, `a man's face at ${centre(man.box).map(Math.round)}`);
-      assert.ok(man.box[2] > girl!.box[2], 'the men are nearer the camera than the girl');
+      assert.ok(man.box[2] > girl.box[2], 'the men are nearer the camera than the girl');
       assert.ok(man.confidence > 0.99);
     }
   });
@@ -284,7 +284,7 @@ describe('detection on the shared photo set', () => {
     assert.ok(all.length > 2, 'with the default 20 px the background faces are found too');
     const [left, right] = [...large].sort((a, b) => a.box[0] - b.box[0]);
     // Rick in the left half, Daryl in the right, both in the upper half of the frame
-    assert.ok(centre(left!.box)[0] < image.width / 2 && centre(right!.box)[0] > image.width / 2);
+    assert.ok(centre(left.box)[0] < image.width / 2 && centre(right.box)[0] > image.width / 2);
     for (const f of large) {
       assert.ok(centre(f.box)[1] < image.height / 2);
       assert.ok(f.confidence > 0.95);
@@ -327,7 +327,7 @@ describe('detection on the shared photo set', () => {
     assert.equal(different.length, 20);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     const sorted = [...different].sort((a, b) => a - b);
-    const median = (sorted[9]! + sorted[10]!) / 2;
+    const median = (sorted[9] + sorted[10]) / 2;
     const above = same.filter((s) => s > median).length / same.length;
     t.diagnostic(`mean same ${mean(same).toFixed(3)}, mean different ${mean(different).toFixed(3)}, median different ${median.toFixed(3)}, same above it ${above}`);
     assert.ok(mean(same) > mean(different), `mean same ${mean(same)} vs different ${mean(different)}`);

@@ -69,11 +69,11 @@ describe('enroll --video, predict and the SVM', { skip: skip ?? false }, () => {
     assert.equal(predict.code, 0, predict.stderr);
     const [katie, aoc] = JSON.parse(predict.stdout) as PredictJson[];
     assert.deepEqual(
-      katie!.faces.map((f) => [f.label, f.known]),
+      katie.faces.map((f) => [f.label, f.known]),
       [['katie_hill', true]],
     );
-    assert.equal(aoc!.faces.length, 1);
-    assert.notEqual(aoc!.faces[0]!.label, 'katie_hill', `score ${aoc!.faces[0]!.score}`);
+    assert.equal(aoc.faces.length, 1);
+    assert.notEqual(aoc.faces[0].label, 'katie_hill', `score ${aoc.faces[0].score}`);
   });
 
   test('enroll --matcher svm retrains; predict --matcher svm names both; a changed gallery refuses the SVM until train', async () => {
@@ -88,7 +88,7 @@ describe('enroll --video, predict and the SVM', { skip: skip ?? false }, () => {
       [['katie_hill'], ['alexandria_ocasio_cortez']],
     );
     for (const r of results) {
-      const f = r.faces[0]!;
+      const f = r.faces[0];
       assert.ok(f.score > 0.5 && f.score <= 1, `a probability: ${f.score}`);
       assert.equal(f.candidates.length, 2);
     }
@@ -103,7 +103,7 @@ describe('enroll --video, predict and the SVM', { skip: skip ?? false }, () => {
     assert.equal((JSON.parse(train.stdout) as { galleryVersion: number; kernel: string }).galleryVersion, 3);
     const fresh = await runCli(['predict', katieEnd, '--matcher', 'svm', '--data-dir', dataDir, '--json']);
     assert.equal(fresh.code, 0, fresh.stderr);
-    assert.equal((JSON.parse(fresh.stdout) as PredictJson[])[0]!.faces[0]!.label, 'katie_hill');
+    assert.equal((JSON.parse(fresh.stdout) as PredictJson[])[0].faces[0].label, 'katie_hill');
   });
 
   test('a file ffmpeg cannot read is refused with exit code 2 and nothing written', async () => {

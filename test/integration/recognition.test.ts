@@ -190,7 +190,7 @@ describe('facestream enroll and predict as commands', { skip: skip ?? false }, (
     );
     assert.match(enrol.stderr, /\[4\/4\] obama: obama3\.jpg ok/, 'progress on stderr');
 
-    const elon = path.join(DATA, 'unknown', 'elon_musk', readdirSync(path.join(DATA, 'unknown', 'elon_musk'))[0]!);
+    const elon = path.join(DATA, 'unknown', 'elon_musk', readdirSync(path.join(DATA, 'unknown', 'elon_musk'))[0]);
     const predict = await runCli(['predict', path.join(DATA, 'scenes', 'two_people.jpg'), elon, '--data-dir', dataDir, '--json']);
     assert.equal(predict.code, 0, predict.stderr);
     const results = JSON.parse(predict.stdout) as {
@@ -198,15 +198,15 @@ describe('facestream enroll and predict as commands', { skip: skip ?? false }, (
       faces: { box: number[]; label: string; score: number; known: boolean; candidates: { label: string; score: number }[] }[];
     }[];
     assert.equal(results.length, 2);
-    assert.deepEqual(results[0]!.faces.map((f) => f.label).sort(), ['biden', 'obama']);
-    for (const face of results[0]!.faces) {
+    assert.deepEqual(results[0].faces.map((f) => f.label).sort(), ['biden', 'obama']);
+    for (const face of results[0].faces) {
       assert.equal(face.box.length, 4);
       assert.equal(face.known, true);
-      assert.equal(face.candidates[0]!.label, face.label);
+      assert.equal(face.candidates[0].label, face.label);
       assert.equal(face.candidates.length, 2, 'as many candidates as people, up to 3');
     }
     assert.deepEqual(
-      results[1]!.faces.map((f) => [f.label, f.known]),
+      results[1].faces.map((f) => [f.label, f.known]),
       [['unknown', false]],
     );
 

@@ -111,7 +111,7 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
   });
 
   it('logs strangers as unknown events, filterable, exportable as CSV, and with a snapshot', async () => {
-    type Listed = { id: string; label: string; known: boolean; snapshotUrl: string | null };
+    interface Listed { id: string; label: string; known: boolean; snapshotUrl: string | null }
     // the server announces each event change on /live: the list is asked again when one shows a stranger
     const socket: LiveClient = connect(`${server.url}/live`, { transports: ['websocket'], reconnection: false });
     let events: Listed[] = [];
@@ -128,21 +128,21 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
         20_000,
       );
       assert.ok(events.length > 0, 'no event within 20 s');
-      assert.ok(events.every((e) => e.label === 'unknown' && e.known === false));
+      assert.ok(events.every((e) => e.label === 'unknown' && !e.known));
       const csv = await (await api('/api/events.csv?known=false')).text();
-      assert.match(csv.split('\r\n')[0]!, /^id,cameraId,label,known,score,startedAt/);
+      assert.match(csv.split('\r\n')[0], /^id,cameraId,label,known,score,startedAt/);
       // the snapshot is written a moment after the event starts, and announced in an `event` message
       snapshotUrl = await waitUntil(
-        async () => ((await (await api(`/api/events/${events[0]!.id}`)).json()) as Listed).snapshotUrl ?? undefined,
-        where(messages(socket, 'event'), ({ event }) => event.id === events[0]!.id && event.snapshotUrl !== null),
-        `a snapshot of event ${events[0]!.id}`,
+        async () => ((await (await api(`/api/events/${events[0].id}`)).json()) as Listed).snapshotUrl ?? undefined,
+        where(messages(socket, 'event'), ({ event }) => event.id === events[0].id && event.snapshotUrl !== null),
+        `a snapshot of event ${events[0].id}`,
         10_000,
       );
     } finally {
       socket.close();
     }
     assert.ok(snapshotUrl, 'the event got a snapshot');
-    const snapshot = await api(snapshotUrl!);
+    const snapshot = await api(snapshotUrl);
     assert.equal(snapshot.headers.get('content-type'), 'image/jpeg');
     assert.equal((await api('/api/events?limit=100000')).status, 400);
     assert.equal((await api('/api/events?from=yesterday')).status, 400);
@@ -195,9 +195,9 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
     const byFile = Object.fromEntries(report.results.map((r) => [r.file, r]));
     assert.equal(byFile['one-face.jpg']?.accepted, true);
     assert.equal(byFile['group.jpg']?.accepted, false);
-    assert.match(byFile['group.jpg']!.reason!, /faces found/);
+    assert.match(byFile['group.jpg'].reason!, /faces found/);
     assert.equal(report.person.samples, 1);
-    const face = await api(`/api/people/${ann.id}/faces/${byFile['one-face.jpg']!.faceId}/image`);
+    const face = await api(`/api/people/${ann.id}/faces/${byFile['one-face.jpg'].faceId}/image`);
     assert.equal(face.headers.get('content-type'), 'image/jpeg');
 
     const renamed = await api(`/api/people/${ann.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'anna' }) });
@@ -213,8 +213,8 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
     assert.equal(response.status, 200);
     const result = (await response.json()) as { faces: { label: string; known: boolean; score: number; candidates: { label: string }[]; box: number[] }[] };
     assert.equal(result.faces.length, 1);
-    assert.deepEqual([result.faces[0]!.label, result.faces[0]!.known], ['anna', true]);
-    assert.equal(result.faces[0]!.candidates[0]!.label, 'anna');
+    assert.deepEqual([result.faces[0].label, result.faces[0].known], ['anna', true]);
+    assert.equal(result.faces[0].candidates[0].label, 'anna');
   });
 
   it('answers every bad upload with a 4xx naming the problem, and keeps serving', async () => {

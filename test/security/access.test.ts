@@ -56,7 +56,7 @@ const json = (method: string, body: unknown, headers: Record<string, string> = {
 async function login(url: string, password: string, name?: string): Promise<string> {
   const r = await fetch(url + '/api/login', json('POST', name === undefined ? { password } : { name, password }));
   assert.equal(r.status, 200, `login as ${name ?? 'admin'}: ${await r.clone().text()}`);
-  return (r.headers.get('set-cookie') ?? '').split(';')[0]!;
+  return (r.headers.get('set-cookie') ?? '').split(';')[0];
 }
 
 /** Connects to /live; resolves with the socket once connected, rejects with the refusal. */

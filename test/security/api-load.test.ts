@@ -71,7 +71,7 @@ describe('REST under load: a real server', () => {
       // what client/src/main.ts and events-page.ts ask for: health, cameras, people, a page of 30, its thumbnails
       const first = await Promise.all(['/api/health', '/api/cameras', '/api/people', '/api/events?limit=30'].map((p) => fetch(server.url + p)));
       statuses.push(...first.map((r) => r.status));
-      const page = (await first[3]!.json()) as { events: { id: string }[]; nextCursor: string | null };
+      const page = (await first[3].json()) as { events: { id: string }[]; nextCursor: string | null };
       assert.equal(page.events.length, 30);
       const thumbs = await Promise.all(page.events.map((e) => fetch(`${server.url}/api/events/${e.id}/snapshot`)));
       for (const t of thumbs) await t.arrayBuffer();
@@ -129,7 +129,7 @@ describe('REST under load: a real server', () => {
     assert.equal(afterOther.status, 200);
     const page3 = (await afterOther.json()) as { events: { cameraId: string }[] };
     assert.equal(page3.events.length, 41);
-    assert.equal(page3.events[0]!.cameraId, 'garage', 'the newest event first');
+    assert.equal(page3.events[0].cameraId, 'garage', 'the newest event first');
   });
 
 });
@@ -156,9 +156,9 @@ describe('REST under load: the limits of a real server', () => {
     const budgetPages = API_RATE_LIMIT.readUnits / 10;
     const refused = distinct.filter((r) => r.status === 429);
     assert.deepEqual([distinct.filter((r) => r.status === 200).length, refused.length], [budgetPages, 16 - budgetPages]);
-    const retry = Number(refused[0]!.headers.get('retry-after'));
+    const retry = Number(refused[0].headers.get('retry-after'));
     assert.ok(Number.isInteger(retry) && retry >= 1 && retry <= 10, `Retry-After ${retry}`);
-    assert.match(((await refused[0]!.json()) as { error: string }).error, /fresh reads.*wait \d+ s \(Retry-After\)/);
+    assert.match(((await refused[0].json()) as { error: string }).error, /fresh reads.*wait \d+ s \(Retry-After\)/);
     const served = distinct.find((r) => r.status === 200)!;
     const again = await fetch(served.url);
     sent++;
@@ -224,15 +224,15 @@ describe('the rate limit, per client', () => {
 
   it('counts a valid token as its own client, a made-up one as its address; holds each 429 before answering', async () => {
     now = 0;
-    assert.deepEqual(await statuses(3, { authorization: GOOD[0]! }), [200, 200, 200]);
+    assert.deepEqual(await statuses(3, { authorization: GOOD[0] }), [200, 200, 200]);
     const started = performance.now();
-    const refused = await fetch(url + '/api/ping', { headers: { authorization: GOOD[0]! } });
+    const refused = await fetch(url + '/api/ping', { headers: { authorization: GOOD[0] } });
     const heldMs = performance.now() - started;
     assert.equal(refused.status, 429);
     assert.ok(heldMs >= 250, `held ${heldMs.toFixed(0)} ms before the 429`);
     // the window (10 s on the injected clock) less the hold, in whole seconds
     assert.equal(refused.headers.get('retry-after'), '10');
-    assert.deepEqual(await statuses(3, { authorization: GOOD[1]! }), [200, 200, 200], 'another token has its own limit');
+    assert.deepEqual(await statuses(3, { authorization: GOOD[1] }), [200, 200, 200], 'another token has its own limit');
     // made-up tokens all count against the address
     assert.deepEqual(await statuses(4, { authorization: `Bearer made-up-${Math.random()}` }), [200, 200, 200, 429]);
     assert.deepEqual(await statuses(1, { authorization: 'Bearer made-up-again' }), [429]);
@@ -244,9 +244,9 @@ describe('the rate limit, per client', () => {
   it('charges fresh reads in units of 50 rows', async () => {
     now = 100_000;
     // 2 units: two reads of 50 rows, then none of 1 row
-    assert.deepEqual(await statuses(3, { authorization: GOOD[1]! }, '/api/read?rows=50'), [200, 200, 429]);
+    assert.deepEqual(await statuses(3, { authorization: GOOD[1] }, '/api/read?rows=50'), [200, 200, 429]);
     now = 110_000;
-    assert.deepEqual(await statuses(1, { authorization: GOOD[1]! }, '/api/read?rows=120'), [429], '120 rows are 3 units');
+    assert.deepEqual(await statuses(1, { authorization: GOOD[1] }, '/api/read?rows=120'), [429], '120 rows are 3 units');
   });
 });
 
@@ -272,7 +272,7 @@ describe('TurnQueue and ResponseCache', () => {
     assert.equal(queue.length, 4);
     const results = await Promise.allSettled(done);
     assert.deepEqual(order, ['task 1', 'timer', 'immediate', 'task 2', 'task 4']);
-    assert.equal(results[2]!.status, 'rejected', 'a failed task fails its caller only');
+    assert.equal(results[2].status, 'rejected', 'a failed task fails its caller only');
     assert.equal(queue.length, 0);
   });
 

@@ -99,7 +99,7 @@ describe('cross-site requests in a real browser', { skip: skipReason() }, () => 
     const context = await browser.newContext();
     try {
       server = await startServer(config, (camera) => new StillCamera(camera, frame), silentLogger());
-      const admin = (await fetch(server.url + '/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: PASSWORD }) })).headers.get('set-cookie')!.split(';')[0]!;
+      const admin = (await fetch(server.url + '/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: PASSWORD }) })).headers.get('set-cookie')!.split(';')[0];
       const added = await fetch(server.url + '/api/users', { method: 'POST', headers: { cookie: admin, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'guard', password: 'watch only!', role: 'viewer' }) });
       assert.equal(added.status, 201);
       const page = await context.newPage();
@@ -168,7 +168,7 @@ describe('cross-site requests in a real browser', { skip: skipReason() }, () => 
         // the page cannot read the answer, and Cross-Origin-Resource-Policy makes its fetch fail
         // once the answer is in: the upload did reach the server
         assert.equal(answers.length, 1, `the upload's answer: ${JSON.stringify(result)}`);
-        assert.match(answers[0]!, /ERR_BLOCKED_BY_RESPONSE/);
+        assert.match(answers[0], /ERR_BLOCKED_BY_RESPONSE/);
         assert.equal(await samples(), 0, 'the foreign upload added no face');
         assert.equal(result.frames, 0, `the foreign page received live frames: ${result.messages.join(' | ')}`);
         assert.equal(result.socketOpened, false, `the WebSocket handshake was accepted: ${result.messages.join(' | ')}`);

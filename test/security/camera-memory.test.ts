@@ -122,7 +122,7 @@ describe('cameras added and deleted leave no memory behind', { skip }, () => {
     const perCameraMB = leastSquaresSlope(footprint) / 1e6;
     const rssPerCameraMB = leastSquaresSlope(rss) / 1e6;
     t.diagnostic(
-      `${MEASURED} cycles in ${((Date.now() - started) / 1000).toFixed(0)} s; heap + ArrayBuffers after GC from ${(footprint[0]! / 1e6).toFixed(1)} to ${(footprint.at(-1)! / 1e6).toFixed(1)} MB, ` +
+      `${MEASURED} cycles in ${((Date.now() - started) / 1000).toFixed(0)} s; heap + ArrayBuffers after GC from ${(footprint[0] / 1e6).toFixed(1)} to ${(footprint.at(-1)! / 1e6).toFixed(1)} MB, ` +
         `trend ${perCameraMB.toFixed(3)} MB a camera; RSS (workers and native memory too, not collected) trend ${rssPerCameraMB.toFixed(3)} MB a camera`,
     );
     assert.ok(perCameraMB < MAX_MB_PER_CAMERA, `heap + ArrayBuffers grow ${perCameraMB.toFixed(3)} MB a camera (want < ${MAX_MB_PER_CAMERA})`);

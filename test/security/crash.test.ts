@@ -43,13 +43,13 @@ function serve(args: string[]): Promise<Served> {
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`facestream serve did not start within ${START_MS} ms:\n${stderr}`)), START_MS);
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (chunk: string) => {
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (chunk: string) => {
       stderr += chunk;
       const match = /serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
       if (match) {
         clearTimeout(timer);
-        resolve({ child, url: match[1]!, stderr: () => stderr, exited });
+        resolve({ child, url: match[1], stderr: () => stderr, exited });
       }
     });
     void exited.then(({ code, signal }) => {

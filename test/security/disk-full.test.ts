@@ -108,7 +108,7 @@ describe('a server whose data disk is full', { skip, timeout: 180_000 }, () => {
     process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
       stderrLines.push(...String(chunk).split('\n').filter(Boolean));
       return writeStderr(chunk, ...rest);
-    }) as typeof process.stderr.write;
+    });
     const { data, info } = await sharp(photo).resize(640, 480, { fit: 'cover' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     frame = { data: new Uint8Array(data), width: info.width, height: info.height };
     // unknown faces are decided after 3 attempts, so events (and their snapshots) start at once
@@ -171,7 +171,7 @@ describe('a server whose data disk is full', { skip, timeout: 180_000 }, () => {
   it("logs a camera's failing snapshots and event writes once, not once a frame", async () => {
     const firstReport = new Promise<void>((resolve, reject) => {
       // the camera runs since the first test: its events may have met the full disk already
-      if (logs.some((line) => line.includes('the data disk is full'))) return resolve();
+      if (logs.some((line) => line.includes('the data disk is full'))) { resolve(); return; }
       const timeout = setTimeout(() => reject(new Error(`no disk-full report from the events within 60 s:\n${logs.join('\n')}`)), 60_000);
       onLog = (line) => {
         if (!line.includes('the data disk is full')) return;
@@ -197,7 +197,7 @@ describe('a server whose data disk is full', { skip, timeout: 180_000 }, () => {
     });
     const reports = logs.filter((l) => l.includes('the data disk is full'));
     assert.equal(reports.length, 1, logs.join('\n'));
-    assert.match(reports[0]!, /^facestream: events: the data disk is full \(/);
+    assert.match(reports[0], /^facestream: events: the data disk is full \(/);
     assert.deepEqual(
       filesUnder(path.join(dataDir, 'snapshots')).filter((f) => f.endsWith('.tmp')),
       [],

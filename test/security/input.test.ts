@@ -63,7 +63,7 @@ describe('bad input is a 400 with a message, never a 500', () => {
     process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
       stderr.push(String(chunk));
       return writeStderr(chunk, ...rest);
-    }) as typeof process.stderr.write;
+    });
     const config = configSchema.parse({ server: { port: 0 }, dataDir: temp.dir });
     server = await startServer(config, noCameras, lineLogger((line) => logged.push(line)));
     // events as the recorder writes them, through a second connection to the server's database
@@ -154,7 +154,7 @@ describe('bad input is a 400 with a message, never a 500', () => {
     ]) {
       const response = await api(`/api/events?${query}`);
       assert.equal(response.status, 400, query);
-      const name = query.split('=')[0]!;
+      const name = query.split('=')[0];
       assert.match((await response.json()).error, new RegExp(`^${name}=.+ is outside the years 1970 to 9999: use ISO 8601`), query);
       assert.equal((await api(`/api/events.csv?${query}`)).status, 400, `csv ${query}`);
     }

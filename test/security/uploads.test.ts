@@ -157,10 +157,10 @@ class ServeChild {
     const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--data-dir', this.data.dir], { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
     this.url = await new Promise<string>((resolve, reject) => {
-      child.stderr!.setEncoding('utf8').on('data', (text: string) => {
+      child.stderr.setEncoding('utf8').on('data', (text: string) => {
         this.stderr += text;
         const served = /serving on (http:\/\/\S+)/.exec(this.stderr);
-        if (served) resolve(served[1]!);
+        if (served) resolve(served[1]);
       });
       child.once('exit', (code) => reject(new Error(`facestream serve exited (code ${code}) before serving:\n${this.stderr}`)));
     });

@@ -76,10 +76,10 @@ export async function startRtspServer(): Promise<RtspServer> {
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
-  child.stderr!.setEncoding('utf8').on('data', (text: string) => (stderr = (stderr + text).slice(-2000)));
+  child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr = (stderr + text).slice(-2000)));
   await new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`the RTSP server did not start within 10 s: ${stderr}`)), 10_000);
-    child.stdout!.setEncoding('utf8').on('data', (text: string) => {
+    child.stdout.setEncoding('utf8').on('data', (text: string) => {
       if (!text.includes('ready')) return;
       clearTimeout(timer);
       resolve();
@@ -89,7 +89,7 @@ export async function startRtspServer(): Promise<RtspServer> {
       reject(new Error(`the RTSP server exited with ${code}: ${stderr}`));
     });
   });
-  child.stdout!.resume();
+  child.stdout.resume();
   return {
     child,
     publishUrl: (name) => `rtsp://127.0.0.1:${publishPort}/${name}`,
@@ -131,11 +131,11 @@ export function childProcesses(ppid = process.pid): ChildInfo[] {
     .map((line) => /^\s*(\d+)\s+(.*)$/.exec(line))
     .filter((m): m is RegExpExecArray => m !== null)
     .map((m) => {
-      const args = m[2]!;
+      const args = m[2];
       const program = path.basename(args.split(' ')[0] ?? '');
       const isFfmpeg = program === 'ffmpeg' || program === 'ffprobe';
       const role = isFfmpeg && args.includes(' -f rtsp ') ? 'publisher' : isFfmpeg ? 'camera' : 'other';
-      return { pid: Number(m[1]), args, role } as ChildInfo;
+      return { pid: Number(m[1]), args, role };
     })
     .filter((c) => !c.args.startsWith('ps '));
 }

@@ -75,7 +75,7 @@ export function waitFor<T>(feed: Feed<T>, what: Waited, accept: (value: T) => bo
       try {
         if (accept(value)) finish(() => resolve(value));
       } catch (error) {
-        finish(() => reject(error as Error));
+        finish(() => reject(error));
       }
     });
   });
@@ -113,10 +113,10 @@ export function waitUntil<T>(check: () => T | NotYet | Promise<T | NotYet>, wake
         do {
           again = false;
           const value = await check();
-          if (value !== undefined && value !== false) return finish(() => resolve(value));
+          if (value !== undefined && value !== false) { finish(() => resolve(value)); return; }
         } while (again && !done);
       } catch (error) {
-        finish(() => reject(error as Error));
+        finish(() => reject(error));
       } finally {
         checking = false;
       }

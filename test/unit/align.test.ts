@@ -22,7 +22,7 @@ function near(actual: number, expected: number, message: string, epsilon = 1e-9)
 }
 
 function nearAffine(actual: Affine, expected: Affine, message: string, epsilon = 1e-9): void {
-  actual.forEach((v, i) => near(v, expected[i]!, `${message} [${i}]`, epsilon));
+  actual.forEach((v, i) => near(v, expected[i], `${message} [${i}]`, epsilon));
 }
 
 /** scale·R(θ)·p + t as an affine matrix. */
@@ -45,36 +45,36 @@ function leastSquaresSimilarity(from: Point[], to: Point[]): Affine {
   const atb = [0, 0, 0, 0];
   from.forEach(([x, y], i) => {
     const rows: [number[], number][] = [
-      [[x, -y, 1, 0], to[i]![0]],
-      [[y, x, 0, 1], to[i]![1]],
+      [[x, -y, 1, 0], to[i][0]],
+      [[y, x, 0, 1], to[i][1]],
     ];
     for (const [row, rhs] of rows) {
       for (let r = 0; r < 4; r++) {
-        atb[r]! += row[r]! * rhs;
-        for (let c = 0; c < 4; c++) ata[r]![c]! += row[r]! * row[c]!;
+        atb[r] += row[r] * rhs;
+        for (let c = 0; c < 4; c++) ata[r][c] += row[r] * row[c];
       }
     }
   });
   // Gaussian elimination with partial pivoting
-  const m = ata.map((row, r) => [...row, atb[r]!]);
+  const m = ata.map((row, r) => [...row, atb[r]]);
   for (let col = 0; col < 4; col++) {
     let pivot = col;
-    for (let r = col + 1; r < 4; r++) if (Math.abs(m[r]![col]!) > Math.abs(m[pivot]![col]!)) pivot = r;
-    [m[col], m[pivot]] = [m[pivot]!, m[col]!];
+    for (let r = col + 1; r < 4; r++) if (Math.abs(m[r][col]) > Math.abs(m[pivot][col])) pivot = r;
+    [m[col], m[pivot]] = [m[pivot], m[col]];
     for (let r = 0; r < 4; r++) {
       if (r === col) continue;
-      const f = m[r]![col]! / m[col]![col]!;
-      for (let c = col; c < 5; c++) m[r]![c]! -= f * m[col]![c]!;
+      const f = m[r][col] / m[col][col];
+      for (let c = col; c < 5; c++) m[r][c] -= f * m[col][c];
     }
   }
-  const [a, b, tx, ty] = m.map((row, r) => row[4]! / row[r]!) as [number, number, number, number];
+  const [a, b, tx, ty] = m.map((row, r) => row[4] / row[r]) as [number, number, number, number];
   return [a, -b, tx, b, a, ty];
 }
 
 function residual(m: Affine, from: Point[], to: Point[]): number {
   return from.reduce((sum, p, i) => {
     const q = applyAffine(m, p);
-    return sum + (q[0] - to[i]![0]) ** 2 + (q[1] - to[i]![1]) ** 2;
+    return sum + (q[0] - to[i][0]) ** 2 + (q[1] - to[i][1]) ** 2;
   }, 0);
 }
 
@@ -113,7 +113,7 @@ describe('similarityTransform', () => {
     ];
     const to = FACE.map((p, i): Point => {
       const q = applyAffine(truth, p);
-      return [q[0] + noise[i]![0]!, q[1] + noise[i]![1]!];
+      return [q[0] + noise[i][0], q[1] + noise[i][1]];
     });
     const fit = similarityTransform(FACE, to);
     nearAffine(fit, leastSquaresSimilarity(FACE, to), 'same as the normal-equation solution', 1e-9);
@@ -130,8 +130,8 @@ describe('similarityTransform', () => {
     for (let k = 0; k < 4; k++) {
       for (const step of [1e-3, -1e-3]) {
         const p = [...params];
-        p[k]! += step;
-        const nudged: Affine = [p[0]!, -p[1]!, p[2]!, p[1]!, p[0]!, p[3]!];
+        p[k] += step;
+        const nudged: Affine = [p[0], -p[1], p[2], p[1], p[0], p[3]];
         assert.ok(residual(nudged, FACE, to) > residual(fit, FACE, to), `nudging parameter ${k} by ${step} lowers the residual`);
       }
     }
@@ -192,7 +192,7 @@ describe('templateFraming', () => {
     // and the template points of the crop land on the keypoints
     const framing = templateFraming(k, ARCFACE_TEMPLATE);
     keypointList(k).forEach((p, i) => {
-      const q = applyAffine(framing, ARCFACE_TEMPLATE[i]!);
+      const q = applyAffine(framing, ARCFACE_TEMPLATE[i]);
       near(q[0], p[0], `point ${i} x`, 1e-9);
       near(q[1], p[1], `point ${i} y`, 1e-9);
     });
@@ -234,7 +234,7 @@ describe('centroidFraming', () => {
         [-22, 40],
         [22, 40],
       ].map(([x, y]) => {
-        const q = applyAffine(rotate, [x!, y!]);
+        const q = applyAffine(rotate, [x, y]);
         return [q[0] + pivot[0], q[1] + pivot[1]] as Point;
       }),
     );

@@ -101,8 +101,8 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
     assert.equal(edited.fps, 10);
     assert.ok(first.stopped, 'the old source was stopped');
     assert.notEqual(latest('door'), first, 'a new source was started');
-    assert.equal((store.list()[0]!.settings as CameraConfig).url, 'rtsp://admin:s3cret@cam.local/stream');
-    assert.equal((store.list()[0]!.settings as CameraConfig).fps, 10);
+    assert.equal((store.list()[0].settings as CameraConfig).url, 'rtsp://admin:s3cret@cam.local/stream');
+    assert.equal((store.list()[0].settings as CameraConfig).fps, 10);
     await assert.rejects(registry.update('door', { id: 'back' }), { kind: 'invalid', message: /id cannot change/ });
     await assert.rejects(registry.update('door', { fps: 0 }), { kind: 'invalid', message: /fps/ });
     await assert.rejects(registry.update('door', [1]), { kind: 'invalid', message: /JSON object/ });
@@ -162,7 +162,7 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
     assert.deepEqual(frames.map((f) => [f.cameraId, f.seq]), [['door', 0], ['door', 1], ['door', 2]]);
     assert.equal(pipeline.metrics('door')!.framesIn, 3);
     assert.ok(registry.status('door')!.fpsIn > 0, 'the rate of frames in');
-    assert.equal(registry.metricsSnapshot()[0]!.cameraId, 'door');
+    assert.equal(registry.metricsSnapshot()[0].cameraId, 'door');
   });
 
   it('restores the cameras of the last run and the config file, and a camera with bad saved settings does not stop the others', async () => {

@@ -206,7 +206,7 @@ describe('real replies parse with the contract and with the document', () => {
     const value: unknown = JSON.parse(text);
     const parsed = schema.safeParse(value);
     assert.ok(parsed.success, `${method} ${url}: ${parsed.error?.message}`);
-    const documented = (operation(route).responses as Record<string, { content: Record<string, { schema: Json }> }>)[status]!.content['application/json']!.schema;
+    const documented = (operation(route).responses as Record<string, { content: Record<string, { schema: Json }> }>)[status].content['application/json'].schema;
     const byDocument = documentedSchema(documented).safeParse(value);
     assert.ok(byDocument.success, `${method} ${url} against the document: ${byDocument.error?.message}`);
     return value;
@@ -242,8 +242,8 @@ describe('real replies parse with the contract and with the document', () => {
     await replyOf('post', '/api/people', '/api/people', 201, { name: 'ann' });
     const people = (await replyOf('get', '/api/people', '/api/people', 200)) as { id: number; name: string }[];
     assert.deepEqual(people.map((p) => p.name), ['ann']);
-    await replyOf('get', '/api/people/:id', `/api/people/${people[0]!.id}`, 200);
-    await replyOf('patch', '/api/people/:id', `/api/people/${people[0]!.id}`, 200, { name: 'Ann Lee' });
+    await replyOf('get', '/api/people/:id', `/api/people/${people[0].id}`, 200);
+    await replyOf('patch', '/api/people/:id', `/api/people/${people[0].id}`, 200, { name: 'Ann Lee' });
   });
 
   it('answers a refusal with the error body', async () => {

@@ -86,7 +86,7 @@ describe('EventRecorder (real SQLite and snapshot files)', () => {
     const written = waitFor(emitted<RecordedChange>(recorder, 'change'), 'a snapshot', (change) => !!change.event.facePath);
     recorder.sample(sample({ ts: 1100 }));
     assert.equal(changes.length, 1);
-    const start = changes[0]!;
+    const start = changes[0];
     assert.equal(start.kind, 'start');
     assert.deepEqual([start.event.cameraId, start.event.trackId, start.event.label, start.event.known, start.event.frames, start.event.ended], ['door', 1, 'ann', true, 1, false]);
     assert.equal(repository.get(start.event.id), undefined, 'nothing written before a flush');
@@ -106,7 +106,7 @@ describe('EventRecorder (real SQLite and snapshot files)', () => {
 
   it('updates the open event from later samples: frames, the best score, and a better face as a new snapshot', async () => {
     recorder.sample(sample({ ts: 1000 }));
-    const id = changes[0]!.event.id;
+    const id = changes[0].event.id;
     await snapshotWritten(id);
     const firstFace = changes.at(-1)!.event.facePath;
 
@@ -125,7 +125,7 @@ describe('EventRecorder (real SQLite and snapshot files)', () => {
     assert.equal(changes.at(-1)!.newBestFace, true);
     const better = await snapshotWritten(id);
     assert.equal(better.newBestFace, false, "the snapshot's own announcement");
-    assert.ok(better.event.bestFace > changes[0]!.event.bestFace, 'the best face improved');
+    assert.ok(better.event.bestFace > changes[0].event.bestFace, 'the best face improved');
     assert.equal(better.event.frames, 4);
     assert.ok(existsSync(path.join(dataDir, better.event.facePath!)));
     assert.equal(better.event.facePath, firstFace, 'one snapshot file per event, rewritten');
@@ -140,7 +140,7 @@ describe('EventRecorder (real SQLite and snapshot files)', () => {
     recorder.sample(sample({ ts: 1000, trackId: 1 }));
     recorder.sample(sample({ ts: 1000, trackId: 2, cameraId: 'yard', identity: { label: 'unknown', score: 0.3, known: false, decided: true } }));
     const [ann, stranger] = changes.map((c) => c.event.id);
-    await Promise.all([snapshotWritten(ann!), snapshotWritten(stranger!)]);
+    await Promise.all([snapshotWritten(ann), snapshotWritten(stranger)]);
 
     recorder.trackEnded('door', 1, 5000);
     const end = changes.at(-1)!;
@@ -151,9 +151,9 @@ describe('EventRecorder (real SQLite and snapshot files)', () => {
     assert.equal(changes.length, count, 'nothing to end');
 
     recorder.flush();
-    assert.deepEqual([repository.get(ann!)!.ended, repository.get(ann!)!.endedAt], [true, 5000]);
-    assert.equal(repository.get(stranger!)!.ended, false);
-    assert.deepEqual([repository.get(stranger!)!.label, repository.get(stranger!)!.known], ['unknown', false]);
+    assert.deepEqual([repository.get(ann)!.ended, repository.get(ann)!.endedAt], [true, 5000]);
+    assert.equal(repository.get(stranger)!.ended, false);
+    assert.deepEqual([repository.get(stranger)!.label, repository.get(stranger)!.known], ['unknown', false]);
   });
 
   it('writes pending changes in one batch on flush, and stop() ends what is open and waits for its snapshots', async () => {

@@ -141,7 +141,7 @@ describe('EventsRepository on real SQLite', () => {
   });
 
   it('records a review and a relabel, which makes the event known under the new name', () => {
-    const unknown = repo.list({ limit: 1, known: false }).events[0]!;
+    const unknown = repo.list({ limit: 1, known: false }).events[0];
     const relabeled = repo.review(unknown.id, 'relabeled', 'carol')!;
     assert.deepEqual([relabeled.review, relabeled.label, relabeled.known], ['relabeled', 'carol', true]);
     assert.equal(repo.list({ limit: 10, person: 'carol' }).events.length, 1);
@@ -149,9 +149,9 @@ describe('EventsRepository on real SQLite', () => {
 
   it('an update keeps snapshot paths it does not carry', () => {
     const [event] = repo.list({ limit: 1 }).events;
-    repo.upsertMany([{ ...event!, ended: false, facePath: 'snapshots/d/x-face.jpg', framePath: 'snapshots/d/x-frame.jpg', snapshotBytes: 10 }]);
-    repo.upsertMany([{ ...event!, ended: true, score: 0.99 }]);
-    const stored = repo.get(event!.id)!;
+    repo.upsertMany([{ ...event, ended: false, facePath: 'snapshots/d/x-face.jpg', framePath: 'snapshots/d/x-frame.jpg', snapshotBytes: 10 }]);
+    repo.upsertMany([{ ...event, ended: true, score: 0.99 }]);
+    const stored = repo.get(event.id)!;
     assert.deepEqual([stored.facePath, stored.ended, stored.score], ['snapshots/d/x-face.jpg', true, 0.99]);
     assert.equal(repo.totalSnapshotBytes(), 10);
   });
@@ -186,7 +186,7 @@ describe('retention', () => {
       assert.deepEqual(result, { deletedEvents: 2, trimmedSnapshots: 1 });
       const left = repo.list({ limit: 10 }).events;
       assert.equal(left.length, 3);
-      const oldest = left[left.length - 1]!;
+      const oldest = left[left.length - 1];
       assert.equal(oldest.facePath, null, 'the oldest remaining event lost its snapshot');
       assert.ok(left.slice(0, 2).every((e) => e.facePath && existsSync(path.join(dir, e.facePath))));
       assert.equal(repo.totalSnapshotBytes(), 2000);

@@ -67,11 +67,11 @@ test('facenet128 embeds 150×150 crops into unit 128-d vectors without leaking t
     const [again] = embedder.embed(crops.slice(0, CROP), 1);
     assert.ok(again);
     assert.ok(cosineSimilarity(a, again) > 0.99999, 'deterministic across calls and batch sizes');
-    for (let i = 0; i < 128; i++) assert.ok(Math.abs(a[i]! - again[i]!) < 1e-5, `component ${i} differs`);
+    for (let i = 0; i < 128; i++) assert.ok(Math.abs(a[i] - again[i]) < 1e-5, `component ${i} differs`);
 
     // different inputs → different vectors
     let maxDiff = 0;
-    for (let i = 0; i < 128; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i]! - b[i]!));
+    for (let i = 0; i < 128; i++) maxDiff = Math.max(maxDiff, Math.abs(a[i] - b[i]));
     assert.ok(maxDiff > 1e-3, 'different crops give different embeddings');
     assert.ok(cosineSimilarity(a, b) < 0.9999);
 

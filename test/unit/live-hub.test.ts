@@ -66,7 +66,7 @@ describe('LiveHub back-pressure (real Socket.IO on loopback)', () => {
     const v: Viewer = { socket, received: [], unacked: [], maxInFlight: 0 };
     socket.on('frame', (message, drawn) => {
       v.received.push(message);
-      if (acknowledge) return drawn();
+      if (acknowledge) { drawn(); return; }
       v.unacked.push(drawn);
       v.maxInFlight = Math.max(v.maxInFlight, v.unacked.length);
     });

@@ -76,12 +76,12 @@ describe('models/manifest.json', () => {
   });
 
   test('readModelFile finds a file by its last path part and returns the verified bytes', async (t) => {
-    if ((await fileStatus(manifestEntry('mtcnn'), manifestEntry('mtcnn').files[0]!)) !== 'ok') {
+    if ((await fileStatus(manifestEntry('mtcnn'), manifestEntry('mtcnn').files[0])) !== 'ok') {
       t.skip('pnet.tflite is not cached: run `npm run models`');
       return;
     }
     const bytes = await readModelFile('mtcnn', 'pnet.tflite');
-    assert.equal(sha256(bytes), manifestEntry('mtcnn').files[0]!.sha256);
+    assert.equal(sha256(bytes), manifestEntry('mtcnn').files[0].sha256);
     const byFullPath = await readModelFile('mtcnn', 'android/src/main/assets/pnet.tflite');
     assert.ok(bytes.equals(byFullPath));
     await assert.rejects(readModelFile('mtcnn', 'qnet.tflite'), /lists no file qnet\.tflite/);
@@ -103,8 +103,8 @@ describe('a damaged model cache', () => {
     const pkg = `${mtcnn.package}@${mtcnn.version}`;
     cpSync(path.join(MODEL_CACHE, pkg), path.join(temp.dir, pkg), { recursive: true });
     process.env[ENV] = temp.dir;
-    pnetPath = cachedPath(mtcnn, mtcnn.files[0]!.path);
-    rnetPath = cachedPath(mtcnn, mtcnn.files[1]!.path);
+    pnetPath = cachedPath(mtcnn, mtcnn.files[0].path);
+    rnetPath = cachedPath(mtcnn, mtcnn.files[1].path);
     assert.ok(pnetPath.startsWith(temp.dir), 'the cache path follows the variable');
     // flip one byte in the middle of pnet.tflite; delete rnet.tflite
     const bytes = readFileSync(pnetPath);
@@ -127,9 +127,9 @@ describe('a damaged model cache', () => {
   test('fileStatus reports altered, missing and ok files', async (t) => {
     if (skipped(t)) return;
     const [pnet, rnet, onet] = manifestEntry('mtcnn').files;
-    assert.equal(await fileStatus(manifestEntry('mtcnn'), pnet!), 'altered');
-    assert.equal(await fileStatus(manifestEntry('mtcnn'), rnet!), 'missing');
-    assert.equal(await fileStatus(manifestEntry('mtcnn'), onet!), 'ok');
+    assert.equal(await fileStatus(manifestEntry('mtcnn'), pnet), 'altered');
+    assert.equal(await fileStatus(manifestEntry('mtcnn'), rnet), 'missing');
+    assert.equal(await fileStatus(manifestEntry('mtcnn'), onet), 'ok');
   });
 
   test('readModelFile refuses an altered file, naming it and `npm run models`', async (t) => {

@@ -28,7 +28,7 @@ describe('cropsTransposed and normalisedTransposed (the cascade\'s input made in
     const actual = cropsTransposed(image, boxes, 48);
     assert.equal(actual.length, expected.length);
     let worst = 0;
-    for (let i = 0; i < actual.length; i++) worst = Math.max(worst, Math.abs(actual[i]! - expected[i]!));
+    for (let i = 0; i < actual.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
     assert.ok(worst < 1e-4, `largest difference ${worst}`);
   });
 

@@ -47,7 +47,7 @@ describe('evaluation arithmetic', () => {
       bob: { precision: 2 / 3, recall: 1 },
     });
     // without strangers ann's precision is perfect
-    assert.equal(precisionRecall(confusionMatrix(['ann', 'bob'], probes)).ann!.precision, 1);
+    assert.equal(precisionRecall(confusionMatrix(['ann', 'bob'], probes)).ann.precision, 1);
     // a person never named has no precision; a person never probed is left out
     const never = precisionRecall(confusionMatrix(['ann', 'bob', 'cy'], [probe('ann', 'unknown')]));
     assert.deepEqual(never, { ann: { precision: null, recall: 0 } });
@@ -124,7 +124,7 @@ describe('diverse sample selection', () => {
       chosen.slice(1).map((c) => c.time),
       [2, 3, 4],
     );
-    for (let i = 1; i < chosen.length; i++) assert.ok(chosen[i]!.time > chosen[i - 1]!.time, 'returned in time order');
+    for (let i = 1; i < chosen.length; i++) assert.ok(chosen[i].time > chosen[i - 1].time, 'returned in time order');
   });
 
   test('farthest-point order: the most typical face first, then the most different', () => {

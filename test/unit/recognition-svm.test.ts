@@ -50,7 +50,7 @@ const NAMES = ['ann', 'bob', 'cy'];
 const centres = NAMES.map(() => direction());
 const stored: StoredEmbedding[] = [];
 NAMES.forEach((name, p) => {
-  for (let i = 0; i < 10; i++) stored.push({ sampleId: stored.length + 1, personId: p + 1, name, vector: around(centres[p]!) });
+  for (let i = 0; i < 10; i++) stored.push({ sampleId: stored.length + 1, personId: p + 1, name, vector: around(centres[p]) });
 });
 const gallery: Gallery = buildGallery(MODEL, 5, stored);
 const options = { minProbability: undefined, minSimilarity: 0.5, candidates: 3 };
@@ -58,7 +58,7 @@ const options = { minProbability: undefined, minSimilarity: 0.5, candidates: 3 }
 /** A unit vector pointing away from every centre: the centres' sum, negated. */
 function outlier(): Float32Array {
   const v = new Float32Array(DIM);
-  for (const c of centres) for (let i = 0; i < DIM; i++) v[i]! -= c[i]!;
+  for (const c of centres) for (let i = 0; i < DIM; i++) v[i] -= c[i];
   return l2normalize(v);
 }
 
@@ -94,12 +94,12 @@ describe('SVM matcher on synthetic clusters', () => {
       try {
         NAMES.forEach((name, p) => {
           for (let i = 0; i < 5; i++) {
-            const m = matcher.match(around(centres[p]!));
+            const m = matcher.match(around(centres[p]));
             assert.equal(m.label, name);
             assert.equal(m.known, true);
             assert.ok(m.score > 0.5, `probability ${m.score}`);
             assert.equal(m.candidates.length, 3);
-            const sum = matcher.rank(around(centres[p]!)).reduce((n, c) => n + c.score, 0);
+            const sum = matcher.rank(around(centres[p])).reduce((n, c) => n + c.score, 0);
             assert.ok(Math.abs(sum - 1) < 1e-6, `probabilities sum to ${sum}`);
           }
         });
@@ -117,7 +117,7 @@ describe('SVM matcher on synthetic clusters', () => {
       assert.equal(m.label, 'unknown');
       assert.equal(m.known, false);
       assert.ok(m.unknownReason === 'below-min-probability' || m.unknownReason === 'below-min-similarity', m.unknownReason);
-      assert.ok(NAMES.includes(m.candidates[0]!.label), 'the candidates are still listed');
+      assert.ok(NAMES.includes(m.candidates[0].label), 'the candidates are still listed');
       // without the probability rule the cosine check alone refuses it
       const cosineOnly = new SvmMatcher(lib, gallery, trained, { ...options, minProbability: 0 });
       try {
@@ -157,7 +157,7 @@ describe('the saved SVM', () => {
     assert.deepEqual(readdirSync(path.dirname(file)), [`${MODEL}.json`], 'no temporary file left');
     const read = readSvm(dir, MODEL);
     assert.deepEqual(read, JSON.parse(readFileSync(file, 'utf8')));
-    const probe = around(centres[1]!);
+    const probe = around(centres[1]);
     const a = new SvmMatcher(lib, gallery, trained, options);
     const b = new SvmMatcher(lib, gallery, read, options);
     try {
@@ -174,7 +174,7 @@ describe('the saved SVM', () => {
     const newer = buildGallery(MODEL, 6, stored);
     assert.throws(
       () => new SvmMatcher(lib, newer, trained, options),
-      (e: unknown) => e instanceof StaleSvmError && /trained on gallery version 5, the gallery is at 6: run `facestream train`/.test(e.message),
+      (e: unknown) => e instanceof StaleSvmError && e.message.includes('trained on gallery version 5, the gallery is at 6: run `facestream train`'),
     );
   });
 });

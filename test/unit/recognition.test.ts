@@ -51,7 +51,7 @@ function unit(seed: number, dim = 8): Float32Array {
 
 /** `base` moved a little towards `towards` (weight w), renormalised: a sample of the same person. */
 function near(base: Float32Array, towards: Float32Array, w: number): Float32Array {
-  return l2normalize(base.map((x, i) => (1 - w) * x + w * towards[i]!));
+  return l2normalize(base.map((x, i) => (1 - w) * x + w * towards[i]));
 }
 
 function axis(i: number, dim = 8): Float32Array {
@@ -67,7 +67,7 @@ function sample(vector: Float32Array, overrides: Partial<NewSample> = {}): NewSa
     embedding: { model: MODEL, vector },
     quality: GOOD_QUALITY,
     source: { kind: 'file', path: '/photos/x.jpg' },
-    cropJpeg: Buffer.from([0xff, 0xd8, 0xff, 0xd9, vector[0]! > 0 ? 1 : 0]),
+    cropJpeg: Buffer.from([0xff, 0xd8, 0xff, 0xd9, vector[0] > 0 ? 1 : 0]),
     ...overrides,
   };
 }
@@ -97,7 +97,7 @@ function snapshot(dir: string): Record<string, string> {
 describe('trimmed mean', () => {
   test('mean of unit vectors is unit length and points between them', () => {
     const m = meanEmbedding([axis(0), axis(1)]);
-    assert.ok(Math.abs(m[0]! - Math.SQRT1_2) < 1e-6 && Math.abs(m[1]! - Math.SQRT1_2) < 1e-6);
+    assert.ok(Math.abs(m[0] - Math.SQRT1_2) < 1e-6 && Math.abs(m[1] - Math.SQRT1_2) < 1e-6);
     assert.throws(() => meanEmbedding([]), /no embeddings/);
     assert.throws(() => meanEmbedding([axis(0, 4), axis(0, 8)]), /lengths differ/);
   });
@@ -106,7 +106,7 @@ describe('trimmed mean', () => {
     const vectors = [axis(0), axis(0), axis(0), axis(5)];
     const { mean, kept } = trimmedMean(vectors);
     assert.deepEqual(kept, [0, 1, 2, 3]);
-    assert.ok(mean[5]! > 0.1, 'the outlier still counts with 4 samples');
+    assert.ok(mean[5] > 0.1, 'the outlier still counts with 4 samples');
   });
 
   test('with 5 or more, the samples least similar to the mean are dropped', () => {
@@ -115,7 +115,7 @@ describe('trimmed mean', () => {
     const vectors = [near(person, unit(2), 0.1), near(person, unit(3), 0.1), outlier, near(person, unit(4), 0.1), near(person, unit(5), 0.1)];
     const { mean, kept } = trimmedMean(vectors);
     assert.deepEqual(kept, [0, 1, 3, 4], 'floor(5 × 0.2) = 1 dropped: the outlier');
-    assert.deepEqual(mean, meanEmbedding([vectors[0]!, vectors[1]!, vectors[3]!, vectors[4]!]));
+    assert.deepEqual(mean, meanEmbedding([vectors[0], vectors[1], vectors[3], vectors[4]]));
     assert.ok(cosineSimilarity(mean, person) > cosineSimilarity(meanEmbedding(vectors), person));
     let norm = 0;
     for (const x of mean) norm += x * x;
@@ -345,11 +345,11 @@ describe('enrolment with a fake face finder', () => {
     );
     assert.deepEqual(progress, ['1/2', '2/2']);
     assert.deepEqual(report.rejected, []);
-    assert.equal(report.enrolled[0]!.name, 'ann', 'the name is trimmed');
-    assert.equal(report.enrolled[0]!.sampleIds.length, 2);
+    assert.equal(report.enrolled[0].name, 'ann', 'the name is trimmed');
+    assert.equal(report.enrolled[0].sampleIds.length, 2);
     const stored = repo.embeddings(MODEL);
-    assert.deepEqual(stored[0]!.vector, photos['two.jpg']![0]!.embedding.vector);
-    const crop = path.join(dir, repo.listSamples(report.enrolled[0]!.personId)[0]!.cropPath!);
+    assert.deepEqual(stored[0].vector, photos['two.jpg'][0].embedding.vector);
+    const crop = path.join(dir, repo.listSamples(report.enrolled[0].personId)[0].cropPath!);
     assert.deepEqual([...readFileSync(crop).subarray(0, 2)], [0xff, 0xd8], 'the crop is a JPEG');
     db.close();
   });
@@ -360,7 +360,7 @@ describe('enrolment with a fake face finder', () => {
     await enrolPeople(finder, () => repo, [{ name: 'ann', files: ['one.jpg'] }], defaults);
     const report = await enrolPeople(finder, () => repo, [{ name: 'bob', files: ['bob.jpg'] }], { ...defaults, lookAlikeSimilarity: 0.8 });
     assert.equal(report.warnings.length, 1);
-    const w = report.warnings[0]!;
+    const w = report.warnings[0];
     assert.deepEqual([w.person, w.lookAlike], ['bob', 'ann']);
     assert.ok(w.similarity > 0.8 && w.similarity < 1);
     assert.match(w.message, /bob looks like ann \(similarity of their mean faces 0\.\d{3}/);
@@ -404,7 +404,7 @@ describe('people repository on SQLite', () => {
       'new',
     );
     assert.equal(repo.galleryVersion(), 1, 'one enrolment, one version');
-    assert.ok(ann!.created && bob!.created);
+    assert.ok(ann.created && bob.created);
     db.close();
     ({ db, repo } = openRepo(dir));
     assert.deepEqual(
@@ -419,20 +419,20 @@ describe('people repository on SQLite', () => {
       stored.map((s) => s.name),
       ['Ann', 'Ann', 'Bob'],
     );
-    assert.deepEqual(stored[0]!.vector, annVectors[0], 'float32 bytes survive exactly');
+    assert.deepEqual(stored[0].vector, annVectors[0], 'float32 bytes survive exactly');
     assert.deepEqual(repo.embeddings('facenet128'), [], 'embeddings are per model');
-    const samples = repo.listSamples(ann!.person.id);
-    assert.deepEqual(samples[0]!.quality, GOOD_QUALITY);
-    assert.equal(samples[0]!.cropPath, path.join('faces', String(ann!.person.id), `${samples[0]!.id}.jpg`));
-    assert.ok(existsSync(path.join(dir, samples[0]!.cropPath!)));
-    assert.deepEqual(readdirSync(path.join(dir, 'faces', String(ann!.person.id))).sort(), samples.map((s) => `${s.id}.jpg`).sort(), 'no temporary files left');
-    const bobSample = repo.listSamples(bob!.person.id)[0]!;
+    const samples = repo.listSamples(ann.person.id);
+    assert.deepEqual(samples[0].quality, GOOD_QUALITY);
+    assert.equal(samples[0].cropPath, path.join('faces', String(ann.person.id), `${samples[0].id}.jpg`));
+    assert.ok(existsSync(path.join(dir, samples[0].cropPath)));
+    assert.deepEqual(readdirSync(path.join(dir, 'faces', String(ann.person.id))).sort(), samples.map((s) => `${s.id}.jpg`).sort(), 'no temporary files left');
+    const bobSample = repo.listSamples(bob.person.id)[0];
     assert.deepEqual(bobSample.source, { kind: 'video', path: '/v.mp4', time: 2.5 });
     assert.equal(bobSample.cropPath, null);
 
     // 'any' adds to an existing person, found ignoring case; 'new' refuses it; 'existing' needs it
     const more = repo.addSamples('ann', [sample(unit(4, 192))]);
-    assert.deepEqual([more.created, more.person.id], [false, ann!.person.id]);
+    assert.deepEqual([more.created, more.person.id], [false, ann.person.id]);
     assert.throws(() => repo.addSamples('ANN', [sample(unit(5, 192))], 'new'), DuplicatePersonError);
     assert.throws(() => repo.addSamples('Cy', [sample(unit(5, 192))], 'existing'), UnknownPersonError);
     assert.equal(repo.galleryVersion(), 2);
@@ -445,15 +445,15 @@ describe('people repository on SQLite', () => {
     assert.equal(repo.galleryVersion(), 4);
 
     // remove a sample: row and crop go
-    const removed = repo.removeSample(samples[0]!.id);
+    const removed = repo.removeSample(samples[0].id);
     assert.equal(removed.person.name, 'Annie');
-    assert.equal(existsSync(path.join(dir, samples[0]!.cropPath!)), false);
-    assert.throws(() => repo.removeSample(samples[0]!.id), UnknownSampleError);
-    assert.equal(repo.listSamples(ann!.person.id).length, 2);
+    assert.equal(existsSync(path.join(dir, samples[0].cropPath)), false);
+    assert.throws(() => repo.removeSample(samples[0].id), UnknownSampleError);
+    assert.equal(repo.listSamples(ann.person.id).length, 2);
 
     // remove a person: samples and crop folder go
     assert.equal(repo.removePerson('annie').samples, 2);
-    assert.equal(existsSync(path.join(dir, 'faces', String(ann!.person.id))), false);
+    assert.equal(existsSync(path.join(dir, 'faces', String(ann.person.id))), false);
     assert.deepEqual(
       repo.listPeople().map((p) => p.name),
       ['Bob'],
@@ -498,7 +498,7 @@ describe('people repository on SQLite', () => {
 
     // and the next enrolment works, with ids that do not collide with leftovers
     const ok = repo.enrol([{ name: 'bob', samples: [sample(unit(3, 192))] }]);
-    assert.equal(repo.listSamples(ok[0]!.person.id).length, 1);
+    assert.equal(repo.listSamples(ok[0].person.id).length, 1);
     assert.equal(Object.keys(snapshot(dir + '/faces')).filter((f) => f.endsWith('.jpg')).length, 2);
     db.close();
   });

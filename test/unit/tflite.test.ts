@@ -52,13 +52,13 @@ function skipped(t: { skip: (message: string) => void }): boolean {
 }
 
 function tensorInfo(model: TfliteModel, indices: number[]): { name: string; shape: number[] }[] {
-  return indices.map((i) => ({ name: model.tensors[i]!.name, shape: model.tensors[i]!.shape }));
+  return indices.map((i) => ({ name: model.tensors[i].name, shape: model.tensors[i].shape }));
 }
 
 function maxAbsDiff(a: Float32Array | Int32Array | Uint8Array, b: Float32Array | Int32Array | Uint8Array): number {
   assert.equal(a.length, b.length, 'same number of values');
   let max = 0;
-  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i]! - b[i]!));
+  for (let i = 0; i < a.length; i++) max = Math.max(max, Math.abs(a[i] - b[i]));
   return max;
 }
 
@@ -123,10 +123,10 @@ describe('readTflite', () => {
       );
       // every operator refers to existing tensors, and the input is an activation, not a constant
       for (const op of m.operators) for (const i of [...op.inputs, ...op.outputs]) assert.ok(i === -1 || m.tensors[i], `${file}: tensor ${i}`);
-      assert.equal(m.tensors[m.inputs[0]!]!.data, null, `${file} input has no constant data`);
+      assert.equal(m.tensors[m.inputs[0]].data, null, `${file} input has no constant data`);
       // a convolution filter is a constant whose byte size matches its float32 shape
       const conv = m.operators.find((op) => op.opName === 'CONV_2D')!;
-      const filter = m.tensors[conv.inputs[1]!]!;
+      const filter = m.tensors[conv.inputs[1]];
       assert.ok(filter.data, `${file} filter is a constant`);
       assert.equal(filter.data.byteLength, filter.shape.reduce((a, b) => a * b, 1) * 4, `${file} filter ${filter.name} bytes`);
     }
@@ -174,14 +174,14 @@ describe('TfliteGraph', () => {
         );
         a.forEach((o, k) => {
           assert.ok(o.data.every(Number.isFinite), `${file} output ${k} is finite`);
-          const diff = maxAbsDiff(o.data, b[k]!.data);
+          const diff = maxAbsDiff(o.data, b[k].data);
           assert.ok(diff < 1e-4, `${file} output ${k}: max abs diff ${diff}`);
         });
         // not trivially equal: different inputs give different outputs
         const other = tf.randomUniform(input.shape, -1, 1, 'float32', 99) as tf.Tensor4D;
         const c = run(fused.get(file)!, other);
         other.dispose();
-        assert.ok(maxAbsDiff(a[0]!.data, c[0]!.data) > 1e-3, `${file}: output depends on the input`);
+        assert.ok(maxAbsDiff(a[0].data, c[0].data) > 1e-3, `${file}: output depends on the input`);
       } finally {
         input.dispose();
       }
@@ -193,10 +193,10 @@ describe('TfliteGraph', () => {
     const input = tf.randomUniform([1, 40, 30, 3], -1, 1, 'float32', 5) as tf.Tensor4D;
     const [prob, reg] = run(fused.get('pnet.tflite')!, input);
     input.dispose();
-    assert.deepEqual(prob!.shape, [1, 15, 10, 2]);
-    assert.deepEqual(reg!.shape, [1, 15, 10, 4]);
-    for (let i = 0; i < prob!.data.length; i += 2) {
-      const sum = prob!.data[i]! + prob!.data[i + 1]!;
+    assert.deepEqual(prob.shape, [1, 15, 10, 2]);
+    assert.deepEqual(reg.shape, [1, 15, 10, 4]);
+    for (let i = 0; i < prob.data.length; i += 2) {
+      const sum = prob.data[i] + prob.data[i + 1];
       assert.ok(Math.abs(sum - 1) < 1e-5, `softmax sums to ${sum}`);
     }
   });
@@ -209,13 +209,13 @@ describe('TfliteGraph', () => {
     try {
       const [batch3] = run(graph, three);
       const [batch1] = run(graph, first);
-      assert.deepEqual(batch3!.shape, [3, 192]);
-      assert.deepEqual(batch1!.shape, [1, 192]);
+      assert.deepEqual(batch3.shape, [3, 192]);
+      assert.deepEqual(batch1.shape, [1, 192]);
       // row 0 of the batch is the single-image result
-      const diff = maxAbsDiff(batch3!.data.subarray(0, 192), batch1!.data);
+      const diff = maxAbsDiff(batch3.data.subarray(0, 192), batch1.data);
       assert.ok(diff < 1e-4, `batch row 0 vs batch of 1: ${diff}`);
       // and the rows of different inputs differ
-      assert.ok(maxAbsDiff(batch3!.data.subarray(0, 192), batch3!.data.subarray(192, 384)) > 1e-3);
+      assert.ok(maxAbsDiff(batch3.data.subarray(0, 192), batch3.data.subarray(192, 384)) > 1e-3);
     } finally {
       tf.dispose([three, first]);
     }
@@ -241,10 +241,10 @@ describe('TfliteGraph', () => {
             const width = o.data.length / 3;
             const rows = [0, 1, 2].map((r) => o.data.subarray(r * width, (r + 1) * width));
             for (const r of [1, 2]) {
-              const diff = maxAbsDiff(rows[0]!, rows[r]!);
+              const diff = maxAbsDiff(rows[0], rows[r]);
               assert.ok(diff < 1e-5, `${graph.name} output ${k}: row ${r} differs from row 0 by ${diff}`);
             }
-            const diff = maxAbsDiff(rows[0]!, single[k]!.data);
+            const diff = maxAbsDiff(rows[0], single[k].data);
             assert.ok(diff < 1e-4, `${graph.name} output ${k}: batch row vs batch of 1 differ by ${diff}`);
           });
         }

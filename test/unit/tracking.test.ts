@@ -30,12 +30,12 @@ describe('Tracker', () => {
     const first = tracker.update([det([100, 100, 50, 50])], 0);
     assert.equal(first.active.length, 1);
     assert.equal(first.confirmed.length, 0);
-    const id = first.active[0]!.id;
+    const id = first.active[0].id;
     const second = tracker.update([det([104, 100, 50, 50])], 40);
-    assert.equal(second.active[0]!.id, id);
+    assert.equal(second.active[0].id, id);
     assert.deepEqual(second.confirmed.map((t) => t.id), [id]);
     const third = tracker.update([det([108, 100, 50, 50])], 80);
-    assert.equal(third.active[0]!.id, id);
+    assert.equal(third.active[0].id, id);
   });
 
   it('predicts a moving box forward between detections, capped at maxPredictionMs', () => {
@@ -43,45 +43,45 @@ describe('Tracker', () => {
     tracker.update([det([100, 100, 50, 50])], 0);
     tracker.update([det([110, 100, 50, 50])], 40); // 0.25 px per ms to the right
     const [at60] = tracker.predict(60);
-    assert.ok(Math.abs(at60!.box[0] - 115) < 1e-9, `x at 60 ms: ${at60!.box[0]}`);
-    const track = tracker.all[0]!;
+    assert.ok(Math.abs(at60.box[0] - 115) < 1e-9, `x at 60 ms: ${at60.box[0]}`);
+    const track = tracker.all[0];
     assert.ok(Math.abs(predictBox(track, 1000, 100)[0] - 135) < 1e-9, 'prediction stops 100 ms past the last update');
   });
 
   it('ends a track once it has gone unmatched for more than maxMissMs, and starts a new id for a new face', () => {
     const tracker = new Tracker({ minHits: 1, maxMissMs: 100 });
-    const id = tracker.update([det([0, 0, 40, 40])], 0).active[0]!.id;
+    const id = tracker.update([det([0, 0, 40, 40])], 0).active[0].id;
     assert.equal(tracker.update([], 40).ended.length, 0);
     assert.equal(tracker.update([], 100).ended.length, 0, 'exactly maxMissMs: still alive');
     const ended = tracker.update([det([300, 300, 40, 40])], 140);
     assert.deepEqual(ended.ended.map((t) => t.id), [id]);
-    assert.notEqual(ended.active[0]!.id, id);
+    assert.notEqual(ended.active[0].id, id);
   });
 
   it('counts time, not rounds: many quick rounds without the face do not end its track', () => {
     const tracker = new Tracker({ minHits: 1, maxMissMs: 500 });
-    const id = tracker.update([det([0, 0, 40, 40])], 0).active[0]!.id;
+    const id = tracker.update([det([0, 0, 40, 40])], 0).active[0].id;
     for (let ts = 4; ts <= 400; ts += 4) assert.equal(tracker.update([], ts).ended.length, 0);
-    assert.equal(tracker.update([det([2, 0, 40, 40])], 440).active[0]!.id, id);
+    assert.equal(tracker.update([det([2, 0, 40, 40])], 440).active[0].id, id);
   });
 
   it('continues a track with a low-confidence detection but starts none from one', () => {
     const tracker = new Tracker({ minHits: 3, minStartConfidence: 0.7, confirmAtConfidence: 0.995 });
     assert.equal(tracker.update([det([0, 0, 50, 50], 0.4)], 0).active.length, 0, 'a low score alone starts nothing');
-    const id = tracker.update([det([0, 0, 50, 50], 0.9)], 40).active[0]!.id;
+    const id = tracker.update([det([0, 0, 50, 50], 0.9)], 40).active[0].id;
     const low = tracker.update([det([2, 0, 50, 50], 0.4), det([300, 0, 50, 50], 0.4)], 80);
     assert.deepEqual(low.active.map((t) => t.id), [id], 'the low score continues the track it overlaps; the other is dropped');
     assert.equal(tracker.all.length, 1);
-    assert.equal(tracker.all[0]!.misses, 0);
+    assert.equal(tracker.all[0].misses, 0);
     assert.deepEqual(tracker.update([det([4, 0, 50, 50], 0.4)], 120).confirmed.map((t) => t.id), [id], 'hits count once the track was started by a confident one');
   });
 
   it('adds the untracked faces of an older frame as new tracks and leaves tracked ones where they are', () => {
     const tracker = new Tracker({ minHits: 1 });
-    const id = tracker.update([det([100, 100, 50, 50])], 80).active[0]!.id;
+    const id = tracker.update([det([100, 100, 50, 50])], 80).active[0].id;
     const added = tracker.addUntracked([det([96, 100, 50, 50]), det([400, 50, 60, 60]), det([600, 50, 40, 40], 0.5)], 40);
     assert.deepEqual(added.map((t) => t.box[0]), [400], 'the new confident face only');
-    assert.equal(added[0]!.startedAt, 40);
+    assert.equal(added[0].startedAt, 40);
     const tracked = tracker.all.find((t) => t.id === id)!;
     assert.deepEqual([tracked.box[0], tracked.updatedAt], [100, 80], 'the tracked face keeps its newer box');
   });
@@ -91,8 +91,8 @@ describe('Tracker', () => {
     const [a, b] = tracker.update([det([0, 0, 50, 50]), det([200, 0, 50, 50])], 0).active;
     const next = tracker.update([det([205, 2, 50, 50]), det([3, 1, 50, 50])], 40).active;
     const byX = new Map(next.map((t) => [Math.round(t.box[0]), t.id]));
-    assert.equal(byX.get(3), a!.id);
-    assert.equal(byX.get(205), b!.id);
+    assert.equal(byX.get(3), a.id);
+    assert.equal(byX.get(205), b.id);
   });
 
   it('does not draw unconfirmed tracks', () => {
@@ -121,7 +121,7 @@ describe('IdentityVote', () => {
     assert.equal(decide(tie, options), null);
     const vote = new IdentityVote(options);
     for (const s of [...tie, ...tie].slice(0, 3)) assert.equal(vote.add(s).decided, false);
-    const last = vote.add(tie[1]!);
+    const last = vote.add(tie[1]);
     assert.deepEqual([last.label, last.known, last.decided], [UNKNOWN, false, true]);
   });
 
@@ -180,9 +180,9 @@ describe('Tracker.remove', () => {
   it('ends one track and leaves the others', () => {
     const tracker = new Tracker({ minHits: 1 });
     const [a, b] = tracker.update([det([0, 0, 50, 50]), det([200, 0, 50, 50])], 0).active;
-    assert.equal(tracker.remove(a!.id)?.id, a!.id);
-    assert.equal(tracker.remove(a!.id), undefined);
-    assert.deepEqual(tracker.all.map((t) => t.id), [b!.id]);
+    assert.equal(tracker.remove(a.id)?.id, a.id);
+    assert.equal(tracker.remove(a.id), undefined);
+    assert.deepEqual(tracker.all.map((t) => t.id), [b.id]);
   });
 });
 
