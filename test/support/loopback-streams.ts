@@ -134,7 +134,7 @@ export function childProcesses(ppid = process.pid): ChildInfo[] {
       const args = m[2];
       const program = path.basename(args.split(' ')[0] ?? '');
       const isFfmpeg = program === 'ffmpeg' || program === 'ffprobe';
-      const role = isFfmpeg && args.includes(' -f rtsp ') ? 'publisher' : isFfmpeg ? 'camera' : 'other';
+      const role: ChildInfo['role'] = isFfmpeg && args.includes(' -f rtsp ') ? 'publisher' : isFfmpeg ? 'camera' : 'other';
       return { pid: Number(m[1]), args, role };
     })
     .filter((c) => !c.args.startsWith('ps '));
