@@ -16,6 +16,14 @@ const ABS = 101;
 
 type Activation = 'linear' | 'relu' | 'relu6' | 'prelu';
 
+/** The outputs of a weighted op and what TensorFlow.js's fused kernels take besides its input and weights. */
+interface FusedParts {
+  outputs: number[];
+  activation: Activation;
+  preluActivationWeights: tf.Tensor | undefined;
+  bias: tf.Tensor | undefined;
+}
+
 interface Step {
   /** Tensor indices this step writes. */
   outputs: number[];
@@ -266,70 +274,16 @@ export class TfliteGraph {
   }
 
   private stepFor(op: TfliteOperator, prelu?: { alpha: tf.Tensor; output: number }): Step {
-    const { inputs, options, opName } = op;
+    const { inputs, options } = op;
     const outputs = prelu ? [prelu.output] : op.outputs;
-    const activation: Activation = prelu ? 'prelu' : fusedActivation(this.activationCode(op), opName);
-    const preluActivationWeights = prelu?.alpha;
     const input = (v: ReadonlyMap<number, tf.Tensor>, k: number) => valueOf(v, inputs[k]);
-    const bias = inputs.length > 2 && inputs[2] >= 0 ? this.constant(inputs[2]) : undefined;
-
     switch (op.opcode) {
-      case BuiltinOp.CONV_2D: {
-        // TFLite OHWI → TensorFlow.js HWIO
-        const raw = this.rawConstant(inputs[1]);
-        const filter = this.keep(tf.transpose(raw, [1, 2, 3, 0])) as tf.Tensor4D;
-        raw.dispose();
-        const strides: [number, number] = [options?.int32(2, 1) ?? 1, options?.int32(1, 1) ?? 1];
-        const dilations: [number, number] = [options?.int32(5, 1) ?? 1, options?.int32(4, 1) ?? 1];
-        const pad = padding(options);
-        return {
-          outputs,
-          run: (v) => [
-            tf.fused.conv2d({ x: input(v, 0) as tf.Tensor4D, filter, strides, pad, dilations, bias, activation, preluActivationWeights }),
-          ],
-        };
-      }
-      case BuiltinOp.DEPTHWISE_CONV_2D: {
-        const multiplier = options?.int32(3, 1) ?? 1;
-        const [, h, w, cm] = this.model.tensors[inputs[1]].shape as [number, number, number, number];
-        // TFLite [1, H, W, C·M] → TensorFlow.js [H, W, C, M]
-        const raw = this.rawConstant(inputs[1]);
-        const filter = this.keep(tf.reshape(raw, [h, w, cm / multiplier, multiplier])) as tf.Tensor4D;
-        raw.dispose();
-        const strides: [number, number] = [options?.int32(2, 1) ?? 1, options?.int32(1, 1) ?? 1];
-        const dilations: [number, number] = [options?.int32(6, 1) ?? 1, options?.int32(5, 1) ?? 1];
-        const pad = padding(options);
-        return {
-          outputs,
-          run: (v) => [
-            tf.fused.depthwiseConv2d({
-              x: input(v, 0) as tf.Tensor4D,
-              filter,
-              strides,
-              pad,
-              dilations,
-              bias,
-              activation,
-              preluActivationWeights,
-            }),
-          ],
-        };
-      }
-      case BuiltinOp.FULLY_CONNECTED: {
-        // TFLite weights are [out, in]; transposed once here because the wasm backend's fused
-        // matMul computes wrong results with transposeB (seen with tfjs 4.22, batch of 3 × 1152)
-        const raw = this.rawConstant(inputs[1]);
-        const weights = this.keep(tf.transpose(raw)) as tf.Tensor2D;
-        raw.dispose();
-        return {
-          outputs,
-          run: (v) => {
-            const x = input(v, 0);
-            const flat = tf.reshape<tf.Rank.R2>(x, [x.shape[0], -1]);
-            return [tf.fused.matMul({ a: flat, b: weights, bias, activation, preluActivationWeights })];
-          },
-        };
-      }
+      case BuiltinOp.CONV_2D:
+        return this.convStep(op, this.fusedOf(op, prelu));
+      case BuiltinOp.DEPTHWISE_CONV_2D:
+        return this.depthwiseStep(op, this.fusedOf(op, prelu));
+      case BuiltinOp.FULLY_CONNECTED:
+        return this.fullyConnectedStep(op, this.fusedOf(op, prelu));
       case BuiltinOp.MAX_POOL_2D:
       case BuiltinOp.AVERAGE_POOL_2D: {
         const strides: [number, number] = [options?.int32(2, 1) ?? 1, options?.int32(1, 1) ?? 1];
@@ -369,6 +323,57 @@ export class TfliteGraph {
       default:
         throw new Error(`${this.name}: TFLite op ${BUILTIN_OP_NAMES[op.opcode] ?? op.opcode} is not supported`);
     }
+  }
+
+  /** What a weighted op (conv, depthwise conv, fully connected) fuses: its bias and activation, PReLU when one follows it. */
+  private fusedOf(op: TfliteOperator, prelu?: { alpha: tf.Tensor; output: number }): FusedParts {
+    const { inputs } = op;
+    return {
+      outputs: prelu ? [prelu.output] : op.outputs,
+      activation: prelu ? 'prelu' : fusedActivation(this.activationCode(op), op.opName),
+      preluActivationWeights: prelu?.alpha,
+      bias: inputs.length > 2 && inputs[2] >= 0 ? this.constant(inputs[2]) : undefined,
+    };
+  }
+
+  private convStep({ inputs, options }: TfliteOperator, { outputs, ...fused }: FusedParts): Step {
+    // TFLite OHWI → TensorFlow.js HWIO
+    const raw = this.rawConstant(inputs[1]);
+    const filter = this.keep(tf.transpose(raw, [1, 2, 3, 0])) as tf.Tensor4D;
+    raw.dispose();
+    const strides: [number, number] = [options?.int32(2, 1) ?? 1, options?.int32(1, 1) ?? 1];
+    const dilations: [number, number] = [options?.int32(5, 1) ?? 1, options?.int32(4, 1) ?? 1];
+    const pad = padding(options);
+    return { outputs, run: (v) => [tf.fused.conv2d({ x: valueOf(v, inputs[0]) as tf.Tensor4D, filter, strides, pad, dilations, ...fused })] };
+  }
+
+  private depthwiseStep({ inputs, options }: TfliteOperator, { outputs, ...fused }: FusedParts): Step {
+    const multiplier = options?.int32(3, 1) ?? 1;
+    const [, h, w, cm] = this.model.tensors[inputs[1]].shape as [number, number, number, number];
+    // TFLite [1, H, W, C·M] → TensorFlow.js [H, W, C, M]
+    const raw = this.rawConstant(inputs[1]);
+    const filter = this.keep(tf.reshape(raw, [h, w, cm / multiplier, multiplier])) as tf.Tensor4D;
+    raw.dispose();
+    const strides: [number, number] = [options?.int32(2, 1) ?? 1, options?.int32(1, 1) ?? 1];
+    const dilations: [number, number] = [options?.int32(6, 1) ?? 1, options?.int32(5, 1) ?? 1];
+    const pad = padding(options);
+    return { outputs, run: (v) => [tf.fused.depthwiseConv2d({ x: valueOf(v, inputs[0]) as tf.Tensor4D, filter, strides, pad, dilations, ...fused })] };
+  }
+
+  private fullyConnectedStep({ inputs }: TfliteOperator, { outputs, ...fused }: FusedParts): Step {
+    // TFLite weights are [out, in]; transposed once here because the wasm backend's fused
+    // matMul computes wrong results with transposeB (seen with tfjs 4.22, batch of 3 × 1152)
+    const raw = this.rawConstant(inputs[1]);
+    const weights = this.keep(tf.transpose(raw)) as tf.Tensor2D;
+    raw.dispose();
+    return {
+      outputs,
+      run: (v) => {
+        const x = valueOf(v, inputs[0]);
+        const flat = tf.reshape<tf.Rank.R2>(x, [x.shape[0], -1]);
+        return [tf.fused.matMul({ a: flat, b: weights, ...fused })];
+      },
+    };
   }
 
   private binary(op: TfliteOperator, fn: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): Step {
