@@ -7,6 +7,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { ReportThrottle, asDiskFull } from '../common/errors.js';
+import { UNKNOWN } from '../common/match.js';
 import type { RecognitionEvent } from '../common/recognition-event.js';
 import type { TrackSample } from '../common/face-sample.js';
 import type { EventsRepository } from '../storage/events.repository.js';
@@ -44,16 +45,17 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
       trackId: sample.trackId,
       ts: sample.ts,
       identity: sample.identity,
-      matchLabel: sample.match.known ? sample.match.label : 'unknown',
+      matchLabel: sample.match.known ? sample.match.label : UNKNOWN,
       matchScore: sample.match.score,
       quality: sample.quality,
     });
     if (!change) return;
     this.record(change);
     if (change.newBestFace) {
-      // the frame lives in a shared slot the pipeline will reuse: copy it now
+      // a copy, now: the frame's slot goes back to the camera's reader once the pipeline is done
+      // with it, and the snapshot is written later (disk), too long to keep a slot of the ring
       const { width, height } = sample.frame;
-      const frame = { data: new Uint8Array(sample.frame.buffer, 0, width * height * 3).slice(), width, height };
+      const frame = { data: new Uint8Array(sample.frame.data), width, height };
       const id = change.event.id;
       const saving: Promise<void> = this.snapshots
         .save(id, frame, sample.detection.box, sample.ts)

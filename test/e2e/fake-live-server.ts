@@ -11,7 +11,7 @@ import path from 'node:path';
 import express from 'express';
 import sharp from 'sharp';
 import { Server as SocketServer, type Socket as ServerSocket } from 'socket.io';
-import type { CameraStatus, LiveClientEvents, LiveFace, LiveFrame, LiveServerEvents } from '../../src/common/live-events.js';
+import type { CameraStatus, LiveClientEvents, LiveFace, FrameMessage, LiveServerEvents } from '../../src/common/live-events.js';
 import { formatIssues } from '../../src/config/load.js';
 import { cameraSchema } from '../../src/config/schema.js';
 import { redactUrl } from '../../src/ingest/ffmpeg-args.js';
@@ -167,7 +167,7 @@ export class FakeServer {
     });
   }
 
-  private frame(cameraId: string): LiveFrame {
+  private frame(cameraId: string): FrameMessage {
     const seq = ++this.seq;
     const sway = (seq % 10) * 2; // the known face moves a little, as a tracked face would
     const known: LiveFace = { ...KNOWN_FACE, box: [KNOWN_FACE.box[0] + sway, KNOWN_FACE.box[1], KNOWN_FACE.box[2], KNOWN_FACE.box[3]] };

@@ -25,7 +25,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { io as connect, type Socket } from 'socket.io-client';
-import type { CameraStatus, LiveClientEvents, LiveFrame, LiveServerEvents } from '../../src/common/live-events.js';
+import type { CameraStatus, LiveClientEvents, FrameMessage, LiveServerEvents } from '../../src/common/live-events.js';
 import { createCameraSource } from '../../src/cameras/camera-source.js';
 import { configSchema, type CameraConfig } from '../../src/config/schema.js';
 import { locateFfmpeg, type FfmpegInfo } from '../../src/ingest/ffmpeg.js';
@@ -69,7 +69,7 @@ function testCameraSource(config: CameraConfig, ffmpeg: FfmpegInfo): CameraSourc
 interface Seen {
   ts: number;
   receivedAt: number;
-  faces: LiveFrame['faces'];
+  faces: FrameMessage['faces'];
 }
 
 describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, Socket.IO)', { skip }, () => {

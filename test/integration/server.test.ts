@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { io as connect, type Socket } from 'socket.io-client';
-import type { LiveClientEvents, LiveFrame, LiveServerEvents } from '../../src/common/live-events.js';
+import type { LiveClientEvents, FrameMessage, LiveServerEvents } from '../../src/common/live-events.js';
 import { configSchema } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/server/server.js';
 import { StillCamera, samplePhoto } from '../helpers.js';
@@ -65,10 +65,10 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
   it('streams frames with their boxes over /live, at most 2 unacknowledged', async () => {
     const socket: Socket<LiveServerEvents, LiveClientEvents> = connect(`${server.url}/live`, { transports: ['websocket'], reconnection: false });
     try {
-      const frames: LiveFrame[] = [];
+      const frames: FrameMessage[] = [];
       let inFlight = 0;
       let maxInFlight = 0;
-      const withFaces = await new Promise<LiveFrame>((resolve, reject) => {
+      const withFaces = await new Promise<FrameMessage>((resolve, reject) => {
         const timeout = setTimeout(() => reject(new Error(`no frame with 3 faces within 30 s (got ${frames.length} frames)`)), 30_000);
         socket.on('connect', () => socket.emit('watch', { cameraId: 'still' }));
         socket.on('frame', (message, drawn) => {
