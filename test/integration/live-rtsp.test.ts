@@ -296,7 +296,7 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
       `heap + buffers after cycles 3..10 (MB): ${footprint.map((b) => (b / 1e6).toFixed(1)).join(' ')}; trend ${slopeMB.toFixed(2)} MB per cycle; ` +
         `RSS (workers and native memory too) ${((process.memoryUsage().rss - rssAtCycle3) / 1e6).toFixed(1)} MB`,
     );
-    // one camera's frame slots alone are 2.8 MB (4 × 640×360×3): a camera leaked per cycle shows as ≥ 2.8 MB per cycle
+    // one camera's frame ring alone is 8.3 MB (12 × 640×360×3): a camera leaked per cycle shows as ≥ 8.3 MB per cycle
     assert.ok(slopeMB < 1, `memory grows ${slopeMB.toFixed(2)} MB per add/remove cycle`);
   });
 
