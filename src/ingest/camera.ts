@@ -110,9 +110,11 @@ const STDERR_TAIL_LINES = 30;
  * A camera's ring: the frame being read plus every frame the stages hold at once. At 25 fps:
  * the pipeline's waiting detection, two detections in flight (the embedder detects too) and an
  * embedding waiting and one running; the live encoder's frame and the 4 it queues
- * (server/live.ts); after a scene cut, up to 250 ms of frames held for the new shot's boxes (7).
- * Those overlap (a held frame is also the one waiting for detection), so 12 slots cover the
- * worst case seen; the memory is what the ring of 8 and the pipeline's 4 slots took before.
+ * (server/live.ts); after a scene cut, up to 7 frames held for the new shot's boxes
+ * (MAX_HELD_FRAMES in pipeline/vision-pipeline.ts: a ring must be larger, or a hold could take
+ * every slot). Those overlap (a held frame is also the one waiting for detection), so 12 slots
+ * cover the worst case seen; as much memory as the ring of 8 and the pipeline's own 4 slots
+ * that frames were copied into before.
  */
 export const CAMERA_FRAME_SLOTS = 12;
 

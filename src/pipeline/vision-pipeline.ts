@@ -132,12 +132,20 @@ export function sceneCut(previous: Uint8Array, current: Uint8Array): boolean {
 }
 
 /**
- * After a cut, frames are held (their slots, not copies) until the new shot's first detection is in, at most this
- * long, and then emitted together with its boxes: otherwise the first frames of every shot go
- * out bare while the detection runs (100–150 ms on 2 busy cores). Only after cuts, so the usual
- * capture→emit stays a few ms.
+ * After a cut, frames are held (their slots, not copies) until the new shot's first detection
+ * is in, at most this long, and then emitted together with its boxes: otherwise the first
+ * frames of every shot go out bare while the detection runs (100–150 ms on 2 busy cores). Only
+ * after cuts, so the usual capture→emit stays a few ms.
  */
 export const HOLD_AFTER_CUT_MS = 250;
+/**
+ * And at most this many frames (250 ms at 25 fps): held frames keep their slots of the camera's
+ * ring, and a hold ends only when a frame arrives or a detection comes in, so frames arriving in
+ * a burst (the event loop was busy; they all carry the time of one chunk) must not take every
+ * slot: the reader would then have nowhere to put the next frame, and nothing would end the hold
+ * until the stall watchdog restarted ffmpeg. A camera's ring (ingest/camera.ts) is larger.
+ */
+export const MAX_HELD_FRAMES = 7;
 
 export class VisionPipeline extends EventEmitter<PipelineEvents> {
   private readonly cameras = new Map<string, PipelineCamera>();
@@ -204,7 +212,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
       camera.held = { since: frame.ts, frames: [] };
     }
     camera.thumbnail = thumbnail;
-    if (camera.held && frame.ts - camera.held.since > HOLD_AFTER_CUT_MS) this.emitHeld(camera);
+    if (camera.held && (frame.ts - camera.held.since > HOLD_AFTER_CUT_MS || camera.held.frames.length >= MAX_HELD_FRAMES)) this.emitHeld(camera);
     if (camera.held) {
       frame.slot.acquire();
       camera.held.frames.push(frame);

@@ -16,6 +16,7 @@ import type { Frame } from '../../src/common/frame.js';
 import type { LiveClientEvents, LiveServerEvents } from '../../src/common/live-events.js';
 import { SlotPool } from '../../src/common/slot-pool.js';
 import type { Detection } from '../../src/common/types.js';
+import { CAMERA_FRAME_SLOTS } from '../../src/ingest/camera.js';
 import { FrameReader } from '../../src/ingest/frame-reader.js';
 import { Histogram } from '../../src/pipeline/metrics.js';
 import { VisionPipeline } from '../../src/pipeline/vision-pipeline.js';
@@ -102,14 +103,14 @@ describe('a live frame moves once: reader → pipeline workers → live encoder'
   });
 
   /** A camera's reader and the pipeline, wired as the camera registry and the server wire them. */
-  function camera(poolSize: number, pool?: SlotPool) {
+  function camera(poolSize: number, pool?: SlotPool, now?: () => number) {
     const detector = new ScriptedDetector();
     const embedder = { busy: true }; // every detection goes to `detector`
     const pipeline = new VisionPipeline(detector as unknown as VisionWorker, embedder as unknown as VisionWorker, { match: () => ({ label: 'ann', score: 0.9, known: true, candidates: [] }) });
     pipeline.addCamera(CAMERA);
     pipeline.on('frame', (labeled) => hub.publish(labeled));
     const read: Frame[] = [];
-    const reader = new FrameReader({ width: WIDTH, height: HEIGHT, poolSize, pool, cameraId: CAMERA }, (frame) => {
+    const reader = new FrameReader({ width: WIDTH, height: HEIGHT, poolSize, pool, cameraId: CAMERA, now }, (frame) => {
       read.push(frame);
       pipeline.push(frame);
     });
@@ -190,6 +191,23 @@ describe('a live frame moves once: reader → pipeline workers → live encoder'
     await detector.answerAll(); // the new shot's detection (no faces): the held frames go out
     while (encoder.encoding > 0) await encoder.finishOne();
     assert.deepEqual(encoder.seen.slice(encodedBefore), [read[0]!.slot.buffer, read[1]!.slot.buffer, read[2]!.slot.buffer], 'each frame encoded from its own slot');
+    pipeline.stop();
+  });
+
+  it('frames arriving in a burst after a cut cannot take every slot: the reader keeps delivering', async () => {
+    // a frozen clock: every frame carries one capture time, as frames read in one go after the
+    // event loop was busy do, so the hold's 250 ms never run out
+    const { detector, pipeline, reader, read, write } = camera(CAMERA_FRAME_SLOTS, undefined, () => 1000);
+    write(0);
+    await detector.answerAll();
+    while (encoder.encoding > 0) await encoder.finishOne();
+    write(150); // the cut: its detection stays in flight for the rest of the test
+    for (let n = 151; n < 151 + 2 * CAMERA_FRAME_SLOTS; n++) {
+      write(n);
+      while (encoder.encoding > 0) await encoder.finishOne();
+    }
+    assert.equal(reader.framesDropped, 0, 'no frame found every slot held');
+    assert.equal(read.length, 2 + 2 * CAMERA_FRAME_SLOTS);
     pipeline.stop();
   });
 

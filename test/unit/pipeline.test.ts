@@ -10,7 +10,7 @@ import type { Box, Detection } from '../../src/common/types.js';
 import type { Frame } from '../../src/common/frame.js';
 import type { LiveFace } from '../../src/common/live-events.js';
 import { FrameRing } from '../../src/common/slot-pool.js';
-import { HOLD_AFTER_CUT_MS, VisionPipeline } from '../../src/pipeline/vision-pipeline.js';
+import { HOLD_AFTER_CUT_MS, MAX_HELD_FRAMES, VisionPipeline } from '../../src/pipeline/vision-pipeline.js';
 import type { VisionWorker } from '../../src/pipeline/vision-workers.js';
 
 interface Call {
@@ -193,6 +193,21 @@ describe('VisionPipeline after a scene cut', () => {
       emitted.map((f) => f.seq),
       Array.from({ length: last + 1 }, (_, i) => i),
       'every frame is emitted, in order, the held ones once the hold ran out',
+    );
+  });
+
+  it('holds at most MAX_HELD_FRAMES: frames of a burst (one capture time) end the hold when it is full', () => {
+    const { pipeline, emitted, embedder } = setup();
+    embedder.busy = true;
+    pipeline.addCamera('a');
+    pipeline.push(frame('a', 0, 0, 40));
+    for (let seq = 1; seq <= MAX_HELD_FRAMES; seq++) pipeline.push(frame('a', seq, 40, 200)); // the cut, then the rest of the burst
+    assert.deepEqual(emitted.map((f) => f.seq), [0], 'the cut and the frames after it are held');
+    pipeline.push(frame('a', MAX_HELD_FRAMES + 1, 40, 200));
+    assert.deepEqual(
+      emitted.map((f) => f.seq),
+      Array.from({ length: MAX_HELD_FRAMES + 2 }, (_, i) => i),
+      'the frame after a full hold lets the held ones go, in order, and follows them',
     );
   });
 });
