@@ -9,7 +9,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Detection } from '../../src/common/types.js';
 import type { Frame } from '../../src/common/frame.js';
-import { SlotPool } from '../../src/common/slot-pool.js';
+import { FrameRing, SlotPool } from '../../src/common/slot-pool.js';
 import { FrameReader } from '../../src/ingest/frame-reader.js';
 import { VisionPipeline } from '../../src/pipeline/vision-pipeline.js';
 import type { VisionWorker } from '../../src/pipeline/vision-workers.js';
@@ -90,6 +90,39 @@ describe('SlotPool', () => {
     assert.ok(pool.idleBytes <= 300, `${pool.idleBytes} idle bytes`);
     assert.notEqual(pool.take(100), old, 'the size unused longest was let go');
     assert.equal(pool.take(200).byteLength, 200);
+  });
+});
+
+describe('FrameRing', () => {
+  it('lends slots in ring order, skips held ones, and has none when all are held', () => {
+    const ring = new FrameRing(3, 10, { shared: true });
+    const [a, b, c] = [ring.take()!, ring.take()!, ring.take()!];
+    assert.equal(new Set([a, b, c]).size, 3);
+    assert.equal(ring.take(), null, 'every slot is held');
+    b.acquire(); // a second holder
+    b.release();
+    assert.equal(ring.take(), null, 'b still has a holder');
+    a.release();
+    assert.equal(ring.take(), a);
+    assert.equal(ring.held, 3);
+  });
+
+  it('refuses to lend a free slot again, or to release one more often than it was acquired', () => {
+    const slot = new FrameRing(2, 10, { shared: true }).take()!;
+    slot.release();
+    assert.throws(() => slot.acquire(), /acquired after every holder released it/);
+    assert.throws(() => slot.release(), /released more often than it was acquired/);
+  });
+
+  it('closed, it gives free slots to the pool at once and a held one when its last holder lets go', () => {
+    const pool = new SlotPool();
+    const ring = new FrameRing(3, 10, { shared: true, pool });
+    const held = ring.take()!;
+    ring.close();
+    assert.equal(pool.idleBytes, 20);
+    assert.equal(ring.take(), null, 'a closed ring lends nothing');
+    held.release();
+    assert.equal(pool.idleBytes, 30);
   });
 });
 
