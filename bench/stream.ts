@@ -41,6 +41,7 @@ import { UsageError, parse, printJson, printTable, rounded } from '../src/cli/ar
 import { configSchema } from '../src/config/schema.js';
 import { largestFace } from '../src/embedding/analyzer.js';
 import { createCameraSource } from '../src/cameras/camera-source.js';
+import { SlotPool } from '../src/common/slot-pool.js';
 import { locateFfmpeg, waitForExit, type FfmpegInfo } from '../src/ingest/ffmpeg.js';
 import { startServer, type RunningServer } from '../src/app/compose.js';
 import { lineLogger } from '../src/common/logger.js';
@@ -116,7 +117,9 @@ export async function benchStream(argv: string[]): Promise<number> {
     const rtsp = await startRtspServer();
     cleanups.push(() => rtsp.stop());
     const serverLog: string[] = [];
-    const server = await startServer(configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir: gallery }), (camera) => createCameraSource(camera), lineLogger((line) => serverLog.push(line)));
+    // as `facestream serve` wires it: one pool of frame rings for all cameras
+    const framePool = new SlotPool();
+    const server = await startServer(configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir: gallery }), (camera) => createCameraSource(camera, () => undefined, { framePool }), lineLogger((line) => serverLog.push(line)));
     cleanups.push(() => server.stop());
     const bench: Bench = { server, rtsp, ffmpeg, clips, seconds: options.seconds, progress };
 

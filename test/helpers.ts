@@ -16,7 +16,9 @@ import vm from 'node:vm';
 import type { Socket } from 'socket.io-client';
 import type { CameraState, LiveClientEvents, LiveServerEvents } from '../src/common/live-events.js';
 import type { CameraConfig } from '../src/config/schema.js';
-import type { CameraSource, CapturedFrame } from '../src/common/frame.js';
+import type { CameraSource } from '../src/common/frame.js';
+import { CAMERA_FRAME_SLOTS } from '../src/ingest/camera.js';
+import { FrameReader } from '../src/ingest/frame-reader.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -90,8 +92,9 @@ export function tempDir(prefix = 'facestream-test-'): { dir: string; remove: () 
 
 /**
  * A camera double for server tests: replays one image every 80 ms (at most `limit` frames)
- * with the production camera's interface. Detection, tracking, the workers, REST, Socket.IO
- * and SQLite stay real; ffmpeg cameras have tests of their own.
+ * with the production camera's interface, through a FrameReader as ffmpeg's bytes would go.
+ * Detection, tracking, the workers, REST, Socket.IO and SQLite stay real; ffmpeg cameras have
+ * tests of their own.
  */
 export class StillCamera extends EventEmitter implements CameraSource {
   state: Exclude<CameraState, 'stopped'> = 'connecting';
@@ -99,14 +102,21 @@ export class StillCamera extends EventEmitter implements CameraSource {
   restarts = 0;
   readonly redactedUrl: string;
   private timer: NodeJS.Timeout | null = null;
+  private readonly reader: FrameReader;
 
   constructor(
-    private readonly config: CameraConfig,
+    config: CameraConfig,
     private readonly frame: { data: Uint8Array; width: number; height: number },
     private readonly limit = Infinity,
   ) {
     super();
     this.redactedUrl = config.url.replace(/:[^:@/]+@/, ':***@');
+    const { width, height } = frame;
+    this.reader = new FrameReader({ width, height, poolSize: CAMERA_FRAME_SLOTS, cameraId: config.id }, (f) => this.emit('frame', f));
+  }
+
+  get framesDropped(): number {
+    return this.reader.framesDropped;
   }
 
   start(): void {
@@ -116,8 +126,8 @@ export class StillCamera extends EventEmitter implements CameraSource {
         this.state = 'live';
         this.emit('state', 'live', '');
       }
-      const frame: CapturedFrame = { cameraId: this.config.id, seq: seq++, ts: Date.now(), ...this.frame };
-      this.emit('frame', frame);
+      seq++;
+      this.reader.write(this.frame.data.subarray(0, this.reader.frameBytes));
       if (seq >= this.limit) void this.stop();
     }, 80);
   }

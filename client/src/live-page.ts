@@ -5,7 +5,7 @@
  * camera is watched again and the list re-fetched.
  */
 import type { Socket } from '/socket.io/socket.io.esm.min.js';
-import type { CameraStatus, LiveClientEvents, LiveFrame, LiveServerEvents } from '../../src/common/live-events.js';
+import type { CameraStatus, LiveClientEvents, FrameMessage, LiveServerEvents } from '../../src/common/live-events.js';
 import { addCamera, listCameras, removeCamera, updateCamera } from './api.js';
 import { CameraEditDialog } from './camera-edit.js';
 import { byId, h } from './dom.js';
@@ -105,7 +105,7 @@ export class LivePage {
     }, SERVER_CLOSED_RETRY_MS);
   }
 
-  private onFrame(frame: LiveFrame, drawn: () => void): void {
+  private onFrame(frame: FrameMessage, drawn: () => void): void {
     // a frame drawn after its connection closed (the server restarted meanwhile) is acknowledged to
     // nobody: the viewer state it would release went with the connection, and sending on the closed
     // WebSocket only makes the browser log an error

@@ -6,7 +6,7 @@
  * that arrives meanwhile waits in a single slot, and a frame it replaces there is acknowledged at
  * once, so the server's window of unacknowledged frames stays open and no queue grows.
  */
-import type { CameraStatus, LiveFace, LiveFrame } from '../../src/common/live-events.js';
+import type { CameraStatus, LiveFace, FrameMessage } from '../../src/common/live-events.js';
 import { h } from './dom.js';
 import { FpsMeter, LatencyMeter } from './meter.js';
 import { boxToPercent, faceLabel, faceTitle, stateText } from './overlay.js';
@@ -18,7 +18,7 @@ export interface TileActions {
 }
 
 interface PendingFrame {
-  frame: LiveFrame;
+  frame: FrameMessage;
   drawn: () => void;
 }
 
@@ -101,7 +101,7 @@ export class CameraTile {
   }
 
   /** A frame from the server; `drawn` is its acknowledgement and is called exactly once. */
-  receive(frame: LiveFrame, drawn: () => void): void {
+  receive(frame: FrameMessage, drawn: () => void): void {
     if (this.closed) return drawn();
     if (this.decoding) {
       this.pending?.drawn(); // replaced before it was drawn: release it now
@@ -154,7 +154,7 @@ export class CameraTile {
     this.decoding = false;
   }
 
-  private async render(frame: LiveFrame): Promise<void> {
+  private async render(frame: FrameMessage): Promise<void> {
     const bytes = frame.jpeg instanceof ArrayBuffer ? frame.jpeg : new Uint8Array(frame.jpeg);
     const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/jpeg' }));
     try {

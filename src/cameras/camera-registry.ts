@@ -17,7 +17,7 @@ import { cameraSchema, type CameraConfig, type FileCamera } from '../config/sche
 import { formatIssues } from '../config/load.js';
 import { redactText, redactUrl } from '../ingest/ffmpeg-args.js';
 import { Histogram, type CameraMetricsSnapshot } from '../pipeline/metrics.js';
-import type { ProcessedFrame, VisionPipeline } from '../pipeline/vision-pipeline.js';
+import type { LabeledFrame, VisionPipeline } from '../pipeline/vision-pipeline.js';
 
 export type CameraSourceFactory = (config: CameraConfig) => CameraSource;
 
@@ -35,7 +35,7 @@ interface Entry {
   source: CameraSource | null;
 }
 
-export class CameraRegistry extends EventEmitter<{ frame: [ProcessedFrame]; state: [{ cameraId: string; state: CameraState; reason: string }] }> {
+export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state: [{ cameraId: string; state: CameraState; reason: string }] }> {
   private readonly cameras = new Map<string, Entry>();
   private readonly emptyLatency = new Histogram();
 
@@ -176,7 +176,7 @@ export class CameraRegistry extends EventEmitter<{ frame: [ProcessedFrame]; stat
       reason: source ? redactText(source.reason, [entry.config.url]) : 'disabled',
       fpsIn: metrics?.fpsIn ?? 0,
       fpsProcessed: metrics?.fpsProcessed ?? 0,
-      framesDropped: metrics?.framesDropped ?? 0,
+      framesDropped: (metrics?.framesDropped ?? 0) + (source?.framesDropped ?? 0),
       embedsDropped: metrics?.embedsDropped ?? 0,
       restarts: source?.restarts ?? 0,
       detectMs: metrics?.detectMs ?? 0,

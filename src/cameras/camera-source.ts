@@ -5,7 +5,7 @@
  */
 import type { CameraState } from '../common/live-events.js';
 import type { CameraConfig } from '../config/schema.js';
-import type { CameraSource, CapturedFrame } from '../common/frame.js';
+import type { CameraSource, Frame } from '../common/frame.js';
 import { Camera, type CameraLog, type CameraOptions } from '../ingest/camera.js';
 
 /**
@@ -35,8 +35,11 @@ export function createCameraSource(config: CameraConfig, log: (entry: CameraLog)
     get redactedUrl() {
       return camera.displayUrl;
     },
-    on(event: 'frame' | 'state', listener: ((frame: CapturedFrame) => void) | ((state: CameraState, reason: string) => void)) {
-      if (event === 'frame') camera.on('frame', listener as (frame: CapturedFrame) => void);
+    get framesDropped() {
+      return camera.status().framesDropped;
+    },
+    on(event: 'frame' | 'state', listener: ((frame: Frame) => void) | ((state: CameraState, reason: string) => void)) {
+      if (event === 'frame') camera.on('frame', listener as (frame: Frame) => void);
       else camera.on('state', (status) => (listener as (state: CameraState, reason: string) => void)(status.state, status.reason ?? ''));
       return this;
     },

@@ -2,7 +2,7 @@
  * A face sample of a track, scored by the embedder and the matcher: what the pipeline hands to
  * the event recorder. Declared here, below both, so events need not import the pipeline.
  */
-import type { SharedFrame } from './frame.js';
+import type { Frame } from './frame.js';
 import type { Identity, Match } from './match.js';
 import type { Detection, FaceQuality } from './types.js';
 
@@ -15,6 +15,6 @@ export interface TrackSample {
   quality: FaceQuality;
   match: Match;
   identity: Identity;
-  /** The frame the sample came from (shared memory; copy what you keep). */
-  frame: SharedFrame;
+  /** The frame the sample came from; its slot is held only while the 'sample' listeners run (copy what you keep). */
+  frame: Frame;
 }

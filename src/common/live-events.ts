@@ -14,8 +14,8 @@ export interface LiveFace {
   known: boolean;
 }
 
-/** A JPEG and its boxes in one message, so they can never drift apart. */
-export interface LiveFrame {
+/** The `frame` message: a camera frame as a JPEG and its boxes in one message, so they can never drift apart. */
+export interface FrameMessage {
   cameraId: string;
   seq: number;
   /** Capture time, ms since the epoch. */
@@ -45,7 +45,10 @@ export interface CameraStatus {
   reason: string;
   fpsIn: number;
   fpsProcessed: number;
-  /** Frames replaced by a newer one before detection (latest frame wins). */
+  /**
+   * Frames never detected: replaced by a newer one before detection (latest frame wins), or
+   * dropped at capture because every slot of the camera's frame ring was still in use.
+   */
   framesDropped: number;
   /** Embedding jobs replaced by a newer one before the embedder took them: faces not sampled that round. */
   embedsDropped: number;
@@ -85,7 +88,7 @@ export interface LiveEventChange {
 export interface LiveServerEvents {
   event: (change: LiveEventChange) => void;
   /** The client calls the acknowledgement once the frame is drawn. */
-  frame: (frame: LiveFrame, drawn: () => void) => void;
+  frame: (frame: FrameMessage, drawn: () => void) => void;
   status: (status: { cameras: CameraStatus[]; ts: number }) => void;
   /** A request of this connection was refused (an unknown camera, too many watched). */
   error: (error: LiveError) => void;

@@ -3,6 +3,12 @@
  * answers) and the pipeline, events and interfaces (which use them). Declared once, here.
  */
 
+/**
+ * The label of a face that matches nobody: the matchers' answer, a vote's verdict, an event's
+ * label. No person may be called that (recognition/person-name.ts).
+ */
+export const UNKNOWN = 'unknown';
+
 export interface MatchCandidate {
   /** A person's name. */
   label: string;
@@ -12,7 +18,7 @@ export interface MatchCandidate {
 
 /** The answer for one face. */
 export interface Match {
-  /** The person's name, or `unknown`. */
+  /** The person's name, or UNKNOWN. */
   label: string;
   /** Cosine similarity to the best person (also when the answer is unknown). */
   score: number;

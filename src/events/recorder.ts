@@ -11,6 +11,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { ReportThrottle, asDiskFull } from '../common/errors.js';
+import { UNKNOWN } from '../common/match.js';
 import type { RecognitionEvent } from '../common/recognition-event.js';
 import type { TrackSample } from '../common/face-sample.js';
 import type { EventsRepository, StoredEvent } from '../storage/events.repository.js';
@@ -66,7 +67,7 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
       trackId: sample.trackId,
       ts: sample.ts,
       identity: sample.identity,
-      matchLabel: sample.match.known ? sample.match.label : 'unknown',
+      matchLabel: sample.match.known ? sample.match.label : UNKNOWN,
       matchScore: sample.match.score,
       quality: sample.quality,
     });
@@ -76,9 +77,10 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
   }
 
   private saveSnapshot(id: string, sample: TrackSample): void {
-    // the frame lives in a shared slot the pipeline will reuse: copy it now
+    // a copy, now: the frame's slot goes back to the camera's reader once the pipeline is done
+    // with it, and the snapshot is written later (disk), too long to keep a slot of the ring
     const { width, height } = sample.frame;
-    const frame = { data: new Uint8Array(sample.frame.buffer, 0, width * height * 3).slice(), width, height };
+    const frame = { data: new Uint8Array(sample.frame.data), width, height };
     const held = this.held.get(id)!;
     held.snapshotsInFlight++;
     const saving: Promise<void> = this.snapshots

@@ -27,17 +27,17 @@ import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import { ffmpegArgs, filePath, fitWithin, outputFps, redactText, redactUrl, sourceKind, type SourceSpec, type SourceKind } from './ffmpeg-args.js';
 import { locateFfmpeg, stopChild, type FfmpegInfo } from './ffmpeg.js';
-import { FrameReader, type RawFrame } from './frame-reader.js';
+import { FrameReader } from './frame-reader.js';
 import { DEFAULT_PROBE_TIMEOUT_MS, probeSource, type SourceInfo } from './probe.js';
-import type { CapturedFrame } from '../common/frame.js';
+import type { Frame } from '../common/frame.js';
 import type { CameraState } from '../common/live-events.js';
 import { RateMeter } from '../common/rate-meter.js';
 import type { SlotPool } from '../common/slot-pool.js';
 import { classifyStderr, type ProblemContext, type StreamProblem } from './stream-problem.js';
 import { DEFAULT_BACKOFF, INITIAL_WATCH_STATE, backoffDelay, failuresAfterRun, nextWatchState, type BackoffPolicy, type WatchEvent, type WatchState } from './watchdog.js';
 
-/** A camera's state and metrics, safe to show (the URL is redacted). */
-export interface CameraStatus {
+/** A camera's stream as ingest sees it (ffmpeg, watchdog, frames read), safe to show (the URL is redacted). */
+export interface StreamStatus {
   id: string;
   url: string;
   state: Exclude<CameraState, 'stopped'>;
@@ -49,6 +49,8 @@ export interface CameraStatus {
   /** ffmpeg (re)starts after the first one. */
   restarts: number;
   framesIn: number;
+  /** Frames read and dropped because every slot of the ring was held (see frame-reader.ts). */
+  framesDropped: number;
   /** Frames per second over the last 2 s. */
   fpsIn: number;
   lastFrameAt: number | null;
@@ -70,8 +72,8 @@ export interface CameraLog {
 }
 
 export interface CameraEvents {
-  frame: [CapturedFrame];
-  state: [CameraStatus];
+  frame: [Frame];
+  state: [StreamStatus];
   log: [CameraLog];
 }
 
@@ -92,7 +94,7 @@ export interface CameraOptions {
   backoff?: Partial<BackoffPolicy>;
   /** The ffmpeg to run; located (once per camera) when not given. */
   ffmpeg?: FfmpegInfo;
-  /** Frame ring size; default 8 (see frame-reader.ts). */
+  /** Frame ring size; default CAMERA_FRAME_SLOTS. */
   framePoolSize?: number;
   /** Ring memory shared with the other cameras (reused after a restart or a removal); a new ring each start when absent. */
   framePool?: SlotPool;
@@ -103,6 +105,18 @@ export interface CameraOptions {
 type FfmpegChild = ChildProcessByStdio<null, Readable, Readable>;
 
 const STDERR_TAIL_LINES = 30;
+
+/**
+ * A camera's ring: the frame being read plus every frame the stages hold at once. At 25 fps:
+ * the pipeline's waiting detection, two detections in flight (the embedder detects too) and an
+ * embedding waiting and one running; the live encoder's frame and the 4 it queues
+ * (server/live.ts); after a scene cut, up to 7 frames held for the new shot's boxes
+ * (MAX_HELD_FRAMES in pipeline/vision-pipeline.ts: a ring must be larger, or a hold could take
+ * every slot). Those overlap (a held frame is also the one waiting for detection), so 12 slots
+ * cover the worst case seen; as much memory as the ring of 8 and the pipeline's own 4 slots
+ * that frames were copied into before.
+ */
+export const CAMERA_FRAME_SLOTS = 12;
 
 export class Camera extends EventEmitter<CameraEvents> {
   readonly id: string;
@@ -131,6 +145,9 @@ export class Camera extends EventEmitter<CameraEvents> {
   private attempts = 0;
   private seq = 0;
   private framesIn = 0;
+  /** The running ffmpeg's frame reader, and the frames earlier readers dropped. */
+  private reader: FrameReader | null = null;
+  private framesDroppedBefore = 0;
   private lastFrameAt: number | null = null;
   private liveSince: number | null = null;
   private info: SourceInfo | null = null;
@@ -163,7 +180,7 @@ export class Camera extends EventEmitter<CameraEvents> {
     return this.child?.pid ?? null;
   }
 
-  status(now = Date.now()): CameraStatus {
+  status(now = Date.now()): StreamStatus {
     return {
       id: this.id,
       url: this.displayUrl,
@@ -173,6 +190,7 @@ export class Camera extends EventEmitter<CameraEvents> {
       retryAt: this.retryAt,
       restarts: Math.max(0, this.attempts - 1),
       framesIn: this.framesIn,
+      framesDropped: this.framesDroppedBefore + (this.reader?.framesDropped ?? 0),
       fpsIn: this.rates.rate(now),
       lastFrameAt: this.lastFrameAt,
       width: this.output?.width ?? null,
@@ -308,12 +326,22 @@ export class Camera extends EventEmitter<CameraEvents> {
     let runFrames = 0;
     let spawnError: Error | null = null;
 
-    const reader = new FrameReader({ width: output.width, height: output.height, poolSize: this.options.framePoolSize, pool: this.options.framePool }, (raw: RawFrame) => {
+    const readerOptions = {
+      ...output,
+      poolSize: this.options.framePoolSize ?? CAMERA_FRAME_SLOTS,
+      pool: this.options.framePool,
+      cameraId: this.id,
+      firstSeq: this.seq,
+      sourceWidth: info.width,
+      sourceHeight: info.height,
+    };
+    const reader = new FrameReader(readerOptions, (frame) => {
       // a child being stopped flushes frames it had decoded: they are not news of a live stream
       if (generation !== this.generation || this.killed.has(child)) return;
       runFrames += 1;
-      this.onFrame(raw, output, info);
+      this.onFrame(frame);
     });
+    this.reader = reader;
     reader.attach(child.stdout);
 
     child.stderr.setEncoding('utf8').on('data', (text: string) => {
@@ -336,7 +364,9 @@ export class Camera extends EventEmitter<CameraEvents> {
 
     this.childDone = new Promise<void>((resolve) => {
       child.on('close', (code, signal) => {
-        reader.release(); // every frame it emitted was taken (copied) by now
+        reader.release(); // frames still held go back to the pool as their holders release them
+        this.framesDroppedBefore += reader.framesDropped;
+        if (this.reader === reader) this.reader = null;
         if (partialLine) this.onStderrLine(partialLine, stderrTail);
         if (this.child === child) this.child = null;
         this.clearWatchdog();
@@ -367,10 +397,10 @@ export class Camera extends EventEmitter<CameraEvents> {
     });
   }
 
-  private onFrame(raw: RawFrame, output: { width: number; height: number }, info: SourceInfo): void {
+  private onFrame(frame: Frame): void {
     const stallMs = this.options.stallTimeoutMs ?? 10_000;
     if (this.watch.state !== 'live') {
-      this.liveSince = raw.ts;
+      this.liveSince = frame.ts;
       this.retryAt = null;
       this.transition({ type: 'frame' });
       const child = this.child;
@@ -385,19 +415,9 @@ export class Camera extends EventEmitter<CameraEvents> {
       this.watchdog?.refresh();
     }
     this.framesIn += 1;
-    this.lastFrameAt = raw.ts;
-    this.rates.add(raw.ts);
-    const frame: CapturedFrame = {
-      cameraId: this.id,
-      seq: this.seq,
-      ts: raw.ts,
-      width: output.width,
-      height: output.height,
-      data: raw.data,
-      sourceWidth: info.width,
-      sourceHeight: info.height,
-    };
-    this.seq += 1;
+    this.lastFrameAt = frame.ts;
+    this.rates.add(frame.ts);
+    this.seq = frame.seq + 1; // the next ffmpeg run's reader counts on from here
     this.emit('frame', frame);
   }
 

@@ -1,34 +1,27 @@
 /**
  * Cuts ffmpeg's raw rgb24 byte stream into frames of a known width × height.
  *
- * Memory: a small ring of preallocated frame slots (default 8), backed by SharedArrayBuffers so a
- * worker thread can read a slot without a transfer or a copy. Each chunk from the pipe is copied
- * once, straight into the slot being filled (slices of a chunk that spans frame boundaries go into
- * consecutive slots); nothing is concatenated and nothing is allocated per frame.
+ * Memory: a ring of preallocated frame slots (common/slot-pool.ts, default 8), backed by
+ * SharedArrayBuffers. Each chunk from the pipe is copied once, straight into the slot being
+ * filled (slices of a chunk that spans frame boundaries go into consecutive slots); nothing is
+ * concatenated and nothing is allocated per frame. That copy is the only one a frame gets: the
+ * pipe forces it, and from then on the pipeline's workers, the live encoder and the event
+ * recorder read the slot itself.
  *
- * What is emitted: a view of the slot, not a copy. That is the one copy the pipe forces us to
- * make anyway; a second copy per frame (230 KB at 320×240, 920 KB at 640×480, 25 times a second
- * per camera) would buy nothing, because the pipeline keeps only the latest frame and a frame
- * in flight in the detector and embedder. The contract: `frame.data` keeps its content until
- * `poolSize - 1` more frames have been emitted (slot i is refilled by frame i + poolSize).
- * A consumer that holds a frame longer copies it.
+ * What is emitted: a Frame whose `data` is a view of its slot. The reader holds the slot while
+ * it fills it and while the 'frame' callback runs; a consumer that keeps the frame longer
+ * acquires `frame.slot` in the callback and releases it when done. The reader fills only a slot
+ * nobody holds, in ring order (so with nobody holding frames, a slot is refilled `poolSize - 1`
+ * frames later); when every slot is held, the next frame's bytes are read and dropped, and
+ * counted in `framesDropped`, rather than overwriting a frame someone reads.
  *
  * With a `pool` (one for all cameras, made where the cameras are made), the ring comes from it
- * and goes back on release(): a camera's ring is 8 frames, 22 MB at 1280×720, and allocating one
- * per ffmpeg start made RSS rise (see common/slot-pool.ts).
+ * and goes back on release(): a camera's ring is 12 frames, 33 MB at 1280×720, and allocating
+ * one per ffmpeg start made RSS rise (see common/slot-pool.ts).
  */
 import type { Readable } from 'node:stream';
-import type { SlotPool } from '../common/slot-pool.js';
-
-/** One complete frame as cut from the stream. */
-export interface RawFrame {
-  /** width × height × 3 bytes, row-major RGB; a view of a ring slot (see the contract above). */
-  data: Buffer;
-  /** 0, 1, 2 … in the order read by this reader. */
-  index: number;
-  /** When its last byte arrived, ms since the epoch. */
-  ts: number;
-}
+import type { Frame } from '../common/frame.js';
+import { FrameRing, type SlotPool } from '../common/slot-pool.js';
 
 export interface FrameReaderOptions {
   width: number;
@@ -41,6 +34,13 @@ export interface FrameReaderOptions {
   pool?: SlotPool;
   /** The clock for `ts`; Date.now by default. */
   now?: () => number;
+  /** The frames' camera; '' when the reader serves no camera (a video cut into stills). */
+  cameraId?: string;
+  /** The `seq` of the first frame this reader emits (a camera counts on across ffmpeg restarts); default 0. */
+  firstSeq?: number;
+  /** The source's own picture size, when ffmpeg scales it to width × height. */
+  sourceWidth?: number;
+  sourceHeight?: number;
 }
 
 export const DEFAULT_FRAME_POOL_SIZE = 8;
@@ -49,17 +49,20 @@ export class FrameReader {
   readonly width: number;
   readonly height: number;
   readonly frameBytes: number;
-  private readonly slots: readonly Buffer[];
+  private readonly ring: FrameRing;
   private readonly now: () => number;
-  private readonly onFrame: (frame: RawFrame) => void;
-  private slot = 0;
+  private readonly onFrame: (frame: Frame) => void;
+  private readonly identity: Pick<Frame, 'cameraId' | 'sourceWidth' | 'sourceHeight'>;
+  private readonly firstSeq: number;
+  /** The slot being filled; null at a frame boundary, or while a frame with no free slot is skipped. */
+  private filling: ReturnType<FrameRing['take']> = null;
   private filled = 0;
   private count = 0;
+  private dropped = 0;
   private detachFrom: (() => void) | null = null;
-  private readonly pool: SlotPool | undefined;
   private released = false;
 
-  constructor(options: FrameReaderOptions, onFrame: (frame: RawFrame) => void) {
+  constructor(options: FrameReaderOptions, onFrame: (frame: Frame) => void) {
     const { width, height } = options;
     if (!(Number.isInteger(width) && Number.isInteger(height) && width > 0 && height > 0)) {
       throw new RangeError(`frame size must be positive integers, got ${width}x${height}`);
@@ -69,17 +72,21 @@ export class FrameReader {
     this.width = width;
     this.height = height;
     this.frameBytes = width * height * 3;
-    const shared = options.shared ?? true;
-    this.pool = shared ? options.pool : undefined;
-    const sharedBuffer = () => (this.pool ? this.pool.take(this.frameBytes) : new SharedArrayBuffer(this.frameBytes));
-    this.slots = Array.from({ length: poolSize }, () => (shared ? Buffer.from(sharedBuffer()) : Buffer.alloc(this.frameBytes)));
+    this.ring = new FrameRing(poolSize, this.frameBytes, { shared: options.shared ?? true, pool: options.pool });
     this.now = options.now ?? Date.now;
     this.onFrame = onFrame;
+    this.identity = { cameraId: options.cameraId ?? '', sourceWidth: options.sourceWidth, sourceHeight: options.sourceHeight };
+    this.firstSeq = options.firstSeq ?? 0;
   }
 
-  /** Frames completed so far. */
+  /** Frames completed and emitted so far. */
   get framesRead(): number {
     return this.count;
+  }
+
+  /** Frames read from the stream and dropped because every slot was held. */
+  get framesDropped(): number {
+    return this.dropped;
   }
 
   /** Bytes of the frame being filled (0 when the stream is at a frame boundary). */
@@ -93,17 +100,25 @@ export class FrameReader {
     const ts = this.now(); // every frame completed by this chunk arrived with it
     let offset = 0;
     while (offset < chunk.length) {
-      const target = this.slots[this.slot];
+      if (this.filled === 0) this.filling = this.ring.take(); // null: every slot is held, this frame is skipped
       const take = Math.min(this.frameBytes - this.filled, chunk.length - offset);
-      target.set(chunk.subarray(offset, offset + take), this.filled);
+      this.filling?.bytes.set(chunk.subarray(offset, offset + take), this.filled);
       this.filled += take;
       offset += take;
-      if (this.filled === this.frameBytes) {
-        const frame: RawFrame = { data: target, index: this.count, ts };
-        this.count += 1;
-        this.filled = 0;
-        this.slot = (this.slot + 1) % this.slots.length;
+      if (this.filled < this.frameBytes) continue;
+      this.filled = 0;
+      const slot = this.filling;
+      this.filling = null;
+      if (!slot) {
+        this.dropped += 1;
+        continue;
+      }
+      const frame: Frame = { ...this.identity, seq: this.firstSeq + this.count, ts, width: this.width, height: this.height, data: slot.bytes, slot };
+      this.count += 1;
+      try {
         this.onFrame(frame);
+      } finally {
+        slot.release(); // the reader's own hold: whoever kept the frame acquired it meanwhile
       }
     }
   }
@@ -123,14 +138,15 @@ export class FrameReader {
   }
 
   /**
-   * Detaches and gives the ring back to the pool: no frame it emitted may be read after this
-   * (consumers copy what they keep), and it reads nothing more. Safe to call more than once.
+   * Detaches and gives the ring back to the pool: its free slots now, each held one once its
+   * last holder releases it. It reads nothing more. Safe to call more than once.
    */
   release(): void {
     this.detach();
     if (this.released) return;
     this.released = true;
-    if (!this.pool) return;
-    for (const slot of this.slots) this.pool.give(slot.buffer as SharedArrayBuffer);
+    this.filling?.release(); // a frame cut short by the stream's end
+    this.filling = null;
+    this.ring.close();
   }
 }

@@ -9,7 +9,8 @@ import { spawn } from 'node:child_process';
 import type { RgbImage } from '../common/types.js';
 import { inputArgs } from './ffmpeg-args.js';
 import { hasExited, locateFfmpeg, stopChild, type FfmpegInfo } from './ffmpeg.js';
-import { FrameReader, type RawFrame } from './frame-reader.js';
+import type { Frame } from '../common/frame.js';
+import { FrameReader } from './frame-reader.js';
 import { probeSource } from './probe.js';
 
 /** Frames larger than this (either side) are scaled down before detection, as photos are. */
@@ -103,7 +104,7 @@ export async function* sampleFrames(file: string, info: VideoInfo, options: Samp
     child.on('close', (code) => resolve({ code }));
   });
   // two slots: the frame the caller holds and the one being filled
-  const completed: RawFrame[] = [];
+  const completed: Frame[] = [];
   const reader = new FrameReader({ ...size, poolSize: 2, shared: false }, (frame) => completed.push(frame));
   const frameBytes = reader.frameBytes;
   let done = false;
@@ -114,7 +115,7 @@ export async function* sampleFrames(file: string, info: VideoInfo, options: Samp
       for (let offset = 0; offset < chunk.length; offset += frameBytes) {
         reader.write(chunk.subarray(offset, offset + frameBytes));
         const frame = completed.pop();
-        if (frame) yield { time: start + frame.index / options.fps, image: { data: frame.data, ...size } };
+        if (frame) yield { time: start + frame.seq / options.fps, image: { data: frame.data, ...size } };
       }
     }
     const { code, error } = await exited;

@@ -1,10 +1,10 @@
 /**
- * Messages between the main thread and the vision workers. Frames travel as
- * SharedArrayBuffers, so a frame is never copied on its way to a worker; only these small
- * messages are.
+ * Messages between the main thread and the vision workers. An image's pixels are a view of a
+ * SharedArrayBuffer (a camera frame's slot, or an uploaded photo put in shared memory), which
+ * postMessage shares instead of copying, so a frame is never copied on its way to a worker; only
+ * these small messages are. VisionWorker refuses an image in ordinary memory.
  */
-import type { SharedFrame } from '../common/frame.js';
-import type { Box, Detection, FaceQuality } from '../common/types.js';
+import type { Box, Detection, FaceQuality, RgbImage } from '../common/types.js';
 import type { MtcnnOptions } from '../detection/mtcnn.js';
 import type { EmbedderId } from '../embedding/embedder.js';
 
@@ -15,8 +15,8 @@ export type WorkerInit =
 
 export type WorkerRequest =
   /** A full detection, or with `near` only O-Net around those boxes (tracked faces). */
-  | { kind: 'detect'; id: number; frame: SharedFrame; minFaceSize?: number; near?: Box[] }
-  | { kind: 'embed'; id: number; frame: SharedFrame; faces: Detection[] };
+  | { kind: 'detect'; id: number; image: RgbImage; minFaceSize?: number; near?: Box[] }
+  | { kind: 'embed'; id: number; image: RgbImage; faces: Detection[] };
 
 export type WorkerResponse =
   | { kind: 'ready'; backend: string }

@@ -3,39 +3,40 @@
  * are shared fairly (round robin across cameras), a tracker per camera carries boxes between
  * detections, and identities are voted per track.
  *
- *   push(frame) ─► slot (SharedArrayBuffer) ─► detector worker ─► tracker ─► due faces
- *                                                                   │           ▼
- *   'frame' (every decoded frame, boxes predicted to its time) ◄────┘    embedder worker ─► matcher ─► vote
+ *   push(frame) ─► detector worker ─► tracker ─► due faces
+ *                                         │           ▼
+ *   'frame' (every decoded frame, boxes   │     embedder worker ─► matcher ─► vote
+ *    predicted to its time) ◄─────────────┘
  *
- * Nothing here waits on the network or disk; every queue is one slot deep per camera, and
+ * Frames are not copied here: the workers read the camera's slot (shared memory) in place. The
+ * pipeline holds a frame's slot (acquire/release, see common/frame.ts) while the frame waits for
+ * a worker, while a worker reads it and while it is held back after a scene cut.
+ *
+ * Nothing here waits on the network or disk; every queue is one frame deep per camera, and
  * every replaced frame is counted as dropped.
  */
 import { EventEmitter } from 'node:events';
-import type { CapturedFrame } from '../common/frame.js';
+import type { Frame } from '../common/frame.js';
 import type { TrackSample } from '../common/face-sample.js';
-import type { FaceMatcher, Identity } from '../common/match.js';
+import type { LiveFace } from '../common/live-events.js';
+import { UNKNOWN, type FaceMatcher, type Identity } from '../common/match.js';
 import type { Box, Detection } from '../common/types.js';
-import { IdentityVote, UNKNOWN, type VoteOptions, DEFAULT_VOTE_OPTIONS } from '../tracking/identity-vote.js';
+import { IdentityVote, type VoteOptions, DEFAULT_VOTE_OPTIONS } from '../tracking/identity-vote.js';
 import { Tracker, predictBox, type Track, type TrackerOptions } from '../tracking/tracker.js';
-import type { SharedFrame } from '../common/frame.js';
 import type { VisionWorker } from './vision-workers.js';
 import { CameraMetrics } from './metrics.js';
-import { SlotPool } from '../common/slot-pool.js';
 
-export interface LabeledFace {
-  trackId: number;
-  box: Box;
-  label: string;
-  score: number;
-  known: boolean;
-}
-
-export interface ProcessedFrame extends CapturedFrame {
-  faces: LabeledFace[];
+/**
+ * A frame with the boxes and labels of its tracked faces, as the pipeline emits it. `frame`'s
+ * slot is held only while the 'frame' listeners run: a listener that keeps the frame acquires it.
+ */
+export interface LabeledFrame {
+  frame: Frame;
+  faces: LiveFace[];
 }
 
 export interface PipelineEvents {
-  frame: [ProcessedFrame];
+  frame: [LabeledFrame];
   sample: [TrackSample];
   trackEnded: [{ cameraId: string; trackId: number; identity: Identity; startedAt: number; endedAt: number; hits: number }];
   error: [Error];
@@ -54,83 +55,49 @@ export interface CameraPipelineOptions {
   fullDetectionEveryMs: number;
 }
 
-interface Slot extends SharedFrame {
-  users: number;
-  ts: number;
-  seq: number;
-}
-
 interface EmbedJob {
-  slot: Slot;
+  frame: Frame;
   tracks: Track[];
 }
 
-class CameraState {
+/** A camera as the pipeline keeps it: its tracker and votes, the frames waiting for a worker, metrics. */
+class PipelineCamera {
   readonly tracker: Tracker;
   readonly votes = new Map<number, IdentityVote>();
-  readonly slots: Slot[] = [];
-  pendingDetect: Slot | null = null;
+  /** The newest frame not yet detected (its slot held). */
+  pendingDetect: Frame | null = null;
+  /** The newest frame's faces due for a sample (the frame's slot held). */
   pendingEmbed: EmbedJob | null = null;
   lastFullDetection = -Infinity;
   /** Capture time of the newest frame whose detections reached the tracker. */
   lastApplied = -Infinity;
   /** Capture time of the last scene cut: detections of frames before it show people who are gone. */
   cutAt = -Infinity;
-  /** Frames held back after a cut until the new shot's first detection (see HOLD_AFTER_CUT_MS). */
-  held: { since: number; frames: CapturedFrame[] } | null = null;
+  /** Frames held back after a cut until the new shot's first detection (see HOLD_AFTER_CUT_MS); their slots held. */
+  held: { since: number; frames: Frame[] } | null = null;
   /** Coarse grey thumbnail of the last frame, to notice cuts. */
   thumbnail: Uint8Array | null = null;
   readonly metrics = new CameraMetrics();
-  /** Set once the camera is removed: its slots go back to the pool as their last user finishes. */
-  private removed = false;
 
   constructor(
     readonly id: string,
     readonly options: CameraPipelineOptions,
     tracker: Partial<TrackerOptions>,
-    private readonly pool: SlotPool,
   ) {
     this.tracker = new Tracker(tracker);
   }
 
-  /** A user of the slot (the pending queue, a worker request) is done with it. */
-  done(slot: Slot): void {
-    slot.users--;
-    if (this.removed && slot.users === 0) this.pool.give(slot.buffer);
-  }
-
   /**
-   * The camera is removed: frames waiting for a worker are dropped and idle slots go back to
-   * the pool now; slots a worker still reads go back when its answer comes.
+   * The camera is removed: the frames waiting for a worker and the frames held after a cut are
+   * let go (not emitted); a frame a worker still reads is released when its answer comes.
    */
   close(): void {
-    if (this.pendingDetect) this.done(this.pendingDetect);
-    if (this.pendingEmbed) this.done(this.pendingEmbed.slot);
+    this.pendingDetect?.slot.release();
+    this.pendingEmbed?.frame.slot.release();
+    for (const frame of this.held?.frames ?? []) frame.slot.release();
     this.pendingDetect = null;
     this.pendingEmbed = null;
-    this.removed = true;
-    for (const slot of this.slots) if (slot.users === 0) this.pool.give(slot.buffer);
-  }
-
-  /** A free shared slot of the frame's size, or null when all are in use (the frame is dropped). */
-  takeSlot(width: number, height: number): Slot | null {
-    const bytes = width * height * 3;
-    let slot = this.slots.find((s) => s.users === 0 && s.buffer.byteLength === bytes);
-    if (!slot && this.slots.length < SLOTS_PER_CAMERA) {
-      slot = { buffer: this.pool.take(bytes), width, height, users: 0, ts: 0, seq: 0 };
-      this.slots.push(slot);
-    }
-    if (!slot) {
-      // a size change: drop an idle slot of the old size and make one of the new size
-      const idle = this.slots.findIndex((s) => s.users === 0);
-      if (idle < 0) return null;
-      this.pool.give(this.slots[idle]!.buffer);
-      slot = { buffer: this.pool.take(bytes), width, height, users: 0, ts: 0, seq: 0 };
-      this.slots[idle] = slot;
-    }
-    slot.width = width;
-    slot.height = height;
-    return slot;
+    this.held = null;
   }
 }
 
@@ -165,20 +132,23 @@ export function sceneCut(previous: Uint8Array, current: Uint8Array): boolean {
 }
 
 /**
- * After a cut, frames are held (copied) until the new shot's first detection is in, at most this
- * long, and then emitted together with its boxes: otherwise the first frames of every shot go
- * out bare while the detection runs (100–150 ms on 2 busy cores). Only after cuts, so the usual
- * capture→emit stays a few ms.
+ * After a cut, frames are held (their slots, not copies) until the new shot's first detection
+ * is in, at most this long, and then emitted together with its boxes: otherwise the first
+ * frames of every shot go out bare while the detection runs (100–150 ms on 2 busy cores). Only
+ * after cuts, so the usual capture→emit stays a few ms.
  */
 export const HOLD_AFTER_CUT_MS = 250;
-
-/** Pending detect + one being detected + one being embedded + one waiting to embed. */
-const SLOTS_PER_CAMERA = 4;
+/**
+ * And at most this many frames (250 ms at 25 fps): held frames keep their slots of the camera's
+ * ring, and a hold ends only when a frame arrives or a detection comes in, so frames arriving in
+ * a burst (the event loop was busy; they all carry the time of one chunk) must not take every
+ * slot: the reader would then have nowhere to put the next frame, and nothing would end the hold
+ * until the stall watchdog restarted ffmpeg. A camera's ring (ingest/camera.ts) is larger.
+ */
+export const MAX_HELD_FRAMES = 7;
 
 export class VisionPipeline extends EventEmitter<PipelineEvents> {
-  private readonly cameras = new Map<string, CameraState>();
-  /** Frame slot memory, shared by the cameras over time (see common/slot-pool.ts). */
-  private readonly slotPool = new SlotPool();
+  private readonly cameras = new Map<string, PipelineCamera>();
   private detectTurn = 0;
   private embedTurn = 0;
   private stopped = false;
@@ -199,7 +169,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
 
   addCamera(cameraId: string, options: Partial<CameraPipelineOptions> = {}): void {
     if (this.cameras.has(cameraId)) return;
-    this.cameras.set(cameraId, new CameraState(cameraId, { minFaceSize: 20, minEmbedSize: 24, fullDetectionEveryMs: 400, ...options }, this.trackerOptions, this.slotPool));
+    this.cameras.set(cameraId, new PipelineCamera(cameraId, { minFaceSize: 20, minEmbedSize: 24, fullDetectionEveryMs: 400, ...options }, this.trackerOptions));
   }
 
   removeCamera(cameraId: string): void {
@@ -207,7 +177,6 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     if (!camera) return;
     this.cameras.delete(cameraId);
     camera.close();
-    camera.held = null;
     for (const track of camera.tracker.clear()) this.endTrack(camera, track, Date.now());
   }
 
@@ -215,7 +184,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
   endTracks(cameraId: string, at = Date.now()): void {
     const camera = this.cameras.get(cameraId);
     if (!camera) return;
-    this.release(camera);
+    this.emitHeld(camera);
     for (const track of camera.tracker.clear()) this.endTrack(camera, track, at);
   }
 
@@ -223,8 +192,12 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     return this.cameras.get(cameraId)?.metrics;
   }
 
-  /** Takes a decoded frame: emits it with its boxes now, and queues it for detection. */
-  push(frame: CapturedFrame): void {
+  /**
+   * Takes a decoded frame: emits it with its boxes now (or holds it after a cut), and queues it
+   * for detection. The frame's slot must be held while this runs (the reader holds it); the
+   * pipeline acquires it for as long as it keeps the frame.
+   */
+  push(frame: Frame): void {
     const camera = this.cameras.get(frame.cameraId);
     if (!camera || this.stopped) return;
     camera.metrics.frameIn(frame.ts);
@@ -235,41 +208,42 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
       for (const track of camera.tracker.clear()) this.endTrack(camera, track, frame.ts);
       camera.lastFullDetection = -Infinity;
       camera.cutAt = frame.ts;
-      this.release(camera);
+      this.emitHeld(camera);
       camera.held = { since: frame.ts, frames: [] };
     }
     camera.thumbnail = thumbnail;
-    if (camera.held && frame.ts - camera.held.since > HOLD_AFTER_CUT_MS) this.release(camera);
-    // a copy: new Uint8Array(view), as a camera's data is often a Buffer, whose slice() is a view of the ring
-    if (camera.held) camera.held.frames.push({ ...frame, data: new Uint8Array(frame.data.subarray(0, frame.width * frame.height * 3)) });
-    else this.emit('frame', { ...frame, faces: this.labeledFaces(camera, frame.ts) });
-
-    const slot = camera.takeSlot(frame.width, frame.height);
-    if (!slot) {
-      camera.metrics.dropped++;
-      return;
+    if (camera.held && (frame.ts - camera.held.since > HOLD_AFTER_CUT_MS || camera.held.frames.length >= MAX_HELD_FRAMES)) this.emitHeld(camera);
+    if (camera.held) {
+      frame.slot.acquire();
+      camera.held.frames.push(frame);
+    } else {
+      this.emit('frame', { frame, faces: this.labeledFaces(camera, frame.ts) });
     }
-    new Uint8Array(slot.buffer).set(frame.data.subarray(0, frame.width * frame.height * 3));
-    slot.ts = frame.ts;
-    slot.seq = frame.seq;
+
     if (camera.pendingDetect) {
       // latest frame wins: the unprocessed one is dropped
-      camera.done(camera.pendingDetect);
+      camera.pendingDetect.slot.release();
       camera.metrics.dropped++;
     }
-    slot.users++;
-    camera.pendingDetect = slot;
+    frame.slot.acquire();
+    camera.pendingDetect = frame;
     this.pumpDetector();
   }
 
-  /** Emits the frames held since a cut, in order, with the boxes known now. */
-  private release(camera: CameraState): void {
+  /** Emits the frames held since a cut, in order, with the boxes known now, and lets them go. */
+  private emitHeld(camera: PipelineCamera): void {
     const held = camera.held;
     camera.held = null;
-    for (const frame of held?.frames ?? []) this.emit('frame', { ...frame, faces: this.labeledFaces(camera, frame.ts) });
+    for (const frame of held?.frames ?? []) {
+      try {
+        this.emit('frame', { frame, faces: this.labeledFaces(camera, frame.ts) });
+      } finally {
+        frame.slot.release();
+      }
+    }
   }
 
-  private labeledFaces(camera: CameraState, ts: number): LabeledFace[] {
+  private labeledFaces(camera: PipelineCamera, ts: number): LiveFace[] {
     return camera.tracker.predict(ts).map(({ track, box }) => {
       const identity = camera.votes.get(track.id)?.current() ?? { label: UNKNOWN, score: 0, known: false, decided: false };
       return { trackId: track.id, box, label: identity.label, score: identity.score, known: identity.known };
@@ -288,29 +262,29 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     if (!worker) return;
     const camera = this.nextCamera((c) => c.pendingDetect !== null, 'detect');
     if (!camera) return;
-    const slot = camera.pendingDetect!;
+    const frame = camera.pendingDetect!; // its hold passes to the request
     camera.pendingDetect = null;
-    const near = this.refineOnly(camera, slot.ts);
-    if (!near) camera.lastFullDetection = slot.ts;
+    const near = this.refineOnly(camera, frame.ts);
+    if (!near) camera.lastFullDetection = frame.ts;
     worker
-      .detect(slot, camera.options.minFaceSize, near)
+      .detect(frame, camera.options.minFaceSize, near)
       .then(({ detections, ms }) => {
         if (this.cameras.get(camera.id) !== camera) return;
         camera.metrics.detected(ms);
-        this.afterDetection(camera, slot, detections, !near);
+        this.afterDetection(camera, frame, detections, !near);
       })
       .catch((error: Error) => {
         if (!this.stopped) this.emit('error', error);
       })
       .finally(() => {
-        camera.done(slot);
+        frame.slot.release();
         this.pumpDetector();
         this.pumpEmbedder();
       });
   }
 
   /** The tracked boxes to re-find on this frame, or undefined when a full detection is due. */
-  private refineOnly(camera: CameraState, ts: number): Box[] | undefined {
+  private refineOnly(camera: PipelineCamera, ts: number): Box[] | undefined {
     const { fullDetectionEveryMs } = camera.options;
     if (fullDetectionEveryMs <= 0 || ts - camera.lastFullDetection >= fullDetectionEveryMs) return undefined;
     const tracks = camera.tracker.all.filter((t) => t.misses === 0);
@@ -319,20 +293,20 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     return tracks.map((t) => predictBox(t, ts, maxMs));
   }
 
-  private afterDetection(camera: CameraState, slot: Slot, detections: Detection[], full: boolean): void {
-    if (slot.ts < camera.cutAt) return;
-    if (slot.ts < camera.lastApplied) {
+  private afterDetection(camera: PipelineCamera, frame: Frame, detections: Detection[], full: boolean): void {
+    if (frame.ts < camera.cutAt) return;
+    if (frame.ts < camera.lastApplied) {
       // The other worker finished a newer frame first (quick re-finds overtake a full detection
       // all the time): the tracks know better where their faces are now, but a face this full
       // detection found that no track has is new, and starts one.
-      if (full) camera.tracker.addUntracked(detections, slot.ts);
+      if (full) camera.tracker.addUntracked(detections, frame.ts);
       return;
     }
-    camera.lastApplied = slot.ts;
-    const update = camera.tracker.update(detections, slot.ts);
-    for (const track of update.ended) this.endTrack(camera, track, slot.ts);
+    camera.lastApplied = frame.ts;
+    const update = camera.tracker.update(detections, frame.ts);
+    for (const track of update.ended) this.endTrack(camera, track, frame.ts);
     // the new shot's faces are found (and confirmed, or there are none): the held frames go out
-    if (camera.held && !camera.tracker.all.some((t) => !t.confirmed)) this.release(camera);
+    if (camera.held && !camera.tracker.all.some((t) => !t.confirmed)) this.emitHeld(camera);
     const due: Track[] = [];
     for (const track of update.active) {
       if (!track.confirmed) continue;
@@ -349,11 +323,11 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     }
     if (due.length === 0) return;
     if (camera.pendingEmbed) {
-      camera.done(camera.pendingEmbed.slot);
+      camera.pendingEmbed.frame.slot.release();
       camera.metrics.embedsDropped++;
     }
-    slot.users++;
-    camera.pendingEmbed = { slot, tracks: due };
+    frame.slot.acquire(); // the detection's request still holds it, so it cannot have been refilled
+    camera.pendingEmbed = { frame, tracks: due };
     this.pumpEmbedder();
   }
 
@@ -361,11 +335,11 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     if (this.embedder.busy || this.stopped) return;
     const camera = this.nextCamera((c) => c.pendingEmbed !== null, 'embed');
     if (!camera) return;
-    const job = camera.pendingEmbed!;
+    const job = camera.pendingEmbed!; // its hold passes to the request
     camera.pendingEmbed = null;
     const detections = job.tracks.map((t) => t.detection);
     this.embedder
-      .embed(job.slot, detections)
+      .embed(job.frame, detections)
       .then(({ vectors, qualities, ms }) => {
         if (this.cameras.get(camera.id) !== camera) return;
         camera.metrics.embedded(ms, vectors.length);
@@ -378,18 +352,18 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
           if (vote.contradicted) {
             // another face is under this track now: end it; the next detection starts a new one
             const ended = camera.tracker.remove(track.id);
-            if (ended) this.endTrack(camera, ended, job.slot.ts);
+            if (ended) this.endTrack(camera, ended, job.frame.ts);
             return;
           }
           this.emit('sample', {
             cameraId: camera.id,
             trackId: track.id,
-            ts: job.slot.ts,
+            ts: job.frame.ts,
             detection: detections[i]!,
             quality: qualities[i]!,
             match,
             identity,
-            frame: job.slot,
+            frame: job.frame,
           });
         });
       })
@@ -397,13 +371,13 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
         if (!this.stopped) this.emit('error', error);
       })
       .finally(() => {
-        camera.done(job.slot);
+        job.frame.slot.release();
         this.pumpEmbedder();
         this.pumpDetector();
       });
   }
 
-  private endTrack(camera: CameraState, track: Track, endedAt: number): void {
+  private endTrack(camera: PipelineCamera, track: Track, endedAt: number): void {
     const vote = camera.votes.get(track.id);
     camera.votes.delete(track.id);
     if (!track.confirmed) return;
@@ -411,7 +385,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     this.emit('trackEnded', { cameraId: camera.id, trackId: track.id, identity, startedAt: track.startedAt, endedAt, hits: track.hits });
   }
 
-  private nextCamera(ready: (c: CameraState) => boolean, worker: 'detect' | 'embed'): CameraState | null {
+  private nextCamera(ready: (c: PipelineCamera) => boolean, worker: 'detect' | 'embed'): PipelineCamera | null {
     const list = [...this.cameras.values()];
     if (list.length === 0) return null;
     const turn = worker === 'detect' ? this.detectTurn : this.embedTurn;

@@ -5,12 +5,10 @@
  * both cores work.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import type { RgbImage } from '../common/types.js';
 import { loadMtcnn } from '../detection/mtcnn.js';
 import { embedFaces } from '../embedding/faces.js';
 import { loadEmbedder } from '../embedding/load-embedder.js';
 import { initRuntime } from '../models/runtime.js';
-import type { SharedFrame } from '../common/frame.js';
 import type { WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js';
 
 const port = parentPort!;
@@ -18,10 +16,6 @@ const init = workerData as WorkerInit;
 
 function send(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
   port.postMessage(message, transfer);
-}
-
-function view(frame: SharedFrame): RgbImage {
-  return { data: new Uint8Array(frame.buffer, 0, frame.width * frame.height * 3), width: frame.width, height: frame.height };
 }
 
 async function main(): Promise<void> {
@@ -33,13 +27,13 @@ async function main(): Promise<void> {
       const t = performance.now();
       if (request.kind === 'detect') {
         const options = request.minFaceSize ? { minFaceSize: request.minFaceSize } : {};
-        const image = view(request.frame);
+        const image = request.image; // the sender's memory, shared
         const detections = request.near ? detector.refineBoxes(image, request.near, undefined, options) : detector.detect(image, options);
         send({ kind: 'detected', id: request.id, detections, ms: performance.now() - t });
         return;
       }
       if (!embedder) return send({ kind: 'failed', id: request.id, error: 'this worker only detects' });
-      const faces = embedFaces(view(request.frame), request.faces, embedder);
+      const faces = embedFaces(request.image, request.faces, embedder);
       const vectors = faces.map((f) => f.embedding.vector);
       send(
         { kind: 'embedded', id: request.id, vectors, qualities: faces.map((f) => f.quality), ms: performance.now() - t },

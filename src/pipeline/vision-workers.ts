@@ -5,8 +5,7 @@
  * frame in flight.
  */
 import { Worker } from 'node:worker_threads';
-import type { Box, Detection, FaceQuality } from '../common/types.js';
-import type { SharedFrame } from '../common/frame.js';
+import type { Box, Detection, FaceQuality, RgbImage } from '../common/types.js';
 import type { WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js';
 
 type Pending = { resolve: (r: WorkerResponse) => void; reject: (e: Error) => void };
@@ -57,6 +56,10 @@ export class VisionWorker {
   }
 
   private request(message: Omit<WorkerRequest, 'id'>): Promise<WorkerResponse> {
+    if (!(message.image.data.buffer instanceof SharedArrayBuffer)) {
+      // postMessage would copy the whole buffer behind the view, every time
+      return Promise.reject(new TypeError(`${this.init.role} worker: the image must be in shared memory (a SharedArrayBuffer)`));
+    }
     if (!this.worker || this.failure) return Promise.reject(this.failure ?? new Error(`${this.init.role} worker is not running`));
     const id = this.nextId++;
     this.inFlight++;
@@ -68,15 +71,18 @@ export class VisionWorker {
     });
   }
 
-  /** A full detection, or with `near` a check of those boxes only (see Mtcnn.refineBoxes). */
-  async detect(frame: SharedFrame, minFaceSize?: number, near?: Box[]): Promise<{ detections: Detection[]; ms: number }> {
-    const r = await this.request({ kind: 'detect', frame, minFaceSize, ...(near ? { near } : {}) } as Omit<WorkerRequest, 'id'>);
+  /**
+   * A full detection, or with `near` a check of those boxes only (see Mtcnn.refineBoxes). The
+   * worker reads `image.data`'s shared memory while the promise is pending: keep it unchanged.
+   */
+  async detect(image: RgbImage, minFaceSize?: number, near?: Box[]): Promise<{ detections: Detection[]; ms: number }> {
+    const r = await this.request({ kind: 'detect', image: pixels(image), minFaceSize, ...(near ? { near } : {}) } as Omit<WorkerRequest, 'id'>);
     if (r.kind !== 'detected') throw new Error(`unexpected ${r.kind} from the detector`);
     return r;
   }
 
-  async embed(frame: SharedFrame, faces: Detection[]): Promise<{ vectors: Float32Array[]; qualities: FaceQuality[]; ms: number }> {
-    const r = await this.request({ kind: 'embed', frame, faces } as Omit<WorkerRequest, 'id'>);
+  async embed(image: RgbImage, faces: Detection[]): Promise<{ vectors: Float32Array[]; qualities: FaceQuality[]; ms: number }> {
+    const r = await this.request({ kind: 'embed', image: pixels(image), faces } as Omit<WorkerRequest, 'id'>);
     if (r.kind !== 'embedded') throw new Error(`unexpected ${r.kind} from the embedder`);
     return r;
   }
@@ -87,4 +93,9 @@ export class VisionWorker {
     this.fail(new Error(`${this.init.role} worker stopped`));
     if (worker) await worker.terminate();
   }
+}
+
+/** Only the pixels and the size travel: a camera Frame's other fields (its slot, the ring behind it) stay here. */
+function pixels(image: RgbImage): RgbImage {
+  return { data: image.data, width: image.width, height: image.height };
 }

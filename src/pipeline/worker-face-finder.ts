@@ -7,7 +7,6 @@ import { decodeImage } from '../common/image.js';
 import type { Detection, EmbeddedFace, RgbImage } from '../common/types.js';
 import { DEFAULT_MTCNN_OPTIONS, toSourcePixels, type MtcnnOptions } from '../detection/mtcnn.js';
 import type { EmbedderId } from '../embedding/embedder.js';
-import type { SharedFrame } from '../common/frame.js';
 import type { VisionWorker } from './vision-workers.js';
 
 export class WorkerFaceFinder {
@@ -30,8 +29,8 @@ export class WorkerFaceFinder {
     // The photo in shared memory, made when a worker needs it: a large photo is detected from a
     // downscaled copy, and only one with faces needs the full one (the embedder aligns from it).
     // Each copy is 3 bytes a pixel more until the main thread next collects.
-    let frame: SharedFrame | null = null;
-    const shared = () => (frame ??= toShared(image));
+    let inShared: RgbImage | null = null;
+    const shared = () => (inShared ??= toShared(image));
     const detections = await this.detect(image, shared);
     if (detections.length === 0) return { image, faces: [] };
     const { vectors, qualities } = await this.embedderWorker.embed(shared(), detections);
@@ -51,7 +50,7 @@ export class WorkerFaceFinder {
    * photo's, it put P-Net's first pyramid level at the full 1920 px, which alone grew the
    * worker's heap by about 670 MB (measured on 1920×1440; 260 MB at minFaceSize 20).
    */
-  private async detect(image: RgbImage, shared: () => SharedFrame): Promise<Detection[]> {
+  private async detect(image: RgbImage, shared: () => RgbImage): Promise<Detection[]> {
     const shrink = Math.min(1, this.maxInputSize / Math.max(image.width, image.height));
     if (shrink === 1) return (await this.detector.detect(shared())).detections;
     const width = Math.max(1, Math.round(image.width * shrink));
@@ -65,8 +64,9 @@ export class WorkerFaceFinder {
   }
 }
 
-function toShared(image: RgbImage): SharedFrame {
-  const frame: SharedFrame = { buffer: new SharedArrayBuffer(image.width * image.height * 3), width: image.width, height: image.height };
-  new Uint8Array(frame.buffer).set(image.data.subarray(0, image.width * image.height * 3));
-  return frame;
+/** A copy of the image in shared memory, for the workers to read in place. */
+function toShared(image: RgbImage): RgbImage {
+  const data = new Uint8Array(new SharedArrayBuffer(image.width * image.height * 3));
+  data.set(image.data.subarray(0, data.length));
+  return { data, width: image.width, height: image.height };
 }

@@ -6,8 +6,7 @@
 import { calibratedThreshold } from '../embedding/calibration.js';
 import { l2normalize, type EmbedderId } from '../embedding/embedder.js';
 import type { Gallery } from './gallery.js';
-import { UNKNOWN_LABEL } from './person-name.js';
-import type { FaceMatcher, Match, MatchCandidate } from '../common/match.js';
+import { UNKNOWN, type FaceMatcher, type Match, type MatchCandidate } from '../common/match.js';
 
 export type CompareTo = 'mean' | 'best-sample';
 
@@ -51,8 +50,8 @@ export function cosineMatchOptions(model: EmbedderId, overrides: Partial<CosineM
 export function decide(ranked: readonly MatchCandidate[], options: Pick<CosineMatchOptions, 'minSimilarity' | 'minMargin' | 'candidates'>): Match {
   const candidates = ranked.slice(0, options.candidates).map((c) => ({ ...c }));
   const best = ranked.at(0);
-  if (!best) return { label: UNKNOWN_LABEL, score: 0, known: false, candidates, unknownReason: 'empty-gallery' };
-  const unknown = (unknownReason: Match['unknownReason']): Match => ({ label: UNKNOWN_LABEL, score: best.score, known: false, candidates, unknownReason });
+  if (!best) return { label: UNKNOWN, score: 0, known: false, candidates, unknownReason: 'empty-gallery' };
+  const unknown = (unknownReason: Match['unknownReason']): Match => ({ label: UNKNOWN, score: best.score, known: false, candidates, unknownReason });
   if (best.score < options.minSimilarity) return unknown('below-min-similarity');
   const second = ranked.at(1);
   if (second && best.score - second.score < options.minMargin) return unknown('ambiguous');

@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import type { EvaluationReport } from './evaluate.js';
-import { UNKNOWN_LABEL } from './person-name.js';
+import { UNKNOWN } from '../common/match.js';
 
 const esc = (s: string) => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 const pct = (x: number) => `${(x * 100).toFixed(1)}%`;
@@ -33,17 +33,17 @@ export function renderEvaluationHtml(report: EvaluationReport, meta: { data: str
           return `<td style="background:${cellColour(share, i === j)}" title="${esc(title)}">${count || ''}</td>`;
         })
         .join('');
-      return `<tr><th class="row">${esc(truth === UNKNOWN_LABEL ? 'strangers' : truth)}</th>${cells}</tr>`;
+      return `<tr><th class="row">${esc(truth === UNKNOWN ? 'strangers' : truth)}</th>${cells}</tr>`;
     })
     .join('\n');
   const head = labels.map((l) => `<th class="col"><div>${esc(l)}</div></th>`).join('');
   const wrong = report.wrong
     .map((w) => {
-      const mistakenFor = w.answer === UNKNOWN_LABEL ? w.rank1 : w.answer;
+      const mistakenFor = w.answer === UNKNOWN ? w.rank1 : w.answer;
       const what =
         w.truth === null
           ? `a stranger named <b>${esc(w.answer)}</b>`
-          : w.answer === UNKNOWN_LABEL
+          : w.answer === UNKNOWN
             ? `<b>${esc(w.truth)}</b> answered unknown (closest: ${esc(w.rank1)})`
             : `<b>${esc(w.truth)}</b> named <b>${esc(w.answer)}</b>`;
       return `<div class="pair">${img(w.crop, path.basename(w.file))}${img(report.faces[mistakenFor], mistakenFor)}<p>${what}, score ${w.score.toFixed(3)}<br><small>${esc(path.basename(w.file))}</small></p></div>`;

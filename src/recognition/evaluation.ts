@@ -4,7 +4,7 @@
  * confusion matrix with per-person precision and recall, and the open-set figures (FAR at the
  * configured threshold, DIR at the threshold where FAR = 1%).
  */
-import { UNKNOWN_LABEL } from './person-name.js';
+import { UNKNOWN } from '../common/match.js';
 
 /** A probe of a known person and what the matcher made of it. */
 export interface ProbeOutcome {
@@ -74,7 +74,7 @@ export function top1Accuracy(probes: readonly ProbeOutcome[]): number {
 /** The confusion matrix of the matcher's answers; strangers, when given, fill the `unknown` row. */
 export function confusionMatrix(people: readonly string[], probes: readonly ProbeOutcome[], strangers: readonly StrangerOutcome[] = []): Confusion {
   const labels = [...new Set(people)].sort((a, b) => a.localeCompare(b));
-  labels.push(UNKNOWN_LABEL);
+  labels.push(UNKNOWN);
   const index = new Map(labels.map((l, i) => [l, i]));
   const matrix = labels.map(() => labels.map(() => 0));
   const at = (label: string) => {
@@ -83,7 +83,7 @@ export function confusionMatrix(people: readonly string[], probes: readonly Prob
     return i;
   };
   for (const p of probes) matrix[at(p.truth)][at(p.answer)]++;
-  for (const s of strangers) matrix[at(UNKNOWN_LABEL)][at(s.answer)]++;
+  for (const s of strangers) matrix[at(UNKNOWN)][at(s.answer)]++;
   return { labels, matrix };
 }
 
@@ -92,7 +92,7 @@ export function precisionRecall(confusion: Confusion): Record<string, PrecisionR
   const { labels, matrix } = confusion;
   const out: Record<string, PrecisionRecall> = {};
   labels.forEach((label, i) => {
-    if (label === UNKNOWN_LABEL) return;
+    if (label === UNKNOWN) return;
     const row = matrix[i];
     const probes = row.reduce((a, b) => a + b, 0);
     if (probes === 0) return;
@@ -105,7 +105,7 @@ export function precisionRecall(confusion: Confusion): Record<string, PrecisionR
 
 /** Share of strangers the matcher named as someone (its configured threshold), 0..1. */
 export function falseAcceptRate(strangers: readonly StrangerOutcome[]): number {
-  return strangers.length ? strangers.filter((s) => s.answer !== UNKNOWN_LABEL).length / strangers.length : 0;
+  return strangers.length ? strangers.filter((s) => s.answer !== UNKNOWN).length / strangers.length : 0;
 }
 
 /**

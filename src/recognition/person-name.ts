@@ -3,11 +3,9 @@
  * paths a user types, so they are short, printable and cannot climb out of a folder.
  */
 import { ServiceError } from '../common/errors.js';
+import { UNKNOWN } from '../common/match.js';
 
 export const MAX_NAME_LENGTH = 64;
-
-/** The label of a face that matched nobody; no person may be called that. */
-export const UNKNOWN_LABEL = 'unknown';
 
 /** Why `name` cannot be a person's name, or undefined when it can. `name` is taken as given (trim first). */
 export function personNameProblem(name: string): string | undefined {
@@ -17,7 +15,8 @@ export function personNameProblem(name: string): string | undefined {
   if (/[\u0000-\u001f\u007f-\u009f]/.test(name)) return 'a name cannot contain control characters';
   if (name.includes('/') || name.includes('\\')) return "a name cannot contain '/' or '\\'";
   if (name.includes('..')) return "a name cannot contain '..'";
-  if (name.toLowerCase() === UNKNOWN_LABEL) return `"${UNKNOWN_LABEL}" is the label of faces that match nobody`;
+  // the label of a face that matched nobody: no person may be called that
+  if (name.toLowerCase() === UNKNOWN) return `"${UNKNOWN}" is the label of faces that match nobody`;
   return undefined;
 }
 

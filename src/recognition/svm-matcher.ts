@@ -14,9 +14,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync 
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { l2normalize } from '../embedding/embedder.js';
-import type { FaceMatcher, Match, MatchCandidate } from '../common/match.js';
+import { UNKNOWN, type FaceMatcher, type Match, type MatchCandidate } from '../common/match.js';
 import type { Gallery } from './gallery.js';
-import { UNKNOWN_LABEL } from './person-name.js';
 
 export type SvmKernel = 'linear' | 'rbf';
 
@@ -358,14 +357,14 @@ export class SvmMatcher implements FaceMatcher {
     const ranked = this.rank(vector);
     const candidates = ranked.slice(0, this.options.candidates);
     const best = ranked.at(0);
-    if (!best) return { label: UNKNOWN_LABEL, score: 0, known: false, candidates, unknownReason: 'empty-gallery' };
+    if (!best) return { label: UNKNOWN, score: 0, known: false, candidates, unknownReason: 'empty-gallery' };
     if (best.score < this.minProbability) {
-      return { label: UNKNOWN_LABEL, score: best.score, known: false, candidates, unknownReason: 'below-min-probability' };
+      return { label: UNKNOWN, score: best.score, known: false, candidates, unknownReason: 'below-min-probability' };
     }
     const person = [...this.means.values()].find((m) => m.name === best.label);
     const similarity = person ? cosine(vector, person.mean) : -1;
     if (similarity < this.options.minSimilarity) {
-      return { label: UNKNOWN_LABEL, score: best.score, known: false, candidates, unknownReason: 'below-min-similarity', similarity };
+      return { label: UNKNOWN, score: best.score, known: false, candidates, unknownReason: 'below-min-similarity', similarity };
     }
     return { label: best.label, score: best.score, known: true, candidates, similarity };
   }

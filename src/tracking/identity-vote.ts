@@ -4,7 +4,7 @@
  * ties are rejected, and after `maxFaceAttempts` undecided samples the track is "unknown".
  * A decided identity is kept for the track's life, so a name does not flicker.
  */
-import type { Identity } from '../common/match.js';
+import { UNKNOWN, type Identity } from '../common/match.js';
 
 export interface VoteOptions {
   /** Samples needed before any decision. */
@@ -34,8 +34,6 @@ export const DEFAULT_VOTE_OPTIONS: VoteOptions = {
   recheckEvery: 25,
   maxDisagreements: 2,
 };
-
-export const UNKNOWN = 'unknown';
 
 export interface VoteSample {
   /** Person name, or UNKNOWN. */

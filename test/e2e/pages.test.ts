@@ -17,6 +17,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
+import type { RgbImage } from '../../src/common/types.js';
 import { configSchema } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
@@ -32,12 +33,6 @@ const PHONE = { width: 390, height: 844 };
 
 const ONE_FACE = samplePhoto(2);
 const FOUR_STRANGERS = samplePhoto(3);
-
-interface RawFrame {
-  data: Uint8Array;
-  width: number;
-  height: number;
-}
 
 function skipReason(): string | false {
   if (!existsSync(CHROMIUM)) return `Debian chromium not found at ${CHROMIUM} (apt-get install chromium): browser test skipped`;
@@ -83,7 +78,7 @@ describe('events, people and identify pages in chromium, against a real server',
       sharp(ONE_FACE).resize(640, 480, { fit: 'cover' }).removeAlpha().raw().toBuffer({ resolveWithObject: true }),
       buildClient(),
     ]);
-    const frame: RawFrame = { data: new Uint8Array(data), width: info.width, height: info.height };
+    const frame: RgbImage = { data: new Uint8Array(data), width: info.width, height: info.height };
     const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir, vote: { maxFaceAttempts: 3 } });
     server = await startServer(config, (camera) => new StillCamera(camera, frame), silentLogger());
     ({ browser, page, pageErrors, expectedFailures } = await openWatchedPage(DESKTOP, WAIT_MS));

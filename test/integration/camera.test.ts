@@ -13,8 +13,8 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import type { CapturedFrame } from '../../src/common/frame.js';
-import { Camera, type CameraStatus } from '../../src/ingest/camera.js';
+import type { Frame } from '../../src/common/frame.js';
+import { Camera, type StreamStatus } from '../../src/ingest/camera.js';
 import { FfmpegNotFoundError, locateFfmpeg, runFfmpeg, stopChild, type FfmpegInfo } from '../../src/ingest/ffmpeg.js';
 import { probeSource } from '../../src/ingest/probe.js';
 import { freePort, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../support/loopback-streams.js';
@@ -45,11 +45,11 @@ function camera(id: string, url: string, extra: Partial<ConstructorParameters<ty
 }
 
 /** Resolves with the first status (current or emitted) that satisfies `predicate`. */
-function waitForStatus(cam: Camera, predicate: (status: CameraStatus) => boolean, timeoutMs: number, what: string): Promise<CameraStatus> {
+function waitForStatus(cam: Camera, predicate: (status: StreamStatus) => boolean, timeoutMs: number, what: string): Promise<StreamStatus> {
   const current = cam.status();
   if (predicate(current)) return Promise.resolve(current);
   return new Promise((resolve, reject) => {
-    const onState = (status: CameraStatus): void => {
+    const onState = (status: StreamStatus): void => {
       if (!predicate(status)) return;
       clearTimeout(timer);
       cam.off('state', onState);
@@ -63,7 +63,7 @@ function waitForStatus(cam: Camera, predicate: (status: CameraStatus) => boolean
   });
 }
 
-const waitForState = (cam: Camera, state: CameraStatus['state'], timeoutMs: number): Promise<CameraStatus> =>
+const waitForState = (cam: Camera, state: StreamStatus['state'], timeoutMs: number): Promise<StreamStatus> =>
   waitForStatus(cam, (s) => s.state === state, timeoutMs, `state ${state}`);
 
 interface FrameCopy {
@@ -79,7 +79,7 @@ interface FrameCopy {
 function collectFrames(cam: Camera, count: number, timeoutMs: number): Promise<FrameCopy[]> {
   const frames: FrameCopy[] = [];
   return new Promise((resolve, reject) => {
-    const onFrame = (frame: CapturedFrame): void => {
+    const onFrame = (frame: Frame): void => {
       frames.push({ seq: frame.seq, ts: frame.ts, width: frame.width, height: frame.height, bytes: frame.data.length, sample: Array.from(frame.data.subarray(0, 3 * frame.width)) });
       if (frames.length < count) return;
       clearTimeout(timer);

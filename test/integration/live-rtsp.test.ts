@@ -25,7 +25,7 @@ import { execFileSync, type ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { io as connect, type Socket } from 'socket.io-client';
-import type { CameraStatus, LiveClientEvents, LiveFrame, LiveServerEvents } from '../../src/common/live-events.js';
+import type { CameraStatus, LiveClientEvents, FrameMessage, LiveServerEvents } from '../../src/common/live-events.js';
 import { createCameraSource } from '../../src/cameras/camera-source.js';
 import { configSchema, type CameraConfig } from '../../src/config/schema.js';
 import { locateFfmpeg, type FfmpegInfo } from '../../src/ingest/ffmpeg.js';
@@ -71,7 +71,7 @@ function testCameraSource(config: CameraConfig, ffmpeg: FfmpegInfo): CameraSourc
 interface Seen {
   ts: number;
   receivedAt: number;
-  faces: LiveFrame['faces'];
+  faces: FrameMessage['faces'];
 }
 
 describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, Socket.IO)', { skip }, () => {
@@ -286,7 +286,7 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
       `heap + buffers after cycles 3..10 (MB): ${footprint.map((b) => (b / 1e6).toFixed(1)).join(' ')}; trend ${slopeMB.toFixed(2)} MB per cycle; ` +
         `RSS (workers and native memory too) ${((process.memoryUsage().rss - rssAtCycle3) / 1e6).toFixed(1)} MB`,
     );
-    // one camera's frame slots alone are 2.8 MB (4 × 640×360×3): a camera leaked per cycle shows as ≥ 2.8 MB per cycle
+    // one camera's frame ring alone is 8.3 MB (12 × 640×360×3): a camera leaked per cycle shows as ≥ 8.3 MB per cycle
     assert.ok(slopeMB < 1, `memory grows ${slopeMB.toFixed(2)} MB per add/remove cycle`);
   });
 

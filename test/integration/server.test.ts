@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import sharp from 'sharp';
 import { io as connect, type Socket } from 'socket.io-client';
-import type { LiveClientEvents, LiveFrame, LiveServerEvents } from '../../src/common/live-events.js';
+import type { LiveClientEvents, FrameMessage, LiveServerEvents } from '../../src/common/live-events.js';
 import { configSchema } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
@@ -67,7 +67,7 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
   it('streams frames with their boxes over /live, at most 2 unacknowledged', async () => {
     const socket: Socket<LiveServerEvents, LiveClientEvents> = connect(`${server.url}/live`, { transports: ['websocket'], reconnection: false });
     try {
-      const frames: LiveFrame[] = [];
+      const frames: FrameMessage[] = [];
       let inFlight = 0;
       let maxInFlight = 0;
       socket.on('connect', () => socket.emit('watch', { cameraId: 'still' }));

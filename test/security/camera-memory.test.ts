@@ -40,7 +40,7 @@ const WARM_UP = 5;
 const MEASURED = 60;
 /** Frames each camera delivers to the viewer before it is deleted. */
 const FRAMES_PER_CYCLE = 8;
-/** One camera's frame slots alone are 3.1 MB (4 × 512×512×3): a camera left behind per cycle is far above this. */
+/** One camera's frame ring alone is 9.4 MB (12 × 512×512×3): a camera left behind per cycle is far above this. */
 const MAX_MB_PER_CAMERA = 0.3;
 
 const clipFile = dataPath(CLIP);

@@ -17,8 +17,8 @@ import express from 'express';
 import sharp from 'sharp';
 import { Server as SocketServer, type Socket as ServerSocket } from 'socket.io';
 import { CameraRegistry } from '../../src/cameras/camera-registry.js';
-import type { CapturedFrame } from '../../src/common/frame.js';
-import type { LiveClientEvents, LiveFace, LiveFrame, LiveServerEvents } from '../../src/common/live-events.js';
+import type { Frame } from '../../src/common/frame.js';
+import type { LiveClientEvents, LiveFace, FrameMessage, LiveServerEvents } from '../../src/common/live-events.js';
 import { createApp } from '../../src/server/app.js';
 import { Auth } from '../../src/server/auth.js';
 import { LiveHub, MAX_UNACKED } from '../../src/server/live.js';
@@ -42,7 +42,7 @@ export const KNOWN_FACE: LiveFace = { trackId: 1, box: [96, 60, 120, 150], label
 export const UNKNOWN_FACE: LiveFace = { trackId: 2, box: [420, 110, 100, 124], label: 'unknown', score: 0.31, known: false };
 
 /** The faces of a frame: the known face moves a little from frame to frame, as a tracked face would; the unknown one stays. */
-export function scriptedFaces(frame: CapturedFrame): LiveFace[] {
+export function scriptedFaces(frame: Frame): LiveFace[] {
   const sway = (frame.seq % 10) * 2;
   return [{ ...KNOWN_FACE, box: [KNOWN_FACE.box[0] + sway, KNOWN_FACE.box[1], KNOWN_FACE.box[2], KNOWN_FACE.box[3]] }, UNKNOWN_FACE];
 }
@@ -62,7 +62,7 @@ export async function scenePicture(): Promise<Picture> {
 }
 
 /** One frame as the server sent it to a viewer: `${cameraId}#${seq}`. */
-export const frameKey = (frame: Pick<LiveFrame, 'cameraId' | 'seq'>): string => `${frame.cameraId}#${frame.seq}`;
+export const frameKey = (frame: Pick<FrameMessage, 'cameraId' | 'seq'>): string => `${frame.cameraId}#${frame.seq}`;
 
 export interface ScriptedLiveServerOptions {
   /** Where the cameras are kept: a server started again on the same folder has the same cameras. */
@@ -162,7 +162,7 @@ export class ScriptedLiveServer {
     const emit = socket.emit.bind(socket) as (event: string, ...args: unknown[]) => boolean;
     (socket as { emit: (event: string, ...args: unknown[]) => boolean }).emit = (event, ...args) => {
       if (event !== 'frame') return emit(event, ...args);
-      const [frame, drawn] = args as [LiveFrame, () => void];
+      const [frame, drawn] = args as [FrameMessage, () => void];
       const key = frameKey(frame);
       this.sent.push(key);
       return emit(event, frame, () => {

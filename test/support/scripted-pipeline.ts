@@ -7,12 +7,15 @@
  * LiveHub (their type, who copies what); everything else in the scripted server is real.
  */
 import { EventEmitter } from 'node:events';
-import type { CameraSource, CapturedFrame } from '../../src/common/frame.js';
+import type { CameraSource, Frame } from '../../src/common/frame.js';
 import type { CameraState } from '../../src/common/live-events.js';
 import type { CameraConfig } from '../../src/config/schema.js';
+import { CAMERA_FRAME_SLOTS } from '../../src/ingest/camera.js';
 import { redactUrl } from '../../src/ingest/ffmpeg-args.js';
+import { FrameReader } from '../../src/ingest/frame-reader.js';
 import { CameraMetrics } from '../../src/pipeline/metrics.js';
-import type { LabeledFace, PipelineEvents, VisionPipeline } from '../../src/pipeline/vision-pipeline.js';
+import type { LiveFace } from '../../src/common/live-events.js';
+import type { PipelineEvents, VisionPipeline } from '../../src/pipeline/vision-pipeline.js';
 
 /** What the camera registry uses of the vision pipeline, besides its 'frame' events. */
 export type RegistryPipeline = Pick<VisionPipeline, 'addCamera' | 'removeCamera' | 'push' | 'endTracks' | 'metrics'>;
@@ -32,7 +35,7 @@ export interface Picture {
 export class ScriptedPipeline extends EventEmitter<PipelineEvents> implements RegistryPipeline {
   private readonly cameras = new Map<string, CameraMetrics>();
 
-  constructor(private readonly facesOf: (frame: CapturedFrame) => LabeledFace[]) {
+  constructor(private readonly facesOf: (frame: Frame) => LiveFace[]) {
     super();
   }
 
@@ -62,12 +65,13 @@ export class ScriptedPipeline extends EventEmitter<PipelineEvents> implements Re
     return [...this.cameras.keys()];
   }
 
-  push(frame: CapturedFrame): void {
+  /** Labels the frame while the call runs, as the real pipeline's last step does; whoever keeps it (the LiveHub) takes its own hold on the slot. */
+  push(frame: Frame): void {
     const metrics = this.cameras.get(frame.cameraId);
     if (!metrics) return; // as the real pipeline: a frame of a camera it does not have is ignored
     metrics.frameIn(frame.ts);
     metrics.detected(0);
-    this.emit('frame', { ...frame, faces: this.facesOf(frame) });
+    this.emit('frame', { frame, faces: this.facesOf(frame) });
   }
 }
 
@@ -84,7 +88,10 @@ export interface CameraScript {
 
 export const LIVE: CameraScript = { state: 'live' };
 
-/** A camera source that reports its script's state and, while live, delivers `picture` as frames. */
+/**
+ * A camera source that reports its script's state and, while live, delivers `picture` as frames:
+ * written into a real FrameReader, so they live in a real ring of slots as a camera's do.
+ */
 export class ScriptedCameraSource extends EventEmitter implements CameraSource {
   state: Exclude<CameraState, 'stopped'> = 'connecting';
   reason = '';
@@ -95,14 +102,24 @@ export class ScriptedCameraSource extends EventEmitter implements CameraSource {
   /** Whether stop() was called. */
   stopped = false;
   private timer: NodeJS.Timeout | null = null;
+  private readonly reader: FrameReader;
 
   constructor(
-    private readonly config: CameraConfig,
+    config: CameraConfig,
     private readonly picture: Picture,
     private readonly script: CameraScript = LIVE,
   ) {
     super();
     this.redactedUrl = redactUrl(config.url);
+    const { width, height } = picture;
+    this.reader = new FrameReader({ width, height, poolSize: CAMERA_FRAME_SLOTS, cameraId: config.id }, (frame) => {
+      this.delivered++;
+      this.emit('frame', frame);
+    });
+  }
+
+  get framesDropped(): number {
+    return this.reader.framesDropped;
   }
 
   start(): void {
@@ -117,13 +134,13 @@ export class ScriptedCameraSource extends EventEmitter implements CameraSource {
 
   /** Delivers one frame now (a test that scripts frames one by one calls it directly). */
   deliver(): void {
-    const frame: CapturedFrame = { cameraId: this.config.id, seq: this.delivered++, ts: Date.now(), ...this.picture };
-    this.emit('frame', frame);
+    this.reader.write(this.picture.data.subarray(0, this.reader.frameBytes));
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    return Promise.resolve();
   }
 }

@@ -12,7 +12,7 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { CameraRegistry } from '../../src/cameras/camera-registry.js';
 import type { CameraState } from '../../src/common/live-events.js';
 import { cameraSchema, type CameraConfig, type FileCamera } from '../../src/config/schema.js';
-import type { ProcessedFrame } from '../../src/pipeline/vision-pipeline.js';
+import type { LabeledFrame } from '../../src/pipeline/vision-pipeline.js';
 import { CamerasRepository } from '../../src/storage/cameras.repository.js';
 import { openDatabase, type Db } from '../../src/storage/database.js';
 import { tempDir } from '../helpers.js';
@@ -156,10 +156,10 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
 
     // frames go from the source through the pipeline to the registry's 'frame' listeners, and are counted
     source.state = 'live';
-    const frames: ProcessedFrame[] = [];
+    const frames: LabeledFrame[] = [];
     registry.on('frame', (frame) => frames.push(frame));
     for (let i = 0; i < 3; i++) source.deliver();
-    assert.deepEqual(frames.map((f) => [f.cameraId, f.seq]), [['door', 0], ['door', 1], ['door', 2]]);
+    assert.deepEqual(frames.map((f) => [f.frame.cameraId, f.frame.seq]), [['door', 0], ['door', 1], ['door', 2]]);
     assert.equal(pipeline.metrics('door')!.framesIn, 3);
     assert.ok(registry.status('door')!.fpsIn > 0, 'the rate of frames in');
     assert.equal(registry.metricsSnapshot()[0].cameraId, 'door');
@@ -206,7 +206,7 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
     );
     assert.match(registry.status('bad')!.reason, /connection refused/);
     const frames: string[] = [];
-    registry.on('frame', (frame) => frames.push(frame.cameraId));
+    registry.on('frame', (labeled) => frames.push(labeled.frame.cameraId));
     latest('good').deliver();
     latest('also-good').deliver();
     assert.deepEqual(frames, ['good', 'also-good']);

@@ -39,7 +39,7 @@ function sample(overrides: Partial<TrackSample> & { ts: number }): TrackSample {
     quality: SMALL_FACE,
     match: { label: 'ann', score: 0.6, known: true, candidates: [{ label: 'ann', score: 0.6 }] },
     identity: { label: 'ann', score: 0.6, known: true, decided: true },
-    frame: { buffer, width: WIDTH, height: HEIGHT },
+    frame: { cameraId: 'door', seq: 0, ts: overrides.ts, width: WIDTH, height: HEIGHT, data: new Uint8Array(buffer), slot: { buffer, acquire: () => undefined, release: () => undefined } },
     ...overrides,
   };
 }

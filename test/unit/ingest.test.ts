@@ -23,7 +23,8 @@ import {
 } from '../../src/ingest/ffmpeg-args.js';
 import { parseFfmpegVersion, rtspTimeoutOptionFor } from '../../src/ingest/ffmpeg.js';
 import { SlotPool } from '../../src/common/slot-pool.js';
-import { FrameReader, type RawFrame } from '../../src/ingest/frame-reader.js';
+import type { Frame } from '../../src/common/frame.js';
+import { FrameReader } from '../../src/ingest/frame-reader.js';
 import { parseFfmpegDuration, parseFfmpegStreamInfo, parseFfprobeDuration, parseFfprobeJson, parseRate, probeArgs } from '../../src/ingest/probe.js';
 import { classifyStderr, type ProblemContext, type StreamProblem } from '../../src/ingest/stream-problem.js';
 import { DEFAULT_BACKOFF, INITIAL_WATCH_STATE, backoffDelay, failuresAfterRun, nextWatchState, type WatchState } from '../../src/ingest/watchdog.js';
@@ -328,9 +329,9 @@ describe('FrameReader', () => {
   function feed(bytes: Uint8Array, sizes: number[], poolSize = 3): { frames: { data: number[]; index: number; ts: number }[]; reader: FrameReader } {
     let clock = 1000;
     const frames: { data: number[]; index: number; ts: number }[] = [];
-    const reader = new FrameReader({ width, height, poolSize, now: () => clock }, (f: RawFrame) => {
+    const reader = new FrameReader({ width, height, poolSize, now: () => clock }, (f: Frame) => {
       assert.equal(f.data.length, frameBytes);
-      frames.push({ data: Array.from(f.data), index: f.index, ts: f.ts });
+      frames.push({ data: Array.from(f.data), index: f.seq, ts: f.ts });
     });
     let offset = 0;
     for (let k = 0; offset < bytes.length; k += 1) {
@@ -378,17 +379,17 @@ describe('FrameReader', () => {
   });
 
   test('slots are reused in a ring, views not copies, shared memory by default', () => {
-    const seen: RawFrame[] = [];
+    const seen: Frame[] = [];
     const reader = new FrameReader({ width, height, poolSize: 3 }, (f) => seen.push(f));
     reader.write(stream(4));
     /** Which ring slot each frame's data is, numbered in the order the slots were first seen. */
-    const slotsOf = (frames: RawFrame[]) => frames.map((f) => frames.findIndex((g) => g.data === f.data));
+    const slotsOf = (frames: Frame[]) => frames.map((f) => frames.findIndex((g) => g.data === f.data));
     assert.deepEqual(slotsOf(seen), [0, 1, 2, 0]);
     assert.equal(seen[0].data, seen[3].data, 'slot 0 is reused for frame 3');
     assert.ok(seen[0].data.buffer instanceof SharedArrayBuffer);
     // frame 1 is still intact after frame 3 was written (poolSize - 1 frames later)
     assert.deepEqual(Array.from(seen[1].data), expected(2)[1]);
-    const plainSeen: RawFrame[] = [];
+    const plainSeen: Frame[] = [];
     const plain = new FrameReader({ width, height, shared: false }, (f) => plainSeen.push(f));
     plain.write(stream(9));
     assert.ok(!(plainSeen[0].data.buffer instanceof SharedArrayBuffer));
@@ -410,7 +411,7 @@ describe('FrameReader', () => {
 
   test('a ring from a pool goes back on release: the next reader gets the same memory, the released one reads no more', () => {
     const pool = new SlotPool();
-    const firstFrames: RawFrame[] = [];
+    const firstFrames: Frame[] = [];
     const first = new FrameReader({ width, height, poolSize: 3, pool }, (f) => firstFrames.push(f));
     first.write(stream(3)); // one frame in each slot: the frames show the whole ring
     const ring = firstFrames.map((f) => f.data.buffer);
@@ -419,7 +420,7 @@ describe('FrameReader', () => {
     assert.equal(pool.idleBytes, 3 * frameBytes);
     first.write(stream(2));
     assert.equal(firstFrames.length, 3, 'a released reader emits nothing');
-    const secondFrames: RawFrame[] = [];
+    const secondFrames: Frame[] = [];
     const second = new FrameReader({ width, height, poolSize: 3, pool }, (f) => secondFrames.push(f));
     assert.equal(pool.idleBytes, 0);
     second.write(stream(3));

@@ -11,9 +11,10 @@ import type { AddressInfo } from 'node:net';
 import { after, afterEach, before, describe, it } from 'node:test';
 import { Server as SocketServer } from 'socket.io';
 import { io as connect } from 'socket.io-client';
-import type { CameraStatus, LiveFrame } from '../../src/common/live-events.js';
+import type { FrameSlot } from '../../src/common/frame.js';
+import type { CameraStatus, FrameMessage } from '../../src/common/live-events.js';
 import { Histogram } from '../../src/pipeline/metrics.js';
-import type { ProcessedFrame } from '../../src/pipeline/vision-pipeline.js';
+import type { LabeledFrame } from '../../src/pipeline/vision-pipeline.js';
 import { LiveHub, MAX_UNACKED } from '../../src/server/live.js';
 import { socketConnected } from '../helpers.js';
 import { messages, waitFor, waitUntil, type LiveClient } from '../support/wait.js';
@@ -25,13 +26,17 @@ const HEIGHT = 24;
 /** A viewer: what it received, and the acknowledgements it has not given yet (oldest first). */
 interface Viewer {
   socket: LiveClient;
-  received: LiveFrame[];
+  received: FrameMessage[];
   unacked: (() => void)[];
   maxInFlight: number;
 }
 
-function frame(seq: number): ProcessedFrame {
-  return { cameraId: CAMERA, seq, ts: Date.now(), width: WIDTH, height: HEIGHT, data: new Uint8Array(WIDTH * HEIGHT * 3).fill(seq % 256), faces: [] };
+/** A frame in a slot of its own (the hub holds it while encoding), with no faces. */
+function frame(seq: number): LabeledFrame {
+  const buffer = new SharedArrayBuffer(WIDTH * HEIGHT * 3);
+  const slot: FrameSlot = { buffer, acquire: () => undefined, release: () => undefined };
+  const data = new Uint8Array(buffer).fill(seq % 256);
+  return { frame: { cameraId: CAMERA, seq, ts: Date.now(), width: WIDTH, height: HEIGHT, data, slot }, faces: [] };
 }
 
 describe('LiveHub back-pressure (real Socket.IO on loopback)', () => {

@@ -7,9 +7,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Box, Detection } from '../../src/common/types.js';
-import type { CapturedFrame } from '../../src/common/frame.js';
-import { HOLD_AFTER_CUT_MS, VisionPipeline, type ProcessedFrame } from '../../src/pipeline/vision-pipeline.js';
-import type { SharedFrame } from '../../src/common/frame.js';
+import type { Frame } from '../../src/common/frame.js';
+import type { LiveFace } from '../../src/common/live-events.js';
+import { FrameRing } from '../../src/common/slot-pool.js';
+import { HOLD_AFTER_CUT_MS, MAX_HELD_FRAMES, VisionPipeline } from '../../src/pipeline/vision-pipeline.js';
 import type { VisionWorker } from '../../src/pipeline/vision-workers.js';
 
 interface Call {
@@ -23,11 +24,11 @@ class ScriptedWorker {
   readonly calls: Call[] = [];
   busy = false;
 
-  detect(frame: SharedFrame & { seq?: number }, _minFaceSize?: number, near?: Box[]): Promise<{ detections: Detection[]; ms: number }> {
+  detect(frame: Frame, _minFaceSize?: number, near?: Box[]): Promise<{ detections: Detection[]; ms: number }> {
     this.busy = true;
     return new Promise((resolve) => {
       this.calls.push({
-        seq: (frame as { seq: number }).seq,
+        seq: frame.seq,
         near,
         answer: async (detections) => {
           this.busy = false;
@@ -38,7 +39,7 @@ class ScriptedWorker {
     });
   }
 
-  embed(_frame: SharedFrame, faces: Detection[]): Promise<{ vectors: Float32Array[]; qualities: never[]; ms: number }> {
+  embed(_frame: Frame, faces: Detection[]): Promise<{ vectors: Float32Array[]; qualities: never[]; ms: number }> {
     return Promise.resolve({ vectors: faces.map(() => new Float32Array(4)), qualities: [], ms: 1 });
   }
 
@@ -61,16 +62,19 @@ function face(box: Box, confidence = 0.999): Detection {
 const WIDTH = 32;
 const HEIGHT = 18;
 
-function frame(cameraId: string, seq: number, ts: number, shade = 100): CapturedFrame {
-  return { cameraId, seq, ts, width: WIDTH, height: HEIGHT, data: new Uint8Array(WIDTH * HEIGHT * 3).fill(shade) };
+/** A frame in a slot of its own, held by its "camera" for good (the pipeline's holds come and go on top). */
+function frame(cameraId: string, seq: number, ts: number, shade = 100): Frame {
+  const slot = new FrameRing(1, WIDTH * HEIGHT * 3, { shared: true }).take()!;
+  slot.bytes.fill(shade);
+  return { cameraId, seq, ts, width: WIDTH, height: HEIGHT, data: slot.bytes, slot };
 }
 
 function setup() {
   const detector = new ScriptedWorker();
   const embedder = new ScriptedWorker();
   const pipeline = new VisionPipeline(detector as unknown as VisionWorker, embedder as unknown as VisionWorker, { match: () => ({ label: 'ann', score: 0.9, known: true, candidates: [] }) });
-  const emitted: ProcessedFrame[] = [];
-  pipeline.on('frame', (f) => emitted.push(f));
+  const emitted: { seq: number; faces: LiveFace[] }[] = [];
+  pipeline.on('frame', ({ frame, faces }) => emitted.push({ seq: frame.seq, faces }));
   return { detector, embedder, pipeline, emitted };
 }
 
@@ -189,6 +193,21 @@ describe('VisionPipeline after a scene cut', () => {
       emitted.map((f) => f.seq),
       Array.from({ length: last + 1 }, (_, i) => i),
       'every frame is emitted, in order, the held ones once the hold ran out',
+    );
+  });
+
+  it('holds at most MAX_HELD_FRAMES: frames of a burst (one capture time) end the hold when it is full', () => {
+    const { pipeline, emitted, embedder } = setup();
+    embedder.busy = true;
+    pipeline.addCamera('a');
+    pipeline.push(frame('a', 0, 0, 40));
+    for (let seq = 1; seq <= MAX_HELD_FRAMES; seq++) pipeline.push(frame('a', seq, 40, 200)); // the cut, then the rest of the burst
+    assert.deepEqual(emitted.map((f) => f.seq), [0], 'the cut and the frames after it are held');
+    pipeline.push(frame('a', MAX_HELD_FRAMES + 1, 40, 200));
+    assert.deepEqual(
+      emitted.map((f) => f.seq),
+      Array.from({ length: MAX_HELD_FRAMES + 2 }, (_, i) => i),
+      'the frame after a full hold lets the held ones go, in order, and follows them',
     );
   });
 });

@@ -1,15 +1,16 @@
 /**
  * Frame slot memory is reused across cameras (src/common/slot-pool.ts): the pool on its own,
- * and the pipeline giving a removed camera's slots to the next camera, never one a worker still
- * reads. Workers here are scripted: they record the buffers they were given and answer when the
- * test says so.
+ * and a removed camera's ring going to the next camera, never a slot a worker still reads.
+ * Each camera's frames come from a FrameReader over one shared pool, as ingest makes them;
+ * workers here are scripted: they record the buffers they were given and answer when the test
+ * says so.
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Detection } from '../../src/common/types.js';
-import type { SharedFrame } from '../../src/common/frame.js';
-import { SlotPool } from '../../src/common/slot-pool.js';
-import type { CapturedFrame } from '../../src/common/frame.js';
+import type { Frame } from '../../src/common/frame.js';
+import { FrameRing, SlotPool } from '../../src/common/slot-pool.js';
+import { FrameReader } from '../../src/ingest/frame-reader.js';
 import { VisionPipeline } from '../../src/pipeline/vision-pipeline.js';
 import type { VisionWorker } from '../../src/pipeline/vision-workers.js';
 
@@ -22,8 +23,8 @@ class RecordingWorker {
     return this.open.length > 0;
   }
 
-  detect(frame: SharedFrame): Promise<{ detections: Detection[]; ms: number }> {
-    this.seen.add(frame.buffer);
+  detect(frame: Frame): Promise<{ detections: Detection[]; ms: number }> {
+    this.seen.add(frame.data.buffer as SharedArrayBuffer);
     return new Promise((resolve) => this.open.push(() => resolve({ detections: [], ms: 1 })));
   }
 
@@ -40,16 +41,32 @@ class RecordingWorker {
 const WIDTH = 64;
 const HEIGHT = 36;
 
-function frame(cameraId: string, seq: number, shade = 100): CapturedFrame {
-  return { cameraId, seq, ts: seq * 40, width: WIDTH, height: HEIGHT, data: new Uint8Array(WIDTH * HEIGHT * 3).fill(shade) };
-}
+/** Slots in each camera's ring: the workers can see at most this many buffers if rings are reused. */
+const RING = 4;
 
 function setup() {
   const detector = new RecordingWorker();
   // the embedder is kept busy so every detection goes to `detector`
   const embedder = { busy: true };
   const pipeline = new VisionPipeline(detector as unknown as VisionWorker, embedder as unknown as VisionWorker, { match: () => ({ label: 'ann', score: 0.9, known: true, candidates: [] }) });
-  return { detector, pipeline };
+  const pool = new SlotPool();
+  /** A camera as the registry runs it: added to the pipeline, its frames read into a ring from the pool; removed, then its reader released (ffmpeg exited). */
+  const camera = (cameraId: string) => {
+    let ts = 0;
+    pipeline.addCamera(cameraId);
+    const reader = new FrameReader({ width: WIDTH, height: HEIGHT, poolSize: RING, pool, cameraId, now: () => ts }, (f) => pipeline.push(f));
+    return {
+      push(seq: number, shade = 100): void {
+        ts = seq * 40;
+        reader.write(new Uint8Array(WIDTH * HEIGHT * 3).fill(shade));
+      },
+      remove(): void {
+        pipeline.removeCamera(cameraId);
+        reader.release();
+      },
+    };
+  };
+  return { detector, camera };
 }
 
 describe('SlotPool', () => {
@@ -76,38 +93,69 @@ describe('SlotPool', () => {
   });
 });
 
+describe('FrameRing', () => {
+  it('lends slots in ring order, skips held ones, and has none when all are held', () => {
+    const ring = new FrameRing(3, 10, { shared: true });
+    const [a, b, c] = [ring.take()!, ring.take()!, ring.take()!];
+    assert.equal(new Set([a, b, c]).size, 3);
+    assert.equal(ring.take(), null, 'every slot is held');
+    b.acquire(); // a second holder
+    b.release();
+    assert.equal(ring.take(), null, 'b still has a holder');
+    a.release();
+    assert.equal(ring.take(), a);
+    assert.equal(ring.held, 3);
+  });
+
+  it('refuses to lend a free slot again, or to release one more often than it was acquired', () => {
+    const slot = new FrameRing(2, 10, { shared: true }).take()!;
+    slot.release();
+    assert.throws(() => slot.acquire(), /acquired after every holder released it/);
+    assert.throws(() => slot.release(), /released more often than it was acquired/);
+  });
+
+  it('closed, it gives free slots to the pool at once and a held one when its last holder lets go', () => {
+    const pool = new SlotPool();
+    const ring = new FrameRing(3, 10, { shared: true, pool });
+    const held = ring.take()!;
+    ring.close();
+    assert.equal(pool.idleBytes, 20);
+    assert.equal(ring.take(), null, 'a closed ring lends nothing');
+    held.release();
+    assert.equal(pool.idleBytes, 30);
+  });
+});
+
 describe('VisionPipeline frame slots across cameras', () => {
   it('gives a removed camera\'s slots to the next camera: 60 add/remove cycles show the workers 4 buffers', async () => {
-    const { detector, pipeline } = setup();
+    const { detector, camera } = setup();
     for (let cycle = 0; cycle < 60; cycle++) {
-      const id = `camera-${cycle}`;
-      pipeline.addCamera(id);
+      const cam = camera(`camera-${cycle}`);
       for (let seq = 0; seq < 6; seq++) {
-        pipeline.push(frame(id, seq));
+        cam.push(seq);
         if (seq % 2 === 1) await detector.answerAll();
       }
       while (detector.busy) await detector.answerAll();
-      pipeline.removeCamera(id);
+      cam.remove();
     }
     // without the pool every camera brought 4 new buffers: 240 for the workers' heaps to hold
     assert.ok(detector.seen.size <= 4, `the detector saw ${detector.seen.size} distinct buffers`);
   });
 
   it('never hands out a slot a worker still reads: a removed camera\'s slot comes back only with the answer', async () => {
-    const { detector, pipeline } = setup();
-    pipeline.addCamera('a');
-    pipeline.push(frame('a', 0, 10));
+    const { detector, camera } = setup();
+    const a = camera('a');
+    a.push(0, 10);
     const reading = [...detector.seen][0]!;
-    pipeline.removeCamera('a'); // the detector is still reading a's frame
-    pipeline.addCamera('b');
-    for (let seq = 0; seq < 8; seq++) pipeline.push(frame('b', seq, 200));
+    a.remove(); // the detector is still reading a's frame
+    const b = camera('b');
+    for (let seq = 0; seq < 8; seq++) b.push(seq, 200);
     assert.ok(new Uint8Array(reading).every((v) => v === 10), 'b\'s frames were written into the slot the detector was reading');
     await detector.answerAll(); // a's answer: its slot goes back, and b's newest frame is detected
     while (detector.busy) await detector.answerAll();
-    pipeline.removeCamera('b');
+    b.remove();
     const before = detector.seen.size;
-    pipeline.addCamera('c');
-    pipeline.push(frame('c', 0, 50));
+    camera('c').push(0, 50);
     assert.equal(detector.seen.size, before, 'c got a buffer the detector had seen (a\'s or b\'s), not a new one');
   });
 });

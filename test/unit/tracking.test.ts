@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { Box, Detection } from '../../src/common/types.js';
-import { IdentityVote, UNKNOWN, decide, DEFAULT_VOTE_OPTIONS } from '../../src/tracking/identity-vote.js';
+import { UNKNOWN } from '../../src/common/match.js';
+import { IdentityVote, decide, DEFAULT_VOTE_OPTIONS } from '../../src/tracking/identity-vote.js';
 import { Tracker, iou, predictBox } from '../../src/tracking/tracker.js';
 
 /** One detection round of a track, as the pipeline runs it: count it, then ask. */
