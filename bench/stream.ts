@@ -112,7 +112,7 @@ export async function benchStream(argv: string[]): Promise<number> {
     let baseline: BaselineResult | null = null;
     if (!options.skipBaseline) {
       progress(`baseline: face-api's stock pipeline on every frame of the Hamilton clip for ${options.seconds} s`);
-      baseline = await runBaseline(ffmpeg.path, clips[0]!, options.seconds, { width: BENCH_WIDTH, height: BENCH_HEIGHT });
+      baseline = await runBaseline(ffmpeg.path, clips[0], options.seconds, { width: BENCH_WIDTH, height: BENCH_HEIGHT });
     }
     const rtsp = await startRtspServer();
     cleanups.push(() => rtsp.stop());
@@ -209,7 +209,7 @@ interface ViewerStats {
 async function scenario(bench: Bench, count: number): Promise<ScenarioResult> {
   const { server, rtsp, ffmpeg } = bench;
   const ids = bench.clips.slice(0, count).map((_, i) => `bench${count}-${i}`);
-  const publishers = ids.map((id, i) => startPublisher(ffmpeg.path, bench.clips[i]!, rtsp.publishUrl(id)));
+  const publishers = ids.map((id, i) => startPublisher(ffmpeg.path, bench.clips[i], rtsp.publishUrl(id)));
   const socket = io(`${server.url}/live`, { transports: ['websocket'], reconnection: false });
   try {
     await addCameras(bench, ids);
@@ -231,7 +231,7 @@ async function addCameras(bench: Bench, ids: string[]): Promise<void> {
     const response = await fetch(`${bench.server.url}/api/cameras`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ id, url: bench.rtsp.clientUrl(id), transport: 'udp', maxWidth: BENCH_WIDTH, maxHeight: BENCH_HEIGHT, fps: BENCH_FPS, name: path.basename(BENCH_CLIPS[i]!) }),
+      body: JSON.stringify({ id, url: bench.rtsp.clientUrl(id), transport: 'udp', maxWidth: BENCH_WIDTH, maxHeight: BENCH_HEIGHT, fps: BENCH_FPS, name: path.basename(BENCH_CLIPS[i]) }),
     });
     if (response.status !== 201) throw new Error(`POST /api/cameras ${id}: ${response.status} ${await response.text()}`);
   }
@@ -325,7 +325,7 @@ async function measure(bench: Bench, ids: string[], viewer: Viewer): Promise<Sce
       const status = statuses.find((s) => s.id === id);
       return {
         id,
-        clip: BENCH_CLIPS[i]!,
+        clip: BENCH_CLIPS[i],
         fpsIn: mean(mine.map((s) => s.fpsIn)),
         fpsProcessed: mean(mine.map((s) => s.fpsProcessed)),
         framesReceivedPerS: stats.received / wall,
@@ -349,7 +349,7 @@ async function measure(bench: Bench, ids: string[], viewer: Viewer): Promise<Sce
     detectorBusy: 0,
   };
   result.detectorBusy = result.perCamera.reduce((sum, c) => sum + (c.fpsProcessed * c.detectMs) / 1000, 0);
-  if (ids.length === 1) result.identity = identityTime(viewer.perId.get(ids[0]!)!);
+  if (ids.length === 1) result.identity = identityTime(viewer.perId.get(ids[0])!);
   return result;
 }
 
@@ -367,7 +367,7 @@ type StreamReport = ReturnType<typeof streamReport>;
 function streamReport(one: ScenarioResult, several: ScenarioResult, baseline: BaselineResult | null, leftoverCameraProcesses: number) {
   const sumProcessed = several.perCamera.reduce((a, c) => a + c.fpsProcessed, 0);
   const sumBoxes = several.perCamera.reduce((a, c) => a + c.boxesPerS, 0);
-  const cam = one.perCamera[0]!;
+  const cam = one.perCamera[0];
   return {
     machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', node: process.version },
     frame: `${BENCH_WIDTH}×${BENCH_HEIGHT} (clips letterboxed; the Hamilton clip is 640×360 inside it), ${BENCH_FPS} fps, RTSP over UDP on loopback`,
@@ -383,7 +383,7 @@ function streamReport(one: ScenarioResult, several: ScenarioResult, baseline: Ba
       : null,
     targets: {
       boxesPerSAtLeast24: cam.boxesPerS >= 24,
-      identityWithin1s: one.identity?.fromTrackS !== null && one.identity !== undefined && one.identity.fromTrackS! <= 1,
+      identityWithin1s: one.identity?.fromTrackS !== null && one.identity !== undefined && one.identity.fromTrackS <= 1,
       emitP95AtMost150: cam.emitP95 <= 150,
       processedAtLeast8EachWithMany: several.perCamera.every((c) => c.fpsProcessed >= 8),
       processedAtLeast5xBaseline: baseline ? sumProcessed / baseline.fps >= 5 : null,

@@ -226,14 +226,14 @@ export class LivePage {
     const match = /^#\/camera\/(.+)$/.exec(window.location.hash);
     if (!match) return null;
     try {
-      return decodeURIComponent(match[1]!);
+      return decodeURIComponent(match[1]);
     } catch {
       return null;
     }
   }
 
   private toggleFocus(cameraId: string): void {
-    if (this.focusedId() === cameraId) return this.showGrid();
+    if (this.focusedId() === cameraId) { this.showGrid(); return; }
     this.openedHere = this.focusedId() === null;
     window.location.hash = `#/camera/${encodeURIComponent(cameraId)}`;
   }

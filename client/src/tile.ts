@@ -102,7 +102,7 @@ export class CameraTile {
 
   /** A frame from the server; `drawn` is its acknowledgement and is called exactly once. */
   receive(frame: FrameMessage, drawn: () => void): void {
-    if (this.closed) return drawn();
+    if (this.closed) { drawn(); return; }
     if (this.decoding) {
       this.pending?.drawn(); // replaced before it was drawn: release it now
       this.pending = { frame, drawn };

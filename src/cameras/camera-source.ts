@@ -45,5 +45,5 @@ export function createCameraSource(config: CameraConfig, log: (entry: CameraLog)
     },
     start: () => camera.start(),
     stop: () => camera.stop(),
-  } as CameraSource;
+  };
 }

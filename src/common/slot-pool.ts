@@ -142,7 +142,7 @@ export class FrameRing {
   take(): RingSlot | null {
     if (this.closed) return null;
     for (let i = 0; i < this.slots.length; i++) {
-      const slot = this.slots[(this.next + i) % this.slots.length]!;
+      const slot = this.slots[(this.next + i) % this.slots.length];
       if (!slot.free) continue;
       this.next = (this.next + i + 1) % this.slots.length;
       slot.take();

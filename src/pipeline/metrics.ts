@@ -25,7 +25,7 @@ export class MovingAverage {
 export function quantile(values: readonly number[], q: number): number {
   if (values.length === 0) return 0;
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))]!;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))];
 }
 
 /** Cumulative histogram with fixed upper bounds, in ms. */
@@ -43,7 +43,7 @@ export class Histogram {
     this.count++;
     this.sum += v;
     this.bounds.forEach((b, i) => {
-      if (v <= b) this.counts[i]!++;
+      if (v <= b) this.counts[i]++;
     });
     this.recent.push(v);
     if (this.recent.length > 500) this.recent.shift();

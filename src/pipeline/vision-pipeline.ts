@@ -119,7 +119,7 @@ export function greyThumbnail(frame: { data: Uint8Array; width: number; height: 
     for (let tx = 0; tx < THUMB_W; tx++) {
       const x = Math.min(frame.width - 1, Math.floor(((tx + 0.5) * frame.width) / THUMB_W));
       const i = (y * frame.width + x) * 3;
-      out[ty * THUMB_W + tx] = (frame.data[i]! * 77 + frame.data[i + 1]! * 150 + frame.data[i + 2]! * 29) >> 8;
+      out[ty * THUMB_W + tx] = (frame.data[i] * 77 + frame.data[i + 1] * 150 + frame.data[i + 2] * 29) >> 8;
     }
   }
   return out;
@@ -127,7 +127,7 @@ export function greyThumbnail(frame: { data: Uint8Array; width: number; height: 
 
 export function sceneCut(previous: Uint8Array, current: Uint8Array): boolean {
   let sum = 0;
-  for (let i = 0; i < current.length; i++) sum += Math.abs(current[i]! - previous[i]!);
+  for (let i = 0; i < current.length; i++) sum += Math.abs(current[i] - previous[i]);
   return sum / current.length > CUT_DIFFERENCE;
 }
 
@@ -344,7 +344,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
         if (this.cameras.get(camera.id) !== camera) return;
         camera.metrics.embedded(ms, vectors.length);
         vectors.forEach((vector, i) => {
-          const track = job.tracks[i]!;
+          const track = job.tracks[i];
           const vote = camera.votes.get(track.id);
           if (!vote) return; // the track ended meanwhile
           const match = this.matcher.match(vector);
@@ -359,8 +359,8 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
             cameraId: camera.id,
             trackId: track.id,
             ts: job.frame.ts,
-            detection: detections[i]!,
-            quality: qualities[i]!,
+            detection: detections[i],
+            quality: qualities[i],
             match,
             identity,
             frame: job.frame,
@@ -391,7 +391,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     const turn = worker === 'detect' ? this.detectTurn : this.embedTurn;
     for (let i = 0; i < list.length; i++) {
       const index = (turn + i) % list.length;
-      const camera = list[index]!;
+      const camera = list[index];
       if (ready(camera)) {
         if (worker === 'detect') this.detectTurn = index + 1;
         else this.embedTurn = index + 1;

@@ -36,7 +36,7 @@ export class WorkerFaceFinder {
     const { vectors, qualities } = await this.embedderWorker.embed(shared(), detections);
     return {
       image,
-      faces: detections.map((d, i) => ({ ...d, quality: qualities[i]!, embedding: { model: this.embedder.id, vector: vectors[i]! } })),
+      faces: detections.map((d, i) => ({ ...d, quality: qualities[i], embedding: { model: this.embedder.id, vector: vectors[i] } })),
     };
   }
 

@@ -109,8 +109,8 @@ function leader(samples: VoteSample[]): { label: string; weight: number; share: 
     total += w;
   }
   const ranked = [...weights.entries()].sort((a, b) => b[1] - a[1]);
-  const [label, weight] = ranked[0]!;
-  const tied = ranked.length > 1 && Math.abs(ranked[1]![1] - weight) < 1e-9;
+  const [label, weight] = ranked[0];
+  const tied = ranked.length > 1 && Math.abs(ranked[1][1] - weight) < 1e-9;
   return { label, weight, share: weight / total, score: best.get(label)!, tied };
 }
 

@@ -127,9 +127,9 @@ describe('a live frame moves once: reader → pipeline workers → live encoder'
     const { detector, pipeline, read, write } = camera(3);
     write(0);
     assert.equal(read.length, 1);
-    const slotMemory = read[0]!.slot.buffer;
+    const slotMemory = read[0].slot.buffer;
     assert.ok(slotMemory instanceof SharedArrayBuffer, 'the slot is shared memory');
-    assert.equal(read[0]!.data.buffer, slotMemory, "the frame's data is a view of its slot");
+    assert.equal(read[0].data.buffer, slotMemory, "the frame's data is a view of its slot");
     assert.equal(detector.seen[0], slotMemory, 'the detector was given the slot');
     assert.equal(encoder.seen.at(-1), slotMemory, 'the encoder was given the slot');
     await detector.answerAll();
@@ -142,12 +142,12 @@ describe('a live frame moves once: reader → pipeline workers → live encoder'
     const { detector, pipeline, reader, read, write } = camera(3, pool);
     const encodedBefore = encoder.seen.length;
     write(0); // slot A: the detector reads it, and the encoder
-    const a = read[0]!;
+    const a = read[0];
     write(1); // slot B: waiting for the detector, and in the encoder's queue
     write(2); // slot C: replaces 1 as the frame waiting for the detector; queued for the encoder
     assert.deepEqual(
       read.map((f) => f.slot),
-      [a.slot, read[1]!.slot, read[2]!.slot],
+      [a.slot, read[1].slot, read[2].slot],
     );
     assert.equal(new Set(read.map((f) => f.slot)).size, 3, 'three frames, three slots');
     write(3); // every slot is held: dropped, nothing overwritten
@@ -156,7 +156,7 @@ describe('a live frame moves once: reader → pipeline workers → live encoder'
     assert.ok(a.data.every((v) => v === 100), "frame 0's slot still holds frame 0 while the detector and the encoder read it");
 
     await detector.answerAll(); // frame 0 detected: the detector takes frame 2 (slot C)
-    assert.equal(detector.seen.at(-1), read[2]!.slot.buffer);
+    assert.equal(detector.seen.at(-1), read[2].slot.buffer);
     write(4); // slot A is still being encoded: no free slot yet
     assert.equal(read.length, 3);
     assert.equal(reader.framesDropped, 2);
@@ -164,11 +164,11 @@ describe('a live frame moves once: reader → pipeline workers → live encoder'
 
     await encoder.finishOne(); // frame 0 encoded: slot A is free; the encoder takes frame 1 (slot B)
     assert.equal(encoder.seen.length, encodedBefore + 2);
-    assert.equal(encoder.seen.at(-1), read[1]!.slot.buffer, 'the encoder reads frame 1 in its slot');
+    assert.equal(encoder.seen.at(-1), read[1].slot.buffer, 'the encoder reads frame 1 in its slot');
     write(5);
     assert.equal(read.length, 4);
-    assert.equal(read[3]!.slot, a.slot, 'once every holder released it, slot A takes the next frame');
-    assert.ok(read[3]!.data.every((v) => v === 105));
+    assert.equal(read[3].slot, a.slot, 'once every holder released it, slot A takes the next frame');
+    assert.ok(read[3].data.every((v) => v === 105));
 
     // everything let go: the ring, given back, returns every slot to the pool
     while (encoder.encoding > 0) await encoder.finishOne();
@@ -190,7 +190,7 @@ describe('a live frame moves once: reader → pipeline workers → live encoder'
     assert.equal(encoder.seen.length, encodedBefore + 1, 'held frames are not encoded yet');
     await detector.answerAll(); // the new shot's detection (no faces): the held frames go out
     while (encoder.encoding > 0) await encoder.finishOne();
-    assert.deepEqual(encoder.seen.slice(encodedBefore), [read[0]!.slot.buffer, read[1]!.slot.buffer, read[2]!.slot.buffer], 'each frame encoded from its own slot');
+    assert.deepEqual(encoder.seen.slice(encodedBefore), [read[0].slot.buffer, read[1].slot.buffer, read[2].slot.buffer], 'each frame encoded from its own slot');
     pipeline.stop();
   });
 

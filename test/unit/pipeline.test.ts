@@ -133,8 +133,8 @@ describe('VisionPipeline scheduling', () => {
     pipeline.addCamera('a');
     pipeline.push(frame('a', 0, 0)); // a full detection on the detector
     pipeline.push(frame('a', 1, 40)); // and one on the idle embedder
-    assert.equal(detector.calls[0]!.seq, 0);
-    assert.equal(embedder.calls[0]!.seq, 1);
+    assert.equal(detector.calls[0].seq, 0);
+    assert.equal(embedder.calls[0].seq, 1);
     await embedder.next().answer([face([10, 10, 50, 50])]);
     // frame 0 finishes last: the face both saw, where it was 40 ms earlier, and a face only it found
     await detector.next().answer([face([6, 10, 50, 50]), face([300, 100, 50, 50])]);

@@ -146,7 +146,7 @@ describe('VisionPipeline frame slots across cameras', () => {
     const { detector, camera } = setup();
     const a = camera('a');
     a.push(0, 10);
-    const reading = [...detector.seen][0]!;
+    const reading = [...detector.seen][0];
     a.remove(); // the detector is still reading a's frame
     const b = camera('b');
     for (let seq = 0; seq < 8; seq++) b.push(seq, 200);
