@@ -30,6 +30,7 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import type { Socket } from 'socket.io-client';
 import { describeUnexpected } from '../src/common/errors.js';
+import { UNKNOWN } from '../src/common/match.js';
 import { waitForExit } from '../src/ingest/ffmpeg.js';
 import { childProcesses, prepareClip, processCpuSeconds } from '../test/support/loopback-streams.js';
 import { BENCH_CLIPS, BENCH_FPS, BENCH_HEIGHT, BENCH_WIDTH, benchDataDir, benchSeconds, benchWork, runCleanups } from './live.js';
@@ -408,7 +409,7 @@ async function fillEvents(dataDir: string, count: number): Promise<void> {
         id: newEventId(startedAt),
         cameraId: CAMERA_ID,
         trackId: i + 1,
-        label: i % 3 === 0 ? 'lin_manuel_miranda' : 'unknown',
+        label: i % 3 === 0 ? 'lin_manuel_miranda' : UNKNOWN,
         known: i % 3 === 0,
         score: 0.5 + (i % 50) / 100,
         matcher: 'cosine',

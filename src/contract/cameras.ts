@@ -75,7 +75,7 @@ export const cameraStatusSchema = z
     reason: z.string().describe('Why the camera is in this state, in words'),
     fpsIn: z.number(),
     fpsProcessed: z.number(),
-    framesDropped: z.number().int().describe('Frames replaced by a newer one before detection'),
+    framesDropped: z.number().int().describe('Frames never detected: replaced by a newer one before detection, or dropped at capture because every slot of the camera ring was in use'),
     embedsDropped: z.number().int().describe('Embedding jobs replaced by a newer one before the embedder took them'),
     restarts: z.number().int(),
     detectMs: z.number(),
