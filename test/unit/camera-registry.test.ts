@@ -176,7 +176,7 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
     // the file's camera 'door' sets its fps (the file wins for the keys it sets); 'hall' is new
     sources.clear();
     registry = open();
-    const notes = await registry.restore([fileCamera({ id: 'door', url: 'rtsp://cam.local/door', fps: 5 }), fileCamera({ id: 'hall', url: 'rtsp://cam.local/hall' })]);
+    const notes = registry.restore([fileCamera({ id: 'door', url: 'rtsp://cam.local/door', fps: 5 }), fileCamera({ id: 'hall', url: 'rtsp://cam.local/hall' })]);
 
     assert.deepEqual(registry.ids(), ['door', 'yard', 'after', 'hall'], 'in the order they were first added, without the bad one and the dropped file camera');
     assert.equal(notes.length, 2, notes.join('\n'));
