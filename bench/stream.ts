@@ -201,8 +201,8 @@ interface ViewerStats {
   latency: number[];
   /** Capture time of the first frame showing each track. */
   trackSeen: Map<number, number>;
-  labelledAt: number | null;
-  labelTrackFirst: number | null;
+  /** The first frame showing the person's label: its capture time and that of its track's first frame. */
+  labelled: { at: number; trackFirst: number } | null;
 }
 
 /** One scenario: `count` cameras published, added, watched, warmed up and measured, then removed. */
@@ -248,8 +248,9 @@ interface Viewer {
 /** Watches every camera, acknowledging each frame at once, and keeps the statistics of what arrives. */
 function watchCameras(socket: Socket, ids: string[], server: Bench['server']): Viewer {
   const measuring = { on: false };
-  const perId = new Map<string, ViewerStats>(ids.map((id) => [id, { first: 0, received: 0, boxes: 0, latency: [], trackSeen: new Map(), labelledAt: null, labelTrackFirst: null }]));
-  let allFirst: () => void = () => {};
+  const perId = new Map<string, ViewerStats>(ids.map((id) => [id, { first: 0, received: 0, boxes: 0, latency: [], trackSeen: new Map(), labelled: null }]));
+  // replaced at once: the Promise's executor below runs synchronously
+  let allFirst: () => void = () => undefined;
   const allLive = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`not every camera delivered a frame within 45 s: ${JSON.stringify(server.cameras.statuses().map((s) => [s.id, s.state, s.reason]))}`)), 45_000);
     allFirst = () => {
@@ -271,9 +272,8 @@ function watchCameras(socket: Socket, ids: string[], server: Bench['server']): V
     }
     for (const face of frame.faces) if (!stats.trackSeen.has(face.trackId)) stats.trackSeen.set(face.trackId, frame.ts);
     const main = largestFace(frame.faces);
-    if (stats.labelledAt === null && main?.label === PERSON) {
-      stats.labelledAt = frame.ts;
-      stats.labelTrackFirst = stats.trackSeen.get(main.trackId) ?? frame.ts;
+    if (stats.labelled === null && main?.label === PERSON) {
+      stats.labelled = { at: frame.ts, trackFirst: stats.trackSeen.get(main.trackId) ?? frame.ts };
     }
     if (!measuring.on) return;
     stats.received++;
@@ -281,6 +281,13 @@ function watchCameras(socket: Socket, ids: string[], server: Bench['server']): V
     stats.latency.push(now - frame.ts);
   });
   return { perId, allLive, measuring };
+}
+
+/** The statistics of a camera the viewer watches (every id it was given has some). */
+function statsOf(viewer: Viewer, id: string): ViewerStats {
+  const stats = viewer.perId.get(id);
+  if (!stats) throw new Error(`the viewer does not watch camera ${id}`);
+  return stats;
 }
 
 interface CameraSample {
@@ -293,7 +300,8 @@ interface CameraSample {
 
 /** The measured window: /api/cameras sampled every second, CPU and event-loop use from its start to its end. */
 async function measure(bench: Bench, ids: string[], viewer: Viewer): Promise<ScenarioResult> {
-  const { server, rtsp } = bench;
+  const { server } = bench;
+  const rtspPid = bench.rtsp.child.pid; // undefined only if the RTSP server's child failed to spawn
   const children = childProcesses();
   const cpuAt = () => ({ server: process.cpuUsage(), children: new Map(children.map((c) => [c.pid, processCpuSeconds(c.pid)])), wall: performance.now() });
   const droppedAt = new Map(server.cameras.statuses().map((s) => [s.id, s.framesDropped]));
@@ -320,7 +328,7 @@ async function measure(bench: Bench, ids: string[], viewer: Viewer): Promise<Sce
     seconds: wall,
     loadAverage: os.loadavg(),
     perCamera: ids.map((id, i) => {
-      const stats = viewer.perId.get(id)!;
+      const stats = statsOf(viewer, id);
       const mine = samples.filter((s) => s.id === id);
       const status = statuses.find((s) => s.id === id);
       return {
@@ -343,21 +351,21 @@ async function measure(bench: Bench, ids: string[], viewer: Viewer): Promise<Sce
       server: (100 * ((end.server.user - start.server.user + end.server.system - start.server.system) / 1e6)) / wall,
       cameraFfmpeg: cpuOf('camera'),
       publishers: cpuOf('publisher'),
-      rtspServer: pct(start.children.get(rtsp.child.pid!), end.children.get(rtsp.child.pid!)),
+      rtspServer: rtspPid === undefined ? 0 : pct(start.children.get(rtspPid), end.children.get(rtspPid)),
     },
     mainThreadBusy: elu.utilization,
     detectorBusy: 0,
   };
   result.detectorBusy = result.perCamera.reduce((sum, c) => sum + (c.fpsProcessed * c.detectMs) / 1000, 0);
-  if (ids.length === 1) result.identity = identityTime(viewer.perId.get(ids[0])!);
+  if (ids.length === 1) result.identity = identityTime(statsOf(viewer, ids[0]));
   return result;
 }
 
 /** Seconds from the main face's track's first frame (and from the stream's first frame) to its first frame labelled with the person. */
 function identityTime(stats: ViewerStats): ScenarioResult['identity'] {
   return {
-    fromTrackS: stats.labelledAt === null ? null : (stats.labelledAt - stats.labelTrackFirst!) / 1000,
-    fromFirstFrameS: stats.labelledAt === null ? null : (stats.labelledAt - stats.first) / 1000,
+    fromTrackS: stats.labelled === null ? null : (stats.labelled.at - stats.labelled.trackFirst) / 1000,
+    fromFirstFrameS: stats.labelled === null ? null : (stats.labelled.at - stats.first) / 1000,
   };
 }
 
@@ -408,19 +416,19 @@ function printStreamReport(report: StreamReport, many: number): void {
     process.stdout.write(`main thread busy ${f(100 * s.mainThreadBusy, 0)}%, detector worker busy ≈ ${f(100 * s.detectorBusy, 0)}% (Σ processed fps × detect ms)\n`);
     if (s.identity) {
       process.stdout.write(
-        `identity: ${s.identity.fromTrackS === null ? `${PERSON} never labelled` : `${f(s.identity.fromTrackS, 2)} s from the track's first frame, ${f(s.identity.fromFirstFrameS!, 2)} s from the stream's first frame`}\n`,
+        `identity: ${s.identity.fromTrackS === null || s.identity.fromFirstFrameS === null ? `${PERSON} never labelled` : `${f(s.identity.fromTrackS, 2)} s from the track's first frame, ${f(s.identity.fromFirstFrameS, 2)} s from the stream's first frame`}\n`,
       );
     }
     process.stdout.write('\n');
   }
-  const { baseline } = report;
-  if (baseline) {
+  const { baseline, ratio } = report;
+  if (baseline && ratio) {
     process.stdout.write(
       `baseline (${baseline.pipeline}; ${baseline.backend}${baseline.simd ? ' SIMD' : ''}, ${baseline.multithread ? 'multithreaded' : 'one thread'}): ${f(baseline.fps, 2)} fps, ${f(baseline.msPerFrame, 0)} ms/frame, ${f(baseline.facesPerFrame, 2)} faces/frame over ${baseline.frames} frames\n`,
     );
     process.stdout.write(
-      `facestream / baseline, processed (detected) fps: 1 camera ${f(report.ratio!.oneCamera, 1)}× (capped by the 25 fps input), ${many} cameras together ${f(report.ratio!.allCameras, 1)}×; ` +
-        `frames delivered with boxes per second, ${many} cameras together: ${f(report.ratio!.boxesAllCameras, 1)}×\n`,
+      `facestream / baseline, processed (detected) fps: 1 camera ${f(ratio.oneCamera, 1)}× (capped by the 25 fps input), ${many} cameras together ${f(ratio.allCameras, 1)}×; ` +
+        `frames delivered with boxes per second, ${many} cameras together: ${f(ratio.boxesAllCameras, 1)}×\n`,
     );
   }
   process.stdout.write(`targets: ${Object.entries(report.targets).map(([k, v]) => `${k} ${v === null ? 'n/a' : v ? 'met' : 'MISSED'}`).join(', ')}\n`);

@@ -166,16 +166,24 @@ export class LivePage {
     this.tiles.set(cameraId, tile);
     // keep tiles in the order the cameras are listed
     const ids = [...this.cameras.keys()];
-    const after = ids.slice(ids.indexOf(cameraId) + 1).find((id) => this.tiles.get(id)?.element.isConnected);
-    const before = after === undefined ? null : this.tiles.get(after)!.element;
+    const before =
+      ids
+        .slice(ids.indexOf(cameraId) + 1)
+        .map((id) => this.tiles.get(id)?.element)
+        .find((element) => element?.isConnected) ?? null;
     this.grid.insertBefore(tile.element, before);
     return tile;
   }
 
   private async submitCamera(): Promise<void> {
     const data = new FormData(this.form);
-    const id = String(data.get('id') ?? '').trim();
-    const url = String(data.get('url') ?? '').trim();
+    // both are text inputs, so their entries are strings (a File only comes from a file input)
+    const text = (name: string) => {
+      const value = data.get(name);
+      return typeof value === 'string' ? value.trim() : '';
+    };
+    const id = text('id');
+    const url = text('url');
     const submit = this.form.querySelector('button[type="submit"]');
     if (submit instanceof HTMLButtonElement) submit.disabled = true;
     this.formError.textContent = '';

@@ -78,7 +78,7 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     cameras.on('frame', (frame) => http.live.publish(frame));
     recorder.on('change', (change) => http.live.broadcastEvent(events.liveChange(change)));
     // the cameras as they were left (kept in the database), with the config file's seeded
-    for (const note of await cameras.restore(config.cameras)) cameraLog.info(note);
+    for (const note of cameras.restore(config.cameras)) cameraLog.info(note);
     return { url: http.url, port: http.port, cameras, live: http.live, reloadGallery: () => gallery.reload(), stop: () => parts.stopAll() };
   } catch (error) {
     await parts.stopAll();

@@ -54,6 +54,7 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
     return result.data;
   }
 
+  // eslint-disable-next-line @typescript-eslint/require-await -- async so that a refused camera is a rejection, as from update() and remove(): the routes and tests await it
   async add(input: unknown): Promise<CameraStatus> {
     const config = this.validate(input);
     if (this.cameras.has(config.id)) throw new ServiceError('conflict', `a camera called "${config.id}" already exists: pick another id, or edit that camera`);
@@ -61,7 +62,7 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
     this.store.save({ id: config.id, settings: config, origin: entry.origin });
     this.cameras.set(config.id, entry);
     this.startEntry(entry);
-    return this.status(config.id)!;
+    return this.statusOf(config.id, entry);
   }
 
   async update(id: string, patch: unknown): Promise<CameraStatus> {
@@ -77,7 +78,7 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
     await this.stopEntry(entry);
     entry.config = config;
     this.startEntry(entry);
-    return this.status(id)!;
+    return this.statusOf(id, entry);
   }
 
   async remove(id: string): Promise<boolean> {
@@ -96,7 +97,7 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
    * order they were added. A stored camera whose settings no longer validate is reported and
    * left out. Returns one line per such decision, for the log.
    */
-  async restore(fileCameras: readonly FileCamera[]): Promise<string[]> {
+  restore(fileCameras: readonly FileCamera[]): string[] {
     const notes: string[] = [];
     const stored = new Map(this.store.list().map((camera) => [camera.id, camera]));
     const inFile = new Set(fileCameras.map((camera) => camera.id));
@@ -158,7 +159,10 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
 
   status(id: string): CameraStatus | undefined {
     const entry = this.cameras.get(id);
-    if (!entry) return undefined;
+    return entry ? this.statusOf(id, entry) : undefined;
+  }
+
+  private statusOf(id: string, entry: Entry): CameraStatus {
     const metrics = this.pipeline.metrics(id)?.snapshot();
     const source = entry.source;
     return {
@@ -187,7 +191,7 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
   }
 
   statuses(): CameraStatus[] {
-    return this.ids().map((id) => this.status(id)!);
+    return [...this.cameras].map(([id, entry]) => this.statusOf(id, entry));
   }
 
   latency(id: string): Histogram | undefined {

@@ -9,10 +9,11 @@ import type { CameraSource, Frame } from '../common/frame.js';
 import { Camera, type CameraLog, type CameraOptions } from '../ingest/camera.js';
 
 /**
+ * @param log     where the camera's log entries go (dropped by default)
  * @param tuning  Camera options beyond the config's (timeouts, backoff, a located ffmpeg): tests
  *                shorten the stall timeout with it
  */
-export function createCameraSource(config: CameraConfig, log: (entry: CameraLog) => void = () => {}, tuning: Partial<CameraOptions> = {}): CameraSource {
+export function createCameraSource(config: CameraConfig, log: (entry: CameraLog) => void = () => undefined, tuning: Partial<CameraOptions> = {}): CameraSource {
   const camera = new Camera({
     id: config.id,
     source: { url: config.url, transport: config.transport, loop: config.loop, ...tuning.source },

@@ -45,8 +45,8 @@ export class SlotPool {
   take(bytes: number): SharedArrayBuffer {
     const list = this.idle.get(bytes);
     const buffer = list?.pop();
-    if (!buffer) return new SharedArrayBuffer(bytes);
-    if (list!.length === 0) this.idle.delete(bytes);
+    if (!list || !buffer) return new SharedArrayBuffer(bytes);
+    if (list.length === 0) this.idle.delete(bytes);
     this.idleTotal -= bytes;
     return buffer;
   }

@@ -72,16 +72,16 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
       quality: sample.quality,
     });
     if (!change) return;
-    this.record(change);
-    if (change.newBestFace) this.saveSnapshot(change.event.id, sample);
+    const held = this.record(change);
+    if (change.newBestFace) this.saveSnapshot(held, sample);
   }
 
-  private saveSnapshot(id: string, sample: TrackSample): void {
+  private saveSnapshot(held: HeldEvent, sample: TrackSample): void {
+    const id = held.event.id;
     // a copy, now: the frame's slot goes back to the camera's reader once the pipeline is done
     // with it, and the snapshot is written later (disk), too long to keep a slot of the ring
     const { width, height } = sample.frame;
     const frame = { data: new Uint8Array(sample.frame.data), width, height };
-    const held = this.held.get(id)!;
     held.snapshotsInFlight++;
     const saving: Promise<void> = this.snapshots
       .save(id, frame, sample.detection.box, sample.ts)
@@ -92,7 +92,7 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
         // viewers learn the snapshot's address as soon as it exists
         this.emit('change', { kind: held.event.ended ? 'end' : 'update', event: this.shown(held), newBestFace: false });
       })
-      .catch((error: Error) => this.report(error))
+      .catch((error: unknown) => this.report(error))
       .finally(() => {
         this.snapshotsInFlight.delete(saving);
         held.snapshotsInFlight--;
@@ -115,13 +115,18 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
     if (held) held.reviewed = { review: fields.review, label: fields.label, known: fields.known, reviewedLabel: fields.reviewedLabel };
   }
 
-  private record(change: EventChange): void {
+  /** Holds the change's event (from now on, or as it now is) and announces it; returns what is held. */
+  private record(change: EventChange): HeldEvent {
     const before = this.pending.get(change.event.id);
     this.pending.set(change.event.id, { ...before, ...change.event });
-    const held = this.held.get(change.event.id);
+    let held = this.held.get(change.event.id);
     if (held) held.event = change.event;
-    else this.held.set(change.event.id, { event: change.event, facePath: null, framePath: null, reviewed: null, snapshotsInFlight: 0 });
-    this.emit('change', { ...change, event: this.shown(this.held.get(change.event.id)!) });
+    else {
+      held = { event: change.event, facePath: null, framePath: null, reviewed: null, snapshotsInFlight: 0 };
+      this.held.set(change.event.id, held);
+    }
+    this.emit('change', { ...change, event: this.shown(held) });
+    return held;
   }
 
   private shown({ event, facePath, framePath, reviewed }: HeldEvent): StoredEvent {
@@ -145,13 +150,13 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
     } catch (error) {
       // kept for the next flush: a full disk's events are written once there is room again
       for (const e of batch) if (!this.pending.has(e.id)) this.pending.set(e.id, e);
-      this.report(error as Error);
+      this.report(error);
     }
   }
 
-  private report(error: Error): void {
+  private report(error: unknown): void {
     const full = asDiskFull(error, this.snapshots.dataDir);
-    if (!full) return void this.emit('error', error);
+    if (!full) return void this.emit('error', error instanceof Error ? error : new Error(String(error)));
     const line = this.diskFullReports.line(full.message);
     if (line) this.emit('error', new Error(line));
   }

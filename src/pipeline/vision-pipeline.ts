@@ -260,9 +260,9 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     const embedderFree = !this.embedder.busy && ![...this.cameras.values()].some((c) => c.pendingEmbed);
     const worker = !this.detector.busy ? this.detector : embedderFree ? this.embedder : null;
     if (!worker) return;
-    const camera = this.nextCamera((c) => c.pendingDetect !== null, 'detect');
-    if (!camera) return;
-    const frame = camera.pendingDetect!; // its hold passes to the request
+    const next = this.nextCamera((c) => c.pendingDetect, 'detect');
+    if (!next) return;
+    const { camera, work: frame } = next; // the frame's hold passes to the request
     camera.pendingDetect = null;
     const near = this.refineOnly(camera, frame.ts);
     if (!near) camera.lastFullDetection = frame.ts;
@@ -273,9 +273,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
         camera.metrics.detected(ms);
         this.afterDetection(camera, frame, detections, !near);
       })
-      .catch((error: Error) => {
-        if (!this.stopped) this.emit('error', error);
-      })
+      .catch((error: unknown) => this.workerFailed(error))
       .finally(() => {
         frame.slot.release();
         this.pumpDetector();
@@ -333,9 +331,9 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
 
   private pumpEmbedder(): void {
     if (this.embedder.busy || this.stopped) return;
-    const camera = this.nextCamera((c) => c.pendingEmbed !== null, 'embed');
-    if (!camera) return;
-    const job = camera.pendingEmbed!; // its hold passes to the request
+    const next = this.nextCamera((c) => c.pendingEmbed, 'embed');
+    if (!next) return;
+    const { camera, work: job } = next; // the job's hold passes to the request
     camera.pendingEmbed = null;
     const detections = job.tracks.map((t) => t.detection);
     this.embedder
@@ -367,9 +365,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
           });
         });
       })
-      .catch((error: Error) => {
-        if (!this.stopped) this.emit('error', error);
-      })
+      .catch((error: unknown) => this.workerFailed(error))
       .finally(() => {
         job.frame.slot.release();
         this.pumpEmbedder();
@@ -385,20 +381,27 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     this.emit('trackEnded', { cameraId: camera.id, trackId: track.id, identity, startedAt: track.startedAt, endedAt, hits: track.hits });
   }
 
-  private nextCamera(ready: (c: PipelineCamera) => boolean, worker: 'detect' | 'embed'): PipelineCamera | null {
+  /** The next camera in turn with work pending for this worker, and that work. */
+  private nextCamera<Work>(pending: (c: PipelineCamera) => Work | null, worker: 'detect' | 'embed'): { camera: PipelineCamera; work: Work } | null {
     const list = [...this.cameras.values()];
     if (list.length === 0) return null;
     const turn = worker === 'detect' ? this.detectTurn : this.embedTurn;
     for (let i = 0; i < list.length; i++) {
       const index = (turn + i) % list.length;
       const camera = list[index];
-      if (ready(camera)) {
+      const work = pending(camera);
+      if (work !== null) {
         if (worker === 'detect') this.detectTurn = index + 1;
         else this.embedTurn = index + 1;
-        return camera;
+        return { camera, work };
       }
     }
     return null;
+  }
+
+  /** A detection or an embedding failed: reported, except after stop() (its requests then fail as the workers stop). */
+  private workerFailed(error: unknown): void {
+    if (!this.stopped) this.emit('error', error instanceof Error ? error : new Error(String(error)));
   }
 
   stop(): void {

@@ -11,7 +11,8 @@ import { loadEmbedder } from '../embedding/load-embedder.js';
 import { initRuntime } from '../models/runtime.js';
 import type { WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js';
 
-const port = parentPort!;
+if (!parentPort) throw new Error('vision-worker.js runs in a worker thread (VisionWorker starts it)');
+const port = parentPort;
 const init = workerData as WorkerInit;
 
 function send(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
@@ -46,7 +47,7 @@ async function main(): Promise<void> {
   send({ kind: 'ready', backend: runtime.backend });
 }
 
-main().catch((error: Error) => {
+main().catch((error: unknown) => {
   // the main thread sees this as the worker's 'error' event
   throw error;
 });

@@ -60,12 +60,13 @@ export class VisionWorker {
       // postMessage would copy the whole buffer behind the view, every time
       return Promise.reject(new TypeError(`${this.init.role} worker: the image must be in shared memory (a SharedArrayBuffer)`));
     }
-    if (!this.worker || this.failure) return Promise.reject(this.failure ?? new Error(`${this.init.role} worker is not running`));
+    const worker = this.worker;
+    if (!worker || this.failure) return Promise.reject(this.failure ?? new Error(`${this.init.role} worker is not running`));
     const id = this.nextId++;
     this.inFlight++;
     return new Promise<WorkerResponse>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
-      this.worker!.postMessage({ ...message, id });
+      worker.postMessage({ ...message, id });
     }).finally(() => {
       this.inFlight--;
     });

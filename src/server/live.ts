@@ -138,7 +138,7 @@ export class LiveHub {
       return;
     }
     let viewers = this.viewers.get(cameraId);
-    if (!viewers) this.viewers.set(cameraId, (viewers = new Map()));
+    if (!viewers) this.viewers.set(cameraId, (viewers = new Map<string, Viewer>()));
     viewers.set(connection.socket.id, { connection, unacked: 0, waiting: null });
     connection.watching.add(cameraId);
   }
@@ -208,7 +208,7 @@ export class LiveHub {
     labeled.frame.slot.acquire();
     if (state.busy) {
       state.waiting.push(labeled);
-      if (state.waiting.length > MAX_ENCODE_QUEUE) state.waiting.shift()!.frame.slot.release(); // the oldest is dropped
+      if (state.waiting.length > MAX_ENCODE_QUEUE) state.waiting.shift()?.frame.slot.release(); // the oldest is dropped
       return;
     }
     void this.encode(labeled, state);

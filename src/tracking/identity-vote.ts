@@ -99,19 +99,22 @@ export function sampleWeight(sample: VoteSample): number {
 
 function leader(samples: VoteSample[]): { label: string; weight: number; share: number; score: number; tied: boolean } | null {
   if (samples.length === 0) return null;
-  const weights = new Map<string, number>();
-  const best = new Map<string, number>();
+  /** Per label: the summed weight of its samples and its best score. */
+  const tally = new Map<string, { weight: number; score: number }>();
   let total = 0;
   for (const s of samples) {
     const w = sampleWeight(s);
-    weights.set(s.label, (weights.get(s.label) ?? 0) + w);
-    best.set(s.label, Math.max(best.get(s.label) ?? -Infinity, s.score));
+    const counted = tally.get(s.label);
+    if (counted) {
+      counted.weight += w;
+      counted.score = Math.max(counted.score, s.score);
+    } else tally.set(s.label, { weight: w, score: s.score });
     total += w;
   }
-  const ranked = [...weights.entries()].sort((a, b) => b[1] - a[1]);
-  const [label, weight] = ranked[0];
-  const tied = ranked.length > 1 && Math.abs(ranked[1][1] - weight) < 1e-9;
-  return { label, weight, share: weight / total, score: best.get(label)!, tied };
+  const ranked = [...tally.entries()].sort((a, b) => b[1].weight - a[1].weight);
+  const [label, { weight, score }] = ranked[0];
+  const tied = ranked.length > 1 && Math.abs(ranked[1][1].weight - weight) < 1e-9;
+  return { label, weight, share: weight / total, score, tied };
 }
 
 /** The decision rule: a clear weighted majority after enough samples, else unknown after too many. */

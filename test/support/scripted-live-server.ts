@@ -133,7 +133,7 @@ export class ScriptedLiveServer {
       http.listen(port, '127.0.0.1', () => resolve());
     });
     listeningPort = server.port;
-    await cameras.restore([]);
+    cameras.restore([]);
     return server;
   }
 

@@ -77,15 +77,20 @@ describe('a live frame moves once: reader → pipeline workers → live encoder'
   let hub: LiveHub;
   let client: Socket<LiveServerEvents, LiveClientEvents>;
   let encoder: ScriptedEncoder;
+  /** How to undo what before() started, added as each part starts: a before() that failed half way undoes only what it started. */
+  const undo: (() => unknown)[] = [];
 
   before(async () => {
     encoder = new ScriptedEncoder();
     http = createServer();
     io = new Server(http);
+    undo.push(() => io.close());
     hub = new LiveHub(io, { statuses: () => [], has: (id) => id === CAMERA, latency: () => new Histogram() }, encoder.encode);
+    undo.push(() => hub.close());
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     const { port } = http.address() as AddressInfo;
     client = connect(`http://127.0.0.1:${port}/live`, { transports: ['websocket'], reconnection: false });
+    undo.push(() => client.close());
     client.on('frame', (_frame, drawn) => drawn());
     // a connection's messages are handled in order: once the refusal of an unknown camera is
     // back, the watch sent before it has been taken
@@ -97,9 +102,7 @@ describe('a live frame moves once: reader → pipeline workers → live encoder'
   });
 
   after(async () => {
-    client?.close();
-    hub?.close();
-    await new Promise<void>((resolve) => io.close(() => resolve()));
+    for (const step of undo.reverse()) await step();
   });
 
   /** A camera's reader and the pipeline, wired as the camera registry and the server wire them. */

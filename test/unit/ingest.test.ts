@@ -25,6 +25,7 @@ import { parseFfmpegVersion, rtspTimeoutOptionFor } from '../../src/ingest/ffmpe
 import { SlotPool } from '../../src/common/slot-pool.js';
 import type { Frame } from '../../src/common/frame.js';
 import { FrameReader } from '../../src/ingest/frame-reader.js';
+import { defined } from '../support/defined.js';
 import { parseFfmpegDuration, parseFfmpegStreamInfo, parseFfprobeDuration, parseFfprobeJson, parseRate, probeArgs } from '../../src/ingest/probe.js';
 import { classifyStderr, type ProblemContext, type StreamProblem } from '../../src/ingest/stream-problem.js';
 import { DEFAULT_BACKOFF, INITIAL_WATCH_STATE, backoffDelay, failuresAfterRun, nextWatchState, type WatchState } from '../../src/ingest/watchdog.js';
@@ -279,6 +280,9 @@ describe('redaction table (issue 9: passwords with "/", query-string credentials
 });
 
 describe('cameraUrlProblem (which URLs ffmpeg may be given)', () => {
+  /** The problem with a URL that must have one. */
+  const problemWith = (url: string): string => defined(cameraUrlProblem(url), `a problem with ${JSON.stringify(url)}`);
+
   test('allows the camera schemes, /dev/videoN and plain file paths', () => {
     const allowed = [
       ...ALLOWED_SCHEMES.map((scheme) => `${scheme}://192.0.2.10:554/stream`),
@@ -300,16 +304,16 @@ describe('cameraUrlProblem (which URLs ffmpeg may be given)', () => {
       assert.ok(problem, url);
       assert.match(problem, /is not allowed: use rtsp:\/\/, rtsps:\/\/, rtmp:\/\/, rtmps:\/\/, http:\/\/ or https:\/\/ \(MJPEG, HLS\), srt:\/\/, udp:\/\/, \/dev\/videoN or a video file path/, url);
     }
-    assert.match(cameraUrlProblem('concat:a|b')!, /scheme "concat"/);
-    assert.match(cameraUrlProblem('file:/etc/passwd')!, /without "file:"/);
+    assert.match(problemWith('concat:a|b'), /scheme "concat"/);
+    assert.match(problemWith('file:/etc/passwd'), /without "file:"/);
     // the prefix is named only when it looks like a scheme: it could hold a secret otherwise
-    assert.ok(!cameraUrlProblem('x?token=Secret9:y')!.includes('Secret9'));
+    assert.ok(!problemWith('x?token=Secret9:y').includes('Secret9'));
   });
 
   test('refuses malformed allowed schemes and control characters', () => {
-    assert.match(cameraUrlProblem('rtsp:/cam/x')!, /needs "\/\/" and a host/);
-    assert.match(cameraUrlProblem('rtsp://')!, /has no host/);
-    assert.match(cameraUrlProblem('/srv/a.mp4\nfacestream: camera x: live')!, /control character/);
+    assert.match(problemWith('rtsp:/cam/x'), /needs "\/\/" and a host/);
+    assert.match(problemWith('rtsp://'), /has no host/);
+    assert.match(problemWith('/srv/a.mp4\nfacestream: camera x: live'), /control character/);
   });
 });
 
@@ -575,9 +579,10 @@ describe('version and probe parsing', () => {
     const json = JSON.stringify({ programs: [], streams: [{ codec_type: 'video', codec_name: 'h264', width: 1920, height: 1080, r_frame_rate: '30/1', avg_frame_rate: '30000/1001' }] });
     const info = parseFfprobeJson(json);
     assert.equal(info?.width, 1920);
-    assert.equal(info?.height, 1080);
-    assert.equal(info?.codec, 'h264');
-    assert.ok(Math.abs((info?.fps ?? 0) - 29.97) < 0.01);
+    // assert.equal(info?.width, 1920) narrowed info: it is not null from here
+    assert.equal(info.height, 1080);
+    assert.equal(info.codec, 'h264');
+    assert.ok(Math.abs((info.fps ?? 0) - 29.97) < 0.01);
     const portrait = parseFfprobeJson(JSON.stringify({ streams: [{ codec_type: 'video', width: 1920, height: 1080, avg_frame_rate: '0/0', r_frame_rate: '25/1', side_data_list: [{ rotation: -90 }] }] }));
     assert.deepEqual(portrait, { width: 1080, height: 1920, fps: 25, codec: null });
     assert.equal(parseFfprobeJson('{"streams":[]}'), null);

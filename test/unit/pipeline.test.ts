@@ -12,6 +12,7 @@ import type { LiveFace } from '../../src/common/live-events.js';
 import { FrameRing } from '../../src/common/slot-pool.js';
 import { HOLD_AFTER_CUT_MS, MAX_HELD_FRAMES, VisionPipeline } from '../../src/pipeline/vision-pipeline.js';
 import type { VisionWorker } from '../../src/pipeline/vision-workers.js';
+import { defined } from '../support/defined.js';
 
 interface Call {
   seq: number;
@@ -64,7 +65,7 @@ const HEIGHT = 18;
 
 /** A frame in a slot of its own, held by its "camera" for good (the pipeline's holds come and go on top). */
 function frame(cameraId: string, seq: number, ts: number, shade = 100): Frame {
-  const slot = new FrameRing(1, WIDTH * HEIGHT * 3, { shared: true }).take()!;
+  const slot = defined(new FrameRing(1, WIDTH * HEIGHT * 3, { shared: true }).take(), "a new ring's slot");
   slot.bytes.fill(shade);
   return { cameraId, seq, ts, width: WIDTH, height: HEIGHT, data: slot.bytes, slot };
 }
@@ -88,7 +89,7 @@ describe('VisionPipeline scheduling', () => {
     void detector.next().answer([]);
     return settle().then(() => {
       assert.deepEqual(detector.calls.map((c) => c.seq), [4], 'then the newest; 1, 2 and 3 were dropped');
-      assert.equal(pipeline.metrics('a')!.dropped, 3);
+      assert.equal(pipeline.metrics('a')?.dropped, 3);
     });
   });
 
@@ -101,7 +102,7 @@ describe('VisionPipeline scheduling', () => {
       await detector.next().answer([face([10, 10, 50, 50])]);
     }
     // every detection of the (confirmed, undecided) face asks for a sample; only the newest waits
-    const metrics = pipeline.metrics('a')!;
+    const metrics = defined(pipeline.metrics('a'), "camera a's metrics");
     assert.ok(metrics.embedsDropped >= 2, `${metrics.embedsDropped} embedding jobs dropped`);
     assert.equal(metrics.snapshot().embedsDropped, metrics.embedsDropped);
   });
@@ -124,8 +125,8 @@ describe('VisionPipeline scheduling', () => {
     }
     const quiet = served.filter((seq) => seq >= QUIET);
     assert.deepEqual(quiet, [QUIET, QUIET + 2, QUIET + 4, QUIET + 6], `every quiet frame was detected (served ${served.join(' ')})`);
-    assert.equal(pipeline.metrics('quiet')!.dropped, 0);
-    assert.ok(pipeline.metrics('busy')!.dropped > 0, 'the busy camera drops its own frames');
+    assert.equal(pipeline.metrics('quiet')?.dropped, 0);
+    assert.ok(defined(pipeline.metrics('busy'), "camera busy's metrics").dropped > 0, 'the busy camera drops its own frames');
   });
 
   it('uses the idle embedder for detection too; a late result adds the faces it found new and moves no track back', async () => {
@@ -139,7 +140,7 @@ describe('VisionPipeline scheduling', () => {
     // frame 0 finishes last: the face both saw, where it was 40 ms earlier, and a face only it found
     await detector.next().answer([face([6, 10, 50, 50]), face([300, 100, 50, 50])]);
     pipeline.push(frame('a', 2, 80));
-    const boxes = emitted.at(-1)!.faces.map((f) => f.box[0]).sort((a, b) => a - b);
+    const boxes = defined(emitted.at(-1), 'a frame emitted').faces.map((f) => f.box[0]).sort((a, b) => a - b);
     assert.deepEqual(boxes, [10, 300], 'the tracked face stays where the newer frame put it; the new face has a track');
   });
 });
@@ -178,7 +179,7 @@ describe('VisionPipeline after a scene cut', () => {
       'held frames go out in order, each with the new face and none from the old shot',
     );
     pipeline.push(frame('a', 6, 200, 200));
-    assert.equal(emitted.at(-1)!.seq, 6, 'then frames flow again at once');
+    assert.equal(emitted.at(-1)?.seq, 6, 'then frames flow again at once');
   });
 
   it('lets held frames go without boxes once the hold has lasted HOLD_AFTER_CUT_MS', () => {

@@ -13,6 +13,7 @@ import { FrameRing, SlotPool } from '../../src/common/slot-pool.js';
 import { FrameReader } from '../../src/ingest/frame-reader.js';
 import { VisionPipeline } from '../../src/pipeline/vision-pipeline.js';
 import type { VisionWorker } from '../../src/pipeline/vision-workers.js';
+import { defined } from '../support/defined.js';
 
 /** A detector that keeps every request open until `answerAll()`, and remembers the buffers it saw. */
 class RecordingWorker {
@@ -96,7 +97,7 @@ describe('SlotPool', () => {
 describe('FrameRing', () => {
   it('lends slots in ring order, skips held ones, and has none when all are held', () => {
     const ring = new FrameRing(3, 10, { shared: true });
-    const [a, b, c] = [ring.take()!, ring.take()!, ring.take()!];
+    const [a, b, c] = [1, 2, 3].map((n) => defined(ring.take(), `slot ${n} of 3`));
     assert.equal(new Set([a, b, c]).size, 3);
     assert.equal(ring.take(), null, 'every slot is held');
     b.acquire(); // a second holder
@@ -108,7 +109,7 @@ describe('FrameRing', () => {
   });
 
   it('refuses to lend a free slot again, or to release one more often than it was acquired', () => {
-    const slot = new FrameRing(2, 10, { shared: true }).take()!;
+    const slot = defined(new FrameRing(2, 10, { shared: true }).take(), "a new ring's slot");
     slot.release();
     assert.throws(() => slot.acquire(), /acquired after every holder released it/);
     assert.throws(() => slot.release(), /released more often than it was acquired/);
@@ -117,7 +118,7 @@ describe('FrameRing', () => {
   it('closed, it gives free slots to the pool at once and a held one when its last holder lets go', () => {
     const pool = new SlotPool();
     const ring = new FrameRing(3, 10, { shared: true, pool });
-    const held = ring.take()!;
+    const held = defined(ring.take(), "a new ring's slot");
     ring.close();
     assert.equal(pool.idleBytes, 20);
     assert.equal(ring.take(), null, 'a closed ring lends nothing');
