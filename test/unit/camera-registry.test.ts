@@ -15,7 +15,7 @@ import { cameraSchema, type CameraConfig, type FileCamera } from '../../src/conf
 import type { ProcessedFrame } from '../../src/pipeline/vision-pipeline.js';
 import { CamerasRepository } from '../../src/storage/cameras.repository.js';
 import { openDatabase, type Db } from '../../src/storage/database.js';
-import { tempDir } from '../helpers.js';
+import { defined, tempDir } from '../helpers.js';
 import { ScriptedCameraSource, ScriptedPipeline, type CameraScript } from '../support/scripted-pipeline.js';
 import { emitted, waitFor } from '../support/wait.js';
 
@@ -51,7 +51,7 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
     );
   }
 
-  const latest = (id: string): ScriptedCameraSource => sources.get(id)!.at(-1)!;
+  const latest = (id: string): ScriptedCameraSource => defined(sources.get(id)?.at(-1), `a source started for ${id}`);
 
   beforeEach(() => {
     work = tempDir('facestream-camera-registry-');
@@ -93,7 +93,7 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
     assert.equal(registry.has('door'), true);
 
     await assert.rejects(registry.add({ id: 'door', url: 'rtsp://cam.local/other' }), { kind: 'conflict', message: /already exists/ });
-    assert.equal(sources.get('door')!.length, 1, 'the duplicate started nothing');
+    assert.equal(sources.get('door')?.length, 1, 'the duplicate started nothing');
 
     // an edit restarts the camera with the new settings; the URL sent back as shown (***) keeps the password
     const first = latest('door');
@@ -107,7 +107,7 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
     await assert.rejects(registry.update('door', { fps: 0 }), { kind: 'invalid', message: /fps/ });
     await assert.rejects(registry.update('door', [1]), { kind: 'invalid', message: /JSON object/ });
     await assert.rejects(registry.update('nobody', { fps: 10 }), { kind: 'not-found' });
-    assert.equal(registry.status('door')!.fps, 10, 'refused edits changed nothing');
+    assert.equal(registry.status('door')?.fps, 10, 'refused edits changed nothing');
 
     assert.equal(await registry.remove('nobody'), false);
     assert.equal(await registry.remove('door'), true);
@@ -142,7 +142,7 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
   it("reports a camera's state and frames: the source's state with its reason (password hidden), the pipeline's counts", async () => {
     scripts.set('door', { state: 'connecting', reason: 'probing rtsp://admin:s3cret@cam.local/stream' });
     await registry.add({ id: 'door', url: 'rtsp://admin:s3cret@cam.local/stream' });
-    const status = registry.status('door')!;
+    const status = defined(registry.status('door'), "door's status");
     assert.equal(status.state, 'connecting');
     assert.equal(status.reason, 'probing rtsp://admin:***@cam.local/stream');
 
@@ -152,7 +152,7 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
     source.reason = 'no frames from rtsp://admin:s3cret@cam.local/stream for 10 s';
     source.emit('state', source.state, source.reason);
     assert.deepEqual(await changed, { cameraId: 'door', state: 'stalled', reason: 'no frames from rtsp://admin:***@cam.local/stream for 10 s' });
-    assert.equal(registry.status('door')!.state, 'stalled');
+    assert.equal(registry.status('door')?.state, 'stalled');
 
     // frames go from the source through the pipeline to the registry's 'frame' listeners, and are counted
     source.state = 'live';
@@ -160,8 +160,8 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
     registry.on('frame', (frame) => frames.push(frame));
     for (let i = 0; i < 3; i++) source.deliver();
     assert.deepEqual(frames.map((f) => [f.cameraId, f.seq]), [['door', 0], ['door', 1], ['door', 2]]);
-    assert.equal(pipeline.metrics('door')!.framesIn, 3);
-    assert.ok(registry.status('door')!.fpsIn > 0, 'the rate of frames in');
+    assert.equal(pipeline.metrics('door')?.framesIn, 3);
+    assert.ok(defined(registry.status('door'), "door's status").fpsIn > 0, 'the rate of frames in');
     assert.equal(registry.metricsSnapshot()[0].cameraId, 'door');
   });
 
@@ -180,13 +180,13 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
 
     assert.deepEqual(registry.ids(), ['door', 'yard', 'after', 'hall'], 'in the order they were first added, without the bad one and the dropped file camera');
     assert.equal(notes.length, 2, notes.join('\n'));
-    assert.match(notes.find((n) => n.includes('old-file'))!, /removed \(it came from the config file, which no longer has it\)/);
-    assert.match(notes.find((n) => n.includes('broken'))!, /not started: its saved settings are not valid any more[\s\S]*url[\s\S]*add it again/);
-    const door = registry.status('door')!;
+    assert.match(defined(notes.find((n) => n.includes('old-file')), 'a note on old-file'), /removed \(it came from the config file, which no longer has it\)/);
+    assert.match(defined(notes.find((n) => n.includes('broken')), 'a note on broken'), /not started: its saved settings are not valid any more[\s\S]*url[\s\S]*add it again/);
+    const door = defined(registry.status('door'), "door's status");
     assert.deepEqual([door.state, door.origin, door.fps], ['live', 'file', 5]);
-    assert.equal(registry.status('yard')!.state, 'stopped', 'a camera left switched off stays off');
-    assert.equal(registry.status('after')!.state, 'live', 'a camera saved after the bad one still starts');
-    assert.equal(registry.status('hall')!.origin, 'file');
+    assert.equal(registry.status('yard')?.state, 'stopped', 'a camera left switched off stays off');
+    assert.equal(registry.status('after')?.state, 'live', 'a camera saved after the bad one still starts');
+    assert.equal(registry.status('hall')?.origin, 'file');
     assert.deepEqual([...sources.keys()].sort(), ['after', 'door', 'hall']);
     assert.deepEqual(store.list().map((c) => c.id), ['door', 'yard', 'broken', 'after', 'hall'], 'the bad camera is kept to be fixed, the dropped file camera is gone');
   });
@@ -204,7 +204,7 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
         ['also-good', 'live'],
       ],
     );
-    assert.match(registry.status('bad')!.reason, /connection refused/);
+    assert.match(defined(registry.status('bad'), "bad's status").reason, /connection refused/);
     const frames: string[] = [];
     registry.on('frame', (frame) => frames.push(frame.cameraId));
     latest('good').deliver();

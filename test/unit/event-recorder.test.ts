@@ -15,7 +15,7 @@ import { EventRecorder, type RecordedChange } from '../../src/events/recorder.js
 import { SnapshotStore } from '../../src/events/snapshots.js';
 import { openDatabase, type Db } from '../../src/storage/database.js';
 import { EventsRepository } from '../../src/storage/events.repository.js';
-import { tempDir } from '../helpers.js';
+import { defined, tempDir } from '../helpers.js';
 import { emitted, waitFor } from '../support/wait.js';
 
 const WIDTH = 64;
@@ -94,12 +94,12 @@ describe('EventRecorder (real SQLite and snapshot files)', () => {
     const withSnapshot = await written;
     assert.equal(withSnapshot.event.id, start.event.id);
     assert.equal(withSnapshot.kind, 'update', 'the snapshot is announced as an update of the open event');
-    for (const file of [withSnapshot.event.facePath!, withSnapshot.event.framePath!]) {
+    for (const file of [defined(withSnapshot.event.facePath, 'the face snapshot'), defined(withSnapshot.event.framePath, 'the frame snapshot')]) {
       assert.deepEqual([...readFileSync(path.join(dataDir, file)).subarray(0, 2)], [0xff, 0xd8], `${file} is a JPEG`);
     }
 
     recorder.flush();
-    const stored = repository.get(start.event.id)!;
+    const stored = defined(repository.get(start.event.id), 'the stored event');
     assert.deepEqual([stored.label, stored.known, stored.ended, stored.frames], ['ann', true, false, 1]);
     assert.equal(stored.facePath, withSnapshot.event.facePath);
   });
@@ -108,7 +108,7 @@ describe('EventRecorder (real SQLite and snapshot files)', () => {
     recorder.sample(sample({ ts: 1000 }));
     const id = changes[0].event.id;
     await snapshotWritten(id);
-    const firstFace = changes.at(-1)!.event.facePath;
+    const firstFace = defined(changes.at(-1), 'a change').event.facePath;
 
     // no better score or face, and within the update interval: counted, nothing announced
     const before = changes.length;
@@ -117,21 +117,21 @@ describe('EventRecorder (real SQLite and snapshot files)', () => {
 
     // a better score: announced at once
     recorder.sample(sample({ ts: 1200, match: { label: 'ann', score: 0.8, known: true, candidates: [] } }));
-    const scored = changes.at(-1)!;
+    const scored = defined(changes.at(-1), 'a change');
     assert.deepEqual([scored.kind, scored.event.id, scored.event.score, scored.event.frames, scored.newBestFace], ['update', id, 0.8, 3, false]);
 
     // a better face: announced, and its snapshot replaces the first
     recorder.sample(sample({ ts: 1300, quality: GOOD_FACE }));
-    assert.equal(changes.at(-1)!.newBestFace, true);
+    assert.equal(changes.at(-1)?.newBestFace, true);
     const better = await snapshotWritten(id);
     assert.equal(better.newBestFace, false, "the snapshot's own announcement");
     assert.ok(better.event.bestFace > changes[0].event.bestFace, 'the best face improved');
     assert.equal(better.event.frames, 4);
-    assert.ok(existsSync(path.join(dataDir, better.event.facePath!)));
+    assert.ok(existsSync(path.join(dataDir, defined(better.event.facePath, 'the better face snapshot'))));
     assert.equal(better.event.facePath, firstFace, 'one snapshot file per event, rewritten');
 
     recorder.flush();
-    const stored = repository.get(id)!;
+    const stored = defined(repository.get(id), 'the stored event');
     assert.deepEqual([stored.frames, stored.score, stored.ended], [4, 0.8, false]);
     assert.equal(stored.bestFace, better.event.bestFace);
   });
@@ -143,7 +143,7 @@ describe('EventRecorder (real SQLite and snapshot files)', () => {
     await Promise.all([snapshotWritten(ann), snapshotWritten(stranger)]);
 
     recorder.trackEnded('door', 1, 5000);
-    const end = changes.at(-1)!;
+    const end = defined(changes.at(-1), 'a change');
     assert.deepEqual([end.kind, end.event.id, end.event.ended, end.event.endedAt], ['end', ann, true, 5000]);
     const count = changes.length;
     recorder.trackEnded('door', 99, 5000); // a track with no event
@@ -151,9 +151,9 @@ describe('EventRecorder (real SQLite and snapshot files)', () => {
     assert.equal(changes.length, count, 'nothing to end');
 
     recorder.flush();
-    assert.deepEqual([repository.get(ann)!.ended, repository.get(ann)!.endedAt], [true, 5000]);
-    assert.equal(repository.get(stranger)!.ended, false);
-    assert.deepEqual([repository.get(stranger)!.label, repository.get(stranger)!.known], ['unknown', false]);
+    assert.deepEqual([repository.get(ann)?.ended, repository.get(ann)?.endedAt], [true, 5000]);
+    assert.equal(repository.get(stranger)?.ended, false);
+    assert.deepEqual([repository.get(stranger)?.label, repository.get(stranger)?.known], ['unknown', false]);
   });
 
   it('writes pending changes in one batch on flush, and stop() ends what is open and waits for its snapshots', async () => {
@@ -176,7 +176,7 @@ describe('EventRecorder (real SQLite and snapshot files)', () => {
     const ended = new Set(changes.filter((c) => c.kind === 'end').map((c) => c.event.id));
     assert.deepEqual([...ended].sort(), [...ids].sort(), 'every open event ended, and announced');
     for (const id of ids) {
-      const stored = repository.get(id)!;
+      const stored = defined(repository.get(id), `stored event ${id}`);
       assert.equal(stored.ended, true, `${id} ended`);
       assert.ok(stored.facePath && existsSync(path.join(dataDir, stored.facePath)), `${id} has its snapshot`);
     }

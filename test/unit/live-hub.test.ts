@@ -15,7 +15,7 @@ import type { CameraStatus, LiveFrame } from '../../src/common/live-events.js';
 import { Histogram } from '../../src/pipeline/metrics.js';
 import type { ProcessedFrame } from '../../src/pipeline/vision-pipeline.js';
 import { LiveHub, MAX_UNACKED } from '../../src/server/live.js';
-import { socketConnected } from '../helpers.js';
+import { defined, socketConnected } from '../helpers.js';
 import { messages, waitFor, waitUntil, type LiveClient } from '../support/wait.js';
 
 const CAMERA = 'door';
@@ -100,7 +100,7 @@ describe('LiveHub back-pressure (real Socket.IO on loopback)', () => {
 
     // one acknowledgement: the newest frame comes, not those it missed (2, 3, 4)
     const next = waitFor(messages(slow.socket, 'frame'), 'the frame after an acknowledgement');
-    slow.unacked.shift()!();
+    defined(slow.unacked.shift(), 'an unacknowledged frame')();
     assert.equal((await next).seq, 5, 'after an acknowledgement the newest frame is sent');
     assert.deepEqual(slow.received.map((f) => f.seq), [0, 1, 5], 'the frames the slow viewer missed were never sent to it');
     assert.ok(slow.maxInFlight <= MAX_UNACKED, `${slow.maxInFlight} frames in flight at once`);
