@@ -5,6 +5,7 @@
  * Compiled to dist/test/helpers.js, so the repository root is two levels up from here (test
  * files one level deeper, in dist/test/<dir>/, are three levels below it).
  */
+import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -84,6 +85,34 @@ export function runCli(args: string[], options: { cli?: string; env?: NodeJS.Pro
   });
 }
 
+/**
+ * `value` when it is there; otherwise the test fails here, naming `what` was missing, instead
+ * of with a TypeError on the line that uses it.
+ */
+export function defined<T>(value: T, what: string): NonNullable<T> {
+  assert.ok(value !== undefined && value !== null, `expected ${what}, got ${String(value)}`);
+  return value;
+}
+
+/**
+ * A suite's teardown: before() adds how to undo each thing as soon as it has started it, and
+ * after() runs them, the last added first. A before() that failed half way so undoes only what
+ * it started, where `server?.stop()` on a variable typed as always set would hide that it may
+ * not be.
+ */
+export class Teardown {
+  private readonly steps: (() => unknown)[] = [];
+
+  add(undo: () => unknown): void {
+    this.steps.push(undo);
+  }
+
+  /** Runs and awaits each step, the last added first; a step that throws stops the rest. */
+  async run(): Promise<void> {
+    for (let step = this.steps.pop(); step; step = this.steps.pop()) await step();
+  }
+}
+
 /** A fresh temporary directory (outside the repository) and a function that removes it. */
 export function tempDir(prefix = 'facestream-test-'): { dir: string; remove: () => void } {
   const dir = mkdtempSync(path.join(os.tmpdir(), prefix));
@@ -132,9 +161,10 @@ export class StillCamera extends EventEmitter implements CameraSource {
     }, 80);
   }
 
-  async stop(): Promise<void> {
+  stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
+    return Promise.resolve();
   }
 }
 

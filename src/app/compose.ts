@@ -139,7 +139,7 @@ async function startEvents(config: Config, { db, people, snapshots }: Stores, ga
   parts.add(() => recorder.stop());
   const retentionLog = logger.child({ module: 'retention' });
   const limits = { maxAgeDays: config.events.retentionDays, maxSnapshotBytes: config.events.maxSnapshotMB * 1024 * 1024 };
-  parts.add(scheduleRetention(() => applyRetention(repository, snapshots, limits).catch((error: Error) => retentionLog.error(`retention: ${error.message}`))));
+  parts.add(scheduleRetention(() => applyRetention(repository, snapshots, limits).catch((error: unknown) => retentionLog.error(`retention: ${(error as Error).message}`))));
   const events = new EventsService({ events: repository, snapshots, recorder, addToGallery: (event, person) => gallery.addEventFace(event, person) });
   return { events, recorder };
 }

@@ -63,31 +63,37 @@ type EnrollValues = ReturnType<typeof parse<typeof OPTIONS>>['values'];
 
 export async function enrollCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, OPTIONS);
-  checkModes(values, positionals);
+  const form = enrolForm(values, positionals);
   const model = modelOption(values.model);
   const matcher = matcherOption(values.matcher);
   const gates = qualityGates(values);
   const dataDir = dataDirOption(values['data-dir']);
   const lookAlikeSimilarity = numberOption('look-alike', values['look-alike'], -1, 1) ?? defaultLookAlikeSimilarity(model, dataDir);
-  const people = values.from !== undefined ? personFolders(values.from) : [{ name: values.name!, files: positionals }];
+  const people = 'from' in form ? personFolders(form.from) : [{ name: form.name, files: positionals }];
   for (const p of people) {
     const problem = personNameProblem(p.name.trim());
     if (problem) throw new UsageError(`${JSON.stringify(p.name)} is not a valid name: ${problem}`);
   }
-  if (values.video !== undefined) return enrolVideo(videoRequest(values, values.video, { model, dataDir, gates, matcher, lookAlikeSimilarity }));
+  if ('video' in form) return enrolVideo(videoRequest(values, form, { model, dataDir, gates, matcher, lookAlikeSimilarity }));
   const report = await enrolImages(people, { model, dataDir, gates, matcher, lookAlikeSimilarity, largest: values.largest, progress: values.from !== undefined });
   return printImageReport(report, { dataDir, model, json: values.json });
 }
 
+/** The three forms of the command: a person's images, a person's video, or a folder of people. */
+type EnrolForm = { name: string } | { name: string; video: string } | { from: string };
+
 /** Which of the three forms (--name with images, --name with --video, --from) was asked for, and only one; a UsageError otherwise. */
-function checkModes(values: EnrollValues, positionals: string[]): void {
-  if ((values.name === undefined) === (values.from === undefined)) throw new UsageError(`give either --name or --from: ${USAGE}`);
-  if (values.from !== undefined && (positionals.length || values.video !== undefined)) throw new UsageError(`--from takes no image arguments and no --video: ${USAGE}`);
-  if (values.video !== undefined && positionals.length) throw new UsageError(`--video takes no image arguments: ${USAGE}`);
-  if (values.name !== undefined && values.video === undefined && positionals.length === 0) throw new UsageError(`--name needs at least one image or --video: ${USAGE}`);
-  if (values.video === undefined && (values.samples ?? values.start ?? values.end ?? values.fps) !== undefined) {
+function enrolForm(values: EnrollValues, positionals: string[]): EnrolForm {
+  const { name, from, video } = values;
+  const chosen = name !== undefined && from === undefined ? { name } : from !== undefined && name === undefined ? { from } : undefined;
+  if (!chosen) throw new UsageError(`give either --name or --from: ${USAGE}`);
+  if (chosen.from !== undefined && (positionals.length || video !== undefined)) throw new UsageError(`--from takes no image arguments and no --video: ${USAGE}`);
+  if (video !== undefined && positionals.length) throw new UsageError(`--video takes no image arguments: ${USAGE}`);
+  if (chosen.name !== undefined && video === undefined && positionals.length === 0) throw new UsageError(`--name needs at least one image or --video: ${USAGE}`);
+  if (video === undefined && (values.samples ?? values.start ?? values.end ?? values.fps) !== undefined) {
     throw new UsageError('--samples, --start, --end and --fps go with --video');
   }
+  return chosen.name !== undefined && video !== undefined ? { name: chosen.name, video } : chosen;
 }
 
 /** The quality gates from their flags, each over its default. */
@@ -111,7 +117,7 @@ interface EnrolSettings {
 }
 
 /** `--video`'s request from its flags (--start, --end, --fps, --samples). */
-function videoRequest(values: EnrollValues, file: string, settings: EnrolSettings): VideoRequest {
+function videoRequest(values: EnrollValues, { name, video }: { name: string; video: string }, settings: EnrolSettings): VideoRequest {
   const start = numberOption('start', values.start, 0, 1e7);
   const end = numberOption('end', values.end, 0, 1e7);
   if (start !== undefined && end !== undefined && end <= start) throw new UsageError(`--end ${end} must be after --start ${start}`);
@@ -120,8 +126,8 @@ function videoRequest(values: EnrollValues, file: string, settings: EnrolSetting
   const { lookAlikeSimilarity, ...rest } = settings;
   return {
     ...rest,
-    name: values.name!,
-    file,
+    name,
+    file: video,
     json: values.json,
     samples,
     ...(lookAlikeSimilarity !== undefined ? { lookAlikeSimilarity } : {}),

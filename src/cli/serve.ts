@@ -98,8 +98,8 @@ function untilStopped(running: RunningServer, logger: Logger): Promise<void> {
         process.exit(1);
       }, SHUTDOWN_LIMIT_MS);
       force.unref();
-      running.stop().then(resolve, (error: Error) => {
-        logger.error(`error while stopping: ${error.message}`);
+      running.stop().then(resolve, (error: unknown) => {
+        logger.error(`error while stopping: ${(error as Error).message}`);
         resolve();
       });
     };

@@ -61,10 +61,14 @@ export function positiveIdParam(what: string, { hint = '', safe = false }: { hin
 }
 
 /** Exact type equality, for compile-time checks that a schema's type is a declared one. */
+// eslint-disable-next-line @typescript-eslint/no-unnecessary-type-parameters -- the two generic signatures are the trick: TypeScript relates them only when A and B are identical (any and optional keys included), which a plain `extends` either way does not
 export type Equal<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 
 /**
  * Fails the build unless A and B are the same type: `sameType<z.infer<typeof schema>, Declared>()`
  * keeps a schema and a type declared in a lower layer from drifting apart. Does nothing at run time.
  */
-export function sameType<A, B>(..._proof: Equal<A, B> extends true ? [] : [never]): void {}
+// eslint-disable-next-line @typescript-eslint/no-unused-vars -- the rest parameter's type is the check: it asks for an argument nobody can pass when the types differ, and none is ever passed
+export function sameType<A, B>(..._proof: Equal<A, B> extends true ? [] : [never]): void {
+  // nothing at run time: the compiler has done the check at the call
+}

@@ -74,6 +74,7 @@ export function createApp({ cameras, auth, health, webSecurity: security, router
   app.use(express.static(path.join(REPO_ROOT, 'client'), { index: 'index.html', extensions: ['html'] }));
 
   const diskFullReports = new ReportThrottle();
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars -- Express knows an error handler by its four parameters, so `_next` must be declared though it is not called
   app.use((error: Error & { status?: number; type?: string }, req: Request, res: Response, _next: NextFunction) => {
     // a route parameter that does not decode: the router's decodeURIComponent throws a URIError
     // (it sets status 400); the client wrote the path wrong, so no 500 and no stack in the log

@@ -62,7 +62,10 @@ function convert(routes: readonly Route[]) {
     }
     const lookup = (schema: z.ZodType): JsonSchema => {
       const component = Object.entries(COMPONENTS).find(([, s]) => s === schema)?.[0];
-      return component ? { $ref: uri(component) } : all[anonymous.get(schema)!];
+      if (component) return { $ref: uri(component) };
+      const id = anonymous.get(schema);
+      if (id === undefined) throw new Error(`openapi: a schema that is not in the routes' ${io} schemas was looked up`);
+      return all[id];
     };
     return { all, lookup };
   };
@@ -107,7 +110,7 @@ export function openApiDocument(routes: readonly Route[] = ROUTES): JsonSchema &
     const params = parameters(route, request);
     if (params.length) operation.parameters = params;
     if (route.body) operation.requestBody = { required: true, content: { [route.bodyType ?? 'application/json']: { schema: request(route.body) } } };
-    operation.responses = Object.fromEntries(Object.entries(route.replies).map(([status, r]) => [status, response(r!, reply)]));
+    operation.responses = Object.fromEntries(Object.entries(route.replies).flatMap(([status, r]) => (r ? [[status, response(r, reply)]] : [])));
     (paths[openApiPath(route.path)] ??= {})[route.method] = operation;
   }
   return { openapi: '3.1.0', info: { title: 'facestream', version: '0.1.0', description: DESCRIPTION }, paths, components: { schemas: components } };

@@ -33,8 +33,8 @@ export function publicEvent(e: StoredEvent): PublicEvent {
   };
 }
 
-function csvCell(value: unknown): string {
-  const text = value === null || value === undefined ? '' : String(value);
+function csvCell(value: PublicEvent[keyof PublicEvent]): string {
+  const text = value === null ? '' : String(value);
   // quote, and defuse spreadsheet formulas
   const safe = /^[=+\-@]/.test(text) ? `'${text}` : text;
   return /[",\n\r]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
@@ -114,7 +114,9 @@ export class EventsService {
       added = await this.deps.addToGallery(event, person);
     }
     const state: ReviewState = action === 'confirm' ? 'confirmed' : action === 'reject' ? 'rejected' : 'relabeled';
-    const updated = this.deps.events.review(event.id, state, action === 'relabel' ? person : undefined)!;
+    const updated = this.deps.events.review(event.id, state, action === 'relabel' ? person : undefined);
+    // retention may have removed it while the face was being added
+    if (!updated) throw new ServiceError('not-found', `no event with id "${event.id}"`);
     this.deps.recorder.reviewed(updated.id, updated);
     return { event: publicEvent(updated), ...(added ? { added } : {}) };
   }

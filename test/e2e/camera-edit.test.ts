@@ -20,7 +20,7 @@ import type { CameraStatus } from '../../src/common/live-events.js';
 import { configSchema, type CameraConfig } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
-import { StillCamera, buildClient, tempDir } from '../helpers.js';
+import { buildClient, StillCamera, Teardown, tempDir } from '../helpers.js';
 import { CHROMIUM, openWatchedPage } from './browser.js';
 const WAIT_MS = 15_000;
 const DESKTOP = { width: 1280, height: 800 };
@@ -30,8 +30,9 @@ const DOOR_URL = 'rtsp://admin:s3cret@127.0.0.1:8554/door';
 
 describe('camera edit dialog and on/off switch in chromium, against a real server', { skip: existsSync(CHROMIUM) ? false : `Debian chromium not found at ${CHROMIUM} (apt-get install chromium): browser test skipped` }, () => {
   let temp: ReturnType<typeof tempDir>;
-  let server: RunningServer | undefined;
-  let browser: Browser | undefined;
+  let server: RunningServer;
+  let browser: Browser;
+  const teardown = new Teardown();
   let page: Page;
   /** Settings each camera source was started with, newest last. */
   const started: CameraConfig[] = [];
@@ -52,7 +53,7 @@ describe('camera edit dialog and on/off switch in chromium, against a real serve
   }
 
   async function camera(id: string): Promise<CameraStatus> {
-    return (await (await fetch(`${server!.url}/api/cameras/${id}`)).json()) as CameraStatus;
+    return (await (await fetch(`${server.url}/api/cameras/${id}`)).json()) as CameraStatus;
   }
 
   const tile = (id: string) => page.locator(`[data-testid="camera-tile"][data-camera-id="${id}"]`);
@@ -60,19 +61,19 @@ describe('camera edit dialog and on/off switch in chromium, against a real serve
 
   before(async () => {
     temp = tempDir('facestream-camera-edit-');
+    teardown.add(temp.remove);
     await buildClient();
     server = await serve();
+    // whichever server runs by then: a test restarts it
+    teardown.add(() => server.stop());
     ({ browser, page, pageErrors, expectedFailures } = await openWatchedPage(DESKTOP, WAIT_MS));
+    teardown.add(() => browser.close());
   });
 
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-    temp?.remove();
-  });
+  after(() => teardown.run());
 
   it('refuses a duplicate id in plain words', async () => {
-    await page.goto(`${server!.url}/`);
+    await page.goto(`${server.url}/`);
     await tile('door').waitFor();
     const form = page.getByTestId('add-camera-form');
     await form.locator('input[name="id"]').fill('hall');
@@ -161,7 +162,7 @@ describe('camera edit dialog and on/off switch in chromium, against a real serve
     await tile('hall').getByTestId('camera-state').getByText('switched off', { exact: true }).waitFor();
     // the old page keeps trying its live connection while the server is down
     expectedFailures.push(/ERR_CONNECTION_REFUSED.*\/socket\.io\//);
-    await server!.stop();
+    await server.stop();
     server = await serve();
     await page.goto(`${server.url}/`);
     await tile('hall').locator('.name', { hasText: 'Hall (hall)' }).waitFor();

@@ -13,7 +13,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
-import { buildClient, tempDir } from '../helpers.js';
+import { buildClient, Teardown, tempDir } from '../helpers.js';
 import type { CameraScript, Picture } from '../support/scripted-pipeline.js';
 import { BURST, ScriptedLiveServer, UNKNOWN_FACE, scenePicture } from '../support/scripted-live-server.js';
 import { WAIT_MS } from '../support/wait.js';
@@ -32,7 +32,7 @@ const CHROMIUM_ARGS = [
 ];
 
 describe('live page in chromium', { skip: existsSync(CHROMIUM) ? false : `Debian chromium not found at ${CHROMIUM} (apt-get install chromium): browser test skipped` }, () => {
-  let browser: Browser | undefined;
+  let browser: Browser;
   let page: Page;
   let server: ScriptedLiveServer;
   let port = 0;
@@ -40,13 +40,17 @@ describe('live page in chromium', { skip: existsSync(CHROMIUM) ? false : `Debian
   let work: ReturnType<typeof tempDir>;
   const scripts = new Map<string, CameraScript>();
   const pageErrors: string[] = [];
+  const teardown = new Teardown();
 
   before(async () => {
     [picture] = await Promise.all([scenePicture(), buildClient()]);
     work = tempDir('facestream-live-client-');
+    teardown.add(work.remove);
     server = await ScriptedLiveServer.start({ dataDir: work.dir, picture, scripts });
+    teardown.add(() => server.close('killed'));
     port = server.port;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    teardown.add(() => browser.close());
     page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.setDefaultTimeout(WAIT_MS);
     page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -55,11 +59,7 @@ describe('live page in chromium', { skip: existsSync(CHROMIUM) ? false : `Debian
     });
   });
 
-  after(async () => {
-    await browser?.close();
-    await server?.close('killed');
-    work?.remove();
-  });
+  after(() => teardown.run());
 
   it('explains how to add a camera when none is configured', async () => {
     await page.goto(`http://127.0.0.1:${port}/`);

@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import puppeteer, { type Browser, type Page } from 'puppeteer-core';
-import { buildClient, tempDir } from '../helpers.js';
+import { buildClient, defined, Teardown, tempDir } from '../helpers.js';
 import type { CameraScript, Picture } from '../support/scripted-pipeline.js';
 import { ScriptedLiveServer, UNKNOWN_FACE, scenePicture } from '../support/scripted-live-server.js';
 import { WAIT_MS } from '../support/wait.js';
@@ -25,7 +25,7 @@ const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
 
 describe('live page in firefox', { skip: existsSync(FIREFOX) ? false : `Debian firefox-esr not found at ${FIREFOX} (apt-get install firefox-esr): firefox test skipped` }, () => {
-  let browser: Browser | undefined;
+  let browser: Browser;
   let page: Page;
   let server: ScriptedLiveServer;
   let port = 0;
@@ -33,16 +33,25 @@ describe('live page in firefox', { skip: existsSync(FIREFOX) ? false : `Debian f
   let work: ReturnType<typeof tempDir>;
   const scripts = new Map<string, CameraScript>();
   const pageErrors: string[] = [];
+  const teardown = new Teardown();
 
   const visible = (selector: string) => page.waitForSelector(selector, { visible: true, timeout: WAIT_MS });
+  /** Where what `selector` finds is drawn; null when it finds nothing or it is not shown. */
+  const boundingBox = async (selector: string) => {
+    const element = await page.$(selector);
+    return element ? element.boundingBox() : null;
+  };
   const text = (selector: string) => page.$eval(selector, (el) => (el as HTMLElement).innerText.trim());
 
   before(async () => {
     [picture] = await Promise.all([scenePicture(), buildClient()]);
     work = tempDir('facestream-live-firefox-');
+    teardown.add(work.remove);
     server = await ScriptedLiveServer.start({ dataDir: work.dir, picture, scripts });
+    teardown.add(() => server.close('killed'));
     port = server.port;
     browser = await puppeteer.launch({ browser: 'firefox', executablePath: FIREFOX, headless: true });
+    teardown.add(() => browser.close());
     page = await browser.newPage();
     await page.setViewport(DESKTOP);
     page.setDefaultTimeout(WAIT_MS);
@@ -52,11 +61,7 @@ describe('live page in firefox', { skip: existsSync(FIREFOX) ? false : `Debian f
     });
   });
 
-  after(async () => {
-    await browser?.close();
-    await server?.close('killed');
-    work?.remove();
-  });
+  after(() => teardown.run());
 
   it('explains how to add a camera, and adds one from the form', async () => {
     await page.goto(`http://127.0.0.1:${port}/`);
@@ -85,8 +90,8 @@ describe('live page in firefox', { skip: existsSync(FIREFOX) ? false : `Debian f
     );
     assert.notEqual(colours[0], colours[1], 'known and unknown labels differ in colour');
 
-    const image = await (await page.$(`${tile('door')} canvas`))!.boundingBox();
-    const box = await (await page.$(unknown))!.boundingBox();
+    const image = await boundingBox(`${tile('door')} canvas`);
+    const box = await boundingBox(unknown);
     assert.ok(image && box);
     assertDrawnAt(image, box, UNKNOWN_FACE.box);
     await server.reaches('≥ 3 acknowledged frames', () => server.acked.size >= 3);
@@ -100,10 +105,10 @@ describe('live page in firefox', { skip: existsSync(FIREFOX) ? false : `Debian f
     assert.equal(await text(`${tile('yard')} [data-testid="camera-state"]`), 'stalled: no frames for 5 s');
     await page.screenshot({ path: '/tmp/facestream-live-firefox-grid-1280.png' });
 
-    const gridWidth = (await (await page.$(tile('door')))!.boundingBox())!.width;
+    const gridWidth = defined(await boundingBox(tile('door')), 'the door tile').width;
     await page.click(tile('door'));
     await page.waitForSelector('body[data-view="single"]');
-    const singleWidth = (await (await page.$(tile('door')))!.boundingBox())!.width;
+    const singleWidth = defined(await boundingBox(tile('door')), 'the door tile').width;
     assert.ok(singleWidth > gridWidth * 1.3, `large view ${singleWidth} px wide, grid tile ${gridWidth} px`);
     await page.click('#back');
     await page.waitForSelector('body[data-view="grid"]');
@@ -112,7 +117,7 @@ describe('live page in firefox', { skip: existsSync(FIREFOX) ? false : `Debian f
   it('fits a phone screen without sideways scrolling', async () => {
     await page.setViewport(PHONE);
     await visible(`${tile('door')} [data-testid="face-box"].known`);
-    const box = await (await page.$(tile('door')))!.boundingBox();
+    const box = await boundingBox(tile('door'));
     assert.ok(box && box.x >= 0 && box.x + box.width <= PHONE.width, `the tile fits the ${PHONE.width} px screen: ${JSON.stringify(box)}`);
     const scrollWidth = await page.evaluate(() => document.documentElement.scrollWidth);
     assert.ok(scrollWidth <= PHONE.width, `no sideways scrolling (page ${scrollWidth} px wide)`);

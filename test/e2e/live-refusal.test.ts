@@ -15,7 +15,7 @@ import { configSchema } from '../../src/config/schema.js';
 import { MAX_WATCHED_PER_CONNECTION } from '../../src/server/live.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
-import { StillCamera, buildClient, tempDir } from '../helpers.js';
+import { buildClient, StillCamera, Teardown, tempDir } from '../helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -24,14 +24,17 @@ const skip = existsSync(CHROMIUM) ? false : `Debian chromium not found at ${CHRO
 describe('live page: a refused watch is shown on its tile', { skip }, () => {
   let work: { dir: string; remove: () => void };
   let server: RunningServer;
-  let browser: Browser | undefined;
+  let browser: Browser;
+  const teardown = new Teardown();
   const ids = Array.from({ length: MAX_WATCHED_PER_CONNECTION + 1 }, (_, i) => `off-${String(i).padStart(2, '0')}`);
 
   before(async () => {
     work = tempDir('facestream-live-refusal-');
+    teardown.add(work.remove);
     const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir: path.join(work.dir, 'data') });
     const frame = { data: new Uint8Array(64 * 48 * 3), width: 64, height: 48 };
     [server] = await Promise.all([startServer(config, (camera) => new StillCamera(camera, frame), silentLogger()), buildClient()]);
+    teardown.add(() => server.stop());
     // through the API: a config file holds at most 64 cameras
     for (const id of ids) {
       const body = JSON.stringify({ id, url: 'rtsp://127.0.0.1:1/off', enabled: false });
@@ -39,16 +42,13 @@ describe('live page: a refused watch is shown on its tile', { skip }, () => {
       assert.equal(created.status, 201, await created.text());
     }
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    teardown.add(() => browser.close());
   });
 
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-    work?.remove();
-  });
+  after(() => teardown.run());
 
   it(`watches ${MAX_WATCHED_PER_CONNECTION} cameras and says on the next tile that the connection watches the most it may`, async () => {
-    const page = await browser!.newPage({ viewport: { width: 1280, height: 800 } });
+    const page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
     page.setDefaultTimeout(20_000);
     const pageErrors: string[] = [];
     page.on('pageerror', (error) => pageErrors.push(error.message));

@@ -17,7 +17,7 @@ import { configSchema, type Config } from '../../src/config/schema.js';
 import { createCameraSource } from '../../src/cameras/camera-source.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
-import { buildClient, dataPath, runCli, skipMessage, tempDir } from '../helpers.js';
+import { buildClient, dataPath, defined, runCli, skipMessage, tempDir } from '../helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -37,7 +37,7 @@ const skip = !existsSync(CHROMIUM)
       : false;
 
 describe('live page against the real server (file camera, enrolled gallery)', { skip }, () => {
-  let work: { dir: string; remove: () => void };
+  let work: { dir: string; remove: () => void } | undefined;
   let config: Config;
   let server: RunningServer | null = null;
   let browser: Browser | undefined;
@@ -49,12 +49,12 @@ describe('live page against the real server (file camera, enrolled gallery)', { 
   before(async () => {
     work = tempDir('facestream-live-server-');
     const dataDir = path.join(work.dir, 'data');
-    const [enrolled] = await Promise.all([runCli(['enroll', '--name', PERSON, referenceFile!, '--data-dir', dataDir]), buildClient()]);
+    const [enrolled] = await Promise.all([runCli(['enroll', '--name', PERSON, defined(referenceFile, `${REFERENCE} (the suite is skipped without it)`), '--data-dir', dataDir]), buildClient()]);
     assert.equal(enrolled.code, 0, `enrolment failed: ${enrolled.stderr}`);
     config = configSchema.parse({
       server: { host: '127.0.0.1', port: 0 },
       dataDir,
-      cameras: [{ id: 'hamilton', name: 'Hamilton', url: clipFile!, loop: true }],
+      cameras: [{ id: 'hamilton', name: 'Hamilton', url: defined(clipFile, `${CLIP} (the suite is skipped without it)`), loop: true }],
     });
     server = await start(0);
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
@@ -71,7 +71,7 @@ describe('live page against the real server (file camera, enrolled gallery)', { 
 
   it('shows the camera, a face box and the name label lin_manuel_miranda', async (t) => {
     const started = Date.now();
-    await page.goto(server!.url);
+    await page.goto(defined(server, 'the server').url);
     await page.locator('[data-testid="connection"][data-state="connected"]').waitFor();
     const tile = page.locator(TILE);
     await tile.waitFor({ state: 'visible' });
@@ -86,9 +86,10 @@ describe('live page against the real server (file camera, enrolled gallery)', { 
   });
 
   it('reconnects by itself when the server restarts on the same port, and draws new frames', async (t) => {
-    const port = server!.port;
+    const first = defined(server, 'the server');
+    const port = first.port;
     const tile = page.locator(TILE);
-    await server!.stop();
+    await first.stop();
     server = null;
     await page.locator('[data-testid="connection"]:not([data-state="connected"])').waitFor();
     server = await start(port);

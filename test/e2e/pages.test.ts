@@ -23,7 +23,7 @@ import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { openDatabase } from '../../src/storage/database.js';
 import { EventsRepository } from '../../src/storage/events.repository.js';
-import { StillCamera, buildClient, samplePhoto } from '../helpers.js';
+import { buildClient, defined, samplePhoto, StillCamera, Teardown } from '../helpers.js';
 import { CHROMIUM, openWatchedPage } from './browser.js';
 const WAIT_MS = 15_000;
 /** The camera's first event needs the workers warm and a few votes: more time than a click. */
@@ -64,16 +64,18 @@ async function imagesLoaded(page: Page, selector: string): Promise<void> {
 }
 
 describe('events, people and identify pages in chromium, against a real server', { skip: skipReason() }, () => {
-  let server: RunningServer | undefined;
-  let browser: Browser | undefined;
+  let server: RunningServer;
+  let browser: Browser;
   let page: Page;
   let dataDir = '';
+  const teardown = new Teardown();
   let pageErrors: string[] = [];
   /** Failures a test provokes on purpose, left out of pageErrors. */
   let expectedFailures: RegExp[] = [];
 
   before(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-pages-'));
+    teardown.add(() => rmSync(dataDir, { recursive: true, force: true }));
     const [{ data, info }] = await Promise.all([
       sharp(ONE_FACE).resize(640, 480, { fit: 'cover' }).removeAlpha().raw().toBuffer({ resolveWithObject: true }),
       buildClient(),
@@ -81,17 +83,15 @@ describe('events, people and identify pages in chromium, against a real server',
     const frame: RgbImage = { data: new Uint8Array(data), width: info.width, height: info.height };
     const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir, vote: { maxFaceAttempts: 3 } });
     server = await startServer(config, (camera) => new StillCamera(camera, frame), silentLogger());
+    teardown.add(() => server.stop());
     ({ browser, page, pageErrors, expectedFailures } = await openWatchedPage(DESKTOP, WAIT_MS));
+    teardown.add(() => browser.close());
   });
 
-  after(async () => {
-    await browser?.close();
-    await server?.stop();
-    if (dataDir) rmSync(dataDir, { recursive: true, force: true });
-  });
+  after(() => teardown.run());
 
   it('People: creates a person, enrols her from an uploaded photo, and lists her with 1 sample', async () => {
-    await page.goto(`${server!.url}/`);
+    await page.goto(`${server.url}/`);
     await page.getByTestId('nav-people').click();
     await page.locator('#page-people').waitFor({ state: 'visible' });
     assert.equal(await page.getByTestId('nav-people').getAttribute('aria-current'), 'page');
@@ -154,7 +154,7 @@ describe('events, people and identify pages in chromium, against a real server',
     await page.getByTestId('nav-events').click();
     await page.locator('#events-status').getByText('No event yet').waitFor();
 
-    const added = await fetch(`${server!.url}/api/cameras`, {
+    const added = await fetch(`${server.url}/api/cameras`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ id: 'door', url: 'rtsp://127.0.0.1:1/door' }),
@@ -218,7 +218,7 @@ describe('events, people and identify pages in chromium, against a real server',
     await addFace.check();
     await detail.getByTestId('review-confirm').click();
     await detail.getByTestId('review-done').getByText("added to ann's samples").waitFor();
-    const people = (await (await fetch(`${server!.url}/api/people`)).json()) as { name: string; samples: number }[];
+    const people = (await (await fetch(`${server.url}/api/people`)).json()) as { name: string; samples: number }[];
     assert.deepEqual(people.map((p) => [p.name, p.samples]), [['ann', 2]]);
     // the relabel choice offers the gallery's people
     assert.deepEqual(await detail.locator('select[name="relabel"] option').allInnerTexts(), ['Choose a person…', 'ann']);
@@ -229,7 +229,7 @@ describe('events, people and identify pages in chromium, against a real server',
     await detail.waitFor({ state: 'hidden' });
     await page.waitForURL(/#\/events$/);
     await page.locator(`[data-testid="event-row"][data-event-id="${eventId}"]`).getByTestId('event-review').getByText('confirmed').waitFor();
-    const stored = (await (await fetch(`${server!.url}/api/events/${eventId}`)).json()) as { review: string };
+    const stored = (await (await fetch(`${server.url}/api/events/${eventId}`)).json()) as { review: string };
     assert.equal(stored.review, 'confirmed');
   });
 
@@ -245,8 +245,8 @@ describe('events, people and identify pages in chromium, against a real server',
     assert.equal(await boxes.getAttribute('data-known'), 'true');
     assert.match((await boxes.getByTestId('identify-label').innerText()).trim(), /^ann \d+%$/);
     // the box lies over the photo
-    const photo = (await page.locator('#identify-image').boundingBox())!;
-    const box = (await boxes.boundingBox())!;
+    const photo = defined(await page.locator('#identify-image').boundingBox(), 'where the photo is drawn');
+    const box = defined(await boxes.boundingBox(), 'where the face box is drawn');
     assert.ok(box.width > 20 && box.height > 20, `box ${JSON.stringify(box)}`);
     assert.ok(box.x >= photo.x - 1 && box.y >= photo.y - 1 && box.x + box.width <= photo.x + photo.width + 1 && box.y + box.height <= photo.y + photo.height + 1, 'the box is inside the photo');
     assert.match(await page.getByTestId('identify-item').first().innerText(), /ann/);

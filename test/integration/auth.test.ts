@@ -13,6 +13,8 @@ import { configSchema } from '../../src/config/schema.js';
 import { RateLimiter, hashPassword, verifyPassword } from '../../src/server/auth.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
+import { errorSchema } from '../../src/contract/http.js';
+import { Teardown } from '../helpers.js';
 
 const noCameras = () => {
   throw new Error('no camera in this test');
@@ -40,22 +42,21 @@ describe('auth helpers', () => {
 
 describe('a server with an admin password', () => {
   let server: RunningServer;
-  let dataDir: string;
+  const teardown = new Teardown();
   before(async () => {
-    dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-auth-'));
+    const dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-auth-'));
+    teardown.add(() => rmSync(dataDir, { recursive: true, force: true }));
     const config = configSchema.parse({ server: { port: 0, adminPassword: 'open sesame!' }, dataDir });
     server = await startServer(config, noCameras, silentLogger());
+    teardown.add(() => server.stop());
   });
-  after(async () => {
-    await server?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  after(() => teardown.run());
 
   it('answers 401 on REST without a session, and sends pages to the login', async () => {
     for (const route of ['/api/cameras', '/api/events', '/api/people', '/api/metrics']) {
       const response = await fetch(server.url + route);
       assert.equal(response.status, 401, route);
-      assert.match((await response.json()).error, /log in/);
+      assert.match(errorSchema.parse(await response.json()).error, /log in/);
     }
     assert.equal((await fetch(server.url + '/api/health')).status, 200, 'health stays open for monitors');
     const page = await fetch(server.url + '/', { redirect: 'manual' });
@@ -114,7 +115,7 @@ describe('a server with an admin password', () => {
       statuses.push(r.status);
       if (r.status === 429) assert.ok(Number(r.headers.get('retry-after')) > 0);
     }
-    assert.ok(statuses.includes(429), `statuses: ${statuses}`);
+    assert.ok(statuses.includes(429), `statuses: ${statuses.join(',')}`);
   });
 });
 

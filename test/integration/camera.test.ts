@@ -18,12 +18,13 @@ import { Camera, type StreamStatus } from '../../src/ingest/camera.js';
 import { FfmpegNotFoundError, locateFfmpeg, runFfmpeg, stopChild, type FfmpegInfo } from '../../src/ingest/ffmpeg.js';
 import { probeSource } from '../../src/ingest/probe.js';
 import { freePort, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../support/loopback-streams.js';
-import { tempDir } from '../helpers.js';
+import { defined, Teardown, tempDir } from '../helpers.js';
 
 const CLIP_FPS = 25;
 
 let ffmpeg: FfmpegInfo;
 let work: { dir: string; remove: () => void };
+const teardown = new Teardown();
 let clip: string;
 const cameras = new Set<Camera>();
 const processes = new Set<ChildProcess>();
@@ -96,7 +97,7 @@ function collectFrames(cam: Camera, count: number, timeoutMs: number): Promise<F
 
 /** Our ffmpeg/ffprobe children that belong to cameras (publishers excluded): pid and command line. */
 function cameraChildren(): { pid: number; args: string }[] {
-  let out = '';
+  let out: string;
   try {
     out = execFileSync('ps', ['--ppid', String(process.pid), '-o', 'pid=,args='], { encoding: 'utf8' });
   } catch {
@@ -113,6 +114,7 @@ function cameraChildren(): { pid: number; args: string }[] {
 before(async () => {
   ffmpeg = await locateFfmpeg();
   work = tempDir('facestream-camera-');
+  teardown.add(work.remove);
   clip = path.join(work.dir, 'clip.mp4');
   // 2 s of testsrc at 320×240, 25 fps, a keyframe every second so a late RTSP viewer starts fast
   await runFfmpeg(ffmpeg.path, ['-f', 'lavfi', '-i', `testsrc=size=320x240:rate=${CLIP_FPS}:duration=2`, '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(CLIP_FPS), '-pix_fmt', 'yuv420p', clip]);
@@ -121,7 +123,7 @@ before(async () => {
 after(async () => {
   await Promise.all([...cameras].map((cam) => cam.stop()));
   await Promise.all([...processes].map((child) => stopChild(child, 2000)));
-  work?.remove();
+  await teardown.run();
 });
 
 describe('ffmpeg and probe', () => {
@@ -187,7 +189,7 @@ describe('file camera', () => {
     }
     frames.forEach((frame, i) => i > 0 && assert.equal(frame.seq, frames[i - 1].seq + 1, 'no gaps in seq'));
     assert.ok(frames.some((f) => f.sample.some((v) => v > 50)), 'testsrc pixels are not black');
-    const seconds = (frames.at(-1)!.ts - frames[0].ts) / 1000;
+    const seconds = (defined(frames.at(-1), 'a last frame').ts - frames[0].ts) / 1000;
     const fps = (frames.length - 1) / seconds;
     assert.ok(fps > CLIP_FPS * 0.7 && fps < CLIP_FPS * 1.3, `delivered ${fps.toFixed(1)} fps, the clip has ${CLIP_FPS}`);
     const status = cam.status();

@@ -10,15 +10,17 @@ import sharp from 'sharp';
 import { EMBEDDER_IDS } from '../../src/embedding/embedder.js';
 import { readManifest } from '../../src/models/manifest.js';
 import { KEYPOINT_NAMES } from '../../src/common/types.js';
-import { CLI, MODEL_CACHE, ROOT, runCli, samplePhoto, tempDir, type CliResult } from '../helpers.js';
+import { CLI, type CliResult, MODEL_CACHE, ROOT, runCli, samplePhoto, Teardown, tempDir } from '../helpers.js';
 
 let temp: ReturnType<typeof tempDir>;
+const teardown = new Teardown();
 /** sample1 at 640 px wide: the same 3 faces, decoded and detected in a fraction of the time. */
 let small = '';
 let unavailable: string | null = null;
 
 before(async () => {
   temp = tempDir('facestream-cli-');
+  teardown.add(temp.remove);
   if (!existsSync(CLI)) unavailable = `${CLI} is not built: run \`npx tsc -p .\``;
   else if (!existsSync(samplePhoto(1))) unavailable = `face-api sample photos not found at ${samplePhoto(1)}: run \`npm run models\``;
   if (unavailable) return;
@@ -26,7 +28,7 @@ before(async () => {
   await sharp(samplePhoto(1)).resize(640).jpeg({ quality: 92 }).toFile(small);
 });
 
-after(() => temp?.remove());
+after(() => teardown.run());
 
 function skipped(t: { skip: (m: string) => void }): boolean {
   if (unavailable) t.skip(unavailable);
@@ -34,9 +36,9 @@ function skipped(t: { skip: (m: string) => void }): boolean {
 }
 
 /** Parses stdout as JSON, with the whole result in the message when that fails. */
-function json<T = unknown>(result: CliResult): T {
+function json(result: CliResult): unknown {
   try {
-    return JSON.parse(result.stdout) as T;
+    return JSON.parse(result.stdout);
   } catch {
     assert.fail(`stdout is not JSON (exit ${result.code}):\n${result.stdout}\nstderr:\n${result.stderr}`);
   }
@@ -66,7 +68,7 @@ describe('facestream detect', () => {
     if (skipped(t)) return;
     const result = await runCli(['detect', '--json', samplePhoto(1)]);
     assert.equal(result.code, 0, result.stderr);
-    const out = json<DetectJson[]>(result);
+    const out = json(result) as DetectJson[];
     assert.ok(Array.isArray(out) && out.length === 1, 'one result per image');
     const [r] = out;
     assert.deepEqual(Object.keys(r).sort(), ['faces', 'file', 'height', 'ms', 'width']);
@@ -79,10 +81,10 @@ describe('facestream detect', () => {
       assert.deepEqual(Object.keys(face).sort(), ['box', 'confidence', 'keypoints']);
       assert.equal(face.box.length, 4);
       assert.ok(face.box.every((v) => typeof v === 'number' && v >= 0));
-      assert.ok(face.box[2] > 100 && face.box[3] > 100, `box ${face.box}`);
+      assert.ok(face.box[2] > 100 && face.box[3] > 100, `box ${face.box.join(',')}`);
       assert.ok(face.confidence > 0.9 && face.confidence <= 1);
       assert.deepEqual(Object.keys(face.keypoints).sort(), [...KEYPOINT_NAMES].sort());
-      for (const name of KEYPOINT_NAMES) assert.ok(isPoint(face.keypoints[name]), `${name}: ${face.keypoints[name]}`);
+      for (const name of KEYPOINT_NAMES) assert.ok(isPoint(face.keypoints[name]), `${name}: ${face.keypoints[name].join(',')}`);
     }
   });
 
@@ -106,7 +108,7 @@ describe('facestream embed', () => {
       if (skipped(t)) return;
       const result = await runCli(['embed', '--json', ...args, small]);
       assert.equal(result.code, 0, result.stderr);
-      const out = json<EmbedJson[]>(result);
+      const out = json(result) as EmbedJson[];
       assert.equal(out.length, 1);
       const [r] = out;
       assert.equal(r.file, small);
@@ -171,7 +173,7 @@ describe('facestream compare', () => {
     const { cli } = sandbox('calibrated', calibration);
     const result = await runCli(['compare', samplePhoto(2), samplePhoto(2), '--json'], { cli, env: env() });
     assert.equal(result.code, 0, result.stderr);
-    const out = json<{ similarity: number; threshold: number; same: boolean }>(result);
+    const out = json(result) as { similarity: number; threshold: number; same: boolean };
     assert.deepEqual(Object.keys(out).sort(), ['same', 'similarity', 'threshold']);
     assert.equal(out.same, true);
     assert.ok(out.similarity > 0.99 && out.similarity <= 1.0001, `similarity ${out.similarity}`);
@@ -184,7 +186,7 @@ describe('facestream compare', () => {
     const { cli } = sandbox('calibrated-2', calibration);
     const result = await runCli(['compare', samplePhoto(2), samplePhoto(5), '--json'], { cli, env: env() });
     assert.equal(result.code, 0, result.stderr);
-    const out = json<{ similarity: number; threshold: number; same: boolean }>(result);
+    const out = json(result) as { similarity: number; threshold: number; same: boolean };
     assert.equal(out.same, false);
     assert.ok(out.similarity < out.threshold, `similarity ${out.similarity}`);
   });
@@ -195,7 +197,7 @@ describe('facestream compare', () => {
     const result = await runCli(['compare', small, small, '--json']);
     if (calibrated) {
       assert.equal(result.code, 0, result.stderr);
-      assert.equal(json<{ same: boolean }>(result).same, true);
+      assert.equal((json(result) as { same: boolean }).same, true);
     } else {
       t.diagnostic('config/calibration.json is missing: restore it, or run `npm run bench:accuracy -- --write-calibration` to make `compare` usable');
       assert.notEqual(result.code, 0);
@@ -250,7 +252,7 @@ describe('facestream bench accuracy and the calibration it may write', () => {
     const { cli, shipped, before, dataDir } = shippedSandbox('bench-no-write');
     const result = await runCli(['bench', 'accuracy', '--pairs', pairsFile(), '--model', MODEL, '--json'], { cli, env: { FACESTREAM_MODEL_CACHE: MODEL_CACHE, FACESTREAM_DATA_DIR: dataDir } });
     assert.equal(result.code, 0, result.stderr);
-    const out = json<{ results: { model: string; pairs: number }[] }>(result);
+    const out = json(result) as { results: { model: string; pairs: number }[] };
     assert.deepEqual(out.results.map((r) => [r.model, r.pairs]), [[MODEL, 4]]);
     assert.ok(readFileSync(shipped).equals(before), 'config/calibration.json is byte for byte as shipped');
     assert.equal(existsSync(path.join(dataDir, 'calibration.json')), false, 'nothing written into the data directory');
@@ -272,13 +274,13 @@ describe('facestream bench accuracy and the calibration it may write', () => {
 
     const compare = await runCli(['compare', samplePhoto(2), samplePhoto(2), '--data-dir', dataDir, '--json'], { cli, env });
     assert.equal(compare.code, 0, compare.stderr);
-    assert.ok(Math.abs(json<{ threshold: number }>(compare).threshold - threshold) < 1e-4, 'compare takes the data directory\'s threshold');
+    assert.ok(Math.abs((json(compare) as { threshold: number }).threshold - threshold) < 1e-4, 'compare takes the data directory\'s threshold');
     const elsewhere = await runCli(['compare', samplePhoto(2), samplePhoto(2), '--data-dir', path.join(temp.dir, 'bench-write-other'), '--json'], { cli, env });
-    assert.ok(Math.abs(json<{ threshold: number }>(elsewhere).threshold - shippedModels[MODEL].minSimilarity) < 1e-4, 'another data directory reads the shipped default');
+    assert.ok(Math.abs((json(elsewhere) as { threshold: number }).threshold - shippedModels[MODEL].minSimilarity) < 1e-4, 'another data directory reads the shipped default');
 
     const info = await runCli(['info', '--data-dir', dataDir, '--json'], { cli, env });
     assert.equal(info.code, 0, info.stderr);
-    assert.deepEqual(json<{ calibration: unknown }>(info).calibration, { path: path.join(dataDir, 'calibration.json'), origin: 'data directory' });
+    assert.deepEqual((json(info) as { calibration: unknown }).calibration, { path: path.join(dataDir, 'calibration.json'), origin: 'data directory' });
 
     // the server's matcher, built as startServer builds it, for a config whose dataDir is that directory
     const [{ buildMatcher }, { openDatabase }, { loadConfig }] = await Promise.all([
@@ -308,7 +310,7 @@ describe('facestream info', () => {
     if (skipped(t)) return;
     const result = await runCli(['info', '--json']);
     assert.equal(result.code, 0, result.stderr);
-    const info = json<{ backend: string; simd: boolean; tfjs: string; node: string; facestream: string; models: { id: string; status: string; role: string }[] }>(result);
+    const info = json(result) as { backend: string; simd: boolean; tfjs: string; node: string; facestream: string; models: { id: string; status: string; role: string }[] };
     assert.ok(['tensorflow', 'wasm', 'cpu'].includes(info.backend), `backend ${info.backend}`);
     assert.equal(typeof info.simd, 'boolean');
     assert.equal(info.node, process.version);
@@ -324,7 +326,7 @@ describe('facestream info', () => {
     if (skipped(t)) return;
     const result = await runCli(['info', '--json'], { env: { FACESTREAM_MODEL_CACHE: path.join(temp.dir, 'empty-cache') } });
     assert.equal(result.code, 0, result.stderr);
-    const info = json<{ models: { id: string; status: string }[] }>(result);
+    const info = json(result) as { models: { id: string; status: string }[] };
     assert.ok(info.models.length > 0);
     for (const m of info.models) assert.equal(m.status, 'missing', m.id);
   });
@@ -365,7 +367,7 @@ describe('bad input', () => {
       assert.match(line, reasons[kind], `${kind}: ${line}`);
     }
     // the good image is still reported
-    const out = json<DetectJson[]>(result);
+    const out = json(result) as DetectJson[];
     assert.equal(out.length, 1);
     assert.equal(out[0].file, small);
     assert.equal(out[0].faces.length, 3);
@@ -377,7 +379,7 @@ describe('bad input', () => {
     const result = await runCli(['embed', '--json', missing, small]);
     assert.equal(result.code, 2);
     assert.equal(result.stderr, `facestream: ${missing}: no such file\n`);
-    const out = json<EmbedJson[]>(result);
+    const out = json(result) as EmbedJson[];
     assert.deepEqual(
       out.map((r) => [r.file, r.faces.length]),
       [[small, 3]],

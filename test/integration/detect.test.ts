@@ -16,7 +16,7 @@ import { cosineSimilarity, type FaceEmbedder } from '../../src/embedding/embedde
 import { embedFaces } from '../../src/embedding/faces.js';
 import { loadEmbedder } from '../../src/embedding/load-embedder.js';
 import { KEYPOINT_NAMES } from '../../src/common/types.js';
-import { dataPath, samplePhoto, skipMessage, tempDir } from '../helpers.js';
+import { dataPath, samplePhoto, skipMessage, Teardown, tempDir } from '../helpers.js';
 
 let detector: Mtcnn;
 let embedder: FaceEmbedder;
@@ -24,23 +24,23 @@ let sample1: RgbImage;
 let sample1Faces: Detection[];
 let temp: ReturnType<typeof tempDir>;
 let unavailable: string | null = null;
+const teardown = new Teardown();
 
 before(async () => {
   temp = tempDir();
+  teardown.add(temp.remove);
   if (!existsSync(samplePhoto(1))) {
     unavailable = `face-api sample photos not found at ${samplePhoto(1)}: run \`npm run models\``;
     return;
   }
   [detector, embedder] = await Promise.all([loadMtcnn(), loadEmbedder('mobilefacenet192')]);
+  teardown.add(() => detector.dispose());
+  teardown.add(() => embedder.dispose());
   sample1 = await decodeImage(samplePhoto(1));
   sample1Faces = detector.detect(sample1);
 });
 
-after(() => {
-  detector?.dispose();
-  embedder?.dispose();
-  temp?.remove();
-});
+after(() => teardown.run());
 
 function skipped(t: { skip: (m: string) => void }): boolean {
   if (unavailable) t.skip(unavailable);
@@ -53,7 +53,7 @@ function inside([x, y]: Point, [bx, by, bw, bh]: Box): boolean {
 
 function assertKeypointsInside(face: Detection, label: string): void {
   for (const name of KEYPOINT_NAMES) {
-    assert.ok(inside(face.keypoints[name], face.box), `${label}: ${name} ${face.keypoints[name]} outside box ${face.box}`);
+    assert.ok(inside(face.keypoints[name], face.box), `${label}: ${name} ${face.keypoints[name].join(',')} outside box ${face.box.join(',')}`);
   }
 }
 
@@ -86,7 +86,7 @@ describe('detection on face-api sample photos', () => {
     sample1Faces.forEach((face, i) => {
       assert.ok(face.confidence > 0.9 && face.confidence <= 1, `face ${i} confidence ${face.confidence}`);
       const [x, y, w, h] = face.box;
-      assert.ok(x >= 0 && y >= 0 && x + w <= sample1.width && y + h <= sample1.height, `face ${i} box ${face.box} inside the image`);
+      assert.ok(x >= 0 && y >= 0 && x + w <= sample1.width && y + h <= sample1.height, `face ${i} box ${face.box.join(',')} inside the image`);
       // faces in this photo are roughly 200 px: not a whole-image or a pixel-sized box
       assert.ok(w > 100 && w < 400 && h > 100 && h < 400, `face ${i} box size ${w}×${h}`);
       assertKeypointsInside(face, `face ${i}`);
@@ -101,7 +101,7 @@ describe('detection on face-api sample photos', () => {
     // sorted by confidence, and three different people (the boxes do not overlap)
     for (let i = 1; i < 3; i++) assert.ok(sample1Faces[i - 1].confidence >= sample1Faces[i].confidence);
     const xs = sample1Faces.map((f) => centre(f.box)[0]).sort((a, b) => a - b);
-    assert.ok(xs[1] - xs[0] > 200 && xs[2] - xs[1] > 200, `face centres ${xs}`);
+    assert.ok(xs[1] - xs[0] > 200 && xs[2] - xs[1] > 200, `face centres ${xs.join(',')}`);
   });
 
   test('images too small or without faces give [] without throwing', (t) => {
@@ -134,10 +134,10 @@ describe('detection on face-api sample photos', () => {
       const [ex, ey] = centre(expected);
       const size = Math.max(expected[2], expected[3]);
       const match = confident.find((f) => Math.hypot(centre(f.box)[0] - ex, centre(f.box)[1] - ey) < size / 2);
-      assert.ok(match, `a face near ${expected.map(Math.round)}`);
+      assert.ok(match, `a face near ${expected.map(Math.round).join(',')}`);
       // centre within 5% of the face size; width and height within 10% (MTCNN's own jitter after resampling is ~6%)
       const [mx, my] = centre(match.box);
-      assert.ok(Math.abs(mx - ex) < 0.05 * size && Math.abs(my - ey) < 0.05 * size, `centre ${[mx, my].map(Math.round)} vs ${[ex, ey].map(Math.round)}`);
+      assert.ok(Math.abs(mx - ex) < 0.05 * size && Math.abs(my - ey) < 0.05 * size, `centre ${[mx, my].map(Math.round).join(',')} vs ${[ex, ey].map(Math.round).join(',')}`);
       assert.ok(Math.abs(match.box[2] / expected[2] - 1) < 0.1, `width ${match.box[2]} vs ${expected[2]}`);
       assert.ok(Math.abs(match.box[3] / expected[3] - 1) < 0.1, `height ${match.box[3]} vs ${expected[3]}`);
       assertKeypointsInside(match, 'upscaled face');
@@ -146,7 +146,7 @@ describe('detection on face-api sample photos', () => {
       for (const name of KEYPOINT_NAMES) {
         const [ox, oy] = original.keypoints[name];
         const [bx, by] = match.keypoints[name];
-        assert.ok(Math.hypot(bx - ox * k, by - oy * k) < 0.15 * size, `${name} at ${[bx, by].map(Math.round)} vs ${[ox * k, oy * k].map(Math.round)}`);
+        assert.ok(Math.hypot(bx - ox * k, by - oy * k) < 0.15 * size, `${name} at ${[bx, by].map(Math.round).join(',')} vs ${[ox * k, oy * k].map(Math.round).join(',')}`);
       }
     }
   });
@@ -171,14 +171,14 @@ describe('detection on face-api sample photos', () => {
         const [ex, ey] = centre(original.box).map((v) => v * scale) as Point;
         assert.ok(
           faces.some((f) => Math.hypot(centre(f.box)[0] - ex, centre(f.box)[1] - ey) < 0.1 * original.box[2] * scale),
-          `${path.basename(file)}: a face near ${[ex, ey].map(Math.round)}`,
+          `${path.basename(file)}: a face near ${[ex, ey].map(Math.round).join(',')}`,
         );
       }
     }
   });
 
   test('refineBoxes re-finds tracked faces from shifted boxes with O-Net alone, and nothing in an empty box', (t) => {
-    if (!sample1) { t.skip('sample photo missing'); return; }
+    if (skipped(t)) return;
     const shifted = sample1Faces.map((f): Box => [f.box[0] + f.box[2] * 0.08, f.box[1] - f.box[3] * 0.06, f.box[2] * 1.05, f.box[3]]);
     const refound = detector.refineBoxes(sample1, shifted);
     assert.equal(refound.length, 3);
@@ -234,7 +234,8 @@ describe('detection on the shared photo set', () => {
       // LFW images are centred on the labelled face: take the face nearest the middle
       const central = faces
         .map((f) => ({ f, d: Math.hypot(centre(f.box)[0] - image.width / 2, centre(f.box)[1] - image.height / 2) }))
-        .sort((a, b) => a.d - b.d)[0];
+        .sort((a, b) => a.d - b.d)
+        .at(0);
       if (!central || central.d > 0.15 * image.width || central.f.confidence <= 0.9) {
         failures.push(`${path.relative(dir, files[i])}: ${JSON.stringify(faces.map((f) => [f.box.map(Math.round), f.confidence.toFixed(3)]))}`);
       }
@@ -258,9 +259,9 @@ describe('detection on the shared photo set', () => {
     // the two men side by side in the upper half, the girl low at the right
     const [girl] = byY.slice(2);
     const [gx, gy] = centre(girl.box);
-    assert.ok(gx > 0.75 * image.width && gy > 0.65 * image.height, `third face at ${[gx, gy].map(Math.round)}`);
+    assert.ok(gx > 0.75 * image.width && gy > 0.65 * image.height, `third face at ${[gx, gy].map(Math.round).join(',')}`);
     for (const man of byY.slice(0, 2)) {
-      assert.ok(centre(man.box)[1] < 0.5 * image.height, `a man's face at ${centre(man.box).map(Math.round)}`);
+      assert.ok(centre(man.box)[1] < 0.5 * image.height, `a man's face at ${centre(man.box).map(Math.round).join(',')}`);
       assert.ok(man.box[2] > girl.box[2], 'the men are nearer the camera than the girl');
       assert.ok(man.confidence > 0.99);
     }

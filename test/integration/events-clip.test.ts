@@ -14,7 +14,7 @@ import { createCameraSource } from '../../src/cameras/camera-source.js';
 import { locateFfmpeg, runFfmpeg } from '../../src/ingest/ffmpeg.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
-import { dataPath, skipMessage, socketConnected } from '../helpers.js';
+import { dataPath, skipMessage, socketConnected, Teardown } from '../helpers.js';
 import { either, messages, waitUntil, where, type LiveClient } from '../support/wait.js';
 
 const katie = dataPath('video/WDA_KatieHill_000.mp4') ?? '';
@@ -34,21 +34,23 @@ interface ApiEvent {
 describe('events from played clips', { skip: available ? false : skipMessage('video/WDA_KatieHill_000.mp4') }, () => {
   let server: RunningServer;
   let dir: string;
+  const teardown = new Teardown();
   const api = (p: string, init?: RequestInit) => fetch(server.url + p, init);
 
   before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'facestream-clip-events-'));
+    teardown.add(() => rmSync(dir, { recursive: true, force: true }));
     const config = configSchema.parse({ server: { port: 0 }, dataDir: path.join(dir, 'data') });
     server = await startServer(config, (camera) => createCameraSource(camera), silentLogger());
+    teardown.add(() => server.stop());
+    teardown.add(() => {
+      for (const socket of sockets) socket.close();
+    });
   });
 
   const sockets: LiveClient[] = [];
 
-  after(async () => {
-    for (const socket of sockets) socket.close();
-    await server?.stop();
-    rmSync(dir, { recursive: true, force: true });
-  });
+  after(() => teardown.run());
 
   it('logs the enrolled person by name and the stranger as unknown, each event ending with its clip', async () => {
     // enrol katie_hill from one frame at 1 s, through the REST upload

@@ -34,7 +34,7 @@ import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { largestFace } from '../../src/embedding/analyzer.js';
 import { childProcesses, freePort, prepareClip, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../support/loopback-streams.js';
-import { dataPath, exposeGc, leastSquaresSlope, runCli, settledMemory, skipMessage, socketConnected, tempDir } from '../helpers.js';
+import { dataPath, defined, exposeGc, leastSquaresSlope, runCli, settledMemory, skipMessage, socketConnected, Teardown, tempDir } from '../helpers.js';
 import { messages, waitFor, type Feed } from '../support/wait.js';
 
 const CLIP = 'video/short_hamilton_clip.mp4';
@@ -58,7 +58,8 @@ type LiveSocket = Socket<LiveServerEvents, LiveClientEvents>;
 
 /** The production camera source with test-length timeouts (a stall is noticed after 2 s, not 10 s). */
 function testCameraSource(config: CameraConfig, ffmpeg: FfmpegInfo): CameraSource {
-  return createCameraSource(config, () => {}, {
+  // the camera's log: createCameraSource's default, which drops it
+  return createCameraSource(config, undefined, {
     source: { url: config.url, socketTimeoutMs: 3000 },
     ffmpeg,
     stallTimeoutMs: 2000,
@@ -82,13 +83,14 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
   let rtsp: RtspServer;
   let server: RunningServer | null = null;
   let socket: LiveSocket;
+  const teardown = new Teardown();
   let publisher: ChildProcess | null = null;
   let publishedAt = 0;
   const frames: Seen[] = [];
   const statuses: { ts: number; cameras: CameraStatus[] }[] = [];
   const frameListeners = new Set<(seen: Seen) => void>();
   const statusListeners = new Set<(cameras: CameraStatus[]) => void>();
-  const api = (p: string, init?: RequestInit) => fetch(server!.url + p, init);
+  const api = (p: string, init?: RequestInit) => fetch(defined(server, 'the server').url + p, init);
   const post = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   const stageFrames: Feed<Seen> = (listener) => {
@@ -113,7 +115,7 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
     };
     const last = () => JSON.stringify(statuses.at(-1)?.cameras.find((c) => c.id === id));
     const cameras = await waitFor(statusMessages, () => `camera ${id}: ${what}; last status ${last()}`, (message) => matching(message) !== undefined, timeoutMs);
-    return matching(cameras)!;
+    return defined(matching(cameras), `the status of camera ${id}`);
   }
 
   async function listed(id: string): Promise<CameraStatus> {
@@ -131,11 +133,12 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
   before(async () => {
     ffmpeg = await locateFfmpeg();
     work = tempDir('facestream-live-rtsp-');
+    teardown.add(work.remove);
     streamClip = path.join(work.dir, 'hamilton-25fps.mp4');
     const dataDir = path.join(work.dir, 'data');
     const [, enrolled] = await Promise.all([
-      prepareClip(ffmpeg.path, clipFile!, streamClip, { fps: FPS, keyframeEvery: 12 }),
-      runCli(['enroll', '--name', PERSON, referenceFile!, '--data-dir', dataDir]),
+      prepareClip(ffmpeg.path, defined(clipFile, `${CLIP} (the suite is skipped without it)`), streamClip, { fps: FPS, keyframeEvery: 12 }),
+      runCli(['enroll', '--name', PERSON, defined(referenceFile, `${REFERENCE} (the suite is skipped without it)`), '--data-dir', dataDir]),
     ]);
     assert.equal(enrolled.code, 0, `enrolment failed: ${enrolled.stderr}`);
     const { probeSource } = await import('../../src/ingest/probe.js');
@@ -146,8 +149,15 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
     periodS = Number.parseInt(counted, 10) / FPS;
     assert.ok(periodS > 9 && periodS < 10.5, `loop period ${periodS} s`);
     rtsp = await startRtspServer();
+    teardown.add(() => rtsp.stop());
+    teardown.add(async () => {
+      if (publisher) await stopPublisher(publisher);
+    });
     server = await startServer(configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir }), (camera) => testCameraSource(camera, ffmpeg), silentLogger());
+    // a test stops the server itself (and leaves null)
+    teardown.add(() => server?.stop());
     socket = connect(`${server.url}/live`, { transports: ['websocket'], reconnection: false });
+    teardown.add(() => socket.close());
     socket.on('frame', (frame, drawn) => {
       drawn();
       if (frame.cameraId !== 'stage') return;
@@ -162,13 +172,7 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
     await socketConnected(socket);
   });
 
-  after(async () => {
-    socket?.close();
-    await server?.stop();
-    if (publisher) await stopPublisher(publisher);
-    await rtsp?.stop();
-    work?.remove();
-  });
+  after(() => teardown.run());
 
   it('labels the performer lin_manuel_miranda for most of the performance, and no one in the audience', async (t) => {
     // the camera is added first: it retries ("stream not found") until the publisher appears
@@ -188,10 +192,10 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
       return c >= from && c <= to;
     };
     const performance = frames.filter(inside(PERFORMANCE));
-    const withMain = performance.map((seen) => largestFace(seen.faces)).filter((face) => face && face.box[2] * face.box[3] >= MIN_MAIN_FACE_AREA);
-    const named = withMain.filter((face) => face!.label === PERSON);
+    const withMain = performance.map((seen) => largestFace(seen.faces)).filter((face): face is NonNullable<typeof face> => face !== undefined && face.box[2] * face.box[3] >= MIN_MAIN_FACE_AREA);
+    const named = withMain.filter((face) => face.label === PERSON);
     const otherLabels = new Map<string, number>();
-    for (const face of withMain) if (face!.label !== PERSON) otherLabels.set(face!.label, (otherLabels.get(face!.label) ?? 0) + 1);
+    for (const face of withMain) if (face.label !== PERSON) otherLabels.set(face.label, (otherLabels.get(face.label) ?? 0) + 1);
     const AUDIENCE: [number, number] = [AUDIENCE_FROM, periodS - 0.4];
     const audience = frames.filter(inside(AUDIENCE));
     const audienceFaces = audience.flatMap((seen) => seen.faces);
@@ -200,7 +204,7 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
     // where the tracks that carry the name into the audience began (an identity belongs to a track)
     const firstSeen = new Map<number, number>();
     for (const seen of frames) for (const face of seen.faces) if (!firstSeen.has(face.trackId)) firstSeen.set(face.trackId, seen.ts);
-    const carriers = [...new Set(audienceNamed.map((face) => face.trackId))].map((id) => `track ${id} from clip ${clipTime(firstSeen.get(id)!).toFixed(2)} s`);
+    const carriers = [...new Set(audienceNamed.map((face) => face.trackId))].map((id) => `track ${id} from clip ${clipTime(defined(firstSeen.get(id), `when track ${id} was first seen`)).toFixed(2)} s`);
     t.diagnostic(
       `performance (clip ${PERFORMANCE.join('–')} s): ${performance.length} frames, ${withMain.length} with a main face ≥ ${MIN_MAIN_FACE_AREA} px², ` +
         `${named.length} labelled ${PERSON} (${(share * 100).toFixed(1)}%); others: ${JSON.stringify(Object.fromEntries(otherLabels))}`,
@@ -219,7 +223,7 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
 
   it('reports stalled with a reason when the publisher stops, and is live again when it returns', async (t) => {
     assert.equal((await listed('stage')).state, 'live');
-    await stopPublisher(publisher!);
+    await stopPublisher(defined(publisher, 'the publisher'));
     publisher = null;
     const stopped = Date.now();
     const stalled = await cameraStatus('stage', (s) => s.state === 'stalled' || s.state === 'connecting', 15_000, 'stalled');
@@ -291,10 +295,10 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
   });
 
   it('leaves no ffmpeg child behind after stop', async () => {
-    await server!.stop();
+    await defined(server, 'the server').stop();
     server = null;
     assert.deepEqual(childProcesses().filter((c) => c.role === 'camera'), [], 'camera ffmpeg left after server.stop()');
-    await stopPublisher(publisher!);
+    await stopPublisher(defined(publisher, 'the publisher'));
     publisher = null;
     assert.deepEqual(childProcesses().filter((c) => c.role !== 'other'), [], 'no ffmpeg child at all');
   });

@@ -19,6 +19,7 @@ import { QUALITY_GATE_DEFAULTS, enrolPeople, type PersonImages } from '../../src
 import { loadGallery } from '../../src/recognition/gallery.js';
 import { openDatabase, type Db } from '../../src/storage/database.js';
 import { PeopleRepository, nodeCropFiles } from '../../src/storage/people.repository.js';
+import { defined, Teardown } from '../helpers.js';
 
 const MODEL = 'mobilefacenet192';
 // compiled to dist/test/integration/: the repository root is three levels up
@@ -72,17 +73,19 @@ describe('recognition on face_recognition photos', { skip: skip ?? false }, () =
   let db: Db;
   let repo: PeopleRepository;
   let matcher: CosineMatcher;
+  const teardown = new Teardown();
   const people = skip ? [] : personFolders();
 
   before(async () => {
     analyzer = await FaceAnalyzer.load(MODEL);
+    teardown.add(() => analyzer.dispose());
     const dataDir = tempDir();
     db = openDatabase(dataDir);
+    teardown.add(() => db.close());
     repo = new PeopleRepository(db, dataDir);
   });
-  after(() => {
-    analyzer?.dispose();
-    db?.close();
+  after(async () => {
+    await teardown.run();
     for (const dir of temps) rmSync(dir, { recursive: true, force: true });
   });
 
@@ -149,7 +152,7 @@ describe('recognition on face_recognition photos', { skip: skip ?? false }, () =
         nodeCropFiles.write(file, data);
       },
     });
-    const guido = people.find((p) => p.name === 'guido_van_rossum')!;
+    const guido = defined(people.find((p) => p.name === 'guido_van_rossum'), 'guido_van_rossum in the photo set');
     await assert.rejects(
       enrolPeople(analyzer, () => faulty, [{ name: 'guido again', files: guido.enrol.slice(0, 3) }], { gates: QUALITY_GATE_DEFAULTS, largest: false }),
       /crash injected/,

@@ -13,8 +13,9 @@ import { io as connect, type Socket } from 'socket.io-client';
 import type { LiveClientEvents, FrameMessage, LiveServerEvents } from '../../src/common/live-events.js';
 import { configSchema } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
+import { errorSchema } from '../../src/contract/http.js';
 import { silentLogger } from '../../src/common/logger.js';
-import { StillCamera, samplePhoto, socketConnected } from '../helpers.js';
+import { StillCamera, Teardown, defined, samplePhoto, socketConnected } from '../helpers.js';
 import { messages, waitFor, waitUntil, where, type LiveClient } from '../support/wait.js';
 
 const photo = samplePhoto(1);
@@ -23,32 +24,32 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
   let server: RunningServer;
   let dataDir: string;
   let frame: { data: Uint8Array; width: number; height: number };
+  const teardown = new Teardown();
   const api = (p: string, init?: RequestInit) => fetch(server.url + p, init);
   const json = (body: unknown): RequestInit => ({ method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
 
   before(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-serve-'));
+    teardown.add(() => rmSync(dataDir, { recursive: true, force: true }));
     const { data, info } = await sharp(photo).resize(640, 480, { fit: 'cover' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     frame = { data: new Uint8Array(data), width: info.width, height: info.height };
     const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir, vote: { maxFaceAttempts: 3 }, tracking: { maxMissMs: 100 } });
     server = await startServer(config, (camera) => new StillCamera(camera, frame, 600), silentLogger());
+    teardown.add(() => server.stop());
   });
 
-  after(async () => {
-    await server?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  after(() => teardown.run());
 
   it('answers health and refuses bad camera definitions with a message', async () => {
-    assert.equal((await (await api('/api/health')).json()).status, 'ok');
+    assert.equal(((await (await api('/api/health')).json()) as { status: string }).status, 'ok');
     const noUrl = await api('/api/cameras', json({ id: 'x' }));
     assert.equal(noUrl.status, 400);
-    assert.match((await noUrl.json()).error, /url/);
+    assert.match(errorSchema.parse(await noUrl.json()).error, /url/);
     const badId = await api('/api/cameras', json({ id: '../etc', url: 'rtsp://127.0.0.1:9/still-1' }));
     assert.equal(badId.status, 400);
     const malformed = await api('/api/cameras', { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"id":' });
     assert.equal(malformed.status, 400);
-    assert.match((await malformed.json()).error, /not valid JSON/);
+    assert.match(errorSchema.parse(await malformed.json()).error, /not valid JSON/);
     assert.equal((await api('/api/cameras/nobody', { method: 'DELETE' })).status, 404);
     assert.equal((await api('/api/nothing-here')).status, 404);
   });
@@ -56,12 +57,12 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
   it('adds a camera at run time, hides its password, and refuses a duplicate id', async () => {
     const created = await api('/api/cameras', json({ id: 'still', url: 'rtsp://admin:secret@127.0.0.1:1/x' }));
     assert.equal(created.status, 201);
-    const body = await created.json();
+    const body = (await created.json()) as { id: string };
     assert.equal(body.id, 'still');
     assert.ok(!JSON.stringify(body).includes('secret'), 'password in the API');
     assert.equal((await api('/api/cameras', json({ id: 'still', url: 'rtsp://127.0.0.1:9/still-2' }))).status, 409);
-    const list = await (await api('/api/cameras')).json();
-    assert.deepEqual(list.map((c: { id: string }) => c.id), ['still']);
+    const list = (await (await api('/api/cameras')).json()) as { id: string }[];
+    assert.deepEqual(list.map((c) => c.id), ['still']);
   });
 
   it('streams frames with their boxes over /live, at most 2 unacknowledged', async () => {
@@ -88,7 +89,7 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
       assert.deepEqual([...jpeg.subarray(0, 2)], [0xff, 0xd8], 'a JPEG');
       for (const face of withFaces.faces) {
         assert.equal(typeof face.trackId, 'number');
-        assert.ok(face.box[2] > 20 && face.box[3] > 20, `box ${face.box}`);
+        assert.ok(face.box[2] > 20 && face.box[3] > 20, `box ${face.box.join(',')}`);
       }
       assert.ok(maxInFlight <= 2, `${maxInFlight} frames were unacknowledged at once`);
       const seqs = frames.map((f) => f.seq);
@@ -115,7 +116,7 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
     // the server announces each event change on /live: the list is asked again when one shows a stranger
     const socket: LiveClient = connect(`${server.url}/live`, { transports: ['websocket'], reconnection: false });
     let events: Listed[] = [];
-    let snapshotUrl: string | null = null;
+    let snapshotUrl: string;
     try {
       await socketConnected(socket);
       events = await waitUntil(
@@ -162,7 +163,7 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
     let body = {} as { event: { review: string; label: string; known: boolean }; added?: { sampleId: number }; error?: string };
     for (const event of events.filter((e) => e.snapshotUrl)) {
       review = await api(`/api/events/${event.id}/review`, json({ action: 'relabel', person: 'zoe', addToGallery: true }));
-      body = await review.json();
+      body = (await review.json()) as typeof body;
       if (review.status === 200) break;
       assert.equal(review.status, 400);
       assert.match(body.error ?? '', /cannot join the gallery: /);
@@ -192,16 +193,16 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
     const upload = await api(`/api/people/${ann.id}/faces`, { method: 'POST', body: form });
     assert.equal(upload.status, 201);
     const report = (await upload.json()) as { results: { file: string; accepted: boolean; reason?: string; faceId?: number }[]; person: { samples: number } };
-    const byFile = Object.fromEntries(report.results.map((r) => [r.file, r]));
-    assert.equal(byFile['one-face.jpg']?.accepted, true);
-    assert.equal(byFile['group.jpg']?.accepted, false);
-    assert.match(byFile['group.jpg'].reason!, /faces found/);
+    const byFile = new Map(report.results.map((r) => [r.file, r]));
+    assert.equal(byFile.get('one-face.jpg')?.accepted, true);
+    assert.equal(byFile.get('group.jpg')?.accepted, false);
+    assert.match(defined(byFile.get('group.jpg')?.reason, "group.jpg's reason"), /faces found/);
     assert.equal(report.person.samples, 1);
-    const face = await api(`/api/people/${ann.id}/faces/${byFile['one-face.jpg'].faceId}/image`);
+    const face = await api(`/api/people/${ann.id}/faces/${defined(byFile.get('one-face.jpg')?.faceId, "one-face.jpg's face id")}/image`);
     assert.equal(face.headers.get('content-type'), 'image/jpeg');
 
     const renamed = await api(`/api/people/${ann.id}`, { method: 'PATCH', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'anna' }) });
-    assert.equal((await renamed.json()).name, 'anna');
+    assert.equal(((await renamed.json()) as { name: string }).name, 'anna');
     assert.equal((await api('/api/people/999')).status, 404);
     assert.equal((await api('/api/people/abc')).status, 400);
   });

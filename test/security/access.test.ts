@@ -19,8 +19,9 @@ import { configSchema } from '../../src/config/schema.js';
 import { OPENAPI } from '../../src/server/openapi.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
+import { errorSchema } from '../../src/contract/http.js';
 import { hostAllowed, isLoopbackAddress, originAllowed, parseHostHeader, resolveBindHost } from '../../src/server/web-security.js';
-import { CLI, StillCamera } from '../helpers.js';
+import { CLI, defined, StillCamera, Teardown } from '../helpers.js';
 
 const PASSWORD = 'open sesame!';
 const noCameras = (): never => {
@@ -73,7 +74,7 @@ function live(url: string, extraHeaders: Record<string, string> = {}): Promise<S
 
 /** What the server holds, to show a refused request changed nothing. */
 async function state(url: string, cookie: string): Promise<string> {
-  const get = async (p: string) => (await fetch(url + p, { headers: { cookie } })).json();
+  const get = async (p: string): Promise<unknown> => (await fetch(url + p, { headers: { cookie } })).json();
   const people = (await get('/api/people')) as { name: string; samples: number }[];
   return JSON.stringify({
     people: people.map((p) => [p.name, p.samples]),
@@ -94,19 +95,19 @@ function documentedRoutes(): { method: string; path: string }[] {
 
 describe('access with an admin password', () => {
   let server: RunningServer;
+  const teardown = new Teardown();
   let dataDir: string;
   let admin: string;
   before(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-access-'));
+    teardown.add(() => rmSync(dataDir, { recursive: true, force: true }));
     const config = configSchema.parse({ server: { port: 0, adminPassword: PASSWORD }, dataDir });
     server = await startServer(config, (camera) => new StillCamera(camera, blank, 5), silentLogger());
+    teardown.add(() => server.stop());
     admin = await login(server.url, PASSWORD);
     assert.equal((await fetch(server.url + '/api/people', json('POST', { name: 'ann' }, { cookie: admin }))).status, 201);
   });
-  after(async () => {
-    await server?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  after(() => teardown.run());
 
   it('mints no token without a session, and answers 401 on every route but health and the login', async () => {
     const before = await state(server.url, admin);
@@ -137,7 +138,7 @@ describe('access with an admin password', () => {
     assert.equal((await fetch(server.url + '/api/events', { headers: bearer })).status, 200);
 
     const listed = (await (await fetch(server.url + '/api/tokens', { headers: { cookie: admin } })).json()) as { tokens: Record<string, unknown>[] };
-    const entry = listed.tokens.find((t) => t.id === id)!;
+    const entry = defined(listed.tokens.find((t) => t.id === id), `token ${id} in the list`);
     assert.deepEqual(Object.keys(entry).sort(), ['createdAt', 'id', 'lastUsedAt', 'name', 'role']);
     assert.equal(entry.name, 'backup script');
     assert.ok(typeof entry.lastUsedAt === 'string', 'the use was recorded');
@@ -212,8 +213,8 @@ describe('access with an admin password', () => {
         const child = spawn(process.execPath, [CLI, 'users', ...args, '--data-dir', dataDir], { env: { ...process.env, FACESTREAM_ADMIN_PASSWORD: PASSWORD } });
         let stdout = '';
         let stderr = '';
-        child.stdout.on('data', (c: Buffer) => (stdout += c));
-        child.stderr.on('data', (c: Buffer) => (stderr += c));
+        child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
+        child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
         child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
         child.stdin.end(input);
       });
@@ -242,25 +243,25 @@ describe('access with an admin password', () => {
 
 describe('foreign pages and foreign names', () => {
   let server: RunningServer;
+  const teardown = new Teardown();
   let dataDir: string;
   let origin: string;
   before(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-origin-'));
+    teardown.add(() => rmSync(dataDir, { recursive: true, force: true }));
     const config = configSchema.parse({ server: { port: 0, allowedHosts: ['cams.example.org'], allowedOrigins: ['https://dashboard.example.org'] }, dataDir });
     server = await startServer(config, noCameras, silentLogger());
+    teardown.add(() => server.stop());
     origin = server.url;
   });
-  after(async () => {
-    await server?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  after(() => teardown.run());
 
   it('refuses changes from another origin (another port of 127.0.0.1 too) with 403 naming server.allowedOrigins, and nothing changes', async () => {
     const foreign = ['http://127.0.0.1:1', 'http://localhost:1', 'http://evil.example', 'null'];
     for (const o of foreign) {
       const r = await raw(server.url + '/api/people', { method: 'POST', headers: { origin: o }, body: JSON.stringify({ name: 'mallory' }) });
       assert.equal(r.status, 403, `Origin ${o}`);
-      assert.match(JSON.parse(r.body).error, /server\.allowedOrigins/);
+      assert.match(errorSchema.parse(JSON.parse(r.body)).error, /server\.allowedOrigins/);
     }
     const viaReferer = await raw(server.url + '/api/people', { method: 'POST', headers: { referer: 'http://127.0.0.1:1/attack.html' }, body: JSON.stringify({ name: 'mallory' }) });
     assert.equal(viaReferer.status, 403, 'the Referer stands in for a missing Origin');
@@ -283,7 +284,7 @@ describe('foreign pages and foreign names', () => {
       for (const p of ['/', '/api/health', '/api/cameras', '/login.html', '/socket.io/?EIO=4&transport=polling']) {
         const r = await raw(server.url + p, { headers: { host } });
         assert.equal(r.status, 403, `Host "${host}" ${p}`);
-        if (!p.startsWith('/socket.io')) assert.match(JSON.parse(r.body).error, /server\.allowedHosts/);
+        if (!p.startsWith('/socket.io')) assert.match(errorSchema.parse(JSON.parse(r.body)).error, /server\.allowedHosts/);
       }
     }
     for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `LOCALHOST:${port}`, 'cams.example.org', `cams.example.org:${port}`]) {

@@ -22,6 +22,7 @@ import { openDatabase, type Db } from '../../src/storage/database.js';
 import { AccountsRepository } from '../../src/storage/accounts.repository.js';
 import { Auth } from '../../src/server/auth.js';
 import { EventsRepository } from '../../src/storage/events.repository.js';
+import { defined, Teardown } from '../helpers.js';
 
 const noCameras = () => {
   throw new Error('no camera in this test');
@@ -48,10 +49,12 @@ async function burst(url: string, count: number, parallel: number, init?: Reques
 
 describe('REST under load: a real server', () => {
   let server: RunningServer;
+  const teardown = new Teardown();
   let dataDir: string;
   let eventIds: string[];
   before(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-api-load-'));
+    teardown.add(() => rmSync(dataDir, { recursive: true, force: true }));
     // events written before the server starts, through the repository, as the recorder writes them
     const db = openDatabase(dataDir, { create: true });
     const initial = events(40);
@@ -59,11 +62,9 @@ describe('REST under load: a real server', () => {
     db.close();
     eventIds = initial.map((e) => e.id);
     server = await startServer(configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir }), noCameras, silentLogger());
+    teardown.add(() => server.stop());
   });
-  after(async () => {
-    await server?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  after(() => teardown.run());
 
   it('never refuses what the pages load: three visits of the events page, then a person’s page', async () => {
     const statuses: number[] = [];
@@ -125,7 +126,7 @@ describe('REST under load: a real server', () => {
     } finally {
       other.close();
     }
-    const afterOther = await fetch(url, revalidate(etag2!));
+    const afterOther = await fetch(url, revalidate(defined(etag2, 'an ETag after the review')));
     assert.equal(afterOther.status, 200);
     const page3 = (await afterOther.json()) as { events: { cameraId: string }[] };
     assert.equal(page3.events.length, 41);
@@ -136,15 +137,15 @@ describe('REST under load: a real server', () => {
 
 describe('REST under load: the limits of a real server', () => {
   let server: RunningServer;
+  const teardown = new Teardown();
   let dataDir: string;
   before(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-api-limits-'));
+    teardown.add(() => rmSync(dataDir, { recursive: true, force: true }));
     server = await startServer(configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir }), noCameras, silentLogger());
+    teardown.add(() => server.stop());
   });
-  after(async () => {
-    await server?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  after(() => teardown.run());
 
   // both tests are one client (127.0.0.1) in one window of a fresh server: the counts add up
   let sent = 0;
@@ -159,7 +160,7 @@ describe('REST under load: the limits of a real server', () => {
     const retry = Number(refused[0].headers.get('retry-after'));
     assert.ok(Number.isInteger(retry) && retry >= 1 && retry <= 10, `Retry-After ${retry}`);
     assert.match(((await refused[0].json()) as { error: string }).error, /fresh reads.*wait \d+ s \(Retry-After\)/);
-    const served = distinct.find((r) => r.status === 200)!;
+    const served = defined(distinct.find((r) => r.status === 200), 'a served page');
     const again = await fetch(served.url);
     sent++;
     assert.equal(again.status, 200, 'an answer already kept costs no read');
@@ -171,7 +172,7 @@ describe('REST under load: the limits of a real server', () => {
     const passed = API_RATE_LIMIT.limit - sent;
     assert.ok(responses.slice(0, passed).every((r) => r.status === 200), 'within the limit: served');
     assert.ok(responses.slice(passed).every((r) => r.status === 429), `beyond it: refused (${responses.map((r) => r.status).join(',')})`);
-    const last = responses.at(-1)!;
+    const last = defined(responses.at(-1), 'a last response');
     const retry = Number(last.headers.get('retry-after'));
     assert.ok(Number.isInteger(retry) && retry >= 1 && retry <= 10, `Retry-After ${retry}`);
     // Socket.IO is not under /api: the live namespace still answers its handshake
@@ -287,18 +288,20 @@ describe('TurnQueue and ResponseCache', () => {
     assert.equal(builds, 1);
     assert.equal(admits, 1);
     assert.ok(together.every((b) => b === together[0]));
-    assert.deepEqual(JSON.parse(together[0]!.body.toString()), { n: 1 });
-    assert.equal((await cache.get('a', () => version, build, admit))!.etag, together[0]!.etag, 'a hit');
+    const first = defined(together[0], 'the body of v1');
+    assert.deepEqual(JSON.parse(first.body.toString()), { n: 1 });
+    assert.equal((await cache.get('a', () => version, build, admit))?.etag, first.etag, 'a hit');
     version = 'v2';
-    const changed = await cache.get('a', () => version, build, admit);
-    assert.deepEqual(JSON.parse(changed!.body.toString()), { n: 2 });
-    assert.notEqual(changed!.etag, together[0]!.etag);
+    const changed = defined(await cache.get('a', () => version, build, admit), 'the body of v2');
+    assert.deepEqual(JSON.parse(changed.body.toString()), { n: 2 });
+    assert.notEqual(changed.etag, first.etag);
     assert.equal(await cache.get('b', () => version, build, () => false), null, 'refused by admit: no build');
     assert.equal(builds, 2);
     // bounded: a third key pushes out the oldest
     await cache.get('b', () => version, build);
     await cache.get('c', () => version, build);
-    const before = builds;
+    // a number, not the 2 the assertions above narrowed it to: build() counts on
+    const before: number = builds;
     await cache.get('a', () => version, build);
     assert.equal(builds, before + 1, '"a" was pushed out and built again');
   });

@@ -19,7 +19,7 @@ import sharp from 'sharp';
 import { configSchema } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
-import { StillCamera, buildClient, samplePhoto } from '../helpers.js';
+import { buildClient, defined, samplePhoto, StillCamera, Teardown } from '../helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
@@ -73,6 +73,7 @@ describe('cross-site requests in a real browser', { skip: skipReason() }, () => 
   let foreignUrl = '';
   let frame: { data: Uint8Array; width: number; height: number };
   let target = '';
+  const teardown = new Teardown();
 
   before(async () => {
     await buildClient();
@@ -84,13 +85,12 @@ describe('cross-site requests in a real browser', { skip: skipReason() }, () => 
       res.writeHead(200, { 'content-type': 'text/html' }).end(attackPage(target));
     });
     await new Promise<void>((resolve) => foreign.listen(0, '127.0.0.1', resolve));
+    teardown.add(() => new Promise((resolve) => foreign.close(resolve)));
     foreignUrl = `http://127.0.0.1:${(foreign.address() as AddressInfo).port}`;
     browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    teardown.add(() => browser.close());
   });
-  after(async () => {
-    await browser?.close();
-    await new Promise((resolve) => foreign?.close(resolve));
-  });
+  after(() => teardown.run());
 
   it('logs a viewer in by name, keeps the deep link, and offers no form that needs the admin role', async () => {
     const dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-viewer-'));
@@ -99,7 +99,8 @@ describe('cross-site requests in a real browser', { skip: skipReason() }, () => 
     const context = await browser.newContext();
     try {
       server = await startServer(config, (camera) => new StillCamera(camera, frame), silentLogger());
-      const admin = (await fetch(server.url + '/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: PASSWORD }) })).headers.get('set-cookie')!.split(';')[0];
+      const login = await fetch(server.url + '/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: PASSWORD }) });
+      const admin = defined(login.headers.get('set-cookie'), 'the session cookie of the admin login').split(';')[0];
       const added = await fetch(server.url + '/api/users', { method: 'POST', headers: { cookie: admin, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'guard', password: 'watch only!', role: 'viewer' }) });
       assert.equal(added.status, 201);
       const page = await context.newPage();
@@ -108,7 +109,7 @@ describe('cross-site requests in a real browser', { skip: skipReason() }, () => 
       await page.fill('#name', 'guard');
       await page.fill('#password', 'wrong password');
       await page.click('button[type=submit]');
-      await page.waitForFunction(() => document.getElementById('error')?.textContent?.includes('wrong name or password'));
+      await page.waitForFunction(() => document.getElementById('error')?.textContent.includes('wrong name or password'));
       await page.fill('#password', 'watch only!');
       await Promise.all([page.waitForURL(`${server.url}/#/events`), page.click('button[type=submit]')]);
       await page.waitForFunction(() => document.body.dataset.role === 'viewer');
@@ -152,7 +153,8 @@ describe('cross-site requests in a real browser', { skip: skipReason() }, () => 
         const admin = { cookie, 'content-type': 'application/json' };
         assert.equal((await fetch(server.url + '/api/people', { method: 'POST', headers: admin, body: JSON.stringify({ name: 'ann' }) })).status, 201);
         assert.equal((await fetch(server.url + '/api/cameras', { method: 'POST', headers: admin, body: JSON.stringify({ id: 'still', url: 'rtsp://127.0.0.1:9/still' }) })).status, 201);
-        const samples = async () => ((await (await fetch(server!.url + '/api/people/1', { headers: { cookie } })).json()) as { samples: number }).samples;
+        const { url } = server;
+        const samples = async () => ((await (await fetch(url + '/api/people/1', { headers: { cookie } })).json()) as { samples: number }).samples;
 
         const attacker = await context.newPage();
         attacker.on('pageerror', (e) => violations.push(`attacker: ${String(e)}`));
@@ -164,7 +166,7 @@ describe('cross-site requests in a real browser', { skip: skipReason() }, () => 
           if (r.url().endsWith('/api/people/1/faces')) answers.push(r.failure()?.errorText ?? 'failed');
         });
         await attacker.goto(foreignUrl + '/attack.html');
-        const result = (await attacker.evaluate('window.attack')) as AttackResult;
+        const result = await attacker.evaluate<AttackResult>('window.attack');
         // the page cannot read the answer, and Cross-Origin-Resource-Policy makes its fetch fail
         // once the answer is in: the upload did reach the server
         assert.equal(answers.length, 1, `the upload's answer: ${JSON.stringify(result)}`);

@@ -31,7 +31,7 @@ import { createCameraSource } from '../../src/cameras/camera-source.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { childProcesses } from '../support/loopback-streams.js';
-import { dataPath, exposeGc, leastSquaresSlope, settledMemory, skipMessage, socketConnected, tempDir } from '../helpers.js';
+import { dataPath, defined, exposeGc, leastSquaresSlope, settledMemory, skipMessage, socketConnected, Teardown, tempDir } from '../helpers.js';
 
 /** A face in view from the first frame (512×512), so every cycle embeds and records an event. */
 const CLIP = 'video/WDA_AlexandriaOcasioCortez_000.mp4';
@@ -50,6 +50,7 @@ describe('cameras added and deleted leave no memory behind', { skip }, () => {
   let work: { dir: string; remove: () => void };
   let server: RunningServer;
   let socket: Socket<LiveServerEvents, LiveClientEvents>;
+  const teardown = new Teardown();
   /** Frames received per camera, and who waits for a count. */
   const received = new Map<string, number>();
   const waiting = new Map<string, { count: number; resolve: () => void }>();
@@ -57,11 +58,15 @@ describe('cameras added and deleted leave no memory behind', { skip }, () => {
 
   before(async () => {
     work = tempDir('facestream-camera-memory-');
+    teardown.add(work.remove);
     const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir: path.join(work.dir, 'data') });
     // as `facestream serve` wires it: one pool of frame rings for all cameras
     const framePool = new SlotPool();
-    server = await startServer(config, (camera) => createCameraSource(camera, () => {}, { framePool }), silentLogger());
+    // the cameras' log: createCameraSource's default, which drops it
+    server = await startServer(config, (camera) => createCameraSource(camera, undefined, { framePool }), silentLogger());
+    teardown.add(() => server.stop());
     socket = connect(`${server.url}/live`, { transports: ['websocket'], reconnection: false });
+    teardown.add(() => socket.close());
     socket.on('frame', (frame, drawn) => {
       drawn();
       const count = (received.get(frame.cameraId) ?? 0) + 1;
@@ -75,11 +80,7 @@ describe('cameras added and deleted leave no memory behind', { skip }, () => {
     await socketConnected(socket);
   });
 
-  after(async () => {
-    socket?.close();
-    await server?.stop();
-    work?.remove();
-  });
+  after(() => teardown.run());
 
   function framesFrom(cameraId: string, count: number, timeoutMs: number): Promise<void> {
     return new Promise((resolve, reject) => {
@@ -122,7 +123,7 @@ describe('cameras added and deleted leave no memory behind', { skip }, () => {
     const perCameraMB = leastSquaresSlope(footprint) / 1e6;
     const rssPerCameraMB = leastSquaresSlope(rss) / 1e6;
     t.diagnostic(
-      `${MEASURED} cycles in ${((Date.now() - started) / 1000).toFixed(0)} s; heap + ArrayBuffers after GC from ${(footprint[0] / 1e6).toFixed(1)} to ${(footprint.at(-1)! / 1e6).toFixed(1)} MB, ` +
+      `${MEASURED} cycles in ${((Date.now() - started) / 1000).toFixed(0)} s; heap + ArrayBuffers after GC from ${(footprint[0] / 1e6).toFixed(1)} to ${(defined(footprint.at(-1), 'a last footprint') / 1e6).toFixed(1)} MB, ` +
         `trend ${perCameraMB.toFixed(3)} MB a camera; RSS (workers and native memory too, not collected) trend ${rssPerCameraMB.toFixed(3)} MB a camera`,
     );
     assert.ok(perCameraMB < MAX_MB_PER_CAMERA, `heap + ArrayBuffers grow ${perCameraMB.toFixed(3)} MB a camera (want < ${MAX_MB_PER_CAMERA})`);

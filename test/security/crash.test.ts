@@ -20,7 +20,7 @@ import { io as connect } from 'socket.io-client';
 import type { CameraStatus, PublicEvent } from '../../src/common/live-events.js';
 import { DATABASE_FILE } from '../../src/storage/database.js';
 import { SNAPSHOTS_DIR } from '../../src/events/snapshots.js';
-import { CLI, ROOT, dataPath, skipMessage, socketConnected, tempDir } from '../helpers.js';
+import { CLI, dataPath, defined, ROOT, skipMessage, socketConnected, Teardown, tempDir } from '../helpers.js';
 import { messages, pollUntil, waitUntil, where, type LiveClient } from '../support/wait.js';
 
 const CLIP = 'video/WDA_KatieHill_000.mp4';
@@ -108,9 +108,11 @@ function integrity(dataDir: string): string {
 describe('kill -9 while a clip camera records, then a restart', { skip: clip ? false : skipMessage(CLIP) }, () => {
   let temp: ReturnType<typeof tempDir>;
   const running: Served[] = [];
+  const teardown = new Teardown();
 
   before(() => {
     temp = tempDir('facestream-crash-');
+    teardown.add(temp.remove);
   });
 
   after(async () => {
@@ -118,7 +120,7 @@ describe('kill -9 while a clip camera records, then a restart', { skip: clip ? f
       if (served.child.exitCode === null && served.child.signalCode === null) served.child.kill('SIGKILL');
       await served.exited;
     }
-    temp?.remove();
+    await teardown.run();
   });
 
   it('leaves a sound database, no open event, no orphan file, and every camera and person', { timeout: 5 * 60_000 }, async () => {
@@ -141,7 +143,7 @@ describe('kill -9 while a clip camera records, then a restart', { skip: clip ? f
     } finally {
       watcher.close();
     }
-    const ffmpegs = children(first.child.pid!);
+    const ffmpegs = children(defined(first.child.pid, 'the pid of the first server'));
     assert.ok(ffmpegs.length >= 1, 'the clip camera runs an ffmpeg child');
     const killedAt = Date.now();
     first.child.kill('SIGKILL');

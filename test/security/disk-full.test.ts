@@ -17,7 +17,7 @@ import { configSchema } from '../../src/config/schema.js';
 import { SnapshotStore } from '../../src/events/snapshots.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { lineLogger } from '../../src/common/logger.js';
-import { StillCamera, samplePhoto } from '../helpers.js';
+import { samplePhoto, StillCamera, Teardown } from '../helpers.js';
 
 const DISK_FULL = /^the data disk is full \((.+)\): free some space there; the server carries on by itself once there is room$/;
 
@@ -87,9 +87,10 @@ describe('a server whose data disk is full', { skip, timeout: 180_000 }, () => {
   const dataDir = path.join(mountPoint, 'data');
   const filler = path.join(mountPoint, 'filler');
   let server: RunningServer;
+  const teardown = new Teardown();
   const logs: string[] = [];
   /** Called with each line the server logs. */
-  let onLog: (line: string) => void = () => {};
+  let onLog: (line: string) => void = () => undefined;
   /** Lines the HTTP error handler wrote to stderr (it logs there, as it does for a 500). */
   const stderrLines: string[] = [];
   const writeStderr = process.stderr.write.bind(process.stderr);
@@ -109,6 +110,9 @@ describe('a server whose data disk is full', { skip, timeout: 180_000 }, () => {
       stderrLines.push(...String(chunk).split('\n').filter(Boolean));
       return writeStderr(chunk, ...rest);
     });
+    teardown.add(() => {
+      process.stderr.write = writeStderr;
+    });
     const { data, info } = await sharp(photo).resize(640, 480, { fit: 'cover' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
     frame = { data: new Uint8Array(data), width: info.width, height: info.height };
     // unknown faces are decided after 3 attempts, so events (and their snapshots) start at once
@@ -117,11 +121,11 @@ describe('a server whose data disk is full', { skip, timeout: 180_000 }, () => {
       logs.push(line);
       onLog(line);
     }));
+    teardown.add(() => server.stop());
   });
 
   after(async () => {
-    process.stderr.write = writeStderr;
-    await server?.stop();
+    await teardown.run();
     try {
       execFileSync('umount', [mountPoint], { stdio: 'pipe' });
     } catch {

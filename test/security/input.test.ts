@@ -12,7 +12,7 @@ import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { lineLogger } from '../../src/common/logger.js';
 import { openDatabase } from '../../src/storage/database.js';
 import { EventsRepository } from '../../src/storage/events.repository.js';
-import { tempDir } from '../helpers.js';
+import { Teardown, tempDir } from '../helpers.js';
 
 const noCameras = () => {
   throw new Error('no camera in this test');
@@ -40,7 +40,7 @@ function event(overrides: Partial<RecognitionEvent> & { id: string; startedAt: n
 
 describe('bad input is a 400 with a message, never a 500', () => {
   let server: RunningServer;
-  let remove: () => void;
+  const teardown = new Teardown();
   const logged: string[] = [];
   const stderr: string[] = [];
   const writeStderr = process.stderr.write.bind(process.stderr);
@@ -58,25 +58,25 @@ describe('bad input is a 400 with a message, never a 500', () => {
 
   before(async () => {
     const temp = tempDir('facestream-input-');
-    remove = temp.remove;
+    teardown.add(temp.remove);
     // the 500 path writes the stack to stderr, not to the log function: watch both
     process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
       stderr.push(String(chunk));
       return writeStderr(chunk, ...rest);
     });
+    teardown.add(() => {
+      process.stderr.write = writeStderr;
+    });
     const config = configSchema.parse({ server: { port: 0 }, dataDir: temp.dir });
     server = await startServer(config, noCameras, lineLogger((line) => logged.push(line)));
+    teardown.add(() => server.stop());
     // events as the recorder writes them, through a second connection to the server's database
     const db = openDatabase(temp.dir);
     new EventsRepository(db).upsertMany([stranger, ann, bob]);
     db.close();
   });
 
-  after(async () => {
-    process.stderr.write = writeStderr;
-    await server?.stop();
-    remove?.();
-  });
+  after(() => teardown.run());
 
   it('refuses paths that are not valid percent-encoding with 400, naming the path', async () => {
     const cases: [string, string][] = [
@@ -104,7 +104,7 @@ describe('bad input is a 400 with a message, never a 500', () => {
     // the query parser keeps an undecodable value as written: it matches no person
     const byPerson = await api('/api/events?person=%E0');
     assert.equal(byPerson.status, 200);
-    assert.deepEqual((await byPerson.json()).events, []);
+    assert.deepEqual(((await byPerson.json()) as { events: unknown[] }).events, []);
     await stillHealthy();
   });
 
@@ -139,7 +139,7 @@ describe('bad input is a 400 with a message, never a 500', () => {
     // the issue's own spelling: %00 is refused as the NUL character it decodes to
     const nul = await api('/api/events?cursor=%00');
     assert.equal(nul.status, 400);
-    assert.match((await nul.json()).error, /^cursor "\\u0000"/);
+    assert.match(((await nul.json()) as { error: string }).error, /^cursor "\\u0000"/);
     await stillHealthy();
   });
 
@@ -155,14 +155,14 @@ describe('bad input is a 400 with a message, never a 500', () => {
       const response = await api(`/api/events?${query}`);
       assert.equal(response.status, 400, query);
       const name = query.split('=')[0];
-      assert.match((await response.json()).error, new RegExp(`^${name}=.+ is outside the years 1970 to 9999: use ISO 8601`), query);
+      assert.match(((await response.json()) as { error: string }).error, new RegExp(`^${name}=.+ is outside the years 1970 to 9999: use ISO 8601`), query);
       assert.equal((await api(`/api/events.csv?${query}`)).status, 400, `csv ${query}`);
     }
     const all = await api('/api/events?from=0&to=9999-12-31T23:59:59.999Z');
     assert.equal(all.status, 200);
-    assert.equal((await all.json()).events.length, 3);
+    assert.equal(((await all.json()) as { events: unknown[] }).events.length, 3);
     const justAnn = await api(`/api/events?from=${ann.startedAt}&to=${new Date(ann.startedAt).toISOString()}`);
-    assert.deepEqual((await justAnn.json()).events.map((e: { id: string }) => e.id), [ann.id]);
+    assert.deepEqual(((await justAnn.json()) as { events: { id: string }[] }).events.map((e) => e.id), [ann.id]);
     await stillHealthy();
   });
 

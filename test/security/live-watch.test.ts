@@ -15,7 +15,7 @@ import { configSchema } from '../../src/config/schema.js';
 import { MAX_ERRORS_PER_SECOND, MAX_WATCHED_PER_CONNECTION } from '../../src/server/live.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
-import { StillCamera, exposeGc, settledMemory, socketConnected, tempDir } from '../helpers.js';
+import { defined, exposeGc, settledMemory, socketConnected, StillCamera, Teardown, tempDir } from '../helpers.js';
 import { messages, pollUntil, waitFor } from '../support/wait.js';
 
 type LiveSocket = Socket<LiveServerEvents, LiveClientEvents>;
@@ -26,6 +26,7 @@ describe('/live watch requests', () => {
   let work: { dir: string; remove: () => void };
   let server: RunningServer;
   const sockets: LiveSocket[] = [];
+  const teardown = new Teardown();
   const api = (p: string, init?: RequestInit) => fetch(server.url + p, init);
   const addCamera = async (body: Record<string, unknown>) => {
     const response = await api('/api/cameras', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
@@ -34,18 +35,19 @@ describe('/live watch requests', () => {
 
   before(async () => {
     work = tempDir('facestream-live-watch-');
+    teardown.add(work.remove);
     const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir: path.join(work.dir, 'data') });
     // a small grey frame: nothing to detect, so frames flow at once
     const frame = { data: new Uint8Array(64 * 48 * 3).fill(128), width: 64, height: 48 };
     server = await startServer(config, (camera) => new StillCamera(camera, frame), silentLogger());
+    teardown.add(() => server.stop());
+    teardown.add(() => {
+      for (const socket of sockets) socket.close();
+    });
     await addCamera({ id: 'still', url: 'rtsp://127.0.0.1:1/still' });
   });
 
-  after(async () => {
-    for (const socket of sockets) socket.close();
-    await server?.stop();
-    work?.remove();
-  });
+  after(() => teardown.run());
 
   async function open(): Promise<{ socket: LiveSocket; errors: LiveError[]; nextError: () => Promise<LiveError> }> {
     const socket: LiveSocket = connect(`${server.url}/live`, { transports: ['websocket'], reconnection: false });
@@ -75,7 +77,7 @@ describe('/live watch requests', () => {
     send({ cameraId: 'x'.repeat(100_000) });
     const long = await nextError();
     assert.match(long.message, /100000 characters long: camera ids are at most 64/);
-    assert.ok(long.message.length < 300 && long.cameraId!.length < 30, 'the id is not echoed back whole');
+    assert.ok(long.message.length < 300 && defined(long.cameraId, 'the refused id').length < 30, 'the id is not echoed back whole');
     socket.emit('watch', { cameraId: 'front-door' });
     const unknown = await nextError();
     assert.equal(unknown.cameraId, 'front-door');
@@ -118,7 +120,7 @@ describe('/live watch requests', () => {
     // watching one again is not a second watch, and after an unwatch the last one is accepted
     socket.emit('watch', { cameraId: ids[0] });
     socket.emit('unwatch', { cameraId: ids[0] });
-    socket.emit('watch', { cameraId: ids.at(-1)! });
+    socket.emit('watch', { cameraId: defined(ids.at(-1), 'the last id') });
     const marker = nextError();
     socket.emit('watch', { cameraId: 'not-a-camera' }); // its answer marks that the three above were handled
     assert.equal((await marker).cameraId, 'not-a-camera');

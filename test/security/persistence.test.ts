@@ -18,7 +18,7 @@ import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { lineLogger } from '../../src/common/logger.js';
 import { DATABASE_FILE, openDatabase } from '../../src/storage/database.js';
 import { FACES_DIR, PeopleRepository } from '../../src/storage/people.repository.js';
-import { StillCamera, runCli, tempDir } from '../helpers.js';
+import { defined, runCli, StillCamera, tempDir } from '../helpers.js';
 
 const BLANK = { data: new Uint8Array(64 * 48 * 3).fill(128), width: 64, height: 48 };
 
@@ -96,7 +96,7 @@ describe('cameras kept across restarts', () => {
     assert.equal(first.started.at(-1)?.url, 'rtsp://admin:s3cret@127.0.0.1:8554/porch', 'the redacted URL replaced the real one');
     const refusedId = await api.call('PATCH', '/api/cameras/porch', { id: 'porch2' });
     assert.equal(refusedId.status, 400);
-    assert.match(String((refusedId.body as { error: string }).error), /cannot change/);
+    assert.match((refusedId.body as { error: string }).error, /cannot change/);
 
     const before = (await api.cameras()).map(kept);
     assert.deepEqual(
@@ -210,7 +210,7 @@ describe('an enrolment cut short by an unclean stop', () => {
       const vector = new Float32Array(192).fill(1 / Math.sqrt(192));
       const jpeg = Buffer.from('a crop');
       const { sampleIds, person } = people.addSamples('ann', [{ embedding: { model: 'mobilefacenet192', vector }, quality: { size: 100, sharpness: 300, roll: 0, yaw: 0 }, source: { kind: 'file' }, cropJpeg: jpeg }]);
-      const crop = path.join(dataDir, people.listSamples(person.id)[0].cropPath!);
+      const crop = path.join(dataDir, defined(people.listSamples(person.id)[0].cropPath, 'the crop of the sample'));
       // the crash came after the commit, before the rename
       renameSync(crop, `${crop}.tmp`);
       // and another enrolment's transaction never committed

@@ -20,7 +20,7 @@ import { createCameraSource } from '../../src/cameras/camera-source.js';
 import type { CameraLog } from '../../src/ingest/camera.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { lineLogger } from '../../src/common/logger.js';
-import { socketConnected } from '../helpers.js';
+import { defined, socketConnected, Teardown } from '../helpers.js';
 import { messages, waitUntil, type LiveClient } from '../support/wait.js';
 
 const SECRET = 'Secret9';
@@ -51,6 +51,7 @@ function configErrorOf(load: () => unknown): string {
 
 describe('camera secrets with the real ffmpeg source', () => {
   let server: RunningServer;
+  const teardown = new Teardown();
   let dataDir: string;
   const serverLog: string[] = [];
   const cameraLog: CameraLog[] = [];
@@ -64,14 +65,13 @@ describe('camera secrets with the real ffmpeg source', () => {
     slash = `rtsp://admin:a/b:${SECRET}@127.0.0.1:${port}/x`;
     query = `rtsp://127.0.0.1:${port}/x?user=admin&pwd=${SECRET}`;
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-secrets-'));
+    teardown.add(() => rmSync(dataDir, { recursive: true, force: true }));
     const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir });
     server = await startServer(config, (camera) => createCameraSource(camera, (entry) => cameraLog.push(entry)), lineLogger((line) => serverLog.push(line)));
+    teardown.add(() => server.stop());
   });
 
-  after(async () => {
-    await server?.stop();
-    rmSync(dataDir, { recursive: true, force: true });
-  });
+  after(() => teardown.run());
 
   it('shows neither password in the API, the /live status or the logs once ffmpeg has failed', async () => {
     for (const [id, url] of [['slash', slash], ['query', query]] as const) {
@@ -98,14 +98,16 @@ describe('camera secrets with the real ffmpeg source', () => {
     } finally {
       watcher.close();
     }
-    const byId = Object.fromEntries(cameras.map((c) => [c.id, c]));
-    assert.equal(byId.slash?.state, 'failed', JSON.stringify(cameras));
-    assert.equal(byId.query?.state, 'failed', JSON.stringify(cameras));
+    const byId = new Map(cameras.map((c) => [c.id, c]));
+    assert.equal(byId.get('slash')?.state, 'failed', JSON.stringify(cameras));
+    assert.equal(byId.get('query')?.state, 'failed', JSON.stringify(cameras));
+    const slashCamera = defined(byId.get('slash'), 'camera slash');
+    const queryCamera = defined(byId.get('query'), 'camera query');
     // the URLs are shown, redacted, and the reasons are ffmpeg's own words
-    assert.match(byId.slash.url, /^rtsp:\/\/admin:\*\*\*@127\.0\.0\.1:\d+\/x$/);
-    assert.match(byId.query.url, /\?user=admin&pwd=\*\*\*$/);
-    assert.match(byId.slash.reason, /ffmpeg stopped.*Invalid argument|Port missing/, 'ffmpeg quoted the URL back in the reason');
-    assert.match(byId.query.reason, /connection refused/i);
+    assert.match(slashCamera.url, /^rtsp:\/\/admin:\*\*\*@127\.0\.0\.1:\d+\/x$/);
+    assert.match(queryCamera.url, /\?user=admin&pwd=\*\*\*$/);
+    assert.match(slashCamera.reason, /ffmpeg stopped.*Invalid argument|Port missing/, 'ffmpeg quoted the URL back in the reason');
+    assert.match(queryCamera.reason, /connection refused/i);
 
     const listed = await (await api('/api/cameras')).text();
     const one = await (await api('/api/cameras/slash')).text();
@@ -160,7 +162,7 @@ describe('camera secrets with the real ffmpeg source', () => {
     assert.match(((await patched.json()) as { error: string }).error, ALLOWED_KINDS);
     const after = (await (await api('/api/cameras')).json()) as CameraStatus[];
     assert.deepEqual(after.map((c) => c.id), before, 'nothing was added');
-    assert.match(after.find((c) => c.id === 'query')!.url, /^rtsp:\/\/127\.0\.0\.1:\d+\/x\?user=admin&pwd=\*\*\*$/);
+    assert.match(defined(after.find((c) => c.id === 'query'), 'camera query').url, /^rtsp:\/\/127\.0\.0\.1:\d+\/x\?user=admin&pwd=\*\*\*$/);
   });
 });
 

@@ -17,7 +17,7 @@ import express from 'express';
 import sharp from 'sharp';
 import { ServiceError } from '../../src/common/errors.js';
 import { DecodeGate, MAX_WAITING_DECODES, createUploader } from '../../src/server/uploads.js';
-import { CLI, samplePhoto, tempDir } from '../helpers.js';
+import { CLI, defined, samplePhoto, tempDir } from '../helpers.js';
 import { pollUntil } from '../support/wait.js';
 
 function form(field: string, files: { bytes: Buffer<ArrayBuffer>; name: string }[]): FormData {
@@ -48,12 +48,12 @@ describe('DecodeGate', () => {
     assert.equal(refused.kind, 'busy');
     assert.equal(refused.retryAfterSeconds, 7);
     assert.match(refused.message, /already decoding 2 uploads with 3 more waiting: try again in 7 s/);
-    release.shift()!();
+    defined(release.shift(), 'a held run')();
     await pollUntil(() => order.length === 3, 'the third started', 1000, 20);
     assert.deepEqual(order, [1, 2, 3], 'the first in line went next');
     assert.deepEqual(gate.load, { running: 2, waiting: 2 }, 'the slot passed on, not freed');
     while (order.length < 5 || release.length) {
-      if (release.length) release.shift()!();
+      if (release.length) defined(release.shift(), 'a held run')();
       await new Promise((resolve) => setImmediate(resolve));
     }
     assert.deepEqual(await Promise.all(runs), [1, 2, 3, 4, 5]);
@@ -63,7 +63,7 @@ describe('DecodeGate', () => {
   it('frees the slot when the work fails', async () => {
     const gate = new DecodeGate(1, 0);
     await assert.rejects(gate.run(() => Promise.reject(new Error('decoder failed'))), /decoder failed/);
-    assert.equal(await gate.run(async () => 'next'), 'next');
+    assert.equal(await gate.run(() => Promise.resolve('next')), 'next');
   });
 });
 
@@ -96,12 +96,13 @@ describe('the upload folder after every way a request ends (real multer on disk)
       seen.held = filesOnDisk(req);
       heldOpen?.(); // never answers: the client gives up
     });
+    // eslint-disable-next-line @typescript-eslint/no-unused-vars -- Express knows an error handler by its four parameters, so `_next` must be declared though it is not called
     app.use((_error: Error, _req: express.Request, res: express.Response, _next: express.NextFunction) => void res.status(500).json({ error: 'internal error' }));
     server = app.listen(0, '127.0.0.1');
     await once(server, 'listening');
     url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   });
-  after(async () => {
+  after(() => {
     server.closeAllConnections();
     server.close();
     temp.remove();
@@ -124,7 +125,7 @@ describe('the upload folder after every way a request ends (real multer on disk)
   it('deletes the files when the client gives up while the handler runs', async () => {
     const abort = new AbortController();
     const handlerRunning = new Promise<void>((resolve) => (heldOpen = resolve));
-    const sent = fetch(url + '/held', { method: 'POST', body: form('files', [photo, photo]), signal: abort.signal }).catch((error: Error) => error);
+    const sent = fetch(url + '/held', { method: 'POST', body: form('files', [photo, photo]), signal: abort.signal }).catch((error: unknown) => error);
     await handlerRunning;
     assert.equal(readdirSync(dir).length, 2, 'both files on disk while the handler holds the request');
     abort.abort();
@@ -168,12 +169,12 @@ class ServeChild {
 
   /** VmRSS in MB, read from the kernel. */
   rssMb(): number {
-    const status = readFileSync(`/proc/${this.child!.pid}/status`, 'utf8');
-    return Number(/VmRSS:\s+(\d+) kB/.exec(status)![1]) / 1024;
+    const status = readFileSync(`/proc/${defined(this.child?.pid, 'the pid of the serve child')}/status`, 'utf8');
+    return Number(defined(/VmRSS:\s+(\d+) kB/.exec(status), `VmRSS in /proc/<pid>/status`)[1]) / 1024;
   }
 
   async stop(): Promise<void> {
-    if (this.child && this.child.exitCode === null) {
+    if (this.child?.exitCode === null) {
       const exited = once(this.child, 'exit');
       this.child.kill('SIGTERM');
       await exited;
@@ -245,14 +246,14 @@ describe('a facestream serve child under large uploads', { skip: existsSync(samp
     );
     clearInterval(sampler);
     const statuses = answers.map((a) => a.status);
-    assert.ok(statuses.every((s) => s === 200 || s === 503), `statuses: ${statuses}`);
-    assert.ok(statuses.filter((s) => s === 200).length >= 2 + MAX_WAITING_DECODES, `the running and the waiting are served: ${statuses}`);
-    assert.ok(statuses.includes(503), `beyond the queue the answer is 503: ${statuses}`);
+    assert.ok(statuses.every((s) => s === 200 || s === 503), `statuses: ${statuses.join(',')}`);
+    assert.ok(statuses.filter((s) => s === 200).length >= 2 + MAX_WAITING_DECODES, `the running and the waiting are served: ${statuses.join(',')}`);
+    assert.ok(statuses.includes(503), `beyond the queue the answer is 503: ${statuses.join(',')}`);
     for (const refused of answers.filter((a) => a.status === 503)) {
       assert.ok(Number(refused.retryAfter) > 0, 'Retry-After is set');
-      assert.match(refused.body.error!, /try again in \d+ s/);
+      assert.match(defined(refused.body.error, 'the error of a 503'), /try again in \d+ s/);
     }
-    assert.equal(answers.find((a) => a.status === 200)!.body.width, 7200);
+    assert.equal(answers.find((a) => a.status === 200)?.body.width, 7200);
     // Three undecoded at once peaked at 6.5 GB before; two 39 MP photos in flight need about 1 GB.
     assert.ok(peak - start < 1500, `peak ${Math.round(peak)} MB from ${Math.round(start)} MB`);
     let rss = server.rssMb();

@@ -120,7 +120,7 @@ export interface ChildInfo {
 
 /** This process's children (`ps --ppid`), with what they are. */
 export function childProcesses(ppid = process.pid): ChildInfo[] {
-  let out = '';
+  let out: string;
   try {
     out = execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(ppid)], { encoding: 'utf8' });
   } catch {

@@ -156,7 +156,7 @@ export class ScriptedLiveServer {
   /** Sees a `/live` connection's watches and acknowledgements, without changing what the hub does. */
   private recordViewer(socket: LiveSocket): void {
     socket.on('watch', (request) => {
-      if (typeof request?.cameraId === 'string') this.watched.add(request.cameraId);
+      this.watched.add(request.cameraId);
       this.changed();
     });
     const emit = socket.emit.bind(socket) as (event: string, ...args: unknown[]) => boolean;

@@ -114,6 +114,7 @@ export function waitUntil<T>(check: () => T | NotYet | Promise<T | NotYet>, wake
           again = false;
           const value = await check();
           if (value !== undefined && value !== false) { finish(() => resolve(value)); return; }
+          // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a wakeup during the await sets `again` (run() above); TypeScript does not see a closure's assignments and keeps it narrowed to the false set before the await
         } while (again && !done);
       } catch (error) {
         finish(() => reject(error));

@@ -5,6 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cellToBox, nms, pyramidScales, regress, square, truncate, type Candidate } from '../../src/detection/boxes.js';
+import { defined } from '../helpers.js';
 
 function box(x1: number, y1: number, x2: number, y2: number, score = 1, reg: Candidate['reg'] = [0, 0, 0, 0]): Candidate {
   return { x1, y1, x2, y2, score, reg };
@@ -142,8 +143,8 @@ describe('pyramidScales', () => {
     assert.equal(scales.length, 10);
     scales.forEach((s, k) => near(s, 0.6 * 0.709 ** k, `scale ${k}`, 1e-12));
     // the smallest scale still fits one 12-pixel P-Net window on the shorter side
-    assert.ok(480 * scales.at(-1)! >= 12);
-    assert.ok(480 * scales.at(-1)! * 0.709 < 12);
+    assert.ok(480 * defined(scales.at(-1), 'a scale') >= 12);
+    assert.ok(480 * defined(scales.at(-1), 'a scale') * 0.709 < 12);
   });
 
   test('the shorter side decides, not the longer one', () => {

@@ -15,8 +15,7 @@ import { cameraSchema, type CameraConfig, type FileCamera } from '../../src/conf
 import type { LabeledFrame } from '../../src/pipeline/vision-pipeline.js';
 import { CamerasRepository } from '../../src/storage/cameras.repository.js';
 import { openDatabase, type Db } from '../../src/storage/database.js';
-import { tempDir } from '../helpers.js';
-import { defined } from '../support/defined.js';
+import { tempDir, defined } from '../helpers.js';
 import { ScriptedCameraSource, ScriptedPipeline, type CameraScript } from '../support/scripted-pipeline.js';
 import { emitted, waitFor } from '../support/wait.js';
 

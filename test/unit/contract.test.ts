@@ -23,17 +23,19 @@ import { parse } from '../../src/server/validate.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { openDatabase } from '../../src/storage/database.js';
 import { EventsRepository, type EventFilter } from '../../src/storage/events.repository.js';
-import { StillCamera, tempDir } from '../helpers.js';
+import { defined, StillCamera, Teardown, tempDir } from '../helpers.js';
 
 // the events query gives the repository's filter, field for field
 sameType<EventQuery, EventFilter>();
 
 type Json = Record<string, unknown>;
 const routes: readonly Route[] = ROUTES;
+/** The document's paths, read as what they are for a route that may be missing from them. */
+const paths: Partial<typeof OPENAPI.paths> = OPENAPI.paths;
 const components = (OPENAPI.components as { schemas: Record<string, Json> }).schemas;
 
 function operation(route: Route): Json {
-  const op = OPENAPI.paths[openApiPath(route.path)]?.[route.method];
+  const op = paths[openApiPath(route.path)]?.[route.method];
   assert.ok(op, `${route.method.toUpperCase()} ${route.path} is not in the document`);
   return op;
 }
@@ -162,7 +164,7 @@ describe('the contract checks input in the routes\' words', () => {
 
 describe('real replies parse with the contract and with the document', () => {
   let server: RunningServer;
-  let remove: () => void;
+  const teardown = new Teardown();
   const blank = { data: new Uint8Array(64 * 48 * 3), width: 64, height: 48 };
 
   function event(id: string, startedAt: number, overrides: Partial<RecognitionEvent> = {}): RecognitionEvent {
@@ -171,9 +173,10 @@ describe('real replies parse with the contract and with the document', () => {
 
   before(async () => {
     const temp = tempDir('facestream-contract-');
-    remove = temp.remove;
+    teardown.add(temp.remove);
     const config = configSchema.parse({ server: { port: 0 }, dataDir: temp.dir });
     server = await startServer(config, (camera) => new StillCamera(camera, blank, 3), silentLogger());
+    teardown.add(() => server.stop());
     const db = openDatabase(temp.dir);
     new EventsRepository(db).upsertMany([
       event('ev_ann1', Date.UTC(2026, 0, 1, 10)),
@@ -182,10 +185,7 @@ describe('real replies parse with the contract and with the document', () => {
     db.close();
   });
 
-  after(async () => {
-    await server?.stop();
-    remove?.();
-  });
+  after(() => teardown.run());
 
   let lastCookie = '';
 
@@ -249,8 +249,10 @@ describe('real replies parse with the contract and with the document', () => {
   it('answers a refusal with the error body', async () => {
     const response = await fetch(server.url + '/api/people/x');
     assert.equal(response.status, 400);
-    const route = routes.find((r) => r.method === 'get' && r.path === '/api/people/:id')!;
-    assert.deepEqual((route.replies[400]!.body as z.ZodType).parse(await response.json()), { error: 'person id "x" must be a positive whole number' });
+    const route = defined(routes.find((r) => r.method === 'get' && r.path === '/api/people/:id'), 'GET /api/people/:id in the table');
+    const refusal = route.replies[400]?.body;
+    assert.ok(refusal instanceof z.ZodType, 'GET /api/people/:id documents its 400 body');
+    assert.deepEqual(refusal.parse(await response.json()), { error: 'person id "x" must be a positive whole number' });
   });
 
   // last: the first account turns the login on

@@ -15,8 +15,7 @@ import { EventRecorder, type RecordedChange } from '../../src/events/recorder.js
 import { SnapshotStore } from '../../src/events/snapshots.js';
 import { openDatabase, type Db } from '../../src/storage/database.js';
 import { EventsRepository } from '../../src/storage/events.repository.js';
-import { tempDir } from '../helpers.js';
-import { defined } from '../support/defined.js';
+import { tempDir, defined } from '../helpers.js';
 import { emitted, waitFor } from '../support/wait.js';
 
 const WIDTH = 64;

@@ -7,6 +7,7 @@ import type { FaceQuality } from '../../src/common/types.js';
 import { EventLog, faceScore, updateDue, type SampleInput } from '../../src/events/event-log.js';
 import { openDatabase, type Db } from '../../src/storage/database.js';
 import { EventsRepository, decodeCursor, encodeCursor, filterToSql } from '../../src/storage/events.repository.js';
+import { defined } from '../helpers.js';
 
 const goodFace: FaceQuality = { size: 120, sharpness: 400, roll: 0, yaw: 0 };
 const smallFace: FaceQuality = { size: 40, sharpness: 100, roll: 10, yaw: 30 };
@@ -29,8 +30,8 @@ describe('EventLog (the event state machine, on a fake clock)', () => {
     assert.equal(log.sample(sample({ ts: 0, identity: { label: 'unknown', score: 0.3, known: false, decided: false } })), null);
     const start = log.sample(sample({ ts: 100 }));
     assert.equal(start?.kind, 'start');
-    assert.equal(start?.event.id, 'ev_100');
-    assert.equal(start?.event.label, 'ann');
+    assert.equal(start.event.id, 'ev_100');
+    assert.equal(start.event.label, 'ann');
     assert.equal(log.openCount, 1);
   });
 
@@ -40,8 +41,8 @@ describe('EventLog (the event state machine, on a fake clock)', () => {
     assert.equal(log.sample(sample({ ts: 500, matchScore: 0.6 })), null, 'nothing better, too soon');
     const better = log.sample(sample({ ts: 600, matchScore: 0.9 }));
     assert.equal(better?.kind, 'update');
-    assert.equal(better?.event.score, 0.9);
-    assert.equal(better?.newBestFace, false);
+    assert.equal(better.event.score, 0.9);
+    assert.equal(better.newBestFace, false);
     const face = log.sample(sample({ ts: 700, matchScore: 0.5, quality: goodFace }));
     assert.equal(face?.newBestFace, true);
     assert.equal(log.sample(sample({ ts: 2600, matchScore: 0.5 })), null, '1.9 s after the last write');
@@ -103,7 +104,7 @@ describe('EventsRepository on real SQLite', () => {
     for (let i = 0; i < 25; i++) {
       const person = i % 3 === 0 ? 'unknown' : i % 2 ? 'ann' : 'bob';
       changes.push(
-        log.sample(sample({ ts: 1000 + i, trackId: i, cameraId: i < 10 ? 'door' : 'yard', identity: { label: person, score: 0.5, known: person !== 'unknown', decided: true } }))!,
+        defined(log.sample(sample({ ts: 1000 + i, trackId: i, cameraId: i < 10 ? 'door' : 'yard', identity: { label: person, score: 0.5, known: person !== 'unknown', decided: true } })), `the start of event ${i}`),
       );
     }
     repo.upsertMany(changes.map((c) => c.event));
@@ -124,7 +125,7 @@ describe('EventsRepository on real SQLite', () => {
     }
     assert.equal(seen.length, 25);
     assert.equal(new Set(seen).size, 25);
-    const times = seen.map((id) => repo.get(id)!.startedAt);
+    const times = seen.map((id) => defined(repo.get(id), `event ${id}`).startedAt);
     assert.deepEqual(times, [...times].sort((a, b) => b - a));
   });
 
@@ -142,7 +143,7 @@ describe('EventsRepository on real SQLite', () => {
 
   it('records a review and a relabel, which makes the event known under the new name', () => {
     const unknown = repo.list({ limit: 1, known: false }).events[0];
-    const relabeled = repo.review(unknown.id, 'relabeled', 'carol')!;
+    const relabeled = defined(repo.review(unknown.id, 'relabeled', 'carol'), 'the relabeled event');
     assert.deepEqual([relabeled.review, relabeled.label, relabeled.known], ['relabeled', 'carol', true]);
     assert.equal(repo.list({ limit: 10, person: 'carol' }).events.length, 1);
   });
@@ -151,7 +152,7 @@ describe('EventsRepository on real SQLite', () => {
     const [event] = repo.list({ limit: 1 }).events;
     repo.upsertMany([{ ...event, ended: false, facePath: 'snapshots/d/x-face.jpg', framePath: 'snapshots/d/x-frame.jpg', snapshotBytes: 10 }]);
     repo.upsertMany([{ ...event, ended: true, score: 0.99 }]);
-    const stored = repo.get(event.id)!;
+    const stored = defined(repo.get(event.id), 'the stored event');
     assert.deepEqual([stored.facePath, stored.ended, stored.score], ['snapshots/d/x-face.jpg', true, 0.99]);
     assert.equal(repo.totalSnapshotBytes(), 10);
   });
@@ -174,7 +175,7 @@ describe('retention', () => {
       const ages = [40, 35, 10, 5, 1]; // days old
       repo.upsertMany(
         ages.map((age, i) => {
-          const event = log.sample(sample({ ts: now - age * day, trackId: i }))!.event;
+          const event = defined(log.sample(sample({ ts: now - age * day, trackId: i })), `the start of event ${i}`).event;
           const facePath = path.join('snapshots', 'd', `${event.id}-face.jpg`);
           const framePath = path.join('snapshots', 'd', `${event.id}-frame.jpg`);
           writeFileSync(path.join(dir, facePath), Buffer.alloc(600));

@@ -53,10 +53,11 @@ test('facenet128 embeds 150×150 crops into unit 128-d vectors without leaking t
 
     const crops = randomCrops(2, 42);
     const before = tf.memory().numTensors;
-    const [a, b] = embedder.embed(crops, 2);
+    const vectors = embedder.embed(crops, 2);
     assert.equal(tf.memory().numTensors, before, 'embed() leaked tensors');
 
-    assert.ok(a && b, 'two vectors for two crops');
+    assert.equal(vectors.length, 2, 'two vectors for two crops');
+    const [a, b] = vectors;
     for (const v of [a, b]) {
       assert.equal(v.length, 128);
       assert.ok(v.every(Number.isFinite), 'finite values');

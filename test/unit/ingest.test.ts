@@ -25,10 +25,10 @@ import { parseFfmpegVersion, rtspTimeoutOptionFor } from '../../src/ingest/ffmpe
 import { SlotPool } from '../../src/common/slot-pool.js';
 import type { Frame } from '../../src/common/frame.js';
 import { FrameReader } from '../../src/ingest/frame-reader.js';
-import { defined } from '../support/defined.js';
 import { parseFfmpegDuration, parseFfmpegStreamInfo, parseFfprobeDuration, parseFfprobeJson, parseRate, probeArgs } from '../../src/ingest/probe.js';
 import { classifyStderr, type ProblemContext, type StreamProblem } from '../../src/ingest/stream-problem.js';
 import { DEFAULT_BACKOFF, INITIAL_WATCH_STATE, backoffDelay, failuresAfterRun, nextWatchState, type WatchState } from '../../src/ingest/watchdog.js';
+import { defined } from '../helpers.js';
 
 const FFMPEG5: FfmpegFlavour = { rtspTimeoutOption: '-timeout' };
 const FFMPEG4: FfmpegFlavour = { rtspTimeoutOption: '-stimeout' };

@@ -16,8 +16,7 @@ import type { CameraStatus, FrameMessage } from '../../src/common/live-events.js
 import { Histogram } from '../../src/pipeline/metrics.js';
 import type { LabeledFrame } from '../../src/pipeline/vision-pipeline.js';
 import { LiveHub, MAX_UNACKED } from '../../src/server/live.js';
-import { socketConnected } from '../helpers.js';
-import { defined } from '../support/defined.js';
+import { socketConnected, defined } from '../helpers.js';
 import { messages, waitFor, waitUntil, type LiveClient } from '../support/wait.js';
 
 const CAMERA = 'door';

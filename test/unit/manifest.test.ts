@@ -41,7 +41,7 @@ describe('models/manifest.json', () => {
 
   test('cache paths are <cache>/<package>@<version>/<path>', () => {
     const saved = process.env[ENV];
-    delete process.env[ENV];
+    Reflect.deleteProperty(process.env, ENV);
     try {
       assert.equal(modelCacheDir(), MODEL_CACHE);
       assert.equal(
@@ -51,7 +51,7 @@ describe('models/manifest.json', () => {
       process.env[ENV] = '/somewhere/else';
       assert.equal(modelCacheDir(), '/somewhere/else', 'the variable is read on each call');
     } finally {
-      if (saved === undefined) delete process.env[ENV];
+      if (saved === undefined) Reflect.deleteProperty(process.env, ENV);
       else process.env[ENV] = saved;
     }
   });
@@ -114,7 +114,7 @@ describe('a damaged model cache', () => {
   });
 
   after(() => {
-    if (saved === undefined) delete process.env[ENV];
+    if (saved === undefined) Reflect.deleteProperty(process.env, ENV);
     else process.env[ENV] = saved;
     temp?.remove();
   });

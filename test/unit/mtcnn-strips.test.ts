@@ -11,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import sharp from 'sharp';
 import type { RgbImage } from '../../src/common/types.js';
 import { PNET_STRIP_PIXELS, loadMtcnn, pnetStrips, type Mtcnn } from '../../src/detection/mtcnn.js';
-import { samplePhoto } from '../helpers.js';
+import { samplePhoto, Teardown } from '../helpers.js';
 
 describe('pnetStrips', () => {
   it('keeps every map column of the level exactly once, from strips at even columns', () => {
@@ -50,6 +50,7 @@ describe('pnetStrips', () => {
 
 describe('MTCNN with P-Net in strips', { skip: existsSync(samplePhoto(1)) ? false : `sample photo missing at ${samplePhoto(1)}: run npm run models` }, () => {
   let detector: Mtcnn;
+  const teardown = new Teardown();
 
   async function photo(n: 1 | 6, width: number, height: number): Promise<RgbImage> {
     const { data, info } = await sharp(samplePhoto(n)).resize(width, height, { fit: 'fill' }).removeAlpha().raw().toBuffer({ resolveWithObject: true });
@@ -58,8 +59,9 @@ describe('MTCNN with P-Net in strips', { skip: existsSync(samplePhoto(1)) ? fals
 
   before(async () => {
     detector = await loadMtcnn();
+    teardown.add(() => detector.dispose());
   });
-  after(() => detector?.dispose());
+  after(() => teardown.run());
 
   it('finds the same faces, boxes, landmarks and scores as whole levels, on odd sizes and with narrow strips', async () => {
     // a noise image too: many P-Net proposals, ties included

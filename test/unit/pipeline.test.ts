@@ -12,7 +12,7 @@ import type { LiveFace } from '../../src/common/live-events.js';
 import { FrameRing } from '../../src/common/slot-pool.js';
 import { HOLD_AFTER_CUT_MS, MAX_HELD_FRAMES, VisionPipeline } from '../../src/pipeline/vision-pipeline.js';
 import type { VisionWorker } from '../../src/pipeline/vision-workers.js';
-import { defined } from '../support/defined.js';
+import { defined } from '../helpers.js';
 
 interface Call {
   seq: number;

@@ -26,6 +26,7 @@ import {
   type Libsvm,
 } from '../../src/recognition/svm-matcher.js';
 import type { StoredEmbedding } from '../../src/storage/people.repository.js';
+import { defined } from '../helpers.js';
 
 const DIM = 16;
 const MODEL = 'mobilefacenet192';
@@ -124,7 +125,7 @@ describe('SVM matcher on synthetic clusters', () => {
         const c = cosineOnly.match(outlier());
         assert.equal(c.label, 'unknown');
         assert.equal(c.unknownReason, 'below-min-similarity');
-        assert.ok(c.similarity! < 0, `similarity ${c.similarity}`);
+        assert.ok(defined(c.similarity, 'a similarity') < 0, `similarity ${c.similarity}`);
       } finally {
         cosineOnly.dispose();
       }

@@ -25,6 +25,7 @@ import {
   type CropFiles,
   type NewSample,
 } from '../../src/storage/people.repository.js';
+import { defined } from '../helpers.js';
 
 const MODEL = 'mobilefacenet192';
 const temps: string[] = [];
@@ -268,12 +269,12 @@ describe('person names', () => {
 describe('quality gates', () => {
   test('each gate names what failed and by how much', () => {
     assert.equal(qualityProblem(GOOD_QUALITY), undefined);
-    assert.match(qualityProblem({ ...GOOD_QUALITY, size: 30 })!, /too small \(30 px, at least 40 px\)/);
-    assert.match(qualityProblem({ ...GOOD_QUALITY, sharpness: 12 })!, /blurred \(sharpness 12/);
-    assert.match(qualityProblem({ ...GOOD_QUALITY, roll: -31 })!, /roll -31°/);
-    assert.match(qualityProblem({ ...GOOD_QUALITY, yaw: 36 })!, /yaw 36°/);
+    assert.match(defined(qualityProblem({ ...GOOD_QUALITY, size: 30 }), 'a problem'), /too small \(30 px, at least 40 px\)/);
+    assert.match(defined(qualityProblem({ ...GOOD_QUALITY, sharpness: 12 }), 'a problem'), /blurred \(sharpness 12/);
+    assert.match(defined(qualityProblem({ ...GOOD_QUALITY, roll: -31 }), 'a problem'), /roll -31°/);
+    assert.match(defined(qualityProblem({ ...GOOD_QUALITY, yaw: 36 }), 'a problem'), /yaw 36°/);
     assert.equal(qualityProblem({ ...GOOD_QUALITY, yaw: 36 }, { ...QUALITY_GATE_DEFAULTS, maxYaw: 45 }), undefined, 'gates are overridable');
-    assert.match(faceProblem({ confidence: 0.75, quality: GOOD_QUALITY })!, /confidence 0.75/);
+    assert.match(defined(faceProblem({ confidence: 0.75, quality: GOOD_QUALITY }), 'a problem'), /confidence 0.75/);
     assert.equal(faceProblem({ confidence: 0.99, quality: GOOD_QUALITY }), undefined);
   });
 });
@@ -308,7 +309,7 @@ describe('enrolment with a fake face finder', () => {
   };
   const finder: FaceFinder = {
     embedder: { id: MODEL },
-    analyze: async (file) => ({ image, faces: photos[path.basename(file)] ?? [] }),
+    analyze: (file) => Promise.resolve({ image, faces: photos[path.basename(file)] ?? [] }),
   };
   const defaults = { gates: QUALITY_GATE_DEFAULTS, largest: false };
 
@@ -349,7 +350,7 @@ describe('enrolment with a fake face finder', () => {
     assert.equal(report.enrolled[0].sampleIds.length, 2);
     const stored = repo.embeddings(MODEL);
     assert.deepEqual(stored[0].vector, photos['two.jpg'][0].embedding.vector);
-    const crop = path.join(dir, repo.listSamples(report.enrolled[0].personId)[0].cropPath!);
+    const crop = path.join(dir, defined(repo.listSamples(report.enrolled[0].personId)[0].cropPath, 'the crop of the first sample'));
     assert.deepEqual([...readFileSync(crop).subarray(0, 2)], [0xff, 0xd8], 'the crop is a JPEG');
     db.close();
   });
@@ -381,7 +382,7 @@ describe('people repository on SQLite', () => {
     const dir = tempDir();
     const db = openDatabase(dir);
     assert.equal(db.pragma('journal_mode', { simple: true }), 'wal');
-    assert.equal(schemaVersion(db), MIGRATIONS.at(-1)!.version);
+    assert.equal(schemaVersion(db), MIGRATIONS.at(-1)?.version);
     assert.deepEqual(migrate(db), [], 'nothing left to apply');
     const extra = [...MIGRATIONS, { version: 99, name: 'test table', sql: 'CREATE TABLE t (x INTEGER)' }];
     assert.deepEqual(migrate(db, extra), [99]);

@@ -13,7 +13,7 @@ import { FrameRing, SlotPool } from '../../src/common/slot-pool.js';
 import { FrameReader } from '../../src/ingest/frame-reader.js';
 import { VisionPipeline } from '../../src/pipeline/vision-pipeline.js';
 import type { VisionWorker } from '../../src/pipeline/vision-workers.js';
-import { defined } from '../support/defined.js';
+import { defined } from '../helpers.js';
 
 /** A detector that keeps every request open until `answerAll()`, and remembers the buffers it saw. */
 class RecordingWorker {

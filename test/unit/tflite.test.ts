@@ -10,6 +10,7 @@ import { readModelFile } from '../../src/models/manifest.js';
 import { initRuntime } from '../../src/models/runtime.js';
 import { TfliteGraph } from '../../src/models/tflite-graph.js';
 import { readTflite, type TfliteModel } from '../../src/models/tflite-reader.js';
+import { defined } from '../helpers.js';
 
 const NETS = [
   { id: 'mtcnn', file: 'pnet.tflite' },
@@ -34,7 +35,7 @@ before(async () => {
     return;
   }
   for (const { file } of NETS) {
-    const model = readTflite(bytes.get(file)!, file);
+    const model = readTflite(loaded(bytes, file), file);
     models.set(file, model);
     fused.set(file, new TfliteGraph(model, file, true));
     plain.set(file, new TfliteGraph(model, file, false));
@@ -46,6 +47,11 @@ after(() => {
 });
 
 /** Skips the test when the model cache is not there; returns true if it did. */
+/** `map`'s entry for `file`, which before() put there; a clear failure where it did not. */
+function loaded<T>(map: Map<NetFile, T>, file: NetFile): T {
+  return defined(map.get(file), `${file}, loaded by before()`);
+}
+
 function skipped(t: { skip: (message: string) => void }): boolean {
   if (missing) t.skip(`model files not in the cache (${missing}): run \`npm run models\``);
   return missing !== null;
@@ -73,7 +79,7 @@ function run(graph: TfliteGraph, input: tf.Tensor4D): { shape: number[]; data: F
 describe('readTflite', () => {
   test('lists the MTCNN nets: inputs, outputs and their declared shapes', (t) => {
     if (skipped(t)) return;
-    const pnet = models.get('pnet.tflite')!;
+    const pnet = loaded(models, 'pnet.tflite');
     assert.deepEqual(tensorInfo(pnet, pnet.inputs), [{ name: 'pnet/input', shape: [1, 1280, 960, 3] }]);
     assert.deepEqual(
       tensorInfo(pnet, pnet.outputs).map((o) => o.name),
@@ -83,7 +89,7 @@ describe('readTflite', () => {
       tensorInfo(pnet, pnet.outputs).map((o) => o.shape.at(-1)),
       [2, 4],
     );
-    const rnet = models.get('rnet.tflite')!;
+    const rnet = loaded(models, 'rnet.tflite');
     assert.deepEqual(tensorInfo(rnet, rnet.inputs), [{ name: 'rnet/input', shape: [1, 24, 24, 3] }]);
     assert.deepEqual(
       tensorInfo(rnet, rnet.outputs).map((o) => o.shape),
@@ -92,7 +98,7 @@ describe('readTflite', () => {
         [1, 4],
       ],
     );
-    const onet = models.get('onet.tflite')!;
+    const onet = loaded(models, 'onet.tflite');
     assert.deepEqual(tensorInfo(onet, onet.inputs), [{ name: 'onet/input', shape: [1, 48, 48, 3] }]);
     assert.deepEqual(
       tensorInfo(onet, onet.outputs).map((o) => o.shape),
@@ -106,7 +112,7 @@ describe('readTflite', () => {
 
   test('lists MobileFaceNet: input [2,112,112,3], output embeddings [2,192]', (t) => {
     if (skipped(t)) return;
-    const m = models.get('MobileFaceNet.tflite')!;
+    const m = loaded(models, 'MobileFaceNet.tflite');
     assert.deepEqual(tensorInfo(m, m.inputs), [{ name: 'input', shape: [2, 112, 112, 3] }]);
     assert.deepEqual(tensorInfo(m, m.outputs), [{ name: 'embeddings', shape: [2, 192] }]);
   });
@@ -114,7 +120,7 @@ describe('readTflite', () => {
   test('reads operators, constant weights and the schema version', (t) => {
     if (skipped(t)) return;
     for (const { file } of NETS) {
-      const m = models.get(file)!;
+      const m = loaded(models, file);
       assert.equal(m.version, 3, `${file} schema version`);
       assert.ok(m.operators.length > 10, `${file} has operators`);
       assert.ok(
@@ -125,7 +131,7 @@ describe('readTflite', () => {
       for (const op of m.operators) for (const i of [...op.inputs, ...op.outputs]) assert.ok(i === -1 || m.tensors[i], `${file}: tensor ${i}`);
       assert.equal(m.tensors[m.inputs[0]].data, null, `${file} input has no constant data`);
       // a convolution filter is a constant whose byte size matches its float32 shape
-      const conv = m.operators.find((op) => op.opName === 'CONV_2D')!;
+      const conv = defined(m.operators.find((op) => op.opName === 'CONV_2D'), `a CONV_2D operator in ${file}`);
       const filter = m.tensors[conv.inputs[1]];
       assert.ok(filter.data, `${file} filter is a constant`);
       assert.equal(filter.data.byteLength, filter.shape.reduce((a, b) => a * b, 1) * 4, `${file} filter ${filter.name} bytes`);
@@ -140,11 +146,11 @@ describe('readTflite', () => {
 
   test('reads a Buffer slice of a larger allocation (non-zero byteOffset)', (t) => {
     if (skipped(t)) return;
-    const original = bytes.get('rnet.tflite')!;
+    const original = loaded(bytes, 'rnet.tflite');
     const padded = Buffer.alloc(original.length + 13);
     original.copy(padded, 13);
     const m = readTflite(padded.subarray(13), 'rnet.tflite');
-    const reference = models.get('rnet.tflite')!;
+    const reference = loaded(models, 'rnet.tflite');
     assert.deepEqual(tensorInfo(m, m.inputs), tensorInfo(reference, reference.inputs));
     assert.equal(m.tensors.length, reference.tensors.length);
     assert.equal(m.operators.length, reference.operators.length);
@@ -165,8 +171,8 @@ describe('TfliteGraph', () => {
       if (skipped(t)) return;
       const input = inputs[file]();
       try {
-        const a = run(fused.get(file)!, input);
-        const b = run(plain.get(file)!, input);
+        const a = run(loaded(fused, file), input);
+        const b = run(loaded(plain, file), input);
         assert.equal(a.length, b.length);
         assert.deepEqual(
           a.map((o) => o.shape),
@@ -178,8 +184,8 @@ describe('TfliteGraph', () => {
           assert.ok(diff < 1e-4, `${file} output ${k}: max abs diff ${diff}`);
         });
         // not trivially equal: different inputs give different outputs
-        const other = tf.randomUniform(input.shape, -1, 1, 'float32', 99) as tf.Tensor4D;
-        const c = run(fused.get(file)!, other);
+        const other = tf.randomUniform<tf.Rank.R4>(input.shape, -1, 1, 'float32', 99);
+        const c = run(loaded(fused, file), other);
         other.dispose();
         assert.ok(maxAbsDiff(a[0].data, c[0].data) > 1e-3, `${file}: output depends on the input`);
       } finally {
@@ -190,8 +196,8 @@ describe('TfliteGraph', () => {
 
   test('pnet runs on any image size: outputs are (size − 12)/2 + 1 cells, probabilities sum to 1', (t) => {
     if (skipped(t)) return;
-    const input = tf.randomUniform([1, 40, 30, 3], -1, 1, 'float32', 5) as tf.Tensor4D;
-    const [prob, reg] = run(fused.get('pnet.tflite')!, input);
+    const input = tf.randomUniform<tf.Rank.R4>([1, 40, 30, 3], -1, 1, 'float32', 5);
+    const [prob, reg] = run(loaded(fused, 'pnet.tflite'), input);
     input.dispose();
     assert.deepEqual(prob.shape, [1, 15, 10, 2]);
     assert.deepEqual(reg.shape, [1, 15, 10, 4]);
@@ -203,9 +209,9 @@ describe('TfliteGraph', () => {
 
   test('MobileFaceNet accepts batches of 1 and 3, not only the declared 2', (t) => {
     if (skipped(t)) return;
-    const graph = fused.get('MobileFaceNet.tflite')!;
-    const three = tf.randomUniform([3, 112, 112, 3], -1, 1, 'float32', 6) as tf.Tensor4D;
-    const first = tf.slice(three, [0, 0, 0, 0], [1, 112, 112, 3]) as tf.Tensor4D;
+    const graph = loaded(fused, 'MobileFaceNet.tflite');
+    const three = tf.randomUniform<tf.Rank.R4>([3, 112, 112, 3], -1, 1, 'float32', 6);
+    const first = tf.slice(three, [0, 0, 0, 0], [1, 112, 112, 3]);
     try {
       const [batch3] = run(graph, three);
       const [batch1] = run(graph, first);
@@ -230,10 +236,10 @@ describe('TfliteGraph', () => {
   ] as const) {
     test(`${file}: a batch of 3 identical inputs gives 3 identical rows`, (t) => {
       if (skipped(t)) return;
-      const one = tf.randomUniform([1, size, size, 3], -1, 1, 'float32', 7) as tf.Tensor4D;
-      const three = tf.concat([one, one, one]) as tf.Tensor4D;
+      const one = tf.randomUniform<tf.Rank.R4>([1, size, size, 3], -1, 1, 'float32', 7);
+      const three = tf.concat([one, one, one]);
       try {
-        for (const graph of [fused.get(file)!, plain.get(file)!]) {
+        for (const graph of [loaded(fused, file), loaded(plain, file)]) {
           const outputs = run(graph, three);
           const single = run(graph, one);
           outputs.forEach((o, k) => {
@@ -256,9 +262,9 @@ describe('TfliteGraph', () => {
 
   test('predict leaves no tensors behind, and names its outputs', (t) => {
     if (skipped(t)) return;
-    const graph = fused.get('onet.tflite')!;
+    const graph = loaded(fused, 'onet.tflite');
     assert.deepEqual(graph.outputNames, ['onet/prob1', 'onet/conv6-2/conv6-2', 'onet/conv6-3/conv6-3']);
-    const input = tf.zeros([2, 48, 48, 3]) as tf.Tensor4D;
+    const input = tf.zeros<tf.Rank.R4>([2, 48, 48, 3]);
     run(graph, input); // warm-up
     const before = tf.memory().numTensors;
     for (let i = 0; i < 3; i++) run(graph, input);

@@ -4,6 +4,7 @@ import type { Box, Detection } from '../../src/common/types.js';
 import { UNKNOWN } from '../../src/common/match.js';
 import { IdentityVote, decide, DEFAULT_VOTE_OPTIONS } from '../../src/tracking/identity-vote.js';
 import { Tracker, iou, predictBox } from '../../src/tracking/tracker.js';
+import { defined } from '../helpers.js';
 
 /** One detection round of a track, as the pipeline runs it: count it, then ask. */
 function round(vote: IdentityVote): boolean {
@@ -83,7 +84,7 @@ describe('Tracker', () => {
     const added = tracker.addUntracked([det([96, 100, 50, 50]), det([400, 50, 60, 60]), det([600, 50, 40, 40], 0.5)], 40);
     assert.deepEqual(added.map((t) => t.box[0]), [400], 'the new confident face only');
     assert.equal(added[0].startedAt, 40);
-    const tracked = tracker.all.find((t) => t.id === id)!;
+    const tracked = defined(tracker.all.find((t) => t.id === id), `track ${id}`);
     assert.deepEqual([tracked.box[0], tracked.updatedAt], [100, 80], 'the tracked face keeps its newer box');
   });
 
@@ -145,7 +146,7 @@ describe('IdentityVote', () => {
 });
 
 describe('identity changes and scene cuts', () => {
-  it('calls a decided identity contradicted after maxDisagreements rechecks in a row name someone else, and looks again at once after one', async () => {
+  it('calls a decided identity contradicted after maxDisagreements rechecks in a row name someone else, and looks again at once after one', () => {
     const vote = new IdentityVote({ ...DEFAULT_VOTE_OPTIONS, minSamples: 1, recheckEvery: 10, maxDisagreements: 2 });
     vote.add({ label: 'ann', score: 0.9, faceSize: 100 });
     assert.equal(round(vote), false);
