@@ -276,7 +276,11 @@ async function startApiServer(dataDir: string, clip: string) {
     // the camera comes from the (trusted) config, as a user's would
     cameras: [{ id: CAMERA_ID, url: clip, fps: BENCH_FPS, maxWidth: BENCH_WIDTH, maxHeight: BENCH_HEIGHT, loop: true }],
   });
-  return startServer(config, (camera) => createCameraSource(camera), lineLogger((line) => serverLog.push(line)));
+  return startServer(
+    config,
+    (camera) => createCameraSource(camera),
+    lineLogger((line) => serverLog.push(line)),
+  );
 }
 
 /** What the viewer counts while `counting` (reset at the start of each phase). */
@@ -294,7 +298,10 @@ interface ViewerCounts {
 function watchCamera(socket: Socket, server: { cameras: { statuses(): { id: string; state: string; reason: string | null }[] } }): ViewerCounts {
   let firstFrame!: () => void; // set by the executor, which runs at once
   const first = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`the camera delivered no frame within 45 s: ${JSON.stringify(server.cameras.statuses().map((s) => [s.id, s.state, s.reason]))}`)), 45_000);
+    const timer = setTimeout(
+      () => reject(new Error(`the camera delivered no frame within 45 s: ${JSON.stringify(server.cameras.statuses().map((s) => [s.id, s.state, s.reason]))}`)),
+      45_000,
+    );
     firstFrame = () => {
       clearTimeout(timer);
       resolve();
@@ -382,9 +389,13 @@ function printApiReport(report: ApiReport): void {
       `phase ${p.name}: viewer ${f(p.fps)} fps (worst second ${p.worstSecondFps}), capture→viewer p50/p95 ${f(p.clientP50, 0)}/${f(p.clientP95, 0)} ms, ` +
         `main thread busy ${f(100 * p.mainThreadBusy, 0)}%, event-loop delay p99 ${f(p.loopDelayP99, 0)} ms, load average ${p.loadAverage.map((l) => l.toFixed(2)).join(' ')}\n`,
     );
-    process.stdout.write(`  CPU (% of one core): server process ${f(p.cpu.server, 0)} (workers and viewer included), camera ffmpeg ${f(p.cpu.cameraFfmpeg, 0)}${p.cpu.load === null ? '' : `, load generator ${f(p.cpu.load, 0)}`}\n`);
+    process.stdout.write(
+      `  CPU (% of one core): server process ${f(p.cpu.server, 0)} (workers and viewer included), camera ffmpeg ${f(p.cpu.cameraFfmpeg, 0)}${p.cpu.load === null ? '' : `, load generator ${f(p.cpu.load, 0)}`}\n`,
+    );
     if (p.load) {
-      const statuses = Object.entries(p.load.statuses).map(([code, n]) => `${code}: ${n}`).join(', ');
+      const statuses = Object.entries(p.load.statuses)
+        .map(([code, n]) => `${code}: ${n}`)
+        .join(', ');
       process.stdout.write(
         `  API: ${f(p.load.requestsPerS, 0)} requests/s over ${f(p.load.seconds)} s (${statuses || 'no answers'}; ${p.load.errors} network errors), ` +
           `${f(p.load.bytesPerS / 1e6)} MB/s, 200s answered in p50/p95 ${f(p.load.okP50, 0)}/${f(p.load.okP95, 0)} ms\n`,
@@ -392,7 +403,11 @@ function printApiReport(report: ApiReport): void {
     }
   }
   process.stdout.write(`\nviewer fps under load / without: ${f(report.ratio, 2)}\n`);
-  process.stdout.write(`targets: ${Object.entries(report.targets).map(([k, v]) => `${k} ${v ? 'met' : 'MISSED'}`).join(', ')}\n`);
+  process.stdout.write(
+    `targets: ${Object.entries(report.targets)
+      .map(([k, v]) => `${k} ${v ? 'met' : 'MISSED'}`)
+      .join(', ')}\n`,
+  );
 }
 
 /** `count` ended events over the last hours, a third of them known, written as the recorder writes them. */

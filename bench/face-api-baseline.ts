@@ -163,7 +163,8 @@ async function measureBaseline(raw: string): Promise<void> {
     backend: tf.getBackend(),
     simd: Boolean(await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT')),
     multithread: Boolean(await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT')),
-    pipeline: 'face-api 1.7.15: detectAllFaces(TinyFaceDetectorOptions default, input 416) → withFaceLandmarks(tiny) → withFaceDescriptors (128-d), on every frame it is given, frames spread evenly over the clip',
+    pipeline:
+      'face-api 1.7.15: detectAllFaces(TinyFaceDetectorOptions default, input 416) → withFaceLandmarks(tiny) → withFaceDescriptors (128-d), on every frame it is given, frames spread evenly over the clip',
   };
   process.stdout.write(JSON.stringify(result) + '\n');
 }

@@ -81,7 +81,7 @@ export function benchGallery(argv: string[]): number {
       printTable(
         ['matching one face', 'ms', 'right answers'],
         [
-          ['to each person\'s trimmed mean', mean.ms.toFixed(3), `${(mean.correct * 100).toFixed(1)}%`],
+          ["to each person's trimmed mean", mean.ms.toFixed(3), `${(mean.correct * 100).toFixed(1)}%`],
           ['baseline: to every sample', sample.ms.toFixed(3), `${(sample.correct * 100).toFixed(1)}%`],
         ],
       );

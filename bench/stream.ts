@@ -45,7 +45,16 @@ import { SlotPool } from '../src/common/slot-pool.js';
 import { locateFfmpeg, waitForExit, type FfmpegInfo } from '../src/ingest/ffmpeg.js';
 import { startServer, type RunningServer } from '../src/app/compose.js';
 import { lineLogger } from '../src/common/logger.js';
-import { childProcesses, prepareClip, processCpuSeconds, startPublisher, startRtspServer, stopPublisher, type ChildInfo, type RtspServer } from '../test/support/loopback-streams.js';
+import {
+  childProcesses,
+  prepareClip,
+  processCpuSeconds,
+  startPublisher,
+  startRtspServer,
+  stopPublisher,
+  type ChildInfo,
+  type RtspServer,
+} from '../test/support/loopback-streams.js';
 import { runBaseline, type BaselineResult } from './face-api-baseline.js';
 import { BENCH_CLIPS, BENCH_FPS, BENCH_HEIGHT, BENCH_WIDTH, PERSON, benchDataDir, benchSeconds, benchWork, runCleanups } from './live.js';
 import { quantile } from '../src/pipeline/metrics.js';
@@ -119,7 +128,11 @@ export async function benchStream(argv: string[]): Promise<number> {
     const serverLog: string[] = [];
     // as `facestream serve` wires it: one pool of frame rings for all cameras
     const framePool = new SlotPool();
-    const server = await startServer(configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir: gallery }), (camera) => createCameraSource(camera, () => undefined, { framePool }), lineLogger((line) => serverLog.push(line)));
+    const server = await startServer(
+      configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir: gallery }),
+      (camera) => createCameraSource(camera, () => undefined, { framePool }),
+      lineLogger((line) => serverLog.push(line)),
+    );
     cleanups.push(() => server.stop());
     const bench: Bench = { server, rtsp, ffmpeg, clips, seconds: options.seconds, progress };
 
@@ -231,7 +244,15 @@ async function addCameras(bench: Bench, ids: string[]): Promise<void> {
     const response = await fetch(`${bench.server.url}/api/cameras`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ id, url: bench.rtsp.clientUrl(id), transport: 'udp', maxWidth: BENCH_WIDTH, maxHeight: BENCH_HEIGHT, fps: BENCH_FPS, name: path.basename(BENCH_CLIPS[i]) }),
+      body: JSON.stringify({
+        id,
+        url: bench.rtsp.clientUrl(id),
+        transport: 'udp',
+        maxWidth: BENCH_WIDTH,
+        maxHeight: BENCH_HEIGHT,
+        fps: BENCH_FPS,
+        name: path.basename(BENCH_CLIPS[i]),
+      }),
     });
     if (response.status !== 201) throw new Error(`POST /api/cameras ${id}: ${response.status} ${await response.text()}`);
   }
@@ -252,7 +273,10 @@ function watchCameras(socket: Socket, ids: string[], server: Bench['server']): V
   // replaced at once: the Promise's executor below runs synchronously
   let allFirst: () => void = () => undefined;
   const allLive = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`not every camera delivered a frame within 45 s: ${JSON.stringify(server.cameras.statuses().map((s) => [s.id, s.state, s.reason]))}`)), 45_000);
+    const timer = setTimeout(
+      () => reject(new Error(`not every camera delivered a frame within 45 s: ${JSON.stringify(server.cameras.statuses().map((s) => [s.id, s.state, s.reason]))}`)),
+      45_000,
+    );
     allFirst = () => {
       clearTimeout(timer);
       resolve();
@@ -408,7 +432,19 @@ function printStreamReport(report: StreamReport, many: number): void {
     process.stdout.write(`${s.cameras} camera(s), ${f(s.seconds)} s measured, load average ${s.loadAverage.map((l) => l.toFixed(2)).join(' ')}\n`);
     printTable(
       ['camera', 'clip', 'fps in', 'processed fps', 'recv fps', 'boxes fps', 'dropped', 'emit p50/p95 ms', 'client p50/p95 ms', 'detect ms', 'embed ms/face'],
-      s.perCamera.map((c) => [c.id, c.clip, f(c.fpsIn), f(c.fpsProcessed), f(c.framesReceivedPerS), f(c.boxesPerS), c.framesDropped, `${f(c.emitP50, 0)}/${f(c.emitP95, 0)}`, `${f(c.clientP50, 0)}/${f(c.clientP95, 0)}`, f(c.detectMs), f(c.embedMsPerFace)]),
+      s.perCamera.map((c) => [
+        c.id,
+        c.clip,
+        f(c.fpsIn),
+        f(c.fpsProcessed),
+        f(c.framesReceivedPerS),
+        f(c.boxesPerS),
+        c.framesDropped,
+        `${f(c.emitP50, 0)}/${f(c.emitP95, 0)}`,
+        `${f(c.clientP50, 0)}/${f(c.clientP95, 0)}`,
+        f(c.detectMs),
+        f(c.embedMsPerFace),
+      ]),
     );
     process.stdout.write(
       `CPU (% of one core): server process ${f(s.cpu.server, 0)} (with the Socket.IO client), camera ffmpeg ${s.cpu.cameraFfmpeg.map((v) => f(v, 0)).join(' ')}, publishers ${s.cpu.publishers.map((v) => f(v, 0)).join(' ')}, RTSP server ${f(s.cpu.rtspServer, 0)}\n`,
@@ -431,6 +467,10 @@ function printStreamReport(report: StreamReport, many: number): void {
         `frames delivered with boxes per second, ${many} cameras together: ${f(ratio.boxesAllCameras, 1)}×\n`,
     );
   }
-  process.stdout.write(`targets: ${Object.entries(report.targets).map(([k, v]) => `${k} ${v === null ? 'n/a' : v ? 'met' : 'MISSED'}`).join(', ')}\n`);
+  process.stdout.write(
+    `targets: ${Object.entries(report.targets)
+      .map(([k, v]) => `${k} ${v === null ? 'n/a' : v ? 'met' : 'MISSED'}`)
+      .join(', ')}\n`,
+  );
   if (report.leftoverCameraProcesses) process.stdout.write(`warning: ${report.leftoverCameraProcesses} camera ffmpeg process(es) left after stop\n`);
 }

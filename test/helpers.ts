@@ -211,7 +211,10 @@ export function leastSquaresSlope(values: number[]): number {
 /** Resolves once a `/live` client is connected (at once if it is), rejects after `timeoutMs`. */
 export function socketConnected(socket: Socket<LiveServerEvents, LiveClientEvents>, timeoutMs = 10_000): Promise<void> {
   return new Promise<void>((resolve, reject) => {
-    if (socket.connected) { resolve(); return; }
+    if (socket.connected) {
+      resolve();
+      return;
+    }
     const timer = setTimeout(() => reject(new Error(`the Socket.IO client did not connect within ${timeoutMs / 1000} s`)), timeoutMs);
     socket.once('connect', () => {
       clearTimeout(timer);

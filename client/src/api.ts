@@ -159,7 +159,10 @@ function upload<T>(url: string, form: FormData, onProgress: (fraction: number) =
       const result = interpret<T>('POST', url, xhr.status, xhr.responseText);
       if (!result.ok && xhr.status >= 400 && xhr.status < 500) {
         const body = parse(xhr.responseText);
-        if (acceptFailure(body)) { resolve({ ok: true, value: body as T }); return; }
+        if (acceptFailure(body)) {
+          resolve({ ok: true, value: body as T });
+          return;
+        }
       }
       resolve(result);
     });

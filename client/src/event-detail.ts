@@ -138,9 +138,7 @@ export class EventDetail {
       this.onReviewed(updated);
       if (this.current !== event.id) return;
       const added = result.value.added;
-      const text =
-        `Marked ${updated.review}.` +
-        (added ? ` The face was added to ${updated.label}'s samples.${added.warnings.length ? ' ' + added.warnings.join(' ') : ''}` : '');
+      const text = `Marked ${updated.review}.` + (added ? ` The face was added to ${updated.label}'s samples.${added.warnings.length ? ' ' + added.warnings.join(' ') : ''}` : '');
       this.render(updated, button.dataset.testid, text);
     };
     confirm.addEventListener('click', () => void send({ action: 'confirm', ...(add.checked ? { addToGallery: true } : {}) }, confirm));

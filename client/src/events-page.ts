@@ -53,9 +53,12 @@ export class EventsPage {
     this.filters.addEventListener('change', () => this.applyFilters());
     this.filters.addEventListener('reset', () => setTimeout(() => this.applyFilters(), 0));
     this.filters.addEventListener('submit', (event) => event.preventDefault());
-    this.observer = new IntersectionObserver((entries) => {
-      if (entries.some((entry) => entry.isIntersecting)) void this.loadMore();
-    }, { rootMargin: '0px 0px 600px 0px' });
+    this.observer = new IntersectionObserver(
+      (entries) => {
+        if (entries.some((entry) => entry.isIntersecting)) void this.loadMore();
+      },
+      { rootMargin: '0px 0px 600px 0px' },
+    );
     this.observer.observe(this.status);
   }
 
@@ -175,7 +178,12 @@ export class EventsPage {
         'span',
         { class: 'event-main' },
         h('span', { class: `chip ${event.known ? 'known' : 'unknown'}`, 'data-testid': 'event-label' }, event.label),
-        h('span', { class: 'event-meta' }, h('span', { class: 'camera' }, event.cameraId), h('time', { datetime: event.startedAt, title: fullTime(event.startedAt) }, shortTime(event.startedAt))),
+        h(
+          'span',
+          { class: 'event-meta' },
+          h('span', { class: 'camera' }, event.cameraId),
+          h('time', { datetime: event.startedAt, title: fullTime(event.startedAt) }, shortTime(event.startedAt)),
+        ),
       ),
       h('span', { class: 'event-score', title: 'best score' }, formatScore(event.score)),
       reviewBadge(event.review),
@@ -229,7 +237,11 @@ export class EventsPage {
       fillSelect(this.filters.elements.namedItem('person'), this.people);
       this.detail.setPeople(this.people);
     }
-    if (cameras.ok) fillSelect(this.filters.elements.namedItem('camera'), cameras.value.map((c) => c.id));
+    if (cameras.ok)
+      fillSelect(
+        this.filters.elements.namedItem('camera'),
+        cameras.value.map((c) => c.id),
+      );
   }
 
   // ---- the detail dialog (#/events/<id>)

@@ -61,7 +61,8 @@ export class IdentifyPage {
 
   private render(report: RecognizeReport): void {
     const known = report.faces.filter((f) => f.known).length;
-    this.status.textContent = report.faces.length === 0 ? `No face found in ${report.file}.` : `${plural(report.faces.length, 'face')} found in ${report.file}, ${known} recognised.`;
+    this.status.textContent =
+      report.faces.length === 0 ? `No face found in ${report.file}.` : `${plural(report.faces.length, 'face')} found in ${report.file}, ${known} recognised.`;
     this.caption.textContent = `${report.file} · ${report.width}×${report.height}`;
     this.result.style.setProperty('--aspect', String(report.width / report.height));
     this.overlay.replaceChildren(...report.faces.map((face, i) => faceBox(face, i + 1, report.width, report.height)));
@@ -94,7 +95,15 @@ function faceItem(face: RecognizedFace, n: number): HTMLLIElement {
     ? h(
         'ol',
         { class: 'candidates', 'aria-label': `Closest people for face ${n}` },
-        ...face.candidates.map((c) => h('li', {}, h('span', {}, c.label), h('meter', { min: '0', max: '1', value: String(Math.max(0, c.score)), 'aria-label': `similarity to ${c.label}` }), h('span', { class: 'score' }, c.score.toFixed(2)))),
+        ...face.candidates.map((c) =>
+          h(
+            'li',
+            {},
+            h('span', {}, c.label),
+            h('meter', { min: '0', max: '1', value: String(Math.max(0, c.score)), 'aria-label': `similarity to ${c.label}` }),
+            h('span', { class: 'score' }, c.score.toFixed(2)),
+          ),
+        ),
       )
     : h('p', { class: 'muted' }, 'No one in the gallery to compare with.');
   return h(

@@ -241,7 +241,10 @@ export class LivePage {
   }
 
   private toggleFocus(cameraId: string): void {
-    if (this.focusedId() === cameraId) { this.showGrid(); return; }
+    if (this.focusedId() === cameraId) {
+      this.showGrid();
+      return;
+    }
     this.openedHere = this.focusedId() === null;
     window.location.hash = `#/camera/${encodeURIComponent(cameraId)}`;
   }
@@ -275,4 +278,3 @@ export class LivePage {
     this.connection.title = state === 'connected' ? 'live connection to the server' : 'no live connection; retrying by itself';
   }
 }
-

@@ -3,18 +3,7 @@
  * one, and a person's page (#/people/<id>) to rename or delete them, see and remove their face
  * samples, and upload photos (chosen or dropped) with a progress bar and a result per file.
  */
-import {
-  createPerson,
-  deleteFace,
-  deletePerson,
-  getPerson,
-  listPeople,
-  renamePerson,
-  uploadFaces,
-  type FaceUploadReport,
-  type Person,
-  type PersonDetail,
-} from './api.js';
+import { createPerson, deleteFace, deletePerson, getPerson, listPeople, renamePerson, uploadFaces, type FaceUploadReport, type Person, type PersonDetail } from './api.js';
 import type { FaceQuality } from '../../src/common/types.js';
 import { byId, h, query } from './dom.js';
 import { makeDropZone } from './drop.js';
@@ -135,9 +124,15 @@ export class PeoplePage {
     if (document.activeElement !== renameInput) renameInput.value = person.name;
     this.faces.replaceChildren(
       ...person.faces.map((face) => {
-        const remove = h('button', { type: 'button', class: 'icon-button', 'aria-label': `Remove sample ${face.id}`, title: 'Remove this sample', 'data-testid': 'face-remove' }, '✕');
+        const remove = h(
+          'button',
+          { type: 'button', class: 'icon-button', 'aria-label': `Remove sample ${face.id}`, title: 'Remove this sample', 'data-testid': 'face-remove' },
+          '✕',
+        );
         remove.addEventListener('click', () => void this.removeFace(face.id));
-        const image = face.imageUrl ? h('img', { src: face.imageUrl, alt: `Sample ${face.id} of ${person.name}`, loading: 'lazy' }) : h('span', { class: 'avatar' }, initials(person.name));
+        const image = face.imageUrl
+          ? h('img', { src: face.imageUrl, alt: `Sample ${face.id} of ${person.name}`, loading: 'lazy' })
+          : h('span', { class: 'avatar' }, initials(person.name));
         return h(
           'li',
           { class: 'face-sample', 'data-testid': 'face-sample', 'data-face-id': String(face.id) },
@@ -215,7 +210,14 @@ export class PeoplePage {
     if (this.personId !== person.id) return;
     if (!result.ok) {
       this.uploadStatus.textContent = '';
-      this.results.replaceChildren(h('li', { class: 'upload-result rejected', 'data-testid': 'upload-result', 'data-accepted': 'false', role: 'alert' }, h('span', { class: 'mark', 'aria-hidden': 'true' }, '✕'), result.error));
+      this.results.replaceChildren(
+        h(
+          'li',
+          { class: 'upload-result rejected', 'data-testid': 'upload-result', 'data-accepted': 'false', role: 'alert' },
+          h('span', { class: 'mark', 'aria-hidden': 'true' }, '✕'),
+          result.error,
+        ),
+      );
       return;
     }
     this.showReport(result.value);

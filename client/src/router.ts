@@ -3,11 +3,7 @@
  * large view keeps its own "#/camera/<id>" route; the other pages live under "#/events",
  * "#/people" and "#/identify".
  */
-export type Route =
-  | { page: 'live'; cameraId: string | null }
-  | { page: 'events'; eventId: string | null }
-  | { page: 'people'; personId: number | null }
-  | { page: 'identify' };
+export type Route = { page: 'live'; cameraId: string | null } | { page: 'events'; eventId: string | null } | { page: 'people'; personId: number | null } | { page: 'identify' };
 
 export type PageName = Route['page'];
 

@@ -63,7 +63,11 @@ export class CameraTile {
       event.stopPropagation();
       onRemove(cameraId);
     });
-    const edit = h('button', { type: 'button', class: 'remove edit', 'data-testid': 'camera-edit-button', title: `Edit camera ${cameraId}`, 'aria-label': `Edit camera ${cameraId}` }, '✎');
+    const edit = h(
+      'button',
+      { type: 'button', class: 'remove edit', 'data-testid': 'camera-edit-button', title: `Edit camera ${cameraId}`, 'aria-label': `Edit camera ${cameraId}` },
+      '✎',
+    );
     edit.addEventListener('click', (event) => {
       event.stopPropagation();
       actions.onEdit?.(cameraId);
@@ -102,7 +106,10 @@ export class CameraTile {
 
   /** A frame from the server; `drawn` is its acknowledgement and is called exactly once. */
   receive(frame: FrameMessage, drawn: () => void): void {
-    if (this.closed) { drawn(); return; }
+    if (this.closed) {
+      drawn();
+      return;
+    }
     if (this.decoding) {
       this.pending?.drawn(); // replaced before it was drawn: release it now
       this.pending = { frame, drawn };
@@ -204,8 +211,7 @@ export class CameraTile {
       }
       const place = boxToPercent(face.box, width, height);
       // labels stay inside the frame: below the top edge for a face at the top, right-aligned on the right
-      box.element.className =
-        `face ${face.known ? 'known' : 'unknown'}` + (place.top < 8 ? ' label-inside' : '') + (place.left + place.width > 70 ? ' label-right' : '');
+      box.element.className = `face ${face.known ? 'known' : 'unknown'}` + (place.top < 8 ? ' label-inside' : '') + (place.left + place.width > 70 ? ' label-right' : '');
       box.element.title = faceTitle(face);
       box.element.style.left = `${place.left}%`;
       box.element.style.top = `${place.top}%`;

@@ -72,7 +72,8 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
     const changes: Record<string, unknown> = { ...(patch as Record<string, unknown>) };
     // the page only ever sees the URL with its password as ***: sent back unchanged, it means "keep the URL"
     if (changes.url === redactUrl(entry.config.url)) changes.url = entry.config.url;
-    if ('id' in changes && changes.id !== id) throw new ServiceError('invalid', `a camera's id cannot change (it names the camera's events): remove "${id}" and add the camera again`);
+    if ('id' in changes && changes.id !== id)
+      throw new ServiceError('invalid', `a camera's id cannot change (it names the camera's events): remove "${id}" and add the camera again`);
     const config = this.validate({ ...entry.config, ...changes, id });
     this.store.save({ id, settings: config, origin: entry.origin });
     await this.stopEntry(entry);
@@ -116,7 +117,9 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
     for (const camera of this.store.list()) {
       const parsed = cameraSchema.safeParse(camera.settings);
       if (!parsed.success) {
-        notes.push(`camera ${camera.id}: not started: its saved settings are not valid any more:\n${formatIssues(parsed.error, camera.settings)}\n  add it again (POST /api/cameras) to replace them`);
+        notes.push(
+          `camera ${camera.id}: not started: its saved settings are not valid any more:\n${formatIssues(parsed.error, camera.settings)}\n  add it again (POST /api/cameras) to replace them`,
+        );
         continue;
       }
       const entry: Entry = { config: parsed.data, origin: camera.origin, source: null };

@@ -42,7 +42,9 @@ export async function benchCommand(argv: string[]): Promise<number> {
   if (kind === 'gallery') return (await harness<{ benchGallery: (argv: string[]) => number }>('gallery')).benchGallery(rest);
   if (kind === 'stream') return (await harness<{ benchStream: BenchRun }>('stream')).benchStream(rest);
   if (kind === 'api') return (await harness<{ benchApi: BenchRun }>('api')).benchApi(rest);
-  throw new UsageError('bench takes accuracy, vision, gallery, stream or api: facestream bench accuracy --pairs pairs.csv | bench vision | bench gallery | bench stream | bench api');
+  throw new UsageError(
+    'bench takes accuracy, vision, gallery, stream or api: facestream bench accuracy --pairs pairs.csv | bench vision | bench gallery | bench stream | bench api',
+  );
 }
 
 interface Pair {
@@ -194,7 +196,11 @@ async function benchVision(argv: string[]): Promise<number> {
   const fused = await loadMtcnn(options);
   const plain = await loadMtcnn(options, { fuse: false });
   const faces = fused.detect(frame);
-  const detection = timeAgainst(() => fused.detect(frame), () => plain.detect(frame), runs);
+  const detection = timeAgainst(
+    () => fused.detect(frame),
+    () => plain.detect(frame),
+    runs,
+  );
   const mtcnnMs = detection.ms;
   const mtcnnBaselineMs = detection.baselineMs;
   fused.detect(frame);
@@ -220,17 +226,14 @@ async function benchVision(argv: string[]): Promise<number> {
   };
   if (values.json) printJson(rounded(report));
   else {
-    process.stdout.write(`backend ${report.backend}${report.simd ? ' (SIMD)' : ''}; frame ${frame.width}x${frame.height}, ${faces.length} faces, min face 40 px, median of ${runs} runs\n`);
+    process.stdout.write(
+      `backend ${report.backend}${report.simd ? ' (SIMD)' : ''}; frame ${frame.width}x${frame.height}, ${faces.length} faces, min face 40 px, median of ${runs} runs\n`,
+    );
     printTable(
       ['stage', 'ms', 'baseline ms (op by op)', 'speed-up'],
       [
         ['MTCNN per frame', mtcnnMs.toFixed(1), mtcnnBaselineMs.toFixed(1), `${report.mtcnn.speedup.toFixed(2)}x`],
-        ...report.embedders.map((e) => [
-          `${e.model} per face`,
-          e.msPerFace.toFixed(1),
-          e.baselineMsPerFace?.toFixed(1) ?? '-',
-          e.speedup ? `${e.speedup.toFixed(2)}x` : '-',
-        ]),
+        ...report.embedders.map((e) => [`${e.model} per face`, e.msPerFace.toFixed(1), e.baselineMsPerFace?.toFixed(1) ?? '-', e.speedup ? `${e.speedup.toFixed(2)}x` : '-']),
       ],
     );
     process.stdout.write(

@@ -38,10 +38,7 @@ export async function compareCommand(argv: string[]): Promise<number> {
     const similarity = cosineSimilarity(embeddings[0], embeddings[1]);
     const result = { similarity, threshold, same: similarity >= threshold };
     if (values.json) printJson(rounded(result, 4));
-    else
-      process.stdout.write(
-        `${result.same ? 'same person' : 'different people'}: similarity ${similarity.toFixed(3)} (threshold ${threshold.toFixed(3)}, ${model})\n`,
-      );
+    else process.stdout.write(`${result.same ? 'same person' : 'different people'}: similarity ${similarity.toFixed(3)} (threshold ${threshold.toFixed(3)}, ${model})\n`);
     return 0;
   } finally {
     analyzer.dispose();

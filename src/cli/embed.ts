@@ -36,7 +36,20 @@ export async function embedCommand(argv: string[]): Promise<number> {
   else
     printTable(
       ['file', 'model', 'faces', 'first values of each embedding'],
-      results.map((r) => [r.file, r.model, r.faces.length, r.faces.map((f) => `[${f.embedding.slice(0, 4).map((v) => v.toFixed(3)).join(' ')} …]`).join(' ')]),
+      results.map((r) => [
+        r.file,
+        r.model,
+        r.faces.length,
+        r.faces
+          .map(
+            (f) =>
+              `[${f.embedding
+                .slice(0, 4)
+                .map((v) => v.toFixed(3))
+                .join(' ')} …]`,
+          )
+          .join(' '),
+      ]),
     );
   return bad ? EXIT_BAD_INPUT : 0;
 }

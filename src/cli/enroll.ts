@@ -243,7 +243,9 @@ async function retrainIfSvm(matcher: MatcherKind, gallery: OpenGallery, dataDir:
   if (matcher !== 'svm') return;
   try {
     const { trained, file } = await trainAndSave(gallery.people, dataDir, model, previousTrainOptions(dataDir, model));
-    process.stderr.write(`facestream enroll: SVM retrained on ${trained.samples} samples of ${trained.classes.length} people (gallery version ${trained.galleryVersion}): ${file}\n`);
+    process.stderr.write(
+      `facestream enroll: SVM retrained on ${trained.samples} samples of ${trained.classes.length} people (gallery version ${trained.galleryVersion}): ${file}\n`,
+    );
   } catch (error) {
     if (!(error instanceof UsageError)) throw error;
     process.stderr.write(`facestream enroll: warning: the SVM was not retrained: ${error.message}\n`);

@@ -140,7 +140,9 @@ function printSummary(r: EvaluationReport): void {
     `ms per face ${r.msPerFace.toFixed(1)} (matching ${r.matchMs.toFixed(2)})`,
   ];
   if (r.openSet) {
-    lines.push(`strangers ${r.openSet.strangers}: FAR ${pct(r.openSet.far)} at the configured threshold; DIR@FAR1% ${pct(r.openSet.dirAtFar1)} (score threshold ${r.openSet.thresholdAtFar1.toFixed(3)})`);
+    lines.push(
+      `strangers ${r.openSet.strangers}: FAR ${pct(r.openSet.far)} at the configured threshold; DIR@FAR1% ${pct(r.openSet.dirAtFar1)} (score threshold ${r.openSet.thresholdAtFar1.toFixed(3)})`,
+    );
   }
   process.stdout.write(lines.join('\n') + '\n');
   const weak = Object.entries(r.perPerson).filter(([, pr]) => pr.recall < 1 || (pr.precision ?? 1) < 1);

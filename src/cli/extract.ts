@@ -60,7 +60,9 @@ export async function extractCommand(argv: string[]): Promise<number> {
           faces.push(...scan.faces);
           if (!values.json) {
             const skipped = Object.entries(scan.skipped).map(([reason, n]) => `${n} ${reason}`);
-            process.stderr.write(`${person.name}: ${path.basename(file)}: ${scan.frames} frames, ${scan.faces.length} with one good face${skipped.length ? ` (skipped: ${skipped.join(', ')})` : ''}\n`);
+            process.stderr.write(
+              `${person.name}: ${path.basename(file)}: ${scan.frames} frames, ${scan.faces.length} with one good face${skipped.length ? ` (skipped: ${skipped.join(', ')})` : ''}\n`,
+            );
           }
         } catch (error) {
           if (!(error instanceof VideoError)) throw error;

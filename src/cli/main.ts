@@ -14,7 +14,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   detect: { summary: 'find faces: boxes, confidence, five keypoints', load: async () => (await import('./detect.js')).detectCommand },
   embed: { summary: 'face embeddings (--model mobilefacenet192|facenet128)', load: async () => (await import('./embed.js')).embedCommand },
   compare: { summary: 'are the largest faces of two images the same person?', load: async () => (await import('./compare.js')).compareCommand },
-  enroll: { summary: 'enrol people from photos or a video (--name <person> <image...>|--video <file>, or --from <folder>)', load: async () => (await import('./enroll.js')).enrollCommand },
+  enroll: {
+    summary: 'enrol people from photos or a video (--name <person> <image...>|--video <file>, or --from <folder>)',
+    load: async () => (await import('./enroll.js')).enrollCommand,
+  },
   predict: { summary: 'who is each face? a name or unknown, with the top 3 candidates', load: async () => (await import('./predict.js')).predictCommand },
   train: { summary: 'train the SVM matcher on the gallery (--kernel linear|rbf)', load: async () => (await import('./train.js')).trainCommand },
   extract: { summary: 'faces from videos into one folder per person (for enroll --from)', load: async () => (await import('./extract.js')).extractCommand },
@@ -44,7 +47,9 @@ async function main(argv: string[]): Promise<number> {
     return EXIT_BAD_INPUT;
   }
   try {
-    return await (await command.load())(rest);
+    return await (
+      await command.load()
+    )(rest);
   } catch (error) {
     if (error instanceof UsageError) {
       process.stderr.write(`facestream ${name}: ${error.message}\n`);

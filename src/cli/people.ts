@@ -49,7 +49,11 @@ function run({ people }: OpenGallery, action: string, args: string[], json: bool
       const list = people.listPeople();
       if (json) printJson(list);
       else if (list.length === 0) process.stdout.write('nobody is enrolled\n');
-      else printTable(['name', 'samples', 'created'], list.map((p) => [p.name, describeCounts(p.samples), p.createdAt]));
+      else
+        printTable(
+          ['name', 'samples', 'created'],
+          list.map((p) => [p.name, describeCounts(p.samples), p.createdAt]),
+        );
       return 0;
     }
     case 'show': {

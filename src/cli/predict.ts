@@ -24,7 +24,8 @@ export async function predictCommand(argv: string[]): Promise<number> {
     matcher: { type: 'string' },
     'min-probability': { type: 'string' },
   });
-  if (positionals.length === 0) throw new UsageError('predict needs at least one image: facestream predict photo.jpg [--matcher cosine|svm] [--json] [--data-dir dir] [--model id]');
+  if (positionals.length === 0)
+    throw new UsageError('predict needs at least one image: facestream predict photo.jpg [--matcher cosine|svm] [--json] [--data-dir dir] [--model id]');
   const model = modelOption(values.model);
   const kind = matcherOption(values.matcher);
   const dataDir = dataDirOption(values['data-dir']);
@@ -36,9 +37,7 @@ export async function predictCommand(argv: string[]): Promise<number> {
       const loaded = loadGallery(open.people, model);
       if (loaded.people.length === 0) {
         const models = [...new Set(open.people.listPeople().flatMap((p) => Object.keys(p.samples)))];
-        throw new UsageError(
-          `nobody in ${dataDir} is enrolled with model ${model}` + (models.length ? ` (the gallery has samples for ${models.join(', ')}: use --model)` : ''),
-        );
+        throw new UsageError(`nobody in ${dataDir} is enrolled with model ${model}` + (models.length ? ` (the gallery has samples for ${models.join(', ')}: use --model)` : ''));
       }
       return loaded;
     } finally {

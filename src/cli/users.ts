@@ -68,7 +68,11 @@ export async function usersCommand(argv: string[]): Promise<number> {
         const accounts = auth.listAccounts();
         if (values.json) printJson({ users: accounts });
         else if (accounts.length === 0) process.stdout.write('no account: the server asks for no login (loopback only)\n');
-        else printTable(['name', 'role', 'from', 'created'], accounts.map((a) => [a.name, a.role, a.source, a.createdAt ?? '']));
+        else
+          printTable(
+            ['name', 'role', 'from', 'created'],
+            accounts.map((a) => [a.name, a.role, a.source, a.createdAt ?? '']),
+          );
         return 0;
       }
     }

@@ -74,7 +74,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       model: z.enum(EMBEDDER_IDS).default('mobilefacenet192'),
       matcher: z.enum(['cosine', 'svm']).default('cosine'),
-      minSimilarity: z.number().min(-1).max(1).nullable().default(null).describe('null: the model\'s calibrated threshold'),
+      minSimilarity: z.number().min(-1).max(1).nullable().default(null).describe("null: the model's calibrated threshold"),
       minMargin: z.number().min(0).max(1).default(0.05).describe('Needed lead of the best person over the second'),
     })
     .prefault({}),

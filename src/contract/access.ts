@@ -6,7 +6,9 @@ import { z } from 'zod';
 import { positiveIdParam } from './http.js';
 
 export const ROLES = ['admin', 'viewer'] as const;
-export const roleSchema = z.enum(ROLES, { error: `role must be one of ${ROLES.join(', ')}` }).describe('admin changes anything; viewer watches live video and reads events and snapshots');
+export const roleSchema = z
+  .enum(ROLES, { error: `role must be one of ${ROLES.join(', ')}` })
+  .describe('admin changes anything; viewer watches live video and reads events and snapshots');
 export type Role = z.infer<typeof roleSchema>;
 
 /** A role field that may be left out (or null): then it is `fallback`. */

@@ -24,11 +24,7 @@ export const cameraSettingsSchema = z
   .strictObject({
     id: z.string().regex(CAMERA_ID, 'camera ids are 1-64 letters, digits, "_" or "-"').describe('Stable id used in the API, the UI and events'),
     name: z.string().max(100).optional().describe('Display name'),
-    url: z
-      .string()
-      .min(1)
-      .max(2000)
-      .describe('rtsp(s)://, http(s):// (MJPEG, HLS), rtmp(s)://, srt://, udp://, /dev/videoN or a video file path; other schemes are refused'),
+    url: z.string().min(1).max(2000).describe('rtsp(s)://, http(s):// (MJPEG, HLS), rtmp(s)://, srt://, udp://, /dev/videoN or a video file path; other schemes are refused'),
     enabled: z.boolean().default(true),
     fps: z.number().min(1, FPS).max(60, FPS).default(25).describe('Frames per second taken from the source'),
     maxWidth: z.number().int(WHOLE_PIXELS).min(64, WIDTH).max(3840, WIDTH).default(1280).describe('Frames are scaled down to fit, never up'),
@@ -75,7 +71,10 @@ export const cameraStatusSchema = z
     reason: z.string().describe('Why the camera is in this state, in words'),
     fpsIn: z.number(),
     fpsProcessed: z.number(),
-    framesDropped: z.number().int().describe('Frames never detected: replaced by a newer one before detection, or dropped at capture because every slot of the camera ring was in use'),
+    framesDropped: z
+      .number()
+      .int()
+      .describe('Frames never detected: replaced by a newer one before detection, or dropped at capture because every slot of the camera ring was in use'),
     embedsDropped: z.number().int().describe('Embedding jobs replaced by a newer one before the embedder took them'),
     restarts: z.number().int(),
     detectMs: z.number(),

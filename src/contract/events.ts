@@ -125,7 +125,7 @@ export const eventParamsSchema = z.object({ id: z.string().describe('Event id') 
 export const snapshotQuerySchema = z.object({
   kind: once('kind')
     .refine((v) => v === undefined || v === 'face' || v === 'frame', { error: (issue) => `kind=${String(issue.input)} must be face or frame` })
-    .transform((v) => (v ?? 'face'))
+    .transform((v) => v ?? 'face')
     .meta({ enum: ['face', 'frame'], default: 'face' })
     .describe('face: the best face crop; frame: the whole frame with the box'),
 });
@@ -155,6 +155,9 @@ export type ReviewAction = z.input<typeof reviewBodySchema>;
 
 export const reviewResultSchema = z.object({
   event: publicEventSchema,
-  added: z.object({ sampleId: z.number().int(), warnings: z.array(z.string()) }).optional().describe('The face added to the gallery, when asked'),
+  added: z
+    .object({ sampleId: z.number().int(), warnings: z.array(z.string()) })
+    .optional()
+    .describe('The face added to the gallery, when asked'),
 });
 export type ReviewResult = z.infer<typeof reviewResultSchema>;

@@ -70,7 +70,7 @@ export const faceUploadFormSchema = z.object({ files: z.array(z.string().meta({ 
 
 export const recognizedFaceSchema = z.object({
   box: z.tuple([z.number(), z.number(), z.number(), z.number()]).describe('[x, y, width, height] in pixels'),
-  confidence: z.number().describe('The detector\'s'),
+  confidence: z.number().describe("The detector's"),
   label: z.string().describe('The person, or "unknown"'),
   score: z.number(),
   known: z.boolean(),

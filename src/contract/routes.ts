@@ -20,7 +20,16 @@ import {
   tokenParamsSchema,
 } from './access.js';
 import { cameraChangesSchema, cameraListSchema, cameraParamsSchema, cameraSettingsSchema, cameraStatusSchema } from './cameras.js';
-import { eventCsvQuerySchema, eventListQuerySchema, eventPageSchema, eventParamsSchema, publicEventSchema, reviewBodySchema, reviewResultSchema, snapshotQuerySchema } from './events.js';
+import {
+  eventCsvQuerySchema,
+  eventListQuerySchema,
+  eventPageSchema,
+  eventParamsSchema,
+  publicEventSchema,
+  reviewBodySchema,
+  reviewResultSchema,
+  snapshotQuerySchema,
+} from './events.js';
 import { refused, type Route } from './http.js';
 import {
   faceParamsSchema,
@@ -46,7 +55,13 @@ const tooLarge = refused('A file is over the size or pixel limit');
 export const ROUTES = [
   // ---- the server itself
   { method: 'get', path: '/api/health', summary: 'Liveness and backend', access: 'open', replies: { 200: { description: 'OK', body: healthSchema } } },
-  { method: 'get', path: '/api/openapi.json', summary: 'This document', access: 'session', replies: { 200: { description: 'OpenAPI 3.1', body: z.record(z.string(), z.unknown()) } } },
+  {
+    method: 'get',
+    path: '/api/openapi.json',
+    summary: 'This document',
+    access: 'session',
+    replies: { 200: { description: 'OpenAPI 3.1', body: z.record(z.string(), z.unknown()) } },
+  },
   {
     method: 'get',
     path: '/api/metrics',
@@ -62,7 +77,12 @@ export const ROUTES = [
     summary: 'Log in with an account (name "admin" and the admin password, or one from POST /api/users): sets an httpOnly, SameSite=Strict session cookie',
     access: 'open',
     body: loginBodySchema,
-    replies: { 200: { description: 'Logged in', body: loginResponseSchema }, 400: invalid, 401: refused('Wrong name or password'), 429: refused('Too many attempts from this address: wait (Retry-After)') },
+    replies: {
+      200: { description: 'Logged in', body: loginResponseSchema },
+      400: invalid,
+      401: refused('Wrong name or password'),
+      429: refused('Too many attempts from this address: wait (Retry-After)'),
+    },
   },
   { method: 'post', path: '/api/logout', summary: 'End the session', access: 'session', replies: { 200: { description: 'Logged out', body: okSchema } } },
   { method: 'get', path: '/api/me', summary: 'Who this request acts for', access: 'session', replies: { 200: { description: 'OK', body: meSchema } } },
@@ -98,11 +118,23 @@ export const ROUTES = [
     summary: 'Remove an account (admin): its sessions end',
     access: 'admin',
     params: accountParamsSchema,
-    replies: { 204: { description: 'Removed' }, 400: refused("The admin password's account cannot be removed"), 403: notAdmin, 404: refused('No such account'), 409: refused('The last admin') },
+    replies: {
+      204: { description: 'Removed' },
+      400: refused("The admin password's account cannot be removed"),
+      403: notAdmin,
+      404: refused('No such account'),
+      409: refused('The last admin'),
+    },
   },
 
   // ---- cameras
-  { method: 'get', path: '/api/cameras', summary: 'Cameras with state, redacted URL and metrics', access: 'session', replies: { 200: { description: 'OK', body: cameraListSchema } } },
+  {
+    method: 'get',
+    path: '/api/cameras',
+    summary: 'Cameras with state, redacted URL and metrics',
+    access: 'session',
+    replies: { 200: { description: 'OK', body: cameraListSchema } },
+  },
   {
     method: 'post',
     path: '/api/cameras',
@@ -258,6 +290,13 @@ export const ROUTES = [
     access: 'admin',
     body: recognizeFormSchema,
     bodyType: 'multipart/form-data',
-    replies: { 200: { description: 'Faces with box, label, score, known and top-3 candidates', body: recognizeReportSchema }, 400: invalid, 403: notAdmin, 413: tooLarge, 503: busy, 507: diskFull },
+    replies: {
+      200: { description: 'Faces with box, label, score, known and top-3 candidates', body: recognizeReportSchema },
+      400: invalid,
+      403: notAdmin,
+      413: tooLarge,
+      503: busy,
+      507: diskFull,
+    },
   },
 ] as const satisfies readonly Route[];

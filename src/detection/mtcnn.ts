@@ -162,11 +162,7 @@ export class Mtcnn {
   }
 
   /** Runs `use` on the normalised, transposed image ([1, width, height, 3]), downscaled to maxInputSize. */
-  private withInput(
-    image: RgbImage,
-    options: MtcnnOptions,
-    use: (input: { transposed: tf.Tensor4D; width: number; height: number; shrink: number }) => Detection[],
-  ): Detection[] {
+  private withInput(image: RgbImage, options: MtcnnOptions, use: (input: { transposed: tf.Tensor4D; width: number; height: number; shrink: number }) => Detection[]): Detection[] {
     const shrink = Math.min(1, options.maxInputSize / Math.max(image.width, image.height));
     const width = Math.max(1, Math.round(image.width * shrink));
     const height = Math.max(1, Math.round(image.height * shrink));
@@ -246,7 +242,13 @@ export class Mtcnn {
       const candidate = regress({ ...box, score, reg: [reg[n * 4], reg[n * 4 + 1], reg[n * 4 + 2], reg[n * 4 + 3]] }, true);
       faces.push({ candidate, points });
     });
-    const kept = new Set(nms(faces.map((f) => f.candidate), 0.7, 'min'));
+    const kept = new Set(
+      nms(
+        faces.map((f) => f.candidate),
+        0.7,
+        'min',
+      ),
+    );
     return faces
       .filter((f) => kept.has(f.candidate))
       .sort((a, b) => b.candidate.score - a.candidate.score)
@@ -265,14 +267,7 @@ export class Mtcnn {
   }
 
   /** Crops every box (bilinear, padded) from the transposed image and runs `net` on the batch. */
-  private runOnCrops(
-    net: TfliteGraph,
-    transposed: tf.Tensor4D,
-    width: number,
-    height: number,
-    boxes: Candidate[],
-    size: number,
-  ): Float32Array[] {
+  private runOnCrops(net: TfliteGraph, transposed: tf.Tensor4D, width: number, height: number, boxes: Candidate[], size: number): Float32Array[] {
     const coords = new Float32Array(boxes.length * 4);
     boxes.forEach((b, n) => {
       // transposed image: first axis is x. Box corners are 1-based inclusive pixel indices.
@@ -282,14 +277,7 @@ export class Mtcnn {
       coords[n * 4 + 3] = (b.y2 - 1) / Math.max(1, height - 1);
     });
     const outputs = tf.tidy(() => {
-      const crops = tf.image.cropAndResize(
-        transposed,
-        tf.tensor2d(coords, [boxes.length, 4]),
-        tf.zeros<tf.Rank.R1>([boxes.length], 'int32'),
-        [size, size],
-        'bilinear',
-        PAD_VALUE,
-      );
+      const crops = tf.image.cropAndResize(transposed, tf.tensor2d(coords, [boxes.length, 4]), tf.zeros<tf.Rank.R1>([boxes.length], 'int32'), [size, size], 'bilinear', PAD_VALUE);
       return net.predict(crops);
     });
     const data = outputs.map((t) => t.dataSync() as Float32Array);
@@ -311,11 +299,7 @@ export class Mtcnn {
  */
 export async function loadMtcnn(options: Partial<MtcnnOptions> = {}, load: LoadOptions = {}): Promise<Mtcnn> {
   await initRuntime();
-  const [pnet, rnet, onet] = await Promise.all([
-    loadTflite('mtcnn', 'pnet.tflite', load),
-    loadTflite('mtcnn', 'rnet.tflite', load),
-    loadTflite('mtcnn', 'onet.tflite', load),
-  ]);
+  const [pnet, rnet, onet] = await Promise.all([loadTflite('mtcnn', 'pnet.tflite', load), loadTflite('mtcnn', 'rnet.tflite', load), loadTflite('mtcnn', 'onet.tflite', load)]);
   return new Mtcnn(pnet, rnet, onet, options);
 }
 

@@ -75,14 +75,7 @@ export function keypointList(k: Keypoints): Point[] {
  * value at `toSource(u, v)` (pixel centres at integer coordinates, as OpenCV's warpAffine).
  * Outside the image reads black. Writes float 0..255 into `out` at `offset` (channels last).
  */
-export function warpBilinear(
-  image: RgbImage,
-  toSource: Affine,
-  width: number,
-  height: number,
-  out: Float32Array = new Float32Array(width * height * 3),
-  offset = 0,
-): Float32Array {
+export function warpBilinear(image: RgbImage, toSource: Affine, width: number, height: number, out: Float32Array = new Float32Array(width * height * 3), offset = 0): Float32Array {
   const { data, width: W, height: H } = image;
   const [a, b, c, d, e, f] = toSource;
   let o = offset;
@@ -102,7 +95,7 @@ export function warpBilinear(
         const px = x0 + (k & 1);
         const py = y0 + (k >> 1);
         if (px < 0 || py < 0 || px >= W || py >= H) continue;
-        const w = ((k & 1) ? wx : 1 - wx) * ((k >> 1) ? wy : 1 - wy);
+        const w = (k & 1 ? wx : 1 - wx) * (k >> 1 ? wy : 1 - wy);
         const i = (py * W + px) * 3;
         r += w * data[i];
         g += w * data[i + 1];
@@ -129,19 +122,12 @@ export function templateFraming(keypoints: Keypoints, template: Point[]): Affine
  * the eyes are level, whose side makes the mean eye-to-mouth-centre distance `eyeMouthShare`
  * of it, with the centroid of the two eyes and the mouth centre at (`cx`, `cy`) of the side.
  */
-export function centroidFraming(
-  k: Keypoints,
-  size: number,
-  { eyeMouthShare = 0.45, cx = 0.5, cy = 0.43 } = {},
-): Affine {
+export function centroidFraming(k: Keypoints, size: number, { eyeMouthShare = 0.45, cx = 0.5, cy = 0.43 } = {}): Affine {
   const mouth: Point = [(k.mouth_left[0] + k.mouth_right[0]) / 2, (k.mouth_left[1] + k.mouth_right[1]) / 2];
   const distance = (p: Point, q: Point) => Math.hypot(p[0] - q[0], p[1] - q[1]);
   const eyeMouth = (distance(k.left_eye, mouth) + distance(k.right_eye, mouth)) / 2;
   const side = eyeMouth / eyeMouthShare; // source pixels
-  const centroid: Point = [
-    (k.left_eye[0] + k.right_eye[0] + mouth[0]) / 3,
-    (k.left_eye[1] + k.right_eye[1] + mouth[1]) / 3,
-  ];
+  const centroid: Point = [(k.left_eye[0] + k.right_eye[0] + mouth[0]) / 3, (k.left_eye[1] + k.right_eye[1] + mouth[1]) / 3];
   const angle = Math.atan2(k.right_eye[1] - k.left_eye[1], k.right_eye[0] - k.left_eye[0]);
   const scale = side / size; // source pixels per crop pixel
   const cos = Math.cos(angle) * scale;

@@ -167,9 +167,21 @@ function residualDown(x: tf.Tensor4D, b: Block): tf.Tensor4D {
   const [, sh, sw, sc] = shortcut.shape;
   const [, yh, yw, yc] = y.shape;
   // the conv branch can come out a pixel short of the pooled shortcut: zeros at bottom/right
-  if (yh !== sh || yw !== sw) y = tf.pad(y, [[0, 0], [0, sh - yh], [0, sw - yw], [0, 0]]);
+  if (yh !== sh || yw !== sw)
+    y = tf.pad(y, [
+      [0, 0],
+      [0, sh - yh],
+      [0, sw - yw],
+      [0, 0],
+    ]);
   // the shortcut's extra channels are zeros, after the existing ones
-  if (sc !== yc) shortcut = tf.pad(shortcut, [[0, 0], [0, 0], [0, 0], [0, yc - sc]]);
+  if (sc !== yc)
+    shortcut = tf.pad(shortcut, [
+      [0, 0],
+      [0, 0],
+      [0, 0],
+      [0, yc - sc],
+    ]);
   return tf.relu(tf.add<tf.Tensor4D>(shortcut, y));
 }
 

@@ -15,10 +15,7 @@ export async function loadEmbedder(id: EmbedderId, load: LoadOptions = {}): Prom
     case 'mobilefacenet192':
       return new MobileFaceNet(await loadTflite(id, 'MobileFaceNet.tflite', load));
     case 'facenet128': {
-      const [manifest, weights] = await Promise.all([
-        readModelFile(id, 'face_recognition_model-weights_manifest.json'),
-        readModelFile(id, 'face_recognition_model.bin'),
-      ]);
+      const [manifest, weights] = await Promise.all([readModelFile(id, 'face_recognition_model-weights_manifest.json'), readModelFile(id, 'face_recognition_model.bin')]);
       return new FaceNet128(JSON.parse(manifest.toString('utf8')) as ConstructorParameters<typeof FaceNet128>[0], weights);
     }
   }

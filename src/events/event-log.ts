@@ -8,7 +8,11 @@ import type { FaceQuality } from '../common/types.js';
 import type { RecognitionEvent } from '../common/recognition-event.js';
 import type { Identity } from '../common/match.js';
 
-export interface EventChange { kind: 'start' | 'update' | 'end'; event: RecognitionEvent; newBestFace: boolean }
+export interface EventChange {
+  kind: 'start' | 'update' | 'end';
+  event: RecognitionEvent;
+  newBestFace: boolean;
+}
 
 export interface SampleInput {
   cameraId: string;
@@ -36,7 +40,9 @@ export function updateDue(lastWrite: number, now: number, improved: boolean, eve
 let counter = 0;
 export function newEventId(now = Date.now()): string {
   counter = (counter + 1) % 1296;
-  return `ev_${now.toString(36)}${counter.toString(36).padStart(2, '0')}${Math.floor(Math.random() * 1296).toString(36).padStart(2, '0')}`;
+  return `ev_${now.toString(36)}${counter.toString(36).padStart(2, '0')}${Math.floor(Math.random() * 1296)
+    .toString(36)
+    .padStart(2, '0')}`;
 }
 
 export class EventLog {

@@ -51,8 +51,14 @@ export class SnapshotStore {
     const outline = Buffer.from(
       `<svg xmlns="http://www.w3.org/2000/svg" width="${frame.width}" height="${frame.height}"><rect x="${x}" y="${y}" width="${w}" height="${h}" fill="none" stroke="#2ecc71" stroke-width="${Math.max(2, 3 / scale)}"/></svg>`,
     );
-    const boxed = await sharp(frame.data, raw).composite([{ input: outline }]).png({ compressionLevel: 0 }).toBuffer();
-    const full = await sharp(boxed).resize(Math.round(frame.width * scale)).jpeg({ quality: 75 }).toBuffer();
+    const boxed = await sharp(frame.data, raw)
+      .composite([{ input: outline }])
+      .png({ compressionLevel: 0 })
+      .toBuffer();
+    const full = await sharp(boxed)
+      .resize(Math.round(frame.width * scale))
+      .jpeg({ quality: 75 })
+      .toBuffer();
     const facePath = path.join(dir, `${eventId}-face.jpg`);
     const framePath = path.join(dir, `${eventId}-frame.jpg`);
     await this.writeAtomically(facePath, face);

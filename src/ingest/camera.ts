@@ -314,7 +314,10 @@ export class Camera extends EventEmitter<CameraEvents> {
     this.output = output;
     const fps = outputFps(this.options.targetFps === undefined ? 25 : this.options.targetFps, probe.info.fps);
     const args = ffmpegArgs(this.source, ffmpeg, { ...output, fps });
-    this.log('info', `starting ffmpeg: ${probe.info.width}x${probe.info.height}${probe.info.fps ? ` @ ${probe.info.fps.toFixed(2)} fps` : ''} ${probe.info.codec ?? ''} → ${output.width}x${output.height}${fps ? ` @ ${fps} fps` : ''}`);
+    this.log(
+      'info',
+      `starting ffmpeg: ${probe.info.width}x${probe.info.height}${probe.info.fps ? ` @ ${probe.info.fps.toFixed(2)} fps` : ''} ${probe.info.codec ?? ''} → ${output.width}x${output.height}${fps ? ` @ ${fps} fps` : ''}`,
+    );
     this.spawnFfmpeg(ffmpeg, args, output, probe.info, generation);
   }
 

@@ -76,22 +76,37 @@ export function inputArgs(source: SourceSpec, ffmpeg: FfmpegFlavour, purpose: 's
   switch (kind) {
     case 'rtsp':
       return [
-        '-rtsp_transport', source.transport ?? 'tcp',
-        ffmpeg.rtspTimeoutOption, timeoutUs,
+        '-rtsp_transport',
+        source.transport ?? 'tcp',
+        ffmpeg.rtspTimeoutOption,
+        timeoutUs,
         // the stream's size comes from probe.ts, so ffmpeg need not read long before starting
-        '-analyzeduration', '1000000', '-probesize', '1000000',
+        '-analyzeduration',
+        '1000000',
+        '-probesize',
+        '1000000',
         ...lowDelay,
-        '-i', source.url,
+        '-i',
+        source.url,
       ];
     case 'http':
       return [
-        '-rw_timeout', timeoutUs,
+        '-rw_timeout',
+        timeoutUs,
         // MJPEG over HTTP and HLS playlists: reconnect on a dropped connection instead of ending
-        '-reconnect', '1', '-reconnect_streamed', '1', '-reconnect_on_network_error', '1', '-reconnect_delay_max', '5',
+        '-reconnect',
+        '1',
+        '-reconnect_streamed',
+        '1',
+        '-reconnect_on_network_error',
+        '1',
+        '-reconnect_delay_max',
+        '5',
         // no "-fflags nobuffer" here: it discards the packets read while probing the stream, which
         // on an HLS or progressive-HTTP source is its first second of video
         ...(streaming ? ['-flags', 'low_delay'] : []),
-        '-i', source.url,
+        '-i',
+        source.url,
       ];
     case 'webcam':
       return ['-f', 'v4l2', ...lowDelay, '-i', source.url];
@@ -144,11 +159,18 @@ export function outputArgs(output: OutputSpec): string[] {
   if (output.fps !== null) filters.push(`fps=${output.fps}`);
   filters.push(`scale=${output.width}:${output.height}:flags=area`);
   return [
-    '-an', '-sn', '-dn',
-    '-vf', filters.join(','),
-    '-f', 'rawvideo', '-pix_fmt', 'rgb24',
+    '-an',
+    '-sn',
+    '-dn',
+    '-vf',
+    filters.join(','),
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
     // without this, the tail of each frame waits in ffmpeg's 32 KiB output buffer until the next frame
-    '-flush_packets', '1',
+    '-flush_packets',
+    '1',
     'pipe:1',
   ];
 }
@@ -161,7 +183,6 @@ export function outputArgs(output: OutputSpec): string[] {
 export function ffmpegArgs(source: SourceSpec, ffmpeg: FfmpegFlavour, output: OutputSpec): string[] {
   return ['-hide_banner', '-nostdin', '-nostats', '-loglevel', 'error', ...inputArgs(source, ffmpeg, 'stream'), ...outputArgs(output)];
 }
-
 
 // -- what a camera may name, and what may be shown of it ---------------------------------------
 

@@ -107,7 +107,9 @@ export async function ffmpegVersion(ffmpegPath: string): Promise<{ version: stri
   try {
     output = await run(ffmpegPath, ['-hide_banner', '-version'], 10_000);
   } catch (error) {
-    throw new FfmpegNotFoundError(`could not run ${ffmpegPath} -version (${(error as Error).message}): install ffmpeg 5 or newer (Debian: apt-get install ffmpeg) or set FFMPEG_PATH`);
+    throw new FfmpegNotFoundError(
+      `could not run ${ffmpegPath} -version (${(error as Error).message}): install ffmpeg 5 or newer (Debian: apt-get install ffmpeg) or set FFMPEG_PATH`,
+    );
   }
   const parsed = parseFfmpegVersion(output);
   if (!parsed) throw new FfmpegNotFoundError(`${ffmpegPath} does not look like ffmpeg (no "ffmpeg version" line): set FFMPEG_PATH to an ffmpeg binary`);

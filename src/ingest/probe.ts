@@ -150,9 +150,14 @@ export function probeArgs(source: SourceSpec, ffmpeg: Pick<FfmpegInfo, 'rtspTime
   const input = inputArgs(source, ffmpeg, 'probe');
   if (tool === 'ffprobe') {
     return [
-      '-v', 'error', '-print_format', 'json',
-      '-show_entries', 'stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate:stream_side_data=rotation:stream_tags=rotate:format=duration',
-      '-select_streams', 'v:0',
+      '-v',
+      'error',
+      '-print_format',
+      'json',
+      '-show_entries',
+      'stream=codec_type,codec_name,width,height,avg_frame_rate,r_frame_rate:stream_side_data=rotation:stream_tags=rotate:format=duration',
+      '-select_streams',
+      'v:0',
       ...input,
     ];
   }

@@ -129,7 +129,10 @@ export function classifyStderr(stderr: string, context: ProblemContext): StreamP
   for (const rule of RULES) {
     if (rule.test.test(stderr)) return rule.problem(context);
   }
-  const lines = stderr.split(/\r?\n/).map((line) => line.trim()).filter(Boolean);
+  const lines = stderr
+    .split(/\r?\n/)
+    .map((line) => line.trim())
+    .filter(Boolean);
   const last = lines.at(-1);
   if (!last && context.exitCode === 0) {
     // the source said "end of stream": an HLS/HTTP video that finished, an RTSP server that hung up

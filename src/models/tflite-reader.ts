@@ -47,9 +47,7 @@ export const BuiltinOp = {
   DEQUANTIZE: 6,
 } as const;
 
-export const BUILTIN_OP_NAMES: Record<number, string> = Object.fromEntries(
-  Object.entries(BuiltinOp).map(([name, code]) => [code, name]),
-);
+export const BUILTIN_OP_NAMES: Record<number, string> = Object.fromEntries(Object.entries(BuiltinOp).map(([name, code]) => [code, name]));
 
 export interface TfliteTensor {
   index: number;

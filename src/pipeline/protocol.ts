@@ -15,8 +15,7 @@ export type WorkerInit =
 
 export type WorkerRequest =
   /** A full detection, or with `near` only O-Net around those boxes (tracked faces). */
-  | { kind: 'detect'; id: number; image: RgbImage; minFaceSize?: number; near?: Box[] }
-  | { kind: 'embed'; id: number; image: RgbImage; faces: Detection[] };
+  { kind: 'detect'; id: number; image: RgbImage; minFaceSize?: number; near?: Box[] } | { kind: 'embed'; id: number; image: RgbImage; faces: Detection[] };
 
 export type WorkerResponse =
   | { kind: 'ready'; backend: string }

@@ -33,7 +33,10 @@ async function main(): Promise<void> {
         send({ kind: 'detected', id: request.id, detections, ms: performance.now() - t });
         return;
       }
-      if (!embedder) { send({ kind: 'failed', id: request.id, error: 'this worker only detects' }); return; }
+      if (!embedder) {
+        send({ kind: 'failed', id: request.id, error: 'this worker only detects' });
+        return;
+      }
       const faces = embedFaces(request.image, request.faces, embedder);
       const vectors = faces.map((f) => f.embedding.vector);
       send(

@@ -8,7 +8,10 @@ import { Worker } from 'node:worker_threads';
 import type { Box, Detection, FaceQuality, RgbImage } from '../common/types.js';
 import type { WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js';
 
-interface Pending { resolve: (r: WorkerResponse) => void; reject: (e: Error) => void }
+interface Pending {
+  resolve: (r: WorkerResponse) => void;
+  reject: (e: Error) => void;
+}
 
 export class VisionWorker {
   private worker: Worker | null = null;

@@ -213,7 +213,12 @@ export async function enrolPeople(
     files: batches[i].files,
   }));
   if (options.lookAlikeSimilarity !== undefined) {
-    report.warnings = lookAlikes(repository, model, report.enrolled.map((p) => p.personId), options.lookAlikeSimilarity);
+    report.warnings = lookAlikes(
+      repository,
+      model,
+      report.enrolled.map((p) => p.personId),
+      options.lookAlikeSimilarity,
+    );
   }
   return report;
 }

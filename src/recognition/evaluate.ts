@@ -42,9 +42,7 @@ export const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif
 /** The false-accept rate DIR is reported at. */
 export const OPEN_SET_FAR = 0.01;
 
-export type MatcherSpec =
-  | { kind: 'cosine'; options: CosineMatchOptions }
-  | { kind: 'svm'; options: SvmMatchOptions; train: SvmTrainOptions };
+export type MatcherSpec = { kind: 'cosine'; options: CosineMatchOptions } | { kind: 'svm'; options: SvmMatchOptions; train: SvmTrainOptions };
 
 export interface EvaluateOptions {
   /** Folder of person folders. */
@@ -338,7 +336,8 @@ function probeAll(
   const outcomes: ProbeOutcome[] = probes.map((image) => {
     const m = matchOne(image);
     const outcome = { truth: image.person, answer: m.label, rank1: m.candidates[0]?.label ?? m.label, score: m.score };
-    if (outcome.answer !== outcome.truth) wrong.push({ file: image.file, truth: outcome.truth, answer: outcome.answer, rank1: outcome.rank1, score: outcome.score, ...(image.crop ? { crop: image.crop } : {}) });
+    if (outcome.answer !== outcome.truth)
+      wrong.push({ file: image.file, truth: outcome.truth, answer: outcome.answer, rank1: outcome.rank1, score: outcome.score, ...(image.crop ? { crop: image.crop } : {}) });
     return outcome;
   });
   const strangersWithFace = strangers.filter(hasFace);

@@ -348,9 +348,7 @@ export class SvmMatcher implements FaceMatcher {
   rank(vector: Float32Array): MatchCandidate[] {
     const probe = Array.from(l2normalize(Float32Array.from(vector)));
     const { estimates } = this.svm.predictOneProbability(probe);
-    return estimates
-      .map((e) => ({ label: this.means.get(e.label)?.name ?? String(e.label), score: e.probability }))
-      .sort((a, b) => b.score - a.score);
+    return estimates.map((e) => ({ label: this.means.get(e.label)?.name ?? String(e.label), score: e.probability })).sort((a, b) => b.score - a.score);
   }
 
   match(vector: Float32Array): Match {

@@ -114,9 +114,7 @@ export function parseCookies(header: string | undefined): Record<string, string>
 
 /** Who a request acts for. `open`: access control is off (loopback only), everyone is admin. */
 export type Principal =
-  | { kind: 'open'; name: null; role: 'admin' }
-  | { kind: 'session'; key: string; name: string; role: Role }
-  | { kind: 'token'; id: number; name: string; role: Role };
+  { kind: 'open'; name: null; role: 'admin' } | { kind: 'session'; key: string; name: string; role: Role } | { kind: 'token'; id: number; name: string; role: Role };
 
 const OPEN: Principal = { kind: 'open', name: null, role: 'admin' };
 
@@ -244,7 +242,8 @@ export class Auth extends EventEmitter<{ revoked: [matches: (principal: Principa
       throw new ServiceError('conflict', `"${ADMIN_ACCOUNT}" is the account of the admin password (FACESTREAM_ADMIN_PASSWORD or server.adminPassword): choose another name`);
     }
     const createdAt = new Date(this.now()).toISOString();
-    if (!this.accounts.addAccount(name, hashPassword(password), role, createdAt)) throw new ServiceError('conflict', `an account called "${name}" exists: choose another name, or remove it first`);
+    if (!this.accounts.addAccount(name, hashPassword(password), role, createdAt))
+      throw new ServiceError('conflict', `an account called "${name}" exists: choose another name, or remove it first`);
     return { name, role, createdAt, source: 'database' };
   }
 
@@ -264,7 +263,6 @@ export class Auth extends EventEmitter<{ revoked: [matches: (principal: Principa
     this.emit('revoked', (p) => p.kind === 'session' && p.name.toLowerCase() === account.name.toLowerCase());
   }
 }
-
 
 /** Who a request acts for, or null without valid credentials: worked out once per request. */
 export function authenticateOnce(auth: Auth, req: Request, res: Response): Principal | null {
@@ -286,9 +284,15 @@ export function principalOf(res: Response): Principal {
  */
 export function requireAuth(auth: Auth) {
   return (req: Request, res: Response, next: NextFunction) => {
-    if (authenticateOnce(auth, req, res)) { next(); return; }
+    if (authenticateOnce(auth, req, res)) {
+      next();
+      return;
+    }
     if (req.path.startsWith('/api/')) return void res.status(401).json({ error: 'log in first (POST /api/login) or send Authorization: Bearer <token>' });
-    if (req.path === '/' || req.path.endsWith('.html')) { res.redirect(302, '/login.html'); return; }
+    if (req.path === '/' || req.path.endsWith('.html')) {
+      res.redirect(302, '/login.html');
+      return;
+    }
     res.status(401).end();
   };
 }
@@ -305,9 +309,15 @@ const ADMIN_READS = ['/api/tokens', '/api/users'];
 export function requireAdminForChanges() {
   return (req: Request, res: Response, next: NextFunction) => {
     const principal = principalOf(res);
-    if (principal.role === 'admin' || req.path === '/api/logout') { next(); return; }
+    if (principal.role === 'admin' || req.path === '/api/logout') {
+      next();
+      return;
+    }
     const needsAdmin = !READS.has(req.method) || ADMIN_READS.some((p) => req.path === p || req.path.startsWith(p + '/'));
-    if (!needsAdmin) { next(); return; }
+    if (!needsAdmin) {
+      next();
+      return;
+    }
     res.status(403).json({ error: `${req.method} ${req.path} needs the admin role; ${principal.name} is a ${principal.role}` });
   };
 }

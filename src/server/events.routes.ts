@@ -22,7 +22,12 @@ export function eventsRouter(events: EventsService): Router {
 
   router.get('/events', async (req, res) => {
     const filter = parse(eventListQuerySchema, req.query);
-    const page = await pages.get(JSON.stringify(filter), () => events.version, () => events.list(filter), () => chargeRead(res, filter.limit));
+    const page = await pages.get(
+      JSON.stringify(filter),
+      () => events.version,
+      () => events.list(filter),
+      () => chargeRead(res, filter.limit),
+    );
     if (page) ResponseCache.send(res, page); // else refused: chargeRead answers 429
   });
 
@@ -30,7 +35,10 @@ export function eventsRouter(events: EventsService): Router {
     const filter = { ...parse(eventCsvQuerySchema, req.query), limit: MAX_PAGE };
     // charged as one largest page: an export is one deliberate request, its pages take turns
     if (!chargeRead(res, MAX_PAGE)) return;
-    res.type('text/csv').attachment('events.csv').send(await events.csv(filter, (read) => reads.run(read)));
+    res
+      .type('text/csv')
+      .attachment('events.csv')
+      .send(await events.csv(filter, (read) => reads.run(read)));
   });
 
   router.get('/events/:id', (req, res) => void res.json(events.get(parse(eventParamsSchema, req.params).id)));

@@ -29,7 +29,7 @@ const COMPONENTS: Record<string, z.ZodType> = {
 };
 
 const DESCRIPTION =
-  'Real-time face recognition for video streams. With a login (an admin password or an account), every route but /api/health and /api/login needs the session cookie from /api/login or `Authorization: Bearer <token>`; changes need the admin role. Browser requests that change something must come from this server\'s own page (or server.allowedOrigins), and the Host header must be one of its names (server.allowedHosts).';
+  "Real-time face recognition for video streams. With a login (an admin password or an account), every route but /api/health and /api/login needs the session cookie from /api/login or `Authorization: Bearer <token>`; changes need the admin role. Browser requests that change something must come from this server's own page (or server.allowedOrigins), and the Host header must be one of its names (server.allowedHosts).";
 
 const ACCESS_NOTE = { open: 'Open to anyone.', session: 'Needs a session or a token (any role).', admin: 'Needs the admin role.' } as const;
 

@@ -13,7 +13,12 @@ export function prometheusText(cameras: CameraMetricsSnapshot[]): string {
   };
   gauge('facestream_fps_in', 'Frames per second decoded from the camera', 'gauge', (c) => c.fpsIn);
   gauge('facestream_fps_processed', 'Frames per second run through the detector', 'gauge', (c) => c.fpsProcessed);
-  gauge('facestream_frames_dropped_total', 'Frames never detected: replaced by a newer one before detection, or dropped at capture because every slot of the camera ring was in use', 'counter', (c) => c.framesDropped);
+  gauge(
+    'facestream_frames_dropped_total',
+    'Frames never detected: replaced by a newer one before detection, or dropped at capture because every slot of the camera ring was in use',
+    'counter',
+    (c) => c.framesDropped,
+  );
   gauge('facestream_embeds_dropped_total', 'Embedding jobs replaced by a newer one before the embedder took them', 'counter', (c) => c.embedsDropped);
   gauge('facestream_camera_restarts_total', 'ffmpeg restarts by the watchdog', 'counter', (c) => c.restarts);
   gauge('facestream_detection_ms', 'Detection time per frame, moving average', 'gauge', (c) => c.detectMs);

@@ -106,7 +106,10 @@ export async function startHttp({ config, bind, auth, cameras, gallery, events, 
 function liveLogin(io: SocketServer, auth: Auth): void {
   io.of('/live').use((socket, next) => {
     const principal = auth.authenticate(socket.request.headers);
-    if (!principal) { next(new Error('unauthorized: log in first')); return; }
+    if (!principal) {
+      next(new Error('unauthorized: log in first'));
+      return;
+    }
     (socket.data as { principal?: Principal }).principal = principal;
     next();
   });

@@ -200,9 +200,6 @@ async function refuseHuge(photo: UploadedPhoto): Promise<void> {
     return;
   }
   if (width && height && width * height > MAX_UPLOAD_PIXELS) {
-    throw new ServiceError(
-      'too-large',
-      `${photo.name} is ${megapixels(width * height)} megapixels (${width}×${height}); the limit is ${MAX_UPLOAD_PIXELS / 1e6}: scale it down`,
-    );
+    throw new ServiceError('too-large', `${photo.name} is ${megapixels(width * height)} megapixels (${width}×${height}); the limit is ${MAX_UPLOAD_PIXELS / 1e6}: scale it down`);
   }
 }

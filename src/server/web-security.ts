@@ -49,7 +49,9 @@ export async function resolveBindHost(host: string): Promise<{ addresses: string
     try {
       addresses = (await lookup(literal, { all: true })).map((a) => a.address);
     } catch (error) {
-      throw new Error(`server.host "${host}" does not resolve (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): give an IP address such as 127.0.0.1`, { cause: error });
+      throw new Error(`server.host "${host}" does not resolve (${(error as NodeJS.ErrnoException).code ?? (error as Error).message}): give an IP address such as 127.0.0.1`, {
+        cause: error,
+      });
     }
   }
   return { addresses, loopback: addresses.length > 0 && addresses.every(isLoopbackAddress) };

@@ -17,13 +17,7 @@ import { loadGallery } from '../recognition/gallery.js';
 import { PersonNameError, personNameFrom } from '../recognition/person-name.js';
 import type { Db } from '../storage/database.js';
 import type { StoredEvent } from '../storage/events.repository.js';
-import {
-  DuplicatePersonError,
-  PeopleRepository,
-  UnknownPersonError,
-  UnknownSampleError,
-  type PersonSummary,
-} from '../storage/people.repository.js';
+import { DuplicatePersonError, PeopleRepository, UnknownPersonError, UnknownSampleError, type PersonSummary } from '../storage/people.repository.js';
 import type { Person, PersonDetail, RecognizeReport } from '../contract/people.js';
 
 /** An uploaded photo on disk while its request runs (the HTTP layer's upload, by structure). */
@@ -43,10 +37,14 @@ export function buildMatcher(db: Db, dataDir: string, config: Config): CosineMat
 function matcherFor(people: PeopleRepository, config: Config): CosineMatcher {
   const model = config.recognition.model;
   const gallery = loadGallery(people, model);
-  const options = cosineMatchOptions(model, {
-    minSimilarity: config.recognition.minSimilarity ?? undefined,
-    minMargin: config.recognition.minMargin,
-  }, people.dataDir);
+  const options = cosineMatchOptions(
+    model,
+    {
+      minSimilarity: config.recognition.minSimilarity ?? undefined,
+      minMargin: config.recognition.minMargin,
+    },
+    people.dataDir,
+  );
   return new CosineMatcher(gallery, options);
 }
 
@@ -148,12 +146,11 @@ export class GalleryService {
   /** Enrols the photos' faces for `person`, one sample a photo; `refused` are uploads that were no image. */
   async addPhotos(person: PersonSummary, photos: Photo[], refused: { file: string; reason: string }[]): Promise<{ person: Person; results: PhotoResult[]; warnings: string[] }> {
     const nameOf = new Map(photos.map((p) => [p.path, p.name]));
-    const report = await enrolPeople(
-      this.deps.finder,
-      () => this.people,
-      [{ name: person.name, files: photos.map((p) => p.path) }],
-      { gates: QUALITY_GATE_DEFAULTS, largest: false, lookAlikeSimilarity: this.lookAlikeSimilarity() },
-    ).catch((error: unknown) => {
+    const report = await enrolPeople(this.deps.finder, () => this.people, [{ name: person.name, files: photos.map((p) => p.path) }], {
+      gates: QUALITY_GATE_DEFAULTS,
+      largest: false,
+      lookAlikeSimilarity: this.lookAlikeSimilarity(),
+    }).catch((error: unknown) => {
       // the crops and rows were rolled back; a full disk is not the photos' fault
       throw galleryError(error, this.people.dataDir);
     });

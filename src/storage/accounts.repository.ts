@@ -45,7 +45,9 @@ export class AccountsRepository {
 
   /** Adds an account; false when the name is taken. */
   addAccount(name: string, passwordHash: string, role: Role, createdAt: string): boolean {
-    const result = this.db.prepare('INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING').run(name, passwordHash, role, createdAt);
+    const result = this.db
+      .prepare('INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING')
+      .run(name, passwordHash, role, createdAt);
     return result.changes === 1;
   }
 

@@ -213,9 +213,7 @@ export class EventsRepository {
 
   /** Oldest events first, for trimming snapshots by total size. */
   oldestWithSnapshots(limit: number): (StoredEvent & { snapshotBytes: number })[] {
-    const rows = this.db
-      .prepare('SELECT * FROM events WHERE snapshot_bytes > 0 ORDER BY started_at ASC LIMIT ?')
-      .all(limit) as (Row & { snapshot_bytes: number })[];
+    const rows = this.db.prepare('SELECT * FROM events WHERE snapshot_bytes > 0 ORDER BY started_at ASC LIMIT ?').all(limit) as (Row & { snapshot_bytes: number })[];
     return rows.map((r) => ({ ...fromRow(r), snapshotBytes: r.snapshot_bytes }));
   }
 

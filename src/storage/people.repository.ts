@@ -213,41 +213,42 @@ export class PeopleRepository {
     const setCrop = this.db.prepare('UPDATE samples SET crop_path = ? WHERE id = ?');
     let results: EnrolmentResult[];
     try {
-      results = this.db.transaction(() => {
-        const written = batches.map(({ name, samples }) => {
-          const createdAt = this.now().toISOString();
-          let row = findPerson.get(name) as PersonRow | undefined;
-          const created = !row;
-          if (row && mode === 'new') throw new DuplicatePersonError(name);
-          if (!row) {
-            if (mode === 'existing') throw new UnknownPersonError(name);
-            const id = Number(insertPerson.run(name, createdAt).lastInsertRowid);
-            row = { id, name, created_at: createdAt };
-          }
-          const person = toPerson(row);
-          const sampleIds = samples.map((sample) => {
-            const { vector, model } = sample.embedding;
-            const id = Number(
-              insertSample.run(person.id, model, vector.length, toBlob(vector), JSON.stringify(sample.quality), JSON.stringify(sample.source), createdAt)
-                .lastInsertRowid,
-            );
-            if (sample.cropJpeg) {
-              const relative = cropPath(person.id, id);
-              const final = path.join(this.dataDir, relative);
-              const madeDir = this.files.makeDir(path.dirname(final));
-              if (madeDir) createdDirs.push(madeDir);
-              const temp = `${final}.tmp`;
-              staged.push({ temp, final });
-              this.files.write(temp, sample.cropJpeg);
-              setCrop.run(relative, id);
+      results = this.db
+        .transaction(() => {
+          const written = batches.map(({ name, samples }) => {
+            const createdAt = this.now().toISOString();
+            let row = findPerson.get(name) as PersonRow | undefined;
+            const created = !row;
+            if (row && mode === 'new') throw new DuplicatePersonError(name);
+            if (!row) {
+              if (mode === 'existing') throw new UnknownPersonError(name);
+              const id = Number(insertPerson.run(name, createdAt).lastInsertRowid);
+              row = { id, name, created_at: createdAt };
             }
-            return id;
+            const person = toPerson(row);
+            const sampleIds = samples.map((sample) => {
+              const { vector, model } = sample.embedding;
+              const id = Number(
+                insertSample.run(person.id, model, vector.length, toBlob(vector), JSON.stringify(sample.quality), JSON.stringify(sample.source), createdAt).lastInsertRowid,
+              );
+              if (sample.cropJpeg) {
+                const relative = cropPath(person.id, id);
+                const final = path.join(this.dataDir, relative);
+                const madeDir = this.files.makeDir(path.dirname(final));
+                if (madeDir) createdDirs.push(madeDir);
+                const temp = `${final}.tmp`;
+                staged.push({ temp, final });
+                this.files.write(temp, sample.cropJpeg);
+                setCrop.run(relative, id);
+              }
+              return id;
+            });
+            return { person, created, sampleIds };
           });
-          return { person, created, sampleIds };
-        });
-        if (written.some((r) => r.created || r.sampleIds.length > 0)) this.bump();
-        return written;
-      }).immediate();
+          if (written.some((r) => r.created || r.sampleIds.length > 0)) this.bump();
+          return written;
+        })
+        .immediate();
     } catch (error) {
       for (const { temp } of staged) this.quietly(() => this.files.remove(temp));
       for (const dir of createdDirs.reverse()) this.quietly(() => this.files.removeDir(dir));
@@ -258,40 +259,44 @@ export class PeopleRepository {
   }
 
   renamePerson(oldName: string, newName: string): PersonRecord {
-    return this.db.transaction(() => {
-      const person = this.getPerson(oldName);
-      const other = this.findPerson(newName);
-      if (other && other.id !== person.id) throw new DuplicatePersonError(newName);
-      this.db.prepare('UPDATE people SET name = ? WHERE id = ?').run(newName, person.id);
-      this.bump();
-      return { ...person, name: newName };
-    }).immediate();
+    return this.db
+      .transaction(() => {
+        const person = this.getPerson(oldName);
+        const other = this.findPerson(newName);
+        if (other && other.id !== person.id) throw new DuplicatePersonError(newName);
+        this.db.prepare('UPDATE people SET name = ? WHERE id = ?').run(newName, person.id);
+        this.bump();
+        return { ...person, name: newName };
+      })
+      .immediate();
   }
 
   /** Removes a person, their samples and their crops. */
   removePerson(name: string): { person: PersonRecord; samples: number } {
-    const result = this.db.transaction(() => {
-      const person = this.getPerson(name);
-      const samples = this.db.prepare('DELETE FROM samples WHERE person_id = ?').run(person.id).changes;
-      this.db.prepare('DELETE FROM people WHERE id = ?').run(person.id);
-      this.bump();
-      return { person, samples };
-    }).immediate();
+    const result = this.db
+      .transaction(() => {
+        const person = this.getPerson(name);
+        const samples = this.db.prepare('DELETE FROM samples WHERE person_id = ?').run(person.id).changes;
+        this.db.prepare('DELETE FROM people WHERE id = ?').run(person.id);
+        this.bump();
+        return { person, samples };
+      })
+      .immediate();
     this.quietly(() => this.files.removeDir(path.join(this.dataDir, FACES_DIR, String(result.person.id))));
     return result;
   }
 
   removeSample(sampleId: number): { sample: SampleRecord; person: PersonRecord } {
-    const result = this.db.transaction(() => {
-      const row = this.db
-        .prepare('SELECT id, person_id, model, dim, quality, source, crop_path, created_at FROM samples WHERE id = ?')
-        .get(sampleId) as SampleRow | undefined;
-      if (!row) throw new UnknownSampleError(sampleId);
-      const person = toPerson(this.db.prepare('SELECT id, name, created_at FROM people WHERE id = ?').get(row.person_id) as PersonRow);
-      this.db.prepare('DELETE FROM samples WHERE id = ?').run(sampleId);
-      this.bump();
-      return { sample: toSample(row), person };
-    }).immediate();
+    const result = this.db
+      .transaction(() => {
+        const row = this.db.prepare('SELECT id, person_id, model, dim, quality, source, crop_path, created_at FROM samples WHERE id = ?').get(sampleId) as SampleRow | undefined;
+        if (!row) throw new UnknownSampleError(sampleId);
+        const person = toPerson(this.db.prepare('SELECT id, name, created_at FROM people WHERE id = ?').get(row.person_id) as PersonRow);
+        this.db.prepare('DELETE FROM samples WHERE id = ?').run(sampleId);
+        this.bump();
+        return { sample: toSample(row), person };
+      })
+      .immediate();
     const crop = result.sample.cropPath;
     if (crop) this.quietly(() => this.files.remove(path.join(this.dataDir, crop)));
     return result;

@@ -205,10 +205,12 @@ export class Tracker {
 
   /** Confirmed tracks with their boxes carried to time `ts` (for frames between detections). */
   predict(ts: number): { track: Track; box: Box }[] {
-    return this.tracks
-      // a confirmed track missed for a moment stays drawn, so a box does not blink
-      .filter((t) => t.confirmed && ts - t.updatedAt <= this.options.drawThroughMs)
-      .map((track) => ({ track, box: predictBox(track, ts, this.options.maxPredictionMs) }));
+    return (
+      this.tracks
+        // a confirmed track missed for a moment stays drawn, so a box does not blink
+        .filter((t) => t.confirmed && ts - t.updatedAt <= this.options.drawThroughMs)
+        .map((track) => ({ track, box: predictBox(track, ts, this.options.maxPredictionMs) }))
+    );
   }
 
   /** Ends one track (its face changed); returns it, or undefined when it is gone already. */

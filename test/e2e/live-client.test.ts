@@ -109,10 +109,14 @@ describe('live page in chromium', { skip: existsSync(CHROMIUM) ? false : `Debian
     // (the fade-in outlasts a frame, so it only completes if the box survives from frame to frame)
     await known.hover();
     const trackLabel = `${tile('door')} [data-testid="face-box"][data-track-id="1"] .track`;
-    await page.waitForFunction((selector) => {
-      const track = document.querySelector(selector);
-      return track !== null && track.textContent === '#1' && getComputedStyle(track).opacity === '1';
-    }, trackLabel, { timeout: WAIT_MS });
+    await page.waitForFunction(
+      (selector) => {
+        const track = document.querySelector(selector);
+        return track !== null && track.textContent === '#1' && getComputedStyle(track).opacity === '1';
+      },
+      trackLabel,
+      { timeout: WAIT_MS },
+    );
     const acked = server.acked.size;
     await server.reaches('two more frames acknowledged', () => server.acked.size >= acked + 2);
     assert.equal(await page.locator(trackLabel).evaluate((el) => getComputedStyle(el).opacity), '1', 'the track id stays shown while frames arrive');
@@ -138,7 +142,11 @@ describe('live page in chromium', { skip: existsSync(CHROMIUM) ? false : `Debian
     });
     const drawn = Number(await page.locator(tile('door')).getAttribute('data-frames'));
     assert.ok(drawn >= 3, `the tile drew ${drawn} frames`);
-    await page.locator(tile('door')).getByTestId('tile-fps').filter({ hasText: /^[1-9][\d.]* fps$/ }).waitFor();
+    await page
+      .locator(tile('door'))
+      .getByTestId('tile-fps')
+      .filter({ hasText: /^[1-9][\d.]* fps$/ })
+      .waitFor();
     assert.match(await page.locator(tile('door')).getByTestId('tile-latency').innerText(), /^-?\d+ ms$/);
   });
 

@@ -85,9 +85,7 @@ describe('live page in firefox', { skip: existsSync(FIREFOX) ? false : `Debian f
     await visible(unknown);
     assert.match(await text(`${known} [data-testid="face-label"]`), /lin_manuel_miranda.*90%/s);
     assert.equal(await text(`${unknown} [data-testid="face-label"]`), 'unknown');
-    const colours = await Promise.all(
-      [known, unknown].map((box) => page.$eval(`${box} [data-testid="face-label"]`, (el) => getComputedStyle(el).backgroundColor)),
-    );
+    const colours = await Promise.all([known, unknown].map((box) => page.$eval(`${box} [data-testid="face-label"]`, (el) => getComputedStyle(el).backgroundColor)));
     assert.notEqual(colours[0], colours[1], 'known and unknown labels differ in colour');
 
     const image = await boundingBox(`${tile('door')} canvas`);

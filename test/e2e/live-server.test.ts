@@ -20,7 +20,16 @@ import { silentLogger } from '../../src/common/logger.js';
 import { buildClient, dataPath, defined, runCli, skipMessage, tempDir } from '../helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 const CLIP = 'video/short_hamilton_clip.mp4';
 const REFERENCE = 'video/reference/lin_manuel_miranda/lin-manuel-miranda.png';
 const PERSON = 'lin_manuel_miranda';
@@ -49,7 +58,10 @@ describe('live page against the real server (file camera, enrolled gallery)', { 
   before(async () => {
     work = tempDir('facestream-live-server-');
     const dataDir = path.join(work.dir, 'data');
-    const [enrolled] = await Promise.all([runCli(['enroll', '--name', PERSON, defined(referenceFile, `${REFERENCE} (the suite is skipped without it)`), '--data-dir', dataDir]), buildClient()]);
+    const [enrolled] = await Promise.all([
+      runCli(['enroll', '--name', PERSON, defined(referenceFile, `${REFERENCE} (the suite is skipped without it)`), '--data-dir', dataDir]),
+      buildClient(),
+    ]);
     assert.equal(enrolled.code, 0, `enrolment failed: ${enrolled.stderr}`);
     config = configSchema.parse({
       server: { host: '127.0.0.1', port: 0 },

@@ -76,10 +76,7 @@ describe('events, people and identify pages in chromium, against a real server',
   before(async () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-pages-'));
     teardown.add(() => rmSync(dataDir, { recursive: true, force: true }));
-    const [{ data, info }] = await Promise.all([
-      sharp(ONE_FACE).resize(640, 480, { fit: 'cover' }).removeAlpha().raw().toBuffer({ resolveWithObject: true }),
-      buildClient(),
-    ]);
+    const [{ data, info }] = await Promise.all([sharp(ONE_FACE).resize(640, 480, { fit: 'cover' }).removeAlpha().raw().toBuffer({ resolveWithObject: true }), buildClient()]);
     const frame: RgbImage = { data: new Uint8Array(data), width: info.width, height: info.height };
     const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir, vote: { maxFaceAttempts: 3 } });
     server = await startServer(config, (camera) => new StillCamera(camera, frame), silentLogger());
@@ -219,7 +216,10 @@ describe('events, people and identify pages in chromium, against a real server',
     await detail.getByTestId('review-confirm').click();
     await detail.getByTestId('review-done').getByText("added to ann's samples").waitFor();
     const people = (await (await fetch(`${server.url}/api/people`)).json()) as { name: string; samples: number }[];
-    assert.deepEqual(people.map((p) => [p.name, p.samples]), [['ann', 2]]);
+    assert.deepEqual(
+      people.map((p) => [p.name, p.samples]),
+      [['ann', 2]],
+    );
     // the relabel choice offers the gallery's people
     assert.deepEqual(await detail.locator('select[name="relabel"] option').allInnerTexts(), ['Choose a person…', 'ann']);
     await screenshots(page, 'event-detail');
@@ -248,7 +248,10 @@ describe('events, people and identify pages in chromium, against a real server',
     const photo = defined(await page.locator('#identify-image').boundingBox(), 'where the photo is drawn');
     const box = defined(await boxes.boundingBox(), 'where the face box is drawn');
     assert.ok(box.width > 20 && box.height > 20, `box ${JSON.stringify(box)}`);
-    assert.ok(box.x >= photo.x - 1 && box.y >= photo.y - 1 && box.x + box.width <= photo.x + photo.width + 1 && box.y + box.height <= photo.y + photo.height + 1, 'the box is inside the photo');
+    assert.ok(
+      box.x >= photo.x - 1 && box.y >= photo.y - 1 && box.x + box.width <= photo.x + photo.width + 1 && box.y + box.height <= photo.y + photo.height + 1,
+      'the box is inside the photo',
+    );
     assert.match(await page.getByTestId('identify-item').first().innerText(), /ann/);
     await screenshots(page, 'identify-ann');
 
@@ -261,7 +264,10 @@ describe('events, people and identify pages in chromium, against a real server',
     // three women face the camera (the detector may add a small extra box): one box per face found, none of them ann
     assert.ok(report.faces.length >= 3, `${report.faces.length} faces found in sample3.jpg`);
     assert.equal(await boxes.count(), report.faces.length);
-    assert.deepEqual((await boxes.getByTestId('identify-label').allInnerTexts()).map((t) => t.trim()), report.faces.map(() => 'unknown'));
+    assert.deepEqual(
+      (await boxes.getByTestId('identify-label').allInnerTexts()).map((t) => t.trim()),
+      report.faces.map(() => 'unknown'),
+    );
     for (const known of await boxes.evaluateAll((els) => els.map((el) => el.getAttribute('data-known')))) assert.equal(known, 'false');
     assert.equal(await page.getByTestId('identify-item').count(), report.faces.length, 'each face is listed with its candidates');
     await screenshots(page, 'identify-strangers');

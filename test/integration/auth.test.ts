@@ -101,7 +101,11 @@ describe('a server with an admin password', () => {
   it('issues API tokens for scripts (Authorization: Bearer), and refuses unknown ones', async () => {
     const login = await fetch(server.url + '/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: 'open sesame!' }) });
     const cookie = (login.headers.get('set-cookie') ?? '').split(';')[0];
-    const created = await fetch(server.url + '/api/tokens', { method: 'POST', headers: { cookie, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'backup script' }) });
+    const created = await fetch(server.url + '/api/tokens', {
+      method: 'POST',
+      headers: { cookie, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'backup script' }),
+    });
     assert.equal(created.status, 201);
     const { token } = (await created.json()) as { token: string };
     assert.equal((await fetch(server.url + '/api/events', { headers: { authorization: `Bearer ${token}` } })).status, 200);

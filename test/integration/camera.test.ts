@@ -81,7 +81,14 @@ function collectFrames(cam: Camera, count: number, timeoutMs: number): Promise<F
   const frames: FrameCopy[] = [];
   return new Promise((resolve, reject) => {
     const onFrame = (frame: Frame): void => {
-      frames.push({ seq: frame.seq, ts: frame.ts, width: frame.width, height: frame.height, bytes: frame.data.length, sample: Array.from(frame.data.subarray(0, 3 * frame.width)) });
+      frames.push({
+        seq: frame.seq,
+        ts: frame.ts,
+        width: frame.width,
+        height: frame.height,
+        bytes: frame.data.length,
+        sample: Array.from(frame.data.subarray(0, 3 * frame.width)),
+      });
       if (frames.length < count) return;
       clearTimeout(timer);
       cam.off('frame', onFrame);
@@ -117,7 +124,21 @@ before(async () => {
   teardown.add(work.remove);
   clip = path.join(work.dir, 'clip.mp4');
   // 2 s of testsrc at 320×240, 25 fps, a keyframe every second so a late RTSP viewer starts fast
-  await runFfmpeg(ffmpeg.path, ['-f', 'lavfi', '-i', `testsrc=size=320x240:rate=${CLIP_FPS}:duration=2`, '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(CLIP_FPS), '-pix_fmt', 'yuv420p', clip]);
+  await runFfmpeg(ffmpeg.path, [
+    '-f',
+    'lavfi',
+    '-i',
+    `testsrc=size=320x240:rate=${CLIP_FPS}:duration=2`,
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-g',
+    String(CLIP_FPS),
+    '-pix_fmt',
+    'yuv420p',
+    clip,
+  ]);
 });
 
 after(async () => {
@@ -147,7 +168,9 @@ describe('ffmpeg and probe', () => {
   });
 
   test('stopChild sends SIGKILL to a child that ignores SIGTERM, and resolves once it is gone', async () => {
-    const stubborn = spawn(process.execPath, ['-e', "process.on('SIGTERM', () => {}); process.stdout.write('ready'); setInterval(() => {}, 1000);"], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const stubborn = spawn(process.execPath, ['-e', "process.on('SIGTERM', () => {}); process.stdout.write('ready'); setInterval(() => {}, 1000);"], {
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
     processes.add(stubborn);
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error('the stub did not start within 10 s')), 10_000);
@@ -188,7 +211,10 @@ describe('file camera', () => {
       assert.equal(frame.bytes, 320 * 240 * 3);
     }
     frames.forEach((frame, i) => i > 0 && assert.equal(frame.seq, frames[i - 1].seq + 1, 'no gaps in seq'));
-    assert.ok(frames.some((f) => f.sample.some((v) => v > 50)), 'testsrc pixels are not black');
+    assert.ok(
+      frames.some((f) => f.sample.some((v) => v > 50)),
+      'testsrc pixels are not black',
+    );
     const seconds = (defined(frames.at(-1), 'a last frame').ts - frames[0].ts) / 1000;
     const fps = (frames.length - 1) / seconds;
     assert.ok(fps > CLIP_FPS * 0.7 && fps < CLIP_FPS * 1.3, `delivered ${fps.toFixed(1)} fps, the clip has ${CLIP_FPS}`);

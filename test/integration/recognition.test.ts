@@ -152,7 +152,10 @@ describe('recognition on face_recognition photos', { skip: skip ?? false }, () =
         nodeCropFiles.write(file, data);
       },
     });
-    const guido = defined(people.find((p) => p.name === 'guido_van_rossum'), 'guido_van_rossum in the photo set');
+    const guido = defined(
+      people.find((p) => p.name === 'guido_van_rossum'),
+      'guido_van_rossum in the photo set',
+    );
     await assert.rejects(
       enrolPeople(analyzer, () => faulty, [{ name: 'guido again', files: guido.enrol.slice(0, 3) }], { gates: QUALITY_GATE_DEFAULTS, largest: false }),
       /crash injected/,
@@ -164,7 +167,12 @@ describe('recognition on face_recognition photos', { skip: skip ?? false }, () =
     const faces = path.join(repo.dataDir, 'faces');
     const folders = readdirSync(faces);
     assert.equal(folders.length, people.length, 'no folder for the person that was not created');
-    for (const folder of folders) assert.deepEqual(readdirSync(path.join(faces, folder)).filter((f) => !f.endsWith('.jpg')), [], 'no temporary crops left');
+    for (const folder of folders)
+      assert.deepEqual(
+        readdirSync(path.join(faces, folder)).filter((f) => !f.endsWith('.jpg')),
+        [],
+        'no temporary crops left',
+      );
   });
 });
 
@@ -229,7 +237,9 @@ describe('facestream enroll and predict as commands', { skip: skip ?? false }, (
     // a folder whose only person has no face: a flat grey picture made here
     const faceless = tempDir();
     mkdirSync(path.join(faceless, 'nobody'));
-    await sharp({ create: { width: 160, height: 120, channels: 3, background: '#808080' } }).jpeg().toFile(path.join(faceless, 'nobody', 'grey.jpg'));
+    await sharp({ create: { width: 160, height: 120, channels: 3, background: '#808080' } })
+      .jpeg()
+      .toFile(path.join(faceless, 'nobody', 'grey.jpg'));
     const cases: [string[], RegExp][] = [
       [['enroll', '--from', empty], /no person folders/],
       [['enroll', '--from', faceless], /no face found[^]*nothing was written/],

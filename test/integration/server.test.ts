@@ -62,7 +62,10 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
     assert.ok(!JSON.stringify(body).includes('secret'), 'password in the API');
     assert.equal((await api('/api/cameras', json({ id: 'still', url: 'rtsp://127.0.0.1:9/still-2' }))).status, 409);
     const list = (await (await api('/api/cameras')).json()) as { id: string }[];
-    assert.deepEqual(list.map((c) => c.id), ['still']);
+    assert.deepEqual(
+      list.map((c) => c.id),
+      ['still'],
+    );
   });
 
   it('streams frames with their boxes over /live, at most 2 unacknowledged', async () => {
@@ -82,7 +85,12 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
           drawn();
         }, 30);
       });
-      const withFaces = await waitFor(messages(socket, 'frame'), () => `a frame with 3 faces (got ${frames.length} frames)`, (message) => message.faces.length === 3, 30_000);
+      const withFaces = await waitFor(
+        messages(socket, 'frame'),
+        () => `a frame with 3 faces (got ${frames.length} frames)`,
+        (message) => message.faces.length === 3,
+        30_000,
+      );
       assert.equal(withFaces.cameraId, 'still');
       assert.equal(withFaces.width, 640);
       const jpeg = Buffer.from(withFaces.jpeg as ArrayBuffer);
@@ -93,7 +101,11 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
       }
       assert.ok(maxInFlight <= 2, `${maxInFlight} frames were unacknowledged at once`);
       const seqs = frames.map((f) => f.seq);
-      assert.deepEqual(seqs, [...seqs].sort((a, b) => a - b), 'frames arrive in order');
+      assert.deepEqual(
+        seqs,
+        [...seqs].sort((a, b) => a - b),
+        'frames arrive in order',
+      );
     } finally {
       socket.close();
     }
@@ -112,7 +124,12 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
   });
 
   it('logs strangers as unknown events, filterable, exportable as CSV, and with a snapshot', async () => {
-    interface Listed { id: string; label: string; known: boolean; snapshotUrl: string | null }
+    interface Listed {
+      id: string;
+      label: string;
+      known: boolean;
+      snapshotUrl: string | null;
+    }
     // the server announces each event change on /live: the list is asked again when one shows a stranger
     const socket: LiveClient = connect(`${server.url}/live`, { transports: ['websocket'], reconnection: false });
     let events: Listed[] = [];
@@ -172,7 +189,10 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
     assert.deepEqual([body.event.review, body.event.label, body.event.known], ['relabeled', 'zoe', true]);
     assert.equal(typeof body.added?.sampleId, 'number');
     const people = (await (await api('/api/people')).json()) as { name: string; samples: number }[];
-    assert.deepEqual(people.map((p) => [p.name, p.samples]), [['zoe', 1]]);
+    assert.deepEqual(
+      people.map((p) => [p.name, p.samples]),
+      [['zoe', 1]],
+    );
     const confirmed = await api(`/api/events/${events.find((e) => e.id !== withFace.id)?.id ?? withFace.id}/review`, json({ action: 'confirm' }));
     assert.equal(confirmed.status, 200);
   });
@@ -236,14 +256,19 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
     const truncated = await send([['file', new Blob([jpeg.subarray(0, jpeg.length / 2)]), 'half.jpg']]);
     assert.equal(truncated.status, 400);
     assert.match(truncated.error, /half\.jpg is truncated or corrupt/);
-    const huge = await sharp({ create: { width: 10_500, height: 10_000, channels: 3, background: '#888' } }).png({ compressionLevel: 9 }).toBuffer();
+    const huge = await sharp({ create: { width: 10_500, height: 10_000, channels: 3, background: '#888' } })
+      .png({ compressionLevel: 9 })
+      .toBuffer();
     const tooManyPixels = await send([['file', new Blob([huge]), 'huge.png']]);
     assert.equal(tooManyPixels.status, 413);
     assert.match(tooManyPixels.error, /huge\.png is 105 megapixels \(10500×10000\); the limit is 40/);
     const big = await send([['file', new Blob([Buffer.alloc(50 * 1024 * 1024)]), 'big.jpg']]);
     assert.equal(big.status, 413);
     assert.match(big.error, /larger than 20 MB/);
-    const many = await send(Array.from({ length: 100 }, (_, i) => ['files', new Blob([jpeg.subarray(0, 100)]), `p${i}.jpg`] as [string, Blob, string]), '/api/people/1/faces');
+    const many = await send(
+      Array.from({ length: 100 }, (_, i) => ['files', new Blob([jpeg.subarray(0, 100)]), `p${i}.jpg`] as [string, Blob, string]),
+      '/api/people/1/faces',
+    );
     assert.equal(many.status, 413);
     assert.match(many.error, /at most 20/);
     const sneaky = await send([['file', new Blob([jpeg]), '../../etc/passwd.jpg']]);
@@ -256,12 +281,38 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
   it('documents every API route in /api/openapi.json', async () => {
     const spec = (await (await api('/api/openapi.json')).json()) as { openapi: string; paths: Record<string, Record<string, unknown>> };
     assert.match(spec.openapi, /^3\./);
-    const documented = new Set(Object.entries(spec.paths).flatMap(([p, ops]) => Object.keys(ops).filter((m) => m !== 'parameters').map((m) => `${m.toUpperCase()} ${p}`)));
+    const documented = new Set(
+      Object.entries(spec.paths).flatMap(([p, ops]) =>
+        Object.keys(ops)
+          .filter((m) => m !== 'parameters')
+          .map((m) => `${m.toUpperCase()} ${p}`),
+      ),
+    );
     const routes = [
-      'GET /api/health', 'GET /api/cameras', 'POST /api/cameras', 'GET /api/cameras/{id}', 'PATCH /api/cameras/{id}', 'DELETE /api/cameras/{id}',
-      'GET /api/metrics', 'GET /api/events', 'GET /api/events.csv', 'GET /api/events/{id}', 'GET /api/events/{id}/snapshot', 'POST /api/events/{id}/review',
-      'GET /api/people', 'POST /api/people', 'GET /api/people/{id}', 'PATCH /api/people/{id}', 'DELETE /api/people/{id}', 'POST /api/people/{id}/faces',
-      'DELETE /api/people/{id}/faces/{faceId}', 'GET /api/people/{id}/faces/{faceId}/image', 'POST /api/recognize', 'POST /api/login', 'POST /api/logout', 'POST /api/tokens',
+      'GET /api/health',
+      'GET /api/cameras',
+      'POST /api/cameras',
+      'GET /api/cameras/{id}',
+      'PATCH /api/cameras/{id}',
+      'DELETE /api/cameras/{id}',
+      'GET /api/metrics',
+      'GET /api/events',
+      'GET /api/events.csv',
+      'GET /api/events/{id}',
+      'GET /api/events/{id}/snapshot',
+      'POST /api/events/{id}/review',
+      'GET /api/people',
+      'POST /api/people',
+      'GET /api/people/{id}',
+      'PATCH /api/people/{id}',
+      'DELETE /api/people/{id}',
+      'POST /api/people/{id}/faces',
+      'DELETE /api/people/{id}/faces/{faceId}',
+      'GET /api/people/{id}/faces/{faceId}/image',
+      'POST /api/recognize',
+      'POST /api/login',
+      'POST /api/logout',
+      'POST /api/tokens',
     ];
     for (const route of routes) assert.ok(documented.has(route), `${route} is not in openapi.json`);
   });

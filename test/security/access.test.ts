@@ -38,11 +38,15 @@ interface Reply {
 /** A request with any headers at all (fetch will not send a Host or Origin of our choosing). */
 function raw(url: string, { method = 'GET', headers = {}, body }: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = httpRequest(url, { method, headers: { ...(body !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {}), ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
-    });
+    const req = httpRequest(
+      url,
+      { method, headers: { ...(body !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(body)) } : {}), ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
@@ -122,7 +126,12 @@ describe('access with an admin password', () => {
       assert.equal(r.status, 401, `${method} ${p} without a session answered ${r.status}`);
     }
     // the open routes are open for their one method only; no other method slips past the check
-    for (const [method, p] of [['GET', '/api/login'], ['POST', '/api/health'], ['POST', '/login.html'], ['DELETE', '/login.js']] as const) {
+    for (const [method, p] of [
+      ['GET', '/api/login'],
+      ['POST', '/api/health'],
+      ['POST', '/login.html'],
+      ['DELETE', '/login.js'],
+    ] as const) {
       const r = await fetch(server.url + p, { method, redirect: 'manual' });
       assert.ok(r.status === 401 || (r.status === 302 && p.endsWith('.html')), `${method} ${p} answered ${r.status}`);
     }
@@ -138,7 +147,10 @@ describe('access with an admin password', () => {
     assert.equal((await fetch(server.url + '/api/events', { headers: bearer })).status, 200);
 
     const listed = (await (await fetch(server.url + '/api/tokens', { headers: { cookie: admin } })).json()) as { tokens: Record<string, unknown>[] };
-    const entry = defined(listed.tokens.find((t) => t.id === id), `token ${id} in the list`);
+    const entry = defined(
+      listed.tokens.find((t) => t.id === id),
+      `token ${id} in the list`,
+    );
     assert.deepEqual(Object.keys(entry).sort(), ['createdAt', 'id', 'lastUsedAt', 'name', 'role']);
     assert.equal(entry.name, 'backup script');
     assert.ok(typeof entry.lastUsedAt === 'string', 'the use was recorded');
@@ -222,7 +234,13 @@ describe('access with an admin password', () => {
     assert.equal(added.code, 0, added.stderr);
     assert.equal((JSON.parse(added.stdout) as { role: string }).role, 'viewer');
     const listed = JSON.parse((await cli(['list', '--json'])).stdout) as { users: { name: string; source: string }[] };
-    assert.deepEqual(listed.users.map((u) => [u.name, u.source]).filter(([n]) => n === 'admin' || n === 'night-shift'), [['admin', 'config'], ['night-shift', 'database']]);
+    assert.deepEqual(
+      listed.users.map((u) => [u.name, u.source]).filter(([n]) => n === 'admin' || n === 'night-shift'),
+      [
+        ['admin', 'config'],
+        ['night-shift', 'database'],
+      ],
+    );
     const session = await login(server.url, 'night watch!', 'night-shift');
     assert.equal((await fetch(server.url + '/api/events', { headers: { cookie: session } })).status, 200);
     const short = await cli(['add', 'x', '--role', 'viewer'], 'short\n');
@@ -268,9 +286,16 @@ describe('foreign pages and foreign names', () => {
     assert.deepEqual(await (await fetch(server.url + '/api/people')).json(), [], 'nobody was created');
     // the server's own page, an allowed origin, and a script with no Origin all may
     assert.equal((await raw(server.url + '/api/people', { method: 'POST', headers: { origin }, body: JSON.stringify({ name: 'own-page' }) })).status, 201);
-    assert.equal((await raw(server.url + '/api/people', { method: 'POST', headers: { origin: 'https://dashboard.example.org' }, body: JSON.stringify({ name: 'dashboard' }) })).status, 201);
+    assert.equal(
+      (await raw(server.url + '/api/people', { method: 'POST', headers: { origin: 'https://dashboard.example.org' }, body: JSON.stringify({ name: 'dashboard' }) })).status,
+      201,
+    );
     assert.equal((await fetch(server.url + '/api/people', json('POST', { name: 'script' }))).status, 201);
-    assert.equal((await raw(server.url + '/api/people', { headers: { origin: 'http://evil.example' } })).status, 200, 'reads are not changes (the browser keeps their answers from the page)');
+    assert.equal(
+      (await raw(server.url + '/api/people', { headers: { origin: 'http://evil.example' } })).status,
+      200,
+      'reads are not changes (the browser keeps their answers from the page)',
+    );
   });
 
   it('refuses the Socket.IO handshake from another origin', async () => {

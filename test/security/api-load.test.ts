@@ -32,7 +32,21 @@ function events(count: number, cameraId = 'door'): RecognitionEvent[] {
   const now = Date.now();
   return Array.from({ length: count }, (_, i) => {
     const startedAt = now - (count - i) * 5000;
-    return { id: newEventId(startedAt), cameraId, trackId: i + 1, label: 'unknown', known: false, score: 0.4, matcher: 'cosine', startedAt, endedAt: startedAt + 2000, ended: true, frames: 3, bestFace: 0.5, review: 'pending' };
+    return {
+      id: newEventId(startedAt),
+      cameraId,
+      trackId: i + 1,
+      label: 'unknown',
+      known: false,
+      score: 0.4,
+      matcher: 'cosine',
+      startedAt,
+      endedAt: startedAt + 2000,
+      ended: true,
+      frames: 3,
+      bestFace: 0.5,
+      review: 'pending',
+    };
   });
 }
 
@@ -110,7 +124,11 @@ describe('REST under load: a real server', () => {
     assert.equal(reordered.headers.get('etag'), reorderedBack.headers.get('etag'));
 
     // a review through the API changes the answer
-    const reviewed = await fetch(`${server.url}/api/events/${eventIds[5]}/review`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ action: 'reject' }) });
+    const reviewed = await fetch(`${server.url}/api/events/${eventIds[5]}/review`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ action: 'reject' }),
+    });
     assert.equal(reviewed.status, 200);
     const afterReview = await fetch(url, revalidate(etag));
     assert.equal(afterReview.status, 200, 'changed: a new body');
@@ -132,7 +150,6 @@ describe('REST under load: a real server', () => {
     assert.equal(page3.events.length, 41);
     assert.equal(page3.events[0].cameraId, 'garage', 'the newest event first');
   });
-
 });
 
 describe('REST under load: the limits of a real server', () => {
@@ -160,7 +177,10 @@ describe('REST under load: the limits of a real server', () => {
     const retry = Number(refused[0].headers.get('retry-after'));
     assert.ok(Number.isInteger(retry) && retry >= 1 && retry <= 10, `Retry-After ${retry}`);
     assert.match(((await refused[0].json()) as { error: string }).error, /fresh reads.*wait \d+ s \(Retry-After\)/);
-    const served = defined(distinct.find((r) => r.status === 200), 'a served page');
+    const served = defined(
+      distinct.find((r) => r.status === 200),
+      'a served page',
+    );
     const again = await fetch(served.url);
     sent++;
     assert.equal(again.status, 200, 'an answer already kept costs no read');
@@ -170,8 +190,14 @@ describe('REST under load: the limits of a real server', () => {
   it('refuses a burst beyond the request limit with 429 and Retry-After, and keeps serving live video', async () => {
     const responses = await burst(`${server.url}/api/health`, API_RATE_LIMIT.limit + 20, 25);
     const passed = API_RATE_LIMIT.limit - sent;
-    assert.ok(responses.slice(0, passed).every((r) => r.status === 200), 'within the limit: served');
-    assert.ok(responses.slice(passed).every((r) => r.status === 429), `beyond it: refused (${responses.map((r) => r.status).join(',')})`);
+    assert.ok(
+      responses.slice(0, passed).every((r) => r.status === 200),
+      'within the limit: served',
+    );
+    assert.ok(
+      responses.slice(passed).every((r) => r.status === 429),
+      `beyond it: refused (${responses.map((r) => r.status).join(',')})`,
+    );
     const last = defined(responses.at(-1), 'a last response');
     const retry = Number(last.headers.get('retry-after'));
     assert.ok(Number.isInteger(retry) && retry >= 1 && retry <= 10, `Retry-After ${retry}`);
@@ -295,7 +321,16 @@ describe('TurnQueue and ResponseCache', () => {
     const changed = defined(await cache.get('a', () => version, build, admit), 'the body of v2');
     assert.deepEqual(JSON.parse(changed.body.toString()), { n: 2 });
     assert.notEqual(changed.etag, first.etag);
-    assert.equal(await cache.get('b', () => version, build, () => false), null, 'refused by admit: no build');
+    assert.equal(
+      await cache.get(
+        'b',
+        () => version,
+        build,
+        () => false,
+      ),
+      null,
+      'refused by admit: no build',
+    );
     assert.equal(builds, 2);
     // bounded: a third key pushes out the oldest
     await cache.get('b', () => version, build);

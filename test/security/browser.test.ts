@@ -22,7 +22,16 @@ import { silentLogger } from '../../src/common/logger.js';
 import { buildClient, defined, samplePhoto, StillCamera, Teardown } from '../helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'];
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
 const FACE = samplePhoto(2);
 const PASSWORD = 'open sesame!';
 
@@ -101,7 +110,11 @@ describe('cross-site requests in a real browser', { skip: skipReason() }, () => 
       server = await startServer(config, (camera) => new StillCamera(camera, frame), silentLogger());
       const login = await fetch(server.url + '/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: PASSWORD }) });
       const admin = defined(login.headers.get('set-cookie'), 'the session cookie of the admin login').split(';')[0];
-      const added = await fetch(server.url + '/api/users', { method: 'POST', headers: { cookie: admin, 'content-type': 'application/json' }, body: JSON.stringify({ name: 'guard', password: 'watch only!', role: 'viewer' }) });
+      const added = await fetch(server.url + '/api/users', {
+        method: 'POST',
+        headers: { cookie: admin, 'content-type': 'application/json' },
+        body: JSON.stringify({ name: 'guard', password: 'watch only!', role: 'viewer' }),
+      });
       assert.equal(added.status, 201);
       const page = await context.newPage();
       await page.goto(server.url + '/#/events');
@@ -152,7 +165,10 @@ describe('cross-site requests in a real browser', { skip: skipReason() }, () => 
         if (withPassword) assert.ok(cookie.includes('facestream_session='), 'logged in');
         const admin = { cookie, 'content-type': 'application/json' };
         assert.equal((await fetch(server.url + '/api/people', { method: 'POST', headers: admin, body: JSON.stringify({ name: 'ann' }) })).status, 201);
-        assert.equal((await fetch(server.url + '/api/cameras', { method: 'POST', headers: admin, body: JSON.stringify({ id: 'still', url: 'rtsp://127.0.0.1:9/still' }) })).status, 201);
+        assert.equal(
+          (await fetch(server.url + '/api/cameras', { method: 'POST', headers: admin, body: JSON.stringify({ id: 'still', url: 'rtsp://127.0.0.1:9/still' }) })).status,
+          201,
+        );
         const { url } = server;
         const samples = async () => ((await (await fetch(url + '/api/people/1', { headers: { cookie } })).json()) as { samples: number }).samples;
 
@@ -176,11 +192,14 @@ describe('cross-site requests in a real browser', { skip: skipReason() }, () => 
         assert.equal(result.socketOpened, false, `the WebSocket handshake was accepted: ${result.messages.join(' | ')}`);
 
         // the same upload from facestream's own page goes through: the refusal above is the origin's
-        const status = await page.evaluate(async (bytes: number[]) => {
-          const form = new FormData();
-          form.append('files', new Blob([new Uint8Array(bytes)], { type: 'image/jpeg' }), 'face.jpg');
-          return (await fetch('/api/people/1/faces', { method: 'POST', body: form })).status;
-        }, [...readFileSync(FACE)]);
+        const status = await page.evaluate(
+          async (bytes: number[]) => {
+            const form = new FormData();
+            form.append('files', new Blob([new Uint8Array(bytes)], { type: 'image/jpeg' }), 'face.jpg');
+            return (await fetch('/api/people/1/faces', { method: 'POST', body: form })).status;
+          },
+          [...readFileSync(FACE)],
+        );
         assert.equal(status, 201, 'the own page may upload');
         assert.equal(await samples(), 1);
         assert.deepEqual(violations, [], 'no Content-Security-Policy violation or page error');

@@ -106,13 +106,21 @@ describe('cameras added and deleted leave no memory behind', { skip }, () => {
     for (let cycle = 1; cycle <= WARM_UP + MEASURED; cycle++) {
       const id = `cycle-${cycle}`;
       const frames = framesFrom(id, FRAMES_PER_CYCLE, 30_000);
-      const created = await api('/api/cameras', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ id, url: clipFile, loop: true, minFaceSize: 40 }) });
+      const created = await api('/api/cameras', {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id, url: clipFile, loop: true, minFaceSize: 40 }),
+      });
       assert.equal(created.status, 201, await created.text());
       socket.emit('watch', { cameraId: id });
       await frames;
       socket.emit('unwatch', { cameraId: id });
       assert.equal((await api(`/api/cameras/${id}`, { method: 'DELETE' })).status, 204);
-      assert.deepEqual(childProcesses().filter((c) => c.role === 'camera'), [], `a camera ffmpeg left after ${id}`);
+      assert.deepEqual(
+        childProcesses().filter((c) => c.role === 'camera'),
+        [],
+        `a camera ffmpeg left after ${id}`,
+      );
       if (cycle > WARM_UP) {
         footprint.push(await settledMemory(gc));
         rss.push(process.memoryUsage().rss);

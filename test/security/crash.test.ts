@@ -139,7 +139,12 @@ describe('kill -9 while a clip camera records, then a restart', { skip: clip ? f
     let open: PublicEvent;
     try {
       await socketConnected(watcher);
-      open = await waitUntil(async () => (await events(first.url)).find((e) => e.endedAt === null && e.frames >= 3), where(messages(watcher, 'event'), ({ event }) => event.endedAt === null && event.frames >= 3), 'an open event with a few frames', EVENT_MS);
+      open = await waitUntil(
+        async () => (await events(first.url)).find((e) => e.endedAt === null && e.frames >= 3),
+        where(messages(watcher, 'event'), ({ event }) => event.endedAt === null && event.frames >= 3),
+        'an open event with a few frames',
+        EVENT_MS,
+      );
     } finally {
       watcher.close();
     }
@@ -182,7 +187,10 @@ describe('kill -9 while a clip camera records, then a restart', { skip: clip ? f
         ['spare', 'api', false],
       ],
     );
-    assert.deepEqual((await get<{ name: string }[]>(`${second.url}/api/people`)).map((p) => p.name), ['ann']);
+    assert.deepEqual(
+      (await get<{ name: string }[]>(`${second.url}/api/people`)).map((p) => p.name),
+      ['ann'],
+    );
 
     // a clean stop ends every event and waits for its snapshots
     second.child.kill('SIGTERM');
@@ -199,9 +207,17 @@ describe('kill -9 while a clip camera records, then a restart', { skip: clip ? f
       db.close();
     }
     const all = filesUnder(dataDir);
-    assert.deepEqual(all.filter((f) => f.endsWith('.tmp')), [], 'no .tmp file');
+    assert.deepEqual(
+      all.filter((f) => f.endsWith('.tmp')),
+      [],
+      'no .tmp file',
+    );
     const snapshots = filesUnder(path.join(dataDir, SNAPSHOTS_DIR)).map((f) => path.join(SNAPSHOTS_DIR, f));
-    assert.deepEqual(snapshots.filter((f) => !referenced.has(f)), [], 'no orphan snapshot');
+    assert.deepEqual(
+      snapshots.filter((f) => !referenced.has(f)),
+      [],
+      'no orphan snapshot',
+    );
     assert.ok(snapshots.length > 0, 'the events kept their snapshots');
     // and the start said what it tidied
     assert.match(second.stderr(), /event\(s\) left open by an unclean stop were ended at their last update/);

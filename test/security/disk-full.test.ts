@@ -106,10 +106,10 @@ describe('a server whose data disk is full', { skip, timeout: 180_000 }, () => {
   let personId: number;
 
   before(async () => {
-    process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    process.stderr.write = (chunk: string | Uint8Array, ...rest: never[]) => {
       stderrLines.push(...String(chunk).split('\n').filter(Boolean));
       return writeStderr(chunk, ...rest);
-    });
+    };
     teardown.add(() => {
       process.stderr.write = writeStderr;
     });
@@ -117,10 +117,14 @@ describe('a server whose data disk is full', { skip, timeout: 180_000 }, () => {
     frame = { data: new Uint8Array(data), width: info.width, height: info.height };
     // unknown faces are decided after 3 attempts, so events (and their snapshots) start at once
     const config = configSchema.parse({ server: { port: 0 }, dataDir, vote: { maxFaceAttempts: 3 } });
-    server = await startServer(config, (camera) => new StillCamera(camera, frame), lineLogger((line) => {
-      logs.push(line);
-      onLog(line);
-    }));
+    server = await startServer(
+      config,
+      (camera) => new StillCamera(camera, frame),
+      lineLogger((line) => {
+        logs.push(line);
+        onLog(line);
+      }),
+    );
     teardown.add(() => server.stop());
   });
 
@@ -175,7 +179,10 @@ describe('a server whose data disk is full', { skip, timeout: 180_000 }, () => {
   it("logs a camera's failing snapshots and event writes once, not once a frame", async () => {
     const firstReport = new Promise<void>((resolve, reject) => {
       // the camera runs since the first test: its events may have met the full disk already
-      if (logs.some((line) => line.includes('the data disk is full'))) { resolve(); return; }
+      if (logs.some((line) => line.includes('the data disk is full'))) {
+        resolve();
+        return;
+      }
       const timeout = setTimeout(() => reject(new Error(`no disk-full report from the events within 60 s:\n${logs.join('\n')}`)), 60_000);
       onLog = (line) => {
         if (!line.includes('the data disk is full')) return;
@@ -187,7 +194,7 @@ describe('a server whose data disk is full', { skip, timeout: 180_000 }, () => {
     const added = await api('/api/cameras', json({ id: 'second', url: 'rtsp://127.0.0.1:1/second' }));
     assert.equal(added.status, 507, 'a camera is kept in the database, which cannot grow');
     assert.match(await errorOf(added), /the data disk is full/);
-    assert.equal((await (await api('/api/cameras')).json() as unknown[]).length, 1, 'the refused camera was not started');
+    assert.equal(((await (await api('/api/cameras')).json()) as unknown[]).length, 1, 'the refused camera was not started');
     // three more flushes of the events (one a second) fail while the camera keeps sending
     let frames = 0;
     await new Promise<void>((resolve, reject) => {
@@ -219,10 +226,16 @@ describe('a server whose data disk is full', { skip, timeout: 180_000 }, () => {
     assert.equal(enrol.status, 201);
     // the events the full disk held back are written now
     const { events } = (await (await api('/api/events')).json()) as { events: { cameraId: string }[] };
-    assert.ok(events.some((e) => e.cameraId === 'still'), 'the camera\'s events were kept and written');
+    assert.ok(
+      events.some((e) => e.cameraId === 'still'),
+      "the camera's events were kept and written",
+    );
     const saved = await new SnapshotStore(dataDir).save('ev_after', frame, [200, 100, 120, 120], Date.now());
     assert.ok(existsSync(path.join(dataDir, saved.facePath)));
-    assert.deepEqual(filesUnder(path.join(dataDir, 'snapshots')).filter((f) => f.endsWith('.tmp')), []);
+    assert.deepEqual(
+      filesUnder(path.join(dataDir, 'snapshots')).filter((f) => f.endsWith('.tmp')),
+      [],
+    );
     assert.deepEqual(filesUnder(path.join(dataDir, 'uploads')), []);
   });
 });

@@ -60,15 +60,19 @@ describe('bad input is a 400 with a message, never a 500', () => {
     const temp = tempDir('facestream-input-');
     teardown.add(temp.remove);
     // the 500 path writes the stack to stderr, not to the log function: watch both
-    process.stderr.write = ((chunk: string | Uint8Array, ...rest: never[]) => {
+    process.stderr.write = (chunk: string | Uint8Array, ...rest: never[]) => {
       stderr.push(String(chunk));
       return writeStderr(chunk, ...rest);
-    });
+    };
     teardown.add(() => {
       process.stderr.write = writeStderr;
     });
     const config = configSchema.parse({ server: { port: 0 }, dataDir: temp.dir });
-    server = await startServer(config, noCameras, lineLogger((line) => logged.push(line)));
+    server = await startServer(
+      config,
+      noCameras,
+      lineLogger((line) => logged.push(line)),
+    );
     teardown.add(() => server.stop());
     // events as the recorder writes them, through a second connection to the server's database
     const db = openDatabase(temp.dir);
@@ -110,10 +114,17 @@ describe('bad input is a 400 with a message, never a 500', () => {
 
   it('refuses a cursor it did not give, on the list and the CSV, and follows one it gave', async () => {
     const first = (await (await api('/api/events?limit=1')).json()) as { events: { id: string }[]; nextCursor: string };
-    assert.deepEqual(first.events.map((e) => e.id), [bob.id]);
+    assert.deepEqual(
+      first.events.map((e) => e.id),
+      [bob.id],
+    );
     const real = first.nextCursor;
     const second = (await (await api(`/api/events?limit=1&cursor=${real}`)).json()) as { events: { id: string }[] };
-    assert.deepEqual(second.events.map((e) => e.id), [ann.id], 'a real cursor pages on');
+    assert.deepEqual(
+      second.events.map((e) => e.id),
+      [ann.id],
+      'a real cursor pages on',
+    );
 
     const forged = [
       'garbage',
@@ -162,7 +173,10 @@ describe('bad input is a 400 with a message, never a 500', () => {
     assert.equal(all.status, 200);
     assert.equal(((await all.json()) as { events: unknown[] }).events.length, 3);
     const justAnn = await api(`/api/events?from=${ann.startedAt}&to=${new Date(ann.startedAt).toISOString()}`);
-    assert.deepEqual(((await justAnn.json()) as { events: { id: string }[] }).events.map((e) => e.id), [ann.id]);
+    assert.deepEqual(
+      ((await justAnn.json()) as { events: { id: string }[] }).events.map((e) => e.id),
+      [ann.id],
+    );
     await stillHealthy();
   });
 
@@ -210,7 +224,10 @@ describe('bad input is a 400 with a message, never a 500', () => {
     const { event: relabeled } = (await response.json()) as { event: { label: string; known: boolean; review: string } };
     assert.deepEqual([relabeled.label, relabeled.known, relabeled.review], ['Zoë Ng', true, 'relabeled']);
     const listed = (await (await api(`/api/events?person=${encodeURIComponent('Zoë Ng')}`)).json()) as { events: { id: string }[] };
-    assert.deepEqual(listed.events.map((e) => e.id), [stranger.id]);
+    assert.deepEqual(
+      listed.events.map((e) => e.id),
+      [stranger.id],
+    );
     await stillHealthy();
   });
 });

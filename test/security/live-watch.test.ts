@@ -128,7 +128,12 @@ describe('/live watch requests', () => {
     assert.deepEqual(server.live.viewerCounts(), { cameras: MAX_WATCHED_PER_CONNECTION, viewers: MAX_WATCHED_PER_CONNECTION });
     socket.close();
     // the server sees the disconnect shortly after (no message tells the client); its viewers go with it
-    await pollUntil(() => server.live.viewerCounts().viewers === 0, () => `no viewers after the disconnect: ${JSON.stringify(server.live.viewerCounts())}`, 5000, 20);
+    await pollUntil(
+      () => server.live.viewerCounts().viewers === 0,
+      () => `no viewers after the disconnect: ${JSON.stringify(server.live.viewerCounts())}`,
+      5000,
+      20,
+    );
     for (const id of ids) assert.equal((await api(`/api/cameras/${id}`, { method: 'DELETE' })).status, 204);
   });
 

@@ -55,7 +55,18 @@ function client(server: RunningServer) {
 
 /** What a restart must keep of a camera (metrics and live state aside). */
 function kept(c: CameraStatus) {
-  return { id: c.id, name: c.name, url: c.url, enabled: c.enabled, origin: c.origin, fps: c.fps, maxWidth: c.maxWidth, maxHeight: c.maxHeight, transport: c.transport, running: c.state !== 'stopped' };
+  return {
+    id: c.id,
+    name: c.name,
+    url: c.url,
+    enabled: c.enabled,
+    origin: c.origin,
+    fps: c.fps,
+    maxWidth: c.maxWidth,
+    maxHeight: c.maxHeight,
+    transport: c.transport,
+    running: c.state !== 'stopped',
+  };
 }
 
 describe('cameras kept across restarts', () => {
@@ -86,7 +97,14 @@ describe('cameras kept across restarts', () => {
     assert.equal(duplicate.status, 409);
     assert.deepEqual(duplicate.body, { error: 'a camera called "hall" already exists: pick another id, or edit that camera' });
 
-    const changed = await api.call('PATCH', '/api/cameras/back', { name: 'Back door', url: 'rtsp://127.0.0.1:8554/back2', fps: 5, maxWidth: 640, maxHeight: 360, transport: 'udp' });
+    const changed = await api.call('PATCH', '/api/cameras/back', {
+      name: 'Back door',
+      url: 'rtsp://127.0.0.1:8554/back2',
+      fps: 5,
+      maxWidth: 640,
+      maxHeight: 360,
+      transport: 'udp',
+    });
     assert.equal(changed.status, 200, JSON.stringify(changed.body));
     assert.equal((await api.call('PATCH', '/api/cameras/garage', { enabled: false })).status, 200);
     assert.equal((await api.call('DELETE', '/api/cameras/attic')).status, 204);
@@ -115,20 +133,26 @@ describe('cameras kept across restarts', () => {
     servers.push(second.server);
     const after = (await client(second.server).cameras()).map(kept);
     assert.deepEqual(after, before, 'the cameras after the restart are the cameras before it');
-    assert.deepEqual(after.find((c) => c.id === 'back'), {
-      id: 'back',
-      name: 'Back door',
-      url: 'rtsp://127.0.0.1:8554/back2',
-      enabled: true,
-      origin: 'api',
-      fps: 5,
-      maxWidth: 640,
-      maxHeight: 360,
-      transport: 'udp',
-      running: true,
-    });
+    assert.deepEqual(
+      after.find((c) => c.id === 'back'),
+      {
+        id: 'back',
+        name: 'Back door',
+        url: 'rtsp://127.0.0.1:8554/back2',
+        enabled: true,
+        origin: 'api',
+        fps: 5,
+        maxWidth: 640,
+        maxHeight: 360,
+        transport: 'udp',
+        running: true,
+      },
+    );
     // only the enabled cameras were started, with their saved settings and the real password
-    assert.deepEqual(second.started.map((c) => c.id), ['hall', 'back', 'porch']);
+    assert.deepEqual(
+      second.started.map((c) => c.id),
+      ['hall', 'back', 'porch'],
+    );
     assert.equal(second.started.find((c) => c.id === 'porch')?.url, 'rtsp://admin:s3cret@127.0.0.1:8554/porch');
     assert.ok(!JSON.stringify(after).includes('s3cret'), 'the password is never shown');
 
@@ -138,7 +162,10 @@ describe('cameras kept across restarts', () => {
     servers.splice(servers.indexOf(second.server), 1);
     const third = await serve(dataDir);
     servers.push(third.server);
-    assert.deepEqual(third.started.map((c) => c.id), ['hall', 'back', 'garage', 'porch']);
+    assert.deepEqual(
+      third.started.map((c) => c.id),
+      ['hall', 'back', 'garage', 'porch'],
+    );
   });
 
   it('config cameras are seeded and marked as from the file; the file wins for the keys it sets, page changes to the others are kept', async () => {
@@ -168,7 +195,18 @@ describe('cameras kept across restarts', () => {
     servers.push(second.server);
     const cameras = (await client(second.server).cameras()).map(kept);
     assert.deepEqual(cameras, [
-      { id: 'door', name: 'Front door', url: 'rtsp://127.0.0.1:8554/door-hd', enabled: false, origin: 'file', fps: 12, maxWidth: 1280, maxHeight: 720, transport: 'tcp', running: false },
+      {
+        id: 'door',
+        name: 'Front door',
+        url: 'rtsp://127.0.0.1:8554/door-hd',
+        enabled: false,
+        origin: 'file',
+        fps: 12,
+        maxWidth: 1280,
+        maxHeight: 720,
+        transport: 'tcp',
+        running: false,
+      },
       { id: 'shed', name: 'shed', url: 'rtsp://127.0.0.1:8554/shed', enabled: true, origin: 'api', fps: 25, maxWidth: 1280, maxHeight: 720, transport: 'tcp', running: true },
     ]);
     assert.ok(
@@ -191,12 +229,13 @@ describe('cameras kept across restarts', () => {
 
   it('serve --camera a=… --camera a=… is refused before anything starts, naming the flag', async () => {
     const dataDir = path.join(temp.dir, 'duplicate-flags');
-    const result = await runCli(['serve', '--data-dir', dataDir, '--port', '0', '--camera', 'a=rtsp://127.0.0.1:8554/x', '--camera', 'a=rtsp://127.0.0.1:8554/y'], { timeoutMs: 60_000 });
+    const result = await runCli(['serve', '--data-dir', dataDir, '--port', '0', '--camera', 'a=rtsp://127.0.0.1:8554/x', '--camera', 'a=rtsp://127.0.0.1:8554/y'], {
+      timeoutMs: 60_000,
+    });
     assert.equal(result.code, 2, result.stderr);
     assert.equal(result.stderr, 'facestream serve: --camera a=… is given twice: give each camera its own name\n');
     assert.equal(existsSync(path.join(dataDir, DATABASE_FILE)), false, 'nothing started: no database was created');
   });
-
 });
 
 describe('an enrolment cut short by an unclean stop', () => {
@@ -209,7 +248,9 @@ describe('an enrolment cut short by an unclean stop', () => {
       const people = new PeopleRepository(db, dataDir);
       const vector = new Float32Array(192).fill(1 / Math.sqrt(192));
       const jpeg = Buffer.from('a crop');
-      const { sampleIds, person } = people.addSamples('ann', [{ embedding: { model: 'mobilefacenet192', vector }, quality: { size: 100, sharpness: 300, roll: 0, yaw: 0 }, source: { kind: 'file' }, cropJpeg: jpeg }]);
+      const { sampleIds, person } = people.addSamples('ann', [
+        { embedding: { model: 'mobilefacenet192', vector }, quality: { size: 100, sharpness: 300, roll: 0, yaw: 0 }, source: { kind: 'file' }, cropJpeg: jpeg },
+      ]);
       const crop = path.join(dataDir, defined(people.listSamples(person.id)[0].cropPath, 'the crop of the sample'));
       // the crash came after the commit, before the rename
       renameSync(crop, `${crop}.tmp`);

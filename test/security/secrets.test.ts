@@ -67,14 +67,21 @@ describe('camera secrets with the real ffmpeg source', () => {
     dataDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-secrets-'));
     teardown.add(() => rmSync(dataDir, { recursive: true, force: true }));
     const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir });
-    server = await startServer(config, (camera) => createCameraSource(camera, (entry) => cameraLog.push(entry)), lineLogger((line) => serverLog.push(line)));
+    server = await startServer(
+      config,
+      (camera) => createCameraSource(camera, (entry) => cameraLog.push(entry)),
+      lineLogger((line) => serverLog.push(line)),
+    );
     teardown.add(() => server.stop());
   });
 
   after(() => teardown.run());
 
   it('shows neither password in the API, the /live status or the logs once ffmpeg has failed', async () => {
-    for (const [id, url] of [['slash', slash], ['query', query]] as const) {
+    for (const [id, url] of [
+      ['slash', slash],
+      ['query', query],
+    ] as const) {
       const created = await api('/api/cameras', send('POST', { id, url }));
       assert.equal(created.status, 201, await created.clone().text());
       assert.ok(!(await created.text()).includes(SECRET), 'the POST answer');
@@ -124,9 +131,18 @@ describe('camera secrets with the real ffmpeg source', () => {
 
     // the logs saw what ffmpeg said (so a leak would show), with the secrets hidden
     const cameraLines = cameraLog.map((entry) => entry.message);
-    assert.ok(cameraLines.some((line) => line.includes('probe failed') && line.includes('rtsp://admin:***@')), cameraLines.join('\n'));
-    assert.ok(cameraLines.some((line) => line.includes('pwd=***')), cameraLines.join('\n'));
-    assert.ok(serverLog.some((line) => line.includes('camera slash: failed')), serverLog.join('\n'));
+    assert.ok(
+      cameraLines.some((line) => line.includes('probe failed') && line.includes('rtsp://admin:***@')),
+      cameraLines.join('\n'),
+    );
+    assert.ok(
+      cameraLines.some((line) => line.includes('pwd=***')),
+      cameraLines.join('\n'),
+    );
+    assert.ok(
+      serverLog.some((line) => line.includes('camera slash: failed')),
+      serverLog.join('\n'),
+    );
 
     for (const [where, text] of [
       ['GET /api/cameras', listed],
@@ -161,8 +177,18 @@ describe('camera secrets with the real ffmpeg source', () => {
     assert.equal(patched.status, 400);
     assert.match(((await patched.json()) as { error: string }).error, ALLOWED_KINDS);
     const after = (await (await api('/api/cameras')).json()) as CameraStatus[];
-    assert.deepEqual(after.map((c) => c.id), before, 'nothing was added');
-    assert.match(defined(after.find((c) => c.id === 'query'), 'camera query').url, /^rtsp:\/\/127\.0\.0\.1:\d+\/x\?user=admin&pwd=\*\*\*$/);
+    assert.deepEqual(
+      after.map((c) => c.id),
+      before,
+      'nothing was added',
+    );
+    assert.match(
+      defined(
+        after.find((c) => c.id === 'query'),
+        'camera query',
+      ).url,
+      /^rtsp:\/\/127\.0\.0\.1:\d+\/x\?user=admin&pwd=\*\*\*$/,
+    );
   });
 });
 
@@ -180,17 +206,20 @@ describe('config errors never print a secret', () => {
   };
 
   it('refuses a bad camera URL at start, naming the key, without the admin password', () => {
-    const file = write('bad-camera.yaml', [
-      'server:',
-      `  adminPassword: "admin-${SECRET}"`,
-      '  bogus: 1', // an unknown key: its issue is about the whole server object
-      'cameras:',
-      `  - id: door`,
-      `    url: "concat:rtsp://admin:${SECRET}@cam/x|/etc/passwd"`,
-      `  - id: gate`,
-      `    url: "tcp://127.0.0.1:22?token=${SECRET}"`,
-      '',
-    ].join('\n'));
+    const file = write(
+      'bad-camera.yaml',
+      [
+        'server:',
+        `  adminPassword: "admin-${SECRET}"`,
+        '  bogus: 1', // an unknown key: its issue is about the whole server object
+        'cameras:',
+        `  - id: door`,
+        `    url: "concat:rtsp://admin:${SECRET}@cam/x|/etc/passwd"`,
+        `  - id: gate`,
+        `    url: "tcp://127.0.0.1:22?token=${SECRET}"`,
+        '',
+      ].join('\n'),
+    );
     const message = configErrorOf(() => loadConfig({ file, env: {} }));
     assert.match(message, /cameras\.0\.url.*scheme "concat" is not allowed/);
     assert.match(message, /cameras\.1\.url.*scheme "tcp" is not allowed/);

@@ -62,7 +62,10 @@ describe('DecodeGate', () => {
 
   it('frees the slot when the work fails', async () => {
     const gate = new DecodeGate(1, 0);
-    await assert.rejects(gate.run(() => Promise.reject(new Error('decoder failed'))), /decoder failed/);
+    await assert.rejects(
+      gate.run(() => Promise.reject(new Error('decoder failed'))),
+      /decoder failed/,
+    );
     assert.equal(await gate.run(() => Promise.resolve('next')), 'next');
   });
 });
@@ -116,7 +119,13 @@ describe('the upload folder after every way a request ends (real multer on disk)
   });
 
   it('deletes the files when the handler answers without reading them (404)', async () => {
-    const response = await fetch(url + '/not-found', { method: 'POST', body: form('files', Array.from({ length: 20 }, () => photo)) });
+    const response = await fetch(url + '/not-found', {
+      method: 'POST',
+      body: form(
+        'files',
+        Array.from({ length: 20 }, () => photo),
+      ),
+    });
     assert.equal(response.status, 404);
     assert.equal(seen.notFound, true);
     await pollUntil(() => readdirSync(dir).length === 0, 'uploads deleted after a 404', 5000, 20);
@@ -183,87 +192,109 @@ class ServeChild {
   }
 }
 
-describe('a facestream serve child under large uploads', { skip: existsSync(samplePhoto(6)) ? false : `sample photo missing at ${samplePhoto(6)}: run npm run models`, timeout: 300_000 }, () => {
-  const server = new ServeChild();
-  let greyHuge: Buffer<ArrayBuffer>;
-  let grey39: Buffer<ArrayBuffer>;
-  /** The server's RSS before it had decoded any photo. */
-  let freshRss = 0;
-  const uploadsLeft = () => readdirSync(path.join(server.data.dir, 'uploads')).length;
+describe(
+  'a facestream serve child under large uploads',
+  { skip: existsSync(samplePhoto(6)) ? false : `sample photo missing at ${samplePhoto(6)}: run npm run models`, timeout: 300_000 },
+  () => {
+    const server = new ServeChild();
+    let greyHuge: Buffer<ArrayBuffer>;
+    let grey39: Buffer<ArrayBuffer>;
+    /** The server's RSS before it had decoded any photo. */
+    let freshRss = 0;
+    const uploadsLeft = () => readdirSync(path.join(server.data.dir, 'uploads')).length;
 
-  before(async () => {
-    await server.start();
-    freshRss = server.rssMb();
-    // a 586 KB JPEG that declares 100 megapixels, and one just under the limit
-    greyHuge = await sharp({ create: { width: 10_000, height: 10_000, channels: 3, background: '#888' } }).jpeg().toBuffer();
-    grey39 = await sharp({ create: { width: 7200, height: 5400, channels: 3, background: '#888' } }).jpeg().toBuffer();
-  });
-  after(() => server.stop());
-
-  it('refuses a 10000×10000 JPEG with 413 naming the limit, from its header alone', async () => {
-    const start = server.rssMb();
-    const recognize = await fetch(server.url + '/api/recognize', { method: 'POST', body: form('file', [{ bytes: greyHuge, name: 'grey.jpg' }]) });
-    assert.equal(recognize.status, 413);
-    assert.equal(((await recognize.json()) as { error: string }).error, 'grey.jpg is 100 megapixels (10000×10000); the limit is 40: scale it down');
-    const person = (await (await fetch(server.url + '/api/people', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'ada' }) })).json()) as { id: number };
-    const enrol = await fetch(`${server.url}/api/people/${person.id}/faces`, {
-      method: 'POST',
-      body: form('files', [{ bytes: readFileSync(samplePhoto(2)), name: 'fine.jpg' }, { bytes: greyHuge, name: 'huge.jpg' }]),
+    before(async () => {
+      await server.start();
+      freshRss = server.rssMb();
+      // a 586 KB JPEG that declares 100 megapixels, and one just under the limit
+      greyHuge = await sharp({ create: { width: 10_000, height: 10_000, channels: 3, background: '#888' } })
+        .jpeg()
+        .toBuffer();
+      grey39 = await sharp({ create: { width: 7200, height: 5400, channels: 3, background: '#888' } })
+        .jpeg()
+        .toBuffer();
     });
-    assert.equal(enrol.status, 413, 'one photo over the limit refuses the upload before anything is decoded');
-    assert.match(((await enrol.json()) as { error: string }).error, /^huge\.jpg is 100 megapixels .* the limit is 40/);
-    // decoding it would have cost 300 MB of RGB at the least (2 GB before this fix)
-    assert.ok(server.rssMb() - start < 100, `memory grew by ${Math.round(server.rssMb() - start)} MB`);
-    assert.equal(uploadsLeft(), 0);
-  });
+    after(() => server.stop());
 
-  it('answers 404 to 3 × 20 photos for an unknown person and keeps none of them', async () => {
-    const photo = { bytes: readFileSync(samplePhoto(2)), name: 'face.jpg' };
-    for (let i = 0; i < 3; i++) {
-      const response = await fetch(server.url + '/api/people/999/faces', { method: 'POST', body: form('files', Array.from({ length: 20 }, () => photo)) });
-      assert.equal(response.status, 404);
-      assert.match(((await response.json()) as { error: string }).error, /no person with id 999/);
-    }
-    await pollUntil(() => uploadsLeft() === 0, 'no upload left', 5000, 20);
-  });
+    it('refuses a 10000×10000 JPEG with 413 naming the limit, from its header alone', async () => {
+      const start = server.rssMb();
+      const recognize = await fetch(server.url + '/api/recognize', { method: 'POST', body: form('file', [{ bytes: greyHuge, name: 'grey.jpg' }]) });
+      assert.equal(recognize.status, 413);
+      assert.equal(((await recognize.json()) as { error: string }).error, 'grey.jpg is 100 megapixels (10000×10000); the limit is 40: scale it down');
+      const person = (await (
+        await fetch(server.url + '/api/people', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'ada' }) })
+      ).json()) as { id: number };
+      const enrol = await fetch(`${server.url}/api/people/${person.id}/faces`, {
+        method: 'POST',
+        body: form('files', [
+          { bytes: readFileSync(samplePhoto(2)), name: 'fine.jpg' },
+          { bytes: greyHuge, name: 'huge.jpg' },
+        ]),
+      });
+      assert.equal(enrol.status, 413, 'one photo over the limit refuses the upload before anything is decoded');
+      assert.match(((await enrol.json()) as { error: string }).error, /^huge\.jpg is 100 megapixels .* the limit is 40/);
+      // decoding it would have cost 300 MB of RGB at the least (2 GB before this fix)
+      assert.ok(server.rssMb() - start < 100, `memory grew by ${Math.round(server.rssMb() - start)} MB`);
+      assert.equal(uploadsLeft(), 0);
+    });
 
-  it('decodes a burst of 39-megapixel photos two at a time: 200 or 503 with Retry-After, never 500, and the memory falls back', async (t) => {
-    // Measured from the fresh server, before it decoded any photo: the detector worker's
-    // WebAssembly heap grows to what its largest input needs and can never shrink, so what it
-    // keeps after these photos (downscaled to its 1920-pixel input) counts too. On whole
-    // pyramid levels it kept about 290 MB resident; with P-Net in strips about 110 MB. Most of
-    // the rest is libvips' freed buffers that glibc keeps in its per-thread arenas.
-    const start = freshRss;
-    const burst = 2 + MAX_WAITING_DECODES + 2;
-    let peak = start;
-    const sampler = setInterval(() => (peak = Math.max(peak, server.rssMb())), 50);
-    const answers = await Promise.all(
-      Array.from({ length: burst }, async (_, i) => {
-        const response = await fetch(server.url + '/api/recognize', { method: 'POST', body: form('file', [{ bytes: grey39, name: `big${i}.jpg` }]) });
-        const body = (await response.json()) as { error?: string; width?: number };
-        return { status: response.status, retryAfter: response.headers.get('retry-after'), body };
-      }),
-    );
-    clearInterval(sampler);
-    const statuses = answers.map((a) => a.status);
-    assert.ok(statuses.every((s) => s === 200 || s === 503), `statuses: ${statuses.join(',')}`);
-    assert.ok(statuses.filter((s) => s === 200).length >= 2 + MAX_WAITING_DECODES, `the running and the waiting are served: ${statuses.join(',')}`);
-    assert.ok(statuses.includes(503), `beyond the queue the answer is 503: ${statuses.join(',')}`);
-    for (const refused of answers.filter((a) => a.status === 503)) {
-      assert.ok(Number(refused.retryAfter) > 0, 'Retry-After is set');
-      assert.match(defined(refused.body.error, 'the error of a 503'), /try again in \d+ s/);
-    }
-    assert.equal(answers.find((a) => a.status === 200)?.body.width, 7200);
-    // Three undecoded at once peaked at 6.5 GB before; two 39 MP photos in flight need about 1 GB.
-    assert.ok(peak - start < 1500, `peak ${Math.round(peak)} MB from ${Math.round(start)} MB`);
-    let rss = server.rssMb();
-    // V8 gives the photos' buffers back on its idle GC, some seconds after the burst
-    for (const end = Date.now() + 30_000; rss - start > 300 && Date.now() < end; ) {
-      await new Promise((resolve) => setTimeout(resolve, 500));
-      rss = server.rssMb();
-    }
-    t.diagnostic(`RSS: ${Math.round(start)} MB at the start, peak ${Math.round(peak)} MB, ${Math.round(rss)} MB after the burst; statuses ${statuses.join(' ')}`);
-    assert.ok(rss - start <= 300, `RSS ${Math.round(rss)} MB, ${Math.round(rss - start)} MB above the start 30 s after the burst (peak ${Math.round(peak)} MB)`);
-    await pollUntil(() => uploadsLeft() === 0, 'no upload left', 5000, 20);
-  });
-});
+    it('answers 404 to 3 × 20 photos for an unknown person and keeps none of them', async () => {
+      const photo = { bytes: readFileSync(samplePhoto(2)), name: 'face.jpg' };
+      for (let i = 0; i < 3; i++) {
+        const response = await fetch(server.url + '/api/people/999/faces', {
+          method: 'POST',
+          body: form(
+            'files',
+            Array.from({ length: 20 }, () => photo),
+          ),
+        });
+        assert.equal(response.status, 404);
+        assert.match(((await response.json()) as { error: string }).error, /no person with id 999/);
+      }
+      await pollUntil(() => uploadsLeft() === 0, 'no upload left', 5000, 20);
+    });
+
+    it('decodes a burst of 39-megapixel photos two at a time: 200 or 503 with Retry-After, never 500, and the memory falls back', async (t) => {
+      // Measured from the fresh server, before it decoded any photo: the detector worker's
+      // WebAssembly heap grows to what its largest input needs and can never shrink, so what it
+      // keeps after these photos (downscaled to its 1920-pixel input) counts too. On whole
+      // pyramid levels it kept about 290 MB resident; with P-Net in strips about 110 MB. Most of
+      // the rest is libvips' freed buffers that glibc keeps in its per-thread arenas.
+      const start = freshRss;
+      const burst = 2 + MAX_WAITING_DECODES + 2;
+      let peak = start;
+      const sampler = setInterval(() => (peak = Math.max(peak, server.rssMb())), 50);
+      const answers = await Promise.all(
+        Array.from({ length: burst }, async (_, i) => {
+          const response = await fetch(server.url + '/api/recognize', { method: 'POST', body: form('file', [{ bytes: grey39, name: `big${i}.jpg` }]) });
+          const body = (await response.json()) as { error?: string; width?: number };
+          return { status: response.status, retryAfter: response.headers.get('retry-after'), body };
+        }),
+      );
+      clearInterval(sampler);
+      const statuses = answers.map((a) => a.status);
+      assert.ok(
+        statuses.every((s) => s === 200 || s === 503),
+        `statuses: ${statuses.join(',')}`,
+      );
+      assert.ok(statuses.filter((s) => s === 200).length >= 2 + MAX_WAITING_DECODES, `the running and the waiting are served: ${statuses.join(',')}`);
+      assert.ok(statuses.includes(503), `beyond the queue the answer is 503: ${statuses.join(',')}`);
+      for (const refused of answers.filter((a) => a.status === 503)) {
+        assert.ok(Number(refused.retryAfter) > 0, 'Retry-After is set');
+        assert.match(defined(refused.body.error, 'the error of a 503'), /try again in \d+ s/);
+      }
+      assert.equal(answers.find((a) => a.status === 200)?.body.width, 7200);
+      // Three undecoded at once peaked at 6.5 GB before; two 39 MP photos in flight need about 1 GB.
+      assert.ok(peak - start < 1500, `peak ${Math.round(peak)} MB from ${Math.round(start)} MB`);
+      let rss = server.rssMb();
+      // V8 gives the photos' buffers back on its idle GC, some seconds after the burst
+      for (const end = Date.now() + 30_000; rss - start > 300 && Date.now() < end;) {
+        await new Promise((resolve) => setTimeout(resolve, 500));
+        rss = server.rssMb();
+      }
+      t.diagnostic(`RSS: ${Math.round(start)} MB at the start, peak ${Math.round(peak)} MB, ${Math.round(rss)} MB after the burst; statuses ${statuses.join(' ')}`);
+      assert.ok(rss - start <= 300, `RSS ${Math.round(rss)} MB, ${Math.round(rss - start)} MB above the start 30 s after the burst (peak ${Math.round(peak)} MB)`);
+      await pollUntil(() => uploadsLeft() === 0, 'no upload left', 5000, 20);
+    });
+  },
+);

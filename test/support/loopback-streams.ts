@@ -39,7 +39,23 @@ export async function prepareClip(
 ): Promise<void> {
   const filters = [`fps=${fps}`];
   if (size) filters.push(`scale=${size.width}:${size.height}:force_original_aspect_ratio=decrease`, `pad=${size.width}:${size.height}:(ow-iw)/2:(oh-ih)/2`, 'setsar=1');
-  await runFfmpeg(ffmpegPath, ['-y', '-i', input, '-an', '-vf', filters.join(','), '-c:v', 'libx264', '-preset', 'ultrafast', '-g', String(keyframeEvery), '-pix_fmt', 'yuv420p', output]);
+  await runFfmpeg(ffmpegPath, [
+    '-y',
+    '-i',
+    input,
+    '-an',
+    '-vf',
+    filters.join(','),
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-g',
+    String(keyframeEvery),
+    '-pix_fmt',
+    'yuv420p',
+    output,
+  ]);
 }
 
 export interface RtspServer {
@@ -102,7 +118,24 @@ export async function startRtspServer(): Promise<RtspServer> {
 export function startPublisher(ffmpegPath: string, file: string, url: string, { loop = true }: { loop?: boolean } = {}): ChildProcess {
   return spawn(
     ffmpegPath,
-    ['-hide_banner', '-loglevel', 'error', '-nostdin', '-re', ...(loop ? ['-stream_loop', '-1'] : []), '-i', file, '-an', '-c', 'copy', '-f', 'rtsp', '-rtsp_transport', 'udp', url],
+    [
+      '-hide_banner',
+      '-loglevel',
+      'error',
+      '-nostdin',
+      '-re',
+      ...(loop ? ['-stream_loop', '-1'] : []),
+      '-i',
+      file,
+      '-an',
+      '-c',
+      'copy',
+      '-f',
+      'rtsp',
+      '-rtsp_transport',
+      'udp',
+      url,
+    ],
     { stdio: ['ignore', 'ignore', 'ignore'] },
   );
 }

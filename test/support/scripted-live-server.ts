@@ -49,8 +49,7 @@ export function scriptedFaces(frame: Frame): LiveFace[] {
 
 /** A solid 640×360 frame with two pale ovals where the faces are, as RGB. */
 export async function scenePicture(): Promise<Picture> {
-  const oval = ([x, y, w, h]: LiveFace['box'], fill: string): string =>
-    `<ellipse cx="${x + w / 2}" cy="${y + h / 2}" rx="${w / 2.4}" ry="${h / 2.2}" fill="${fill}"/>`;
+  const oval = ([x, y, w, h]: LiveFace['box'], fill: string): string => `<ellipse cx="${x + w / 2}" cy="${y + h / 2}" rx="${w / 2.4}" ry="${h / 2.2}" fill="${fill}"/>`;
   const svg =
     `<svg xmlns="http://www.w3.org/2000/svg" width="${FRAME_WIDTH}" height="${FRAME_HEIGHT}">` +
     `<rect width="100%" height="100%" fill="#33506e"/>` +
@@ -108,12 +107,21 @@ export class ScriptedLiveServer {
   static async start({ dataDir, picture, scripts = new Map(), port = 0 }: ScriptedLiveServerOptions): Promise<ScriptedLiveServer> {
     const db = openDatabase(dataDir, { create: true });
     const pipeline = new ScriptedPipeline(scriptedFaces);
-    const cameras = new CameraRegistry(pipeline.asVisionPipeline(), (config) => new ScriptedCameraSource(config, picture, scripts.get(config.id) ?? LIVE_IN_BURSTS), new CamerasRepository(db));
+    const cameras = new CameraRegistry(
+      pipeline.asVisionPipeline(),
+      (config) => new ScriptedCameraSource(config, picture, scripts.get(config.id) ?? LIVE_IN_BURSTS),
+      new CamerasRepository(db),
+    );
     // no admin password and no account: open, as `facestream serve` on loopback
     const auth = new Auth(null, new AccountsRepository(db));
     let listeningPort = port;
     const security: WebSecurityOptions = { loopback: true, port: () => listeningPort, allowedHosts: [], allowedOrigins: [] };
-    const app = createApp({ cameras, auth, health: () => ({ backend: 'scripted', cameras: cameras.ids().length, uptime: process.uptime(), auth: auth.enabled }), webSecurity: security });
+    const app = createApp({
+      cameras,
+      auth,
+      health: () => ({ backend: 'scripted', cameras: cameras.ids().length, uptime: process.uptime(), auth: auth.enabled }),
+      webSecurity: security,
+    });
     // what the page asks for, seen before the real app answers it
     const recorder = express();
     const http = createServer(recorder);

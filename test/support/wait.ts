@@ -53,9 +53,10 @@ export function either<T>(...feeds: Feed<T>[]): Feed<T> {
 
 /** The values of `feed` that `accept` keeps (to wake a check only on the messages that matter). */
 export function where<T>(feed: Feed<T>, accept: (value: T) => boolean): Feed<T> {
-  return (listener) => feed((value) => {
-    if (accept(value)) listener(value);
-  });
+  return (listener) =>
+    feed((value) => {
+      if (accept(value)) listener(value);
+    });
 }
 
 function timeoutError(what: Waited, timeoutMs: number): Error {
@@ -113,7 +114,10 @@ export function waitUntil<T>(check: () => T | NotYet | Promise<T | NotYet>, wake
         do {
           again = false;
           const value = await check();
-          if (value !== undefined && value !== false) { finish(() => resolve(value)); return; }
+          if (value !== undefined && value !== false) {
+            finish(() => resolve(value));
+            return;
+          }
           // eslint-disable-next-line @typescript-eslint/no-unnecessary-condition -- a wakeup during the await sets `again` (run() above); TypeScript does not see a closure's assignments and keeps it narrowed to the false set before the await
         } while (again && !done);
       } catch (error) {

@@ -5,16 +5,7 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Keypoints, Point, RgbImage } from '../../src/common/types.js';
-import {
-  applyAffine,
-  centroidFraming,
-  invertAffine,
-  keypointList,
-  similarityTransform,
-  templateFraming,
-  warpBilinear,
-  type Affine,
-} from '../../src/embedding/align.js';
+import { applyAffine, centroidFraming, invertAffine, keypointList, similarityTransform, templateFraming, warpBilinear, type Affine } from '../../src/embedding/align.js';
 import { ARCFACE_TEMPLATE } from '../../src/embedding/mobilefacenet.js';
 
 function near(actual: number, expected: number, message: string, epsilon = 1e-9): void {
@@ -147,7 +138,20 @@ describe('similarityTransform', () => {
   test('rejects fewer than two points, unequal counts and coincident points', () => {
     assert.throws(() => similarityTransform([[0, 0]], [[1, 1]]), /at least two/);
     assert.throws(() => similarityTransform(FACE, FACE.slice(1)), /at least two/);
-    assert.throws(() => similarityTransform([[3, 3], [3, 3]], [[0, 0], [1, 1]]), /coincide/);
+    assert.throws(
+      () =>
+        similarityTransform(
+          [
+            [3, 3],
+            [3, 3],
+          ],
+          [
+            [0, 0],
+            [1, 1],
+          ],
+        ),
+      /coincide/,
+    );
   });
 });
 
@@ -269,11 +273,9 @@ describe('warpBilinear', () => {
   const H = 6;
   const value = (x: number, y: number): [number, number, number] => [10 * x, 20 * y, 5 * x + 7 * y + 3];
   const image: RgbImage = { width: W, height: H, data: new Uint8Array(W * H * 3) };
-  for (let y = 0; y < H; y++)
-    for (let x = 0; x < W; x++) image.data.set(value(x, y), (y * W + x) * 3);
+  for (let y = 0; y < H; y++) for (let x = 0; x < W; x++) image.data.set(value(x, y), (y * W + x) * 3);
 
-  const pixel = (out: Float32Array, width: number, u: number, v: number, offset = 0) =>
-    Array.from(out.subarray(offset + (v * width + u) * 3, offset + (v * width + u) * 3 + 3));
+  const pixel = (out: Float32Array, width: number, u: number, v: number, offset = 0) => Array.from(out.subarray(offset + (v * width + u) * 3, offset + (v * width + u) * 3 + 3));
 
   test('identity at integer positions gives the image exactly', () => {
     const out = warpBilinear(image, [1, 0, 0, 0, 1, 0], W, H);
@@ -283,8 +285,7 @@ describe('warpBilinear', () => {
 
   test('half-pixel positions give the average of the neighbours (exact on a linear gradient)', () => {
     const out = warpBilinear(image, [1, 0, 0.5, 0, 1, 0.5], W - 1, H - 1);
-    for (let v = 0; v < H - 1; v++)
-      for (let u = 0; u < W - 1; u++) assert.deepEqual(pixel(out, W - 1, u, v), value(u + 0.5, v + 0.5), `sample ${u + 0.5},${v + 0.5}`);
+    for (let v = 0; v < H - 1; v++) for (let u = 0; u < W - 1; u++) assert.deepEqual(pixel(out, W - 1, u, v), value(u + 0.5, v + 0.5), `sample ${u + 0.5},${v + 0.5}`);
     // quarter pixel along x only, and a scaled lookup: crop pixel (u, v) reads source (2u + 0.25, v)
     const scaled = warpBilinear(image, [2, 0, 0.25, 0, 1, 0], 3, 2);
     for (let v = 0; v < 2; v++) for (let u = 0; u < 3; u++) assert.deepEqual(pixel(scaled, 3, u, v), value(2 * u + 0.25, v));
@@ -292,20 +293,32 @@ describe('warpBilinear', () => {
 
   test('outside the image reads black, and half a pixel past the edge blends with black', () => {
     const far = warpBilinear(image, [1, 0, -100, 0, 1, 50], 4, 4);
-    assert.ok(far.every((x) => x === 0), 'all black far outside');
+    assert.ok(
+      far.every((x) => x === 0),
+      'all black far outside',
+    );
     // source x = W − 1 + 0.5: half of the last column, half of black
     const edge = warpBilinear(image, [1, 0, W - 0.5, 0, 1, 0], 1, 1);
-    assert.deepEqual(Array.from(edge), value(W - 1, 0).map((c) => c / 2));
+    assert.deepEqual(
+      Array.from(edge),
+      value(W - 1, 0).map((c) => c / 2),
+    );
     // source (−1, −1): pixel (0, 0) is a neighbour but with weight 0; (−0.5, 2): half of pixel (0, 2)
     assert.deepEqual(Array.from(warpBilinear(image, [1, 0, -1, 0, 1, -1], 1, 1)), [0, 0, 0]);
     const leftHalf = warpBilinear(image, [1, 0, -0.5, 0, 1, 2], 1, 1);
-    assert.deepEqual(Array.from(leftHalf), value(0, 2).map((c) => c / 2));
+    assert.deepEqual(
+      Array.from(leftHalf),
+      value(0, 2).map((c) => c / 2),
+    );
   });
 
   test('writes into a given buffer at an offset, leaving the rest alone', () => {
     const out = new Float32Array(2 * 2 * 2 * 3).fill(-1);
     warpBilinear(image, [1, 0, 3, 0, 1, 1], 2, 2, out, 12);
-    assert.ok(Array.from(out.subarray(0, 12)).every((x) => x === -1), 'before the offset untouched');
+    assert.ok(
+      Array.from(out.subarray(0, 12)).every((x) => x === -1),
+      'before the offset untouched',
+    );
     assert.deepEqual(pixel(out, 2, 0, 0, 12), value(3, 1));
     assert.deepEqual(pixel(out, 2, 1, 1, 12), value(4, 2));
   });

@@ -88,7 +88,10 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
     assert.equal(added.origin, 'api');
     assert.equal(added.url, 'rtsp://admin:***@cam.local/stream');
     assert.ok(!JSON.stringify(registry.statuses()).includes('s3cret'), 'no status shows the password');
-    assert.deepEqual(store.list().map((c) => [c.id, c.origin, (c.settings as CameraConfig).url]), [['door', 'api', 'rtsp://admin:s3cret@cam.local/stream']]);
+    assert.deepEqual(
+      store.list().map((c) => [c.id, c.origin, (c.settings as CameraConfig).url]),
+      [['door', 'api', 'rtsp://admin:s3cret@cam.local/stream']],
+    );
     assert.deepEqual(pipeline.cameraIds(), ['door']);
     assert.equal(registry.has('door'), true);
 
@@ -159,7 +162,14 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
     const frames: LabeledFrame[] = [];
     registry.on('frame', (frame) => frames.push(frame));
     for (let i = 0; i < 3; i++) source.deliver();
-    assert.deepEqual(frames.map((f) => [f.frame.cameraId, f.frame.seq]), [['door', 0], ['door', 1], ['door', 2]]);
+    assert.deepEqual(
+      frames.map((f) => [f.frame.cameraId, f.frame.seq]),
+      [
+        ['door', 0],
+        ['door', 1],
+        ['door', 2],
+      ],
+    );
     assert.equal(pipeline.metrics('door')?.framesIn, 3);
     assert.ok(defined(registry.status('door'), "camera door's status").fpsIn > 0, 'the rate of frames in');
     assert.equal(registry.metricsSnapshot()[0].cameraId, 'door');
@@ -180,15 +190,31 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
 
     assert.deepEqual(registry.ids(), ['door', 'yard', 'after', 'hall'], 'in the order they were first added, without the bad one and the dropped file camera');
     assert.equal(notes.length, 2, notes.join('\n'));
-    assert.match(defined(notes.find((n) => n.includes('old-file')), 'a note on camera old-file'), /removed \(it came from the config file, which no longer has it\)/);
-    assert.match(defined(notes.find((n) => n.includes('broken')), 'a note on camera broken'), /not started: its saved settings are not valid any more[\s\S]*url[\s\S]*add it again/);
+    assert.match(
+      defined(
+        notes.find((n) => n.includes('old-file')),
+        'a note on camera old-file',
+      ),
+      /removed \(it came from the config file, which no longer has it\)/,
+    );
+    assert.match(
+      defined(
+        notes.find((n) => n.includes('broken')),
+        'a note on camera broken',
+      ),
+      /not started: its saved settings are not valid any more[\s\S]*url[\s\S]*add it again/,
+    );
     const door = defined(registry.status('door'), "camera door's status");
     assert.deepEqual([door.state, door.origin, door.fps], ['live', 'file', 5]);
     assert.equal(registry.status('yard')?.state, 'stopped', 'a camera left switched off stays off');
     assert.equal(registry.status('after')?.state, 'live', 'a camera saved after the bad one still starts');
     assert.equal(registry.status('hall')?.origin, 'file');
     assert.deepEqual([...sources.keys()].sort(), ['after', 'door', 'hall']);
-    assert.deepEqual(store.list().map((c) => c.id), ['door', 'yard', 'broken', 'after', 'hall'], 'the bad camera is kept to be fixed, the dropped file camera is gone');
+    assert.deepEqual(
+      store.list().map((c) => c.id),
+      ['door', 'yard', 'broken', 'after', 'hall'],
+      'the bad camera is kept to be fixed, the dropped file camera is gone',
+    );
   });
 
   it('a camera that fails does not stop the others', async () => {

@@ -47,9 +47,31 @@ function documentedSchema(schema: Json): z.ZodType {
 }
 
 const SCHEMA_KEYWORDS = new Set([
-  '$ref', 'type', 'properties', 'required', 'additionalProperties', 'items', 'prefixItems', 'enum', 'const', 'anyOf', 'oneOf', 'allOf',
-  'description', 'default', 'format', 'pattern', 'minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'minLength', 'maxLength',
-  'minItems', 'maxItems', 'propertyNames',
+  '$ref',
+  'type',
+  'properties',
+  'required',
+  'additionalProperties',
+  'items',
+  'prefixItems',
+  'enum',
+  'const',
+  'anyOf',
+  'oneOf',
+  'allOf',
+  'description',
+  'default',
+  'format',
+  'pattern',
+  'minimum',
+  'maximum',
+  'exclusiveMinimum',
+  'exclusiveMaximum',
+  'minLength',
+  'maxLength',
+  'minItems',
+  'maxItems',
+  'propertyNames',
 ]);
 const TYPES = new Set(['string', 'number', 'integer', 'boolean', 'object', 'array', 'null']);
 
@@ -110,13 +132,19 @@ describe('the OpenAPI document generated from the route table', () => {
 
   it('keeps the descriptions a reader needs', () => {
     const text = JSON.stringify(OPENAPI);
-    for (const phrase of ['Authorization: Bearer', 'Password and query-string credentials replaced by ***', 'nextCursor of the previous page', 'years 1970 to 9999', 'at most 20, 20 MB and 40 megapixels']) {
+    for (const phrase of [
+      'Authorization: Bearer',
+      'Password and query-string credentials replaced by ***',
+      'nextCursor of the previous page',
+      'years 1970 to 9999',
+      'at most 20, 20 MB and 40 megapixels',
+    ]) {
       assert.ok(text.includes(phrase), phrase);
     }
   });
 });
 
-describe('the contract checks input in the routes\' words', () => {
+describe("the contract checks input in the routes' words", () => {
   const message = (schema: z.ZodType, value: unknown) => {
     try {
       parse(schema, value);
@@ -126,18 +154,21 @@ describe('the contract checks input in the routes\' words', () => {
     return 'accepted';
   };
 
-  it('parses the event filters into the repository\'s filter, with the messages the list always gave', () => {
+  it("parses the event filters into the repository's filter, with the messages the list always gave", () => {
     assert.deepEqual(parse(eventListQuerySchema, {}), { limit: 50 });
     assert.deepEqual(parse(eventCsvQuerySchema, {}), { limit: 500 });
-    assert.deepEqual(parse(eventListQuerySchema, { person: '', camera: 'door', known: 'false', review: 'pending', from: '0', to: '2026-01-01T00:00:00Z', limit: '5', cursor: 'abc' }), {
-      limit: 5,
-      camera: 'door',
-      known: false,
-      review: 'pending',
-      from: 0,
-      to: Date.UTC(2026, 0, 1),
-      cursor: 'abc',
-    });
+    assert.deepEqual(
+      parse(eventListQuerySchema, { person: '', camera: 'door', known: 'false', review: 'pending', from: '0', to: '2026-01-01T00:00:00Z', limit: '5', cursor: 'abc' }),
+      {
+        limit: 5,
+        camera: 'door',
+        known: false,
+        review: 'pending',
+        from: 0,
+        to: Date.UTC(2026, 0, 1),
+        cursor: 'abc',
+      },
+    );
     assert.equal(message(eventListQuerySchema, { limit: '0' }), 'limit=0 must be a whole number from 1 to 500');
     assert.equal(message(eventListQuerySchema, { known: 'yes' }), 'known=yes must be true or false');
     assert.equal(message(eventListQuerySchema, { review: 'maybe' }), 'review=maybe must be one of pending, confirmed, rejected, relabeled');
@@ -147,7 +178,7 @@ describe('the contract checks input in the routes\' words', () => {
     assert.equal(message(eventListQuerySchema, { camera: ['a', 'b'] }), 'query parameter camera must be given once');
   });
 
-  it('gives path ids, review bodies and tokens the routes\' messages, and zod\'s words only with the field in front', () => {
+  it("gives path ids, review bodies and tokens the routes' messages, and zod's words only with the field in front", () => {
     assert.deepEqual(parse(personParamsSchema, { id: '7' }), { id: 7 });
     assert.equal(message(personParamsSchema, { id: 'x' }), 'person id "x" must be a positive whole number');
     assert.equal(message(tokenParamsSchema, { id: '0' }), 'token id "0" must be a positive whole number (GET /api/tokens lists them)');
@@ -168,7 +199,22 @@ describe('real replies parse with the contract and with the document', () => {
   const blank = { data: new Uint8Array(64 * 48 * 3), width: 64, height: 48 };
 
   function event(id: string, startedAt: number, overrides: Partial<RecognitionEvent> = {}): RecognitionEvent {
-    return { id, cameraId: 'door', trackId: 1, label: 'ann', known: true, score: 0.8, matcher: 'cosine', startedAt, endedAt: startedAt + 1000, ended: true, frames: 4, bestFace: 0.5, review: 'pending', ...overrides };
+    return {
+      id,
+      cameraId: 'door',
+      trackId: 1,
+      label: 'ann',
+      known: true,
+      score: 0.8,
+      matcher: 'cosine',
+      startedAt,
+      endedAt: startedAt + 1000,
+      ended: true,
+      frames: 4,
+      bestFace: 0.5,
+      review: 'pending',
+      ...overrides,
+    };
   }
 
   before(async () => {
@@ -223,7 +269,10 @@ describe('real replies parse with the contract and with the document', () => {
   it('/api/cameras, one camera and a change', async () => {
     await replyOf('post', '/api/cameras', '/api/cameras', 201, { id: 'door', url: 'rtsp://admin:secret@127.0.0.1:9/door' });
     const cameras = (await replyOf('get', '/api/cameras', '/api/cameras', 200)) as { id: string }[];
-    assert.deepEqual(cameras.map((c) => c.id), ['door']);
+    assert.deepEqual(
+      cameras.map((c) => c.id),
+      ['door'],
+    );
     await replyOf('get', '/api/cameras/:id', '/api/cameras/door', 200);
     await replyOf('patch', '/api/cameras/:id', '/api/cameras/door', 200, { enabled: false });
   });
@@ -233,7 +282,13 @@ describe('real replies parse with the contract and with the document', () => {
     assert.equal(page.events.length, 1);
     assert.ok(page.nextCursor, 'a second page');
     const all = (await replyOf('get', '/api/events', '/api/events', 200)) as { events: { id: string; endedAt: string | null }[] };
-    assert.deepEqual(all.events.map((e) => [e.id, e.endedAt === null]), [['ev_stranger1', true], ['ev_ann1', false]]);
+    assert.deepEqual(
+      all.events.map((e) => [e.id, e.endedAt === null]),
+      [
+        ['ev_stranger1', true],
+        ['ev_ann1', false],
+      ],
+    );
     await replyOf('get', '/api/events/:id', '/api/events/ev_ann1', 200);
     await replyOf('post', '/api/events/:id/review', '/api/events/ev_stranger1/review', 200, { action: 'relabel', person: 'Bob' });
   });
@@ -241,7 +296,10 @@ describe('real replies parse with the contract and with the document', () => {
   it('/api/people, one person and a rename', async () => {
     await replyOf('post', '/api/people', '/api/people', 201, { name: 'ann' });
     const people = (await replyOf('get', '/api/people', '/api/people', 200)) as { id: number; name: string }[];
-    assert.deepEqual(people.map((p) => p.name), ['ann']);
+    assert.deepEqual(
+      people.map((p) => p.name),
+      ['ann'],
+    );
     await replyOf('get', '/api/people/:id', `/api/people/${people[0].id}`, 200);
     await replyOf('patch', '/api/people/:id', `/api/people/${people[0].id}`, 200, { name: 'Ann Lee' });
   });
@@ -249,7 +307,10 @@ describe('real replies parse with the contract and with the document', () => {
   it('answers a refusal with the error body', async () => {
     const response = await fetch(server.url + '/api/people/x');
     assert.equal(response.status, 400);
-    const route = defined(routes.find((r) => r.method === 'get' && r.path === '/api/people/:id'), 'GET /api/people/:id in the table');
+    const route = defined(
+      routes.find((r) => r.method === 'get' && r.path === '/api/people/:id'),
+      'GET /api/people/:id in the table',
+    );
     const refusal = route.replies[400]?.body;
     assert.ok(refusal instanceof z.ZodType, 'GET /api/people/:id documents its 400 body');
     assert.deepEqual(refusal.parse(await response.json()), { error: 'person id "x" must be a positive whole number' });
@@ -260,6 +321,9 @@ describe('real replies parse with the contract and with the document', () => {
     await replyOf('post', '/api/users', '/api/users', 201, { name: 'chief', password: 'in charge!', role: 'admin' });
     assert.deepEqual(await replyOf('post', '/api/login', '/api/login', 200, { name: 'chief', password: 'in charge!' }), { ok: true, name: 'chief', role: 'admin' });
     const users = (await replyOf('get', '/api/users', '/api/users', 200, undefined, { cookie: lastCookie })) as { users: { name: string }[] };
-    assert.deepEqual(users.users.map((u) => u.name), ['chief']);
+    assert.deepEqual(
+      users.users.map((u) => u.name),
+      ['chief'],
+    );
   });
 });

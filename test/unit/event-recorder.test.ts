@@ -39,7 +39,15 @@ function sample(overrides: Partial<TrackSample> & { ts: number }): TrackSample {
     quality: SMALL_FACE,
     match: { label: 'ann', score: 0.6, known: true, candidates: [{ label: 'ann', score: 0.6 }] },
     identity: { label: 'ann', score: 0.6, known: true, decided: true },
-    frame: { cameraId: 'door', seq: 0, ts: overrides.ts, width: WIDTH, height: HEIGHT, data: new Uint8Array(buffer), slot: { buffer, acquire: () => undefined, release: () => undefined } },
+    frame: {
+      cameraId: 'door',
+      seq: 0,
+      ts: overrides.ts,
+      width: WIDTH,
+      height: HEIGHT,
+      data: new Uint8Array(buffer),
+      slot: { buffer, acquire: () => undefined, release: () => undefined },
+    },
     ...overrides,
   };
 }
@@ -76,7 +84,11 @@ describe('EventRecorder (real SQLite and snapshot files)', () => {
     await recorder.stop();
     db.close();
     work.remove();
-    assert.deepEqual(errors.map((e) => e.message), [], 'the recorder reported no error');
+    assert.deepEqual(
+      errors.map((e) => e.message),
+      [],
+      'the recorder reported no error',
+    );
   });
 
   it('opens no event while the identity is undecided, and one at the first decided sample, with a snapshot', async () => {
@@ -165,7 +177,13 @@ describe('EventRecorder (real SQLite and snapshot files)', () => {
     const versionBefore = repository.version;
     recorder.flush();
     assert.notEqual(repository.version, versionBefore);
-    assert.deepEqual(repository.list({ limit: 10 }).events.map((e) => e.id).sort(), [...ids].sort());
+    assert.deepEqual(
+      repository
+        .list({ limit: 10 })
+        .events.map((e) => e.id)
+        .sort(),
+      [...ids].sort(),
+    );
     const versionAfter = repository.version;
     recorder.flush();
     assert.equal(repository.version, versionAfter, 'a flush with nothing pending writes nothing');

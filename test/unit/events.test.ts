@@ -104,7 +104,10 @@ describe('EventsRepository on real SQLite', () => {
     for (let i = 0; i < 25; i++) {
       const person = i % 3 === 0 ? 'unknown' : i % 2 ? 'ann' : 'bob';
       changes.push(
-        defined(log.sample(sample({ ts: 1000 + i, trackId: i, cameraId: i < 10 ? 'door' : 'yard', identity: { label: person, score: 0.5, known: person !== 'unknown', decided: true } })), `the start of event ${i}`),
+        defined(
+          log.sample(sample({ ts: 1000 + i, trackId: i, cameraId: i < 10 ? 'door' : 'yard', identity: { label: person, score: 0.5, known: person !== 'unknown', decided: true } })),
+          `the start of event ${i}`,
+        ),
       );
     }
     repo.upsertMany(changes.map((c) => c.event));
@@ -126,7 +129,10 @@ describe('EventsRepository on real SQLite', () => {
     assert.equal(seen.length, 25);
     assert.equal(new Set(seen).size, 25);
     const times = seen.map((id) => defined(repo.get(id), `event ${id}`).startedAt);
-    assert.deepEqual(times, [...times].sort((a, b) => b - a));
+    assert.deepEqual(
+      times,
+      [...times].sort((a, b) => b - a),
+    );
   });
 
   it('filters by person, camera, known and time', () => {

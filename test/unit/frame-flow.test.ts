@@ -109,7 +109,9 @@ describe('a live frame moves once: reader → pipeline workers → live encoder'
   function camera(poolSize: number, pool?: SlotPool, now?: () => number) {
     const detector = new ScriptedDetector();
     const embedder = { busy: true }; // every detection goes to `detector`
-    const pipeline = new VisionPipeline(detector as unknown as VisionWorker, embedder as unknown as VisionWorker, { match: () => ({ label: 'ann', score: 0.9, known: true, candidates: [] }) });
+    const pipeline = new VisionPipeline(detector as unknown as VisionWorker, embedder as unknown as VisionWorker, {
+      match: () => ({ label: 'ann', score: 0.9, known: true, candidates: [] }),
+    });
     pipeline.addCamera(CAMERA);
     pipeline.on('frame', (labeled) => hub.publish(labeled));
     const read: Frame[] = [];
@@ -126,7 +128,7 @@ describe('a live frame moves once: reader → pipeline workers → live encoder'
     return { detector, pipeline, reader, read, write };
   }
 
-  it('the workers and the encoder read the reader\'s slot itself, not a copy', async () => {
+  it("the workers and the encoder read the reader's slot itself, not a copy", async () => {
     const { detector, pipeline, read, write } = camera(3);
     write(0);
     assert.equal(read.length, 1);
@@ -156,14 +158,20 @@ describe('a live frame moves once: reader → pipeline workers → live encoder'
     write(3); // every slot is held: dropped, nothing overwritten
     assert.equal(read.length, 3, 'the frame with no free slot is not emitted');
     assert.equal(reader.framesDropped, 1);
-    assert.ok(a.data.every((v) => v === 100), "frame 0's slot still holds frame 0 while the detector and the encoder read it");
+    assert.ok(
+      a.data.every((v) => v === 100),
+      "frame 0's slot still holds frame 0 while the detector and the encoder read it",
+    );
 
     await detector.answerAll(); // frame 0 detected: the detector takes frame 2 (slot C)
     assert.equal(detector.seen.at(-1), read[2].slot.buffer);
     write(4); // slot A is still being encoded: no free slot yet
     assert.equal(read.length, 3);
     assert.equal(reader.framesDropped, 2);
-    assert.ok(a.data.every((v) => v === 100), 'the encoder still reads frame 0');
+    assert.ok(
+      a.data.every((v) => v === 100),
+      'the encoder still reads frame 0',
+    );
 
     await encoder.finishOne(); // frame 0 encoded: slot A is free; the encoder takes frame 1 (slot B)
     assert.equal(encoder.seen.length, encodedBefore + 2);

@@ -286,8 +286,15 @@ describe('cameraUrlProblem (which URLs ffmpeg may be given)', () => {
   test('allows the camera schemes, /dev/videoN and plain file paths', () => {
     const allowed = [
       ...ALLOWED_SCHEMES.map((scheme) => `${scheme}://192.0.2.10:554/stream`),
-      'RTSP://cam/live', 'https://cam/live.m3u8', 'udp://@239.0.0.1:1234', '/dev/video0', '/srv/door.mp4', 'clips/door.mp4',
-      './10:30.mp4', '/srv/-x:1.mp4', 'door.mp4',
+      'RTSP://cam/live',
+      'https://cam/live.m3u8',
+      'udp://@239.0.0.1:1234',
+      '/dev/video0',
+      '/srv/door.mp4',
+      'clips/door.mp4',
+      './10:30.mp4',
+      '/srv/-x:1.mp4',
+      'door.mp4',
     ];
     for (const url of allowed) assert.equal(cameraUrlProblem(url), null, url);
     assert.deepEqual([...ALLOWED_SCHEMES].sort(), ['http', 'https', 'rtmp', 'rtmps', 'rtsp', 'rtsps', 'srt', 'udp']);
@@ -295,14 +302,32 @@ describe('cameraUrlProblem (which URLs ffmpeg may be given)', () => {
 
   test('refuses every other protocol prefix ffmpeg knows, naming the allowed kinds', () => {
     const refused = [
-      'concat:a|b', 'tcp://127.0.0.1:22', 'file:/etc/passwd', 'file:///etc/passwd', 'pipe:0', 'data:text/plain,x', 'subfile,,start,0,end,9,,:/etc/passwd',
-      'ftp://cam/x', 'gopher://x', 'tls://127.0.0.1:443', 'unix:/run/x.sock', 'crypto:/x', 'cache:rtsp://cam/x', 'async:file:/etc/passwd', 'hls+file:/x.m3u8',
-      'a:b.mp4', ':x',
+      'concat:a|b',
+      'tcp://127.0.0.1:22',
+      'file:/etc/passwd',
+      'file:///etc/passwd',
+      'pipe:0',
+      'data:text/plain,x',
+      'subfile,,start,0,end,9,,:/etc/passwd',
+      'ftp://cam/x',
+      'gopher://x',
+      'tls://127.0.0.1:443',
+      'unix:/run/x.sock',
+      'crypto:/x',
+      'cache:rtsp://cam/x',
+      'async:file:/etc/passwd',
+      'hls+file:/x.m3u8',
+      'a:b.mp4',
+      ':x',
     ];
     for (const url of refused) {
       const problem = cameraUrlProblem(url);
       assert.ok(problem, url);
-      assert.match(problem, /is not allowed: use rtsp:\/\/, rtsps:\/\/, rtmp:\/\/, rtmps:\/\/, http:\/\/ or https:\/\/ \(MJPEG, HLS\), srt:\/\/, udp:\/\/, \/dev\/videoN or a video file path/, url);
+      assert.match(
+        problem,
+        /is not allowed: use rtsp:\/\/, rtsps:\/\/, rtmp:\/\/, rtmps:\/\/, http:\/\/ or https:\/\/ \(MJPEG, HLS\), srt:\/\/, udp:\/\/, \/dev\/videoN or a video file path/,
+        url,
+      );
     }
     assert.match(problemWith('concat:a|b'), /scheme "concat"/);
     assert.match(problemWith('file:/etc/passwd'), /without "file:"/);
@@ -354,22 +379,37 @@ describe('FrameReader', () => {
 
   test('whole frames per chunk', () => {
     const { frames, reader } = feed(stream(5), [frameBytes]);
-    assert.deepEqual(frames.map((f) => f.data), expected(5));
-    assert.deepEqual(frames.map((f) => f.index), [0, 1, 2, 3, 4]);
+    assert.deepEqual(
+      frames.map((f) => f.data),
+      expected(5),
+    );
+    assert.deepEqual(
+      frames.map((f) => f.index),
+      [0, 1, 2, 3, 4],
+    );
     assert.equal(reader.framesRead, 5);
     assert.equal(reader.pendingBytes, 0);
   });
 
   test('1-byte chunks', () => {
     const { frames } = feed(stream(4), [1]);
-    assert.deepEqual(frames.map((f) => f.data), expected(4));
+    assert.deepEqual(
+      frames.map((f) => f.data),
+      expected(4),
+    );
     // a frame's time is when its last byte arrived: byte k arrives at clock 1001 + k
-    assert.deepEqual(frames.map((f) => f.ts), [1000 + frameBytes, 1000 + 2 * frameBytes, 1000 + 3 * frameBytes, 1000 + 4 * frameBytes]);
+    assert.deepEqual(
+      frames.map((f) => f.ts),
+      [1000 + frameBytes, 1000 + 2 * frameBytes, 1000 + 3 * frameBytes, 1000 + 4 * frameBytes],
+    );
   });
 
   test('chunks spanning 2.5 frames', () => {
     const { frames, reader } = feed(stream(10), [Math.round(2.5 * frameBytes)]);
-    assert.deepEqual(frames.map((f) => f.data), expected(10));
+    assert.deepEqual(
+      frames.map((f) => f.data),
+      expected(10),
+    );
     // two chunks of 2.5 frames complete frames 0,1 (first chunk), then 2,3,4 (second chunk)
     assert.deepEqual(frames.map((f) => f.ts).slice(0, 5), [1001, 1001, 1002, 1002, 1002]);
     assert.equal(reader.pendingBytes, 0);
@@ -378,7 +418,10 @@ describe('FrameReader', () => {
   test('irregular chunk sizes, and a partial frame stays pending', () => {
     const bytes = stream(6);
     const { frames, reader } = feed(bytes.subarray(0, bytes.length - 5), [7, 1, frameBytes + 3, 50, 2]);
-    assert.deepEqual(frames.map((f) => f.data), expected(5));
+    assert.deepEqual(
+      frames.map((f) => f.data),
+      expected(5),
+    );
     assert.equal(reader.pendingBytes, frameBytes - 5);
   });
 
@@ -440,13 +483,19 @@ describe('FrameReader', () => {
 
 describe('backoff', () => {
   test('1 s, 2 s, 4 s … capped at 30 s', () => {
-    assert.deepEqual([1, 2, 3, 4, 5, 6, 7, 20].map((n) => backoffDelay(n)), [1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000]);
+    assert.deepEqual(
+      [1, 2, 3, 4, 5, 6, 7, 20].map((n) => backoffDelay(n)),
+      [1000, 2000, 4000, 8000, 16000, 30000, 30000, 30000],
+    );
     assert.equal(backoffDelay(0), 1000);
   });
 
   test('follows a custom policy', () => {
     const policy = { initialMs: 200, maxMs: 1000, factor: 3, resetAfterMs: 5000 };
-    assert.deepEqual([1, 2, 3, 4].map((n) => backoffDelay(n, policy)), [200, 600, 1000, 1000]);
+    assert.deepEqual(
+      [1, 2, 3, 4].map((n) => backoffDelay(n, policy)),
+      [200, 600, 1000, 1000],
+    );
   });
 
   test('a healthy run resets the count, a short one adds to it', () => {
@@ -494,17 +543,45 @@ describe('classifyStderr', () => {
   const webcam: ProblemContext = { kind: 'webcam', displayName: '/dev/video3', exitCode: 1 };
 
   const cases: [string, string, ProblemContext, StreamProblem['kind'], boolean, RegExp][] = [
-    ['rtsp 401', '[rtsp @ 0x5581] method DESCRIBE failed: 401 Unauthorized\nrtsp://admin:***@cam/live: Server returned 401 Unauthorized (authorization failed)', rtsp, 'unauthorized', false, /wrong user name or password/],
+    [
+      'rtsp 401',
+      '[rtsp @ 0x5581] method DESCRIBE failed: 401 Unauthorized\nrtsp://admin:***@cam/live: Server returned 401 Unauthorized (authorization failed)',
+      rtsp,
+      'unauthorized',
+      false,
+      /wrong user name or password/,
+    ],
     ['http 401', 'http://cam/video.mjpg: Server returned 401 Unauthorized (authorization failed)', { ...rtsp, kind: 'http' }, 'unauthorized', false, /wrong user name or password/],
     ['403', '[rtsp @ 0x5] method DESCRIBE failed: 403 Forbidden', rtsp, 'forbidden', false, /access denied/],
-    ['refused', '[tcp @ 0x55] Connection to tcp://127.0.0.1:1?timeout=10000000 failed: Connection refused\nrtsp://127.0.0.1:1/x: Connection refused', rtsp, 'refused', true, /^connection refused: is the camera on and the port right\?$/],
-    ['rtsp 404', '[rtsp @ 0x55] method DESCRIBE failed: 404 Not Found\nrtsp://cam/nope: Server returned 404 Not Found', rtsp, 'not-found', true, /^stream not found: check the path$/],
+    [
+      'refused',
+      '[tcp @ 0x55] Connection to tcp://127.0.0.1:1?timeout=10000000 failed: Connection refused\nrtsp://127.0.0.1:1/x: Connection refused',
+      rtsp,
+      'refused',
+      true,
+      /^connection refused: is the camera on and the port right\?$/,
+    ],
+    [
+      'rtsp 404',
+      '[rtsp @ 0x55] method DESCRIBE failed: 404 Not Found\nrtsp://cam/nope: Server returned 404 Not Found',
+      rtsp,
+      'not-found',
+      true,
+      /^stream not found: check the path$/,
+    ],
     ['http 404', 'http://cam/x.m3u8: Server returned 404 Not Found', { ...rtsp, kind: 'http' }, 'not-found', true, /stream not found/],
     ['461', '[rtsp @ 0x55] method SETUP failed: 461 Unsupported Transport\nrtsp://cam/live: Protocol not supported', rtsp, 'transport', false, /set transport to udp/],
     ['invalid data', '/etc/passwd: Invalid data found when processing input', file, 'unsupported', false, /^unsupported codec or not a video stream$/],
     ['no decoder', '[vist#0:0 @ 0x1] Decoder (codec hevc) not found for input stream #0:0', rtsp, 'unsupported', false, /unsupported codec/],
     ['file missing', 'file:/srv/clips/door.mp4: No such file or directory', file, 'file-not-found', false, /^file not found: \/srv\/clips\/door\.mp4$/],
-    ['webcam missing', '[video4linux2,v4l2 @ 0x5] Cannot open video device /dev/video3: No such file or directory', webcam, 'device-not-found', true, /webcam not found: \/dev\/video3/],
+    [
+      'webcam missing',
+      '[video4linux2,v4l2 @ 0x5] Cannot open video device /dev/video3: No such file or directory',
+      webcam,
+      'device-not-found',
+      true,
+      /webcam not found: \/dev\/video3/,
+    ],
     ['webcam busy', '[video4linux2,v4l2 @ 0x5] ioctl(VIDIOC_STREAMON): Device or resource busy', webcam, 'busy', true, /another program/],
     ['permission', 'file:/srv/secret.mp4: Permission denied', file, 'permission', false, /permission denied/],
     ['timeout', 'rtsp://10.9.9.9/live: Connection timed out', rtsp, 'timeout', true, /timed out/],
@@ -526,7 +603,7 @@ describe('classifyStderr', () => {
     assert.match(classifyStderr('method SETUP failed: 461 Unsupported Transport', { ...rtsp, transport: 'udp' }).reason, /set transport to tcp/);
   });
 
-  test('an unknown error is retried with ffmpeg\'s last line as the reason', () => {
+  test("an unknown error is retried with ffmpeg's last line as the reason", () => {
     const problem = classifyStderr('first thing\nsomething odd happened\n', { ...rtsp, exitCode: 187 });
     assert.deepEqual(problem, { kind: 'unknown', reason: 'ffmpeg stopped (exit code 187): something odd happened', retry: true });
     assert.equal(classifyStderr('', { ...rtsp, exitCode: null }).reason, 'ffmpeg stopped without an error message');
@@ -564,8 +641,14 @@ describe('version and probe parsing', () => {
     assert.equal(rtspTimeoutOptionFor(5), '-timeout');
     assert.equal(rtspTimeoutOptionFor(7), '-timeout');
     assert.equal(rtspTimeoutOptionFor(4), '-stimeout');
-    assert.equal(rtspTimeoutOptionFor(null, 'RTSP demuxer AVOptions:\n  -stimeout          <int>        .D....... set timeout (in microseconds) of socket TCP I/O operations'), '-stimeout');
-    assert.equal(rtspTimeoutOptionFor(null, 'RTSP demuxer AVOptions:\n  -timeout           <int64>      .D....... set timeout (in microseconds) of socket I/O operations'), '-timeout');
+    assert.equal(
+      rtspTimeoutOptionFor(null, 'RTSP demuxer AVOptions:\n  -stimeout          <int>        .D....... set timeout (in microseconds) of socket TCP I/O operations'),
+      '-stimeout',
+    );
+    assert.equal(
+      rtspTimeoutOptionFor(null, 'RTSP demuxer AVOptions:\n  -timeout           <int64>      .D....... set timeout (in microseconds) of socket I/O operations'),
+      '-timeout',
+    );
   });
 
   test('parseRate', () => {
@@ -576,14 +659,19 @@ describe('version and probe parsing', () => {
   });
 
   test('parseFfprobeJson: size, fps, codec, rotation', () => {
-    const json = JSON.stringify({ programs: [], streams: [{ codec_type: 'video', codec_name: 'h264', width: 1920, height: 1080, r_frame_rate: '30/1', avg_frame_rate: '30000/1001' }] });
+    const json = JSON.stringify({
+      programs: [],
+      streams: [{ codec_type: 'video', codec_name: 'h264', width: 1920, height: 1080, r_frame_rate: '30/1', avg_frame_rate: '30000/1001' }],
+    });
     const info = parseFfprobeJson(json);
     assert.equal(info?.width, 1920);
     // assert.equal(info?.width, 1920) narrowed info: it is not null from here
     assert.equal(info.height, 1080);
     assert.equal(info.codec, 'h264');
     assert.ok(Math.abs((info.fps ?? 0) - 29.97) < 0.01);
-    const portrait = parseFfprobeJson(JSON.stringify({ streams: [{ codec_type: 'video', width: 1920, height: 1080, avg_frame_rate: '0/0', r_frame_rate: '25/1', side_data_list: [{ rotation: -90 }] }] }));
+    const portrait = parseFfprobeJson(
+      JSON.stringify({ streams: [{ codec_type: 'video', width: 1920, height: 1080, avg_frame_rate: '0/0', r_frame_rate: '25/1', side_data_list: [{ rotation: -90 }] }] }),
+    );
     assert.deepEqual(portrait, { width: 1080, height: 1920, fps: 25, codec: null });
     assert.equal(parseFfprobeJson('{"streams":[]}'), null);
     assert.equal(parseFfprobeJson('not json'), null);

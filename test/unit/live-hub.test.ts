@@ -71,7 +71,10 @@ describe('LiveHub back-pressure (real Socket.IO on loopback)', () => {
     const v: Viewer = { socket, received: [], unacked: [], maxInFlight: 0 };
     socket.on('frame', (message, drawn) => {
       v.received.push(message);
-      if (acknowledge) { drawn(); return; }
+      if (acknowledge) {
+        drawn();
+        return;
+      }
       v.unacked.push(drawn);
       v.maxInFlight = Math.max(v.maxInFlight, v.unacked.length);
     });
@@ -97,17 +100,29 @@ describe('LiveHub back-pressure (real Socket.IO on loopback)', () => {
     assert.deepEqual(hub.viewerCounts(), { cameras: 1, viewers: 2 });
 
     for (let seq = 0; seq < 6; seq++) await publish(fast, seq);
-    assert.deepEqual(fast.received.map((f) => f.seq), [0, 1, 2, 3, 4, 5], 'the fast viewer got every frame, in order, while the slow one was behind');
+    assert.deepEqual(
+      fast.received.map((f) => f.seq),
+      [0, 1, 2, 3, 4, 5],
+      'the fast viewer got every frame, in order, while the slow one was behind',
+    );
     // sent to it in the same turns as to the fast viewer, on its own connection
     await waitUntil(() => slow.received.length >= MAX_UNACKED, messages(slow.socket, 'frame'), `${MAX_UNACKED} frames at the slow viewer`);
-    assert.deepEqual(slow.received.map((f) => f.seq), [0, 1], `the slow viewer got the first ${MAX_UNACKED} only`);
+    assert.deepEqual(
+      slow.received.map((f) => f.seq),
+      [0, 1],
+      `the slow viewer got the first ${MAX_UNACKED} only`,
+    );
     assert.equal(slow.unacked.length, MAX_UNACKED);
 
     // one acknowledgement: the newest frame comes, not those it missed (2, 3, 4)
     const next = waitFor(messages(slow.socket, 'frame'), 'the frame after an acknowledgement');
     defined(slow.unacked.shift(), "a frame's acknowledgement")();
     assert.equal((await next).seq, 5, 'after an acknowledgement the newest frame is sent');
-    assert.deepEqual(slow.received.map((f) => f.seq), [0, 1, 5], 'the frames the slow viewer missed were never sent to it');
+    assert.deepEqual(
+      slow.received.map((f) => f.seq),
+      [0, 1, 5],
+      'the frames the slow viewer missed were never sent to it',
+    );
     assert.ok(slow.maxInFlight <= MAX_UNACKED, `${slow.maxInFlight} frames in flight at once`);
 
     // with its window full again, nothing more comes until it acknowledges; then the next frame
@@ -116,7 +131,10 @@ describe('LiveHub back-pressure (real Socket.IO on loopback)', () => {
     const newest = waitFor(messages(slow.socket, 'frame'), 'the frame after acknowledging everything');
     for (const drawn of slow.unacked.splice(0)) drawn();
     assert.equal((await newest).seq, 7, 'the newest frame, 7, not 6');
-    assert.deepEqual(slow.received.map((f) => f.seq), [0, 1, 5, 7]);
+    assert.deepEqual(
+      slow.received.map((f) => f.seq),
+      [0, 1, 5, 7],
+    );
     assert.ok(slow.maxInFlight <= MAX_UNACKED, `${slow.maxInFlight} frames in flight at once`);
   });
 });

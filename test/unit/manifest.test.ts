@@ -7,17 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
-import {
-  MANIFEST_PATH,
-  ModelFileError,
-  cachedPath,
-  fileStatus,
-  manifestEntry,
-  modelCacheDir,
-  readManifest,
-  readModelFile,
-  sha256,
-} from '../../src/models/manifest.js';
+import { MANIFEST_PATH, ModelFileError, cachedPath, fileStatus, manifestEntry, modelCacheDir, readManifest, readModelFile, sha256 } from '../../src/models/manifest.js';
 import { loadMtcnn } from '../../src/detection/mtcnn.js';
 import { MODEL_CACHE, ROOT, tempDir } from '../helpers.js';
 

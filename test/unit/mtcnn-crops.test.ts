@@ -4,7 +4,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { cropsTransposed, normalisedTransposed } from '../../src/detection/mtcnn.js';
 import { initRuntime } from '../../src/models/runtime.js';
 
-describe('cropsTransposed and normalisedTransposed (the cascade\'s input made in JavaScript)', () => {
+describe("cropsTransposed and normalisedTransposed (the cascade's input made in JavaScript)", () => {
   before(async () => {
     await initRuntime();
   });
@@ -23,7 +23,9 @@ describe('cropsTransposed and normalisedTransposed (the cascade\'s input made in
       const pixels = tf.cast(tf.tensor3d(image.data, [height, width, 3], 'int32'), 'float32');
       const transposed = tf.expandDims<tf.Tensor4D>(tf.transpose(tf.mul(tf.sub(pixels, 127.5), 0.0078125), [1, 0, 2]), 0);
       const coords = boxes.flatMap((b) => [(b.x1 - 1) / (width - 1), (b.y1 - 1) / (height - 1), (b.x2 - 1) / (width - 1), (b.y2 - 1) / (height - 1)]);
-      return tf.image.cropAndResize(transposed, tf.tensor2d(coords, [boxes.length, 4]), tf.zeros<tf.Rank.R1>([boxes.length], 'int32'), [48, 48], 'bilinear', -127.5 * 0.0078125).dataSync();
+      return tf.image
+        .cropAndResize(transposed, tf.tensor2d(coords, [boxes.length, 4]), tf.zeros<tf.Rank.R1>([boxes.length], 'int32'), [48, 48], 'bilinear', -127.5 * 0.0078125)
+        .dataSync();
     });
     const actual = cropsTransposed(image, boxes, 48);
     assert.equal(actual.length, expected.length);

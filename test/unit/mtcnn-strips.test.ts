@@ -43,8 +43,8 @@ describe('pnetStrips', () => {
       }
       assert.equal(next, columns, `${width}×${height}: ${strips.length} strips`);
     }
-    assert.equal(pnetStrips(1152, 864).length > 1, true, 'a 1920-pixel photo\'s first level is cut');
-    assert.equal(pnetStrips(384, 288).length, 1, 'a 640×480 frame\'s first level is not');
+    assert.equal(pnetStrips(1152, 864).length > 1, true, "a 1920-pixel photo's first level is cut");
+    assert.equal(pnetStrips(384, 288).length, 1, "a 640×480 frame's first level is not");
   });
 });
 

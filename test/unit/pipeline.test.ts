@@ -57,7 +57,17 @@ const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function face(box: Box, confidence = 0.999): Detection {
   const [x, y, w, h] = box;
-  return { box, confidence, keypoints: { left_eye: [x + 0.3 * w, y + 0.4 * h], right_eye: [x + 0.7 * w, y + 0.4 * h], nose: [x + 0.5 * w, y + 0.6 * h], mouth_left: [x + 0.35 * w, y + 0.8 * h], mouth_right: [x + 0.65 * w, y + 0.8 * h] } };
+  return {
+    box,
+    confidence,
+    keypoints: {
+      left_eye: [x + 0.3 * w, y + 0.4 * h],
+      right_eye: [x + 0.7 * w, y + 0.4 * h],
+      nose: [x + 0.5 * w, y + 0.6 * h],
+      mouth_left: [x + 0.35 * w, y + 0.8 * h],
+      mouth_right: [x + 0.65 * w, y + 0.8 * h],
+    },
+  };
 }
 
 const WIDTH = 32;
@@ -73,7 +83,9 @@ function frame(cameraId: string, seq: number, ts: number, shade = 100): Frame {
 function setup() {
   const detector = new ScriptedWorker();
   const embedder = new ScriptedWorker();
-  const pipeline = new VisionPipeline(detector as unknown as VisionWorker, embedder as unknown as VisionWorker, { match: () => ({ label: 'ann', score: 0.9, known: true, candidates: [] }) });
+  const pipeline = new VisionPipeline(detector as unknown as VisionWorker, embedder as unknown as VisionWorker, {
+    match: () => ({ label: 'ann', score: 0.9, known: true, candidates: [] }),
+  });
   const emitted: { seq: number; faces: LiveFace[] }[] = [];
   pipeline.on('frame', ({ frame, faces }) => emitted.push({ seq: frame.seq, faces }));
   return { detector, embedder, pipeline, emitted };
@@ -85,10 +97,18 @@ describe('VisionPipeline scheduling', () => {
     embedder.busy = true; // the embedder would otherwise take a detection too
     pipeline.addCamera('a');
     for (let seq = 0; seq < 5; seq++) pipeline.push(frame('a', seq, seq * 40));
-    assert.deepEqual(detector.calls.map((c) => c.seq), [0], 'one frame in flight');
+    assert.deepEqual(
+      detector.calls.map((c) => c.seq),
+      [0],
+      'one frame in flight',
+    );
     void detector.next().answer([]);
     return settle().then(() => {
-      assert.deepEqual(detector.calls.map((c) => c.seq), [4], 'then the newest; 1, 2 and 3 were dropped');
+      assert.deepEqual(
+        detector.calls.map((c) => c.seq),
+        [4],
+        'then the newest; 1, 2 and 3 were dropped',
+      );
       assert.equal(pipeline.metrics('a')?.dropped, 3);
     });
   });
@@ -140,20 +160,28 @@ describe('VisionPipeline scheduling', () => {
     // frame 0 finishes last: the face both saw, where it was 40 ms earlier, and a face only it found
     await detector.next().answer([face([6, 10, 50, 50]), face([300, 100, 50, 50])]);
     pipeline.push(frame('a', 2, 80));
-    const boxes = defined(emitted.at(-1), 'a frame emitted').faces.map((f) => f.box[0]).sort((a, b) => a - b);
+    const boxes = defined(emitted.at(-1), 'a frame emitted')
+      .faces.map((f) => f.box[0])
+      .sort((a, b) => a - b);
     assert.deepEqual(boxes, [10, 300], 'the tracked face stays where the newer frame put it; the new face has a track');
   });
 });
 
 describe('VisionPipeline after a scene cut', () => {
-  it('holds frames from the cut until the new shot\'s first detection, then emits them in order with its boxes', async () => {
+  it("holds frames from the cut until the new shot's first detection, then emits them in order with its boxes", async () => {
     const { detector, embedder, pipeline, emitted } = setup();
     embedder.busy = true;
     pipeline.addCamera('a');
     pipeline.push(frame('a', 0, 0, 40));
     await detector.next().answer([face([0, 0, 40, 40])]);
     pipeline.push(frame('a', 1, 40, 40));
-    assert.deepEqual(emitted.map((f) => [f.seq, f.faces.length]), [[0, 0], [1, 1]]);
+    assert.deepEqual(
+      emitted.map((f) => [f.seq, f.faces.length]),
+      [
+        [0, 0],
+        [1, 1],
+      ],
+    );
     await detector.next().answer([face([0, 0, 40, 40])]);
 
     pipeline.push(frame('a', 2, 60, 40)); // still the old shot: its detection is answered after the cut
@@ -203,7 +231,11 @@ describe('VisionPipeline after a scene cut', () => {
     pipeline.addCamera('a');
     pipeline.push(frame('a', 0, 0, 40));
     for (let seq = 1; seq <= MAX_HELD_FRAMES; seq++) pipeline.push(frame('a', seq, 40, 200)); // the cut, then the rest of the burst
-    assert.deepEqual(emitted.map((f) => f.seq), [0], 'the cut and the frames after it are held');
+    assert.deepEqual(
+      emitted.map((f) => f.seq),
+      [0],
+      'the cut and the frames after it are held',
+    );
     pipeline.push(frame('a', MAX_HELD_FRAMES + 1, 40, 200));
     assert.deepEqual(
       emitted.map((f) => f.seq),

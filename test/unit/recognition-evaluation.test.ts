@@ -100,7 +100,11 @@ describe('evaluation arithmetic', () => {
     const a = shuffled(items, seededRandom(42));
     assert.deepEqual(shuffled(items, seededRandom(42)), a);
     assert.notDeepEqual(shuffled(items, seededRandom(43)), a);
-    assert.deepEqual([...a].sort((x, y) => x - y), items, 'a permutation');
+    assert.deepEqual(
+      [...a].sort((x, y) => x - y),
+      items,
+      'a permutation',
+    );
   });
 });
 

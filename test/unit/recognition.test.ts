@@ -341,8 +341,12 @@ describe('enrolment with a fake face finder', () => {
     const dir = tempDir();
     const { db, repo } = openRepo(dir);
     const progress: string[] = [];
-    const report = await enrolPeople(finder, () => repo, [{ name: ' ann ', files: ['two.jpg', 'ghost.jpg'] }], { ...defaults, largest: true }, (p) =>
-      progress.push(`${p.done}/${p.total}`),
+    const report = await enrolPeople(
+      finder,
+      () => repo,
+      [{ name: ' ann ', files: ['two.jpg', 'ghost.jpg'] }],
+      { ...defaults, largest: true },
+      (p) => progress.push(`${p.done}/${p.total}`),
     );
     assert.deepEqual(progress, ['1/2', '2/2']);
     assert.deepEqual(report.rejected, []);
@@ -372,7 +376,10 @@ describe('enrolment with a fake face finder', () => {
   test('a bad name is refused before any image is read', async () => {
     let analyzed = 0;
     const counting: FaceFinder = { ...finder, analyze: async (f) => (analyzed++, finder.analyze(f)) };
-    await assert.rejects(enrolPeople(counting, () => assert.fail('opened'), [{ name: 'a/../b', files: ['one.jpg'] }], defaults), PersonNameError);
+    await assert.rejects(
+      enrolPeople(counting, () => assert.fail('opened'), [{ name: 'a/../b', files: ['one.jpg'] }], defaults),
+      PersonNameError,
+    );
     assert.equal(analyzed, 0);
   });
 });

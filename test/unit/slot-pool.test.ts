@@ -49,7 +49,9 @@ function setup() {
   const detector = new RecordingWorker();
   // the embedder is kept busy so every detection goes to `detector`
   const embedder = { busy: true };
-  const pipeline = new VisionPipeline(detector as unknown as VisionWorker, embedder as unknown as VisionWorker, { match: () => ({ label: 'ann', score: 0.9, known: true, candidates: [] }) });
+  const pipeline = new VisionPipeline(detector as unknown as VisionWorker, embedder as unknown as VisionWorker, {
+    match: () => ({ label: 'ann', score: 0.9, known: true, candidates: [] }),
+  });
   const pool = new SlotPool();
   /** A camera as the registry runs it: added to the pipeline, its frames read into a ring from the pool; removed, then its reader released (ffmpeg exited). */
   const camera = (cameraId: string) => {
@@ -128,7 +130,7 @@ describe('FrameRing', () => {
 });
 
 describe('VisionPipeline frame slots across cameras', () => {
-  it('gives a removed camera\'s slots to the next camera: 60 add/remove cycles show the workers 4 buffers', async () => {
+  it("gives a removed camera's slots to the next camera: 60 add/remove cycles show the workers 4 buffers", async () => {
     const { detector, camera } = setup();
     for (let cycle = 0; cycle < 60; cycle++) {
       const cam = camera(`camera-${cycle}`);
@@ -143,7 +145,7 @@ describe('VisionPipeline frame slots across cameras', () => {
     assert.ok(detector.seen.size <= 4, `the detector saw ${detector.seen.size} distinct buffers`);
   });
 
-  it('never hands out a slot a worker still reads: a removed camera\'s slot comes back only with the answer', async () => {
+  it("never hands out a slot a worker still reads: a removed camera's slot comes back only with the answer", async () => {
     const { detector, camera } = setup();
     const a = camera('a');
     a.push(0, 10);
@@ -151,12 +153,15 @@ describe('VisionPipeline frame slots across cameras', () => {
     a.remove(); // the detector is still reading a's frame
     const b = camera('b');
     for (let seq = 0; seq < 8; seq++) b.push(seq, 200);
-    assert.ok(new Uint8Array(reading).every((v) => v === 10), 'b\'s frames were written into the slot the detector was reading');
+    assert.ok(
+      new Uint8Array(reading).every((v) => v === 10),
+      "b's frames were written into the slot the detector was reading",
+    );
     await detector.answerAll(); // a's answer: its slot goes back, and b's newest frame is detected
     while (detector.busy) await detector.answerAll();
     b.remove();
     const before = detector.seen.size;
     camera('c').push(0, 50);
-    assert.equal(detector.seen.size, before, 'c got a buffer the detector had seen (a\'s or b\'s), not a new one');
+    assert.equal(detector.seen.size, before, "c got a buffer the detector had seen (a's or b's), not a new one");
   });
 });

@@ -131,7 +131,10 @@ describe('readTflite', () => {
       for (const op of m.operators) for (const i of [...op.inputs, ...op.outputs]) assert.ok(i === -1 || m.tensors[i], `${file}: tensor ${i}`);
       assert.equal(m.tensors[m.inputs[0]].data, null, `${file} input has no constant data`);
       // a convolution filter is a constant whose byte size matches its float32 shape
-      const conv = defined(m.operators.find((op) => op.opName === 'CONV_2D'), `a CONV_2D operator in ${file}`);
+      const conv = defined(
+        m.operators.find((op) => op.opName === 'CONV_2D'),
+        `a CONV_2D operator in ${file}`,
+      );
       const filter = m.tensors[conv.inputs[1]];
       assert.ok(filter.data, `${file} filter is a constant`);
       assert.equal(filter.data.byteLength, filter.shape.reduce((a, b) => a * b, 1) * 4, `${file} filter ${filter.name} bytes`);

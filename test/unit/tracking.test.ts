@@ -35,7 +35,10 @@ describe('Tracker', () => {
     const id = first.active[0].id;
     const second = tracker.update([det([104, 100, 50, 50])], 40);
     assert.equal(second.active[0].id, id);
-    assert.deepEqual(second.confirmed.map((t) => t.id), [id]);
+    assert.deepEqual(
+      second.confirmed.map((t) => t.id),
+      [id],
+    );
     const third = tracker.update([det([108, 100, 50, 50])], 80);
     assert.equal(third.active[0].id, id);
   });
@@ -56,7 +59,10 @@ describe('Tracker', () => {
     assert.equal(tracker.update([], 40).ended.length, 0);
     assert.equal(tracker.update([], 100).ended.length, 0, 'exactly maxMissMs: still alive');
     const ended = tracker.update([det([300, 300, 40, 40])], 140);
-    assert.deepEqual(ended.ended.map((t) => t.id), [id]);
+    assert.deepEqual(
+      ended.ended.map((t) => t.id),
+      [id],
+    );
     assert.notEqual(ended.active[0].id, id);
   });
 
@@ -72,19 +78,34 @@ describe('Tracker', () => {
     assert.equal(tracker.update([det([0, 0, 50, 50], 0.4)], 0).active.length, 0, 'a low score alone starts nothing');
     const id = tracker.update([det([0, 0, 50, 50], 0.9)], 40).active[0].id;
     const low = tracker.update([det([2, 0, 50, 50], 0.4), det([300, 0, 50, 50], 0.4)], 80);
-    assert.deepEqual(low.active.map((t) => t.id), [id], 'the low score continues the track it overlaps; the other is dropped');
+    assert.deepEqual(
+      low.active.map((t) => t.id),
+      [id],
+      'the low score continues the track it overlaps; the other is dropped',
+    );
     assert.equal(tracker.all.length, 1);
     assert.equal(tracker.all[0].misses, 0);
-    assert.deepEqual(tracker.update([det([4, 0, 50, 50], 0.4)], 120).confirmed.map((t) => t.id), [id], 'hits count once the track was started by a confident one');
+    assert.deepEqual(
+      tracker.update([det([4, 0, 50, 50], 0.4)], 120).confirmed.map((t) => t.id),
+      [id],
+      'hits count once the track was started by a confident one',
+    );
   });
 
   it('adds the untracked faces of an older frame as new tracks and leaves tracked ones where they are', () => {
     const tracker = new Tracker({ minHits: 1 });
     const id = tracker.update([det([100, 100, 50, 50])], 80).active[0].id;
     const added = tracker.addUntracked([det([96, 100, 50, 50]), det([400, 50, 60, 60]), det([600, 50, 40, 40], 0.5)], 40);
-    assert.deepEqual(added.map((t) => t.box[0]), [400], 'the new confident face only');
+    assert.deepEqual(
+      added.map((t) => t.box[0]),
+      [400],
+      'the new confident face only',
+    );
     assert.equal(added[0].startedAt, 40);
-    const tracked = defined(tracker.all.find((t) => t.id === id), `track ${id}`);
+    const tracked = defined(
+      tracker.all.find((t) => t.id === id),
+      `track ${id}`,
+    );
     assert.deepEqual([tracked.box[0], tracked.updatedAt], [100, 80], 'the tracked face keeps its newer box');
   });
 
@@ -184,7 +205,10 @@ describe('Tracker.remove', () => {
     const [a, b] = tracker.update([det([0, 0, 50, 50]), det([200, 0, 50, 50])], 0).active;
     assert.equal(tracker.remove(a.id)?.id, a.id);
     assert.equal(tracker.remove(a.id), undefined);
-    assert.deepEqual(tracker.all.map((t) => t.id), [b.id]);
+    assert.deepEqual(
+      tracker.all.map((t) => t.id),
+      [b.id],
+    );
   });
 });
 
@@ -192,8 +216,14 @@ describe('Tracker confirmation and drawing', () => {
   it('confirms a very confident detection at once, a less confident one after minHits', () => {
     const tracker = new Tracker({ minHits: 3, confirmAtConfidence: 0.995 });
     const update = tracker.update([det([0, 0, 50, 50], 0.999), det([200, 0, 50, 50], 0.9)], 0);
-    assert.deepEqual(update.confirmed.map((t) => t.box[0]), [0]);
-    assert.deepEqual(tracker.predict(10).map((p) => p.box[0]), [0]);
+    assert.deepEqual(
+      update.confirmed.map((t) => t.box[0]),
+      [0],
+    );
+    assert.deepEqual(
+      tracker.predict(10).map((p) => p.box[0]),
+      [0],
+    );
   });
 
   it('keeps drawing a confirmed track for drawThroughMs after its last match, then stops', () => {

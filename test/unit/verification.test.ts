@@ -86,7 +86,7 @@ describe('bestThreshold', () => {
 
   test('the reported accuracy always matches accuracyAt(threshold) on random pairs', () => {
     let seed = 12345;
-    const random = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const random = () => (seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32;
     for (let round = 0; round < 50; round++) {
       // coarse scores (two decimals) so ties are common
       const pairs = Array.from({ length: 5 + Math.floor(random() * 20) }, () => {
