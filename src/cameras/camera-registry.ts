@@ -131,8 +131,8 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
 
   private startEntry(entry: Entry): void {
     if (!entry.config.enabled) return;
-    const { id, minFaceSize } = entry.config;
-    this.pipeline.addCamera(id, { minFaceSize });
+    const { id, minFaceSize, detectFps, detectWidth } = entry.config;
+    this.pipeline.addCamera(id, { minFaceSize, detectFps, detectWidth });
     const source = this.createSource(entry.config);
     entry.source = source;
     source.on('frame', (frame) => this.pipeline.push(frame));
@@ -190,6 +190,11 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
       embedMsPerFace: metrics?.embedMsPerFace ?? 0,
       latencyP50: metrics?.latencyP50 ?? 0,
       latencyP95: metrics?.latencyP95 ?? 0,
+      detectFps: entry.config.detectFps,
+      detectWidth: entry.config.detectWidth,
+      fullDetectionIntervalMs: metrics?.fullDetectionIntervalMs ?? 0,
+      overloaded: metrics?.overloaded ?? false,
+      overloadReason: metrics?.overloadReason ?? null,
     };
   }
 

@@ -57,6 +57,15 @@ export interface CameraStatus {
   embedMsPerFace: number;
   latencyP50: number;
   latencyP95: number;
+  /** The camera's cap on detections a second (null: none). */
+  detectFps: number | null;
+  /** The width detection and tracking run at (faces are embedded from the full frame). */
+  detectWidth: number;
+  /** The effective time between full detections, ms: stretched while the detector is saturated. */
+  fullDetectionIntervalMs: number;
+  /** The camera gets less detection than it asks for; `overloadReason` says why. */
+  overloaded: boolean;
+  overloadReason: string | null;
 }
 
 /** Where an event stands in review: not looked at yet, or confirmed, rejected or given another name. */

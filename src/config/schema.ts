@@ -78,6 +78,17 @@ export const configSchema = z.strictObject({
       minMargin: z.number().min(0).max(1).default(0.05).describe('Needed lead of the best person over the second'),
     })
     .prefault({}),
+  pipeline: z
+    .strictObject({
+      maxDetectFps: z
+        .number()
+        .min(1)
+        .max(1000)
+        .nullable()
+        .default(null)
+        .describe('Site-wide budget: detections a second for all cameras together (null: as many as the two workers can do)'),
+    })
+    .prefault({}),
   tracking: z
     .strictObject({
       minIou: z.number().min(0.05).max(0.95).default(0.3),

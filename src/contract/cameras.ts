@@ -12,6 +12,8 @@ const FPS = 'frames per second go from 1 to 60';
 const WHOLE_PIXELS = 'a whole number of pixels';
 const WIDTH = 'the largest width goes from 64 to 3840 pixels';
 const HEIGHT = 'the largest height goes from 64 to 2160 pixels';
+const DETECT_FPS = 'detections a second go from 0.2 to 60 (or null: no cap)';
+const DETECT_WIDTH = 'the detection width goes from 160 to 3840 pixels';
 
 const CAMERA_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -31,6 +33,20 @@ export const cameraSettingsSchema = z
     maxHeight: z.number().int(WHOLE_PIXELS).min(64, HEIGHT).max(2160, HEIGHT).default(720),
     transport: z.enum(['tcp', 'udp'], { error: 'the RTSP transport is tcp or udp' }).default('tcp').describe('RTSP transport'),
     minFaceSize: z.number().int().min(12).max(1000).default(40).describe('Smallest face to detect, in frame pixels'),
+    detectFps: z
+      .number()
+      .min(0.2, DETECT_FPS)
+      .max(60, DETECT_FPS)
+      .nullable()
+      .default(null)
+      .describe('Most detections a second for this camera (full detections and re-finds of tracked faces); null: as many as its fair share of the workers allows'),
+    detectWidth: z
+      .number()
+      .int(WHOLE_PIXELS)
+      .min(160, DETECT_WIDTH)
+      .max(3840, DETECT_WIDTH)
+      .default(640)
+      .describe('Detection and tracking run on a copy scaled to at most this width; faces are aligned and embedded from the full-resolution frame'),
     loop: z.boolean().default(true).describe('Video files restart at their end'),
   })
   .describe('A camera');
@@ -79,6 +95,11 @@ export const cameraStatusSchema = z
     restarts: z.number().int(),
     detectMs: z.number(),
     embedMsPerFace: z.number(),
+    detectFps: z.number().nullable().describe("The camera's cap on detections a second (null: none)"),
+    detectWidth: z.number().int().describe('The width detection runs at'),
+    fullDetectionIntervalMs: z.number().describe('The effective time between full detections (finding new faces), ms: stretched when the detector is saturated'),
+    overloaded: z.boolean().describe('The camera gets less detection than it asks for'),
+    overloadReason: z.string().nullable().describe('Why, in words, e.g. "detector saturated: 16 cameras want 40 full detections/s, 18/s possible"'),
     latencyP50: z.number().describe('Capture to sent, ms'),
     latencyP95: z.number(),
   })

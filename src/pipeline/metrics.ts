@@ -73,6 +73,10 @@ export class CameraMetrics {
   readonly embedMs = new MovingAverage();
   /** Capture → message sent to viewers. */
   readonly emitLatency = new Histogram();
+  /** The effective time between full detections, ms (the scheduler stretches it under load). */
+  fullDetectionIntervalMs = 0;
+  /** Why the camera gets less detection than it asks for; null while it gets what it asks. */
+  overloadReason: string | null = null;
 
   frameIn(ts: number): void {
     this.framesIn++;
@@ -99,6 +103,9 @@ export class CameraMetrics {
       embedMsPerFace: this.embedMs.value,
       latencyP50: this.emitLatency.quantile(0.5),
       latencyP95: this.emitLatency.quantile(0.95),
+      fullDetectionIntervalMs: this.fullDetectionIntervalMs,
+      overloaded: this.overloadReason !== null,
+      overloadReason: this.overloadReason,
     };
   }
 }

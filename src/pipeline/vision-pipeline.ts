@@ -53,6 +53,10 @@ export interface CameraPipelineOptions {
    * of the cost), so a camera's processed rate stays high. 0: every frame is a full detection.
    */
   fullDetectionEveryMs: number;
+  /** Most detections a second for this camera (full and re-finds); null: its fair share. */
+  detectFps: number | null;
+  /** Detection runs on the frame scaled to at most this width; boxes come back in frame pixels. */
+  detectWidth: number;
 }
 
 interface EmbedJob {
@@ -85,6 +89,7 @@ class PipelineCamera {
     tracker: Partial<TrackerOptions>,
   ) {
     this.tracker = new Tracker(tracker);
+    this.metrics.fullDetectionIntervalMs = options.fullDetectionEveryMs;
   }
 
   /**
@@ -169,7 +174,10 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
 
   addCamera(cameraId: string, options: Partial<CameraPipelineOptions> = {}): void {
     if (this.cameras.has(cameraId)) return;
-    this.cameras.set(cameraId, new PipelineCamera(cameraId, { minFaceSize: 20, minEmbedSize: 24, fullDetectionEveryMs: 400, ...options }, this.trackerOptions));
+    this.cameras.set(
+      cameraId,
+      new PipelineCamera(cameraId, { minFaceSize: 20, minEmbedSize: 24, fullDetectionEveryMs: 400, detectFps: null, detectWidth: 640, ...options }, this.trackerOptions),
+    );
   }
 
   removeCamera(cameraId: string): void {
