@@ -246,7 +246,8 @@ const ENCODE_RUNS = 40;
 /**
  * CPU of one viewer JPEG of a 1080p frame (the Hamilton source's frame at 2 s), encoded as the
  * live hub encodes (sharp, the server's quality, no Huffman optimisation): the full frame, against
- * the frame scaled to TILE_WIDTH first. process.cpuUsage counts libvips' threads.
+ * the frame scaled to TILE_WIDTH first with sharp's resize (a stand-in for the hub's own scaling
+ * until it has one: measure that instead once it does). process.cpuUsage counts libvips' threads.
  */
 async function measureEncodeCost(ffmpeg: FfmpegInfo, clip: string): Promise<EncodeCost> {
   const { width, height } = RESOLUTIONS[1080];
@@ -264,7 +265,7 @@ async function measureEncodeCost(ffmpeg: FfmpegInfo, clip: string): Promise<Enco
   };
   const fullMs = await cpuMs(encode(null));
   const tileMs = await cpuMs(encode(TILE_WIDTH));
-  return { frame: `${width}×${height}`, tileWidth: TILE_WIDTH, fullMs, tileMs, ratio: tileMs / fullMs };
+  return { frame: `${width}×${height}`, tileWidth: TILE_WIDTH, tileMethod: 'sharp resize (lanczos3), then JPEG', fullMs, tileMs, ratio: tileMs / fullMs };
 }
 
 /** What every step runs against. */
