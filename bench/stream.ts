@@ -192,7 +192,9 @@ function streamOptions(argv: string[]): StreamOptions {
   const resolution: Resolution = resolutionText === '480' ? 480 : 1080;
   const videoDir = path.join(benchDataDir(values.data), 'video');
   const reference = path.join(videoDir, 'reference', PERSON, 'lin-manuel-miranda.png');
-  const needed = [...sourceClips(resolution, Math.max(...steps)).map((clip) => path.join(videoDir, clip)), reference];
+  // at 1080 the far face's person is enrolled from her clip whether or not a step plays it
+  const clips = new Set([...sourceClips(resolution, Math.max(...steps)), ...(resolution === 1080 ? [FAR_CLIP] : [])]);
+  const needed = [...[...clips].map((clip) => path.join(videoDir, clip)), reference];
   for (const file of needed) {
     if (!existsSync(file)) throw new UsageError(`${file} not found: bench stream needs the shared clips (--data <dir>, FACESTREAM_DATA or ../shared/data)`);
   }
