@@ -105,6 +105,7 @@ function totals(step: StepResult) {
     boxesPerS: sum(cams.map((c) => c.boxesPerS)),
     deliveredFps: sum(cams.map((c) => c.deliveredFps)),
     worstClientP95: Math.max(...cams.map((c) => c.clientP95)),
+    /** Cameras that reported themselves overloaded on at least half the samples. */
     overloadedCameras: cams.filter((c) => c.overloaded >= 0.5).length,
     wronglyNamedFrames: sum(cams.map((c) => c.wronglyNamedFrames)),
     /** Percent of one core, every process of the bench. */
