@@ -1,33 +1,40 @@
 /**
- * `facestream bench stream [--seconds 15] [--cameras 4] [--data dir] [--skip-baseline] [--json]`
- * (`npm run bench:stream`): the live path end to end on this machine.
+ * `facestream bench stream [--cameras 1,4] [--resolution 480|1080] [--seconds 15] [--data dir]
+ * [--skip-baseline] [--json]` (`npm run bench:stream`; `bench:stream:site` runs `--cameras 1,4,8,16`,
+ * `bench:stream:1080` runs `--cameras 4 --resolution 1080`): the live path end to end on this
+ * machine, as a curve over camera counts.
  *
- * Clips from `<data>/video` are re-encoded once into a temporary folder at 640×480 (letterboxed,
- * faces keep their shape), 25 fps, a keyframe every second, no audio, and published in a loop
- * to an RTSP server on loopback (`rtsp-streaming-server`, a dev dependency, in a child node
- * process) by ffmpeg with `-c copy`, so publishing costs almost no CPU. A real server
- * (startServer with the production camera source) takes them as RTSP cameras over UDP, with
- * lin_manuel_miranda enrolled from `video/reference`, and a real Socket.IO client watches every
- * camera and acknowledges each frame at once. Scenarios: 1 camera (the Hamilton clip), then N
- * cameras at once (Hamilton, the opera crowd, two talking heads). Each runs a warm-up and then a
- * measured window of `--seconds`.
+ * Clips from `<data>/video` are re-encoded once into a temporary folder at 640×480 (or 1920×1080
+ * with `--resolution 1080`; letterboxed, faces keep their shape), 25 fps, a keyframe every second,
+ * no audio, and published in a loop to an RTSP server on loopback (`rtsp-streaming-server`, a dev
+ * dependency, in a child node process) by ffmpeg with `-c copy`, so publishing costs almost no
+ * CPU. A real server (startServer with the production camera source) takes them as RTSP cameras
+ * over UDP, with lin_manuel_miranda enrolled from `video/reference`, and a real Socket.IO client
+ * watches every camera, as the page's grid does (asking for a tile `maxWidth`), and acknowledges
+ * each frame at once.
  *
- * Measured per scenario: processed fps per camera (/api/cameras fpsProcessed, sampled every
- * second), frames received and frames with boxes per second at the client, capture→emit p50/p95
- * (the server's histogram, last 500 emits) and capture→client-received p50/p95 (Date.now() − ts
- * at the client), CPU per process (process.cpuUsage for the server process, which also hosts the
- * client; /proc/<pid>/stat for each ffmpeg and the RTSP server), detection ms per frame and
- * embedding ms per face, and (1 camera) identity time: from the first frame showing the track of
- * the main face to the first frame where that face is labelled lin_manuel_miranda.
+ * Each step of `--cameras` (a camera count) publishes and adds that many cameras at once, each
+ * its own RTSP stream and ffmpeg: camera i plays source i mod the number of sources (the
+ * Hamilton clip, the opera crowd, two talking heads; at 1080 the far small face of
+ * test/support/small-face-clip.ts is the fourth source and the second talking head the fifth,
+ * with katie_hill enrolled from a frame of the clip it is made from). Each step runs a warm-up and
+ * then a measured window of `--seconds`, and its cameras are removed before the next.
  *
- * Baseline, in the same run: face-api's stock pipeline on every frame of the Hamilton clip, in a
- * child process of its own (face-api-baseline.ts). Printed as processed fps and the ratio
- * facestream / baseline: for 1 camera (capped by the 25 fps input) and for all cameras of the
- * second scenario together (the server's capacity).
+ * Measured per camera: processed fps, the effective full-detection interval and whether it is
+ * overloaded (/api/cameras, sampled every second), frames received (delivered fps), frames with
+ * boxes per second and their share of the frames received, capture→emit p50/p95 (the server's
+ * histogram) and capture→client-received p50/p95 (Date.now() − ts at the client), identity delay
+ * (from the first frame showing the track of the person its clip shows to the first frame where
+ * that track is named, and from the stream's first frame), the share of frames on which that
+ * person is named, the frames on which someone is named who is not in the clip, and the CPU of
+ * its ffmpeg decoder and publisher (/proc/<pid>/stat). Per step, the totals, the CPU of the server
+ * process (process.cpuUsage: it hosts the client too) and of the RTSP server, and the main
+ * thread's and the detector's busy shares.
  *
- * The steps, in order: check the options and files, re-encode the clips, enrol the person, run
- * the baseline, start the RTSP server and the facestream server, run both scenarios (each: publish
- * and add the cameras, watch them, warm up, measure), then report.
+ * Baseline, in the same run: face-api's stock pipeline on every frame of the Hamilton clip at
+ * the same frame size, in a child process of its own (face-api-baseline.ts), and the ratio
+ * facestream / baseline for every step. At 1080, the CPU of encoding the viewer's JPEG for a
+ * tile against the full frame. Then the issue's targets as a checklist (stream-report.ts).
  */
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -36,15 +43,18 @@ import path from 'node:path';
 import { performance as nodePerformance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
+import sharp from 'sharp';
 import { io, type Socket } from 'socket.io-client';
-import { UsageError, parse, printJson, printTable, rounded } from '../src/cli/args.js';
+import { UsageError, parse, printJson, rounded } from '../src/cli/args.js';
 import { configSchema } from '../src/config/schema.js';
-import { largestFace } from '../src/embedding/analyzer.js';
+import { cameraListSchema } from '../src/contract/cameras.js';
+import type { CameraStatus, LiveFace } from '../src/common/live-events.js';
 import { createCameraSource } from '../src/cameras/camera-source.js';
 import { SlotPool } from '../src/common/slot-pool.js';
-import { locateFfmpeg, waitForExit, type FfmpegInfo } from '../src/ingest/ffmpeg.js';
+import { locateFfmpeg, runFfmpeg, waitForExit, type FfmpegInfo } from '../src/ingest/ffmpeg.js';
 import { startServer, type RunningServer } from '../src/app/compose.js';
 import { lineLogger } from '../src/common/logger.js';
+import { JPEG_QUALITY } from '../src/server/live.js';
 import {
   childProcesses,
   prepareClip,
@@ -55,52 +65,41 @@ import {
   type ChildInfo,
   type RtspServer,
 } from '../test/support/loopback-streams.js';
+import { prepareSmallFaceClip } from '../test/support/small-face-clip.js';
 import { runBaseline, type BaselineResult } from './face-api-baseline.js';
-import { BENCH_CLIPS, BENCH_FPS, BENCH_HEIGHT, BENCH_WIDTH, PERSON, benchDataDir, benchSeconds, benchWork, runCleanups } from './live.js';
+import { BENCH_CLIPS, BENCH_FPS, PERSON, benchDataDir, benchSeconds, benchWork, runCleanups } from './live.js';
+import { printStreamReport, streamReport, type CameraResult, type EncodeCost, type StepResult } from './stream-report.js';
 import { quantile } from '../src/pipeline/metrics.js';
 
 const MAIN_JS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
 
-export interface ScenarioResult {
-  cameras: number;
-  clips: string[];
-  seconds: number;
-  loadAverage: number[];
-  perCamera: {
-    id: string;
-    clip: string;
-    fpsIn: number;
-    fpsProcessed: number;
-    framesReceivedPerS: number;
-    boxesPerS: number;
-    framesDropped: number;
-    emitP50: number;
-    emitP95: number;
-    clientP50: number;
-    clientP95: number;
-    detectMs: number;
-    embedMsPerFace: number;
-  }[];
-  /** Percent of one core over the measured window. */
-  cpu: { server: number; cameraFfmpeg: number[]; publishers: number[]; rtspServer: number };
-  /** Share of the window the server's main thread was busy (event-loop utilisation), 0..1. */
-  mainThreadBusy: number;
-  /** Σ processed fps × detection ms / 1000: the share of time the detector worker was busy, 0..1. */
-  detectorBusy: number;
-  /** 1-camera scenario: seconds from the first frame showing the main face's track to its first frame labelled with the person; and from the first frame received. */
-  identity?: { fromTrackS: number | null; fromFirstFrameS: number | null };
-}
+/** The frame sizes `--resolution` picks, by its value (the frame's height). */
+export const RESOLUTIONS = { 480: { width: 640, height: 480 }, 1080: { width: 1920, height: 1080 } } as const;
+export type Resolution = keyof typeof RESOLUTIONS;
 
-interface ClientFace {
-  trackId: number;
-  box: [number, number, number, number];
-  label: string;
+/** The width the viewer asks for, as the page's grid asks for its tile's width. */
+export const TILE_WIDTH = 480;
+/** The person enrolled at 1080, from a frame of her clip, the far small face's source. */
+export const FAR_PERSON = 'katie_hill';
+const FAR_CLIP = 'WDA_KatieHill_000.mp4';
+/** Where in FAR_CLIP her reference frame is taken, s. */
+const FAR_REFERENCE_AT_S = 1;
+/** The most cameras one step may add (the server lets one connection watch 64). */
+const MAX_CAMERAS = 32;
+
+/** What a camera plays: a clip as published, and the enrolled person it shows (null: nobody enrolled). */
+export interface BenchSource {
+  /** As printed, e.g. the shared clip's file name. */
+  name: string;
+  file: string;
+  person: string | null;
 }
 
 interface StreamOptions {
   seconds: number;
-  /** Cameras in the second scenario. */
-  many: number;
+  /** Camera counts, one step each, in the order given. */
+  steps: number[];
+  resolution: Resolution;
   videoDir: string;
   reference: string;
   skipBaseline: boolean;
@@ -111,18 +110,27 @@ type Progress = (line: string) => void;
 
 export async function benchStream(argv: string[]): Promise<number> {
   const options = streamOptions(argv);
+  const frame = RESOLUTIONS[options.resolution];
   const progress: Progress = (line) => process.stderr.write(`bench stream: ${line}\n`);
   const ffmpeg = await locateFfmpeg();
   const { work, cleanups } = benchWork('stream');
   try {
-    const clips = await prepareClips(ffmpeg, options, work, progress);
+    const sources = await prepareSources(ffmpeg, options, work, progress);
+    const gallery = path.join(work, 'data');
     progress(`enrolling ${PERSON}`);
-    const gallery = await enrolPerson(options.reference, path.join(work, 'data'));
+    await enrol(PERSON, options.reference, gallery);
+    if (options.resolution === 1080) {
+      progress(`enrolling ${FAR_PERSON} from ${FAR_CLIP} at ${FAR_REFERENCE_AT_S} s`);
+      const still = path.join(work, `${FAR_PERSON}.png`);
+      await runFfmpeg(ffmpeg.path, ['-y', '-ss', String(FAR_REFERENCE_AT_S), '-i', path.join(options.videoDir, FAR_CLIP), '-frames:v', '1', still]);
+      await enrol(FAR_PERSON, still, gallery);
+    }
     let baseline: BaselineResult | null = null;
     if (!options.skipBaseline) {
-      progress(`baseline: face-api's stock pipeline on every frame of the Hamilton clip for ${options.seconds} s`);
-      baseline = await runBaseline(ffmpeg.path, clips[0], options.seconds, { width: BENCH_WIDTH, height: BENCH_HEIGHT });
+      progress(`baseline: face-api's stock pipeline on every frame of the Hamilton clip at ${frame.width}×${frame.height} for ${options.seconds} s`);
+      baseline = await runBaseline(ffmpeg.path, sources[0].file, options.seconds, frame);
     }
+    const encodeCost = options.resolution === 1080 ? await measureEncodeCost(ffmpeg, sources[0].file) : null;
     const rtsp = await startRtspServer();
     cleanups.push(() => rtsp.stop());
     const serverLog: string[] = [];
@@ -134,19 +142,29 @@ export async function benchStream(argv: string[]): Promise<number> {
       lineLogger((line) => serverLog.push(line)),
     );
     cleanups.push(() => server.stop());
-    const bench: Bench = { server, rtsp, ffmpeg, clips, seconds: options.seconds, progress };
+    const bench: Bench = { server, rtsp, ffmpeg, sources, frame, seconds: options.seconds, progress };
 
-    progress(`scenario 1: 1 camera (${BENCH_CLIPS[0]})`);
-    const one = await scenario(bench, 1);
-    progress(`scenario 2: ${options.many} cameras at once`);
-    const several = await scenario(bench, options.many);
+    const steps: StepResult[] = [];
+    for (const [n, count] of options.steps.entries()) {
+      progress(`step ${n + 1} of ${options.steps.length}: ${count} camera(s) at ${frame.width}×${frame.height}`);
+      steps.push(await step(bench, count));
+    }
     await server.stop();
     cleanups.splice(cleanups.length - 1, 1);
     const leftover = childProcesses().filter((c) => c.role === 'camera');
 
-    const report = streamReport(one, several, baseline, leftover.length);
+    const report = streamReport({
+      resolution: options.resolution,
+      frame,
+      tileWidth: TILE_WIDTH,
+      farPerson: FAR_PERSON,
+      steps,
+      baseline,
+      encodeCost,
+      leftoverCameraProcesses: leftover.length,
+    });
     if (options.json) printJson(rounded(report, 2));
-    else printStreamReport(report, options.many);
+    else printStreamReport(report);
     return 0;
   } finally {
     await runCleanups(cleanups, progress);
@@ -158,89 +176,160 @@ function streamOptions(argv: string[]): StreamOptions {
   const { values } = parse(argv, {
     seconds: { type: 'string' },
     cameras: { type: 'string' },
+    resolution: { type: 'string' },
     data: { type: 'string' },
     'skip-baseline': { type: 'boolean' },
     json: { type: 'boolean' },
   });
   const seconds = benchSeconds(values.seconds);
-  const many = Number(values.cameras ?? 4);
-  if (!Number.isInteger(many) || many < 2 || many > BENCH_CLIPS.length) throw new UsageError(`--cameras ${values.cameras}: give 2 to ${BENCH_CLIPS.length}`);
+  const camerasText = values.cameras ?? '1,4';
+  const steps = camerasText.split(',').map((part) => Number(part.trim()));
+  if (steps.length === 0 || steps.some((n) => !Number.isInteger(n) || n < 1 || n > MAX_CAMERAS) || new Set(steps).size !== steps.length) {
+    throw new UsageError(`--cameras ${camerasText}: give camera counts from 1 to ${MAX_CAMERAS}, each once, separated by commas, e.g. 1,4,8,16`);
+  }
+  const resolutionText = values.resolution ?? '480';
+  if (resolutionText !== '480' && resolutionText !== '1080') throw new UsageError(`--resolution ${resolutionText}: give 480 (640×480) or 1080 (1920×1080)`);
+  const resolution: Resolution = resolutionText === '480' ? 480 : 1080;
   const videoDir = path.join(benchDataDir(values.data), 'video');
   const reference = path.join(videoDir, 'reference', PERSON, 'lin-manuel-miranda.png');
-  for (const file of [...BENCH_CLIPS.slice(0, many).map((c) => path.join(videoDir, c)), reference]) {
+  // at 1080 the far face's person is enrolled from her clip whether or not a step plays it
+  const clips = new Set([...sourceClips(resolution, Math.max(...steps)), ...(resolution === 1080 ? [FAR_CLIP] : [])]);
+  const needed = [...[...clips].map((clip) => path.join(videoDir, clip)), reference];
+  for (const file of needed) {
     if (!existsSync(file)) throw new UsageError(`${file} not found: bench stream needs the shared clips (--data <dir>, FACESTREAM_DATA or ../shared/data)`);
   }
-  return { seconds, many, videoDir, reference, skipBaseline: values['skip-baseline'] ?? false, json: values.json ?? false };
+  return { seconds, steps, resolution, videoDir, reference, skipBaseline: values['skip-baseline'] ?? false, json: values.json ?? false };
 }
 
-/** The clips re-encoded once for publishing (640×480 letterboxed, 25 fps, a keyframe a second). */
-async function prepareClips(ffmpeg: FfmpegInfo, options: StreamOptions, work: string, progress: Progress): Promise<string[]> {
-  progress(`re-encoding ${options.many} clips to ${BENCH_WIDTH}×${BENCH_HEIGHT} @ ${BENCH_FPS} fps (letterboxed) in ${work}`);
-  const clips: string[] = [];
-  for (const name of BENCH_CLIPS.slice(0, options.many)) {
-    const out = path.join(work, name.replace(/\.[^.]+$/, '') + '-640x480.mp4');
-    await prepareClip(ffmpeg.path, path.join(options.videoDir, name), out, { fps: BENCH_FPS, size: { width: BENCH_WIDTH, height: BENCH_HEIGHT } });
-    clips.push(out);
+/**
+ * The shared clips the sources are made from, in camera order: the four clips; at 1080 the far
+ * small face (made from FAR_CLIP) comes fourth, so that four cameras include it. Only as many as
+ * `cameras` cameras play.
+ */
+function sourceClips(resolution: Resolution, cameras: number): string[] {
+  const clips = resolution === 1080 ? [BENCH_CLIPS[0], BENCH_CLIPS[1], BENCH_CLIPS[2], FAR_CLIP, BENCH_CLIPS[3]] : BENCH_CLIPS;
+  return clips.slice(0, cameras);
+}
+
+/** The sources re-encoded once for publishing (letterboxed to the frame, 25 fps, a keyframe a second). */
+async function prepareSources(ffmpeg: FfmpegInfo, options: StreamOptions, work: string, progress: Progress): Promise<BenchSource[]> {
+  const { width, height } = RESOLUTIONS[options.resolution];
+  const clips = sourceClips(options.resolution, Math.max(...options.steps));
+  progress(`re-encoding ${clips.length} clip(s) to ${width}×${height} @ ${BENCH_FPS} fps (letterboxed) in ${work}`);
+  const sources: BenchSource[] = [];
+  for (const clip of clips) {
+    const input = path.join(options.videoDir, clip);
+    const base = clip.replace(/\.[^.]+$/, '');
+    if (clip === FAR_CLIP) {
+      const file = path.join(work, `${base}-far-${width}x${height}.mp4`);
+      await prepareSmallFaceClip(ffmpeg.path, input, file, { width, height, fps: BENCH_FPS });
+      sources.push({ name: `${clip} (far, 120 px)`, file, person: FAR_PERSON });
+    } else {
+      const file = path.join(work, `${base}-${width}x${height}.mp4`);
+      await prepareClip(ffmpeg.path, input, file, { fps: BENCH_FPS, size: { width, height } });
+      sources.push({ name: clip, file, person: clip === BENCH_CLIPS[0] ? PERSON : null });
+    }
   }
-  return clips;
+  return sources;
 }
 
-/** Enrols the person from the reference photo with `facestream enroll` into a fresh data folder; resolves with that folder. */
-async function enrolPerson(reference: string, dataDir: string): Promise<string> {
-  const child = spawn(process.execPath, [MAIN_JS, 'enroll', '--name', PERSON, reference, '--data-dir', dataDir], { stdio: ['ignore', 'ignore', 'pipe'] });
+/** Enrols `name` from `image` with `facestream enroll` into the data folder (created if need be), as a user would. */
+async function enrol(name: string, image: string, dataDir: string): Promise<void> {
+  const child = spawn(process.execPath, [MAIN_JS, 'enroll', '--name', name, image, '--data-dir', dataDir], { stdio: ['ignore', 'ignore', 'pipe'] });
   let stderr = '';
   child.stderr.setEncoding('utf8').on('data', (t: string) => (stderr += t));
   const code = await waitForExit(child, 120_000, 'enroll');
-  if (code !== 0) throw new Error(`enrolment failed: ${stderr}`);
-  return dataDir;
+  if (code !== 0) throw new Error(`enrolling ${name} failed: ${stderr}`);
 }
 
-/** What every scenario runs against. */
+/** Encodes a tile's JPEG against the full frame's this many times each. */
+const ENCODE_RUNS = 40;
+
+/**
+ * CPU of one viewer JPEG of a 1080p frame (the Hamilton source's frame at 2 s), encoded as the
+ * live hub encodes (sharp, the server's quality, no Huffman optimisation): the full frame, against
+ * the frame scaled to TILE_WIDTH first with sharp's resize (a stand-in for the hub's own scaling
+ * until it has one: measure that instead once it does). process.cpuUsage counts libvips' threads.
+ */
+async function measureEncodeCost(ffmpeg: FfmpegInfo, clip: string): Promise<EncodeCost> {
+  const { width, height } = RESOLUTIONS[1080];
+  const raw = await runFfmpeg(ffmpeg.path, ['-ss', '2', '-i', clip, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-']);
+  const encode = (tileWidth: number | null) => () => {
+    const image = sharp(raw, { raw: { width, height, channels: 3 } });
+    return (tileWidth === null ? image : image.resize({ width: tileWidth })).jpeg({ quality: JPEG_QUALITY, optimiseCoding: false }).toBuffer();
+  };
+  const cpuMs = async (run: () => Promise<Buffer>) => {
+    await run(); // warm-up
+    const start = process.cpuUsage();
+    for (let i = 0; i < ENCODE_RUNS; i++) await run();
+    const used = process.cpuUsage(start);
+    return (used.user + used.system) / 1000 / ENCODE_RUNS;
+  };
+  const fullMs = await cpuMs(encode(null));
+  const tileMs = await cpuMs(encode(TILE_WIDTH));
+  return { frame: `${width}×${height}`, tileWidth: TILE_WIDTH, tileMethod: 'sharp resize (lanczos3), then JPEG', fullMs, tileMs, ratio: tileMs / fullMs };
+}
+
+/** What every step runs against. */
 interface Bench {
   server: Pick<RunningServer, 'url' | 'cameras'>;
   rtsp: RtspServer;
   ffmpeg: FfmpegInfo;
-  clips: string[];
+  sources: BenchSource[];
+  frame: { width: number; height: number };
   seconds: number;
   progress: Progress;
 }
 
 /** What the viewer saw of one camera. */
 interface ViewerStats {
+  /** The enrolled person the camera's clip shows, null: nobody. */
+  person: string | null;
   /** Capture time of the first frame received, 0 before it. */
   first: number;
+  /** From here on, counted only while measuring. */
   received: number;
   boxes: number;
+  /** Frames on which `person` is named. */
+  named: number;
+  /** Frames on which someone other than `person` is named, and who. */
+  wronglyNamed: number;
+  wrongNames: Set<string>;
   latency: number[];
   /** Capture time of the first frame showing each track. */
   trackSeen: Map<number, number>;
-  /** The first frame showing the person's label: its capture time and that of its track's first frame. */
+  /** The first frame naming `person`: its capture time and that of its track's first frame. */
   labelled: { at: number; trackFirst: number } | null;
 }
 
-/** One scenario: `count` cameras published, added, watched, warmed up and measured, then removed. */
-async function scenario(bench: Bench, count: number): Promise<ScenarioResult> {
+/** One step: `count` cameras published, added, watched, warmed up and measured, then removed. */
+async function step(bench: Bench, count: number): Promise<StepResult> {
   const { server, rtsp, ffmpeg } = bench;
-  const ids = bench.clips.slice(0, count).map((_, i) => `bench${count}-${i}`);
-  const publishers = ids.map((id, i) => startPublisher(ffmpeg.path, bench.clips[i], rtsp.publishUrl(id)));
+  const cameras = Array.from({ length: count }, (_, i) => ({ id: `bench${count}-${i}`, source: bench.sources[i % bench.sources.length] }));
+  const publishers = cameras.map(({ id, source }) => startPublisher(ffmpeg.path, source.file, rtsp.publishUrl(id)));
   const socket = io(`${server.url}/live`, { transports: ['websocket'], reconnection: false });
   try {
-    await addCameras(bench, ids);
-    const viewer = watchCameras(socket, ids, server);
+    await addCameras(bench, cameras);
+    const viewer = watchCameras(socket, cameras, server);
     await viewer.allLive;
     bench.progress(`${count} camera(s): all live; warming up 3 s, then measuring ${bench.seconds} s`);
     await delay(3000);
-    return await measure(bench, ids, viewer);
+    return await measure(bench, cameras, viewer);
   } finally {
     socket.close();
-    await Promise.all(ids.map((id) => fetch(`${server.url}/api/cameras/${id}`, { method: 'DELETE' }).catch(() => undefined)));
+    await Promise.all(cameras.map(({ id }) => fetch(`${server.url}/api/cameras/${id}`, { method: 'DELETE' }).catch(() => undefined)));
     await Promise.all(publishers.map((p) => stopPublisher(p)));
   }
 }
 
-/** Adds each camera through the REST API, reading its publisher's stream over UDP. */
-async function addCameras(bench: Bench, ids: string[]): Promise<void> {
-  for (const [i, id] of ids.entries()) {
+interface BenchCamera {
+  id: string;
+  source: BenchSource;
+}
+
+/** Adds each camera through the REST API, reading its publisher's stream over UDP at the frame size. */
+async function addCameras(bench: Bench, cameras: BenchCamera[]): Promise<void> {
+  for (const { id, source } of cameras) {
     const response = await fetch(`${bench.server.url}/api/cameras`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
@@ -248,10 +337,10 @@ async function addCameras(bench: Bench, ids: string[]): Promise<void> {
         id,
         url: bench.rtsp.clientUrl(id),
         transport: 'udp',
-        maxWidth: BENCH_WIDTH,
-        maxHeight: BENCH_HEIGHT,
+        maxWidth: bench.frame.width,
+        maxHeight: bench.frame.height,
         fps: BENCH_FPS,
-        name: path.basename(BENCH_CLIPS[i]),
+        name: source.name,
       }),
     });
     if (response.status !== 201) throw new Error(`POST /api/cameras ${id}: ${response.status} ${await response.text()}`);
@@ -260,32 +349,39 @@ async function addCameras(bench: Bench, ids: string[]): Promise<void> {
 
 interface Viewer {
   perId: Map<string, ViewerStats>;
-  /** Resolves once every camera has delivered a frame; rejects after 45 s. */
+  /** Resolves once every camera has delivered a frame; rejects after 45 s and 5 s more per camera. */
   allLive: Promise<void>;
-  /** Counts frames, boxes and latency only while on. */
+  /** Counts frames, boxes, names and latency only while on. */
   measuring: { on: boolean };
 }
 
-/** Watches every camera, acknowledging each frame at once, and keeps the statistics of what arrives. */
-function watchCameras(socket: Socket, ids: string[], server: Bench['server']): Viewer {
+/** Watches every camera at the tile's width, acknowledging each frame at once, and keeps the statistics of what arrives. */
+function watchCameras(socket: Socket, cameras: BenchCamera[], server: Bench['server']): Viewer {
   const measuring = { on: false };
-  const perId = new Map<string, ViewerStats>(ids.map((id) => [id, { first: 0, received: 0, boxes: 0, latency: [], trackSeen: new Map(), labelled: null }]));
+  const perId = new Map<string, ViewerStats>(
+    cameras.map(({ id, source }) => [
+      id,
+      { person: source.person, first: 0, received: 0, boxes: 0, named: 0, wronglyNamed: 0, wrongNames: new Set(), latency: [], trackSeen: new Map(), labelled: null },
+    ]),
+  );
   // replaced at once: the Promise's executor below runs synchronously
   let allFirst: () => void = () => undefined;
+  const waitMs = 45_000 + 5_000 * cameras.length;
   const allLive = new Promise<void>((resolve, reject) => {
     const timer = setTimeout(
-      () => reject(new Error(`not every camera delivered a frame within 45 s: ${JSON.stringify(server.cameras.statuses().map((s) => [s.id, s.state, s.reason]))}`)),
-      45_000,
+      () => reject(new Error(`not every camera delivered a frame within ${waitMs / 1000} s: ${JSON.stringify(server.cameras.statuses().map((s) => [s.id, s.state, s.reason]))}`)),
+      waitMs,
     );
     allFirst = () => {
       clearTimeout(timer);
       resolve();
     };
   });
-  const watchAll = () => ids.forEach((cameraId) => socket.emit('watch', { cameraId }));
+  // maxWidth: the tile's width, as the grid asks (a server that does not scale yet ignores it)
+  const watchAll = () => cameras.forEach(({ id }) => socket.emit('watch', { cameraId: id, maxWidth: TILE_WIDTH }));
   socket.on('connect', watchAll);
   if (socket.connected) watchAll();
-  socket.on('frame', (frame: { cameraId: string; ts: number; faces: ClientFace[] }, drawn: () => void) => {
+  socket.on('frame', (frame: { cameraId: string; ts: number; faces: LiveFace[] }, drawn: () => void) => {
     drawn();
     const now = Date.now();
     const stats = perId.get(frame.cameraId);
@@ -295,13 +391,15 @@ function watchCameras(socket: Socket, ids: string[], server: Bench['server']): V
       if ([...perId.values()].every((s) => s.first)) allFirst();
     }
     for (const face of frame.faces) if (!stats.trackSeen.has(face.trackId)) stats.trackSeen.set(face.trackId, frame.ts);
-    const main = largestFace(frame.faces);
-    if (stats.labelled === null && main?.label === PERSON) {
-      stats.labelled = { at: frame.ts, trackFirst: stats.trackSeen.get(main.trackId) ?? frame.ts };
-    }
+    const named = frame.faces.find((face) => face.known && face.label === stats.person);
+    if (stats.labelled === null && named) stats.labelled = { at: frame.ts, trackFirst: stats.trackSeen.get(named.trackId) ?? frame.ts };
     if (!measuring.on) return;
     stats.received++;
     if (frame.faces.length > 0) stats.boxes++;
+    if (named) stats.named++;
+    const wrong = frame.faces.filter((face) => face.known && face.label !== stats.person);
+    if (wrong.length > 0) stats.wronglyNamed++;
+    for (const face of wrong) stats.wrongNames.add(face.label);
     stats.latency.push(now - frame.ts);
   });
   return { perId, allLive, measuring };
@@ -314,17 +412,19 @@ function statsOf(viewer: Viewer, id: string): ViewerStats {
   return stats;
 }
 
-interface CameraSample {
-  id: string;
-  fpsIn: number;
-  fpsProcessed: number;
-  detectMs: number;
-  embedMsPerFace: number;
+async function cameraStatuses(url: string): Promise<CameraStatus[]> {
+  return cameraListSchema.parse(await (await fetch(`${url}/api/cameras`)).json());
+}
+
+/** Whether a child's command line reads or publishes camera `id`'s stream (its RTSP path ends with the id). */
+function servesCamera(child: ChildInfo, id: string): boolean {
+  return child.args.split(' ').some((arg) => arg.startsWith('rtsp://') && arg.endsWith(`/${id}`));
 }
 
 /** The measured window: /api/cameras sampled every second, CPU and event-loop use from its start to its end. */
-async function measure(bench: Bench, ids: string[], viewer: Viewer): Promise<ScenarioResult> {
+async function measure(bench: Bench, cameras: BenchCamera[], viewer: Viewer): Promise<StepResult> {
   const { server } = bench;
+  const ids = cameras.map((c) => c.id);
   const rtspPid = bench.rtsp.child.pid; // undefined only if the RTSP server's child failed to spawn
   const children = childProcesses();
   const cpuAt = () => ({ server: process.cpuUsage(), children: new Map(children.map((c) => [c.pid, processCpuSeconds(c.pid)])), wall: performance.now() });
@@ -332,145 +432,75 @@ async function measure(bench: Bench, ids: string[], viewer: Viewer): Promise<Sce
   const start = cpuAt();
   const eluStart = nodePerformance.eventLoopUtilization();
   viewer.measuring.on = true;
-  const samples: CameraSample[] = [];
+  const samples: CameraStatus[] = [];
   for (let s = 0; s < bench.seconds; s++) {
     await delay(1000);
-    const list = (await (await fetch(`${server.url}/api/cameras`)).json()) as CameraSample[];
-    samples.push(...list.filter((c) => ids.includes(c.id)));
+    samples.push(...(await cameraStatuses(server.url)).filter((c) => ids.includes(c.id)));
   }
   viewer.measuring.on = false;
   const end = cpuAt();
   const elu = nodePerformance.eventLoopUtilization(eluStart);
   const wall = (end.wall - start.wall) / 1000;
   const pct = (a: number | null | undefined, b: number | null | undefined) => (a == null || b == null ? 0 : (100 * (b - a)) / wall);
-  const statuses = (await (await fetch(`${server.url}/api/cameras`)).json()) as { id: string; framesDropped: number; latencyP50: number; latencyP95: number }[];
+  const childCpu = (child: ChildInfo | undefined) => (child ? pct(start.children.get(child.pid), end.children.get(child.pid)) : 0);
+  const statuses = await cameraStatuses(server.url);
   const mean = (v: number[]) => (v.length ? v.reduce((a, b) => a + b, 0) / v.length : 0);
-  const cpuOf = (role: ChildInfo['role']) => children.filter((c) => c.role === role).map((c) => pct(start.children.get(c.pid), end.children.get(c.pid)));
-  const result: ScenarioResult = {
-    cameras: ids.length,
-    clips: BENCH_CLIPS.slice(0, ids.length),
+  const perCamera = cameras.map(({ id, source }): CameraResult => {
+    const stats = statsOf(viewer, id);
+    const mine = samples.filter((s) => s.id === id);
+    const status = statuses.find((s) => s.id === id);
+    const last = mine.at(-1);
+    return {
+      id,
+      clip: source.name,
+      person: source.person,
+      fpsIn: mean(mine.map((s) => s.fpsIn)),
+      fpsProcessed: mean(mine.map((s) => s.fpsProcessed)),
+      deliveredFps: stats.received / wall,
+      boxesPerS: stats.boxes / wall,
+      boxesShare: stats.received ? stats.boxes / stats.received : 0,
+      framesDropped: (status?.framesDropped ?? 0) - (droppedAt.get(id) ?? 0),
+      emitP50: status?.latencyP50 ?? 0,
+      emitP95: status?.latencyP95 ?? 0,
+      clientP50: quantile(stats.latency, 0.5),
+      clientP95: quantile(stats.latency, 0.95),
+      detectMs: mean(mine.map((s) => s.detectMs)),
+      embedMsPerFace: mean(mine.map((s) => s.embedMsPerFace)),
+      fullDetectionIntervalMs: mean(mine.map((s) => s.fullDetectionIntervalMs)),
+      overloaded: mine.filter((s) => s.overloaded).length / Math.max(1, mine.length),
+      overloadReason: last?.overloadReason ?? null,
+      identity: identityDelay(stats),
+      namedShare: stats.person === null || !stats.received ? null : stats.named / stats.received,
+      wronglyNamedFrames: stats.wronglyNamed,
+      wrongNames: [...stats.wrongNames],
+      cpu: {
+        decoder: childCpu(children.find((c) => c.role === 'camera' && servesCamera(c, id))),
+        publisher: childCpu(children.find((c) => c.role === 'publisher' && servesCamera(c, id))),
+      },
+    };
+  });
+  const result: StepResult = {
+    cameras: cameras.length,
     seconds: wall,
     loadAverage: os.loadavg(),
-    perCamera: ids.map((id, i) => {
-      const stats = statsOf(viewer, id);
-      const mine = samples.filter((s) => s.id === id);
-      const status = statuses.find((s) => s.id === id);
-      return {
-        id,
-        clip: BENCH_CLIPS[i],
-        fpsIn: mean(mine.map((s) => s.fpsIn)),
-        fpsProcessed: mean(mine.map((s) => s.fpsProcessed)),
-        framesReceivedPerS: stats.received / wall,
-        boxesPerS: stats.boxes / wall,
-        framesDropped: (status?.framesDropped ?? 0) - (droppedAt.get(id) ?? 0),
-        emitP50: status?.latencyP50 ?? 0,
-        emitP95: status?.latencyP95 ?? 0,
-        clientP50: quantile(stats.latency, 0.5),
-        clientP95: quantile(stats.latency, 0.95),
-        detectMs: mean(mine.map((s) => s.detectMs)),
-        embedMsPerFace: mean(mine.map((s) => s.embedMsPerFace)),
-      };
-    }),
+    perCamera,
     cpu: {
       server: (100 * ((end.server.user - start.server.user + end.server.system - start.server.system) / 1e6)) / wall,
-      cameraFfmpeg: cpuOf('camera'),
-      publishers: cpuOf('publisher'),
+      cameraFfmpeg: perCamera.reduce((sum, c) => sum + c.cpu.decoder, 0),
+      publishers: perCamera.reduce((sum, c) => sum + c.cpu.publisher, 0),
       rtspServer: rtspPid === undefined ? 0 : pct(start.children.get(rtspPid), end.children.get(rtspPid)),
     },
     mainThreadBusy: elu.utilization,
-    detectorBusy: 0,
+    detectorBusy: perCamera.reduce((sum, c) => sum + (c.fpsProcessed * c.detectMs) / 1000, 0),
   };
-  result.detectorBusy = result.perCamera.reduce((sum, c) => sum + (c.fpsProcessed * c.detectMs) / 1000, 0);
-  if (ids.length === 1) result.identity = identityTime(statsOf(viewer, ids[0]));
   return result;
 }
 
-/** Seconds from the main face's track's first frame (and from the stream's first frame) to its first frame labelled with the person. */
-function identityTime(stats: ViewerStats): ScenarioResult['identity'] {
+/** Seconds from the named track's first frame (and from the stream's first frame) to its first frame named; null where its clip shows nobody enrolled. */
+function identityDelay(stats: ViewerStats): CameraResult['identity'] {
+  if (stats.person === null) return null;
   return {
     fromTrackS: stats.labelled === null ? null : (stats.labelled.at - stats.labelled.trackFirst) / 1000,
     fromFirstFrameS: stats.labelled === null ? null : (stats.labelled.at - stats.first) / 1000,
   };
-}
-
-type StreamReport = ReturnType<typeof streamReport>;
-
-/** Both scenarios, the baseline, their ratios and the targets, as printed (or as --json). */
-function streamReport(one: ScenarioResult, several: ScenarioResult, baseline: BaselineResult | null, leftoverCameraProcesses: number) {
-  const sumProcessed = several.perCamera.reduce((a, c) => a + c.fpsProcessed, 0);
-  const sumBoxes = several.perCamera.reduce((a, c) => a + c.boxesPerS, 0);
-  const cam = one.perCamera[0];
-  return {
-    machine: { cpus: os.cpus().length, model: os.cpus()[0]?.model ?? 'unknown', node: process.version },
-    frame: `${BENCH_WIDTH}×${BENCH_HEIGHT} (clips letterboxed; the Hamilton clip is 640×360 inside it), ${BENCH_FPS} fps, RTSP over UDP on loopback`,
-    scenarios: [one, several],
-    baseline,
-    ratio: baseline
-      ? {
-          oneCamera: cam.fpsProcessed / baseline.fps,
-          allCameras: sumProcessed / baseline.fps,
-          /** Frames delivered with (tracked) boxes per second, all cameras, against the baseline's frames with boxes per second. */
-          boxesAllCameras: sumBoxes / baseline.fps,
-        }
-      : null,
-    targets: {
-      boxesPerSAtLeast24: cam.boxesPerS >= 24,
-      identityWithin1s: one.identity?.fromTrackS !== null && one.identity !== undefined && one.identity.fromTrackS <= 1,
-      emitP95AtMost150: cam.emitP95 <= 150,
-      processedAtLeast8EachWithMany: several.perCamera.every((c) => c.fpsProcessed >= 8),
-      processedAtLeast5xBaseline: baseline ? sumProcessed / baseline.fps >= 5 : null,
-      boxesAtLeast5xBaseline: baseline ? sumBoxes / baseline.fps >= 5 : null,
-    },
-    leftoverCameraProcesses,
-  };
-}
-
-function printStreamReport(report: StreamReport, many: number): void {
-  const f = (v: number, d = 1) => v.toFixed(d);
-  process.stdout.write(`\n${report.machine.cpus} × ${report.machine.model}, Node ${report.machine.node}; ${report.frame}\n\n`);
-  for (const s of report.scenarios) {
-    process.stdout.write(`${s.cameras} camera(s), ${f(s.seconds)} s measured, load average ${s.loadAverage.map((l) => l.toFixed(2)).join(' ')}\n`);
-    printTable(
-      ['camera', 'clip', 'fps in', 'processed fps', 'recv fps', 'boxes fps', 'dropped', 'emit p50/p95 ms', 'client p50/p95 ms', 'detect ms', 'embed ms/face'],
-      s.perCamera.map((c) => [
-        c.id,
-        c.clip,
-        f(c.fpsIn),
-        f(c.fpsProcessed),
-        f(c.framesReceivedPerS),
-        f(c.boxesPerS),
-        c.framesDropped,
-        `${f(c.emitP50, 0)}/${f(c.emitP95, 0)}`,
-        `${f(c.clientP50, 0)}/${f(c.clientP95, 0)}`,
-        f(c.detectMs),
-        f(c.embedMsPerFace),
-      ]),
-    );
-    process.stdout.write(
-      `CPU (% of one core): server process ${f(s.cpu.server, 0)} (with the Socket.IO client), camera ffmpeg ${s.cpu.cameraFfmpeg.map((v) => f(v, 0)).join(' ')}, publishers ${s.cpu.publishers.map((v) => f(v, 0)).join(' ')}, RTSP server ${f(s.cpu.rtspServer, 0)}\n`,
-    );
-    process.stdout.write(`main thread busy ${f(100 * s.mainThreadBusy, 0)}%, detector worker busy ≈ ${f(100 * s.detectorBusy, 0)}% (Σ processed fps × detect ms)\n`);
-    if (s.identity) {
-      process.stdout.write(
-        `identity: ${s.identity.fromTrackS === null || s.identity.fromFirstFrameS === null ? `${PERSON} never labelled` : `${f(s.identity.fromTrackS, 2)} s from the track's first frame, ${f(s.identity.fromFirstFrameS, 2)} s from the stream's first frame`}\n`,
-      );
-    }
-    process.stdout.write('\n');
-  }
-  const { baseline, ratio } = report;
-  if (baseline && ratio) {
-    process.stdout.write(
-      `baseline (${baseline.pipeline}; ${baseline.backend}${baseline.simd ? ' SIMD' : ''}, ${baseline.multithread ? 'multithreaded' : 'one thread'}): ${f(baseline.fps, 2)} fps, ${f(baseline.msPerFrame, 0)} ms/frame, ${f(baseline.facesPerFrame, 2)} faces/frame over ${baseline.frames} frames\n`,
-    );
-    process.stdout.write(
-      `facestream / baseline, processed (detected) fps: 1 camera ${f(ratio.oneCamera, 1)}× (capped by the 25 fps input), ${many} cameras together ${f(ratio.allCameras, 1)}×; ` +
-        `frames delivered with boxes per second, ${many} cameras together: ${f(ratio.boxesAllCameras, 1)}×\n`,
-    );
-  }
-  process.stdout.write(
-    `targets: ${Object.entries(report.targets)
-      .map(([k, v]) => `${k} ${v === null ? 'n/a' : v ? 'met' : 'MISSED'}`)
-      .join(', ')}\n`,
-  );
-  if (report.leftoverCameraProcesses) process.stdout.write(`warning: ${report.leftoverCameraProcesses} camera ffmpeg process(es) left after stop\n`);
 }

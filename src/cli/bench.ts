@@ -43,7 +43,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   if (kind === 'stream') return (await harness<{ benchStream: BenchRun }>('stream')).benchStream(rest);
   if (kind === 'api') return (await harness<{ benchApi: BenchRun }>('api')).benchApi(rest);
   throw new UsageError(
-    'bench takes accuracy, vision, gallery, stream or api: facestream bench accuracy --pairs pairs.csv | bench vision | bench gallery | bench stream | bench api',
+    'bench takes accuracy, vision, gallery, stream or api: facestream bench accuracy --pairs pairs.csv | bench vision | bench gallery | bench stream [--cameras 1,4,8,16] [--resolution 480|1080] [--seconds N] [--json] | bench api',
   );
 }
 
