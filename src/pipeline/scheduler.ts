@@ -16,8 +16,9 @@
  *   in what is left after the re-finds (at least MIN_FULL_SHARE of the workers) set the
  *   stretch; every camera's interval is its base times that stretch, reported with the reason.
  *   It recovers by itself as cameras leave or costs fall.
- * - A camera's `detectFps` cap and the site's `maxDetectFps` budget are token buckets of one
- *   detection, refilled on the frame clock.
+ * - A camera's `detectFps` cap and the site's `maxDetectFps` budget are token buckets refilled
+ *   on the frame clock: a camera's holds one detection (it never goes over its cap), the
+ *   site's one per worker (so a token that comes due between two asks is not lost).
  * - A still camera (no live track, and its newest frame's thumbnail differs from the one at its
  *   last detection by less than STILL_MOTION on average) gets a full detection only every
  *   STILL_FULL_INTERVAL_MS: nothing new can have come into view unseen.
@@ -98,14 +99,19 @@ class CostAverage {
   }
 }
 
-/** A bucket of at most one detection, refilled at `perSecond` on the frame clock. */
+/** A bucket of at most `size` detections, refilled at `perSecond` on the frame clock. */
 class TokenBucket {
-  private tokens = 1;
+  private tokens: number;
   private at = -Infinity;
-  constructor(private readonly perSecond: number) {}
+  constructor(
+    private readonly perSecond: number,
+    private readonly size: number,
+  ) {
+    this.tokens = size;
+  }
 
   ready(now: number): boolean {
-    if (this.at !== -Infinity) this.tokens = Math.min(1, this.tokens + ((now - this.at) * this.perSecond) / 1000);
+    if (this.at !== -Infinity) this.tokens = Math.min(this.size, this.tokens + ((now - this.at) * this.perSecond) / 1000);
     this.at = now;
     return this.tokens >= 1 - 1e-9;
   }
@@ -132,7 +138,7 @@ class ScheduledCamera {
     readonly id: string,
     readonly options: ScheduledCameraOptions,
   ) {
-    this.cap = options.detectFps === null ? null : new TokenBucket(options.detectFps);
+    this.cap = options.detectFps === null ? null : new TokenBucket(options.detectFps, 1);
   }
 
   /** The interval the camera asks for when the workers keep up. */
@@ -165,7 +171,7 @@ export class DetectionScheduler {
   private overloadReason: string | null = null;
 
   constructor(private readonly options: SchedulerOptions) {
-    this.budget = options.maxDetectFps === null ? null : new TokenBucket(options.maxDetectFps);
+    this.budget = options.maxDetectFps === null ? null : new TokenBucket(options.maxDetectFps, options.workers);
   }
 
   addCamera(id: string, options: ScheduledCameraOptions): void {
