@@ -19,9 +19,10 @@
  * - A camera's `detectFps` cap and the site's `maxDetectFps` budget are token buckets refilled
  *   on the frame clock: a camera's holds one detection (it never goes over its cap), the
  *   site's one per worker (so a token that comes due between two asks is not lost).
- * - A still camera (no live track, and its newest frame's thumbnail differs from the one at its
- *   last detection by less than STILL_MOTION on average) gets a full detection only every
- *   STILL_FULL_INTERVAL_MS: nothing new can have come into view unseen.
+ * - A still camera (for STILL_AFTER_MS no live track, and every waiting frame's thumbnail
+ *   differed from the one at the camera's last detection by less than STILL_MOTION on average)
+ *   gets a full detection only every STILL_FULL_INTERVAL_MS: nothing new can have come into
+ *   view unseen. The first frame that moves ends it.
  */
 
 export type DetectionKind = 'full' | 'refind';
@@ -72,7 +73,9 @@ export interface CameraSchedule {
  * walking into a 640×480 view moves it by 5 or more within a few frames.
  */
 export const STILL_MOTION = 4;
-/** A still camera's full-detection interval, ms (the brief's "at most every 1–2 s while still"). */
+/** How long a camera must be quiet (no track, no motion) before it counts as still, ms: a pause of a moment changes nothing. */
+export const STILL_AFTER_MS = 2000;
+/** A still camera's full-detection interval, ms. */
 export const STILL_FULL_INTERVAL_MS = 1500;
 /** Full detections keep at least this share of the workers, however many re-finds are wanted: new faces are still found. */
 export const MIN_FULL_SHARE = 1 / 3;
@@ -129,6 +132,8 @@ class ScheduledCamera {
   /** Worker ms this camera has had (the fair-queuing tag). */
   served = 0;
   liveTracks = 0;
+  /** Capture time of the first frame of the current run without tracks and motion; null while there is either. */
+  quietSince: number | null = null;
   still = false;
   /** Whether its last frame was left waiting by choice (its cap or its stillness), not for want of a worker. */
   resting = false;
@@ -236,7 +241,9 @@ export class DetectionScheduler {
       const camera = this.cameras.get(frame.cameraId);
       if (!camera) continue;
       camera.liveTracks = frame.liveTracks;
-      camera.still = frame.liveTracks === 0 && frame.motion < STILL_MOTION;
+      const quiet = frame.liveTracks === 0 && frame.motion < STILL_MOTION;
+      camera.quietSince = quiet ? (camera.quietSince ?? frame.ts) : null;
+      camera.still = camera.quietSince !== null && frame.ts - camera.quietSince >= STILL_AFTER_MS;
     }
     this.plan();
     if (this.budget && !this.budget.ready(this.now)) return null;

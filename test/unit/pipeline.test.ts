@@ -73,16 +73,10 @@ function face(box: Box, confidence = 0.999): Detection {
 const WIDTH = 32;
 const HEIGHT = 18;
 
-/**
- * A frame in a slot of its own, held by its "camera" for good (the pipeline's holds come and go
- * on top). A bright bar 3 px wide moves with `seq`, so the camera is never still (the scheduler
- * looks at a still camera less often: scheduler.test.ts) while frames of one shade stay one shot.
- */
+/** A frame in a slot of its own, held by its "camera" for good (the pipeline's holds come and go on top). */
 function frame(cameraId: string, seq: number, ts: number, shade = 100): Frame {
   const slot = defined(new FrameRing(1, WIDTH * HEIGHT * 3, { shared: true }).take(), "a new ring's slot");
   slot.bytes.fill(shade);
-  const bar = (seq % 10) * 3;
-  for (let y = 0; y < HEIGHT; y++) slot.bytes.fill(Math.min(255, shade + 50), (y * WIDTH + bar) * 3, (y * WIDTH + bar + 3) * 3);
   return { cameraId, seq, ts, width: WIDTH, height: HEIGHT, data: slot.bytes, slot };
 }
 
