@@ -295,7 +295,7 @@ export class DetectionScheduler {
     return camera.baseIntervalMs() * this.stretch;
   }
 
-  /** Worker ms a second left for detection: the workers less what the embedder spent lately. */
+  /** Worker ms a second left for detection: the workers less what the embedder spent lately (the detector keeps its whole second). */
   private capacityMs(): number {
     while (this.embedTimes.length > 0 && this.embedTimes[0].at <= this.now - EMBED_WINDOW_MS) this.embedTimes.shift();
     const embedMsPerSecond = (this.embedTimes.reduce((sum, e) => sum + e.ms, 0) * 1000) / EMBED_WINDOW_MS;
