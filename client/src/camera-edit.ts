@@ -1,6 +1,6 @@
 /**
- * The camera edit dialog: name, URL, fps, largest size, RTSP transport and on/off of one
- * camera, saved with PATCH /api/cameras/:id (the server keeps it across restarts). The URL is
+ * The camera edit dialog: name, URL, fps, largest size, detections a second (empty: no cap),
+ * RTSP transport and on/off of one camera, saved with PATCH /api/cameras/:id (the server keeps it across restarts). The URL is
  * shown as the server gives it, password as ***, and sent back so when unchanged, which keeps
  * the password. A refused change shows the server's message and changes nothing.
  */
@@ -42,6 +42,7 @@ export class CameraEditDialog {
     this.field('fps').value = String(camera.fps);
     this.field('maxWidth').value = String(camera.maxWidth);
     this.field('maxHeight').value = String(camera.maxHeight);
+    this.field('detectFps').value = camera.detectFps === null ? '' : String(camera.detectFps);
     this.field('enabled').checked = camera.enabled;
     const transport = this.form.elements.namedItem('transport');
     if (transport instanceof HTMLSelectElement) transport.value = camera.transport;
@@ -64,6 +65,12 @@ export class CameraEditDialog {
     return null;
   }
 
+  /** Like number(), with an empty field meaning null (no value, e.g. no cap); undefined (and the error shown) when it holds something else. */
+  private optionalNumber(name: string, label: string): number | null | undefined {
+    if (this.field(name).value.trim() === '') return null;
+    return this.number(name, label) ?? undefined;
+  }
+
   private fail(message: string): void {
     this.error.textContent = message;
     this.form.classList.add('failed');
@@ -78,6 +85,8 @@ export class CameraEditDialog {
     const maxWidth = fps === null ? null : this.number('maxWidth', 'Largest width');
     const maxHeight = maxWidth === null ? null : this.number('maxHeight', 'Largest height');
     if (fps === null || maxWidth === null || maxHeight === null) return;
+    const detectFps = this.optionalNumber('detectFps', 'Detections per second');
+    if (detectFps === undefined) return;
     const transport = this.form.elements.namedItem('transport');
     const name = this.field('name').value.trim();
     const changes: CameraChanges = {
@@ -87,6 +96,7 @@ export class CameraEditDialog {
       fps,
       maxWidth,
       maxHeight,
+      detectFps,
       transport: transport instanceof HTMLSelectElement && transport.value === 'udp' ? 'udp' : 'tcp',
       enabled: this.field('enabled').checked,
     };

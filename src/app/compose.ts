@@ -115,7 +115,7 @@ function startRecognition(config: Config, { people, snapshots }: Stores, { detec
   // a track starts only from a detection the full cascade would keep (its O-Net threshold);
   // lower scores come from re-finding tracked faces and only continue tracks
   const tracking = { ...config.tracking, minStartConfidence: config.detector.thresholds[2] };
-  const pipeline = new VisionPipeline(detector, embedder, gallery.matcher, config.vote, tracking);
+  const pipeline = new VisionPipeline(detector, embedder, gallery.matcher, config.vote, tracking, { maxDetectFps: config.pipeline.maxDetectFps });
   const pipelineLog = logger.child({ module: 'pipeline' });
   pipeline.on('error', (error) => pipelineLog.error(`pipeline: ${error.message}`));
   parts.add(() => pipeline.stop());

@@ -216,6 +216,9 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
       restarts: s.restarts,
       detectMs: s.detectMs,
       embedMsPerFace: s.embedMsPerFace,
+      fullDetectionIntervalMs: s.fullDetectionIntervalMs,
+      overloaded: s.overloaded,
+      overloadReason: s.overloadReason,
       latency: this.latency(s.id) ?? this.emptyLatency,
     }));
   }

@@ -56,14 +56,17 @@ export class Histogram {
 }
 
 /** One camera's metrics as /api/metrics exports them: the status figures and the whole latency histogram. */
-export type CameraMetricsSnapshot = Pick<CameraStatus, 'fpsIn' | 'fpsProcessed' | 'framesDropped' | 'embedsDropped' | 'restarts' | 'detectMs' | 'embedMsPerFace'> & {
+export type CameraMetricsSnapshot = Pick<
+  CameraStatus,
+  'fpsIn' | 'fpsProcessed' | 'framesDropped' | 'embedsDropped' | 'restarts' | 'detectMs' | 'embedMsPerFace' | 'fullDetectionIntervalMs' | 'overloaded' | 'overloadReason'
+> & {
   cameraId: string;
   latency: Histogram;
 };
 
 export class CameraMetrics {
   framesIn = 0;
-  /** Frames replaced by a newer one before the detector took them. */
+  /** Frames replaced by a newer one while they waited for a worker (not those the scheduler left by choice: a detectFps cap, a still camera). */
   dropped = 0;
   /** Embedding jobs (a frame's faces due for a sample) replaced by a newer one before the embedder took them. */
   embedsDropped = 0;
@@ -73,7 +76,7 @@ export class CameraMetrics {
   readonly embedMs = new MovingAverage();
   /** Capture → message sent to viewers. */
   readonly emitLatency = new Histogram();
-  /** The effective time between full detections, ms (the scheduler stretches it under load). */
+  /** The effective time between full detections, ms (the scheduler stretches it under load: scheduler.ts). */
   fullDetectionIntervalMs = 0;
   /** Why the camera gets less detection than it asks for; null while it gets what it asks. */
   overloadReason: string | null = null;

@@ -1,7 +1,8 @@
 /**
  * The live pipeline for every camera: latest frame wins, the detector and embedder workers
- * are shared fairly (round robin across cameras), a tracker per camera carries boxes between
- * detections, and identities are voted per track.
+ * are shared fairly across cameras (the DetectionScheduler decides which camera a free worker
+ * detects, and whether a full detection or a re-find; the embedder goes round robin), a
+ * tracker per camera carries boxes between detections, and identities are voted per track.
  *
  *   push(frame) ─► detector worker ─► tracker ─► due faces
  *                                         │           ▼
@@ -25,6 +26,7 @@ import { IdentityVote, type VoteOptions, DEFAULT_VOTE_OPTIONS } from '../trackin
 import { Tracker, predictBox, type Track, type TrackerOptions } from '../tracking/tracker.js';
 import type { VisionWorker } from './vision-workers.js';
 import { CameraMetrics } from './metrics.js';
+import { DetectionScheduler, type Decision, type SchedulerOptions, type WaitingFrame } from './scheduler.js';
 
 /**
  * A frame with the boxes and labels of its tracked faces, as the pipeline emits it. `frame`'s
@@ -48,9 +50,10 @@ export interface CameraPipelineOptions {
   /** Smallest face worth embedding, px. */
   minEmbedSize: number;
   /**
-   * A full detection (finding new faces) at least this often, ms; between full detections,
-   * frames with tracked faces get only O-Net around the tracks' predicted boxes (about a fifth
-   * of the cost), so a camera's processed rate stays high. 0: every frame is a full detection.
+   * A full detection (finding new faces) this often while the workers keep up, ms; between full
+   * detections, frames with tracked faces get only O-Net around the tracks' predicted boxes
+   * (about a fifth of the cost), so a camera's processed rate stays high. Under load the
+   * scheduler stretches it (scheduler.ts). 0: every frame is a full detection.
    */
   fullDetectionEveryMs: number;
   /** Most detections a second for this camera (full and re-finds); null: its fair share. */
@@ -70,9 +73,10 @@ class PipelineCamera {
   readonly votes = new Map<number, IdentityVote>();
   /** The newest frame not yet detected (its slot held). */
   pendingDetect: Frame | null = null;
+  /** Mean thumbnail difference of pendingDetect to the frame at the last detection (the scheduler's motion measure). */
+  pendingMotion = Infinity;
   /** The newest frame's faces due for a sample (the frame's slot held). */
   pendingEmbed: EmbedJob | null = null;
-  lastFullDetection = -Infinity;
   /** Capture time of the newest frame whose detections reached the tracker. */
   lastApplied = -Infinity;
   /** Capture time of the last scene cut: detections of frames before it show people who are gone. */
@@ -81,6 +85,8 @@ class PipelineCamera {
   held: { since: number; frames: Frame[] } | null = null;
   /** Coarse grey thumbnail of the last frame, to notice cuts. */
   thumbnail: Uint8Array | null = null;
+  /** The thumbnail of the frame last sent to detection, to tell a still camera. */
+  detectedThumbnail: Uint8Array | null = null;
   readonly metrics = new CameraMetrics();
 
   constructor(
@@ -130,10 +136,15 @@ export function greyThumbnail(frame: { data: Uint8Array; width: number; height: 
   return out;
 }
 
-export function sceneCut(previous: Uint8Array, current: Uint8Array): boolean {
+/** Mean absolute difference (0..255) of two thumbnails. */
+export function thumbnailDifference(previous: Uint8Array, current: Uint8Array): number {
   let sum = 0;
   for (let i = 0; i < current.length; i++) sum += Math.abs(current[i] - previous[i]);
-  return sum / current.length > CUT_DIFFERENCE;
+  return sum / current.length;
+}
+
+export function sceneCut(previous: Uint8Array, current: Uint8Array): boolean {
+  return thumbnailDifference(previous, current) > CUT_DIFFERENCE;
 }
 
 /**
@@ -154,7 +165,7 @@ export const MAX_HELD_FRAMES = 7;
 
 export class VisionPipeline extends EventEmitter<PipelineEvents> {
   private readonly cameras = new Map<string, PipelineCamera>();
-  private detectTurn = 0;
+  private readonly scheduler: DetectionScheduler;
   private embedTurn = 0;
   private stopped = false;
 
@@ -164,8 +175,11 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     private matcher: FaceMatcher,
     private readonly voteOptions: VoteOptions = DEFAULT_VOTE_OPTIONS,
     private readonly trackerOptions: Partial<TrackerOptions> = {},
+    scheduling: Pick<SchedulerOptions, 'maxDetectFps'> = { maxDetectFps: null },
   ) {
     super();
+    // the detector, and the embedder while nothing waits to be embedded
+    this.scheduler = new DetectionScheduler({ workers: 2, ...scheduling });
   }
 
   setMatcher(matcher: FaceMatcher): void {
@@ -174,16 +188,22 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
 
   addCamera(cameraId: string, options: Partial<CameraPipelineOptions> = {}): void {
     if (this.cameras.has(cameraId)) return;
-    this.cameras.set(
+    const camera = new PipelineCamera(
       cameraId,
-      new PipelineCamera(cameraId, { minFaceSize: 20, minEmbedSize: 24, fullDetectionEveryMs: 400, detectFps: null, detectWidth: 640, ...options }, this.trackerOptions),
+      { minFaceSize: 20, minEmbedSize: 24, fullDetectionEveryMs: 400, detectFps: null, detectWidth: 640, ...options },
+      this.trackerOptions,
     );
+    this.cameras.set(cameraId, camera);
+    this.scheduler.addCamera(cameraId, { fullDetectionEveryMs: camera.options.fullDetectionEveryMs, detectFps: camera.options.detectFps });
+    this.reportSchedule();
   }
 
   removeCamera(cameraId: string): void {
     const camera = this.cameras.get(cameraId);
     if (!camera) return;
     this.cameras.delete(cameraId);
+    this.scheduler.removeCamera(cameraId);
+    this.reportSchedule();
     camera.close();
     for (const track of camera.tracker.clear()) this.endTrack(camera, track, Date.now());
   }
@@ -209,12 +229,13 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     const camera = this.cameras.get(frame.cameraId);
     if (!camera || this.stopped) return;
     camera.metrics.frameIn(frame.ts);
+    this.scheduler.frameArrived(camera.id, frame.ts);
     const thumbnail = greyThumbnail(frame);
     if (camera.thumbnail && sceneCut(camera.thumbnail, thumbnail)) {
       // a cut (an edited video, a PTZ jump): nobody on screen is who was there, so tracks
       // end, the next frame gets a full detection, and frames wait for it
       for (const track of camera.tracker.clear()) this.endTrack(camera, track, frame.ts);
-      camera.lastFullDetection = -Infinity;
+      this.scheduler.sceneCut(camera.id);
       camera.cutAt = frame.ts;
       this.emitHeld(camera);
       camera.held = { since: frame.ts, frames: [] };
@@ -229,12 +250,14 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     }
 
     if (camera.pendingDetect) {
-      // latest frame wins: the unprocessed one is dropped
+      // latest frame wins: the unprocessed one is dropped (counted when it waited for a worker,
+      // not when the scheduler left it by choice: the camera's detectFps cap, or it is still)
       camera.pendingDetect.slot.release();
-      camera.metrics.dropped++;
+      if (!this.scheduler.resting(camera.id)) camera.metrics.dropped++;
     }
     frame.slot.acquire();
     camera.pendingDetect = frame;
+    camera.pendingMotion = camera.detectedThumbnail ? thumbnailDifference(camera.detectedThumbnail, thumbnail) : Infinity;
     this.pumpDetector();
   }
 
@@ -259,24 +282,36 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
   }
 
   /**
-   * Round robin over cameras with a pending frame. The detector worker takes detections; the
-   * embedder worker takes one too when it is idle and no face waits to be embedded, so both
-   * cores detect once identities are settled.
+   * The scheduler picks among the cameras with a pending frame. The detector worker takes
+   * detections; the embedder worker takes one too when it is idle and no face waits to be
+   * embedded, so both cores detect once identities are settled.
    */
   private pumpDetector(): void {
     if (this.stopped) return;
     const embedderFree = !this.embedder.busy && ![...this.cameras.values()].some((c) => c.pendingEmbed);
     const worker = !this.detector.busy ? this.detector : embedderFree ? this.embedder : null;
     if (!worker) return;
-    const next = this.nextCamera((c) => c.pendingDetect, 'detect');
-    if (!next) return;
-    const { camera, work: frame } = next; // the frame's hold passes to the request
-    camera.pendingDetect = null;
-    const near = this.refineOnly(camera, frame.ts);
-    if (!near) camera.lastFullDetection = frame.ts;
+    const waiting: WaitingFrame[] = [];
+    for (const camera of this.cameras.values()) {
+      if (camera.pendingDetect) waiting.push({ cameraId: camera.id, ts: camera.pendingDetect.ts, liveTracks: this.liveTracks(camera).length, motion: camera.pendingMotion });
+    }
+    if (waiting.length === 0) return;
+    const decision = this.scheduler.take(waiting);
+    this.reportSchedule();
+    const camera = decision && this.cameras.get(decision.cameraId);
+    const frame = camera?.pendingDetect;
+    if (!decision || !camera || !frame) return;
+    camera.pendingDetect = null; // the frame's hold passes to the request
+    camera.detectedThumbnail = camera.thumbnail;
+    const near = decision.kind === 'refind' ? this.predictedBoxes(camera, frame.ts) : undefined;
+    this.detect(worker, camera, frame, decision, near);
+  }
+
+  private detect(worker: VisionWorker, camera: PipelineCamera, frame: Frame, decision: Decision, near: Box[] | undefined): void {
     worker
       .detect(frame, camera.options.minFaceSize, near)
       .then(({ detections, ms }) => {
+        this.scheduler.finished(decision, ms);
         if (this.cameras.get(camera.id) !== camera) return;
         camera.metrics.detected(ms);
         this.afterDetection(camera, frame, detections, !near);
@@ -289,14 +324,25 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
       });
   }
 
-  /** The tracked boxes to re-find on this frame, or undefined when a full detection is due. */
-  private refineOnly(camera: PipelineCamera, ts: number): Box[] | undefined {
-    const { fullDetectionEveryMs } = camera.options;
-    if (fullDetectionEveryMs <= 0 || ts - camera.lastFullDetection >= fullDetectionEveryMs) return undefined;
-    const tracks = camera.tracker.all.filter((t) => t.misses === 0);
-    if (tracks.length === 0) return undefined;
+  /** Tracks the last detection saw: the faces a re-find looks for. */
+  private liveTracks(camera: PipelineCamera): Track[] {
+    return camera.tracker.all.filter((t) => t.misses === 0);
+  }
+
+  /** Where the live tracks' faces should be on a frame of this time: the boxes a re-find checks. */
+  private predictedBoxes(camera: PipelineCamera, ts: number): Box[] {
     const maxMs = camera.tracker.options.maxPredictionMs;
-    return tracks.map((t) => predictBox(t, ts, maxMs));
+    return this.liveTracks(camera).map((t) => predictBox(t, ts, maxMs));
+  }
+
+  /** Every camera's status gets the interval and overload the scheduler planned last. */
+  private reportSchedule(): void {
+    for (const camera of this.cameras.values()) {
+      const schedule = this.scheduler.schedule(camera.id);
+      if (!schedule) continue;
+      camera.metrics.fullDetectionIntervalMs = schedule.fullDetectionIntervalMs;
+      camera.metrics.overloadReason = schedule.overloadReason;
+    }
   }
 
   private afterDetection(camera: PipelineCamera, frame: Frame, detections: Detection[], full: boolean): void {
@@ -339,7 +385,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
 
   private pumpEmbedder(): void {
     if (this.embedder.busy || this.stopped) return;
-    const next = this.nextCamera((c) => c.pendingEmbed, 'embed');
+    const next = this.nextEmbedJob();
     if (!next) return;
     const { camera, work: job } = next; // the job's hold passes to the request
     camera.pendingEmbed = null;
@@ -347,6 +393,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     this.embedder
       .embed(job.frame, detections)
       .then(({ vectors, qualities, ms }) => {
+        this.scheduler.embedded(ms);
         if (this.cameras.get(camera.id) !== camera) return;
         camera.metrics.embedded(ms, vectors.length);
         vectors.forEach((vector, i) => {
@@ -389,19 +436,15 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     this.emit('trackEnded', { cameraId: camera.id, trackId: track.id, identity, startedAt: track.startedAt, endedAt, hits: track.hits });
   }
 
-  /** The next camera in turn with work pending for this worker, and that work. */
-  private nextCamera<Work>(pending: (c: PipelineCamera) => Work | null, worker: 'detect' | 'embed'): { camera: PipelineCamera; work: Work } | null {
+  /** The next camera in turn with faces waiting to be embedded, and that job (round robin). */
+  private nextEmbedJob(): { camera: PipelineCamera; work: EmbedJob } | null {
     const list = [...this.cameras.values()];
-    if (list.length === 0) return null;
-    const turn = worker === 'detect' ? this.detectTurn : this.embedTurn;
     for (let i = 0; i < list.length; i++) {
-      const index = (turn + i) % list.length;
-      const camera = list[index];
-      const work = pending(camera);
+      const index = (this.embedTurn + i) % list.length;
+      const work = list[index].pendingEmbed;
       if (work !== null) {
-        if (worker === 'detect') this.detectTurn = index + 1;
-        else this.embedTurn = index + 1;
-        return { camera, work };
+        this.embedTurn = index + 1;
+        return { camera: list[index], work };
       }
     }
     return null;

@@ -23,6 +23,17 @@ export function prometheusText(cameras: CameraMetricsSnapshot[]): string {
   gauge('facestream_camera_restarts_total', 'ffmpeg restarts by the watchdog', 'counter', (c) => c.restarts);
   gauge('facestream_detection_ms', 'Detection time per frame, moving average', 'gauge', (c) => c.detectMs);
   gauge('facestream_embedding_ms', 'Alignment and embedding time per face, moving average', 'gauge', (c) => c.embedMsPerFace);
+  gauge(
+    'facestream_full_detection_interval_ms',
+    'Effective time between full detections (finding new faces), stretched when the detector is saturated',
+    'gauge',
+    (c) => c.fullDetectionIntervalMs,
+  );
+  gauge('facestream_overloaded', '1 while the camera gets fewer full detections than it asks for (see facestream_overload_info)', 'gauge', (c) => (c.overloaded ? 1 : 0));
+  // a reason is text: an info metric carries it as a label, only while the camera is overloaded
+  const info = 'facestream_overload_info';
+  lines.push(`# HELP ${info} Why the camera is overloaded, in the reason label`, `# TYPE ${info} gauge`);
+  for (const c of cameras) if (c.overloadReason !== null) lines.push(`${info}{camera="${escape(c.cameraId)}",reason="${escape(c.overloadReason)}"} 1`);
   const name = 'facestream_capture_to_emit_ms';
   lines.push(`# HELP ${name} Time from frame capture to the frame message being sent`, `# TYPE ${name} histogram`);
   for (const c of cameras) {

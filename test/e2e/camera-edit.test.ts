@@ -3,9 +3,9 @@
  * server (startServer: workers, pipeline, SQLite, REST, Socket.IO) whose cameras are doubles
  * that replay a blank frame. Through the page: a duplicate id is refused in plain words; a
  * camera's name, URL, fps, size and transport are changed in the edit dialog; a value out of
- * range is refused there with the server's words and nothing changes; the switch turns a
- * camera off and on; a config-file camera says so and keeps its password when its URL is sent
- * back as shown (***). After a restart on the same data directory the page shows the cameras
+ * range is refused there with the server's words and nothing changes; its detections per
+ * second are set and cleared; the switch turns a camera off and on; a config-file camera says
+ * so and keeps its password when its URL is sent back as shown (***). After a restart on the same data directory the page shows the cameras
  * as they were left (issue 9: it used to say "No camera yet").
  *
  * Screenshots of the dialog at 1280×800 and 390×844, and of the tiles with one camera off, go to
@@ -129,6 +129,33 @@ describe(
         { name: 'Hall', url: 'rtsp://127.0.0.1:8554/hall-hd', fps: 5, maxWidth: 640, maxHeight: 360, transport: 'udp', enabled: true },
       );
       assert.equal(started.at(-1)?.url, 'rtsp://127.0.0.1:8554/hall-hd', 'the camera restarted with its new URL');
+    });
+
+    it('sets and clears the detections per second in the edit dialog (empty: no cap)', async () => {
+      const form = page.getByTestId('camera-edit-form');
+      const detectFps = form.locator('input[name="detectFps"]');
+      await tile('hall').getByTestId('camera-edit-button').click();
+      await dialog().waitFor({ state: 'visible' });
+      assert.equal(await detectFps.inputValue(), '', 'no cap yet: the field is empty');
+
+      await detectFps.fill('100');
+      expectedFailures.push(/\b400\b.*\/api\/cameras\/hall\)?$/);
+      await form.locator('button[type="submit"]').click();
+      await page.getByTestId('camera-edit-error').getByText('detectFps=100: detections a second go from 0.2 to 60 (or null: no cap)').waitFor();
+      assert.equal((await camera('hall')).detectFps, null, 'a refused change changes nothing');
+
+      await detectFps.fill('4');
+      await form.locator('button[type="submit"]').click();
+      await dialog().waitFor({ state: 'hidden' });
+      assert.equal((await camera('hall')).detectFps, 4);
+
+      await tile('hall').getByTestId('camera-edit-button').click();
+      await dialog().waitFor({ state: 'visible' });
+      assert.equal(await detectFps.inputValue(), '4', 'the dialog shows the cap');
+      await detectFps.fill('');
+      await form.locator('button[type="submit"]').click();
+      await dialog().waitFor({ state: 'hidden' });
+      assert.equal((await camera('hall')).detectFps, null, 'an emptied field takes the cap away');
     });
 
     it('switches a camera off and on from its tile', async () => {

@@ -117,6 +117,8 @@ describe('facestream serve (REST, Socket.IO, pipeline, events)', { skip: existsS
     assert.match(text, /facestream_capture_to_emit_ms_count\{camera="still"\} [1-9]/);
     assert.match(text, /facestream_frames_dropped_total\{camera="still"\} [0-9]+/);
     assert.match(text, /facestream_embeds_dropped_total\{camera="still"\} [0-9]+/);
+    assert.match(text, /facestream_full_detection_interval_ms\{camera="still"\} [0-9.]+/);
+    assert.match(text, /facestream_overloaded\{camera="still"\} [01]/);
     const status = (await (await api('/api/cameras/still')).json()) as { state: string; fpsProcessed: number; framesDropped: number; embedsDropped: number };
     assert.equal(status.state, 'live');
     assert.equal(typeof status.framesDropped, 'number');

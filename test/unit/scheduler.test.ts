@@ -1,0 +1,230 @@
+/**
+ * The detection scheduler with scripted workers at a fixed cost (a full detection 60 ms, a
+ * re-find 6 ms) and a simulated clock: cameras deliver a frame every 40 ms (latest frame wins),
+ * and the scheduler is asked whenever a frame arrives or a worker finishes, as the pipeline
+ * asks it. Every run is deterministic.
+ */
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { DetectionScheduler, STILL_AFTER_MS, STILL_FULL_INTERVAL_MS, type Decision, type DetectionKind, type SchedulerOptions } from '../../src/pipeline/scheduler.js';
+import { defined } from '../helpers.js';
+
+const FULL_MS = 60;
+const REFIND_MS = 6;
+const FRAME_MS = 40;
+
+interface SimCamera {
+  id: string;
+  /** Faces the camera's last detection saw (0: nobody in view). */
+  liveTracks: number;
+  /** Thumbnail difference to the frame at its last detection. */
+  motion: number;
+  /** Capture time of the waiting frame, or null. */
+  waiting: number | null;
+  detections: { ts: number; kind: DetectionKind }[];
+  workerMs: number;
+}
+
+interface SimWorker {
+  busyUntil: number;
+  job: Decision | null;
+}
+
+/** Cameras, two workers and a clock in ms; `run` moves the clock, asking the scheduler as the pipeline would. */
+class Simulation {
+  readonly scheduler: DetectionScheduler;
+  readonly cameras = new Map<string, SimCamera>();
+  readonly workers: SimWorker[] = [
+    { busyUntil: 0, job: null },
+    { busyUntil: 0, job: null },
+  ];
+  now = 0;
+
+  constructor(options: Partial<SchedulerOptions> = {}) {
+    this.scheduler = new DetectionScheduler({ workers: 2, maxDetectFps: null, ...options });
+  }
+
+  add(id: string, { liveTracks = 1, motion = 10, detectFps = null as number | null } = {}): SimCamera {
+    const camera: SimCamera = { id, liveTracks, motion, waiting: null, detections: [], workerMs: 0 };
+    this.cameras.set(id, camera);
+    this.scheduler.addCamera(id, { fullDetectionEveryMs: 400, detectFps });
+    return camera;
+  }
+
+  remove(id: string): void {
+    this.cameras.delete(id);
+    this.scheduler.removeCamera(id);
+  }
+
+  camera(id: string): SimCamera {
+    return defined(this.cameras.get(id), `camera ${id}`);
+  }
+
+  run(untilMs: number): void {
+    for (; this.now < untilMs; this.now++) {
+      let changed = false;
+      for (const worker of this.workers) {
+        if (worker.job && worker.busyUntil <= this.now) {
+          this.scheduler.finished(worker.job, worker.job.kind === 'full' ? FULL_MS : REFIND_MS);
+          worker.job = null;
+          changed = true;
+        }
+      }
+      [...this.cameras.values()].forEach((camera, index) => {
+        // cameras' frames are spread over the 40 ms, as real cameras' are
+        if ((this.now + index * 7) % FRAME_MS !== 0) return;
+        this.scheduler.frameArrived(camera.id, this.now);
+        camera.waiting = this.now;
+        changed = true;
+      });
+      if (changed) this.pump();
+    }
+  }
+
+  private pump(): void {
+    for (const worker of this.workers) {
+      if (worker.job) continue;
+      const waiting = [...this.cameras.values()].flatMap((c) => (c.waiting === null ? [] : [{ cameraId: c.id, ts: c.waiting, liveTracks: c.liveTracks, motion: c.motion }]));
+      const decision = this.scheduler.take(waiting);
+      if (!decision) return;
+      const camera = this.camera(decision.cameraId);
+      const cost = decision.kind === 'full' ? FULL_MS : REFIND_MS;
+      camera.detections.push({ ts: defined(camera.waiting, 'the waiting frame'), kind: decision.kind });
+      camera.workerMs += cost;
+      camera.waiting = null;
+      worker.job = decision;
+      worker.busyUntil = this.now + cost;
+    }
+  }
+
+  /** Detections of a camera with a capture time in [from, to). */
+  detections(id: string, from: number, to: number, kind?: DetectionKind): number {
+    return this.camera(id).detections.filter((d) => d.ts >= from && d.ts < to && (kind === undefined || d.kind === kind)).length;
+  }
+}
+
+function sixteenWithFaces(options: Partial<SchedulerOptions> = {}): Simulation {
+  const sim = new Simulation(options);
+  for (let i = 0; i < 16; i++) sim.add(`cam${i}`);
+  return sim;
+}
+
+describe('DetectionScheduler with scripted workers (full 60 ms, re-find 6 ms, 2 workers)', () => {
+  it('16 cameras with faces: every camera gets its fair share, none is starved, most detections stay re-finds', () => {
+    const sim = sixteenWithFaces();
+    sim.run(12_000);
+    const ids = [...sim.cameras.keys()];
+    const perSecond = ids.map((id) => sim.detections(id, 2000, 12_000) / 10);
+    const total = perSecond.reduce((a, b) => a + b, 0);
+    for (const [i, fps] of perSecond.entries()) {
+      assert.ok(fps >= (0.9 * total) / 16, `cam${i}: ${fps} detections/s, fair share ${(total / 16).toFixed(1)} (all: ${perSecond.join(' ')})`);
+      assert.ok(fps >= 4, `cam${i}: ${fps} processed fps, at least 4 wanted`);
+    }
+    const fulls = ids.reduce((sum, id) => sum + sim.detections(id, 2000, 12_000, 'full'), 0);
+    assert.ok(fulls / (total * 10) < 0.15, `${fulls} of ${total * 10} detections were full ones: the interval should stretch instead`);
+    assert.ok(total >= 180, `${total} detections/s all together: throughput did not collapse (all full would be ${2000 / FULL_MS}/s)`);
+    for (const id of ids) assert.ok(sim.detections(id, 2000, 12_000, 'full') >= 3, `${id} still gets full detections (new faces are found)`);
+  });
+
+  it('re-finds go first: a cheap re-find is taken ahead of a full detection of a camera served as much', () => {
+    const scheduler = new DetectionScheduler({ workers: 2, maxDetectFps: null });
+    scheduler.addCamera('cut', { fullDetectionEveryMs: 400, detectFps: null });
+    scheduler.addCamera('tracked', { fullDetectionEveryMs: 400, detectFps: null });
+    for (const id of ['cut', 'tracked']) scheduler.frameArrived(id, 0);
+    const first = (ts: number, tracks: number) => scheduler.take([{ cameraId: 'cut', ts, liveTracks: tracks, motion: 10 }]);
+    const second = (ts: number) => scheduler.take([{ cameraId: 'tracked', ts, liveTracks: 1, motion: 10 }]);
+    // both cameras have had one full detection (their first)
+    scheduler.finished(defined(first(0, 1), 'cut camera first detection'), FULL_MS);
+    scheduler.finished(defined(second(0), 'tracked camera first detection'), FULL_MS);
+    scheduler.sceneCut('cut');
+    const waiting = [
+      { cameraId: 'cut', ts: 40, liveTracks: 0, motion: 10 },
+      { cameraId: 'tracked', ts: 40, liveTracks: 1, motion: 10 },
+    ];
+    assert.deepEqual(scheduler.take(waiting), { cameraId: 'tracked', kind: 'refind', chargedMs: REFIND_MS });
+    assert.deepEqual(scheduler.take(waiting.slice(0, 1)), { cameraId: 'cut', kind: 'full', chargedMs: FULL_MS }, 'and the full detection next');
+  });
+
+  it('stretches the full-detection interval under overload, says why with numbers, and recovers when cameras are removed', () => {
+    const sim = sixteenWithFaces();
+    sim.run(6000);
+    const overloaded = defined(sim.scheduler.schedule('cam0'), 'cam0 schedule');
+    assert.ok(overloaded.fullDetectionIntervalMs > 1000, `interval ${overloaded.fullDetectionIntervalMs} ms under overload`);
+    assert.match(defined(overloaded.overloadReason, 'the overload reason'), /^detector saturated: 16 cameras want 40 full detections\/s, 11\/s possible$/);
+    // the cameras' full detections come about that often, not every 400 ms
+    const fulls = sim.camera('cam0').detections.filter((d) => d.kind === 'full' && d.ts >= 2000);
+    const gaps = fulls.slice(1).map((d, i) => d.ts - fulls[i].ts);
+    assert.ok(
+      gaps.every((gap) => gap >= overloaded.fullDetectionIntervalMs - FRAME_MS),
+      `gaps between full detections ${gaps.join(' ')} ms, interval ${overloaded.fullDetectionIntervalMs}`,
+    );
+
+    for (let i = 4; i < 16; i++) sim.remove(`cam${i}`);
+    sim.run(9000);
+    const recovered = defined(sim.scheduler.schedule('cam0'), 'cam0 schedule');
+    assert.equal(recovered.fullDetectionIntervalMs, 400, 'four cameras fit: the base interval');
+    assert.equal(recovered.overloadReason, null, 'the overload is cleared');
+    assert.ok(sim.detections('cam0', 7000, 9000) / 2 >= 20, `cam0 re-finds at about its frame rate again (${sim.detections('cam0', 7000, 9000) / 2}/s)`);
+    assert.ok(sim.detections('cam0', 7000, 9000, 'full') >= 4, 'and gets a full detection every 400 ms');
+  });
+
+  it("keeps a camera's detectFps cap; the others share what it leaves", () => {
+    const sim = new Simulation();
+    sim.add('capped', { detectFps: 5 });
+    sim.add('free');
+    sim.run(10_000);
+    const capped = sim.detections('capped', 0, 10_000) / 10;
+    assert.ok(capped <= 5.1 && capped >= 4.5, `capped camera: ${capped} detections/s, cap 5`);
+    assert.ok(sim.detections('free', 0, 10_000) / 10 >= 24, 'the other camera detects every frame');
+    assert.equal(sim.scheduler.schedule('capped')?.overloadReason, null, 'a cap the camera asked for is not an overload');
+    assert.equal(sim.scheduler.resting('capped'), true, 'frames the cap leaves are left by choice (not drops)');
+  });
+
+  it("keeps the site's maxDetectFps budget, and names it as the reason", () => {
+    const sim = sixteenWithFaces({ maxDetectFps: 20 });
+    sim.run(10_000);
+    const total = [...sim.cameras.keys()].reduce((sum, id) => sum + sim.detections(id, 0, 10_000), 0);
+    assert.ok(total <= 202, `${total} detections in 10 s with a budget of 20/s (and a burst of one per worker)`);
+    assert.ok(total >= 180, `${total} detections in 10 s: the budget is used`);
+    const counts = [...sim.cameras.keys()].map((id) => sim.detections(id, 0, 10_000));
+    assert.ok(Math.min(...counts) >= (0.8 * total) / 16, `the budget is shared: detections per camera ${counts.join(' ')}`);
+    assert.match(
+      defined(sim.scheduler.schedule('cam3')?.overloadReason, 'the overload reason'),
+      /^detection budget \(pipeline\.maxDetectFps 20\) spent: 16 cameras want 40 full detections\/s, 6.7\/s possible$/,
+    );
+  });
+
+  it('looks at a still camera with nobody in view less often than one with movement', () => {
+    const sim = new Simulation();
+    sim.add('still', { liveTracks: 0, motion: 0.5 });
+    sim.add('moving', { liveTracks: 0, motion: 12 });
+    sim.run(10_000);
+    const still = sim.camera('still').detections;
+    const [quietMoment, movingMoment] = [sim.detections('still', 0, STILL_AFTER_MS), sim.detections('moving', 0, STILL_AFTER_MS)];
+    assert.ok(quietMoment >= movingMoment - 1, `a camera quiet for a moment is detected as often as one with movement (${quietMoment}, ${movingMoment})`);
+    const whileStill = sim.detections('still', STILL_AFTER_MS + 100, 10_000);
+    const expected = (10_000 - STILL_AFTER_MS - 100) / STILL_FULL_INTERVAL_MS;
+    assert.ok(
+      whileStill <= Math.ceil(expected) && whileStill >= Math.floor(expected),
+      `still camera: ${whileStill} detections in the last 7.9 s, one every ${STILL_FULL_INTERVAL_MS} ms expected`,
+    );
+    assert.ok(
+      still.every((d) => d.kind === 'full'),
+      'a camera with nobody in view gets full detections',
+    );
+    assert.ok(sim.detections('moving', 0, 10_000) >= 200, `a camera with movement is detected on every frame (${sim.detections('moving', 0, 10_000)} in 10 s)`);
+    sim.camera('still').motion = 20; // somebody walks in
+    sim.run(10_200);
+    const [after, moving] = [sim.detections('still', 10_000, 10_200), sim.detections('moving', 10_000, 10_200)];
+    assert.ok(after >= 2 && after >= moving - 1, `movement gets the still camera detected as often as the other again, at once (${after}, ${moving})`);
+  });
+
+  it('16 cameras with nobody in view: full detections shared evenly at a stretched interval', () => {
+    const sim = new Simulation();
+    for (let i = 0; i < 16; i++) sim.add(`cam${i}`, { liveTracks: 0, motion: 10 });
+    sim.run(10_000);
+    const counts = [...sim.cameras.keys()].map((id) => sim.detections(id, 2000, 10_000));
+    assert.ok(Math.min(...counts) >= 0.9 * Math.max(...counts), `full detections per camera ${counts.join(' ')}`);
+    assert.ok(defined(sim.scheduler.schedule('cam0'), 'cam0 schedule').fullDetectionIntervalMs > 400);
+  });
+});
