@@ -275,7 +275,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     const near = this.refineOnly(camera, frame.ts);
     if (!near) camera.lastFullDetection = frame.ts;
     worker
-      .detect(frame, camera.options.minFaceSize, near)
+      .detect(frame, { minFaceSize: camera.options.minFaceSize, detectWidth: camera.options.detectWidth, near })
       .then(({ detections, ms }) => {
         if (this.cameras.get(camera.id) !== camera) return;
         camera.metrics.detected(ms);
