@@ -44,9 +44,7 @@ export class WorkerFaceFinder {
    * Detection in source pixels. A photo larger than the detector's input is downscaled here,
    * not in the worker: the worker reads only shared memory, and the whole photo put there costs
    * 3 bytes a pixel (300 MB for 100 megapixels) before anyone knows it shows a face; only a photo
-   * with faces needs that copy, for the embedder, which aligns from the full-resolution photo.
-   * (Before the worker sampled its scaled copy from the 8-bit pixels, it also built a float
-   * tensor of the whole photo, 12 bytes a pixel, in a WebAssembly heap that never shrinks.) The detector's smallest face (config minFaceSize) now
+   * with faces needs that copy, for the embedder, which aligns from the full-resolution photo. The detector's smallest face (config minFaceSize) now
    * counts in the pixels it sees, as for a camera frame, not the photo's: scaled down to the
    * photo's, it put P-Net's first pyramid level at the full 1920 px, which alone grew the
    * worker's heap by about 670 MB (measured on 1920×1440; 260 MB at minFaceSize 20).
