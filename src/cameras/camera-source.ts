@@ -18,8 +18,8 @@ export function createCameraSource(config: CameraConfig, log: (entry: CameraLog)
     id: config.id,
     source: { url: config.url, transport: config.transport, loop: config.loop, ...tuning.source },
     targetFps: config.fps,
-    maxDetectionWidth: config.maxWidth,
-    maxDetectionHeight: config.maxHeight,
+    maxWidth: config.maxWidth,
+    maxHeight: config.maxHeight,
     ...Object.fromEntries(Object.entries(tuning).filter(([key]) => key !== 'source')),
   });
   camera.on('log', log);

@@ -82,9 +82,13 @@ export interface CameraOptions {
   source: SourceSpec;
   /** Frames per second to keep; null keeps the source's rate. Default 25. */
   targetFps?: number | null;
-  /** ffmpeg scales down (never up) to fit in this; defaults 640 × 480. */
-  maxDetectionWidth?: number;
-  maxDetectionHeight?: number;
+  /**
+   * ffmpeg scales down (never up) to fit in this; defaults 640 × 480. This is the size every
+   * stage sees: detection scales its own copy further (the pipeline's detectWidth), alignment and
+   * embedding read these pixels, and each of the ring's slots is width × height × 3 bytes.
+   */
+  maxWidth?: number;
+  maxHeight?: number;
   /** A live camera with no frame for this long is stalled and restarted. Default 10 000 ms. */
   stallTimeoutMs?: number;
   /** A started ffmpeg with no first frame after this long is restarted. Default 20 000 ms. */
@@ -310,7 +314,7 @@ export class Camera extends EventEmitter<CameraEvents> {
     }
 
     this.info = probe.info;
-    const output = fitWithin(probe.info.width, probe.info.height, this.options.maxDetectionWidth ?? 640, this.options.maxDetectionHeight ?? 480);
+    const output = fitWithin(probe.info.width, probe.info.height, this.options.maxWidth ?? 640, this.options.maxHeight ?? 480);
     this.output = output;
     const fps = outputFps(this.options.targetFps === undefined ? 25 : this.options.targetFps, probe.info.fps);
     const args = ffmpegArgs(this.source, ffmpeg, { ...output, fps });

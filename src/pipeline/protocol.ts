@@ -13,9 +13,22 @@ export type WorkerInit =
   /** The embedder also detects, so detection can use it while no face waits to be embedded. */
   | { role: 'embedder'; model: EmbedderId; detector: Partial<MtcnnOptions> };
 
+/**
+ * What a detection of an image asks for, beyond the worker's options. Boxes (`near` and the
+ * answer's) are in the image's pixels whatever size detection runs at.
+ */
+export interface DetectRequest {
+  /** Smallest face, in the image's pixels (MtcnnOptions.minFaceSize: scaled with the image for detection, at least 12). */
+  minFaceSize?: number;
+  /** A full detection runs on the image scaled (in the worker) to at most this width: a camera's detectWidth. */
+  detectWidth?: number;
+  /** Only O-Net around these boxes (tracked faces), sampled from the image at its own size. */
+  near?: Box[];
+}
+
 export type WorkerRequest =
-  /** A full detection, or with `near` only O-Net around those boxes (tracked faces). */
-  { kind: 'detect'; id: number; image: RgbImage; minFaceSize?: number; near?: Box[] } | { kind: 'embed'; id: number; image: RgbImage; faces: Detection[] };
+  /** A full detection, or with `near` only O-Net around those boxes. */
+  ({ kind: 'detect'; id: number; image: RgbImage } & DetectRequest) | { kind: 'embed'; id: number; image: RgbImage; faces: Detection[] };
 
 export type WorkerResponse =
   | { kind: 'ready'; backend: string }

@@ -309,7 +309,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
 
   private detect(worker: VisionWorker, camera: PipelineCamera, frame: Frame, decision: Decision, near: Box[] | undefined): void {
     worker
-      .detect(frame, camera.options.minFaceSize, near)
+      .detect(frame, { minFaceSize: camera.options.minFaceSize, detectWidth: camera.options.detectWidth, near })
       .then(({ detections, ms }) => {
         this.scheduler.finished(decision, ms);
         if (this.cameras.get(camera.id) !== camera) return;

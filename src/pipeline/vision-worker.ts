@@ -27,8 +27,10 @@ async function main(): Promise<void> {
     try {
       const t = performance.now();
       if (request.kind === 'detect') {
-        const options = request.minFaceSize ? { minFaceSize: request.minFaceSize } : {};
-        const image = request.image; // the sender's memory, shared
+        const { minFaceSize, detectWidth } = request;
+        const options = { ...(minFaceSize ? { minFaceSize } : {}), ...(detectWidth ? { detectWidth } : {}) };
+        // the sender's memory, shared; a full detection scales it down to detectWidth here, not in the sender
+        const image = request.image;
         const detections = request.near ? detector.refineBoxes(image, request.near, undefined, options) : detector.detect(image, options);
         send({ kind: 'detected', id: request.id, detections, ms: performance.now() - t });
         return;

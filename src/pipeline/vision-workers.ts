@@ -5,8 +5,8 @@
  * frame in flight.
  */
 import { Worker } from 'node:worker_threads';
-import type { Box, Detection, FaceQuality, RgbImage } from '../common/types.js';
-import type { WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js';
+import type { Detection, FaceQuality, RgbImage } from '../common/types.js';
+import type { DetectRequest, WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js';
 
 interface Pending {
   resolve: (r: WorkerResponse) => void;
@@ -76,11 +76,12 @@ export class VisionWorker {
   }
 
   /**
-   * A full detection, or with `near` a check of those boxes only (see Mtcnn.refineBoxes). The
-   * worker reads `image.data`'s shared memory while the promise is pending: keep it unchanged.
+   * A full detection, or with `near` a check of those boxes only (see Mtcnn.refineBoxes); boxes
+   * in `image` pixels. The worker reads `image.data`'s shared memory while the promise is
+   * pending: keep it unchanged.
    */
-  async detect(image: RgbImage, minFaceSize?: number, near?: Box[]): Promise<{ detections: Detection[]; ms: number }> {
-    const r = await this.request({ kind: 'detect', image: pixels(image), minFaceSize, ...(near ? { near } : {}) } as Omit<WorkerRequest, 'id'>);
+  async detect(image: RgbImage, request: DetectRequest = {}): Promise<{ detections: Detection[]; ms: number }> {
+    const r = await this.request({ kind: 'detect', image: pixels(image), ...request });
     if (r.kind !== 'detected') throw new Error(`unexpected ${r.kind} from the detector`);
     return r;
   }

@@ -42,13 +42,13 @@ export class WorkerFaceFinder {
 
   /**
    * Detection in source pixels. A photo larger than the detector's input is downscaled here,
-   * not in the worker: the worker would first build a float tensor of the whole photo (12 bytes
-   * a pixel, 1.2 GB for 100 megapixels) in its WebAssembly heap, which can grow but never
-   * shrink, so one large upload kept the server's memory up for good. The embedder still aligns
-   * from the full-resolution photo. The detector's smallest face (config minFaceSize) now
-   * counts in the pixels it sees, as for a camera frame, not the photo's: scaled down to the
-   * photo's, it put P-Net's first pyramid level at the full 1920 px, which alone grew the
-   * worker's heap by about 670 MB (measured on 1920×1440; 260 MB at minFaceSize 20).
+   * not in the worker: the worker reads only shared memory, and the whole photo put there costs
+   * 3 bytes a pixel (300 MB for 100 megapixels) before anyone knows it shows a face; only a photo
+   * with faces needs that copy, for the embedder, which aligns from the full-resolution photo.
+   * The detector's smallest face (config minFaceSize) counts in the pixels it sees, not the
+   * photo's (a camera's minFaceSize is in frame pixels, its pyramid bounded by detectWidth):
+   * scaled down to the photo's, it put P-Net's first pyramid level at the full 1920 px, which
+   * alone grew the worker's heap by about 670 MB (measured on 1920×1440; 260 MB at minFaceSize 20).
    */
   private async detect(image: RgbImage, shared: () => RgbImage): Promise<Detection[]> {
     const shrink = Math.min(1, this.maxInputSize / Math.max(image.width, image.height));

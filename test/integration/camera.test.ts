@@ -230,7 +230,7 @@ describe('file camera', () => {
   });
 
   test('a large source is scaled down to fit the detection size, keeping its aspect', async () => {
-    const cam = camera('small', clip, { maxDetectionWidth: 160, maxDetectionHeight: 160, targetFps: 10 });
+    const cam = camera('small', clip, { maxWidth: 160, maxHeight: 160, targetFps: 10 });
     cam.start();
     const frames = await collectFrames(cam, 5, 15_000);
     assert.equal(frames[0].width, 160);

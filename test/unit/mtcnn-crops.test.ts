@@ -1,10 +1,10 @@
 import assert from 'node:assert/strict';
 import { before, describe, it } from 'node:test';
 import * as tf from '@tensorflow/tfjs-core';
-import { cropsTransposed, normalisedTransposed } from '../../src/detection/mtcnn.js';
+import { cropsTransposed, normalisedTransposed, scaledNormalisedTransposed } from '../../src/detection/mtcnn.js';
 import { initRuntime } from '../../src/models/runtime.js';
 
-describe("cropsTransposed and normalisedTransposed (the cascade's input made in JavaScript)", () => {
+describe("cropsTransposed, normalisedTransposed and scaledNormalisedTransposed (the cascade's input made in JavaScript)", () => {
   before(async () => {
     await initRuntime();
   });
@@ -43,5 +43,27 @@ describe("cropsTransposed and normalisedTransposed (the cascade's input made in 
       return tf.transpose(tf.mul(tf.sub(pixels, 127.5), 0.0078125), [1, 0, 2]).dataSync();
     });
     assert.deepEqual(Array.from(normalisedTransposed(image)), Array.from(expected));
+  });
+  it('scaledNormalisedTransposed equals tf.image.resizeBilinear (half-pixel centres) of the normalised, transposed image', () => {
+    const width = 193;
+    const height = 109;
+    const image = { data: new Uint8Array(width * height * 3).map((_, i) => (i * 11 + (i >> 7)) % 256), width, height };
+    // a camera's 1920 → 640 (a third), an uneven ratio, and one axis barely scaled
+    for (const [w, h] of [
+      [64, 36],
+      [71, 50],
+      [190, 100],
+    ]) {
+      const expected = tf.tidy(() => {
+        const pixels = tf.cast(tf.tensor3d(image.data, [height, width, 3], 'int32'), 'float32');
+        const transposed = tf.expandDims<tf.Tensor4D>(tf.transpose(tf.mul(tf.sub(pixels, 127.5), 0.0078125), [1, 0, 2]), 0);
+        return tf.image.resizeBilinear(transposed, [w, h], false, true).dataSync();
+      });
+      const actual = scaledNormalisedTransposed(image, w, h);
+      assert.equal(actual.length, expected.length);
+      let worst = 0;
+      for (let i = 0; i < actual.length; i++) worst = Math.max(worst, Math.abs(actual[i] - expected[i]));
+      assert.ok(worst < 1e-4, `${w}×${h}: largest difference ${worst}`);
+    }
   });
 });

@@ -25,7 +25,7 @@ class ScriptedWorker {
   readonly calls: Call[] = [];
   busy = false;
 
-  detect(frame: Frame, _minFaceSize?: number, near?: Box[]): Promise<{ detections: Detection[]; ms: number }> {
+  detect(frame: Frame, { near }: { near?: Box[] } = {}): Promise<{ detections: Detection[]; ms: number }> {
     this.busy = true;
     return new Promise((resolve) => {
       this.calls.push({
