@@ -63,11 +63,11 @@ export class CameraTile {
     this.canvas = h('canvas', { class: 'video', 'aria-hidden': 'true' });
     this.overlay = h('div', { class: 'overlay' });
     this.stateLine = h('div', { class: 'state', 'data-testid': 'camera-state', role: 'status' });
-    this.frameBox = h('div', { class: 'frame' }, this.canvas, this.overlay, this.stateLine);
+    this.overloadBadge = h('span', { class: 'badge overloaded', 'data-testid': 'tile-overloaded', hidden: '' }, 'overloaded');
+    this.frameBox = h('div', { class: 'frame' }, this.canvas, this.overlay, this.stateLine, this.overloadBadge);
     this.nameLine = h('span', { class: 'name' }, cameraId);
     this.fpsReadout = h('span', { class: 'readout', 'data-testid': 'tile-fps', title: 'frames drawn per second in this browser' }, '– fps');
     this.processedReadout = h('span', { class: 'readout', 'data-testid': 'tile-processed', title: 'frames the server looked for faces in, per second' }, '– processed');
-    this.overloadBadge = h('span', { class: 'badge overloaded', 'data-testid': 'tile-overloaded', hidden: '' }, 'overloaded');
     this.latencyReadout = h('span', { class: 'readout', 'data-testid': 'tile-latency', title: 'capture → drawn latency (median of the last frames)' }, '– ms');
     const remove = h('button', { type: 'button', class: 'remove', title: `Remove camera ${cameraId}`, 'aria-label': `Remove camera ${cameraId}` }, '✕');
     remove.addEventListener('click', (event) => {
@@ -95,15 +95,7 @@ export class CameraTile {
       'article',
       { class: 'tile', 'data-testid': 'camera-tile', 'data-camera-id': cameraId, 'data-frames': '0', tabindex: '0' },
       this.frameBox,
-      h(
-        'footer',
-        { class: 'tile-bar' },
-        this.nameLine,
-        h('span', { class: 'readouts' }, this.fpsReadout, this.processedReadout, this.latencyReadout, this.overloadBadge),
-        onOffLabel,
-        edit,
-        remove,
-      ),
+      h('footer', { class: 'tile-bar' }, this.nameLine, h('span', { class: 'readouts' }, this.fpsReadout, this.processedReadout, this.latencyReadout), onOffLabel, edit, remove),
     );
     this.setAspect(16, 9);
     this.update(undefined);
