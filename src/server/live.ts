@@ -44,8 +44,9 @@ export const MIN_WATCH_WIDTH = 16;
 export const MAX_WATCH_WIDTH = 3840;
 /**
  * The widths JPEGs are encoded at, below a frame's own: a viewer gets the widest step at most the
- * width it asked for. Steps 20-33% apart, so a tile is never sent much less than it shows, and
- * the viewers of a camera need only a few encodes between them whatever sizes their screens are.
+ * width it asked for. From 48 px up the steps are 20-33% apart, so a tile asking 64 px or more
+ * gets at least three quarters of its width, and the viewers of a camera need only a few encodes
+ * between them whatever sizes their screens are.
  */
 export const ENCODE_WIDTHS: readonly number[] = [16, 32, 48, 64, 80, 96, 120, 160, 200, 240, 320, 400, 480, 640, 800, 960, 1280, 1600, 1920, 2560, 3200, 3840];
 /**

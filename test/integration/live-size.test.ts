@@ -5,7 +5,8 @@
  * in camera pixels (the same boxes a full-size viewer gets for the same frame); viewers asking
  * 320 and 330 share one encode; a viewer that acknowledges nothing gets no new encodes for its
  * width; a bad maxWidth is refused; GET /api/system reports the cameras and the workers' load.
- * Each test has a camera of its own, so the hub's encode counts are that test's alone.
+ * Each test has a camera of its own, so the hub's encode counts are that test's alone. First,
+ * the two pure parts: which width a viewer is sent, and the sampled shrink.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -18,7 +19,7 @@ import type { FrameMessage, LiveError } from '../../src/common/live-events.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { configSchema } from '../../src/config/schema.js';
 import { systemSchema } from '../../src/contract/system.js';
-import { MAX_UNACKED } from '../../src/server/live.js';
+import { ENCODE_WIDTHS, MAX_UNACKED, encodeWidth, sampledShrink } from '../../src/server/live.js';
 import { defined, samplePhoto, socketConnected, StillCamera, Teardown, tempDir } from '../helpers.js';
 import { either, messages, waitFor, waitUntil, type LiveClient } from '../support/wait.js';
 
@@ -33,6 +34,40 @@ interface Viewer {
   frames: FrameMessage[];
   held: (() => void)[];
 }
+
+describe('JPEG widths', () => {
+  it('sends the widest step at most maxWidth, never wider than the frame', () => {
+    assert.equal(encodeWidth(null, 1280), 1280, 'no maxWidth: the full frame');
+    assert.equal(encodeWidth(1280, 1280), 1280);
+    assert.equal(encodeWidth(3840, 1280), 1280, 'never above the frame');
+    assert.equal(encodeWidth(320, 1280), 320);
+    assert.equal(encodeWidth(330, 1280), 320, '320 and 330 share a step');
+    assert.equal(encodeWidth(479, 1920), 400);
+    assert.equal(encodeWidth(16, 1920), 16);
+    for (let asked = 16; asked <= 3840; asked++) {
+      const width = encodeWidth(asked, 1920);
+      assert.ok(width <= asked && width <= 1920, `${asked} → ${width}`);
+      if (asked < 1920) assert.ok(ENCODE_WIDTHS.includes(width), `${asked} → ${width}: a step`);
+      if (asked >= 64) assert.ok(width >= asked * 0.75, `${asked} → ${width}: at most a quarter below`);
+    }
+  });
+
+  it('shrinks by a whole factor, each pixel the mean of the 2 × 2 at the middle of its block', () => {
+    const width = 8;
+    const height = 4;
+    // pixel (x, y) has red x, green y, blue x + 10 y
+    const data = new Uint8Array(width * height * 3);
+    for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.set([x, y, x + 10 * y], (y * width + x) * 3);
+    const half = sampledShrink({ data, width, height }, 2);
+    assert.deepEqual([half.width, half.height], [4, 2]);
+    // block (1, 0) covers x 2-3, y 0-1: means 2.5 → 3 (rounded), 0.5 → 1, 7.5 → 8
+    assert.deepEqual([...half.data.subarray(3, 6)], [3, 1, 8]);
+    const quarter = sampledShrink({ data, width, height }, 4);
+    assert.deepEqual([quarter.width, quarter.height], [2, 1]);
+    // block (1, 0) covers x 4-7, y 0-3; its middle 2 × 2 is x 5-6, y 1-2
+    assert.deepEqual([...quarter.data.subarray(3, 6)], [6, 2, 21]);
+  });
+});
 
 describe('live JPEGs at the width the viewer shows', { skip: existsSync(samplePhoto(1)) ? false : `${samplePhoto(1)} not found: run npm run models` }, () => {
   let server: RunningServer;
