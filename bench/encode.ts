@@ -58,7 +58,7 @@ export async function benchEncode(argv: string[]): Promise<number> {
   }
   const sharpResize = () =>
     sharp(data, { raw: { width: WIDTH, height: HEIGHT, channels: 3 } })
-      .resize({ width: 480 })
+      .resize({ width: 480, kernel: 'linear' })
       .jpeg({ quality: JPEG_QUALITY, optimiseCoding: false })
       .toBuffer();
   const resized = await timeEncode(sharpResize, runs);
