@@ -29,10 +29,9 @@ export const MAX_UNACKED = 2;
 export const JPEG_QUALITY = 70;
 /**
  * Frames of one camera waiting for the JPEG encoder (each for every width it is wanted at);
- * beyond this the oldest is dropped. A few,
- * not one: the pipeline releases the frames it held after a scene cut all at once, and they
- * should all reach a viewer who keeps up. Encoding takes a few ms, so this never adds up to a
- * lag that matters.
+ * beyond this the oldest is dropped. A few, not one: the pipeline releases the frames it held
+ * after a scene cut all at once, and they should all reach a viewer who keeps up. Encoding takes
+ * a few ms, so this never adds up to a lag that matters.
  */
 export const MAX_ENCODE_QUEUE = 4;
 /** Cameras one connection may watch at once: a wall of 64 tiles is already more than a screen shows. */
