@@ -127,7 +127,7 @@ export class LivePage {
     if (!this.active || !this.socket.connected || !this.askedWidths.has(cameraId)) return;
     const asked = this.askedWidths.get(cameraId) ?? null;
     const wanted = this.tiles.get(cameraId)?.wantedWidth() ?? null;
-    if (wanted === null) return; // hidden (another camera's large view): it keeps its width
+    if (wanted === null || wanted === asked) return;
     if (asked !== null && Math.abs(wanted - asked) <= asked * REWATCH_CHANGE) return;
     this.watch(cameraId);
   }

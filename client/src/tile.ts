@@ -39,6 +39,8 @@ export class CameraTile {
   private readonly processedReadout: HTMLElement;
   private readonly overloadBadge: HTMLElement;
   private readonly resizes: ResizeObserver;
+  /** The last width wantedWidth() saw the tile shown at, in device pixels. */
+  private shownWidth: number | null = null;
   private readonly latencyReadout: HTMLElement;
   private readonly onOff: HTMLInputElement;
   private readonly fps = new FpsMeter();
@@ -105,12 +107,13 @@ export class CameraTile {
 
   /**
    * The JPEG width this tile shows sharply: its width in device pixels, within the server's
-   * range; null while it is not laid out (hidden), when no width would mean anything.
+   * range. A hidden tile (another camera's large view) keeps the width it last had; null for one
+   * never laid out.
    */
   wantedWidth(): number | null {
     const width = Math.round(this.frameBox.getBoundingClientRect().width * window.devicePixelRatio);
-    if (width <= 0) return null;
-    return Math.min(MAX_WATCH_WIDTH, Math.max(MIN_WATCH_WIDTH, width));
+    if (width > 0) this.shownWidth = Math.min(MAX_WATCH_WIDTH, Math.max(MIN_WATCH_WIDTH, width));
+    return this.shownWidth;
   }
 
   /** The camera's latest status (state, reason, name). */
