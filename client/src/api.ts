@@ -6,9 +6,10 @@ import type { Me } from '../../src/contract/access.js';
 import type { CameraChanges, CameraStatus, NewCamera } from '../../src/contract/cameras.js';
 import type { EventPage, EventQueryInput, PublicEvent, ReviewAction, ReviewResult, ReviewState } from '../../src/contract/events.js';
 import type { FaceUploadReport, Person, PersonDetail, RecognizeReport } from '../../src/contract/people.js';
+import type { SystemSnapshot } from '../../src/contract/system.js';
 
 // the REST shapes, from the contract's zod schemas (types only: the bundle never loads zod)
-export type { CameraChanges, EventPage, FaceUploadReport, Me, NewCamera, Person, PersonDetail, PublicEvent, RecognizeReport, ReviewAction, ReviewState };
+export type { CameraChanges, EventPage, FaceUploadReport, Me, NewCamera, Person, PersonDetail, PublicEvent, RecognizeReport, ReviewAction, ReviewState, SystemSnapshot };
 export type { PersonFace, RecognizedFace, UploadFileResult } from '../../src/contract/people.js';
 
 export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: string; status: number };
@@ -43,6 +44,12 @@ export function updateCamera(id: string, changes: CameraChanges): Promise<ApiRes
 
 export function removeCamera(id: string): Promise<ApiResult<null>> {
   return request<null>('DELETE', `/api/cameras/${encodeURIComponent(id)}`);
+}
+
+// ---- the server itself
+
+export function getSystem(): Promise<ApiResult<SystemSnapshot>> {
+  return request<SystemSnapshot>('GET', '/api/system');
 }
 
 // ---- events

@@ -22,9 +22,16 @@ const CONNECTION_TEXT: Record<ConnectionState, string> = {
 
 /** How long to wait before connecting again after the server closed the connection itself. */
 const SERVER_CLOSED_RETRY_MS = 1000;
+/**
+ * A tile asks for another JPEG width once its own has changed by more than this share: the
+ * server's width steps are 20-33% apart, so a smaller change seldom changes what it sends.
+ */
+const REWATCH_CHANGE = 0.15;
 
 export class LivePage {
   private readonly tiles = new Map<string, CameraTile>();
+  /** The JPEG width each watched camera was last asked for (absent: not watched on this connection). */
+  private readonly askedWidths = new Map<string, number | null>();
   private readonly cameras = new Map<string, CameraStatus>();
   private readonly grid = byId('grid', HTMLElement);
   private readonly empty = byId('empty', HTMLElement);
@@ -42,6 +49,7 @@ export class LivePage {
   constructor(private readonly socket: LiveSocket) {
     this.socket.on('connect', () => this.onConnect());
     this.socket.on('disconnect', (reason) => {
+      this.askedWidths.clear(); // the server forgets the watches with the connection
       this.setConnection('disconnected');
       // socket.io retries by itself after a lost connection, but not after the server closed it
       // (a graceful shutdown disconnects every viewer): retry then too, as after a restart
@@ -80,7 +88,8 @@ export class LivePage {
   private onConnect(): void {
     this.setConnection('connected');
     // a new connection (first, or after a server restart) has no watches on the server's side
-    if (this.active) for (const cameraId of this.tiles.keys()) this.socket.emit('watch', { cameraId });
+    this.askedWidths.clear();
+    if (this.active) for (const cameraId of this.tiles.keys()) this.watch(cameraId);
     void this.refresh();
   }
 
@@ -91,11 +100,36 @@ export class LivePage {
   setActive(active: boolean): void {
     if (active === this.active) return;
     this.active = active;
-    if (this.socket.connected) for (const cameraId of this.tiles.keys()) this.socket.emit(active ? 'watch' : 'unwatch', { cameraId });
     if (active) {
-      void this.refresh();
+      // shown first, so that each tile has its size when its watch asks for a width
       this.applyView();
+      if (this.socket.connected) for (const cameraId of this.tiles.keys()) this.watch(cameraId);
+      void this.refresh();
+    } else if (this.socket.connected) {
+      for (const cameraId of this.tiles.keys()) this.unwatch(cameraId);
     }
+  }
+
+  /** Watches a camera at its tile's width (the server sends JPEGs at most that wide). */
+  private watch(cameraId: string): void {
+    const maxWidth = this.tiles.get(cameraId)?.wantedWidth() ?? null;
+    this.askedWidths.set(cameraId, maxWidth);
+    this.socket.emit('watch', maxWidth === null ? { cameraId } : { cameraId, maxWidth });
+  }
+
+  private unwatch(cameraId: string): void {
+    this.askedWidths.delete(cameraId);
+    this.socket.emit('unwatch', { cameraId });
+  }
+
+  /** A tile was resized (the window, the large view): a watch again with its new width, when that changed enough. */
+  private resized(cameraId: string): void {
+    if (!this.active || !this.socket.connected || !this.askedWidths.has(cameraId)) return;
+    const asked = this.askedWidths.get(cameraId) ?? null;
+    const wanted = this.tiles.get(cameraId)?.wantedWidth() ?? null;
+    if (wanted === null || wanted === asked) return;
+    if (asked !== null && Math.abs(wanted - asked) <= asked * REWATCH_CHANGE) return;
+    this.watch(cameraId);
   }
 
   private reconnectLater(): void {
@@ -134,19 +168,22 @@ export class LivePage {
       if (this.cameras.has(id)) continue;
       tile.close();
       this.tiles.delete(id);
-      if (this.socket.connected) this.socket.emit('unwatch', { cameraId: id });
+      if (this.socket.connected) this.unwatch(id);
     }
+    const added: string[] = [];
     for (const camera of this.cameras.values()) {
       let tile = this.tiles.get(camera.id);
       if (!tile) {
         tile = this.createTile(camera.id);
-        if (this.socket.connected && this.active) this.socket.emit('watch', { cameraId: camera.id });
+        added.push(camera.id);
       }
       tile.update(camera);
     }
     this.empty.hidden = this.cameras.size > 0;
     this.grid.hidden = this.cameras.size === 0;
     this.applyView();
+    // once laid out, so that each watch asks for the tile's width
+    if (this.socket.connected && this.active) for (const cameraId of added) this.watch(cameraId);
   }
 
   private createTile(cameraId: string): CameraTile {
@@ -156,6 +193,7 @@ export class LivePage {
         if (camera) this.editDialog.open(camera);
       },
       onToggle: (id, enabled) => void this.switchCamera(id, enabled),
+      onResize: (id) => this.resized(id),
     });
     tile.element.addEventListener('click', () => this.toggleFocus(cameraId));
     tile.element.addEventListener('keydown', (event) => {

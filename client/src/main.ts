@@ -10,6 +10,7 @@ import { IdentifyPage } from './identify-page.js';
 import { LivePage, type LiveSocket } from './live-page.js';
 import { PeoplePage } from './people-page.js';
 import { PAGES, parseRoute, type PageName, type Route } from './router.js';
+import { SystemPage } from './system-page.js';
 
 const socket: LiveSocket = io('/live', { reconnectionDelayMax: 2000 });
 // with access control on, a connection without a session is refused: log in first
@@ -19,6 +20,7 @@ socket.on('connect_error', (error) => {
 const live = new LivePage(socket);
 const events = new EventsPage(socket);
 const people = new PeoplePage();
+const system = new SystemPage();
 new IdentifyPage(); // needs nothing when shown: it keeps its last photo while the app runs
 
 const sections: Record<PageName, HTMLElement> = {
@@ -26,6 +28,7 @@ const sections: Record<PageName, HTMLElement> = {
   events: byId('page-events', HTMLElement),
   people: byId('page-people', HTMLElement),
   identify: byId('page-identify', HTMLElement),
+  system: byId('page-system', HTMLElement),
 };
 
 let shown: PageName | null = null;
@@ -45,6 +48,7 @@ function show(route: Route): void {
   if (page === 'events') events.show(route.eventId, entering);
   else events.hide();
   if (page === 'people') people.show(route.personId, entering);
+  system.setActive(page === 'system');
   if (entering && shown !== null) {
     // a new page: start at its top, and move focus to it for keyboard and screen-reader users
     window.scrollTo(0, 0);

@@ -1,13 +1,14 @@
 /**
  * Hash routes of the single-page app. The live view stays the default ("" or "#/"), and its
  * large view keeps its own "#/camera/<id>" route; the other pages live under "#/events",
- * "#/people" and "#/identify".
+ * "#/people", "#/identify" and "#/system".
  */
-export type Route = { page: 'live'; cameraId: string | null } | { page: 'events'; eventId: string | null } | { page: 'people'; personId: number | null } | { page: 'identify' };
+export type Route =
+  { page: 'live'; cameraId: string | null } | { page: 'events'; eventId: string | null } | { page: 'people'; personId: number | null } | { page: 'identify' } | { page: 'system' };
 
 export type PageName = Route['page'];
 
-export const PAGES: readonly PageName[] = ['live', 'events', 'people', 'identify'];
+export const PAGES: readonly PageName[] = ['live', 'events', 'people', 'identify', 'system'];
 
 /** The route a location hash names; anything unknown is the live view. */
 export function parseRoute(hash: string): Route {
@@ -23,6 +24,8 @@ export function parseRoute(hash: string): Route {
     }
     case 'identify':
       return { page: 'identify' };
+    case 'system':
+      return { page: 'system' };
     case 'camera':
       return { page: 'live', cameraId: rest };
     default:
@@ -41,6 +44,8 @@ export function routeHash(route: Route): string {
       return route.personId === null ? '#/people' : `#/people/${route.personId}`;
     case 'identify':
       return '#/identify';
+    case 'system':
+      return '#/system';
   }
 }
 

@@ -15,7 +15,13 @@ import { boxToPercent, faceLabel, faceTitle, stateText } from './overlay.js';
 export interface TileActions {
   onEdit?: (cameraId: string) => void;
   onToggle?: (cameraId: string, enabled: boolean) => void;
+  /** The tile's shown size changed (a resize, the large view): the page may ask for another JPEG width. */
+  onResize?: (cameraId: string) => void;
 }
+
+/** The range of widths a watch may ask for (the server's rule, src/server/live.ts). */
+const MIN_WATCH_WIDTH = 16;
+const MAX_WATCH_WIDTH = 3840;
 
 interface PendingFrame {
   frame: FrameMessage;
@@ -30,6 +36,11 @@ export class CameraTile {
   private readonly stateLine: HTMLElement;
   private readonly nameLine: HTMLElement;
   private readonly fpsReadout: HTMLElement;
+  private readonly processedReadout: HTMLElement;
+  private readonly overloadBadge: HTMLElement;
+  private readonly resizes: ResizeObserver;
+  /** The last width wantedWidth() saw the tile shown at, in device pixels. */
+  private shownWidth: number | null = null;
   private readonly latencyReadout: HTMLElement;
   private readonly onOff: HTMLInputElement;
   private readonly fps = new FpsMeter();
@@ -54,9 +65,11 @@ export class CameraTile {
     this.canvas = h('canvas', { class: 'video', 'aria-hidden': 'true' });
     this.overlay = h('div', { class: 'overlay' });
     this.stateLine = h('div', { class: 'state', 'data-testid': 'camera-state', role: 'status' });
-    this.frameBox = h('div', { class: 'frame' }, this.canvas, this.overlay, this.stateLine);
+    this.overloadBadge = h('span', { class: 'badge overloaded', 'data-testid': 'tile-overloaded', hidden: '' }, 'overloaded');
+    this.frameBox = h('div', { class: 'frame' }, this.canvas, this.overlay, this.stateLine, this.overloadBadge);
     this.nameLine = h('span', { class: 'name' }, cameraId);
     this.fpsReadout = h('span', { class: 'readout', 'data-testid': 'tile-fps', title: 'frames drawn per second in this browser' }, '– fps');
+    this.processedReadout = h('span', { class: 'readout', 'data-testid': 'tile-processed', title: 'frames the server looked for faces in, per second' }, '– processed');
     this.latencyReadout = h('span', { class: 'readout', 'data-testid': 'tile-latency', title: 'capture → drawn latency (median of the last frames)' }, '– ms');
     const remove = h('button', { type: 'button', class: 'remove', title: `Remove camera ${cameraId}`, 'aria-label': `Remove camera ${cameraId}` }, '✕');
     remove.addEventListener('click', (event) => {
@@ -84,10 +97,23 @@ export class CameraTile {
       'article',
       { class: 'tile', 'data-testid': 'camera-tile', 'data-camera-id': cameraId, 'data-frames': '0', tabindex: '0' },
       this.frameBox,
-      h('footer', { class: 'tile-bar' }, this.nameLine, h('span', { class: 'readouts' }, this.fpsReadout, this.latencyReadout), onOffLabel, edit, remove),
+      h('footer', { class: 'tile-bar' }, this.nameLine, h('span', { class: 'readouts' }, this.fpsReadout, this.processedReadout, this.latencyReadout), onOffLabel, edit, remove),
     );
     this.setAspect(16, 9);
     this.update(undefined);
+    this.resizes = new ResizeObserver(() => actions.onResize?.(cameraId));
+    this.resizes.observe(this.frameBox);
+  }
+
+  /**
+   * The JPEG width this tile shows sharply: its width in device pixels, within the server's
+   * range. A hidden tile (another camera's large view) keeps the width it last had; null for one
+   * never laid out.
+   */
+  wantedWidth(): number | null {
+    const width = Math.round(this.frameBox.getBoundingClientRect().width * window.devicePixelRatio);
+    if (width > 0) this.shownWidth = Math.min(MAX_WATCH_WIDTH, Math.max(MIN_WATCH_WIDTH, width));
+    return this.shownWidth;
   }
 
   /** The camera's latest status (state, reason, name). */
@@ -101,6 +127,15 @@ export class CameraTile {
     this.onOff.checked = camera?.enabled ?? true;
     this.element.classList.toggle('off', camera?.enabled === false);
     this.element.setAttribute('aria-label', `Camera ${name}, ${state}; press Enter for the large view`);
+    // what the server manages to process, beside what this browser draws: they part when it is overloaded
+    const processed = camera?.state === 'live' ? camera.fpsProcessed : null;
+    this.processedReadout.textContent = processed === null ? '– processed' : `${formatFps(processed)} processed`;
+    const overloaded = camera?.overloaded ?? false;
+    this.overloadBadge.hidden = !overloaded;
+    this.overloadBadge.title = overloaded ? (camera?.overloadReason ?? 'the camera gets less detection than it asks for') : '';
+    if (camera && camera.fullDetectionIntervalMs > 0)
+      this.processedReadout.title = `frames the server looked for faces in, per second; a full detection every ${Math.round(camera.fullDetectionIntervalMs)} ms`;
+    this.element.classList.toggle('overloaded', overloaded);
     this.showState();
   }
 
@@ -126,8 +161,7 @@ export class CameraTile {
 
   /** Refresh the readouts (called on a timer, so fps falls to 0 when frames stop). */
   tick(now: number): void {
-    const fps = this.fps.fps(now);
-    this.fpsReadout.textContent = this.framesDrawn === 0 ? '– fps' : `${fps >= 10 ? fps.toFixed(0) : fps.toFixed(1)} fps`;
+    this.fpsReadout.textContent = this.framesDrawn === 0 ? '– fps' : `${formatFps(this.fps.fps(now))} fps`;
     const stale = now - this.lastDrawnAt > 3000;
     if (stale) this.latency.clear();
     const latency = this.latency.median();
@@ -139,6 +173,7 @@ export class CameraTile {
   /** Stop drawing; a frame still waiting is acknowledged. */
   close(): void {
     this.closed = true;
+    this.resizes.disconnect();
     this.pending?.drawn();
     this.pending = null;
     this.element.remove();
@@ -238,4 +273,9 @@ export class CameraTile {
     this.stateLine.hidden = text === null;
     this.stateLine.textContent = text ?? '';
   }
+}
+
+/** A rate as the readouts show it: whole numbers from 10, one decimal below. */
+function formatFps(fps: number): string {
+  return fps >= 10 ? fps.toFixed(0) : fps.toFixed(1);
 }

@@ -19,6 +19,7 @@ import { serverAuth, startHttp } from '../server/server.js';
 import { resolveBindHost } from '../server/web-security.js';
 import { EventsService } from '../services/events.service.js';
 import { GalleryService } from '../services/gallery.service.js';
+import { SystemService } from '../services/system.service.js';
 import { AccountsRepository } from '../storage/accounts.repository.js';
 import { CamerasRepository } from '../storage/cameras.repository.js';
 import { openDatabase, type Db } from '../storage/database.js';
@@ -73,7 +74,14 @@ export async function startServer(config: Config, createSource: CameraSourceFact
       cameraLog[level]({ cameraId, state }, `camera ${cameraId}: ${state}${reason ? ` (${reason})` : ''}`);
     });
     const health = () => ({ backend: runtime.backend, cameras: cameras.ids().length, uptime: process.uptime(), auth: auth.enabled });
-    const http = await startHttp({ config, bind, auth, cameras, gallery, events, health });
+    const system = new SystemService({
+      cameras,
+      workers: [
+        { role: 'detector', load: () => workers.detector.load() },
+        { role: 'embedder', load: () => workers.embedder.load() },
+      ],
+    });
+    const http = await startHttp({ config, bind, auth, cameras, gallery, events, system, health });
     parts.add(() => http.close());
     cameras.on('frame', (frame) => http.live.publish(frame));
     recorder.on('change', (change) => http.live.broadcastEvent(events.liveChange(change)));

@@ -110,7 +110,18 @@ export interface LiveError {
   cameraId?: string;
 }
 
+/** What a viewer asks for: a camera, and the widest JPEG it wants (its shown width × devicePixelRatio). */
+export interface WatchRequest {
+  cameraId: string;
+  /**
+   * The widest JPEG to send, a whole number of pixels from 16 to 3840; left out: the camera's
+   * full frame. The server picks the widest of its shared sizes that is at most this (never wider
+   * than the frame); boxes stay in camera pixels. A second watch of a camera changes its width.
+   */
+  maxWidth?: number;
+}
+
 export interface LiveClientEvents {
-  watch: (request: { cameraId: string }) => void;
+  watch: (request: WatchRequest) => void;
   unwatch: (request: { cameraId: string }) => void;
 }

@@ -43,7 +43,7 @@ import {
   recognizeFormSchema,
   recognizeReportSchema,
 } from './people.js';
-import { healthSchema } from './system.js';
+import { healthSchema, systemSchema } from './system.js';
 
 const jpeg = { mediaType: 'image/jpeg' } as const;
 const notAdmin = refused('Needs the admin role');
@@ -61,6 +61,13 @@ export const ROUTES = [
     summary: 'This document',
     access: 'session',
     replies: { 200: { description: 'OpenAPI 3.1', body: z.record(z.string(), z.unknown()) } },
+  },
+  {
+    method: 'get',
+    path: '/api/system',
+    summary: 'Per-camera rates and overload, vision worker load, process CPU and memory (the System page; viewers may read it)',
+    access: 'session',
+    replies: { 200: { description: 'OK', body: systemSchema } },
   },
   {
     method: 'get',

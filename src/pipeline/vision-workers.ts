@@ -5,8 +5,20 @@
  * frame in flight.
  */
 import { Worker } from 'node:worker_threads';
+import { RateMeter } from '../common/rate-meter.js';
 import type { Detection, FaceQuality, RgbImage } from '../common/types.js';
 import type { DetectRequest, WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js';
+
+/** How long a worker's load is averaged over (GET /api/system). */
+export const LOAD_WINDOW_MS = 5000;
+
+/** How busy a worker has been over the last LOAD_WINDOW_MS. */
+export interface WorkerLoad {
+  /** Share of the time a request was in flight (waiting for the worker or being answered), 0-100. */
+  busyPercent: number;
+  /** Requests answered a second. */
+  jobsPerSecond: number;
+}
 
 interface Pending {
   resolve: (r: WorkerResponse) => void;
@@ -19,6 +31,10 @@ export class VisionWorker {
   private nextId = 1;
   private failure: Error | null = null;
   private inFlight = 0;
+  /** Since when a request has been in flight (null: idle), and the busy spans that ended within the load window. */
+  private busySince: number | null = null;
+  private readonly busySpans: { start: number; end: number }[] = [];
+  private readonly answered = new RateMeter(LOAD_WINDOW_MS, 4096);
   backend = '';
 
   /** Whether a request is in flight. */
@@ -66,13 +82,28 @@ export class VisionWorker {
     const worker = this.worker;
     if (!worker || this.failure) return Promise.reject(this.failure ?? new Error(`${this.init.role} worker is not running`));
     const id = this.nextId++;
-    this.inFlight++;
+    if (this.inFlight++ === 0) this.busySince = Date.now();
     return new Promise<WorkerResponse>((resolve, reject) => {
       this.pending.set(id, { resolve, reject });
       worker.postMessage({ ...message, id });
     }).finally(() => {
-      this.inFlight--;
+      this.answered.add();
+      if (--this.inFlight === 0) this.becameIdle();
     });
+  }
+
+  private becameIdle(now = Date.now()): void {
+    this.busySpans.push({ start: this.busySince ?? now, end: now });
+    this.busySince = null;
+    while (this.busySpans.length > 0 && this.busySpans[0].end <= now - LOAD_WINDOW_MS) this.busySpans.shift();
+  }
+
+  /** The worker's load over the last LOAD_WINDOW_MS: time with a request in flight (overlapping requests count once), and requests answered. */
+  load(now = Date.now()): WorkerLoad {
+    const windowStart = now - LOAD_WINDOW_MS;
+    let busyMs = this.busySince === null ? 0 : now - Math.max(this.busySince, windowStart);
+    for (const { start, end } of this.busySpans) busyMs += Math.max(0, end - Math.max(start, windowStart));
+    return { busyPercent: Math.min(100, (busyMs / LOAD_WINDOW_MS) * 100), jobsPerSecond: this.answered.rate(now) };
   }
 
   /**

@@ -1,15 +1,22 @@
 /**
- * Socket.IO namespace `/live`: a viewer emits `watch` with a camera id and then receives
- * `frame` messages, each a JPEG with its boxes, acknowledged once drawn. At most
- * MAX_UNACKED frames per viewer are in flight; while a viewer is behind, only the newest frame
- * waits for it (older ones are dropped), so a slow client never builds a queue.
+ * Socket.IO namespace `/live`: a viewer emits `watch` with a camera id (and the widest JPEG it
+ * wants) and then receives `frame` messages, each a JPEG with its boxes, acknowledged once drawn.
+ * At most MAX_UNACKED frames per viewer are in flight; while a viewer is behind, only the newest
+ * frame already encoded waits for it (older ones are dropped), so a slow client never builds a queue.
+ *
+ * The viewer pays for what it shows: a frame is encoded at most once per camera and width, the
+ * widths rounded down to a few shared steps (ENCODE_WIDTHS) so that viewers asking similar sizes
+ * share one JPEG, and not at all for a width whose viewers all have MAX_UNACKED frames in flight
+ * (the next frame after an acknowledgement is encoded instead: no slot is held for a viewer who
+ * is behind).
  *
  * Whatever a client sends costs bounded memory: a watch names a camera that exists (the
  * others are refused with an `error` message), one connection watches at most
  * MAX_WATCHED_PER_CONNECTION cameras, and the viewers of a camera that was removed are dropped.
  *
  * The JPEG is encoded from the camera's frame slot itself, not a copy: the hub holds the slot
- * (acquire) from publish() until the frame is encoded or dropped from the encoder's queue.
+ * (acquire) from publish() until the frame is encoded at every width it is wanted at, or dropped
+ * from the encoder's queue.
  */
 import type { Namespace, Server, Socket } from 'socket.io';
 import sharp from 'sharp';
@@ -21,16 +28,26 @@ import type { Histogram } from '../pipeline/metrics.js';
 export const MAX_UNACKED = 2;
 export const JPEG_QUALITY = 70;
 /**
- * Frames of one camera waiting for the JPEG encoder; beyond this the oldest is dropped. A few,
- * not one: the pipeline releases the frames it held after a scene cut all at once, and they
- * should all reach a viewer who keeps up. Encoding takes a few ms, so this never adds up to a
- * lag that matters.
+ * Frames of one camera waiting for the JPEG encoder (each for every width it is wanted at);
+ * beyond this the oldest is dropped. A few, not one: the pipeline releases the frames it held
+ * after a scene cut all at once, and they should all reach a viewer who keeps up. Encoding takes
+ * a few ms, so this never adds up to a lag that matters.
  */
 export const MAX_ENCODE_QUEUE = 4;
 /** Cameras one connection may watch at once: a wall of 64 tiles is already more than a screen shows. */
 export const MAX_WATCHED_PER_CONNECTION = 64;
 /** Camera ids are at most this long (the config schema's rule); a longer one is refused unread. */
 export const MAX_CAMERA_ID_LENGTH = 64;
+/** The range of a watch's `maxWidth`, in pixels (the camera settings' largest width is 3840 too). */
+export const MIN_WATCH_WIDTH = 16;
+export const MAX_WATCH_WIDTH = 3840;
+/**
+ * The widths JPEGs are encoded at, below a frame's own: a viewer gets the widest step at most the
+ * width it asked for. From 48 px up the steps are 20-33% apart, so a tile asking 64 px or more
+ * gets at least three quarters of its width, and the viewers of a camera need only a few encodes
+ * between them whatever sizes their screens are.
+ */
+export const ENCODE_WIDTHS: readonly number[] = [16, 32, 48, 64, 80, 96, 120, 160, 200, 240, 320, 400, 480, 640, 800, 960, 1280, 1600, 1920, 2560, 3200, 3840];
 /**
  * `error` messages a connection gets per second; refusals beyond that go unanswered (and are
  * counted in the next message), so a client that floods requests cannot build a queue of answers.
@@ -58,16 +75,67 @@ interface Viewer {
   connection: Connection;
   unacked: number;
   waiting: FrameMessage | null;
+  /** The widest JPEG it asked for; null: the full frame. */
+  maxWidth: number | null;
 }
 
-/** RGB frame → JPEG bytes. */
-export type JpegEncoder = (frame: Frame) => Promise<Uint8Array>;
+/** The smallest whole shrink done by sampling (see encodeJpeg). */
+const SAMPLED_SHRINK_FROM = 3;
 
-/** sharp, reading the frame's slot in place (libvips' threads, off the event loop). */
-export const encodeJpeg: JpegEncoder = (frame) =>
-  sharp(frame.data, { raw: { width: frame.width, height: frame.height, channels: 3 } })
-    .jpeg({ quality: JPEG_QUALITY, optimiseCoding: false })
-    .toBuffer();
+/** RGB frame → JPEG bytes, `width` pixels wide (the frame's own width, or less: scaled down keeping its aspect). */
+export type JpegEncoder = (frame: Frame, width: number) => Promise<Uint8Array>;
+
+/**
+ * sharp, reading the frame's slot in place (libvips' threads, off the event loop). A JPEG at a
+ * third of the frame's width or less is encoded from a sampled shrink (below) that sharp scales
+ * the rest of the way: sharp's own resize reads every pixel of the frame and costs about what the
+ * full-size encode does (7 ms at 1080p, `facestream bench encode`), so without it a small tile
+ * would save nothing. Between a third and the full width the shrink would read most of the frame
+ * too and save nothing over sharp, whose resize then costs about the full encode.
+ */
+export const encodeJpeg: JpegEncoder = (frame, width) => {
+  const factor = Math.min(Math.floor(frame.width / width), frame.height);
+  const source = factor >= SAMPLED_SHRINK_FROM ? sampledShrink(frame, factor) : frame;
+  const image = sharp(source.data, { raw: { width: source.width, height: source.height, channels: 3 } });
+  // libvips scales its kernels to the reduction, so linear is a triangle filter: 20% cheaper than lanczos3 and little aliasing
+  if (width < source.width) image.resize({ width, kernel: 'linear' });
+  return image.jpeg({ quality: JPEG_QUALITY, optimiseCoding: false }).toBuffer();
+};
+
+/**
+ * An RGB frame shrunk by a whole `factor` (2 or more): each pixel is the mean of the 2 × 2 pixels
+ * at the middle of its factor × factor block, so only 4 / factor² of the frame is read (a true
+ * box filter at 2, a sample of each block above; a live view at a quarter of the width shows no
+ * difference worth the full read).
+ */
+export function sampledShrink(frame: Pick<Frame, 'data' | 'width' | 'height'>, factor: number): { data: Uint8Array; width: number; height: number } {
+  const { data: src, width: srcWidth } = frame;
+  const width = Math.floor(frame.width / factor);
+  const height = Math.floor(frame.height / factor);
+  const out = new Uint8Array(width * height * 3);
+  const offset = Math.max(0, (factor >> 1) - 1); // the 2 × 2 pixels nearest the block's centre
+  const row = srcWidth * 3;
+  const step = factor * 3;
+  let o = 0;
+  for (let y = 0; y < height; y++) {
+    let i = ((y * factor + offset) * srcWidth + offset) * 3;
+    for (let x = 0; x < width; x++, i += step, o += 3) {
+      const j = i + row;
+      out[o] = (src[i] + src[i + 3] + src[j] + src[j + 3] + 2) >> 2;
+      out[o + 1] = (src[i + 1] + src[i + 4] + src[j + 1] + src[j + 4] + 2) >> 2;
+      out[o + 2] = (src[i + 2] + src[i + 5] + src[j + 2] + src[j + 5] + 2) >> 2;
+    }
+  }
+  return { data: out, width, height };
+}
+
+/** The width a viewer asking for `maxWidth` (null: the full frame) is sent a `frameWidth` frame at. */
+export function encodeWidth(maxWidth: number | null, frameWidth: number): number {
+  if (maxWidth === null || maxWidth >= frameWidth) return frameWidth;
+  let width = ENCODE_WIDTHS[0];
+  for (const step of ENCODE_WIDTHS) if (step <= maxWidth) width = step;
+  return width;
+}
 
 export interface LiveSource {
   statuses(): CameraStatus[];
@@ -82,6 +150,8 @@ export class LiveHub {
   private readonly viewers = new Map<string, Map<string, Viewer>>();
   /** Per camera: whether a frame is being encoded, and the frames waiting for the encoder. */
   private readonly encoding = new Map<string, EncoderQueue>();
+  /** Per camera with viewers: JPEGs encoded at each width. */
+  private readonly encoded = new Map<string, Map<number, number>>();
   private readonly statusTimer: NodeJS.Timeout;
 
   constructor(
@@ -125,7 +195,21 @@ export class LiveHub {
       });
       return;
     }
-    if (connection.watching.has(cameraId)) return; // watched already: its frame window stays as it is
+    const maxWidth = requestedMaxWidth(request);
+    if (maxWidth !== undefined && !(typeof maxWidth === 'number' && Number.isInteger(maxWidth) && maxWidth >= MIN_WATCH_WIDTH && maxWidth <= MAX_WATCH_WIDTH)) {
+      const shown = typeof maxWidth === 'number' ? String(maxWidth) : `a ${maxWidth === null ? 'null' : typeof maxWidth}`;
+      this.refuse(connection, {
+        message: `maxWidth ${shown} is not a width: a whole number of pixels from ${MIN_WATCH_WIDTH} to ${MAX_WATCH_WIDTH} (the shown width × devicePixelRatio), or leave it out for the full frame`,
+        cameraId,
+      });
+      return;
+    }
+    if (connection.watching.has(cameraId)) {
+      // watched already: a new width (the tile was resized), its frame window as it is
+      const viewer = this.viewers.get(cameraId)?.get(connection.socket.id);
+      if (viewer) viewer.maxWidth = maxWidth ?? null;
+      return;
+    }
     if (!this.source.has(cameraId)) {
       this.refuse(connection, { message: `no camera with id "${cameraId}": watch an id from the status message or GET /api/cameras`, cameraId });
       return;
@@ -139,7 +223,7 @@ export class LiveHub {
     }
     let viewers = this.viewers.get(cameraId);
     if (!viewers) this.viewers.set(cameraId, (viewers = new Map<string, Viewer>()));
-    viewers.set(connection.socket.id, { connection, unacked: 0, waiting: null });
+    viewers.set(connection.socket.id, { connection, unacked: 0, waiting: null, maxWidth: maxWidth ?? null });
     connection.watching.add(cameraId);
   }
 
@@ -176,6 +260,7 @@ export class LiveHub {
   private forgetEncoding(cameraId: string): void {
     const state = this.encoding.get(cameraId);
     this.encoding.delete(cameraId);
+    this.encoded.delete(cameraId);
     for (const waiting of state?.waiting.splice(0) ?? []) waiting.frame.slot.release();
   }
 
@@ -199,10 +284,25 @@ export class LiveHub {
     return (this.viewers.get(cameraId)?.size ?? 0) > 0;
   }
 
+  /** JPEGs encoded for a camera at each width (pixels → count), since it last had no viewer. */
+  encodeCounts(cameraId: string): ReadonlyMap<number, number> {
+    return new Map(this.encoded.get(cameraId));
+  }
+
+  /** The widths a frame of `frameWidth` pixels is wanted at now: those with a viewer whose frame window has room. */
+  private wantedWidths(cameraId: string, frameWidth: number): Set<number> {
+    const widths = new Set<number>();
+    for (const viewer of this.viewers.get(cameraId)?.values() ?? []) {
+      if (viewer.unacked < MAX_UNACKED) widths.add(encodeWidth(viewer.maxWidth, frameWidth));
+    }
+    return widths;
+  }
+
   /** Called for every processed frame, while its slot is held; a frame to be encoded is kept (its slot acquired) until it is. */
   publish(labeled: LabeledFrame): void {
     const { cameraId } = labeled.frame;
-    if (!this.watched(cameraId)) return;
+    // nobody watching, or every viewer behind: nothing to encode, and no slot held for it
+    if (this.wantedWidths(cameraId, labeled.frame.width).size === 0) return;
     let state = this.encoding.get(cameraId);
     if (!state) this.encoding.set(cameraId, (state = { busy: false, waiting: [] }));
     labeled.frame.slot.acquire();
@@ -217,33 +317,42 @@ export class LiveHub {
   private async encode({ frame, faces }: LabeledFrame, state: EncoderQueue): Promise<void> {
     state.busy = true;
     try {
-      const jpeg = await this.encodeFrame(frame);
-      // boxes are reported in the camera's own pixels, whatever size ffmpeg scaled the frame to
+      // boxes are reported in the camera's own pixels, whatever size ffmpeg scaled the frame to and the JPEG is encoded at
       const width = frame.sourceWidth ?? frame.width;
       const height = frame.sourceHeight ?? frame.height;
       const scale = width / frame.width;
-      const message: FrameMessage = {
-        cameraId: frame.cameraId,
-        seq: frame.seq,
-        ts: frame.ts,
-        width,
-        height,
-        jpeg,
-        faces: faces.map((f) => ({
-          ...f,
-          box: f.box.map((v) => Math.round(v * scale * 10) / 10) as typeof f.box,
-          score: Math.round(f.score * 1000) / 1000,
-        })),
-      };
-      for (const viewer of this.viewers.get(frame.cameraId)?.values() ?? []) this.offer(viewer, message);
-    } catch {
-      // a frame that cannot be encoded is skipped; the next one will be tried
+      const cameraFaces = faces.map((f) => ({
+        ...f,
+        box: f.box.map((v) => Math.round(v * scale * 10) / 10) as typeof f.box,
+        score: Math.round(f.score * 1000) / 1000,
+      }));
+      // judged again now: viewers may have acknowledged, left or caught up while the frame waited
+      for (const jpegWidth of this.wantedWidths(frame.cameraId, frame.width)) {
+        let jpeg: Uint8Array;
+        try {
+          jpeg = await this.encodeFrame(frame, jpegWidth);
+        } catch {
+          continue; // a frame that cannot be encoded is skipped; the next one will be tried
+        }
+        this.countEncode(frame.cameraId, jpegWidth);
+        const message: FrameMessage = { cameraId: frame.cameraId, seq: frame.seq, ts: frame.ts, width, height, jpeg, faces: cameraFaces };
+        for (const viewer of this.viewers.get(frame.cameraId)?.values() ?? []) {
+          if (encodeWidth(viewer.maxWidth, frame.width) === jpegWidth) this.offer(viewer, message);
+        }
+      }
     } finally {
       frame.slot.release();
       state.busy = false;
       const next = state.waiting.shift();
       if (next) void this.encode(next, state);
     }
+  }
+
+  private countEncode(cameraId: string, width: number): void {
+    let counts = this.encoded.get(cameraId);
+    // a camera whose last viewer left while its frame was encoded keeps no counts
+    if (!counts && this.watched(cameraId)) this.encoded.set(cameraId, (counts = new Map<number, number>()));
+    counts?.set(width, (counts.get(width) ?? 0) + 1);
   }
 
   private offer(viewer: Viewer, message: FrameMessage): void {
@@ -276,4 +385,9 @@ export class LiveHub {
 /** The `cameraId` of a request, whatever the client sent (undefined when there is none). */
 function requestedCameraId(request: unknown): unknown {
   return typeof request === 'object' && request !== null ? (request as { cameraId?: unknown }).cameraId : undefined;
+}
+
+/** The `maxWidth` of a watch request, whatever the client sent (undefined when there is none). */
+function requestedMaxWidth(request: unknown): unknown {
+  return typeof request === 'object' && request !== null ? (request as { maxWidth?: unknown }).maxWidth : undefined;
 }

@@ -22,6 +22,8 @@ import type { LiveClientEvents, LiveFace, FrameMessage, LiveServerEvents } from 
 import { createApp } from '../../src/server/app.js';
 import { Auth } from '../../src/server/auth.js';
 import { LiveHub, MAX_UNACKED } from '../../src/server/live.js';
+import { systemRouter } from '../../src/server/system.routes.js';
+import { SystemService, type LoadedWorker } from '../../src/services/system.service.js';
 import { allowSocketRequest, type WebSecurityOptions } from '../../src/server/web-security.js';
 import { AccountsRepository } from '../../src/storage/accounts.repository.js';
 import { CamerasRepository } from '../../src/storage/cameras.repository.js';
@@ -60,6 +62,12 @@ export async function scenePicture(): Promise<Picture> {
   return { data: new Uint8Array(data), width: info.width, height: info.height };
 }
 
+/** The vision workers GET /api/system reports (the scripted pipeline has none): a fixed load each. */
+export const SCRIPTED_WORKERS: readonly LoadedWorker[] = [
+  { role: 'detector', load: () => ({ busyPercent: 87.5, jobsPerSecond: 21.5 }) },
+  { role: 'embedder', load: () => ({ busyPercent: 12.5, jobsPerSecond: 3 }) },
+];
+
 /** One frame as the server sent it to a viewer: `${cameraId}#${seq}`. */
 export const frameKey = (frame: Pick<FrameMessage, 'cameraId' | 'seq'>): string => `${frame.cameraId}#${frame.seq}`;
 
@@ -83,6 +91,10 @@ export class ScriptedLiveServer {
   listRequests = 0;
   /** Camera ids any connection asked to watch. */
   readonly watched = new Set<string>();
+  /** The maxWidth of the latest watch of each camera (undefined: none given). */
+  readonly watchWidths = new Map<string, number | undefined>();
+  /** GET /api/system requests. */
+  systemRequests = 0;
   /** Frames sent to viewers, in order (frameKey), and those acknowledged. */
   readonly sent: string[] = [];
   readonly acked = new Set<string>();
@@ -121,6 +133,7 @@ export class ScriptedLiveServer {
       auth,
       health: () => ({ backend: 'scripted', cameras: cameras.ids().length, uptime: process.uptime(), auth: auth.enabled }),
       webSecurity: security,
+      routers: [systemRouter(new SystemService({ cameras, workers: SCRIPTED_WORKERS }))],
     });
     // what the page asks for, seen before the real app answers it
     const recorder = express();
@@ -151,6 +164,11 @@ export class ScriptedLiveServer {
       this.changed();
       next();
     });
+    recorder.get('/api/system', (_req, _res, next) => {
+      this.systemRequests++;
+      this.changed();
+      next();
+    });
     // recorded as the app parsed it, once it has answered
     recorder.post('/api/cameras', (req, res, next) => {
       res.once('finish', () => {
@@ -165,6 +183,7 @@ export class ScriptedLiveServer {
   private recordViewer(socket: LiveSocket): void {
     socket.on('watch', (request) => {
       this.watched.add(request.cameraId);
+      this.watchWidths.set(request.cameraId, request.maxWidth);
       this.changed();
     });
     const emit = socket.emit.bind(socket) as (event: string, ...args: unknown[]) => boolean;

@@ -1,0 +1,109 @@
+/**
+ * The System page (#/system): per camera its state and rates (delivered, processed, the
+ * full-detection interval, drops, overload and why), the vision workers' load, and the server's
+ * CPU and memory, from GET /api/system every REFRESH_MS while the page is shown. Nothing is
+ * fetched while it is hidden (another page, or a background tab).
+ */
+import { getSystem, type SystemSnapshot } from './api.js';
+import { byId, h } from './dom.js';
+import { stateText } from './overlay.js';
+
+const REFRESH_MS = 2000;
+
+export class SystemPage {
+  private readonly cameras = byId('system-cameras', HTMLTableSectionElement);
+  private readonly workers = byId('system-workers', HTMLTableSectionElement);
+  private readonly machine = byId('system-machine', HTMLTableSectionElement);
+  private readonly updated = byId('system-updated', HTMLElement);
+  private readonly error = byId('system-error', HTMLElement);
+  private active = false;
+  private timer: number | undefined;
+  /** Bumped on every start and stop, so that an answer arriving after a stop starts no new timer. */
+  private generation = 0;
+
+  constructor() {
+    document.addEventListener('visibilitychange', () => {
+      if (this.active) this.restart();
+    });
+  }
+
+  /** Shown or hidden by the app's router. */
+  setActive(active: boolean): void {
+    if (active === this.active) return;
+    this.active = active;
+    this.restart();
+  }
+
+  private restart(): void {
+    this.generation++;
+    window.clearTimeout(this.timer);
+    this.timer = undefined;
+    if (this.active && !document.hidden) void this.refresh(this.generation);
+  }
+
+  /** One fetch, then the next REFRESH_MS after its answer (a slow server gets no pile of requests). */
+  private async refresh(generation: number): Promise<void> {
+    const result = await getSystem();
+    if (generation !== this.generation) return;
+    if (result.ok) {
+      this.error.textContent = '';
+      this.render(result.value);
+    } else {
+      this.error.textContent = result.error;
+    }
+    this.timer = window.setTimeout(() => void this.refresh(generation), REFRESH_MS);
+  }
+
+  private render(snapshot: SystemSnapshot): void {
+    this.cameras.replaceChildren(
+      ...snapshot.cameras.map((camera) =>
+        h(
+          'tr',
+          { 'data-camera-id': camera.id, class: camera.overloaded ? 'overloaded' : '' },
+          h('th', { scope: 'row' }, camera.name && camera.name !== camera.id ? `${camera.name} (${camera.id})` : camera.id),
+          h('td', { 'data-field': 'state', title: stateText(camera) ?? '' }, camera.state),
+          h('td', { 'data-field': 'fpsIn' }, camera.fpsIn.toFixed(1)),
+          h('td', { 'data-field': 'fpsProcessed' }, camera.fpsProcessed.toFixed(1)),
+          h('td', { 'data-field': 'fullDetectionIntervalMs' }, camera.fullDetectionIntervalMs > 0 ? `${Math.round(camera.fullDetectionIntervalMs)} ms` : '–'),
+          h('td', { 'data-field': 'framesDropped' }, String(camera.framesDropped)),
+          h('td', { 'data-field': 'overloaded' }, camera.overloaded ? `yes: ${camera.overloadReason ?? 'no reason given'}` : 'no'),
+        ),
+      ),
+    );
+    if (snapshot.cameras.length === 0) this.cameras.replaceChildren(h('tr', {}, h('td', { colspan: '7', class: 'muted' }, 'No camera yet.')));
+    this.workers.replaceChildren(
+      ...snapshot.workers.map((worker) =>
+        h(
+          'tr',
+          { 'data-role': worker.role },
+          h('th', { scope: 'row' }, worker.role),
+          h('td', { 'data-field': 'busyPercent' }, `${Math.round(worker.busyPercent)}%`),
+          h('td', { 'data-field': 'jobsPerSecond' }, worker.jobsPerSecond.toFixed(1)),
+        ),
+      ),
+    );
+    const { process, system } = snapshot;
+    const rows: [string, string, string][] = [
+      ['cpuPercent', 'Server CPU', `${process.cpuPercent.toFixed(0)}% of one core (${system.cores} cores)`],
+      ['loadAverage', 'Load average', system.loadAverage.map((load) => load.toFixed(2)).join(' · ')],
+      ['rssBytes', 'Server memory (RSS)', bytes(process.rssBytes)],
+      ['heapUsedBytes', 'JavaScript heap', bytes(process.heapUsedBytes)],
+      ['memory', 'Machine memory free', `${bytes(system.freeBytes)} of ${bytes(system.totalBytes)}`],
+      ['uptimeS', 'Server up', duration(process.uptimeS)],
+    ];
+    this.machine.replaceChildren(...rows.map(([field, name, value]) => h('tr', {}, h('th', { scope: 'row' }, name), h('td', { 'data-field': field }, value))));
+    this.updated.textContent = `updated ${new Date().toLocaleTimeString()}`;
+  }
+}
+
+/** Bytes as MB or GB. */
+function bytes(count: number): string {
+  return count >= 1e9 ? `${(count / 1e9).toFixed(1)} GB` : `${Math.round(count / 1e6)} MB`;
+}
+
+/** Seconds as "3 h 12 min", "4 min", "12 s". */
+function duration(seconds: number): string {
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
