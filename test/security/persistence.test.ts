@@ -202,12 +202,13 @@ describe('cameras kept across restarts', () => {
         enabled: false,
         origin: 'file',
         fps: 12,
-        maxWidth: 1280,
-        maxHeight: 720,
+        // the default decode size: detection runs at detectWidth, so a 1080p camera is decoded whole
+        maxWidth: 1920,
+        maxHeight: 1080,
         transport: 'tcp',
         running: false,
       },
-      { id: 'shed', name: 'shed', url: 'rtsp://127.0.0.1:8554/shed', enabled: true, origin: 'api', fps: 25, maxWidth: 1280, maxHeight: 720, transport: 'tcp', running: true },
+      { id: 'shed', name: 'shed', url: 'rtsp://127.0.0.1:8554/shed', enabled: true, origin: 'api', fps: 25, maxWidth: 1920, maxHeight: 1080, transport: 'tcp', running: true },
     ]);
     assert.ok(
       log.some((line) => line.includes('camera yard: removed (it came from the config file, which no longer has it)')),
