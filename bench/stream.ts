@@ -43,7 +43,6 @@ import path from 'node:path';
 import { performance as nodePerformance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
 import { io, type Socket } from 'socket.io-client';
 import { UsageError, parse, printJson, rounded } from '../src/cli/args.js';
 import { configSchema } from '../src/config/schema.js';
@@ -54,7 +53,8 @@ import { SlotPool } from '../src/common/slot-pool.js';
 import { locateFfmpeg, runFfmpeg, waitForExit, type FfmpegInfo } from '../src/ingest/ffmpeg.js';
 import { startServer, type RunningServer } from '../src/app/compose.js';
 import { lineLogger } from '../src/common/logger.js';
-import { JPEG_QUALITY } from '../src/server/live.js';
+import type { Frame } from '../src/common/frame.js';
+import { encodeJpeg } from '../src/server/live.js';
 import {
   childProcesses,
   prepareClip,
@@ -247,18 +247,17 @@ const ENCODE_RUNS = 40;
 
 /**
  * CPU of one viewer JPEG of a 1080p frame (the Hamilton source's frame at 2 s), encoded as the
- * live hub encodes (sharp, the server's quality, no Huffman optimisation): the full frame, against
- * the frame scaled to TILE_WIDTH first with sharp's resize (a stand-in for the hub's own scaling
- * until it has one: measure that instead once it does). process.cpuUsage counts libvips' threads.
+ * live hub encodes it (its own encoder, encodeJpeg): the full frame, against the JPEG for a
+ * TILE_WIDTH tile. process.cpuUsage counts libvips' threads.
  */
 async function measureEncodeCost(ffmpeg: FfmpegInfo, clip: string): Promise<EncodeCost> {
   const { width, height } = RESOLUTIONS[1080];
   const raw = await runFfmpeg(ffmpeg.path, ['-ss', '2', '-i', clip, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-']);
-  const encode = (tileWidth: number | null) => () => {
-    const image = sharp(raw, { raw: { width, height, channels: 3 } });
-    return (tileWidth === null ? image : image.resize({ width: tileWidth })).jpeg({ quality: JPEG_QUALITY, optimiseCoding: false }).toBuffer();
-  };
-  const cpuMs = async (run: () => Promise<Buffer>) => {
+  const data = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
+  // the server's own encoder (LiveHub's), on a frame in a slot of its own
+  const frame: Frame = { cameraId: 'bench', seq: 0, ts: Date.now(), width, height, data, slot: { buffer: data.buffer, acquire: () => undefined, release: () => undefined } };
+  const encode = (tileWidth: number | null) => () => encodeJpeg(frame, tileWidth ?? width);
+  const cpuMs = async (run: () => Promise<unknown>) => {
     await run(); // warm-up
     const start = process.cpuUsage();
     for (let i = 0; i < ENCODE_RUNS; i++) await run();
@@ -267,7 +266,7 @@ async function measureEncodeCost(ffmpeg: FfmpegInfo, clip: string): Promise<Enco
   };
   const fullMs = await cpuMs(encode(null));
   const tileMs = await cpuMs(encode(TILE_WIDTH));
-  return { frame: `${width}×${height}`, tileWidth: TILE_WIDTH, tileMethod: 'sharp resize (lanczos3), then JPEG', fullMs, tileMs, ratio: tileMs / fullMs };
+  return { frame: `${width}×${height}`, tileWidth: TILE_WIDTH, tileMethod: "LiveHub's encoder (a sampled shrink, then sharp)", fullMs, tileMs, ratio: tileMs / fullMs };
 }
 
 /** What every step runs against. */
