@@ -20,6 +20,7 @@ import type { CameraConfig } from '../src/config/schema.js';
 import type { CameraSource } from '../src/common/frame.js';
 import { CAMERA_FRAME_SLOTS } from '../src/ingest/camera.js';
 import { FrameReader } from '../src/ingest/frame-reader.js';
+import type { RecognitionEvent } from '../src/common/recognition-event.js';
 
 export const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -221,4 +222,22 @@ export function socketConnected(socket: Socket<LiveServerEvents, LiveClientEvent
       resolve();
     });
   });
+}
+
+/** A recorded event of camera door, as the repository stores it: ann, ended after a second, pending review. */
+export function recognitionEvent(overrides: Partial<RecognitionEvent> & { id: string; startedAt: number }): RecognitionEvent {
+  return {
+    cameraId: 'door',
+    trackId: 1,
+    label: 'ann',
+    known: true,
+    score: 0.8,
+    matcher: 'cosine',
+    endedAt: overrides.startedAt + 1000,
+    ended: true,
+    frames: 4,
+    bestFace: 0.5,
+    review: 'pending',
+    ...overrides,
+  };
 }

@@ -18,18 +18,8 @@ import { createCameraSource } from '../../src/cameras/camera-source.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { buildClient, dataPath, defined, runCli, skipMessage, tempDir } from '../helpers.js';
+import { CHROMIUM, CHROMIUM_ARGS } from './browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const CLIP = 'video/short_hamilton_clip.mp4';
 const REFERENCE = 'video/reference/lin_manuel_miranda/lin-manuel-miranda.png';
 const PERSON = 'lin_manuel_miranda';

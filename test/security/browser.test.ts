@@ -20,18 +20,8 @@ import { configSchema } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { buildClient, defined, samplePhoto, StillCamera, Teardown } from '../helpers.js';
+import { CHROMIUM, CHROMIUM_ARGS } from '../e2e/browser.js';
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
 const FACE = samplePhoto(2);
 const PASSWORD = 'open sesame!';
 

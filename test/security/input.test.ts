@@ -7,12 +7,11 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { configSchema } from '../../src/config/schema.js';
-import type { RecognitionEvent } from '../../src/common/recognition-event.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { lineLogger } from '../../src/common/logger.js';
 import { openDatabase } from '../../src/storage/database.js';
 import { EventsRepository } from '../../src/storage/events.repository.js';
-import { Teardown, tempDir } from '../helpers.js';
+import { recognitionEvent, Teardown, tempDir } from '../helpers.js';
 
 const noCameras = () => {
   throw new Error('no camera in this test');
@@ -20,23 +19,6 @@ const noCameras = () => {
 
 /** A stack trace line as V8 writes it ("    at fn (file:line:col)"). */
 const STACK_LINE = /^\s+at .+[:(]/m;
-
-function event(overrides: Partial<RecognitionEvent> & { id: string; startedAt: number }): RecognitionEvent {
-  return {
-    cameraId: 'door',
-    trackId: 1,
-    label: 'ann',
-    known: true,
-    score: 0.8,
-    matcher: 'cosine',
-    endedAt: overrides.startedAt + 1000,
-    ended: true,
-    frames: 4,
-    bestFace: 0.5,
-    review: 'pending',
-    ...overrides,
-  };
-}
 
 describe('bad input is a 400 with a message, never a 500', () => {
   let server: RunningServer;
@@ -46,9 +28,9 @@ describe('bad input is a 400 with a message, never a 500', () => {
   const writeStderr = process.stderr.write.bind(process.stderr);
   const api = (p: string, init?: RequestInit) => fetch(server.url + p, init);
   const post = (p: string, body: unknown) => api(p, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const stranger = event({ id: 'ev_stranger1', startedAt: Date.UTC(2026, 0, 1, 10), label: 'unknown', known: false, trackId: 1 });
-  const ann = event({ id: 'ev_ann1', startedAt: Date.UTC(2026, 0, 1, 11), trackId: 2 });
-  const bob = event({ id: 'ev_bob1', startedAt: Date.UTC(2026, 0, 1, 12), label: 'bob', trackId: 3 });
+  const stranger = recognitionEvent({ id: 'ev_stranger1', startedAt: Date.UTC(2026, 0, 1, 10), label: 'unknown', known: false, trackId: 1 });
+  const ann = recognitionEvent({ id: 'ev_ann1', startedAt: Date.UTC(2026, 0, 1, 11), trackId: 2 });
+  const bob = recognitionEvent({ id: 'ev_bob1', startedAt: Date.UTC(2026, 0, 1, 12), label: 'bob', trackId: 3 });
 
   /** The server still answers, and has written no stack trace anywhere. */
   async function stillHealthy(): Promise<void> {

@@ -9,7 +9,6 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
-import type { RecognitionEvent } from '../../src/common/recognition-event.js';
 import { configSchema } from '../../src/config/schema.js';
 import { sameType } from '../../src/contract/http.js';
 import { eventCsvQuerySchema, eventListQuerySchema, reviewBodySchema, type EventQuery } from '../../src/contract/events.js';
@@ -23,7 +22,7 @@ import { parse } from '../../src/server/validate.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { openDatabase } from '../../src/storage/database.js';
 import { EventsRepository, type EventFilter } from '../../src/storage/events.repository.js';
-import { defined, StillCamera, Teardown, tempDir } from '../helpers.js';
+import { defined, recognitionEvent, StillCamera, Teardown, tempDir } from '../helpers.js';
 
 // the events query gives the repository's filter, field for field
 sameType<EventQuery, EventFilter>();
@@ -198,25 +197,6 @@ describe('real replies parse with the contract and with the document', () => {
   const teardown = new Teardown();
   const blank = { data: new Uint8Array(64 * 48 * 3), width: 64, height: 48 };
 
-  function event(id: string, startedAt: number, overrides: Partial<RecognitionEvent> = {}): RecognitionEvent {
-    return {
-      id,
-      cameraId: 'door',
-      trackId: 1,
-      label: 'ann',
-      known: true,
-      score: 0.8,
-      matcher: 'cosine',
-      startedAt,
-      endedAt: startedAt + 1000,
-      ended: true,
-      frames: 4,
-      bestFace: 0.5,
-      review: 'pending',
-      ...overrides,
-    };
-  }
-
   before(async () => {
     const temp = tempDir('facestream-contract-');
     teardown.add(temp.remove);
@@ -225,8 +205,8 @@ describe('real replies parse with the contract and with the document', () => {
     teardown.add(() => server.stop());
     const db = openDatabase(temp.dir);
     new EventsRepository(db).upsertMany([
-      event('ev_ann1', Date.UTC(2026, 0, 1, 10)),
-      event('ev_stranger1', Date.UTC(2026, 0, 1, 11), { label: 'unknown', known: false, trackId: 2, ended: false }),
+      recognitionEvent({ id: 'ev_ann1', startedAt: Date.UTC(2026, 0, 1, 10) }),
+      recognitionEvent({ id: 'ev_stranger1', startedAt: Date.UTC(2026, 0, 1, 11), label: 'unknown', known: false, trackId: 2, ended: false }),
     ]);
     db.close();
   });
