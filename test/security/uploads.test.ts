@@ -287,13 +287,14 @@ describe(
       // Three undecoded at once peaked at 6.5 GB before; two 39 MP photos in flight need about 1 GB.
       assert.ok(peak - start < 1500, `peak ${Math.round(peak)} MB from ${Math.round(start)} MB`);
       let rss = server.rssMb();
-      // V8 gives the photos' buffers back on its idle GC, some seconds after the burst
-      for (const end = Date.now() + 30_000; rss - start > 300 && Date.now() < end;) {
+      // V8 gives the photos' buffers back on its idle GC, some seconds after the burst (on a busy
+      // CI machine it has taken close to 30 s)
+      for (const end = Date.now() + 60_000; rss - start > 300 && Date.now() < end;) {
         await new Promise((resolve) => setTimeout(resolve, 500));
         rss = server.rssMb();
       }
       t.diagnostic(`RSS: ${Math.round(start)} MB at the start, peak ${Math.round(peak)} MB, ${Math.round(rss)} MB after the burst; statuses ${statuses.join(' ')}`);
-      assert.ok(rss - start <= 300, `RSS ${Math.round(rss)} MB, ${Math.round(rss - start)} MB above the start 30 s after the burst (peak ${Math.round(peak)} MB)`);
+      assert.ok(rss - start <= 300, `RSS ${Math.round(rss)} MB, ${Math.round(rss - start)} MB above the start 60 s after the burst (peak ${Math.round(peak)} MB)`);
       await pollUntil(() => uploadsLeft() === 0, 'no upload left', 5000, 20);
     });
   },
