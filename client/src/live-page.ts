@@ -103,11 +103,23 @@ export class LivePage {
     if (active) {
       // shown first, so that each tile has its size when its watch asks for a width
       this.applyView();
-      if (this.socket.connected) for (const cameraId of this.tiles.keys()) this.watch(cameraId);
+      if (this.canSend()) for (const cameraId of this.tiles.keys()) this.watch(cameraId);
       void this.refresh();
-    } else if (this.socket.connected) {
+    } else if (this.canSend()) {
       for (const cameraId of this.tiles.keys()) this.unwatch(cameraId);
     }
+  }
+
+  /**
+   * Whether a message can go out now. `connected` stays true until socket.io has seen the
+   * WebSocket close, but a server that stops sends its close first: from then the socket is
+   * CLOSING, and a send (a frame's ack finishing its decode, a watch after a resize) only makes
+   * the browser log "WebSocket is already in CLOSING or CLOSED state".
+   */
+  private canSend(): boolean {
+    if (!this.socket.connected) return false;
+    const transport = (this.socket.io.engine as { transport?: { ws?: { readyState: number } } } | undefined)?.transport;
+    return transport?.ws === undefined || transport.ws.readyState === WebSocket.OPEN;
   }
 
   /** Watches a camera at its tile's width (the server sends JPEGs at most that wide). */
@@ -124,7 +136,7 @@ export class LivePage {
 
   /** A tile was resized (the window, the large view): a watch again with its new width, when that changed enough. */
   private resized(cameraId: string): void {
-    if (!this.active || !this.socket.connected || !this.askedWidths.has(cameraId)) return;
+    if (!this.active || !this.canSend() || !this.askedWidths.has(cameraId)) return;
     const asked = this.askedWidths.get(cameraId) ?? null;
     const wanted = this.tiles.get(cameraId)?.wantedWidth() ?? null;
     if (wanted === null || wanted === asked) return;
@@ -144,7 +156,7 @@ export class LivePage {
     // nobody: the viewer state it would release went with the connection, and sending on the closed
     // WebSocket only makes the browser log an error
     const ack = () => {
-      if (this.socket.connected) drawn();
+      if (this.canSend()) drawn();
     };
     const tile = this.tiles.get(frame.cameraId);
     if (tile) tile.receive(frame, ack);
@@ -168,7 +180,7 @@ export class LivePage {
       if (this.cameras.has(id)) continue;
       tile.close();
       this.tiles.delete(id);
-      if (this.socket.connected) this.unwatch(id);
+      if (this.canSend()) this.unwatch(id);
     }
     const added: string[] = [];
     for (const camera of this.cameras.values()) {
@@ -183,7 +195,7 @@ export class LivePage {
     this.grid.hidden = this.cameras.size === 0;
     this.applyView();
     // once laid out, so that each watch asks for the tile's width
-    if (this.socket.connected && this.active) for (const cameraId of added) this.watch(cameraId);
+    if (this.canSend() && this.active) for (const cameraId of added) this.watch(cameraId);
   }
 
   private createTile(cameraId: string): CameraTile {
