@@ -1,18 +1,23 @@
 /**
  * `facestream bench encode [--runs n] [--data dir] [--json]`: what a live viewer's JPEG costs the
- * server. One 1920×1080 frame of the benchmark clip (decoded with ffmpeg), encoded by LiveHub's
- * own encoder (src/server/live.ts, the same quality settings) at the full width and at the widths
- * a tile asks for; ms per frame of wall time and of CPU time (every thread of the process, so
- * libvips' too), median of --runs. The "sharp resize" row is sharp scaling the full frame itself,
- * the way the encoder would without its sampled shrink, for comparison.
+ * server. One 1920×1080 frame of the benchmark clip (decoded with ffmpeg), encoded by the live
+ * view's encoder (src/server/jpeg.ts, the same quality settings) at the full width and at the
+ * widths a tile asks for; ms per frame of wall time, of CPU time (every thread of the process, so
+ * libvips' too) and of the main thread's busy time (its event loop's active time while the encode
+ * runs), median of --runs. Each width is encoded in process ("in process") and by the server's
+ * JPEG worker (src/server/jpeg-encoder.ts) from the frame in shared memory ("worker"), in the
+ * same run: the main thread's time is what the worker takes off it. The "sharp resize" row is
+ * sharp scaling the full frame itself, the way the encoder would without its sampled shrink.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import sharp from 'sharp';
 import { UsageError, parse, printJson, printTable, rounded } from '../src/cli/args.js';
 import type { Frame } from '../src/common/frame.js';
 import { locateFfmpeg, runFfmpeg } from '../src/ingest/ffmpeg.js';
-import { JPEG_QUALITY, encodeJpeg } from '../src/server/live.js';
+import { JPEG_QUALITY, encodeJpeg } from '../src/server/jpeg.js';
+import { JpegWorker } from '../src/server/jpeg-encoder.js';
 import { BENCH_CLIPS, benchDataDir } from './live.js';
 
 const WIDTH = 1920;
@@ -27,6 +32,7 @@ interface Row {
   width: number;
   wallMs: number;
   cpuMs: number;
+  mainThreadMs: number;
   shareOfFull: number;
 }
 
@@ -40,21 +46,33 @@ export async function benchEncode(argv: string[]): Promise<number> {
   const rgb = await runFfmpeg(ffmpeg.path, ['-ss', '1', '-i', clip, '-frames:v', '1', '-vf', `scale=${WIDTH}:${HEIGHT}`, '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1']);
   const data = new Uint8Array(rgb.buffer, rgb.byteOffset, rgb.byteLength);
   if (data.byteLength !== WIDTH * HEIGHT * 3) throw new Error(`ffmpeg gave ${data.byteLength} bytes for a ${WIDTH}×${HEIGHT} frame`);
-  const frame: Frame = {
+  const frameOf = (pixels: Uint8Array): Frame => ({
     cameraId: 'bench',
     seq: 0,
     ts: Date.now(),
     width: WIDTH,
     height: HEIGHT,
-    data,
-    slot: { buffer: data.buffer, acquire: () => undefined, release: () => undefined },
-  };
+    data: pixels,
+    slot: { buffer: pixels.buffer, acquire: () => undefined, release: () => undefined },
+  });
+  const frame = frameOf(data);
+  // the server's frames lie in shared slots, which the worker reads in place
+  const sharedPixels = new Uint8Array(new SharedArrayBuffer(data.byteLength));
+  sharedPixels.set(data);
+  const sharedFrame = frameOf(sharedPixels);
+  const worker = new JpegWorker();
 
   const full = await timeEncode(() => encodeJpeg(frame, WIDTH), runs);
-  const rows: Row[] = [{ encode: 'LiveHub', width: WIDTH, ...full, shareOfFull: 1 }];
-  for (const width of TILE_WIDTHS) {
-    const timed = await timeEncode(() => encodeJpeg(frame, width), runs);
-    rows.push({ encode: 'LiveHub', width, ...timed, shareOfFull: timed.cpuMs / full.cpuMs });
+  const rows: Row[] = [];
+  try {
+    for (const width of [WIDTH, ...TILE_WIDTHS]) {
+      const timed = width === WIDTH ? full : await timeEncode(() => encodeJpeg(frame, width), runs);
+      rows.push({ encode: 'in process', width, ...timed, shareOfFull: timed.cpuMs / full.cpuMs });
+      const inWorker = await timeEncode(() => worker.encode(sharedFrame, width), runs);
+      rows.push({ encode: 'worker', width, ...inWorker, shareOfFull: inWorker.cpuMs / full.cpuMs });
+    }
+  } finally {
+    worker.close();
   }
   const sharpResize = () =>
     sharp(data, { raw: { width: WIDTH, height: HEIGHT, channels: 3 } })
@@ -64,7 +82,7 @@ export async function benchEncode(argv: string[]): Promise<number> {
   const resized = await timeEncode(sharpResize, runs);
   rows.push({ encode: 'sharp resize', width: 480, ...resized, shareOfFull: resized.cpuMs / full.cpuMs });
 
-  const share480 = rows.find((row) => row.encode === 'LiveHub' && row.width === 480)?.shareOfFull ?? NaN;
+  const share480 = rows.find((row) => row.encode === 'in process' && row.width === 480)?.shareOfFull ?? NaN;
   const met = share480 <= TARGET_SHARE_480;
   if (values.json) {
     printJson({ frame: `${WIDTH}x${HEIGHT}`, clip: BENCH_CLIPS[0], runs, quality: JPEG_QUALITY, rows, target: { share480: TARGET_SHARE_480, measured: share480, met } });
@@ -72,27 +90,30 @@ export async function benchEncode(argv: string[]): Promise<number> {
   }
   process.stdout.write(`JPEG encode of one ${WIDTH}×${HEIGHT} frame (${BENCH_CLIPS[0]}), quality ${JPEG_QUALITY}, median of ${runs}\n`);
   printTable(
-    ['encode', 'width', 'wall ms', 'CPU ms', 'CPU vs full'],
-    rows.map((row) => [row.encode, row.width, rounded(row.wallMs, 2), rounded(row.cpuMs, 2), `${Math.round(row.shareOfFull * 100)}%`]),
+    ['encode', 'width', 'wall ms', 'CPU ms', 'main thread ms', 'CPU vs full'],
+    rows.map((row) => [row.encode, row.width, rounded(row.wallMs, 2), rounded(row.cpuMs, 2), rounded(row.mainThreadMs, 2), `${Math.round(row.shareOfFull * 100)}%`]),
   );
   process.stdout.write(`480 px tile: ${Math.round(share480 * 100)}% of the full frame's CPU (target ≤ ${TARGET_SHARE_480 * 100}%: ${met ? 'met' : 'NOT met'})\n`);
   return 0;
 }
 
-/** Median wall and CPU ms of `runs` encodes, one at a time, after a few to warm up. */
-async function timeEncode(encode: () => Promise<unknown>, runs: number): Promise<{ wallMs: number; cpuMs: number }> {
+/** Median wall, CPU and main-thread ms of `runs` encodes, one at a time, after a few to warm up. */
+async function timeEncode(encode: () => Promise<unknown>, runs: number): Promise<{ wallMs: number; cpuMs: number; mainThreadMs: number }> {
   for (let i = 0; i < 3; i++) await encode();
   const wall: number[] = [];
   const cpu: number[] = [];
+  const main: number[] = [];
   for (let i = 0; i < runs; i++) {
     const cpuBefore = process.cpuUsage();
+    const loopBefore = performance.eventLoopUtilization();
     const started = performance.now();
     await encode();
     wall.push(performance.now() - started);
+    main.push(performance.eventLoopUtilization(loopBefore).active);
     const used = process.cpuUsage(cpuBefore);
     cpu.push((used.user + used.system) / 1000);
   }
-  return { wallMs: median(wall), cpuMs: median(cpu) };
+  return { wallMs: median(wall), cpuMs: median(cpu), mainThreadMs: median(main) };
 }
 
 function median(values: number[]): number {

@@ -54,7 +54,7 @@ import { locateFfmpeg, runFfmpeg, waitForExit, type FfmpegInfo } from '../src/in
 import { startServer, type RunningServer } from '../src/app/compose.js';
 import { lineLogger } from '../src/common/logger.js';
 import type { Frame } from '../src/common/frame.js';
-import { encodeJpeg } from '../src/server/live.js';
+import { encodeJpeg } from '../src/server/jpeg.js';
 import {
   childProcesses,
   prepareClip,

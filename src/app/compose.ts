@@ -81,7 +81,8 @@ export async function startServer(config: Config, createSource: CameraSourceFact
         { role: 'embedder', load: () => workers.embedder.load() },
       ],
     });
-    const http = await startHttp({ config, bind, auth, cameras, gallery, events, system, health });
+    const onEncoderFailure = (error: Error) => logger.child({ module: 'live' }).error(error.message);
+    const http = await startHttp({ config, bind, auth, cameras, gallery, events, system, health, onEncoderFailure });
     parts.add(() => http.close());
     cameras.on('frame', (frame) => http.live.publish(frame));
     recorder.on('change', (change) => http.live.broadcastEvent(events.liveChange(change)));

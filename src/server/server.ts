@@ -17,6 +17,7 @@ import type { AccountsRepository } from '../storage/accounts.repository.js';
 import { createApp } from './app.js';
 import { Auth, hashPassword, type Principal } from './auth.js';
 import { eventsRouter } from './events.routes.js';
+import { JpegWorker } from './jpeg-encoder.js';
 import { LiveHub } from './live.js';
 import { peopleRouter } from './people.routes.js';
 import { systemRouter } from './system.routes.js';
@@ -52,6 +53,8 @@ export interface HttpDeps {
   system: SystemService;
   /** What GET /api/health adds to `status: ok`. */
   health: () => Omit<Health, 'status'>;
+  /** Told when the live view's JPEG worker failed (its frames are then encoded on the main thread). */
+  onEncoderFailure?: (error: Error) => void;
 }
 
 export interface HttpPart {
@@ -64,7 +67,7 @@ export interface HttpPart {
 }
 
 /** Serves the services on `config.server`'s host and port (0: a free one); resolves once listening. */
-export async function startHttp({ config, bind, auth, cameras, gallery, events, system, health }: HttpDeps): Promise<HttpPart> {
+export async function startHttp({ config, bind, auth, cameras, gallery, events, system, health, onEncoderFailure }: HttpDeps): Promise<HttpPart> {
   const { host, port } = config.server;
   let listeningPort = port;
   const security: WebSecurityOptions = {
@@ -83,9 +86,11 @@ export async function startHttp({ config, bind, auth, cameras, gallery, events, 
   const http = createServer(app);
   const io = new SocketServer(http, { serveClient: true, maxHttpBufferSize: 1e6, allowRequest: allowSocketRequest(security) });
   liveLogin(io, auth);
-  const live = new LiveHub(io, { statuses: () => cameras.statuses(), has: (id) => cameras.has(id), latency: (id) => cameras.latency(id) });
+  const jpegWorker = new JpegWorker(onEncoderFailure);
+  const live = new LiveHub(io, { statuses: () => cameras.statuses(), has: (id) => cameras.has(id), latency: (id) => cameras.latency(id) }, jpegWorker.encode);
   const close = () => {
     live.close();
+    jpegWorker.close();
     void io.close(); // closes the http server too
     http.closeAllConnections();
   };

@@ -19,7 +19,8 @@ import type { FrameMessage, LiveError } from '../../src/common/live-events.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { configSchema } from '../../src/config/schema.js';
 import { systemSchema } from '../../src/contract/system.js';
-import { ENCODE_WIDTHS, MAX_UNACKED, encodeWidth, sampledShrink } from '../../src/server/live.js';
+import { ENCODE_WIDTHS, MAX_UNACKED, encodeWidth } from '../../src/server/live.js';
+import { sampledShrink } from '../../src/server/jpeg.js';
 import { defined, samplePhoto, socketConnected, StillCamera, Teardown, tempDir } from '../helpers.js';
 import { either, messages, waitFor, waitUntil, type LiveClient } from '../support/wait.js';
 

@@ -1,0 +1,24 @@
+/**
+ * The JPEG worker thread (started by JpegWorker in jpeg-encoder.ts): encodes live frames read in
+ * place from the camera's shared frame slot and sends the JPEG back, transferred, not copied.
+ */
+import { parentPort } from 'node:worker_threads';
+import { encodeJpeg } from './jpeg.js';
+import type { JpegRequest, JpegResponse } from './jpeg-encoder.js';
+
+if (!parentPort) throw new Error('jpeg-worker.js runs in a worker thread (JpegWorker starts it)');
+const port = parentPort;
+
+port.on('message', (request: JpegRequest) => {
+  const { id, buffer, byteOffset, width, height, jpegWidth } = request;
+  const data = new Uint8Array(buffer, byteOffset, width * height * 3);
+  encodeJpeg({ data, width, height }, jpegWidth).then(
+    (encoded) => {
+      // sharp's buffer is memory libvips allocated, which cannot be transferred: one copy of a small JPEG, then moved
+      const jpeg = new Uint8Array(encoded.byteLength);
+      jpeg.set(encoded);
+      port.postMessage({ id, jpeg } satisfies JpegResponse, [jpeg.buffer]);
+    },
+    (error: unknown) => port.postMessage({ id, error: error instanceof Error ? error.message : String(error) } satisfies JpegResponse),
+  );
+});

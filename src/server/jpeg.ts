@@ -1,0 +1,62 @@
+/**
+ * The live view's JPEGs: an RGB frame (a camera's slot) encoded at the width a viewer's tile
+ * wants. Used in process (tests, stills) and inside the JPEG worker (jpeg-worker.ts), which the
+ * server runs so that encoding never occupies the main thread (see jpeg-encoder.ts).
+ */
+import sharp from 'sharp';
+import type { Frame } from '../common/frame.js';
+
+export const JPEG_QUALITY = 70;
+
+/** The pixels an encoder reads: a frame's data, or any RGB image. */
+export type RgbPixels = Pick<Frame, 'data' | 'width' | 'height'>;
+
+/** RGB frame → JPEG bytes, `width` pixels wide (the frame's own width, or less: scaled down keeping its aspect). */
+export type JpegEncoder = (frame: Frame, width: number) => Promise<Uint8Array>;
+
+/** The smallest whole shrink done by sampling (see encodeJpeg). */
+const SAMPLED_SHRINK_FROM = 3;
+
+/**
+ * sharp, reading the pixels in place (libvips' threads, off the event loop). A JPEG at a third of
+ * the frame's width or less is encoded from a sampled shrink (below) that sharp scales the rest
+ * of the way: sharp's own resize reads every pixel of the frame and costs about what the
+ * full-size encode does (7 ms at 1080p, `facestream bench encode`), so without it a small tile
+ * would save nothing. Between a third and the full width the shrink would read most of the frame
+ * too and save nothing over sharp, whose resize then costs about the full encode.
+ */
+export function encodeJpeg(frame: RgbPixels, width: number): Promise<Uint8Array> {
+  const factor = Math.min(Math.floor(frame.width / width), frame.height);
+  const source = factor >= SAMPLED_SHRINK_FROM ? sampledShrink(frame, factor) : frame;
+  const image = sharp(source.data, { raw: { width: source.width, height: source.height, channels: 3 } });
+  // libvips scales its kernels to the reduction, so linear is a triangle filter: 20% cheaper than lanczos3 and little aliasing
+  if (width < source.width) image.resize({ width, kernel: 'linear' });
+  return image.jpeg({ quality: JPEG_QUALITY, optimiseCoding: false }).toBuffer();
+}
+
+/**
+ * An RGB frame shrunk by a whole `factor` (2 or more): each pixel is the mean of the 2 × 2 pixels
+ * at the middle of its factor × factor block, so only 4 / factor² of the frame is read (a true
+ * box filter at 2, a sample of each block above; a live view at a quarter of the width shows no
+ * difference worth the full read).
+ */
+export function sampledShrink(frame: RgbPixels, factor: number): { data: Uint8Array; width: number; height: number } {
+  const { data: src, width: srcWidth } = frame;
+  const width = Math.floor(frame.width / factor);
+  const height = Math.floor(frame.height / factor);
+  const out = new Uint8Array(width * height * 3);
+  const offset = Math.max(0, (factor >> 1) - 1); // the 2 × 2 pixels nearest the block's centre
+  const row = srcWidth * 3;
+  const step = factor * 3;
+  let o = 0;
+  for (let y = 0; y < height; y++) {
+    let i = ((y * factor + offset) * srcWidth + offset) * 3;
+    for (let x = 0; x < width; x++, i += step, o += 3) {
+      const j = i + row;
+      out[o] = (src[i] + src[i + 3] + src[j] + src[j + 3] + 2) >> 2;
+      out[o + 1] = (src[i + 1] + src[i + 4] + src[j + 1] + src[j + 4] + 2) >> 2;
+      out[o + 2] = (src[i + 2] + src[i + 5] + src[j + 2] + src[j + 5] + 2) >> 2;
+    }
+  }
+  return { data: out, width, height };
+}
