@@ -1,6 +1,6 @@
 /**
  * `facestream bench stream [--cameras 1,4] [--resolution 480|1080] [--seconds 15] [--data dir]
- * [--skip-baseline] [--json]` (`npm run bench:stream`; `bench:stream:site` runs `--cameras 1,4,8,16`,
+ * [--skip-baseline] [--ingest worker|main] [--json]` (`npm run bench:stream`; `bench:stream:site` runs `--cameras 1,4,8,16`,
  * `bench:stream:1080` runs `--cameras 4 --resolution 1080`): the live path end to end on this
  * machine, as a curve over camera counts.
  *
@@ -48,8 +48,7 @@ import { UsageError, parse, printJson, rounded } from '../src/cli/args.js';
 import { configSchema } from '../src/config/schema.js';
 import { cameraListSchema } from '../src/contract/cameras.js';
 import type { CameraStatus, LiveFace } from '../src/common/live-events.js';
-import { createCameraSource } from '../src/cameras/camera-source.js';
-import { SlotPool } from '../src/common/slot-pool.js';
+import { CameraSources } from '../src/cameras/camera-source.js';
 import { locateFfmpeg, runFfmpeg, waitForExit, type FfmpegInfo } from '../src/ingest/ffmpeg.js';
 import { startServer, type RunningServer } from '../src/app/compose.js';
 import { lineLogger } from '../src/common/logger.js';
@@ -104,6 +103,8 @@ interface StreamOptions {
   reference: string;
   skipBaseline: boolean;
   json: boolean;
+  /** Where cameras' frames are read: the frame pipe worker (as `facestream serve` does) or the main thread (the way before it). */
+  ingest: 'worker' | 'main';
 }
 
 type Progress = (line: string) => void;
@@ -134,11 +135,13 @@ export async function benchStream(argv: string[]): Promise<number> {
     const rtsp = await startRtspServer();
     cleanups.push(() => rtsp.stop());
     const serverLog: string[] = [];
-    // as `facestream serve` wires it: one pool of frame rings for all cameras
-    const framePool = new SlotPool();
+    // as `facestream serve` wires them (but with --ingest main)
+    const cameraSources = new CameraSources(undefined, { onFailure: (error) => serverLog.push(error.message), readOnMainThread: options.ingest === 'main' });
+    cleanups.push(() => cameraSources.close());
+    progress(`camera frames read ${options.ingest === 'worker' ? 'by the frame pipe worker' : 'on the main thread (--ingest main)'}`);
     const server = await startServer(
       configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir: gallery }),
-      (camera) => createCameraSource(camera, () => undefined, { framePool }),
+      cameraSources.create,
       lineLogger((line) => serverLog.push(line)),
     );
     cleanups.push(() => server.stop());
@@ -180,8 +183,12 @@ function streamOptions(argv: string[]): StreamOptions {
     data: { type: 'string' },
     'skip-baseline': { type: 'boolean' },
     json: { type: 'boolean' },
+    ingest: { type: 'string' },
   });
   const seconds = benchSeconds(values.seconds);
+  const ingest = values.ingest ?? 'worker';
+  if (ingest !== 'worker' && ingest !== 'main')
+    throw new UsageError(`--ingest ${ingest}: give worker (the frame pipe worker, the default) or main (ffmpeg's stdout read on the main thread)`);
   const camerasText = values.cameras ?? '1,4';
   const steps = camerasText.split(',').map((part) => Number(part.trim()));
   if (steps.length === 0 || steps.some((n) => !Number.isInteger(n) || n < 1 || n > MAX_CAMERAS) || new Set(steps).size !== steps.length) {
@@ -198,7 +205,7 @@ function streamOptions(argv: string[]): StreamOptions {
   for (const file of needed) {
     if (!existsSync(file)) throw new UsageError(`${file} not found: bench stream needs the shared clips (--data <dir>, FACESTREAM_DATA or ../shared/data)`);
   }
-  return { seconds, steps, resolution, videoDir, reference, skipBaseline: values['skip-baseline'] ?? false, json: values.json ?? false };
+  return { seconds, steps, resolution, videoDir, reference, skipBaseline: values['skip-baseline'] ?? false, json: values.json ?? false, ingest };
 }
 
 /**

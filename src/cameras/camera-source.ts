@@ -7,6 +7,39 @@ import type { CameraState } from '../common/live-events.js';
 import type { CameraConfig } from '../config/schema.js';
 import type { CameraSource, Frame } from '../common/frame.js';
 import { Camera, type CameraLog, type CameraOptions } from '../ingest/camera.js';
+import { SlotPool } from '../common/slot-pool.js';
+import { FramePipe } from '../ingest/frame-pipe.js';
+import type { CameraSourceFactory } from './camera-registry.js';
+
+/**
+ * Camera sources as `facestream serve` makes them: one pool of frame rings for all cameras (a
+ * deleted or restarted camera's ring serves the next, see common/slot-pool.ts) and one frame
+ * pipe worker that reads every camera's frames into them off the main thread (ingest/frame-pipe.ts).
+ */
+export class CameraSources {
+  readonly framePool = new SlotPool();
+  /** Absent with `readOnMainThread` (the way before the worker, for a comparison in `bench stream --ingest main`). */
+  readonly framePipe: FramePipe | undefined;
+
+  /**
+   * @param logFor   where a camera's log entries go, by camera id (dropped by default)
+   * @param options  `onFailure`: told when the frame pipe worker failed (cameras then read on the main thread)
+   */
+  constructor(
+    private readonly logFor: (cameraId: string) => (entry: CameraLog) => void = () => () => undefined,
+    options: { onFailure?: (error: Error) => void; readOnMainThread?: boolean } = {},
+  ) {
+    this.framePipe = options.readOnMainThread ? undefined : new FramePipe(options.onFailure);
+  }
+
+  readonly create: CameraSourceFactory = (config) =>
+    createCameraSource(config, this.logFor(config.id), { framePool: this.framePool, ...(this.framePipe ? { framePipe: this.framePipe } : {}) });
+
+  /** Ends the frame pipe worker, once the cameras are stopped. */
+  close(): Promise<void> {
+    return this.framePipe?.close() ?? Promise.resolve();
+  }
+}
 
 /**
  * @param log     where the camera's log entries go (dropped by default)

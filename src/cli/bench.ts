@@ -44,7 +44,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   if (kind === 'api') return (await harness<{ benchApi: BenchRun }>('api')).benchApi(rest);
   if (kind === 'encode') return (await harness<{ benchEncode: BenchRun }>('encode')).benchEncode(rest);
   throw new UsageError(
-    'bench takes accuracy, vision, gallery, stream, api or encode: facestream bench accuracy --pairs pairs.csv | bench vision | bench gallery | bench stream [--cameras 1,4,8,16] [--resolution 480|1080] [--seconds N] [--json] | bench api | bench encode',
+    'bench takes accuracy, vision, gallery, stream, api or encode: facestream bench accuracy --pairs pairs.csv | bench vision | bench gallery | bench stream [--cameras 1,4,8,16] [--resolution 480|1080] [--seconds N] [--ingest worker|main] [--json] | bench api | bench encode',
   );
 }
 

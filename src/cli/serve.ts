@@ -5,10 +5,9 @@
  */
 import { startServer, type RunningServer } from '../app/compose.js';
 import { createLogger, logLevelFrom, type Logger } from '../common/logger.js';
-import { SlotPool } from '../common/slot-pool.js';
 import { ConfigError, loadConfig } from '../config/load.js';
-import type { CameraConfig, Config } from '../config/schema.js';
-import { createCameraSource } from '../cameras/camera-source.js';
+import type { Config } from '../config/schema.js';
+import { CameraSources } from '../cameras/camera-source.js';
 import { redactText } from '../ingest/ffmpeg-args.js';
 import { UsageError, parse } from './args.js';
 
@@ -34,19 +33,22 @@ export async function serveCommand(argv: string[]): Promise<number> {
   const config = serveConfig(values);
   const logger = serveLogger();
   let running;
+  const sources = new CameraSources(
+    (cameraId) => {
+      const log = logger.child({ module: 'ingest', cameraId });
+      return (entry) => log[entry.level](`camera ${entry.cameraId}: ${entry.message}`);
+    },
+    { onFailure: (error) => logger.child({ module: 'ingest' }).error(error.message) },
+  );
   try {
-    // one pool of frame rings for all cameras: a deleted or restarted camera's ring serves the next
-    const framePool = new SlotPool();
-    const cameraSource = (camera: CameraConfig) => {
-      const log = logger.child({ module: 'ingest', cameraId: camera.id });
-      return createCameraSource(camera, (entry) => log[entry.level](`camera ${entry.cameraId}: ${entry.message}`), { framePool });
-    };
-    running = await startServer(config, cameraSource, logger);
+    running = await startServer(config, sources.create, logger);
   } catch (error) {
+    await sources.close();
     throw new UsageError((error as Error).message);
   }
   logger.info(`serving on ${running.url} (data in ${config.dataDir}); stop with Ctrl-C`);
   await untilStopped(running, logger);
+  await sources.close();
   return 0;
 }
 

@@ -71,7 +71,7 @@ export class SlotPool {
 }
 
 /** A slot of a FrameRing: its memory and how many hold it (the reader while it fills it, then each stage that keeps the frame). */
-class RingSlot implements FrameSlot {
+export class RingSlot implements FrameSlot {
   /** The whole slot as bytes, for the reader to fill. */
   readonly bytes: Uint8Array;
   private holders = 0;
@@ -79,6 +79,8 @@ class RingSlot implements FrameSlot {
   constructor(
     readonly buffer: SharedArrayBuffer | ArrayBuffer,
     private readonly ring: FrameRing,
+    /** Its place in the ring (a reader in another thread is told which slot to fill by it). */
+    readonly index: number,
   ) {
     this.bytes = new Uint8Array(buffer);
   }
@@ -130,7 +132,12 @@ export class FrameRing {
   ) {
     this.pool = memory.shared ? memory.pool : undefined;
     const buffer = (): SharedArrayBuffer | ArrayBuffer => (!memory.shared ? new ArrayBuffer(slotBytes) : this.pool ? this.pool.take(slotBytes) : new SharedArrayBuffer(slotBytes));
-    this.slots = Array.from({ length: size }, () => new RingSlot(buffer(), this));
+    this.slots = Array.from({ length: size }, (_, index) => new RingSlot(buffer(), this, index));
+  }
+
+  /** Each slot's memory, by index: what a reader in another thread fills. */
+  get buffers(): (SharedArrayBuffer | ArrayBuffer)[] {
+    return this.slots.map((slot) => slot.buffer);
   }
 
   /** Slots somebody holds. */

@@ -27,6 +27,7 @@ import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import { ffmpegArgs, filePath, fitWithin, outputFps, redactText, redactUrl, sourceKind, type SourceSpec, type SourceKind } from './ffmpeg-args.js';
 import { locateFfmpeg, stopChild, type FfmpegInfo } from './ffmpeg.js';
+import type { FramePipe } from './frame-pipe.js';
 import { FrameReader } from './frame-reader.js';
 import { DEFAULT_PROBE_TIMEOUT_MS, probeSource, type SourceInfo } from './probe.js';
 import type { Frame } from '../common/frame.js';
@@ -102,11 +103,14 @@ export interface CameraOptions {
   framePoolSize?: number;
   /** Ring memory shared with the other cameras (reused after a restart or a removal); a new ring each start when absent. */
   framePool?: SlotPool;
+  /** Read ffmpeg's frames off the main thread through this pipe (one for all cameras, see frame-pipe.ts); its stdout on the main thread when absent. */
+  framePipe?: FramePipe;
   /** stderr lines passed on as log events per 10 s, the rest counted; default 20. */
   maxLogLinesPer10s?: number;
 }
 
-type FfmpegChild = ChildProcessByStdio<null, Readable, Readable>;
+/** ffmpeg as a camera runs it: its stdout is null when it writes to a frame pipe's FIFO. */
+type FfmpegChild = ChildProcessByStdio<null, Readable | null, Readable>;
 
 const STDERR_TAIL_LINES = 30;
 
@@ -326,7 +330,10 @@ export class Camera extends EventEmitter<CameraEvents> {
   }
 
   private spawnFfmpeg(ffmpeg: FfmpegInfo, args: string[], output: { width: number; height: number }, info: SourceInfo, generation: number): void {
-    const child = spawn(ffmpeg.path, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const pipe = this.options.framePipe;
+    const fifo = pipe?.createFifo() ?? null;
+    // stdin ignored, stderr piped, stdout the FIFO or a pipe: the typings cannot follow a stdio array chosen at run time
+    const child = spawn(ffmpeg.path, args, { stdio: ['ignore', fifo ? fifo.fd : 'pipe', 'pipe'] }) as FfmpegChild;
     this.child = child;
     const stderrTail: string[] = [];
     let partialLine = '';
@@ -349,7 +356,9 @@ export class Camera extends EventEmitter<CameraEvents> {
       this.onFrame(frame);
     });
     this.reader = reader;
-    reader.attach(child.stdout);
+    // read off the main thread when the pipe could make a FIFO; its stream ends once ffmpeg has exited and every frame was emitted
+    const drained = pipe && fifo ? reader.attachPipe(pipe, fifo) : null;
+    if (child.stdout) reader.attach(child.stdout);
 
     child.stderr.setEncoding('utf8').on('data', (text: string) => {
       const lines = (partialLine + text).split(/\r?\n/);
@@ -370,7 +379,8 @@ export class Camera extends EventEmitter<CameraEvents> {
     });
 
     this.childDone = new Promise<void>((resolve) => {
-      child.on('close', (code, signal) => {
+      child.on('close', (code, signal) => void untilDrained(drained).then(() => closed(code, signal)));
+      const closed = (code: number | null, signal: NodeJS.Signals | null) => {
         reader.release(); // frames still held go back to the pool as their holders release them
         this.framesDroppedBefore += reader.framesDropped;
         if (this.reader === reader) this.reader = null;
@@ -400,7 +410,7 @@ export class Camera extends EventEmitter<CameraEvents> {
         }
         this.log(problem.retry ? 'warn' : 'error', `ffmpeg exited (${signal ?? `code ${code}`}) after ${runFrames} frames: ${problem.reason}`);
         this.ended(problem, liveMs);
-      });
+      };
     });
   }
 
@@ -487,4 +497,18 @@ export class Camera extends EventEmitter<CameraEvents> {
       this.launch(generation);
     }, delay);
   }
+}
+
+/**
+ * How long a stopped ffmpeg's last frames may take to come through the frame pipe worker: they
+ * are already in the FIFO, so this only bounds a worker that stopped answering.
+ */
+const PIPE_DRAIN_MS = 2000;
+
+/** Resolves once a frame pipe reader's stream has ended (every frame emitted), or after PIPE_DRAIN_MS; at once when there is none. */
+function untilDrained(drained: Promise<unknown> | null): Promise<void> {
+  if (!drained) return Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<void>((resolve) => (timer = setTimeout(resolve, PIPE_DRAIN_MS)));
+  return Promise.race([drained.then(() => undefined), timeout]).finally(() => clearTimeout(timer));
 }

@@ -15,13 +15,21 @@
  * frames later); when every slot is held, the next frame's bytes are read and dropped, and
  * counted in `framesDropped`, rather than overwriting a frame someone reads.
  *
+ * Read off the main thread (`attachPipe`, see frame-pipe.ts), the same happens in the frame pipe
+ * worker: the reader grants it every free slot of the ring, in ring order (each held by the
+ * reader, as the slot being filled is), the worker copies ffmpeg's bytes into them in that order
+ * and reports each whole frame, and the reader emits it here as above and grants what came free
+ * meanwhile. So a frame is dropped, and counted, exactly when every slot is held, as above; a
+ * grant fewer would drop frames while the main thread is busy.
+ *
  * With a `pool` (one for all cameras, made where the cameras are made), the ring comes from it
  * and goes back on release(): a camera's ring is 12 frames, 33 MB at 1280×720, and allocating
  * one per ffmpeg start made RSS rise (see common/slot-pool.ts).
  */
 import type { Readable } from 'node:stream';
 import type { Frame } from '../common/frame.js';
-import { FrameRing, type SlotPool } from '../common/slot-pool.js';
+import { FrameRing, type RingSlot, type SlotPool } from '../common/slot-pool.js';
+import type { Fifo, FramePipe, PipeReader } from './frame-pipe.js';
 
 export interface FrameReaderOptions {
   width: number;
@@ -55,12 +63,15 @@ export class FrameReader {
   private readonly identity: Pick<Frame, 'cameraId' | 'sourceWidth' | 'sourceHeight'>;
   private readonly firstSeq: number;
   /** The slot being filled; null at a frame boundary, or while a frame with no free slot is skipped. */
-  private filling: ReturnType<FrameRing['take']> = null;
+  private filling: RingSlot | null = null;
   private filled = 0;
   private count = 0;
   private dropped = 0;
   private detachFrom: (() => void) | null = null;
   private released = false;
+  /** Slots granted to the frame pipe worker and not reported yet, by ring index; each held by this reader. */
+  private readonly granted = new Map<number, RingSlot>();
+  private pipeReader: PipeReader | null = null;
 
   constructor(options: FrameReaderOptions, onFrame: (frame: Frame) => void) {
     const { width, height } = options;
@@ -113,13 +124,61 @@ export class FrameReader {
         this.dropped += 1;
         continue;
       }
-      const frame: Frame = { ...this.identity, seq: this.firstSeq + this.count, ts, width: this.width, height: this.height, data: slot.bytes, slot };
-      this.count += 1;
-      try {
-        this.onFrame(frame);
-      } finally {
-        slot.release(); // the reader's own hold: whoever kept the frame acquired it meanwhile
-      }
+      this.emitFrame(slot, ts);
+    }
+  }
+
+  private emitFrame(slot: RingSlot, ts: number): void {
+    const frame: Frame = { ...this.identity, seq: this.firstSeq + this.count, ts, width: this.width, height: this.height, data: slot.bytes, slot };
+    this.count += 1;
+    try {
+      this.onFrame(frame);
+    } finally {
+      slot.release(); // the reader's own hold: whoever kept the frame acquired it meanwhile
+    }
+  }
+
+  /**
+   * Reads ffmpeg's output from `fifo` in the frame pipe worker (frame-pipe.ts). Resolves when the
+   * stream has ended and every frame before the end was emitted (the reader keeps its slots
+   * until release()). Needs a ring in shared memory.
+   */
+  attachPipe(pipe: FramePipe, fifo: Fifo): Promise<{ error?: string }> {
+    this.detach();
+    const buffers = this.ring.buffers;
+    if (!buffers.every((buffer) => buffer instanceof SharedArrayBuffer)) throw new Error('a frame pipe fills shared slots: make the reader with shared: true');
+    return new Promise((resolve) => {
+      const reader = pipe.open(fifo, this.frameBytes, buffers, {
+        filled: (index, ts) => {
+          const slot = this.granted.get(index);
+          this.granted.delete(index);
+          if (!slot) return;
+          if (this.released) {
+            slot.release();
+            return;
+          }
+          this.emitFrame(slot, ts);
+          this.grantSlots();
+        },
+        dropped: () => {
+          this.dropped += 1;
+          this.grantSlots(); // a slot may have come free meanwhile
+        },
+        ended: (error) => resolve(error ? { error } : {}),
+      });
+      this.pipeReader = reader;
+      this.grantSlots();
+    });
+  }
+
+  /** Grants the pipe's reader every free slot. */
+  private grantSlots(): void {
+    const reader = this.pipeReader;
+    while (reader && !this.released) {
+      const slot = this.ring.take();
+      if (!slot) return; // every slot is held: the worker drops frames until one comes free
+      this.granted.set(slot.index, slot);
+      reader.grant(slot.index);
     }
   }
 
@@ -147,6 +206,17 @@ export class FrameReader {
     this.released = true;
     this.filling?.release(); // a frame cut short by the stream's end
     this.filling = null;
+    const pipeReader = this.pipeReader;
+    this.pipeReader = null;
+    if (pipeReader) {
+      // granted slots go back only once the worker writes to them no more
+      void pipeReader.close().then(() => {
+        for (const slot of this.granted.values()) slot.release();
+        this.granted.clear();
+        this.ring.close();
+      });
+      return;
+    }
     this.ring.close();
   }
 }

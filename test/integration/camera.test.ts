@@ -11,10 +11,15 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync } from 'node:fs';
+import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import type { Frame } from '../../src/common/frame.js';
 import { Camera, type StreamStatus } from '../../src/ingest/camera.js';
+import { FramePipe } from '../../src/ingest/frame-pipe.js';
+import { FrameReader } from '../../src/ingest/frame-reader.js';
 import { FfmpegNotFoundError, locateFfmpeg, runFfmpeg, stopChild, type FfmpegInfo } from '../../src/ingest/ffmpeg.js';
 import { probeSource } from '../../src/ingest/probe.js';
 import { freePort, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../support/loopback-streams.js';
@@ -359,6 +364,95 @@ describe('start/stop cycles', () => {
     assert.match(status.reason ?? '', /ended/);
     assert.ok(status.framesIn >= 2 * CLIP_FPS * 0.8 && status.framesIn <= 2 * CLIP_FPS + 2, `framesIn ${status.framesIn}`);
     assert.deepEqual(cameraChildren(), []);
+    await cam.stop();
+  });
+});
+
+describe('frames read off the main thread (the frame pipe worker)', () => {
+  /** The frames of the clip as `read` delivers them, one SHA-256 each, in order. */
+  async function clipFrameHashes(read: (reader: FrameReader, child: ChildProcess) => Promise<unknown>, stdout: 'pipe' | number): Promise<string[]> {
+    const hashes: string[] = [];
+    const reader = new FrameReader({ width: 320, height: 240, poolSize: 4 }, (frame) => hashes.push(createHash('sha256').update(frame.data).digest('hex')));
+    const child = spawn(ffmpeg.path, ['-v', 'error', '-i', clip, '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1'], { stdio: ['ignore', stdout, 'ignore'] });
+    processes.add(child);
+    await read(reader, child);
+    reader.release();
+    return hashes;
+  }
+
+  test('the worker delivers the same frames, byte for byte, as ffmpeg stdout read on the main thread', async () => {
+    const pipe = new FramePipe();
+    teardown.add(() => pipe.close());
+    const fromStdout = await clipFrameHashes(async (reader, child) => {
+      reader.attach(defined(child.stdout, 'stdout'));
+      await new Promise((resolve) => child.once('close', resolve));
+    }, 'pipe');
+    const fifo = defined(pipe.createFifo(), 'a FIFO (mkfifo)');
+    const fromPipe = await clipFrameHashes((reader) => reader.attachPipe(pipe, fifo), fifo.fd);
+    assert.equal(fromStdout.length, 2 * CLIP_FPS);
+    assert.deepEqual(fromPipe, fromStdout);
+    assert.equal(existsSync(fifo.path), false, 'the FIFO is removed once the worker has it open');
+  });
+
+  test('with every slot held the worker drops frames, counted, and never writes over a frame someone holds', async () => {
+    const pipe = new FramePipe();
+    teardown.add(() => pipe.close());
+    const held: { frame: Frame; hash: string }[] = [];
+    const reader = new FrameReader({ width: 320, height: 240, poolSize: 3 }, (frame) => {
+      frame.slot.acquire(); // kept: never released until the end of the test
+      held.push({ frame, hash: createHash('sha256').update(frame.data).digest('hex') });
+    });
+    const fifo = defined(pipe.createFifo(), 'a FIFO (mkfifo)');
+    const child = spawn(ffmpeg.path, ['-v', 'error', '-i', clip, '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1'], { stdio: ['ignore', fifo.fd, 'ignore'] });
+    processes.add(child);
+    await reader.attachPipe(pipe, fifo);
+    assert.equal(held.length, 3, 'one frame per slot');
+    assert.equal(reader.framesDropped, 2 * CLIP_FPS - 3);
+    for (const { frame, hash } of held) assert.equal(createHash('sha256').update(frame.data).digest('hex'), hash, `frame ${frame.seq} unchanged`);
+    reader.release();
+    for (const { frame } of held) frame.slot.release();
+  });
+
+  test('a looping file camera read by the worker goes live, and a stopped one leaves no FIFO and no child', async () => {
+    const pipe = new FramePipe();
+    teardown.add(() => pipe.close());
+    const fifos = () => readdirSync(os.tmpdir()).filter((name) => name.startsWith(`facestream-frames-${process.pid}-`));
+    const cam = camera('piped', clip, { framePipe: pipe });
+    cam.start();
+    const frames = await collectFrames(cam, 30, 15_000);
+    assert.ok(frames.every((f) => f.width === 320 && f.height === 240 && f.bytes === 320 * 240 * 3));
+    assert.deepEqual(
+      frames.map((f) => f.seq),
+      frames.map((_, i) => frames[0].seq + i),
+      'every frame, in order',
+    );
+    await cam.stop();
+    cameras.delete(cam);
+    assert.deepEqual(cameraChildren(), []);
+    assert.deepEqual(fifos(), []);
+  });
+
+  test('a file with loop: false read by the worker ends with all of its frames', async () => {
+    const pipe = new FramePipe();
+    teardown.add(() => pipe.close());
+    const cam = camera('piped-once', clip, { source: { url: clip, loop: false }, framePipe: pipe });
+    cam.start();
+    const status = await waitForState(cam, 'failed', 15_000);
+    assert.match(status.reason ?? '', /ended/);
+    assert.equal(status.framesIn, 2 * CLIP_FPS, 'the last frames come through the worker before the camera ends');
+    await cam.stop();
+  });
+
+  test('a pipe whose worker dies says so once, and cameras then read ffmpeg stdout on the main thread', async () => {
+    const failures: Error[] = [];
+    const pipe = new FramePipe((error) => failures.push(error), new URL('../support/exiting-worker.js', import.meta.url));
+    teardown.add(() => pipe.close());
+    const cam = camera('pipe-dies', clip, { framePipe: pipe, firstFrameTimeoutMs: 2000 });
+    cam.start();
+    await collectFrames(cam, 10, 20_000);
+    assert.equal(failures.length, 1);
+    assert.match(failures[0].message, /read on the main thread from now on: the frame pipe worker exited with code 3/);
+    assert.equal(pipe.usable, false);
     await cam.stop();
   });
 });

@@ -10,7 +10,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { io as connect } from 'socket.io-client';
 import { configSchema } from '../../src/config/schema.js';
-import { createCameraSource } from '../../src/cameras/camera-source.js';
+import { CameraSources } from '../../src/cameras/camera-source.js';
 import { locateFfmpeg, runFfmpeg } from '../../src/ingest/ffmpeg.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
@@ -41,7 +41,10 @@ describe('events from played clips', { skip: available ? false : skipMessage('vi
     dir = mkdtempSync(path.join(os.tmpdir(), 'facestream-clip-events-'));
     teardown.add(() => rmSync(dir, { recursive: true, force: true }));
     const config = configSchema.parse({ server: { port: 0 }, dataDir: path.join(dir, 'data') });
-    server = await startServer(config, (camera) => createCameraSource(camera), silentLogger());
+    // the cameras as `facestream serve` makes them: frames read by the frame pipe worker
+    const sources = new CameraSources();
+    teardown.add(() => sources.close());
+    server = await startServer(config, sources.create, silentLogger());
     teardown.add(() => server.stop());
     teardown.add(() => {
       for (const socket of sockets) socket.close();

@@ -12,7 +12,7 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { LabeledFrame } from '../../src/pipeline/vision-pipeline.js';
 import { configSchema } from '../../src/config/schema.js';
-import { createCameraSource } from '../../src/cameras/camera-source.js';
+import { CameraSources } from '../../src/cameras/camera-source.js';
 import { FfmpegNotFoundError, locateFfmpeg, runFfmpeg, type FfmpegInfo } from '../../src/ingest/ffmpeg.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
@@ -57,7 +57,10 @@ describe('full resolution where it matters: a far face at 1080p, detected at 640
     work = tempDir('facestream-fullres-');
     teardown.add(() => work.remove());
     const config = configSchema.parse({ server: { port: 0 }, dataDir: path.join(work.dir, 'data') });
-    server = await startServer(config, (camera) => createCameraSource(camera), silentLogger());
+    // the cameras as `facestream serve` makes them: frames read by the frame pipe worker
+    const sources = new CameraSources();
+    teardown.add(() => sources.close());
+    server = await startServer(config, sources.create, silentLogger());
     teardown.add(() => server.stop());
   });
 

@@ -25,9 +25,8 @@ import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import { io as connect, type Socket } from 'socket.io-client';
 import type { LiveClientEvents, LiveServerEvents } from '../../src/common/live-events.js';
-import { SlotPool } from '../../src/common/slot-pool.js';
 import { configSchema } from '../../src/config/schema.js';
-import { createCameraSource } from '../../src/cameras/camera-source.js';
+import { CameraSources } from '../../src/cameras/camera-source.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { childProcesses } from '../support/loopback-streams.js';
@@ -60,10 +59,10 @@ describe('cameras added and deleted leave no memory behind', { skip }, () => {
     work = tempDir('facestream-camera-memory-');
     teardown.add(work.remove);
     const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir: path.join(work.dir, 'data') });
-    // as `facestream serve` wires it: one pool of frame rings for all cameras
-    const framePool = new SlotPool();
-    // the cameras' log: createCameraSource's default, which drops it
-    server = await startServer(config, (camera) => createCameraSource(camera, undefined, { framePool }), silentLogger());
+    // as `facestream serve` wires them: one pool of frame rings and one frame pipe worker for all cameras (their log dropped)
+    const sources = new CameraSources();
+    teardown.add(() => sources.close());
+    server = await startServer(config, sources.create, silentLogger());
     teardown.add(() => server.stop());
     socket = connect(`${server.url}/live`, { transports: ['websocket'], reconnection: false });
     teardown.add(() => socket.close());
