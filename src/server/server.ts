@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Server as SocketServer } from 'socket.io';
 import type { CameraRegistry } from '../cameras/camera-registry.js';
 import type { Config } from '../config/schema.js';
+import type { IntegrationsState } from '../contract/integrations.js';
 import type { EventsService } from '../services/events.service.js';
 import type { GalleryService } from '../services/gallery.service.js';
 import type { SystemService } from '../services/system.service.js';
@@ -17,6 +18,7 @@ import type { AccountsRepository } from '../storage/accounts.repository.js';
 import { createApp } from './app.js';
 import { Auth, hashPassword, type Principal } from './auth.js';
 import { eventsRouter } from './events.routes.js';
+import { integrationsRouter } from './integrations.routes.js';
 import { LiveHub } from './live.js';
 import { peopleRouter } from './people.routes.js';
 import { systemRouter } from './system.routes.js';
@@ -50,6 +52,8 @@ export interface HttpDeps {
   gallery: GalleryService;
   events: EventsService;
   system: SystemService;
+  /** What GET /api/integrations answers. */
+  integrations: () => IntegrationsState;
   /** What GET /api/health adds to `status: ok`. */
   health: () => Omit<Health, 'status'>;
 }
@@ -64,7 +68,7 @@ export interface HttpPart {
 }
 
 /** Serves the services on `config.server`'s host and port (0: a free one); resolves once listening. */
-export async function startHttp({ config, bind, auth, cameras, gallery, events, system, health }: HttpDeps): Promise<HttpPart> {
+export async function startHttp({ config, bind, auth, cameras, gallery, events, system, integrations, health }: HttpDeps): Promise<HttpPart> {
   const { host, port } = config.server;
   let listeningPort = port;
   const security: WebSecurityOptions = {
@@ -78,7 +82,7 @@ export async function startHttp({ config, bind, auth, cameras, gallery, events, 
     auth,
     webSecurity: security,
     health,
-    routers: [eventsRouter(events), peopleRouter(gallery, path.join(config.dataDir, UPLOADS_DIR)), systemRouter(system)],
+    routers: [eventsRouter(events), peopleRouter(gallery, path.join(config.dataDir, UPLOADS_DIR)), systemRouter(system), integrationsRouter(integrations)],
   });
   const http = createServer(app);
   const io = new SocketServer(http, { serveClient: true, maxHttpBufferSize: 1e6, allowRequest: allowSocketRequest(security) });
