@@ -4,7 +4,8 @@
  * availability, state and Home Assistant discovery; people and cameras removed take their
  * entities with them, also stale ones from before; a broker killed with SIGKILL mid-run loses
  * no event message and reorders none, the queue is bounded, and the state is republished when
- * the broker is back; facestream killed with SIGKILL leaves `offline` (its last will).
+ * the broker is back; mqtts:// with a CA file; facestream killed with SIGKILL leaves `offline`
+ * (its last will).
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -19,7 +20,7 @@ import type { RecordedChange } from '../../src/events/recorder.js';
 import { SnapshotStore } from '../../src/events/snapshots.js';
 import { MqttIntegration } from '../../src/integrations/mqtt.js';
 import { ROOT, Teardown, defined, recognitionEvent, tempDir } from '../helpers.js';
-import { Broker, GatedProxy, NO_MOSQUITTO, Subscriber, mosquittoPath, type Received } from '../support/mqtt-broker.js';
+import { Broker, GatedProxy, NO_MOSQUITTO, Subscriber, mosquittoPath, testCertificates, type Received } from '../support/mqtt-broker.js';
 import { pollUntil } from '../support/wait.js';
 
 const MOSQUITTO = mosquittoPath();
@@ -220,6 +221,27 @@ describe('MQTT with a real broker', { skip: MOSQUITTO ? false : NO_MOSQUITTO }, 
     proxy.release();
     await pollUntil(() => eventNumbers(sub, 'fs3/events').length >= 5, 'the 5 kept messages', 30_000);
     assert.deepEqual(eventNumbers(sub, 'fs3/events'), [4, 5, 6, 7, 8]);
+  });
+
+  it('connects over TLS (mqtts://) with the broker’s CA in mqtt.caFile, and says what is wrong without it', async (t) => {
+    const certificates = testCertificates(dataDir);
+    if (!certificates) {
+      t.skip('openssl not found: the TLS test needs it to make a certificate');
+      return;
+    }
+    const tlsBroker = await Broker.start(defined(MOSQUITTO, 'mosquitto'), certificates.tls);
+    teardown.add(() => tlsBroker.stop());
+    assert.match(tlsBroker.url, /^mqtts:/);
+    const trusting = integration(tlsBroker.url, dataDir, { prefix: 'fs5', people: () => [], cameras: () => [], caFile: certificates.caFile });
+    teardown.add(() => trusting.stop());
+    trusting.start();
+    await pollUntil(() => trusting.status().connected, 'a TLS connection', 20_000);
+    const doubting = integration(tlsBroker.url, dataDir, { prefix: 'fs6', people: () => [], cameras: () => [] });
+    teardown.add(() => doubting.stop());
+    doubting.start();
+    const problem = await pollUntil(() => doubting.status().lastError ?? undefined, 'the TLS refusal', 20_000);
+    assert.match(problem, /TLS .*failed .*give the broker's CA certificate in mqtt\.caFile/);
+    assert.equal(doubting.status().connected, false);
   });
 
   it('leaves offline on the available topic (its last will) when facestream is killed with SIGKILL', async () => {

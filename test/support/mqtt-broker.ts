@@ -4,7 +4,7 @@
  * that a test can hold shut so it decides who reconnects first after a restart, and a
  * subscriber that records every message and lets a test wait for the ones it expects.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
@@ -51,6 +51,30 @@ async function listening(port: number, timeoutMs: number): Promise<void> {
   }
 }
 
+export interface BrokerTls {
+  certFile: string;
+  keyFile: string;
+}
+
+/**
+ * A certificate authority and a certificate for 127.0.0.1 that it signed (openssl, in `dir`),
+ * or null without openssl. Files: ca.crt, server.crt, server.key.
+ */
+export function testCertificates(dir: string): { caFile: string; tls: BrokerTls } | null {
+  const file = (name: string) => path.join(dir, name);
+  const openssl = (args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'pipe' });
+  try {
+    openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'ca.key', '-out', 'ca.crt', '-days', '2', '-subj', '/CN=facestream test CA']);
+    openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', 'server.key', '-out', 'server.csr', '-subj', '/CN=127.0.0.1']);
+    writeFileSync(file('san.ext'), 'subjectAltName=IP:127.0.0.1\n');
+    openssl(['x509', '-req', '-in', 'server.csr', '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial', '-out', 'server.crt', '-days', '2', '-extfile', 'san.ext']);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+    throw error;
+  }
+  return { caFile: file('ca.crt'), tls: { certFile: file('server.crt'), keyFile: file('server.key') } };
+}
+
 /** A mosquitto of the test's own: no persistence, so a killed broker forgets everything retained. */
 export class Broker {
   private child: ChildProcess | null = null;
@@ -61,18 +85,25 @@ export class Broker {
   private constructor(
     private readonly binary: string,
     readonly port: number,
+    private readonly tls: BrokerTls | undefined,
   ) {
-    writeFileSync(this.configFile, `listener ${port} 127.0.0.1\nallow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n`);
+    const tlsLines = tls ? `certfile ${tls.certFile}\nkeyfile ${tls.keyFile}\n` : '';
+    // started as root, mosquitto would become the user "mosquitto", who cannot read the test's temporary files
+    writeFileSync(
+      this.configFile,
+      `user ${os.userInfo().username}\nlistener ${port} 127.0.0.1\n${tlsLines}allow_anonymous true\npersistence false\nlog_dest stderr\nlog_type error\nlog_type warning\n`,
+    );
   }
 
-  static async start(binary: string): Promise<Broker> {
-    const broker = new Broker(binary, await freePort());
+  /** `tls`: the listener speaks TLS (mqtts://) with this certificate. */
+  static async start(binary: string, tls?: BrokerTls): Promise<Broker> {
+    const broker = new Broker(binary, await freePort(), tls);
     await broker.restart();
     return broker;
   }
 
   get url(): string {
-    return `mqtt://127.0.0.1:${this.port}`;
+    return `${this.tls ? 'mqtts' : 'mqtt'}://127.0.0.1:${this.port}`;
   }
 
   /** Starts it (again) on its port. */
