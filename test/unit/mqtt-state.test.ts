@@ -4,11 +4,14 @@
  * mqtt.* configuration (FACESTREAM_MQTT_URL, off without a URL, a CA file only with mqtts://).
  */
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { describe, it } from 'node:test';
+import { silentLogger } from '../../src/common/logger.js';
 import { loadConfig } from '../../src/config/load.js';
 import { configSchema } from '../../src/config/schema.js';
+import { SnapshotStore } from '../../src/events/snapshots.js';
 import { MqttTopics, cameraDiscovery, idSlug, personDiscovery, topicLevel } from '../../src/integrations/ha-discovery.js';
-import { BoundedQueue, brokerProblem, clientOptions } from '../../src/integrations/mqtt.js';
+import { BoundedQueue, MqttIntegration, brokerProblem, clientOptions } from '../../src/integrations/mqtt.js';
 import { Sightings, type SightedEvent } from '../../src/integrations/sightings.js';
 
 const seen = (id: string, overrides: Partial<SightedEvent> = {}): SightedEvent => ({
@@ -134,6 +137,13 @@ describe('connection problems and options', () => {
     assert.match(problem(5, 'Connection refused: Not authorized'), /check mqtt\.username and mqtt\.password/);
     assert.match(problem('SELF_SIGNED_CERT_IN_CHAIN', 'self-signed certificate in certificate chain'), /mqtt\.caFile/);
     for (const code of ['ECONNREFUSED', 'ENOTFOUND', 5, 'OTHER']) assert.doesNotMatch(problem(code, `failed at ${url}`), /hunter22/);
+  });
+
+  it('shows the broker on GET /api/integrations with its password as ***', () => {
+    const url = 'mqtt://fs:hunter22@127.0.0.1:1';
+    const config = configSchema.parse({ mqtt: { url } }).mqtt;
+    const mqtt = new MqttIntegration({ config: { ...config, url }, people: () => [], cameras: () => [], snapshots: new SnapshotStore(os.tmpdir()), logger: silentLogger() });
+    assert.deepEqual(mqtt.status(), { enabled: true, connected: false, url: 'mqtt://fs:***@127.0.0.1:1', lastError: null, queued: 0, dropped: 0 });
   });
 
   it('names a CA file it cannot read, and sets the last will to offline, retained', () => {
