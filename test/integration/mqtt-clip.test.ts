@@ -101,8 +101,13 @@ describe('facestream serve with MQTT and a played clip', { skip }, () => {
     assert.ok(face.payload[0] === 0xff && face.payload[1] === 0xd8, 'a JPEG');
 
     // what Home Assistant needs of each entity, the retained copies as a newcomer sees them
-    const ha = await Subscriber.start(broker.url, ['homeassistant/#']);
+    const ha = await Subscriber.start(broker.url, ['homeassistant/#', 'facestream/people/#', 'facestream/cameras/#']);
     teardown.add(() => ha.stop());
+    const retainedSighting = await ha.next('facestream/people/katie_hill');
+    assert.ok(retainedSighting.retain && json(retainedSighting).cameraId === 'katie', `retained sighting ${retainedSighting.text}`);
+    const retainedView = await ha.next('facestream/cameras/katie/people');
+    assert.ok(retainedView.retain && Array.isArray(json(retainedView).people), `retained view ${retainedView.text}`);
+    assert.ok((await ha.next('facestream/cameras/katie/snapshot')).retain);
     for (const topic of [
       'homeassistant/sensor/facestream/person_katie_hill/config',
       'homeassistant/binary_sensor/facestream/person_katie_hill_present/config',
