@@ -5,12 +5,14 @@
 import type { Me } from '../../src/contract/access.js';
 import type { CameraChanges, CameraStatus, NewCamera } from '../../src/contract/cameras.js';
 import type { EventPage, EventQueryInput, PublicEvent, ReviewAction, ReviewResult, ReviewState } from '../../src/contract/events.js';
+import type { IntegrationsState } from '../../src/contract/integrations.js';
 import type { FaceUploadReport, Person, PersonDetail, RecognizeReport } from '../../src/contract/people.js';
 import type { SystemSnapshot } from '../../src/contract/system.js';
 
 // the REST shapes, from the contract's zod schemas (types only: the bundle never loads zod)
 export type { CameraChanges, EventPage, FaceUploadReport, Me, NewCamera, Person, PersonDetail, PublicEvent, RecognizeReport, ReviewAction, ReviewState, SystemSnapshot };
 export type { PersonFace, RecognizedFace, UploadFileResult } from '../../src/contract/people.js';
+export type { IntegrationsState, MqttState } from '../../src/contract/integrations.js';
 
 export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: string; status: number };
 
@@ -50,6 +52,10 @@ export function removeCamera(id: string): Promise<ApiResult<null>> {
 
 export function getSystem(): Promise<ApiResult<SystemSnapshot>> {
   return request<SystemSnapshot>('GET', '/api/system');
+}
+
+export function getIntegrations(): Promise<ApiResult<IntegrationsState>> {
+  return request<IntegrationsState>('GET', '/api/integrations');
 }
 
 // ---- events

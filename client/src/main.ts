@@ -10,6 +10,7 @@ import { IdentifyPage } from './identify-page.js';
 import { LivePage, type LiveSocket } from './live-page.js';
 import { PeoplePage } from './people-page.js';
 import { PAGES, parseRoute, type PageName, type Route } from './router.js';
+import { SettingsPage } from './settings-page.js';
 import { SystemPage } from './system-page.js';
 
 const socket: LiveSocket = io('/live', { reconnectionDelayMax: 2000 });
@@ -21,6 +22,7 @@ const live = new LivePage(socket);
 const events = new EventsPage(socket);
 const people = new PeoplePage();
 const system = new SystemPage();
+const settings = new SettingsPage(byId('page-settings', HTMLElement));
 new IdentifyPage(); // needs nothing when shown: it keeps its last photo while the app runs
 
 const sections: Record<PageName, HTMLElement> = {
@@ -29,6 +31,7 @@ const sections: Record<PageName, HTMLElement> = {
   people: byId('page-people', HTMLElement),
   identify: byId('page-identify', HTMLElement),
   system: byId('page-system', HTMLElement),
+  settings: byId('page-settings', HTMLElement),
 };
 
 let shown: PageName | null = null;
@@ -49,6 +52,7 @@ function show(route: Route): void {
   else events.hide();
   if (page === 'people') people.show(route.personId, entering);
   system.setActive(page === 'system');
+  settings.setActive(page === 'settings');
   if (entering && shown !== null) {
     // a new page: start at its top, and move focus to it for keyboard and screen-reader users
     window.scrollTo(0, 0);

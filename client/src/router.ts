@@ -1,14 +1,19 @@
 /**
  * Hash routes of the single-page app. The live view stays the default ("" or "#/"), and its
  * large view keeps its own "#/camera/<id>" route; the other pages live under "#/events",
- * "#/people", "#/identify" and "#/system".
+ * "#/people", "#/identify", "#/system" and "#/settings".
  */
 export type Route =
-  { page: 'live'; cameraId: string | null } | { page: 'events'; eventId: string | null } | { page: 'people'; personId: number | null } | { page: 'identify' } | { page: 'system' };
+  | { page: 'live'; cameraId: string | null }
+  | { page: 'events'; eventId: string | null }
+  | { page: 'people'; personId: number | null }
+  | { page: 'identify' }
+  | { page: 'system' }
+  | { page: 'settings' };
 
 export type PageName = Route['page'];
 
-export const PAGES: readonly PageName[] = ['live', 'events', 'people', 'identify', 'system'];
+export const PAGES: readonly PageName[] = ['live', 'events', 'people', 'identify', 'system', 'settings'];
 
 /** The route a location hash names; anything unknown is the live view. */
 export function parseRoute(hash: string): Route {
@@ -26,6 +31,8 @@ export function parseRoute(hash: string): Route {
       return { page: 'identify' };
     case 'system':
       return { page: 'system' };
+    case 'settings':
+      return { page: 'settings' };
     case 'camera':
       return { page: 'live', cameraId: rest };
     default:
@@ -46,6 +53,8 @@ export function routeHash(route: Route): string {
       return '#/identify';
     case 'system':
       return '#/system';
+    case 'settings':
+      return '#/settings';
   }
 }
 

@@ -10,6 +10,7 @@ import type { Config } from '../config/schema.js';
 import { EventRecorder } from '../events/recorder.js';
 import { applyRetention, scheduleRetention } from '../events/retention.js';
 import { SnapshotStore } from '../events/snapshots.js';
+import { MqttIntegration, MQTT_OFF } from '../integrations/mqtt.js';
 import { initRuntime } from '../models/runtime.js';
 import { VisionPipeline } from '../pipeline/vision-pipeline.js';
 import { VisionWorker } from '../pipeline/vision-workers.js';
@@ -65,9 +66,13 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     const stores: Stores = { db, people: new PeopleRepository(db, config.dataDir), snapshots: new SnapshotStore(config.dataDir) };
     const workers = await startWorkers(config, parts);
     const { gallery, pipeline } = startRecognition(config, stores, workers, logger, parts);
+    // stopped after the recorder, so that the events the stop ends still go out
+    let mqtt: MqttIntegration | null = null;
+    parts.add(() => mqtt?.stop());
     const { events, recorder } = await startEvents(config, stores, gallery, pipeline, logger, parts);
     const cameras = new CameraRegistry(pipeline, createSource, new CamerasRepository(db));
     parts.add(() => cameras.stop());
+    mqtt = buildMqtt(config, { gallery, cameras, events, recorder, snapshots: stores.snapshots }, logger);
     const cameraLog = logger.child({ module: 'cameras' });
     cameras.on('state', ({ cameraId, state, reason }) => {
       const level = state === 'failed' || state === 'stalled' ? 'warn' : 'info';
@@ -82,12 +87,15 @@ export async function startServer(config: Config, createSource: CameraSourceFact
       ],
     });
     const onEncoderFailure = (error: Error) => logger.child({ module: 'live' }).error(error.message);
-    const http = await startHttp({ config, bind, auth, cameras, gallery, events, system, health, onEncoderFailure });
+    const integrations = () => ({ mqtt: mqtt?.status() ?? MQTT_OFF });
+    const http = await startHttp({ config, bind, auth, cameras, gallery, events, system, integrations, health, onEncoderFailure });
     parts.add(() => http.close());
     cameras.on('frame', (frame) => http.live.publish(frame));
     recorder.on('change', (change) => http.live.broadcastEvent(events.liveChange(change)));
     // the cameras as they were left (kept in the database), with the config file's seeded
     for (const note of cameras.restore(config.cameras)) cameraLog.info(note);
+    // connected once the cameras are known: stale entities are told from today's by the roster
+    mqtt?.start();
     return { url: http.url, port: http.port, cameras, live: http.live, reloadGallery: () => gallery.reload(), stop: () => parts.stopAll() };
   } catch (error) {
     await parts.stopAll();
@@ -151,6 +159,34 @@ async function startEvents(config: Config, { db, people, snapshots }: Stores, ga
   parts.add(scheduleRetention(() => applyRetention(repository, snapshots, limits).catch((error: unknown) => retentionLog.error(`retention: ${(error as Error).message}`))));
   const events = new EventsService({ events: repository, snapshots, recorder, addToGallery: (event, person) => gallery.addEventFace(event, person) });
   return { events, recorder };
+}
+
+/**
+ * The MQTT integration, when a broker is configured: fed by the recorder's changes, the
+ * gallery's and the registry's; it connects when started.
+ */
+function buildMqtt(
+  config: Config,
+  { gallery, cameras, events, recorder, snapshots }: { gallery: GalleryService; cameras: CameraRegistry; events: EventsService; recorder: EventRecorder; snapshots: SnapshotStore },
+  logger: Logger,
+): MqttIntegration | null {
+  const { url } = config.mqtt;
+  if (url === null) return null;
+  const mqtt = new MqttIntegration({
+    config: { ...config.mqtt, url },
+    people: () => gallery.list().map((person) => person.name),
+    cameras: () => cameras.statuses().map(({ id, name }) => ({ id, name })),
+    snapshots,
+    lastSighting: (name) => {
+      const last = events.list({ person: name, known: true, limit: 1 }).events.at(0);
+      return last ? { cameraId: last.cameraId, at: last.endedAt ?? last.startedAt, score: last.score, eventId: last.id } : undefined;
+    },
+    logger: logger.child({ module: 'mqtt' }),
+  });
+  recorder.on('change', (change) => mqtt.eventChanged(change));
+  gallery.on('changed', () => mqtt.syncPeople());
+  cameras.on('changed', () => mqtt.syncCameras());
+  return mqtt;
 }
 
 /**

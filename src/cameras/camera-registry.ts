@@ -35,7 +35,8 @@ interface Entry {
   source: CameraSource | null;
 }
 
-export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state: [{ cameraId: string; state: CameraState; reason: string }] }> {
+/** `changed`: a camera was added, changed or removed (the list of cameras or their settings). */
+export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state: [{ cameraId: string; state: CameraState; reason: string }]; changed: [] }> {
   private readonly cameras = new Map<string, Entry>();
   private readonly emptyLatency = new Histogram();
 
@@ -62,6 +63,7 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
     this.store.save({ id: config.id, settings: config, origin: entry.origin });
     this.cameras.set(config.id, entry);
     this.startEntry(entry);
+    this.emit('changed');
     return this.statusOf(config.id, entry);
   }
 
@@ -79,6 +81,7 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
     await this.stopEntry(entry);
     entry.config = config;
     this.startEntry(entry);
+    this.emit('changed');
     return this.statusOf(id, entry);
   }
 
@@ -87,6 +90,7 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
     if (!entry) return false;
     this.store.remove(id);
     this.cameras.delete(id);
+    this.emit('changed');
     await this.stopEntry(entry);
     return true;
   }
@@ -126,6 +130,7 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
       this.cameras.set(camera.id, entry);
       this.startEntry(entry);
     }
+    this.emit('changed');
     return notes;
   }
 

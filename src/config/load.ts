@@ -66,6 +66,9 @@ export function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
     FACESTREAM_DATA_DIR: ['dataDir'],
     FACESTREAM_MODEL: ['recognition', 'model'],
     FACESTREAM_MATCHER: ['recognition', 'matcher'],
+    FACESTREAM_MQTT_URL: ['mqtt', 'url'],
+    FACESTREAM_MQTT_USERNAME: ['mqtt', 'username'],
+    FACESTREAM_MQTT_PASSWORD: ['mqtt', 'password'],
   };
   let out: Record<string, unknown> = {};
   for (const [name, keys] of Object.entries(map)) {

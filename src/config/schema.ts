@@ -38,6 +38,43 @@ const fileCameraSchema = z.unknown().transform((raw, ctx) => {
   return { ...parsed.data, keysSet };
 });
 
+/** An MQTT topic prefix: levels of letters, digits, "_" and "-" (no wildcards, no empty level). */
+const topicPrefix = z
+  .string()
+  .regex(/^[A-Za-z0-9_-]{1,64}(\/[A-Za-z0-9_-]{1,64}){0,4}$/, 'a topic prefix is 1-5 levels of letters, digits, "_" or "-", such as facestream or home/faces');
+
+/** The MQTT integration (src/integrations/mqtt.ts): off until a broker URL is given. */
+const mqttSchema = z
+  .strictObject({
+    url: z
+      .url({ protocol: /^mqtts?$/, error: 'an MQTT broker URL: mqtt://host:1883, or mqtts://host:8883 for TLS' })
+      .nullable()
+      .default(null)
+      .describe('The broker (mqtt:// or mqtts://); FACESTREAM_MQTT_URL sets it too. null: MQTT is off'),
+    username: z.string().max(1000).optional().describe('FACESTREAM_MQTT_USERNAME sets it too'),
+    password: z.string().max(1000).optional().describe('FACESTREAM_MQTT_PASSWORD sets it too'),
+    clientId: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]{1,64}$/, 'a client id is 1-64 letters, digits, "_" or "-"')
+      .default('facestream')
+      .describe('Unique on the broker: a second client with the same id takes the connection over'),
+    topicPrefix: topicPrefix.default('facestream').describe('Every topic facestream publishes starts with it'),
+    homeAssistant: z
+      .strictObject({
+        discovery: z.boolean().default(true).describe('Publish Home Assistant discovery configs: one device per camera and per person'),
+        prefix: topicPrefix.default('homeassistant').describe("Home Assistant's discovery prefix"),
+      })
+      .prefault({}),
+    presenceTimeoutS: z.number().int().min(0).max(86_400).default(120).describe('A person stays "present" this long after the last camera lost them'),
+    caFile: z.string().min(1).optional().describe("The broker's CA certificate (PEM) for mqtts://, when it is not signed by a public CA"),
+    maxQueued: z.number().int().min(1).max(100_000).default(1000).describe('QoS 1 event messages kept in memory while the broker is unreachable; beyond it the oldest are dropped'),
+  })
+  .superRefine((mqtt, ctx) => {
+    if (mqtt.caFile !== undefined && !mqtt.url?.startsWith('mqtts://')) {
+      ctx.addIssue({ code: 'custom', path: ['caFile'], message: 'a CA file is for TLS: give the broker as mqtts://host:8883, or remove caFile' });
+    }
+  });
+
 export const configSchema = z.strictObject({
   server: z
     .strictObject({
@@ -111,6 +148,7 @@ export const configSchema = z.strictObject({
       maxSnapshotMB: z.number().min(10).max(1_000_000).default(2048).describe('Oldest snapshots are removed beyond this total'),
     })
     .prefault({}),
+  mqtt: mqttSchema.prefault({}),
   cameras: z
     .array(fileCameraSchema)
     .max(64)

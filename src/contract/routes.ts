@@ -31,6 +31,7 @@ import {
   snapshotQuerySchema,
 } from './events.js';
 import { refused, type Route } from './http.js';
+import { integrationsSchema } from './integrations.js';
 import {
   faceParamsSchema,
   faceUploadFormSchema,
@@ -68,6 +69,13 @@ export const ROUTES = [
     summary: 'Per-camera rates and overload, vision worker load, process CPU and memory (the System page; viewers may read it)',
     access: 'session',
     replies: { 200: { description: 'OK', body: systemSchema } },
+  },
+  {
+    method: 'get',
+    path: '/api/integrations',
+    summary: "The integrations' state: MQTT connected or not, the last error, messages queued while the broker is away (the Settings page; viewers may read it)",
+    access: 'session',
+    replies: { 200: { description: 'OK', body: integrationsSchema } },
   },
   {
     method: 'get',

@@ -10,6 +10,7 @@ import path from 'node:path';
 import { Server as SocketServer } from 'socket.io';
 import type { CameraRegistry } from '../cameras/camera-registry.js';
 import type { Config } from '../config/schema.js';
+import type { IntegrationsState } from '../contract/integrations.js';
 import type { EventsService } from '../services/events.service.js';
 import type { GalleryService } from '../services/gallery.service.js';
 import type { SystemService } from '../services/system.service.js';
@@ -18,6 +19,7 @@ import { createApp } from './app.js';
 import { Auth, hashPassword, type Principal } from './auth.js';
 import { eventsRouter } from './events.routes.js';
 import { JpegWorker } from './jpeg-encoder.js';
+import { integrationsRouter } from './integrations.routes.js';
 import { LiveHub } from './live.js';
 import { peopleRouter } from './people.routes.js';
 import { systemRouter } from './system.routes.js';
@@ -51,6 +53,8 @@ export interface HttpDeps {
   gallery: GalleryService;
   events: EventsService;
   system: SystemService;
+  /** What GET /api/integrations answers. */
+  integrations: () => IntegrationsState;
   /** What GET /api/health adds to `status: ok`. */
   health: () => Omit<Health, 'status'>;
   /** Told when the live view's JPEG worker failed (its frames are then encoded on the main thread). */
@@ -67,7 +71,7 @@ export interface HttpPart {
 }
 
 /** Serves the services on `config.server`'s host and port (0: a free one); resolves once listening. */
-export async function startHttp({ config, bind, auth, cameras, gallery, events, system, health, onEncoderFailure }: HttpDeps): Promise<HttpPart> {
+export async function startHttp({ config, bind, auth, cameras, gallery, events, system, integrations, health, onEncoderFailure }: HttpDeps): Promise<HttpPart> {
   const { host, port } = config.server;
   let listeningPort = port;
   const security: WebSecurityOptions = {
@@ -81,7 +85,7 @@ export async function startHttp({ config, bind, auth, cameras, gallery, events, 
     auth,
     webSecurity: security,
     health,
-    routers: [eventsRouter(events), peopleRouter(gallery, path.join(config.dataDir, UPLOADS_DIR)), systemRouter(system)],
+    routers: [eventsRouter(events), peopleRouter(gallery, path.join(config.dataDir, UPLOADS_DIR)), systemRouter(system), integrationsRouter(integrations)],
   });
   const http = createServer(app);
   const io = new SocketServer(http, { serveClient: true, maxHttpBufferSize: 1e6, allowRequest: allowSocketRequest(security) });

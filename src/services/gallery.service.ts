@@ -4,6 +4,7 @@
  * after every change. The same rules as the CLI (names, quality gates, look-alike warnings);
  * repository errors become ServiceErrors that say what to do.
  */
+import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ServiceError, diskFullError, isDiskFull } from '../common/errors.js';
@@ -68,11 +69,13 @@ export interface GalleryDeps {
   matcherChanged: (matcher: CosineMatcher) => void;
 }
 
-export class GalleryService {
+/** `changed`: after every reload of the gallery (people added, renamed, removed, faces changed). */
+export class GalleryService extends EventEmitter<{ changed: [] }> {
   private readonly people: PeopleRepository;
   private current: CosineMatcher;
 
   constructor(private readonly deps: GalleryDeps) {
+    super();
     this.people = deps.people;
     this.current = matcherFor(deps.people, deps.config);
   }
@@ -86,6 +89,7 @@ export class GalleryService {
   reload(): void {
     this.current = matcherFor(this.people, this.deps.config);
     this.deps.matcherChanged(this.current);
+    this.emit('changed');
   }
 
   list(): Person[] {

@@ -246,6 +246,12 @@ describe('real replies parse with the contract and with the document', () => {
     assert.equal(tokens.tokens.length, 1);
   });
 
+  it('/api/integrations, with MQTT off', async () => {
+    assert.deepEqual(await replyOf('get', '/api/integrations', '/api/integrations', 200), {
+      mqtt: { enabled: false, connected: false, url: null, lastError: null, queued: 0, dropped: 0 },
+    });
+  });
+
   it('/api/cameras, one camera and a change', async () => {
     await replyOf('post', '/api/cameras', '/api/cameras', 201, { id: 'door', url: 'rtsp://admin:secret@127.0.0.1:9/door' });
     const cameras = (await replyOf('get', '/api/cameras', '/api/cameras', 200)) as { id: string }[];
