@@ -162,20 +162,109 @@ export function bcubed(groupOf: readonly PropertyKey[], labelOf: readonly Proper
   return { precision, recall, f: precision + recall > 0 ? (2 * precision * recall) / (precision + recall) : 0 };
 }
 
-/** The face a photo is grouped by, or why it has none: no face at all, or several clear faces (whose photo would it be?). */
-export type PhotoFace<F> = { face: F } | { reason: string };
+/**
+ * The faces of a photo that take part in grouping: its clear faces. A face too small or too
+ * doubtful to enrol (a bystander far behind, a false detection in the background) is left out,
+ * as in enrolment; a photo with no clear face keeps the faces it has.
+ */
+export function clearFaces<F extends { confidence: number; quality: { size: number } }>(faces: readonly F[], gates: Pick<QualityGates, 'minConfidence' | 'minFaceSize'>): F[] {
+  const clear = faces.filter((f) => f.confidence >= gates.minConfidence && f.quality.size >= gates.minFaceSize);
+  return clear.length ? clear : [...faces];
+}
+
+/** The dendrogram of every face of a set of photos, and which photo each face is in. */
+export interface FaceDendrogram {
+  /** faces[p]: how many faces photo p has. */
+  faces: number[];
+  /** photoOf[i]: the photo of face i (faces numbered photo by photo). */
+  photoOf: number[];
+  merges: Merge[];
+}
+
+/** Average linkage over the faces of `photos` (each photo's face embeddings; a photo may have none). */
+export function faceDendrogram(photos: readonly (readonly Float32Array[])[]): FaceDendrogram {
+  const photoOf = photos.flatMap((faces, p) => faces.map(() => p));
+  return { faces: photos.map((f) => f.length), photoOf, merges: averageLinkage(photos.flat()) };
+}
+
+/** Photos grouped by who they show: each group lists photo indices (ascending, at least two photos), the largest first. */
+export interface PhotoGrouping {
+  groups: number[][];
+  ungrouped: { photo: number; reason: string }[];
+}
+
+/** Why a photo is in no group; every reason names it, so a reader of the output knows what to do with the photo. */
+export const UNGROUPED = {
+  noFace: 'no face found',
+  alone: 'alone: no other photo shows this face',
+  aloneOf: (faces: number) => `alone: none of its ${faces} faces is in another photo`,
+  severalPeople: (faces: number, people: number) => `${faces} faces, of ${people} people who are in other photos: whose photo is it?`,
+} as const;
 
 /**
- * The one face of a photo among `faces`. A face too small or too doubtful to enrol (a bystander
- * far behind, a false detection in the background) does not make a photo ambiguous, as in
- * enrolment; with no clear face, a photo's single detected face still stands for it.
+ * The photo groups of the cut at `minSimilarity`. Faces are grouped, then each photo follows its
+ * faces: the subject of a photo is the face that other photos share, so a photo with one face in
+ * a group of several photos joins that group, whatever strangers stand beside it. A photo whose
+ * faces no other photo shares is alone; one whose faces are in the groups of different people is
+ * ambiguous and stays out. A group that keeps fewer than two photos is no group: its photo is alone.
  */
-export function photoFace<F extends { confidence: number; quality: { size: number } }>(
-  faces: readonly F[],
-  gates: Pick<QualityGates, 'minConfidence' | 'minFaceSize'>,
-): PhotoFace<F> {
-  const clear = faces.filter((f) => f.confidence >= gates.minConfidence && f.quality.size >= gates.minFaceSize);
-  const candidates = clear.length ? clear : faces;
-  if (candidates.length === 1) return { face: candidates[0] };
-  return { reason: candidates.length === 0 ? 'no face found' : `${candidates.length} faces found` };
+export function groupPhotos(dendrogram: FaceDendrogram, minSimilarity: number): PhotoGrouping {
+  const { faces, photoOf, merges } = dendrogram;
+  const faceGroups = cutDendrogram(photoOf.length, merges, minSimilarity).map((members) => [...new Set(members.map((f) => photoOf[f]))]);
+  // the groups of each photo's faces that reach another photo
+  const shared = faces.map(() => new Set<number>());
+  faceGroups.forEach((photos, g) => {
+    if (photos.length > 1) for (const p of photos) shared[p].add(g);
+  });
+  const members = new Map<number, number[]>();
+  const ungrouped: PhotoGrouping['ungrouped'] = [];
+  const alone = (photo: number) => ({ photo, reason: faces[photo] > 1 ? UNGROUPED.aloneOf(faces[photo]) : UNGROUPED.alone });
+  faces.forEach((count, photo) => {
+    const groups = [...shared[photo]];
+    if (count === 0) ungrouped.push({ photo, reason: UNGROUPED.noFace });
+    else if (groups.length === 0) ungrouped.push(alone(photo));
+    else if (groups.length > 1) ungrouped.push({ photo, reason: UNGROUPED.severalPeople(count, groups.length) });
+    else members.set(groups[0], [...(members.get(groups[0]) ?? []), photo]);
+  });
+  const groups: number[][] = [];
+  for (const photos of members.values()) {
+    if (photos.length > 1) groups.push(photos);
+    else ungrouped.push(alone(photos[0]));
+  }
+  groups.sort((x, y) => y.length - x.length || x[0] - y[0]);
+  ungrouped.sort((x, y) => x.photo - y.photo);
+  return { groups, ungrouped };
+}
+
+/** Each photo's group as a key for `bcubed`: its group's index, or a key of its own when it is ungrouped. */
+export function groupKeys(grouping: PhotoGrouping, photos: number): string[] {
+  const keys = Array.from({ length: photos }, (_, p) => `alone ${p}`);
+  grouping.groups.forEach((members, g) => {
+    for (const p of members) keys[p] = `group ${g}`;
+  });
+  return keys;
+}
+
+/**
+ * The cut whose photo grouping scores the best BCubed F against `labelOf` (one label per photo):
+ * every cut between two neighbouring merge similarities is a candidate, and, as in
+ * verification's bestThreshold, the cut returned is the middle of the first and last best ones
+ * (the widest margin), not an edge. For calibrating on a labelled set, never on the set scored.
+ */
+export function bestCut(dendrogram: FaceDendrogram, labelOf: readonly PropertyKey[]): { minSimilarity: number; bcubed: BCubed } {
+  const levels = [...new Set(dendrogram.merges.map((m) => m.similarity))].sort((a, b) => b - a);
+  const cuts = [levels.length ? levels[0] + 1e-3 : 1, ...levels.map((s, i) => (i + 1 < levels.length ? (s + levels[i + 1]) / 2 : s - 1e-3))];
+  const score = (cut: number) => bcubed(groupKeys(groupPhotos(dendrogram, cut), dendrogram.faces.length), labelOf).f;
+  let best = -1;
+  let first = cuts[0];
+  let last = cuts[0];
+  for (const cut of cuts) {
+    const f = score(cut);
+    if (f > best) {
+      best = f;
+      first = last = cut;
+    } else if (f === best) last = cut;
+  }
+  const minSimilarity = (first + last) / 2;
+  return { minSimilarity, bcubed: bcubed(groupKeys(groupPhotos(dendrogram, minSimilarity), dendrogram.faces.length), labelOf) };
 }

@@ -1,12 +1,23 @@
 /**
  * Offline clustering (src/recognition/clustering.ts) on synthetic embeddings: the nearest-neighbour
  * chain against a naive average-linkage reference, cuts by hand, well-separated "people" recovered,
- * BCubed on examples worked by hand, and which face stands for a photo.
+ * BCubed on examples worked by hand, photos grouped by the faces they share, and the best cut against labels.
  */
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cosineSimilarity, l2normalize } from '../../src/embedding/embedder.js';
-import { averageLinkage, bcubed, clusterEmbeddings, cutDendrogram, photoFace } from '../../src/recognition/clustering.js';
+import {
+  UNGROUPED,
+  averageLinkage,
+  bcubed,
+  bestCut,
+  clearFaces,
+  clusterEmbeddings,
+  cutDendrogram,
+  faceDendrogram,
+  groupKeys,
+  groupPhotos,
+} from '../../src/recognition/clustering.js';
 import { seededRandom } from '../../src/recognition/evaluation.js';
 
 const DIM = 16;
@@ -153,21 +164,81 @@ describe('BCubed', () => {
   });
 });
 
-describe('the face that stands for a photo', () => {
+describe('photos grouped by their faces', () => {
   const gates = { minConfidence: 0.9, minFaceSize: 40 };
   const face = (name: string, confidence: number, size: number) => ({ name, confidence, quality: { size } });
 
-  test('one clear face beside a small or doubtful one is the photo’s face', () => {
-    assert.deepEqual(photoFace([face('bystander', 0.99, 25), face('subject', 0.99, 110), face('poster', 0.6, 90)], gates), { face: face('subject', 0.99, 110) });
+  test('clear faces take part; a small or doubtful one does not, unless the photo has nothing better', () => {
+    const faces = [face('bystander', 0.99, 25), face('subject', 0.99, 110), face('poster', 0.6, 90), face('friend', 0.95, 60)];
+    assert.deepEqual(
+      clearFaces(faces, gates).map((f) => f.name),
+      ['subject', 'friend'],
+    );
+    assert.deepEqual(
+      clearFaces([face('small', 0.95, 30), face('blurry', 0.7, 50)], gates).map((f) => f.name),
+      ['small', 'blurry'],
+    );
+    assert.deepEqual(clearFaces([], gates), []);
   });
 
-  test('several clear faces make the photo ambiguous; no face says so', () => {
-    assert.deepEqual(photoFace([face('a', 0.99, 110), face('b', 0.95, 60)], gates), { reason: '2 faces found' });
-    assert.deepEqual(photoFace([], gates), { reason: 'no face found' });
+  // people at 0° (ann), 90° (bob) and 180° (cy) in the plane: similarities are cosines of angle differences
+  const ann = (d = 0) => at(d);
+  const bob = (d = 0) => at(90 + d);
+  const cy = (d = 0) => at(180 + d);
+  const stranger = (d: number) => {
+    // out of the plane: similar to nobody
+    const v = new Float32Array(DIM);
+    v[2 + d] = 1;
+    return v;
+  };
+
+  test('a photo follows the face other photos share; strangers beside it do not matter', () => {
+    const photos = [[ann(2)], [ann(-3), stranger(0)], [stranger(1), ann(4)], [bob(1)], [bob(-2)], [cy(0)], []];
+    const grouping = groupPhotos(faceDendrogram(photos), 0.5);
+    assert.deepEqual(grouping.groups, [
+      [0, 1, 2],
+      [3, 4],
+    ]);
+    assert.deepEqual(grouping.ungrouped, [
+      { photo: 5, reason: UNGROUPED.alone },
+      { photo: 6, reason: UNGROUPED.noFace },
+    ]);
+    assert.deepEqual(groupKeys(grouping, photos.length), ['group 0', 'group 0', 'group 0', 'group 1', 'group 1', 'alone 5', 'alone 6']);
   });
 
-  test('with no clear face, a single detected face still stands for the photo; two unclear ones do not', () => {
-    assert.deepEqual(photoFace([face('small', 0.95, 30)], gates), { face: face('small', 0.95, 30) });
-    assert.deepEqual(photoFace([face('small', 0.95, 30), face('blurry', 0.7, 50)], gates), { reason: '2 faces found' });
+  test('the faces of two people who are in other photos make a photo ambiguous; faces nobody shares leave it alone', () => {
+    const photos = [[ann(1)], [ann(-1)], [bob(1)], [bob(-1)], [ann(2), bob(2)], [stranger(0), stranger(1)]];
+    const grouping = groupPhotos(faceDendrogram(photos), 0.5);
+    assert.deepEqual(grouping.groups, [
+      [0, 1],
+      [2, 3],
+    ]);
+    assert.deepEqual(grouping.ungrouped, [
+      { photo: 4, reason: UNGROUPED.severalPeople(2, 2) },
+      { photo: 5, reason: UNGROUPED.aloneOf(2) },
+    ]);
+  });
+
+  test('a group left with one photo is no group', () => {
+    // cy's second face is in the ambiguous photo: cy's only other photo is then alone
+    const grouping = groupPhotos(faceDendrogram([[ann(1)], [ann(-1)], [cy(1)], [ann(0), cy(-1)]]), 0.5);
+    assert.deepEqual(grouping.groups, [[0, 1]]);
+    assert.deepEqual(grouping.ungrouped, [
+      { photo: 2, reason: UNGROUPED.alone },
+      { photo: 3, reason: UNGROUPED.severalPeople(2, 2) },
+    ]);
+  });
+
+  test('the best cut against labels lies in the middle of the band where BCubed F is best', () => {
+    // two people 40° apart, each spread over ±5°: the right cut lies between cos 40° (+ a little) and cos 10°
+    const photos = [[ann(-5)], [ann(5)], [ann(0)], [at(40)], [at(45)], [at(35)]];
+    const labels = ['ann', 'ann', 'ann', 'dee', 'dee', 'dee'];
+    const dendrogram = faceDendrogram(photos);
+    const { minSimilarity, bcubed: scores } = bestCut(dendrogram, labels);
+    assert.deepEqual(scores, { precision: 1, recall: 1, f: 1 });
+    const levels = dendrogram.merges.map((m) => m.similarity).sort((a, b) => a - b);
+    // the last merge joins the two people; the one before it completes the second of them
+    assert.ok(minSimilarity > levels[0] && minSimilarity < levels[1], `cut ${minSimilarity} between ${levels[0]} and ${levels[1]}`);
+    assert.ok(Math.abs(minSimilarity - (levels[0] + levels[1]) / 2) < 1e-6, 'the middle of the band');
   });
 });
