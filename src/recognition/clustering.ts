@@ -205,8 +205,11 @@ export const UNGROUPED = {
  * The photo groups of the cut at `minSimilarity`. Faces are grouped, then each photo follows its
  * faces: the subject of a photo is the face that other photos share, so a photo with one face in
  * a group of several photos joins that group, whatever strangers stand beside it. A photo whose
- * faces no other photo shares is alone; one whose faces are in the groups of different people is
- * ambiguous and stays out. A group that keeps fewer than two photos is no group: its photo is alone.
+ * faces no other photo shares is alone. A photo with faces in several groups joins the one group
+ * among them that other photos are the subject of: a face seen only beside others (a companion
+ * at the same event, a head of state beside every visitor) is a bystander, not whose photo it
+ * is; when two or more of its groups are someone's photos (or none is), it is ambiguous and
+ * stays out. A group that keeps fewer than two photos is no group: its photo is alone.
  */
 export function groupPhotos(dendrogram: FaceDendrogram, minSimilarity: number): PhotoGrouping {
   const { faces, photoOf, merges } = dendrogram;
@@ -216,19 +219,26 @@ export function groupPhotos(dendrogram: FaceDendrogram, minSimilarity: number): 
   faceGroups.forEach((photos, g) => {
     if (photos.length > 1) for (const p of photos) shared[p].add(g);
   });
-  const members = new Map<number, number[]>();
+  const subjectOf = new Map<number, number[]>();
+  const several: { photo: number; groups: number[] }[] = [];
   const ungrouped: PhotoGrouping['ungrouped'] = [];
   const alone = (photo: number) => ({ photo, reason: faces[photo] > 1 ? UNGROUPED.aloneOf(faces[photo]) : UNGROUPED.alone });
   faces.forEach((count, photo) => {
     const groups = [...shared[photo]];
     if (count === 0) ungrouped.push({ photo, reason: UNGROUPED.noFace });
     else if (groups.length === 0) ungrouped.push(alone(photo));
-    else if (groups.length > 1) ungrouped.push({ photo, reason: UNGROUPED.severalPeople(count, groups.length) });
-    else members.set(groups[0], [...(members.get(groups[0]) ?? []), photo]);
+    else if (groups.length > 1) several.push({ photo, groups });
+    else subjectOf.set(groups[0], [...(subjectOf.get(groups[0]) ?? []), photo]);
   });
+  const members = new Map([...subjectOf].map(([g, photos]) => [g, [...photos]]));
+  for (const { photo, groups } of several) {
+    const owned = groups.filter((g) => subjectOf.has(g));
+    if (owned.length === 1) members.set(owned[0], [...(members.get(owned[0]) ?? []), photo]);
+    else ungrouped.push({ photo, reason: UNGROUPED.severalPeople(faces[photo], owned.length || groups.length) });
+  }
   const groups: number[][] = [];
   for (const photos of members.values()) {
-    if (photos.length > 1) groups.push(photos);
+    if (photos.length > 1) groups.push(photos.sort((a, b) => a - b));
     else ungrouped.push(alone(photos[0]));
   }
   groups.sort((x, y) => y.length - x.length || x[0] - y[0]);

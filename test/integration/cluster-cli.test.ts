@@ -144,7 +144,7 @@ describe('facestream cluster', () => {
     assert.doesNotMatch(text.stdout, /BCubed/);
   });
 
-  test('a missing folder, a file, an empty folder: exit 2 with one line naming the input, before any model loads', async (t) => {
+  test('a missing folder, a file, an empty folder, a dangling link: exit 2 with one line naming the input, before any model loads', async (t) => {
     if (unavailable) {
       t.skip(unavailable);
       return;
@@ -152,7 +152,11 @@ describe('facestream cluster', () => {
     const empty = path.join(temp.dir, 'empty');
     mkdirSync(path.join(empty, 'Nobody'), { recursive: true });
     writeFileSync(path.join(empty, 'notes.txt'), 'no photos here');
+    const dangling = path.join(temp.dir, 'dangling');
+    mkdirSync(dangling);
+    symlinkSync(path.join(temp.dir, 'gone.jpg'), path.join(dangling, 'photo.jpg'));
     const cases: [string[], RegExp][] = [
+      [[dangling], /dangling: could not be read \(ENOENT.*photo\.jpg/],
       [[path.join(temp.dir, 'nowhere')], /nowhere: no such folder/],
       [[path.join(dataDir, 'calibration.json')], /calibration\.json: is a file, not a folder of photos/],
       [[empty], /empty: no images in it \(at any depth, named \.jpg/],

@@ -219,6 +219,29 @@ describe('photos grouped by their faces', () => {
     ]);
   });
 
+  test('a face seen only beside others is a bystander: the photos join the person other photos are of', () => {
+    // ann's photos, two of them with bob beside her; bob has no photo of his own
+    const photos = [[ann(1)], [ann(-1)], [bob(1), ann(2)], [ann(-2), bob(-1)]];
+    assert.deepEqual(groupPhotos(faceDendrogram(photos), 0.5), { groups: [[0, 1, 2, 3]], ungrouped: [] });
+    // ann and bob only ever together: whose photos are they?
+    assert.deepEqual(
+      groupPhotos(
+        faceDendrogram([
+          [ann(1), bob(1)],
+          [bob(-1), ann(-1)],
+        ]),
+        0.5,
+      ),
+      {
+        groups: [],
+        ungrouped: [
+          { photo: 0, reason: UNGROUPED.severalPeople(2, 2) },
+          { photo: 1, reason: UNGROUPED.severalPeople(2, 2) },
+        ],
+      },
+    );
+  });
+
   test('a group left with one photo is no group', () => {
     // cy's second face is in the ambiguous photo: cy's only other photo is then alone
     const grouping = groupPhotos(faceDendrogram([[ann(1)], [ann(-1)], [cy(1)], [ann(0), cy(-1)]]), 0.5);
