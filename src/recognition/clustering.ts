@@ -1,12 +1,13 @@
 /**
  * Offline grouping of faces (`facestream cluster`): agglomerative clustering of embeddings with
- * average linkage, cut at a similarity, and the BCubed scores that compare a grouping with labels.
- * Pure functions over vectors and keys, no files or models, so every step can be checked by hand.
+ * average linkage, cut at a similarity; photos grouped by the faces they share; the BCubed scores
+ * that compare a grouping with labels, and the cut that scores best on a labelled set. Pure
+ * functions over vectors and keys, no files or models, so every step can be checked by hand.
  *
  * Average linkage: the similarity of two groups is the mean cosine similarity of every pair of
  * faces across them. Groups merge, most similar first, while that mean reaches `minSimilarity`.
- * Where to cut is the caller's choice; the CLI passes the embedding model's calibrated
- * same-person threshold (see src/cli/cluster.ts for why).
+ * Where to cut is the caller's choice; the CLI passes a cut measured on another labelled set with
+ * `bestCut` (see src/cli/cluster.ts for why not the same-person threshold).
  *
  * The dendrogram is built with the nearest-neighbour chain (Murtagh 1983): O(n²) time over one
  * n×n similarity matrix (Float32, so 10,000 faces take 400 MB). Average linkage is reducible (a

@@ -11,6 +11,7 @@ import { existsSync, mkdirSync, readdirSync, symlinkSync, writeFileSync } from '
 import path from 'node:path';
 import sharp from 'sharp';
 import { clusterCut, type ClusterReport } from '../../src/cli/cluster.js';
+import type { BCubed } from '../../src/recognition/clustering.js';
 import { CLI, MODEL_CACHE, ROOT, Teardown, dataPath, defined, runCli, samplePhoto, skipMessage, tempDir, type CliResult } from '../helpers.js';
 
 const LFW = 'lfw-subset/faces';
@@ -78,7 +79,7 @@ function json(result: CliResult): ClusterJson {
 }
 
 describe('facestream cluster', () => {
-  test('a labelled folder: one group per identity folder, BCubed beside them, a corrupt photo listed and not scored (exit 2)', async (t) => {
+  test('a labelled folder: one group per identity folder, BCubed beside them, a corrupt photo listed and not scored (exit 2); --calibrate', async (t) => {
     const lfw = lfwOrSkip(t);
     if (!lfw) return;
     const folder = path.join(temp.dir, 'labelled');
@@ -112,6 +113,20 @@ describe('facestream cluster', () => {
     for (const g of out.groups) assert.equal(new Set(g.files.map((f) => f.split(path.sep)[0])).size, 1, `group ${g.id} mixes people: ${g.files.join(' ')}`);
     assert.equal(out.identities, PEOPLE.length);
     assert.deepEqual(out.bcubed, { precision: 1, recall: 1, f: 1 }, 'the corrupt file shows nobody and is not scored');
+
+    const calibration = await cluster([folder, '--calibrate', '--json']);
+    assert.equal(calibration.code, 2, calibration.stderr);
+    const calibrated = JSON.parse(calibration.stdout) as {
+      photos: number;
+      identities: number;
+      best: { minSimilarity: number; bcubed: BCubed };
+      current: { minSimilarity: number; bcubed: BCubed };
+    };
+    assert.equal(calibrated.photos, linked.length, 'the readable photos');
+    assert.equal(calibrated.identities, PEOPLE.length);
+    assert.deepEqual(calibrated.best.bcubed, { precision: 1, recall: 1, f: 1 });
+    assert.ok(calibrated.best.minSimilarity > 0 && calibrated.best.minSimilarity < 1, `best cut ${calibrated.best.minSimilarity}`);
+    assert.deepEqual(calibrated.current, { minSimilarity: out.minSimilarity, cutFrom: cut.source, bcubed: out.bcubed });
   });
 
   test('loose photos: no scores; a faceless image, a lone face and a photo of three strangers are ungrouped with their reasons', async (t) => {
@@ -164,7 +179,11 @@ describe('facestream cluster', () => {
     const dangling = path.join(temp.dir, 'dangling');
     mkdirSync(dangling);
     symlinkSync(path.join(temp.dir, 'gone.jpg'), path.join(dangling, 'photo.jpg'));
+    const unlabelled = path.join(temp.dir, 'unlabelled');
+    mkdirSync(unlabelled);
+    writeFileSync(path.join(unlabelled, 'photo.jpg'), 'never read: the layout is refused first');
     const cases: [string[], RegExp][] = [
+      [[unlabelled, '--calibrate'], /--calibrate needs the labelled layout <folder>\/<identity>\/<photo>/],
       [[dangling], /dangling: could not be read \(ENOENT.*photo\.jpg/],
       [[path.join(temp.dir, 'nowhere')], /nowhere: no such folder/],
       [[path.join(dataDir, 'calibration.json')], /calibration\.json: is a file, not a folder of photos/],
