@@ -22,6 +22,10 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   train: { summary: 'train the SVM matcher on the gallery (--kernel linear|rbf)', load: async () => (await import('./train.js')).trainCommand },
   extract: { summary: 'faces from videos into one folder per person (for enroll --from)', load: async () => (await import('./extract.js')).extractCommand },
   evaluate: { summary: 'accuracy on a folder of people: top-1, precision/recall, open-set FAR and DIR', load: async () => (await import('./evaluate.js')).evaluateCommand },
+  cluster: {
+    summary: 'group the photos of a folder by face; BCubed against <folder>/<identity>/ labels',
+    load: async () => (await import('./cluster.js')).clusterCommand,
+  },
   people: { summary: 'the gallery: list, show, rename, remove, remove-sample', load: async () => (await import('./people.js')).peopleCommand },
   bench: { summary: 'benchmarks: accuracy (LFW pairs), vision (ms per frame and face)', load: async () => (await import('./bench.js')).benchCommand },
   users: { summary: 'the accounts that may log in: add <name> [--role viewer|admin], list, remove <name>', load: async () => (await import('./users.js')).usersCommand },
