@@ -22,7 +22,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
   train: { summary: 'train the SVM matcher on the gallery (--kernel linear|rbf)', load: async () => (await import('./train.js')).trainCommand },
   extract: { summary: 'faces from videos into one folder per person (for enroll --from)', load: async () => (await import('./extract.js')).extractCommand },
   evaluate: { summary: 'accuracy on a folder of people: top-1, precision/recall, open-set FAR and DIR', load: async () => (await import('./evaluate.js')).evaluateCommand },
-  people: { summary: 'the gallery: list, show, rename, remove, remove-sample', load: async () => (await import('./people.js')).peopleCommand },
+  people: { summary: 'the gallery: list, show, rename, remove, remove-sample, forget (everywhere, events too)', load: async () => (await import('./people.js')).peopleCommand },
   bench: { summary: 'benchmarks: accuracy (LFW pairs), vision (ms per frame and face)', load: async () => (await import('./bench.js')).benchCommand },
   users: { summary: 'the accounts that may log in: add <name> [--role viewer|admin], list, remove <name>', load: async () => (await import('./users.js')).usersCommand },
   serve: { summary: 'the server: live cameras, REST and the browser client (--camera name=url)', load: async () => (await import('./serve.js')).serveCommand },

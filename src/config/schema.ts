@@ -111,6 +111,14 @@ export const configSchema = z.strictObject({
       maxSnapshotMB: z.number().min(10).max(1_000_000).default(2048).describe('Oldest snapshots are removed beyond this total'),
     })
     .prefault({}),
+  privacy: z
+    .strictObject({
+      blurUnknownForViewers: z
+        .boolean()
+        .default(false)
+        .describe('Live frames and event snapshots shown to the viewer role have the faces of unknown people blurred (admins see them as they are)'),
+    })
+    .prefault({}),
   cameras: z
     .array(fileCameraSchema)
     .max(64)

@@ -17,13 +17,21 @@
  * The JPEG is encoded from the camera's frame slot itself, not a copy: the hub holds the slot
  * (acquire) from publish() until the frame is encoded at every width it is wanted at, or dropped
  * from the encoder's queue.
+ *
+ * With privacy.blurUnknownForViewers, a connection without the admin role is sent frames with the
+ * unknown faces blurred: a second JPEG per camera and width, encoded only while such a connection
+ * watches at that width and only for frames that show an unknown face (the others are the same
+ * for everyone, and everyone shares the one JPEG).
  */
 import type { Namespace, Server, Socket } from 'socket.io';
 import sharp from 'sharp';
+import { blurredJpeg, scaleBox } from '../common/blur.js';
 import type { Frame } from '../common/frame.js';
+import type { Box, RgbImage } from '../common/types.js';
 import type { CameraStatus, LiveClientEvents, LiveError, LiveEventChange, FrameMessage, LiveServerEvents } from '../common/live-events.js';
 import type { LabeledFrame } from '../pipeline/vision-pipeline.js';
 import type { Histogram } from '../pipeline/metrics.js';
+import type { Principal } from './auth.js';
 
 export const MAX_UNACKED = 2;
 export const JPEG_QUALITY = 70;
@@ -77,6 +85,8 @@ interface Viewer {
   waiting: FrameMessage | null;
   /** The widest JPEG it asked for; null: the full frame. */
   maxWidth: number | null;
+  /** It is sent frames with the unknown faces blurred (privacy.blurUnknownForViewers, no admin role). */
+  blurred: boolean;
 }
 
 /** The smallest whole shrink done by sampling (see encodeJpeg). */
@@ -94,13 +104,44 @@ export type JpegEncoder = (frame: Frame, width: number) => Promise<Uint8Array>;
  * too and save nothing over sharp, whose resize then costs about the full encode.
  */
 export const encodeJpeg: JpegEncoder = (frame, width) => {
-  const factor = Math.min(Math.floor(frame.width / width), frame.height);
-  const source = factor >= SAMPLED_SHRINK_FROM ? sampledShrink(frame, factor) : frame;
+  const source = shrunkFor(frame, width);
   const image = sharp(source.data, { raw: { width: source.width, height: source.height, channels: 3 } });
   // libvips scales its kernels to the reduction, so linear is a triangle filter: 20% cheaper than lanczos3 and little aliasing
   if (width < source.width) image.resize({ width, kernel: 'linear' });
   return image.jpeg({ quality: JPEG_QUALITY, optimiseCoding: false }).toBuffer();
 };
+
+/** The frame, or its sampled shrink when the JPEG is a third of its width or less (see encodeJpeg). */
+function shrunkFor(frame: RgbImage, width: number): RgbImage {
+  const factor = Math.min(Math.floor(frame.width / width), frame.height);
+  return factor >= SAMPLED_SHRINK_FROM ? sampledShrink(frame, factor) : frame;
+}
+
+/** RGB frame → JPEG `width` pixels wide with `boxes` (in the frame's pixels) blurred. */
+export type BlurredJpegEncoder = (frame: Frame, width: number, boxes: readonly Box[]) => Promise<Uint8Array>;
+
+/** Scales the frame as encodeJpeg does, then blurs the boxes there (common/blur.ts) and encodes. */
+export const encodeBlurredJpeg: BlurredJpegEncoder = async (frame, width, boxes) => {
+  let image = shrunkFor(frame, width);
+  if (width < image.width) {
+    const { data, info } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+      .resize({ width, kernel: 'linear' })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    image = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+  }
+  return blurredJpeg(
+    image,
+    boxes.map((box) => scaleBox(box, frame.width, image.width)),
+    JPEG_QUALITY,
+  );
+};
+
+/** privacy.blurUnknownForViewers, and the encoder of the blurred frames (tests count its calls). */
+export interface LivePrivacy {
+  blurUnknownForViewers?: boolean;
+  encodeBlurred?: BlurredJpegEncoder;
+}
 
 /**
  * An RGB frame shrunk by a whole `factor` (2 or more): each pixel is the mean of the 2 × 2 pixels
@@ -152,13 +193,18 @@ export class LiveHub {
   private readonly encoding = new Map<string, EncoderQueue>();
   /** Per camera with viewers: JPEGs encoded at each width. */
   private readonly encoded = new Map<string, Map<number, number>>();
+  /** The same for the JPEGs with unknown faces blurred. */
+  private readonly encodedBlurred = new Map<string, Map<number, number>>();
+  private readonly encodeBlurred: BlurredJpegEncoder;
   private readonly statusTimer: NodeJS.Timeout;
 
   constructor(
     io: Server,
     private readonly source: LiveSource,
     private readonly encodeFrame: JpegEncoder = encodeJpeg,
+    private readonly privacy: LivePrivacy = {},
   ) {
+    this.encodeBlurred = privacy.encodeBlurred ?? encodeBlurredJpeg;
     this.namespace = io.of('/live');
     this.namespace.on('connection', (socket: LiveSocket) => this.connect(socket));
     this.statusTimer = setInterval(() => {
@@ -223,7 +269,10 @@ export class LiveHub {
     }
     let viewers = this.viewers.get(cameraId);
     if (!viewers) this.viewers.set(cameraId, (viewers = new Map<string, Viewer>()));
-    viewers.set(connection.socket.id, { connection, unacked: 0, waiting: null, maxWidth: maxWidth ?? null });
+    // a connection without a principal (none is made without one) counts as no admin
+    const role = (connection.socket.data as { principal?: Principal } | undefined)?.principal?.role;
+    const blurred = this.privacy.blurUnknownForViewers === true && role !== 'admin';
+    viewers.set(connection.socket.id, { connection, unacked: 0, waiting: null, maxWidth: maxWidth ?? null, blurred });
     connection.watching.add(cameraId);
   }
 
@@ -261,6 +310,7 @@ export class LiveHub {
     const state = this.encoding.get(cameraId);
     this.encoding.delete(cameraId);
     this.encoded.delete(cameraId);
+    this.encodedBlurred.delete(cameraId);
     for (const waiting of state?.waiting.splice(0) ?? []) waiting.frame.slot.release();
   }
 
@@ -287,6 +337,11 @@ export class LiveHub {
   /** JPEGs encoded for a camera at each width (pixels → count), since it last had no viewer. */
   encodeCounts(cameraId: string): ReadonlyMap<number, number> {
     return new Map(this.encoded.get(cameraId));
+  }
+
+  /** The same for the JPEGs with unknown faces blurred (privacy.blurUnknownForViewers). */
+  blurredEncodeCounts(cameraId: string): ReadonlyMap<number, number> {
+    return new Map(this.encodedBlurred.get(cameraId));
   }
 
   /** The widths a frame of `frameWidth` pixels is wanted at now: those with a viewer whose frame window has room. */
@@ -326,18 +381,26 @@ export class LiveHub {
         box: f.box.map((v) => Math.round(v * scale * 10) / 10) as typeof f.box,
         score: Math.round(f.score * 1000) / 1000,
       }));
+      // in the frame's own pixels, as the encoders take them
+      const unknownBoxes = faces.filter((f) => !f.known).map((f) => f.box);
+      // a frame without an unknown face is the same for everyone: the blurring viewers share the plain JPEG
+      const sentBlurred = (viewer: Viewer) => viewer.blurred && unknownBoxes.length > 0;
       // judged again now: viewers may have acknowledged, left or caught up while the frame waited
       for (const jpegWidth of this.wantedWidths(frame.cameraId, frame.width)) {
-        let jpeg: Uint8Array;
-        try {
-          jpeg = await this.encodeFrame(frame, jpegWidth);
-        } catch {
-          continue; // a frame that cannot be encoded is skipped; the next one will be tried
-        }
-        this.countEncode(frame.cameraId, jpegWidth);
-        const message: FrameMessage = { cameraId: frame.cameraId, seq: frame.seq, ts: frame.ts, width, height, jpeg, faces: cameraFaces };
-        for (const viewer of this.viewers.get(frame.cameraId)?.values() ?? []) {
-          if (encodeWidth(viewer.maxWidth, frame.width) === jpegWidth) this.offer(viewer, message);
+        const atWidth = (viewer: Viewer) => encodeWidth(viewer.maxWidth, frame.width) === jpegWidth;
+        const variants = new Set([...(this.viewers.get(frame.cameraId)?.values() ?? [])].filter((v) => atWidth(v) && v.unacked < MAX_UNACKED).map(sentBlurred));
+        for (const blurred of variants) {
+          let jpeg: Uint8Array;
+          try {
+            jpeg = blurred ? await this.encodeBlurred(frame, jpegWidth, unknownBoxes) : await this.encodeFrame(frame, jpegWidth);
+          } catch {
+            continue; // a frame that cannot be encoded is skipped; the next one will be tried
+          }
+          this.countEncode(blurred ? this.encodedBlurred : this.encoded, frame.cameraId, jpegWidth);
+          const message: FrameMessage = { cameraId: frame.cameraId, seq: frame.seq, ts: frame.ts, width, height, jpeg, faces: cameraFaces };
+          for (const viewer of this.viewers.get(frame.cameraId)?.values() ?? []) {
+            if (atWidth(viewer) && sentBlurred(viewer) === blurred) this.offer(viewer, message);
+          }
         }
       }
     } finally {
@@ -348,10 +411,10 @@ export class LiveHub {
     }
   }
 
-  private countEncode(cameraId: string, width: number): void {
-    let counts = this.encoded.get(cameraId);
+  private countEncode(encoded: Map<string, Map<number, number>>, cameraId: string, width: number): void {
+    let counts = encoded.get(cameraId);
     // a camera whose last viewer left while its frame was encoded keeps no counts
-    if (!counts && this.watched(cameraId)) this.encoded.set(cameraId, (counts = new Map<number, number>()));
+    if (!counts && this.watched(cameraId)) encoded.set(cameraId, (counts = new Map<number, number>()));
     counts?.set(width, (counts.get(width) ?? 0) + 1);
   }
 

@@ -12,6 +12,7 @@ import type { CameraRegistry } from '../cameras/camera-registry.js';
 import type { Config } from '../config/schema.js';
 import type { EventsService } from '../services/events.service.js';
 import type { GalleryService } from '../services/gallery.service.js';
+import type { PrivacyService } from '../services/privacy.service.js';
 import type { SystemService } from '../services/system.service.js';
 import type { AccountsRepository } from '../storage/accounts.repository.js';
 import { createApp } from './app.js';
@@ -49,6 +50,7 @@ export interface HttpDeps {
   cameras: CameraRegistry;
   gallery: GalleryService;
   events: EventsService;
+  privacy: PrivacyService;
   system: SystemService;
   /** What GET /api/health adds to `status: ok`. */
   health: () => Omit<Health, 'status'>;
@@ -64,7 +66,7 @@ export interface HttpPart {
 }
 
 /** Serves the services on `config.server`'s host and port (0: a free one); resolves once listening. */
-export async function startHttp({ config, bind, auth, cameras, gallery, events, system, health }: HttpDeps): Promise<HttpPart> {
+export async function startHttp({ config, bind, auth, cameras, gallery, events, privacy, system, health }: HttpDeps): Promise<HttpPart> {
   const { host, port } = config.server;
   let listeningPort = port;
   const security: WebSecurityOptions = {
@@ -78,12 +80,17 @@ export async function startHttp({ config, bind, auth, cameras, gallery, events, 
     auth,
     webSecurity: security,
     health,
-    routers: [eventsRouter(events), peopleRouter(gallery, path.join(config.dataDir, UPLOADS_DIR)), systemRouter(system)],
+    routers: [eventsRouter(events, privacy), peopleRouter(gallery, path.join(config.dataDir, UPLOADS_DIR), privacy), systemRouter(system)],
   });
   const http = createServer(app);
   const io = new SocketServer(http, { serveClient: true, maxHttpBufferSize: 1e6, allowRequest: allowSocketRequest(security) });
   liveLogin(io, auth);
-  const live = new LiveHub(io, { statuses: () => cameras.statuses(), has: (id) => cameras.has(id), latency: (id) => cameras.latency(id) });
+  const live = new LiveHub(
+    io,
+    { statuses: () => cameras.statuses(), has: (id) => cameras.has(id), latency: (id) => cameras.latency(id) },
+    undefined,
+    { blurUnknownForViewers: config.privacy.blurUnknownForViewers },
+  );
   const close = () => {
     live.close();
     void io.close(); // closes the http server too
