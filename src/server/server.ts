@@ -85,12 +85,9 @@ export async function startHttp({ config, bind, auth, cameras, gallery, events, 
   const http = createServer(app);
   const io = new SocketServer(http, { serveClient: true, maxHttpBufferSize: 1e6, allowRequest: allowSocketRequest(security) });
   liveLogin(io, auth);
-  const live = new LiveHub(
-    io,
-    { statuses: () => cameras.statuses(), has: (id) => cameras.has(id), latency: (id) => cameras.latency(id) },
-    undefined,
-    { blurUnknownForViewers: config.privacy.blurUnknownForViewers },
-  );
+  const live = new LiveHub(io, { statuses: () => cameras.statuses(), has: (id) => cameras.has(id), latency: (id) => cameras.latency(id) }, undefined, {
+    blurUnknownForViewers: config.privacy.blurUnknownForViewers,
+  });
   const close = () => {
     live.close();
     void io.close(); // closes the http server too
