@@ -72,7 +72,15 @@ export class PrivacyService {
       await snapshots.remove(relative);
       snapshotFiles++;
     }
-    eraseDeletedContent(this.deps.db);
+    try {
+      eraseDeletedContent(this.deps.db);
+    } catch (error) {
+      // the rows and files are gone already; what is left is deleted bytes in the file's free space
+      throw new Error(
+        `${removed.person.name} was forgotten, but rebuilding the database file failed (${(error as Error).message}): deleted bytes may remain in it until it is rebuilt (stop the server, then run VACUUM on ${this.deps.db.name})`,
+        { cause: error },
+      );
+    }
     return { forgotten: removed.person.name, samplesDeleted: removed.samples, eventsForgotten: forgotten.ids.length, filesDeleted: crops + snapshotFiles };
   }
 
