@@ -137,10 +137,10 @@ export const encodeBlurredJpeg: BlurredJpegEncoder = async (frame, width, boxes)
   );
 };
 
-/** privacy.blurUnknownForViewers, and the encoder of the blurred frames (tests count its calls). */
+/** The hub's part of the privacy settings. */
 export interface LivePrivacy {
+  /** privacy.blurUnknownForViewers */
   blurUnknownForViewers?: boolean;
-  encodeBlurred?: BlurredJpegEncoder;
 }
 
 /**
@@ -195,7 +195,6 @@ export class LiveHub {
   private readonly encoded = new Map<string, Map<number, number>>();
   /** The same for the JPEGs with unknown faces blurred. */
   private readonly encodedBlurred = new Map<string, Map<number, number>>();
-  private readonly encodeBlurred: BlurredJpegEncoder;
   private readonly statusTimer: NodeJS.Timeout;
 
   constructor(
@@ -204,7 +203,6 @@ export class LiveHub {
     private readonly encodeFrame: JpegEncoder = encodeJpeg,
     private readonly privacy: LivePrivacy = {},
   ) {
-    this.encodeBlurred = privacy.encodeBlurred ?? encodeBlurredJpeg;
     this.namespace = io.of('/live');
     this.namespace.on('connection', (socket: LiveSocket) => this.connect(socket));
     this.statusTimer = setInterval(() => {
@@ -392,7 +390,7 @@ export class LiveHub {
         for (const blurred of variants) {
           let jpeg: Uint8Array;
           try {
-            jpeg = blurred ? await this.encodeBlurred(frame, jpegWidth, unknownBoxes) : await this.encodeFrame(frame, jpegWidth);
+            jpeg = blurred ? await encodeBlurredJpeg(frame, jpegWidth, unknownBoxes) : await this.encodeFrame(frame, jpegWidth);
           } catch {
             continue; // a frame that cannot be encoded is skipped; the next one will be tried
           }
