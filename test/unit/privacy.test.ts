@@ -3,7 +3,8 @@
  * - forgetting a person while a camera still sees them: the recorder's open event shows
  *   "forgotten" from then on, and no snapshot of it survives (one being written is deleted);
  * - the blur (common/blur.ts) flattens the boxes and leaves the rest;
- * - who is shown blurred snapshots (viewers, unknown events, only with the option on);
+ * - who is shown blurred snapshots (viewers, unknown events, only with the option on), and what
+ *   of a frame snapshot is blurred (the face box it records; all of it when it records none);
  * - the live hub sends viewer-role connections frames with the unknown faces blurred, as an
  *   extra encode only while such a connection watches and only for frames with an unknown face;
  *   admins, and everyone with the option off, get the one plain JPEG.
@@ -90,6 +91,34 @@ describe('the blur', () => {
         [true, false, false],
       );
       assert.deepEqual([off.blursSnapshot('viewer', { known: false }), off.blursSnapshot('admin', { known: false })], [false, false]);
+    } finally {
+      db.close();
+      work.remove();
+    }
+  });
+});
+
+describe('blurred snapshots', () => {
+  it('blurs the face box a frame snapshot records, and the whole of a frame that records none', async () => {
+    const work = tempDir('facestream-privacy-snapshots-');
+    const db = openDatabase(work.dir);
+    try {
+      const snapshots = new SnapshotStore(work.dir);
+      const privacy = new PrivacyService({ db, people: new PeopleRepository(db, work.dir), events: new EventsRepository(db), snapshots, blurUnknownForViewers: true });
+      const saved = await snapshots.save('ev_b1', noise(), UNKNOWN_BOX, Date.now());
+      const frameFile = snapshots.absolute(saved.framePath);
+      const plain = await sharp(frameFile).toBuffer();
+      const blurred = await privacy.blurredSnapshot(frameFile, 'frame');
+      assert.ok((await varianceIn(blurred, UNKNOWN_BOX)) < (await varianceIn(plain, UNKNOWN_BOX)) / 10, 'the recorded face box is blurred');
+      const ratio = (await varianceIn(blurred, KNOWN_BOX)) / (await varianceIn(plain, KNOWN_BOX));
+      assert.ok(ratio > 0.8, `the rest of the frame is left (variance ratio ${ratio.toFixed(2)})`);
+      // a frame snapshot an older facestream saved has no face box: nothing of it is shown
+      const older = path.join(work.dir, 'older-frame.jpg');
+      await sharp(Buffer.from(noise().data), { raw: { width: WIDTH, height: HEIGHT, channels: 3 } })
+        .jpeg({ quality: 75 })
+        .toFile(older);
+      const whole = await privacy.blurredSnapshot(older, 'frame');
+      assert.ok((await varianceIn(whole, KNOWN_BOX)) < (await varianceIn(await sharp(older).toBuffer(), KNOWN_BOX)) / 10, 'the whole frame is blurred');
     } finally {
       db.close();
       work.remove();
