@@ -15,6 +15,8 @@ import { fileURLToPath } from 'node:url';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import type { Socket } from 'socket.io-client';
+import sharp from 'sharp';
+import type { Box } from '../src/common/types.js';
 import type { CameraState, LiveClientEvents, LiveServerEvents } from '../src/common/live-events.js';
 import type { CameraConfig } from '../src/config/schema.js';
 import type { CameraSource } from '../src/common/frame.js';
@@ -240,4 +242,15 @@ export function recognitionEvent(overrides: Partial<RecognitionEvent> & { id: st
     review: 'pending',
     ...overrides,
   };
+}
+
+/** The variance of the grey values of a JPEG inside `box` (in the JPEG's pixels). */
+export async function varianceIn(jpeg: Uint8Array, [x, y, w, h]: Box): Promise<number> {
+  const { data } = await sharp(jpeg)
+    .extract({ left: Math.round(x), top: Math.round(y), width: Math.round(w), height: Math.round(h) })
+    .greyscale()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  const mean = data.reduce((a, b) => a + b, 0) / data.length;
+  return data.reduce((a, b) => a + (b - mean) ** 2, 0) / data.length;
 }

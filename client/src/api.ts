@@ -6,7 +6,7 @@ import type { Me } from '../../src/contract/access.js';
 import type { CameraChanges, CameraStatus, NewCamera } from '../../src/contract/cameras.js';
 import type { EventPage, EventQueryInput, PublicEvent, ReviewAction, ReviewResult, ReviewState } from '../../src/contract/events.js';
 import type { IntegrationsState } from '../../src/contract/integrations.js';
-import type { FaceUploadReport, Person, PersonDetail, RecognizeReport } from '../../src/contract/people.js';
+import type { FaceUploadReport, ForgetResult, Person, PersonDetail, RecognizeReport } from '../../src/contract/people.js';
 import type { SystemSnapshot } from '../../src/contract/system.js';
 
 // the REST shapes, from the contract's zod schemas (types only: the bundle never loads zod)
@@ -109,6 +109,11 @@ export function renamePerson(id: number, name: string): Promise<ApiResult<Person
 
 export function deletePerson(id: number): Promise<ApiResult<null>> {
   return request<null>('DELETE', `/api/people/${id}`);
+}
+
+/** Forgets a person everywhere: samples, crops, and the name and snapshots of every event that named them. */
+export function forgetPerson(id: number): Promise<ApiResult<ForgetResult>> {
+  return request<ForgetResult>('POST', `/api/people/${id}/forget`);
 }
 
 export function deleteFace(personId: number, faceId: number): Promise<ApiResult<null>> {

@@ -3,7 +3,19 @@
  * one, and a person's page (#/people/<id>) to rename or delete them, see and remove their face
  * samples, and upload photos (chosen or dropped) with a progress bar and a result per file.
  */
-import { createPerson, deleteFace, deletePerson, getPerson, listPeople, renamePerson, uploadFaces, type FaceUploadReport, type Person, type PersonDetail } from './api.js';
+import {
+  createPerson,
+  deleteFace,
+  deletePerson,
+  forgetPerson,
+  getPerson,
+  listPeople,
+  renamePerson,
+  uploadFaces,
+  type FaceUploadReport,
+  type Person,
+  type PersonDetail,
+} from './api.js';
 import type { FaceQuality } from '../../src/common/types.js';
 import { byId, h, query } from './dom.js';
 import { makeDropZone } from './drop.js';
@@ -42,6 +54,7 @@ export class PeoplePage {
       void this.rename();
     });
     byId('person-delete', HTMLButtonElement).addEventListener('click', () => void this.remove());
+    byId('person-forget', HTMLButtonElement).addEventListener('click', () => void this.forget());
     makeDropZone(byId('person-drop', HTMLElement), this.input, (files) => void this.upload(files));
   }
 
@@ -163,6 +176,19 @@ export class PeoplePage {
     if (!person) return;
     if (!window.confirm(`Delete ${person.name} and their ${plural(person.samples, 'face sample')}? Events keep their label.`)) return;
     const result = await deletePerson(person.id);
+    if (!result.ok) {
+      this.personError.textContent = result.error;
+      return;
+    }
+    window.location.hash = '#/people';
+  }
+
+  private async forget(): Promise<void> {
+    const person = this.person;
+    if (!person) return;
+    const what = `their ${plural(person.samples, 'face sample')}, and the name and snapshots of every event that named them (the events stay, as "forgotten")`;
+    if (!window.confirm(`Forget ${person.name} everywhere? This deletes ${person.name}, ${what}. It cannot be undone.`)) return;
+    const result = await forgetPerson(person.id);
     if (!result.ok) {
       this.personError.textContent = result.error;
       return;

@@ -20,6 +20,7 @@ import { serverAuth, startHttp } from '../server/server.js';
 import { resolveBindHost } from '../server/web-security.js';
 import { EventsService } from '../services/events.service.js';
 import { GalleryService } from '../services/gallery.service.js';
+import { PrivacyService } from '../services/privacy.service.js';
 import { SystemService } from '../services/system.service.js';
 import { AccountsRepository } from '../storage/accounts.repository.js';
 import { CamerasRepository } from '../storage/cameras.repository.js';
@@ -69,7 +70,7 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     // stopped after the recorder, so that the events the stop ends still go out
     let mqtt: MqttIntegration | null = null;
     parts.add(() => mqtt?.stop());
-    const { events, recorder } = await startEvents(config, stores, gallery, pipeline, logger, parts);
+    const { events, recorder, repository: eventsRepository } = await startEvents(config, stores, gallery, pipeline, logger, parts);
     const cameras = new CameraRegistry(pipeline, createSource, new CamerasRepository(db));
     parts.add(() => cameras.stop());
     mqtt = buildMqtt(config, { gallery, cameras, events, recorder, snapshots: stores.snapshots }, logger);
@@ -86,9 +87,16 @@ export async function startServer(config: Config, createSource: CameraSourceFact
         { role: 'embedder', load: () => workers.embedder.load() },
       ],
     });
+    const privacy = new PrivacyService({
+      ...stores,
+      events: eventsRepository,
+      recorder,
+      galleryChanged: () => gallery.reload(),
+      blurUnknownForViewers: config.privacy.blurUnknownForViewers,
+    });
     const onEncoderFailure = (error: Error) => logger.child({ module: 'live' }).error(error.message);
     const integrations = () => ({ mqtt: mqtt?.status() ?? MQTT_OFF });
-    const http = await startHttp({ config, bind, auth, cameras, gallery, events, system, integrations, health, onEncoderFailure });
+    const http = await startHttp({ config, bind, auth, cameras, gallery, events, privacy, system, integrations, health, onEncoderFailure });
     parts.add(() => http.close());
     cameras.on('frame', (frame) => http.live.publish(frame));
     recorder.on('change', (change) => http.live.broadcastEvent(events.liveChange(change)));
@@ -158,7 +166,7 @@ async function startEvents(config: Config, { db, people, snapshots }: Stores, ga
   const limits = { maxAgeDays: config.events.retentionDays, maxSnapshotBytes: config.events.maxSnapshotMB * 1024 * 1024 };
   parts.add(scheduleRetention(() => applyRetention(repository, snapshots, limits).catch((error: unknown) => retentionLog.error(`retention: ${(error as Error).message}`))));
   const events = new EventsService({ events: repository, snapshots, recorder, addToGallery: (event, person) => gallery.addEventFace(event, person) });
-  return { events, recorder };
+  return { events, recorder, repository };
 }
 
 /**

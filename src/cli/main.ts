@@ -26,7 +26,7 @@ const COMMANDS: Record<string, { summary: string; load: () => Promise<Command> }
     summary: 'group the photos of a folder by face; BCubed against <folder>/<identity>/ labels',
     load: async () => (await import('./cluster.js')).clusterCommand,
   },
-  people: { summary: 'the gallery: list, show, rename, remove, remove-sample', load: async () => (await import('./people.js')).peopleCommand },
+  people: { summary: 'the gallery: list, show, rename, remove, remove-sample, forget (everywhere, events too)', load: async () => (await import('./people.js')).peopleCommand },
   bench: { summary: 'benchmarks: accuracy (LFW pairs), vision (ms per frame and face)', load: async () => (await import('./bench.js')).benchCommand },
   users: { summary: 'the accounts that may log in: add <name> [--role viewer|admin], list, remove <name>', load: async () => (await import('./users.js')).usersCommand },
   serve: { summary: 'the server: live cameras, REST and the browser client (--camera name=url)', load: async () => (await import('./serve.js')).serveCommand },

@@ -1,16 +1,21 @@
 /**
  * `facestream people list | show <name> | rename <old> <new> | remove <name> | remove-sample <id>
- *  [--json] [--data-dir dir]`: who is enrolled, with what, and changes to them.
+ *  | forget <name> [--json] [--data-dir dir]`: who is enrolled, with what, and changes to them.
+ * `forget` is `remove` and more: the events that named the person lose the name and their
+ * snapshots too (the privacy service, as POST /api/people/:id/forget).
  */
 import path from 'node:path';
+import { SnapshotStore } from '../events/snapshots.js';
 import { validatePersonName } from '../recognition/person-name.js';
+import { PrivacyService } from '../services/privacy.service.js';
 import { GalleryMissingError } from '../storage/database.js';
+import { EventsRepository } from '../storage/events.repository.js';
 import { EXIT_BAD_INPUT, UsageError, parse, printJson, printTable, rounded } from './args.js';
 import { dataDirOption, openGallery, withGalleryErrors, type OpenGallery } from './gallery-args.js';
 
-const USAGE = 'facestream people list | show <name> | rename <old> <new> | remove <name> | remove-sample <id> [--json] [--data-dir dir]';
+const USAGE = 'facestream people list | show <name> | rename <old> <new> | remove <name> | remove-sample <id> | forget <name> [--json] [--data-dir dir]';
 
-const ARITY: Record<string, number> = { list: 0, show: 1, rename: 2, remove: 1, 'remove-sample': 1 };
+const ARITY: Record<string, number> = { list: 0, show: 1, rename: 2, remove: 1, 'remove-sample': 1, forget: 1 };
 
 export async function peopleCommand(argv: string[]): Promise<number> {
   const { values, positionals } = parse(argv, {
@@ -23,7 +28,7 @@ export async function peopleCommand(argv: string[]): Promise<number> {
   const dataDir = dataDirOption(values['data-dir']);
   const json = values.json;
 
-  return withGalleryErrors(() => {
+  return withGalleryErrors(async () => {
     let gallery: OpenGallery;
     try {
       gallery = openGallery(dataDir, { create: false });
@@ -36,14 +41,14 @@ export async function peopleCommand(argv: string[]): Promise<number> {
       throw error;
     }
     try {
-      return run(gallery, action, args, json, dataDir);
+      return await run(gallery, action, args, json, dataDir);
     } finally {
       gallery.close();
     }
   });
 }
 
-function run({ people }: OpenGallery, action: string, args: string[], json: boolean, dataDir: string): number {
+async function run({ db, people }: OpenGallery, action: string, args: string[], json: boolean, dataDir: string): Promise<number> {
   switch (action) {
     case 'list': {
       const list = people.listPeople();
@@ -96,6 +101,17 @@ function run({ people }: OpenGallery, action: string, args: string[], json: bool
       const { sample, person } = people.removeSample(id);
       if (json) printJson(rounded({ removed: sample, person }, 4));
       else process.stdout.write(`removed sample ${sample.id} of ${person.name}\n`);
+      return 0;
+    }
+    case 'forget': {
+      const privacy = new PrivacyService({ db, people, events: new EventsRepository(db), snapshots: new SnapshotStore(dataDir), blurUnknownForViewers: false });
+      const result = await privacy.forget(args[0]);
+      if (json) printJson(result);
+      else
+        process.stdout.write(
+          `forgot ${result.forgotten}: ${result.samplesDeleted} sample${result.samplesDeleted === 1 ? '' : 's'} deleted, ` +
+            `${result.eventsForgotten} event${result.eventsForgotten === 1 ? '' : 's'} now labelled "forgotten", ${result.filesDeleted} file${result.filesDeleted === 1 ? '' : 's'} deleted\n`,
+        );
       return 0;
     }
   }

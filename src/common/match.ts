@@ -9,6 +9,12 @@
  */
 export const UNKNOWN = 'unknown';
 
+/**
+ * The label of an event whose person was forgotten (POST /api/people/:id/forget): the event
+ * stays in the log, but no longer says who it was. No person may be called that either.
+ */
+export const FORGOTTEN = 'forgotten';
+
 export interface MatchCandidate {
   /** A person's name. */
   label: string;

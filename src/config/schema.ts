@@ -149,6 +149,14 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   mqtt: mqttSchema.prefault({}),
+  privacy: z
+    .strictObject({
+      blurUnknownForViewers: z
+        .boolean()
+        .default(false)
+        .describe('Live frames and event snapshots shown to the viewer role have the faces of unknown people blurred (admins see them as they are)'),
+    })
+    .prefault({}),
   cameras: z
     .array(fileCameraSchema)
     .max(64)

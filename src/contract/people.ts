@@ -1,6 +1,6 @@
 /**
  * The gallery over REST: people with their faces, photo uploads, and "who is in this photo?".
- * The name rules (length, characters, "unknown") are the gallery's own and are applied by the
+ * The name rules (length, characters, "unknown", "forgotten") are the gallery's own and are applied by the
  * server after these shapes.
  */
 import { z } from 'zod';
@@ -47,7 +47,7 @@ export const faceParamsSchema = z.object({ id: positiveIdParam('person'), faceId
 
 /** POST /api/people and PATCH /api/people/:id. */
 export const personNameBodySchema = z.object({
-  name: z.string({ error: "name must be a string: the person's name" }).describe('1-64 characters; not "unknown", no "/" or "\\\\", no control characters'),
+  name: z.string({ error: "name must be a string: the person's name" }).describe('1-64 characters; not "unknown" or "forgotten", no "/" or "\\\\", no control characters'),
 });
 
 export const uploadFileResultSchema = z.object({
@@ -88,3 +88,13 @@ export type RecognizeReport = z.infer<typeof recognizeReportSchema>;
 
 /** The multipart field of POST /api/recognize. */
 export const recognizeFormSchema = z.object({ file: z.string().meta({ format: 'binary' }).describe('One photo') });
+
+export const forgetResultSchema = z
+  .object({
+    forgotten: z.string().describe('The name of the person forgotten'),
+    samplesDeleted: z.number().int().describe('Face samples deleted (with their embeddings)'),
+    eventsForgotten: z.number().int().describe('Events that named them: kept as "forgotten", without snapshots'),
+    filesDeleted: z.number().int().describe('Face crops and event snapshots deleted from the data directory'),
+  })
+  .describe('What forgetting a person deleted');
+export type ForgetResult = z.infer<typeof forgetResultSchema>;

@@ -36,6 +36,7 @@ import {
   faceParamsSchema,
   faceUploadFormSchema,
   faceUploadReportSchema,
+  forgetResultSchema,
   personDetailSchema,
   personListSchema,
   personNameBodySchema,
@@ -262,6 +263,15 @@ export const ROUTES = [
     access: 'admin',
     params: personParamsSchema,
     replies: { 204: { description: 'Deleted' }, 400: invalid, 403: notAdmin, 404: refused('No such person') },
+  },
+  {
+    method: 'post',
+    path: '/api/people/:id/forget',
+    summary:
+      'Forget a person everywhere (admin): their samples and face crops, and in every event that named them the snapshots and the name (the event stays, labelled "forgotten"); the database file is rebuilt so no deleted byte remains',
+    access: 'admin',
+    params: personParamsSchema,
+    replies: { 200: { description: 'Forgotten', body: forgetResultSchema }, 400: invalid, 403: notAdmin, 404: refused('No such person') },
   },
   {
     method: 'post',

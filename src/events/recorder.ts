@@ -11,7 +11,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { ReportThrottle, asDiskFull } from '../common/errors.js';
-import { UNKNOWN } from '../common/match.js';
+import { FORGOTTEN, UNKNOWN } from '../common/match.js';
 import type { RecognitionEvent } from '../common/recognition-event.js';
 import type { TrackSample } from '../common/face-sample.js';
 import type { EventsRepository, StoredEvent } from '../storage/events.repository.js';
@@ -45,6 +45,8 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
   private readonly pending = new Map<string, Pending>();
   private readonly held = new Map<string, HeldEvent>();
   private readonly snapshotsInFlight = new Set<Promise<void>>();
+  /** Held events whose person was forgotten (see `forgotten`): no snapshot of them is kept. */
+  private readonly forgottenIds = new Set<string>();
   private readonly timer: NodeJS.Timeout;
   /** A full disk fails every new best face and every flush until space returns: one report a minute. */
   private readonly diskFullReports = new ReportThrottle();
@@ -78,6 +80,7 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
 
   private saveSnapshot(held: HeldEvent, sample: TrackSample): void {
     const id = held.event.id;
+    if (this.forgottenIds.has(id)) return;
     // a copy, now: the frame's slot goes back to the camera's reader once the pipeline is done
     // with it, and the snapshot is written later (disk), too long to keep a slot of the ring
     const { width, height } = sample.frame;
@@ -85,7 +88,12 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
     held.snapshotsInFlight++;
     const saving: Promise<void> = this.snapshots
       .save(id, frame, sample.detection.box, sample.ts)
-      .then((saved) => {
+      .then(async (saved) => {
+        // forgotten while it was being written: it goes at once, and no event refers to it
+        if (this.forgottenIds.has(id)) {
+          await Promise.all([this.snapshots.remove(saved.facePath), this.snapshots.remove(saved.framePath)]);
+          return;
+        }
         held.facePath = saved.facePath;
         held.framePath = saved.framePath;
         this.pending.set(id, { ...held.event, ...this.pending.get(id), ...saved, snapshotBytes: saved.bytes });
@@ -115,6 +123,23 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
     if (held) held.reviewed = { review: fields.review, label: fields.label, known: fields.known, reviewedLabel: fields.reviewedLabel };
   }
 
+  /**
+   * Events whose person was just forgotten (EventsRepository.forgetPerson) that the recorder may
+   * still change: their later changes show them as FORGOTTEN without snapshots, and no snapshot
+   * of them is saved again (one being written now is deleted once written). Flush before
+   * forgetting, so that no write of theirs with the person's name is still pending.
+   */
+  forgotten(ids: readonly string[]): void {
+    for (const id of ids) {
+      const held = this.held.get(id);
+      if (!held) continue;
+      this.forgottenIds.add(id);
+      held.facePath = null;
+      held.framePath = null;
+      held.reviewed = { review: held.reviewed?.review ?? held.event.review, label: FORGOTTEN, known: false, reviewedLabel: null };
+    }
+  }
+
   /** Holds the change's event (from now on, or as it now is) and announces it; returns what is held. */
   private record(change: EventChange): HeldEvent {
     const before = this.pending.get(change.event.id);
@@ -136,7 +161,10 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
   /** Forgets an event once nothing about it can change any more. */
   private release(id: string): void {
     const held = this.held.get(id);
-    if (held?.event.ended && held.snapshotsInFlight === 0 && !this.pending.has(id)) this.held.delete(id);
+    if (held?.event.ended && held.snapshotsInFlight === 0 && !this.pending.has(id)) {
+      this.held.delete(id);
+      this.forgottenIds.delete(id);
+    }
   }
 
   /** Writes every pending change in one transaction. */

@@ -1,6 +1,8 @@
 /**
  * Event snapshots on disk: the best face (the box with a margin, at most 224 px) and a
  * downscaled full frame with the box drawn, as JPEG files under <dataDir>/snapshots/<day>/.
+ * The frame snapshot records its face box in its own XMP metadata (the event log keeps no box),
+ * so that the copy a viewer is shown can have the face blurred (privacy.blurUnknownForViewers).
  */
 import type { Dirent } from 'node:fs';
 import { mkdir, readdir, rm, rmdir, stat, writeFile, rename } from 'node:fs/promises';
@@ -18,6 +20,24 @@ export interface SavedSnapshot {
   facePath: string;
   framePath: string;
   bytes: number;
+}
+
+/** The XMP packet of a frame snapshot: where its face is, in the snapshot's own pixels. */
+export function faceBoxXmp(box: Box): string {
+  const value = box.map((v) => Math.round(v * 10) / 10).join(' ');
+  return (
+    '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">' +
+    `<rdf:Description rdf:about="" xmlns:facestream="https://facestream.invalid/ns/1.0/" facestream:faceBox="${value}"/>` +
+    '</rdf:RDF></x:xmpmeta>'
+  );
+}
+
+/** The face box a frame snapshot records (see faceBoxXmp), or null for one without it (saved by an older facestream). */
+export async function snapshotFaceBox(file: string | Buffer): Promise<Box | null> {
+  const { xmp } = await sharp(file).metadata();
+  const match = xmp && /facestream:faceBox="([^"]*)"/.exec(xmp.toString('utf8'));
+  const values = match ? match[1].split(' ').map(Number) : [];
+  return values.length === 4 && values.every((v) => Number.isFinite(v) && v >= 0) ? [values[0], values[1], values[2], values[3]] : null;
 }
 
 export class SnapshotStore {
@@ -58,6 +78,7 @@ export class SnapshotStore {
     const full = await sharp(boxed)
       .resize(Math.round(frame.width * scale))
       .jpeg({ quality: 75 })
+      .withXmp(faceBoxXmp([x * scale, y * scale, w * scale, h * scale]))
       .toBuffer();
     const facePath = path.join(dir, `${eventId}-face.jpg`);
     const framePath = path.join(dir, `${eventId}-frame.jpg`);

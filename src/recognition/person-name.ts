@@ -3,7 +3,7 @@
  * paths a user types, so they are short, printable and cannot climb out of a folder.
  */
 import { ServiceError } from '../common/errors.js';
-import { UNKNOWN } from '../common/match.js';
+import { FORGOTTEN, UNKNOWN } from '../common/match.js';
 
 export const MAX_NAME_LENGTH = 64;
 
@@ -17,6 +17,8 @@ export function personNameProblem(name: string): string | undefined {
   if (name.includes('..')) return "a name cannot contain '..'";
   // the label of a face that matched nobody: no person may be called that
   if (name.toLowerCase() === UNKNOWN) return `"${UNKNOWN}" is the label of faces that match nobody`;
+  // the label events keep once their person is forgotten: a new person so called would inherit them
+  if (name.toLowerCase() === FORGOTTEN) return `"${FORGOTTEN}" is the label of events whose person was forgotten`;
   return undefined;
 }
 

@@ -5,11 +5,13 @@
 import { Router } from 'express';
 import { MAX_PAGE, eventCsvQuerySchema, eventListQuerySchema, eventParamsSchema, reviewBodySchema, snapshotQuerySchema } from '../contract/events.js';
 import type { EventsService } from '../services/events.service.js';
+import type { PrivacyService } from '../services/privacy.service.js';
+import { principalOf } from './auth.js';
 import { chargeRead } from './rate-limit.js';
 import { ResponseCache, TurnQueue } from './response-cache.js';
 import { parse, parseBody } from './validate.js';
 
-export function eventsRouter(events: EventsService): Router {
+export function eventsRouter(events: EventsService, privacy: PrivacyService): Router {
   const router = Router();
   router.use(['/events', '/events.csv'], (_req, _res, next) => {
     events.flush();
@@ -44,9 +46,17 @@ export function eventsRouter(events: EventsService): Router {
   router.get('/events/:id', (req, res) => void res.json(events.get(parse(eventParamsSchema, req.params).id)));
 
   // the event is looked up before the kind is read: an unknown id is a 404 whatever the kind
-  router.get('/events/:id/snapshot', (req, res) => {
+  router.get('/events/:id/snapshot', async (req, res) => {
     const event = events.find(parse(eventParamsSchema, req.params).id);
-    res.type('image/jpeg').sendFile(events.snapshotFile(event, parse(snapshotQuerySchema, req.query).kind));
+    const { kind } = parse(snapshotQuerySchema, req.query);
+    const file = events.snapshotFile(event, kind);
+    if (!privacy.blursSnapshot(principalOf(res).role, event)) {
+      res.type('image/jpeg').sendFile(file);
+      return;
+    }
+    // one URL, a different picture per role: no cache may hand a viewer's copy on, or an admin's to a viewer
+    res.type('image/jpeg').setHeader('Cache-Control', 'private, no-store');
+    res.send(await privacy.blurredSnapshot(file, kind));
   });
 
   // the event is looked up before the body is read: an unknown id is a 404 whatever the body

@@ -4,7 +4,9 @@
  * server runs so that encoding never occupies the main thread (see jpeg-encoder.ts).
  */
 import sharp from 'sharp';
+import { blurredJpeg, scaleBox } from '../common/blur.js';
 import type { Frame } from '../common/frame.js';
+import type { Box } from '../common/types.js';
 
 export const JPEG_QUALITY = 70;
 
@@ -26,13 +28,42 @@ const SAMPLED_SHRINK_FROM = 3;
  * too and save nothing over sharp, whose resize then costs about the full encode.
  */
 export function encodeJpeg(frame: RgbPixels, width: number): Promise<Uint8Array> {
-  const factor = Math.min(Math.floor(frame.width / width), frame.height);
-  const source = factor >= SAMPLED_SHRINK_FROM ? sampledShrink(frame, factor) : frame;
+  const source = shrunkFor(frame, width);
   const image = sharp(source.data, { raw: { width: source.width, height: source.height, channels: 3 } });
   // libvips scales its kernels to the reduction, so linear is a triangle filter: 20% cheaper than lanczos3 and little aliasing
   if (width < source.width) image.resize({ width, kernel: 'linear' });
   return image.jpeg({ quality: JPEG_QUALITY, optimiseCoding: false }).toBuffer();
 }
+
+/** The frame, or its sampled shrink when the JPEG is a third of its width or less (see encodeJpeg). */
+function shrunkFor(frame: RgbPixels, width: number): RgbPixels {
+  const factor = Math.min(Math.floor(frame.width / width), frame.height);
+  return factor >= SAMPLED_SHRINK_FROM ? sampledShrink(frame, factor) : frame;
+}
+
+/** RGB frame → JPEG `width` pixels wide with `boxes` (in the frame's pixels) blurred. */
+export type BlurredJpegEncoder = (frame: Frame, width: number, boxes: readonly Box[]) => Promise<Uint8Array>;
+
+/**
+ * Scales the frame as encodeJpeg does, then blurs the boxes there (common/blur.ts) and encodes.
+ * In process: it runs only for viewers of privacy.blurUnknownForViewers, and only for frames
+ * that show an unknown face.
+ */
+export const encodeBlurredJpeg: BlurredJpegEncoder = async (frame, width, boxes) => {
+  let image = shrunkFor(frame, width);
+  if (width < image.width) {
+    const { data, info } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+      .resize({ width, kernel: 'linear' })
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    image = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
+  }
+  return blurredJpeg(
+    image,
+    boxes.map((box) => scaleBox(box, frame.width, image.width)),
+    JPEG_QUALITY,
+  );
+};
 
 /**
  * An RGB frame shrunk by a whole `factor` (2 or more): each pixel is the mean of the 2 × 2 pixels

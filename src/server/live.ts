@@ -17,12 +17,18 @@
  * The JPEG is encoded from the camera's frame slot itself, not a copy: the hub holds the slot
  * (acquire) from publish() until the frame is encoded at every width it is wanted at, or dropped
  * from the encoder's queue.
+ *
+ * With privacy.blurUnknownForViewers, a connection without the admin role is sent frames with the
+ * unknown faces blurred: a second JPEG per camera and width, encoded only while such a connection
+ * watches at that width and only for frames that show an unknown face (the others are the same
+ * for everyone, and everyone shares the one JPEG).
  */
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { CameraStatus, LiveClientEvents, LiveError, LiveEventChange, FrameMessage, LiveServerEvents } from '../common/live-events.js';
 import type { LabeledFrame } from '../pipeline/vision-pipeline.js';
 import type { Histogram } from '../pipeline/metrics.js';
-import { encodeJpeg, type JpegEncoder } from './jpeg.js';
+import type { Principal } from './auth.js';
+import { encodeBlurredJpeg, encodeJpeg, type JpegEncoder } from './jpeg.js';
 
 export const MAX_UNACKED = 2;
 /**
@@ -75,6 +81,14 @@ interface Viewer {
   waiting: FrameMessage | null;
   /** The widest JPEG it asked for; null: the full frame. */
   maxWidth: number | null;
+  /** It is sent frames with the unknown faces blurred (privacy.blurUnknownForViewers, no admin role). */
+  blurred: boolean;
+}
+
+/** The hub's part of the privacy settings. */
+export interface LivePrivacy {
+  /** privacy.blurUnknownForViewers */
+  blurUnknownForViewers?: boolean;
 }
 
 /** The width a viewer asking for `maxWidth` (null: the full frame) is sent a `frameWidth` frame at. */
@@ -100,12 +114,15 @@ export class LiveHub {
   private readonly encoding = new Map<string, EncoderQueue>();
   /** Per camera with viewers: JPEGs encoded at each width. */
   private readonly encoded = new Map<string, Map<number, number>>();
+  /** The same for the JPEGs with unknown faces blurred. */
+  private readonly encodedBlurred = new Map<string, Map<number, number>>();
   private readonly statusTimer: NodeJS.Timeout;
 
   constructor(
     io: Server,
     private readonly source: LiveSource,
     private readonly encodeFrame: JpegEncoder = encodeJpeg,
+    private readonly privacy: LivePrivacy = {},
   ) {
     this.namespace = io.of('/live');
     this.namespace.on('connection', (socket: LiveSocket) => this.connect(socket));
@@ -171,7 +188,10 @@ export class LiveHub {
     }
     let viewers = this.viewers.get(cameraId);
     if (!viewers) this.viewers.set(cameraId, (viewers = new Map<string, Viewer>()));
-    viewers.set(connection.socket.id, { connection, unacked: 0, waiting: null, maxWidth: maxWidth ?? null });
+    // a connection without a principal (none is made without one) counts as no admin
+    const role = (connection.socket.data as { principal?: Principal } | undefined)?.principal?.role;
+    const blurred = this.privacy.blurUnknownForViewers === true && role !== 'admin';
+    viewers.set(connection.socket.id, { connection, unacked: 0, waiting: null, maxWidth: maxWidth ?? null, blurred });
     connection.watching.add(cameraId);
   }
 
@@ -209,6 +229,7 @@ export class LiveHub {
     const state = this.encoding.get(cameraId);
     this.encoding.delete(cameraId);
     this.encoded.delete(cameraId);
+    this.encodedBlurred.delete(cameraId);
     for (const waiting of state?.waiting.splice(0) ?? []) waiting.frame.slot.release();
   }
 
@@ -235,6 +256,11 @@ export class LiveHub {
   /** JPEGs encoded for a camera at each width (pixels → count), since it last had no viewer. */
   encodeCounts(cameraId: string): ReadonlyMap<number, number> {
     return new Map(this.encoded.get(cameraId));
+  }
+
+  /** The same for the JPEGs with unknown faces blurred (privacy.blurUnknownForViewers). */
+  blurredEncodeCounts(cameraId: string): ReadonlyMap<number, number> {
+    return new Map(this.encodedBlurred.get(cameraId));
   }
 
   /** The widths a frame of `frameWidth` pixels is wanted at now: those with a viewer whose frame window has room. */
@@ -274,18 +300,26 @@ export class LiveHub {
         box: f.box.map((v) => Math.round(v * scale * 10) / 10) as typeof f.box,
         score: Math.round(f.score * 1000) / 1000,
       }));
+      // in the frame's own pixels, as the encoders take them
+      const unknownBoxes = faces.filter((f) => !f.known).map((f) => f.box);
+      // a frame without an unknown face is the same for everyone: the blurring viewers share the plain JPEG
+      const sentBlurred = (viewer: Viewer) => viewer.blurred && unknownBoxes.length > 0;
       // judged again now: viewers may have acknowledged, left or caught up while the frame waited
       for (const jpegWidth of this.wantedWidths(frame.cameraId, frame.width)) {
-        let jpeg: Uint8Array;
-        try {
-          jpeg = await this.encodeFrame(frame, jpegWidth);
-        } catch {
-          continue; // a frame that cannot be encoded is skipped; the next one will be tried
-        }
-        this.countEncode(frame.cameraId, jpegWidth);
-        const message: FrameMessage = { cameraId: frame.cameraId, seq: frame.seq, ts: frame.ts, width, height, jpeg, faces: cameraFaces };
-        for (const viewer of this.viewers.get(frame.cameraId)?.values() ?? []) {
-          if (encodeWidth(viewer.maxWidth, frame.width) === jpegWidth) this.offer(viewer, message);
+        const atWidth = (viewer: Viewer) => encodeWidth(viewer.maxWidth, frame.width) === jpegWidth;
+        const variants = new Set([...(this.viewers.get(frame.cameraId)?.values() ?? [])].filter((v) => atWidth(v) && v.unacked < MAX_UNACKED).map(sentBlurred));
+        for (const blurred of variants) {
+          let jpeg: Uint8Array;
+          try {
+            jpeg = blurred ? await encodeBlurredJpeg(frame, jpegWidth, unknownBoxes) : await this.encodeFrame(frame, jpegWidth);
+          } catch {
+            continue; // a frame that cannot be encoded is skipped; the next one will be tried
+          }
+          this.countEncode(blurred ? this.encodedBlurred : this.encoded, frame.cameraId, jpegWidth);
+          const message: FrameMessage = { cameraId: frame.cameraId, seq: frame.seq, ts: frame.ts, width, height, jpeg, faces: cameraFaces };
+          for (const viewer of this.viewers.get(frame.cameraId)?.values() ?? []) {
+            if (atWidth(viewer) && sentBlurred(viewer) === blurred) this.offer(viewer, message);
+          }
         }
       }
     } finally {
@@ -296,10 +330,10 @@ export class LiveHub {
     }
   }
 
-  private countEncode(cameraId: string, width: number): void {
-    let counts = this.encoded.get(cameraId);
+  private countEncode(encoded: Map<string, Map<number, number>>, cameraId: string, width: number): void {
+    let counts = encoded.get(cameraId);
     // a camera whose last viewer left while its frame was encoded keeps no counts
-    if (!counts && this.watched(cameraId)) this.encoded.set(cameraId, (counts = new Map<number, number>()));
+    if (!counts && this.watched(cameraId)) encoded.set(cameraId, (counts = new Map<number, number>()));
     counts?.set(width, (counts.get(width) ?? 0) + 1);
   }
 

@@ -1,16 +1,17 @@
 /**
  * /api/people and /api/recognize: the gallery over HTTP (the rules live in the gallery
- * service), and the seed's web app as one endpoint.
+ * service), forgetting a person (the privacy service), and the seed's web app as one endpoint.
  */
 import { Router, type NextFunction, type Request, type Response } from 'express';
 import { ServiceError } from '../common/errors.js';
 import { faceParamsSchema, personNameBodySchema, personParamsSchema } from '../contract/people.js';
 import type { GalleryService } from '../services/gallery.service.js';
+import type { PrivacyService } from '../services/privacy.service.js';
 import { createUploader } from './uploads.js';
 import { parse, parseBody } from './validate.js';
 
 /** `uploadDir`: where uploads wait while their request runs. */
-export function peopleRouter(gallery: GalleryService, uploadDir: string): Router {
+export function peopleRouter(gallery: GalleryService, uploadDir: string, privacy: PrivacyService): Router {
   const router = Router();
   const uploads = createUploader(uploadDir);
   const personId = (req: Request) => parse(personParamsSchema.shape.id, req.params.id);
@@ -24,6 +25,8 @@ export function peopleRouter(gallery: GalleryService, uploadDir: string): Router
     gallery.remove(personId(req));
     res.status(204).end();
   });
+
+  router.post('/people/:id/forget', async (req, res) => void res.json(await privacy.forget(gallery.person(personId(req)).name)));
 
   // the person is looked up before the face id is read: an unknown person is a 404 before a bad face id is a 400
   router.get('/people/:id/faces/:faceId/image', async (req, res) => {

@@ -13,6 +13,7 @@ import type { Config } from '../config/schema.js';
 import type { IntegrationsState } from '../contract/integrations.js';
 import type { EventsService } from '../services/events.service.js';
 import type { GalleryService } from '../services/gallery.service.js';
+import type { PrivacyService } from '../services/privacy.service.js';
 import type { SystemService } from '../services/system.service.js';
 import type { AccountsRepository } from '../storage/accounts.repository.js';
 import { createApp } from './app.js';
@@ -52,6 +53,7 @@ export interface HttpDeps {
   cameras: CameraRegistry;
   gallery: GalleryService;
   events: EventsService;
+  privacy: PrivacyService;
   system: SystemService;
   /** What GET /api/integrations answers. */
   integrations: () => IntegrationsState;
@@ -71,7 +73,7 @@ export interface HttpPart {
 }
 
 /** Serves the services on `config.server`'s host and port (0: a free one); resolves once listening. */
-export async function startHttp({ config, bind, auth, cameras, gallery, events, system, integrations, health, onEncoderFailure }: HttpDeps): Promise<HttpPart> {
+export async function startHttp({ config, bind, auth, cameras, gallery, events, privacy, system, integrations, health, onEncoderFailure }: HttpDeps): Promise<HttpPart> {
   const { host, port } = config.server;
   let listeningPort = port;
   const security: WebSecurityOptions = {
@@ -85,13 +87,15 @@ export async function startHttp({ config, bind, auth, cameras, gallery, events, 
     auth,
     webSecurity: security,
     health,
-    routers: [eventsRouter(events), peopleRouter(gallery, path.join(config.dataDir, UPLOADS_DIR)), systemRouter(system), integrationsRouter(integrations)],
+    routers: [eventsRouter(events, privacy), peopleRouter(gallery, path.join(config.dataDir, UPLOADS_DIR), privacy), systemRouter(system), integrationsRouter(integrations)],
   });
   const http = createServer(app);
   const io = new SocketServer(http, { serveClient: true, maxHttpBufferSize: 1e6, allowRequest: allowSocketRequest(security) });
   liveLogin(io, auth);
   const jpegWorker = new JpegWorker(onEncoderFailure);
-  const live = new LiveHub(io, { statuses: () => cameras.statuses(), has: (id) => cameras.has(id), latency: (id) => cameras.latency(id) }, jpegWorker.encode);
+  const live = new LiveHub(io, { statuses: () => cameras.statuses(), has: (id) => cameras.has(id), latency: (id) => cameras.latency(id) }, jpegWorker.encode, {
+    blurUnknownForViewers: config.privacy.blurUnknownForViewers,
+  });
   const close = () => {
     live.close();
     jpegWorker.close();

@@ -4,6 +4,7 @@
  * new events arrive.
  */
 import { ServiceError } from '../common/errors.js';
+import { FORGOTTEN } from '../common/match.js';
 import type { ReviewState } from '../common/live-events.js';
 import type { RecognitionEvent } from '../common/recognition-event.js';
 import type { Db } from './database.js';
@@ -244,6 +245,28 @@ export class EventsRepository {
       if (r.frame_path) paths.add(r.frame_path);
     }
     return paths;
+  }
+
+  /**
+   * Every event that named a person (its person, its label or its reviewed label, names
+   * compared ignoring case) loses the name and its snapshots: the label becomes FORGOTTEN, not
+   * known, no person, no reviewed label. The rows stay (the log still shows that someone was
+   * there). Returns the events changed and the snapshot files they referred to, for the caller
+   * to delete. Run it in the transaction that removes the person (PeopleRepository.removePerson).
+   */
+  forgetPerson(personId: number, name: string): { ids: string[]; snapshotPaths: string[] } {
+    const rows = this.db
+      .prepare(
+        `SELECT id, face_path, frame_path FROM events
+         WHERE person_id = @personId OR label = @name COLLATE NOCASE OR reviewed_label = @name COLLATE NOCASE`,
+      )
+      .all({ personId, name }) as Pick<Row, 'id' | 'face_path' | 'frame_path'>[];
+    const forget = this.db.prepare(
+      `UPDATE events SET label = @label, known = 0, person_id = NULL, reviewed_label = NULL, face_path = NULL, frame_path = NULL, snapshot_bytes = 0 WHERE id = @id`,
+    );
+    for (const r of rows) forget.run({ label: FORGOTTEN, id: r.id });
+    this.writes++;
+    return { ids: rows.map((r) => r.id), snapshotPaths: rows.flatMap((r) => [r.face_path, r.frame_path].filter((p): p is string => p !== null)) };
   }
 
   delete(ids: string[]): void {

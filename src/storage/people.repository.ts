@@ -271,11 +271,16 @@ export class PeopleRepository {
       .immediate();
   }
 
-  /** Removes a person, their samples and their crops. */
-  removePerson(name: string): { person: PersonRecord; samples: number } {
+  /**
+   * Removes a person, their samples and their crops. `alongside` runs first in the same
+   * transaction, with the person found (forgetting them in the event log), so both happen or
+   * neither does.
+   */
+  removePerson(name: string, alongside?: (person: PersonRecord) => void): { person: PersonRecord; samples: number } {
     const result = this.db
       .transaction(() => {
         const person = this.getPerson(name);
+        alongside?.(person);
         const samples = this.db.prepare('DELETE FROM samples WHERE person_id = ?').run(person.id).changes;
         this.db.prepare('DELETE FROM people WHERE id = ?').run(person.id);
         this.bump();
