@@ -7,9 +7,11 @@ import type { CameraChanges, CameraStatus, NewCamera } from '../../src/contract/
 import type { EventPage, EventQueryInput, PublicEvent, ReviewAction, ReviewResult, ReviewState } from '../../src/contract/events.js';
 import type { FaceUploadReport, Person, PersonDetail, RecognizeReport } from '../../src/contract/people.js';
 import type { SystemSnapshot } from '../../src/contract/system.js';
+import type { TuningPoint, TuningReport } from '../../src/contract/tuning.js';
 
 // the REST shapes, from the contract's zod schemas (types only: the bundle never loads zod)
 export type { CameraChanges, EventPage, FaceUploadReport, Me, NewCamera, Person, PersonDetail, PublicEvent, RecognizeReport, ReviewAction, ReviewState, SystemSnapshot };
+export type { TuningPoint, TuningReport };
 export type { PersonFace, RecognizedFace, UploadFileResult } from '../../src/contract/people.js';
 
 export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: string; status: number };
@@ -50,6 +52,16 @@ export function removeCamera(id: string): Promise<ApiResult<null>> {
 
 export function getSystem(): Promise<ApiResult<SystemSnapshot>> {
   return request<SystemSnapshot>('GET', '/api/system');
+}
+
+// ---- tuning
+
+export function getTuning(): Promise<ApiResult<TuningReport>> {
+  return request<TuningReport>('GET', '/api/tuning');
+}
+
+export function applyTuning(minSimilarity: number): Promise<ApiResult<TuningReport>> {
+  return request<TuningReport>('PUT', '/api/tuning', { minSimilarity });
 }
 
 // ---- events

@@ -1,14 +1,19 @@
 /**
  * Hash routes of the single-page app. The live view stays the default ("" or "#/"), and its
  * large view keeps its own "#/camera/<id>" route; the other pages live under "#/events",
- * "#/people", "#/identify" and "#/system".
+ * "#/people", "#/identify", "#/tuning" and "#/system".
  */
 export type Route =
-  { page: 'live'; cameraId: string | null } | { page: 'events'; eventId: string | null } | { page: 'people'; personId: number | null } | { page: 'identify' } | { page: 'system' };
+  | { page: 'live'; cameraId: string | null }
+  | { page: 'events'; eventId: string | null }
+  | { page: 'people'; personId: number | null }
+  | { page: 'identify' }
+  | { page: 'tuning' }
+  | { page: 'system' };
 
 export type PageName = Route['page'];
 
-export const PAGES: readonly PageName[] = ['live', 'events', 'people', 'identify', 'system'];
+export const PAGES: readonly PageName[] = ['live', 'events', 'people', 'identify', 'tuning', 'system'];
 
 /** The route a location hash names; anything unknown is the live view. */
 export function parseRoute(hash: string): Route {
@@ -24,6 +29,8 @@ export function parseRoute(hash: string): Route {
     }
     case 'identify':
       return { page: 'identify' };
+    case 'tuning':
+      return { page: 'tuning' };
     case 'system':
       return { page: 'system' };
     case 'camera':
@@ -44,6 +51,8 @@ export function routeHash(route: Route): string {
       return route.personId === null ? '#/people' : `#/people/${route.personId}`;
     case 'identify':
       return '#/identify';
+    case 'tuning':
+      return '#/tuning';
     case 'system':
       return '#/system';
   }
