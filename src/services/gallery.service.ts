@@ -347,8 +347,9 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
     try {
       ({ faces } = await this.deps.finder.analyze(this.deps.snapshots.absolute(event.facePath), `the face snapshot of event ${event.id}`));
     } catch (error) {
-      if (error instanceof ImageError) return { kept: false, negative: false, reason: `the face snapshot of event ${event.id} ${error.reason.replace(/^: /, '')}` };
-      throw error;
+      // the review itself is stored: a snapshot that cannot be read, or a vision worker that failed, costs only the lesson
+      const why = error instanceof ImageError ? error.reason.replace(/^: /, '') : `could not be analysed (${(error as Error).message})`;
+      return { kept: false, negative: false, reason: `the face snapshot of event ${event.id} ${why}` };
     }
     const face = largestFace(faces);
     if (!face) return { kept: false, negative: false, reason: `no face found in the snapshot of event ${event.id}` };

@@ -21,8 +21,10 @@ import { replayReviews, replayThresholds } from '../../src/recognition/threshold
 import { GalleryService, type LiveMatcher } from '../../src/services/gallery.service.js';
 import { CorrectionsRepository, SettingsRepository, type ReviewedFace } from '../../src/storage/corrections.repository.js';
 import { openDatabase } from '../../src/storage/database.js';
+import type { StoredEvent } from '../../src/storage/events.repository.js';
 import { PeopleRepository, type NewSample, type StoredEmbedding } from '../../src/storage/people.repository.js';
-import { Teardown, defined, tempDir } from '../helpers.js';
+import type { EmbeddedFace } from '../../src/common/types.js';
+import { Teardown, defined, recognitionEvent, tempDir } from '../helpers.js';
 import { emitted, waitFor } from '../support/wait.js';
 
 const DIM = 16;
@@ -290,5 +292,77 @@ describe('the gallery service with recognition.matcher: svm', () => {
     });
     assert.equal(again.cosineOptions.minSimilarity, 0.5, 'the stored value overrides the config file');
     assert.equal(again.matcher.kind, 'cosine', 'no trainer: cosine');
+  });
+});
+
+describe('learning from a review', () => {
+  const teardown = new Teardown();
+  after(() => teardown.run());
+
+  /** An event as the review sees it: named `label`, with a face snapshot unless told otherwise. */
+  const event = (id: string, label: string, facePath: string | null = `snapshots/2026-12-01/${id}-face.jpg`): StoredEvent => ({
+    ...recognitionEvent({ id, startedAt: Date.now(), label, known: label !== 'unknown' }),
+    facePath,
+    framePath: null,
+    reviewedLabel: null,
+  });
+
+  test('a rejected face becomes a negative the live matcher uses at once; a confirmed one is only kept for the replay', async () => {
+    const { dir, remove } = tempDir('facestream-learn-');
+    teardown.add(remove);
+    const db = openDatabase(dir);
+    teardown.add(() => db.close());
+    const people = new PeopleRepository(db, dir);
+    people.addSamples('ann', annSamples.map(sample));
+    people.addSamples('bob', bobSamples.map(sample));
+    // the "snapshot" of each event holds the face this map gives it
+    const snapshotFaces = new Map<string, Float32Array>([
+      ['ev_zed', zedFaces[0]],
+      ['ev_ann', annProbes[0]],
+    ]);
+    const face = (vector: Float32Array): EmbeddedFace => ({
+      box: [0, 0, 100, 100],
+      confidence: 0.99,
+      keypoints: { left_eye: [30, 40], right_eye: [70, 40], nose: [50, 60], mouth_left: [35, 80], mouth_right: [65, 80] },
+      quality: { size: 100, sharpness: 100, roll: 0, yaw: 0 },
+      embedding: { model: MODEL, vector },
+    });
+    const corrections = new CorrectionsRepository(db);
+    const gallery = new GalleryService({
+      people,
+      corrections,
+      settings: new SettingsRepository(db),
+      finder: {
+        embedder: { id: MODEL },
+        analyze: (file: string) => {
+          const vector = [...snapshotFaces].find(([id]) => file.includes(id))?.[1];
+          return Promise.resolve({ image: { data: new Uint8Array(3), width: 1, height: 1 }, faces: vector ? [face(vector)] : [] });
+        },
+      },
+      snapshots: new SnapshotStore(dir),
+      config: configSchema.parse({ dataDir: dir, recognition: { minSimilarity: 0.3 } }),
+      matcherChanged: () => undefined,
+    });
+    assert.equal(gallery.matcher.match(zedFaces[1]).label, 'ann');
+
+    assert.deepEqual(await gallery.learnFromReview(event('ev_zed', 'ann'), 'rejected'), { kept: true, negative: true });
+    const refused = gallery.matcher.match(zedFaces[1]);
+    assert.deepEqual([refused.label, refused.unknownReason], ['unknown', 'rejected-look-alike']);
+    assert.equal(gallery.matcher.match(annProbes[2]).label, 'ann');
+
+    assert.deepEqual(await gallery.learnFromReview(event('ev_ann', 'ann'), 'confirmed'), { kept: true, negative: false });
+    assert.equal(corrections.reviewedFaces(MODEL).length, 2);
+    // the reviewer takes the rejection back: the negative goes, the look-alike is named ann again
+    assert.deepEqual(await gallery.learnFromReview(event('ev_zed', 'ann'), 'confirmed'), { kept: true, negative: false });
+    assert.equal(gallery.matcher.match(zedFaces[1]).label, 'ann');
+
+    const nothing = async (e: StoredEvent, pattern: RegExp) => {
+      const lesson = await gallery.learnFromReview(e, 'rejected');
+      assert.deepEqual([lesson.kept, lesson.negative], [false, false]);
+      assert.match(lesson.reason ?? '', pattern);
+    };
+    await nothing(event('ev_none', 'ann', null), /has no face snapshot/);
+    await nothing(event('ev_stranger', 'unknown'), /teaches the matcher nothing/);
+    await nothing(event('ev_blank', 'ann'), /no face found in the snapshot of event ev_blank/);
   });
 });
