@@ -76,7 +76,11 @@ async function main(): Promise<void> {
     ownFaces: r.ownFaces,
   }));
   if (process.argv.includes('--json')) console.log(JSON.stringify(result, null, 2));
-  else for (const r of result) console.log(`margin ${r.negativeMargin}: the look-alike named the rejected person ${(r.lookAlikeNamedBefore * 100).toFixed(1)}% → ${(r.lookAlikeNamedAfter * 100).toFixed(1)}% of ${r.lookAlikeFaces} faces; that person's own photos refused ${(r.ownRefused * 100).toFixed(1)}% of ${r.ownFaces}`);
+  else
+    for (const r of result)
+      console.log(
+        `margin ${r.negativeMargin}: the look-alike named the rejected person ${(r.lookAlikeNamedBefore * 100).toFixed(1)}% → ${(r.lookAlikeNamedAfter * 100).toFixed(1)}% of ${r.lookAlikeFaces} faces; that person's own photos refused ${(r.ownRefused * 100).toFixed(1)}% of ${r.ownFaces}`,
+      );
 }
 
 await main();
