@@ -103,12 +103,6 @@ export class CorrectionsRepository {
     return rows.map((r) => ({ personId: r.person_id, vector: fromBlob(r.embedding, r.dim), eventId: r.source_event_id }));
   }
 
-  /** How many negative samples each person has (all models). */
-  negativeCounts(): Map<number, number> {
-    const rows = this.db.prepare('SELECT person_id, COUNT(*) AS n FROM negatives GROUP BY person_id').all() as { person_id: number; n: number }[];
-    return new Map(rows.map((r) => [r.person_id, r.n]));
-  }
-
   /** Every reviewed face of one model, oldest review first. */
   reviewedFaces(model: string): ReviewedFace[] {
     const rows = this.db

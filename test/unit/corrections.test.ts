@@ -205,7 +205,10 @@ describe('corrections in SQLite', () => {
       assert.deepEqual(corrections.recordReview({ eventId: 'ev_b', model: MODEL, review: 'relabeled', namedPersonId: ann.id, truePersonId: bob.id, vector: bobSamples[0] }), {
         negative: true,
       });
-      assert.equal(corrections.negativeCounts().get(ann.id), 1);
+      assert.deepEqual(
+        corrections.negatives(MODEL).map((n) => [n.personId, n.eventId]),
+        [[ann.id, 'ev_b']],
+      );
       assert.equal(corrections.negatives('facenet128').length, 0, 'negatives are per model');
       people.removePerson('ann');
       assert.equal(corrections.negatives(MODEL).length, 0);
