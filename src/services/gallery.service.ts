@@ -337,9 +337,11 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
   async learnFromReview(event: StoredEvent, review: ReviewedState, relabeledAs?: string): Promise<ReviewLesson> {
     const model = this.deps.config.recognition.model;
     const previous = this.deps.corrections.reviewOf(event.id, model);
-    // a second review of a relabelled event sees the reviewer's label: the matcher's is in the first review's row
-    const namedPersonId = previous ? previous.namedPersonId : event.known ? (this.people.findPerson(event.label)?.id ?? null) : null;
-    const truePersonId = review === 'confirmed' ? namedPersonId : review === 'relabeled' && relabeledAs ? (this.people.findPerson(relabeledAs)?.id ?? null) : null;
+    // the event's label is the reviewer's after a relabel: whom the matcher named is in the first review's row
+    const labelled = event.known ? (this.people.findPerson(event.label)?.id ?? null) : null;
+    const namedPersonId = previous ? previous.namedPersonId : labelled;
+    // confirming says the label as it stands is right (the matcher's, or an earlier relabel's)
+    const truePersonId = review === 'confirmed' ? labelled : review === 'relabeled' && relabeledAs ? (this.people.findPerson(relabeledAs)?.id ?? null) : null;
     if (namedPersonId === null && truePersonId === null)
       return { kept: false, negative: false, reason: 'an unknown face not named as anyone enrolled teaches the matcher nothing' };
     if (!event.facePath) return { kept: false, negative: false, reason: `event ${event.id} has no face snapshot (not taken yet, or removed by retention)` };

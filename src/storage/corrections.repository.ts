@@ -60,7 +60,7 @@ export class CorrectionsRepository {
   /**
    * Records the review of one event's face, replacing what an earlier review of it taught: its
    * replay row, and its negative (kept only when the matcher named someone the reviewer says it
-   * is not: a rejection, or a relabel to someone else).
+   * is not: a rejection, a relabel to someone else, or a confirmation of such a relabel).
    */
   recordReview(face: NewReviewedFace): { negative: boolean } {
     const at = this.now().toISOString();
@@ -77,7 +77,7 @@ export class CorrectionsRepository {
                true_person_id = excluded.true_person_id, dim = excluded.dim, embedding = excluded.embedding, reviewed_at = excluded.reviewed_at`,
           )
           .run(face.eventId, face.model, face.review, face.namedPersonId, face.truePersonId, dim, blob, at);
-        const negative = face.namedPersonId !== null && face.review !== 'confirmed' && face.truePersonId !== face.namedPersonId;
+        const negative = face.namedPersonId !== null && face.truePersonId !== face.namedPersonId;
         if (negative) {
           this.db
             .prepare('INSERT INTO negatives (person_id, model, dim, embedding, source_event_id, created_at) VALUES (?, ?, ?, ?, ?, ?)')

@@ -359,6 +359,16 @@ describe('learning from a review', () => {
     assert.deepEqual(await gallery.learnFromReview(event('ev_zed', 'ann'), 'confirmed'), { kept: true, negative: false });
     assert.equal(gallery.matcher.match(zedFaces[1]).label, 'ann');
 
+    // relabelled from ann to bob, then confirmed as it stands: still a negative of ann, and bob's face for the replay
+    snapshotFaces.set('ev_bob', bobSamples[0]);
+    assert.deepEqual(await gallery.learnFromReview(event('ev_bob', 'ann'), 'relabeled', 'bob'), { kept: true, negative: true });
+    assert.deepEqual(await gallery.learnFromReview({ ...event('ev_bob', 'bob'), reviewedLabel: 'bob' }, 'confirmed'), { kept: true, negative: true });
+    const bobReviewed = defined(
+      corrections.reviewedFaces(MODEL).find((f) => f.eventId === 'ev_bob'),
+      'the replay row of ev_bob',
+    );
+    assert.deepEqual([bobReviewed.namedPersonId, bobReviewed.truePersonId], [people.getPerson('ann').id, people.getPerson('bob').id]);
+
     const nothing = async (e: StoredEvent, pattern: RegExp) => {
       const lesson = await gallery.learnFromReview(e, 'rejected');
       assert.deepEqual([lesson.kept, lesson.negative], [false, false]);
