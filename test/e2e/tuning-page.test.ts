@@ -6,7 +6,8 @@
  * keep and refuse, applies it with PUT /api/tuning, and the value is still in force after a
  * restart of the server on the same data directory.
  *
- * A screenshot goes to /tmp/facestream-tuning-page.png for a person to look at.
+ * Screenshots go to /tmp/facestream-tuning-page{,-390}.png for a person to look at; nothing may
+ * scroll sideways on a phone.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -89,6 +90,11 @@ describe('the Tuning page in chromium', { skip: existsSync(CHROMIUM) ? false : `
     await page.getByTestId('tuning-value').fill('0.8');
     await page.getByTestId('tuning-preview').filter({ hasText: 'At 0.80: 2 of 2 kept (100%), 1 of 1 wrong names refused (100%)' }).waitFor();
     await page.screenshot({ path: '/tmp/facestream-tuning-page.png', fullPage: true });
+    await page.setViewportSize({ width: 390, height: 844 });
+    const width = await page.evaluate(() => document.documentElement.scrollWidth);
+    assert.ok(width <= 390, `the Tuning page scrolls sideways on a phone (${width} px wide)`);
+    await page.screenshot({ path: '/tmp/facestream-tuning-page-390.png', fullPage: true });
+    await page.setViewportSize({ width: 1280, height: 900 });
     await page.getByTestId('tuning-apply').click();
     await page.getByTestId('tuning-current').filter({ hasText: 'minSimilarity in force: 0.800' }).waitFor();
     assert.match(await page.getByTestId('tuning-summary').innerText(), /applied here/);
