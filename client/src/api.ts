@@ -8,9 +8,11 @@ import type { EventPage, EventQueryInput, PublicEvent, ReviewAction, ReviewResul
 import type { IntegrationsState } from '../../src/contract/integrations.js';
 import type { FaceUploadReport, ForgetResult, Person, PersonDetail, RecognizeReport } from '../../src/contract/people.js';
 import type { SystemSnapshot } from '../../src/contract/system.js';
+import type { TuningPoint, TuningReport } from '../../src/contract/tuning.js';
 
 // the REST shapes, from the contract's zod schemas (types only: the bundle never loads zod)
 export type { CameraChanges, EventPage, FaceUploadReport, Me, NewCamera, Person, PersonDetail, PublicEvent, RecognizeReport, ReviewAction, ReviewState, SystemSnapshot };
+export type { TuningPoint, TuningReport };
 export type { PersonFace, RecognizedFace, UploadFileResult } from '../../src/contract/people.js';
 export type { IntegrationsState, MqttState } from '../../src/contract/integrations.js';
 
@@ -56,6 +58,16 @@ export function getSystem(): Promise<ApiResult<SystemSnapshot>> {
 
 export function getIntegrations(): Promise<ApiResult<IntegrationsState>> {
   return request<IntegrationsState>('GET', '/api/integrations');
+}
+
+// ---- tuning
+
+export function getTuning(): Promise<ApiResult<TuningReport>> {
+  return request<TuningReport>('GET', '/api/tuning');
+}
+
+export function applyTuning(minSimilarity: number): Promise<ApiResult<TuningReport>> {
+  return request<TuningReport>('PUT', '/api/tuning', { minSimilarity });
 }
 
 // ---- events

@@ -12,6 +12,7 @@ import { PeoplePage } from './people-page.js';
 import { PAGES, parseRoute, type PageName, type Route } from './router.js';
 import { SettingsPage } from './settings-page.js';
 import { SystemPage } from './system-page.js';
+import { TuningPage } from './tuning-page.js';
 
 const socket: LiveSocket = io('/live', { reconnectionDelayMax: 2000 });
 // with access control on, a connection without a session is refused: log in first
@@ -23,6 +24,7 @@ const events = new EventsPage(socket);
 const people = new PeoplePage();
 const system = new SystemPage();
 const settings = new SettingsPage(byId('page-settings', HTMLElement));
+const tuning = new TuningPage();
 new IdentifyPage(); // needs nothing when shown: it keeps its last photo while the app runs
 
 const sections: Record<PageName, HTMLElement> = {
@@ -30,6 +32,7 @@ const sections: Record<PageName, HTMLElement> = {
   events: byId('page-events', HTMLElement),
   people: byId('page-people', HTMLElement),
   identify: byId('page-identify', HTMLElement),
+  tuning: byId('page-tuning', HTMLElement),
   system: byId('page-system', HTMLElement),
   settings: byId('page-settings', HTMLElement),
 };
@@ -53,6 +56,8 @@ function show(route: Route): void {
   if (page === 'people') people.show(route.personId, entering);
   system.setActive(page === 'system');
   settings.setActive(page === 'settings');
+  // read again on every visit: reviews on the Events page change the replay
+  if (page === 'tuning' && entering) void tuning.show();
   if (entering && shown !== null) {
     // a new page: start at its top, and move focus to it for keyboard and screen-reader users
     window.scrollTo(0, 0);

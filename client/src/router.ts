@@ -1,19 +1,20 @@
 /**
  * Hash routes of the single-page app. The live view stays the default ("" or "#/"), and its
  * large view keeps its own "#/camera/<id>" route; the other pages live under "#/events",
- * "#/people", "#/identify", "#/system" and "#/settings".
+ * "#/people", "#/identify", "#/tuning", "#/system" and "#/settings".
  */
 export type Route =
   | { page: 'live'; cameraId: string | null }
   | { page: 'events'; eventId: string | null }
   | { page: 'people'; personId: number | null }
   | { page: 'identify' }
+  | { page: 'tuning' }
   | { page: 'system' }
   | { page: 'settings' };
 
 export type PageName = Route['page'];
 
-export const PAGES: readonly PageName[] = ['live', 'events', 'people', 'identify', 'system', 'settings'];
+export const PAGES: readonly PageName[] = ['live', 'events', 'people', 'identify', 'tuning', 'system', 'settings'];
 
 /** The route a location hash names; anything unknown is the live view. */
 export function parseRoute(hash: string): Route {
@@ -29,6 +30,8 @@ export function parseRoute(hash: string): Route {
     }
     case 'identify':
       return { page: 'identify' };
+    case 'tuning':
+      return { page: 'tuning' };
     case 'system':
       return { page: 'system' };
     case 'settings':
@@ -51,6 +54,8 @@ export function routeHash(route: Route): string {
       return route.personId === null ? '#/people' : `#/people/${route.personId}`;
     case 'identify':
       return '#/identify';
+    case 'tuning':
+      return '#/tuning';
     case 'system':
       return '#/system';
     case 'settings':

@@ -12,6 +12,7 @@ import { applyRetention, scheduleRetention } from '../events/retention.js';
 import { SnapshotStore } from '../events/snapshots.js';
 import { MqttIntegration, MQTT_OFF } from '../integrations/mqtt.js';
 import { initRuntime } from '../models/runtime.js';
+import { SvmTrainer } from '../pipeline/svm-trainer.js';
 import { VisionPipeline } from '../pipeline/vision-pipeline.js';
 import { VisionWorker } from '../pipeline/vision-workers.js';
 import { WorkerFaceFinder } from '../pipeline/worker-face-finder.js';
@@ -22,8 +23,10 @@ import { EventsService } from '../services/events.service.js';
 import { GalleryService } from '../services/gallery.service.js';
 import { PrivacyService } from '../services/privacy.service.js';
 import { SystemService } from '../services/system.service.js';
+import { TuningService } from '../services/tuning.service.js';
 import { AccountsRepository } from '../storage/accounts.repository.js';
 import { CamerasRepository } from '../storage/cameras.repository.js';
+import { CorrectionsRepository, SettingsRepository } from '../storage/corrections.repository.js';
 import { openDatabase, type Db } from '../storage/database.js';
 import { EventsRepository } from '../storage/events.repository.js';
 import { PeopleRepository } from '../storage/people.repository.js';
@@ -36,6 +39,8 @@ export interface RunningServer {
   live: LiveHub;
   /** Reloads the gallery into the live matcher (after enrolment). */
   reloadGallery(): void;
+  /** The gallery service (its `matcher` events show which matcher serves). */
+  gallery: GalleryService;
   stop(): Promise<void>;
 }
 
@@ -56,15 +61,18 @@ export async function startServer(config: Config, createSource: CameraSourceFact
   // judged by the addresses the name stands for, and bound to what was judged
   const bind = await resolveBindHost(config.server.host);
   const runtime = await initRuntime();
-  if (config.recognition.matcher === 'svm') {
-    logger.info('the live server matches with cosine similarity (people added through the page need no retraining); recognition.matcher: svm applies to predict and evaluate');
-  }
   const parts = new StartedParts();
   try {
     const db = openDatabase(config.dataDir, { create: true });
     parts.add(() => void db.close());
     const auth = serverAuth(config.server, bind, new AccountsRepository(db));
-    const stores: Stores = { db, people: new PeopleRepository(db, config.dataDir), snapshots: new SnapshotStore(config.dataDir) };
+    const stores: Stores = {
+      db,
+      people: new PeopleRepository(db, config.dataDir),
+      corrections: new CorrectionsRepository(db),
+      settings: new SettingsRepository(db),
+      snapshots: new SnapshotStore(config.dataDir),
+    };
     const workers = await startWorkers(config, parts);
     const { gallery, pipeline } = startRecognition(config, stores, workers, logger, parts);
     // stopped after the recorder, so that the events the stop ends still go out
@@ -96,7 +104,8 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     });
     const onEncoderFailure = (error: Error) => logger.child({ module: 'live' }).error(error.message);
     const integrations = () => ({ mqtt: mqtt?.status() ?? MQTT_OFF });
-    const http = await startHttp({ config, bind, auth, cameras, gallery, events, privacy, system, integrations, health, onEncoderFailure });
+    const tuning = new TuningService({ gallery, corrections: stores.corrections });
+    const http = await startHttp({ config, bind, auth, cameras, gallery, events, privacy, system, tuning, integrations, health, onEncoderFailure });
     parts.add(() => http.close());
     cameras.on('frame', (frame) => http.live.publish(frame));
     recorder.on('change', (change) => http.live.broadcastEvent(events.liveChange(change)));
@@ -104,7 +113,7 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     for (const note of cameras.restore(config.cameras)) cameraLog.info(note);
     // connected once the cameras are known: stale entities are told from today's by the roster
     mqtt?.start();
-    return { url: http.url, port: http.port, cameras, live: http.live, reloadGallery: () => gallery.reload(), stop: () => parts.stopAll() };
+    return { url: http.url, port: http.port, cameras, live: http.live, reloadGallery: () => gallery.reload(), gallery, stop: () => parts.stopAll() };
   } catch (error) {
     await parts.stopAll();
     throw error;
@@ -115,6 +124,9 @@ export async function startServer(config: Config, createSource: CameraSourceFact
 interface Stores {
   db: Db;
   people: PeopleRepository;
+  /** Negative samples and reviewed faces. */
+  corrections: CorrectionsRepository;
+  settings: SettingsRepository;
   snapshots: SnapshotStore;
 }
 
@@ -133,10 +145,30 @@ async function startWorkers(config: Config, parts: StartedParts): Promise<Worker
   return { detector, embedder };
 }
 
-/** The gallery service (API requests analysed on the workers) and the pipeline that matches with its live matcher. */
-function startRecognition(config: Config, { people, snapshots }: Stores, { detector, embedder }: Workers, logger: Logger, parts: StartedParts) {
+/**
+ * The gallery service (API requests analysed on the workers) and the pipeline that matches with
+ * its live matcher; with `recognition.matcher: svm`, the worker that retrains the SVM.
+ */
+function startRecognition(config: Config, { people, corrections, settings, snapshots }: Stores, { detector, embedder }: Workers, logger: Logger, parts: StartedParts) {
   const finder = new WorkerFaceFinder(detector, embedder, config.recognition.model, config.detector);
-  const gallery: GalleryService = new GalleryService({ people, finder, snapshots, config, matcherChanged: (matcher) => pipeline.setMatcher(matcher) });
+  const trainer = config.recognition.matcher === 'svm' ? new SvmTrainer() : undefined;
+  if (trainer) parts.add(() => trainer.stop());
+  const gallery: GalleryService = new GalleryService({
+    people,
+    corrections,
+    settings,
+    finder,
+    snapshots,
+    config,
+    matcherChanged: (matcher) => pipeline.setMatcher(matcher),
+    ...(trainer ? { trainer } : {}),
+  });
+  const galleryLog = logger.child({ module: 'gallery' });
+  gallery.on('svmFailed', (error) => galleryLog.warn(`${error.message}; the cosine matcher serves`));
+  if (trainer) {
+    galleryLog.info('recognition.matcher: svm: the SVM is retrained in a worker after each gallery change; the cosine matcher serves until it is ready');
+    gallery.on('matcher', (matcher) => galleryLog.info({ matcher: matcher.kind, galleryVersion: matcher.gallery.version }, `the live matcher is ${matcher.kind}`));
+  }
   // a track starts only from a detection the full cascade would keep (its O-Net threshold);
   // lower scores come from re-finding tracked faces and only continue tracks
   const tracking = { ...config.tracking, minStartConfidence: config.detector.thresholds[2] };
@@ -165,7 +197,13 @@ async function startEvents(config: Config, { db, people, snapshots }: Stores, ga
   const retentionLog = logger.child({ module: 'retention' });
   const limits = { maxAgeDays: config.events.retentionDays, maxSnapshotBytes: config.events.maxSnapshotMB * 1024 * 1024 };
   parts.add(scheduleRetention(() => applyRetention(repository, snapshots, limits).catch((error: unknown) => retentionLog.error(`retention: ${(error as Error).message}`))));
-  const events = new EventsService({ events: repository, snapshots, recorder, addToGallery: (event, person) => gallery.addEventFace(event, person) });
+  const events = new EventsService({
+    events: repository,
+    snapshots,
+    recorder,
+    addToGallery: (event, person) => gallery.addEventFace(event, person),
+    learn: (event, review, relabeledAs) => gallery.learnFromReview(event, review, relabeledAs),
+  });
   return { events, recorder, repository };
 }
 

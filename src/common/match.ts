@@ -33,9 +33,10 @@ export interface Match {
   candidates: MatchCandidate[];
   /**
    * Why the answer is unknown: nobody similar enough, two people too close to call, an empty
-   * gallery, or (svm) the most probable person not probable enough.
+   * gallery, (svm) the most probable person not probable enough, or the face closer to one a
+   * reviewer said is not the best person than to that person's own samples.
    */
-  unknownReason?: 'below-min-similarity' | 'ambiguous' | 'empty-gallery' | 'below-min-probability';
+  unknownReason?: 'below-min-similarity' | 'ambiguous' | 'empty-gallery' | 'below-min-probability' | 'rejected-look-alike';
   /** The svm matcher's cosine check: the face's similarity to the best person's mean. */
   similarity?: number;
 }

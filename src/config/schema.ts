@@ -113,6 +113,12 @@ export const configSchema = z.strictObject({
       matcher: z.enum(['cosine', 'svm']).default('cosine'),
       minSimilarity: z.number().min(-1).max(1).nullable().default(null).describe("null: the model's calibrated threshold"),
       minMargin: z.number().min(0).max(1).default(0.05).describe('Needed lead of the best person over the second'),
+      negativeMargin: z
+        .number()
+        .min(-1)
+        .max(1)
+        .default(0)
+        .describe('A person is refused for a face this much more similar to a face reviewed as "not this person" than to their own nearest sample'),
     })
     .prefault({}),
   pipeline: z

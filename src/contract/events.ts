@@ -159,5 +159,9 @@ export const reviewResultSchema = z.object({
     .object({ sampleId: z.number().int(), warnings: z.array(z.string()) })
     .optional()
     .describe('The face added to the gallery, when asked'),
+  learned: z
+    .object({ kept: z.boolean(), negative: z.boolean(), reason: z.string().optional() })
+    .optional()
+    .describe('What the matcher learnt: the face kept for the threshold replay (GET /api/tuning), and as a negative sample of the person it was wrongly named; or why not'),
 });
 export type ReviewResult = z.infer<typeof reviewResultSchema>;

@@ -74,7 +74,12 @@ export const recognizedFaceSchema = z.object({
   label: z.string().describe('The person, or "unknown"'),
   score: z.number(),
   known: z.boolean(),
-  candidates: z.array(z.object({ label: z.string(), score: z.number() })).describe('The three closest people (cosine matcher only)'),
+  unknownReason: z
+    .enum(['below-min-similarity', 'ambiguous', 'empty-gallery', 'below-min-probability', 'rejected-look-alike'])
+    .optional()
+    .describe('Why the answer is unknown; rejected-look-alike: closer to a face reviewed as "not this person" than to their own samples'),
+  matcher: z.enum(['cosine', 'svm']).optional().describe('Which matcher answered: svm (score: a probability) once trained on the current gallery, else cosine'),
+  candidates: z.array(z.object({ label: z.string(), score: z.number() })).describe('The three closest people'),
 });
 export type RecognizedFace = z.infer<typeof recognizedFaceSchema>;
 

@@ -46,6 +46,7 @@ import {
   recognizeReportSchema,
 } from './people.js';
 import { healthSchema, systemSchema } from './system.js';
+import { tuningBodySchema, tuningReportSchema } from './tuning.js';
 
 const jpeg = { mediaType: 'image/jpeg' } as const;
 const notAdmin = refused('Needs the admin role');
@@ -323,5 +324,22 @@ export const ROUTES = [
       503: busy,
       507: diskFull,
     },
+  },
+
+  // ---- tuning
+  {
+    method: 'get',
+    path: '/api/tuning',
+    summary: 'The threshold replay: every reviewed event under a range of minSimilarity values (faces kept, wrong names refused), and the value in force',
+    access: 'session',
+    replies: { 200: { description: 'OK', body: tuningReportSchema } },
+  },
+  {
+    method: 'put',
+    path: '/api/tuning',
+    summary: "Apply a minSimilarity to the live matcher at once (kept across restarts, over the config file's)",
+    access: 'admin',
+    body: tuningBodySchema,
+    replies: { 200: { description: 'Applied; the replay as it stands', body: tuningReportSchema }, 400: invalid, 403: notAdmin },
   },
 ] as const satisfies readonly Route[];

@@ -5,7 +5,7 @@
  */
 import { calibratedThreshold } from '../embedding/calibration.js';
 import { l2normalize, type EmbedderId } from '../embedding/embedder.js';
-import type { Gallery } from './gallery.js';
+import { dotProduct as dot, refusedByNegatives, type Gallery } from './gallery.js';
 import { UNKNOWN, type FaceMatcher, type Match, type MatchCandidate } from '../common/match.js';
 
 export type CompareTo = 'mean' | 'best-sample';
@@ -19,6 +19,11 @@ export interface CosineMatchOptions {
   compareTo: CompareTo;
   /** How many people `candidates` lists. */
   candidates: number;
+  /**
+   * A person is refused for a face at least this much more similar to one of their negatives
+   * (faces reviewed as not them) than to their own nearest sample (default 0).
+   */
+  negativeMargin?: number;
 }
 
 /**
@@ -31,11 +36,14 @@ export interface CosineMatchOptions {
  * - compareTo 'mean': the trimmed mean is steadier than any one photo; 'best-sample' suits
  *   people enrolled from very different looks (glasses, beard, age).
  * - candidates 3: the top three people are reported with their scores.
+ * - negativeMargin 0: a face more similar to a face reviewed as "not this person" than to any
+ *   of the person's own samples is refused as that person (NEGATIVE_MARGIN_DEFAULT).
  */
 export const COSINE_MATCH_DEFAULTS = {
   minMargin: 0.05,
   compareTo: 'mean',
   candidates: 3,
+  negativeMargin: 0,
 } as const satisfies Omit<CosineMatchOptions, 'minSimilarity'>;
 
 /** The options for `model`: `overrides` over the defaults, with the threshold calibrated for `dataDir` (see embedding/calibration.ts). */
@@ -59,6 +67,8 @@ export function decide(ranked: readonly MatchCandidate[], options: Pick<CosineMa
 }
 
 export class CosineMatcher implements FaceMatcher {
+  readonly kind = 'cosine';
+
   constructor(
     readonly gallery: Gallery,
     readonly options: CosineMatchOptions,
@@ -79,15 +89,12 @@ export class CosineMatcher implements FaceMatcher {
   }
 
   match(vector: Float32Array): Match {
-    return decide(this.rank(vector), this.options);
+    const decided = decide(this.rank(vector), this.options);
+    if (!decided.known) return decided;
+    const person = this.gallery.people.find((p) => p.name === decided.label);
+    if (!person || !refusedByNegatives(l2normalize(Float32Array.from(vector)), person, this.options.negativeMargin ?? COSINE_MATCH_DEFAULTS.negativeMargin)) return decided;
+    return { label: UNKNOWN, score: decided.score, known: false, candidates: decided.candidates, unknownReason: 'rejected-look-alike' };
   }
-}
-
-function dot(a: Float32Array, b: Float32Array): number {
-  if (a.length !== b.length) throw new Error(`embedding lengths differ (${a.length} vs ${b.length})`);
-  let sum = 0;
-  for (let i = 0; i < a.length; i++) sum += a[i] * b[i];
-  return sum;
 }
 
 function withoutUndefined<T extends object>(value: T): Partial<T> {

@@ -5,6 +5,7 @@
  * are dropped and the rest averaged again.
  */
 import { cosineSimilarity, l2normalize } from '../embedding/embedder.js';
+import type { StoredNegative } from '../storage/corrections.repository.js';
 import type { StoredEmbedding } from '../storage/people.repository.js';
 
 export interface TrimOptions {
@@ -25,6 +26,13 @@ export interface GalleryPerson {
   samples: Float32Array[];
   /** How many samples the trimmed mean kept. */
   kept: number;
+  /** Faces a reviewer said are not this person (L2-normalised), with the event each came from. */
+  negatives?: readonly NegativeSample[];
+}
+
+export interface NegativeSample {
+  vector: Float32Array;
+  eventId: string | null;
 }
 
 export interface Gallery {
@@ -86,4 +94,41 @@ export interface EmbeddingSource {
 export function loadGallery(source: EmbeddingSource, model: string, options: TrimOptions = TRIM_DEFAULTS): Gallery {
   const version = source.galleryVersion();
   return buildGallery(model, version, source.embeddings(model), options);
+}
+
+/** `gallery` with each person's negative samples (those of people not in it are left out). */
+export function withNegatives(gallery: Gallery, stored: readonly StoredNegative[]): Gallery {
+  const byPerson = new Map<number, NegativeSample[]>();
+  for (const n of stored) {
+    let list = byPerson.get(n.personId);
+    if (!list) byPerson.set(n.personId, (list = []));
+    list.push({ vector: l2normalize(Float32Array.from(n.vector)), eventId: n.eventId });
+  }
+  return { ...gallery, people: gallery.people.map((p) => ({ ...p, negatives: byPerson.get(p.personId) ?? [] })) };
+}
+
+/**
+ * Whether a reviewer's corrections refuse `person` for the face `unitProbe` (L2-normalised):
+ * the face is at least `negativeMargin` more similar to one of the person's negatives (faces
+ * reviewed as not them) than to the most similar of their own samples. Nearest sample against
+ * nearest negative: a negative is one face, so it is weighed against single faces, not a mean.
+ * `exceptEvent`: a negative from that event is not counted (the replay asks how an event's face
+ * would fare without its own lesson).
+ */
+export function refusedByNegatives(unitProbe: Float32Array, person: GalleryPerson, negativeMargin: number, exceptEvent?: string): boolean {
+  const negatives = (person.negatives ?? []).filter((n) => exceptEvent === undefined || n.eventId !== exceptEvent);
+  if (negatives.length === 0) return false;
+  let nearestOwn = -Infinity;
+  for (const s of person.samples) nearestOwn = Math.max(nearestOwn, dotProduct(unitProbe, s));
+  let nearestNegative = -Infinity;
+  for (const n of negatives) nearestNegative = Math.max(nearestNegative, dotProduct(unitProbe, n.vector));
+  return nearestNegative - nearestOwn >= negativeMargin;
+}
+
+/** The dot product of two embeddings of one length: their cosine similarity when both are unit length. */
+export function dotProduct(a: Float32Array, b: Float32Array): number {
+  if (a.length !== b.length) throw new Error(`embedding lengths differ (${a.length} vs ${b.length})`);
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i] * b[i];
+  return sum;
 }

@@ -15,7 +15,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { l2normalize } from '../embedding/embedder.js';
 import { UNKNOWN, type FaceMatcher, type Match, type MatchCandidate } from '../common/match.js';
-import type { Gallery } from './gallery.js';
+import { refusedByNegatives, type Gallery, type GalleryPerson } from './gallery.js';
 
 export type SvmKernel = 'linear' | 'rbf';
 
@@ -49,6 +49,8 @@ export interface SvmMatchOptions {
   minSimilarity: number;
   /** How many people `candidates` lists. */
   candidates: number;
+  /** The cosine matcher's negativeMargin: the named person is refused for a face closer to their negatives than to their samples (default 0). */
+  negativeMargin?: number | undefined;
 }
 
 export const SVM_MATCH_DEFAULTS = { candidates: 3 } as const;
@@ -320,11 +322,12 @@ export function readSvm(dataDir: string, model: string): TrainedSvm {
 // matching
 
 export class SvmMatcher implements FaceMatcher {
+  readonly kind = 'svm';
   private readonly svm: LibsvmModel;
   /** The minProbability in force (the option, or its automatic value for this many people). */
   readonly minProbability: number;
   /** Each class's person's mean embedding, by libsvm label. */
-  private readonly means = new Map<number, { name: string; mean: Float32Array }>();
+  private readonly means = new Map<number, { name: string; mean: Float32Array; person: GalleryPerson }>();
 
   /** Throws a StaleSvmError when `trained` was not trained on this very gallery version. */
   constructor(
@@ -338,7 +341,7 @@ export class SvmMatcher implements FaceMatcher {
     for (const c of trained.classes) {
       const person = gallery.people.find((p) => p.personId === c.personId);
       if (!person) throw new StaleSvmError(trained.galleryVersion, gallery.version);
-      this.means.set(c.label, { name: person.name, mean: person.mean });
+      this.means.set(c.label, { name: person.name, mean: person.mean, person });
     }
     this.minProbability = options.minProbability ?? autoMinProbability(trained.classes.length);
     this.svm = lib.load(trained.libsvm);
@@ -363,6 +366,9 @@ export class SvmMatcher implements FaceMatcher {
     const similarity = person ? cosine(vector, person.mean) : -1;
     if (similarity < this.options.minSimilarity) {
       return { label: UNKNOWN, score: best.score, known: false, candidates, unknownReason: 'below-min-similarity', similarity };
+    }
+    if (person && refusedByNegatives(l2normalize(Float32Array.from(vector)), person.person, this.options.negativeMargin ?? 0)) {
+      return { label: UNKNOWN, score: best.score, known: false, candidates, unknownReason: 'rejected-look-alike', similarity };
     }
     return { label: best.label, score: best.score, known: true, candidates, similarity };
   }

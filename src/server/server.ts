@@ -15,6 +15,7 @@ import type { EventsService } from '../services/events.service.js';
 import type { GalleryService } from '../services/gallery.service.js';
 import type { PrivacyService } from '../services/privacy.service.js';
 import type { SystemService } from '../services/system.service.js';
+import type { TuningService } from '../services/tuning.service.js';
 import type { AccountsRepository } from '../storage/accounts.repository.js';
 import { createApp } from './app.js';
 import { Auth, hashPassword, type Principal } from './auth.js';
@@ -24,6 +25,7 @@ import { integrationsRouter } from './integrations.routes.js';
 import { LiveHub } from './live.js';
 import { peopleRouter } from './people.routes.js';
 import { systemRouter } from './system.routes.js';
+import { tuningRouter } from './tuning.routes.js';
 import { UPLOADS_DIR } from './uploads.js';
 import { allowSocketRequest, type WebSecurityOptions } from './web-security.js';
 
@@ -57,6 +59,7 @@ export interface HttpDeps {
   system: SystemService;
   /** What GET /api/integrations answers. */
   integrations: () => IntegrationsState;
+  tuning: TuningService;
   /** What GET /api/health adds to `status: ok`. */
   health: () => Omit<Health, 'status'>;
   /** Told when the live view's JPEG worker failed (its frames are then encoded on the main thread). */
@@ -73,7 +76,7 @@ export interface HttpPart {
 }
 
 /** Serves the services on `config.server`'s host and port (0: a free one); resolves once listening. */
-export async function startHttp({ config, bind, auth, cameras, gallery, events, privacy, system, integrations, health, onEncoderFailure }: HttpDeps): Promise<HttpPart> {
+export async function startHttp({ config, bind, auth, cameras, gallery, events, privacy, system, tuning, integrations, health, onEncoderFailure }: HttpDeps): Promise<HttpPart> {
   const { host, port } = config.server;
   let listeningPort = port;
   const security: WebSecurityOptions = {
@@ -87,7 +90,13 @@ export async function startHttp({ config, bind, auth, cameras, gallery, events, 
     auth,
     webSecurity: security,
     health,
-    routers: [eventsRouter(events, privacy), peopleRouter(gallery, path.join(config.dataDir, UPLOADS_DIR), privacy), systemRouter(system), integrationsRouter(integrations)],
+    routers: [
+      eventsRouter(events, privacy),
+      peopleRouter(gallery, path.join(config.dataDir, UPLOADS_DIR), privacy),
+      systemRouter(system),
+      tuningRouter(tuning),
+      integrationsRouter(integrations),
+    ],
   });
   const http = createServer(app);
   const io = new SocketServer(http, { serveClient: true, maxHttpBufferSize: 1e6, allowRequest: allowSocketRequest(security) });

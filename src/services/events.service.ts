@@ -10,6 +10,7 @@ import type { SnapshotStore } from '../events/snapshots.js';
 import type { ReviewAction } from '../contract/events.js';
 import { personNameFrom } from '../recognition/person-name.js';
 import type { EventFilter, EventsRepository, StoredEvent } from '../storage/events.repository.js';
+import type { ReviewLesson } from './gallery.service.js';
 
 /** The most pages one CSV export reads: 200 pages of the largest page (contract/events.ts MAX_PAGE). */
 const MAX_EXPORT_PAGES = 200;
@@ -49,6 +50,8 @@ export interface EventsDeps {
   recorder: Pick<EventRecorder, 'flush' | 'reviewed'>;
   /** Adds an event's best face to a person's gallery. */
   addToGallery?: (event: StoredEvent, person: string) => Promise<{ sampleId: number; warnings: string[] }>;
+  /** Teaches the matcher a review of `event` (as it was before it): a rejected face becomes a negative sample. */
+  learn?: (event: StoredEvent, review: Exclude<ReviewState, 'pending'>, relabeledAs?: string) => Promise<ReviewLesson>;
 }
 
 export class EventsService {
@@ -102,7 +105,7 @@ export class EventsService {
 
   /** Confirms, rejects or relabels event `id` as `body` asks; a running track's later live changes show the review. */
   /** `action` as the contract parsed it; the name rules and the rules that depend on the event are applied here. */
-  async review(event: StoredEvent, request: ReviewAction): Promise<{ event: PublicEvent; added?: { sampleId: number; warnings: string[] } }> {
+  async review(event: StoredEvent, request: ReviewAction): Promise<{ event: PublicEvent; added?: { sampleId: number; warnings: string[] }; learned?: ReviewLesson }> {
     const { action } = request;
     // the same name rules as POST /api/people: a relabel names a person, so it is stored as known
     const person = request.action === 'relabel' ? personNameFrom(request.person, 'person') : event.label;
@@ -118,7 +121,9 @@ export class EventsService {
     // retention may have removed it while the face was being added
     if (!updated) throw new ServiceError('not-found', `no event with id "${event.id}"`);
     this.deps.recorder.reviewed(updated.id, updated);
-    return { event: publicEvent(updated), ...(added ? { added } : {}) };
+    // after the review is stored: a face that cannot be learnt from still leaves the review done
+    const learned = await this.deps.learn?.(event, state, action === 'relabel' ? person : undefined);
+    return { event: publicEvent(updated), ...(added ? { added } : {}), ...(learned ? { learned } : {}) };
   }
 
   /** A recorder change as the live feed sends it (the change carries its snapshots and review). */

@@ -1,8 +1,14 @@
 /**
  * The gallery as the interfaces use it: people and their face samples, enrolment from uploaded
- * photos and from a reviewed event's face, recognition of a photo, and the live matcher, rebuilt
- * after every change. The same rules as the CLI (names, quality gates, look-alike warnings);
+ * photos and from a reviewed event's face, recognition of a photo, what reviews teach (a face
+ * reviewed as "not this person" becomes a negative sample), and the live matcher, rebuilt after
+ * every change. The same rules as the CLI (names, quality gates, look-alike warnings);
  * repository errors become ServiceErrors that say what to do.
+ *
+ * With `recognition.matcher: svm` the SVM is retrained in a worker after each change to the
+ * gallery; the cosine matcher serves until the model for the new gallery is ready. Both use the
+ * negatives. A minSimilarity applied at run time (PUT /api/tuning) is kept in the settings and
+ * overrides the config file's.
  */
 import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
@@ -12,9 +18,13 @@ import { ImageError } from '../common/image.js';
 import type { Config } from '../config/schema.js';
 import type { SnapshotStore } from '../events/snapshots.js';
 import type { WorkerFaceFinder } from '../pipeline/worker-face-finder.js';
-import { CosineMatcher, cosineMatchOptions } from '../recognition/cosine-matcher.js';
+import { largestFace } from '../embedding/analyzer.js';
+import type { SvmTrainer } from '../pipeline/svm-trainer.js';
+import { CosineMatcher, cosineMatchOptions, type CosineMatchOptions } from '../recognition/cosine-matcher.js';
 import { QUALITY_GATE_DEFAULTS, defaultLookAlikeSimilarity, enrolPeople, lookAlikes, sampleFromImage } from '../recognition/enrol.js';
-import { loadGallery } from '../recognition/gallery.js';
+import { loadGallery, withNegatives, type Gallery } from '../recognition/gallery.js';
+import { SVM_MATCH_DEFAULTS, SvmMatcher, loadLibsvm, type Libsvm, type TrainedSvm } from '../recognition/svm-matcher.js';
+import { CorrectionsRepository, SettingsRepository, type ReviewedState } from '../storage/corrections.repository.js';
 import { PersonNameError, personNameFrom } from '../recognition/person-name.js';
 import type { Db } from '../storage/database.js';
 import type { StoredEvent } from '../storage/events.repository.js';
@@ -30,23 +40,34 @@ export interface Photo {
 /** What happened to one uploaded photo. */
 export type PhotoResult = { file: string; accepted: true; faceId: number | undefined } | { file: string; accepted: false; reason: string };
 
-/** The live server's matcher for the gallery in `dataDir`, with the data directory's calibrated threshold. */
+/** The settings key of a minSimilarity applied at run time (PUT /api/tuning). */
+export const MIN_SIMILARITY_SETTING = 'recognition.minSimilarity';
+
+/** Where the minSimilarity in force comes from: applied at run time, the config file, or the model's calibration. */
+export type MinSimilaritySource = 'tuned' | 'config' | 'calibrated';
+
+/** The live server's cosine matcher for the gallery in `dataDir`: the data directory's calibrated threshold, or the config's, or the one applied at run time; with the negatives. */
 export function buildMatcher(db: Db, dataDir: string, config: Config): CosineMatcher {
-  return matcherFor(new PeopleRepository(db, dataDir), config);
+  const stores = { people: new PeopleRepository(db, dataDir), corrections: new CorrectionsRepository(db), settings: new SettingsRepository(db) };
+  return new CosineMatcher(storedGallery(stores, config), liveCosineOptions(stores, config));
 }
 
-function matcherFor(people: PeopleRepository, config: Config): CosineMatcher {
+type GalleryStores = Pick<GalleryDeps, 'people' | 'corrections' | 'settings'>;
+
+/** The stored gallery of the configured model with each person's negatives. */
+function storedGallery({ people, corrections }: GalleryStores, config: Config): Gallery {
   const model = config.recognition.model;
-  const gallery = loadGallery(people, model);
-  const options = cosineMatchOptions(
-    model,
-    {
-      minSimilarity: config.recognition.minSimilarity ?? undefined,
-      minMargin: config.recognition.minMargin,
-    },
-    people.dataDir,
-  );
-  return new CosineMatcher(gallery, options);
+  return withNegatives(loadGallery(people, model), corrections.negatives(model));
+}
+
+function tunedMinSimilarity(settings: SettingsRepository): number | undefined {
+  const stored = settings.get(MIN_SIMILARITY_SETTING);
+  return typeof stored === 'number' ? stored : undefined;
+}
+
+function liveCosineOptions({ people, settings }: GalleryStores, config: Config): CosineMatchOptions {
+  const { model, minSimilarity, minMargin, negativeMargin } = config.recognition;
+  return cosineMatchOptions(model, { minSimilarity: tunedMinSimilarity(settings) ?? minSimilarity ?? undefined, minMargin, negativeMargin }, people.dataDir);
 }
 
 /** The repository's errors as the answers they deserve; a full disk under `dataDir` is a 507. */
@@ -60,36 +81,128 @@ function galleryError(error: unknown, dataDir: string): unknown {
 
 const rounded = (value: number, places: number) => Math.round(value * 10 ** places) / 10 ** places;
 
+/** The live matcher: cosine, or the SVM once it is trained on the current gallery. */
+export type LiveMatcher = CosineMatcher | SvmMatcher;
+
+/** What a review taught: whether the face was kept (for the threshold replay) and became a negative sample, or why not. */
+export interface ReviewLesson {
+  kept: boolean;
+  negative: boolean;
+  reason?: string;
+}
+
 export interface GalleryDeps {
   people: PeopleRepository;
-  finder: WorkerFaceFinder;
+  /** Negative samples and reviewed faces. */
+  corrections: CorrectionsRepository;
+  /** The minSimilarity applied at run time. */
+  settings: SettingsRepository;
+  finder: Pick<WorkerFaceFinder, 'analyze' | 'embedder'>;
   snapshots: SnapshotStore;
   config: Config;
   /** Called with the new live matcher after every change to the gallery. */
-  matcherChanged: (matcher: CosineMatcher) => void;
+  matcherChanged: (matcher: LiveMatcher) => void;
+  /** Retrains the SVM (given when `recognition.matcher` is svm). */
+  trainer?: SvmTrainer;
 }
 
-/** `changed`: after every reload of the gallery (people added, renamed, removed, faces changed). */
-export class GalleryService extends EventEmitter<{ changed: [] }> {
+interface GalleryServiceEvents {
+  /** A new live matcher serves (after a change, or an SVM trained). */
+  matcher: [LiveMatcher];
+  /** The SVM could not be trained or loaded; the cosine matcher keeps serving. */
+  svmFailed: [Error];
+  /** After every reload of the gallery (people added, renamed, removed, faces changed). */
+  changed: [];
+}
+
+export class GalleryService extends EventEmitter<GalleryServiceEvents> {
   private readonly people: PeopleRepository;
-  private current: CosineMatcher;
+  private current: LiveMatcher;
+  /** The gallery the live matcher was built from (with negatives). */
+  private gallery: Gallery;
+  /** The SVM trained on the gallery version it names (kept while only negatives or the threshold change). */
+  private trained: TrainedSvm | undefined;
+  /** libsvm, once a model was trained (it loads asynchronously, matching is synchronous). */
+  private libsvm: Libsvm | undefined;
 
   constructor(private readonly deps: GalleryDeps) {
     super();
     this.people = deps.people;
-    this.current = matcherFor(deps.people, deps.config);
+    this.gallery = storedGallery(deps, deps.config);
+    this.current = new CosineMatcher(this.gallery, liveCosineOptions(deps, deps.config));
+    deps.trainer?.on('trained', (trained) => void this.svmTrained(trained));
+    deps.trainer?.on('error', (error) => this.emit('svmFailed', error));
+    this.retrainIfStale();
   }
 
   /** The live matcher (a fresh one after every gallery change). */
-  get matcher(): CosineMatcher {
+  get matcher(): LiveMatcher {
     return this.current;
+  }
+
+  /** The cosine options in force (the replay's too). */
+  get cosineOptions(): CosineMatchOptions {
+    return liveCosineOptions(this.deps, this.deps.config);
+  }
+
+  /** Where the minSimilarity in force comes from. */
+  get minSimilaritySource(): MinSimilaritySource {
+    if (tunedMinSimilarity(this.deps.settings) !== undefined) return 'tuned';
+    return this.deps.config.recognition.minSimilarity === null ? 'calibrated' : 'config';
+  }
+
+  /** The gallery the live matcher uses, with negatives. */
+  get currentGallery(): Gallery {
+    return this.gallery;
+  }
+
+  /** Keeps `minSimilarity` (over the config file's, across restarts) and matches with it at once. */
+  applyMinSimilarity(minSimilarity: number): void {
+    this.deps.settings.set(MIN_SIMILARITY_SETTING, minSimilarity);
+    this.reload();
   }
 
   /** Rebuilds the live matcher from the stored gallery (after any change, here or by the CLI). */
   reload(): void {
-    this.current = matcherFor(this.people, this.deps.config);
-    this.deps.matcherChanged(this.current);
+    this.gallery = storedGallery(this.deps, this.deps.config);
+    const svm = this.trained?.galleryVersion === this.gallery.version && this.libsvm ? this.svmMatcher(this.libsvm, this.trained) : undefined;
+    this.serve(svm ?? new CosineMatcher(this.gallery, this.cosineOptions));
+    if (!svm) this.retrainIfStale();
     this.emit('changed');
+  }
+
+  private serve(matcher: LiveMatcher): void {
+    const previous = this.current;
+    this.current = matcher;
+    this.deps.matcherChanged(matcher);
+    // libsvm's memory: nobody holds a matcher across an await (matching is synchronous)
+    if (previous !== matcher && previous instanceof SvmMatcher) previous.dispose();
+    this.emit('matcher', matcher);
+  }
+
+  /** Asks for an SVM of the current gallery when svm is configured and the gallery has two people to tell apart. */
+  private retrainIfStale(): void {
+    if (!this.deps.trainer || this.gallery.people.length < 2) return;
+    if (this.trained?.galleryVersion === this.gallery.version) return;
+    this.deps.trainer.train(this.gallery);
+  }
+
+  private async svmTrained(trained: TrainedSvm): Promise<void> {
+    try {
+      const lib = (this.libsvm = await loadLibsvm());
+      // a change while it trained: the trainer already has the newer gallery
+      if (trained.galleryVersion !== this.gallery.version) return;
+      this.trained = trained;
+      this.serve(this.svmMatcher(lib, trained));
+    } catch (error) {
+      this.emit('svmFailed', error instanceof Error ? error : new Error(String(error)));
+    }
+  }
+
+  /** The SVM matcher of `trained` over the current gallery. */
+  private svmMatcher(lib: Libsvm, trained: TrainedSvm): SvmMatcher {
+    const { minSimilarity, negativeMargin } = this.cosineOptions;
+    return new SvmMatcher(lib, this.gallery, trained, { minSimilarity, negativeMargin, candidates: SVM_MATCH_DEFAULTS.candidates });
   }
 
   list(): Person[] {
@@ -187,6 +300,8 @@ export class GalleryService extends EventEmitter<{ changed: [] }> {
             label: match.label,
             score: rounded(match.score, 3),
             known: match.known,
+            ...(match.unknownReason ? { unknownReason: match.unknownReason } : {}),
+            matcher: current.kind,
             candidates: candidates.map((c) => ({ label: c.label, score: rounded(c.score, 3) })),
           };
         }),
@@ -213,6 +328,40 @@ export class GalleryService extends EventEmitter<{ changed: [] }> {
     const model = this.deps.config.recognition.model;
     const warnings = lookAlike === undefined ? [] : lookAlikes(this.people, model, [result.person.id], lookAlike).map((w) => w.message);
     return { sampleId: result.sampleIds[0], warnings };
+  }
+
+  /**
+   * Learns from the review of `event` (as it was before the review) to `review`: its face's
+   * embedding is kept for the threshold replay, and when the matcher named someone the reviewer
+   * says it is not (a rejection, or a relabel to someone else) it becomes a negative sample of
+   * that person, which the live matcher uses at once. The face is the event's snapshot, embedded
+   * as the camera saw it (no quality gate: it is the face the matcher was wrong about).
+   */
+  async learnFromReview(event: StoredEvent, review: ReviewedState, relabeledAs?: string): Promise<ReviewLesson> {
+    const model = this.deps.config.recognition.model;
+    const previous = this.deps.corrections.reviewOf(event.id, model);
+    // the event's label is the reviewer's after a relabel: whom the matcher named is in the first review's row
+    const labelled = event.known ? (this.people.findPerson(event.label)?.id ?? null) : null;
+    const namedPersonId = previous ? previous.namedPersonId : labelled;
+    // confirming says the label as it stands is right (the matcher's, or an earlier relabel's)
+    const truePersonId = review === 'confirmed' ? labelled : review === 'relabeled' && relabeledAs ? (this.people.findPerson(relabeledAs)?.id ?? null) : null;
+    if (namedPersonId === null && truePersonId === null)
+      return { kept: false, negative: false, reason: 'an unknown face not named as anyone enrolled teaches the matcher nothing' };
+    if (!event.facePath) return { kept: false, negative: false, reason: `event ${event.id} has no face snapshot (not taken yet, or removed by retention)` };
+    let faces;
+    try {
+      ({ faces } = await this.deps.finder.analyze(this.deps.snapshots.absolute(event.facePath), `the face snapshot of event ${event.id}`));
+    } catch (error) {
+      // the review itself is stored: a snapshot that cannot be read, or a vision worker that failed, costs only the lesson
+      const why = error instanceof ImageError ? error.reason.replace(/^: /, '') : `could not be analysed (${(error as Error).message})`;
+      return { kept: false, negative: false, reason: `the face snapshot of event ${event.id} ${why}` };
+    }
+    const face = largestFace(faces);
+    if (!face) return { kept: false, negative: false, reason: `no face found in the snapshot of event ${event.id}` };
+    const { negative } = this.deps.corrections.recordReview({ eventId: event.id, model, review, namedPersonId, truePersonId, vector: face.embedding.vector });
+    // a negative added, or one an earlier review left and this one took back
+    if (negative || previous?.negative) this.reload();
+    return { kept: true, negative };
   }
 
   /** The similarity from which two people's mean faces draw a warning (the data directory's calibration). */

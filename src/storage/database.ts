@@ -132,6 +132,45 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX events_open ON events(ended_at) WHERE ended_at IS NULL;
     `,
   },
+  {
+    version: 7,
+    name: 'corrections: negative samples, reviewed faces for threshold replay, settings',
+    sql: `
+      -- a face a reviewer said is not this person (a rejected event's face); the matcher
+      -- refuses the person for faces closer to these than to their own samples
+      CREATE TABLE negatives (
+        id              INTEGER PRIMARY KEY AUTOINCREMENT,
+        person_id       INTEGER NOT NULL REFERENCES people(id) ON DELETE CASCADE,
+        model           TEXT NOT NULL,
+        dim             INTEGER NOT NULL,
+        embedding       BLOB NOT NULL,
+        source_event_id TEXT,
+        created_at      TEXT NOT NULL
+      );
+      CREATE INDEX negatives_by_model ON negatives(model, person_id);
+      CREATE INDEX negatives_by_event ON negatives(source_event_id);
+      -- each reviewed event's face embedding with what the matcher named it and who it is
+      -- (no reference to events: the lesson outlives retention; people by id, so deleting a
+      -- person deletes the rows that name them)
+      CREATE TABLE reviewed_faces (
+        event_id        TEXT NOT NULL,
+        model           TEXT NOT NULL,
+        review          TEXT NOT NULL CHECK (review IN ('confirmed', 'rejected', 'relabeled')),
+        named_person_id INTEGER REFERENCES people(id) ON DELETE CASCADE,
+        true_person_id  INTEGER REFERENCES people(id) ON DELETE CASCADE,
+        dim             INTEGER NOT NULL,
+        embedding       BLOB NOT NULL,
+        reviewed_at     TEXT NOT NULL,
+        PRIMARY KEY (event_id, model)
+      );
+      -- values changed at run time that override the config file's (recognition.minSimilarity)
+      CREATE TABLE settings (
+        key        TEXT PRIMARY KEY,
+        value      TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export interface OpenOptions {

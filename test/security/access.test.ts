@@ -4,8 +4,8 @@
  * listed and revoked (REST and an open Socket.IO connection stop at once); viewers read but
  * change nothing; accounts from REST and the CLI; a foreign Host (DNS rebinding) and a foreign
  * page's changes are refused; security headers everywhere; the bind address is judged by what
- * it resolves to. After every refusal the test counts people, samples, cameras and tokens to
- * show that nothing changed.
+ * it resolves to. After every refusal the test counts people, samples, cameras and tokens (and
+ * reads the tuned minSimilarity) to show that nothing changed.
  */
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
@@ -85,6 +85,7 @@ async function state(url: string, cookie: string): Promise<string> {
     cameras: ((await get('/api/cameras')) as { id: string; enabled: boolean }[]).map((c) => [c.id, c.enabled]),
     tokens: ((await get('/api/tokens')) as { tokens: { id: number }[] }).tokens.map((t) => t.id),
     users: ((await get('/api/users')) as { users: { name: string }[] }).users.map((u) => u.name),
+    minSimilarity: ((await get('/api/tuning')) as { current: number }).current,
   });
 }
 
@@ -175,7 +176,7 @@ describe('access with an admin password', () => {
 
     const viewerCredentials: Record<string, string>[] = [{ cookie: viewer }, { authorization: `Bearer ${viewerToken.token}` }];
     for (const credentials of viewerCredentials) {
-      for (const p of ['/api/cameras', '/api/events', '/api/people', '/api/me', '/api/metrics', '/api/system', '/api/integrations']) {
+      for (const p of ['/api/cameras', '/api/events', '/api/people', '/api/me', '/api/metrics', '/api/system', '/api/integrations', '/api/tuning']) {
         assert.equal((await fetch(server.url + p, { headers: credentials })).status, 200, `viewer GET ${p}`);
       }
       const me = (await (await fetch(server.url + '/api/me', { headers: credentials })).json()) as { role: string };
@@ -188,6 +189,7 @@ describe('access with an admin password', () => {
         ['DELETE', '/api/people/1', {}],
         ['POST', '/api/people', { name: 'mallory' }],
         ['POST', '/api/events/x/review', { action: 'confirm' }],
+        ['PUT', '/api/tuning', { minSimilarity: 0.5 }],
         ['POST', '/api/tokens', { name: 'more' }],
         ['DELETE', '/api/tokens/1', {}],
         ['POST', '/api/users', { name: 'mallory', password: 'password!', role: 'admin' }],

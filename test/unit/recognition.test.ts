@@ -230,7 +230,7 @@ describe('cosine matcher', () => {
   test('defaults: margin 0.05 on the mean, 3 candidates; overrides win, undefined ones do not', () => {
     assert.equal(COSINE_MATCH_DEFAULTS.minMargin, 0.05);
     const o = cosineMatchOptions(MODEL, { minSimilarity: 0.5, minMargin: undefined, compareTo: 'best-sample' });
-    assert.deepEqual(o, { minSimilarity: 0.5, minMargin: 0.05, compareTo: 'best-sample', candidates: 3 });
+    assert.deepEqual(o, { minSimilarity: 0.5, minMargin: 0.05, compareTo: 'best-sample', candidates: 3, negativeMargin: 0 });
   });
 });
 
