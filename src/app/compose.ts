@@ -84,6 +84,7 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     const http = await startHttp({ config, bind, auth, cameras, gallery, events, system, health });
     parts.add(() => http.close());
     cameras.on('frame', (frame) => http.live.publish(frame));
+    http.live.answerExplainsWith((cameraId, trackId) => pipeline.explain(cameraId, trackId));
     recorder.on('change', (change) => http.live.broadcastEvent(events.liveChange(change)));
     // the cameras as they were left (kept in the database), with the config file's seeded
     for (const note of cameras.restore(config.cameras)) cameraLog.info(note);
