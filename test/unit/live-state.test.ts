@@ -83,7 +83,13 @@ const settle = () => new Promise<void>((resolve) => setImmediate(resolve));
 /** A pipeline on camera "door" whose workers find `faces` in every frame and whose matcher answers `matches` in turn. */
 function setup(faces: Detection[], matches: Match[], quality?: FaceQuality) {
   const worker = (): VisionWorker => new InstantWorker(() => faces, quality) as unknown as VisionWorker;
-  const pipeline = new VisionPipeline(worker(), worker(), new ScriptedMatcher(matches), { minSamples: 2, minShare: 0.6, maxFaceAttempts: 3, recheckEvery: 25, maxDisagreements: 2 });
+  const pipeline = new VisionPipeline(worker(), worker(), new ScriptedMatcher(matches), {
+    minSamples: 2,
+    minShare: 0.6,
+    maxFaceAttempts: 3,
+    recheckEvery: 25,
+    maxDisagreements: 2,
+  });
   pipeline.addCamera('door', { minEmbedSize: 24, fullDetectionEveryMs: 0 });
   const shown: LiveFace[][] = [];
   pipeline.on('frame', ({ faces: labeled }) => shown.push(labeled));
