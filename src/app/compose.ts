@@ -19,6 +19,7 @@ import { serverAuth, startHttp } from '../server/server.js';
 import { resolveBindHost } from '../server/web-security.js';
 import { EventsService } from '../services/events.service.js';
 import { GalleryService } from '../services/gallery.service.js';
+import { HistoryService } from '../services/history.service.js';
 import { SystemService } from '../services/system.service.js';
 import { AccountsRepository } from '../storage/accounts.repository.js';
 import { CamerasRepository } from '../storage/cameras.repository.js';
@@ -65,7 +66,7 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     const stores: Stores = { db, people: new PeopleRepository(db, config.dataDir), snapshots: new SnapshotStore(config.dataDir) };
     const workers = await startWorkers(config, parts);
     const { gallery, pipeline } = startRecognition(config, stores, workers, logger, parts);
-    const { events, recorder } = await startEvents(config, stores, gallery, pipeline, logger, parts);
+    const { events, recorder, repository: eventLog } = await startEvents(config, stores, gallery, pipeline, logger, parts);
     const cameras = new CameraRegistry(pipeline, createSource, new CamerasRepository(db));
     parts.add(() => cameras.stop());
     const cameraLog = logger.child({ module: 'cameras' });
@@ -81,7 +82,8 @@ export async function startServer(config: Config, createSource: CameraSourceFact
         { role: 'embedder', load: () => workers.embedder.load() },
       ],
     });
-    const http = await startHttp({ config, bind, auth, cameras, gallery, events, system, health });
+    const history = new HistoryService({ events: eventLog, person: (id) => gallery.person(id), cameras: () => cameras.statuses(), flush: () => events.flush() });
+    const http = await startHttp({ config, bind, auth, cameras, gallery, events, history, system, health });
     parts.add(() => http.close());
     cameras.on('frame', (frame) => http.live.publish(frame));
     http.live.answerExplainsWith((cameraId, trackId) => pipeline.explain(cameraId, trackId));
@@ -150,7 +152,7 @@ async function startEvents(config: Config, { db, people, snapshots }: Stores, ga
   const limits = { maxAgeDays: config.events.retentionDays, maxSnapshotBytes: config.events.maxSnapshotMB * 1024 * 1024 };
   parts.add(scheduleRetention(() => applyRetention(repository, snapshots, limits).catch((error: unknown) => retentionLog.error(`retention: ${(error as Error).message}`))));
   const events = new EventsService({ events: repository, snapshots, recorder, addToGallery: (event, person) => gallery.addEventFace(event, person) });
-  return { events, recorder };
+  return { events, recorder, repository };
 }
 
 /**

@@ -12,11 +12,13 @@ import type { CameraRegistry } from '../cameras/camera-registry.js';
 import type { Config } from '../config/schema.js';
 import type { EventsService } from '../services/events.service.js';
 import type { GalleryService } from '../services/gallery.service.js';
+import type { HistoryService } from '../services/history.service.js';
 import type { SystemService } from '../services/system.service.js';
 import type { AccountsRepository } from '../storage/accounts.repository.js';
 import { createApp } from './app.js';
 import { Auth, hashPassword, type Principal } from './auth.js';
 import { eventsRouter } from './events.routes.js';
+import { historyRouter } from './history.routes.js';
 import { LiveHub } from './live.js';
 import { peopleRouter } from './people.routes.js';
 import { systemRouter } from './system.routes.js';
@@ -49,6 +51,8 @@ export interface HttpDeps {
   cameras: CameraRegistry;
   gallery: GalleryService;
   events: EventsService;
+  /** A person's sightings and the log's cameras (issue 12). */
+  history: HistoryService;
   system: SystemService;
   /** What GET /api/health adds to `status: ok`. */
   health: () => Omit<Health, 'status'>;
@@ -64,7 +68,7 @@ export interface HttpPart {
 }
 
 /** Serves the services on `config.server`'s host and port (0: a free one); resolves once listening. */
-export async function startHttp({ config, bind, auth, cameras, gallery, events, system, health }: HttpDeps): Promise<HttpPart> {
+export async function startHttp({ config, bind, auth, cameras, gallery, events, history, system, health }: HttpDeps): Promise<HttpPart> {
   const { host, port } = config.server;
   let listeningPort = port;
   const security: WebSecurityOptions = {
@@ -78,7 +82,8 @@ export async function startHttp({ config, bind, auth, cameras, gallery, events, 
     auth,
     webSecurity: security,
     health,
-    routers: [eventsRouter(events), peopleRouter(gallery, path.join(config.dataDir, UPLOADS_DIR)), systemRouter(system)],
+    // history first: its /events/cameras would otherwise be read as the event id "cameras"
+    routers: [historyRouter(history), eventsRouter(events), peopleRouter(gallery, path.join(config.dataDir, UPLOADS_DIR)), systemRouter(system)],
   });
   const http = createServer(app);
   const io = new SocketServer(http, { serveClient: true, maxHttpBufferSize: 1e6, allowRequest: allowSocketRequest(security) });

@@ -246,6 +246,32 @@ export class EventsRepository {
     return paths;
   }
 
+  /**
+   * The events that name a person (by the label the log shows, as list()'s person filter reads
+   * it), except those reviewed as not them, started at or after `from` (ms), newest first.
+   */
+  personVisits(name: string, from: number, limit: number): StoredEvent[] {
+    const rows = this.db
+      .prepare(`SELECT * FROM events WHERE COALESCE(reviewed_label, label) = ? AND review <> 'rejected' AND started_at >= ? ORDER BY started_at DESC, id DESC LIMIT ?`)
+      .all(name, from, limit) as Row[];
+    return rows.map(fromRow);
+  }
+
+  /** When and where a person (as personVisits reads it) was last in view: an open event's last update, an ended one's end. */
+  personLastSeen(name: string): { eventId: string; cameraId: string; at: number } | undefined {
+    return this.db
+      .prepare(
+        `SELECT id AS eventId, camera_id AS cameraId, COALESCE(ended_at, last_seen_at, started_at) AS at FROM events
+         WHERE COALESCE(reviewed_label, label) = ? AND review <> 'rejected' ORDER BY at DESC, id DESC LIMIT 1`,
+      )
+      .get(name) as { eventId: string; cameraId: string; at: number } | undefined;
+  }
+
+  /** Every camera id the log names, removed cameras' too, in order. */
+  cameraIds(): string[] {
+    return this.db.prepare('SELECT DISTINCT camera_id FROM events ORDER BY camera_id').pluck().all() as string[];
+  }
+
   delete(ids: string[]): void {
     const del = this.db.prepare('DELETE FROM events WHERE id = ?');
     this.db.transaction(() => ids.forEach((id) => del.run(id)))();
