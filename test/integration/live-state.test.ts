@@ -48,13 +48,16 @@ describe('live state and explain through the real server', { skip: existsSync(PH
       drawn();
     });
     await socketConnected(socket);
-    const added = await fetch(`${server.url}/api/cameras`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ id: 'door', url: 'rtsp://127.0.0.1:1/door' }),
-    });
+    // added switched off and watched before it is switched on, so the viewer gets the first frames with the face
+    const headers = { 'content-type': 'application/json' };
+    const added = await fetch(`${server.url}/api/cameras`, { method: 'POST', headers, body: JSON.stringify({ id: 'door', url: 'rtsp://127.0.0.1:1/door', enabled: false }) });
     assert.equal(added.status, 201, await added.text());
     socket.emit('watch', { cameraId: 'door' });
+    // a connection's requests are handled in order: the refusal of the next watch means the first is in place
+    const refused = waitFor(messages(socket, 'error'), 'the refusal of a watch for a camera that does not exist');
+    socket.emit('watch', { cameraId: 'missing' });
+    await refused;
+    assert.equal((await fetch(`${server.url}/api/cameras/door`, { method: 'PATCH', headers, body: JSON.stringify({ enabled: true }) })).status, 200);
   });
 
   after(() => teardown.run());
