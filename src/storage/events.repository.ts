@@ -132,6 +132,9 @@ export function filterToSql(filter: Omit<EventFilter, 'limit'>): { where: string
   return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
 }
 
+/** The newest events of a person (by start) among which personLastSeen looks for the one seen last. */
+const LAST_SEEN_CANDIDATES = 20;
+
 export class EventsRepository {
   /** Writes through this repository; with SQLite's data_version (other connections' commits) it makes `version`. */
   private writes = 0;
@@ -257,12 +260,20 @@ export class EventsRepository {
     return rows.map(fromRow);
   }
 
-  /** When and where a person (as personVisits reads it) was last in view: an open event's last update, an ended one's end. */
+  /**
+   * When and where a person (as personVisits reads it) was last in view: an open event's last
+   * update, an ended one's end: the one seen last of their LAST_SEEN_CANDIDATES newest events by
+   * start. The time index then stops at the first matches (100,000 events, a person in a tenth of
+   * them: 0.5 ms, against 30 ms ordering every match by its end); only a visit that outlasted 20
+   * visits started after it would be missed.
+   */
   personLastSeen(name: string): { eventId: string; cameraId: string; at: number } | undefined {
     return this.db
       .prepare(
-        `SELECT id AS eventId, camera_id AS cameraId, COALESCE(ended_at, last_seen_at, started_at) AS at FROM events
-         WHERE COALESCE(reviewed_label, label) = ? AND review <> 'rejected' ORDER BY at DESC, id DESC LIMIT 1`,
+        `SELECT * FROM (
+           SELECT id AS eventId, camera_id AS cameraId, COALESCE(ended_at, last_seen_at, started_at) AS at FROM events
+           WHERE COALESCE(reviewed_label, label) = ? AND review <> 'rejected' ORDER BY started_at DESC, id DESC LIMIT ${LAST_SEEN_CANDIDATES}
+         ) ORDER BY at DESC, eventId DESC LIMIT 1`,
       )
       .get(name) as { eventId: string; cameraId: string; at: number } | undefined;
   }
