@@ -5,6 +5,7 @@
 import type { Me } from '../../src/contract/access.js';
 import type { CameraChanges, CameraStatus, NewCamera } from '../../src/contract/cameras.js';
 import type { EventPage, EventQueryInput, PublicEvent, ReviewAction, ReviewResult, ReviewState } from '../../src/contract/events.js';
+import type { EventCamera, EventCameraList, PersonHistory, Visit } from '../../src/contract/history.js';
 import type { IntegrationsState } from '../../src/contract/integrations.js';
 import type { FaceUploadReport, ForgetResult, Person, PersonDetail, RecognizeReport } from '../../src/contract/people.js';
 import type { SystemSnapshot } from '../../src/contract/system.js';
@@ -15,6 +16,7 @@ export type { CameraChanges, EventPage, FaceUploadReport, Me, NewCamera, Person,
 export type { TuningPoint, TuningReport };
 export type { PersonFace, RecognizedFace, UploadFileResult } from '../../src/contract/people.js';
 export type { IntegrationsState, MqttState } from '../../src/contract/integrations.js';
+export type { EventCamera, PersonHistory, Visit };
 
 export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: string; status: number };
 
@@ -97,6 +99,11 @@ export function reviewEvent(id: string, review: ReviewAction): Promise<ApiResult
   return request('POST', `/api/events/${encodeURIComponent(id)}/review`, review);
 }
 
+/** Every camera the log names (removed ones too) and the configured ones: the camera filter's choices. */
+export function listEventCameras(): Promise<ApiResult<EventCameraList>> {
+  return request<EventCameraList>('GET', '/api/events/cameras');
+}
+
 export function eventsCsvUrl(filter: EventFilter): string {
   return `/api/events.csv${eventQuery(filter)}`;
 }
@@ -109,6 +116,13 @@ export function listPeople(): Promise<ApiResult<Person[]>> {
 
 export function getPerson(id: number): Promise<ApiResult<PersonDetail>> {
   return request<PersonDetail>('GET', `/api/people/${id}`);
+}
+
+/** A person's last sighting and visits of the last `days` days, grouped by this browser's days. */
+export function getPersonHistory(id: number, days: number): Promise<ApiResult<PersonHistory>> {
+  // getTimezoneOffset is UTC minus local time; the server takes local time minus UTC
+  const utcOffset = -new Date().getTimezoneOffset();
+  return request<PersonHistory>('GET', `/api/people/${id}/history?days=${days}&utcOffset=${utcOffset}`);
 }
 
 export function createPerson(name: string): Promise<ApiResult<Person>> {

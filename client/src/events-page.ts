@@ -2,12 +2,14 @@
  * The Events page: the recognition log, newest first, with filters that map onto the query of
  * GET /api/events, endless scroll over its cursor, new events prepended live from the `/live`
  * connection's `event` messages, and the detail dialog of an event (#/events/<id>, event-detail.ts).
+ * Rows are grouped under a header per day (this browser's days) and say how long each event
+ * lasted; the camera filter offers every camera of the log, removed ones too.
  */
 import type { LiveEventChange } from '../../src/common/live-events.js';
-import { eventsCsvUrl, getEvent, listCameras, listEvents, listPeople, type EventFilter, type PublicEvent, type ReviewState, REVIEW_STATES } from './api.js';
+import { eventsCsvUrl, getEvent, listEventCameras, listEvents, listPeople, type EventCamera, type EventFilter, type PublicEvent, type ReviewState, REVIEW_STATES } from './api.js';
 import { byId, fillSelect, h } from './dom.js';
 import { EventDetail, reviewBadge } from './event-detail.js';
-import { fullTime, localInputToIso, matchesFilter, names, shortTime } from './format.js';
+import { dayHeading, eventDuration, fullTime, localDay, localInputToIso, matchesFilter, names, shortTime } from './format.js';
 import type { LiveSocket } from './live-page.js';
 import { formatScore } from './overlay.js';
 
@@ -139,6 +141,7 @@ export class EventsPage {
       const row = this.makeRow(event);
       this.list.append(row.element);
     }
+    this.placeDayHeaders();
     this.showStatus();
     if (this.nextCursor !== null) {
       // the sentinel may still be in view (a short page): observing it again reports it at once
@@ -183,6 +186,7 @@ export class EventsPage {
           { class: 'event-meta' },
           h('span', { class: 'camera' }, event.cameraId),
           h('time', { datetime: event.startedAt, title: fullTime(event.startedAt) }, shortTime(event.startedAt)),
+          h('span', { class: 'duration', 'data-testid': 'event-duration', title: event.endedAt ? `until ${fullTime(event.endedAt)}` : 'still in view' }, eventDuration(event)),
         ),
       ),
       h('span', { class: 'event-score', title: 'best score' }, formatScore(event.score)),
@@ -215,6 +219,7 @@ export class EventsPage {
     const added = this.makeRow({ ...incoming, snapshotUrl: null });
     added.element.classList.add('fresh');
     this.list.prepend(added.element);
+    this.placeDayHeaders();
     this.showStatus();
   }
 
@@ -229,19 +234,29 @@ export class EventsPage {
     this.renderRow(row);
   }
 
+  /** A header before the first row of each day (newest first, so a row of another day than the one above starts a day). */
+  private placeDayHeaders(): void {
+    for (const header of this.list.querySelectorAll(':scope > .event-day')) header.remove();
+    let previous = '';
+    for (const element of [...this.list.children]) {
+      const row = this.rows.get((element as HTMLElement).dataset.eventId ?? '');
+      if (!row) continue;
+      const day = localDay(row.event.startedAt);
+      if (day === previous) continue;
+      previous = day;
+      element.before(h('li', { class: 'event-day', 'data-testid': 'event-day', 'data-day': day, role: 'heading', 'aria-level': '3' }, dayHeading(day)));
+    }
+  }
+
   /** The people and cameras offered by the filters (and the relabel choice). */
   private async loadChoices(): Promise<void> {
-    const [people, cameras] = await Promise.all([listPeople(), listCameras()]);
+    const [people, cameras] = await Promise.all([listPeople(), listEventCameras()]);
     if (people.ok) {
       this.people = names(people.value);
       fillSelect(this.filters.elements.namedItem('person'), this.people);
       this.detail.setPeople(this.people);
     }
-    if (cameras.ok)
-      fillSelect(
-        this.filters.elements.namedItem('camera'),
-        cameras.value.map((c) => c.id),
-      );
+    if (cameras.ok) fillCameraSelect(this.filters.elements.namedItem('camera'), cameras.value.cameras);
   }
 
   // ---- the detail dialog (#/events/<id>)
@@ -272,7 +287,24 @@ export class EventsPage {
   }
 }
 
+/**
+ * The camera filter's choices after its first ("all cameras"): each camera by its name and id,
+ * a removed one marked so, keeping the chosen one when it is still offered.
+ */
+function fillCameraSelect(select: Element | RadioNodeList | null, cameras: EventCamera[]): void {
+  if (!(select instanceof HTMLSelectElement)) return;
+  const chosen = select.value;
+  const first = select.options.item(0);
+  const options = cameras.map((camera) => {
+    const name = camera.name && camera.name !== camera.id ? `${camera.name} (${camera.id})` : camera.id;
+    return h('option', { value: camera.id, 'data-removed': String(camera.removed) }, camera.removed ? `${name} (removed)` : name);
+  });
+  select.replaceChildren(...(first ? [first] : []), ...options);
+  if (chosen && !cameras.some((c) => c.id === chosen)) select.append(h('option', { value: chosen }, chosen));
+  select.value = chosen;
+}
+
 function rowSummary(event: PublicEvent): string {
   const who = event.known ? event.label : 'unknown face';
-  return `${who}, camera ${event.cameraId}, ${fullTime(event.startedAt)}, score ${formatScore(event.score)}, ${event.review}; open the details`;
+  return `${who}, camera ${event.cameraId}, ${fullTime(event.startedAt)}, ${event.endedAt ? `lasted ${eventDuration(event)}` : 'ongoing'}, score ${formatScore(event.score)}, ${event.review}; open the details`;
 }

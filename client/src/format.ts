@@ -56,3 +56,39 @@ export function initials(name: string): string {
 export function names(people: { name: string }[]): string[] {
   return people.map((p) => p.name).sort((a, b) => a.localeCompare(b));
 }
+
+/** Seconds as "3 h 12 min", "4 min", "12 s" (an uptime, a visit). */
+export function duration(seconds: number): string {
+  if (seconds < 60) return `${Math.round(seconds)} s`;
+  const minutes = Math.floor(seconds / 60);
+  return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
+}
+
+/** How long an event lasted ("2 min"), or "ongoing" while its track runs. */
+export function eventDuration(event: { startedAt: string; endedAt: string | null }): string {
+  if (event.endedAt === null) return 'ongoing';
+  const ms = Date.parse(event.endedAt) - Date.parse(event.startedAt);
+  return Number.isFinite(ms) ? duration(Math.max(0, ms) / 1000) : '–';
+}
+
+/** The day of a time in this browser's time zone, YYYY-MM-DD (the key the pages group by). */
+export function localDay(iso: string): string {
+  const date = new Date(iso);
+  if (Number.isNaN(date.getTime())) return '';
+  return `${date.getFullYear()}-${String(date.getMonth() + 1).padStart(2, '0')}-${String(date.getDate()).padStart(2, '0')}`;
+}
+
+const DAY_NAME = new Intl.DateTimeFormat(undefined, { weekday: 'long', day: 'numeric', month: 'long', year: 'numeric' });
+const SHORT_DAY_NAME = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short' });
+
+/** A YYYY-MM-DD day as a header reads it: "Today", "Yesterday", or the weekday and date (`short`: "Sun, Nov 29", for a narrow column). */
+export function dayHeading(day: string, { now = new Date(), short = false }: { now?: Date; short?: boolean } = {}): string {
+  const [y, m, d] = day.split('-').map(Number);
+  const date = new Date(y, m - 1, d);
+  if (Number.isNaN(date.getTime())) return day;
+  const today = new Date(now.getFullYear(), now.getMonth(), now.getDate());
+  const daysAgo = Math.round((today.getTime() - date.getTime()) / 86_400_000);
+  if (daysAgo === 0) return 'Today';
+  if (daysAgo === 1) return 'Yesterday';
+  return (short ? SHORT_DAY_NAME : DAY_NAME).format(date);
+}

@@ -5,7 +5,7 @@
  * camera is watched again and the list re-fetched.
  */
 import type { Socket } from '/socket.io/socket.io.esm.min.js';
-import type { CameraStatus, LiveClientEvents, FrameMessage, LiveServerEvents } from '../../src/common/live-events.js';
+import type { CameraStatus, ExplainReply, LiveClientEvents, FrameMessage, LiveServerEvents } from '../../src/common/live-events.js';
 import { addCamera, listCameras, removeCamera, updateCamera } from './api.js';
 import { CameraEditDialog } from './camera-edit.js';
 import { byId, h } from './dom.js';
@@ -27,6 +27,8 @@ const SERVER_CLOSED_RETRY_MS = 1000;
  * server's width steps are 20-33% apart, so a smaller change seldom changes what it sends.
  */
 const REWATCH_CHANGE = 0.15;
+/** How long a box's panel waits for the server's explanation. */
+const EXPLAIN_TIMEOUT_MS = 5000;
 
 export class LivePage {
   private readonly tiles = new Map<string, CameraTile>();
@@ -144,6 +146,12 @@ export class LivePage {
     this.watch(cameraId);
   }
 
+  /** What the server's matcher made of a box (the tile's panel). */
+  private explain(cameraId: string, trackId: number): Promise<ExplainReply> {
+    if (!this.canSend()) return Promise.resolve({ ok: false, error: 'no live connection: wait until it is back, then click the box again' });
+    return this.socket.timeout(EXPLAIN_TIMEOUT_MS).emitWithAck('explain', { cameraId, trackId });
+  }
+
   private reconnectLater(): void {
     window.clearTimeout(this.reconnectTimer);
     this.reconnectTimer = window.setTimeout(() => {
@@ -206,6 +214,7 @@ export class LivePage {
       },
       onToggle: (id, enabled) => void this.switchCamera(id, enabled),
       onResize: (id) => this.resized(id),
+      onExplain: (id, trackId) => this.explain(id, trackId),
     });
     tile.element.addEventListener('click', () => this.toggleFocus(cameraId));
     tile.element.addEventListener('keydown', (event) => {

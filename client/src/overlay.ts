@@ -3,7 +3,7 @@
  * says. Boxes arrive in frame pixels; they are placed in percentages of the frame, so the
  * overlay follows the displayed size of the image at any width without measuring it.
  */
-import type { CameraStatus, LiveFace } from '../../src/common/live-events.js';
+import type { CameraStatus, FaceExplanation, LiveFace, LiveFaceState, UnknownWhy } from '../../src/common/live-events.js';
 
 /** A box as CSS percentages of the frame it belongs to, clipped to the frame. */
 export interface PercentBox {
@@ -29,8 +29,12 @@ export function boxToPercent(box: LiveFace['box'], frameWidth: number, frameHeig
   };
 }
 
-/** What a face's label reads: the name and score for a known person, "unknown" otherwise. */
-export function faceLabel(face: Pick<LiveFace, 'label' | 'score' | 'known'>): string {
+/**
+ * What a face's label reads: "identifying…" until its track's vote decides, then the name and
+ * score for a known person, "unknown" otherwise. A face of a photo (Identify) has no state: it is decided.
+ */
+export function faceLabel(face: Pick<LiveFace, 'label' | 'score' | 'known'> & { state?: LiveFaceState }): string {
+  if (face.state === 'identifying') return 'identifying…';
   if (!face.known) return 'unknown';
   return `${face.label} ${formatScore(face.score)}`;
 }
@@ -42,9 +46,33 @@ export function formatScore(score: number): string {
 }
 
 /** The hover text of a face box. */
-export function faceTitle(face: Pick<LiveFace, 'trackId' | 'label' | 'score' | 'known'>): string {
-  const who = face.known ? `${face.label} (score ${face.score.toFixed(2)})` : 'unknown person';
-  return `track ${face.trackId}: ${who}`;
+export function faceTitle(face: Pick<LiveFace, 'trackId' | 'label' | 'score' | 'known' | 'state'>): string {
+  const who = face.state === 'identifying' ? 'identifying (not enough samples yet)' : face.known ? `${face.label} (score ${face.score.toFixed(2)})` : 'unknown person';
+  return `track ${face.trackId}: ${who}; click for why`;
+}
+
+/** Why a face is unknown, in words for the box's panel. */
+export const UNKNOWN_WHY_TEXT: Record<UnknownWhy, string> = {
+  'below-min-similarity': 'below the threshold: nobody in the gallery is similar enough',
+  ambiguous: 'margin too small: the two most similar people are too close to call',
+  'empty-gallery': 'nobody is enrolled yet',
+  'below-min-probability': 'the most probable person is not probable enough (svm)',
+  'too-small-to-sample': 'the face is too small to identify',
+  'no-majority': 'its samples named different people and agreed on none',
+  'rejected-look-alike': 'it looks more like a face reviewed as "not this person" than like that person',
+};
+
+/** A margin between two scores (0..1) in percentage points ("12 points"). */
+export function formatMargin(margin: number): string {
+  const points = Math.round(margin * 100);
+  return `${points} point${Math.abs(points) === 1 ? '' : 's'}`;
+}
+
+/** The headline of a box's panel: where its identity stands. */
+export function explanationHeadline(explanation: Pick<FaceExplanation, 'state' | 'label' | 'samples'>): string {
+  if (explanation.state === 'known') return explanation.label;
+  if (explanation.state === 'unknown') return 'unknown';
+  return explanation.samples === 0 ? 'identifying… (no sample yet)' : `identifying… (${explanation.samples} sample${explanation.samples === 1 ? '' : 's'} so far)`;
 }
 
 /** The line shown over a camera that is not live, or null while it is. */

@@ -20,6 +20,7 @@ import type { FaceQuality } from '../../src/common/types.js';
 import { byId, h, query } from './dom.js';
 import { makeDropZone } from './drop.js';
 import { initials, plural } from './format.js';
+import { PersonHistoryView } from './person-history.js';
 
 export class PeoplePage {
   private readonly listView = byId('people-list-view', HTMLElement);
@@ -40,6 +41,8 @@ export class PeoplePage {
   private readonly warnings = byId('person-warnings', HTMLUListElement);
   private readonly results = byId('person-results', HTMLUListElement);
   private readonly faces = byId('person-faces', HTMLUListElement);
+  /** Their last sighting and visits per day, under their name. */
+  private readonly history = new PersonHistoryView();
   private person: PersonDetail | null = null;
   private personId: number | null = null;
   private uploading = false;
@@ -56,6 +59,7 @@ export class PeoplePage {
     byId('person-delete', HTMLButtonElement).addEventListener('click', () => void this.remove());
     byId('person-forget', HTMLButtonElement).addEventListener('click', () => void this.forget());
     makeDropZone(byId('person-drop', HTMLElement), this.input, (files) => void this.upload(files));
+    query(this.personView, '.person-head', HTMLElement).after(this.history.element);
   }
 
   show(personId: number | null, entering: boolean): void {
@@ -78,6 +82,7 @@ export class PeoplePage {
       if (!entering) this.name.focus({ preventScroll: true });
     }
     void this.loadPerson(personId);
+    void this.history.show(personId);
   }
 
   // ---- the list

@@ -6,6 +6,7 @@
  */
 import { getSystem, type SystemSnapshot } from './api.js';
 import { byId, h } from './dom.js';
+import { duration } from './format.js';
 import { stateText } from './overlay.js';
 
 const REFRESH_MS = 2000;
@@ -99,11 +100,4 @@ export class SystemPage {
 /** Bytes as MB or GB. */
 function bytes(count: number): string {
   return count >= 1e9 ? `${(count / 1e9).toFixed(1)} GB` : `${Math.round(count / 1e6)} MB`;
-}
-
-/** Seconds as "3 h 12 min", "4 min", "12 s". */
-function duration(seconds: number): string {
-  if (seconds < 60) return `${Math.round(seconds)} s`;
-  const minutes = Math.floor(seconds / 60);
-  return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }

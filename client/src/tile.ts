@@ -5,11 +5,15 @@
  * Frames are acknowledged only once drawn. At most one frame is being decoded per tile; a frame
  * that arrives meanwhile waits in a single slot, and a frame it replaces there is acknowledged at
  * once, so the server's window of unacknowledged frames stays open and no queue grows.
+ *
+ * A click on a box opens a small panel with what the matcher made of that face (asked of the
+ * server then, not sent with every frame): its best candidates with their scores, the margin
+ * between the first two, and why it is unknown.
  */
-import type { CameraStatus, LiveFace, FrameMessage } from '../../src/common/live-events.js';
+import type { CameraStatus, ExplainReply, FaceExplanation, LiveFace, LiveFaceState, FrameMessage } from '../../src/common/live-events.js';
 import { h } from './dom.js';
 import { FpsMeter, LatencyMeter } from './meter.js';
-import { boxToPercent, faceLabel, faceTitle, stateText } from './overlay.js';
+import { UNKNOWN_WHY_TEXT, boxToPercent, explanationHeadline, faceLabel, faceTitle, formatMargin, formatScore, stateText } from './overlay.js';
 
 /** What a tile's own controls ask of the page (the ✕ button is the constructor's onRemove). */
 export interface TileActions {
@@ -17,6 +21,18 @@ export interface TileActions {
   onToggle?: (cameraId: string, enabled: boolean) => void;
   /** The tile's shown size changed (a resize, the large view): the page may ask for another JPEG width. */
   onResize?: (cameraId: string) => void;
+  /** A box was clicked: what the server's matcher made of that track. */
+  onExplain?: (cameraId: string, trackId: number) => Promise<ExplainReply>;
+}
+
+/** The open panel of a clicked box: its track, the state it was explained in, and its element. */
+interface FacePanel {
+  trackId: number;
+  element: HTMLElement;
+  /** The state the shown explanation is of; null while the request is out. */
+  state: LiveFaceState | null;
+  /** The state the box had when last drawn: a change asks the server again. */
+  drawnState: LiveFaceState | null;
 }
 
 /** The range of widths a watch may ask for (the server's rule, src/server/live.ts). */
@@ -47,6 +63,7 @@ export class CameraTile {
   private readonly latency = new LatencyMeter();
   /** The box element of each track on screen. */
   private readonly faceBoxes = new Map<number, { element: HTMLElement; label: HTMLElement }>();
+  private panel: FacePanel | null = null;
   private decoding = false;
   private pending: PendingFrame | null = null;
   private camera: CameraStatus | undefined;
@@ -103,7 +120,10 @@ export class CameraTile {
     this.update(undefined);
     this.resizes = new ResizeObserver(() => actions.onResize?.(cameraId));
     this.resizes.observe(this.frameBox);
+    this.explainFace = actions.onExplain;
   }
+
+  private readonly explainFace: TileActions['onExplain'];
 
   /**
    * The JPEG width this tile shows sharply: its width in device pixels, within the server's
@@ -237,16 +257,30 @@ export class CameraTile {
       let box = this.faceBoxes.get(face.trackId);
       if (!box) {
         box = {
-          element: h('div', { 'data-testid': 'face-box', 'data-track-id': String(face.trackId) }),
+          element: h('div', { 'data-testid': 'face-box', 'data-track-id': String(face.trackId), role: 'button', tabindex: '0' }),
           label: h('span', { class: 'label', 'data-testid': 'face-label' }),
         };
         box.element.append(box.label, h('span', { class: 'track', 'aria-hidden': 'true' }, `#${face.trackId}`));
+        const trackId = face.trackId;
+        // the box's own click: the tile's (the large view) is not toggled by it
+        box.element.addEventListener('click', (event) => {
+          event.stopPropagation();
+          this.toggleExplanation(trackId);
+        });
+        box.element.addEventListener('keydown', (event) => {
+          if (event.key !== 'Enter' && event.key !== ' ') return;
+          event.preventDefault();
+          event.stopPropagation();
+          this.toggleExplanation(trackId);
+        });
         this.faceBoxes.set(face.trackId, box);
         this.overlay.append(box.element);
       }
       const place = boxToPercent(face.box, width, height);
       // labels stay inside the frame: below the top edge for a face at the top, right-aligned on the right
-      box.element.className = `face ${face.known ? 'known' : 'unknown'}` + (place.top < 8 ? ' label-inside' : '') + (place.left + place.width > 70 ? ' label-right' : '');
+      box.element.className = `face ${face.state}` + (place.top < 8 ? ' label-inside' : '') + (place.left + place.width > 70 ? ' label-right' : '');
+      box.element.dataset.state = face.state;
+      box.element.classList.toggle('explained', this.panel?.trackId === face.trackId);
       box.element.title = faceTitle(face);
       box.element.style.left = `${place.left}%`;
       box.element.style.top = `${place.top}%`;
@@ -260,6 +294,74 @@ export class CameraTile {
       box.element.remove();
       this.faceBoxes.delete(trackId);
     }
+    const panel = this.panel;
+    if (!panel) return;
+    const explained = faces.find((f) => f.trackId === panel.trackId);
+    if (!explained) {
+      panel.element.classList.add('gone');
+      panel.element.dataset.gone = 'true';
+      return;
+    }
+    // the vote decided since the panel was filled: ask again, once per change
+    if (panel.state !== null && explained.state !== panel.state && explained.state !== panel.drawnState) void this.explain(panel.trackId);
+    panel.drawnState = explained.state;
+  }
+
+  /** Opens the panel of a box, or closes it when it is that box's already. */
+  private toggleExplanation(trackId: number): void {
+    if (this.panel?.trackId === trackId) {
+      this.closeExplanation();
+      return;
+    }
+    this.closeExplanation();
+    const element = h('aside', { class: 'face-panel', 'data-testid': 'face-panel', 'data-track-id': String(trackId), 'aria-live': 'polite' });
+    // clicks inside the panel belong to it, not to the tile (which would open the large view)
+    element.addEventListener('click', (event) => event.stopPropagation());
+    const box = this.faceBoxes.get(trackId)?.element;
+    // on the side of the frame away from the face, so the panel does not cover it
+    if (box && parseFloat(box.style.left) + parseFloat(box.style.width) / 2 < 50) element.classList.add('right');
+    this.panel = { trackId, element, state: null, drawnState: null };
+    this.frameBox.append(element);
+    box?.classList.add('explained');
+    void this.explain(trackId);
+  }
+
+  private closeExplanation(): void {
+    if (!this.panel) return;
+    this.faceBoxes.get(this.panel.trackId)?.element.classList.remove('explained');
+    this.panel.element.remove();
+    this.panel = null;
+  }
+
+  /** Asks the server about a track and fills its panel (if it is still the open one). */
+  private async explain(trackId: number): Promise<void> {
+    const panel = this.panel;
+    if (panel?.trackId !== trackId) return;
+    if (panel.state === null) this.fillPanel(panel, [h('p', { class: 'muted' }, 'asking the server…')]);
+    panel.state = panel.drawnState ?? 'identifying';
+    let reply: ExplainReply;
+    try {
+      reply = this.explainFace ? await this.explainFace(this.cameraId, trackId) : { ok: false, error: 'explanations are not available on this page' };
+    } catch {
+      reply = { ok: false, error: 'the server did not answer: is the live connection up?' };
+    }
+    if (this.panel !== panel) return;
+    if (!reply.ok) {
+      this.fillPanel(panel, [h('p', { class: 'form-error', 'data-testid': 'face-panel-error' }, reply.error)]);
+      return;
+    }
+    panel.state = reply.explanation.state;
+    this.fillPanel(panel, explanationContent(reply.explanation));
+  }
+
+  private fillPanel(panel: FacePanel, content: HTMLElement[]): void {
+    const close = h('button', { type: 'button', class: 'icon-button', 'aria-label': 'Close', title: 'Close', 'data-testid': 'face-panel-close' }, '✕');
+    close.addEventListener('click', () => this.closeExplanation());
+    panel.element.replaceChildren(
+      h('header', {}, h('strong', {}, `Track #${panel.trackId}`), close),
+      ...content,
+      h('p', { class: 'muted gone-note' }, 'this face is no longer on screen'),
+    );
   }
 
   /** The frame's shape, as --aspect on the tile (the frame box and the large view follow it). */
@@ -273,6 +375,28 @@ export class CameraTile {
     this.stateLine.hidden = text === null;
     this.stateLine.textContent = text ?? '';
   }
+}
+
+/** The body of a box's panel: where the identity stands, the best candidates, the margin, and why it is unknown. */
+function explanationContent(explanation: FaceExplanation): HTMLElement[] {
+  const parts: HTMLElement[] = [h('p', { class: `verdict ${explanation.state}`, 'data-testid': 'face-panel-verdict' }, explanationHeadline(explanation))];
+  if (explanation.candidates.length > 0) {
+    parts.push(
+      h(
+        'ol',
+        { class: 'candidates', 'aria-label': 'Most similar people' },
+        ...explanation.candidates.map((c) =>
+          h('li', { 'data-testid': 'face-candidate', 'data-label': c.label }, h('span', {}, c.label), ' ', h('span', { class: 'score' }, formatScore(c.score))),
+        ),
+      ),
+    );
+  } else {
+    parts.push(h('p', { class: 'muted' }, explanation.samples === 0 ? 'not sampled yet: no candidates' : 'no one in the gallery to compare with'));
+  }
+  if (explanation.margin !== null) parts.push(h('p', { 'data-testid': 'face-panel-margin' }, `margin ${formatMargin(explanation.margin)} between the first two`));
+  if (explanation.unknownReason) parts.push(h('p', { class: 'why', 'data-testid': 'face-panel-why' }, `why unknown: ${UNKNOWN_WHY_TEXT[explanation.unknownReason]}`));
+  if (explanation.qualityProblem) parts.push(h('p', { class: 'why', 'data-testid': 'face-panel-quality' }, `quality: ${explanation.qualityProblem}`));
+  return parts;
 }
 
 /** A rate as the readouts show it: whole numbers from 10, one decimal below. */

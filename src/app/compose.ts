@@ -21,6 +21,7 @@ import { serverAuth, startHttp } from '../server/server.js';
 import { resolveBindHost } from '../server/web-security.js';
 import { EventsService } from '../services/events.service.js';
 import { GalleryService } from '../services/gallery.service.js';
+import { HistoryService } from '../services/history.service.js';
 import { PrivacyService } from '../services/privacy.service.js';
 import { SystemService } from '../services/system.service.js';
 import { TuningService } from '../services/tuning.service.js';
@@ -105,9 +106,11 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     const onEncoderFailure = (error: Error) => logger.child({ module: 'live' }).error(error.message);
     const integrations = () => ({ mqtt: mqtt?.status() ?? MQTT_OFF });
     const tuning = new TuningService({ gallery, corrections: stores.corrections });
-    const http = await startHttp({ config, bind, auth, cameras, gallery, events, privacy, system, tuning, integrations, health, onEncoderFailure });
+    const history = new HistoryService({ events: eventsRepository, person: (id) => gallery.person(id), cameras: () => cameras.statuses(), flush: () => events.flush() });
+    const http = await startHttp({ config, bind, auth, cameras, gallery, events, history, privacy, system, tuning, integrations, health, onEncoderFailure });
     parts.add(() => http.close());
     cameras.on('frame', (frame) => http.live.publish(frame));
+    http.live.answerExplainsWith((cameraId, trackId) => pipeline.explain(cameraId, trackId));
     recorder.on('change', (change) => http.live.broadcastEvent(events.liveChange(change)));
     // the cameras as they were left (kept in the database), with the config file's seeded
     for (const note of cameras.restore(config.cameras)) cameraLog.info(note);

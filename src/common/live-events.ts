@@ -2,9 +2,17 @@
  * The Socket.IO namespace `/live`: what the server and the browser may send each other. One
  * declaration, imported by both sides.
  */
+import type { Match, MatchCandidate } from './match.js';
 import type { Box } from './types.js';
 
 export type CameraState = 'connecting' | 'live' | 'stalled' | 'failed' | 'stopped';
+
+/**
+ * Where a live face's identity stands: its track's vote has not decided yet (the box says
+ * "identifying…", in a neutral colour), it named a person, or it settled on "unknown" (a face too
+ * small to identify is "unknown" at once: it is never sampled).
+ */
+export type LiveFaceState = 'identifying' | 'known' | 'unknown';
 
 export interface LiveFace {
   trackId: number;
@@ -12,7 +20,48 @@ export interface LiveFace {
   label: string;
   score: number;
   known: boolean;
+  state: LiveFaceState;
 }
+
+/**
+ * Why a live face is unknown: the matcher's reason for its last sample, or the pipeline's: the
+ * face is too small to be sampled at all, or its samples named people but agreed on none.
+ */
+export type UnknownWhy = NonNullable<Match['unknownReason']> | 'too-small-to-sample' | 'no-majority';
+
+/**
+ * What the live page shows when a box is clicked (the `explain` request): the track's last
+ * sample as the matcher scored it. Asked for on a click rather than sent with every frame, so
+ * the frames stay small and the explanation costs nothing until someone wants it.
+ */
+export interface FaceExplanation {
+  cameraId: string;
+  trackId: number;
+  state: LiveFaceState;
+  /** The track's label now: the decided person, or "unknown". */
+  label: string;
+  /** The people most similar to the track's last sampled face, most similar first (at most 3). */
+  candidates: MatchCandidate[];
+  /** The first candidate's score minus the second's; null with fewer than two candidates. */
+  margin: number | null;
+  /** Why the face is unknown; null while it is identifying or known. */
+  unknownReason: UnknownWhy | null;
+  /** The enrolment quality gate the last sampled face fails ("face turned too far (yaw 48°, at most ±35°)"), or null when it passes. */
+  qualityProblem: string | null;
+  /** Samples the track's vote has counted so far. */
+  samples: number;
+  /** Capture time of the last sample, ms since the epoch; null before the first. */
+  sampledAt: number | null;
+}
+
+/** The `explain` request: a box of a camera this connection watches. */
+export interface ExplainRequest {
+  cameraId: string;
+  trackId: number;
+}
+
+/** The answer to `explain`: the explanation, or why there is none (the track ended, the camera is not watched). */
+export type ExplainReply = { ok: true; explanation: FaceExplanation } | { ok: false; error: string };
 
 /** The `frame` message: a camera frame as a JPEG and its boxes in one message, so they can never drift apart. */
 export interface FrameMessage {
@@ -124,4 +173,6 @@ export interface WatchRequest {
 export interface LiveClientEvents {
   watch: (request: WatchRequest) => void;
   unwatch: (request: { cameraId: string }) => void;
+  /** What the matcher made of a box: answered through the acknowledgement. */
+  explain: (request: ExplainRequest, reply: (answer: ExplainReply) => void) => void;
 }

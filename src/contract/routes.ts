@@ -30,6 +30,7 @@ import {
   reviewResultSchema,
   snapshotQuerySchema,
 } from './events.js';
+import { eventCameraListSchema, personHistoryQuerySchema, personHistorySchema } from './history.js';
 import { refused, type Route } from './http.js';
 import { integrationsSchema } from './integrations.js';
 import {
@@ -205,6 +206,13 @@ export const ROUTES = [
   },
   {
     method: 'get',
+    path: '/api/events/cameras',
+    summary: "Every camera the log names, removed ones too (the Events page's camera filter), and the cameras configured now",
+    access: 'session',
+    replies: { 200: { description: 'OK', body: eventCameraListSchema } },
+  },
+  {
+    method: 'get',
     path: '/api/events/:id',
     summary: 'One event',
     access: 'session',
@@ -247,6 +255,15 @@ export const ROUTES = [
     access: 'session',
     params: personParamsSchema,
     replies: { 200: { description: 'OK', body: personDetailSchema }, 400: invalid, 404: refused('No such person') },
+  },
+  {
+    method: 'get',
+    path: '/api/people/:id/history',
+    summary: "A person's last sighting and visits per day, from the event log (events reviewed as not them left out)",
+    access: 'session',
+    params: personParamsSchema,
+    query: personHistoryQuerySchema,
+    replies: { 200: { description: 'OK', body: personHistorySchema }, 400: invalid, 404: refused('No such person') },
   },
   {
     method: 'patch',

@@ -19,9 +19,10 @@
 import { EventEmitter } from 'node:events';
 import type { Frame } from '../common/frame.js';
 import type { TrackSample } from '../common/face-sample.js';
-import type { LiveFace } from '../common/live-events.js';
-import { UNKNOWN, type FaceMatcher, type Identity } from '../common/match.js';
-import type { Box, Detection } from '../common/types.js';
+import type { FaceExplanation, LiveFace, LiveFaceState, UnknownWhy } from '../common/live-events.js';
+import { UNKNOWN, type FaceMatcher, type Identity, type Match } from '../common/match.js';
+import type { Box, Detection, FaceQuality } from '../common/types.js';
+import { faceProblem } from '../recognition/enrol.js';
 import { IdentityVote, type VoteOptions, DEFAULT_VOTE_OPTIONS } from '../tracking/identity-vote.js';
 import { Tracker, predictBox, type Track, type TrackerOptions } from '../tracking/tracker.js';
 import type { VisionWorker } from './vision-workers.js';
@@ -67,10 +68,36 @@ interface EmbedJob {
   tracks: Track[];
 }
 
+/** A track's last embedded face as the matcher scored it: what `explain` answers from. */
+interface LastSample {
+  match: Match;
+  /** Undefined when the embedder reported none (scripted workers in tests). */
+  quality: FaceQuality | undefined;
+  /** The detector's confidence in the sampled face. */
+  confidence: number;
+  ts: number;
+  /** Samples of the track so far, this one included. */
+  samples: number;
+}
+
+/** The identity of a track nobody has sampled yet. */
+const UNDECIDED: Identity = Object.freeze({ label: UNKNOWN, score: 0, known: false, decided: false });
+
+/** A face's live state: its vote's verdict once decided; a face too small to be sampled is unknown at once (no vote will ever decide). */
+export function liveFaceState(identity: Identity, tooSmallToSample: boolean): LiveFaceState {
+  if (identity.decided) return identity.known ? 'known' : 'unknown';
+  return tooSmallToSample ? 'unknown' : 'identifying';
+}
+
+/** The most candidates an explanation lists. */
+const EXPLAINED_CANDIDATES = 3;
+
 /** A camera as the pipeline keeps it: its tracker and votes, the frames waiting for a worker, metrics. */
 class PipelineCamera {
   readonly tracker: Tracker;
   readonly votes = new Map<number, IdentityVote>();
+  /** Each track's last embedded face, kept while the track lives (for `explain`). */
+  readonly lastSamples = new Map<number, LastSample>();
   /** The newest frame not yet detected (its slot held). */
   pendingDetect: Frame | null = null;
   /** Mean thumbnail difference of pendingDetect to the frame at the last detection (the scheduler's motion measure). */
@@ -276,9 +303,55 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
 
   private labeledFaces(camera: PipelineCamera, ts: number): LiveFace[] {
     return camera.tracker.predict(ts).map(({ track, box }) => {
-      const identity = camera.votes.get(track.id)?.current() ?? { label: UNKNOWN, score: 0, known: false, decided: false };
-      return { trackId: track.id, box, label: identity.label, score: identity.score, known: identity.known };
+      const { identity, state } = this.trackState(camera, track);
+      return { trackId: track.id, box, label: identity.label, score: identity.score, known: identity.known, state };
     });
+  }
+
+  /** A track's identity as its vote stands, and the live state that follows from it. */
+  private trackState(camera: PipelineCamera, track: Track): { identity: Identity; state: LiveFaceState; tooSmall: boolean } {
+    const vote = camera.votes.get(track.id);
+    // a vote is made in the first round the face is big enough: without one, a small face has never been sampled
+    const tooSmall = !vote && Math.min(track.box[2], track.box[3]) < camera.options.minEmbedSize;
+    const identity = vote?.current() ?? UNDECIDED;
+    return { identity, state: liveFaceState(identity, tooSmall), tooSmall };
+  }
+
+  /**
+   * What the matcher made of a live track's last sample: its best candidates and their margin,
+   * why the face is unknown, and the quality gate it fails. Null when the camera or the track is
+   * gone. Cheap: it reads what the pipeline kept from the last embedding.
+   */
+  explain(cameraId: string, trackId: number): FaceExplanation | null {
+    const camera = this.cameras.get(cameraId);
+    const track = camera?.tracker.all.find((t) => t.id === trackId);
+    if (!camera || !track) return null;
+    const { identity, state, tooSmall } = this.trackState(camera, track);
+    const last = camera.lastSamples.get(trackId);
+    const candidates = (last?.match.candidates ?? []).slice(0, EXPLAINED_CANDIDATES).map((c) => ({ label: c.label, score: c.score }));
+    const size = Math.round(Math.min(track.box[2], track.box[3]));
+    let qualityProblem: string | null = null;
+    if (last?.quality) qualityProblem = faceProblem({ confidence: last.confidence, quality: last.quality }) ?? null;
+    else if (tooSmall) qualityProblem = `face too small to identify (${size} px, at least ${camera.options.minEmbedSize} px)`;
+    let unknownReason: UnknownWhy | null = null;
+    if (state === 'unknown') {
+      if (tooSmall) unknownReason = 'too-small-to-sample';
+      else if (last && !last.match.known && last.match.unknownReason) unknownReason = last.match.unknownReason;
+      // the last sample named someone, but the samples together agreed on nobody
+      else unknownReason = 'no-majority';
+    }
+    return {
+      cameraId,
+      trackId,
+      state,
+      label: identity.label,
+      candidates,
+      margin: candidates.length >= 2 ? candidates[0].score - candidates[1].score : null,
+      unknownReason,
+      qualityProblem,
+      samples: last?.samples ?? 0,
+      sampledAt: last?.ts ?? null,
+    };
   }
 
   /**
@@ -402,6 +475,9 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
           if (!vote) return; // the track ended meanwhile
           const match = this.matcher.match(vector);
           const identity = vote.add({ label: match.known ? match.label : UNKNOWN, score: match.score, faceSize: Math.min(track.box[2], track.box[3]) });
+          const quality = qualities[i] as FaceQuality | undefined;
+          const samples = (camera.lastSamples.get(track.id)?.samples ?? 0) + 1;
+          camera.lastSamples.set(track.id, { match, quality, confidence: detections[i].confidence, ts: job.frame.ts, samples });
           if (vote.contradicted) {
             // another face is under this track now: end it; the next detection starts a new one
             const ended = camera.tracker.remove(track.id);
@@ -431,8 +507,9 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
   private endTrack(camera: PipelineCamera, track: Track, endedAt: number): void {
     const vote = camera.votes.get(track.id);
     camera.votes.delete(track.id);
+    camera.lastSamples.delete(track.id);
     if (!track.confirmed) return;
-    const identity = vote?.current() ?? { label: UNKNOWN, score: 0, known: false, decided: false };
+    const identity = vote?.current() ?? UNDECIDED;
     this.emit('trackEnded', { cameraId: camera.id, trackId: track.id, identity, startedAt: track.startedAt, endedAt, hits: track.hits });
   }
 

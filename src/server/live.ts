@@ -24,7 +24,7 @@
  * for everyone, and everyone shares the one JPEG).
  */
 import type { Namespace, Server, Socket } from 'socket.io';
-import type { CameraStatus, LiveClientEvents, LiveError, LiveEventChange, FrameMessage, LiveServerEvents } from '../common/live-events.js';
+import type { CameraStatus, ExplainReply, FaceExplanation, LiveClientEvents, LiveError, LiveEventChange, FrameMessage, LiveServerEvents } from '../common/live-events.js';
 import type { LabeledFrame } from '../pipeline/vision-pipeline.js';
 import type { Histogram } from '../pipeline/metrics.js';
 import type { Principal } from './auth.js';
@@ -99,6 +99,9 @@ export function encodeWidth(maxWidth: number | null, frameWidth: number): number
   return width;
 }
 
+/** What the pipeline made of a live track (VisionPipeline.explain); null when the track is gone. */
+export type Explainer = (cameraId: string, trackId: number) => FaceExplanation | null;
+
 export interface LiveSource {
   statuses(): CameraStatus[];
   /** Whether a camera with this id exists (cheap: asked for every watch request). */
@@ -117,6 +120,8 @@ export class LiveHub {
   /** The same for the JPEGs with unknown faces blurred. */
   private readonly encodedBlurred = new Map<string, Map<number, number>>();
   private readonly statusTimer: NodeJS.Timeout;
+  /** Answers `explain`; until one is given, every request is answered that no explanation is available. */
+  private explainer: Explainer | null = null;
 
   constructor(
     io: Server,
@@ -133,6 +138,11 @@ export class LiveHub {
     this.statusTimer.unref();
   }
 
+  /** Who answers `explain` requests (the composition root gives the pipeline's). */
+  answerExplainsWith(explainer: Explainer): void {
+    this.explainer = explainer;
+  }
+
   private connect(socket: LiveSocket): void {
     const connection: Connection = { socket, watching: new Set(), errorWindowStart: 0, errorsInWindow: 0, errorsSuppressed: 0 };
     socket.emit('status', { cameras: this.source.statuses(), ts: Date.now() });
@@ -141,9 +151,29 @@ export class LiveHub {
       const cameraId = requestedCameraId(request);
       if (typeof cameraId === 'string') this.unwatch(connection, cameraId);
     });
+    socket.on('explain', (request: unknown, reply: unknown) => {
+      // a client that asks for no answer gets none (and costs nothing)
+      if (typeof reply === 'function') (reply as (answer: ExplainReply) => void)(this.explain(connection, request));
+    });
     socket.on('disconnect', () => {
       for (const cameraId of [...connection.watching]) this.unwatch(connection, cameraId);
     });
+  }
+
+  /** The answer to an `explain` request: only for a camera this connection watches, so it reveals nothing a viewer does not see. */
+  private explain(connection: Connection, request: unknown): ExplainReply {
+    const cameraId = requestedCameraId(request);
+    const trackId = typeof request === 'object' && request !== null ? (request as { trackId?: unknown }).trackId : undefined;
+    if (typeof cameraId !== 'string' || typeof trackId !== 'number' || !Number.isSafeInteger(trackId) || trackId < 1) {
+      return { ok: false, error: 'explain needs { cameraId: "<id>", trackId: <a box\'s trackId> } from a frame message' };
+    }
+    if (!connection.watching.has(cameraId)) {
+      const shown = cameraId.length > MAX_CAMERA_ID_LENGTH ? `${cameraId.slice(0, 20)}…` : cameraId;
+      return { ok: false, error: `camera "${shown}" is not watched by this connection: watch it first, then explain one of its boxes` };
+    }
+    const explanation = this.explainer?.(cameraId, trackId) ?? null;
+    if (!explanation) return { ok: false, error: `track ${trackId} of camera "${cameraId}" is no longer seen: click a box that is on screen` };
+    return { ok: true, explanation };
   }
 
   private watch(connection: Connection, request: unknown): void {

@@ -13,6 +13,7 @@ import type { Config } from '../config/schema.js';
 import type { IntegrationsState } from '../contract/integrations.js';
 import type { EventsService } from '../services/events.service.js';
 import type { GalleryService } from '../services/gallery.service.js';
+import type { HistoryService } from '../services/history.service.js';
 import type { PrivacyService } from '../services/privacy.service.js';
 import type { SystemService } from '../services/system.service.js';
 import type { TuningService } from '../services/tuning.service.js';
@@ -20,6 +21,7 @@ import type { AccountsRepository } from '../storage/accounts.repository.js';
 import { createApp } from './app.js';
 import { Auth, hashPassword, type Principal } from './auth.js';
 import { eventsRouter } from './events.routes.js';
+import { historyRouter } from './history.routes.js';
 import { JpegWorker } from './jpeg-encoder.js';
 import { integrationsRouter } from './integrations.routes.js';
 import { LiveHub } from './live.js';
@@ -56,6 +58,8 @@ export interface HttpDeps {
   gallery: GalleryService;
   events: EventsService;
   privacy: PrivacyService;
+  /** A person's sightings and the log's cameras (issue 12). */
+  history: HistoryService;
   system: SystemService;
   /** What GET /api/integrations answers. */
   integrations: () => IntegrationsState;
@@ -76,7 +80,21 @@ export interface HttpPart {
 }
 
 /** Serves the services on `config.server`'s host and port (0: a free one); resolves once listening. */
-export async function startHttp({ config, bind, auth, cameras, gallery, events, privacy, system, tuning, integrations, health, onEncoderFailure }: HttpDeps): Promise<HttpPart> {
+export async function startHttp({
+  config,
+  bind,
+  auth,
+  cameras,
+  gallery,
+  events,
+  history,
+  privacy,
+  system,
+  tuning,
+  integrations,
+  health,
+  onEncoderFailure,
+}: HttpDeps): Promise<HttpPart> {
   const { host, port } = config.server;
   let listeningPort = port;
   const security: WebSecurityOptions = {
@@ -90,7 +108,9 @@ export async function startHttp({ config, bind, auth, cameras, gallery, events, 
     auth,
     webSecurity: security,
     health,
+    // history first: its /events/cameras would otherwise be read as the event id "cameras"
     routers: [
+      historyRouter(history),
       eventsRouter(events, privacy),
       peopleRouter(gallery, path.join(config.dataDir, UPLOADS_DIR), privacy),
       systemRouter(system),

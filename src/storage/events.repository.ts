@@ -133,6 +133,9 @@ export function filterToSql(filter: Omit<EventFilter, 'limit'>): { where: string
   return { where: clauses.length ? `WHERE ${clauses.join(' AND ')}` : '', params };
 }
 
+/** The newest events of a person (by start) among which personLastSeen looks for the one seen last. */
+const LAST_SEEN_CANDIDATES = 20;
+
 export class EventsRepository {
   /** Writes through this repository; with SQLite's data_version (other connections' commits) it makes `version`. */
   private writes = 0;
@@ -267,6 +270,40 @@ export class EventsRepository {
     for (const r of rows) forget.run({ label: FORGOTTEN, id: r.id });
     this.writes++;
     return { ids: rows.map((r) => r.id), snapshotPaths: rows.flatMap((r) => [r.face_path, r.frame_path].filter((p): p is string => p !== null)) };
+  }
+
+  /**
+   * The events that name a person (by the label the log shows, as list()'s person filter reads
+   * it), except those reviewed as not them, started at or after `from` (ms), newest first.
+   */
+  personVisits(name: string, from: number, limit: number): StoredEvent[] {
+    const rows = this.db
+      .prepare(`SELECT * FROM events WHERE COALESCE(reviewed_label, label) = ? AND review <> 'rejected' AND started_at >= ? ORDER BY started_at DESC, id DESC LIMIT ?`)
+      .all(name, from, limit) as Row[];
+    return rows.map(fromRow);
+  }
+
+  /**
+   * When and where a person (as personVisits reads it) was last in view: an open event's last
+   * update, an ended one's end: the one seen last of their LAST_SEEN_CANDIDATES newest events by
+   * start. The time index then stops at the first matches (100,000 events, a person in a tenth of
+   * them: 0.5 ms, against 30 ms ordering every match by its end); only a visit that outlasted 20
+   * visits started after it would be missed.
+   */
+  personLastSeen(name: string): { eventId: string; cameraId: string; at: number } | undefined {
+    return this.db
+      .prepare(
+        `SELECT * FROM (
+           SELECT id AS eventId, camera_id AS cameraId, COALESCE(ended_at, last_seen_at, started_at) AS at FROM events
+           WHERE COALESCE(reviewed_label, label) = ? AND review <> 'rejected' ORDER BY started_at DESC, id DESC LIMIT ${LAST_SEEN_CANDIDATES}
+         ) ORDER BY at DESC, eventId DESC LIMIT 1`,
+      )
+      .get(name) as { eventId: string; cameraId: string; at: number } | undefined;
+  }
+
+  /** Every camera id the log names, removed cameras' too, in order. */
+  cameraIds(): string[] {
+    return this.db.prepare('SELECT DISTINCT camera_id FROM events ORDER BY camera_id').pluck().all() as string[];
   }
 
   delete(ids: string[]): void {

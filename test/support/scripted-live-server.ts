@@ -21,7 +21,7 @@ import type { Frame } from '../../src/common/frame.js';
 import type { LiveClientEvents, LiveFace, FrameMessage, LiveServerEvents } from '../../src/common/live-events.js';
 import { createApp } from '../../src/server/app.js';
 import { Auth } from '../../src/server/auth.js';
-import { LiveHub, MAX_UNACKED } from '../../src/server/live.js';
+import { LiveHub, MAX_UNACKED, type Explainer } from '../../src/server/live.js';
 import { systemRouter } from '../../src/server/system.routes.js';
 import { SystemService, type LoadedWorker } from '../../src/services/system.service.js';
 import { allowSocketRequest, type WebSecurityOptions } from '../../src/server/web-security.js';
@@ -40,8 +40,8 @@ export const FRAME_HEIGHT = 360;
 export const BURST = MAX_UNACKED;
 const LIVE_IN_BURSTS: CameraScript = { state: 'live', burst: BURST };
 
-export const KNOWN_FACE: LiveFace = { trackId: 1, box: [96, 60, 120, 150], label: 'lin_manuel_miranda', score: 0.9, known: true };
-export const UNKNOWN_FACE: LiveFace = { trackId: 2, box: [420, 110, 100, 124], label: 'unknown', score: 0.31, known: false };
+export const KNOWN_FACE: LiveFace = { trackId: 1, box: [96, 60, 120, 150], label: 'lin_manuel_miranda', score: 0.9, known: true, state: 'known' };
+export const UNKNOWN_FACE: LiveFace = { trackId: 2, box: [420, 110, 100, 124], label: 'unknown', score: 0.31, known: false, state: 'unknown' };
 
 /** The faces of a frame: the known face moves a little from frame to frame, as a tracked face would; the unknown one stays. */
 export function scriptedFaces(frame: Frame): LiveFace[] {
@@ -78,6 +78,10 @@ export interface ScriptedLiveServerOptions {
   /** Scripts by camera id; a camera without one is live. Read when a camera starts. */
   scripts?: ReadonlyMap<string, CameraScript>;
   port?: number;
+  /** The faces of each frame (default: scriptedFaces). */
+  faces?: (frame: Frame) => LiveFace[];
+  /** Answers the page's `explain` requests, as the pipeline's explain() does (default: none answered). */
+  explain?: Explainer;
 }
 
 type LiveSocket = ServerSocket<LiveClientEvents, LiveServerEvents>;
@@ -116,9 +120,9 @@ export class ScriptedLiveServer {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  static async start({ dataDir, picture, scripts = new Map(), port = 0 }: ScriptedLiveServerOptions): Promise<ScriptedLiveServer> {
+  static async start({ dataDir, picture, scripts = new Map(), port = 0, faces = scriptedFaces, explain }: ScriptedLiveServerOptions): Promise<ScriptedLiveServer> {
     const db = openDatabase(dataDir, { create: true });
-    const pipeline = new ScriptedPipeline(scriptedFaces);
+    const pipeline = new ScriptedPipeline(faces);
     const cameras = new CameraRegistry(
       pipeline.asVisionPipeline(),
       (config) => new ScriptedCameraSource(config, picture, scripts.get(config.id) ?? LIVE_IN_BURSTS),
@@ -142,6 +146,7 @@ export class ScriptedLiveServer {
     const io = new SocketServer<LiveClientEvents, LiveServerEvents>(http, { allowRequest: allowSocketRequest(security) });
     const live = new LiveHub(io, { statuses: () => cameras.statuses(), has: (id) => cameras.has(id), latency: (id) => cameras.latency(id) });
     cameras.on('frame', (frame) => live.publish(frame));
+    if (explain) live.answerExplainsWith(explain);
     const server = new ScriptedLiveServer(cameras, live, pipeline, http, io, db);
     server.recordRequests(recorder);
     recorder.use(app);

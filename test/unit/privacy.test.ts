@@ -192,8 +192,8 @@ describe('LiveHub with privacy.blurUnknownForViewers (real Socket.IO on loopback
   const CAMERA = 'door';
   const picture = noise();
   const FACES: LiveFace[] = [
-    { trackId: 1, box: UNKNOWN_BOX, label: 'unknown', score: 0.3, known: false },
-    { trackId: 2, box: KNOWN_BOX, label: 'ann', score: 0.8, known: true },
+    { trackId: 1, box: UNKNOWN_BOX, label: 'unknown', score: 0.3, known: false, state: 'unknown' },
+    { trackId: 2, box: KNOWN_BOX, label: 'ann', score: 0.8, known: true, state: 'known' },
   ];
   const teardown = new Teardown();
   const hubs = new Map<boolean, { hub: LiveHub; url: string }>();
