@@ -16,6 +16,7 @@
  *   pipeline/                    per-camera scheduling over the workers, metrics
  *   cameras/                     the camera registry: validation, start/stop, status
  *   services/                    orchestration the interfaces call: gallery, events and review
+ *   integrations/                MQTT and webhooks: what the services announce, sent to other systems
  *   server/                      the HTTP interface: REST routes, Socket.IO namespaces, pages
  *   app/                         the composition root: builds every part, the HTTP one included
  *   cli/                         the command line: starts the composition root, or uses the parts directly
@@ -41,6 +42,7 @@ const LAYERS = [
   { folders: ['pipeline'], why: 'per-camera scheduling of the stages; the registry above starts and stops it' },
   { folders: ['cameras'], why: 'the camera registry drives pipelines; services and interfaces drive the registry' },
   { folders: ['services'], why: 'orchestration is called by the interfaces, never the reverse' },
+  { folders: ['integrations'], why: 'MQTT and webhooks carry what the services announce out to other systems; the interfaces show their state' },
   { folders: ['server'], why: 'the HTTP interface serves the services; the composition root builds and starts it' },
   { folders: ['app'], why: 'the composition root builds every part below; only the command line starts it' },
   { folders: ['cli'], why: 'the command line is the top: nothing imports it' },

@@ -10,6 +10,8 @@ import type { Config } from '../config/schema.js';
 import { EventRecorder } from '../events/recorder.js';
 import { applyRetention, scheduleRetention } from '../events/retention.js';
 import { SnapshotStore } from '../events/snapshots.js';
+import { Outbox } from '../integrations/outbox.js';
+import { WebhookNotifier } from '../integrations/webhooks.js';
 import { initRuntime } from '../models/runtime.js';
 import { VisionPipeline } from '../pipeline/vision-pipeline.js';
 import { VisionWorker } from '../pipeline/vision-workers.js';
@@ -19,11 +21,14 @@ import { serverAuth, startHttp } from '../server/server.js';
 import { resolveBindHost } from '../server/web-security.js';
 import { EventsService } from '../services/events.service.js';
 import { GalleryService } from '../services/gallery.service.js';
+import { NotificationsService } from '../services/notifications.service.js';
 import { SystemService } from '../services/system.service.js';
 import { AccountsRepository } from '../storage/accounts.repository.js';
 import { CamerasRepository } from '../storage/cameras.repository.js';
 import { openDatabase, type Db } from '../storage/database.js';
 import { EventsRepository } from '../storage/events.repository.js';
+import { NotificationRulesRepository } from '../storage/notification-rules.repository.js';
+import { OutboxRepository } from '../storage/outbox.repository.js';
 import { PeopleRepository } from '../storage/people.repository.js';
 
 export interface RunningServer {
@@ -81,10 +86,23 @@ export async function startServer(config: Config, createSource: CameraSourceFact
         { role: 'embedder', load: () => workers.embedder.load() },
       ],
     });
-    const http = await startHttp({ config, bind, auth, cameras, gallery, events, system, health });
+    const webhookLog = logger.child({ module: 'webhooks' });
+    const outbox = new Outbox(new OutboxRepository(db), webhookLog);
+    const notifications = new NotificationsService({
+      saved: new NotificationRulesRepository(db),
+      configured: config.notifications,
+      deliveryState: (rule) => outbox.state(rule),
+      warn: (message) => webhookLog.warn(message),
+    });
+    const http = await startHttp({ config, bind, auth, cameras, gallery, events, system, notifications, health });
     parts.add(() => http.close());
     cameras.on('frame', (frame) => http.live.publish(frame));
     recorder.on('change', (change) => http.live.broadcastEvent(events.liveChange(change)));
+    // stopped first: the events that end while the cameras stop are queued in the outbox, sent after the next start
+    const notifier = new WebhookNotifier({ rules: () => notifications.rules(), outbox, publicUrl: (config.server.publicUrl ?? http.url).replace(/\/+$/, ''), log: webhookLog });
+    recorder.on('change', (change) => notifier.change(events.liveChange(change)));
+    outbox.start();
+    parts.add(() => outbox.stop());
     // the cameras as they were left (kept in the database), with the config file's seeded
     for (const note of cameras.restore(config.cameras)) cameraLog.info(note);
     return { url: http.url, port: http.port, cameras, live: http.live, reloadGallery: () => gallery.reload(), stop: () => parts.stopAll() };

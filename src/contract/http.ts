@@ -25,7 +25,7 @@ export interface Reply {
   body?: z.ZodType | BinaryBody;
 }
 
-export type HttpMethod = 'get' | 'post' | 'patch' | 'delete';
+export type HttpMethod = 'get' | 'post' | 'put' | 'patch' | 'delete';
 
 /** One route of the REST API, as the server answers it and /api/openapi.json documents it. */
 export interface Route {

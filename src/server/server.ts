@@ -12,12 +12,14 @@ import type { CameraRegistry } from '../cameras/camera-registry.js';
 import type { Config } from '../config/schema.js';
 import type { EventsService } from '../services/events.service.js';
 import type { GalleryService } from '../services/gallery.service.js';
+import type { NotificationsService } from '../services/notifications.service.js';
 import type { SystemService } from '../services/system.service.js';
 import type { AccountsRepository } from '../storage/accounts.repository.js';
 import { createApp } from './app.js';
 import { Auth, hashPassword, type Principal } from './auth.js';
 import { eventsRouter } from './events.routes.js';
 import { LiveHub } from './live.js';
+import { notificationsRouter } from './notifications.routes.js';
 import { peopleRouter } from './people.routes.js';
 import { systemRouter } from './system.routes.js';
 import { UPLOADS_DIR } from './uploads.js';
@@ -50,6 +52,7 @@ export interface HttpDeps {
   gallery: GalleryService;
   events: EventsService;
   system: SystemService;
+  notifications: NotificationsService;
   /** What GET /api/health adds to `status: ok`. */
   health: () => Omit<Health, 'status'>;
 }
@@ -64,7 +67,7 @@ export interface HttpPart {
 }
 
 /** Serves the services on `config.server`'s host and port (0: a free one); resolves once listening. */
-export async function startHttp({ config, bind, auth, cameras, gallery, events, system, health }: HttpDeps): Promise<HttpPart> {
+export async function startHttp({ config, bind, auth, cameras, gallery, events, system, notifications, health }: HttpDeps): Promise<HttpPart> {
   const { host, port } = config.server;
   let listeningPort = port;
   const security: WebSecurityOptions = {
@@ -78,7 +81,7 @@ export async function startHttp({ config, bind, auth, cameras, gallery, events, 
     auth,
     webSecurity: security,
     health,
-    routers: [eventsRouter(events), peopleRouter(gallery, path.join(config.dataDir, UPLOADS_DIR)), systemRouter(system)],
+    routers: [eventsRouter(events), peopleRouter(gallery, path.join(config.dataDir, UPLOADS_DIR)), systemRouter(system), notificationsRouter(notifications)],
   });
   const http = createServer(app);
   const io = new SocketServer(http, { serveClient: true, maxHttpBufferSize: 1e6, allowRequest: allowSocketRequest(security) });
