@@ -5,12 +5,14 @@
 import type { Me } from '../../src/contract/access.js';
 import type { CameraChanges, CameraStatus, NewCamera } from '../../src/contract/cameras.js';
 import type { EventPage, EventQueryInput, PublicEvent, ReviewAction, ReviewResult, ReviewState } from '../../src/contract/events.js';
+import type { NotificationRuleInput, NotificationRuleView, Notifications } from '../../src/contract/notifications.js';
 import type { FaceUploadReport, Person, PersonDetail, RecognizeReport } from '../../src/contract/people.js';
 import type { SystemSnapshot } from '../../src/contract/system.js';
 
 // the REST shapes, from the contract's zod schemas (types only: the bundle never loads zod)
 export type { CameraChanges, EventPage, FaceUploadReport, Me, NewCamera, Person, PersonDetail, PublicEvent, RecognizeReport, ReviewAction, ReviewState, SystemSnapshot };
 export type { PersonFace, RecognizedFace, UploadFileResult } from '../../src/contract/people.js';
+export type { NotificationRuleInput, NotificationRuleView, Notifications };
 
 export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: string; status: number };
 
@@ -50,6 +52,17 @@ export function removeCamera(id: string): Promise<ApiResult<null>> {
 
 export function getSystem(): Promise<ApiResult<SystemSnapshot>> {
   return request<SystemSnapshot>('GET', '/api/system');
+}
+
+// ---- notifications
+
+export function getNotifications(): Promise<ApiResult<Notifications>> {
+  return request<Notifications>('GET', '/api/notifications');
+}
+
+/** Replaces every rule; a secret sent as the mask GET shows keeps the saved one. */
+export function saveNotifications(rules: NotificationRuleInput[]): Promise<ApiResult<Notifications>> {
+  return request<Notifications>('PUT', '/api/notifications', { rules });
 }
 
 // ---- events

@@ -8,6 +8,7 @@ import { byId } from './dom.js';
 import { EventsPage } from './events-page.js';
 import { IdentifyPage } from './identify-page.js';
 import { LivePage, type LiveSocket } from './live-page.js';
+import { renderNotificationsEditor, type NotificationsEditor } from './notifications-editor.js';
 import { PeoplePage } from './people-page.js';
 import { PAGES, parseRoute, type PageName, type Route } from './router.js';
 import { SystemPage } from './system-page.js';
@@ -29,7 +30,10 @@ const sections: Record<PageName, HTMLElement> = {
   people: byId('page-people', HTMLElement),
   identify: byId('page-identify', HTMLElement),
   system: byId('page-system', HTMLElement),
+  notifications: byId('page-notifications', HTMLElement),
 };
+/** Rendered the first time its page is shown (it asks an admin-only route), reloaded at each visit. */
+let notifications: NotificationsEditor | null = null;
 
 let shown: PageName | null = null;
 
@@ -49,6 +53,10 @@ function show(route: Route): void {
   else events.hide();
   if (page === 'people') people.show(route.personId, entering);
   system.setActive(page === 'system');
+  if (page === 'notifications' && entering) {
+    if (notifications) void notifications.reload();
+    else notifications = renderNotificationsEditor(byId('notifications-editor', HTMLElement));
+  }
   if (entering && shown !== null) {
     // a new page: start at its top, and move focus to it for keyboard and screen-reader users
     window.scrollTo(0, 0);

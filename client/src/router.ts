@@ -1,14 +1,20 @@
 /**
  * Hash routes of the single-page app. The live view stays the default ("" or "#/"), and its
  * large view keeps its own "#/camera/<id>" route; the other pages live under "#/events",
- * "#/people", "#/identify" and "#/system".
+ * "#/people", "#/identify", "#/system" and "#/notifications" (the webhook rules, until the
+ * Settings page holds them).
  */
 export type Route =
-  { page: 'live'; cameraId: string | null } | { page: 'events'; eventId: string | null } | { page: 'people'; personId: number | null } | { page: 'identify' } | { page: 'system' };
+  | { page: 'live'; cameraId: string | null }
+  | { page: 'events'; eventId: string | null }
+  | { page: 'people'; personId: number | null }
+  | { page: 'identify' }
+  | { page: 'system' }
+  | { page: 'notifications' };
 
 export type PageName = Route['page'];
 
-export const PAGES: readonly PageName[] = ['live', 'events', 'people', 'identify', 'system'];
+export const PAGES: readonly PageName[] = ['live', 'events', 'people', 'identify', 'system', 'notifications'];
 
 /** The route a location hash names; anything unknown is the live view. */
 export function parseRoute(hash: string): Route {
@@ -26,6 +32,8 @@ export function parseRoute(hash: string): Route {
       return { page: 'identify' };
     case 'system':
       return { page: 'system' };
+    case 'notifications':
+      return { page: 'notifications' };
     case 'camera':
       return { page: 'live', cameraId: rest };
     default:
@@ -46,6 +54,8 @@ export function routeHash(route: Route): string {
       return '#/identify';
     case 'system':
       return '#/system';
+    case 'notifications':
+      return '#/notifications';
   }
 }
 

@@ -17,18 +17,16 @@ const RULE_NAME = /^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$/;
 const CAMERA_ID = /^[A-Za-z0-9_-]{1,64}$/;
 const METHODS = ['POST', 'PUT'] as const;
 
-/** Why `text` cannot be a webhook URL, or undefined: http(s) only, with a host, and no credentials (they would be shown on the page). */
+/** A URL as the WHATWG parser reads it (zod's check: this file is also built for the browser, without the URL global). */
+const parsableUrl = z.url();
+
+/** Why `text` cannot be a webhook URL, or undefined: http(s) only, and no credentials (they would be shown on the page). */
 export function webhookUrlProblem(text: string): string | undefined {
   const shown = text.length > 80 ? `${text.slice(0, 80)}…` : text;
-  let url: URL;
-  try {
-    url = new URL(text);
-  } catch {
-    return `webhook.url "${shown}" is not a URL: write it as http://host[:port]/path or https://host/path`;
-  }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return `webhook.url must be http:// or https://, not ${url.protocol}//: other schemes are refused`;
-  if (!url.hostname) return `webhook.url "${shown}" has no host: write it as http://host[:port]/path`;
-  if (url.username || url.password) {
+  const scheme = /^([A-Za-z][A-Za-z0-9+.-]*):/.exec(text)?.[1]?.toLowerCase();
+  if (scheme === undefined || !parsableUrl.safeParse(text).success) return `webhook.url "${shown}" is not a URL: write it as http://host[:port]/path or https://host/path`;
+  if (scheme !== 'http' && scheme !== 'https') return `webhook.url must be http:// or https://, not ${scheme}: (other schemes are refused)`;
+  if (/^https?:\/\/[^/?#]*@/i.test(text)) {
     return 'webhook.url must not carry a user name or password (the page would show them): the receiver checks X-Facestream-Signature with the secret instead';
   }
   return undefined;
