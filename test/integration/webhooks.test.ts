@@ -10,10 +10,6 @@
  * line; a receiver that never answers times out.
  */
 import assert from 'node:assert/strict';
-import { createHmac, timingSafeEqual } from 'node:crypto';
-import { EventEmitter } from 'node:events';
-import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import type { TrackSample } from '../../src/common/face-sample.js';
@@ -28,6 +24,7 @@ import { openDatabase, type Db } from '../../src/storage/database.js';
 import { EventsRepository } from '../../src/storage/events.repository.js';
 import { OutboxRepository } from '../../src/storage/outbox.repository.js';
 import { defined, tempDir } from '../helpers.js';
+import { Receiver, signatureValid, type Answer } from '../support/webhook-receiver.js';
 import { emitted, waitFor, waitUntil, WAIT_MS } from '../support/wait.js';
 
 const SECRET = 'correct horse battery staple';
@@ -35,62 +32,6 @@ const PUBLIC_URL = 'http://cams.example.org:8080';
 const NEVER_MS = 3_600_000;
 /** Retries in milliseconds, so that three failures take a moment, not seven seconds. */
 const QUICK: OutboxOptions = { firstRetryMs: 20, maxRetryMs: 100, timeoutMs: 5000 };
-
-interface Received {
-  method: string;
-  path: string;
-  headers: IncomingHttpHeaders;
-  body: string;
-  status: number;
-}
-
-/** What the receiver does with a request: answer with a status, or never answer. */
-type Answer = number | 'hang';
-
-/** A webhook receiver on 127.0.0.1: answers each request with the next scripted answer (then 200), and records it. */
-class Receiver extends EventEmitter<{ request: [Received] }> {
-  readonly requests: Received[] = [];
-  private readonly server: Server;
-
-  constructor(private readonly answers: Answer[] = []) {
-    super();
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (chunk: Buffer) => chunks.push(chunk));
-      req.on('end', () => {
-        const answer = this.answers.shift() ?? 200;
-        const received = {
-          method: req.method ?? '',
-          path: req.url ?? '',
-          headers: req.headers,
-          body: Buffer.concat(chunks).toString('utf8'),
-          status: answer === 'hang' ? 0 : answer,
-        };
-        this.requests.push(received);
-        this.emit('request', received);
-        if (answer !== 'hang') res.writeHead(answer, { 'content-type': 'text/plain' }).end(answer < 300 ? 'thanks' : 'not now');
-      });
-    });
-  }
-
-  async listen(port = 0): Promise<string> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(port, '127.0.0.1', resolve);
-    });
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
-  }
-
-  async close(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
-  }
-
-  /** The bodies received, parsed. */
-  bodies(): WebhookBody[] {
-    return this.requests.map((r) => JSON.parse(r.body) as WebhookBody);
-  }
-}
 
 const PIXELS = 64 * 48 * 3;
 
@@ -117,13 +58,6 @@ function sample({ cameraId = 'door', trackId = 1, label = 'ann', ts }: { cameraI
 
 function rule(url: string, extra: Record<string, unknown> = {}): NotificationRule {
   return notificationRuleSchema.parse({ name: 'front door', webhook: { url, secret: SECRET }, ...extra });
-}
-
-/** The check a receiver makes (the README's): HMAC-SHA256 of the raw body with the secret, compared in constant time. */
-function signatureValid(body: string, header: string | string[] | undefined, secret: string): boolean {
-  const expected = Buffer.from(`sha256=${createHmac('sha256', secret).update(body).digest('hex')}`);
-  const given = Buffer.from(typeof header === 'string' ? header : '');
-  return given.length === expected.length && timingSafeEqual(given, expected);
 }
 
 /** The recorder, the outbox and the notifier on one database in `dataDir`, as compose.ts wires them. */
