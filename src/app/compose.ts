@@ -98,10 +98,10 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     parts.add(() => http.close());
     cameras.on('frame', (frame) => http.live.publish(frame));
     recorder.on('change', (change) => http.live.broadcastEvent(events.liveChange(change)));
-    // stopped first: the events that end while the cameras stop are queued in the outbox, sent after the next start
     const notifier = new WebhookNotifier({ rules: () => notifications.rules(), outbox, publicUrl: (config.server.publicUrl ?? http.url).replace(/\/+$/, ''), log: webhookLog });
     recorder.on('change', (change) => notifier.change(events.liveChange(change)));
     outbox.start();
+    // stopped first: the events that end while the cameras stop are still queued (the database closes last), and sent after the next start
     parts.add(() => outbox.stop());
     // the cameras as they were left (kept in the database), with the config file's seeded
     for (const note of cameras.restore(config.cameras)) cameraLog.info(note);
