@@ -134,16 +134,27 @@ export class Outbox extends EventEmitter<{ delivered: [DeliveryReport]; failed: 
     clearTimeout(this.timer);
     this.timer = undefined;
     const now = this.options.now();
+    let heads: OutboxDelivery[];
+    try {
+      heads = this.repository.heads();
+    } catch (error) {
+      // the store cannot be read now (the disk, say): nothing is lost, the next look is a little later
+      this.log.error(`webhooks: the outbox cannot be read (${String(error)}); trying again in ${this.options.maxRetryMs / 1000} s`);
+      this.wakeAt(now + this.options.maxRetryMs, now);
+      return;
+    }
     let nextDue = Infinity;
-    for (const head of this.repository.heads()) {
+    for (const head of heads) {
       if (this.inFlight.has(head.url)) continue;
       if (head.nextAttemptAt <= now) this.send(head);
       else nextDue = Math.min(nextDue, head.nextAttemptAt);
     }
-    if (nextDue !== Infinity) {
-      this.timer = setTimeout(() => this.pump(), Math.max(0, nextDue - now));
-      this.timer.unref();
-    }
+    if (nextDue !== Infinity) this.wakeAt(nextDue, now);
+  }
+
+  private wakeAt(at: number, now: number): void {
+    this.timer = setTimeout(() => this.pump(), Math.max(0, at - now));
+    this.timer.unref();
   }
 
   private send(delivery: OutboxDelivery): void {

@@ -12,6 +12,10 @@ import { notificationRuleSchema, notificationRulesSchema, notificationsBodySchem
 import { retryDelay } from '../../src/integrations/outbox.js';
 import { Cooldowns, ruleMatches, signature, type Matchable } from '../../src/integrations/webhooks.js';
 import { parse } from '../../src/server/validate.js';
+import { NotificationsService } from '../../src/services/notifications.service.js';
+import { openDatabase } from '../../src/storage/database.js';
+import { NotificationRulesRepository } from '../../src/storage/notification-rules.repository.js';
+import { tempDir } from '../helpers.js';
 
 const SECRET = 'a shared secret of some length';
 
@@ -150,5 +154,39 @@ describe('the rules as the config file and PUT /api/notifications take them', ()
     assert.equal(parse(notificationsBodySchema, body(SECRET_MASK)).rules[0]?.webhook.secret, SECRET_MASK);
     assert.throws(() => parse(notificationsBodySchema, body('short')), /needs 16 to 200 characters.*or "\*\*\*\*\*\*\*\*" to keep the saved one/);
     assert.throws(() => parse(notificationsBodySchema, { rules: [{ name: '', webhook: { url: 'https://example.org/', secret: SECRET } }] }), /a rule name is 1-64/);
+  });
+});
+
+describe('NotificationsService (real SQLite)', () => {
+  const idle = () => ({ pending: 0, lastError: null, lastErrorAt: null, lastDeliveredAt: null });
+
+  it("uses the config file's rules when the saved ones are not valid any more, and says so", () => {
+    const work = tempDir('facestream-notifications-service-');
+    const db = openDatabase(work.dir);
+    try {
+      const saved = new NotificationRulesRepository(db);
+      saved.save([{ name: 'edited by hand', webhook: { url: 'gopher://x', secret: SECRET } }]);
+      const warnings: string[] = [];
+      const service = new NotificationsService({ saved, configured: [rule()], deliveryState: idle, warn: (w) => warnings.push(w) });
+      assert.equal(service.view().source, 'config');
+      assert.deepEqual(
+        service.rules().map((r) => r.name),
+        ['r'],
+      );
+      assert.match(warnings.join('\n'), /the notification rules saved in the database are not valid \(webhook\.url must be http:\/\/ or https:\/\/.*using the config file's/);
+
+      // a save replaces them, and a new service (a restart) reads it back
+      service.replace(parse(notificationsBodySchema, { rules: [{ name: 'r', webhook: { url: 'https://example.org/', secret: SECRET_MASK } }] }));
+      const again = new NotificationsService({ saved, configured: [], deliveryState: idle, warn: (w) => warnings.push(w) });
+      assert.equal(again.view().source, 'database');
+      assert.deepEqual(
+        again.rules().map((r) => [r.name, r.webhook.url, r.webhook.secret]),
+        [['r', 'https://example.org/', SECRET]],
+      );
+      assert.equal(warnings.length, 1);
+    } finally {
+      db.close();
+      work.remove();
+    }
   });
 });
