@@ -3,6 +3,8 @@
  * real SQLite in a temporary folder), on its own route #/notifications: a rule added and saved
  * is there after a reload with its secret masked; saved again unchanged, the masked secret keeps
  * the one typed (read back from the database); a refused rule shows the server's words.
+ *
+ * A screenshot goes to /tmp/facestream-notifications-editor.png for a person to look at.
  */
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
@@ -89,6 +91,7 @@ describe('the notifications editor in chromium', { skip: existsSync(CHROMIUM) ? 
     assert.match(await page.getByTestId('notifications-source').innerText(), /saved here/);
     assert.ok(!(await page.content()).includes(SECRET), 'the secret is nowhere in the page');
     assert.equal(savedRules()[0]?.webhook.secret, SECRET);
+    await page.screenshot({ path: '/tmp/facestream-notifications-editor.png', fullPage: true });
   });
 
   it('keeps the secret when a rule is saved again with it masked, and shows a refusal in the server words', async () => {
