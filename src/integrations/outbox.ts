@@ -75,6 +75,7 @@ export class Outbox extends EventEmitter<{ delivered: [DeliveryReport]; failed: 
   private readonly lastError = new Map<string, { error: string; at: number } | null>();
   private readonly lastDelivered = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  private pumpQueued = false;
   private running = false;
 
   constructor(
@@ -97,7 +98,13 @@ export class Outbox extends EventEmitter<{ delivered: [DeliveryReport]; failed: 
   /** Stores a delivery (it survives a crash from now on) and sends it when its URL's turn comes. */
   enqueue(delivery: NewDelivery): void {
     this.repository.add(delivery);
-    this.pump();
+    // sent from the next turn: the caller is the event recorder, on the frame loop's path
+    if (this.pumpQueued) return;
+    this.pumpQueued = true;
+    setImmediate(() => {
+      this.pumpQueued = false;
+      this.pump();
+    });
   }
 
   /**
