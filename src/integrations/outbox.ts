@@ -71,8 +71,9 @@ export class Outbox extends EventEmitter<{ delivered: [DeliveryReport]; failed: 
   private readonly options: Required<OutboxOptions>;
   /** The request in flight per URL (only one each). */
   private readonly inFlight = new Map<string, { controller: AbortController; done: Promise<void> }>();
-  /** Per rule, since the start: the last failure and the last success. */
+  /** Per rule, since the start: the last failure, null once a delivery succeeded after it. */
   private readonly lastError = new Map<string, { error: string; at: number } | null>();
+  /** Per rule, since the start: when a receiver last answered 2xx. */
   private readonly lastDelivered = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private pumpQueued = false;
