@@ -8,6 +8,7 @@ import type { EventPage, EventQueryInput, PublicEvent, ReviewAction, ReviewResul
 import type { EventCamera, EventCameraList, PersonHistory, Visit } from '../../src/contract/history.js';
 import type { IntegrationsState } from '../../src/contract/integrations.js';
 import type { FaceUploadReport, ForgetResult, Person, PersonDetail, RecognizeReport } from '../../src/contract/people.js';
+import type { NotificationRuleInput, NotificationRuleView, Notifications } from '../../src/contract/notifications.js';
 import type { SystemSnapshot } from '../../src/contract/system.js';
 import type { TuningPoint, TuningReport } from '../../src/contract/tuning.js';
 
@@ -17,6 +18,7 @@ export type { TuningPoint, TuningReport };
 export type { PersonFace, RecognizedFace, UploadFileResult } from '../../src/contract/people.js';
 export type { IntegrationsState, MqttState } from '../../src/contract/integrations.js';
 export type { EventCamera, PersonHistory, Visit };
+export type { NotificationRuleInput, NotificationRuleView, Notifications };
 
 export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: string; status: number };
 
@@ -70,6 +72,17 @@ export function getTuning(): Promise<ApiResult<TuningReport>> {
 
 export function applyTuning(minSimilarity: number): Promise<ApiResult<TuningReport>> {
   return request<TuningReport>('PUT', '/api/tuning', { minSimilarity });
+}
+
+// ---- notifications
+
+export function getNotifications(): Promise<ApiResult<Notifications>> {
+  return request<Notifications>('GET', '/api/notifications');
+}
+
+/** Replaces every rule; a secret sent as the mask GET shows keeps the saved one. */
+export function saveNotifications(rules: NotificationRuleInput[]): Promise<ApiResult<Notifications>> {
+  return request<Notifications>('PUT', '/api/notifications', { rules });
 }
 
 // ---- events

@@ -8,6 +8,7 @@ import { byId } from './dom.js';
 import { EventsPage } from './events-page.js';
 import { IdentifyPage } from './identify-page.js';
 import { LivePage, type LiveSocket } from './live-page.js';
+import { renderNotificationsEditor, type NotificationsEditor } from './notifications-editor.js';
 import { PeoplePage } from './people-page.js';
 import { PAGES, parseRoute, type PageName, type Route } from './router.js';
 import { SettingsPage } from './settings-page.js';
@@ -36,6 +37,8 @@ const sections: Record<PageName, HTMLElement> = {
   system: byId('page-system', HTMLElement),
   settings: byId('page-settings', HTMLElement),
 };
+/** Rendered the first time its page is shown (it asks an admin-only route), reloaded at each visit. */
+let notifications: NotificationsEditor | null = null;
 
 let shown: PageName | null = null;
 
@@ -58,6 +61,10 @@ function show(route: Route): void {
   settings.setActive(page === 'settings');
   // read again on every visit: reviews on the Events page change the replay
   if (page === 'tuning' && entering) void tuning.show();
+  if (page === 'settings' && entering) {
+    if (notifications) void notifications.reload();
+    else notifications = renderNotificationsEditor(settings.addSection('Notifications (webhooks)', 'settings-notifications'));
+  }
   if (entering && shown !== null) {
     // a new page: start at its top, and move focus to it for keyboard and screen-reader users
     window.scrollTo(0, 0);

@@ -11,6 +11,8 @@ import { EventRecorder } from '../events/recorder.js';
 import { applyRetention, scheduleRetention } from '../events/retention.js';
 import { SnapshotStore } from '../events/snapshots.js';
 import { MqttIntegration, MQTT_OFF } from '../integrations/mqtt.js';
+import { Outbox } from '../integrations/outbox.js';
+import { WebhookNotifier } from '../integrations/webhooks.js';
 import { initRuntime } from '../models/runtime.js';
 import { SvmTrainer } from '../pipeline/svm-trainer.js';
 import { VisionPipeline } from '../pipeline/vision-pipeline.js';
@@ -23,6 +25,7 @@ import { EventsService } from '../services/events.service.js';
 import { GalleryService } from '../services/gallery.service.js';
 import { HistoryService } from '../services/history.service.js';
 import { PrivacyService } from '../services/privacy.service.js';
+import { NotificationsService } from '../services/notifications.service.js';
 import { SystemService } from '../services/system.service.js';
 import { TuningService } from '../services/tuning.service.js';
 import { AccountsRepository } from '../storage/accounts.repository.js';
@@ -30,6 +33,8 @@ import { CamerasRepository } from '../storage/cameras.repository.js';
 import { CorrectionsRepository, SettingsRepository } from '../storage/corrections.repository.js';
 import { openDatabase, type Db } from '../storage/database.js';
 import { EventsRepository } from '../storage/events.repository.js';
+import { NotificationRulesRepository } from '../storage/notification-rules.repository.js';
+import { OutboxRepository } from '../storage/outbox.repository.js';
 import { PeopleRepository } from '../storage/people.repository.js';
 
 export interface RunningServer {
@@ -107,11 +112,24 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     const integrations = () => ({ mqtt: mqtt?.status() ?? MQTT_OFF });
     const tuning = new TuningService({ gallery, corrections: stores.corrections });
     const history = new HistoryService({ events: eventsRepository, person: (id) => gallery.person(id), cameras: () => cameras.statuses(), flush: () => events.flush() });
-    const http = await startHttp({ config, bind, auth, cameras, gallery, events, history, privacy, system, tuning, integrations, health, onEncoderFailure });
+    const webhookLog = logger.child({ module: 'webhooks' });
+    const outbox = new Outbox(new OutboxRepository(db), webhookLog);
+    const notifications = new NotificationsService({
+      saved: new NotificationRulesRepository(db),
+      configured: config.notifications,
+      deliveryState: (rule) => outbox.state(rule),
+      warn: (message) => webhookLog.warn(message),
+    });
+    const http = await startHttp({ config, bind, auth, cameras, gallery, events, history, privacy, system, tuning, integrations, notifications, health, onEncoderFailure });
     parts.add(() => http.close());
     cameras.on('frame', (frame) => http.live.publish(frame));
     http.live.answerExplainsWith((cameraId, trackId) => pipeline.explain(cameraId, trackId));
     recorder.on('change', (change) => http.live.broadcastEvent(events.liveChange(change)));
+    const notifier = new WebhookNotifier({ rules: () => notifications.rules(), outbox, publicUrl: (config.server.publicUrl ?? http.url).replace(/\/+$/, ''), log: webhookLog });
+    recorder.on('change', (change) => notifier.change(events.liveChange(change)));
+    outbox.start();
+    // stopped first: the events that end while the cameras stop are still queued (the database closes last), and sent after the next start
+    parts.add(() => outbox.stop());
     // the cameras as they were left (kept in the database), with the config file's seeded
     for (const note of cameras.restore(config.cameras)) cameraLog.info(note);
     // connected once the cameras are known: stale entities are told from today's by the roster

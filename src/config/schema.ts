@@ -4,6 +4,7 @@
  */
 import { z } from 'zod';
 import { cameraSettingsSchema } from '../contract/cameras.js';
+import { notificationRulesSchema } from '../contract/notifications.js';
 import { EMBEDDER_IDS } from '../embedding/embedder.js';
 import { ALLOWED_SOURCES, cameraUrlProblem } from '../ingest/ffmpeg-args.js';
 
@@ -96,6 +97,10 @@ export const configSchema = z.strictObject({
         .max(50)
         .default([])
         .describe("Origins of other web pages allowed to change things here (besides facestream's own page)"),
+      publicUrl: z
+        .url({ protocol: /^https?$/, error: 'server.publicUrl must be an http:// or https:// address, e.g. https://cameras.example.org' })
+        .optional()
+        .describe('The address others reach this server by (the snapshot links in notifications); default: the address it listens on'),
     })
     .prefault({}),
   dataDir: z.string().default('./data').describe('Gallery, events and snapshots'),
@@ -163,6 +168,9 @@ export const configSchema = z.strictObject({
         .describe('Live frames and event snapshots shown to the viewer role have the faces of unknown people blurred (admins see them as they are)'),
     })
     .prefault({}),
+  notifications: notificationRulesSchema
+    .default([])
+    .describe('Webhook notification rules; once rules are saved on the Settings page (PUT /api/notifications) the saved ones are used instead'),
   cameras: z
     .array(fileCameraSchema)
     .max(64)

@@ -46,6 +46,7 @@ import {
   recognizeFormSchema,
   recognizeReportSchema,
 } from './people.js';
+import { notificationsBodySchema, notificationsSchema } from './notifications.js';
 import { healthSchema, systemSchema } from './system.js';
 import { tuningBodySchema, tuningReportSchema } from './tuning.js';
 
@@ -358,5 +359,21 @@ export const ROUTES = [
     access: 'admin',
     body: tuningBodySchema,
     replies: { 200: { description: 'Applied; the replay as it stands', body: tuningReportSchema }, 400: invalid, 403: notAdmin },
+  },
+  // ---- notifications
+  {
+    method: 'get',
+    path: '/api/notifications',
+    summary: 'Notification rules (admin; secrets masked), each with its outbox: notifications waiting and the last error',
+    access: 'admin',
+    replies: { 200: { description: 'OK', body: notificationsSchema }, 403: notAdmin },
+  },
+  {
+    method: 'put',
+    path: '/api/notifications',
+    summary: 'Replace every notification rule (admin; kept in the database, used instead of the config file\'s); a secret sent as "********" keeps the saved one of that rule name',
+    access: 'admin',
+    body: notificationsBodySchema,
+    replies: { 200: { description: 'Saved; the rules as GET shows them', body: notificationsSchema }, 400: invalid, 403: notAdmin },
   },
 ] as const satisfies readonly Route[];

@@ -298,8 +298,8 @@ export function requireAuth(auth: Auth) {
 }
 
 const READS = new Set(['GET', 'HEAD', 'OPTIONS']);
-/** Reads only an admin may make: who has access. */
-const ADMIN_READS = ['/api/tokens', '/api/users'];
+/** Reads only an admin may make: who has access, and where notifications go. */
+const ADMIN_READS = ['/api/tokens', '/api/users', '/api/notifications'];
 
 /**
  * Express middleware after requireAuth: a viewer watches live video and reads events and

@@ -15,6 +15,7 @@ import type { EventsService } from '../services/events.service.js';
 import type { GalleryService } from '../services/gallery.service.js';
 import type { HistoryService } from '../services/history.service.js';
 import type { PrivacyService } from '../services/privacy.service.js';
+import type { NotificationsService } from '../services/notifications.service.js';
 import type { SystemService } from '../services/system.service.js';
 import type { TuningService } from '../services/tuning.service.js';
 import type { AccountsRepository } from '../storage/accounts.repository.js';
@@ -25,6 +26,7 @@ import { historyRouter } from './history.routes.js';
 import { JpegWorker } from './jpeg-encoder.js';
 import { integrationsRouter } from './integrations.routes.js';
 import { LiveHub } from './live.js';
+import { notificationsRouter } from './notifications.routes.js';
 import { peopleRouter } from './people.routes.js';
 import { systemRouter } from './system.routes.js';
 import { tuningRouter } from './tuning.routes.js';
@@ -64,6 +66,7 @@ export interface HttpDeps {
   /** What GET /api/integrations answers. */
   integrations: () => IntegrationsState;
   tuning: TuningService;
+  notifications: NotificationsService;
   /** What GET /api/health adds to `status: ok`. */
   health: () => Omit<Health, 'status'>;
   /** Told when the live view's JPEG worker failed (its frames are then encoded on the main thread). */
@@ -92,6 +95,7 @@ export async function startHttp({
   system,
   tuning,
   integrations,
+  notifications,
   health,
   onEncoderFailure,
 }: HttpDeps): Promise<HttpPart> {
@@ -116,6 +120,7 @@ export async function startHttp({
       systemRouter(system),
       tuningRouter(tuning),
       integrationsRouter(integrations),
+      notificationsRouter(notifications),
     ],
   });
   const http = createServer(app);

@@ -171,6 +171,36 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 8,
+    name: 'the webhook outbox; notification rules saved through the API',
+    sql: `
+      -- a notification is stored here before it is sent and deleted once its receiver answered
+      -- 2xx; rowid order is the order of queueing, which each URL's deliveries keep.
+      -- Times in ms since the epoch.
+      CREATE TABLE outbox (
+        id              TEXT PRIMARY KEY,
+        rule_name       TEXT NOT NULL,
+        url             TEXT NOT NULL,
+        method          TEXT NOT NULL,
+        body            TEXT NOT NULL,
+        headers         TEXT NOT NULL,
+        attempts        INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at INTEGER NOT NULL,
+        last_error      TEXT,
+        created_at      INTEGER NOT NULL
+      );
+      CREATE INDEX outbox_by_url ON outbox(url);
+      CREATE INDEX outbox_by_rule ON outbox(rule_name);
+      -- one row once rules were saved with PUT /api/notifications: then they, not the config
+      -- file's, are the rules (rules: the validated list as JSON, secrets included)
+      CREATE TABLE notification_rules (
+        id         INTEGER PRIMARY KEY CHECK (id = 1),
+        rules      TEXT NOT NULL,
+        updated_at TEXT NOT NULL
+      );
+    `,
+  },
 ];
 
 export interface OpenOptions {

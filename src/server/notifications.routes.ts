@@ -1,0 +1,15 @@
+/**
+ * /api/notifications: the notification rules (secrets masked) with each rule's delivery state,
+ * and replacing them all. Admin only, reading too: the rules name the receivers.
+ */
+import { Router } from 'express';
+import { notificationsBodySchema } from '../contract/notifications.js';
+import type { NotificationsService } from '../services/notifications.service.js';
+import { parseBody } from './validate.js';
+
+export function notificationsRouter(notifications: NotificationsService): Router {
+  const router = Router();
+  router.get('/notifications', (_req, res) => void res.json(notifications.view()));
+  router.put('/notifications', (req, res) => void res.json(notifications.replace(parseBody(notificationsBodySchema, req))));
+  return router;
+}
