@@ -30,7 +30,7 @@ export type ReviewFields = Pick<StoredEvent, 'review' | 'label' | 'known' | 'rev
  */
 export type RecordedChange = EventChange & { event: StoredEvent };
 
-/** An event the recorder may still change or announce: kept until it ended, was written, and has no snapshot in flight. */
+/** An event the recorder may still change or announce: kept until no track can re-open it, it was written, and has no snapshot in flight. */
 interface HeldEvent {
   event: RecognitionEvent;
   facePath: string | null;
@@ -54,14 +54,20 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
     private readonly snapshots: SnapshotStore,
     matcher: string,
     flushEveryMs = 1000,
+    /** Tracks of one identity on one camera less than this apart are one event (events.mergeGapS), ms. */
+    mergeGapMs = 0,
   ) {
     super();
-    this.log = new EventLog(matcher);
+    this.log = new EventLog(matcher, { mergeGapMs });
     this.timer = setInterval(() => this.flush(), flushEveryMs);
     this.timer.unref();
   }
 
-  sample(sample: TrackSample): void {
+  /**
+   * A scored face of a track; `unknownGroupId` is the unknown group its track's faces joined
+   * (null: none, or a known person). Returns the id of the event it belongs to, if it has one.
+   */
+  sample(sample: TrackSample, unknownGroupId: number | null = null): string | null {
     const change = this.log.sample({
       cameraId: sample.cameraId,
       trackId: sample.trackId,
@@ -70,10 +76,12 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
       matchLabel: sample.match.known ? sample.match.label : UNKNOWN,
       matchScore: sample.match.score,
       quality: sample.quality,
+      unknownGroupId,
     });
-    if (!change) return;
+    if (!change) return this.log.visitOf(sample.cameraId, sample.trackId);
     const held = this.record(change);
     if (change.newBestFace) this.saveSnapshot(held, sample);
+    return change.event.id;
   }
 
   private saveSnapshot(held: HeldEvent, sample: TrackSample): void {
@@ -136,11 +144,23 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
   /** Forgets an event once nothing about it can change any more. */
   private release(id: string): void {
     const held = this.held.get(id);
-    if (held?.event.ended && held.snapshotsInFlight === 0 && !this.pending.has(id)) this.held.delete(id);
+    if (held?.event.ended && !this.log.holds(id) && held.snapshotsInFlight === 0 && !this.pending.has(id)) this.held.delete(id);
+  }
+
+  /** Unknown group `from` became part of `into` (UnknownsService): the events held here follow, as the database's did. */
+  groupsMerged(from: number, into: number): void {
+    for (const event of this.log.groupsMerged(from, into)) {
+      const held = this.held.get(event.id);
+      if (held) held.event = event;
+      const pending = this.pending.get(event.id);
+      if (pending) pending.unknownGroupId = into;
+    }
   }
 
   /** Writes every pending change in one transaction. */
   flush(): void {
+    // visits no track can re-open any more are let go of
+    for (const id of this.log.expire(Date.now())) this.release(id);
     if (this.pending.size === 0) return;
     const batch = [...this.pending.values()];
     this.pending.clear();

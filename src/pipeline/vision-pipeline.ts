@@ -414,6 +414,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
             ts: job.frame.ts,
             detection: detections[i],
             quality: qualities[i],
+            embedding: vector,
             match,
             identity,
             frame: job.frame,

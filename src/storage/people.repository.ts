@@ -366,11 +366,11 @@ function toSample(row: SampleRow): SampleRecord {
 }
 
 /** The vector's float32 bytes (platform order: little-endian everywhere Node runs). */
-function toBlob(vector: Float32Array): Buffer {
+export function toBlob(vector: Float32Array): Buffer {
   return Buffer.from(vector.buffer, vector.byteOffset, vector.byteLength);
 }
 
-function fromBlob(blob: Buffer, dim: number): Float32Array {
+export function fromBlob(blob: Buffer, dim: number): Float32Array {
   if (blob.byteLength !== dim * 4) throw new Error(`a stored embedding has ${blob.byteLength} bytes, expected ${dim * 4}`);
   // copy: the blob's offset in its buffer need not be 4-aligned
   const vector = new Float32Array(dim);
