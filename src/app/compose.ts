@@ -20,11 +20,14 @@ import { resolveBindHost } from '../server/web-security.js';
 import { EventsService } from '../services/events.service.js';
 import { GalleryService } from '../services/gallery.service.js';
 import { SystemService } from '../services/system.service.js';
+import { UnknownsService } from '../services/unknowns.service.js';
 import { AccountsRepository } from '../storage/accounts.repository.js';
 import { CamerasRepository } from '../storage/cameras.repository.js';
 import { openDatabase, type Db } from '../storage/database.js';
 import { EventsRepository } from '../storage/events.repository.js';
 import { PeopleRepository } from '../storage/people.repository.js';
+import { UnknownsRepository } from '../storage/unknowns.repository.js';
+import { CalibrationError, calibratedThreshold } from '../embedding/calibration.js';
 
 export interface RunningServer {
   url: string;
@@ -65,7 +68,7 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     const stores: Stores = { db, people: new PeopleRepository(db, config.dataDir), snapshots: new SnapshotStore(config.dataDir) };
     const workers = await startWorkers(config, parts);
     const { gallery, pipeline } = startRecognition(config, stores, workers, logger, parts);
-    const { events, recorder } = await startEvents(config, stores, gallery, pipeline, logger, parts);
+    const { events, unknowns } = await startEvents(config, stores, gallery, pipeline, logger, parts);
     const cameras = new CameraRegistry(pipeline, createSource, new CamerasRepository(db));
     parts.add(() => cameras.stop());
     const cameraLog = logger.child({ module: 'cameras' });
@@ -81,10 +84,10 @@ export async function startServer(config: Config, createSource: CameraSourceFact
         { role: 'embedder', load: () => workers.embedder.load() },
       ],
     });
-    const http = await startHttp({ config, bind, auth, cameras, gallery, events, system, health });
+    const http = await startHttp({ config, bind, auth, cameras, gallery, events: events.service, system, unknowns, health });
     parts.add(() => http.close());
     cameras.on('frame', (frame) => http.live.publish(frame));
-    recorder.on('change', (change) => http.live.broadcastEvent(events.liveChange(change)));
+    events.recorder.on('change', (change) => http.live.broadcastEvent(events.service.liveChange(change)));
     // the cameras as they were left (kept in the database), with the config file's seeded
     for (const note of cameras.restore(config.cameras)) cameraLog.info(note);
     return { url: http.url, port: http.port, cameras, live: http.live, reloadGallery: () => gallery.reload(), stop: () => parts.stopAll() };
@@ -131,25 +134,56 @@ function startRecognition(config: Config, { people, snapshots }: Stores, { detec
 }
 
 /**
- * The event log's recorder fed by the pipeline, retention, and the events service. Started after
- * tidying what a crash left behind; stopped after the cameras (whose ending tracks end their
- * events), before the pipeline.
+ * The event log's recorder fed by the pipeline, the unknown groups its strangers' faces join,
+ * retention, and the events service. Started after tidying what a crash left behind; stopped
+ * after the cameras (whose ending tracks end their events), before the pipeline.
  */
 async function startEvents(config: Config, { db, people, snapshots }: Stores, gallery: GalleryService, pipeline: VisionPipeline, logger: Logger, parts: StartedParts) {
   const log = logger.child({ module: 'events' });
   const repository = new EventsRepository(db);
   await tidyAfterCrash(repository, snapshots, people, log);
-  const recorder = new EventRecorder(repository, snapshots, config.recognition.matcher);
+  const recorder = new EventRecorder(repository, snapshots, config.recognition.matcher, undefined, config.events.mergeGapS * 1000);
   recorder.on('error', (error) => log.error(`events: ${error.message}`));
   recorder.on('change', ({ kind, event }) => log.debug({ cameraId: event.cameraId, trackId: event.trackId, eventId: event.id }, `event ${kind}: ${event.label}`));
-  pipeline.on('sample', (sample) => recorder.sample(sample));
-  pipeline.on('trackEnded', (ended) => recorder.trackEnded(ended.cameraId, ended.trackId, ended.endedAt));
+  const unknowns = new UnknownsService({
+    repository: new UnknownsRepository(db),
+    events: repository,
+    recorder,
+    gallery,
+    dataDir: config.dataDir,
+    model: config.recognition.model,
+    minSimilarity: clusteringSimilarity(config, gallery),
+  });
+  const unknownsLog = logger.child({ module: 'unknowns' });
+  unknowns.onError((error) => unknownsLog.error(`unknown faces: ${error.message}`));
+  const orphans = await unknowns.removeOrphanCrops();
+  if (orphans > 0) log.warn(`removed ${orphans} unknown face crop(s) no face refers to (left by an unclean stop)`);
+  pipeline.on('sample', (sample) => {
+    const groupId = unknowns.observe(sample);
+    unknowns.linkEvent(sample.cameraId, sample.trackId, recorder.sample(sample, groupId));
+  });
+  pipeline.on('trackEnded', (ended) => {
+    recorder.trackEnded(ended.cameraId, ended.trackId, ended.endedAt);
+    unknowns.trackEnded(ended.cameraId, ended.trackId);
+  });
+  // stopped after the recorder (whose last events it links), so added first
+  parts.add(() => unknowns.stop());
   parts.add(() => recorder.stop());
   const retentionLog = logger.child({ module: 'retention' });
   const limits = { maxAgeDays: config.events.retentionDays, maxSnapshotBytes: config.events.maxSnapshotMB * 1024 * 1024 };
   parts.add(scheduleRetention(() => applyRetention(repository, snapshots, limits).catch((error: unknown) => retentionLog.error(`retention: ${(error as Error).message}`))));
-  const events = new EventsService({ events: repository, snapshots, recorder, addToGallery: (event, person) => gallery.addEventFace(event, person) });
-  return { events, recorder };
+  const service = new EventsService({ events: repository, snapshots, recorder, addToGallery: (event, person) => gallery.addEventFace(event, person) });
+  return { events: { service, recorder }, unknowns };
+}
+
+/** Unknown faces are grouped at the model's calibrated same-person similarity; without a calibration, at the live matcher's. */
+function clusteringSimilarity(config: Config, gallery: GalleryService): number {
+  try {
+    return calibratedThreshold(config.recognition.model, config.dataDir);
+  } catch (error) {
+    if (error instanceof CalibrationError) return gallery.matcher.options.minSimilarity;
+    throw error;
+  }
 }
 
 /**

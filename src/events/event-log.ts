@@ -212,14 +212,27 @@ export class EventLog {
   }
 
   /**
-   * Unknown group `from` became part of `into`: visits of `from` are visits of `into` from now
-   * on. Returns the events changed (as they now are), for the recorder to write.
+   * Unknown group `from` became part of `into` (null: it was forgotten): visits of `from` are
+   * visits of `into` from now on. Returns the events changed (as they now are).
    */
-  groupsMerged(from: number, into: number): RecognitionEvent[] {
+  groupsMerged(from: number, into: number | null): RecognitionEvent[] {
+    return this.changeGroup(from, (event) => (event.unknownGroupId = into));
+  }
+
+  /** Unknown group `groupId` was named `label`: its visits are that person's from now on (a track of the person continues them). */
+  groupNamed(groupId: number, label: string): RecognitionEvent[] {
+    return this.changeGroup(groupId, (event) => {
+      event.label = label;
+      event.known = true;
+      event.unknownGroupId = null;
+    });
+  }
+
+  private changeGroup(groupId: number, change: (event: RecognitionEvent) => void): RecognitionEvent[] {
     const changed: RecognitionEvent[] = [];
     for (const { event } of this.visits.values()) {
-      if (event.unknownGroupId !== from) continue;
-      event.unknownGroupId = into;
+      if (event.known || event.unknownGroupId !== groupId) continue;
+      change(event);
       changed.push({ ...event });
     }
     return changed;

@@ -147,14 +147,32 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
     if (held?.event.ended && !this.log.holds(id) && held.snapshotsInFlight === 0 && !this.pending.has(id)) this.held.delete(id);
   }
 
-  /** Unknown group `from` became part of `into` (UnknownsService): the events held here follow, as the database's did. */
-  groupsMerged(from: number, into: number): void {
-    for (const event of this.log.groupsMerged(from, into)) {
-      const held = this.held.get(event.id);
-      if (held) held.event = event;
+  /**
+   * Unknown group `from` became part of `into`, or was forgotten (null), as the unknowns
+   * service stored it: the events held here follow, so no later write undoes it.
+   */
+  groupsMerged(from: number, into: number | null): void {
+    this.follow(this.log.groupsMerged(from, into));
+  }
+
+  /** Unknown group `groupId` was named `label` (its stored events were relabelled): the events held here are that person's too. */
+  groupNamed(groupId: number, label: string): void {
+    for (const held of this.follow(this.log.groupNamed(groupId, label)))
+      this.emit('change', { kind: held.event.ended ? 'end' : 'update', event: this.shown(held), newBestFace: false });
+  }
+
+  /** Takes the event log's changed events into what is held and pending; returns the held ones. */
+  private follow(events: RecognitionEvent[]): HeldEvent[] {
+    const changed: HeldEvent[] = [];
+    for (const event of events) {
       const pending = this.pending.get(event.id);
-      if (pending) pending.unknownGroupId = into;
+      if (pending) this.pending.set(event.id, { ...pending, label: event.label, known: event.known, unknownGroupId: event.unknownGroupId });
+      const held = this.held.get(event.id);
+      if (!held) continue;
+      held.event = event;
+      changed.push(held);
     }
+    return changed;
   }
 
   /** Writes every pending change in one transaction. */

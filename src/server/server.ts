@@ -13,6 +13,7 @@ import type { Config } from '../config/schema.js';
 import type { EventsService } from '../services/events.service.js';
 import type { GalleryService } from '../services/gallery.service.js';
 import type { SystemService } from '../services/system.service.js';
+import type { UnknownsService } from '../services/unknowns.service.js';
 import type { AccountsRepository } from '../storage/accounts.repository.js';
 import { createApp } from './app.js';
 import { Auth, hashPassword, type Principal } from './auth.js';
@@ -20,6 +21,7 @@ import { eventsRouter } from './events.routes.js';
 import { LiveHub } from './live.js';
 import { peopleRouter } from './people.routes.js';
 import { systemRouter } from './system.routes.js';
+import { unknownsRouter } from './unknowns.routes.js';
 import { UPLOADS_DIR } from './uploads.js';
 import { allowSocketRequest, type WebSecurityOptions } from './web-security.js';
 
@@ -50,6 +52,8 @@ export interface HttpDeps {
   gallery: GalleryService;
   events: EventsService;
   system: SystemService;
+  /** Unknown people, grouped (absent: /api/unknowns is not served). */
+  unknowns?: UnknownsService;
   /** What GET /api/health adds to `status: ok`. */
   health: () => Omit<Health, 'status'>;
 }
@@ -64,7 +68,7 @@ export interface HttpPart {
 }
 
 /** Serves the services on `config.server`'s host and port (0: a free one); resolves once listening. */
-export async function startHttp({ config, bind, auth, cameras, gallery, events, system, health }: HttpDeps): Promise<HttpPart> {
+export async function startHttp({ config, bind, auth, cameras, gallery, events, system, unknowns, health }: HttpDeps): Promise<HttpPart> {
   const { host, port } = config.server;
   let listeningPort = port;
   const security: WebSecurityOptions = {
@@ -78,7 +82,7 @@ export async function startHttp({ config, bind, auth, cameras, gallery, events, 
     auth,
     webSecurity: security,
     health,
-    routers: [eventsRouter(events), peopleRouter(gallery, path.join(config.dataDir, UPLOADS_DIR)), systemRouter(system)],
+    routers: [eventsRouter(events), peopleRouter(gallery, path.join(config.dataDir, UPLOADS_DIR)), systemRouter(system), ...(unknowns ? [unknownsRouter(unknowns)] : [])],
   });
   const http = createServer(app);
   const io = new SocketServer(http, { serveClient: true, maxHttpBufferSize: 1e6, allowRequest: allowSocketRequest(security) });
