@@ -175,7 +175,7 @@ describe('access with an admin password', () => {
 
     const viewerCredentials: Record<string, string>[] = [{ cookie: viewer }, { authorization: `Bearer ${viewerToken.token}` }];
     for (const credentials of viewerCredentials) {
-      for (const p of ['/api/cameras', '/api/events', '/api/people', '/api/me', '/api/metrics', '/api/system']) {
+      for (const p of ['/api/cameras', '/api/events', '/api/people', '/api/me', '/api/metrics', '/api/system', '/api/unknowns']) {
         assert.equal((await fetch(server.url + p, { headers: credentials })).status, 200, `viewer GET ${p}`);
       }
       const me = (await (await fetch(server.url + '/api/me', { headers: credentials })).json()) as { role: string };
@@ -188,6 +188,9 @@ describe('access with an admin password', () => {
         ['DELETE', '/api/people/1', {}],
         ['POST', '/api/people', { name: 'mallory' }],
         ['POST', '/api/events/x/review', { action: 'confirm' }],
+        ['POST', '/api/unknowns/1/name', { person: 'mallory' }],
+        ['POST', '/api/unknowns/1/merge', { into: 2 }],
+        ['DELETE', '/api/unknowns/1', {}],
         ['POST', '/api/tokens', { name: 'more' }],
         ['DELETE', '/api/tokens/1', {}],
         ['POST', '/api/users', { name: 'mallory', password: 'password!', role: 'admin' }],
@@ -280,6 +283,14 @@ describe('foreign pages and foreign names', () => {
       const r = await raw(server.url + '/api/people', { method: 'POST', headers: { origin: o }, body: JSON.stringify({ name: 'mallory' }) });
       assert.equal(r.status, 403, `Origin ${o}`);
       assert.match(errorSchema.parse(JSON.parse(r.body)).error, /server\.allowedOrigins/);
+    }
+    for (const [method, p, body] of [
+      ['POST', '/api/unknowns/1/name', { person: 'mallory' }],
+      ['POST', '/api/unknowns/1/merge', { into: 2 }],
+      ['DELETE', '/api/unknowns/1', {}],
+    ] as const) {
+      const r = await raw(server.url + p, { method, headers: { origin: 'http://evil.example' }, body: JSON.stringify(body) });
+      assert.equal(r.status, 403, `${method} ${p} from a foreign page`);
     }
     const viaReferer = await raw(server.url + '/api/people', { method: 'POST', headers: { referer: 'http://127.0.0.1:1/attack.html' }, body: JSON.stringify({ name: 'mallory' }) });
     assert.equal(viaReferer.status, 403, 'the Referer stands in for a missing Origin');
