@@ -144,7 +144,7 @@ describe('unknown people from played clips', { skip: available ? false : skipMes
 });
 
 /** Each group's faces per camera, read beside the server (SQLite WAL allows a second connection). */
-function readGroupCameras(dataDir: string): { id: number; cameras: Record<string, number> }[] {
+function readGroupCameras(dataDir: string): { id: number; cameras: Partial<Record<string, number>> }[] {
   const db = openDatabase(dataDir, { create: false });
   try {
     const rows = db.prepare('SELECT id, cameras FROM unknown_groups').all() as { id: number; cameras: string }[];
