@@ -28,8 +28,8 @@ export function unknownsRouter(unknowns: UnknownsService): Router {
     unknowns.requireGroup(id);
     res.json(unknowns.merge(id, parseBody(mergeUnknownBodySchema, req).into));
   });
-  router.delete('/unknowns/:id', (req, res) => {
-    unknowns.forget(groupId(req));
+  router.delete('/unknowns/:id', async (req, res) => {
+    await unknowns.forget(groupId(req));
     res.status(204).end();
   });
   return router;

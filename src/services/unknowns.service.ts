@@ -72,6 +72,8 @@ export class UnknownsService {
   private readonly moves: { from: number; into: number | null }[] = [];
   /** Crop writes in flight, by face id: a removal waits for its face's write. */
   private readonly cropWrites = new Map<number, Promise<void>>();
+  /** Crop removals in flight (stop and the requests that remove faces wait for them). */
+  private readonly cropRemovals = new Set<Promise<void>>();
   private readonly timer: NodeJS.Timeout;
   private errorHandler: (error: Error) => void = () => undefined;
 
@@ -204,7 +206,16 @@ export class UnknownsService {
 
   private removeCrop(faceId: number, cropPath: string): void {
     const file = path.join(this.deps.dataDir, cropPath);
-    void (this.cropWrites.get(faceId) ?? Promise.resolve()).then(() => rm(file, { force: true })).catch((error: unknown) => this.errorHandler(error as Error));
+    const removal: Promise<void> = (this.cropWrites.get(faceId) ?? Promise.resolve())
+      .then(() => rm(file, { force: true }))
+      .catch((error: unknown) => this.errorHandler(error instanceof Error ? error : new Error(String(error))))
+      .finally(() => this.cropRemovals.delete(removal));
+    this.cropRemovals.add(removal);
+  }
+
+  /** Waits for the crop removals started so far. */
+  private async cropsRemoved(): Promise<void> {
+    await Promise.all([...this.cropRemovals]);
   }
 
   /** Group `from` is part of `into` now (or gone: null): tracks, events and the recorder follow. */
@@ -344,6 +355,7 @@ export class UnknownsService {
     const eventsRelabeled = this.deps.events.relabelByGroup(id, enrolled.person);
     this.deps.recorder.groupNamed(id, enrolled.person.name);
     this.forgetGroup(group, false);
+    await this.cropsRemoved();
     return { person: enrolled.person, samplesAdded: enrolled.samplesAdded, eventsRelabeled, warnings: enrolled.warnings };
   }
 
@@ -360,8 +372,9 @@ export class UnknownsService {
   }
 
   /** Forgets group `id`: its faces and crops go; its events stay unknown, in no group. */
-  forget(id: number): void {
+  async forget(id: number): Promise<void> {
     this.forgetGroup(this.group(id), true);
+    await this.cropsRemoved();
   }
 
   private forgetGroup(group: UnknownGroup, eventsLeave: boolean): void {
@@ -413,6 +426,7 @@ export class UnknownsService {
   async stop(): Promise<void> {
     clearInterval(this.timer);
     await Promise.all([...this.cropWrites.values()]);
+    await this.cropsRemoved();
     this.flush();
   }
 }
