@@ -7,8 +7,9 @@
  * person (the gallery's quality gates), relabels the group's past events, and reloads the live
  * matcher so the cameras name the person from the next face on.
  *
- * Each track's faces vote for its group (the group most of them joined), which the event
- * recorder uses to tell one stranger's visit from another's.
+ * Each track's faces vote for its group (the group most of them joined, or resembled when they
+ * were not good enough to join), which the event recorder uses to tell one stranger's visit
+ * from another's.
  */
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -117,13 +118,16 @@ export class UnknownsService {
   }
 
   /**
-   * A scored face of a track: an unknown one that passes the quality gates joins a group.
-   * Returns the track's group (the one most of its faces joined), or null.
+   * A scored face of a track: an unknown one that passes the quality gates joins a group; one
+   * that does not is only compared with the groups (it shapes none, but it tells whose track
+   * this is). Returns the track's group (the one most of its faces joined or resembled), or null.
    */
   observe(sample: TrackSample): number | null {
     const key = trackKey(sample.cameraId, sample.trackId);
     const stranger = !sample.match.known && !(sample.identity.decided && sample.identity.known);
-    if (stranger && faceProblem({ confidence: sample.detection.confidence, quality: sample.quality }) === undefined) {
+    if (!stranger) return this.groupOfTrack(key);
+    let groupId: number | null = null;
+    if (faceProblem({ confidence: sample.detection.confidence, quality: sample.quality }) === undefined) {
       const face: UnknownFace = { id: this.nextFaceId++, vector: sample.embedding, score: faceScore(sample.quality), cameraId: sample.cameraId, ts: sample.ts };
       const change = this.groups.add(face);
       this.applied(change);
@@ -131,8 +135,14 @@ export class UnknownsService {
         this.keepFace(face, sample);
         this.trackFaces.set(key, [...(this.trackFaces.get(key) ?? []), face.id]);
       }
+      groupId = change.groupId;
+    } else {
+      const near = this.groups.nearest(sample.embedding);
+      if (near && near.similarity >= this.deps.minSimilarity) groupId = near.group.id;
+    }
+    if (groupId !== null) {
       const votes = this.trackGroups.get(key) ?? new Map<number, number>();
-      votes.set(change.groupId, (votes.get(change.groupId) ?? 0) + 1);
+      votes.set(groupId, (votes.get(groupId) ?? 0) + 1);
       this.trackGroups.set(key, votes);
     }
     return this.groupOfTrack(key);

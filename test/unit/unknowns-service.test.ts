@@ -164,6 +164,19 @@ describe('UnknownsService (real SQLite, recorder and crop files)', () => {
     );
   });
 
+  it('a face too poor to join a group still tells whose track it is, and joins nothing', () => {
+    track(0, 'door', 1, 4, 1000);
+    const [group] = unknowns.list().groups;
+    const poor = { ...sample('door', 2, 9000, faceVector(0, 77), true), quality: { size: 24, sharpness: 20, roll: 0, yaw: 50 } };
+    assert.equal(unknowns.observe(poor), group.id);
+    const stranger = { ...sample('door', 3, 9000, faceVector(5, 77), true), quality: poor.quality };
+    assert.equal(unknowns.observe(stranger), null, 'nobody like it: no group');
+    assert.deepEqual(
+      unknowns.list().groups.map((g) => g.faceCount),
+      [4],
+    );
+  });
+
   it('forgets a group: its faces and crops go, its events stay unknown in no group', async () => {
     const visit = track(0, 'door', 1, 4, 1000);
     const [group] = unknowns.list().groups;
