@@ -57,8 +57,8 @@ describe('unknown people from played clips', { skip: available ? false : skipMes
   it('groups a looping talking head as one stranger in few visits, names it, and never gives the name to the crowd beside it', async (t) => {
     for (const [id, url, extra] of [
       ['talk', talkingHead, { minFaceSize: 40 }],
-      // the crowd at 960 px: its faces stay big enough, and the loaded machine keeps up
-      ['crowd', crowd, { maxWidth: 960, maxHeight: 540 }],
+      // the crowd at full size: its nearer faces pass the quality gates and form groups of their own
+      ['crowd', crowd, {}],
     ] as const) {
       const added = await post('/api/cameras', { id, url, loop: true, ...extra });
       assert.equal(added.status, 201, await added.clone().text());
