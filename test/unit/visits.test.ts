@@ -4,9 +4,16 @@
  * person, another unknown group, another camera or a longer gap start a new one.
  */
 import assert from 'node:assert/strict';
+import path from 'node:path';
 import { describe, it } from 'node:test';
+import type { TrackSample } from '../../src/common/face-sample.js';
 import { EventLog, continuesVisit, type EventChange, type SampleInput } from '../../src/events/event-log.js';
-import { defined } from '../helpers.js';
+import { EventRecorder, type RecordedChange } from '../../src/events/recorder.js';
+import { SnapshotStore } from '../../src/events/snapshots.js';
+import { openDatabase } from '../../src/storage/database.js';
+import { EventsRepository } from '../../src/storage/events.repository.js';
+import { defined, tempDir } from '../helpers.js';
+import { emitted, waitFor } from '../support/wait.js';
 
 const GAP_MS = 30_000;
 const ann = { label: 'ann', score: 0.7, known: true, decided: true };
@@ -119,5 +126,61 @@ describe('visits: tracks of one identity on one camera are one event', () => {
     assert.equal(continuesVisit(visit, track, 1000 + GAP_MS, GAP_MS), false);
     assert.equal(continuesVisit({ ...visit, ended: false }, track, 10 * GAP_MS, GAP_MS), true, 'a visit with a live track is continued whenever');
     assert.equal(continuesVisit({ ...visit, label: 'unknown', known: false }, { ...track, identity: stranger }, 1001, GAP_MS), false, 'strangers without a group are not merged');
+  });
+});
+
+/** A decided stranger's sample of `trackId` on camera door, for the recorder. */
+function trackSample(trackId: number, ts: number): TrackSample {
+  const buffer = new SharedArrayBuffer(64 * 48 * 3);
+  return {
+    cameraId: 'door',
+    trackId,
+    ts,
+    detection: { box: [16, 8, 24, 30], confidence: 0.99, keypoints: { left_eye: [22, 18], right_eye: [34, 18], nose: [28, 24], mouth_left: [23, 30], mouth_right: [33, 30] } },
+    quality: { size: 30, sharpness: 100, roll: 0, yaw: 10 },
+    embedding: new Float32Array(192),
+    match: { label: 'unknown', score: 0.2, known: false, candidates: [] },
+    identity: stranger,
+    frame: { cameraId: 'door', seq: 0, ts, width: 64, height: 48, data: new Uint8Array(buffer), slot: { buffer, acquire: () => undefined, release: () => undefined } },
+  };
+}
+
+describe('visits in the recorder (real SQLite and snapshots)', () => {
+  it('re-opens a written visit with its snapshot, stores it open again, and names it when its group is named', async () => {
+    const work = tempDir('facestream-visits-');
+    const dataDir = path.join(work.dir, 'data');
+    const db = openDatabase(dataDir);
+    const repository = new EventsRepository(db);
+    const recorder = new EventRecorder(repository, new SnapshotStore(dataDir), 'cosine', 3_600_000, GAP_MS);
+    const changes: RecordedChange[] = [];
+    recorder.on('change', (change) => changes.push(change));
+    try {
+      // real time: the recorder lets go of visits by the wall clock
+      const now = Date.now();
+      const snapshot = waitFor(emitted<RecordedChange>(recorder, 'change'), 'the snapshot', (c) => !!c.event.facePath);
+      const id = defined(recorder.sample(trackSample(1, now), 7), 'the event of track 1');
+      const { event: shot } = await snapshot;
+      recorder.trackEnded('door', 1, now + 1000);
+      recorder.flush();
+      assert.equal(repository.get(id)?.ended, true);
+
+      assert.equal(recorder.sample(trackSample(2, now + 5000), 7), id, 'the second track continues the written visit');
+      const reopened = defined(changes.at(-1), 'the re-open');
+      assert.deepEqual([reopened.kind, reopened.event.ended, reopened.event.tracks, reopened.event.facePath], ['update', false, 2, shot.facePath]);
+      recorder.flush();
+      const stored = defined(repository.get(id), 'the stored visit');
+      assert.deepEqual([stored.ended, stored.tracks, stored.unknownGroupId], [false, 2, 7]);
+
+      recorder.groupNamed(7, 'ann');
+      const named = defined(changes.at(-1), 'the named visit');
+      assert.deepEqual([named.event.label, named.event.known, named.event.unknownGroupId], ['ann', true, null]);
+      recorder.trackEnded('door', 2, now + 9000);
+      recorder.flush();
+      assert.deepEqual([repository.get(id)?.ended, repository.get(id)?.endedAt], [true, now + 9000]);
+    } finally {
+      await recorder.stop();
+      db.close();
+      work.remove();
+    }
   });
 });
