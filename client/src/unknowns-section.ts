@@ -56,7 +56,7 @@ export class UnknownsSection {
     const thumbnail = group.thumbnailUrl ? h('img', { class: 'avatar', src: group.thumbnailUrl, alt: label, loading: 'lazy' }) : h('span', { class: 'avatar' }, '?');
     const nameForm = h(
       'form',
-      { class: 'inline-form', 'aria-label': `Name ${label}` },
+      { class: 'inline-form compact', 'aria-label': `Name ${label}` },
       h('input', { name: 'person', required: '', maxlength: '64', placeholder: 'Name', 'aria-label': `Name for ${label}`, 'data-testid': 'unknown-name-input' }),
       h('button', { type: 'submit', class: 'button', 'data-testid': 'unknown-name' }, 'Name'),
     );
@@ -71,21 +71,29 @@ export class UnknownsSection {
       ...others.map((g) => h('option', { value: String(g.id) }, `Unknown person ${g.id}`)),
     );
     const merge = h('button', { type: 'button', class: 'button', 'data-testid': 'unknown-merge' }, 'Merge into');
-    merge.disabled = others.length === 0;
     merge.addEventListener('click', () => void this.merge(group, Number(select.value)));
     const forget = h('button', { type: 'button', class: 'button danger', 'data-testid': 'unknown-forget' }, 'Forget');
     forget.addEventListener('click', () => void this.forget(group));
     return h(
       'li',
-      { class: 'unknown-group', 'data-testid': 'unknown-group', 'data-group-id': String(group.id) },
-      thumbnail,
-      h('span', { class: 'person-name' }, label),
-      h('span', { class: 'muted', 'data-testid': 'unknown-counts' }, `${plural(group.faceCount, 'face')} · ${plural(group.eventCount, 'visit')}`),
-      h('span', { class: 'muted' }, group.cameras.join(', ')),
-      h('span', { class: 'muted', title: `${fullTime(group.firstSeen)} – ${fullTime(group.lastSeen)}` }, `${shortTime(group.firstSeen)} – ${shortTime(group.lastSeen)}`),
-      nameForm,
-      h('span', { class: 'inline-form' }, select, merge),
-      forget,
+      { class: 'panel unknown-group', 'data-testid': 'unknown-group', 'data-group-id': String(group.id) },
+      h(
+        'div',
+        { class: 'inline-form' },
+        thumbnail,
+        h(
+          'div',
+          {},
+          h('div', { class: 'person-name' }, label),
+          h('div', { class: 'muted', 'data-testid': 'unknown-counts' }, `${plural(group.faceCount, 'face')} · ${plural(group.eventCount, 'visit')}`),
+          h('div', { class: 'muted' }, group.cameras.join(', ')),
+          h('div', { class: 'muted', title: `${fullTime(group.firstSeen)} – ${fullTime(group.lastSeen)}` }, `${shortTime(group.firstSeen)} – ${shortTime(group.lastSeen)}`),
+        ),
+        nameForm,
+        // merging needs another group to merge into
+        ...(others.length ? [h('div', { class: 'inline-form compact' }, select, merge)] : []),
+        forget,
+      ),
     );
   }
 
