@@ -131,7 +131,6 @@ export class EventLog {
 
   /** A track's identity was just decided: it continues a visit of the same identity, or starts one. */
   private trackDecided(s: SampleInput, key: string, quality: number): EventChange {
-    this.expire(s.ts);
     const unknownGroupId = s.identity.known ? null : s.unknownGroupId;
     const track = { cameraId: s.cameraId, identity: s.identity, unknownGroupId };
     const continued = [...this.visits.values()].find((v) => continuesVisit(v.event, track, s.ts, this.options.mergeGapMs));
@@ -188,7 +187,8 @@ export class EventLog {
 
   /**
    * Forgets ended visits no track can re-open any more (ended `mergeGapMs` or longer before
-   * `now`); returns their ids, so the recorder can let go of them too.
+   * `now`); returns their ids, so the recorder can let go of them too. The recorder calls it
+   * at every flush: until then such a visit is only kept, never continued (continuesVisit).
    */
   expire(now: number): string[] {
     const expired: string[] = [];
