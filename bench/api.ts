@@ -432,6 +432,8 @@ async function fillEvents(dataDir: string, count: number): Promise<void> {
         endedAt: startedAt + 4_000,
         ended: true,
         frames: 5 + (i % 20),
+        tracks: 1,
+        unknownGroupId: null,
         bestFace: 0.6,
         review: 'pending' as const,
         facePath: `${CAMERA_ID}/${i}-face.jpg`,

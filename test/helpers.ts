@@ -238,6 +238,8 @@ export function recognitionEvent(overrides: Partial<RecognitionEvent> & { id: st
     endedAt: overrides.startedAt + 1000,
     ended: true,
     frames: 4,
+    tracks: 1,
+    unknownGroupId: null,
     bestFace: 0.5,
     review: 'pending',
     ...overrides,

@@ -11,6 +11,7 @@ import type { FaceUploadReport, ForgetResult, Person, PersonDetail, RecognizeRep
 import type { NotificationRuleInput, NotificationRuleView, Notifications } from '../../src/contract/notifications.js';
 import type { SystemSnapshot } from '../../src/contract/system.js';
 import type { TuningPoint, TuningReport } from '../../src/contract/tuning.js';
+import type { NameUnknownResult, UnknownGroupDetail, UnknownGroupList, UnknownGroupView } from '../../src/contract/unknowns.js';
 
 // the REST shapes, from the contract's zod schemas (types only: the bundle never loads zod)
 export type { CameraChanges, EventPage, FaceUploadReport, Me, NewCamera, Person, PersonDetail, PublicEvent, RecognizeReport, ReviewAction, ReviewState, SystemSnapshot };
@@ -19,6 +20,7 @@ export type { PersonFace, RecognizedFace, UploadFileResult } from '../../src/con
 export type { IntegrationsState, MqttState } from '../../src/contract/integrations.js';
 export type { EventCamera, PersonHistory, Visit };
 export type { NotificationRuleInput, NotificationRuleView, Notifications };
+export type { NameUnknownResult, UnknownGroupDetail, UnknownGroupView };
 
 export type ApiResult<T> = { ok: true; value: T } | { ok: false; error: string; status: number };
 
@@ -164,6 +166,24 @@ export function uploadFaces(personId: number, files: File[], onProgress: (fracti
   const form = new FormData();
   for (const file of files) form.append('files', file, file.name);
   return upload<FaceUploadReport>(`/api/people/${personId}/faces`, form, onProgress, (body) => isObject(body) && Array.isArray(body.results));
+}
+
+// ---- unknown people, grouped
+
+export function listUnknowns(): Promise<ApiResult<UnknownGroupList>> {
+  return request<UnknownGroupList>('GET', '/api/unknowns');
+}
+
+export function nameUnknown(id: number, person: string): Promise<ApiResult<NameUnknownResult>> {
+  return request<NameUnknownResult>('POST', `/api/unknowns/${id}/name`, { person });
+}
+
+export function mergeUnknown(id: number, into: number): Promise<ApiResult<UnknownGroupDetail>> {
+  return request<UnknownGroupDetail>('POST', `/api/unknowns/${id}/merge`, { into });
+}
+
+export function forgetUnknown(id: number): Promise<ApiResult<null>> {
+  return request<null>('DELETE', `/api/unknowns/${id}`);
 }
 
 export function logout(): Promise<ApiResult<unknown>> {

@@ -21,6 +21,7 @@ import { byId, h, query } from './dom.js';
 import { makeDropZone } from './drop.js';
 import { initials, plural } from './format.js';
 import { PersonHistoryView } from './person-history.js';
+import { UnknownsSection } from './unknowns-section.js';
 
 export class PeoplePage {
   private readonly listView = byId('people-list-view', HTMLElement);
@@ -46,6 +47,7 @@ export class PeoplePage {
   private person: PersonDetail | null = null;
   private personId: number | null = null;
   private uploading = false;
+  private readonly unknowns = new UnknownsSection(this.listStatus, () => void this.loadList());
 
   constructor() {
     this.createForm.addEventListener('submit', (event) => {
@@ -88,6 +90,7 @@ export class PeoplePage {
   // ---- the list
 
   private async loadList(): Promise<void> {
+    void this.unknowns.load();
     this.list.setAttribute('aria-busy', 'true');
     const result = await listPeople();
     this.list.removeAttribute('aria-busy');

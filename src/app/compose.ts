@@ -28,6 +28,7 @@ import { PrivacyService } from '../services/privacy.service.js';
 import { NotificationsService } from '../services/notifications.service.js';
 import { SystemService } from '../services/system.service.js';
 import { TuningService } from '../services/tuning.service.js';
+import { UnknownsService } from '../services/unknowns.service.js';
 import { AccountsRepository } from '../storage/accounts.repository.js';
 import { CamerasRepository } from '../storage/cameras.repository.js';
 import { CorrectionsRepository, SettingsRepository } from '../storage/corrections.repository.js';
@@ -36,6 +37,8 @@ import { EventsRepository } from '../storage/events.repository.js';
 import { NotificationRulesRepository } from '../storage/notification-rules.repository.js';
 import { OutboxRepository } from '../storage/outbox.repository.js';
 import { PeopleRepository } from '../storage/people.repository.js';
+import { UnknownsRepository } from '../storage/unknowns.repository.js';
+import { CalibrationError, calibratedThreshold } from '../embedding/calibration.js';
 
 export interface RunningServer {
   url: string;
@@ -84,7 +87,7 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     // stopped after the recorder, so that the events the stop ends still go out
     let mqtt: MqttIntegration | null = null;
     parts.add(() => mqtt?.stop());
-    const { events, recorder, repository: eventsRepository } = await startEvents(config, stores, gallery, pipeline, logger, parts);
+    const { events, recorder, repository: eventsRepository, unknowns } = await startEvents(config, stores, gallery, pipeline, logger, parts);
     const cameras = new CameraRegistry(pipeline, createSource, new CamerasRepository(db));
     parts.add(() => cameras.stop());
     mqtt = buildMqtt(config, { gallery, cameras, events, recorder, snapshots: stores.snapshots }, logger);
@@ -120,7 +123,23 @@ export async function startServer(config: Config, createSource: CameraSourceFact
       deliveryState: (rule) => outbox.state(rule),
       warn: (message) => webhookLog.warn(message),
     });
-    const http = await startHttp({ config, bind, auth, cameras, gallery, events, history, privacy, system, tuning, integrations, notifications, health, onEncoderFailure });
+    const http = await startHttp({
+      config,
+      bind,
+      auth,
+      cameras,
+      gallery,
+      events,
+      history,
+      privacy,
+      system,
+      tuning,
+      integrations,
+      notifications,
+      unknowns,
+      health,
+      onEncoderFailure,
+    });
     parts.add(() => http.close());
     cameras.on('frame', (frame) => http.live.publish(frame));
     http.live.answerExplainsWith((cameraId, trackId) => pipeline.explain(cameraId, trackId));
@@ -201,19 +220,40 @@ function startRecognition(config: Config, { people, corrections, settings, snaps
 }
 
 /**
- * The event log's recorder fed by the pipeline, retention, and the events service. Started after
- * tidying what a crash left behind; stopped after the cameras (whose ending tracks end their
- * events), before the pipeline.
+ * The event log's recorder fed by the pipeline, the unknown groups its strangers' faces join,
+ * retention, and the events service. Started after tidying what a crash left behind; stopped
+ * after the cameras (whose ending tracks end their events), before the pipeline.
  */
 async function startEvents(config: Config, { db, people, snapshots }: Stores, gallery: GalleryService, pipeline: VisionPipeline, logger: Logger, parts: StartedParts) {
   const log = logger.child({ module: 'events' });
   const repository = new EventsRepository(db);
   await tidyAfterCrash(repository, snapshots, people, log);
-  const recorder = new EventRecorder(repository, snapshots, config.recognition.matcher);
+  const recorder = new EventRecorder(repository, snapshots, config.recognition.matcher, undefined, config.events.mergeGapS * 1000);
   recorder.on('error', (error) => log.error(`events: ${error.message}`));
   recorder.on('change', ({ kind, event }) => log.debug({ cameraId: event.cameraId, trackId: event.trackId, eventId: event.id }, `event ${kind}: ${event.label}`));
-  pipeline.on('sample', (sample) => recorder.sample(sample));
-  pipeline.on('trackEnded', (ended) => recorder.trackEnded(ended.cameraId, ended.trackId, ended.endedAt));
+  const unknowns = new UnknownsService({
+    repository: new UnknownsRepository(db),
+    events: repository,
+    recorder,
+    gallery,
+    dataDir: config.dataDir,
+    model: config.recognition.model,
+    minSimilarity: clusteringSimilarity(config, gallery),
+  });
+  const unknownsLog = logger.child({ module: 'unknowns' });
+  unknowns.onError((error) => unknownsLog.error(`unknown faces: ${error.message}`));
+  const orphans = await unknowns.removeOrphanCrops();
+  if (orphans > 0) log.warn(`removed ${orphans} unknown face crop(s) no face refers to (left by an unclean stop)`);
+  pipeline.on('sample', (sample) => {
+    const groupId = unknowns.observe(sample);
+    unknowns.linkEvent(sample.cameraId, sample.trackId, recorder.sample(sample, groupId));
+  });
+  pipeline.on('trackEnded', (ended) => {
+    recorder.trackEnded(ended.cameraId, ended.trackId, ended.endedAt);
+    unknowns.trackEnded(ended.cameraId, ended.trackId);
+  });
+  // stopped after the recorder (whose last events it links), so added first
+  parts.add(() => unknowns.stop());
   parts.add(() => recorder.stop());
   const retentionLog = logger.child({ module: 'retention' });
   const limits = { maxAgeDays: config.events.retentionDays, maxSnapshotBytes: config.events.maxSnapshotMB * 1024 * 1024 };
@@ -225,7 +265,7 @@ async function startEvents(config: Config, { db, people, snapshots }: Stores, ga
     addToGallery: (event, person) => gallery.addEventFace(event, person),
     learn: (event, review, relabeledAs) => gallery.learnFromReview(event, review, relabeledAs),
   });
-  return { events, recorder, repository };
+  return { events, recorder, repository, unknowns };
 }
 
 /**
@@ -254,6 +294,16 @@ function buildMqtt(
   gallery.on('changed', () => mqtt.syncPeople());
   cameras.on('changed', () => mqtt.syncCameras());
   return mqtt;
+}
+
+/** Unknown faces are grouped at the model's calibrated same-person similarity; without a calibration, at the live matcher's. */
+function clusteringSimilarity(config: Config, gallery: GalleryService): number {
+  try {
+    return calibratedThreshold(config.recognition.model, config.dataDir);
+  } catch (error) {
+    if (error instanceof CalibrationError) return gallery.matcher.options.minSimilarity;
+    throw error;
+  }
 }
 
 /**

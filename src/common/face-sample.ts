@@ -13,6 +13,8 @@ export interface TrackSample {
   ts: number;
   detection: Detection;
   quality: FaceQuality;
+  /** The face's embedding (L2-normalised) from the live embedder: what unknown faces are grouped by. */
+  embedding: Float32Array;
   match: Match;
   identity: Identity;
   /** The frame the sample came from; its slot is held only while the 'sample' listeners run (copy what you keep). */

@@ -133,6 +133,10 @@ export interface PublicEvent {
   startedAt: string;
   endedAt: string | null;
   frames: number;
+  /** The tracks the visit is made of (consecutive tracks of one identity on one camera). */
+  tracks: number;
+  /** The unknown group of a stranger's faces; null for a known person. */
+  unknownGroupId: number | null;
   snapshotUrl: string | null;
   frameUrl: string | null;
   review: ReviewState;

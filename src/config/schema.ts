@@ -157,6 +157,12 @@ export const configSchema = z.strictObject({
     .strictObject({
       retentionDays: z.number().min(1).max(3650).default(30).describe('Events older than this are deleted with their snapshots'),
       maxSnapshotMB: z.number().min(10).max(1_000_000).default(2048).describe('Oldest snapshots are removed beyond this total'),
+      mergeGapS: z
+        .number()
+        .min(0)
+        .max(3600)
+        .default(30)
+        .describe('Tracks of one identity on one camera less than this many seconds apart are one event (a visit); 0: one event per track'),
     })
     .prefault({}),
   mqtt: mqttSchema.prefault({}),

@@ -20,6 +20,8 @@ export const publicEventSchema = z
     startedAt: z.iso.datetime(),
     endedAt: z.iso.datetime().nullable().describe('null while the track runs'),
     frames: z.number().int(),
+    tracks: z.number().int().describe('The tracks this visit is made of: consecutive tracks of one identity on one camera less than events.mergeGapS apart'),
+    unknownGroupId: z.number().int().nullable().describe("A stranger's unknown group (GET /api/unknowns/:id); null for a known person or before a face joined a group"),
     snapshotUrl: z.string().nullable().describe('The best face (JPEG); null before one is taken or after retention removed it'),
     frameUrl: z.string().nullable().describe('The frame with the box (JPEG)'),
     review: reviewStateSchema,

@@ -49,6 +49,15 @@ import {
 import { notificationsBodySchema, notificationsSchema } from './notifications.js';
 import { healthSchema, systemSchema } from './system.js';
 import { tuningBodySchema, tuningReportSchema } from './tuning.js';
+import {
+  mergeUnknownBodySchema,
+  nameUnknownBodySchema,
+  nameUnknownResultSchema,
+  unknownFaceParamsSchema,
+  unknownGroupDetailSchema,
+  unknownGroupListSchema,
+  unknownParamsSchema,
+} from './unknowns.js';
 
 const jpeg = { mediaType: 'image/jpeg' } as const;
 const notAdmin = refused('Needs the admin role');
@@ -326,6 +335,65 @@ export const ROUTES = [
     access: 'session',
     params: faceParamsSchema,
     replies: { 200: { description: 'The JPEG', body: jpeg }, 400: invalid, 404: refused('No such person or face, or no crop was kept') },
+  },
+
+  // ---- unknown people, grouped
+  {
+    method: 'get',
+    path: '/api/unknowns',
+    summary: "Unknown people: the cameras' unknown faces grouped by similarity (groups of at least 3 faces), the largest first",
+    access: 'session',
+    replies: { 200: { description: 'OK', body: unknownGroupListSchema } },
+  },
+  {
+    method: 'get',
+    path: '/api/unknowns/:id',
+    summary: 'An unknown group with its kept faces',
+    access: 'session',
+    params: unknownParamsSchema,
+    replies: { 200: { description: 'OK', body: unknownGroupDetailSchema }, 400: invalid, 404: refused('No such group') },
+  },
+  {
+    method: 'get',
+    path: '/api/unknowns/:id/faces/:faceId/image',
+    summary: 'The aligned crop of a face of an unknown group (JPEG)',
+    access: 'session',
+    params: unknownFaceParamsSchema,
+    replies: { 200: { description: 'The JPEG', body: jpeg }, 400: invalid, 404: refused('No such group or face, or its image is missing') },
+  },
+  {
+    method: 'post',
+    path: '/api/unknowns/:id/name',
+    summary:
+      'Name a group: the person (created when new) gets its best varied faces after the quality gates, its past events are relabelled, and the cameras name the person from then on',
+    access: 'admin',
+    params: unknownParamsSchema,
+    body: nameUnknownBodySchema,
+    replies: {
+      200: { description: 'Named', body: nameUnknownResultSchema },
+      400: invalid,
+      403: notAdmin,
+      404: refused('No such group'),
+      409: refused('The group changed meanwhile: try again'),
+      507: diskFull,
+    },
+  },
+  {
+    method: 'post',
+    path: '/api/unknowns/:id/merge',
+    summary: 'Merge a group into another (they are one person)',
+    access: 'admin',
+    params: unknownParamsSchema,
+    body: mergeUnknownBodySchema,
+    replies: { 200: { description: 'Merged: the group merged into', body: unknownGroupDetailSchema }, 400: invalid, 403: notAdmin, 404: refused('No such group') },
+  },
+  {
+    method: 'delete',
+    path: '/api/unknowns/:id',
+    summary: 'Forget a group: its faces and crops are deleted, its events stay unknown',
+    access: 'admin',
+    params: unknownParamsSchema,
+    replies: { 204: { description: 'Forgotten' }, 400: invalid, 403: notAdmin, 404: refused('No such group') },
   },
   {
     method: 'post',

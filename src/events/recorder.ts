@@ -30,7 +30,7 @@ export type ReviewFields = Pick<StoredEvent, 'review' | 'label' | 'known' | 'rev
  */
 export type RecordedChange = EventChange & { event: StoredEvent };
 
-/** An event the recorder may still change or announce: kept until it ended, was written, and has no snapshot in flight. */
+/** An event the recorder may still change or announce: kept until no track can re-open it, it was written, and has no snapshot in flight. */
 interface HeldEvent {
   event: RecognitionEvent;
   facePath: string | null;
@@ -56,14 +56,20 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
     private readonly snapshots: SnapshotStore,
     matcher: string,
     flushEveryMs = 1000,
+    /** Tracks of one identity on one camera less than this apart are one event (events.mergeGapS), ms. */
+    mergeGapMs = 0,
   ) {
     super();
-    this.log = new EventLog(matcher);
+    this.log = new EventLog(matcher, { mergeGapMs });
     this.timer = setInterval(() => this.flush(), flushEveryMs);
     this.timer.unref();
   }
 
-  sample(sample: TrackSample): void {
+  /**
+   * A scored face of a track; `unknownGroupId` is the unknown group its track's faces joined
+   * (null: none, or a known person). Returns the id of the event it belongs to, if it has one.
+   */
+  sample(sample: TrackSample, unknownGroupId: number | null = null): string | null {
     const change = this.log.sample({
       cameraId: sample.cameraId,
       trackId: sample.trackId,
@@ -72,10 +78,12 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
       matchLabel: sample.match.known ? sample.match.label : UNKNOWN,
       matchScore: sample.match.score,
       quality: sample.quality,
+      unknownGroupId,
     });
-    if (!change) return;
+    if (!change) return this.log.visitOf(sample.cameraId, sample.trackId);
     const held = this.record(change);
     if (change.newBestFace) this.saveSnapshot(held, sample);
+    return change.event.id;
   }
 
   private saveSnapshot(held: HeldEvent, sample: TrackSample): void {
@@ -161,14 +169,44 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
   /** Forgets an event once nothing about it can change any more. */
   private release(id: string): void {
     const held = this.held.get(id);
-    if (held?.event.ended && held.snapshotsInFlight === 0 && !this.pending.has(id)) {
+    if (held?.event.ended && !this.log.holds(id) && held.snapshotsInFlight === 0 && !this.pending.has(id)) {
       this.held.delete(id);
       this.forgottenIds.delete(id);
     }
   }
 
+  /**
+   * Unknown group `from` became part of `into`, or was forgotten (null), as the unknowns
+   * service stored it: the events held here follow, so no later write undoes it.
+   */
+  groupsMerged(from: number, into: number | null): void {
+    this.follow(this.log.groupsMerged(from, into));
+  }
+
+  /** Unknown group `groupId` was named `label` (its stored events were relabelled): the events held here are that person's too. */
+  groupNamed(groupId: number, label: string): void {
+    for (const held of this.follow(this.log.groupNamed(groupId, label)))
+      this.emit('change', { kind: held.event.ended ? 'end' : 'update', event: this.shown(held), newBestFace: false });
+  }
+
+  /** Takes the event log's changed events into what is held and pending; returns the held ones. */
+  private follow(events: RecognitionEvent[]): HeldEvent[] {
+    const changed: HeldEvent[] = [];
+    for (const event of events) {
+      const pending = this.pending.get(event.id);
+      if (pending) this.pending.set(event.id, { ...pending, label: event.label, known: event.known, unknownGroupId: event.unknownGroupId });
+      const held = this.held.get(event.id);
+      if (!held) continue;
+      held.event = event;
+      changed.push(held);
+    }
+    return changed;
+  }
+
   /** Writes every pending change in one transaction. */
   flush(): void {
+    // visits no track can re-open any more are let go of
+    for (const id of this.log.expire(Date.now())) this.release(id);
     if (this.pending.size === 0) return;
     const batch = [...this.pending.values()];
     this.pending.clear();

@@ -490,6 +490,7 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
             ts: job.frame.ts,
             detection: detections[i],
             quality: qualities[i],
+            embedding: vector,
             match,
             identity,
             frame: job.frame,

@@ -18,6 +18,7 @@ import type { PrivacyService } from '../services/privacy.service.js';
 import type { NotificationsService } from '../services/notifications.service.js';
 import type { SystemService } from '../services/system.service.js';
 import type { TuningService } from '../services/tuning.service.js';
+import type { UnknownsService } from '../services/unknowns.service.js';
 import type { AccountsRepository } from '../storage/accounts.repository.js';
 import { createApp } from './app.js';
 import { Auth, hashPassword, type Principal } from './auth.js';
@@ -30,6 +31,7 @@ import { notificationsRouter } from './notifications.routes.js';
 import { peopleRouter } from './people.routes.js';
 import { systemRouter } from './system.routes.js';
 import { tuningRouter } from './tuning.routes.js';
+import { unknownsRouter } from './unknowns.routes.js';
 import { UPLOADS_DIR } from './uploads.js';
 import { allowSocketRequest, type WebSecurityOptions } from './web-security.js';
 
@@ -67,6 +69,8 @@ export interface HttpDeps {
   integrations: () => IntegrationsState;
   tuning: TuningService;
   notifications: NotificationsService;
+  /** Unknown people, grouped (absent: /api/unknowns is not served). */
+  unknowns?: UnknownsService;
   /** What GET /api/health adds to `status: ok`. */
   health: () => Omit<Health, 'status'>;
   /** Told when the live view's JPEG worker failed (its frames are then encoded on the main thread). */
@@ -96,6 +100,7 @@ export async function startHttp({
   tuning,
   integrations,
   notifications,
+  unknowns,
   health,
   onEncoderFailure,
 }: HttpDeps): Promise<HttpPart> {
@@ -121,6 +126,7 @@ export async function startHttp({
       tuningRouter(tuning),
       integrationsRouter(integrations),
       notificationsRouter(notifications),
+      ...(unknowns ? [unknownsRouter(unknowns)] : []),
     ],
   });
   const http = createServer(app);

@@ -28,6 +28,8 @@ export function publicEvent(e: StoredEvent): PublicEvent {
     startedAt: new Date(e.startedAt).toISOString(),
     endedAt: e.ended ? new Date(e.endedAt).toISOString() : null,
     frames: e.frames,
+    tracks: e.tracks,
+    unknownGroupId: e.known ? null : e.unknownGroupId,
     snapshotUrl: e.facePath ? `/api/events/${e.id}/snapshot` : null,
     frameUrl: e.framePath ? `/api/events/${e.id}/snapshot?kind=frame` : null,
     review: e.review,

@@ -21,14 +21,14 @@ import type { WorkerFaceFinder } from '../pipeline/worker-face-finder.js';
 import { largestFace } from '../embedding/analyzer.js';
 import type { SvmTrainer } from '../pipeline/svm-trainer.js';
 import { CosineMatcher, cosineMatchOptions, type CosineMatchOptions } from '../recognition/cosine-matcher.js';
-import { QUALITY_GATE_DEFAULTS, defaultLookAlikeSimilarity, enrolPeople, lookAlikes, sampleFromImage } from '../recognition/enrol.js';
+import { QUALITY_GATE_DEFAULTS, defaultLookAlikeSimilarity, enrolPeople, lookAlikes, qualityProblem, sampleFromImage } from '../recognition/enrol.js';
 import { loadGallery, withNegatives, type Gallery } from '../recognition/gallery.js';
 import { SVM_MATCH_DEFAULTS, SvmMatcher, loadLibsvm, type Libsvm, type TrainedSvm } from '../recognition/svm-matcher.js';
 import { CorrectionsRepository, SettingsRepository, type ReviewedState } from '../storage/corrections.repository.js';
 import { PersonNameError, personNameFrom } from '../recognition/person-name.js';
 import type { Db } from '../storage/database.js';
 import type { StoredEvent } from '../storage/events.repository.js';
-import { DuplicatePersonError, PeopleRepository, UnknownPersonError, UnknownSampleError, type PersonSummary } from '../storage/people.repository.js';
+import { DuplicatePersonError, PeopleRepository, UnknownPersonError, UnknownSampleError, type NewSample, type PersonSummary } from '../storage/people.repository.js';
 import type { Person, PersonDetail, RecognizeReport } from '../contract/people.js';
 
 /** An uploaded photo on disk while its request runs (the HTTP layer's upload, by structure). */
@@ -362,6 +362,22 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
     // a negative added, or one an earlier review left and this one took back
     if (negative || previous?.negative) this.reload();
     return { kept: true, negative };
+  }
+
+  /**
+   * Faces the server embedded itself (a named unknown group's) join `person`'s gallery, created
+   * when new: each passes the enrolment quality gates again, and the live matcher names the
+   * person from the next face on.
+   */
+  enrolFaces(person: string, faces: NewSample[]): { person: { id: number; name: string }; samplesAdded: number; warnings: string[] } {
+    const name = personNameFrom(person, 'person');
+    const passing = faces.filter((f) => qualityProblem(f.quality) === undefined);
+    if (passing.length === 0) throw new ServiceError('invalid', `none of the ${faces.length} face(s) passes the enrolment quality gates: enrol ${name} from photos instead`);
+    const result = this.changing(() => this.people.addSamples(name, passing, 'any'));
+    const lookAlike = this.lookAlikeSimilarity();
+    const model = this.deps.config.recognition.model;
+    const warnings = lookAlike === undefined ? [] : lookAlikes(this.people, model, [result.person.id], lookAlike).map((w) => w.message);
+    return { person: { id: result.person.id, name: result.person.name }, samplesAdded: result.sampleIds.length, warnings };
   }
 
   /** The similarity from which two people's mean faces draw a warning (the data directory's calibration). */

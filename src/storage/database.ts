@@ -133,6 +133,44 @@ export const MIGRATIONS: readonly Migration[] = [
     `,
   },
   {
+    version: 6,
+    name: 'visits (tracks per event) and unknown people, grouped',
+    sql: `
+      -- an event is a visit: consecutive tracks of one identity on one camera
+      ALTER TABLE events ADD COLUMN tracks INTEGER NOT NULL DEFAULT 1;
+      -- the unknown group of a stranger's event (no foreign key: a forgotten group leaves its events unknown)
+      ALTER TABLE events ADD COLUMN unknown_group_id INTEGER;
+      CREATE INDEX events_by_unknown_group ON events(unknown_group_id) WHERE unknown_group_id IS NOT NULL;
+      -- unknown faces grouped by embedding similarity (recognition/unknown-groups.ts);
+      -- embedding_sum: the sum of every face that joined (the centroid's direction), face_count
+      -- counts them, cameras each camera's share (JSON), while unknown_faces keeps at most a
+      -- bounded number of them per group
+      CREATE TABLE unknown_groups (
+        id            INTEGER PRIMARY KEY AUTOINCREMENT,
+        model         TEXT NOT NULL,
+        embedding_sum BLOB NOT NULL,
+        dim           INTEGER NOT NULL,
+        face_count    INTEGER NOT NULL,
+        cameras       TEXT NOT NULL,
+        first_seen    INTEGER NOT NULL,
+        last_seen     INTEGER NOT NULL
+      );
+      CREATE TABLE unknown_faces (
+        id        INTEGER PRIMARY KEY AUTOINCREMENT,
+        group_id  INTEGER NOT NULL REFERENCES unknown_groups(id) ON DELETE CASCADE,
+        embedding BLOB NOT NULL,
+        dim       INTEGER NOT NULL,
+        crop_path TEXT,
+        event_id  TEXT,
+        camera_id TEXT NOT NULL,
+        ts        INTEGER NOT NULL,
+        quality   TEXT NOT NULL,
+        score     REAL NOT NULL
+      );
+      CREATE INDEX unknown_faces_by_group ON unknown_faces(group_id);
+    `,
+  },
+  {
     version: 7,
     name: 'corrections: negative samples, reviewed faces for threshold replay, settings',
     sql: `

@@ -39,6 +39,8 @@ interface Row {
   started_at: number;
   ended_at: number | null;
   frames: number;
+  tracks: number;
+  unknown_group_id: number | null;
   best_face: number;
   face_path: string | null;
   frame_path: string | null;
@@ -59,6 +61,8 @@ function fromRow(r: Row): StoredEvent {
     endedAt: r.ended_at ?? r.started_at,
     ended: r.ended_at !== null,
     frames: r.frames,
+    tracks: r.tracks,
+    unknownGroupId: r.unknown_group_id,
     bestFace: r.best_face,
     review: r.review,
     facePath: r.face_path,
@@ -157,10 +161,12 @@ export class EventsRepository {
   /** Inserts or updates events in one transaction (the recorder's batch). */
   upsertMany(events: (RecognitionEvent & { facePath?: string | null; framePath?: string | null; snapshotBytes?: number })[]): void {
     const upsert = this.db.prepare(`
-      INSERT INTO events (id, camera_id, track_id, person_id, label, known, score, matcher, started_at, ended_at, last_seen_at, frames, best_face, face_path, frame_path, snapshot_bytes)
-      VALUES (@id, @cameraId, @trackId, (SELECT id FROM people WHERE name = @label), @label, @known, @score, @matcher, @startedAt, @endedAt, @lastSeenAt, @frames, @bestFace, @facePath, @framePath, @snapshotBytes)
+      INSERT INTO events (id, camera_id, track_id, person_id, label, known, score, matcher, started_at, ended_at, last_seen_at, frames, tracks, unknown_group_id, best_face, face_path, frame_path, snapshot_bytes)
+      VALUES (@id, @cameraId, @trackId, (SELECT id FROM people WHERE name = @label), @label, @known, @score, @matcher, @startedAt, @endedAt, @lastSeenAt, @frames, @tracks, @unknownGroupId, @bestFace, @facePath, @framePath, @snapshotBytes)
       ON CONFLICT(id) DO UPDATE SET
-        score = excluded.score, ended_at = excluded.ended_at, last_seen_at = excluded.last_seen_at, frames = excluded.frames, best_face = excluded.best_face,
+        score = excluded.score, ended_at = excluded.ended_at, last_seen_at = excluded.last_seen_at, frames = excluded.frames, tracks = excluded.tracks, best_face = excluded.best_face,
+        -- a group named meanwhile made the event known (relabelByGroup): its group is gone
+        unknown_group_id = CASE WHEN events.known = 1 THEN NULL ELSE excluded.unknown_group_id END,
         face_path = COALESCE(excluded.face_path, events.face_path), frame_path = COALESCE(excluded.frame_path, events.frame_path),
         snapshot_bytes = MAX(events.snapshot_bytes, excluded.snapshot_bytes)`);
     this.db.transaction(() => {
@@ -178,6 +184,8 @@ export class EventsRepository {
           // an open event's endedAt is the last time its track was seen
           lastSeenAt: e.endedAt,
           frames: e.frames,
+          tracks: e.tracks,
+          unknownGroupId: e.unknownGroupId,
           bestFace: e.bestFace,
           facePath: e.facePath ?? null,
           framePath: e.framePath ?? null,
@@ -208,6 +216,39 @@ export class EventsRepository {
       .run(review, label ?? null, label ?? null, id);
     this.writes++;
     return this.get(id);
+  }
+
+  /**
+   * A named unknown group's events become that person's (known, with the person's id), and
+   * leave the group. Returns how many were relabelled.
+   */
+  relabelByGroup(groupId: number, person: { id: number; name: string }): number {
+    const changes = this.db
+      .prepare('UPDATE events SET label = ?, person_id = ?, known = 1, unknown_group_id = NULL WHERE unknown_group_id = ? AND known = 0')
+      .run(person.name, person.id, groupId).changes;
+    this.writes++;
+    return changes;
+  }
+
+  /** Unknown group `from` became part of `into`: its events follow it. */
+  moveToGroup(from: number, into: number): void {
+    this.db.prepare('UPDATE events SET unknown_group_id = ? WHERE unknown_group_id = ?').run(into, from);
+    this.writes++;
+  }
+
+  /** A forgotten group's events stay unknown, in no group. */
+  leaveGroup(groupId: number): void {
+    this.db.prepare('UPDATE events SET unknown_group_id = NULL WHERE unknown_group_id = ?').run(groupId);
+    this.writes++;
+  }
+
+  /** How many events each unknown group has. */
+  countByGroup(): Map<number, number> {
+    const rows = this.db.prepare('SELECT unknown_group_id AS id, COUNT(*) AS n FROM events WHERE unknown_group_id IS NOT NULL GROUP BY unknown_group_id').all() as {
+      id: number;
+      n: number;
+    }[];
+    return new Map(rows.map((r) => [r.id, r.n]));
   }
 
   /** Events that started before `before` (ms), oldest first, for retention. */

@@ -44,6 +44,7 @@ function sample({ cameraId = 'door', trackId = 1, label = 'ann', ts }: { cameraI
     cameraId,
     trackId,
     ts,
+    embedding: new Float32Array(192).fill(1 / Math.sqrt(192)),
     detection: {
       box: [16, 8, 24, 30],
       confidence: 0.99,

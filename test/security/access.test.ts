@@ -176,7 +176,7 @@ describe('access with an admin password', () => {
 
     const viewerCredentials: Record<string, string>[] = [{ cookie: viewer }, { authorization: `Bearer ${viewerToken.token}` }];
     for (const credentials of viewerCredentials) {
-      for (const p of ['/api/cameras', '/api/events', '/api/people', '/api/me', '/api/metrics', '/api/system', '/api/integrations', '/api/tuning']) {
+      for (const p of ['/api/cameras', '/api/events', '/api/people', '/api/me', '/api/metrics', '/api/system', '/api/integrations', '/api/tuning', '/api/unknowns']) {
         assert.equal((await fetch(server.url + p, { headers: credentials })).status, 200, `viewer GET ${p}`);
       }
       const me = (await (await fetch(server.url + '/api/me', { headers: credentials })).json()) as { role: string };
@@ -190,6 +190,9 @@ describe('access with an admin password', () => {
         ['POST', '/api/people', { name: 'mallory' }],
         ['POST', '/api/events/x/review', { action: 'confirm' }],
         ['PUT', '/api/tuning', { minSimilarity: 0.5 }],
+        ['POST', '/api/unknowns/1/name', { person: 'mallory' }],
+        ['POST', '/api/unknowns/1/merge', { into: 2 }],
+        ['DELETE', '/api/unknowns/1', {}],
         ['POST', '/api/tokens', { name: 'more' }],
         ['DELETE', '/api/tokens/1', {}],
         ['POST', '/api/users', { name: 'mallory', password: 'password!', role: 'admin' }],
@@ -282,6 +285,14 @@ describe('foreign pages and foreign names', () => {
       const r = await raw(server.url + '/api/people', { method: 'POST', headers: { origin: o }, body: JSON.stringify({ name: 'mallory' }) });
       assert.equal(r.status, 403, `Origin ${o}`);
       assert.match(errorSchema.parse(JSON.parse(r.body)).error, /server\.allowedOrigins/);
+    }
+    for (const [method, p, body] of [
+      ['POST', '/api/unknowns/1/name', { person: 'mallory' }],
+      ['POST', '/api/unknowns/1/merge', { into: 2 }],
+      ['DELETE', '/api/unknowns/1', {}],
+    ] as const) {
+      const r = await raw(server.url + p, { method, headers: { origin: 'http://evil.example' }, body: JSON.stringify(body) });
+      assert.equal(r.status, 403, `${method} ${p} from a foreign page`);
     }
     const viaReferer = await raw(server.url + '/api/people', { method: 'POST', headers: { referer: 'http://127.0.0.1:1/attack.html' }, body: JSON.stringify({ name: 'mallory' }) });
     assert.equal(viaReferer.status, 403, 'the Referer stands in for a missing Origin');

@@ -44,6 +44,8 @@ function events(count: number, cameraId = 'door'): RecognitionEvent[] {
       endedAt: startedAt + 2000,
       ended: true,
       frames: 3,
+      tracks: 1,
+      unknownGroupId: null,
       bestFace: 0.5,
       review: 'pending',
     };

@@ -37,6 +37,7 @@ function sample(overrides: Partial<TrackSample> & { ts: number }): TrackSample {
       keypoints: { left_eye: [22, 18], right_eye: [34, 18], nose: [28, 24], mouth_left: [23, 30], mouth_right: [33, 30] },
     },
     quality: SMALL_FACE,
+    embedding: new Float32Array(192).fill(1 / Math.sqrt(192)),
     match: { label: 'ann', score: 0.6, known: true, candidates: [{ label: 'ann', score: 0.6 }] },
     identity: { label: 'ann', score: 0.6, known: true, decided: true },
     frame: {

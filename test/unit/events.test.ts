@@ -20,6 +20,7 @@ function sample(overrides: Partial<SampleInput> & { ts: number }): SampleInput {
     matchLabel: 'ann',
     matchScore: 0.7,
     quality: smallFace,
+    unknownGroupId: null,
     ...overrides,
   };
 }

@@ -127,6 +127,7 @@ describe('forgetting a person whose event is still open', () => {
       cameraId: 'door',
       trackId: 1,
       ts,
+      embedding: new Float32Array(192).fill(1 / Math.sqrt(192)),
       detection: { box: [16, 8, 24, 30], confidence: 0.99, keypoints: { left_eye: [22, 18], right_eye: [34, 18], nose: [28, 24], mouth_left: [23, 30], mouth_right: [33, 30] } },
       quality,
       match: { label: 'ann', score: 0.6, known: true, candidates: [{ label: 'ann', score: 0.6 }] },
