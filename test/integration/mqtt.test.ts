@@ -7,6 +7,7 @@
  * the broker is back; mqtts:// with a CA file; facestream killed with SIGKILL leaves `offline`
  * (its last will).
  */
+import { publicEventSchema } from '../../src/contract/events.js';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -111,10 +112,9 @@ describe('MQTT with a real broker', { skip: MOSQUITTO ? false : NO_MOSQUITTO }, 
     assert.equal(started.type, 'start');
     const event = started.event as Record<string, unknown>;
     assert.equal(event.person, 'ann');
-    assert.deepEqual(
-      Object.keys(event).sort(),
-      ['cameraId', 'endedAt', 'frameUrl', 'frames', 'id', 'known', 'label', 'person', 'review', 'score', 'snapshotUrl', 'startedAt'].sort(),
-    );
+    // the public shape of GET /api/events/:id, field for field
+    assert.deepEqual(Object.keys(event).sort(), Object.keys(publicEventSchema.shape).sort());
+    publicEventSchema.parse(event);
     assert.deepEqual(json(await sub.next('facestream/cameras/door/people', (m) => m.text.includes('ann'))), { people: ['ann'], unknown: 0, at: '2026-05-01T10:00:01.000Z' });
     assert.deepEqual(json(await sub.next('facestream/people/ann')), { cameraId: 'door', at: '2026-05-01T10:00:01.000Z', score: 0.8, eventId: 'ev_1' });
     await sub.next('facestream/people/ann/present', (m) => m.text === 'ON');
