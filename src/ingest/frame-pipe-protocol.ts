@@ -7,7 +7,7 @@
 export type FramePipeRequest =
   /** Read the FIFO at `fifo`, frames of `frameBytes`, into the ring whose slots are `slots` (by index). */
   | { kind: 'open'; reader: number; fifo: string; frameBytes: number; slots: SharedArrayBuffer[] }
-  /** Slot `slot` is the reader's to fill with a next frame (granted ahead, in order). */
+  /** Slot `slot` is the reader's to fill with a next frame (granted ahead, in order); -1: read the next frame and drop it (every slot is held). */
   | { kind: 'grant'; reader: number; slot: number }
   /** Stop reading; the slots granted and not filled are given back (answered with 'closed'). */
   | { kind: 'close'; reader: number };
@@ -17,7 +17,7 @@ export type FramePipeResponse =
   | { kind: 'opened'; reader: number }
   /** Slot `slot` holds a whole frame; `ts` is when its last byte arrived. */
   | { kind: 'filled'; reader: number; slot: number; ts: number }
-  /** A whole frame arrived while no slot was granted: read and dropped. */
+  /** A whole frame was read and dropped, as a grant of -1 asked. */
   | { kind: 'dropped'; reader: number }
   /** The stream ended (ffmpeg closed it, or reading failed: `error`); every frame before it was sent. */
   | { kind: 'ended'; reader: number; error?: string }

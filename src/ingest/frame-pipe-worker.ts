@@ -4,9 +4,10 @@
  * main thread handles one message per frame instead of a 64 KB chunk, its copy and its garbage
  * per 64 KB (about 95 of them per 1080p frame).
  *
- * A reader fills its granted slots in the order they were granted; a frame that begins while no
- * slot is granted is read and dropped (as the main-thread reader drops a frame when every slot of
- * the ring is held).
+ * A reader fills its granted slots in the order they were granted. With no grant left it stops
+ * reading (ffmpeg then waits on the full FIFO, as it waits on a full stdout pipe while the main
+ * thread is busy) until the main thread grants a slot, or grants a drop (slot -1): every slot of
+ * the ring is held, so the next frame is read and dropped, as the main-thread reader drops it.
  */
 import { openSync, constants } from 'node:fs';
 import { Socket } from 'node:net';
@@ -21,7 +22,10 @@ interface Reader {
   socket: Socket;
   frameBytes: number;
   slots: Uint8Array[];
+  /** Slots to fill next, in order; -1: drop the next frame. */
   granted: number[];
+  /** Reading is paused until the next grant. */
+  starved: boolean;
   /** The slot being filled (null: the frame being read is dropped), valid while `filled` > 0. */
   filling: number | null;
   filled: number;
@@ -37,7 +41,7 @@ function send(message: FramePipeResponse): void {
 function open(request: Extract<FramePipeRequest, { kind: 'open' }>): void {
   let fd: number;
   try {
-    // non-blocking: the FIFO has a writer already (the main thread's end, and ffmpeg's), so this never waits
+    // non-blocking: opening for reading never waits for a writer, and the socket reads without blocking this thread
     fd = openSync(request.fifo, constants.O_RDONLY | constants.O_NONBLOCK);
   } catch (error) {
     send({ kind: 'opened', reader: request.reader });
@@ -51,6 +55,7 @@ function open(request: Extract<FramePipeRequest, { kind: 'open' }>): void {
     frameBytes: request.frameBytes,
     slots: request.slots.map((buffer) => new Uint8Array(buffer)),
     granted: [],
+    starved: false,
     filling: null,
     filled: 0,
     ended: false,
@@ -72,7 +77,17 @@ function read(reader: Reader, chunk: Uint8Array): void {
   const ts = Date.now(); // every frame completed by this chunk arrived with it
   let offset = 0;
   while (offset < chunk.length) {
-    if (reader.filled === 0) reader.filling = reader.granted.shift() ?? null;
+    if (reader.filled === 0) {
+      const next = reader.granted.shift();
+      if (next === undefined) {
+        // nothing to fill: the rest waits in the stream until a grant comes
+        reader.starved = true;
+        reader.socket.pause();
+        reader.socket.unshift(chunk.subarray(offset));
+        return;
+      }
+      reader.filling = next >= 0 ? next : null;
+    }
     const take = Math.min(reader.frameBytes - reader.filled, chunk.length - offset);
     if (reader.filling !== null) reader.slots[reader.filling].set(chunk.subarray(offset, offset + take), reader.filled);
     reader.filled += take;
@@ -92,7 +107,12 @@ port.on('message', (request: FramePipeRequest) => {
   }
   const reader = readers.get(request.reader);
   if (request.kind === 'grant') {
-    reader?.granted.push(request.slot);
+    if (!reader) return;
+    reader.granted.push(request.slot);
+    if (reader.starved) {
+      reader.starved = false;
+      reader.socket.resume();
+    }
     return;
   }
   if (reader) {

@@ -19,25 +19,33 @@ import path from 'node:path';
 import { Worker } from 'node:worker_threads';
 import type { FramePipeRequest, FramePipeResponse } from './frame-pipe-protocol.js';
 
+/** The grant that tells the worker to read and drop the next frame: every slot of the ring is held. */
+export const DROP_NEXT_FRAME = -1;
+
 /** What a reader in the worker reports, as FrameReader handles it. */
 export interface PipeReaderEvents {
   /** Slot `slot` (the ring's index) holds a whole frame; its last byte arrived at `ts`. */
   filled(slot: number, ts: number): void;
-  /** A frame was read while no slot was granted, and dropped. */
+  /** A frame was read and dropped, as a drop grant asked. */
   dropped(): void;
   /** The stream ended (every frame before it was reported), or could not be read (`error`). */
   ended(error?: string): void;
 }
 
-/** A FIFO for one ffmpeg run: `fd`, its read-write end, is ffmpeg's stdout until the worker has opened the FIFO. */
+/**
+ * A FIFO for one ffmpeg run: `fd`, its write end, becomes ffmpeg's stdout; `readerFd`, a read end
+ * the main thread holds until the worker has opened its own, lets that open succeed at once (an
+ * open for writing waits for a reader) without ever being read.
+ */
 export interface Fifo {
   path: string;
   fd: number;
+  readerFd: number;
 }
 
 /** The main thread's handle on one reader in the worker. */
 export interface PipeReader {
-  /** Slot `slot` of the ring is the reader's to fill next. */
+  /** Slot `slot` of the ring is the reader's to fill next; DROP_NEXT_FRAME: every slot is held, drop the next frame. */
   grant(slot: number): void;
   /** Stops reading; resolves once the worker touches none of the ring's slots any more. */
   close(): Promise<void>;
@@ -74,16 +82,22 @@ export class FramePipe {
   }
 
   /**
-   * A new FIFO, opened read-write for ffmpeg's stdout (so that neither side's open waits for the
-   * other); null where none can be made, and the camera reads its stdout instead.
+   * A new FIFO and its write end for ffmpeg's stdout; null where none can be made, and the camera
+   * reads its stdout instead. ffmpeg gets a write-only end on purpose: once this process is gone
+   * (killed, say) the FIFO has no reader left, ffmpeg's next write fails with EPIPE and it exits,
+   * as it does when its stdout pipe closes. A read-write end would be a reader of its own and
+   * leave it blocked forever on a full FIFO.
    */
   createFifo(): Fifo | null {
     if (!this.usable || process.platform === 'win32') return null;
     const file = path.join(this.fifoDir, `facestream-frames-${process.pid}-${this.nextReader}-${Math.random().toString(36).slice(2, 10)}`);
+    let readerFd = -1;
     try {
       execFileSync('mkfifo', ['-m', '600', file], { stdio: 'ignore' });
-      return { path: file, fd: openSync(file, constants.O_RDWR) };
+      readerFd = openSync(file, constants.O_RDONLY | constants.O_NONBLOCK);
+      return { path: file, fd: openSync(file, constants.O_WRONLY), readerFd };
     } catch {
+      if (readerFd >= 0) closeSync(readerFd);
       rmSync(file, { force: true });
       return null;
     }
@@ -139,7 +153,8 @@ export class FramePipe {
   private started(): Worker | null {
     if (!this.usable) return null;
     if (this.worker) return this.worker;
-    const worker = new Worker(this.script);
+    // its FIFOs are closed by their sockets, which the fd tracking of worker threads does not see
+    const worker = new Worker(this.script, { trackUnmanagedFds: false });
     worker.unref();
     worker.on('message', (message: FramePipeResponse) => this.answer(message));
     worker.on('error', (error) => this.fail(error));
@@ -172,11 +187,12 @@ export class FramePipe {
     }
   }
 
-  /** The main thread's end of a FIFO, and its name: closed and removed once (the worker, ffmpeg or nobody holds it open by then). */
+  /** The main thread's ends of a FIFO, and its name: closed and removed once (the worker, ffmpeg or nobody holds it open by then). */
   private release(fifo: Fifo): void {
-    if (fifo.fd >= 0) {
-      closeSync(fifo.fd);
-      fifo.fd = -1;
+    for (const end of ['fd', 'readerFd'] as const) {
+      if (fifo[end] < 0) continue;
+      closeSync(fifo[end]);
+      fifo[end] = -1;
     }
     rmSync(fifo.path, { force: true });
   }

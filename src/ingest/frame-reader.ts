@@ -19,8 +19,9 @@
  * worker: the reader grants it every free slot of the ring, in ring order (each held by the
  * reader, as the slot being filled is), the worker copies ffmpeg's bytes into them in that order
  * and reports each whole frame, and the reader emits it here as above and grants what came free
- * meanwhile. So a frame is dropped, and counted, exactly when every slot is held, as above; a
- * grant fewer would drop frames while the main thread is busy.
+ * meanwhile. A worker with nothing granted waits (ffmpeg waits on the FIFO, as on a full pipe);
+ * when every slot is held the reader grants a drop instead: a frame is dropped, and counted,
+ * exactly when every slot is held, as above.
  *
  * With a `pool` (one for all cameras, made where the cameras are made), the ring comes from it
  * and goes back on release(): a camera's ring is 12 frames, 33 MB at 1280×720, and allocating
@@ -29,7 +30,7 @@
 import type { Readable } from 'node:stream';
 import type { Frame } from '../common/frame.js';
 import { FrameRing, type RingSlot, type SlotPool } from '../common/slot-pool.js';
-import type { Fifo, FramePipe, PipeReader } from './frame-pipe.js';
+import { DROP_NEXT_FRAME, type Fifo, type FramePipe, type PipeReader } from './frame-pipe.js';
 
 export interface FrameReaderOptions {
   width: number;
@@ -71,6 +72,8 @@ export class FrameReader {
   private released = false;
   /** Slots granted to the frame pipe worker and not reported yet, by ring index; each held by this reader. */
   private readonly granted = new Map<number, RingSlot>();
+  /** A drop granted to the worker (every slot was held) and not reported yet. */
+  private dropGranted = false;
   private pipeReader: PipeReader | null = null;
 
   constructor(options: FrameReaderOptions, onFrame: (frame: Frame) => void) {
@@ -162,6 +165,7 @@ export class FrameReader {
         },
         dropped: () => {
           this.dropped += 1;
+          this.dropGranted = false;
           this.grantSlots(); // a slot may have come free meanwhile
         },
         ended: (error) => resolve(error ? { error } : {}),
@@ -171,14 +175,20 @@ export class FrameReader {
     });
   }
 
-  /** Grants the pipe's reader every free slot. */
+  /**
+   * Grants the pipe's reader every free slot; when it has none left to fill and every slot is
+   * held, a drop (so a frame is dropped exactly when the main-thread reader would drop it).
+   */
   private grantSlots(): void {
     const reader = this.pipeReader;
-    while (reader && !this.released) {
-      const slot = this.ring.take();
-      if (!slot) return; // every slot is held: the worker drops frames until one comes free
+    if (!reader || this.released) return;
+    for (let slot = this.ring.take(); slot; slot = this.ring.take()) {
       this.granted.set(slot.index, slot);
       reader.grant(slot.index);
+    }
+    if (this.granted.size === 0 && !this.dropGranted) {
+      this.dropGranted = true;
+      reader.grant(DROP_NEXT_FRAME);
     }
   }
 

@@ -413,6 +413,28 @@ describe('frames read off the main thread (the frame pipe worker)', () => {
     for (const { frame } of held) frame.slot.release();
   });
 
+  test('an ffmpeg whose reader is gone (the worker ended, as when the server is killed) exits, as with a closed stdout', async () => {
+    const pipe = new FramePipe();
+    const fifo = defined(pipe.createFifo(), 'a FIFO (mkfifo)');
+    const child = spawn(ffmpeg.path, ['-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc=size=320x240:rate=25', '-pix_fmt', 'rgb24', '-f', 'rawvideo', 'pipe:1'], {
+      stdio: ['ignore', fifo.fd, 'ignore'],
+    });
+    processes.add(child);
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    let frames = 0;
+    let enough: () => void = () => undefined;
+    const fiveFrames = new Promise<void>((resolve) => (enough = resolve));
+    const reader = new FrameReader({ width: 320, height: 240, poolSize: 4 }, () => {
+      if (++frames === 5) enough();
+    });
+    void reader.attachPipe(pipe, fifo);
+    await fiveFrames;
+    await pipe.close(); // the worker and its end of the FIFO are gone; nobody else reads it
+    const timeout = new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), 10_000).unref());
+    assert.notEqual(await Promise.race([exited, timeout]), 'still running', 'ffmpeg exits once nothing reads its FIFO');
+    reader.release();
+  });
+
   test('a looping file camera read by the worker goes live, and a stopped one leaves no FIFO and no child', async () => {
     const pipe = new FramePipe();
     teardown.add(() => pipe.close());
