@@ -115,40 +115,15 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     const integrations = () => ({ mqtt: mqtt?.status() ?? MQTT_OFF });
     const tuning = new TuningService({ gallery, corrections: stores.corrections });
     const history = new HistoryService({ events: eventsRepository, person: (id) => gallery.person(id), cameras: () => cameras.statuses(), flush: () => events.flush() });
-    const webhookLog = logger.child({ module: 'webhooks' });
-    const outbox = new Outbox(new OutboxRepository(db), webhookLog);
-    const notifications = new NotificationsService({
-      saved: new NotificationRulesRepository(db),
-      configured: config.notifications,
-      deliveryState: (rule) => outbox.state(rule),
-      warn: (message) => webhookLog.warn(message),
-    });
-    const http = await startHttp({
-      config,
-      bind,
-      auth,
-      cameras,
-      gallery,
-      events,
-      history,
-      privacy,
-      system,
-      tuning,
-      integrations,
-      notifications,
-      unknowns,
-      health,
-      onEncoderFailure,
-    });
+    const webhooks = buildWebhooks(config, db, logger);
+    const { notifications } = webhooks;
+    const deps = { config, bind, auth, cameras, gallery, events, history, privacy, system, tuning, integrations, notifications, unknowns, health, onEncoderFailure };
+    const http = await startHttp(deps);
     parts.add(() => http.close());
     cameras.on('frame', (frame) => http.live.publish(frame));
     http.live.answerExplainsWith((cameraId, trackId) => pipeline.explain(cameraId, trackId));
     recorder.on('change', (change) => http.live.broadcastEvent(events.liveChange(change)));
-    const notifier = new WebhookNotifier({ rules: () => notifications.rules(), outbox, publicUrl: (config.server.publicUrl ?? http.url).replace(/\/+$/, ''), log: webhookLog });
-    recorder.on('change', (change) => notifier.change(events.liveChange(change)));
-    outbox.start();
-    // stopped first: the events that end while the cameras stop are still queued (the database closes last), and sent after the next start
-    parts.add(() => outbox.stop());
+    startWebhooks(webhooks, { recorder, events, publicUrl: config.server.publicUrl ?? http.url }, parts);
     // the cameras as they were left (kept in the database), with the config file's seeded
     for (const note of cameras.restore(config.cameras)) cameraLog.info(note);
     // connected once the cameras are known: stale entities are told from today's by the roster
@@ -266,6 +241,32 @@ async function startEvents(config: Config, { db, people, snapshots }: Stores, ga
     learn: (event, review, relabeledAs) => gallery.learnFromReview(event, review, relabeledAs),
   });
   return { events, recorder, repository, unknowns };
+}
+
+/** The webhook notifications: the rules (saved, or the config file's) and the outbox their deliveries wait in. */
+function buildWebhooks(config: Config, db: Db, logger: Logger) {
+  const log = logger.child({ module: 'webhooks' });
+  const outbox = new Outbox(new OutboxRepository(db), log);
+  const notifications = new NotificationsService({
+    saved: new NotificationRulesRepository(db),
+    configured: config.notifications,
+    deliveryState: (rule) => outbox.state(rule),
+    warn: (message) => log.warn(message),
+  });
+  return { log, outbox, notifications };
+}
+
+/** Feeds the recorder's changes to the notification rules and starts delivering what the outbox holds (a restart resumes it). */
+function startWebhooks(
+  { log, outbox, notifications }: ReturnType<typeof buildWebhooks>,
+  { recorder, events, publicUrl }: { recorder: EventRecorder; events: EventsService; publicUrl: string },
+  parts: StartedParts,
+): void {
+  const notifier = new WebhookNotifier({ rules: () => notifications.rules(), outbox, publicUrl: publicUrl.replace(/\/+$/, ''), log });
+  recorder.on('change', (change) => notifier.change(events.liveChange(change)));
+  outbox.start();
+  // stopped first: the events that end while the cameras stop are still queued (the database closes last), and sent after the next start
+  parts.add(() => outbox.stop());
 }
 
 /**
