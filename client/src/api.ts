@@ -252,9 +252,14 @@ function upload<T>(url: string, form: FormData, onProgress: (fraction: number) =
 /** Where the server's login page is: a call refused for want of a session goes there. */
 export const LOGIN_PAGE = '/login.html';
 
+/** Sends the user to log in, keeping the page they were on (its hash), which the login page returns to. */
+export function goToLogin(): void {
+  window.location.assign(LOGIN_PAGE + window.location.hash);
+}
+
 function interpret<T>(method: string, url: string, status: number, text: string): ApiResult<T> {
   const json = parse(text);
-  if (status === 401) window.location.assign(LOGIN_PAGE); // the session expired, or was never opened
+  if (status === 401) goToLogin(); // the session expired, or was never opened
   if (status < 200 || status >= 300) {
     const message = isErrorBody(json) ? json.error : status === 413 ? 'the upload is too large' : `${method} ${url} failed: HTTP ${status}`;
     return { ok: false, status, error: message };

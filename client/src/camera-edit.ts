@@ -4,6 +4,7 @@
  * shown as the server gives it, password as ***, and sent back so when unchanged, which keeps
  * the password. A refused change shows the server's message and changes nothing.
  */
+import { cameraUrlProblem } from './camera-url.js';
 import type { CameraStatus } from '../../src/common/live-events.js';
 import { updateCamera, type CameraChanges } from './api.js';
 import { byId } from './dom.js';
@@ -81,6 +82,11 @@ export class CameraEditDialog {
     if (id === null) return;
     this.error.textContent = '';
     this.form.classList.remove('failed');
+    const urlProblem = cameraUrlProblem(this.field('url').value.trim());
+    if (urlProblem) {
+      this.fail(urlProblem);
+      return;
+    }
     const fps = this.number('fps', 'Frames per second');
     const maxWidth = fps === null ? null : this.number('maxWidth', 'Largest width');
     const maxHeight = maxWidth === null ? null : this.number('maxHeight', 'Largest height');

@@ -7,7 +7,7 @@
 import { getEvent, reviewEvent, type PublicEvent, type ReviewAction } from './api.js';
 import { byId, fillSelect, h } from './dom.js';
 import { fullTime } from './format.js';
-import { formatScore } from './overlay.js';
+import { MATCH_SCORE_HINT, formatScore } from './overlay.js';
 
 export class EventDetail {
   private readonly dialog = byId('event-detail', HTMLDialogElement);
@@ -85,7 +85,7 @@ export class EventDetail {
       'dl',
       { class: 'facts' },
       fact('Label', h('span', { class: `chip ${event.known ? 'known' : 'unknown'}` }, event.label)),
-      fact('Best score', formatScore(event.score) || '–'),
+      fact('Best match score', h('span', { title: MATCH_SCORE_HINT }, formatScore(event.score) || '–')),
       fact('Camera', event.cameraId),
       fact('Started', fullTime(event.startedAt)),
       fact('Ended', event.endedAt ? fullTime(event.endedAt) : 'still in view'),

@@ -11,7 +11,7 @@ import { byId, fillSelect, h } from './dom.js';
 import { EventDetail, reviewBadge } from './event-detail.js';
 import { dayHeading, eventDuration, fullTime, localDay, localInputToIso, matchesFilter, names, shortTime } from './format.js';
 import type { LiveSocket } from './live-page.js';
-import { formatScore } from './overlay.js';
+import { MATCH_SCORE_HINT, formatScore } from './overlay.js';
 
 const PAGE_SIZE = 30;
 /** How often at most a live event's row is fetched again, waiting for its snapshot. */
@@ -189,7 +189,7 @@ export class EventsPage {
           h('span', { class: 'duration', 'data-testid': 'event-duration', title: event.endedAt ? `until ${fullTime(event.endedAt)}` : 'still in view' }, eventDuration(event)),
         ),
       ),
-      h('span', { class: 'event-score', title: 'best score' }, formatScore(event.score)),
+      h('span', { class: 'event-score', title: `Of the event's best face. ${MATCH_SCORE_HINT}` }, formatScore(event.score)),
       reviewBadge(event.review),
     );
     element.replaceChildren(link);
@@ -306,5 +306,5 @@ function fillCameraSelect(select: Element | RadioNodeList | null, cameras: Event
 
 function rowSummary(event: PublicEvent): string {
   const who = event.known ? event.label : 'unknown face';
-  return `${who}, camera ${event.cameraId}, ${fullTime(event.startedAt)}, ${event.endedAt ? `lasted ${eventDuration(event)}` : 'ongoing'}, score ${formatScore(event.score)}, ${event.review}; open the details`;
+  return `${who}, camera ${event.cameraId}, ${fullTime(event.startedAt)}, ${event.endedAt ? `lasted ${eventDuration(event)}` : 'ongoing'}, best match score ${formatScore(event.score)}, ${event.review}; open the details`;
 }

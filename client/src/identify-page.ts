@@ -7,7 +7,7 @@ import { recognize, type RecognizeReport, type RecognizedFace } from './api.js';
 import { byId, h } from './dom.js';
 import { makeDropZone } from './drop.js';
 import { plural } from './format.js';
-import { boxToPercent, faceLabel, formatScore } from './overlay.js';
+import { MATCH_SCORE_HINT, boxToPercent, faceFoundText, faceLabel, formatScore, matchScoreText } from './overlay.js';
 
 export class IdentifyPage {
   private readonly input = byId('identify-input', HTMLInputElement);
@@ -78,7 +78,7 @@ function faceBox(face: RecognizedFace, n: number, width: number, height: number)
       class: `face ${face.known ? 'known' : 'unknown'}` + (place.top < 8 ? ' label-inside' : '') + (place.left + place.width > 70 ? ' label-right' : ''),
       'data-testid': 'identify-face',
       'data-known': String(face.known),
-      title: `face ${n}: ${face.known ? `${face.label} (score ${face.score.toFixed(2)})` : 'unknown person'}`,
+      title: `face ${n}: ${face.known ? `${face.label} (${matchScoreText(face.score)})` : 'unknown person'}; ${faceFoundText(face.confidence)}`,
     },
     h('span', { class: 'label', 'data-testid': 'identify-label' }, faceLabel(face)),
     h('span', { class: 'face-number', 'aria-hidden': 'true' }, String(n)),
@@ -100,8 +100,8 @@ function faceItem(face: RecognizedFace, n: number): HTMLLIElement {
             'li',
             {},
             h('span', {}, c.label),
-            h('meter', { min: '0', max: '1', value: String(Math.max(0, c.score)), 'aria-label': `similarity to ${c.label}` }),
-            h('span', { class: 'score' }, c.score.toFixed(2)),
+            h('meter', { min: '0', max: '1', value: String(Math.max(0, c.score)), 'aria-label': `match score for ${c.label}`, title: MATCH_SCORE_HINT }),
+            h('span', { class: 'score', 'data-testid': 'identify-candidate-score', title: MATCH_SCORE_HINT }, formatScore(c.score)),
           ),
         ),
       )
@@ -114,7 +114,12 @@ function faceItem(face: RecognizedFace, n: number): HTMLLIElement {
       { class: 'identify-item-head' },
       h('span', { class: 'face-number', 'aria-hidden': 'true' }, String(n)),
       h('span', { class: `chip ${face.known ? 'known' : 'unknown'}` }, face.known ? face.label : 'unknown'),
-      h('span', { class: 'muted' }, face.known ? `score ${formatScore(face.score)}` : `best ${formatScore(face.score)}`, ` · face ${formatScore(face.confidence)} sure`),
+      h(
+        'span',
+        { class: 'muted', 'data-testid': 'identify-item-scores' },
+        h('span', { title: MATCH_SCORE_HINT }, face.known ? matchScoreText(face.score) : `best ${matchScoreText(face.score)}`),
+        ` · ${faceFoundText(face.confidence)}`,
+      ),
     ),
     candidates,
   );

@@ -7,6 +7,7 @@
 import type { Socket } from '/socket.io/socket.io.esm.min.js';
 import type { CameraStatus, ExplainReply, LiveClientEvents, FrameMessage, LiveServerEvents } from '../../src/common/live-events.js';
 import { addCamera, listCameras, removeCamera, updateCamera } from './api.js';
+import { cameraUrlProblem } from './camera-url.js';
 import { CameraEditDialog } from './camera-edit.js';
 import { byId, h } from './dom.js';
 import { CameraTile } from './tile.js';
@@ -243,6 +244,13 @@ export class LivePage {
     };
     const id = text('id');
     const url = text('url');
+    // a URL the server would refuse is not sent: the user reads what is wrong at once
+    const problem = cameraUrlProblem(url);
+    if (problem) {
+      this.formError.textContent = problem;
+      this.form.classList.add('failed');
+      return;
+    }
     const submit = this.form.querySelector('button[type="submit"]');
     if (submit instanceof HTMLButtonElement) submit.disabled = true;
     this.formError.textContent = '';

@@ -3,7 +3,7 @@
  * header, and hash routes choosing the page shown (the live view is the default).
  */
 import { io } from '/socket.io/socket.io.esm.min.js';
-import { LOGIN_PAGE, logout, whoAmI } from './api.js';
+import { LOGIN_PAGE, goToLogin, logout, whoAmI } from './api.js';
 import { byId } from './dom.js';
 import { EventsPage } from './events-page.js';
 import { IdentifyPage } from './identify-page.js';
@@ -18,7 +18,7 @@ import { TuningPage } from './tuning-page.js';
 const socket: LiveSocket = io('/live', { reconnectionDelayMax: 2000 });
 // with access control on, a connection without a session is refused: log in first
 socket.on('connect_error', (error) => {
-  if (/unauthori[sz]ed/i.test(error.message)) window.location.assign(LOGIN_PAGE);
+  if (/unauthori[sz]ed/i.test(error.message)) goToLogin();
 });
 const live = new LivePage(socket);
 const events = new EventsPage(socket);

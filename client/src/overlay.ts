@@ -39,15 +39,33 @@ export function faceLabel(face: Pick<LiveFace, 'label' | 'score' | 'known'> & { 
   return `${face.label} ${formatScore(face.score)}`;
 }
 
-/** A score in 0..1 as a whole percentage ("90%"). */
+/**
+ * A match score in 0..1 as a whole percentage ("90%"): the one way the pages show how well a face
+ * matches a person. A similarity below 0 (a face unlike the person at all) reads 0%: users are
+ * never shown a negative number.
+ */
 export function formatScore(score: number): string {
   if (!Number.isFinite(score)) return '';
   return `${Math.round(clamp(score, 0, 1) * 100)}%`;
 }
 
+/** The tooltip of every match score the pages show. */
+export const MATCH_SCORE_HINT =
+  "Match score: how closely this face resembles the person's enrolled faces (100% = the same face). Below the threshold set on the Tuning page, a face is called unknown.";
+
+/** A match score as a page shows it: "match 83%", with MATCH_SCORE_HINT as its tooltip. */
+export function matchScoreText(score: number): string {
+  return `match ${formatScore(score) || '–'}`;
+}
+
+/** The detector's confidence that there is a face at all, in the pages' one wording: "face found with 99% confidence". */
+export function faceFoundText(confidence: number): string {
+  return `face found with ${formatScore(confidence)} confidence`;
+}
+
 /** The hover text of a face box. */
 export function faceTitle(face: Pick<LiveFace, 'trackId' | 'label' | 'score' | 'known' | 'state'>): string {
-  const who = face.state === 'identifying' ? 'identifying (not enough samples yet)' : face.known ? `${face.label} (score ${face.score.toFixed(2)})` : 'unknown person';
+  const who = face.state === 'identifying' ? 'identifying (not enough samples yet)' : face.known ? `${face.label} (${matchScoreText(face.score)})` : 'unknown person';
   return `track ${face.trackId}: ${who}; click for why`;
 }
 

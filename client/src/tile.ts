@@ -13,7 +13,7 @@
 import type { CameraStatus, ExplainReply, FaceExplanation, LiveFace, LiveFaceState, FrameMessage } from '../../src/common/live-events.js';
 import { h } from './dom.js';
 import { FpsMeter, LatencyMeter } from './meter.js';
-import { UNKNOWN_WHY_TEXT, boxToPercent, explanationHeadline, faceLabel, faceTitle, formatMargin, formatScore, stateText } from './overlay.js';
+import { MATCH_SCORE_HINT, UNKNOWN_WHY_TEXT, boxToPercent, explanationHeadline, faceLabel, faceTitle, formatMargin, formatScore, stateText } from './overlay.js';
 
 /** What a tile's own controls ask of the page (the ✕ button is the constructor's onRemove). */
 export interface TileActions {
@@ -386,7 +386,13 @@ function explanationContent(explanation: FaceExplanation): HTMLElement[] {
         'ol',
         { class: 'candidates', 'aria-label': 'Most similar people' },
         ...explanation.candidates.map((c) =>
-          h('li', { 'data-testid': 'face-candidate', 'data-label': c.label }, h('span', {}, c.label), ' ', h('span', { class: 'score' }, formatScore(c.score))),
+          h(
+            'li',
+            { 'data-testid': 'face-candidate', 'data-label': c.label },
+            h('span', {}, c.label),
+            ' ',
+            h('span', { class: 'score', title: MATCH_SCORE_HINT }, formatScore(c.score)),
+          ),
         ),
       ),
     );

@@ -203,6 +203,8 @@ export const ALLOWED_SOURCES = 'rtsp://, rtsps://, rtmp://, rtmps://, http:// or
 export function cameraUrlProblem(url: string): string | null {
   // eslint-disable-next-line no-control-regex -- finding control characters is the point
   if (/[\u0000-\u001f\u007f]/.test(url)) return 'camera url contains a control character (a line break or a tab?): remove it';
+  // what sits right in /dev is a device, and the only devices ffmpeg is given are webcams
+  if (/^\/dev\/[^/]+$/.test(url) && !/^\/dev\/video\d+$/.test(url)) return `camera url ${url} is not a webcam: webcams are /dev/videoN (did you mean /dev/video0?)`;
   const colon = url.indexOf(':');
   if (colon < 0) return null;
   const prefix = url.slice(0, colon);
@@ -216,8 +218,33 @@ export function cameraUrlProblem(url: string): string | null {
   // the prefix is shown only when it looks like a scheme: "admin" of a URL whose scheme was
   // forgotten is harmless, the start of anything else might hold a secret
   const named = /^[a-z][a-z0-9+.-]{0,31}$/i.test(prefix) ? `scheme "${prefix}"` : 'prefix (the text before ":")';
+  const meant = intendedScheme(scheme);
+  if (meant) return `camera url ${named} is not allowed: did you mean ${meant}://? (use ${ALLOWED_SOURCES})`;
   const hint = scheme === 'file' ? ' (write the file\'s path itself, without "file:")' : '';
   return `camera url ${named} is not allowed: use ${ALLOWED_SOURCES}${hint}; write a file whose name has a colon as ./name`;
+}
+
+/**
+ * The allowed scheme `scheme` is one slip away from (a letter wrong, missing, added, or two
+ * swapped: "rstp", "htp", "rtspp"), or null. Only a single slip: "tcp" is not a typo of "udp".
+ */
+export function intendedScheme(scheme: string): string | null {
+  if (scheme.length < 3) return null;
+  return ALLOWED_SCHEMES.find((allowed) => oneSlipApart(scheme, allowed)) ?? null;
+}
+
+function oneSlipApart(a: string, b: string): boolean {
+  if (a === b) return false;
+  if (a.length === b.length) {
+    const diff: number[] = [];
+    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) diff.push(i);
+    if (diff.length === 1) return true;
+    return diff.length === 2 && diff[1] === diff[0] + 1 && a[diff[0]] === b[diff[1]] && a[diff[1]] === b[diff[0]];
+  }
+  const [short, long] = a.length < b.length ? [a, b] : [b, a];
+  if (long.length - short.length !== 1) return false;
+  for (let i = 0; i < long.length; i++) if (long.slice(0, i) + long.slice(i + 1) === short) return true;
+  return false;
 }
 
 /**

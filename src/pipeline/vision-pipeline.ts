@@ -78,6 +78,9 @@ interface LastSample {
   ts: number;
   /** Samples of the track so far, this one included. */
   samples: number;
+  /** The face's embedding and size: a new gallery scores it again (see `revote`). */
+  vector: Float32Array;
+  faceSize: number;
 }
 
 /** The identity of a track nobody has sampled yet. */
@@ -209,8 +212,31 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     this.scheduler = new DetectionScheduler({ workers: 2, ...scheduling });
   }
 
+  /** A new live matcher (the gallery changed): open tracks whose faces it scores differently vote again. */
   setMatcher(matcher: FaceMatcher): void {
     this.matcher = matcher;
+    for (const camera of this.cameras.values()) this.revote(camera);
+  }
+
+  /**
+   * Scores each open track's last face with the new matcher. A track whose face now matches
+   * otherwise than its vote says (decided unknown and now enrolled; named after a person who was
+   * removed or changed; undecided on samples the old gallery scored) votes again from that
+   * re-scored face, so it is named within a detection round or two of the upload instead of at
+   * its next recheck, which would also end the track. Tracks the change does not concern keep
+   * their verdict, and their boxes never go back to "identifying".
+   */
+  private revote(camera: PipelineCamera): void {
+    for (const [trackId, vote] of camera.votes) {
+      const last = camera.lastSamples.get(trackId);
+      if (!last) continue; // never sampled: its first sample is scored by the new matcher
+      const match = this.matcher.match(last.vector);
+      const label = match.known ? match.label : UNKNOWN;
+      const identity = vote.current();
+      const before = identity.decided ? identity.label : last.match.known ? last.match.label : UNKNOWN;
+      camera.lastSamples.set(trackId, { ...last, match });
+      if (label !== before) vote.restart({ label, score: match.score, faceSize: last.faceSize });
+    }
   }
 
   addCamera(cameraId: string, options: Partial<CameraPipelineOptions> = {}): void {
@@ -474,10 +500,11 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
           const vote = camera.votes.get(track.id);
           if (!vote) return; // the track ended meanwhile
           const match = this.matcher.match(vector);
-          const identity = vote.add({ label: match.known ? match.label : UNKNOWN, score: match.score, faceSize: Math.min(track.box[2], track.box[3]) });
+          const faceSize = Math.min(track.box[2], track.box[3]);
+          const identity = vote.add({ label: match.known ? match.label : UNKNOWN, score: match.score, faceSize });
           const quality = qualities[i] as FaceQuality | undefined;
           const samples = (camera.lastSamples.get(track.id)?.samples ?? 0) + 1;
-          camera.lastSamples.set(track.id, { match, quality, confidence: detections[i].confidence, ts: job.frame.ts, samples });
+          camera.lastSamples.set(track.id, { match, quality, confidence: detections[i].confidence, ts: job.frame.ts, samples, vector, faceSize });
           if (vote.contradicted) {
             // another face is under this track now: end it; the next detection starts a new one
             const ended = camera.tracker.remove(track.id);

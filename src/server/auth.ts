@@ -387,7 +387,8 @@ body{margin:0;min-height:100vh;display:grid;place-items:center;background:#0f111
 form{background:#181b22;border:1px solid #2a2f3a;border-radius:10px;padding:28px;width:min(320px,85vw);display:grid;gap:12px}
 h1{margin:0 0 4px;font-size:20px}input{padding:10px;border-radius:6px;border:1px solid #2a2f3a;background:#0f1115;color:inherit;font:inherit}
 button{padding:10px;border:0;border-radius:6px;background:#4c8dff;color:#fff;font:inherit;font-weight:600;cursor:pointer}
-#error{color:#ffb347;min-height:1.2em;margin:0}.hint{color:#9aa3b2;font-size:13px;margin:0}
+#error{color:#ffb347;min-height:1.2em;margin:0}.hint{color:#9aa3b2;font-size:13px;margin:0;line-height:1.45}
+code{font-size:12px;overflow-wrap:anywhere}button:disabled{background:#3a4150;color:#9aa3b2;cursor:not-allowed}
 </style></head>
 <body><form id="login" data-testid="login-form">
 <h1>facestream</h1>
@@ -395,17 +396,41 @@ button{padding:10px;border:0;border-radius:6px;background:#4c8dff;color:#fff;fon
 <input id="name" name="name" autocomplete="username" value="${ADMIN_ACCOUNT}" required>
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required autofocus>
-<button type="submit">Log in</button><p id="error" role="alert"></p>
-<p class="hint">The account "${ADMIN_ACCOUNT}" uses the admin password (FACESTREAM_ADMIN_PASSWORD or server.adminPassword in the config); other accounts come from <code>facestream users add</code>.</p>
+<button type="submit">Log in</button><p id="error" role="alert" data-testid="login-error"></p>
+<p class="hint" data-testid="login-hint">The account "${ADMIN_ACCOUNT}" logs in with the admin password, set where the server runs: the environment variable <code>FACESTREAM_ADMIN_PASSWORD</code>, or <code>server.adminPassword</code> in the config file (<code>facestream serve --config file</code>). Other accounts come from <code>facestream users add</code>.</p>
 </form>
 <script src="/login.js"></script></body></html>`;
 
-/** The login page's script, served as /login.js. */
-export const LOGIN_SCRIPT = `document.getElementById('login').addEventListener('submit', async (e) => {
+/**
+ * The login page's script, served as /login.js. It returns to the page the user opened (the
+ * hash survives the redirect to this page). When the attempts are used up it counts the
+ * lockout down (Retry-After) with the button disabled, so the user knows when to try again.
+ */
+export const LOGIN_SCRIPT = `const form = document.getElementById('login');
+const error = document.getElementById('error');
+const button = form.querySelector('button');
+function lockedOut(seconds) {
+  button.disabled = true;
+  const until = Date.now() + seconds * 1000;
+  const tick = () => {
+    const left = Math.ceil((until - Date.now()) / 1000);
+    if (left <= 0) {
+      button.disabled = false;
+      error.textContent = 'you can try again now';
+      return;
+    }
+    error.textContent = 'too many login attempts: try again in ' + left + ' s';
+    setTimeout(tick, 1000);
+  };
+  tick();
+}
+form.addEventListener('submit', async (e) => {
   e.preventDefault();
   const body = { name: document.getElementById('name').value, password: document.getElementById('password').value };
   const r = await fetch('/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  if (r.ok) location.href = '/' + location.hash;
-  else document.getElementById('error').textContent = (await r.json().catch(() => ({}))).error || 'login failed';
+  if (r.ok) return location.replace('/' + location.hash);
+  const retryAfter = Number(r.headers.get('retry-after'));
+  if (r.status === 429 && retryAfter > 0) return lockedOut(retryAfter);
+  error.textContent = (await r.json().catch(() => ({}))).error || 'login failed';
 });
 `;

@@ -85,6 +85,20 @@ export class IdentityVote {
     return this.current();
   }
 
+  /**
+   * Votes again from `sample` alone: the gallery changed and the track's last face, scored by the
+   * new matcher, no longer agrees with this vote (an unknown face was just enrolled, the person it
+   * was named after was removed or changed). The old samples were scored against a gallery that is
+   * gone, so they are forgotten; the track is sampled at once until the new vote decides.
+   */
+  restart(sample: VoteSample): Identity {
+    this.samples = [sample];
+    this.decision = decide(this.samples, this.options);
+    this.roundsSinceSample = 0;
+    this.disagreements = 0;
+    return this.current();
+  }
+
   current(): Identity {
     if (this.decision) return { ...this.decision };
     const lead = leader(this.samples);

@@ -30,6 +30,8 @@ const WAIT_MS = 15_000;
 const EVENT_WAIT_MS = 45_000;
 const DESKTOP = { width: 1280, height: 800 };
 const PHONE = { width: 390, height: 844 };
+/** The most common laptop screen. */
+const LAPTOP = { width: 1366, height: 768 };
 
 const ONE_FACE = samplePhoto(2);
 const FOUR_STRANGERS = samplePhoto(3);
@@ -44,6 +46,8 @@ function skipReason(): string | false {
 async function screenshots(page: Page, name: string): Promise<void> {
   await page.setViewportSize(DESKTOP);
   await page.screenshot({ path: `/tmp/facestream-pages-${name}-1280.png` });
+  await page.setViewportSize(LAPTOP);
+  await page.screenshot({ path: `/tmp/facestream-pages-${name}-1366.png` });
   await page.setViewportSize(PHONE);
   const width = await page.evaluate(() => document.documentElement.scrollWidth);
   assert.ok(width <= PHONE.width, `the ${name} page scrolls sideways on a phone (${width} px wide)`);
@@ -253,6 +257,10 @@ describe('events, people and identify pages in chromium, against a real server',
       'the box is inside the photo',
     );
     assert.match(await page.getByTestId('identify-item').first().innerText(), /ann/);
+    // one wording for scores: a match score in percent, explained on hover; the detector's confidence says a face was found
+    assert.match(await page.getByTestId('identify-item-scores').innerText(), /^match \d+% · face found with \d+% confidence$/);
+    assert.match(defined(await page.getByTestId('identify-item-scores').locator('[title]').getAttribute('title'), 'the tooltip'), /^Match score: /);
+    assert.match(defined(await boxes.getAttribute('title'), "the box's tooltip"), /^face 1: ann \(match \d+%\); face found with \d+% confidence$/);
     await screenshots(page, 'identify-ann');
 
     const answered = page.waitForResponse((response) => response.url().endsWith('/api/recognize'));
@@ -270,6 +278,13 @@ describe('events, people and identify pages in chromium, against a real server',
     );
     for (const known of await boxes.evaluateAll((els) => els.map((el) => el.getAttribute('data-known')))) assert.equal(known, 'false');
     assert.equal(await page.getByTestId('identify-item').count(), report.faces.length, 'each face is listed with its candidates');
+    // strangers are unlike ann: their scores read in percent, never as a negative similarity
+    const scores = await page.getByTestId('identify-candidate-score').allInnerTexts();
+    assert.ok(scores.length >= report.faces.length, `candidate scores: ${scores.join(', ')}`);
+    for (const score of scores) assert.match(score.trim(), /^\d+%$/);
+    const text = await page.locator('#page-identify').innerText();
+    assert.doesNotMatch(text, /(^|[\s(])[-−]\d/, 'no negative number on the page');
+    assert.doesNotMatch(text, /\bsure\b|\b0\.\d\d\b/, 'no other wording of a score');
     await screenshots(page, 'identify-strangers');
   });
 
