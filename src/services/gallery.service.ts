@@ -317,9 +317,9 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
     if (!event.facePath) throw new ServiceError('invalid', `event ${event.id} has no face snapshot to add`);
     const name = personNameFrom(person, 'person');
     // The snapshot is a crop around the face a camera saw and a person reviewed: a smaller
-    // face than a photo's, and a more turned one (cameras rarely see faces straight on;
-    // the yaw estimate reads high on three-quarter views), are accepted.
-    const gates = { ...QUALITY_GATE_DEFAULTS, minFaceSize: 20, maxYaw: 45 };
+    // face than a photo's is accepted (cameras see faces from afar); the pose gate is the
+    // photos' own, now that the yaw estimate is fitted to a 3D face (src/embedding/faces.ts).
+    const gates = { ...QUALITY_GATE_DEFAULTS, minFaceSize: 20 };
     const outcome = await sampleFromImage(this.deps.finder, this.deps.snapshots.absolute(event.facePath), { gates, largest: true });
     if ('reason' in outcome) throw new ServiceError('invalid', `the face of event ${event.id} cannot join the gallery: ${outcome.reason}`);
     const result = this.people.addSamples(name, [{ ...outcome.sample, source: { kind: 'event', path: event.id } }], 'any');
