@@ -177,8 +177,8 @@ interface Workers {
 
 /** The detector and embedder workers (each with its own TensorFlow.js), started together. */
 async function startWorkers(config: Config, parts: StartedParts): Promise<Workers> {
-  const detector = new VisionWorker({ role: 'detector', detector: config.detector });
-  const embedder = new VisionWorker({ role: 'embedder', model: config.recognition.model, detector: config.detector });
+  const detector = new VisionWorker({ role: 'detector', detector: config.detector, runtime: config.runtime });
+  const embedder = new VisionWorker({ role: 'embedder', model: config.recognition.model, detector: config.detector, runtime: config.runtime });
   parts.add(() => detector.stop());
   parts.add(() => embedder.stop());
   await Promise.all([detector.start(), embedder.start()]);
