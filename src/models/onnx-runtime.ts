@@ -60,6 +60,11 @@ export interface OnnxSessionOptions {
   intraOpThreads?: number;
 }
 
+/** FACESTREAM_ONNX_CUDA=1: try ONNX Runtime's CUDA provider first (it falls back to the CPU with a warning). */
+function cudaWanted(): boolean {
+  return process.env.FACESTREAM_ONNX_CUDA === '1';
+}
+
 /** A float32 tensor in or out of a session: data in row-major order and its dimensions. */
 export interface OnnxTensor {
   data: Float32Array;
@@ -71,6 +76,8 @@ export class OnnxSession {
   private session: NativeSession | null;
   readonly inputNames: string[];
   readonly outputNames: string[];
+  /** Where it runs: 'cuda' only with FACESTREAM_ONNX_CUDA=1 and a CUDA build of the provider that loads. */
+  readonly provider: 'cpu' | 'cuda' = 'cpu';
 
   /** @param name used in error messages */
   constructor(
@@ -80,14 +87,28 @@ export class OnnxSession {
   ) {
     const m = ort();
     m.initOrt();
-    const session = new m.NativeSession();
-    session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, {
-      intraOpNumThreads: intraOpThreads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-      executionProviders: [{ name: 'cpu' }],
-    });
+    const load = (executionProviders: InferenceSession.ExecutionProviderConfig[]) => {
+      const session = new m.NativeSession();
+      session.loadModel(model.buffer as ArrayBuffer, model.byteOffset, model.byteLength, {
+        intraOpNumThreads: intraOpThreads,
+        interOpNumThreads: 1,
+        executionMode: 'sequential',
+        graphOptimizationLevel: 'all',
+        executionProviders,
+      });
+      return session;
+    };
+    let session: NativeSession | null = null;
+    if (cudaWanted()) {
+      // opt-in and untested here (no CUDA build of the provider is on the npm registry): see the README's "Runtimes"
+      try {
+        session = load([{ name: 'cuda' }, { name: 'cpu' }]);
+        this.provider = 'cuda';
+      } catch (error) {
+        process.emitWarning(`facestream: ${name}: the CUDA provider did not load (${(error as Error).message.split('\n')[0]}); running on the CPU`);
+      }
+    }
+    session ??= load([{ name: 'cpu' }]);
     this.session = session;
     this.inputNames = session.inputMetadata.map((v) => v.name);
     this.outputNames = session.outputMetadata.map((v) => v.name);
