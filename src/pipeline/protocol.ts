@@ -37,6 +37,15 @@ export type WorkerRequest =
   /** A full detection, or with `near` only O-Net around those boxes. */
   ({ kind: 'detect'; id: number; image: RgbImage } & DetectRequest) | { kind: 'embed'; id: number; image: RgbImage; faces: Detection[] };
 
+/**
+ * Asks the worker to release its models and end once the request it is running has answered.
+ * Terminating a worker inside a native ONNX Runtime run ends the whole process
+ * ("terminate called after throwing an instance of 'Napi::Error'"), so a stop waits for the run.
+ */
+export interface WorkerStop {
+  kind: 'stop';
+}
+
 export type WorkerResponse =
   /** `backend`: the engine that runs the models ("onnxruntime-node 1.30.0 (CPU)", "TensorFlow.js 4.22.0 wasm (SIMD)"), and why it was chosen. */
   | { kind: 'ready'; backend: string; reason: string }

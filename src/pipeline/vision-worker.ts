@@ -10,7 +10,7 @@ import { loadDetector } from '../detection/load-detector.js';
 import { embedFaces } from '../embedding/faces.js';
 import { loadEmbedder } from '../embedding/load-embedder.js';
 import { chooseInferenceRuntime } from '../models/runtime.js';
-import type { WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js';
+import type { WorkerInit, WorkerRequest, WorkerResponse, WorkerStop } from './protocol.js';
 
 if (!parentPort) throw new Error('vision-worker.js runs in a worker thread (VisionWorker starts it)');
 const port = parentPort;
@@ -25,7 +25,14 @@ async function main(): Promise<void> {
   const session = init.intraOpThreads ? { intraOpThreads: init.intraOpThreads } : {};
   const detector = await loadDetector(init.detector, choice.runtime, session);
   const embedder = init.role === 'embedder' ? await loadEmbedder(init.model, {}, { runtime: choice.runtime, session }) : null;
-  port.on('message', (request: WorkerRequest) => {
+  port.on('message', (request: WorkerRequest | WorkerStop) => {
+    if (request.kind === 'stop') {
+      // nothing runs after this: the models go, then the port, and the thread ends by itself
+      detector.dispose();
+      embedder?.dispose();
+      port.close();
+      return;
+    }
     try {
       const t = performance.now();
       if (request.kind === 'detect') {
