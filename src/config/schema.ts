@@ -107,7 +107,7 @@ export const configSchema = z.strictObject({
   dataDir: z.string().default('./data').describe('Gallery, events and snapshots'),
   runtime: z
     .enum(INFERENCE_RUNTIMES)
-    .default('tfjs')
+    .default('auto')
     .describe('What runs the models in the vision workers: onnx (ONNX Runtime), tfjs (TensorFlow.js wasm, else cpu), or auto (ONNX Runtime when it loads, else tfjs)'),
   detector: z
     .strictObject({
