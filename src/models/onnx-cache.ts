@@ -4,6 +4,7 @@
  * was built for (its source's sha256 and the writer's version) and its own sha256: a model whose
  * source or writer changed, or whose file no longer matches its sha256, is rebuilt.
  */
+import { randomUUID } from 'node:crypto';
 import { mkdir, readFile, rename, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { modelCacheDir, readModelFile, sha256 } from './manifest.js';
@@ -66,12 +67,13 @@ export async function cachedOnnx(
   const bytes = build(files, metadata);
   const record: OnnxCacheRecord = { source, sourceSha256, writer: writer.name, writerVersion, sha256: sha256(bytes) };
   await mkdir(dir, { recursive: true });
-  // written under temporary names then renamed, so a reader never sees half a model
-  const tmp = `${modelPath}.${process.pid}.${Date.now()}.tmp`;
-  await writeFile(tmp, bytes);
-  await rename(tmp, modelPath);
-  await writeFile(`${recordPath}.${process.pid}.tmp`, JSON.stringify(record, null, 2) + '\n');
-  await rename(`${recordPath}.${process.pid}.tmp`, recordPath);
+  // written under names of their own then renamed, so a reader never sees half a model; the two
+  // vision workers of one process build the same graphs at the same time on a first start
+  const unique = randomUUID();
+  await writeFile(`${modelPath}.${unique}.tmp`, bytes);
+  await rename(`${modelPath}.${unique}.tmp`, modelPath);
+  await writeFile(`${recordPath}.${unique}.tmp`, JSON.stringify(record, null, 2) + '\n');
+  await rename(`${recordPath}.${unique}.tmp`, recordPath);
   return { bytes, record, path: modelPath, built: true };
 }
 

@@ -217,7 +217,8 @@ export function tfliteToOnnx(model: TfliteModel, name: string, metadata: Record<
         const w = g.floats(`${constantName(inputs[1])}_oihw`, [outChannels, inPerGroup, kh, kw], filter);
         const conv = [x.name, w];
         if (inputs.length > 2 && inputs[2] >= 0) conv.push(g.floats(constantName(inputs[2]), [outChannels], floatData(model, inputs[2])));
-        const [sh, sw] = depthwise ? spatial(options, 2, 1) : spatial(options, 2, 1);
+        // stride_h, stride_w are fields 2 and 1 of both options tables; dilations differ
+        const [sh, sw] = spatial(options, 2, 1);
         const [dh, dw] = depthwise ? spatial(options, 6, 5) : spatial(options, 5, 4);
         set(
           withActivation(
