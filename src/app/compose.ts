@@ -96,7 +96,8 @@ export async function startServer(config: Config, createSource: CameraSourceFact
       const level = state === 'failed' || state === 'stalled' ? 'warn' : 'info';
       cameraLog[level]({ cameraId, state }, `camera ${cameraId}: ${state}${reason ? ` (${reason})` : ''}`);
     });
-    const health = () => ({ backend: runtime.backend, cameras: cameras.ids().length, uptime: process.uptime(), auth: auth.enabled });
+    // what runs the models is the workers' runtime (ONNX Runtime or TensorFlow.js), not this thread's
+    const health = () => ({ backend: workers.detector.backend || runtime.backend, cameras: cameras.ids().length, uptime: process.uptime(), auth: auth.enabled });
     const system = new SystemService({
       cameras,
       workers: [
