@@ -1,6 +1,6 @@
 /**
  * `facestream bench stream [--cameras 1,4] [--resolution 480|1080] [--seconds 15] [--data dir]
- * [--skip-baseline] [--ingest worker|main] [--json]` (`npm run bench:stream`; `bench:stream:site` runs `--cameras 1,4,8,16`,
+ * [--skip-baseline] [--ingest worker|main] [--runtime auto|onnx|tfjs] [--json]` (`npm run bench:stream`; `bench:stream:site` runs `--cameras 1,4,8,16`,
  * `bench:stream:1080` runs `--cameras 4 --resolution 1080`): the live path end to end on this
  * machine, as a curve over camera counts.
  *
@@ -44,7 +44,8 @@ import { performance as nodePerformance } from 'node:perf_hooks';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { io, type Socket } from 'socket.io-client';
-import { UsageError, parse, printJson, rounded } from '../src/cli/args.js';
+import { UsageError, parse, printJson, rounded, runtimeOption } from '../src/cli/args.js';
+import type { InferenceRuntime } from '../src/models/runtime.js';
 import { configSchema } from '../src/config/schema.js';
 import { cameraListSchema } from '../src/contract/cameras.js';
 import type { CameraStatus, LiveFace } from '../src/common/live-events.js';
@@ -105,6 +106,8 @@ interface StreamOptions {
   json: boolean;
   /** Where cameras' frames are read: the frame pipe worker (as `facestream serve` does) or the main thread (the way before it). */
   ingest: 'worker' | 'main';
+  /** What runs the models in the server's vision workers (the config's `runtime`). */
+  runtime: InferenceRuntime;
 }
 
 type Progress = (line: string) => void;
@@ -140,11 +143,12 @@ export async function benchStream(argv: string[]): Promise<number> {
     cleanups.push(() => cameraSources.close());
     progress(`camera frames read ${options.ingest === 'worker' ? 'by the frame pipe worker' : 'on the main thread (--ingest main)'}`);
     const server = await startServer(
-      configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir: gallery }),
+      configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir: gallery, runtime: options.runtime }),
       cameraSources.create,
       lineLogger((line) => serverLog.push(line)),
     );
     cleanups.push(() => server.stop());
+    progress(`the server's vision workers run on runtime: ${options.runtime}`);
     const bench: Bench = { server, rtsp, ffmpeg, sources, frame, seconds: options.seconds, progress };
 
     const steps: StepResult[] = [];
@@ -184,6 +188,7 @@ function streamOptions(argv: string[]): StreamOptions {
     'skip-baseline': { type: 'boolean' },
     json: { type: 'boolean' },
     ingest: { type: 'string' },
+    runtime: { type: 'string' },
   });
   const seconds = benchSeconds(values.seconds);
   const ingest = values.ingest ?? 'worker';
@@ -205,7 +210,17 @@ function streamOptions(argv: string[]): StreamOptions {
   for (const file of needed) {
     if (!existsSync(file)) throw new UsageError(`${file} not found: bench stream needs the shared clips (--data <dir>, FACESTREAM_DATA or ../shared/data)`);
   }
-  return { seconds, steps, resolution, videoDir, reference, skipBaseline: values['skip-baseline'] ?? false, json: values.json ?? false, ingest };
+  return {
+    seconds,
+    steps,
+    resolution,
+    videoDir,
+    reference,
+    skipBaseline: values['skip-baseline'] ?? false,
+    json: values.json ?? false,
+    ingest,
+    runtime: runtimeOption(values.runtime, configSchema.parse({}).runtime),
+  };
 }
 
 /**

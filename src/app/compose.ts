@@ -96,7 +96,8 @@ export async function startServer(config: Config, createSource: CameraSourceFact
       const level = state === 'failed' || state === 'stalled' ? 'warn' : 'info';
       cameraLog[level]({ cameraId, state }, `camera ${cameraId}: ${state}${reason ? ` (${reason})` : ''}`);
     });
-    const health = () => ({ backend: runtime.backend, cameras: cameras.ids().length, uptime: process.uptime(), auth: auth.enabled });
+    // what runs the models is the workers' runtime (ONNX Runtime or TensorFlow.js), not this thread's
+    const health = () => ({ backend: workers.detector.backend || runtime.backend, cameras: cameras.ids().length, uptime: process.uptime(), auth: auth.enabled });
     const system = new SystemService({
       cameras,
       workers: [
@@ -152,8 +153,8 @@ interface Workers {
 
 /** The detector and embedder workers (each with its own TensorFlow.js), started together. */
 async function startWorkers(config: Config, parts: StartedParts): Promise<Workers> {
-  const detector = new VisionWorker({ role: 'detector', detector: config.detector });
-  const embedder = new VisionWorker({ role: 'embedder', model: config.recognition.model, detector: config.detector });
+  const detector = new VisionWorker({ role: 'detector', detector: config.detector, runtime: config.runtime });
+  const embedder = new VisionWorker({ role: 'embedder', model: config.recognition.model, detector: config.detector, runtime: config.runtime });
   parts.add(() => detector.stop());
   parts.add(() => embedder.stop());
   await Promise.all([detector.start(), embedder.start()]);

@@ -4,6 +4,7 @@
  */
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { EMBEDDER_IDS, isEmbedderId, type EmbedderId } from '../embedding/embedder.js';
+import { INFERENCE_RUNTIMES, type InferenceRuntime } from '../models/runtime.js';
 
 export class UsageError extends Error {
   constructor(message: string) {
@@ -27,6 +28,13 @@ export function modelOption(value: string | undefined): EmbedderId {
   const id = value ?? 'mobilefacenet192';
   if (!isEmbedderId(id)) throw new UsageError(`--model ${id} is not a model: use ${EMBEDDER_IDS.join(' or ')}`);
   return id;
+}
+
+/** `--runtime auto|onnx|tfjs`: what runs the models (the config's `runtime`). */
+export function runtimeOption(value: string | undefined, fallback: InferenceRuntime): InferenceRuntime {
+  const runtime = value ?? fallback;
+  if (!(INFERENCE_RUNTIMES as readonly string[]).includes(runtime)) throw new UsageError(`--runtime ${runtime} is not a runtime: use ${INFERENCE_RUNTIMES.join(', ')}`);
+  return runtime as InferenceRuntime;
 }
 
 /** Rounds every number in a JSON-able value to `digits` decimals (embeddings keep 6). */

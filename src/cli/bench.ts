@@ -1,11 +1,12 @@
 /**
- * `facestream bench accuracy --pairs <csv> [--model id] [--json] [--write-calibration [--data-dir dir]]`:
+ * `facestream bench accuracy --pairs <csv> [--model id] [--runtime auto|onnx|tfjs] [--json] [--write-calibration [--data-dir dir]]`:
  * LFW-protocol verification. It only measures; with --write-calibration it also writes each
  * model's threshold into the data directory's calibration.json (see embedding/calibration.ts),
  * never into the shipped config/calibration.json.
- * `facestream bench vision [--json]`: ms per 640×480 frame for MTCNN and ms per face for each
- * embedder, each against a baseline run in the same process (the TFLite graphs op by op, as
- * converted, without facestream's PReLU fusion).
+ * `facestream bench vision [--threads N] [--json]`: ms per 640×480 frame for MTCNN, for the O-Net
+ * re-find of its faces, and ms per face for each embedder, each against a baseline run in the
+ * same process (the TFLite graphs op by op, as converted, without facestream's PReLU fusion), and
+ * on ONNX Runtime (N intra-op threads, default 1) against TensorFlow.js, alternated in one process.
  */
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -17,10 +18,11 @@ import { writeCalibration } from '../embedding/calibration.js';
 import { EMBEDDER_IDS, cosineSimilarity, type EmbedderId } from '../embedding/embedder.js';
 import { embedFaces } from '../embedding/faces.js';
 import { loadEmbedder } from '../embedding/load-embedder.js';
+import { loadDetector } from '../detection/load-detector.js';
 import { loadMtcnn } from '../detection/mtcnn.js';
 import { cachedPath, manifestEntry } from '../models/manifest.js';
-import { initRuntime } from '../models/runtime.js';
-import { UsageError, isEmbedderIdOrAll, parse, printJson, printTable, rounded } from './args.js';
+import { chooseInferenceRuntime, initRuntime } from '../models/runtime.js';
+import { UsageError, isEmbedderIdOrAll, parse, printJson, printTable, rounded, runtimeOption } from './args.js';
 import { dataDirOption } from './gallery-args.js';
 import { bestThreshold, crossValidatedAccuracy, type ScoredPair } from '../embedding/verification.js';
 
@@ -73,6 +75,7 @@ async function readPairs(csvPath: string): Promise<Pair[]> {
 
 export interface AccuracyResult {
   model: EmbedderId;
+  runtime: 'onnx' | 'tfjs';
   pairs: number;
   accuracy: number;
   threshold: number;
@@ -87,7 +90,9 @@ async function benchAccuracy(argv: string[]): Promise<number> {
     json: { type: 'boolean', default: false },
     'write-calibration': { type: 'boolean', default: false },
     'data-dir': { type: 'string' },
+    runtime: { type: 'string' },
   });
+  const { runtime } = await chooseInferenceRuntime(runtimeOption(values.runtime, 'tfjs'));
   if (!values.pairs) throw new UsageError('bench accuracy needs --pairs <csv> (header image_a,image_b,same)');
   if (values['data-dir'] !== undefined && !values['write-calibration']) throw new UsageError('--data-dir goes with --write-calibration (bench accuracy writes nothing without it)');
   const calibrationDir = values['write-calibration'] ? dataDirOption(values['data-dir']) : null;
@@ -96,7 +101,7 @@ async function benchAccuracy(argv: string[]): Promise<number> {
   const images = [...new Set(pairs.flatMap((p) => [p.a, p.b]))];
   const results: AccuracyResult[] = [];
   for (const model of models) {
-    const analyzer = await FaceAnalyzer.load(model);
+    const analyzer = await FaceAnalyzer.load(model, {}, runtime);
     const embeddings = new Map<string, Float32Array | null>();
     let embedMs = 0;
     let faces = 0;
@@ -122,7 +127,7 @@ async function benchAccuracy(argv: string[]): Promise<number> {
       return { same: p.same, similarity: a && b ? cosineSimilarity(a, b) : -2 };
     });
     const { accuracy, threshold } = crossValidatedAccuracy(scored);
-    results.push({ model, pairs: pairs.length, accuracy, threshold, detectionFailures: failures, msPerFace: embedMs / Math.max(1, faces) });
+    results.push({ model, runtime, pairs: pairs.length, accuracy, threshold, detectionFailures: failures, msPerFace: embedMs / Math.max(1, faces) });
     if (calibrationDir !== null) {
       const file = await writeCalibration(calibrationDir, model, {
         minSimilarity: bestThreshold(scored).threshold,
@@ -137,8 +142,8 @@ async function benchAccuracy(argv: string[]): Promise<number> {
   if (values.json) printJson({ results: rounded(results, 4) });
   else
     printTable(
-      ['model', 'pairs', 'accuracy', 'threshold', 'detection failures', 'ms/face'],
-      results.map((r) => [r.model, r.pairs, `${(r.accuracy * 100).toFixed(2)}%`, r.threshold.toFixed(3), r.detectionFailures, r.msPerFace.toFixed(1)]),
+      ['model', 'runtime', 'pairs', 'accuracy', 'threshold', 'detection failures', 'ms/face'],
+      results.map((r) => [r.model, r.runtime, r.pairs, `${(r.accuracy * 100).toFixed(2)}%`, r.threshold.toFixed(3), r.detectionFailures, r.msPerFace.toFixed(1)]),
     );
   return 0;
 }
@@ -183,10 +188,15 @@ async function benchFrame(): Promise<RgbImage> {
 }
 
 async function benchVision(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { json: { type: 'boolean', default: false }, runs: { type: 'string', default: '15' } });
+  const { values } = parse(argv, { json: { type: 'boolean', default: false }, runs: { type: 'string', default: '15' }, threads: { type: 'string', default: '1' } });
   const runs = Number(values.runs);
   if (!Number.isInteger(runs) || runs < 1 || runs > 1000) throw new UsageError('--runs must be a whole number from 1 to 1000');
+  const threads = Number(values.threads);
+  if (!Number.isInteger(threads) || threads < 1 || threads > 64) throw new UsageError('--threads (ONNX Runtime intra-op threads) must be a whole number from 1 to 64');
   const runtime = await initRuntime();
+  const onnx = await chooseInferenceRuntime('auto');
+  const onnxLoads = onnx.runtime === 'onnx';
+  const session = { intraOpThreads: threads };
   let frame: RgbImage;
   try {
     frame = await benchFrame();
@@ -196,7 +206,9 @@ async function benchVision(argv: string[]): Promise<number> {
   const options = { minFaceSize: 40 };
   const fused = await loadMtcnn(options);
   const plain = await loadMtcnn(options, { fuse: false });
+  const onnxMtcnn = onnxLoads ? await loadDetector(options, 'onnx', session) : null;
   const faces = fused.detect(frame);
+  const boxes = faces.map((f) => f.box);
   const detection = timeAgainst(
     () => fused.detect(frame),
     () => plain.detect(frame),
@@ -206,40 +218,110 @@ async function benchVision(argv: string[]): Promise<number> {
   const mtcnnBaselineMs = detection.baselineMs;
   fused.detect(frame);
   const stats = fused.lastStats;
+  // ONNX Runtime against the same (fused) TensorFlow.js graphs, alternated in the same process
+  const onnxDetection = onnxMtcnn
+    ? timeAgainst(
+        () => onnxMtcnn.detect(frame),
+        () => fused.detect(frame),
+        runs,
+      )
+    : null;
+  onnxMtcnn?.detect(frame);
+  const onnxStats = onnxMtcnn?.lastStats ?? null;
+  const refind = onnxMtcnn
+    ? timeAgainst(
+        () => onnxMtcnn.refineBoxes(frame, boxes),
+        () => fused.refineBoxes(frame, boxes),
+        runs,
+      )
+    : timeAgainst(() => fused.refineBoxes(frame, boxes), null, runs);
   fused.dispose();
   plain.dispose();
+  onnxMtcnn?.dispose();
   const embedders = [];
   for (const id of EMBEDDER_IDS) {
     const fast = await loadEmbedder(id);
     const baseline = id === 'mobilefacenet192' ? await loadEmbedder(id, { fuse: false }) : null;
+    const onOnnx = onnxLoads ? await loadEmbedder(id, {}, { runtime: 'onnx', session }) : null;
     const timing = timeAgainst(() => embedFaces(frame, faces, fast), baseline ? () => embedFaces(frame, faces, baseline) : null, runs);
+    const onnxTiming = onOnnx
+      ? timeAgainst(
+          () => embedFaces(frame, faces, onOnnx),
+          () => embedFaces(frame, faces, fast),
+          runs,
+        )
+      : null;
     const n = Math.max(1, faces.length);
-    embedders.push({ model: id, msPerFace: timing.ms / n, baselineMsPerFace: timing.baselineMs === null ? null : timing.baselineMs / n });
+    embedders.push({
+      model: id,
+      // with ONNX Runtime, TensorFlow.js's time is the one alternated with it, so the ratio is of one run
+      msPerFace: (onnxTiming?.baselineMs ?? timing.ms) / n,
+      fusionSpeedup: timing.baselineMs === null ? null : timing.baselineMs / timing.ms,
+      baselineMsPerFace: timing.baselineMs === null ? null : timing.baselineMs / n,
+      onnxMsPerFace: onnxTiming ? onnxTiming.ms / n : null,
+      onnxSpeedup: onnxTiming ? onnxTiming.baselineMs / onnxTiming.ms : null,
+    });
     fast.dispose();
     baseline?.dispose();
+    onOnnx?.dispose();
   }
   const report = {
     backend: runtime.backend,
     simd: runtime.simd,
+    onnx: { engine: onnxLoads ? onnx.engine : null, reason: onnx.reason, intraOpThreads: threads },
     frame: { width: frame.width, height: frame.height, faces: faces.length, minFaceSize: options.minFaceSize },
-    mtcnn: { msPerFrame: mtcnnMs, baselineMsPerFrame: mtcnnBaselineMs, speedup: mtcnnBaselineMs / mtcnnMs, stages: stats },
-    embedders: embedders.map((e) => ({ ...e, speedup: e.baselineMsPerFace ? e.baselineMsPerFace / e.msPerFace : null })),
+    mtcnn: {
+      msPerFrame: onnxDetection?.baselineMs ?? mtcnnMs,
+      baselineMsPerFrame: mtcnnBaselineMs,
+      speedup: mtcnnBaselineMs / mtcnnMs,
+      stages: stats,
+      onnxMsPerFrame: onnxDetection?.ms ?? null,
+      onnxSpeedup: onnxDetection ? onnxDetection.baselineMs / onnxDetection.ms : null,
+      onnxStages: onnxStats,
+    },
+    refind: { faces: boxes.length, ms: refind.baselineMs ?? refind.ms, onnxMs: refind.baselineMs === null ? null : refind.ms },
+    embedders,
   };
   if (values.json) printJson(rounded(report));
   else {
     process.stdout.write(
-      `backend ${report.backend}${report.simd ? ' (SIMD)' : ''}; frame ${frame.width}x${frame.height}, ${faces.length} faces, min face 40 px, median of ${runs} runs\n`,
+      `TensorFlow.js backend ${report.backend}${report.simd ? ' (SIMD)' : ''}; ONNX Runtime: ${onnxLoads ? `${onnx.engine}, ${threads} intra-op thread(s)` : `not run (${onnx.reason})`}; frame ${frame.width}x${frame.height}, ${faces.length} faces, min face 40 px, median of ${runs} runs\n`,
     );
+    const ratio = (x: number | null) => (x === null ? '-' : `${x.toFixed(2)}x`);
     printTable(
-      ['stage', 'ms', 'baseline ms (op by op)', 'speed-up'],
+      // each ratio is of its own alternated pair: fused against op-by-op, ONNX Runtime against fused TensorFlow.js
+      ['stage', 'tfjs ms', 'tfjs op-by-op ms', 'tfjs fusion speed-up', 'onnx ms', 'onnx speed-up over tfjs'],
       [
-        ['MTCNN per frame', mtcnnMs.toFixed(1), mtcnnBaselineMs.toFixed(1), `${report.mtcnn.speedup.toFixed(2)}x`],
-        ...report.embedders.map((e) => [`${e.model} per face`, e.msPerFace.toFixed(1), e.baselineMsPerFace?.toFixed(1) ?? '-', e.speedup ? `${e.speedup.toFixed(2)}x` : '-']),
+        [
+          'MTCNN per frame',
+          report.mtcnn.msPerFrame.toFixed(1),
+          mtcnnBaselineMs.toFixed(1),
+          ratio(report.mtcnn.speedup),
+          report.mtcnn.onnxMsPerFrame?.toFixed(1) ?? '-',
+          ratio(report.mtcnn.onnxSpeedup),
+        ],
+        [
+          `O-Net re-find of ${boxes.length} faces`,
+          report.refind.ms.toFixed(2),
+          '-',
+          '-',
+          report.refind.onnxMs?.toFixed(2) ?? '-',
+          ratio(report.refind.onnxMs === null ? null : report.refind.ms / report.refind.onnxMs),
+        ],
+        ...report.embedders.map((e) => [
+          `${e.model} per face`,
+          e.msPerFace.toFixed(1),
+          e.baselineMsPerFace?.toFixed(1) ?? '-',
+          ratio(e.fusionSpeedup),
+          e.onnxMsPerFace?.toFixed(1) ?? '-',
+          ratio(e.onnxSpeedup),
+        ]),
       ],
     );
-    process.stdout.write(
-      `MTCNN stages: P-Net ${stats.pnetMs.toFixed(1)} ms, R-Net ${stats.rnetMs.toFixed(1)} ms (${stats.proposals} candidates), O-Net ${stats.onetMs.toFixed(1)} ms (${stats.refined} candidates)\n`,
-    );
+    const stages = (s: typeof stats) =>
+      `P-Net ${s.pnetMs.toFixed(1)} ms, R-Net ${s.rnetMs.toFixed(1)} ms (${s.proposals} candidates), O-Net ${s.onetMs.toFixed(1)} ms (${s.refined} candidates)`;
+    process.stdout.write(`MTCNN stages, tfjs: ${stages(stats)}\n`);
+    if (onnxStats) process.stdout.write(`MTCNN stages, onnx: ${stages(onnxStats)}\n`);
   }
   return 0;
 }

@@ -1,17 +1,22 @@
 /**
- * `facestream info [--data-dir dir] [--json]`: versions, backend, SIMD, each model's verified status,
- * and which calibration file the data directory reads (its own, or the shipped default).
+ * `facestream info [--data-dir dir] [--runtime auto|onnx|tfjs] [--json]`: versions, the inference
+ * runtime `--runtime` (default: the config's default) resolves to here and why, the TensorFlow.js
+ * backend and SIMD, each model's verified status, and which calibration file the data directory
+ * reads (its own, or the shipped default).
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { calibrationSource, readCalibration } from '../embedding/calibration.js';
 import { fileStatus, readManifest, REPO_ROOT } from '../models/manifest.js';
-import { initRuntime } from '../models/runtime.js';
-import { parse, printJson, printTable } from './args.js';
+import { configSchema } from '../config/schema.js';
+import { chooseInferenceRuntime, initRuntime } from '../models/runtime.js';
+import { parse, printJson, printTable, runtimeOption } from './args.js';
 import { dataDirOption } from './gallery-args.js';
 
 export async function infoCommand(argv: string[]): Promise<number> {
-  const { values } = parse(argv, { json: { type: 'boolean', default: false }, 'data-dir': { type: 'string' } });
+  const { values } = parse(argv, { json: { type: 'boolean', default: false }, 'data-dir': { type: 'string' }, runtime: { type: 'string' } });
+  const requested = runtimeOption(values.runtime, configSchema.parse({}).runtime);
+  const choice = await chooseInferenceRuntime(requested);
   const runtime = await initRuntime();
   const pkg = JSON.parse(readFileSync(path.join(REPO_ROOT, 'package.json'), 'utf8')) as { version: string };
   const dataDir = dataDirOption(values['data-dir']);
@@ -28,6 +33,7 @@ export async function infoCommand(argv: string[]): Promise<number> {
     facestream: pkg.version,
     node: process.version,
     tfjs: runtime.tfjsVersion,
+    runtime: { requested, chosen: choice.runtime, engine: choice.engine, reason: choice.reason },
     backend: runtime.backend,
     simd: runtime.simd,
     notes: runtime.notes,
@@ -37,7 +43,8 @@ export async function infoCommand(argv: string[]): Promise<number> {
   if (values.json) printJson(info);
   else {
     process.stdout.write(`facestream ${info.facestream} on Node ${info.node}, TensorFlow.js ${info.tfjs}\n`);
-    process.stdout.write(`backend: ${info.backend}${info.simd ? ' (SIMD)' : ''}\n`);
+    process.stdout.write(`runtime: ${choice.runtime} on ${choice.engine} (${choice.reason})\n`);
+    process.stdout.write(`TensorFlow.js backend: ${info.backend}${info.simd ? ' (SIMD)' : ''}\n`);
     for (const note of info.notes) process.stdout.write(`note: ${note}\n`);
     process.stdout.write(`calibration: ${info.calibration.path} (${info.calibration.origin === 'shipped' ? 'the shipped default' : "the data directory's own"})\n`);
     printTable(

@@ -1,6 +1,6 @@
 /**
  * `facestream serve [--config file] [--data-dir dir] [--host 127.0.0.1] [--port 8080]
- * [--camera name=url ...]`: REST, Socket.IO and the browser client on one port. SIGINT or
+ * [--camera name=url ...] [--runtime auto|onnx|tfjs]`: REST, Socket.IO and the browser client on one port. SIGINT or
  * SIGTERM stops cameras, workers and ffmpeg children in reverse order within 5 s.
  */
 import { startServer, type RunningServer } from '../app/compose.js';
@@ -9,7 +9,7 @@ import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { CameraSources } from '../cameras/camera-source.js';
 import { redactText } from '../ingest/ffmpeg-args.js';
-import { UsageError, parse } from './args.js';
+import { UsageError, parse, runtimeOption } from './args.js';
 
 const SHUTDOWN_LIMIT_MS = 5000;
 
@@ -26,6 +26,7 @@ const OPTIONS = {
   host: { type: 'string' },
   port: { type: 'string' },
   camera: { type: 'string', multiple: true },
+  runtime: { type: 'string' },
 } as const;
 
 export async function serveCommand(argv: string[]): Promise<number> {
@@ -72,7 +73,11 @@ function serveConfig(values: ReturnType<typeof parse<typeof OPTIONS>>['values'])
   try {
     return loadConfig({
       file: values.config,
-      overrides: { ...(Object.keys(server).length ? { server } : {}), ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}) },
+      overrides: {
+        ...(Object.keys(server).length ? { server } : {}),
+        ...(values['data-dir'] ? { dataDir: values['data-dir'] } : {}),
+        ...(values.runtime ? { runtime: runtimeOption(values.runtime, 'tfjs') } : {}),
+      },
       cameras: flagged,
     });
   } catch (error) {

@@ -66,6 +66,7 @@ export function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
     FACESTREAM_DATA_DIR: ['dataDir'],
     FACESTREAM_MODEL: ['recognition', 'model'],
     FACESTREAM_MATCHER: ['recognition', 'matcher'],
+    FACESTREAM_RUNTIME: ['runtime'],
     FACESTREAM_MQTT_URL: ['mqtt', 'url'],
     FACESTREAM_MQTT_USERNAME: ['mqtt', 'username'],
     FACESTREAM_MQTT_PASSWORD: ['mqtt', 'password'],

@@ -6,6 +6,7 @@ import { z } from 'zod';
 import { cameraSettingsSchema } from '../contract/cameras.js';
 import { notificationRulesSchema } from '../contract/notifications.js';
 import { EMBEDDER_IDS } from '../embedding/embedder.js';
+import { INFERENCE_RUNTIMES } from '../models/runtime.js';
 import { ALLOWED_SOURCES, cameraUrlProblem } from '../ingest/ffmpeg-args.js';
 
 const port = z.number().int().min(0).max(65535);
@@ -104,6 +105,10 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   dataDir: z.string().default('./data').describe('Gallery, events and snapshots'),
+  runtime: z
+    .enum(INFERENCE_RUNTIMES)
+    .default('auto')
+    .describe('What runs the models in the vision workers: onnx (ONNX Runtime), tfjs (TensorFlow.js wasm, else cpu), or auto (ONNX Runtime when it loads, else tfjs)'),
   detector: z
     .strictObject({
       minFaceSize: z.number().int().min(12).max(1000).default(20),

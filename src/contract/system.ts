@@ -4,7 +4,7 @@ import { cameraStatusSchema } from './cameras.js';
 
 export const healthSchema = z.object({
   status: z.literal('ok'),
-  backend: z.string().describe('The TensorFlow.js backend the models run on (wasm, tensorflow, cpu)'),
+  backend: z.string().describe('What runs the models in the vision workers, e.g. "onnxruntime-node 1.30.0 (CPU)" or "TensorFlow.js 4.22.0 wasm (SIMD)"'),
   cameras: z.number().int().describe('Cameras configured'),
   uptime: z.number().describe('Seconds since the process started'),
   auth: z.boolean().describe('Whether this server asks for a login'),

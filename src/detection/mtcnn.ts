@@ -108,6 +108,101 @@ export interface MtcnnStats {
   refined: number;
 }
 
+/** P-Net's two maps over one strip of a pyramid level, [mapW, mapH, 2] and [mapW, mapH, 4] in x-major order. */
+export interface PnetMaps {
+  probs: Float32Array;
+  offsets: Float32Array;
+  mapW: number;
+  mapH: number;
+}
+
+/** The nets bound to one image (normalised, transposed), as a runtime holds it. */
+export interface ImageNets {
+  /** P-Net on the image scaled to ws × hs (bilinear, half-pixel centres), `each` called per strip in order. */
+  pnet(ws: number, hs: number, strips: PnetStrip[], each: (strip: PnetStrip, maps: PnetMaps) => void): void;
+  /** R-Net (24×24) or O-Net (48×48) on bilinear, padded crops of the image, as one batch; the outputs in model order. */
+  onCrops(net: 'rnet' | 'onet', boxes: Candidate[]): Float32Array[];
+}
+
+/**
+ * What a runtime (TensorFlow.js, ONNX Runtime) provides MTCNN: the three nets. Everything else
+ * of the detector (pyramid, NMS, regression, landmarks) is the runtime-free code of Mtcnn.
+ */
+export interface MtcnnNets {
+  /** Runs `use` on the image ([width, height, 3], normalised, x along the first axis). */
+  withImage<T>(data: Float32Array, width: number, height: number, use: (nets: ImageNets) => T): T;
+  /** O-Net on crops already cut, [count, 48, 48, 3] normalised and transposed. */
+  onet(crops: Float32Array, count: number): Float32Array[];
+  dispose(): void;
+}
+
+/** The TensorFlow.js nets: the TFLite graphs rebuilt as TensorFlow.js ops (models/tflite-graph.ts). */
+export class TfjsMtcnnNets implements MtcnnNets {
+  constructor(
+    private readonly pnet: TfliteGraph,
+    private readonly rnet: TfliteGraph,
+    private readonly onetGraph: TfliteGraph,
+  ) {}
+
+  withImage<T>(data: Float32Array, width: number, height: number, use: (nets: ImageNets) => T): T {
+    const transposed = tf.tensor4d(data, [1, width, height, 3]);
+    try {
+      return use({
+        pnet: (ws, hs, strips, each) => {
+          const level = tf.image.resizeBilinear(transposed, [ws, hs], false, true);
+          try {
+            for (const strip of strips) {
+              const [prob, reg] = tf.tidy(() => this.pnet.predict(strips.length === 1 ? level : tf.slice(level, [0, strip.x0, 0, 0], [1, strip.width, hs, 3])));
+              const [, mapW, mapH] = prob.shape as [number, number, number, number];
+              const probs = prob.dataSync() as Float32Array;
+              const offsets = reg.dataSync() as Float32Array;
+              tf.dispose([prob, reg]);
+              each(strip, { probs, offsets, mapW, mapH });
+            }
+          } finally {
+            level.dispose();
+          }
+        },
+        onCrops: (net, boxes) => this.runOnCrops(net === 'rnet' ? this.rnet : this.onetGraph, transposed, width, height, boxes, net === 'rnet' ? 24 : 48),
+      });
+    } finally {
+      transposed.dispose();
+    }
+  }
+
+  onet(crops: Float32Array, count: number): Float32Array[] {
+    const outputs = tf.tidy(() => this.onetGraph.predict(tf.tensor4d(crops, [count, 48, 48, 3])));
+    const data = outputs.map((t) => t.dataSync() as Float32Array);
+    tf.dispose(outputs);
+    return data;
+  }
+
+  /** Crops every box (bilinear, padded) from the transposed image and runs `net` on the batch. */
+  private runOnCrops(net: TfliteGraph, transposed: tf.Tensor4D, width: number, height: number, boxes: Candidate[], size: number): Float32Array[] {
+    const coords = new Float32Array(boxes.length * 4);
+    boxes.forEach((b, n) => {
+      // transposed image: first axis is x. Box corners are 1-based inclusive pixel indices.
+      coords[n * 4] = (b.x1 - 1) / Math.max(1, width - 1);
+      coords[n * 4 + 1] = (b.y1 - 1) / Math.max(1, height - 1);
+      coords[n * 4 + 2] = (b.x2 - 1) / Math.max(1, width - 1);
+      coords[n * 4 + 3] = (b.y2 - 1) / Math.max(1, height - 1);
+    });
+    const outputs = tf.tidy(() => {
+      const crops = tf.image.cropAndResize(transposed, tf.tensor2d(coords, [boxes.length, 4]), tf.zeros<tf.Rank.R1>([boxes.length], 'int32'), [size, size], 'bilinear', PAD_VALUE);
+      return net.predict(crops);
+    });
+    const data = outputs.map((t) => t.dataSync() as Float32Array);
+    tf.dispose(outputs);
+    return data;
+  }
+
+  dispose(): void {
+    this.pnet.dispose();
+    this.rnet.dispose();
+    this.onetGraph.dispose();
+  }
+}
+
 export class Mtcnn {
   readonly options: MtcnnOptions;
   lastStats: MtcnnStats = { pnetMs: 0, rnetMs: 0, onetMs: 0, proposals: 0, refined: 0 };
@@ -115,9 +210,7 @@ export class Mtcnn {
   pnetStripPixels = PNET_STRIP_PIXELS;
 
   constructor(
-    private readonly pnet: TfliteGraph,
-    private readonly rnet: TfliteGraph,
-    private readonly onet: TfliteGraph,
+    private readonly nets: MtcnnNets,
     options: Partial<MtcnnOptions> = {},
   ) {
     this.options = { ...DEFAULT_MTCNN_OPTIONS, ...options };
@@ -127,16 +220,16 @@ export class Mtcnn {
   detect(image: RgbImage, overrides: Partial<MtcnnOptions> = {}): Detection[] {
     const options = { ...this.options, ...overrides };
     if (Math.min(image.width, image.height) < 12) return [];
-    return this.withInput(image, options, ({ transposed, width, height, shrink }) => {
+    return this.withInput(image, options, (nets, { width, height, shrink }) => {
       const minFaceSize = Math.max(12, options.minFaceSize * shrink);
       let t = performance.now();
-      const proposals = this.propose(transposed, width, height, minFaceSize, options);
+      const proposals = this.propose(nets, width, height, minFaceSize, options);
       const pnetMs = performance.now() - t;
       t = performance.now();
-      const refined = this.refine(transposed, width, height, proposals, options.thresholds[1]);
+      const refined = this.refine(nets, proposals, options.thresholds[1]);
       const rnetMs = performance.now() - t;
       t = performance.now();
-      const faces = this.output((boxes) => this.runOnCrops(this.onet, transposed, width, height, boxes, 48), refined, options.thresholds[2]);
+      const faces = this.output((boxes) => nets.onCrops('onet', boxes), refined, options.thresholds[2]);
       const onetMs = performance.now() - t;
       this.lastStats = { pnetMs, rnetMs, onetMs, proposals: proposals.length, refined: refined.length };
       return faces;
@@ -164,12 +257,7 @@ export class Mtcnn {
     });
     // The crops are sampled straight from the 8-bit image: no full-frame tensor is made, which
     // was most of the cost of this pass.
-    const runOnet = (crops: Candidate[]) => {
-      const outputs = tf.tidy(() => this.onet.predict(tf.tensor4d(cropsTransposed(image, crops, 48), [crops.length, 48, 48, 3])));
-      const data = outputs.map((t) => t.dataSync() as Float32Array);
-      tf.dispose(outputs);
-      return data;
-    };
+    const runOnet = (crops: Candidate[]) => this.nets.onet(cropsTransposed(image, crops, 48), crops.length);
     return this.output(runOnet, candidates, Math.min(REFINE_THRESHOLD, options.thresholds[2])).map((face) => toSourcePixels(face, 1, image.width, image.height));
   }
 
@@ -181,60 +269,44 @@ export class Mtcnn {
    * tf.image.resizeBilinear, and a 2.8 MB tensor instead of 25 MB in the WebAssembly heap (which
    * never shrinks).
    */
-  private withInput(image: RgbImage, options: MtcnnOptions, use: (input: { transposed: tf.Tensor4D; width: number; height: number; shrink: number }) => Detection[]): Detection[] {
+  private withInput(image: RgbImage, options: MtcnnOptions, use: (nets: ImageNets, input: { width: number; height: number; shrink: number }) => Detection[]): Detection[] {
     const shrink = Math.min(1, options.maxInputSize / Math.max(image.width, image.height), options.detectWidth / image.width);
     const width = Math.max(1, Math.round(image.width * shrink));
     const height = Math.max(1, Math.round(image.height * shrink));
     // normalised and transposed in one JS pass: 1.3 ms for 640×480, against 10.5 ms for int32
     // tensor + cast + sub + mul + transpose on wasm (most of it converting the bytes)
     const input = shrink < 1 ? scaledNormalisedTransposed(image, width, height) : normalisedTransposed(image);
-    const transposed = tf.tensor4d(input, [1, width, height, 3]);
-    try {
-      return use({ transposed, width, height, shrink }).map((face) => toSourcePixels(face, 1 / shrink, image.width, image.height));
-    } finally {
-      transposed.dispose();
-    }
+    return this.nets.withImage(input, width, height, (nets) => use(nets, { width, height, shrink }).map((face) => toSourcePixels(face, 1 / shrink, image.width, image.height)));
   }
 
   /** P-Net over the pyramid: NMS per scale, NMS across scales, regression, squaring. */
-  private propose(transposed: tf.Tensor4D, width: number, height: number, minFaceSize: number, options: MtcnnOptions): Candidate[] {
+  private propose(nets: ImageNets, width: number, height: number, minFaceSize: number, options: MtcnnOptions): Candidate[] {
     let all: Candidate[] = [];
     for (const scale of pyramidScales(width, height, minFaceSize, options.scaleFactor)) {
       const ws = Math.ceil(width * scale);
       const hs = Math.ceil(height * scale);
-      const level = tf.image.resizeBilinear(transposed, [ws, hs], false, true);
       const candidates: Candidate[] = [];
-      try {
-        const strips = pnetStrips(ws, hs, this.pnetStripPixels);
-        for (const { x0, width: stripWidth, cells } of strips) {
-          const [prob, reg] = tf.tidy(() => this.pnet.predict(strips.length === 1 ? level : tf.slice(level, [0, x0, 0, 0], [1, stripWidth, hs, 3])));
-          const [, mapW, mapH] = prob.shape as [number, number, number, number];
-          const probs = prob.dataSync();
-          const offsets = reg.dataSync();
-          tf.dispose([prob, reg]);
-          // in map order (x, then y), as from the whole level: NMS keeps the first of equal scores
-          for (let i = 0; i < Math.min(mapW, cells); i++) {
-            for (let j = 0; j < mapH; j++) {
-              const cell = i * mapH + j;
-              const score = probs[cell * 2 + 1];
-              if (score < options.thresholds[0]) continue;
-              const r = cell * 4;
-              candidates.push(cellToBox(x0 / 2 + i, j, scale, score, [offsets[r], offsets[r + 1], offsets[r + 2], offsets[r + 3]]));
-            }
+      nets.pnet(ws, hs, pnetStrips(ws, hs, this.pnetStripPixels), ({ x0, cells }, { probs, offsets, mapW, mapH }) => {
+        // in map order (x, then y), as from the whole level: NMS keeps the first of equal scores
+        for (let i = 0; i < Math.min(mapW, cells); i++) {
+          for (let j = 0; j < mapH; j++) {
+            const cell = i * mapH + j;
+            const score = probs[cell * 2 + 1];
+            if (score < options.thresholds[0]) continue;
+            const r = cell * 4;
+            candidates.push(cellToBox(x0 / 2 + i, j, scale, score, [offsets[r], offsets[r + 1], offsets[r + 2], offsets[r + 3]]));
           }
         }
-      } finally {
-        level.dispose();
-      }
+      });
       all = all.concat(nms(candidates, 0.5, 'union'));
     }
     return nms(all, 0.7, 'union').map((c) => truncate(square(regress(c, false))));
   }
 
   /** R-Net on 24×24 crops: score, NMS, regression, squaring. */
-  private refine(transposed: tf.Tensor4D, width: number, height: number, boxes: Candidate[], threshold: number): Candidate[] {
+  private refine(nets: ImageNets, boxes: Candidate[], threshold: number): Candidate[] {
     if (boxes.length === 0) return [];
-    const [prob, reg] = this.runOnCrops(this.rnet, transposed, width, height, boxes, 24);
+    const [prob, reg] = nets.onCrops('rnet', boxes);
     const kept: Candidate[] = [];
     boxes.forEach((box, n) => {
       const score = prob[n * 2 + 1];
@@ -283,29 +355,8 @@ export class Mtcnn {
       }));
   }
 
-  /** Crops every box (bilinear, padded) from the transposed image and runs `net` on the batch. */
-  private runOnCrops(net: TfliteGraph, transposed: tf.Tensor4D, width: number, height: number, boxes: Candidate[], size: number): Float32Array[] {
-    const coords = new Float32Array(boxes.length * 4);
-    boxes.forEach((b, n) => {
-      // transposed image: first axis is x. Box corners are 1-based inclusive pixel indices.
-      coords[n * 4] = (b.x1 - 1) / Math.max(1, width - 1);
-      coords[n * 4 + 1] = (b.y1 - 1) / Math.max(1, height - 1);
-      coords[n * 4 + 2] = (b.x2 - 1) / Math.max(1, width - 1);
-      coords[n * 4 + 3] = (b.y2 - 1) / Math.max(1, height - 1);
-    });
-    const outputs = tf.tidy(() => {
-      const crops = tf.image.cropAndResize(transposed, tf.tensor2d(coords, [boxes.length, 4]), tf.zeros<tf.Rank.R1>([boxes.length], 'int32'), [size, size], 'bilinear', PAD_VALUE);
-      return net.predict(crops);
-    });
-    const data = outputs.map((t) => t.dataSync() as Float32Array);
-    tf.dispose(outputs);
-    return data;
-  }
-
   dispose(): void {
-    this.pnet.dispose();
-    this.rnet.dispose();
-    this.onet.dispose();
+    this.nets.dispose();
   }
 }
 
@@ -316,7 +367,7 @@ export class Mtcnn {
 export async function loadMtcnn(options: Partial<MtcnnOptions> = {}, load: LoadOptions = {}): Promise<Mtcnn> {
   await initRuntime();
   const [pnet, rnet, onet] = await Promise.all([loadTflite('mtcnn', 'pnet.tflite', load), loadTflite('mtcnn', 'rnet.tflite', load), loadTflite('mtcnn', 'onet.tflite', load)]);
-  return new Mtcnn(pnet, rnet, onet, options);
+  return new Mtcnn(new TfjsMtcnnNets(pnet, rnet, onet), options);
 }
 
 /** The whole image as the nets take it: (v − 127.5) / 128, x along the first axis ([width, height, 3]). */

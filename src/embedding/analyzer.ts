@@ -4,7 +4,8 @@
  */
 import { decodeImage } from '../common/image.js';
 import type { Detection, EmbeddedFace, RgbImage } from '../common/types.js';
-import { loadMtcnn, type Mtcnn, type MtcnnOptions } from '../detection/mtcnn.js';
+import { loadDetector } from '../detection/load-detector.js';
+import type { Mtcnn, MtcnnOptions } from '../detection/mtcnn.js';
 import type { EmbedderId, FaceEmbedder } from './embedder.js';
 import { embedFaces } from './faces.js';
 import { loadEmbedder } from './load-embedder.js';
@@ -24,8 +25,8 @@ export class FaceAnalyzer {
     readonly embedder: FaceEmbedder,
   ) {}
 
-  static async load(model: EmbedderId = 'mobilefacenet192', detector: Partial<MtcnnOptions> = {}): Promise<FaceAnalyzer> {
-    const [mtcnn, embedder] = await Promise.all([loadMtcnn(detector), loadEmbedder(model)]);
+  static async load(model: EmbedderId = 'mobilefacenet192', detector: Partial<MtcnnOptions> = {}, runtime: 'onnx' | 'tfjs' = 'tfjs'): Promise<FaceAnalyzer> {
+    const [mtcnn, embedder] = await Promise.all([loadDetector(detector, runtime), loadEmbedder(model, {}, { runtime })]);
     return new FaceAnalyzer(mtcnn, embedder);
   }
 

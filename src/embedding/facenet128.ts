@@ -28,11 +28,11 @@ import type { Keypoints } from '../common/types.js';
 import { centroidFraming, type Affine } from './align.js';
 import { l2normalize, type FaceEmbedder } from './embedder.js';
 
-const INPUT_SIZE = 150;
+export const INPUT_SIZE = 150;
 const DIM = 128;
 /** face-api's per-channel RGB means for this net; the centred input is then divided by 255. */
-const MEAN_RGB = [122.782, 117.001, 104.298] as const;
-const INPUT_SCALE = 1 / 255;
+export const MEAN_RGB = [122.782, 117.001, 104.298] as const;
+export const INPUT_SCALE = 1 / 255;
 
 /** One conv layer with its scale layer folded in: filters [k, k, in, out], bias [out]. */
 interface FoldedConv {
@@ -55,7 +55,7 @@ interface Params {
 }
 
 /** Residual blocks in order, with whether each one halves the resolution, and its width. */
-const BLOCKS: readonly (readonly [name: string, down: boolean, channels: number])[] = [
+export const BLOCKS: readonly (readonly [name: string, down: boolean, channels: number])[] = [
   ['conv32_1', false, 32],
   ['conv32_2', false, 32],
   ['conv32_3', false, 32],

@@ -4,12 +4,22 @@
  */
 import { loadTflite, type LoadOptions } from '../models/loaders.js';
 import { readModelFile } from '../models/manifest.js';
+import type { OnnxSessionOptions } from '../models/onnx-runtime.js';
 import { initRuntime } from '../models/runtime.js';
 import type { EmbedderId, FaceEmbedder } from './embedder.js';
 import { FaceNet128 } from './facenet128.js';
 import { MobileFaceNet } from './mobilefacenet.js';
+import { loadOnnxFaceNet128 } from './onnx-facenet128.js';
+import { loadOnnxMobileFaceNet } from './onnx-mobilefacenet.js';
 
-export async function loadEmbedder(id: EmbedderId, load: LoadOptions = {}): Promise<FaceEmbedder> {
+/** Which runtime runs the embedder (`onnx`: the ONNX graphs built from the same weights), and its ONNX session options. */
+export interface EmbedderRuntime {
+  runtime: 'onnx' | 'tfjs';
+  session?: OnnxSessionOptions;
+}
+
+export async function loadEmbedder(id: EmbedderId, load: LoadOptions = {}, { runtime, session }: EmbedderRuntime = { runtime: 'tfjs' }): Promise<FaceEmbedder> {
+  if (runtime === 'onnx') return id === 'mobilefacenet192' ? loadOnnxMobileFaceNet(session) : loadOnnxFaceNet128(session);
   await initRuntime();
   switch (id) {
     case 'mobilefacenet192':

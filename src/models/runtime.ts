@@ -87,3 +87,46 @@ function loadNodeBackend(notes: string[]): boolean {
   }
   return false;
 }
+
+/** Which inference runtime runs the models: `auto` picks ONNX Runtime when it loads, else TensorFlow.js. */
+export const INFERENCE_RUNTIMES = ['auto', 'onnx', 'tfjs'] as const;
+export type InferenceRuntime = (typeof INFERENCE_RUNTIMES)[number];
+
+export interface InferenceChoice {
+  runtime: 'onnx' | 'tfjs';
+  /** e.g. "onnxruntime-node 1.30.0" or "TensorFlow.js 4.22.0 wasm (SIMD)". */
+  engine: string;
+  /** Why this one, for `facestream info` and the start-up log. */
+  reason: string;
+  /** The TensorFlow.js backend when it runs the models. */
+  tfjs?: RuntimeInfo;
+}
+
+/**
+ * Resolves `requested` to the runtime this thread runs: `onnx` fails with the reason when ONNX
+ * Runtime does not load here; `auto` falls back to TensorFlow.js (wasm SIMD, then cpu with its
+ * warning) and says why. The ONNX module is imported only when asked for, so TensorFlow.js alone
+ * still starts where onnxruntime-node's native library cannot load.
+ */
+export async function chooseInferenceRuntime(requested: InferenceRuntime): Promise<InferenceChoice> {
+  let onnxFailure = '';
+  if (requested !== 'tfjs') {
+    try {
+      const { loadOnnxRuntime } = await import('./onnx-runtime.js');
+      const { version } = loadOnnxRuntime();
+      return {
+        runtime: 'onnx',
+        engine: `onnxruntime-node ${version} (CPU)`,
+        reason: requested === 'onnx' ? 'runtime: onnx was asked for' : 'runtime: auto, and ONNX Runtime loads here',
+      };
+    } catch (error) {
+      onnxFailure = (error as Error).message.split('\n')[0];
+      if (requested === 'onnx')
+        throw new Error(`runtime: onnx was asked for, but ONNX Runtime (onnxruntime-node) does not load here: ${onnxFailure}. Use runtime: tfjs or auto`, { cause: error });
+    }
+  }
+  const tfjs = await initRuntime();
+  const engine = `TensorFlow.js ${tfjs.tfjsVersion} ${tfjs.backend}${tfjs.simd ? ' (SIMD)' : ''}`;
+  const reason = requested === 'tfjs' ? 'runtime: tfjs was asked for' : `runtime: auto, and ONNX Runtime did not load (${onnxFailure})`;
+  return { runtime: 'tfjs', engine, reason, tfjs };
+}

@@ -7,11 +7,18 @@
 import type { Box, Detection, FaceQuality, RgbImage } from '../common/types.js';
 import type { MtcnnOptions } from '../detection/mtcnn.js';
 import type { EmbedderId } from '../embedding/embedder.js';
+import type { InferenceRuntime } from '../models/runtime.js';
+
+/** What every worker is started with: the runtime to run the models on (default tfjs) and its intra-op threads (ONNX Runtime). */
+interface WorkerRuntime {
+  runtime?: InferenceRuntime;
+  intraOpThreads?: number;
+}
 
 export type WorkerInit =
-  | { role: 'detector'; detector: Partial<MtcnnOptions> }
+  | ({ role: 'detector'; detector: Partial<MtcnnOptions> } & WorkerRuntime)
   /** The embedder also detects, so detection can use it while no face waits to be embedded. */
-  | { role: 'embedder'; model: EmbedderId; detector: Partial<MtcnnOptions> };
+  | ({ role: 'embedder'; model: EmbedderId; detector: Partial<MtcnnOptions> } & WorkerRuntime);
 
 /**
  * What a detection of an image asks for, beyond the worker's options. Boxes (`near` and the
@@ -30,8 +37,18 @@ export type WorkerRequest =
   /** A full detection, or with `near` only O-Net around those boxes. */
   ({ kind: 'detect'; id: number; image: RgbImage } & DetectRequest) | { kind: 'embed'; id: number; image: RgbImage; faces: Detection[] };
 
+/**
+ * Asks the worker to release its models and end once the request it is running has answered.
+ * Terminating a worker inside a native ONNX Runtime run ends the whole process
+ * ("terminate called after throwing an instance of 'Napi::Error'"), so a stop waits for the run.
+ */
+export interface WorkerStop {
+  kind: 'stop';
+}
+
 export type WorkerResponse =
-  | { kind: 'ready'; backend: string }
+  /** `backend`: the engine that runs the models ("onnxruntime-node 1.30.0 (CPU)", "TensorFlow.js 4.22.0 wasm (SIMD)"), and why it was chosen. */
+  | { kind: 'ready'; backend: string; reason: string }
   | { kind: 'detected'; id: number; detections: Detection[]; ms: number }
   | { kind: 'embedded'; id: number; vectors: Float32Array[]; qualities: FaceQuality[]; ms: number }
   | { kind: 'failed'; id: number; error: string };

@@ -1,15 +1,16 @@
 /**
- * A vision worker thread with its own TensorFlow.js instance: the detector (MTCNN), or the
+ * A vision worker thread with its own inference runtime (ONNX Runtime sessions or a TensorFlow.js
+ * instance, as WorkerInit.runtime resolves here): the detector (MTCNN), or the
  * embedder (alignment + one embedding model, and MTCNN too, so it can take detections while
  * no face waits to be embedded). Detection of frame N+1 overlaps embedding of frame N, and
  * both cores work.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { loadMtcnn } from '../detection/mtcnn.js';
+import { loadDetector } from '../detection/load-detector.js';
 import { embedFaces } from '../embedding/faces.js';
 import { loadEmbedder } from '../embedding/load-embedder.js';
-import { initRuntime } from '../models/runtime.js';
-import type { WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js';
+import { chooseInferenceRuntime } from '../models/runtime.js';
+import type { WorkerInit, WorkerRequest, WorkerResponse, WorkerStop } from './protocol.js';
 
 if (!parentPort) throw new Error('vision-worker.js runs in a worker thread (VisionWorker starts it)');
 const port = parentPort;
@@ -20,10 +21,18 @@ function send(message: WorkerResponse, transfer: ArrayBuffer[] = []): void {
 }
 
 async function main(): Promise<void> {
-  const runtime = await initRuntime();
-  const detector = await loadMtcnn(init.detector);
-  const embedder = init.role === 'embedder' ? await loadEmbedder(init.model) : null;
-  port.on('message', (request: WorkerRequest) => {
+  const choice = await chooseInferenceRuntime(init.runtime ?? 'tfjs');
+  const session = init.intraOpThreads ? { intraOpThreads: init.intraOpThreads } : {};
+  const detector = await loadDetector(init.detector, choice.runtime, session);
+  const embedder = init.role === 'embedder' ? await loadEmbedder(init.model, {}, { runtime: choice.runtime, session }) : null;
+  port.on('message', (request: WorkerRequest | WorkerStop) => {
+    if (request.kind === 'stop') {
+      // nothing runs after this: the models go, then the port, and the thread ends by itself
+      detector.dispose();
+      embedder?.dispose();
+      port.close();
+      return;
+    }
     try {
       const t = performance.now();
       if (request.kind === 'detect') {
@@ -49,7 +58,7 @@ async function main(): Promise<void> {
       send({ kind: 'failed', id: request.id, error: (error as Error).message });
     }
   });
-  send({ kind: 'ready', backend: runtime.backend });
+  send({ kind: 'ready', backend: choice.engine, reason: choice.reason });
 }
 
 main().catch((error: unknown) => {

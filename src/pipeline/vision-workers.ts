@@ -7,7 +7,7 @@
 import { Worker } from 'node:worker_threads';
 import { RateMeter } from '../common/rate-meter.js';
 import type { Detection, FaceQuality, RgbImage } from '../common/types.js';
-import type { DetectRequest, WorkerInit, WorkerRequest, WorkerResponse } from './protocol.js';
+import type { DetectRequest, WorkerInit, WorkerRequest, WorkerResponse, WorkerStop } from './protocol.js';
 
 /** How long a worker's load is averaged over (GET /api/system). */
 export const LOAD_WINDOW_MS = 5000;
@@ -24,6 +24,9 @@ interface Pending {
   resolve: (r: WorkerResponse) => void;
   reject: (e: Error) => void;
 }
+
+/** How long a stopping worker may take to finish its run and end before it is terminated. */
+const STOP_GRACE_MS = 5000;
 
 export class VisionWorker {
   private worker: Worker | null = null;
@@ -127,7 +130,15 @@ export class VisionWorker {
     const worker = this.worker;
     this.worker = null;
     this.fail(new Error(`${this.init.role} worker stopped`));
-    if (worker) await worker.terminate();
+    if (!worker) return;
+    // a stop message, so a run in flight (native, with ONNX Runtime) ends before the thread does;
+    // terminate() only if the worker has not ended within STOP_GRACE_MS
+    const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+    worker.postMessage({ kind: 'stop' } satisfies WorkerStop);
+    let timer: NodeJS.Timeout | undefined;
+    const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), STOP_GRACE_MS)));
+    if ((await Promise.race([exited, late])) === 'late') await worker.terminate();
+    clearTimeout(timer);
   }
 }
 
