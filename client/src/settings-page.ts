@@ -6,6 +6,7 @@
  */
 import { getIntegrations, type MqttState } from './api.js';
 import { byId, h } from './dom.js';
+import { Poller } from './poller.js';
 
 const REFRESH_MS = 2000;
 
@@ -14,17 +15,19 @@ export class SettingsPage {
   private readonly mqtt = byId('settings-mqtt', HTMLTableSectionElement);
   private readonly updated = byId('settings-updated', HTMLElement);
   private readonly error = byId('settings-error', HTMLElement);
-  private active = false;
-  private timer: number | undefined;
-  /** Bumped on every start and stop, so that an answer arriving after a stop starts no new timer. */
-  private generation = 0;
+  private readonly poller = new Poller(REFRESH_MS, getIntegrations, (result) => {
+    if (result.ok) {
+      this.error.textContent = '';
+      this.renderMqtt(result.value.mqtt);
+      this.updated.textContent = `updated ${new Date().toLocaleTimeString()}`;
+    } else {
+      this.error.textContent = result.error;
+    }
+  });
 
   constructor(root: HTMLElement) {
     this.sections = byId('settings-sections', HTMLElement);
     if (!root.contains(this.sections)) throw new Error('index.html: #settings-sections belongs in the Settings page');
-    document.addEventListener('visibilitychange', () => {
-      if (this.active) this.restart();
-    });
   }
 
   /** A new section at the end of the page, titled `title`, for another part to render into (returns its body). */
@@ -37,30 +40,7 @@ export class SettingsPage {
 
   /** Shown or hidden by the app's router. */
   setActive(active: boolean): void {
-    if (active === this.active) return;
-    this.active = active;
-    this.restart();
-  }
-
-  private restart(): void {
-    this.generation++;
-    window.clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.active && !document.hidden) void this.refresh(this.generation);
-  }
-
-  /** One fetch, then the next REFRESH_MS after its answer. */
-  private async refresh(generation: number): Promise<void> {
-    const result = await getIntegrations();
-    if (generation !== this.generation) return;
-    if (result.ok) {
-      this.error.textContent = '';
-      this.renderMqtt(result.value.mqtt);
-      this.updated.textContent = `updated ${new Date().toLocaleTimeString()}`;
-    } else {
-      this.error.textContent = result.error;
-    }
-    this.timer = window.setTimeout(() => void this.refresh(generation), REFRESH_MS);
+    this.poller.setActive(active);
   }
 
   private renderMqtt(mqtt: MqttState): void {

@@ -8,6 +8,7 @@ import { getSystem, type SystemSnapshot } from './api.js';
 import { byId, h } from './dom.js';
 import { duration } from './format.js';
 import { stateText } from './overlay.js';
+import { Poller } from './poller.js';
 
 const REFRESH_MS = 2000;
 
@@ -17,42 +18,18 @@ export class SystemPage {
   private readonly machine = byId('system-machine', HTMLTableSectionElement);
   private readonly updated = byId('system-updated', HTMLElement);
   private readonly error = byId('system-error', HTMLElement);
-  private active = false;
-  private timer: number | undefined;
-  /** Bumped on every start and stop, so that an answer arriving after a stop starts no new timer. */
-  private generation = 0;
-
-  constructor() {
-    document.addEventListener('visibilitychange', () => {
-      if (this.active) this.restart();
-    });
-  }
-
-  /** Shown or hidden by the app's router. */
-  setActive(active: boolean): void {
-    if (active === this.active) return;
-    this.active = active;
-    this.restart();
-  }
-
-  private restart(): void {
-    this.generation++;
-    window.clearTimeout(this.timer);
-    this.timer = undefined;
-    if (this.active && !document.hidden) void this.refresh(this.generation);
-  }
-
-  /** One fetch, then the next REFRESH_MS after its answer (a slow server gets no pile of requests). */
-  private async refresh(generation: number): Promise<void> {
-    const result = await getSystem();
-    if (generation !== this.generation) return;
+  private readonly poller = new Poller(REFRESH_MS, getSystem, (result) => {
     if (result.ok) {
       this.error.textContent = '';
       this.render(result.value);
     } else {
       this.error.textContent = result.error;
     }
-    this.timer = window.setTimeout(() => void this.refresh(generation), REFRESH_MS);
+  });
+
+  /** Shown or hidden by the app's router. */
+  setActive(active: boolean): void {
+    this.poller.setActive(active);
   }
 
   private render(snapshot: SystemSnapshot): void {
