@@ -9,7 +9,7 @@
  * input in NHWC order). Declared batch sizes are ignored; a graph without a flatten (P-Net) takes
  * any image size.
  */
-import { BuiltinOp, BUILTIN_OP_NAMES, type OptionsTable, type TfliteModel, type TfliteOperator } from './tflite-reader.js';
+import { BuiltinOp, BUILTIN_OP_NAMES, fusedActivation, type OptionsTable, type TfliteModel, type TfliteOperator } from './tflite-reader.js';
 import { encodeOnnxModel, OnnxGraphBuilder, OnnxType } from './onnx-writer.js';
 
 const REDUCE_MAX = 82;
@@ -55,38 +55,6 @@ function autoPad(options: OptionsTable | null): string {
   return options?.int8(0) === 1 ? 'VALID' : 'SAME_UPPER';
 }
 
-/** TFLite's fused_activation_function, as the ONNX node that follows the op (or none). */
-function fusedActivation(code: number, opName: string): 'relu' | 'relu6' | null {
-  switch (code) {
-    case 0:
-      return null;
-    case 1:
-      return 'relu';
-    case 3:
-      return 'relu6';
-    default:
-      throw new Error(`${opName}: fused activation ${code} is not supported`);
-  }
-}
-
-/** The fused activation code of ops that carry one, by their options' field ids. */
-function activationCode(op: TfliteOperator): number {
-  switch (op.opcode) {
-    case BuiltinOp.CONV_2D:
-      return op.options?.int8(3) ?? 0;
-    case BuiltinOp.DEPTHWISE_CONV_2D:
-      return op.options?.int8(4) ?? 0;
-    case BuiltinOp.FULLY_CONNECTED:
-    case BuiltinOp.ADD:
-    case BuiltinOp.SUB:
-    case BuiltinOp.MUL:
-    case BuiltinOp.DIV:
-      return op.options?.int8(0) ?? 0;
-    default:
-      return 0;
-  }
-}
-
 /**
  * Encodes `model` as an ONNX model. `name` appears in errors and as the graph's name;
  * `metadata` is written into the model (the source file's sha256, the writer version).
@@ -104,7 +72,7 @@ export function tfliteToOnnx(model: TfliteModel, name: string, metadata: Record<
 
   /** The two spellings of PReLU in these models, as TfliteGraph matches them. */
   const matchPrelu = (add: TfliteOperator): PreluMatch | null => {
-    if (add.opcode !== BuiltinOp.ADD || add.inputs.length !== 2 || activationCode(add) !== 0) return null;
+    if (add.opcode !== BuiltinOp.ADD || add.inputs.length !== 2 || fusedActivation(add) !== 'linear') return null;
     for (const [reluIn, mulIn] of [add.inputs, [...add.inputs].reverse()] as [number, number][]) {
       const relu = producedBy(reluIn, BuiltinOp.RELU);
       const mul = producedBy(mulIn, BuiltinOp.MUL);
@@ -165,7 +133,7 @@ export function tfliteToOnnx(model: TfliteModel, name: string, metadata: Record<
     return g.floats(constantName(i), t.shape.length === 0 ? [] : t.shape, data);
   };
   const withActivation = (out: string, op: TfliteOperator): string => {
-    const activation = fusedActivation(activationCode(op), op.opName);
+    const activation = fusedActivation(op); // the ONNX node that follows the op, unless 'linear'
     if (activation === 'relu') return g.add('Relu', [out]);
     if (activation === 'relu6') return g.add('Clip', [out, g.floats(`${out}_min`, [], new Float32Array([0])), g.floats(`${out}_max`, [], new Float32Array([6]))]);
     return out;

@@ -9,12 +9,12 @@
  * convolutional P-Net) any image size.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { BuiltinOp, BUILTIN_OP_NAMES, type TfliteModel, type TfliteOperator, type OptionsTable } from './tflite-reader.js';
+import { BuiltinOp, BUILTIN_OP_NAMES, fusedActivation, type FusedActivation, type TfliteModel, type TfliteOperator, type OptionsTable } from './tflite-reader.js';
 
 const REDUCE_MAX = 82;
 const ABS = 101;
 
-type Activation = 'linear' | 'relu' | 'relu6' | 'prelu';
+type Activation = FusedActivation | 'prelu';
 
 /** The outputs of a weighted op and what TensorFlow.js's fused kernels take besides its input and weights. */
 interface FusedParts {
@@ -36,19 +36,6 @@ function valueOf(values: ReadonlyMap<number, tf.Tensor>, index: number): tf.Tens
   const value = values.get(index);
   if (!value) throw new Error(`tensor ${index} is read before it is computed or after it is released`);
   return value;
-}
-
-function fusedActivation(code: number, opName: string): Activation {
-  switch (code) {
-    case 0:
-      return 'linear';
-    case 1:
-      return 'relu';
-    case 3:
-      return 'relu6';
-    default:
-      throw new Error(`${opName}: fused activation ${code} is not supported`);
-  }
 }
 
 function padding(options: OptionsTable | null): 'same' | 'valid' {
@@ -192,7 +179,7 @@ export class TfliteGraph {
       const fusable =
         source &&
         [BuiltinOp.CONV_2D, BuiltinOp.DEPTHWISE_CONV_2D, BuiltinOp.FULLY_CONNECTED].includes(source.opcode as 3) &&
-        fusedActivation(this.activationCode(source), source.opName) === 'linear' &&
+        fusedActivation(source) === 'linear' &&
         // x feeds relu, neg (or abs and sub) inside the pattern and nothing else
         (consumers.get(x) ?? 0) <= 3;
       if (fusable) fusedInto.set(source, { alpha, output: add.outputs[0] });
@@ -260,19 +247,6 @@ export class TfliteGraph {
     return live;
   }
 
-  private activationCode(op: TfliteOperator): number {
-    switch (op.opcode) {
-      case BuiltinOp.CONV_2D:
-        return op.options?.int8(3) ?? 0;
-      case BuiltinOp.DEPTHWISE_CONV_2D:
-        return op.options?.int8(4) ?? 0;
-      case BuiltinOp.FULLY_CONNECTED:
-        return op.options?.int8(0) ?? 0;
-      default:
-        return 0;
-    }
-  }
-
   private stepFor(op: TfliteOperator, prelu?: { alpha: tf.Tensor; output: number }): Step {
     const { inputs, options } = op;
     const outputs = prelu ? [prelu.output] : op.outputs;
@@ -330,7 +304,7 @@ export class TfliteGraph {
     const { inputs } = op;
     return {
       outputs: prelu ? [prelu.output] : op.outputs,
-      activation: prelu ? 'prelu' : fusedActivation(this.activationCode(op), op.opName),
+      activation: prelu ? 'prelu' : fusedActivation(op),
       preluActivationWeights: prelu?.alpha,
       bias: inputs.length > 2 && inputs[2] >= 0 ? this.constant(inputs[2]) : undefined,
     };
@@ -379,7 +353,7 @@ export class TfliteGraph {
   private binary(op: TfliteOperator, fn: (a: tf.Tensor, b: tf.Tensor) => tf.Tensor): Step {
     // constant operands are looked up in `values`, which predict() seeds from this.constants
     for (const i of op.inputs) if (this.isConstant(i)) this.constant(i);
-    const activation = fusedActivation(op.options?.int8(0) ?? 0, op.opName);
+    const activation = fusedActivation(op);
     return {
       outputs: op.outputs,
       run: (v) => {

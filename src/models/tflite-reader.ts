@@ -136,6 +136,44 @@ function readUint32(bb: flatbuffers.ByteBuffer, table: number, field: number): n
   return o ? bb.readUint32(table + o) : 0;
 }
 
+/** A fused activation this project runs: TFLite's fused_activation_function codes 0 (none), 1 (RELU) and 3 (RELU6). */
+export type FusedActivation = 'linear' | 'relu' | 'relu6';
+
+/**
+ * The fused activation of `op`, read from its options table for the ops that carry one (the
+ * field id differs by op), 'linear' for the rest; any other code is refused by name.
+ */
+export function fusedActivation(op: TfliteOperator): FusedActivation {
+  const code = fusedActivationCode(op);
+  switch (code) {
+    case 0:
+      return 'linear';
+    case 1:
+      return 'relu';
+    case 3:
+      return 'relu6';
+    default:
+      throw new Error(`${op.opName}: fused activation ${code} is not supported`);
+  }
+}
+
+function fusedActivationCode(op: TfliteOperator): number {
+  switch (op.opcode) {
+    case BuiltinOp.CONV_2D:
+      return op.options?.int8(3) ?? 0;
+    case BuiltinOp.DEPTHWISE_CONV_2D:
+      return op.options?.int8(4) ?? 0;
+    case BuiltinOp.FULLY_CONNECTED:
+    case BuiltinOp.ADD:
+    case BuiltinOp.SUB:
+    case BuiltinOp.MUL:
+    case BuiltinOp.DIV:
+      return op.options?.int8(0) ?? 0;
+    default:
+      return 0;
+  }
+}
+
 /**
  * Parses a TFLite flatbuffer. Only the first subgraph is read (the models we use have one).
  * Throws with `what` in the message when the bytes are not a TFLite model.
