@@ -248,8 +248,15 @@ export function recognitionEvent(overrides: Partial<RecognitionEvent> & { id: st
 
 /** The variance of the grey values of a JPEG inside `box` (in the JPEG's pixels). */
 export async function varianceIn(jpeg: Uint8Array, [x, y, w, h]: Box): Promise<number> {
+  // A face at the frame's edge has a box reaching past it (the detector's box is not clipped); measure the part inside.
+  const { width, height } = await sharp(jpeg).metadata();
+  const left = Math.max(0, Math.round(x));
+  const top = Math.max(0, Math.round(y));
+  const right = Math.min(width, Math.round(x + w));
+  const bottom = Math.min(height, Math.round(y + h));
+  if (right - left < 2 || bottom - top < 2) throw new Error(`box ${[x, y, w, h].join(',')} lies outside the ${width}x${height} image`);
   const { data } = await sharp(jpeg)
-    .extract({ left: Math.round(x), top: Math.round(y), width: Math.round(w), height: Math.round(h) })
+    .extract({ left, top, width: right - left, height: bottom - top })
     .greyscale()
     .raw()
     .toBuffer({ resolveWithObject: true });
