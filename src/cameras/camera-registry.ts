@@ -211,6 +211,11 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
     return this.pipeline.metrics(id)?.emitLatency;
   }
 
+  /** Whether the detector is overloaded for this camera (its status's `overloaded`, without building the status). */
+  overloaded(id: string): boolean {
+    return (this.pipeline.metrics(id)?.overloadReason ?? null) !== null;
+  }
+
   metricsSnapshot(): CameraMetricsSnapshot[] {
     return this.statuses().map((s) => ({
       cameraId: s.id,

@@ -5,17 +5,21 @@
  * about. The pipeline asks `take()` each time a worker is free and reports what each detection
  * cost (`finished`) and what the embedder spent (`embedded`).
  *
- * - Fair shares: the waiting camera whose service would end soonest goes first (its worker time
- *   so far plus the measured cost of what it would run: weighted fair queuing). A camera with
- *   many full detections thus waits longer between them instead of taking the others' time, and
- *   a cheap re-find of a tracked face goes ahead of a full detection when the two cameras have
- *   had the same time, so boxes stay on faces.
+ * - Fair shares of detections: the waiting camera whose service would end soonest goes first
+ *   (weighted fair queuing on detections, not worker time: a full detection counts one, a re-find
+ *   REFIND_SHARE of one). Sharing worker time instead starved the cameras that have nothing to
+ *   re-find (a clip that cuts, a crowd no track holds): each of their turns is a full detection,
+ *   ten times a re-find, and they got 0.7 detections a second beside tracked cameras' 19 (the
+ *   scripted 12 + 4 camera test). Counted in detections, every camera is processed about as often,
+ *   a tracked one up to 1 / REFIND_SHARE times as often: its cheap re-finds keep priority, and
+ *   boxes stay on faces.
  * - Under load the full-detection interval stretches instead of every detection becoming a full
  *   one: from moving averages of the full and re-find costs and what the cameras want (re-finds
  *   at their frame rate, full detections at their base interval), the full detections that fit
  *   in what is left after the re-finds (at least MIN_FULL_SHARE of the workers) set the
  *   stretch; every camera's interval is its base times that stretch, reported with the reason.
- *   It recovers by itself as cameras leave or costs fall.
+ *   It recovers by itself as cameras leave or costs fall. A camera with no track to re-find
+ *   takes a full detection on each of its turns: the interval is the longest it waits for one.
  * - A camera's `detectFps` cap and the site's `maxDetectFps` budget are token buckets refilled
  *   on the frame clock: a camera's holds one detection (it never goes over its cap), the
  *   site's one per worker (so a token that comes due between two asks is not lost).
@@ -55,8 +59,6 @@ export interface WaitingFrame {
 export interface Decision {
   cameraId: string;
   kind: DetectionKind;
-  /** The worker ms charged to the camera when it was taken (the measured average); `finished` settles the difference. */
-  chargedMs: number;
 }
 
 /** What the scheduler gives a camera now, for its status. */
@@ -82,6 +84,8 @@ export const MIN_FULL_SHARE = 1 / 3;
 /** Cost guesses until a detection of that kind has been measured, ms (640×480 on one busy core). */
 const FIRST_FULL_MS = 60;
 const FIRST_REFIND_MS = 6;
+/** What a re-find counts against a camera's share of detections, a full detection counting 1. */
+export const REFIND_SHARE = 0.5;
 /** Weight of a new measurement in the cost averages. */
 const COST_WEIGHT = 0.1;
 /** A camera with no frame for this long wants nothing (its stream stopped), ms. */
@@ -129,7 +133,7 @@ class ScheduledCamera {
   lastFrameAt = -Infinity;
   /** Moving average of the time between frames, ms; NaN before two frames. */
   frameGapMs = NaN;
-  /** Worker ms this camera has had (the fair-queuing tag). */
+  /** Detections this camera has had, a re-find counting REFIND_SHARE (the fair-queuing tag). */
   served = 0;
   liveTracks = 0;
   /** Capture time of the first frame of the current run without tracks and motion; null while there is either. */
@@ -212,11 +216,9 @@ export class DetectionScheduler {
     return this.cameras.get(id)?.resting ?? false;
   }
 
-  /** A detection ended after `ms` of worker time: the averages learn it, and its camera is charged what it really took. */
+  /** A detection ended after `ms` of worker time: the cost averages (which set the stretch) learn it. */
   finished(decision: Decision, ms: number): void {
     (decision.kind === 'full' ? this.fullMs : this.refindMs).add(ms);
-    const camera = this.cameras.get(decision.cameraId);
-    if (camera) camera.served += ms - decision.chargedMs;
   }
 
   /** The embedder spent `ms` on faces: time it could not detect. */
@@ -257,22 +259,21 @@ export class DetectionScheduler {
       camera.resting = kind === null;
       if (kind === null) continue;
       // a camera back from waiting (capped, still, stopped) catches up by one full detection at most
-      camera.served = Math.max(camera.served, this.virtualTime - this.fullMs.value);
-      const tag = camera.served + this.cost(kind);
+      camera.served = Math.max(camera.served, this.virtualTime - 1);
+      const tag = camera.served + share(kind);
       const rank = (order.indexOf(camera) - this.turn + order.length) % order.length;
       if (!best || tag < best.tag || (tag === best.tag && rank < best.rank)) best = { camera, kind, ts: frame.ts, tag, rank };
     }
     if (!best) return null;
 
     const { camera, kind, ts } = best;
-    const chargedMs = this.cost(kind);
     this.virtualTime = camera.served;
-    camera.served += chargedMs;
+    camera.served += share(kind);
     camera.cap?.spend();
     this.budget?.spend();
     if (kind === 'full') camera.lastFullAt = ts;
     this.turn = (order.indexOf(camera) + 1) % order.length;
-    return { cameraId: camera.id, kind, chargedMs };
+    return { cameraId: camera.id, kind };
   }
 
   /** What the camera's waiting frame would get now, or null: it is not to be detected yet. */
@@ -281,14 +282,10 @@ export class DetectionScheduler {
     const interval = this.intervalMs(camera);
     const fullDue = ts - camera.lastFullAt >= interval;
     if (camera.liveTracks > 0 && interval > 0) return fullDue ? 'full' : 'refind';
-    // no face to re-find: a full detection, on every frame while the workers keep up (a face
-    // walking in is found at once), at the (stretched) interval when still or overloaded
-    if (fullDue || (!camera.still && this.stretch <= 1)) return 'full';
+    // no face to re-find: a full detection on each of its turns (a face walking in is found at
+    // once; the fair share bounds how many), and when still only at the still interval
+    if (fullDue || !camera.still) return 'full';
     return null;
-  }
-
-  private cost(kind: DetectionKind): number {
-    return kind === 'full' ? this.fullMs.value : this.refindMs.value;
   }
 
   private intervalMs(camera: ScheduledCamera): number {
@@ -331,6 +328,10 @@ export class DetectionScheduler {
       this.overloadReason = `${cause}: ${cameras} want ${round(wantedFulls)} full detections/s, ${round(possible)}/s possible`;
     }
   }
+}
+
+function share(kind: DetectionKind): number {
+  return kind === 'full' ? 1 : REFIND_SHARE;
 }
 
 function round(value: number): string {

@@ -85,7 +85,7 @@ describe('a live frame moves once: reader → pipeline workers → live encoder'
     http = createServer();
     io = new Server(http);
     undo.push(() => io.close());
-    hub = new LiveHub(io, { statuses: () => [], has: (id) => id === CAMERA, latency: () => new Histogram() }, encoder.encode);
+    hub = new LiveHub(io, { statuses: () => [], has: (id) => id === CAMERA, latency: () => new Histogram(), overloaded: () => false }, encoder.encode);
     undo.push(() => hub.close());
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     const { port } = http.address() as AddressInfo;

@@ -47,7 +47,7 @@ describe('LiveHub explain (real Socket.IO on loopback)', () => {
   before(async () => {
     http = createServer();
     io = new SocketServer(http);
-    hub = new LiveHub(io, { statuses: (): CameraStatus[] => [], has: (id) => id === 'door' || id === 'yard', latency: () => undefined });
+    hub = new LiveHub(io, { statuses: (): CameraStatus[] => [], has: (id) => id === 'door' || id === 'yard', latency: () => undefined, overloaded: () => false });
     hub.answerExplainsWith((cameraId, trackId) => {
       asked.push(`${cameraId}#${trackId}`);
       return cameraId === 'door' && trackId === 7 ? EXPLANATION : null;

@@ -15,7 +15,7 @@ import type { FrameSlot } from '../../src/common/frame.js';
 import type { CameraStatus, FrameMessage } from '../../src/common/live-events.js';
 import { Histogram } from '../../src/pipeline/metrics.js';
 import type { LabeledFrame } from '../../src/pipeline/vision-pipeline.js';
-import { LiveHub, MAX_UNACKED } from '../../src/server/live.js';
+import { LiveHub, MAX_UNACKED, TILE_FPS_WHEN_OVERLOADED } from '../../src/server/live.js';
 import { socketConnected, defined } from '../helpers.js';
 import { messages, waitFor, waitUntil, type LiveClient } from '../support/wait.js';
 
@@ -32,11 +32,11 @@ interface Viewer {
 }
 
 /** A frame in a slot of its own (the hub holds it while encoding), with no faces. */
-function frame(seq: number): LabeledFrame {
-  const buffer = new SharedArrayBuffer(WIDTH * HEIGHT * 3);
+function frame(seq: number, { ts = Date.now(), width = WIDTH, height = HEIGHT } = {}): LabeledFrame {
+  const buffer = new SharedArrayBuffer(width * height * 3);
   const slot: FrameSlot = { buffer, acquire: () => undefined, release: () => undefined };
   const data = new Uint8Array(buffer).fill(seq % 256);
-  return { frame: { cameraId: CAMERA, seq, ts: Date.now(), width: WIDTH, height: HEIGHT, data, slot }, faces: [] };
+  return { frame: { cameraId: CAMERA, seq, ts, width, height, data, slot }, faces: [] };
 }
 
 describe('LiveHub back-pressure (real Socket.IO on loopback)', () => {
@@ -46,11 +46,13 @@ describe('LiveHub back-pressure (real Socket.IO on loopback)', () => {
   let url: string;
   const latency = new Histogram();
   const sockets: LiveClient[] = [];
+  /** What the hub is told of the detector (the camera's status's `overloaded`). */
+  let overloaded = false;
 
   before(async () => {
     http = createServer();
     io = new SocketServer(http);
-    hub = new LiveHub(io, { statuses: (): CameraStatus[] => [], has: (id) => id === CAMERA, latency: () => latency });
+    hub = new LiveHub(io, { statuses: (): CameraStatus[] => [], has: (id) => id === CAMERA, latency: () => latency, overloaded: () => overloaded });
     await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
   });
@@ -65,7 +67,7 @@ describe('LiveHub back-pressure (real Socket.IO on loopback)', () => {
   });
 
   /** A connected viewer watching CAMERA; `acknowledge`: it acknowledges each frame at once (a fast viewer). */
-  async function viewer(acknowledge: boolean): Promise<Viewer> {
+  async function viewer(acknowledge: boolean, maxWidth?: number): Promise<Viewer> {
     const socket: LiveClient = connect(`${url}/live`, { transports: ['websocket'], reconnection: false });
     sockets.push(socket);
     const v: Viewer = { socket, received: [], unacked: [], maxInFlight: 0 };
@@ -79,7 +81,7 @@ describe('LiveHub back-pressure (real Socket.IO on loopback)', () => {
       v.maxInFlight = Math.max(v.maxInFlight, v.unacked.length);
     });
     await socketConnected(socket);
-    socket.emit('watch', { cameraId: CAMERA });
+    socket.emit('watch', { cameraId: CAMERA, ...(maxWidth === undefined ? {} : { maxWidth }) });
     // a connection's requests are handled in order: the refusal of the next one means the watch is in place
     const refused = waitFor(messages(socket, 'error'), 'the refusal of a watch for a camera that does not exist');
     socket.emit('watch', { cameraId: 'missing' });
@@ -88,9 +90,9 @@ describe('LiveHub back-pressure (real Socket.IO on loopback)', () => {
   }
 
   /** Publishes frame `seq` and resolves once the fast viewer has it (it has then been offered to every viewer). */
-  async function publish(fast: Viewer, seq: number): Promise<void> {
+  async function publish(fast: Viewer, seq: number, labeled = frame(seq)): Promise<void> {
     const arrived = waitFor(messages(fast.socket, 'frame'), `frame ${seq} at the fast viewer`, (message) => message.seq === seq);
-    hub.publish(frame(seq));
+    hub.publish(labeled);
     await arrived;
   }
 
@@ -136,5 +138,46 @@ describe('LiveHub back-pressure (real Socket.IO on loopback)', () => {
       [0, 1, 5, 7],
     );
     assert.ok(slow.maxInFlight <= MAX_UNACKED, `${slow.maxInFlight} frames in flight at once`);
+  });
+
+  it(`while the detector is overloaded, a tile gets ${TILE_FPS_WHEN_OVERLOADED} frames a second, a camera shown large every frame; all again once it recovers`, async () => {
+    const large = await viewer(true); // the full 800 px frame
+    const tile = await viewer(true, 320);
+    const start = Date.now();
+    const at = (seq: number) => frame(seq, { ts: start + seq * 40, width: 800, height: 8 }); // 25 fps
+    overloaded = true;
+    try {
+      for (let seq = 0; seq < 25; seq++) await publish(large, seq, at(seq));
+    } finally {
+      overloaded = false;
+    }
+    // encodes are made one after the other per camera: once the tile has 25, it has had all before it
+    const recovered = waitFor(messages(tile.socket, 'frame'), 'frame 25 at the tile', (message) => message.seq === 25);
+    await publish(large, 25, at(25));
+    await recovered;
+    assert.deepEqual(
+      large.received.map((f) => f.seq),
+      [...Array(26).keys()],
+      'the large view got every frame',
+    );
+    const paced = tile.received.filter((f) => f.seq < 25);
+    const gaps = paced.slice(1).map((f, i) => f.ts - paced[i].ts);
+    assert.ok(paced.length >= 8 && paced.length <= 9, `the tile got ${paced.length} of 25 frames in 1 s (seq ${paced.map((f) => f.seq).join(' ')})`);
+    assert.ok(
+      gaps.every((gap) => gap >= 1000 / TILE_FPS_WHEN_OVERLOADED - 40),
+      `gaps ${gaps.join(' ')} ms`,
+    );
+    assert.ok(
+      tile.received.every((f) => f.width === 800),
+      'frames report the camera’s size (boxes in its pixels)',
+    );
+    assert.equal(hub.encodeCounts(CAMERA).get(320), tile.received.length, 'one 320 px JPEG per frame the tile got, none for those it did not');
+    for (let seq = 26; seq < 30; seq++) await publish(large, seq, at(seq));
+    await waitUntil(() => tile.received.some((f) => f.seq === 29), messages(tile.socket, 'frame'), 'frame 29 at the tile');
+    assert.deepEqual(
+      tile.received.filter((f) => f.seq >= 25).map((f) => f.seq),
+      [25, 26, 27, 28, 29],
+      'recovered, the tile gets every frame again',
+    );
   });
 });

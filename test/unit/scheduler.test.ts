@@ -126,6 +126,22 @@ describe('DetectionScheduler with scripted workers (full 60 ms, re-find 6 ms, 2 
     for (const id of ids) assert.ok(sim.detections(id, 2000, 12_000, 'full') >= 3, `${id} still gets full detections (new faces are found)`);
   });
 
+  it('12 cameras with faces and 4 without a track (a clip that cuts, a crowd nobody is tracked in): every camera is processed at least 4 times a second', (t) => {
+    const sim = new Simulation();
+    for (let i = 0; i < 12; i++) sim.add(`tracked${i}`);
+    for (let i = 0; i < 4; i++) sim.add(`trackless${i}`, { liveTracks: 0, motion: 10 });
+    sim.run(12_000);
+    const rate = (id: string) => sim.detections(id, 2000, 12_000) / 10;
+    const tracked = [...Array(12).keys()].map((i) => rate(`tracked${i}`));
+    const trackless = [...Array(4).keys()].map((i) => rate(`trackless${i}`));
+    const all = `tracked ${tracked.join(' ')}; trackless ${trackless.join(' ')}`;
+    t.diagnostic(`detections/s: ${all}`);
+    for (const fps of [...tracked, ...trackless]) assert.ok(fps >= 4, `every camera ≥ 4 detections/s: ${all}`);
+    // a re-find counts half a full detection: tracked cameras get more turns, never all of them
+    assert.ok(Math.min(...trackless) >= 0.4 * Math.min(...tracked), `a trackless camera gets at least 0.4× a tracked one's detections: ${all}`);
+    assert.ok(Math.min(...tracked) >= Math.max(...trackless), `re-finds keep priority: ${all}`);
+  });
+
   it('re-finds go first: a cheap re-find is taken ahead of a full detection of a camera served as much', () => {
     const scheduler = new DetectionScheduler({ workers: 2, maxDetectFps: null });
     scheduler.addCamera('cut', { fullDetectionEveryMs: 400, detectFps: null });
@@ -141,8 +157,8 @@ describe('DetectionScheduler with scripted workers (full 60 ms, re-find 6 ms, 2 
       { cameraId: 'cut', ts: 40, liveTracks: 0, motion: 10 },
       { cameraId: 'tracked', ts: 40, liveTracks: 1, motion: 10 },
     ];
-    assert.deepEqual(scheduler.take(waiting), { cameraId: 'tracked', kind: 'refind', chargedMs: REFIND_MS });
-    assert.deepEqual(scheduler.take(waiting.slice(0, 1)), { cameraId: 'cut', kind: 'full', chargedMs: FULL_MS }, 'and the full detection next');
+    assert.deepEqual(scheduler.take(waiting), { cameraId: 'tracked', kind: 'refind' });
+    assert.deepEqual(scheduler.take(waiting.slice(0, 1)), { cameraId: 'cut', kind: 'full' }, 'and the full detection next');
   });
 
   it('stretches the full-detection interval under overload, says why with numbers, and recovers when cameras are removed', () => {
