@@ -133,9 +133,14 @@ export async function startHttp({
   const io = new SocketServer(http, { serveClient: true, maxHttpBufferSize: 1e6, allowRequest: allowSocketRequest(security) });
   liveLogin(io, auth);
   const jpegWorker = new JpegWorker(onEncoderFailure);
-  const live = new LiveHub(io, { statuses: () => cameras.statuses(), has: (id) => cameras.has(id), latency: (id) => cameras.latency(id), overloaded: (id) => cameras.overloaded(id) }, jpegWorker.encode, {
-    blurUnknownForViewers: config.privacy.blurUnknownForViewers,
-  });
+  const live = new LiveHub(
+    io,
+    { statuses: () => cameras.statuses(), has: (id) => cameras.has(id), latency: (id) => cameras.latency(id), overloaded: (id) => cameras.overloaded(id) },
+    jpegWorker.encode,
+    {
+      blurUnknownForViewers: config.privacy.blurUnknownForViewers,
+    },
+  );
   const close = () => {
     live.close();
     jpegWorker.close();

@@ -144,7 +144,12 @@ export class ScriptedLiveServer {
     const http = createServer(recorder);
     // serves /socket.io/socket.io.esm.min.js, and refuses a foreign page's connection as the real server does
     const io = new SocketServer<LiveClientEvents, LiveServerEvents>(http, { allowRequest: allowSocketRequest(security) });
-    const live = new LiveHub(io, { statuses: () => cameras.statuses(), has: (id) => cameras.has(id), latency: (id) => cameras.latency(id), overloaded: (id) => cameras.overloaded(id) });
+    const live = new LiveHub(io, {
+      statuses: () => cameras.statuses(),
+      has: (id) => cameras.has(id),
+      latency: (id) => cameras.latency(id),
+      overloaded: (id) => cameras.overloaded(id),
+    });
     cameras.on('frame', (frame) => live.publish(frame));
     if (explain) live.answerExplainsWith(explain);
     const server = new ScriptedLiveServer(cameras, live, pipeline, http, io, db);

@@ -218,7 +218,9 @@ describe('LiveHub with privacy.blurUnknownForViewers (real Socket.IO on loopback
         (socket.data as { principal?: unknown }).principal = { kind: 'token', id: 1, name: String(role), role };
         next();
       });
-      const hub = new LiveHub(io, { statuses: () => [], has: (id) => id === CAMERA, latency: () => new Histogram(), overloaded: () => false }, undefined, { blurUnknownForViewers });
+      const hub = new LiveHub(io, { statuses: () => [], has: (id) => id === CAMERA, latency: () => new Histogram(), overloaded: () => false }, undefined, {
+        blurUnknownForViewers,
+      });
       await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
       teardown.add(() => new Promise<void>((resolve) => void io.close(() => resolve())));
       teardown.add(() => hub.close());
