@@ -53,7 +53,7 @@ describe('JPEG widths', () => {
     }
   });
 
-  it('shrinks by a whole factor, each pixel the mean of the 2 × 2 at the middle of its block', () => {
+  it('shrinks by a whole factor: each pixel the mean of the 2 × 2 at the middle of its block, from a factor of 4 the middle pixel', () => {
     const width = 8;
     const height = 4;
     // pixel (x, y) has red x, green y, blue x + 10 y
@@ -65,8 +65,8 @@ describe('JPEG widths', () => {
     assert.deepEqual([...half.data.subarray(3, 6)], [3, 1, 8]);
     const quarter = sampledShrink({ data, width, height }, 4);
     assert.deepEqual([quarter.width, quarter.height], [2, 1]);
-    // block (1, 0) covers x 4-7, y 0-3; its middle 2 × 2 is x 5-6, y 1-2
-    assert.deepEqual([...quarter.data.subarray(3, 6)], [6, 2, 21]);
+    // block (1, 0) covers x 4-7, y 0-3; its middle pixel is (6, 2)
+    assert.deepEqual([...quarter.data.subarray(3, 6)], [6, 2, 26]);
   });
 });
 
