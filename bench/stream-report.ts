@@ -1,11 +1,12 @@
 /**
  * What `facestream bench stream` reports: every step's cameras and totals, the face-api baseline
- * and facestream's ratio to it per step, and the targets of issues 9 and 11 as a checklist, each
- * with the value measured and PASS, FAIL or "not run" (its step, or the baseline, was not part of
+ * and facestream's ratio to it per step, and the targets of issues 9, 11 and 15 as a checklist, each
+ * with the value measured and PASS, FAIL or "not run" (its step, the baseline or the second runtime was not part of
  * this run). The same object is the `--json` document.
  */
 import os from 'node:os';
 import { printTable } from '../src/cli/args.js';
+import type { InferenceRuntime } from '../src/models/runtime.js';
 import type { BaselineResult } from './face-api-baseline.js';
 import { PERSON } from './live.js';
 
@@ -79,8 +80,22 @@ export interface Target {
   pass: boolean | null;
 }
 
+/** The steps run on one runtime (`--runtime onnx,tfjs` runs them on each, in one run). */
+export interface RuntimeRun {
+  runtime: InferenceRuntime;
+  steps: StepResult[];
+}
+
+/** The runtime whose speed-up issue 15 promises at 16 cameras, and the one it is measured against. */
+const FASTER_RUNTIME: InferenceRuntime = 'onnx';
+const SLOWER_RUNTIME: InferenceRuntime = 'tfjs';
+const RUNTIME_SPEEDUP_TARGET = 1.5;
+
 interface ReportInput {
   resolution: 480 | 1080;
+  /** The runtime of `steps` (the first of `runtimes`). */
+  runtime: InferenceRuntime;
+  runtimes: RuntimeRun[];
   frame: { width: number; height: number };
   tileWidth: number;
   /** The person of the far small face (1080). */
@@ -124,6 +139,15 @@ export function streamReport(input: ReportInput) {
     baseline,
     /** facestream / baseline per step: processed fps and frames delivered with boxes per second, all cameras together. */
     ratios: baseline ? withTotals.map((s) => ({ cameras: s.cameras, processed: s.totals.processedFps / baseline.fps, boxes: s.totals.boxesPerS / baseline.fps })) : null,
+    runtime: input.runtime,
+    /** Every runtime's processed fps per step, when more than one ran. */
+    runtimes:
+      input.runtimes.length > 1
+        ? input.runtimes.map((run) => ({
+            runtime: run.runtime,
+            steps: run.steps.map((s) => ({ cameras: s.cameras, processedFps: totals(s).processedFps, minProcessedFps: totals(s).minProcessedFps, boxesPerS: totals(s).boxesPerS })),
+          }))
+        : null,
     encodeCost: input.encodeCost,
     targets: targets(input),
     leftoverCameraProcesses: input.leftoverCameraProcesses,
@@ -134,7 +158,7 @@ const f = (v: number, d = 1) => v.toFixed(d);
 const percent = (share: number) => `${f(100 * share, 0)}%`;
 
 /** The targets of issue 9 (1 and 4 cameras at 640×480) and issue 11, measured in this run where their steps ran. */
-function targets({ resolution, frame, steps, baseline, encodeCost, farPerson }: ReportInput): Target[] {
+function targets({ resolution, frame, steps, baseline, encodeCost, farPerson, runtimes }: ReportInput): Target[] {
   const at = (cameras: number) => steps.find((s) => s.cameras === cameras);
   const check = (target: string, step: StepResult | undefined | null, measure: (s: StepResult) => { value: number | null; measured: string; pass: boolean }): Target => {
     if (!step) return { target, value: null, measured: null, pass: null };
@@ -187,6 +211,7 @@ function targets({ resolution, frame, steps, baseline, encodeCost, farPerson }: 
         const worst = totals(s).worstClientP95;
         return { value: worst, measured: `worst camera ${f(worst, 0)} ms`, pass: worst <= 250 };
       }),
+      runtimeSpeedup(runtimes, 16, size),
       check(`8 × ${size}: processed fps of all cameras ≥ 90% of the 4-camera figure`, four ? at(8) : null, (s) => {
         const eight = totals(s).processedFps;
         const reference = four ? totals(four).processedFps : 0;
@@ -225,6 +250,19 @@ function targets({ resolution, frame, steps, baseline, encodeCost, farPerson }: 
     }
   }
   return list;
+}
+
+/** Issue 15's target: `cameras` cameras on FASTER_RUNTIME reach RUNTIME_SPEEDUP_TARGET × their processed fps on SLOWER_RUNTIME, in the same run. */
+function runtimeSpeedup(runtimes: RuntimeRun[], cameras: number, size: string): Target {
+  const target = `${cameras} × ${size}: processed fps on ${FASTER_RUNTIME} ≥ ${RUNTIME_SPEEDUP_TARGET}× on ${SLOWER_RUNTIME}, in the same run (--runtime ${FASTER_RUNTIME},${SLOWER_RUNTIME})`;
+  const fps = (runtime: InferenceRuntime) => {
+    const step = runtimes.find((run) => run.runtime === runtime)?.steps.find((s) => s.cameras === cameras);
+    return step ? totals(step).processedFps : null;
+  };
+  const [faster, slower] = [fps(FASTER_RUNTIME), fps(SLOWER_RUNTIME)];
+  if (faster === null || slower === null) return { target, value: null, measured: null, pass: null };
+  const ratio = slower > 0 ? faster / slower : Infinity;
+  return { target, value: ratio, measured: `${f(faster)} against ${f(slower)} fps (${f(ratio, 2)}×)`, pass: ratio >= RUNTIME_SPEEDUP_TARGET };
 }
 
 export function printStreamReport(report: StreamReport): void {
@@ -296,6 +334,12 @@ export function printStreamReport(report: StreamReport): void {
     out(
       `facestream / baseline, all cameras together: ${ratios.map((r) => `${r.cameras} camera(s) ${f(r.processed, 1)}× processed, ${f(r.boxes, 1)}× frames with boxes`).join('; ')} (1 camera is capped by the 25 fps input)`,
     );
+  }
+  if (report.runtimes) {
+    out(`reported above: runtime ${report.runtime}; processed fps of all cameras on each runtime, the same steps in this run:`);
+    for (const run of report.runtimes) {
+      out(`  ${run.runtime}: ${run.steps.map((s) => `${s.cameras} camera(s) ${f(s.processedFps)} (min ${f(s.minProcessedFps)}), boxes ${f(s.boxesPerS)}/s`).join('; ')}`);
+    }
   }
   if (report.encodeCost) {
     const e = report.encodeCost;

@@ -1,6 +1,6 @@
 /**
  * `facestream bench stream [--cameras 1,4] [--resolution 480|1080] [--seconds 15] [--data dir]
- * [--skip-baseline] [--ingest worker|main] [--runtime auto|onnx|tfjs] [--json]` (`npm run bench:stream`; `bench:stream:site` runs `--cameras 1,4,8,16`,
+ * [--skip-baseline] [--ingest worker|main] [--runtime auto|onnx|tfjs, or a list such as onnx,tfjs] [--json]` (`npm run bench:stream`; `bench:stream:site` runs `--cameras 1,4,8,16`,
  * `bench:stream:1080` runs `--cameras 4 --resolution 1080`): the live path end to end on this
  * machine, as a curve over camera counts.
  *
@@ -68,7 +68,7 @@ import {
 import { prepareSmallFaceClip } from '../test/support/small-face-clip.js';
 import { runBaseline, type BaselineResult } from './face-api-baseline.js';
 import { BENCH_CLIPS, BENCH_FPS, PERSON, benchDataDir, benchSeconds, benchWork, runCleanups } from './live.js';
-import { printStreamReport, streamReport, type CameraResult, type EncodeCost, type StepResult } from './stream-report.js';
+import { printStreamReport, streamReport, type CameraResult, type EncodeCost, type RuntimeRun, type StepResult } from './stream-report.js';
 import { quantile } from '../src/pipeline/metrics.js';
 
 const MAIN_JS = path.join(path.dirname(fileURLToPath(import.meta.url)), '..', 'src', 'cli', 'main.js');
@@ -106,8 +106,8 @@ interface StreamOptions {
   json: boolean;
   /** Where cameras' frames are read: the frame pipe worker (as `facestream serve` does) or the main thread (the way before it). */
   ingest: 'worker' | 'main';
-  /** What runs the models in the server's vision workers (the config's `runtime`). */
-  runtime: InferenceRuntime;
+  /** What runs the models in the server's vision workers (the config's `runtime`); with several, every step runs on each, the first reported in full. */
+  runtimes: InferenceRuntime[];
 }
 
 type Progress = (line: string) => void;
@@ -142,33 +142,41 @@ export async function benchStream(argv: string[]): Promise<number> {
     const cameraSources = new CameraSources(undefined, { onFailure: (error) => serverLog.push(error.message), readOnMainThread: options.ingest === 'main' });
     cleanups.push(() => cameraSources.close());
     progress(`camera frames read ${options.ingest === 'worker' ? 'by the frame pipe worker' : 'on the main thread (--ingest main)'}`);
-    const server = await startServer(
-      configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir: gallery, runtime: options.runtime }),
-      cameraSources.create,
-      lineLogger((line) => serverLog.push(line)),
-    );
-    cleanups.push(() => server.stop());
-    progress(`the server's vision workers run on runtime: ${options.runtime}`);
-    const bench: Bench = { server, rtsp, ffmpeg, sources, frame, seconds: options.seconds, progress };
-
-    const steps: StepResult[] = [];
-    for (const [n, count] of options.steps.entries()) {
-      progress(`step ${n + 1} of ${options.steps.length}: ${count} camera(s) at ${frame.width}×${frame.height}`);
-      steps.push(await step(bench, count));
+    const runs: RuntimeRun[] = [];
+    let leftover = 0;
+    for (const runtime of options.runtimes) {
+      // a server of its own per runtime, on the same gallery, sources and RTSP server: the same conditions
+      const server = await startServer(
+        configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir: gallery, runtime }),
+        cameraSources.create,
+        lineLogger((line) => serverLog.push(line)),
+      );
+      cleanups.push(() => server.stop());
+      progress(`the server's vision workers run on runtime: ${runtime}`);
+      const bench: Bench = { server, rtsp, ffmpeg, sources, frame, seconds: options.seconds, progress };
+      const steps: StepResult[] = [];
+      for (const [n, count] of options.steps.entries()) {
+        progress(`${runtime}: step ${n + 1} of ${options.steps.length}: ${count} camera(s) at ${frame.width}×${frame.height}`);
+        steps.push(await step(bench, count));
+      }
+      await server.stop();
+      cleanups.splice(cleanups.length - 1, 1);
+      leftover += childProcesses().filter((c) => c.role === 'camera').length;
+      runs.push({ runtime, steps });
     }
-    await server.stop();
-    cleanups.splice(cleanups.length - 1, 1);
-    const leftover = childProcesses().filter((c) => c.role === 'camera');
+    const [first] = runs;
 
     const report = streamReport({
       resolution: options.resolution,
       frame,
       tileWidth: TILE_WIDTH,
       farPerson: FAR_PERSON,
-      steps,
+      runtime: first.runtime,
+      steps: first.steps,
+      runtimes: runs,
       baseline,
       encodeCost,
-      leftoverCameraProcesses: leftover.length,
+      leftoverCameraProcesses: leftover,
     });
     if (options.json) printJson(rounded(report, 2));
     else printStreamReport(report);
@@ -219,8 +227,15 @@ function streamOptions(argv: string[]): StreamOptions {
     skipBaseline: values['skip-baseline'] ?? false,
     json: values.json ?? false,
     ingest,
-    runtime: runtimeOption(values.runtime, configSchema.parse({}).runtime),
+    runtimes: runtimesOption(values.runtime),
   };
+}
+
+/** `--runtime onnx` or a list to compare in one run, `--runtime onnx,tfjs`; the config's default when not given. */
+function runtimesOption(text: string | undefined): InferenceRuntime[] {
+  const runtimes = (text ?? configSchema.parse({}).runtime).split(',').map((part) => runtimeOption(part.trim(), 'auto'));
+  if (new Set(runtimes).size !== runtimes.length) throw new UsageError(`--runtime ${text}: give each runtime once`);
+  return runtimes;
 }
 
 /**
