@@ -87,8 +87,8 @@ export function moveBeside(order: readonly string[], id: string, target: string,
 /** The arranged order after moving `id` one place earlier (-1) or later (+1) among `shown`; unchanged at either end. Pure. */
 export function moveStep(order: readonly string[], shown: readonly string[], id: string, step: -1 | 1): string[] {
   const at = shown.indexOf(id);
+  if (at < 0 || at + step < 0 || at + step >= shown.length) return [...order];
   const neighbour = shown[at + step];
-  if (at < 0 || neighbour === undefined) return [...order];
   // the shown order goes first so that every shown camera has a place to move beside
   const full = arrangedOrder(order, shown).concat(order.filter((other) => !shown.includes(other)));
   return moveBeside(full, id, neighbour, step > 0);

@@ -57,8 +57,7 @@ function show(route: Route): void {
       link?.setAttribute('aria-current', 'page');
       // a phone's nav scrolls sideways: the current page's link in view
       link?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
-    }
-    else link?.removeAttribute('aria-current');
+    } else link?.removeAttribute('aria-current');
   }
   document.body.dataset.page = page;
   document.title = `facestream · ${page}`;

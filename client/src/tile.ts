@@ -104,7 +104,17 @@ export class CameraTile {
     const stateBox = h('div', { class: 'state' }, this.stateLine, h('div', { class: 'retry' }, this.retryLine, this.retryButton));
     this.overloadBadge = h('span', { class: 'badge overloaded', 'data-testid': 'tile-overloaded', hidden: '' }, 'overloaded');
     const moveButton = (step: -1 | 1, symbol: string, words: string) => {
-      const button = h('button', { type: 'button', class: 'icon-button move', 'data-testid': step < 0 ? 'tile-move-earlier' : 'tile-move-later', title: `${words} (Alt+${step < 0 ? '←' : '→'})`, 'aria-label': `Move camera ${cameraId} ${words.toLowerCase().replace('move ', '')}` }, symbol);
+      const button = h(
+        'button',
+        {
+          type: 'button',
+          class: 'icon-button move',
+          'data-testid': step < 0 ? 'tile-move-earlier' : 'tile-move-later',
+          title: `${words} (Alt+${step < 0 ? '←' : '→'})`,
+          'aria-label': `Move camera ${cameraId} ${words.toLowerCase().replace('move ', '')}`,
+        },
+        symbol,
+      );
       button.addEventListener('click', (event) => {
         event.stopPropagation();
         actions.onMove?.(cameraId, step);

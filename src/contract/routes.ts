@@ -191,7 +191,7 @@ export const ROUTES = [
   {
     method: 'post',
     path: '/api/cameras/:id/restart',
-    summary: "Retry a camera now: its source starts again at once and its backoff starts over (the page's \"retry now\")",
+    summary: 'Retry a camera now: its source starts again at once and its backoff starts over (the page\'s "retry now")',
     access: 'admin',
     params: cameraParamsSchema,
     replies: {

@@ -83,7 +83,7 @@ describe('cameras, grid, phone and theme in chromium', { skip: existsSync(CHROMI
   }
 
   before(async () => {
-    const pictures = Object.fromEntries(await Promise.all(Object.entries(SHAPES).map(async ([id, shape]) => [id, await picture(shape)] as const)));
+    const pictures = new Map(await Promise.all(Object.entries(SHAPES).map(async ([id, shape]) => [id, await picture(shape)] as const)));
     await buildClient();
     const work = tempDir('facestream-cams-grid-');
     teardown.add(work.remove);
@@ -91,7 +91,7 @@ describe('cameras, grid, phone and theme in chromium', { skip: existsSync(CHROMI
     server = await startServer(
       configSchema.parse({ server: { port: 0 }, dataDir: work.dir }),
       (camera) => {
-        const still = pictures[camera.id];
+        const still = pictures.get(camera.id);
         return still ? new StillCamera(camera, still) : createCameraSource(camera, undefined, { backoff: { initialMs: FIRST_RETRY_MS } });
       },
       silentLogger(),
@@ -119,17 +119,24 @@ describe('cameras, grid, phone and theme in chromium', { skip: existsSync(CHROMI
       return match ? Number(match[1]) : null;
     };
     // caught at 2 s or more, so that it has a lower second to reach before the retry
-    const first = await pollUntil(async () => {
-      const now = await seconds();
-      return now !== null && now >= 2 && now;
-    }, 'a countdown of 2 s or more on the failed tile', FIRST_RETRY_MS * 4);
+    const first = await pollUntil(
+      async () => {
+        const now = await seconds();
+        return now !== null && now >= 2 && now;
+      },
+      'a countdown of 2 s or more on the failed tile',
+      FIRST_RETRY_MS * 4,
+    );
     await pollUntil(async () => {
       const now = await seconds();
       return now !== null && now < first;
     }, `the countdown to go below ${first} s`);
 
     const missing = page.locator(`[data-testid="failed-cameras"] ${tile('missing')}`);
-    await missing.getByTestId('camera-state').filter({ hasText: /^failed: / }).waitFor();
+    await missing
+      .getByTestId('camera-state')
+      .filter({ hasText: /^failed: / })
+      .waitFor();
     assert.match(await missing.getByTestId('camera-retry').innerText(), /not retrying by itself/);
     assert.ok(await missing.getByTestId('camera-retry-now').isVisible(), 'a camera that does not retry by itself can be retried now');
 
@@ -142,10 +149,14 @@ describe('cameras, grid, phone and theme in chromium', { skip: existsSync(CHROMI
     await page.screenshot({ path: shot('grid-1366-dark') });
 
     // the backoff grows after each failure; retry now starts at once and from the first delay again
-    const grown = await pollUntil(async () => {
-      const camera = await status('broken');
-      return camera.state === 'failed' && camera.nextRetryAt !== null && camera.nextRetryAt - Date.now() > FIRST_RETRY_MS * 1.2 && camera;
-    }, 'the broken camera to fail a second time (a longer backoff)', FIRST_RETRY_MS * 4);
+    const grown = await pollUntil(
+      async () => {
+        const camera = await status('broken');
+        return camera.state === 'failed' && camera.nextRetryAt !== null && camera.nextRetryAt - Date.now() > FIRST_RETRY_MS * 1.2 && camera;
+      },
+      'the broken camera to fail a second time (a longer backoff)',
+      FIRST_RETRY_MS * 4,
+    );
     assert.ok(grown.restarts >= 1, `${grown.restarts} restarts before the retry`);
     const clicked = Date.now();
     await broken.getByTestId('camera-retry-now').click();
@@ -153,7 +164,10 @@ describe('cameras, grid, phone and theme in chromium', { skip: existsSync(CHROMI
       const camera = await status('broken');
       return camera.restarts === 0 && camera.state === 'failed' && camera.nextRetryAt !== null && camera;
     }, 'the broken camera to fail again after "retry now"');
-    assert.ok(defined(retried.nextRetryAt, 'nextRetryAt') - clicked <= FIRST_RETRY_MS + 3000, `next retry ${defined(retried.nextRetryAt, 'nextRetryAt') - clicked} ms after the click`);
+    assert.ok(
+      defined(retried.nextRetryAt, 'nextRetryAt') - clicked <= FIRST_RETRY_MS + 3000,
+      `next retry ${defined(retried.nextRetryAt, 'nextRetryAt') - clicked} ms after the click`,
+    );
     await pollUntil(async () => {
       const now = await seconds();
       return now !== null && now <= FIRST_RETRY_MS / 1000;
@@ -313,7 +327,8 @@ function cutSelects(page: Page): Promise<string[]> {
       if (select.getClientRects().length === 0 || select.offsetParent === null) continue;
       const style = getComputedStyle(select);
       canvas.font = `${style.fontWeight} ${style.fontSize} ${style.fontFamily}`;
-      const text = select.selectedOptions[0]?.text ?? '';
+      // a select always shows one option (the first when none was chosen)
+      const text = select.selectedOptions.length > 0 ? select.selectedOptions[0].text : '';
       // the drop-down arrow takes about 20 px of the inner width
       const room = select.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight) - 20;
       if (canvas.measureText(text).width > room) cut.push(`${select.name || select.id}: "${text}" needs ${canvas.measureText(text).width.toFixed(0)} px, has ${room.toFixed(0)}`);
@@ -382,10 +397,12 @@ function lowContrast(page: Page): Promise<string[]> {
     const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
     for (let node = walker.nextNode(); node; node = walker.nextNode()) {
       const parent = node.parentElement;
-      if (!parent || !node.textContent?.trim() || parent.closest('option, script, style, [hidden]')) continue;
-      check(parent, node.textContent);
+      const text = node.textContent ?? '';
+      if (!parent || !text.trim() || parent.closest('option, script, style, [hidden]')) continue;
+      check(parent, text);
     }
-    for (const control of document.querySelectorAll('select, input:not([type="checkbox"]):not([type="file"])')) check(control, (control as HTMLInputElement).value || control.tagName);
+    for (const control of document.querySelectorAll('select, input:not([type="checkbox"]):not([type="file"])'))
+      check(control, (control as HTMLInputElement).value || control.tagName);
     return [...found];
   });
 }
