@@ -183,6 +183,7 @@ export class CameraTile {
     if (camera?.state !== this.camera?.state || camera?.nextRetryAt !== this.camera?.nextRetryAt) this.retryRefusal = null;
     this.camera = camera;
     const state = camera?.state ?? 'connecting';
+    this.failing = state === 'failed' || (this.failing && state === 'connecting');
     this.element.dataset.state = state;
     const name = camera?.name && camera.name !== this.cameraId ? `${camera.name} (${this.cameraId})` : this.cameraId;
     this.nameLine.textContent = name;
@@ -412,10 +413,16 @@ export class CameraTile {
     if (width > 0 && height > 0) this.element.style.setProperty('--aspect', String(width / height));
   }
 
-  /** Whether the camera has failed (the page shows its tile compact, in the strip above the grid). */
+  /**
+   * Whether the camera has failed (the page shows its tile compact, in the strip above the grid).
+   * A failed camera that is connecting again ("retry now") stays failed until it is live, so its
+   * tile does not jump into the grid and back for each try.
+   */
   get failed(): boolean {
-    return this.camera?.state === 'failed';
+    return this.failing;
   }
+
+  private failing = false;
 
   private async retryNow(restart: TileActions['onRestart']): Promise<void> {
     if (!restart) return;

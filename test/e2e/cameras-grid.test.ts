@@ -159,7 +159,11 @@ describe('cameras, grid, phone and theme in chromium', { skip: existsSync(CHROMI
     );
     assert.ok(grown.restarts >= 1, `${grown.restarts} restarts before the retry`);
     const clicked = Date.now();
+    const answered = page.waitForResponse((response) => response.url().endsWith('/api/cameras/broken/restart'));
     await broken.getByTestId('camera-retry-now').click();
+    assert.equal((await answered).status(), 200);
+    // connecting again, it keeps its compact place rather than jumping into the grid and back
+    assert.equal(await page.locator(`#grid ${tile('broken')}`).count(), 0, 'the retried camera stays in the strip');
     const retried = await pollUntil(async () => {
       const camera = await status('broken');
       return camera.restarts === 0 && camera.state === 'failed' && camera.nextRetryAt !== null && camera;
