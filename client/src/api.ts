@@ -52,6 +52,11 @@ export function updateCamera(id: string, changes: CameraChanges): Promise<ApiRes
   return request<CameraStatus>('PATCH', `/api/cameras/${encodeURIComponent(id)}`, changes);
 }
 
+/** Retry a camera now (its backoff starts over): the failed tile's "retry now". */
+export function restartCamera(id: string): Promise<ApiResult<CameraStatus>> {
+  return request<CameraStatus>('POST', `/api/cameras/${encodeURIComponent(id)}/restart`);
+}
+
 export function removeCamera(id: string): Promise<ApiResult<null>> {
   return request<null>('DELETE', `/api/cameras/${encodeURIComponent(id)}`);
 }

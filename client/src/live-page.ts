@@ -3,13 +3,18 @@
  * watches each while the page is shown. The camera list comes from GET /api/cameras and from
  * the server's `status` message every second; after a reconnect (a server restart) every shown
  * camera is watched again and the list re-fetched.
+ *
+ * The grid is laid out as this browser was last told (grid-layout.ts): the tile size, and the
+ * order, changed by dragging a tile or with Alt+arrow keys on a focused one. Failed cameras
+ * leave the grid for a strip of compact tiles above it, and come back to their place when live.
  */
 import type { Socket } from '/socket.io/socket.io.esm.min.js';
 import type { CameraStatus, ExplainReply, LiveClientEvents, FrameMessage, LiveServerEvents } from '../../src/common/live-events.js';
-import { addCamera, listCameras, removeCamera, updateCamera } from './api.js';
+import { addCamera, listCameras, removeCamera, restartCamera, updateCamera } from './api.js';
 import { cameraUrlProblem } from './camera-url.js';
 import { CameraEditDialog } from './camera-edit.js';
 import { byId, h } from './dom.js';
+import { TILE_SIZES, arrangedOrder, moveBeside, moveStep, saveOrder, saveTileSize, savedOrder, savedTileSize } from './grid-layout.js';
 import { CameraTile } from './tile.js';
 
 export type LiveSocket = Socket<LiveServerEvents, LiveClientEvents>;
@@ -37,6 +42,15 @@ export class LivePage {
   private readonly askedWidths = new Map<string, number | null>();
   private readonly cameras = new Map<string, CameraStatus>();
   private readonly grid = byId('grid', HTMLElement);
+  private readonly failedStrip = byId('failed-cameras', HTMLElement);
+  private readonly gridTools = byId('grid-tools', HTMLElement);
+  private readonly tileSize = byId('tile-size', HTMLSelectElement);
+  /** The camera ids as last arranged in this browser (see grid-layout.ts). */
+  private order = savedOrder();
+  /** The camera being dragged, while a drag is on. */
+  private dragged: string | null = null;
+  /** The server's clock minus this browser's, from the status messages (a camera's nextRetryAt is on the server's). */
+  private clockOffset = 0;
   private readonly empty = byId('empty', HTMLElement);
   private readonly connection = byId('connection', HTMLElement);
   private readonly form = byId('add-camera', HTMLFormElement);
@@ -60,7 +74,10 @@ export class LivePage {
     });
     this.socket.io.on('reconnect_attempt', () => this.setConnection('disconnected'));
     this.socket.on('connect_error', () => this.setConnection('disconnected'));
-    this.socket.on('status', (status) => this.setCameras(status.cameras));
+    this.socket.on('status', (status) => {
+      this.clockOffset = status.ts - Date.now();
+      this.setCameras(status.cameras);
+    });
     this.socket.on('frame', (frame, drawn) => this.onFrame(frame, drawn));
     // a refused watch (the camera was deleted meanwhile, or too many are watched): shown on its tile
     this.socket.on('error', (error) => {
@@ -72,6 +89,13 @@ export class LivePage {
       void this.submitCamera();
     });
     this.back.addEventListener('click', () => this.showGrid());
+    this.tileSize.value = savedTileSize();
+    this.grid.dataset.tileSize = this.tileSize.value;
+    this.tileSize.addEventListener('change', () => {
+      const size = TILE_SIZES.find((candidate) => candidate === this.tileSize.value) ?? 'medium';
+      this.grid.dataset.tileSize = size;
+      saveTileSize(size);
+    });
     window.addEventListener('hashchange', () => {
       if (this.active) this.applyView();
     });
@@ -202,6 +226,8 @@ export class LivePage {
     }
     this.empty.hidden = this.cameras.size > 0;
     this.grid.hidden = this.cameras.size === 0;
+    this.gridTools.hidden = this.cameras.size === 0;
+    this.arrange();
     this.applyView();
     // once laid out, so that each watch asks for the tile's width
     if (this.canSend() && this.active) for (const cameraId of added) this.watch(cameraId);
@@ -216,23 +242,110 @@ export class LivePage {
       onToggle: (id, enabled) => void this.switchCamera(id, enabled),
       onResize: (id) => this.resized(id),
       onExplain: (id, trackId) => this.explain(id, trackId),
+      onRestart: (id) => this.restart(id),
+      onMove: (id, step) => this.moveTile(id, step),
+      serverNow: () => Date.now() + this.clockOffset,
     });
     tile.element.addEventListener('click', () => this.toggleFocus(cameraId));
     tile.element.addEventListener('keydown', (event) => {
-      if (event.target !== tile.element || (event.key !== 'Enter' && event.key !== ' ')) return;
+      if (event.target !== tile.element) return;
+      // Alt+arrow moves the tile in the grid's order (left and up: earlier)
+      if (event.altKey && ['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown'].includes(event.key)) {
+        event.preventDefault();
+        this.moveTile(cameraId, event.key === 'ArrowLeft' || event.key === 'ArrowUp' ? -1 : 1);
+        return;
+      }
+      if (event.key !== 'Enter' && event.key !== ' ') return;
       event.preventDefault();
       this.toggleFocus(cameraId);
     });
+    this.listenForDrags(tile);
     this.tiles.set(cameraId, tile);
-    // keep tiles in the order the cameras are listed
-    const ids = [...this.cameras.keys()];
-    const before =
-      ids
-        .slice(ids.indexOf(cameraId) + 1)
-        .map((id) => this.tiles.get(id)?.element)
-        .find((element) => element?.isConnected) ?? null;
-    this.grid.insertBefore(tile.element, before);
     return tile;
+  }
+
+  /** The ids of the grid's tiles (failed cameras are in the strip), in the order shown. */
+  private gridOrder(): string[] {
+    return arrangedOrder(this.order, [...this.cameras.keys()]).filter((id) => this.inGrid(id));
+  }
+
+  private inGrid(cameraId: string): boolean {
+    const tile = this.tiles.get(cameraId);
+    return tile !== undefined && (!tile.failed || this.focusedId() === cameraId);
+  }
+
+  /** Puts each tile in its place: the grid in the arranged order, a failed camera in the strip. Moves only what is out of place. */
+  private arrange(): void {
+    const ids = arrangedOrder(this.order, [...this.cameras.keys()]);
+    for (const [container, wanted] of [
+      [this.grid, ids.filter((id) => this.inGrid(id))],
+      [this.failedStrip, ids.filter((id) => !this.inGrid(id))],
+    ] as const) {
+      wanted.forEach((id, index) => {
+        const element = this.tiles.get(id)?.element;
+        if (element && container.children.item(index) !== element) container.insertBefore(element, container.children.item(index));
+      });
+    }
+    this.failedStrip.hidden = this.failedStrip.children.length === 0 || document.body.dataset.view === 'single';
+  }
+
+  private moveTile(cameraId: string, step: -1 | 1): void {
+    this.setOrder(moveStep(this.order, this.gridOrder(), cameraId, step));
+    this.tiles.get(cameraId)?.element.focus();
+  }
+
+  private setOrder(order: string[]): void {
+    this.order = order;
+    saveOrder(order);
+    this.arrange();
+  }
+
+  /** Drag and drop between the grid's tiles: dropped on a tile's left half, before it; on its right half, after it. */
+  private listenForDrags(tile: CameraTile): void {
+    const element = tile.element;
+    element.addEventListener('dragstart', (event) => {
+      if (!this.inGrid(tile.cameraId) || document.body.dataset.view === 'single') {
+        event.preventDefault();
+        return;
+      }
+      this.dragged = tile.cameraId;
+      event.dataTransfer?.setData('text/plain', tile.cameraId);
+      if (event.dataTransfer) event.dataTransfer.effectAllowed = 'move';
+      element.classList.add('dragging');
+    });
+    element.addEventListener('dragend', () => {
+      this.dragged = null;
+      element.classList.remove('dragging');
+      for (const other of this.tiles.values()) other.element.classList.remove('drop-before', 'drop-after');
+    });
+    const after = (event: DragEvent) => {
+      const rect = element.getBoundingClientRect();
+      return event.clientX > rect.left + rect.width / 2;
+    };
+    element.addEventListener('dragover', (event) => {
+      if (this.dragged === null || this.dragged === tile.cameraId || !this.inGrid(tile.cameraId)) return;
+      event.preventDefault(); // a drop is allowed here
+      if (event.dataTransfer) event.dataTransfer.dropEffect = 'move';
+      element.classList.toggle('drop-after', after(event));
+      element.classList.toggle('drop-before', !after(event));
+    });
+    element.addEventListener('dragleave', () => element.classList.remove('drop-before', 'drop-after'));
+    element.addEventListener('drop', (event) => {
+      const dragged = this.dragged;
+      element.classList.remove('drop-before', 'drop-after');
+      if (dragged === null || dragged === tile.cameraId) return;
+      event.preventDefault();
+      const full = arrangedOrder(this.order, [...this.cameras.keys()]).concat(this.order.filter((id) => !this.cameras.has(id)));
+      this.setOrder(moveBeside(full, dragged, tile.cameraId, after(event)));
+    });
+  }
+
+  /** "Retry now" on a tile: the server restarts the camera; the tile shows its new status, or the refusal. */
+  private async restart(cameraId: string): Promise<string | null> {
+    const result = await restartCamera(cameraId);
+    if (!result.ok) return `retry refused: ${result.error}`;
+    this.setCamera(result.value);
+    return null;
   }
 
   private async submitCamera(): Promise<void> {
@@ -336,12 +449,14 @@ export class LivePage {
       tile.element.classList.toggle('focused', single && id === focused);
       tile.element.hidden = single && id !== focused;
     }
+    this.gridTools.classList.toggle('in-single-view', single);
+    this.arrange(); // a failed camera's large view is in the grid's place
   }
 
   private setConnection(state: ConnectionState): void {
     if (this.connection.dataset.state === state && this.connection.childNodes.length > 1) return;
     this.connection.dataset.state = state;
-    this.connection.replaceChildren(h('span', { class: 'dot', 'aria-hidden': 'true' }), CONNECTION_TEXT[state]);
+    this.connection.replaceChildren(h('span', { class: 'dot', 'aria-hidden': 'true' }), h('span', { class: 'connection-text' }, CONNECTION_TEXT[state]));
     this.connection.title = state === 'connected' ? 'live connection to the server' : 'no live connection; retrying by itself';
   }
 }

@@ -4,8 +4,9 @@
  */
 import { io } from '/socket.io/socket.io.esm.min.js';
 import { LOGIN_PAGE, goToLogin, logout, whoAmI } from './api.js';
-import { byId } from './dom.js';
+import { byId, h } from './dom.js';
 import { EventsPage } from './events-page.js';
+import { foldFilters } from './filter-fold.js';
 import { IdentifyPage } from './identify-page.js';
 import { LivePage, type LiveSocket } from './live-page.js';
 import { renderNotificationsEditor, type NotificationsEditor } from './notifications-editor.js';
@@ -13,8 +14,10 @@ import { PeoplePage } from './people-page.js';
 import { PAGES, parseRoute, type PageName, type Route } from './router.js';
 import { SettingsPage } from './settings-page.js';
 import { SystemPage } from './system-page.js';
+import { setUpThemeSwitch } from './theme.js';
 import { TuningPage } from './tuning-page.js';
 
+setUpThemeSwitch(byId('theme', HTMLSelectElement));
 const socket: LiveSocket = io('/live', { reconnectionDelayMax: 2000 });
 // with access control on, a connection without a session is refused: log in first
 socket.on('connect_error', (error) => {
@@ -22,6 +25,8 @@ socket.on('connect_error', (error) => {
 });
 const live = new LivePage(socket);
 const events = new EventsPage(socket);
+// on a phone the filters fold behind a button, so the events start on the first screen
+foldFilters(byId('event-filters-toggle', HTMLButtonElement), byId('event-filters', HTMLFormElement));
 const people = new PeoplePage();
 const system = new SystemPage();
 const settings = new SettingsPage(byId('page-settings', HTMLElement));
@@ -48,8 +53,11 @@ function show(route: Route): void {
   for (const name of PAGES) {
     sections[name].hidden = name !== page;
     const link = document.querySelector(`[data-testid="nav-${name}"]`);
-    if (name === page) link?.setAttribute('aria-current', 'page');
-    else link?.removeAttribute('aria-current');
+    if (name === page) {
+      link?.setAttribute('aria-current', 'page');
+      // a phone's nav scrolls sideways: the current page's link in view
+      link?.scrollIntoView({ block: 'nearest', inline: 'nearest' });
+    } else link?.removeAttribute('aria-current');
   }
   document.body.dataset.page = page;
   document.title = `facestream · ${page}`;
@@ -79,7 +87,8 @@ logoutButton.addEventListener('click', () => {
 });
 void whoAmI().then((me) => {
   logoutButton.hidden = !me?.auth;
-  if (me?.name) logoutButton.textContent = `Log out ${me.name}`;
+  // the name is left out on a phone's header (styles.css), where the row has no room for it
+  if (me?.name) logoutButton.replaceChildren('Log out', h('span', { class: 'logout-name' }, ` ${me.name}`));
   // a viewer watches and reads: the forms that change things are hidden (the server refuses them anyway)
   if (me) document.body.dataset.role = me.role;
 });

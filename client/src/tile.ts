@@ -6,6 +6,9 @@
  * that arrives meanwhile waits in a single slot, and a frame it replaces there is acknowledged at
  * once, so the server's window of unacknowledged frames stays open and no queue grows.
  *
+ * A failed camera's tile is compact (the page puts it in a strip above the grid): the reason,
+ * "retrying in N s" counted down to the server's next retry, and a "retry now" button.
+ *
  * A click on a box opens a small panel with what the matcher made of that face (asked of the
  * server then, not sent with every frame): its best candidates with their scores, the margin
  * between the first two, and why it is unknown.
@@ -23,6 +26,12 @@ export interface TileActions {
   onResize?: (cameraId: string) => void;
   /** A box was clicked: what the server's matcher made of that track. */
   onExplain?: (cameraId: string, trackId: number) => Promise<ExplainReply>;
+  /** "Retry now": the camera's source starts again at once; resolves with the server's refusal, or null. */
+  onRestart?: (cameraId: string) => Promise<string | null>;
+  /** "Move earlier" / "move later" in the grid's order (-1, +1). */
+  onMove?: (cameraId: string, step: -1 | 1) => void;
+  /** The server's clock now, ms since the epoch (a camera's nextRetryAt is on it). */
+  serverNow?: () => number;
 }
 
 /** The open panel of a clicked box: its track, the state it was explained in, and its element. */
@@ -50,6 +59,9 @@ export class CameraTile {
   private readonly canvas: HTMLCanvasElement;
   private readonly overlay: HTMLElement;
   private readonly stateLine: HTMLElement;
+  private readonly retryLine: HTMLElement;
+  private readonly retryButton: HTMLButtonElement;
+  private readonly serverNow: () => number;
   private readonly nameLine: HTMLElement;
   private readonly fpsReadout: HTMLElement;
   private readonly processedReadout: HTMLElement;
@@ -81,9 +93,38 @@ export class CameraTile {
   ) {
     this.canvas = h('canvas', { class: 'video', 'aria-hidden': 'true' });
     this.overlay = h('div', { class: 'overlay' });
-    this.stateLine = h('div', { class: 'state', 'data-testid': 'camera-state', role: 'status' });
+    this.stateLine = h('div', { class: 'state-text', 'data-testid': 'camera-state', role: 'status' });
+    // counted down each second: not a live region, or a screen reader would read every second
+    this.retryLine = h('span', { class: 'retry-text', 'data-testid': 'camera-retry', hidden: '' });
+    this.retryButton = h('button', { type: 'button', class: 'button ghost retry-now', 'data-testid': 'camera-retry-now', 'data-admin-only': '', hidden: '' }, 'Retry now');
+    this.retryButton.addEventListener('click', (event) => {
+      event.stopPropagation();
+      void this.retryNow(actions.onRestart);
+    });
+    const stateBox = h('div', { class: 'state' }, this.stateLine, h('div', { class: 'retry' }, this.retryLine, this.retryButton));
     this.overloadBadge = h('span', { class: 'badge overloaded', 'data-testid': 'tile-overloaded', hidden: '' }, 'overloaded');
-    this.frameBox = h('div', { class: 'frame' }, this.canvas, this.overlay, this.stateLine, this.overloadBadge);
+    const moveButton = (step: -1 | 1, symbol: string, words: string) => {
+      const button = h(
+        'button',
+        {
+          type: 'button',
+          class: 'icon-button move',
+          'data-testid': step < 0 ? 'tile-move-earlier' : 'tile-move-later',
+          title: `${words} (Alt+${step < 0 ? '←' : '→'})`,
+          'aria-label': `Move camera ${cameraId} ${words.toLowerCase().replace('move ', '')}`,
+        },
+        symbol,
+      );
+      button.addEventListener('click', (event) => {
+        event.stopPropagation();
+        actions.onMove?.(cameraId, step);
+      });
+      return button;
+    };
+    const moves = h('div', { class: 'move-buttons' }, moveButton(-1, '◀', 'Move earlier'), moveButton(1, '▶', 'Move later'));
+    // the picture keeps the camera's shape inside the tile's fixed box (letterboxed), the boxes over it
+    const picture = h('div', { class: 'picture' }, this.canvas, this.overlay);
+    this.frameBox = h('div', { class: 'frame' }, picture, stateBox, this.overloadBadge, moves);
     this.nameLine = h('span', { class: 'name' }, cameraId);
     this.fpsReadout = h('span', { class: 'readout', 'data-testid': 'tile-fps', title: 'frames drawn per second in this browser' }, '– fps');
     this.processedReadout = h('span', { class: 'readout', 'data-testid': 'tile-processed', title: 'frames the server looked for faces in, per second' }, '– processed');
@@ -112,10 +153,11 @@ export class CameraTile {
     onOffLabel.addEventListener('click', (event) => event.stopPropagation());
     this.element = h(
       'article',
-      { class: 'tile', 'data-testid': 'camera-tile', 'data-camera-id': cameraId, 'data-frames': '0', tabindex: '0' },
+      { class: 'tile', 'data-testid': 'camera-tile', 'data-camera-id': cameraId, 'data-frames': '0', tabindex: '0', draggable: 'true' },
       this.frameBox,
       h('footer', { class: 'tile-bar' }, this.nameLine, h('span', { class: 'readouts' }, this.fpsReadout, this.processedReadout, this.latencyReadout), onOffLabel, edit, remove),
     );
+    this.serverNow = actions.serverNow ?? (() => Date.now());
     this.setAspect(16, 9);
     this.update(undefined);
     this.resizes = new ResizeObserver(() => actions.onResize?.(cameraId));
@@ -138,15 +180,17 @@ export class CameraTile {
 
   /** The camera's latest status (state, reason, name). */
   update(camera: CameraStatus | undefined): void {
+    if (camera?.state !== this.camera?.state || camera?.nextRetryAt !== this.camera?.nextRetryAt) this.retryRefusal = null;
     this.camera = camera;
     const state = camera?.state ?? 'connecting';
+    this.failing = state === 'failed' || (this.failing && state === 'connecting');
     this.element.dataset.state = state;
     const name = camera?.name && camera.name !== this.cameraId ? `${camera.name} (${this.cameraId})` : this.cameraId;
     this.nameLine.textContent = name;
     this.nameLine.title = camera?.url ?? '';
     this.onOff.checked = camera?.enabled ?? true;
     this.element.classList.toggle('off', camera?.enabled === false);
-    this.element.setAttribute('aria-label', `Camera ${name}, ${state}; press Enter for the large view`);
+    this.element.setAttribute('aria-label', `Camera ${name}, ${state}; press Enter for the large view, Alt+arrow keys to move it`);
     // what the server manages to process, beside what this browser draws: they part when it is overloaded
     const processed = camera?.state === 'live' ? camera.fpsProcessed : null;
     this.processedReadout.textContent = processed === null ? '– processed' : `${formatFps(processed)} processed`;
@@ -369,11 +413,39 @@ export class CameraTile {
     if (width > 0 && height > 0) this.element.style.setProperty('--aspect', String(width / height));
   }
 
+  /**
+   * Whether the camera has failed (the page shows its tile compact, in the strip above the grid).
+   * A failed camera that is connecting again ("retry now") stays failed until it is live, so its
+   * tile does not jump into the grid and back for each try.
+   */
+  get failed(): boolean {
+    return this.failing;
+  }
+
+  private failing = false;
+
+  private async retryNow(restart: TileActions['onRestart']): Promise<void> {
+    if (!restart) return;
+    this.retryButton.disabled = true;
+    const refusal = await restart(this.cameraId);
+    this.retryButton.disabled = false;
+    this.retryRefusal = refusal;
+    this.showState();
+  }
+
+  /** Why the last "retry now" was refused, until the camera's state or next retry changes. */
+  private retryRefusal: string | null = null;
+
   private showState(): void {
     let text = this.refusal ?? stateText(this.camera);
     if (text === null && this.framesDrawn === 0) text = 'live: waiting for the first frame…';
-    this.stateLine.hidden = text === null;
-    this.stateLine.textContent = text ?? '';
+    const shown = text !== null;
+    this.stateLine.parentElement?.toggleAttribute('hidden', !shown);
+    if (this.stateLine.textContent !== (text ?? '')) this.stateLine.textContent = text ?? '';
+    const retry = this.retryRefusal ?? retryText(this.camera, this.serverNow());
+    this.retryLine.hidden = retry === null;
+    if (this.retryLine.textContent !== (retry ?? '')) this.retryLine.textContent = retry ?? '';
+    this.retryButton.hidden = !canRetry(this.camera);
   }
 }
 
@@ -403,6 +475,22 @@ function explanationContent(explanation: FaceExplanation): HTMLElement[] {
   if (explanation.unknownReason) parts.push(h('p', { class: 'why', 'data-testid': 'face-panel-why' }, `why unknown: ${UNKNOWN_WHY_TEXT[explanation.unknownReason]}`));
   if (explanation.qualityProblem) parts.push(h('p', { class: 'why', 'data-testid': 'face-panel-quality' }, `quality: ${explanation.qualityProblem}`));
   return parts;
+}
+
+/**
+ * When a camera that is not live tries again, counted down to the server's next retry; what to
+ * do when it does not retry by itself; null for a camera that is live, connecting or switched off.
+ */
+export function retryText(camera: Pick<CameraStatus, 'state' | 'nextRetryAt' | 'enabled'> | undefined, serverNow: number): string | null {
+  if (!camera?.enabled || (camera.state !== 'failed' && camera.state !== 'stalled')) return null;
+  if (camera.nextRetryAt === null) return camera.state === 'failed' ? 'not retrying by itself: fix the camera (✎), then retry now' : null;
+  const seconds = Math.ceil((camera.nextRetryAt - serverNow) / 1000);
+  return seconds > 0 ? `retrying in ${seconds} s` : 'retrying now…';
+}
+
+/** Whether "retry now" is offered: a camera switched on that is failed or stalled. */
+function canRetry(camera: CameraStatus | undefined): boolean {
+  return camera?.enabled === true && (camera.state === 'failed' || camera.state === 'stalled');
 }
 
 /** A rate as the readouts show it: whole numbers from 10, one decimal below. */

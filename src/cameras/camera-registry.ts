@@ -85,6 +85,22 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
     return this.statusOf(id, entry);
   }
 
+  /**
+   * Starts a camera's source again at once, with its backoff back at the first delay: the
+   * "retry now" of a failed camera (the watchdog would wait out its backoff, or not retry at
+   * all after a failure retrying cannot fix). Its settings and the store are left as they are.
+   */
+  async restart(id: string): Promise<CameraStatus> {
+    const entry = this.cameras.get(id);
+    if (!entry) throw new ServiceError('not-found', `no camera with id "${id}"`);
+    if (!entry.config.enabled) throw new ServiceError('conflict', `camera "${id}" is switched off: switch it on (PATCH { "enabled": true }) to start it`);
+    await this.stopEntry(entry);
+    // removed or changed while its source stopped: that change stands
+    if (this.cameras.get(id) !== entry || entry.source) return this.statusOf(id, entry);
+    this.startEntry(entry);
+    return this.statusOf(id, entry);
+  }
+
   async remove(id: string): Promise<boolean> {
     const entry = this.cameras.get(id);
     if (!entry) return false;
@@ -186,6 +202,7 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
       state: source ? source.state : 'stopped',
       // sources redact their own reasons; this holds for any source (and reasons quoting the URL)
       reason: source ? redactText(source.reason, [entry.config.url]) : 'disabled',
+      nextRetryAt: source?.retryAt ?? null,
       fpsIn: metrics?.fpsIn ?? 0,
       fpsProcessed: metrics?.fpsProcessed ?? 0,
       framesDropped: (metrics?.framesDropped ?? 0) + (source?.framesDropped ?? 0),

@@ -69,6 +69,9 @@ export function createCameraSource(config: CameraConfig, log: (entry: CameraLog)
     get redactedUrl() {
       return camera.displayUrl;
     },
+    get retryAt() {
+      return camera.status().retryAt;
+    },
     get framesDropped() {
       return camera.status().framesDropped;
     },

@@ -49,6 +49,8 @@ export interface CameraSource {
   readonly redactedUrl: string;
   /** Frames dropped at capture because every slot of the camera's ring was held. */
   readonly framesDropped: number;
+  /** When the source's next retry starts (ms since the epoch), or null when none is scheduled; absent for a source that never retries. */
+  readonly retryAt?: number | null;
   on(event: 'frame', listener: (frame: Frame) => void): unknown;
   on(event: 'state', listener: (state: CameraState, reason: string) => void): unknown;
   start(): void;

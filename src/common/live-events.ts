@@ -92,6 +92,8 @@ export interface CameraStatus {
   transport: 'tcp' | 'udp';
   state: CameraState;
   reason: string;
+  /** When the camera's next retry starts (ms since the epoch, the server's clock), or null when none is scheduled (live, stopped, or a failure retrying cannot fix). */
+  nextRetryAt: number | null;
   fpsIn: number;
   fpsProcessed: number;
   /**

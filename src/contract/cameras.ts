@@ -105,6 +105,10 @@ export const cameraStatusSchema = z
     transport: z.enum(['tcp', 'udp']),
     state: cameraStateSchema,
     reason: z.string().describe('Why the camera is in this state, in words'),
+    nextRetryAt: z
+      .number()
+      .nullable()
+      .describe("When the camera's next retry starts, ms since the epoch (server clock); null when none is scheduled: live, switched off, or failed in a way retrying cannot fix"),
     fpsIn: z.number(),
     fpsProcessed: z.number(),
     framesDropped: z

@@ -189,6 +189,19 @@ export const ROUTES = [
     replies: { 200: { description: 'Changed and restarting', body: cameraStatusSchema }, 400: invalid, 403: notAdmin, 404: refused('No such camera') },
   },
   {
+    method: 'post',
+    path: '/api/cameras/:id/restart',
+    summary: 'Retry a camera now: its source starts again at once and its backoff starts over (the page\'s "retry now")',
+    access: 'admin',
+    params: cameraParamsSchema,
+    replies: {
+      200: { description: 'Restarting', body: cameraStatusSchema },
+      403: notAdmin,
+      404: refused('No such camera'),
+      409: refused('The camera is switched off: switch it on instead'),
+    },
+  },
+  {
     method: 'delete',
     path: '/api/cameras/:id',
     summary: 'Remove a camera (its ffmpeg stops; a camera of the config file comes back at the next start)',

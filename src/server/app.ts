@@ -60,6 +60,7 @@ export function createApp({ cameras, auth, health, webSecurity: security, router
   app.get('/api/cameras/:id', (req, res) => void res.json(cameras.status(cameraId(req)) ?? notFound(cameraId(req))));
   app.post('/api/cameras', async (req, res) => void res.status(201).json(await cameras.add(req.body)));
   app.patch('/api/cameras/:id', async (req, res) => void res.json(await cameras.update(cameraId(req), req.body)));
+  app.post('/api/cameras/:id/restart', async (req, res) => void res.json(await cameras.restart(cameraId(req))));
   app.delete('/api/cameras/:id', async (req, res) => {
     const id = cameraId(req);
     if (!(await cameras.remove(id))) notFound(id);
