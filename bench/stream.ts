@@ -1,6 +1,6 @@
 /**
  * `facestream bench stream [--cameras 1,4] [--resolution 480|1080] [--seconds 15] [--data dir]
- * [--skip-baseline] [--ingest worker|main] [--runtime auto|onnx|tfjs, or a list such as onnx,tfjs] [--json]` (`npm run bench:stream`; `bench:stream:site` runs `--cameras 1,4,8,16`,
+ * [--skip-baseline] [--camera-fps 25] [--ingest worker|main] [--runtime auto|onnx|tfjs, or a list such as onnx,tfjs] [--json]` (`npm run bench:stream`; `bench:stream:site` runs `--cameras 1,4,8,16`,
  * `bench:stream:1080` runs `--cameras 4 --resolution 1080`): the live path end to end on this
  * machine, as a curve over camera counts.
  *
@@ -108,6 +108,8 @@ interface StreamOptions {
   ingest: 'worker' | 'main';
   /** What runs the models in the server's vision workers (the config's `runtime`); with several, every step runs on each, the first reported in full. */
   runtimes: InferenceRuntime[];
+  /** The cameras' `fps` setting: frames a second each takes from its 25 fps source. */
+  cameraFps: number;
 }
 
 type Progress = (line: string) => void;
@@ -153,7 +155,7 @@ export async function benchStream(argv: string[]): Promise<number> {
       );
       cleanups.push(() => server.stop());
       progress(`the server's vision workers run on runtime: ${runtime}`);
-      const bench: Bench = { server, rtsp, ffmpeg, sources, frame, seconds: options.seconds, progress };
+      const bench: Bench = { server, rtsp, ffmpeg, sources, frame, seconds: options.seconds, cameraFps: options.cameraFps, progress };
       const steps: StepResult[] = [];
       for (const [n, count] of options.steps.entries()) {
         progress(`${runtime}: step ${n + 1} of ${options.steps.length}: ${count} camera(s) at ${frame.width}×${frame.height}`);
@@ -197,8 +199,12 @@ function streamOptions(argv: string[]): StreamOptions {
     json: { type: 'boolean' },
     ingest: { type: 'string' },
     runtime: { type: 'string' },
+    'camera-fps': { type: 'string' },
   });
   const seconds = benchSeconds(values.seconds);
+  const cameraFps = Number(values['camera-fps'] ?? BENCH_FPS);
+  if (!Number.isInteger(cameraFps) || cameraFps < 1 || cameraFps > BENCH_FPS)
+    throw new UsageError(`--camera-fps ${values['camera-fps']}: give a whole number from 1 to ${BENCH_FPS} (the sources' rate)`);
   const ingest = values.ingest ?? 'worker';
   if (ingest !== 'worker' && ingest !== 'main')
     throw new UsageError(`--ingest ${ingest}: give worker (the frame pipe worker, the default) or main (ffmpeg's stdout read on the main thread)`);
@@ -228,6 +234,7 @@ function streamOptions(argv: string[]): StreamOptions {
     json: values.json ?? false,
     ingest,
     runtimes: runtimesOption(values.runtime),
+    cameraFps,
   };
 }
 
@@ -314,6 +321,8 @@ interface Bench {
   sources: BenchSource[];
   frame: { width: number; height: number };
   seconds: number;
+  /** The cameras' `fps` (frames taken from the 25 fps sources). */
+  cameraFps: number;
   progress: Progress;
 }
 
@@ -375,7 +384,7 @@ async function addCameras(bench: Bench, cameras: BenchCamera[]): Promise<void> {
         transport: 'udp',
         maxWidth: bench.frame.width,
         maxHeight: bench.frame.height,
-        fps: BENCH_FPS,
+        fps: bench.cameraFps,
         name: source.name,
       }),
     });
