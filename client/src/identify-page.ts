@@ -95,13 +95,21 @@ export class IdentifyPage {
       ...choices.map((name) => h('option', { value: name }, name)),
       h('option', { value: NEW }, 'New person…'),
     );
-    const newName = h('input', { name: 'name', maxlength: '64', placeholder: 'Name of the new person', 'aria-label': `Name of the new person for face ${n}`, 'data-testid': 'identify-add-name' });
+    const newName = h('input', {
+      name: 'name',
+      maxlength: '64',
+      placeholder: 'Name of the new person',
+      'aria-label': `Name of the new person for face ${n}`,
+      'data-testid': 'identify-add-name',
+    });
     const button = h('button', { type: 'submit', class: 'button', 'data-testid': 'identify-add' }, 'Add');
     const status = h('p', { class: 'muted identify-add-status', role: 'status', 'data-testid': 'identify-add-status' });
     const warnings = h('ul', { class: 'warnings', 'aria-label': `Look-alike warnings for face ${n}` });
     const showName = () => {
       newName.hidden = select.value !== NEW;
     };
+    // an unknown face is more likely someone new than the first name of the list
+    if (!likely) select.value = NEW;
     select.addEventListener('change', showName);
     showName();
     const form = h(

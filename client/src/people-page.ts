@@ -288,7 +288,11 @@ export class PeoplePage {
           { class: `upload-result ${r.accepted ? 'accepted' : 'rejected'}`, 'data-testid': 'upload-result', 'data-accepted': String(r.accepted), 'data-file': r.file },
           h('span', { class: 'mark', 'aria-hidden': 'true' }, r.accepted ? '✓' : '✕'),
           h('span', { class: 'file' }, r.file),
-          h('span', { class: 'why' }, r.accepted ? 'accepted' : several ? `${plural(r.faces?.length ?? 0, 'face')} found: choose the one to enrol` : `not added: ${r.reason ?? 'refused'}`),
+          h(
+            'span',
+            { class: 'why' },
+            r.accepted ? 'accepted' : several ? `${plural(r.faces?.length ?? 0, 'face')} found: choose the one to enrol` : `not added: ${r.reason ?? 'refused'}`,
+          ),
           ...(several && r.faces ? [facePicker(file, r.faces, (face) => void this.upload([file], [{ file: 0, face }]))] : []),
         );
       }),

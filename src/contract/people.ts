@@ -86,16 +86,19 @@ export const faceUploadReportSchema = z.object({
 export type FaceUploadReport = z.infer<typeof faceUploadReportSchema>;
 
 /** Which face to enrol from a photo with several: its index among the faces a refusal listed, or a box around it. */
-export const facePickSchema = z.union([
-  z.strictObject({
-    file: z.number().int().min(0).describe('The photo: its position among the uploaded files, from 0'),
-    face: z.number().int().min(0).describe('The face: its position in the refusal\'s `faces`, from 0'),
-  }),
-  z.strictObject({
-    file: z.number().int().min(0).describe('The photo: its position among the uploaded files, from 0'),
-    box: boxSchema.describe('[x, y, width, height] in the photo\'s pixels: the face found that overlaps it most (at least a third) is enrolled'),
-  }),
-], { error: 'each pick is {"file": n, "face": n} or {"file": n, "box": [x, y, width, height]}, with whole numbers from 0' });
+export const facePickSchema = z.union(
+  [
+    z.strictObject({
+      file: z.number().int().min(0).describe('The photo: its position among the uploaded files, from 0'),
+      face: z.number().int().min(0).describe("The face: its position in the refusal's `faces`, from 0"),
+    }),
+    z.strictObject({
+      file: z.number().int().min(0).describe('The photo: its position among the uploaded files, from 0'),
+      box: boxSchema.describe("[x, y, width, height] in the photo's pixels: the face found that overlaps it most (at least a third) is enrolled"),
+    }),
+  ],
+  { error: 'each pick is {"file": n, "face": n} or {"file": n, "box": [x, y, width, height]}, with whole numbers from 0' },
+);
 export type FacePick = z.infer<typeof facePickSchema>;
 
 export const facePicksSchema = z.array(facePickSchema).max(20);
@@ -149,9 +152,17 @@ export type ForgetResult = z.infer<typeof forgetResultSchema>;
 
 export const videoJobParamsSchema = z.object({
   id: positiveIdParam('person'),
-  jobId: z.string().regex(/^[0-9a-f]{16}$/, { error: 'video job id must be the 16 hex digits the upload answered' }).describe('Video job id'),
+  jobId: z
+    .string()
+    .regex(/^[0-9a-f]{16}$/, { error: 'video job id must be the 16 hex digits the upload answered' })
+    .describe('Video job id'),
 });
-export const videoFaceParamsSchema = videoJobParamsSchema.extend({ index: z.string().regex(/^\d{1,3}$/, { error: 'face index must be a whole number from 0' }).transform(Number) });
+export const videoFaceParamsSchema = videoJobParamsSchema.extend({
+  index: z
+    .string()
+    .regex(/^\d{1,3}$/, { error: 'face index must be a whole number from 0' })
+    .transform(Number),
+});
 
 export const videoFaceSchema = z.object({
   index: z.number().int().describe('Its number in this job, for the confirmation'),
@@ -186,7 +197,7 @@ export const videoConfirmBodySchema = z.object({
   faces: z
     .array(z.number({ error: 'faces must be the indexes of the chosen faces to add' }).int().min(0), { error: 'faces must be a list of face indexes, e.g. [0, 2, 3]' })
     .min(1, { error: 'faces is empty: pick at least one face to add, or discard the job' })
-    .describe("The chosen faces to add (their `index`)"),
+    .describe('The chosen faces to add (their `index`)'),
 });
 
 export const enrolResultSchema = z.object({

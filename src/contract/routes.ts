@@ -352,7 +352,12 @@ export const ROUTES = [
     summary: 'A video job: its progress, then the faces it chose (admin)',
     access: 'admin',
     params: videoJobParamsSchema,
-    replies: { 200: { description: 'OK', body: videoJobSchema }, 400: invalid, 403: notAdmin, 404: refused('No such person or job (jobs are dropped 30 minutes after their scan)') },
+    replies: {
+      200: { description: 'OK', body: videoJobSchema },
+      400: invalid,
+      403: notAdmin,
+      404: refused('No such person or job (jobs are dropped 30 minutes after their scan)'),
+    },
   },
   {
     method: 'get',

@@ -68,7 +68,10 @@ export function peopleRouter(gallery: GalleryService, uploadDir: string, privacy
   // enrolment from a video: every step admin-only, the reads too (the faces are not enrolled yet)
   const admin = (req: Request, res: Response, next: NextFunction) => {
     const principal = principalOf(res);
-    if (principal.role === 'admin') return void next();
+    if (principal.role === 'admin') {
+      next();
+      return;
+    }
     res.status(403).json({ error: `${req.method} ${req.path} needs the admin role; ${principal.name} is a ${principal.role}` });
   };
   const job = (req: Request) => parse(videoJobParamsSchema, req.params);

@@ -193,7 +193,7 @@ export function createUploader(dir: string, gate = new DecodeGate(), { maxBytes 
    * 0-byte file is refused here, naming it.
    */
   async function keep(req: Request): Promise<{ name: string; path: string; size: number }> {
-    const [file] = (req.files as Express.Multer.File[] | undefined) ?? [];
+    const file = ((req.files as Express.Multer.File[] | undefined) ?? []).at(0);
     if (!file) throw new ServiceError('invalid', `no ${what} in the upload: send multipart/form-data with the ${what} in its file field`);
     const name = path.basename(file.originalname || 'upload');
     if (file.size === 0) throw new ServiceError('invalid', `${name} is empty (0 bytes): choose the ${what} file again`);

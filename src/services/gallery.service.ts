@@ -94,7 +94,10 @@ function galleryError(error: unknown, dataDir: string): unknown {
 
 const rounded = (value: number, places: number) => Math.round(value * 10 ** places) / 10 ** places;
 
-const roundedFace = (f: FoundFace): FoundFace => ({ box: [rounded(f.box[0], 1), rounded(f.box[1], 1), rounded(f.box[2], 1), rounded(f.box[3], 1)], confidence: rounded(f.confidence, 3) });
+const roundedFace = (f: FoundFace): FoundFace => ({
+  box: [rounded(f.box[0], 1), rounded(f.box[1], 1), rounded(f.box[2], 1), rounded(f.box[3], 1)],
+  confidence: rounded(f.confidence, 3),
+});
 
 /** How much of a picked box must overlap a face found (intersection over union) for the pick to name it. */
 const MIN_PICK_OVERLAP = 1 / 3;
@@ -302,17 +305,34 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
       const index = photo.index ?? position;
       const pickIndex = picks.findIndex((p) => p.file === index);
       const outcome =
-        pickIndex >= 0 ? await this.pickedSample(photo, picks[pickIndex], pickIndex) : await sampleFromImage(this.deps.finder, photo.path, { gates: QUALITY_GATE_DEFAULTS, largest: false });
+        pickIndex >= 0
+          ? await this.pickedSample(photo, picks[pickIndex], pickIndex)
+          : await sampleFromImage(this.deps.finder, photo.path, { gates: QUALITY_GATE_DEFAULTS, largest: false });
       outcomes.push({ photo, outcome });
     }
     const taken = outcomes.flatMap(({ photo, outcome }) => ('sample' in outcome ? [{ photo, sample: outcome.sample }] : []));
-    const written = taken.length ? this.changing(() => this.people.addSamples(person.name, taken.map((t) => t.sample), 'any')) : undefined;
+    const written = taken.length
+      ? this.changing(() =>
+          this.people.addSamples(
+            person.name,
+            taken.map((t) => t.sample),
+            'any',
+          ),
+        )
+      : undefined;
     const accepted: PhotoResult[] = taken.map((t, i) => ({ file: t.photo.name, accepted: true as const, faceId: written?.sampleIds[i] }));
     const rejected: PhotoResult[] = [
       ...refused.map((r) => ({ file: r.file, accepted: false as const, reason: r.reason })),
       ...outcomes.flatMap(({ photo, outcome }) =>
         'reason' in outcome
-          ? [{ file: photo.name, accepted: false as const, reason: outcome.reason.replace(/use --largest to enrol the largest one/, 'pick the face to enrol'), ...(outcome.faces ? { faces: outcome.faces.map(roundedFace) } : {}) }]
+          ? [
+              {
+                file: photo.name,
+                accepted: false as const,
+                reason: outcome.reason.replace(/use --largest to enrol the largest one/, 'pick the face to enrol'),
+                ...(outcome.faces ? { faces: outcome.faces.map(roundedFace) } : {}),
+              },
+            ]
           : [],
       ),
     ];
@@ -332,7 +352,7 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
     let face;
     if ('face' in pick) {
       const candidates = enrolmentCandidates(analyzed.faces, gates);
-      face = candidates[pick.face];
+      face = candidates.at(pick.face);
       if (!face) {
         const found = candidates.length ? `${plural(candidates.length, 'face')} found, counted from 0` : 'no face found';
         throw new ServiceError('invalid', `faces[${pickIndex}].face ${pick.face} is not a face of ${photo.name}: ${found}`);
@@ -341,7 +361,8 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
       const overlaps = analyzed.faces.map((f) => iou(f.box, pick.box));
       const best = overlaps.indexOf(Math.max(...overlaps));
       face = overlaps[best] >= MIN_PICK_OVERLAP ? analyzed.faces[best] : undefined;
-      if (!face) throw new ServiceError('invalid', `faces[${pickIndex}].box [${pick.box.join(', ')}] is on no face found in ${photo.name}: draw it around a face the refusal listed`);
+      if (!face)
+        throw new ServiceError('invalid', `faces[${pickIndex}].box [${pick.box.join(', ')}] is on no face found in ${photo.name}: draw it around a face the refusal listed`);
     }
     return sampleFromFace(analyzed.image, face, photo.path, gates);
   }

@@ -67,7 +67,10 @@ export class VideoEnrolmentService {
         throw error;
       }
       if (info.duration > MAX_VIDEO_SECONDS) {
-        throw new ServiceError('too-large', `${video.name} lasts ${Math.round(info.duration)} s; the limit is ${MAX_VIDEO_SECONDS} s: trim it to the part where the person is in view`);
+        throw new ServiceError(
+          'too-large',
+          `${video.name} lasts ${Math.round(info.duration)} s; the limit is ${MAX_VIDEO_SECONDS} s: trim it to the part where the person is in view`,
+        );
       }
       const frames = VIDEO_FACES_OFFERED * FRAMES_PER_FACE;
       const framesTotal = Math.max(1, Math.round(samplingRate(frames, info.duration, info.fps) * info.duration));
@@ -77,7 +80,19 @@ export class VideoEnrolmentService {
         video: video.path,
         chosen: [],
         cancelled: false,
-        view: { id, personId: person.id, file: video.name, state: 'scanning', progress: 0, framesDone: 0, framesTotal, duration: info.duration, candidates: 0, skipped: {}, faces: [] },
+        view: {
+          id,
+          personId: person.id,
+          file: video.name,
+          state: 'scanning',
+          progress: 0,
+          framesDone: 0,
+          framesTotal,
+          duration: info.duration,
+          candidates: 0,
+          skipped: {},
+          faces: [],
+        },
       };
       this.jobs.set(id, job);
       started = true;
@@ -95,7 +110,7 @@ export class VideoEnrolmentService {
 
   /** The aligned crop of the job's offered face `index`. */
   faceImage(person: PersonSummary, id: string, index: number): Buffer {
-    const face = this.find(person, id).chosen[index] as VideoFace | undefined;
+    const face = this.find(person, id).chosen.at(index);
     if (!face) throw new ServiceError('not-found', `video job ${id} has no face ${index}`);
     return face.jpeg;
   }
@@ -130,7 +145,7 @@ export class VideoEnrolmentService {
 
   private find(person: PersonSummary, id: string): Job {
     const job = this.jobs.get(id);
-    if (!job || job.personId !== person.id) throw new ServiceError('not-found', `no video job ${id} for person ${person.id}: upload the video again`);
+    if (job?.personId !== person.id) throw new ServiceError('not-found', `no video job ${id} for person ${person.id}: upload the video again`);
     return job;
   }
 
@@ -167,7 +182,8 @@ export class VideoEnrolmentService {
     } catch (error) {
       if (job.cancelled) return;
       job.view.state = 'failed';
-      job.view.error = error instanceof VideoError ? `${job.view.file} could not be read to the end: ${error.reason}` : `the video could not be scanned: ${(error as Error).message}`;
+      job.view.error =
+        error instanceof VideoError ? `${job.view.file} could not be read to the end: ${error.reason}` : `the video could not be scanned: ${(error as Error).message}`;
     } finally {
       await rm(job.video, { force: true });
       if (!job.cancelled) {

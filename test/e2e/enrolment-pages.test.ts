@@ -152,19 +152,27 @@ describe('enrolment on the People and Identify pages in chromium, against a real
 
   it('People: enrols from a video with a progress bar, the chosen faces ticked, and refuses a text file', async (t) => {
     const clip = dataPath(CLIP);
-    if (!clip) return t.skip(skipMessage(CLIP));
+    if (!clip) {
+      t.skip(skipMessage(CLIP));
+      return;
+    }
     const katie = await createPerson('katie');
     await openPerson(katie, 'katie');
     expectedFailures.push(/\b400\b.*\/api\/people\/\d+\/videos\)?$/);
     await page.getByTestId('person-video-upload').setInputFiles({ name: 'notes.mp4', mimeType: 'video/mp4', buffer: Buffer.from('not a video at all') });
-    await page.getByTestId('video-error').getByText(/notes\.mp4 is not a video this server reads/).waitFor();
+    await page
+      .getByTestId('video-error')
+      .getByText(/notes\.mp4 is not a video this server reads/)
+      .waitFor();
 
     await page.getByTestId('person-video-upload').setInputFiles(clip);
     // the scan's progress, between the upload and the faces
     await page.waitForFunction(
       () => {
         const bar = document.querySelector<HTMLProgressElement>('[data-testid="video-progress"]');
-        return bar !== null && !bar.hidden && bar.value > 0 && bar.value < 1 && /frame \d+ of about \d+/.test(document.querySelector('[data-testid="video-status"]')?.textContent ?? '');
+        return (
+          bar !== null && !bar.hidden && bar.value > 0 && bar.value < 1 && /frame \d+ of about \d+/.test(document.querySelector('[data-testid="video-status"]')?.textContent ?? '')
+        );
       },
       undefined,
       { timeout: SCAN_WAIT_MS },
@@ -180,12 +188,18 @@ describe('enrolment on the People and Identify pages in chromium, against a real
     assert.equal(await page.getByTestId('video-confirm').innerText(), `Add ${offered - 1} face${offered - 1 === 1 ? '' : 's'}`);
     await screenshots(page, 'video-faces');
     await page.getByTestId('video-confirm').click();
-    await page.getByTestId('video-status').getByText(/faces? added from WDA_KatieHill_000\.mp4/).waitFor();
+    await page
+      .getByTestId('video-status')
+      .getByText(/faces? added from WDA_KatieHill_000\.mp4/)
+      .waitFor();
     assert.equal(await faces.count(), 0);
     const detail = await person(katie);
     assert.equal(detail.samples, offered - 1);
     assert.ok(detail.faces.every((f) => f.source === 'video'));
-    await page.getByTestId('face-sample').nth(offered - 2).waitFor();
+    await page
+      .getByTestId('face-sample')
+      .nth(offered - 2)
+      .waitFor();
   });
 
   it('Identify: adds a face found to a new person and another to an existing one', async () => {
@@ -202,12 +216,18 @@ describe('enrolment on the People and Identify pages in chromium, against a real
     await first.getByTestId('identify-add-person').selectOption({ label: 'New person…' });
     await first.getByTestId('identify-add-name').fill('stranger');
     await first.getByTestId('identify-add').click();
-    await first.getByTestId('identify-add-status').getByText(/Face 1 added to stranger \(1 sample\)/).waitFor();
+    await first
+      .getByTestId('identify-add-status')
+      .getByText(/Face 1 added to stranger \(1 sample\)/)
+      .waitFor();
 
     const third = forms.nth(2);
     await third.getByTestId('identify-add-person').selectOption('ann');
     await third.getByTestId('identify-add').click();
-    await third.getByTestId('identify-add-status').getByText(/Face 3 added to ann/).waitFor();
+    await third
+      .getByTestId('identify-add-status')
+      .getByText(/Face 3 added to ann/)
+      .waitFor();
     assert.equal((await person(ann)).samples, 2);
     const people = (await (await fetch(server.url + '/api/people')).json()) as { name: string; samples: number }[];
     assert.equal(people.find((p) => p.name === 'stranger')?.samples, 1);

@@ -42,7 +42,8 @@ describe('enrolment API: group photos, look-alikes and videos', () => {
     teardown.add(() => server.stop());
     const login = await fetch(server.url + '/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ password: PASSWORD }) });
     admin = (login.headers.get('set-cookie') ?? '').split(';')[0];
-    ann = ((await (await api('/api/people', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'ann' }) })).json()) as { id: number }).id;
+    ann = ((await (await api('/api/people', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'ann' }) })).json()) as { id: number })
+      .id;
   });
   after(() => teardown.run());
 
@@ -84,7 +85,13 @@ describe('enrolment API: group photos, look-alikes and videos', () => {
       [JSON.stringify([{ file: 3, face: 0 }]), /faces\[0\]\.file 3 is not a file of this upload: 1 file sent/],
       [JSON.stringify([{ file: 0, box: [0, 0, 5, 5] }]), /faces\[0\]\.box \[0, 0, 5, 5\] is on no face found in group\.jpg/],
       [JSON.stringify([{ file: 0, face: -1 }]), /faces\.0\.face: Too small/],
-      [JSON.stringify([{ file: 0, face: 0 }, { file: 0, face: 1 }]), /faces\[1\]: file 0 is picked twice/],
+      [
+        JSON.stringify([
+          { file: 0, face: 0 },
+          { file: 0, face: 1 },
+        ]),
+        /faces\[1\]: file 0 is picked twice/,
+      ],
       ['[{file: 0}', /faces is not valid JSON/],
     ];
     for (const [faces, message] of cases) {
@@ -96,7 +103,9 @@ describe('enrolment API: group photos, look-alikes and videos', () => {
   });
 
   it("warns of a look-alike with the other person's id", async () => {
-    const twin = ((await (await api('/api/people', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'twin' }) })).json()) as { id: number }).id;
+    const twin = (
+      (await (await api('/api/people', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'twin' }) })).json()) as { id: number }
+    ).id;
     // the same face as ann's first sample
     const { status, body } = await uploadPhotos(twin, [[samplePhoto(3), 'same.jpg']], JSON.stringify([{ file: 0, face: 1 }]));
     assert.equal(status, 201);
@@ -109,8 +118,13 @@ describe('enrolment API: group photos, look-alikes and videos', () => {
 
   it('enrols from a video: a job with progress, the chosen faces, then the faces confirmed', async (t) => {
     const clip = dataPath(CLIP);
-    if (!clip) return t.skip(skipMessage(CLIP));
-    const kate = ((await (await api('/api/people', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'katie' }) })).json()) as { id: number }).id;
+    if (!clip) {
+      t.skip(skipMessage(CLIP));
+      return;
+    }
+    const kate = (
+      (await (await api('/api/people', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'katie' }) })).json()) as { id: number }
+    ).id;
     const form = new FormData();
     form.append('video', new Blob([readFileSync(clip)], { type: 'video/mp4' }), 'katie.mp4');
     const started = await api(`/api/people/${kate}/videos`, { method: 'POST', body: form });
@@ -147,10 +161,18 @@ describe('enrolment API: group photos, look-alikes and videos', () => {
     assert.equal(image.headers.get('content-type'), 'image/jpeg');
     assert.ok((await image.arrayBuffer()).byteLength > 1000);
 
-    const badIndex = await api(`/api/people/${kate}/videos/${job.id}/confirm`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ faces: [0, 99] }) });
+    const badIndex = await api(`/api/people/${kate}/videos/${job.id}/confirm`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ faces: [0, 99] }),
+    });
     assert.equal(badIndex.status, 400);
     assert.match(((await badIndex.json()) as { error: string }).error, /99 is not a face of video job/);
-    const confirmed = await api(`/api/people/${kate}/videos/${job.id}/confirm`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ faces: [0, 2] }) });
+    const confirmed = await api(`/api/people/${kate}/videos/${job.id}/confirm`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ faces: [0, 2] }),
+    });
     assert.equal(confirmed.status, 201);
     const result = (await confirmed.json()) as EnrolResult;
     assert.equal(result.sampleIds.length, 2);
@@ -178,7 +200,10 @@ describe('enrolment API: group photos, look-alikes and videos', () => {
     const photo = await send(readFileSync(samplePhoto(2)), 'photo.mp4');
     assert.equal(photo.status, 400, photo.error);
     const clip = dataPath(CLIP);
-    if (!clip) return t.skip(skipMessage(CLIP));
+    if (!clip) {
+      t.skip(skipMessage(CLIP));
+      return;
+    }
     const corrupt = await send(readFileSync(clip).subarray(0, 4096), 'cut.mp4');
     assert.equal(corrupt.status, 400);
     assert.match(corrupt.error, /^cut\.mp4 is not a video this server reads/);
@@ -188,9 +213,17 @@ describe('enrolment API: group photos, look-alikes and videos', () => {
   });
 
   it('refuses a viewer (403), a stranger (401) and a foreign page (403) on every video route', async () => {
-    const added = await api('/api/users', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'guard', password: 'watch only!', role: 'viewer' }) });
+    const added = await api('/api/users', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'guard', password: 'watch only!', role: 'viewer' }),
+    });
     assert.equal(added.status, 201);
-    const login = await fetch(server.url + '/api/login', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ name: 'guard', password: 'watch only!' }) });
+    const login = await fetch(server.url + '/api/login', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'guard', password: 'watch only!' }),
+    });
     const viewer = (login.headers.get('set-cookie') ?? '').split(';')[0];
     const job = '0123456789abcdef';
     const routes: [string, string][] = [
@@ -206,7 +239,8 @@ describe('enrolment API: group photos, look-alikes and videos', () => {
       assert.equal(asViewer.status, 403, `viewer ${method} ${p}`);
       assert.match(((await asViewer.json()) as { error: string }).error, /needs the admin role/);
       assert.equal((await fetch(server.url + p, { method })).status, 401, `stranger ${method} ${p}`);
-      if (method !== 'GET') assert.equal((await fetch(server.url + p, { method, headers: { cookie: admin, origin: 'http://evil.example' } })).status, 403, `foreign page ${method} ${p}`);
+      if (method !== 'GET')
+        assert.equal((await fetch(server.url + p, { method, headers: { cookie: admin, origin: 'http://evil.example' } })).status, 403, `foreign page ${method} ${p}`);
     }
   });
 });
