@@ -20,15 +20,14 @@ import type { GalleryService } from '../services/gallery.service.js';
 import type { PrivacyService } from '../services/privacy.service.js';
 import { VideoEnrolmentService } from '../services/video-enrolment.service.js';
 import { principalOf } from './auth.js';
-import { DecodeGate, MAX_VIDEO_BYTES, createUploader } from './uploads.js';
+import { DecodeGate, MAX_VIDEO_BYTES, VIDEO_UPLOADS_DIR, createUploader } from './uploads.js';
 import { parse, parseBody } from './validate.js';
 
 /** `uploadDir`: where uploads wait while their request runs. */
 export function peopleRouter(gallery: GalleryService, uploadDir: string, privacy: PrivacyService): Router {
   const router = Router();
   const uploads = createUploader(uploadDir);
-  // after the photos' uploader, which empties uploadDir when it starts
-  const videoUploads = createUploader(path.join(uploadDir, 'videos'), new DecodeGate(), { maxBytes: MAX_VIDEO_BYTES, what: 'video' });
+  const videoUploads = createUploader(path.join(path.dirname(uploadDir), VIDEO_UPLOADS_DIR), new DecodeGate(), { maxBytes: MAX_VIDEO_BYTES, what: 'video' });
   const videos = new VideoEnrolmentService(gallery);
   const personId = (req: Request) => parse(personParamsSchema.shape.id, req.params.id);
   const faceId = (req: Request) => parse(faceParamsSchema.shape.faceId, req.params.faceId);

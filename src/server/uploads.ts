@@ -16,6 +16,8 @@ import { ServiceError, diskFullError, isDiskFull } from '../common/errors.js';
 
 /** Under the data dir: uploads waiting for their request to finish. */
 export const UPLOADS_DIR = 'uploads';
+/** Beside it: videos to enrol from, while their request runs and then while their scan does. */
+export const VIDEO_UPLOADS_DIR = 'video-uploads';
 export const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
 /** A video to enrol from: a few minutes of phone video at 1080p. */
 export const MAX_VIDEO_BYTES = 200 * 1024 * 1024;
