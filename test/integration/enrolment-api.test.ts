@@ -183,6 +183,19 @@ describe('enrolment API: group photos, look-alikes and videos', () => {
       ['video', 'video'],
     );
     assert.equal((await api(`/api/people/${kate}/videos/${job.id}`)).status, 404, 'a confirmed job is done');
+
+    // a job discarded while it scans stops, and is gone
+    const again = new FormData();
+    again.append('video', new Blob([readFileSync(clip)], { type: 'video/mp4' }), 'again.mp4');
+    const second = (await (await api(`/api/people/${kate}/videos`, { method: 'POST', body: again })).json()) as VideoJob;
+    assert.equal((await api(`/api/people/${ann}/videos/${second.id}`)).status, 404, "another person's job is not found");
+    assert.equal((await api(`/api/people/${kate}/videos/${second.id}`, { method: 'DELETE' })).status, 204);
+    assert.equal((await api(`/api/people/${kate}/videos/${second.id}`)).status, 404);
+    assert.equal(
+      (await api(`/api/people/${kate}/videos/${second.id}/confirm`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{"faces":[0]}' })).status,
+      404,
+    );
+    assert.equal(((await (await api(`/api/people/${kate}`)).json()) as { samples: number }).samples, 2, 'nothing more was added');
   });
 
   it('refuses an empty, a non-video and a corrupt upload naming the file, and keeps serving', async (t) => {
