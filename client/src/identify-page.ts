@@ -114,7 +114,7 @@ export class IdentifyPage {
     showName();
     const form = h(
       'form',
-      { class: 'identify-add-form', 'data-testid': 'identify-add-form', autocomplete: 'off' },
+      { class: 'identify-add-form', 'data-testid': 'identify-add-form', autocomplete: 'off', 'data-admin-only': '' },
       h('span', { class: 'identify-add-title' }, `Add face ${n} to`),
       select,
       newName,

@@ -28,7 +28,7 @@ export class VideoEnrolView {
   private readonly actions = h('div', { class: 'video-actions', hidden: '' }, this.confirm, this.discard);
   readonly element = h(
     'div',
-    { id: 'person-video-drop', class: 'dropzone video-drop' },
+    { id: 'person-video-drop', class: 'dropzone video-drop', 'data-admin-only': '' },
     this.input,
     h(
       'label',
