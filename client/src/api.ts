@@ -7,7 +7,7 @@ import type { CameraChanges, CameraStatus, NewCamera } from '../../src/contract/
 import type { EventPage, EventQueryInput, PublicEvent, ReviewAction, ReviewResult, ReviewState } from '../../src/contract/events.js';
 import type { EventCamera, EventCameraList, PersonHistory, Visit } from '../../src/contract/history.js';
 import type { IntegrationsState } from '../../src/contract/integrations.js';
-import type { FaceUploadReport, ForgetResult, Person, PersonDetail, RecognizeReport } from '../../src/contract/people.js';
+import type { EnrolResult, FacePick, FaceUploadReport, ForgetResult, Person, PersonDetail, RecognizeReport, VideoJob } from '../../src/contract/people.js';
 import type { NotificationRuleInput, NotificationRuleView, Notifications } from '../../src/contract/notifications.js';
 import type { SystemSnapshot } from '../../src/contract/system.js';
 import type { TuningPoint, TuningReport } from '../../src/contract/tuning.js';
@@ -17,6 +17,7 @@ import type { NameUnknownResult, UnknownGroupDetail, UnknownGroupList, UnknownGr
 export type { CameraChanges, EventPage, FaceUploadReport, Me, NewCamera, Person, PersonDetail, PublicEvent, RecognizeReport, ReviewAction, ReviewState, SystemSnapshot };
 export type { TuningPoint, TuningReport };
 export type { PersonFace, RecognizedFace, UploadFileResult } from '../../src/contract/people.js';
+export type { EnrolResult, FacePick, FoundFace, LookAlike, VideoFace, VideoJob } from '../../src/contract/people.js';
 export type { IntegrationsState, MqttState } from '../../src/contract/integrations.js';
 export type { EventCamera, PersonHistory, Visit };
 export type { NotificationRuleInput, NotificationRuleView, Notifications };
@@ -166,11 +167,36 @@ export function deleteFace(personId: number, faceId: number): Promise<ApiResult<
   return request<null>('DELETE', `/api/people/${personId}/faces/${faceId}`);
 }
 
-/** Uploads photos to a person's gallery; a 422 (nothing accepted) still carries the per-file report. */
-export function uploadFaces(personId: number, files: File[], onProgress: (fraction: number) => void): Promise<ApiResult<FaceUploadReport>> {
+/**
+ * Uploads photos to a person's gallery; a 422 (nothing accepted) still carries the per-file
+ * report. `picks` names the face to enrol from photos with several (`file` counts `files`).
+ */
+export function uploadFaces(personId: number, files: File[], onProgress: (fraction: number) => void, picks: FacePick[] = []): Promise<ApiResult<FaceUploadReport>> {
   const form = new FormData();
+  // the picks before the files: the server reads the fields as they come
+  if (picks.length) form.append('faces', JSON.stringify(picks));
   for (const file of files) form.append('files', file, file.name);
   return upload<FaceUploadReport>(`/api/people/${personId}/faces`, form, onProgress, (body) => isObject(body) && Array.isArray(body.results));
+}
+
+/** Uploads a video to enrol from: the answer is the job that scans it (poll getVideoJob). */
+export function uploadVideo(personId: number, file: File, onProgress: (fraction: number) => void): Promise<ApiResult<VideoJob>> {
+  const form = new FormData();
+  form.append('video', file, file.name);
+  return upload<VideoJob>(`/api/people/${personId}/videos`, form, onProgress);
+}
+
+export function getVideoJob(personId: number, jobId: string): Promise<ApiResult<VideoJob>> {
+  return request<VideoJob>('GET', `/api/people/${personId}/videos/${encodeURIComponent(jobId)}`);
+}
+
+/** Adds the video job's chosen faces `faces` (their indexes) to the person. */
+export function confirmVideoJob(personId: number, jobId: string, faces: number[]): Promise<ApiResult<EnrolResult>> {
+  return request<EnrolResult>('POST', `/api/people/${personId}/videos/${encodeURIComponent(jobId)}/confirm`, { faces });
+}
+
+export function discardVideoJob(personId: number, jobId: string): Promise<ApiResult<null>> {
+  return request<null>('DELETE', `/api/people/${personId}/videos/${encodeURIComponent(jobId)}`);
 }
 
 // ---- unknown people, grouped

@@ -2,11 +2,14 @@
  * The Identify page: a photo (chosen or dropped) goes to POST /api/recognize and comes back
  * shown with a box and a name over every face (DOM labels as on the live view: green with the
  * score for a known person, amber "unknown") and each face's top candidates listed beside it.
+ * Each face can be added to a person of the gallery, or to a new one: the photo is sent to
+ * POST /api/people/:id/faces with that face's box as the pick.
  */
-import { recognize, type RecognizeReport, type RecognizedFace } from './api.js';
+import { createPerson, listPeople, recognize, uploadFaces, type LookAlike, type Person, type RecognizeReport, type RecognizedFace } from './api.js';
 import { byId, h } from './dom.js';
 import { makeDropZone } from './drop.js';
-import { plural } from './format.js';
+import { lookAlikeNotice } from './enrol-widgets.js';
+import { names, plural } from './format.js';
 import { MATCH_SCORE_HINT, boxToPercent, faceFoundText, faceLabel, formatScore, matchScoreText } from './overlay.js';
 
 export class IdentifyPage {
@@ -20,6 +23,8 @@ export class IdentifyPage {
   private readonly caption = byId('identify-caption', HTMLElement);
   private readonly faces = byId('identify-faces', HTMLOListElement);
   private objectUrl: string | null = null;
+  /** The photo shown: its faces are enrolled from it. */
+  private file: File | null = null;
   /** Bumped per photo, so an older photo's answer never replaces a newer one's. */
   private request = 0;
 
@@ -29,6 +34,7 @@ export class IdentifyPage {
 
   private async identify(file: File): Promise<void> {
     const request = ++this.request;
+    this.file = file;
     this.error.textContent = '';
     this.overlay.replaceChildren();
     this.faces.replaceChildren();
@@ -56,17 +62,116 @@ export class IdentifyPage {
       this.result.hidden = true;
       return;
     }
-    this.render(answer.value);
+    const people = await listPeople();
+    if (request !== this.request) return;
+    this.render(answer.value, people.ok ? people.value : []);
   }
 
-  private render(report: RecognizeReport): void {
+  private render(report: RecognizeReport, people: Person[]): void {
     const known = report.faces.filter((f) => f.known).length;
     this.status.textContent =
       report.faces.length === 0 ? `No face found in ${report.file}.` : `${plural(report.faces.length, 'face')} found in ${report.file}, ${known} recognised.`;
     this.caption.textContent = `${report.file} · ${report.width}×${report.height}`;
     this.result.style.setProperty('--aspect', String(report.width / report.height));
     this.overlay.replaceChildren(...report.faces.map((face, i) => faceBox(face, i + 1, report.width, report.height)));
-    this.faces.replaceChildren(...report.faces.map((face, i) => faceItem(face, i + 1)));
+    this.faces.replaceChildren(
+      ...report.faces.map((face, i) => {
+        const item = faceItem(face, i + 1);
+        if (this.file) item.append(this.addForm(this.file, face, i + 1, people));
+        return item;
+      }),
+    );
+  }
+
+  /** "Add to…": a person of the gallery (the face's best candidate first) or a new one, and the face's box as the pick. */
+  private addForm(file: File, face: RecognizedFace, n: number, people: Person[]): HTMLElement {
+    const request = this.request;
+    const NEW = '';
+    const likely = face.known ? face.label : undefined;
+    const choices = names(people).sort((a, b) => Number(b === likely) - Number(a === likely));
+    const select = h(
+      'select',
+      { name: 'person', 'aria-label': `Person to add face ${n} to`, 'data-testid': 'identify-add-person' },
+      ...choices.map((name) => h('option', { value: name }, name)),
+      h('option', { value: NEW }, 'New person…'),
+    );
+    const newName = h('input', {
+      name: 'name',
+      maxlength: '64',
+      placeholder: 'Name of the new person',
+      'aria-label': `Name of the new person for face ${n}`,
+      'data-testid': 'identify-add-name',
+    });
+    const button = h('button', { type: 'submit', class: 'button', 'data-testid': 'identify-add' }, 'Add');
+    const status = h('p', { class: 'muted identify-add-status', role: 'status', 'data-testid': 'identify-add-status' });
+    const warnings = h('ul', { class: 'warnings', 'aria-label': `Look-alike warnings for face ${n}` });
+    const showName = () => {
+      newName.hidden = select.value !== NEW;
+    };
+    // an unknown face is more likely someone new than the first name of the list
+    if (!likely) select.value = NEW;
+    select.addEventListener('change', showName);
+    showName();
+    const form = h(
+      'form',
+      { class: 'identify-add-form', 'data-testid': 'identify-add-form', autocomplete: 'off', 'data-admin-only': '' },
+      h('span', { class: 'identify-add-title' }, `Add face ${n} to`),
+      select,
+      newName,
+      button,
+      status,
+      warnings,
+    );
+    form.addEventListener('submit', (event) => {
+      event.preventDefault();
+      void (async () => {
+        button.disabled = true;
+        status.className = 'muted identify-add-status';
+        status.textContent = 'Adding…';
+        warnings.replaceChildren();
+        const added = await this.addFace(file, face, select.value === NEW ? { create: newName.value.trim() } : { name: select.value }, people);
+        if (request !== this.request) return;
+        button.disabled = false;
+        if (!added.ok) {
+          status.className = 'form-error identify-add-status';
+          status.textContent = added.error;
+          return;
+        }
+        const { person, sampleIds, lookAlikes } = added;
+        status.replaceChildren(`Face ${n} added to `, h('a', { href: `#/people/${person.id}` }, person.name), ` (${plural(person.samples, 'sample')}).`);
+        warnings.replaceChildren(
+          ...lookAlikes.map((lookAlike) =>
+            lookAlikeNotice(lookAlike, { personId: person.id, sampleIds }, () => {
+              status.textContent = `Face ${n} was removed from ${person.name} again.`;
+            }),
+          ),
+        );
+      })();
+    });
+    return form;
+  }
+
+  /** Enrols `face` of `file` into the person named (created first when new). */
+  private async addFace(
+    file: File,
+    face: RecognizedFace,
+    target: { name: string } | { create: string },
+    people: Person[],
+  ): Promise<{ ok: true; person: Person; sampleIds: number[]; lookAlikes: LookAlike[] } | { ok: false; error: string }> {
+    let person: Person | undefined;
+    if ('create' in target) {
+      if (!target.create) return { ok: false, error: 'type the name of the new person' };
+      const created = await createPerson(target.create);
+      if (!created.ok) return { ok: false, error: created.error };
+      person = created.value;
+      people.push(person);
+    } else person = people.find((p) => p.name === target.name);
+    if (!person) return { ok: false, error: `${'name' in target ? target.name : ''} is not in the gallery any more: reload the page` };
+    const uploaded = await uploadFaces(person.id, [file], () => undefined, [{ file: 0, box: face.box }]);
+    if (!uploaded.ok) return { ok: false, error: uploaded.error };
+    const [result] = uploaded.value.results;
+    if (!result.accepted || result.faceId === undefined) return { ok: false, error: `not added: ${result.reason ?? 'refused'}` };
+    return { ok: true, person: uploaded.value.person, sampleIds: [result.faceId], lookAlikes: uploaded.value.lookAlikes };
   }
 }
 

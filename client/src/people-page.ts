@@ -1,7 +1,9 @@
 /**
  * The People page: the gallery's people with their sample counts and a face each, a form to add
  * one, and a person's page (#/people/<id>) to rename or delete them, see and remove their face
- * samples, and upload photos (chosen or dropped) with a progress bar and a result per file.
+ * samples, and upload photos (chosen or dropped) with a progress bar and a result per file. A
+ * photo with several faces shows them to pick the one to enrol; a video enrols through the
+ * server's scan (VideoEnrolView); a look-alike warning offers its next steps.
  */
 import {
   createPerson,
@@ -12,6 +14,8 @@ import {
   listPeople,
   renamePerson,
   uploadFaces,
+  type EnrolResult,
+  type FacePick,
   type FaceUploadReport,
   type Person,
   type PersonDetail,
@@ -19,9 +23,11 @@ import {
 import type { FaceQuality } from '../../src/common/types.js';
 import { byId, h, query } from './dom.js';
 import { makeDropZone } from './drop.js';
+import { facePicker, lookAlikeNotice } from './enrol-widgets.js';
 import { initials, plural } from './format.js';
 import { PersonHistoryView } from './person-history.js';
 import { UnknownsSection } from './unknowns-section.js';
+import { VideoEnrolView } from './video-enrol.js';
 
 export class PeoplePage {
   private readonly listView = byId('people-list-view', HTMLElement);
@@ -47,6 +53,9 @@ export class PeoplePage {
   private person: PersonDetail | null = null;
   private personId: number | null = null;
   private uploading = false;
+  /** The photos of the last upload, by their name in its report: a group photo's faces are cut from them, and it is sent again with a pick. */
+  private uploaded = new Map<string, File>();
+  private readonly video = new VideoEnrolView((result) => this.added(result));
   private readonly unknowns = new UnknownsSection(this.listStatus, () => void this.loadList());
 
   constructor() {
@@ -62,6 +71,7 @@ export class PeoplePage {
     byId('person-forget', HTMLButtonElement).addEventListener('click', () => void this.forget());
     makeDropZone(byId('person-drop', HTMLElement), this.input, (files) => void this.upload(files));
     query(this.personView, '.person-head', HTMLElement).after(this.history.element);
+    byId('person-drop', HTMLElement).after(this.video.element);
   }
 
   show(personId: number | null, entering: boolean): void {
@@ -83,6 +93,7 @@ export class PeoplePage {
       this.personError.textContent = '';
       if (!entering) this.name.focus({ preventScroll: true });
     }
+    this.video.show(personId);
     void this.loadPerson(personId);
     void this.history.show(personId);
   }
@@ -225,19 +236,26 @@ export class PeoplePage {
     this.progress.hidden = true;
   }
 
-  private async upload(files: File[]): Promise<void> {
+  /** `picks`: which face to enrol from photos with several (a face picked from a refusal). */
+  private async upload(files: File[], picks: FacePick[] = []): Promise<void> {
     const person = this.person;
     if (!person || this.uploading) return;
+    this.uploaded = new Map(files.map((file) => [file.name, file]));
     this.uploading = true;
     this.input.disabled = true;
     this.clearUpload();
     this.progress.hidden = false;
     this.progress.value = 0;
     this.uploadStatus.textContent = `Uploading ${plural(files.length, 'photo')}…`;
-    const result = await uploadFaces(person.id, files, (fraction) => {
-      this.progress.value = fraction;
-      if (fraction >= 1) this.uploadStatus.textContent = `Looking for faces in ${plural(files.length, 'photo')}…`;
-    });
+    const result = await uploadFaces(
+      person.id,
+      files,
+      (fraction) => {
+        this.progress.value = fraction;
+        if (fraction >= 1) this.uploadStatus.textContent = `Looking for faces in ${plural(files.length, 'photo')}…`;
+      },
+      picks,
+    );
     this.uploading = false;
     this.input.disabled = false;
     this.progress.hidden = true;
@@ -262,17 +280,45 @@ export class PeoplePage {
     const accepted = report.results.filter((r) => r.accepted).length;
     this.uploadStatus.textContent = `${accepted} of ${plural(report.results.length, 'photo')} accepted.`;
     this.results.replaceChildren(
-      ...report.results.map((r) =>
-        h(
+      ...report.results.map((r) => {
+        const file = this.uploaded.get(r.file);
+        const several = !r.accepted && r.faces && r.faces.length > 1 && file;
+        return h(
           'li',
           { class: `upload-result ${r.accepted ? 'accepted' : 'rejected'}`, 'data-testid': 'upload-result', 'data-accepted': String(r.accepted), 'data-file': r.file },
           h('span', { class: 'mark', 'aria-hidden': 'true' }, r.accepted ? '✓' : '✕'),
           h('span', { class: 'file' }, r.file),
-          h('span', { class: 'why' }, r.accepted ? 'accepted' : `not added: ${r.reason ?? 'refused'}`),
-        ),
+          h(
+            'span',
+            { class: 'why' },
+            r.accepted ? 'accepted' : several ? `${plural(r.faces?.length ?? 0, 'face')} found: choose the one to enrol` : `not added: ${r.reason ?? 'refused'}`,
+          ),
+          ...(several && r.faces ? [facePicker(file, r.faces, (face) => void this.upload([file], [{ file: 0, face }]))] : []),
+        );
+      }),
+    );
+    const sampleIds = report.results.flatMap((r) => (r.accepted && r.faceId !== undefined ? [r.faceId] : []));
+    this.showLookAlikes({ person: report.person, sampleIds, lookAlikes: report.lookAlikes, warnings: report.warnings });
+  }
+
+  /** Faces added from a video: the samples shown again, and any look-alike. */
+  private added(result: EnrolResult): void {
+    this.results.replaceChildren();
+    this.showLookAlikes(result);
+    if (this.personId === result.person.id) void this.loadPerson(result.person.id);
+  }
+
+  private showLookAlikes(result: EnrolResult): void {
+    const added = { personId: result.person.id, sampleIds: result.sampleIds };
+    this.warnings.replaceChildren(
+      ...result.lookAlikes.map((lookAlike) =>
+        lookAlikeNotice(lookAlike, added, () => {
+          this.uploadStatus.textContent = `The ${plural(added.sampleIds.length, 'new face')} of ${lookAlike.person} ${added.sampleIds.length === 1 ? 'was' : 'were'} removed.`;
+          this.results.replaceChildren();
+          if (this.personId === added.personId) void this.loadPerson(added.personId);
+        }),
       ),
     );
-    this.warnings.replaceChildren(...report.warnings.map((warning) => h('li', { class: 'warning', 'data-testid': 'upload-warning' }, '⚠ ', warning)));
   }
 }
 

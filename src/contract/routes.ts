@@ -45,6 +45,12 @@ import {
   personSchema,
   recognizeFormSchema,
   recognizeReportSchema,
+  enrolResultSchema,
+  videoConfirmBodySchema,
+  videoFaceParamsSchema,
+  videoJobParamsSchema,
+  videoJobSchema,
+  videoUploadFormSchema,
 } from './people.js';
 import { notificationsBodySchema, notificationsSchema } from './notifications.js';
 import { healthSchema, systemSchema } from './system.js';
@@ -317,7 +323,8 @@ export const ROUTES = [
   {
     method: 'post',
     path: '/api/people/:id/faces',
-    summary: 'Upload photos (field "files", at most 20, 20 MB and 40 megapixels each); the largest clear face of each is enrolled after the quality gates',
+    summary:
+      'Upload photos (field "files", at most 20, 20 MB and 40 megapixels each); the one clear face of each is enrolled after the quality gates. A photo with several faces is refused with their boxes; send it again with field "faces" (JSON, e.g. [{"file":0,"face":2}] or [{"file":0,"box":[x,y,w,h]}]) to enrol the one picked',
     access: 'admin',
     params: personParamsSchema,
     body: faceUploadFormSchema,
@@ -332,6 +339,70 @@ export const ROUTES = [
       503: busy,
       507: diskFull,
     },
+  },
+  {
+    method: 'post',
+    path: '/api/people/:id/videos',
+    summary:
+      'Enrol from a video (field "video", at most 200 MB and 10 minutes): starts a job that samples it for diverse faces passing the quality gates; poll the job for progress, then confirm the faces to add',
+    access: 'admin',
+    params: personParamsSchema,
+    body: videoUploadFormSchema,
+    bodyType: 'multipart/form-data',
+    replies: {
+      202: { description: 'Scanning: the job', body: videoJobSchema },
+      400: refused('Not a video ffmpeg reads, an empty file, or no file: the message names it'),
+      403: notAdmin,
+      404: refused('No such person'),
+      413: refused('The video is over the size or length limit'),
+      503: refused('Too many videos are being scanned or wait for confirmation: try again (Retry-After)'),
+      507: diskFull,
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/people/:id/videos/:jobId',
+    summary: 'A video job: its progress, then the faces it chose (admin)',
+    access: 'admin',
+    params: videoJobParamsSchema,
+    replies: {
+      200: { description: 'OK', body: videoJobSchema },
+      400: invalid,
+      403: notAdmin,
+      404: refused('No such person or job (jobs are dropped 30 minutes after their scan)'),
+    },
+  },
+  {
+    method: 'get',
+    path: '/api/people/:id/videos/:jobId/faces/:index/image',
+    summary: "The aligned crop of a video job's chosen face (JPEG, admin)",
+    access: 'admin',
+    params: videoFaceParamsSchema,
+    replies: { 200: { description: 'The JPEG', body: jpeg }, 400: invalid, 403: notAdmin, 404: refused('No such person, job or face') },
+  },
+  {
+    method: 'post',
+    path: '/api/people/:id/videos/:jobId/confirm',
+    summary: "Add the chosen faces picked (their index) to the person's gallery; the job is done",
+    access: 'admin',
+    params: videoJobParamsSchema,
+    body: videoConfirmBodySchema,
+    replies: {
+      201: { description: 'Added, with look-alike warnings', body: enrolResultSchema },
+      400: invalid,
+      403: notAdmin,
+      404: refused('No such person or job'),
+      409: refused('The job is still scanning, or failed'),
+      507: diskFull,
+    },
+  },
+  {
+    method: 'delete',
+    path: '/api/people/:id/videos/:jobId',
+    summary: 'Discard a video job (its scan stops)',
+    access: 'admin',
+    params: videoJobParamsSchema,
+    replies: { 204: { description: 'Discarded' }, 400: invalid, 403: notAdmin, 404: refused('No such person or job') },
   },
   {
     method: 'delete',

@@ -8,7 +8,7 @@
 import path from 'node:path';
 import sharp from 'sharp';
 import { ImageError } from '../common/image.js';
-import type { EmbeddedFace, FaceQuality, RgbImage } from '../common/types.js';
+import type { Box, EmbeddedFace, FaceQuality, RgbImage } from '../common/types.js';
 import { templateFraming, warpBilinear } from '../embedding/align.js';
 import { largestFace } from '../embedding/analyzer.js';
 import { readCalibration } from '../embedding/calibration.js';
@@ -126,7 +126,14 @@ export interface EnrolmentReport {
   warnings: LookAlikeWarning[];
 }
 
-export type ImageOutcome = { file: string; sample: NewSample } | { file: string; reason: string };
+/** A face found in a photo, as a refusal of a photo with several lists it (the page shows them to pick from). */
+export interface FoundFace {
+  box: Box;
+  confidence: number;
+}
+
+/** `faces`: a photo refused for showing several faces lists them, in the order a pick's index counts them. */
+export type ImageOutcome = { file: string; sample: NewSample } | { file: string; reason: string; faces?: FoundFace[] };
 
 export interface EnrolProgress {
   person: string;
@@ -147,17 +154,30 @@ export async function sampleFromImage(finder: FaceFinder, file: string, options:
     throw error;
   }
   if (analyzed.faces.length === 0) return { file, reason: 'no face found' };
-  // a face too small or too doubtful to enrol (a bystander far behind, a false detection in
-  // the background) does not make an image ambiguous
-  const gates = options.gates;
-  const faces = analyzed.faces.filter((f) => f.quality.size >= gates.minFaceSize && f.confidence >= gates.minConfidence);
-  if (faces.length > 1 && !options.largest) return { file, reason: `${faces.length} faces found: use --largest to enrol the largest one` };
+  const faces = enrolmentCandidates(analyzed.faces, options.gates);
+  if (faces.length > 1 && !options.largest) {
+    return { file, reason: `${faces.length} faces found: use --largest to enrol the largest one`, faces: faces.map((f) => ({ box: f.box, confidence: f.confidence })) };
+  }
   const face = largestFace(faces.length ? faces : analyzed.faces);
   if (!face) return { file, reason: 'no face found' };
+  return sampleFromFace(analyzed.image, face, file, options.gates);
+}
+
+/**
+ * The faces of a photo that count when deciding whether it shows one person: a face too small
+ * or too doubtful to enrol (a bystander far behind, a false detection in the background) does
+ * not make a photo ambiguous. A pick's face index counts these.
+ */
+export function enrolmentCandidates<T extends Pick<EmbeddedFace, 'quality' | 'confidence'>>(faces: T[], gates: QualityGates): T[] {
+  return faces.filter((f) => f.quality.size >= gates.minFaceSize && f.confidence >= gates.minConfidence);
+}
+
+/** One face of `image` (from `file`) as a sample, or why it fails the gates. */
+export async function sampleFromFace(image: RgbImage, face: EmbeddedFace, file: string, gates: QualityGates): Promise<ImageOutcome> {
   const problem = faceProblem(face, gates);
   if (problem) return { file, reason: problem };
   const source: SampleSource = { kind: 'file', path: path.resolve(file) };
-  return { file, sample: { embedding: face.embedding, quality: face.quality, source, cropJpeg: await alignedCropJpeg(analyzed.image, face) } };
+  return { file, sample: { embedding: face.embedding, quality: face.quality, source, cropJpeg: await alignedCropJpeg(image, face) } };
 }
 
 /** The face's ArcFace-aligned 112×112 crop as JPEG. */

@@ -7,7 +7,7 @@
  * read from the header first, and only a few uploads are decoded at once.
  */
 import { mkdirSync, rmSync } from 'node:fs';
-import { open, rm } from 'node:fs/promises';
+import { open, rename, rm } from 'node:fs/promises';
 import path from 'node:path';
 import type { NextFunction, Request, Response } from 'express';
 import multer from 'multer';
@@ -16,7 +16,11 @@ import { ServiceError, diskFullError, isDiskFull } from '../common/errors.js';
 
 /** Under the data dir: uploads waiting for their request to finish. */
 export const UPLOADS_DIR = 'uploads';
+/** Beside it: videos to enrol from, while their request runs and then while their scan does. */
+export const VIDEO_UPLOADS_DIR = 'video-uploads';
 export const MAX_UPLOAD_BYTES = 20 * 1024 * 1024;
+/** A video to enrol from: a few minutes of phone video at 1080p. */
+export const MAX_VIDEO_BYTES = 200 * 1024 * 1024;
 export const MAX_UPLOAD_FILES = 20;
 /**
  * Larger photos are refused before decoding: 40 megapixels decode to 120 MB of RGB, and as
@@ -35,6 +39,8 @@ export interface UploadedPhoto {
   name: string;
   path: string;
   size: number;
+  /** Its position among the request's files, from 0 (what a face pick's `file` counts). */
+  index: number;
 }
 
 const SIGNATURES: { type: string; test: (b: Buffer) => boolean }[] = [
@@ -105,12 +111,12 @@ function megapixels(pixels: number): string {
  * `dir` holds uploads only while their request runs; it is emptied when the server starts, so
  * files left by a crash do not pile up (one folder per data dir, not one per start in /tmp).
  */
-export function createUploader(dir: string, gate = new DecodeGate()) {
+export function createUploader(dir: string, gate = new DecodeGate(), { maxBytes = MAX_UPLOAD_BYTES, what = 'photo' }: { maxBytes?: number; what?: string } = {}) {
   rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const upload = multer({
     storage: multer.diskStorage({ destination: dir }), // random names, never the client's
-    limits: { fileSize: MAX_UPLOAD_BYTES, files: MAX_UPLOAD_FILES, fields: 20, parts: MAX_UPLOAD_FILES + 20 },
+    limits: { fileSize: maxBytes, files: MAX_UPLOAD_FILES, fields: 20, parts: MAX_UPLOAD_FILES + 20 },
   });
 
   /** Requests whose connection has closed: their files are gone, their photos not worth decoding. */
@@ -141,9 +147,9 @@ export function createUploader(dir: string, gate = new DecodeGate()) {
       }
       const code = (error as { code?: string }).code;
       const messages: Record<string, [number, string]> = {
-        LIMIT_FILE_SIZE: [413, `a file is larger than ${MAX_UPLOAD_BYTES / 1024 / 1024} MB: send a smaller photo`],
+        LIMIT_FILE_SIZE: [413, `a file is larger than ${maxBytes / 1024 / 1024} MB: send a smaller ${what}`],
         LIMIT_FILE_COUNT: [413, `too many files: at most ${maxCount} at once`],
-        LIMIT_UNEXPECTED_FILE: [400, `unexpected file field (the photos go in "${field}", at most ${maxCount})`],
+        LIMIT_UNEXPECTED_FILE: [400, `unexpected file field (the ${what}s go in "${field}", at most ${maxCount})`],
         LIMIT_PART_COUNT: [413, 'too many parts in the upload'],
       };
       const [status, message] = messages[code ?? ''] ?? [400, `the upload could not be read: ${(error as Error).message}`];
@@ -162,14 +168,14 @@ export function createUploader(dir: string, gate = new DecodeGate()) {
       if (files.length === 0) throw new ServiceError('invalid', 'no photo in the upload: send multipart/form-data with the photo in the file field');
       const photos: UploadedPhoto[] = [];
       const refused: { file: string; reason: string }[] = [];
-      for (const file of files) {
+      for (const [index, file] of files.entries()) {
         const name = path.basename(file.originalname || 'upload');
         const handle = await open(file.path, 'r');
         const head = Buffer.alloc(64);
         const { bytesRead } = await handle.read(head, 0, 64, 0);
         await handle.close();
         const sniffed = sniffImage(head.subarray(0, bytesRead));
-        if (sniffed.image) photos.push({ name, path: file.path, size: file.size });
+        if (sniffed.image) photos.push({ name, path: file.path, size: file.size, index });
         else refused.push({ file: name, reason: sniffed.what });
       }
       for (const photo of photos) await refuseHuge(photo);
@@ -183,7 +189,22 @@ export function createUploader(dir: string, gate = new DecodeGate()) {
     }
   }
 
-  return { receive, withPhotos, dir };
+  /**
+   * The request's one file, taken out of the request's lifetime (moved to a name of its own in
+   * `dir`): whoever keeps it deletes it (the folder is emptied at the next start anyway). A
+   * 0-byte file is refused here, naming it.
+   */
+  async function keep(req: Request): Promise<{ name: string; path: string; size: number }> {
+    const file = ((req.files as Express.Multer.File[] | undefined) ?? []).at(0);
+    if (!file) throw new ServiceError('invalid', `no ${what} in the upload: send multipart/form-data with the ${what} in its file field`);
+    const name = path.basename(file.originalname || 'upload');
+    if (file.size === 0) throw new ServiceError('invalid', `${name} is empty (0 bytes): choose the ${what} file again`);
+    const kept = path.join(dir, `kept-${path.basename(file.path)}`);
+    await rename(file.path, kept);
+    return { name, path: kept, size: file.size };
+  }
+
+  return { receive, withPhotos, keep, dir };
 }
 
 /**

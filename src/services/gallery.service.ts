@@ -21,7 +21,18 @@ import type { WorkerFaceFinder } from '../pipeline/worker-face-finder.js';
 import { largestFace } from '../embedding/analyzer.js';
 import type { SvmTrainer } from '../pipeline/svm-trainer.js';
 import { CosineMatcher, cosineMatchOptions, type CosineMatchOptions } from '../recognition/cosine-matcher.js';
-import { QUALITY_GATE_DEFAULTS, defaultLookAlikeSimilarity, enrolPeople, lookAlikes, qualityProblem, sampleFromImage } from '../recognition/enrol.js';
+import {
+  QUALITY_GATE_DEFAULTS,
+  defaultLookAlikeSimilarity,
+  enrolmentCandidates,
+  lookAlikes,
+  qualityProblem,
+  sampleFromFace,
+  sampleFromImage,
+  type FoundFace,
+  type ImageOutcome,
+} from '../recognition/enrol.js';
+import { iou } from '../tracking/tracker.js';
 import { loadGallery, withNegatives, type Gallery } from '../recognition/gallery.js';
 import { SVM_MATCH_DEFAULTS, SvmMatcher, loadLibsvm, type Libsvm, type TrainedSvm } from '../recognition/svm-matcher.js';
 import { CorrectionsRepository, SettingsRepository, type ReviewedState } from '../storage/corrections.repository.js';
@@ -29,16 +40,18 @@ import { PersonNameError, personNameFrom } from '../recognition/person-name.js';
 import type { Db } from '../storage/database.js';
 import type { StoredEvent } from '../storage/events.repository.js';
 import { DuplicatePersonError, PeopleRepository, UnknownPersonError, UnknownSampleError, type NewSample, type PersonSummary } from '../storage/people.repository.js';
-import type { Person, PersonDetail, RecognizeReport } from '../contract/people.js';
+import type { EnrolResult, FacePick, FaceUploadReport, LookAlike, Person, PersonDetail, RecognizeReport } from '../contract/people.js';
 
 /** An uploaded photo on disk while its request runs (the HTTP layer's upload, by structure). */
 export interface Photo {
   name: string;
   path: string;
+  /** Its position among the request's files (a face pick's `file`); its position among the photos when not given. */
+  index?: number;
 }
 
 /** What happened to one uploaded photo. */
-export type PhotoResult = { file: string; accepted: true; faceId: number | undefined } | { file: string; accepted: false; reason: string };
+export type PhotoResult = { file: string; accepted: true; faceId: number | undefined } | { file: string; accepted: false; reason: string; faces?: FoundFace[] };
 
 /** The settings key of a minSimilarity applied at run time (PUT /api/tuning). */
 export const MIN_SIMILARITY_SETTING = 'recognition.minSimilarity';
@@ -80,6 +93,16 @@ function galleryError(error: unknown, dataDir: string): unknown {
 }
 
 const rounded = (value: number, places: number) => Math.round(value * 10 ** places) / 10 ** places;
+
+const roundedFace = (f: FoundFace): FoundFace => ({
+  box: [rounded(f.box[0], 1), rounded(f.box[1], 1), rounded(f.box[2], 1), rounded(f.box[3], 1)],
+  confidence: rounded(f.confidence, 3),
+});
+
+/** How much of a picked box must overlap a face found (intersection over union) for the pick to name it. */
+const MIN_PICK_OVERLAP = 1 / 3;
+
+const plural = (count: number, word: string) => `${count} ${word}${count === 1 ? '' : 's'}`;
 
 /** The live matcher: cosine, or the SVM once it is trained on the current gallery. */
 export type LiveMatcher = CosineMatcher | SvmMatcher;
@@ -138,6 +161,11 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
   /** The live matcher (a fresh one after every gallery change). */
   get matcher(): LiveMatcher {
     return this.current;
+  }
+
+  /** What analyses uploads on the vision workers (video enrolment sends it frames). */
+  get faceFinder(): GalleryDeps['finder'] {
+    return this.deps.finder;
   }
 
   /** The cosine options in force (the replay's too). */
@@ -260,24 +288,106 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
     this.changing(() => this.people.removeSample(faceId));
   }
 
-  /** Enrols the photos' faces for `person`, one sample a photo; `refused` are uploads that were no image. */
-  async addPhotos(person: PersonSummary, photos: Photo[], refused: { file: string; reason: string }[]): Promise<{ person: Person; results: PhotoResult[]; warnings: string[] }> {
-    const nameOf = new Map(photos.map((p) => [p.path, p.name]));
-    const report = await enrolPeople(this.deps.finder, () => this.people, [{ name: person.name, files: photos.map((p) => p.path) }], {
-      gates: QUALITY_GATE_DEFAULTS,
-      largest: false,
-      lookAlikeSimilarity: this.lookAlikeSimilarity(),
-    }).catch((error: unknown) => {
-      // the crops and rows were rolled back; a full disk is not the photos' fault
-      throw galleryError(error, this.people.dataDir);
+  /**
+   * Enrols the photos' faces for `person`, one sample a photo, as one change; `refused` are
+   * uploads that were no image. A photo showing several faces is refused with the faces found,
+   * unless `picks` names one of them (by its index in that list, or by a box around it): a pick
+   * that names no face found is a 400 naming it, and nothing is written.
+   */
+  async addPhotos(person: PersonSummary, photos: Photo[], refused: { file: string; reason: string }[], picks: FacePick[] = []): Promise<FaceUploadReport> {
+    const files = photos.length + refused.length;
+    picks.forEach((pick, i) => {
+      if (pick.file >= files) throw new ServiceError('invalid', `faces[${i}].file ${pick.file} is not a file of this upload: ${plural(files, 'file')} sent, counted from 0`);
+      if (picks.findIndex((p) => p.file === pick.file) !== i) throw new ServiceError('invalid', `faces[${i}]: file ${pick.file} is picked twice; pick one face a photo`);
     });
-    const accepted: PhotoResult[] = report.enrolled.flatMap((e) => e.files.map((f, i) => ({ file: nameOf.get(f) ?? 'upload', accepted: true as const, faceId: e.sampleIds[i] })));
+    const outcomes: { photo: Photo; outcome: ImageOutcome }[] = [];
+    for (const [position, photo] of photos.entries()) {
+      const index = photo.index ?? position;
+      const pickIndex = picks.findIndex((p) => p.file === index);
+      const outcome =
+        pickIndex >= 0
+          ? await this.pickedSample(photo, picks[pickIndex], pickIndex)
+          : await sampleFromImage(this.deps.finder, photo.path, { gates: QUALITY_GATE_DEFAULTS, largest: false });
+      outcomes.push({ photo, outcome });
+    }
+    const taken = outcomes.flatMap(({ photo, outcome }) => ('sample' in outcome ? [{ photo, sample: outcome.sample }] : []));
+    const written = taken.length
+      ? this.changing(() =>
+          this.people.addSamples(
+            person.name,
+            taken.map((t) => t.sample),
+            'any',
+          ),
+        )
+      : undefined;
+    const accepted: PhotoResult[] = taken.map((t, i) => ({ file: t.photo.name, accepted: true as const, faceId: written?.sampleIds[i] }));
     const rejected: PhotoResult[] = [
       ...refused.map((r) => ({ file: r.file, accepted: false as const, reason: r.reason })),
-      ...report.rejected.map((r) => ({ file: nameOf.get(r.file) ?? 'upload', accepted: false as const, reason: r.reason.replace(/use --largest/, 'crop the photo to one face') })),
+      ...outcomes.flatMap(({ photo, outcome }) =>
+        'reason' in outcome
+          ? [
+              {
+                file: photo.name,
+                accepted: false as const,
+                reason: outcome.reason.replace(/use --largest to enrol the largest one/, 'pick the face to enrol'),
+                ...(outcome.faces ? { faces: outcome.faces.map(roundedFace) } : {}),
+              },
+            ]
+          : [],
+      ),
     ];
-    if (accepted.length > 0) this.reload();
-    return { person: this.publicPerson(this.person(person.id)), results: [...accepted, ...rejected], warnings: report.warnings.map((w) => w.message) };
+    return { person: this.publicPerson(this.person(person.id)), results: [...accepted, ...rejected], ...this.lookAlikeReport(written ? [written.person.id] : []) };
+  }
+
+  /** The face `pick` names in `photo` (the `pickIndex`th pick of the request) as a sample, or why it cannot be one. */
+  private async pickedSample(photo: Photo, pick: FacePick, pickIndex: number): Promise<ImageOutcome> {
+    let analyzed;
+    try {
+      analyzed = await this.deps.finder.analyze(photo.path, photo.name);
+    } catch (error) {
+      if (error instanceof ImageError) return { file: photo.path, reason: error.reason };
+      throw error;
+    }
+    const gates = QUALITY_GATE_DEFAULTS;
+    let face;
+    if ('face' in pick) {
+      const candidates = enrolmentCandidates(analyzed.faces, gates);
+      face = candidates.at(pick.face);
+      if (!face) {
+        const found = candidates.length ? `${plural(candidates.length, 'face')} found, counted from 0` : 'no face found';
+        throw new ServiceError('invalid', `faces[${pickIndex}].face ${pick.face} is not a face of ${photo.name}: ${found}`);
+      }
+    } else {
+      const overlaps = analyzed.faces.map((f) => iou(f.box, pick.box));
+      const best = overlaps.indexOf(Math.max(...overlaps));
+      face = overlaps[best] >= MIN_PICK_OVERLAP ? analyzed.faces[best] : undefined;
+      if (!face)
+        throw new ServiceError('invalid', `faces[${pickIndex}].box [${pick.box.join(', ')}] is on no face found in ${photo.name}: draw it around a face the refusal listed`);
+    }
+    return sampleFromFace(analyzed.image, face, photo.path, gates);
+  }
+
+  /**
+   * Faces found in a video (`source` says which, and when) join `person`'s gallery as one
+   * change; the look-alike warnings after it.
+   */
+  addVideoFaces(person: PersonSummary, samples: NewSample[]): EnrolResult {
+    const written = this.changing(() => this.people.addSamples(person.name, samples, 'any'));
+    return { person: this.publicPerson(this.person(written.person.id)), sampleIds: written.sampleIds, ...this.lookAlikeReport([written.person.id]) };
+  }
+
+  /** The look-alike warnings for `personIds` after a change, as sentences and as data. */
+  private lookAlikeReport(personIds: number[]): { warnings: string[]; lookAlikes: LookAlike[] } {
+    const similarity = this.lookAlikeSimilarity();
+    if (similarity === undefined || personIds.length === 0) return { warnings: [], lookAlikes: [] };
+    const found = lookAlikes(this.people, this.deps.config.recognition.model, personIds, similarity);
+    return {
+      warnings: found.map((w) => w.message),
+      lookAlikes: found.flatMap((w) => {
+        const other = this.people.findPerson(w.lookAlike);
+        return other ? [{ person: w.person, lookAlike: w.lookAlike, lookAlikeId: other.id, score: rounded(w.similarity, 3) }] : [];
+      }),
+    };
   }
 
   /** The faces in a photo with the live matcher's answer and its three best candidates. */
