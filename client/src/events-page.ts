@@ -178,6 +178,7 @@ export class EventsPage {
     this.showWaitingCount();
     this.selected.clear();
     this.anchor = null;
+    this.bulk.clearResult();
     this.showSelection();
     this.nextCursor = null;
     this.loading = false;
@@ -506,8 +507,11 @@ class BulkBar {
   private readonly asking: HTMLElement;
   private readonly done = h('p', { class: 'muted', role: 'status', 'data-testid': 'bulk-done' });
   private readonly error = h('p', { class: 'form-error', role: 'alert', 'data-testid': 'bulk-error' });
+  private readonly countLine = h('span', { class: 'bulk-count' }, this.count, ' selected');
   private pending: BulkAction | null = null;
   private selected = 0;
+  /** While a review is sent: the rows it unselects do not clear its result. */
+  private sending = false;
 
   constructor(
     private readonly send: (action: BulkAction) => Promise<{ done: string; failed: string }>,
@@ -537,7 +541,7 @@ class BulkBar {
     this.element = h(
       'section',
       { class: 'panel bulk-bar', 'data-testid': 'bulk-bar', 'data-admin-only': '', 'aria-label': 'Review the selected events', hidden: '' },
-      h('span', { class: 'bulk-count' }, this.count, ' selected'),
+      this.countLine,
       this.actions,
       this.asking,
       this.done,
@@ -547,17 +551,22 @@ class BulkBar {
 
   /** `selected` rows are selected now; `people` are offered by "relabel as". */
   show(selected: number, people: string[]): void {
+    // a result stays in view after its rows were unselected, until the selection changes
+    if (selected !== this.selected && !this.sending) this.clearResult();
     this.selected = selected;
     this.count.textContent = String(selected);
+    this.countLine.hidden = selected === 0;
     fillSelect(this.relabel, people);
-    // a result stays in view after its rows were unselected, until the next selection
-    if (selected > 0 && this.element.hidden) {
-      this.done.textContent = '';
-      this.error.textContent = '';
-    }
     this.element.hidden = selected === 0 && !this.done.textContent && !this.error.textContent;
     this.actions.hidden = selected === 0 || this.pending !== null;
     if (selected === 0) this.stopAsking();
+  }
+
+  /** Forgets the last result (the list was loaded again). */
+  clearResult(): void {
+    this.done.textContent = '';
+    this.error.textContent = '';
+    this.element.hidden = this.selected === 0;
   }
 
   private ask(action: BulkAction): void {
@@ -589,7 +598,8 @@ class BulkBar {
     if (!action) return;
     this.yes.disabled = true;
     this.yes.setAttribute('aria-busy', 'true');
-    const { done, failed } = await this.send(action);
+    this.sending = true;
+    const { done, failed } = await this.send(action).finally(() => (this.sending = false));
     this.yes.disabled = false;
     this.yes.removeAttribute('aria-busy');
     this.done.textContent = done;

@@ -135,6 +135,10 @@ describe('reviewing events in chromium, against a real server', { skip: existsSy
     await page.setViewportSize({ width: 390, height: 844 });
     assert.ok(Math.max(...(await heights())) <= 40, `compact rows at 390 px: ${(await heights()).join(', ')} px`);
     await shot('compact-390');
+    const clipped = await page
+      .locator('.event-list.compact [data-testid="event-label"], .event-list.compact [data-testid="event-duration"]')
+      .evaluateAll((labels) => labels.filter((l) => l.scrollWidth > l.clientWidth + 1 || l.getBoundingClientRect().width < 8).map((l) => l.textContent));
+    assert.deepEqual(clipped, [], 'no name or duration cut off in a compact row on a phone');
     await page.getByTestId('events-compact').uncheck();
     await shot('list-390');
     await page.setViewportSize({ width: 1366, height: 768 });
@@ -278,6 +282,9 @@ describe('reviewing events in chromium, against a real server', { skip: existsSy
     assert.deepEqual(await rowIds(), before, 'no row moved while the user reads');
     assert.ok((await page.evaluate(() => window.scrollY)) > 1000, 'still where the user was');
     await shot('new-events-1366');
+    await page.setViewportSize({ width: 390, height: 844 });
+    await shot('new-events-390');
+    await page.setViewportSize({ width: 1366, height: 768 });
 
     await button.click();
     await pollUntil(async () => ((await rowIds())[0] === 'ev_live2' ? true : undefined), 'the waiting events at the top');
