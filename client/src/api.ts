@@ -4,7 +4,7 @@
  */
 import type { Me } from '../../src/contract/access.js';
 import type { CameraChanges, CameraStatus, NewCamera } from '../../src/contract/cameras.js';
-import type { EventPage, EventQueryInput, PublicEvent, ReviewAction, ReviewResult, ReviewState } from '../../src/contract/events.js';
+import type { BulkReviewAction, BulkReviewResult, EventPage, EventQueryInput, PublicEvent, ReviewAction, ReviewResult, ReviewState } from '../../src/contract/events.js';
 import type { EventCamera, EventCameraList, PersonHistory, Visit } from '../../src/contract/history.js';
 import type { IntegrationsState } from '../../src/contract/integrations.js';
 import type { EnrolResult, FacePick, FaceUploadReport, ForgetResult, Person, PersonDetail, RecognizeReport, VideoJob } from '../../src/contract/people.js';
@@ -15,6 +15,7 @@ import type { NameUnknownResult, UnknownGroupDetail, UnknownGroupList, UnknownGr
 
 // the REST shapes, from the contract's zod schemas (types only: the bundle never loads zod)
 export type { CameraChanges, EventPage, FaceUploadReport, Me, NewCamera, Person, PersonDetail, PublicEvent, RecognizeReport, ReviewAction, ReviewState, SystemSnapshot };
+export type { BulkReviewAction };
 export type { TuningPoint, TuningReport };
 export type { PersonFace, RecognizedFace, UploadFileResult } from '../../src/contract/people.js';
 export type { EnrolResult, FacePick, FoundFace, LookAlike, VideoFace, VideoJob } from '../../src/contract/people.js';
@@ -118,6 +119,11 @@ export function getEvent(id: string): Promise<ApiResult<PublicEvent>> {
 
 export function reviewEvent(id: string, review: ReviewAction): Promise<ApiResult<ReviewResult>> {
   return request('POST', `/api/events/${encodeURIComponent(id)}/review`, review);
+}
+
+/** One review for each of `review.ids` (at most MAX_BULK_REVIEW); the events not reviewed come back in `failed`. */
+export function reviewEvents(review: BulkReviewAction): Promise<ApiResult<BulkReviewResult>> {
+  return request('POST', '/api/events/review', review);
 }
 
 /** Every camera the log names (removed ones too) and the configured ones: the camera filter's choices. */

@@ -1,13 +1,33 @@
 /**
- * One event in a modal dialog: the frame snapshot (with the box the server drew) and the face,
- * the event's facts, and the review: confirm, reject, or relabel to a person of the gallery,
+ * One event in a modal dialog: the frame snapshot (with the box the server drew, green for a
+ * named person and amber for an unknown face, as the live view colours them) and the face, the
+ * event's facts, and the review: confirm, reject, or relabel to a person of the gallery,
  * optionally adding the face to that person's samples. A refused review shows the server's
- * message and changes nothing.
+ * message and changes nothing. Previous and next (and the arrow keys) step through the list it
+ * was opened from.
  */
 import { getEvent, reviewEvent, type PublicEvent, type ReviewAction } from './api.js';
 import { byId, fillSelect, h } from './dom.js';
-import { fullTime } from './format.js';
+import { eventDuration, fullTime, plural } from './format.js';
 import { MATCH_SCORE_HINT, formatScore } from './overlay.js';
+
+/** The events shown before and after one in the list, and where it stands ("3 of 30"). */
+export interface Neighbours {
+  previous: string | null;
+  next: string | null;
+  position: string;
+}
+
+export interface EventDetailHooks {
+  /** An event as a review left it. */
+  onReviewed: (event: PublicEvent) => void;
+  /** The user closed the dialog (Escape, ✕, a click beside it) while it showed event `id`. */
+  onClosed: (id: string) => void;
+  /** The list's events around `id`. */
+  neighbours: (id: string) => Neighbours;
+  /** The user asked for event `id` (previous, next): the page opens it. */
+  onStep: (id: string) => void;
+}
 
 export class EventDetail {
   private readonly dialog = byId('event-detail', HTMLDialogElement);
@@ -18,22 +38,28 @@ export class EventDetail {
   /** Set while the dialog is closed from outside (the route changed), which is not the user closing it. */
   private closingQuietly = false;
 
-  /**
-   * @param onReviewed  an event as a review left it
-   * @param onClosed    the user closed the dialog (Escape, ✕, a click beside it)
-   */
-  constructor(
-    private readonly onReviewed: (event: PublicEvent) => void,
-    private readonly onClosed: () => void,
-  ) {
+  constructor(private readonly hooks: EventDetailHooks) {
     byId('event-detail-close', HTMLButtonElement).addEventListener('click', () => this.dialog.close());
     this.dialog.addEventListener('click', (event) => {
       if (event.target === this.dialog) this.dialog.close(); // the backdrop
     });
     this.dialog.addEventListener('close', () => {
+      const closed = this.current;
       this.current = null;
       if (this.closingQuietly) this.closingQuietly = false;
-      else this.onClosed();
+      else if (closed !== null) this.hooks.onClosed(closed);
+    });
+    // on the document: a step re-renders the body, and the focus may have been on a button it replaced
+    document.addEventListener('keydown', (event) => {
+      if (!this.dialog.open || event.altKey || event.ctrlKey || event.metaKey || event.shiftKey) return;
+      // the arrows keep their own meaning in a field (a select's choice, a caret)
+      if (event.target instanceof HTMLInputElement || event.target instanceof HTMLSelectElement || event.target instanceof HTMLTextAreaElement) return;
+      const step = event.key === 'ArrowLeft' ? 'previous' : event.key === 'ArrowRight' ? 'next' : null;
+      if (step === null || this.current === null) return;
+      const to = this.hooks.neighbours(this.current)[step];
+      if (to === null) return;
+      event.preventDefault();
+      this.hooks.onStep(to);
     });
   }
 
@@ -88,15 +114,51 @@ export class EventDetail {
       fact('Best match score', h('span', { title: MATCH_SCORE_HINT }, formatScore(event.score) || '–')),
       fact('Camera', event.cameraId),
       fact('Started', fullTime(event.startedAt)),
-      fact('Ended', event.endedAt ? fullTime(event.endedAt) : 'still in view'),
-      fact('Frames', String(event.frames)),
+      ...(event.endedAt
+        ? [fact('Ended', fullTime(event.endedAt)), fact('Lasted', eventDuration(event))]
+        : [fact('Now', h('span', { class: 'live-now', 'data-testid': 'event-in-view' }, 'Still in view'))]),
+      fact(
+        'Seen in',
+        h(
+          'span',
+          { 'data-testid': 'event-frames', title: 'The frames whose face was compared with the gallery: the face is checked again about once a second, not in every frame' },
+          `${plural(event.frames, 'frame')} compared with the gallery` + (event.tracks > 1 ? `, ${event.tracks} times in view` : ''),
+        ),
+      ),
       h('div', {}, h('dt', {}, 'Review'), h('dd', { 'data-testid': 'event-review-state' }, reviewBadge(event.review))),
     );
+    // the focus stays on the control it was on (previous, next) when the body is drawn again
+    const focused = document.activeElement instanceof HTMLElement && this.body.contains(document.activeElement) ? document.activeElement.dataset.testid : undefined;
     this.body.replaceChildren(
-      h('div', { class: 'detail-media' }, h('figure', { class: 'detail-frame' }, frame), h('figure', { class: 'detail-face' }, face)),
+      this.stepper(event.id),
+      h('div', { class: 'detail-media' }, h('figure', { class: 'detail-frame' }, frame, ...(event.frameUrl ? [frameLegend()] : [])), h('figure', { class: 'detail-face' }, face)),
       h('div', { class: 'detail-side' }, facts, this.reviewForm(event, done)),
     );
-    if (focus) this.body.querySelector<HTMLElement>(`[data-testid="${focus}"]`)?.focus();
+    const refocus = focus ?? focused;
+    const target = refocus ? this.body.querySelector<HTMLElement>(`[data-testid="${refocus}"]`) : null;
+    if (target && !(target instanceof HTMLButtonElement && target.disabled)) target.focus();
+  }
+
+  /** Previous and next: the events above and below this one in the list. */
+  private stepper(id: string): HTMLElement {
+    const { previous, next, position } = this.hooks.neighbours(id);
+    const button = (to: string | null, text: string, label: string, testid: string) => {
+      const b = h(
+        'button',
+        { type: 'button', class: 'button ghost', 'data-testid': testid, 'aria-label': label, title: `${label} (${testid === 'event-previous' ? '←' : '→'})` },
+        text,
+      );
+      b.disabled = to === null;
+      if (to !== null) b.addEventListener('click', () => this.hooks.onStep(to));
+      return b;
+    };
+    return h(
+      'nav',
+      { class: 'detail-steps', 'aria-label': 'Other events of the list' },
+      button(previous, '‹ Previous', 'Previous event (newer)', 'event-previous'),
+      h('span', { class: 'muted', 'data-testid': 'event-position' }, position),
+      button(next, 'Next ›', 'Next event (older)', 'event-next'),
+    );
   }
 
   private reviewForm(event: PublicEvent, doneText: string): HTMLElement {
@@ -135,7 +197,7 @@ export class EventDetail {
         return;
       }
       const updated = { ...event, ...result.value.event };
-      this.onReviewed(updated);
+      this.hooks.onReviewed(updated);
       if (this.current !== event.id) return;
       const added = result.value.added;
       const text = `Marked ${updated.review}.` + (added ? ` The face was added to ${updated.label}'s samples.${added.warnings.length ? ' ' + added.warnings.join(' ') : ''}` : '');
@@ -168,6 +230,19 @@ export class EventDetail {
 /** An event's review state as a small badge. */
 export function reviewBadge(review: string): HTMLElement {
   return h('span', { class: `review-badge review-${review}`, 'data-testid': 'event-review' }, review);
+}
+
+/** What the box on the frame means: the live view's colours, as the face was judged when the frame was taken. */
+function frameLegend(): HTMLElement {
+  return h(
+    'figcaption',
+    { class: 'muted frame-legend' },
+    'Box as on the live view: ',
+    h('span', { class: 'legend-box known', 'aria-hidden': 'true' }),
+    'recognised, ',
+    h('span', { class: 'legend-box unknown', 'aria-hidden': 'true' }),
+    'unknown (when this frame was taken)',
+  );
 }
 
 function fact(term: string, value: Node | string): HTMLElement {

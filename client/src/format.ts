@@ -64,9 +64,9 @@ export function duration(seconds: number): string {
   return minutes < 60 ? `${minutes} min` : `${Math.floor(minutes / 60)} h ${minutes % 60} min`;
 }
 
-/** How long an event lasted ("2 min"), or "ongoing" while its track runs. */
+/** How long an event lasted ("2 min"), or "still in view" while its track runs. */
 export function eventDuration(event: { startedAt: string; endedAt: string | null }): string {
-  if (event.endedAt === null) return 'ongoing';
+  if (event.endedAt === null) return 'still in view';
   const ms = Date.parse(event.endedAt) - Date.parse(event.startedAt);
   return Number.isFinite(ms) ? duration(Math.max(0, ms) / 1000) : '–';
 }

@@ -136,26 +136,22 @@ export const snapshotQuerySchema = z.object({
  * POST /api/events/:id/review. The name rules for `person` are the gallery's (the same as POST
  * /api/people), applied by the server after this shape.
  */
-export const reviewBodySchema = z.discriminatedUnion(
-  'action',
-  [
-    z.object({
-      action: z.enum(['confirm', 'reject']),
-      addToGallery: z.boolean({ error: 'addToGallery must be true or false' }).optional().describe("Add the event's best face to its person's gallery (confirm only)"),
-    }),
-    z.object({
-      action: z.literal('relabel'),
-      person: z
-        .string({ error: (issue) => (issue.input === undefined ? 'relabel needs person: the right name' : "person must be a string: the person's name") })
-        .describe('The right name, as POST /api/people takes it'),
-      addToGallery: z.boolean({ error: 'addToGallery must be true or false' }).optional().describe("Add the event's best face to that person's gallery"),
-    }),
-  ],
-  { error: 'action must be confirm, reject or relabel' },
-);
+const confirmOrReject = z.object({
+  action: z.enum(['confirm', 'reject']),
+  addToGallery: z.boolean({ error: 'addToGallery must be true or false' }).optional().describe("Add the event's best face to its person's gallery (confirm only)"),
+});
+const relabel = z.object({
+  action: z.literal('relabel'),
+  person: z
+    .string({ error: (issue) => (issue.input === undefined ? 'relabel needs person: the right name' : "person must be a string: the person's name") })
+    .describe('The right name, as POST /api/people takes it'),
+  addToGallery: z.boolean({ error: 'addToGallery must be true or false' }).optional().describe("Add the event's best face to that person's gallery"),
+});
+const actionError = { error: 'action must be confirm, reject or relabel' };
+export const reviewBodySchema = z.discriminatedUnion('action', [confirmOrReject, relabel], actionError);
 export type ReviewAction = z.input<typeof reviewBodySchema>;
 
-export const reviewResultSchema = z.object({
+const reviewResultShape = {
   event: publicEventSchema,
   added: z
     .object({ sampleId: z.number().int(), warnings: z.array(z.string()) })
@@ -165,5 +161,28 @@ export const reviewResultSchema = z.object({
     .object({ kept: z.boolean(), negative: z.boolean(), reason: z.string().optional() })
     .optional()
     .describe('What the matcher learnt: the face kept for the threshold replay (GET /api/tuning), and as a negative sample of the person it was wrongly named; or why not'),
-});
+};
+export const reviewResultSchema = z.object(reviewResultShape);
 export type ReviewResult = z.infer<typeof reviewResultSchema>;
+
+/** The most events one POST /api/events/review takes (a page of the list is at most MAX_PAGE). */
+export const MAX_BULK_REVIEW = 500;
+
+const bulkIds = z
+  .array(z.string({ error: 'ids must be event ids (strings)' }).min(1, { error: 'an event id must not be empty' }), { error: 'ids must be a list of event ids' })
+  .min(1, { error: 'ids must name at least one event' })
+  .max(MAX_BULK_REVIEW, { error: `ids names more than ${MAX_BULK_REVIEW} events: send them in parts of at most ${MAX_BULK_REVIEW}` })
+  .describe(`The events to review, 1 to ${MAX_BULK_REVIEW} (a repeated id is reviewed once)`);
+
+/** POST /api/events/review: one review (as POST /api/events/:id/review takes it) for each of `ids`. */
+export const bulkReviewBodySchema = z.discriminatedUnion('action', [confirmOrReject.extend({ ids: bulkIds }), relabel.extend({ ids: bulkIds })], actionError);
+export type BulkReviewAction = z.input<typeof bulkReviewBodySchema>;
+
+export const bulkReviewResultSchema = z.object({
+  // its own object of the same shape: a reply schema inside another would be a $ref the OpenAPI document does not hold
+  reviewed: z.array(z.object(reviewResultShape)).describe('Each event reviewed, in the order of ids, as POST /api/events/:id/review answers'),
+  failed: z
+    .array(z.object({ id: z.string(), error: z.string().describe('Why this one was not reviewed: no such event, or a rule of the single review') }))
+    .describe('The events not reviewed; the others are'),
+});
+export type BulkReviewResult = z.infer<typeof bulkReviewResultSchema>;

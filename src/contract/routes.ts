@@ -21,6 +21,8 @@ import {
 } from './access.js';
 import { cameraChangesSchema, cameraListSchema, cameraParamsSchema, cameraSettingsSchema, cameraStatusSchema } from './cameras.js';
 import {
+  bulkReviewBodySchema,
+  bulkReviewResultSchema,
   eventCsvQuerySchema,
   eventListQuerySchema,
   eventPageSchema,
@@ -256,6 +258,14 @@ export const ROUTES = [
     params: eventParamsSchema,
     query: snapshotQuerySchema,
     replies: { 200: { description: 'The JPEG', body: jpeg }, 400: invalid, 404: refused('No such event, or no such snapshot (not taken yet, or removed by retention)') },
+  },
+  {
+    method: 'post',
+    path: '/api/events/review',
+    summary: 'Review several events at once: each as POST /api/events/:id/review would; an unknown id, or one the review refuses, is reported and the others are reviewed',
+    access: 'admin',
+    body: bulkReviewBodySchema,
+    replies: { 200: { description: 'Reviewed, with the ones that were not', body: bulkReviewResultSchema }, 400: invalid, 403: notAdmin },
   },
   {
     method: 'post',

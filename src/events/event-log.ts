@@ -113,6 +113,15 @@ export class EventLog {
     event.frames++;
     event.endedAt = Math.max(event.endedAt, s.ts);
     let improved = false;
+    // a re-vote (the gallery changed) named a track decided unknown: the visit is that person's
+    // from now on (a decided identity changes no other way: a contradicted track is ended)
+    if (!event.known && s.identity.decided && s.identity.known) {
+      event.label = s.identity.label;
+      event.known = true;
+      event.unknownGroupId = null;
+      event.score = s.identity.score;
+      improved = true;
+    }
     if (s.matchLabel === event.label && s.matchScore > event.score) {
       event.score = s.matchScore;
       improved = true;

@@ -95,7 +95,7 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
     const frame = { data: new Uint8Array(sample.frame.data), width, height };
     held.snapshotsInFlight++;
     const saving: Promise<void> = this.snapshots
-      .save(id, frame, sample.detection.box, sample.ts)
+      .save(id, frame, sample.detection.box, sample.ts, held.event.known)
       .then(async (saved) => {
         // forgotten while it was being written: it goes at once, and no event refers to it
         if (this.forgottenIds.has(id)) {

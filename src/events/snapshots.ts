@@ -14,6 +14,12 @@ import type { Box, RgbImage } from '../common/types.js';
 export const SNAPSHOTS_DIR = 'snapshots';
 const FACE_SIDE = 224;
 const FRAME_WIDTH = 640;
+/**
+ * The box's colour on a frame snapshot, as the live view draws a face (client/styles.css --known
+ * and --unknown, the dark theme's: a JPEG cannot follow the page's theme): green for a named
+ * person, amber for an unknown face.
+ */
+export const SNAPSHOT_BOX_COLOURS = { known: '#2fd576', unknown: '#ffb020' } as const;
 
 export interface SavedSnapshot {
   /** Relative to the data directory. */
@@ -49,7 +55,8 @@ export class SnapshotStore {
     return resolved;
   }
 
-  async save(eventId: string, frame: RgbImage, box: Box, ts: number): Promise<SavedSnapshot> {
+  /** Saves the face crop and the frame with the face boxed in the colour of `known` (the event's verdict when the face was taken). */
+  async save(eventId: string, frame: RgbImage, box: Box, ts: number, known = true): Promise<SavedSnapshot> {
     const day = new Date(ts).toISOString().slice(0, 10);
     const dir = path.join(SNAPSHOTS_DIR, day);
     await mkdir(path.join(this.dataDir, dir), { recursive: true }).catch((error: unknown) => {
@@ -69,7 +76,7 @@ export class SnapshotStore {
       .toBuffer();
     const scale = Math.min(1, FRAME_WIDTH / frame.width);
     const outline = Buffer.from(
-      `<svg xmlns="http://www.w3.org/2000/svg" width="${frame.width}" height="${frame.height}"><rect x="${x}" y="${y}" width="${w}" height="${h}" fill="none" stroke="#2ecc71" stroke-width="${Math.max(2, 3 / scale)}"/></svg>`,
+      `<svg xmlns="http://www.w3.org/2000/svg" width="${frame.width}" height="${frame.height}"><rect x="${x}" y="${y}" width="${w}" height="${h}" fill="none" stroke="${known ? SNAPSHOT_BOX_COLOURS.known : SNAPSHOT_BOX_COLOURS.unknown}" stroke-width="${Math.max(2, 3 / scale)}"/></svg>`,
     );
     const boxed = await sharp(frame.data, raw)
       .composite([{ input: outline }])

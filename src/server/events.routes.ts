@@ -1,9 +1,9 @@
 /**
  * /api/events: the recognition log with filters and cursor paging, single events, their
- * snapshots, a CSV export with the same filters, and review.
+ * snapshots, a CSV export with the same filters, and review, of one event or of many at once.
  */
 import { Router } from 'express';
-import { MAX_PAGE, eventCsvQuerySchema, eventListQuerySchema, eventParamsSchema, reviewBodySchema, snapshotQuerySchema } from '../contract/events.js';
+import { MAX_PAGE, bulkReviewBodySchema, eventCsvQuerySchema, eventListQuerySchema, eventParamsSchema, reviewBodySchema, snapshotQuerySchema } from '../contract/events.js';
 import type { EventsService } from '../services/events.service.js';
 import type { PrivacyService } from '../services/privacy.service.js';
 import { principalOf } from './auth.js';
@@ -58,6 +58,8 @@ export function eventsRouter(events: EventsService, privacy: PrivacyService): Ro
     res.type('image/jpeg').setHeader('Cache-Control', 'private, no-store');
     res.send(await privacy.blurredSnapshot(file, kind));
   });
+
+  router.post('/events/review', async (req, res) => void res.json(await events.reviewMany(parseBody(bulkReviewBodySchema, req))));
 
   // the event is looked up before the body is read: an unknown id is a 404 whatever the body
   router.post('/events/:id/review', async (req, res) => {

@@ -7,7 +7,7 @@ import { ServiceError } from '../common/errors.js';
 import type { LiveEventChange, PublicEvent, ReviewState } from '../common/live-events.js';
 import type { EventRecorder, RecordedChange } from '../events/recorder.js';
 import type { SnapshotStore } from '../events/snapshots.js';
-import type { ReviewAction } from '../contract/events.js';
+import type { BulkReviewAction, BulkReviewResult, ReviewAction, ReviewResult } from '../contract/events.js';
 import { personNameFrom } from '../recognition/person-name.js';
 import type { EventFilter, EventsRepository, StoredEvent } from '../storage/events.repository.js';
 import type { ReviewLesson } from './gallery.service.js';
@@ -105,9 +105,12 @@ export class EventsService {
     return lines.join('\r\n') + '\r\n';
   }
 
-  /** Confirms, rejects or relabels event `id` as `body` asks; a running track's later live changes show the review. */
-  /** `action` as the contract parsed it; the name rules and the rules that depend on the event are applied here. */
-  async review(event: StoredEvent, request: ReviewAction): Promise<{ event: PublicEvent; added?: { sampleId: number; warnings: string[] }; learned?: ReviewLesson }> {
+  /**
+   * Confirms, rejects or relabels `event` as `request` (as the contract parsed it) asks; the name
+   * rules and the rules that depend on the event are applied here. A running track's later live
+   * changes show the review.
+   */
+  async review(event: StoredEvent, request: ReviewAction): Promise<ReviewResult> {
     const { action } = request;
     // the same name rules as POST /api/people: a relabel names a person, so it is stored as known
     const person = request.action === 'relabel' ? personNameFrom(request.person, 'person') : event.label;
@@ -126,6 +129,26 @@ export class EventsService {
     // after the review is stored: a face that cannot be learnt from still leaves the review done
     const learned = await this.deps.learn?.(event, state, action === 'relabel' ? person : undefined);
     return { event: publicEvent(updated), ...(added ? { added } : {}), ...(learned ? { learned } : {}) };
+  }
+
+  /**
+   * One review for each of `ids`, one after the other, each exactly as `review` does it (a face
+   * added to the gallery goes the same way). An unknown id, or an event the review refuses (a
+   * ServiceError: a rule, a face the gallery's gates refuse), is reported in `failed` and the
+   * others are reviewed; anything else (a failed disk) stops here, as it would a single review.
+   */
+  async reviewMany(request: BulkReviewAction): Promise<BulkReviewResult> {
+    const { ids, ...action } = request;
+    const result: BulkReviewResult = { reviewed: [], failed: [] };
+    for (const id of new Set(ids)) {
+      try {
+        result.reviewed.push(await this.review(this.find(id), action));
+      } catch (error) {
+        if (!(error instanceof ServiceError)) throw error;
+        result.failed.push({ id, error: error.message });
+      }
+    }
+    return result;
   }
 
   /** A recorder change as the live feed sends it (the change carries its snapshots and review). */

@@ -4,7 +4,7 @@
  * new events arrive.
  */
 import { ServiceError } from '../common/errors.js';
-import { FORGOTTEN } from '../common/match.js';
+import { FORGOTTEN, UNKNOWN } from '../common/match.js';
 import type { ReviewState } from '../common/live-events.js';
 import type { RecognitionEvent } from '../common/recognition-event.js';
 import type { Db } from './database.js';
@@ -164,6 +164,10 @@ export class EventsRepository {
       INSERT INTO events (id, camera_id, track_id, person_id, label, known, score, matcher, started_at, ended_at, last_seen_at, frames, tracks, unknown_group_id, best_face, face_path, frame_path, snapshot_bytes)
       VALUES (@id, @cameraId, @trackId, (SELECT id FROM people WHERE name = @label), @label, @known, @score, @matcher, @startedAt, @endedAt, @lastSeenAt, @frames, @tracks, @unknownGroupId, @bestFace, @facePath, @framePath, @snapshotBytes)
       ON CONFLICT(id) DO UPDATE SET
+        -- a re-vote named a stranger of a pending event (EventLog.sample): not a review's, a forgotten's or a named group's label
+        label = CASE WHEN events.known = 0 AND events.label = @unknownLabel AND events.review = 'pending' AND excluded.known = 1 THEN excluded.label ELSE events.label END,
+        person_id = CASE WHEN events.known = 0 AND events.label = @unknownLabel AND events.review = 'pending' AND excluded.known = 1 THEN excluded.person_id ELSE events.person_id END,
+        known = CASE WHEN events.known = 0 AND events.label = @unknownLabel AND events.review = 'pending' AND excluded.known = 1 THEN 1 ELSE events.known END,
         score = excluded.score, ended_at = excluded.ended_at, last_seen_at = excluded.last_seen_at, frames = excluded.frames, tracks = excluded.tracks, best_face = excluded.best_face,
         -- a group named meanwhile made the event known (relabelByGroup): its group is gone
         unknown_group_id = CASE WHEN events.known = 1 THEN NULL ELSE excluded.unknown_group_id END,
@@ -190,6 +194,7 @@ export class EventsRepository {
           facePath: e.facePath ?? null,
           framePath: e.framePath ?? null,
           snapshotBytes: e.snapshotBytes ?? 0,
+          unknownLabel: UNKNOWN,
         });
       }
     })();
