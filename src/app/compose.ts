@@ -81,7 +81,8 @@ export async function startServer(config: Config, createSource: CameraSourceFact
       people: new PeopleRepository(db, config.dataDir),
       corrections: new CorrectionsRepository(db),
       settings: new SettingsRepository(db),
-      snapshots: new SnapshotStore(config.dataDir),
+      // a folder all nodes reach when several share one database (snapshotDir), else the data directory
+      snapshots: new SnapshotStore(config.snapshotDir ?? config.dataDir),
     };
     const workers = await startWorkers(config, parts);
     const { gallery, pipeline } = startRecognition(config, stores, workers, logger, parts);
@@ -225,7 +226,7 @@ async function startEvents(config: Config, { db, people, snapshots }: Stores, ga
     events: repository,
     recorder,
     gallery,
-    dataDir: config.dataDir,
+    dataDir: config.snapshotDir ?? config.dataDir,
     model: config.recognition.model,
     minSimilarity: clusteringSimilarity(config, gallery),
   });
