@@ -118,7 +118,7 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     const integrations = () => ({ mqtt: mqtt?.status() ?? MQTT_OFF });
     const tuning = new TuningService({ gallery, corrections: stores.corrections });
     const history = new HistoryService({ events: eventsRepository, person: (id) => gallery.person(id), cameras: () => cameras.statuses(), flush: () => events.flush() });
-    const webhooks = buildWebhooks(config, db, logger);
+    const webhooks = await buildWebhooks(config, store, db, logger);
     const { notifications } = webhooks;
     const deps = { config, bind, auth, cameras, gallery, events, history, privacy, system, tuning, integrations, notifications, unknowns, health, onEncoderFailure };
     const http = await startHttp(deps);
@@ -259,11 +259,11 @@ async function startEvents(config: Config, { db, people, snapshots }: Stores, ga
 }
 
 /** The webhook notifications: the rules (saved, or the config file's) and the outbox their deliveries wait in. */
-function buildWebhooks(config: Config, db: Db, logger: Logger) {
+async function buildWebhooks(config: Config, store: Store, db: Db, logger: Logger) {
   const log = logger.child({ module: 'webhooks' });
   const outbox = new Outbox(new OutboxRepository(db), log);
-  const notifications = new NotificationsService({
-    saved: new NotificationRulesRepository(db),
+  const notifications = await NotificationsService.open({
+    saved: new NotificationRulesRepository(store.db),
     configured: config.notifications,
     deliveryState: (rule) => outbox.state(rule),
     warn: (message) => log.warn(message),
@@ -273,7 +273,7 @@ function buildWebhooks(config: Config, db: Db, logger: Logger) {
 
 /** Feeds the recorder's changes to the notification rules and starts delivering what the outbox holds (a restart resumes it). */
 function startWebhooks(
-  { log, outbox, notifications }: ReturnType<typeof buildWebhooks>,
+  { log, outbox, notifications }: Awaited<ReturnType<typeof buildWebhooks>>,
   { recorder, events, publicUrl }: { recorder: EventRecorder; events: EventsService; publicUrl: string },
   parts: StartedParts,
 ): void {
