@@ -24,9 +24,9 @@ export type CameraSourceFactory = (config: CameraConfig) => CameraSource;
 /** Where cameras are kept between runs (src/storage/cameras.repository.ts provides it). */
 export interface CameraStore {
   /** In the order the cameras were first added; settings not yet validated. */
-  list(): { id: string; settings: unknown; origin: CameraOrigin }[];
-  save(camera: { id: string; settings: CameraConfig; origin: CameraOrigin }): void;
-  remove(id: string): boolean;
+  list(): Promise<{ id: string; settings: unknown; origin: CameraOrigin }[]>;
+  save(camera: { id: string; settings: CameraConfig; origin: CameraOrigin }): Promise<void>;
+  remove(id: string): Promise<boolean>;
 }
 
 interface Entry {
@@ -55,13 +55,18 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
     return result.data;
   }
 
-  // eslint-disable-next-line @typescript-eslint/require-await -- async so that a refused camera is a rejection, as from update() and remove(): the routes and tests await it
   async add(input: unknown): Promise<CameraStatus> {
     const config = this.validate(input);
     if (this.cameras.has(config.id)) throw new ServiceError('conflict', `a camera called "${config.id}" already exists: pick another id, or edit that camera`);
     const entry: Entry = { config, origin: 'api', source: null };
-    this.store.save({ id: config.id, settings: config, origin: entry.origin });
+    // taken before the save is awaited, so that a second add of the same id meanwhile is refused
     this.cameras.set(config.id, entry);
+    try {
+      await this.store.save({ id: config.id, settings: config, origin: entry.origin });
+    } catch (error) {
+      this.cameras.delete(config.id);
+      throw error;
+    }
     this.startEntry(entry);
     this.emit('changed');
     return this.statusOf(config.id, entry);
@@ -77,7 +82,7 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
     if ('id' in changes && changes.id !== id)
       throw new ServiceError('invalid', `a camera's id cannot change (it names the camera's events): remove "${id}" and add the camera again`);
     const config = this.validate({ ...entry.config, ...changes, id });
-    this.store.save({ id, settings: config, origin: entry.origin });
+    await this.store.save({ id, settings: config, origin: entry.origin });
     await this.stopEntry(entry);
     entry.config = config;
     this.startEntry(entry);
@@ -104,7 +109,7 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
   async remove(id: string): Promise<boolean> {
     const entry = this.cameras.get(id);
     if (!entry) return false;
-    this.store.remove(id);
+    await this.store.remove(id);
     this.cameras.delete(id);
     this.emit('changed');
     await this.stopEntry(entry);
@@ -118,13 +123,13 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
    * order they were added. A stored camera whose settings no longer validate is reported and
    * left out. Returns one line per such decision, for the log.
    */
-  restore(fileCameras: readonly FileCamera[]): string[] {
+  async restore(fileCameras: readonly FileCamera[]): Promise<string[]> {
     const notes: string[] = [];
-    const stored = new Map(this.store.list().map((camera) => [camera.id, camera]));
+    const stored = new Map((await this.store.list()).map((camera) => [camera.id, camera]));
     const inFile = new Set(fileCameras.map((camera) => camera.id));
     for (const camera of stored.values()) {
       if (camera.origin !== 'file' || inFile.has(camera.id)) continue;
-      this.store.remove(camera.id);
+      await this.store.remove(camera.id);
       notes.push(`camera ${camera.id}: removed (it came from the config file, which no longer has it)`);
     }
     for (const { keysSet, ...fileConfig } of fileCameras) {
@@ -132,9 +137,9 @@ export class CameraRegistry extends EventEmitter<{ frame: [LabeledFrame]; state:
       const settings = before && isRecord(before.settings) ? { ...before.settings, ...pick(fileConfig, keysSet) } : fileConfig;
       const parsed = cameraSchema.safeParse(settings);
       // a stored value the file does not override may no longer validate: the file's own settings then
-      this.store.save({ id: fileConfig.id, settings: parsed.success ? parsed.data : fileConfig, origin: 'file' });
+      await this.store.save({ id: fileConfig.id, settings: parsed.success ? parsed.data : fileConfig, origin: 'file' });
     }
-    for (const camera of this.store.list()) {
+    for (const camera of await this.store.list()) {
       const parsed = cameraSchema.safeParse(camera.settings);
       if (!parsed.success) {
         notes.push(

@@ -64,6 +64,8 @@ export function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
     FACESTREAM_PORT: ['server', 'port'],
     FACESTREAM_ADMIN_PASSWORD: ['server', 'adminPassword'],
     FACESTREAM_DATA_DIR: ['dataDir'],
+    FACESTREAM_SNAPSHOT_DIR: ['snapshotDir'],
+    FACESTREAM_DATABASE_URL: ['database', 'url'],
     FACESTREAM_MODEL: ['recognition', 'model'],
     FACESTREAM_MATCHER: ['recognition', 'matcher'],
     FACESTREAM_RUNTIME: ['runtime'],

@@ -105,6 +105,19 @@ export const configSchema = z.strictObject({
     })
     .prefault({}),
   dataDir: z.string().default('./data').describe('Gallery, events and snapshots'),
+  snapshotDir: z
+    .string()
+    .min(1)
+    .optional()
+    .describe('Where event snapshots and face crops are kept, instead of the data directory: a folder every node reaches (NFS or SMB) when several share one database'),
+  database: z
+    .strictObject({
+      url: z
+        .url({ protocol: /^postgres(ql)?$/, error: 'database.url must be a postgres:// address, e.g. postgres://facestream:secret@db.example.org:5432/facestream' })
+        .optional()
+        .describe('PostgreSQL to store everything in (people, events, cameras, accounts, the outbox); default: the SQLite file in the data directory'),
+    })
+    .prefault({}),
   runtime: z
     .enum(INFERENCE_RUNTIMES)
     .default('auto')

@@ -10,6 +10,6 @@ import { parseBody } from './validate.js';
 export function notificationsRouter(notifications: NotificationsService): Router {
   const router = Router();
   router.get('/notifications', (_req, res) => void res.json(notifications.view()));
-  router.put('/notifications', (req, res) => void res.json(notifications.replace(parseBody(notificationsBodySchema, req))));
+  router.put('/notifications', async (req, res) => void res.json(await notifications.replace(parseBody(notificationsBodySchema, req))));
   return router;
 }

@@ -31,8 +31,16 @@ export class NotificationsService {
   private current: readonly NotificationRule[];
   private source: Notifications['source'];
 
-  constructor(private readonly deps: NotificationsDeps) {
-    const saved = deps.saved.load();
+  /** The service with the rules saved in the database, if any (else the config file's). */
+  static async open(deps: NotificationsDeps): Promise<NotificationsService> {
+    return new NotificationsService(deps, await deps.saved.load());
+  }
+
+  /** `saved`: what deps.saved loaded (null: never saved); see open(). */
+  private constructor(
+    private readonly deps: NotificationsDeps,
+    saved: unknown,
+  ) {
     this.current = deps.configured;
     this.source = 'config';
     if (saved === null) return;
@@ -60,7 +68,7 @@ export class NotificationsService {
    * Replaces every rule (PUT /api/notifications) and keeps them in the database. A secret sent
    * as the mask keeps the secret of the rule that has the same name now.
    */
-  replace(body: z.output<typeof notificationsBodySchema>): Notifications {
+  async replace(body: z.output<typeof notificationsBodySchema>): Promise<Notifications> {
     const byName = new Map(this.current.map((rule) => [rule.name.toLowerCase(), rule]));
     const rules = body.rules.map((rule, i): NotificationRule => {
       if (rule.webhook.secret !== SECRET_MASK) return { ...rule, webhook: { ...rule.webhook } };
@@ -75,7 +83,7 @@ export class NotificationsService {
     });
     // the same checks as the config file's (names unique); the body's schema has passed them already
     const checked = notificationRulesSchema.parse(rules);
-    this.deps.saved.save(checked);
+    await this.deps.saved.save(checked);
     this.current = checked;
     this.source = 'database';
     return this.view();

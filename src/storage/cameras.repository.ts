@@ -1,13 +1,14 @@
 /**
- * The cameras of a server in SQLite, so that cameras added, changed, switched off or removed at
+ * The cameras of a server in the database, so that cameras added, changed, switched off or removed at
  * run time are the same after a restart. Each change is one statement, so a crash leaves a
  * camera either as it was or as it was changed, never half of each.
  *
  * Settings are stored as JSON and given back unchecked: the camera registry parses them with the
  * camera schema, which fills in keys added to it since they were written.
  */
+import type { Kysely } from 'kysely';
 import type { CameraOrigin } from '../common/live-events.js';
-import type { Db } from './database.js';
+import type { Database } from './tables.js';
 
 export type { CameraOrigin };
 
@@ -18,35 +19,31 @@ export interface StoredCamera {
   origin: CameraOrigin;
 }
 
-interface Row {
-  id: string;
-  settings: string;
-  origin: CameraOrigin;
-}
-
 export class CamerasRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Kysely<Database>) {}
 
   /** Every camera, in the order they were first added. */
-  list(): StoredCamera[] {
-    const rows = this.db.prepare('SELECT id, settings, origin FROM cameras ORDER BY rowid').all() as Row[];
+  async list(): Promise<StoredCamera[]> {
+    const rows = await this.db.selectFrom('cameras').select(['id', 'settings', 'origin']).orderBy('rowid').execute();
     return rows.map((r) => ({ id: r.id, settings: parseSettings(r.settings), origin: r.origin }));
   }
 
   /** Adds a camera or replaces its settings and origin (keeping its place in the list). */
-  save(camera: { id: string; settings: object; origin: CameraOrigin }): void {
+  async save(camera: { id: string; settings: object; origin: CameraOrigin }): Promise<void> {
     const now = new Date().toISOString();
-    this.db
-      .prepare(
-        `INSERT INTO cameras (id, settings, origin, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
-         ON CONFLICT(id) DO UPDATE SET settings = excluded.settings, origin = excluded.origin, updated_at = excluded.updated_at`,
+    await this.db
+      .insertInto('cameras')
+      .values({ id: camera.id, settings: JSON.stringify(camera.settings), origin: camera.origin, created_at: now, updated_at: now })
+      .onConflict((oc) =>
+        oc.column('id').doUpdateSet((eb) => ({ settings: eb.ref('excluded.settings'), origin: eb.ref('excluded.origin'), updated_at: eb.ref('excluded.updated_at') })),
       )
-      .run(camera.id, JSON.stringify(camera.settings), camera.origin, now, now);
+      .execute();
   }
 
   /** Returns whether there was such a camera. */
-  remove(id: string): boolean {
-    return this.db.prepare('DELETE FROM cameras WHERE id = ?').run(id).changes > 0;
+  async remove(id: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('cameras').where('id', '=', id).executeTakeFirst();
+    return result.numDeletedRows > 0n;
   }
 }
 

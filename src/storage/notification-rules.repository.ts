@@ -4,14 +4,15 @@
  * config file's are not used. Given back unchecked: the notifications service parses them with
  * the rules schema, which fills in keys added to it since they were written.
  */
-import type { Db } from './database.js';
+import type { Kysely } from 'kysely';
+import type { Database } from './tables.js';
 
 export class NotificationRulesRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Kysely<Database>) {}
 
   /** The saved list (not yet validated again), or null when rules were never saved here. */
-  load(): unknown {
-    const row = this.db.prepare('SELECT rules FROM notification_rules WHERE id = 1').get() as { rules: string } | undefined;
+  async load(): Promise<unknown> {
+    const row = await this.db.selectFrom('notification_rules').select('rules').where('id', '=', 1).executeTakeFirst();
     if (!row) return null;
     try {
       return JSON.parse(row.rules) as unknown;
@@ -21,9 +22,11 @@ export class NotificationRulesRepository {
     }
   }
 
-  save(rules: object[]): void {
-    this.db
-      .prepare('INSERT INTO notification_rules (id, rules, updated_at) VALUES (1, ?, ?) ON CONFLICT(id) DO UPDATE SET rules = excluded.rules, updated_at = excluded.updated_at')
-      .run(JSON.stringify(rules), new Date().toISOString());
+  async save(rules: object[]): Promise<void> {
+    await this.db
+      .insertInto('notification_rules')
+      .values({ id: 1, rules: JSON.stringify(rules), updated_at: new Date().toISOString() })
+      .onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({ rules: eb.ref('excluded.rules'), updated_at: eb.ref('excluded.updated_at') })))
+      .execute();
   }
 }

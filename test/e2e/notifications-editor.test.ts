@@ -15,7 +15,7 @@ import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { SECRET_MASK, type NotificationRule } from '../../src/contract/notifications.js';
-import { openDatabase } from '../../src/storage/database.js';
+import { openDatabase, sqliteStore } from '../../src/storage/database.js';
 import { NotificationRulesRepository } from '../../src/storage/notification-rules.repository.js';
 import { buildClient, defined, Teardown, tempDir } from '../helpers.js';
 import { WAIT_MS } from '../support/wait.js';
@@ -47,10 +47,10 @@ describe('the notifications editor in chromium', { skip: existsSync(CHROMIUM) ? 
 
   const rule = () => page.getByTestId('notification-rule').first();
   const field = (name: string) => rule().locator(`[name="${name}"]`);
-  const savedRules = (): NotificationRule[] => {
+  const savedRules = async (): Promise<NotificationRule[]> => {
     const db = openDatabase(config.dataDir);
     try {
-      return new NotificationRulesRepository(db).load() as NotificationRule[];
+      return (await new NotificationRulesRepository(sqliteStore(db).db).load()) as NotificationRule[];
     } finally {
       db.close();
     }
@@ -90,7 +90,7 @@ describe('the notifications editor in chromium', { skip: existsSync(CHROMIUM) ? 
     assert.match(await rule().getByTestId('rule-state').innerText(), /^0 waiting$/);
     assert.match(await page.getByTestId('notifications-source').innerText(), /saved here/);
     assert.ok(!(await page.content()).includes(SECRET), 'the secret is nowhere in the page');
-    assert.equal(savedRules()[0]?.webhook.secret, SECRET);
+    assert.equal((await savedRules())[0]?.webhook.secret, SECRET);
     await page.screenshot({ path: '/tmp/facestream-notifications-editor.png', fullPage: true });
   });
 
@@ -98,7 +98,7 @@ describe('the notifications editor in chromium', { skip: existsSync(CHROMIUM) ? 
     await field('cooldownS').fill('30');
     await page.getByTestId('save-rules').click();
     await page.getByTestId('notifications-saved').filter({ hasText: 'Saved 1 rule(s).' }).waitFor();
-    const saved = defined(savedRules()[0], 'the saved rule');
+    const saved = defined((await savedRules())[0], 'the saved rule');
     assert.deepEqual([saved.cooldownS, saved.webhook.secret], [30, SECRET], 'the masked secret kept the typed one');
 
     watched.expectedFailures.push(/HTTP 400 for PUT/, /400 \(Bad Request\)/);
@@ -108,7 +108,7 @@ describe('the notifications editor in chromium', { skip: existsSync(CHROMIUM) ? 
       .getByTestId('notifications-error')
       .filter({ hasText: /webhook\.url must be http:\/\/ or https:\/\// })
       .waitFor();
-    assert.equal(savedRules()[0]?.webhook.url, 'https://home.example.org/api/webhook/facestream', 'the refused rule changed nothing');
+    assert.equal((await savedRules())[0]?.webhook.url, 'https://home.example.org/api/webhook/facestream', 'the refused rule changed nothing');
     assert.deepEqual(watched.pageErrors, []);
   });
 });

@@ -14,7 +14,7 @@ import { silentLogger } from '../../src/common/logger.js';
 import { configSchema, type Config } from '../../src/config/schema.js';
 import { SECRET_MASK, notificationsSchema, type Notifications } from '../../src/contract/notifications.js';
 import { OPENAPI } from '../../src/server/openapi.js';
-import { openDatabase } from '../../src/storage/database.js';
+import { openDatabase, sqliteStore } from '../../src/storage/database.js';
 import { NotificationRulesRepository } from '../../src/storage/notification-rules.repository.js';
 import { StillCamera, Teardown, tempDir } from '../helpers.js';
 
@@ -166,7 +166,7 @@ describe('/api/notifications', () => {
     // the same config file (its own rule) and the same data: the saved rules are the ones used
     await server.stop();
     const db = openDatabase(config.dataDir);
-    const stored = new NotificationRulesRepository(db).load() as { name: string; webhook: { secret: string } }[];
+    const stored = (await new NotificationRulesRepository(sqliteStore(db).db).load()) as { name: string; webhook: { secret: string } }[];
     db.close();
     assert.deepEqual(
       stored.map((rule) => [rule.name, rule.webhook.secret]),

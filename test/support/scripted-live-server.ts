@@ -27,7 +27,7 @@ import { SystemService, type LoadedWorker } from '../../src/services/system.serv
 import { allowSocketRequest, type WebSecurityOptions } from '../../src/server/web-security.js';
 import { AccountsRepository } from '../../src/storage/accounts.repository.js';
 import { CamerasRepository } from '../../src/storage/cameras.repository.js';
-import { openDatabase, type Db } from '../../src/storage/database.js';
+import { openDatabase, sqliteStore, type Db } from '../../src/storage/database.js';
 import { ScriptedCameraSource, ScriptedPipeline, type CameraScript, type Picture } from './scripted-pipeline.js';
 import { WAIT_MS, emitted, waitUntil } from './wait.js';
 
@@ -126,7 +126,7 @@ export class ScriptedLiveServer {
     const cameras = new CameraRegistry(
       pipeline.asVisionPipeline(),
       (config) => new ScriptedCameraSource(config, picture, scripts.get(config.id) ?? LIVE_IN_BURSTS),
-      new CamerasRepository(db),
+      new CamerasRepository(sqliteStore(db).db),
     );
     // no admin password and no account: open, as `facestream serve` on loopback
     const auth = new Auth(null, new AccountsRepository(db));
@@ -164,7 +164,7 @@ export class ScriptedLiveServer {
       http.listen(port, '127.0.0.1', () => resolve());
     });
     listeningPort = server.port;
-    cameras.restore([]);
+    await cameras.restore([]);
     return server;
   }
 

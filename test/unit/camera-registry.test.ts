@@ -14,7 +14,7 @@ import type { CameraState } from '../../src/common/live-events.js';
 import { cameraSchema, type CameraConfig, type FileCamera } from '../../src/config/schema.js';
 import type { LabeledFrame } from '../../src/pipeline/vision-pipeline.js';
 import { CamerasRepository } from '../../src/storage/cameras.repository.js';
-import { openDatabase, type Db } from '../../src/storage/database.js';
+import { openDatabase, sqliteStore, type Db } from '../../src/storage/database.js';
 import { tempDir, defined } from '../helpers.js';
 import { ScriptedCameraSource, ScriptedPipeline, type CameraScript } from '../support/scripted-pipeline.js';
 import { emitted, waitFor } from '../support/wait.js';
@@ -56,7 +56,7 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
   beforeEach(() => {
     work = tempDir('facestream-camera-registry-');
     db = openDatabase(path.join(work.dir, 'data'), { create: true });
-    store = new CamerasRepository(db);
+    store = new CamerasRepository(sqliteStore(db).db);
     sources = new Map();
     scripts = new Map();
     registry = open();
@@ -76,7 +76,7 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
     await assert.rejects(registry.add({ id: 'door', url: 'rtsp://cam.local/a', colour: 'red' }), { kind: 'invalid', message: /colour/ });
     await assert.rejects(registry.add(null), { kind: 'invalid' });
     assert.deepEqual(registry.ids(), []);
-    assert.deepEqual(store.list(), []);
+    assert.deepEqual(await store.list(), []);
     assert.equal(sources.size, 0, 'no source was started');
   });
 
@@ -89,7 +89,7 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
     assert.equal(added.url, 'rtsp://admin:***@cam.local/stream');
     assert.ok(!JSON.stringify(registry.statuses()).includes('s3cret'), 'no status shows the password');
     assert.deepEqual(
-      store.list().map((c) => [c.id, c.origin, (c.settings as CameraConfig).url]),
+      (await store.list()).map((c) => [c.id, c.origin, (c.settings as CameraConfig).url]),
       [['door', 'api', 'rtsp://admin:s3cret@cam.local/stream']],
     );
     assert.deepEqual(pipeline.cameraIds(), ['door']);
@@ -104,8 +104,8 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
     assert.equal(edited.fps, 10);
     assert.ok(first.stopped, 'the old source was stopped');
     assert.notEqual(latest('door'), first, 'a new source was started');
-    assert.equal((store.list()[0].settings as CameraConfig).url, 'rtsp://admin:s3cret@cam.local/stream');
-    assert.equal((store.list()[0].settings as CameraConfig).fps, 10);
+    assert.equal(((await store.list())[0].settings as CameraConfig).url, 'rtsp://admin:s3cret@cam.local/stream');
+    assert.equal(((await store.list())[0].settings as CameraConfig).fps, 10);
     await assert.rejects(registry.update('door', { id: 'back' }), { kind: 'invalid', message: /id cannot change/ });
     await assert.rejects(registry.update('door', { fps: 0 }), { kind: 'invalid', message: /fps/ });
     await assert.rejects(registry.update('door', [1]), { kind: 'invalid', message: /JSON object/ });
@@ -118,7 +118,7 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
     assert.equal(registry.status('door'), undefined);
     assert.deepEqual(registry.ids(), []);
     assert.deepEqual(pipeline.cameraIds(), []);
-    assert.deepEqual(store.list(), []);
+    assert.deepEqual(await store.list(), []);
   });
 
   it('starts a camera only while enabled, and stops every camera on stop()', async () => {
@@ -180,13 +180,13 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
     await registry.add({ id: 'yard', url: 'rtsp://cam.local/yard', enabled: false });
     await registry.stop();
     // settings edited by hand into something no longer valid, and a file camera the file dropped
-    store.save({ id: 'broken', settings: { id: 'broken', url: 'ftp://cam.local/x' }, origin: 'api' });
-    store.save({ id: 'old-file', settings: cameraSchema.parse({ id: 'old-file', url: 'rtsp://cam.local/old' }), origin: 'file' });
-    store.save({ id: 'after', settings: cameraSchema.parse({ id: 'after', url: 'rtsp://cam.local/after' }), origin: 'api' });
+    await store.save({ id: 'broken', settings: { id: 'broken', url: 'ftp://cam.local/x' }, origin: 'api' });
+    await store.save({ id: 'old-file', settings: cameraSchema.parse({ id: 'old-file', url: 'rtsp://cam.local/old' }), origin: 'file' });
+    await store.save({ id: 'after', settings: cameraSchema.parse({ id: 'after', url: 'rtsp://cam.local/after' }), origin: 'api' });
     // the file's camera 'door' sets its fps (the file wins for the keys it sets); 'hall' is new
     sources.clear();
     registry = open();
-    const notes = registry.restore([fileCamera({ id: 'door', url: 'rtsp://cam.local/door', fps: 5 }), fileCamera({ id: 'hall', url: 'rtsp://cam.local/hall' })]);
+    const notes = await registry.restore([fileCamera({ id: 'door', url: 'rtsp://cam.local/door', fps: 5 }), fileCamera({ id: 'hall', url: 'rtsp://cam.local/hall' })]);
 
     assert.deepEqual(registry.ids(), ['door', 'yard', 'after', 'hall'], 'in the order they were first added, without the bad one and the dropped file camera');
     assert.equal(notes.length, 2, notes.join('\n'));
@@ -211,7 +211,7 @@ describe('CameraRegistry (real SQLite, scripted sources and pipeline)', () => {
     assert.equal(registry.status('hall')?.origin, 'file');
     assert.deepEqual([...sources.keys()].sort(), ['after', 'door', 'hall']);
     assert.deepEqual(
-      store.list().map((c) => c.id),
+      (await store.list()).map((c) => c.id),
       ['door', 'yard', 'broken', 'after', 'hall'],
       'the bad camera is kept to be fixed, the dropped file camera is gone',
     );

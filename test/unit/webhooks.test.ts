@@ -13,7 +13,7 @@ import { retryDelay } from '../../src/integrations/outbox.js';
 import { Cooldowns, ruleMatches, signature, type Matchable } from '../../src/integrations/webhooks.js';
 import { parse } from '../../src/server/validate.js';
 import { NotificationsService } from '../../src/services/notifications.service.js';
-import { openDatabase } from '../../src/storage/database.js';
+import { openDatabase, sqliteStore } from '../../src/storage/database.js';
 import { NotificationRulesRepository } from '../../src/storage/notification-rules.repository.js';
 import { tempDir } from '../helpers.js';
 
@@ -160,14 +160,14 @@ describe('the rules as the config file and PUT /api/notifications take them', ()
 describe('NotificationsService (real SQLite)', () => {
   const idle = () => ({ pending: 0, lastError: null, lastErrorAt: null, lastDeliveredAt: null });
 
-  it("uses the config file's rules when the saved ones are not valid any more, and says so", () => {
+  it("uses the config file's rules when the saved ones are not valid any more, and says so", async () => {
     const work = tempDir('facestream-notifications-service-');
     const db = openDatabase(work.dir);
     try {
-      const saved = new NotificationRulesRepository(db);
-      saved.save([{ name: 'edited by hand', webhook: { url: 'gopher://x', secret: SECRET } }]);
+      const saved = new NotificationRulesRepository(sqliteStore(db).db);
+      await saved.save([{ name: 'edited by hand', webhook: { url: 'gopher://x', secret: SECRET } }]);
       const warnings: string[] = [];
-      const service = new NotificationsService({ saved, configured: [rule()], deliveryState: idle, warn: (w) => warnings.push(w) });
+      const service = await NotificationsService.open({ saved, configured: [rule()], deliveryState: idle, warn: (w) => warnings.push(w) });
       assert.equal(service.view().source, 'config');
       assert.deepEqual(
         service.rules().map((r) => r.name),
@@ -176,8 +176,8 @@ describe('NotificationsService (real SQLite)', () => {
       assert.match(warnings.join('\n'), /the notification rules saved in the database are not valid \(webhook\.url must be http:\/\/ or https:\/\/.*using the config file's/);
 
       // a save replaces them, and a new service (a restart) reads it back
-      service.replace(parse(notificationsBodySchema, { rules: [{ name: 'r', webhook: { url: 'https://example.org/', secret: SECRET_MASK } }] }));
-      const again = new NotificationsService({ saved, configured: [], deliveryState: idle, warn: (w) => warnings.push(w) });
+      await service.replace(parse(notificationsBodySchema, { rules: [{ name: 'r', webhook: { url: 'https://example.org/', secret: SECRET_MASK } }] }));
+      const again = await NotificationsService.open({ saved, configured: [], deliveryState: idle, warn: (w) => warnings.push(w) });
       assert.equal(again.view().source, 'database');
       assert.deepEqual(
         again.rules().map((r) => [r.name, r.webhook.url, r.webhook.secret]),
