@@ -7,6 +7,7 @@
 export const THEMES = ['auto', 'light', 'dark'] as const;
 export type Theme = (typeof THEMES)[number];
 
+// the login page's script (src/server/auth.ts LOGIN_SCRIPT) reads the same key: the choice holds there too
 const THEME_KEY = 'facestream.theme';
 
 export function savedTheme(): Theme {

@@ -383,12 +383,15 @@ export const LOGIN_PAGE = `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>facestream · log in</title>
 <style>
-body{margin:0;min-height:100vh;display:grid;place-items:center;background:#0f1115;color:#e6e8ec;font:16px system-ui,sans-serif}
-form{background:#181b22;border:1px solid #2a2f3a;border-radius:10px;padding:28px;width:min(320px,85vw);display:grid;gap:12px}
-h1{margin:0 0 4px;font-size:20px}input{padding:10px;border-radius:6px;border:1px solid #2a2f3a;background:#0f1115;color:inherit;font:inherit}
-button{padding:10px;border:0;border-radius:6px;background:#4c8dff;color:#fff;font:inherit;font-weight:600;cursor:pointer}
-#error{color:#ffb347;min-height:1.2em;margin:0}.hint{color:#9aa3b2;font-size:13px;margin:0;line-height:1.45}
-code{font-size:12px;overflow-wrap:anywhere}button:disabled{background:#3a4150;color:#9aa3b2;cursor:not-allowed}
+:root{--bg:#0f1115;--panel:#181b22;--line:#2a2f3a;--text:#e6e8ec;--muted:#9aa3b2;--accent:#2f6fdf;--warn:#ffb347;--off:#3a4150;color-scheme:dark}
+@media (prefers-color-scheme:light){:root:not([data-theme=dark]){--bg:#f3f4f6;--panel:#fff;--line:#d0d5dd;--text:#16181d;--muted:#4b5563;--warn:#9a4a00;--off:#d0d5dd;color-scheme:light}}
+:root[data-theme=light]{--bg:#f3f4f6;--panel:#fff;--line:#d0d5dd;--text:#16181d;--muted:#4b5563;--warn:#9a4a00;--off:#d0d5dd;color-scheme:light}
+body{margin:0;min-height:100vh;display:grid;place-items:center;background:var(--bg);color:var(--text);font:16px system-ui,sans-serif}
+form{background:var(--panel);border:1px solid var(--line);border-radius:10px;padding:28px;width:min(320px,85vw);display:grid;gap:12px}
+h1{margin:0 0 4px;font-size:20px}input{padding:10px;border-radius:6px;border:1px solid var(--line);background:var(--bg);color:inherit;font:inherit}
+button{padding:10px;border:0;border-radius:6px;background:var(--accent);color:#fff;font:inherit;font-weight:600;cursor:pointer}
+#error{color:var(--warn);min-height:1.2em;margin:0}.hint{color:var(--muted);font-size:13px;margin:0;line-height:1.45}
+code{font-size:12px;overflow-wrap:anywhere}button:disabled{background:var(--off);color:var(--muted);cursor:not-allowed}
 </style></head>
 <body><form id="login" data-testid="login-form">
 <h1>facestream</h1>
@@ -402,11 +405,17 @@ code{font-size:12px;overflow-wrap:anywhere}button:disabled{background:#3a4150;co
 <script src="/login.js"></script></body></html>`;
 
 /**
- * The login page's script, served as /login.js. It returns to the page the user opened (the
+ * The login page's script, served as /login.js. It applies the theme chosen in the app (the
+ * page's colours follow prefers-color-scheme otherwise). It returns to the page the user opened (the
  * hash survives the redirect to this page). When the attempts are used up it counts the
  * lockout down (Retry-After) with the button disabled, so the user knows when to try again.
  */
-export const LOGIN_SCRIPT = `const form = document.getElementById('login');
+export const LOGIN_SCRIPT = `// the theme chosen in the app's header (client/src/theme.ts THEME_KEY); auto follows the system
+try {
+  const theme = localStorage.getItem('facestream.theme');
+  if (theme === 'light' || theme === 'dark') document.documentElement.dataset.theme = theme;
+} catch {}
+const form = document.getElementById('login');
 const error = document.getElementById('error');
 const button = form.querySelector('button');
 function lockedOut(seconds) {

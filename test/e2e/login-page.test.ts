@@ -2,7 +2,8 @@
  * The login page in Debian chromium against a real server with an admin password: a deep link
  * opened while logged out (/#/events) survives the login and lands on its page; the page says
  * where the password is set; after too many wrong passwords it says how long the lockout lasts,
- * counts it down with the button disabled, and lets the user in once it is over.
+ * counts it down with the button disabled, and lets the user in once it is over; its colours follow
+ * the system's scheme and the theme chosen in the app.
  *
  * Screenshots at 1366 and 390 px go to /tmp/facestream-login-*.png for a person to look at.
  */
@@ -111,5 +112,29 @@ describe('the login page in chromium', { skip: existsSync(CHROMIUM) ? false : `D
     await page.waitForFunction((before) => Number(/in (\d+) s/.exec(document.getElementById('error')?.textContent ?? '')?.[1] ?? before) < before, seconds, {
       timeout: WAIT_MS,
     });
+  });
+
+  it("follows the system's light or dark scheme, and the theme chosen in the app's header", async () => {
+    const background = () => page.evaluate(() => getComputedStyle(document.body).backgroundColor);
+    const open = async () => {
+      await page.goto(`${server.url}/`);
+      await page.getByTestId('login-form').waitFor();
+    };
+    try {
+      await page.emulateMedia({ colorScheme: 'light' });
+      await open();
+      assert.equal(await background(), 'rgb(243, 244, 246)', 'light, as the system says');
+      await screenshots(page, 'light');
+      await page.evaluate(() => localStorage.setItem('facestream.theme', 'dark'));
+      await open();
+      assert.equal(await background(), 'rgb(15, 17, 21)', 'dark, as chosen in the app, whatever the system says');
+      await page.evaluate(() => localStorage.setItem('facestream.theme', 'light'));
+      await page.emulateMedia({ colorScheme: 'dark' });
+      await open();
+      assert.equal(await background(), 'rgb(243, 244, 246)', 'light, as chosen in the app');
+    } finally {
+      await page.evaluate(() => localStorage.removeItem('facestream.theme'));
+      await page.emulateMedia({ colorScheme: null });
+    }
   });
 });
