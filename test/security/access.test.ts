@@ -22,6 +22,7 @@ import { silentLogger } from '../../src/common/logger.js';
 import { errorSchema } from '../../src/contract/http.js';
 import { hostAllowed, isLoopbackAddress, originAllowed, parseHostHeader, resolveBindHost } from '../../src/server/web-security.js';
 import { CLI, defined, StillCamera, Teardown } from '../helpers.js';
+import { json, login } from '../support/http.js';
 
 const PASSWORD = 'open sesame!';
 const noCameras = (): never => {
@@ -50,18 +51,6 @@ function raw(url: string, { method = 'GET', headers = {}, body }: { method?: str
     req.on('error', reject);
     req.end(body);
   });
-}
-
-const json = (method: string, body: unknown, headers: Record<string, string> = {}): RequestInit => ({
-  method,
-  headers: { 'content-type': 'application/json', ...headers },
-  body: JSON.stringify(body),
-});
-
-async function login(url: string, password: string, name?: string): Promise<string> {
-  const r = await fetch(url + '/api/login', json('POST', name === undefined ? { password } : { name, password }));
-  assert.equal(r.status, 200, `login as ${name ?? 'admin'}: ${await r.clone().text()}`);
-  return (r.headers.get('set-cookie') ?? '').split(';')[0];
 }
 
 /** Connects to /live; resolves with the socket once connected, rejects with the refusal. */

@@ -20,22 +20,11 @@ import { errorSchema } from '../../src/contract/http.js';
 import { openDatabase } from '../../src/storage/database.js';
 import { EventsRepository } from '../../src/storage/events.repository.js';
 import { recognitionEvent, StillCamera, Teardown } from '../helpers.js';
+import { json, login } from '../support/http.js';
 
 const PASSWORD = 'open sesame!';
 const blank = { data: new Uint8Array(64 * 48 * 3), width: 64, height: 48 };
 const IDS = ['ev_bulk1', 'ev_bulk2', 'ev_bulk3', 'ev_bulk4'];
-
-const json = (method: string, body: unknown, headers: Record<string, string> = {}): RequestInit => ({
-  method,
-  headers: { 'content-type': 'application/json', ...headers },
-  body: JSON.stringify(body),
-});
-
-async function login(url: string, password: string, name?: string): Promise<string> {
-  const r = await fetch(url + '/api/login', json('POST', name === undefined ? { password } : { name, password }));
-  assert.equal(r.status, 200, `login as ${name ?? 'admin'}: ${await r.clone().text()}`);
-  return (r.headers.get('set-cookie') ?? '').split(';')[0];
-}
 
 /** A JSON POST with an Origin of our choosing (fetch will not send one); resolves with the status. */
 function postWithOrigin(url: string, body: unknown, headers: Record<string, string>): Promise<number> {

@@ -17,22 +17,11 @@ import { OPENAPI } from '../../src/server/openapi.js';
 import { openDatabase, sqliteStore } from '../../src/storage/database.js';
 import { NotificationRulesRepository } from '../../src/storage/notification-rules.repository.js';
 import { StillCamera, Teardown, tempDir } from '../helpers.js';
+import { json, login } from '../support/http.js';
 
 const PASSWORD = 'open sesame!';
 const FILE_SECRET = 'the config file secret 0123456789';
 const blank = { data: new Uint8Array(64 * 48 * 3), width: 64, height: 48 };
-
-const json = (method: string, body: unknown, headers: Record<string, string> = {}): RequestInit => ({
-  method,
-  headers: { 'content-type': 'application/json', ...headers },
-  body: JSON.stringify(body),
-});
-
-async function login(url: string, password: string, name?: string): Promise<string> {
-  const r = await fetch(url + '/api/login', json('POST', name === undefined ? { password } : { name, password }));
-  assert.equal(r.status, 200, `login as ${name ?? 'admin'}: ${await r.clone().text()}`);
-  return (r.headers.get('set-cookie') ?? '').split(';')[0] ?? '';
-}
 
 /** A PUT with an Origin header of our choosing (fetch will not send one). */
 function putWithOrigin(url: string, origin: string, cookie: string, body: unknown): Promise<number> {
