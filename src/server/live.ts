@@ -132,10 +132,10 @@ export class LiveHub {
   private readonly encoding = new Map<string, EncoderQueue>();
   /** Per camera with viewers: JPEGs encoded at each width. */
   private readonly encoded = new Map<string, Map<number, number>>();
-  /** Per camera: the capture time of the last frame taken for its tiles. */
-  private readonly lastTileFrameAt = new Map<string, number>();
   /** The same for the JPEGs with unknown faces blurred. */
   private readonly encodedBlurred = new Map<string, Map<number, number>>();
+  /** Per camera: the capture time of the last frame taken for its tiles. */
+  private readonly lastTileFrameAt = new Map<string, number>();
   private readonly statusTimer: NodeJS.Timeout;
   /** Answers `explain`; until one is given, every request is answered that no explanation is available. */
   private explainer: Explainer | null = null;
