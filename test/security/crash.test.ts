@@ -11,7 +11,6 @@
  * an enrolment's uncommitted `.tmp` crop) to check that the start removes them every time.
  */
 import assert from 'node:assert/strict';
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
@@ -20,44 +19,16 @@ import { io as connect } from 'socket.io-client';
 import type { CameraStatus, PublicEvent } from '../../src/common/live-events.js';
 import { DATABASE_FILE } from '../../src/storage/database.js';
 import { SNAPSHOTS_DIR } from '../../src/events/snapshots.js';
-import { CLI, dataPath, defined, ROOT, skipMessage, socketConnected, Teardown, tempDir } from '../helpers.js';
+import { dataPath, defined, skipMessage, socketConnected, Teardown, tempDir } from '../helpers.js';
+import { alive, childPids, serveProcess, stillRunning, type ServedProcess } from '../support/serve-process.js';
 import { messages, pollUntil, waitUntil, where, type LiveClient } from '../support/wait.js';
 
 const CLIP = 'video/WDA_KatieHill_000.mp4';
 const clip = dataPath(CLIP);
-/** Model loading and the first votes of a track on a shared 2-core machine: generous. */
-const START_MS = 90_000;
+/** The first votes of a track on a shared 2-core machine: generous. */
 const EVENT_MS = 120_000;
 
-interface Served {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Starts `facestream serve` as a child process and resolves once it says where it serves. */
-function serve(args: string[]): Promise<Served> {
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', ...args], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
-  let stderr = '';
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`facestream serve did not start within ${START_MS} ms:\n${stderr}`)), START_MS);
-    child.stderr.setEncoding('utf8');
-    child.stderr.on('data', (chunk: string) => {
-      stderr += chunk;
-      const match = /serving on (http:\/\/127\.0\.0\.1:\d+)/.exec(stderr);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1], stderr: () => stderr, exited });
-      }
-    });
-    void exited.then(({ code, signal }) => {
-      clearTimeout(timer);
-      reject(new Error(`facestream serve exited (${code ?? signal}) before serving:\n${stderr}`));
-    });
-  });
-}
+const serve = (args: string[]) => serveProcess(args);
 
 async function get<T>(url: string): Promise<T> {
   const response = await fetch(url);
@@ -67,26 +38,6 @@ async function get<T>(url: string): Promise<T> {
 
 async function events(url: string): Promise<PublicEvent[]> {
   return (await get<{ events: PublicEvent[] }>(`${url}/api/events?limit=500`)).events;
-}
-
-function children(pid: number): number[] {
-  try {
-    return execFileSync('ps', ['-o', 'pid=', '--ppid', String(pid)], { encoding: 'utf8' })
-      .split('\n')
-      .map((line) => Number(line.trim()))
-      .filter((n) => n > 0);
-  } catch {
-    return []; // ps exits 1 when there is none
-  }
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function filesUnder(dir: string): string[] {
@@ -107,7 +58,7 @@ function integrity(dataDir: string): string {
 
 describe('kill -9 while a clip camera records, then a restart', { skip: clip ? false : skipMessage(CLIP) }, () => {
   let temp: ReturnType<typeof tempDir>;
-  const running: Served[] = [];
+  const running: ServedProcess[] = [];
   const teardown = new Teardown();
 
   before(() => {
@@ -117,7 +68,7 @@ describe('kill -9 while a clip camera records, then a restart', { skip: clip ? f
 
   after(async () => {
     for (const served of running) {
-      if (served.child.exitCode === null && served.child.signalCode === null) served.child.kill('SIGKILL');
+      if (stillRunning(served)) served.child.kill('SIGKILL');
       await served.exited;
     }
     await teardown.run();
@@ -148,7 +99,7 @@ describe('kill -9 while a clip camera records, then a restart', { skip: clip ? f
     } finally {
       watcher.close();
     }
-    const ffmpegs = children(defined(first.child.pid, 'the pid of the first server'));
+    const ffmpegs = childPids(defined(first.child.pid, 'the pid of the first server'));
     assert.ok(ffmpegs.length >= 1, 'the clip camera runs an ffmpeg child');
     const killedAt = Date.now();
     first.child.kill('SIGKILL');

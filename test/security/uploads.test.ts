@@ -6,7 +6,7 @@
  * `facestream serve` child (its own /proc/<pid>/status), the clean-up with the real multer.
  */
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { request as httpRequest, type Server } from 'node:http';
@@ -17,7 +17,8 @@ import express from 'express';
 import sharp from 'sharp';
 import { ServiceError } from '../../src/common/errors.js';
 import { DecodeGate, MAX_WAITING_DECODES, createUploader } from '../../src/server/uploads.js';
-import { CLI, defined, samplePhoto, tempDir } from '../helpers.js';
+import { defined, samplePhoto, tempDir } from '../helpers.js';
+import { serveProcess } from '../support/serve-process.js';
 import { pollUntil } from '../support/wait.js';
 
 function form(field: string, files: { bytes: Buffer<ArrayBuffer>; name: string }[]): FormData {
@@ -161,19 +162,11 @@ class ServeChild {
   readonly data = tempDir('facestream-uploads-serve-');
   private child: ChildProcess | null = null;
   url = '';
-  stderr = '';
 
   async start(): Promise<void> {
-    const child = spawn(process.execPath, [CLI, 'serve', '--port', '0', '--data-dir', this.data.dir], { stdio: ['ignore', 'ignore', 'pipe'] });
-    this.child = child;
-    this.url = await new Promise<string>((resolve, reject) => {
-      child.stderr.setEncoding('utf8').on('data', (text: string) => {
-        this.stderr += text;
-        const served = /serving on (http:\/\/\S+)/.exec(this.stderr);
-        if (served) resolve(served[1]);
-      });
-      child.once('exit', (code) => reject(new Error(`facestream serve exited (code ${code}) before serving:\n${this.stderr}`)));
-    });
+    const served = await serveProcess(['--data-dir', this.data.dir]);
+    this.child = served.child;
+    this.url = served.url;
   }
 
   /** VmRSS in MB, read from the kernel. */
