@@ -2,8 +2,9 @@
  * `facestream serve` as a child process, as a user runs it: the tests that kill it (SIGKILL),
  * measure its memory or run several of them side by side start it through here.
  */
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { CLI, ROOT } from '../helpers.js';
+import { childProcesses } from './loopback-streams.js';
 
 /** Model loading and the workers' start on a shared 2-core machine: generous. */
 export const SERVE_START_MS = 90_000;
@@ -48,19 +49,6 @@ export function stillRunning(served: ServedProcess): boolean {
 /** The pids of a process's direct children (ffmpeg, for a server's cameras). */
 export function childPids(pid: number): number[] {
   return childProcesses(pid).map((c) => c.pid);
-}
-
-/** A process's direct children with their command lines. */
-export function childProcesses(pid: number): { pid: number; command: string }[] {
-  try {
-    return execFileSync('ps', ['-o', 'pid=,args=', '--ppid', String(pid)], { encoding: 'utf8' })
-      .split('\n')
-      .map((line) => /^\s*(\d+)\s+(.*)$/.exec(line))
-      .filter((m): m is RegExpExecArray => m !== null)
-      .map((m) => ({ pid: Number(m[1]), command: m[2] }));
-  } catch {
-    return []; // ps exits 1 when there is none
-  }
 }
 
 /** Whether a process with this pid is alive. */
