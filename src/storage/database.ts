@@ -649,3 +649,12 @@ export async function openStore({ url, dataDir, create = true }: StoreOptions): 
   if (url === undefined) return sqliteStore(openDatabase(dataDir, { create }));
   return openPostgres(url);
 }
+
+/**
+ * Whether `error` is a UNIQUE constraint's refusal, on either dialect: PostgreSQL's
+ * unique_violation (SQLSTATE 23505, from pg) or SQLite's SQLITE_CONSTRAINT_UNIQUE (better-sqlite3).
+ */
+export function isUniqueViolation(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return false;
+  return error.code === '23505' || error.code === 'SQLITE_CONSTRAINT_UNIQUE';
+}
