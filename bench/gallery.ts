@@ -10,7 +10,7 @@ import path from 'node:path';
 import { l2normalize } from '../src/embedding/embedder.js';
 import { CosineMatcher } from '../src/recognition/cosine-matcher.js';
 import { loadGallery } from '../src/recognition/gallery.js';
-import { openDatabase } from '../src/storage/database.js';
+import { openDatabase, sqliteStore } from '../src/storage/database.js';
 import { PeopleRepository, type NewSample } from '../src/storage/people.repository.js';
 import { UsageError, parse, printJson, printTable, rounded } from '../src/cli/args.js';
 
@@ -23,7 +23,7 @@ function seeded(seed: number): () => number {
   };
 }
 
-export function benchGallery(argv: string[]): number {
+export async function benchGallery(argv: string[]): Promise<number> {
   const { values } = parse(argv, {
     people: { type: 'string', default: '1000' },
     samples: { type: 'string', default: '20' },
@@ -37,8 +37,8 @@ export function benchGallery(argv: string[]): number {
   const model = 'mobilefacenet192';
   const dir = mkdtempSync(path.join(os.tmpdir(), 'facestream-bench-gallery-'));
   try {
-    const db = openDatabase(dir);
-    const repository = new PeopleRepository(db, dir);
+    const store = sqliteStore(openDatabase(dir));
+    const repository = new PeopleRepository(store.db, dir);
     const random = seeded(42);
     const centres: Float32Array[] = [];
     const batches = [];
@@ -53,10 +53,10 @@ export function benchGallery(argv: string[]): number {
       batches.push({ name: `person_${p}`, samples: personSamples });
     }
     let t = performance.now();
-    repository.enrol(batches, 'new');
+    await repository.enrol(batches, 'new');
     const writeMs = performance.now() - t;
     t = performance.now();
-    const gallery = loadGallery(repository, model);
+    const gallery = await loadGallery(repository, model);
     const loadMs = performance.now() - t;
     const options = { minSimilarity: 0.4, minMargin: 0.05, candidates: 3 };
     const byMean = new CosineMatcher(gallery, { ...options, compareTo: 'mean' });
@@ -73,7 +73,7 @@ export function benchGallery(argv: string[]): number {
     };
     const mean = time(byMean);
     const sample = time(bySample);
-    db.close();
+    await store.close();
     const report = { people, samples, writeMs, loadMs, matchMs: mean.ms, baselineMatchMs: sample.ms, speedup: sample.ms / mean.ms, correct: mean.correct };
     if (values.json) printJson(rounded(report, 3));
     else {

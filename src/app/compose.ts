@@ -47,7 +47,7 @@ export interface RunningServer {
   /** The `/live` namespace (its viewer counts show what clients hold). */
   live: LiveHub;
   /** Reloads the gallery into the live matcher (after enrolment). */
-  reloadGallery(): void;
+  reloadGallery(): Promise<void>;
   /** The gallery service (its `matcher` events show which matcher serves). */
   gallery: GalleryService;
   stop(): Promise<void>;
@@ -75,17 +75,17 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     const store = await openStore({ url: config.database.url, dataDir: config.dataDir });
     parts.add(() => store.close());
     const db = sqliteOnly(store);
-    const auth = serverAuth(config.server, bind, new AccountsRepository(db));
+    const auth = await serverAuth(config.server, bind, new AccountsRepository(store.db));
     const stores: Stores = {
       db,
-      people: new PeopleRepository(db, config.dataDir),
-      corrections: new CorrectionsRepository(db),
-      settings: new SettingsRepository(db),
+      people: new PeopleRepository(store.db, config.dataDir),
+      corrections: new CorrectionsRepository(store.db),
+      settings: new SettingsRepository(store.db),
       // a folder all nodes reach when several share one database (snapshotDir), else the data directory
       snapshots: new SnapshotStore(config.snapshotDir ?? config.dataDir),
     };
     const workers = await startWorkers(config, parts);
-    const { gallery, pipeline } = startRecognition(config, stores, workers, logger, parts);
+    const { gallery, pipeline } = await startRecognition(config, stores, workers, logger, parts);
     // stopped after the recorder, so that the events the stop ends still go out
     let mqtt: MqttIntegration | null = null;
     parts.add(() => mqtt?.stop());
@@ -99,7 +99,7 @@ export async function startServer(config: Config, createSource: CameraSourceFact
       cameraLog[level]({ cameraId, state }, `camera ${cameraId}: ${state}${reason ? ` (${reason})` : ''}`);
     });
     // what runs the models is the workers' runtime (ONNX Runtime or TensorFlow.js), not this thread's
-    const health = () => ({ backend: workers.detector.backend || runtime.backend, cameras: cameras.ids().length, uptime: process.uptime(), auth: auth.enabled });
+    const health = async () => ({ backend: workers.detector.backend || runtime.backend, cameras: cameras.ids().length, uptime: process.uptime(), auth: await auth.isEnabled() });
     const system = new SystemService({
       cameras,
       workers: [
@@ -111,7 +111,7 @@ export async function startServer(config: Config, createSource: CameraSourceFact
       ...stores,
       events: eventsRepository,
       recorder,
-      galleryChanged: () => gallery.reload(),
+      galleryChanged: () => void gallery.reload().catch((error: unknown) => logger.child({ module: 'gallery' }).error(`gallery reload: ${(error as Error).message}`)),
       blurUnknownForViewers: config.privacy.blurUnknownForViewers,
     });
     const onEncoderFailure = (error: Error) => logger.child({ module: 'live' }).error(error.message);
@@ -139,8 +139,8 @@ export async function startServer(config: Config, createSource: CameraSourceFact
 }
 
 /**
- * The SQLite connection the repositories not yet on kysely (people, events, unknown groups,
- * accounts, corrections, the outbox) still query directly. Until they are converted, facestream
+ * The SQLite connection the repositories not yet on kysely (events, unknown groups, the
+ * outbox) still query directly. Until they are converted, facestream
  * on PostgreSQL stops here with what to do.
  */
 function sqliteOnly(store: Store): Db {
@@ -179,11 +179,11 @@ async function startWorkers(config: Config, parts: StartedParts): Promise<Worker
  * The gallery service (API requests analysed on the workers) and the pipeline that matches with
  * its live matcher; with `recognition.matcher: svm`, the worker that retrains the SVM.
  */
-function startRecognition(config: Config, { people, corrections, settings, snapshots }: Stores, { detector, embedder }: Workers, logger: Logger, parts: StartedParts) {
+async function startRecognition(config: Config, { people, corrections, settings, snapshots }: Stores, { detector, embedder }: Workers, logger: Logger, parts: StartedParts) {
   const finder = new WorkerFaceFinder(detector, embedder, config.recognition.model, config.detector);
   const trainer = config.recognition.matcher === 'svm' ? new SvmTrainer() : undefined;
   if (trainer) parts.add(() => trainer.stop());
-  const gallery: GalleryService = new GalleryService({
+  const gallery: GalleryService = await GalleryService.open({
     people,
     corrections,
     settings,
@@ -297,7 +297,7 @@ function buildMqtt(
   if (url === null) return null;
   const mqtt = new MqttIntegration({
     config: { ...config.mqtt, url },
-    people: () => gallery.list().map((person) => person.name),
+    people: () => [...gallery.peopleNames],
     cameras: () => cameras.statuses().map(({ id, name }) => ({ id, name })),
     snapshots,
     lastSighting: (name) => {
@@ -331,7 +331,7 @@ async function tidyAfterCrash(events: EventsRepository, snapshots: SnapshotStore
   if (closed > 0) log.warn(`${closed} event(s) left open by an unclean stop were ended at their last update`);
   const orphans = await snapshots.removeOrphans(events.snapshotPaths());
   if (orphans.length > 0) log.warn(`removed ${orphans.length} snapshot file(s) no event refers to (left by an unclean stop)`);
-  const crops = people.recoverCrops();
+  const crops = await people.recoverCrops();
   if (crops.restored.length + crops.removed.length > 0) {
     log.warn(`face crops of an enrolment cut short by an unclean stop: ${crops.restored.length} put in place, ${crops.removed.length} removed`);
   }

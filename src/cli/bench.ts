@@ -41,7 +41,7 @@ export async function benchCommand(argv: string[]): Promise<number> {
   const [kind, ...rest] = argv;
   if (kind === 'accuracy') return benchAccuracy(rest);
   if (kind === 'vision') return benchVision(rest);
-  if (kind === 'gallery') return (await harness<{ benchGallery: (argv: string[]) => number }>('gallery')).benchGallery(rest);
+  if (kind === 'gallery') return (await harness<{ benchGallery: BenchRun }>('gallery')).benchGallery(rest);
   if (kind === 'stream') return (await harness<{ benchStream: BenchRun }>('stream')).benchStream(rest);
   if (kind === 'api') return (await harness<{ benchApi: BenchRun }>('api')).benchApi(rest);
   if (kind === 'encode') return (await harness<{ benchEncode: BenchRun }>('encode')).benchEncode(rest);

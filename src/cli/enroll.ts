@@ -146,7 +146,7 @@ async function enrolImages(people: PersonImages[], settings: EnrolSettings & { l
     const report = await withGalleryErrors(() =>
       enrolPeople(
         analyzer,
-        () => (gallery = openGallery(dataDir, { create: true })).people,
+        async () => (gallery = await openGallery(dataDir, { create: true })).people,
         people,
         { gates, largest, lookAlikeSimilarity },
         settings.progress ? progressReporter() : undefined,
@@ -155,7 +155,7 @@ async function enrolImages(people: PersonImages[], settings: EnrolSettings & { l
     if (gallery && report.enrolled.length) await retrainIfSvm(settings.matcher, gallery, dataDir, model);
     return report;
   } finally {
-    gallery?.close();
+    await gallery?.close();
     analyzer.dispose();
   }
 }
@@ -201,7 +201,7 @@ async function enrolVideo(request: VideoRequest): Promise<number> {
   let result: VideoEnrolment;
   try {
     result = await withGalleryErrors(() =>
-      enrolFromVideo(analyzer, () => (gallery = openGallery(request.dataDir, { create: true })).people, request.name, request.file, {
+      enrolFromVideo(analyzer, async () => (gallery = await openGallery(request.dataDir, { create: true })).people, request.name, request.file, {
         gates: request.gates,
         diversity: { ...DIVERSITY_DEFAULTS, maxSamples: request.samples },
         ...(request.lookAlikeSimilarity !== undefined ? { lookAlikeSimilarity: request.lookAlikeSimilarity } : {}),
@@ -215,7 +215,7 @@ async function enrolVideo(request: VideoRequest): Promise<number> {
     if (error instanceof VideoError) throw new UsageError(error.message);
     throw error;
   } finally {
-    gallery?.close();
+    await gallery?.close();
     analyzer.dispose();
   }
   printWarnings(result.warnings);

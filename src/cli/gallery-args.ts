@@ -1,11 +1,13 @@
 /**
- * What the gallery commands (enroll, predict, people) share: where the data directory is,
- * opening its repository, and turning the gallery's expected failures (a bad or unknown name,
+ * What the gallery commands (enroll, predict, people, train, users) share: where the data
+ * directory is, opening the store (the data directory's SQLite file, or the PostgreSQL database
+ * FACESTREAM_DATABASE_URL names, as `serve` does) and its people repository, and turning the gallery's expected failures (a bad or unknown name,
  * a missing gallery) into usage errors, which exit with code 2.
  */
 import path from 'node:path';
 import { PersonNameError } from '../recognition/person-name.js';
-import { GalleryMissingError, openDatabase, type Db } from '../storage/database.js';
+import { configSchema } from '../config/schema.js';
+import { GalleryMissingError, openStore, type Store } from '../storage/database.js';
 import { DuplicatePersonError, PeopleRepository, UnknownPersonError, UnknownSampleError } from '../storage/people.repository.js';
 import { UsageError } from './args.js';
 
@@ -16,16 +18,31 @@ export function dataDirOption(value: string | undefined): string {
   return path.resolve(value ?? process.env.FACESTREAM_DATA_DIR ?? DEFAULT_DATA_DIR);
 }
 
-/** A repository over an open database; `close` when done. */
-export interface OpenGallery {
-  db: Db;
-  people: PeopleRepository;
-  close(): void;
+/** The PostgreSQL database of FACESTREAM_DATABASE_URL (checked as the config's database.url), or undefined for the data directory's SQLite file. */
+export function databaseUrlOption(env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const url = env.FACESTREAM_DATABASE_URL;
+  if (url === undefined || url === '') return undefined;
+  const parsed = configSchema.shape.database.safeParse({ url });
+  if (!parsed.success) throw new UsageError(`FACESTREAM_DATABASE_URL: ${parsed.error.issues.map((i) => i.message).join('; ')}`);
+  return parsed.data.url;
 }
 
-export function openGallery(dataDir: string, { create }: { create: boolean }): OpenGallery {
-  const db = openDatabase(dataDir, { create });
-  return { db, people: new PeopleRepository(db, dataDir), close: () => db.close() };
+/** The store the commands share: the data directory's SQLite file, or PostgreSQL (FACESTREAM_DATABASE_URL). */
+export function openCommandStore(dataDir: string, { create }: { create: boolean }): Promise<Store> {
+  return openStore({ url: databaseUrlOption(), dataDir, create });
+}
+
+/** A repository over an open store; `close` when done. */
+export interface OpenGallery {
+  store: Store;
+  people: PeopleRepository;
+  close(): Promise<void>;
+}
+
+/** The store and its people repository; crops live under `dataDir` whichever the database. */
+export async function openGallery(dataDir: string, { create }: { create: boolean }): Promise<OpenGallery> {
+  const store = await openCommandStore(dataDir, { create });
+  return { store, people: new PeopleRepository(store.db, dataDir), close: () => store.close() };
 }
 
 /** Runs `action`, turning the gallery's bad-input errors into UsageErrors (exit code 2). */

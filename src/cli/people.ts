@@ -31,7 +31,7 @@ export async function peopleCommand(argv: string[]): Promise<number> {
   return withGalleryErrors(async () => {
     let gallery: OpenGallery;
     try {
-      gallery = openGallery(dataDir, { create: false });
+      gallery = await openGallery(dataDir, { create: false });
     } catch (error) {
       if (error instanceof GalleryMissingError && action === 'list') {
         if (json) printJson([]);
@@ -43,15 +43,15 @@ export async function peopleCommand(argv: string[]): Promise<number> {
     try {
       return await run(gallery, action, args, json, dataDir);
     } finally {
-      gallery.close();
+      await gallery.close();
     }
   });
 }
 
-async function run({ db, people }: OpenGallery, action: string, args: string[], json: boolean, dataDir: string): Promise<number> {
+async function run({ store, people }: OpenGallery, action: string, args: string[], json: boolean, dataDir: string): Promise<number> {
   switch (action) {
     case 'list': {
-      const list = people.listPeople();
+      const list = await people.listPeople();
       if (json) printJson(list);
       else if (list.length === 0) process.stdout.write('nobody is enrolled\n');
       else
@@ -62,8 +62,8 @@ async function run({ db, people }: OpenGallery, action: string, args: string[], 
       return 0;
     }
     case 'show': {
-      const person = people.getPerson(args[0]);
-      const samples = people.listSamples(person.id).map((s) => ({ ...s, crop: s.cropPath && path.join(dataDir, s.cropPath) }));
+      const person = await people.getPerson(args[0]);
+      const samples = (await people.listSamples(person.id)).map((s) => ({ ...s, crop: s.cropPath && path.join(dataDir, s.cropPath) }));
       if (json) printJson(rounded({ ...person, samples }, 4));
       else {
         process.stdout.write(`${person.name} (id ${person.id}, enrolled ${person.createdAt}), ${samples.length} sample${samples.length === 1 ? '' : 's'}\n`);
@@ -84,13 +84,13 @@ async function run({ db, people }: OpenGallery, action: string, args: string[], 
       return 0;
     }
     case 'rename': {
-      const renamed = people.renamePerson(args[0], validatePersonName(args[1]));
+      const renamed = await people.renamePerson(args[0], validatePersonName(args[1]));
       if (json) printJson(renamed);
       else process.stdout.write(`renamed ${args[0]} to ${renamed.name}\n`);
       return 0;
     }
     case 'remove': {
-      const { person, samples } = people.removePerson(args[0]);
+      const { person, samples } = await people.removePerson(args[0]);
       if (json) printJson({ removed: person, samples });
       else process.stdout.write(`removed ${person.name} and ${samples} sample${samples === 1 ? '' : 's'}\n`);
       return 0;
@@ -98,12 +98,15 @@ async function run({ db, people }: OpenGallery, action: string, args: string[], 
     case 'remove-sample': {
       const id = Number(args[0]);
       if (!Number.isInteger(id) || id <= 0) throw new UsageError(`"${args[0]}" is not a sample id (a positive whole number)`);
-      const { sample, person } = people.removeSample(id);
+      const { sample, person } = await people.removeSample(id);
       if (json) printJson(rounded({ removed: sample, person }, 4));
       else process.stdout.write(`removed sample ${sample.id} of ${person.name}\n`);
       return 0;
     }
     case 'forget': {
+      // the event log is still read through the SQLite connection (not yet on kysely)
+      const db = store.sqlite;
+      if (!db) throw new UsageError('people forget: this build keeps the event log in SQLite only; unset FACESTREAM_DATABASE_URL');
       const privacy = new PrivacyService({ db, people, events: new EventsRepository(db), snapshots: new SnapshotStore(dataDir), blurUnknownForViewers: false });
       const result = await privacy.forget(args[0]);
       if (json) printJson(result);

@@ -31,17 +31,17 @@ export async function predictCommand(argv: string[]): Promise<number> {
   const dataDir = dataDirOption(values['data-dir']);
   const options = cosineOptions(model, values, dataDir);
   const minProbability = numberOption('min-probability', values['min-probability'], 0, 1);
-  const gallery = await withGalleryErrors(() => {
-    const open = openGallery(dataDir, { create: false });
+  const gallery = await withGalleryErrors(async () => {
+    const open = await openGallery(dataDir, { create: false });
     try {
-      const loaded = loadGallery(open.people, model);
+      const loaded = await loadGallery(open.people, model);
       if (loaded.people.length === 0) {
-        const models = [...new Set(open.people.listPeople().flatMap((p) => Object.keys(p.samples)))];
+        const models = [...new Set((await open.people.listPeople()).flatMap((p) => Object.keys(p.samples)))];
         throw new UsageError(`nobody in ${dataDir} is enrolled with model ${model}` + (models.length ? ` (the gallery has samples for ${models.join(', ')}: use --model)` : ''));
       }
       return loaded;
     } finally {
-      open.close();
+      await open.close();
     }
   });
   const { matcher, dispose } = await openMatcher(kind, gallery, dataDir, options, minProbability);

@@ -23,11 +23,11 @@ export async function trainCommand(argv: string[]): Promise<number> {
   const options = svmTrainOptions(values);
   const dataDir = dataDirOption(values['data-dir']);
   const { trained, file } = await withGalleryErrors(async () => {
-    const open = openGallery(dataDir, { create: false });
+    const open = await openGallery(dataDir, { create: false });
     try {
       return await trainAndSave(open.people, dataDir, model, options);
     } finally {
-      open.close();
+      await open.close();
     }
   });
   const summary = {
@@ -63,7 +63,7 @@ export function svmTrainOptions(values: { kernel?: string | undefined; cost?: st
 
 /** Trains on the gallery's current samples of `model` and saves the result; a UsageError when it cannot be trained. */
 export async function trainAndSave(people: PeopleRepository, dataDir: string, model: string, options: SvmTrainOptions): Promise<{ trained: TrainedSvm; file: string }> {
-  const gallery = loadGallery(people, model);
+  const gallery = await loadGallery(people, model);
   const lib = await loadLibsvm();
   try {
     const trained = trainSvm(lib, gallery, options);

@@ -1,6 +1,7 @@
 /**
  * `facestream users add <name> [--role viewer|admin] | list | remove <name> [--json] [--data-dir dir]`:
- * the accounts that may log in, kept in the data directory's database. The password of `add` is
+ * the accounts that may log in, kept in the data directory's database (or PostgreSQL's, with
+ * FACESTREAM_DATABASE_URL, as the server). The password of `add` is
  * read from standard input (one line; asked for without echo on a terminal), never from an
  * argument, which every local user could read in the process list. A running server takes new
  * accounts, and refuses the sessions of removed ones, at once.
@@ -9,10 +10,9 @@ import { createInterface } from 'node:readline';
 import { ServiceError } from '../common/errors.js';
 import { ROLES } from '../contract/access.js';
 import { AccountsRepository } from '../storage/accounts.repository.js';
-import { openDatabase } from '../storage/database.js';
 import { Auth, hashPassword, isRole } from '../server/auth.js';
 import { UsageError, parse, printJson, printTable } from './args.js';
-import { dataDirOption } from './gallery-args.js';
+import { dataDirOption, openCommandStore } from './gallery-args.js';
 
 const USAGE = 'facestream users add <name> [--role viewer|admin] | list | remove <name> [--json] [--data-dir dir]';
 const ARITY: Record<string, number> = { add: 1, list: 0, remove: 1 };
@@ -48,24 +48,24 @@ export async function usersCommand(argv: string[]): Promise<number> {
   const role = values.role;
   const password = action === 'add' ? await readPassword(`password for ${args[0]}: `) : '';
   const adminPassword = process.env.FACESTREAM_ADMIN_PASSWORD;
-  const db = openDatabase(dataDirOption(values['data-dir']), { create: action === 'add' });
+  const store = await openCommandStore(dataDirOption(values['data-dir']), { create: action === 'add' });
   try {
-    const auth = new Auth(adminPassword ? hashPassword(adminPassword) : null, new AccountsRepository(db));
+    const auth = new Auth(adminPassword ? hashPassword(adminPassword) : null, new AccountsRepository(store.db));
     switch (action) {
       case 'add': {
-        const account = auth.addAccount(args[0], password, role);
+        const account = await auth.addAccount(args[0], password, role);
         if (values.json) printJson(account);
         else process.stdout.write(`added ${account.name} (${account.role})\n`);
         return 0;
       }
       case 'remove': {
-        auth.removeAccount(args[0]);
+        await auth.removeAccount(args[0]);
         if (values.json) printJson({ removed: args[0] });
         else process.stdout.write(`removed ${args[0]}; their sessions ended\n`);
         return 0;
       }
       default: {
-        const accounts = auth.listAccounts();
+        const accounts = await auth.listAccounts();
         if (values.json) printJson({ users: accounts });
         else if (accounts.length === 0) process.stdout.write('no account: the server asks for no login (loopback only)\n');
         else
@@ -80,6 +80,6 @@ export async function usersCommand(argv: string[]): Promise<number> {
     if (error instanceof ServiceError) throw new UsageError(error.message);
     throw error;
   } finally {
-    db.close();
+    await store.close();
   }
 }

@@ -196,7 +196,7 @@ export async function alignedCropJpeg(image: RgbImage, face: EmbeddedFace): Prom
  */
 export async function enrolPeople(
   finder: FaceFinder,
-  openRepository: () => PeopleRepository,
+  openRepository: () => Promise<PeopleRepository>,
   people: PersonImages[],
   options: EnrolOptions,
   onProgress: (progress: EnrolProgress) => void = () => undefined,
@@ -223,8 +223,8 @@ export async function enrolPeople(
     else report.notEnrolled.push(person.name);
   }
   if (batches.length === 0) return report;
-  const repository = openRepository();
-  const results = repository.enrol(batches, 'any');
+  const repository = await openRepository();
+  const results = await repository.enrol(batches, 'any');
   report.enrolled = results.map((r, i) => ({
     name: r.person.name,
     personId: r.person.id,
@@ -233,7 +233,7 @@ export async function enrolPeople(
     files: batches[i].files,
   }));
   if (options.lookAlikeSimilarity !== undefined) {
-    report.warnings = lookAlikes(
+    report.warnings = await lookAlikes(
       repository,
       model,
       report.enrolled.map((p) => p.personId),
@@ -244,8 +244,13 @@ export async function enrolPeople(
 }
 
 /** People among `personIds` whose mean embedding is at least `minSimilarity` to another person's. */
-export function lookAlikes(repository: Pick<PeopleRepository, 'galleryVersion' | 'embeddings'>, model: string, personIds: number[], minSimilarity: number): LookAlikeWarning[] {
-  const gallery = loadGallery(repository, model);
+export async function lookAlikes(
+  repository: Pick<PeopleRepository, 'galleryVersion' | 'embeddings'>,
+  model: string,
+  personIds: number[],
+  minSimilarity: number,
+): Promise<LookAlikeWarning[]> {
+  const gallery = await loadGallery(repository, model);
   const warnings: LookAlikeWarning[] = [];
   const seen = new Set<string>();
   for (const id of personIds) {

@@ -14,7 +14,7 @@ import path from 'node:path';
 import { ImageError } from '../common/image.js';
 import type { EmbeddedFace } from '../common/types.js';
 import { centralFace } from '../embedding/analyzer.js';
-import { openDatabase } from '../storage/database.js';
+import { openDatabase, sqliteStore } from '../storage/database.js';
 import { PeopleRepository, type EnrolmentBatch } from '../storage/people.repository.js';
 import type { FaceMatcher, Match } from '../common/match.js';
 import { CosineMatcher, type CosineMatchOptions } from './cosine-matcher.js';
@@ -298,10 +298,11 @@ async function temporaryGallery(finder: FaceFinder, batches: EnrolmentBatch[], s
     rmSync(dataDir, { recursive: true, force: true });
   };
   try {
+    // a scratch gallery: always a SQLite file of its own (closing the connection is all kysely's destroy would do)
     db = openDatabase(dataDir);
-    const repository = new PeopleRepository(db, dataDir);
-    repository.enrol(batches, 'new');
-    const gallery = loadGallery(repository, finder.embedder.id);
+    const repository = new PeopleRepository(sqliteStore(db).db, dataDir);
+    await repository.enrol(batches, 'new');
+    const gallery = await loadGallery(repository, finder.embedder.id);
     if (spec.kind === 'cosine') return { matcher: new CosineMatcher(gallery, spec.options), dispose };
     const lib = await loadLibsvm();
     const trained = trainSvm(lib, gallery, spec.train);

@@ -87,13 +87,13 @@ export function buildGallery(model: string, version: number, stored: readonly St
 
 /** What loading a gallery needs from storage. */
 export interface EmbeddingSource {
-  galleryVersion(): number;
-  embeddings(model: string): StoredEmbedding[];
+  galleryVersion(): Promise<number>;
+  embeddings(model: string): Promise<StoredEmbedding[]>;
 }
 
-export function loadGallery(source: EmbeddingSource, model: string, options: TrimOptions = TRIM_DEFAULTS): Gallery {
-  const version = source.galleryVersion();
-  return buildGallery(model, version, source.embeddings(model), options);
+export async function loadGallery(source: EmbeddingSource, model: string, options: TrimOptions = TRIM_DEFAULTS): Promise<Gallery> {
+  const version = await source.galleryVersion();
+  return buildGallery(model, version, await source.embeddings(model), options);
 }
 
 /** `gallery` with each person's negative samples (those of people not in it are left out). */

@@ -130,7 +130,7 @@ export interface VideoEnrolment {
  */
 export async function enrolFromVideo(
   finder: FrameFaceFinder,
-  openRepository: () => PeopleRepository,
+  openRepository: () => Promise<PeopleRepository>,
   name: string,
   file: string,
   options: VideoEnrolOptions,
@@ -162,13 +162,13 @@ export async function enrolFromVideo(
     source: { kind: 'video', path: path.resolve(file), time: Math.round(c.time * 1000) / 1000 },
     cropJpeg: c.jpeg,
   }));
-  const repository = openRepository();
-  const written = repository.addSamples(person, samples, 'any');
+  const repository = await openRepository();
+  const written = await repository.addSamples(person, samples, 'any');
   result.person = written.person;
   result.created = written.created;
   result.sampleIds = written.sampleIds;
   if (options.lookAlikeSimilarity !== undefined) {
-    result.warnings = lookAlikes(repository, finder.embedder.id, [written.person.id], options.lookAlikeSimilarity);
+    result.warnings = await lookAlikes(repository, finder.embedder.id, [written.person.id], options.lookAlikeSimilarity);
   }
   return result;
 }

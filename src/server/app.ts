@@ -29,7 +29,7 @@ export class HttpError extends Error {
 export interface AppDeps {
   cameras: CameraRegistry;
   auth: Auth;
-  health: () => Omit<Health, 'status'>;
+  health: () => Promise<Omit<Health, 'status'>>;
   /** Host, Origin and header rules (see web-security.ts). */
   webSecurity: WebSecurityOptions;
   /** More routers mounted under /api (events, people, recognize). */
@@ -45,7 +45,7 @@ export function createApp({ cameras, auth, health, webSecurity: security, router
   app.use(express.json({ limit: '100kb' }));
   app.get('/login.html', (_req, res) => void res.type('html').send(LOGIN_PAGE));
   app.get('/login.js', (_req, res) => void res.type('text/javascript').send(LOGIN_SCRIPT));
-  app.get('/api/health', (_req, res) => void res.json({ status: 'ok', ...health() } satisfies Health));
+  app.get('/api/health', async (_req, res) => void res.json({ status: 'ok', ...(await health()) } satisfies Health));
   app.use('/api', loginRouter(auth));
   // everything below needs a session or a token, and changes need the admin role
   app.use(requireAuth(auth));

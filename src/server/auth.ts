@@ -147,14 +147,17 @@ export class Auth extends EventEmitter<{ revoked: [matches: (principal: Principa
    */
   alwaysRequired = false;
 
-  /** Whether logging in is needed: beyond loopback, or an admin password is set, or an account exists. */
-  get enabled(): boolean {
-    return this.alwaysRequired || this.adminPasswordHash !== null || this.accounts.countAccounts() > 0;
+  /**
+   * Whether logging in is needed: beyond loopback, or an admin password is set, or an account
+   * exists (asked of the database each time: an account added by another process counts at once).
+   */
+  async isEnabled(): Promise<boolean> {
+    return this.alwaysRequired || this.adminPasswordHash !== null || (await this.accounts.countAccounts()) > 0;
   }
 
   /** A new session for the account, or null when the name or the password is wrong. */
-  login(name: string, password: string): { session: string; name: string; role: Role } | null {
-    const who = this.checkPassword(name, password);
+  async login(name: string, password: string): Promise<{ session: string; name: string; role: Role } | null> {
+    const who = await this.checkPassword(name, password);
     if (!who) return null;
     const now = this.now();
     for (const [key, s] of this.sessions) if (s.expires < now) this.sessions.delete(key);
@@ -164,11 +167,11 @@ export class Auth extends EventEmitter<{ revoked: [matches: (principal: Principa
   }
 
   /** The account (as stored, with its role) whose password this is, or null. */
-  private checkPassword(name: string, password: string): { name: string; role: Role } | null {
+  private async checkPassword(name: string, password: string): Promise<{ name: string; role: Role } | null> {
     if (name.toLowerCase() === ADMIN_ACCOUNT && this.adminPasswordHash) {
       return verifyPassword(password, this.adminPasswordHash) ? { name: ADMIN_ACCOUNT, role: 'admin' } : null;
     }
-    const account = this.accounts.findAccount(name);
+    const account = await this.accounts.findAccount(name);
     // a name with no account costs a hash all the same
     const matches = verifyPassword(password, account?.passwordHash ?? NO_ACCOUNT_HASH);
     return matches && account ? { name: account.name, role: account.role } : null;
@@ -182,13 +185,13 @@ export class Auth extends EventEmitter<{ revoked: [matches: (principal: Principa
   }
 
   /** Who the request (HTTP or the Socket.IO handshake) acts for, or null without a valid session or token. */
-  authenticate(headers: IncomingHttpHeaders): Principal | null {
-    if (!this.enabled) return OPEN;
+  async authenticate(headers: IncomingHttpHeaders): Promise<Principal | null> {
+    if (!(await this.isEnabled())) return OPEN;
     const bearer = /^Bearer\s+(\S+)$/i.exec(headers.authorization ?? '')?.[1];
     if (bearer) {
-      const token = this.accounts.findToken(sha256(bearer));
+      const token = await this.accounts.findToken(sha256(bearer));
       if (!token) return null;
-      this.touch(token.id);
+      await this.touch(token.id);
       return { kind: 'token', id: token.id, name: token.name, role: token.role };
     }
     const session = parseCookies(headers.cookie)[SESSION_COOKIE];
@@ -197,7 +200,7 @@ export class Auth extends EventEmitter<{ revoked: [matches: (principal: Principa
     const found = this.sessions.get(key);
     if (!found) return null;
     // an account removed or changed by another process (facestream users) counts at once
-    const role = found.role === 'admin' && found.name === ADMIN_ACCOUNT && this.adminPasswordHash ? 'admin' : this.accounts.findAccount(found.name)?.role;
+    const role = found.role === 'admin' && found.name === ADMIN_ACCOUNT && this.adminPasswordHash ? 'admin' : (await this.accounts.findAccount(found.name))?.role;
     if (found.expires < this.now() || !role) {
       this.sessions.delete(key);
       return null;
@@ -205,59 +208,60 @@ export class Auth extends EventEmitter<{ revoked: [matches: (principal: Principa
     return { kind: 'session', key, name: found.name, role };
   }
 
-  private touch(id: number): void {
+  private async touch(id: number): Promise<void> {
     const now = this.now();
     if (now - (this.touched.get(id) ?? -Infinity) < TOKEN_TOUCH_MS) return;
+    // marked before the write: the requests that come while it runs do not write again
     this.touched.set(id, now);
-    this.accounts.touchToken(id, new Date(now).toISOString());
+    await this.accounts.touchToken(id, new Date(now).toISOString());
   }
 
-  createToken(name: string, role: Role): { id: number; token: string; name: string; role: Role } {
+  async createToken(name: string, role: Role): Promise<{ id: number; token: string; name: string; role: Role }> {
     const token = `fst_${randomBytes(32).toString('base64url')}`;
-    const id = this.accounts.addToken(name, sha256(token), role, new Date(this.now()).toISOString());
+    const id = await this.accounts.addToken(name, sha256(token), role, new Date(this.now()).toISOString());
     return { id, token, name, role };
   }
 
-  listTokens(): TokenSummary[] {
+  listTokens(): Promise<TokenSummary[]> {
     return this.accounts.listTokens();
   }
 
   /** Revokes a token at once: REST stops accepting it and Socket.IO connections made with it are closed. */
-  revokeToken(id: number): boolean {
-    if (!this.accounts.removeToken(id)) return false;
+  async revokeToken(id: number): Promise<boolean> {
+    if (!(await this.accounts.removeToken(id))) return false;
     this.touched.delete(id);
     this.emit('revoked', (p) => p.kind === 'token' && p.id === id);
     return true;
   }
 
-  listAccounts(): AccountView[] {
-    const stored = this.accounts.listAccounts().map((a): AccountView => ({ ...a, source: 'database' }));
+  async listAccounts(): Promise<AccountView[]> {
+    const stored = (await this.accounts.listAccounts()).map((a): AccountView => ({ ...a, source: 'database' }));
     return this.adminPasswordHash ? [{ name: ADMIN_ACCOUNT, role: 'admin', createdAt: null, source: 'config' }, ...stored] : stored;
   }
 
-  addAccount(name: string, password: string, role: Role): AccountView {
+  async addAccount(name: string, password: string, role: Role): Promise<AccountView> {
     const problem = accountNameProblem(name) ?? passwordProblem(password);
     if (problem) throw new ServiceError('invalid', problem);
     if (this.adminPasswordHash && name.toLowerCase() === ADMIN_ACCOUNT) {
       throw new ServiceError('conflict', `"${ADMIN_ACCOUNT}" is the account of the admin password (FACESTREAM_ADMIN_PASSWORD or server.adminPassword): choose another name`);
     }
     const createdAt = new Date(this.now()).toISOString();
-    if (!this.accounts.addAccount(name, hashPassword(password), role, createdAt))
+    if (!(await this.accounts.addAccount(name, hashPassword(password), role, createdAt)))
       throw new ServiceError('conflict', `an account called "${name}" exists: choose another name, or remove it first`);
     return { name, role, createdAt, source: 'database' };
   }
 
   /** Removes an account and ends its sessions (its open live connections close). */
-  removeAccount(name: string): void {
+  async removeAccount(name: string): Promise<void> {
     if (this.adminPasswordHash && name.toLowerCase() === ADMIN_ACCOUNT) {
       throw new ServiceError('invalid', `"${ADMIN_ACCOUNT}" is the admin password's account: unset FACESTREAM_ADMIN_PASSWORD (or server.adminPassword) to remove it`);
     }
-    const account = this.accounts.findAccount(name);
+    const account = await this.accounts.findAccount(name);
     if (!account) throw new ServiceError('not-found', `no account called "${name}"`);
-    if (account.role === 'admin' && !this.adminPasswordHash && this.accounts.countAdmins() === 1 && this.accounts.countAccounts() > 1) {
+    if (account.role === 'admin' && !this.adminPasswordHash && (await this.accounts.countAdmins()) === 1 && (await this.accounts.countAccounts()) > 1) {
       throw new ServiceError('conflict', `"${account.name}" is the last admin: add another admin first, or set FACESTREAM_ADMIN_PASSWORD`);
     }
-    this.accounts.removeAccount(account.name);
+    await this.accounts.removeAccount(account.name);
     const ended = (s: Session) => s.name.toLowerCase() === account.name.toLowerCase();
     for (const [key, s] of this.sessions) if (ended(s)) this.sessions.delete(key);
     this.emit('revoked', (p) => p.kind === 'session' && p.name.toLowerCase() === account.name.toLowerCase());
@@ -265,8 +269,8 @@ export class Auth extends EventEmitter<{ revoked: [matches: (principal: Principa
 }
 
 /** Who a request acts for, or null without valid credentials: worked out once per request. */
-export function authenticateOnce(auth: Auth, req: Request, res: Response): Principal | null {
-  if (!('principal' in res.locals)) res.locals.principal = auth.authenticate(req.headers);
+export async function authenticateOnce(auth: Auth, req: Request, res: Response): Promise<Principal | null> {
+  if (!('principal' in res.locals)) res.locals.principal = await auth.authenticate(req.headers);
   return res.locals.principal as Principal | null;
 }
 
@@ -283,8 +287,8 @@ export function principalOf(res: Response): Principal {
  * /api/health for monitors) is mounted before it, so everything that reaches it needs credentials.
  */
 export function requireAuth(auth: Auth) {
-  return (req: Request, res: Response, next: NextFunction) => {
-    if (authenticateOnce(auth, req, res)) {
+  return async (req: Request, res: Response, next: NextFunction) => {
+    if (await authenticateOnce(auth, req, res)) {
       next();
       return;
     }
@@ -325,7 +329,7 @@ export function requireAdminForChanges() {
 /** POST /api/login: mounted before requireAuth. */
 export function loginRouter(auth: Auth): Router {
   const router = Router();
-  router.post('/login', (req, res) => {
+  router.post('/login', async (req, res) => {
     const wait = auth.loginLimiter.attempt(req.ip ?? 'unknown');
     if (wait > 0) {
       res.setHeader('Retry-After', String(Math.ceil(wait / 1000)));
@@ -333,8 +337,8 @@ export function loginRouter(auth: Auth): Router {
     }
     // checked after the attempt is counted: a malformed login is an attempt too
     const { name, password } = parseBody(loginBodySchema, req);
-    if (!auth.enabled) return void res.json({ ok: true, auth: false } satisfies LoginResponse);
-    const session = auth.login(name, password);
+    if (!(await auth.isEnabled())) return void res.json({ ok: true, auth: false } satisfies LoginResponse);
+    const session = await auth.login(name, password);
     if (!session) return void res.status(401).json({ error: 'wrong name or password' });
     res.cookie(SESSION_COOKIE, session.session, { httpOnly: true, sameSite: 'strict', path: '/', maxAge: SESSION_MS });
     res.json({ ok: true, name: session.name, role: session.role } satisfies LoginResponse);
@@ -350,29 +354,29 @@ export function accessRouter(auth: Auth): Router {
     res.clearCookie(SESSION_COOKIE, { path: '/' });
     res.json({ ok: true });
   });
-  router.get('/me', (_req, res) => {
+  router.get('/me', async (_req, res) => {
     const p = principalOf(res);
-    res.json({ auth: auth.enabled, name: p.name, role: p.role, via: p.kind } satisfies Me);
+    res.json({ auth: await auth.isEnabled(), name: p.name, role: p.role, via: p.kind } satisfies Me);
   });
 
-  router.get('/tokens', (_req, res) => void res.json({ tokens: auth.listTokens() }));
-  router.post('/tokens', (req, res) => {
+  router.get('/tokens', async (_req, res) => void res.json({ tokens: await auth.listTokens() }));
+  router.post('/tokens', async (req, res) => {
     const { name, role } = parseBody(newTokenBodySchema, req);
-    res.status(201).json(auth.createToken(name, role));
+    res.status(201).json(await auth.createToken(name, role));
   });
-  router.delete('/tokens/:id', (req, res) => {
+  router.delete('/tokens/:id', async (req, res) => {
     const { id } = parse(tokenParamsSchema, req.params);
-    if (!auth.revokeToken(id)) throw new ServiceError('not-found', `no token with id ${id} (GET /api/tokens lists them)`);
+    if (!(await auth.revokeToken(id))) throw new ServiceError('not-found', `no token with id ${id} (GET /api/tokens lists them)`);
     res.status(204).end();
   });
 
-  router.get('/users', (_req, res) => void res.json({ users: auth.listAccounts() }));
-  router.post('/users', (req, res) => {
+  router.get('/users', async (_req, res) => void res.json({ users: await auth.listAccounts() }));
+  router.post('/users', async (req, res) => {
     const { name, password, role } = parseBody(newAccountBodySchema, req);
-    res.status(201).json(auth.addAccount(name, password, role));
+    res.status(201).json(await auth.addAccount(name, password, role));
   });
-  router.delete('/users/:name', (req, res) => {
-    auth.removeAccount(parse(accountParamsSchema, req.params).name);
+  router.delete('/users/:name', async (req, res) => {
+    await auth.removeAccount(parse(accountParamsSchema, req.params).name);
     res.status(204).end();
   });
   return router;

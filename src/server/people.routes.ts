@@ -32,33 +32,35 @@ export function peopleRouter(gallery: GalleryService, uploadDir: string, privacy
   const personId = (req: Request) => parse(personParamsSchema.shape.id, req.params.id);
   const faceId = (req: Request) => parse(faceParamsSchema.shape.faceId, req.params.faceId);
 
-  router.get('/people', (_req, res) => void res.json(gallery.list()));
-  router.get('/people/:id', (req, res) => void res.json(gallery.detail(personId(req))));
-  router.post('/people', (req, res) => void res.status(201).json(gallery.create(parseBody(personNameBodySchema, req).name)));
-  router.patch('/people/:id', (req, res) => void res.json(gallery.rename(personId(req), parseBody(personNameBodySchema, req).name)));
-  router.delete('/people/:id', (req, res) => {
-    gallery.remove(personId(req));
+  router.get('/people', async (_req, res) => void res.json(await gallery.list()));
+  router.get('/people/:id', async (req, res) => void res.json(await gallery.detail(personId(req))));
+  router.post('/people', async (req, res) => void res.status(201).json(await gallery.create(parseBody(personNameBodySchema, req).name)));
+  router.patch('/people/:id', async (req, res) => void res.json(await gallery.rename(personId(req), parseBody(personNameBodySchema, req).name)));
+  router.delete('/people/:id', async (req, res) => {
+    await gallery.remove(personId(req));
     res.status(204).end();
   });
 
-  router.post('/people/:id/forget', async (req, res) => void res.json(await privacy.forget(gallery.person(personId(req)).name)));
+  router.post('/people/:id/forget', async (req, res) => void res.json(await privacy.forget((await gallery.person(personId(req))).name)));
 
   // the person is looked up before the face id is read: an unknown person is a 404 before a bad face id is a 400
   router.get('/people/:id/faces/:faceId/image', async (req, res) => {
-    res.type('image/jpeg').send(await gallery.faceImage(gallery.person(personId(req)), faceId(req)));
+    const person = await gallery.person(personId(req));
+    res.type('image/jpeg').send(await gallery.faceImage(person, faceId(req)));
   });
-  router.delete('/people/:id/faces/:faceId', (req, res) => {
-    gallery.removeFace(gallery.person(personId(req)), faceId(req));
+  router.delete('/people/:id/faces/:faceId', async (req, res) => {
+    const person = await gallery.person(personId(req));
+    await gallery.removeFace(person, faceId(req));
     res.status(204).end();
   });
 
   // the person is looked up before the upload is read: photos for no one never reach the disk
-  const personFirst = (req: Request, _res: Response, next: NextFunction) => {
-    gallery.person(personId(req));
+  const personFirst = async (req: Request, _res: Response, next: NextFunction) => {
+    await gallery.person(personId(req));
     next();
   };
   router.post('/people/:id/faces', personFirst, uploads.receive('files', 20), async (req, res) => {
-    const person = gallery.person(personId(req));
+    const person = await gallery.person(personId(req));
     const picks = facePicks(req.body);
     const result = await uploads.withPhotos(req, (photos, refused) => gallery.addPhotos(person, photos, refused, picks));
     res.status(result.results.some((r) => r.accepted) ? 201 : 422).json(result);
@@ -75,21 +77,25 @@ export function peopleRouter(gallery: GalleryService, uploadDir: string, privacy
   };
   const job = (req: Request) => parse(videoJobParamsSchema, req.params);
   router.post('/people/:id/videos', admin, personFirst, videoUploads.receive('video', 1), async (req, res) => {
-    const person = gallery.person(personId(req));
+    const person = await gallery.person(personId(req));
     res.status(202).json(await videos.start(person, await videoUploads.keep(req)));
   });
-  router.get('/people/:id/videos/:jobId', admin, (req, res) => void res.json(videos.job(gallery.person(job(req).id), job(req).jobId)));
-  router.get('/people/:id/videos/:jobId/faces/:index/image', admin, (req, res) => {
+  router.get('/people/:id/videos/:jobId', admin, async (req, res) => {
+    const { id, jobId } = job(req);
+    res.json(videos.job(await gallery.person(id), jobId));
+  });
+  router.get('/people/:id/videos/:jobId/faces/:index/image', admin, async (req, res) => {
     const { id, jobId, index } = parse(videoFaceParamsSchema, req.params);
-    res.type('image/jpeg').send(videos.faceImage(gallery.person(id), jobId, index));
+    res.type('image/jpeg').send(videos.faceImage(await gallery.person(id), jobId, index));
   });
-  router.post('/people/:id/videos/:jobId/confirm', admin, (req, res) => {
+  router.post('/people/:id/videos/:jobId/confirm', admin, async (req, res) => {
     const { id, jobId } = job(req);
-    res.status(201).json(videos.confirm(gallery.person(id), jobId, parseBody(videoConfirmBodySchema, req).faces));
+    const person = await gallery.person(id);
+    res.status(201).json(await videos.confirm(person, jobId, parseBody(videoConfirmBodySchema, req).faces));
   });
-  router.delete('/people/:id/videos/:jobId', admin, (req, res) => {
+  router.delete('/people/:id/videos/:jobId', admin, async (req, res) => {
     const { id, jobId } = job(req);
-    videos.discard(gallery.person(id), jobId);
+    videos.discard(await gallery.person(id), jobId);
     res.status(204).end();
   });
 

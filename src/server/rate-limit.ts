@@ -42,8 +42,8 @@ export const READ_UNIT_ROWS = 50;
 const READ_CHARGE = 'facestreamReadCharge';
 
 /** Who a request counts against: its valid token or session, else its address. */
-export function clientKey(req: Request, res: Response, auth: Auth): string {
-  const principal = authenticateOnce(auth, req, res);
+export async function clientKey(req: Request, res: Response, auth: Auth): Promise<string> {
+  const principal = await authenticateOnce(auth, req, res);
   if (principal?.kind === 'token') return `token:${principal.id}`;
   if (principal?.kind === 'session') return `session:${principal.key}`;
   return `ip:${req.ip ?? req.socket.remoteAddress ?? 'unknown'}`;
@@ -77,8 +77,8 @@ export function apiRateLimit(auth: Auth, options: Partial<ApiRateLimit> & { now?
   const { limit, windowMs, readUnits, holdMs } = { ...API_RATE_LIMIT, ...options };
   const requests = new RateLimiter(limit, windowMs, options.now);
   const reads = new RateLimiter(readUnits, windowMs, options.now);
-  return (req: Request, res: Response, next: NextFunction) => {
-    const key = clientKey(req, res, auth);
+  return async (req: Request, res: Response, next: NextFunction) => {
+    const key = await clientKey(req, res, auth);
     const wait = requests.attempt(key);
     if (wait > 0) {
       refuse(res, wait, holdMs, `too many requests from this client (at most ${limit} in ${windowMs / 1000} s)`);

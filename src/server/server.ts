@@ -42,10 +42,10 @@ export interface BindHost {
 }
 
 /** The login: an admin password's slow hash and the stored accounts; beyond loopback one is required. */
-export function serverAuth(server: Config['server'], bind: BindHost, accounts: AccountsRepository): Auth {
+export async function serverAuth(server: Config['server'], bind: BindHost, accounts: AccountsRepository): Promise<Auth> {
   // only a slow hash of the password is kept
   const auth = new Auth(server.adminPassword ? hashPassword(server.adminPassword) : null, accounts);
-  if (!bind.loopback && !auth.enabled) {
+  if (!bind.loopback && !(await auth.isEnabled())) {
     throw new Error(
       `refusing to listen on ${server.host} (${bind.addresses.join(', ')}) without a login: set FACESTREAM_ADMIN_PASSWORD (or server.adminPassword in the config), add an account with facestream users add, or keep server.host at 127.0.0.1 (loopback)`,
     );
@@ -72,7 +72,7 @@ export interface HttpDeps {
   /** Unknown people, grouped (absent: /api/unknowns is not served). */
   unknowns?: UnknownsService;
   /** What GET /api/health adds to `status: ok`. */
-  health: () => Omit<Health, 'status'>;
+  health: () => Promise<Omit<Health, 'status'>>;
   /** Told when the live view's JPEG worker failed (its frames are then encoded on the main thread). */
   onEncoderFailure?: (error: Error) => void;
 }
@@ -166,13 +166,17 @@ export async function startHttp({
 /** `/live` takes only logged-in connections; a revoked token, a removed account or a logout closes the ones made with it. */
 function liveLogin(io: SocketServer, auth: Auth): void {
   io.of('/live').use((socket, next) => {
-    const principal = auth.authenticate(socket.request.headers);
-    if (!principal) {
-      next(new Error('unauthorized: log in first'));
-      return;
-    }
-    (socket.data as { principal?: Principal }).principal = principal;
-    next();
+    auth.authenticate(socket.request.headers).then(
+      (principal) => {
+        if (!principal) {
+          next(new Error('unauthorized: log in first'));
+          return;
+        }
+        (socket.data as { principal?: Principal }).principal = principal;
+        next();
+      },
+      (error: unknown) => next(error instanceof Error ? error : new Error(String(error))),
+    );
   });
   auth.on('revoked', (matches) => {
     for (const socket of io.of('/live').sockets.values()) {

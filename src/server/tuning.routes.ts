@@ -6,7 +6,7 @@ import { parseBody } from './validate.js';
 
 export function tuningRouter(tuning: TuningService): Router {
   const router = Router();
-  router.get('/tuning', (_req, res) => void res.json(tuning.report()));
-  router.put('/tuning', (req, res) => void res.json(tuning.apply(parseBody(tuningBodySchema, req).minSimilarity)));
+  router.get('/tuning', async (_req, res) => void res.json(await tuning.report()));
+  router.put('/tuning', async (req, res) => void res.json(await tuning.apply(parseBody(tuningBodySchema, req).minSimilarity)));
   return router;
 }

@@ -11,6 +11,7 @@
  * overrides the config file's.
  */
 import { EventEmitter } from 'node:events';
+import type { Kysely } from 'kysely';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ServiceError, diskFullError, isDiskFull } from '../common/errors.js';
@@ -37,8 +38,8 @@ import { loadGallery, withNegatives, type Gallery } from '../recognition/gallery
 import { SVM_MATCH_DEFAULTS, SvmMatcher, loadLibsvm, type Libsvm, type TrainedSvm } from '../recognition/svm-matcher.js';
 import { CorrectionsRepository, SettingsRepository, type ReviewedState } from '../storage/corrections.repository.js';
 import { PersonNameError, personNameFrom } from '../recognition/person-name.js';
-import type { Db } from '../storage/database.js';
 import type { StoredEvent } from '../storage/events.repository.js';
+import type { Database } from '../storage/tables.js';
 import { DuplicatePersonError, PeopleRepository, UnknownPersonError, UnknownSampleError, type NewSample, type PersonSummary } from '../storage/people.repository.js';
 import type { EnrolResult, FacePick, FaceUploadReport, LookAlike, Person, PersonDetail, RecognizeReport } from '../contract/people.js';
 
@@ -60,27 +61,38 @@ export const MIN_SIMILARITY_SETTING = 'recognition.minSimilarity';
 export type MinSimilaritySource = 'tuned' | 'config' | 'calibrated';
 
 /** The live server's cosine matcher for the gallery in `dataDir`: the data directory's calibrated threshold, or the config's, or the one applied at run time; with the negatives. */
-export function buildMatcher(db: Db, dataDir: string, config: Config): CosineMatcher {
+export async function buildMatcher(db: Kysely<Database>, dataDir: string, config: Config): Promise<CosineMatcher> {
   const stores = { people: new PeopleRepository(db, dataDir), corrections: new CorrectionsRepository(db), settings: new SettingsRepository(db) };
-  return new CosineMatcher(storedGallery(stores, config), liveCosineOptions(stores, config));
+  const stored = await storedGallery(stores, config);
+  return new CosineMatcher(stored.gallery, liveCosineOptions(stores.people.dataDir, stored.tuned, config));
 }
 
 type GalleryStores = Pick<GalleryDeps, 'people' | 'corrections' | 'settings'>;
 
-/** The stored gallery of the configured model with each person's negatives. */
-function storedGallery({ people, corrections }: GalleryStores, config: Config): Gallery {
+/** What the live matcher is built from, read from the store in one go. */
+interface StoredGallery {
+  /** The configured model's gallery with each person's negatives. */
+  gallery: Gallery;
+  /** The minSimilarity applied at run time, if any. */
+  tuned: number | undefined;
+  /** Everyone enrolled, by name (with or without samples of the model). */
+  names: string[];
+}
+
+async function storedGallery({ people, corrections, settings }: GalleryStores, config: Config): Promise<StoredGallery> {
   const model = config.recognition.model;
-  return withNegatives(loadGallery(people, model), corrections.negatives(model));
+  const [gallery, negatives, tuned, list] = await Promise.all([
+    loadGallery(people, model),
+    corrections.negatives(model),
+    settings.get(MIN_SIMILARITY_SETTING),
+    people.listPeople(),
+  ]);
+  return { gallery: withNegatives(gallery, negatives), tuned: typeof tuned === 'number' ? tuned : undefined, names: list.map((p) => p.name) };
 }
 
-function tunedMinSimilarity(settings: SettingsRepository): number | undefined {
-  const stored = settings.get(MIN_SIMILARITY_SETTING);
-  return typeof stored === 'number' ? stored : undefined;
-}
-
-function liveCosineOptions({ people, settings }: GalleryStores, config: Config): CosineMatchOptions {
+function liveCosineOptions(dataDir: string, tuned: number | undefined, config: Config): CosineMatchOptions {
   const { model, minSimilarity, minMargin, negativeMargin } = config.recognition;
-  return cosineMatchOptions(model, { minSimilarity: tunedMinSimilarity(settings) ?? minSimilarity ?? undefined, minMargin, negativeMargin }, people.dataDir);
+  return cosineMatchOptions(model, { minSimilarity: tuned ?? minSimilarity ?? undefined, minMargin, negativeMargin }, dataDir);
 }
 
 /** The repository's errors as the answers they deserve; a full disk under `dataDir` is a 507. */
@@ -143,16 +155,30 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
   private current: LiveMatcher;
   /** The gallery the live matcher was built from (with negatives). */
   private gallery: Gallery;
+  /** The minSimilarity applied at run time, as of the last reload. */
+  private tuned: number | undefined;
+  /** Everyone enrolled, as of the last reload. */
+  private names: string[];
   /** The SVM trained on the gallery version it names (kept while only negatives or the threshold change). */
   private trained: TrainedSvm | undefined;
   /** libsvm, once a model was trained (it loads asynchronously, matching is synchronous). */
   private libsvm: Libsvm | undefined;
 
-  constructor(private readonly deps: GalleryDeps) {
+  /** The service over the stored gallery (read once here; `reload` reads it again). */
+  static async open(deps: GalleryDeps): Promise<GalleryService> {
+    return new GalleryService(deps, await storedGallery(deps, deps.config));
+  }
+
+  private constructor(
+    private readonly deps: GalleryDeps,
+    stored: StoredGallery,
+  ) {
     super();
     this.people = deps.people;
-    this.gallery = storedGallery(deps, deps.config);
-    this.current = new CosineMatcher(this.gallery, liveCosineOptions(deps, deps.config));
+    this.gallery = stored.gallery;
+    this.tuned = stored.tuned;
+    this.names = stored.names;
+    this.current = new CosineMatcher(this.gallery, this.cosineOptions);
     deps.trainer?.on('trained', (trained) => void this.svmTrained(trained));
     deps.trainer?.on('error', (error) => this.emit('svmFailed', error));
     this.retrainIfStale();
@@ -170,12 +196,12 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
 
   /** The cosine options in force (the replay's too). */
   get cosineOptions(): CosineMatchOptions {
-    return liveCosineOptions(this.deps, this.deps.config);
+    return liveCosineOptions(this.people.dataDir, this.tuned, this.deps.config);
   }
 
   /** Where the minSimilarity in force comes from. */
   get minSimilaritySource(): MinSimilaritySource {
-    if (tunedMinSimilarity(this.deps.settings) !== undefined) return 'tuned';
+    if (this.tuned !== undefined) return 'tuned';
     return this.deps.config.recognition.minSimilarity === null ? 'calibrated' : 'config';
   }
 
@@ -184,15 +210,29 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
     return this.gallery;
   }
 
-  /** Keeps `minSimilarity` (over the config file's, across restarts) and matches with it at once. */
-  applyMinSimilarity(minSimilarity: number): void {
-    this.deps.settings.set(MIN_SIMILARITY_SETTING, minSimilarity);
-    this.reload();
+  /** Everyone enrolled, by name, as of the last reload (what the MQTT discovery announces). */
+  get peopleNames(): readonly string[] {
+    return this.names;
   }
 
-  /** Rebuilds the live matcher from the stored gallery (after any change, here or by the CLI). */
-  reload(): void {
-    this.gallery = storedGallery(this.deps, this.deps.config);
+  /** Keeps `minSimilarity` (over the config file's, across restarts) and matches with it at once. */
+  async applyMinSimilarity(minSimilarity: number): Promise<void> {
+    await this.deps.settings.set(MIN_SIMILARITY_SETTING, minSimilarity);
+    await this.reload();
+  }
+
+  /**
+   * Rebuilds the live matcher from the stored gallery (after any change, here or by the CLI).
+   * Reloads that overlap (two changes at once) each read the store after their change, so the
+   * last to finish serves a gallery at least as new as every change before it.
+   */
+  async reload(): Promise<void> {
+    const stored = await storedGallery(this.deps, this.deps.config);
+    // an older read finishing after a newer one is not served
+    if (stored.gallery.version < this.gallery.version) return;
+    this.gallery = stored.gallery;
+    this.tuned = stored.tuned;
+    this.names = stored.names;
     const svm = this.trained?.galleryVersion === this.gallery.version && this.libsvm ? this.svmMatcher(this.libsvm, this.trained) : undefined;
     this.serve(svm ?? new CosineMatcher(this.gallery, this.cosineOptions));
     if (!svm) this.retrainIfStale();
@@ -233,20 +273,21 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
     return new SvmMatcher(lib, this.gallery, trained, { minSimilarity, negativeMargin, candidates: SVM_MATCH_DEFAULTS.candidates });
   }
 
-  list(): Person[] {
-    return this.people.listPeople().map((p) => this.publicPerson(p));
+  async list(): Promise<Person[]> {
+    const people = await this.people.listPeople();
+    return Promise.all(people.map((p) => this.publicPerson(p)));
   }
 
   /** The person with `id` (a ServiceError 'not-found' otherwise). */
-  person(id: number): PersonSummary {
-    const person = this.people.listPeople().find((p) => p.id === id);
+  async person(id: number): Promise<PersonSummary> {
+    const person = (await this.people.listPeople()).find((p) => p.id === id);
     if (!person) throw new ServiceError('not-found', `no person with id ${id}`);
     return person;
   }
 
-  detail(id: number): PersonDetail {
-    const person = this.person(id);
-    const faces = this.people.listSamples(person.id).map((s) => ({
+  async detail(id: number): Promise<PersonDetail> {
+    const person = await this.person(id);
+    const faces = (await this.people.listSamples(person.id)).map((s) => ({
       id: s.id,
       model: s.model,
       quality: s.quality,
@@ -254,38 +295,38 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
       createdAt: s.createdAt,
       imageUrl: s.cropPath ? `/api/people/${person.id}/faces/${s.id}/image` : null,
     }));
-    return { ...this.publicPerson(person), faces };
+    return { ...(await this.publicPerson(person)), faces };
   }
 
   /** A new person with no samples yet; `body.name` follows the CLI's name rules. */
   /** `requested`: the name as given (POST /api/people); the gallery's name rules apply. */
-  create(requested: string): Person {
+  async create(requested: string): Promise<Person> {
     const name = personNameFrom(requested, 'name');
-    const [created] = this.changing(() => this.people.enrol([{ name, samples: [] }], 'new'));
-    return this.publicPerson(this.person(created.person.id));
+    const [created] = await this.changing(() => this.people.enrol([{ name, samples: [] }], 'new'));
+    return this.publicPerson(await this.person(created.person.id));
   }
 
-  rename(id: number, requested: string): Person {
-    const person = this.person(id);
+  async rename(id: number, requested: string): Promise<Person> {
+    const person = await this.person(id);
     const name = personNameFrom(requested, 'name');
-    this.changing(() => this.people.renamePerson(person.name, name));
-    return this.publicPerson(this.person(person.id));
+    await this.changing(() => this.people.renamePerson(person.name, name));
+    return this.publicPerson(await this.person(person.id));
   }
 
-  remove(id: number): void {
-    const person = this.person(id);
-    this.changing(() => this.people.removePerson(person.name));
+  async remove(id: number): Promise<void> {
+    const person = await this.person(id);
+    await this.changing(() => this.people.removePerson(person.name));
   }
 
   async faceImage(person: PersonSummary, faceId: number): Promise<Buffer> {
-    const sample = this.people.listSamples(person.id).find((s) => s.id === faceId);
+    const sample = (await this.people.listSamples(person.id)).find((s) => s.id === faceId);
     if (!sample?.cropPath) throw new ServiceError('not-found', `person ${person.id} has no face ${faceId} with an image`);
     return readFile(path.join(this.people.dataDir, sample.cropPath));
   }
 
-  removeFace(person: PersonSummary, faceId: number): void {
-    if (!this.people.listSamples(person.id).some((s) => s.id === faceId)) throw new ServiceError('not-found', `person ${person.id} has no face ${faceId}`);
-    this.changing(() => this.people.removeSample(faceId));
+  async removeFace(person: PersonSummary, faceId: number): Promise<void> {
+    if (!(await this.people.listSamples(person.id)).some((s) => s.id === faceId)) throw new ServiceError('not-found', `person ${person.id} has no face ${faceId}`);
+    await this.changing(() => this.people.removeSample(faceId));
   }
 
   /**
@@ -312,7 +353,7 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
     }
     const taken = outcomes.flatMap(({ photo, outcome }) => ('sample' in outcome ? [{ photo, sample: outcome.sample }] : []));
     const written = taken.length
-      ? this.changing(() =>
+      ? await this.changing(() =>
           this.people.addSamples(
             person.name,
             taken.map((t) => t.sample),
@@ -336,7 +377,11 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
           : [],
       ),
     ];
-    return { person: this.publicPerson(this.person(person.id)), results: [...accepted, ...rejected], ...this.lookAlikeReport(written ? [written.person.id] : []) };
+    return {
+      person: await this.publicPerson(await this.person(person.id)),
+      results: [...accepted, ...rejected],
+      ...(await this.lookAlikeReport(written ? [written.person.id] : [])),
+    };
   }
 
   /** The face `pick` names in `photo` (the `pickIndex`th pick of the request) as a sample, or why it cannot be one. */
@@ -371,20 +416,21 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
    * Faces found in a video (`source` says which, and when) join `person`'s gallery as one
    * change; the look-alike warnings after it.
    */
-  addVideoFaces(person: PersonSummary, samples: NewSample[]): EnrolResult {
-    const written = this.changing(() => this.people.addSamples(person.name, samples, 'any'));
-    return { person: this.publicPerson(this.person(written.person.id)), sampleIds: written.sampleIds, ...this.lookAlikeReport([written.person.id]) };
+  async addVideoFaces(person: PersonSummary, samples: NewSample[]): Promise<EnrolResult> {
+    const written = await this.changing(() => this.people.addSamples(person.name, samples, 'any'));
+    return { person: await this.publicPerson(await this.person(written.person.id)), sampleIds: written.sampleIds, ...(await this.lookAlikeReport([written.person.id])) };
   }
 
   /** The look-alike warnings for `personIds` after a change, as sentences and as data. */
-  private lookAlikeReport(personIds: number[]): { warnings: string[]; lookAlikes: LookAlike[] } {
+  private async lookAlikeReport(personIds: number[]): Promise<{ warnings: string[]; lookAlikes: LookAlike[] }> {
     const similarity = this.lookAlikeSimilarity();
     if (similarity === undefined || personIds.length === 0) return { warnings: [], lookAlikes: [] };
-    const found = lookAlikes(this.people, this.deps.config.recognition.model, personIds, similarity);
+    const found = await lookAlikes(this.people, this.deps.config.recognition.model, personIds, similarity);
+    const others = await Promise.all(found.map((w) => this.people.findPerson(w.lookAlike)));
     return {
       warnings: found.map((w) => w.message),
-      lookAlikes: found.flatMap((w) => {
-        const other = this.people.findPerson(w.lookAlike);
+      lookAlikes: found.flatMap((w, i) => {
+        const other = others[i];
         return other ? [{ person: w.person, lookAlike: w.lookAlike, lookAlikeId: other.id, score: rounded(w.similarity, 3) }] : [];
       }),
     };
@@ -432,11 +478,11 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
     const gates = { ...QUALITY_GATE_DEFAULTS, minFaceSize: 20 };
     const outcome = await sampleFromImage(this.deps.finder, this.deps.snapshots.absolute(event.facePath), { gates, largest: true });
     if ('reason' in outcome) throw new ServiceError('invalid', `the face of event ${event.id} cannot join the gallery: ${outcome.reason}`);
-    const result = this.people.addSamples(name, [{ ...outcome.sample, source: { kind: 'event', path: event.id } }], 'any');
-    this.reload();
+    const result = await this.people.addSamples(name, [{ ...outcome.sample, source: { kind: 'event', path: event.id } }], 'any');
+    await this.reload();
     const lookAlike = this.lookAlikeSimilarity();
     const model = this.deps.config.recognition.model;
-    const warnings = lookAlike === undefined ? [] : lookAlikes(this.people, model, [result.person.id], lookAlike).map((w) => w.message);
+    const warnings = lookAlike === undefined ? [] : (await lookAlikes(this.people, model, [result.person.id], lookAlike)).map((w) => w.message);
     return { sampleId: result.sampleIds[0], warnings };
   }
 
@@ -449,12 +495,12 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
    */
   async learnFromReview(event: StoredEvent, review: ReviewedState, relabeledAs?: string): Promise<ReviewLesson> {
     const model = this.deps.config.recognition.model;
-    const previous = this.deps.corrections.reviewOf(event.id, model);
+    const previous = await this.deps.corrections.reviewOf(event.id, model);
     // the event's label is the reviewer's after a relabel: whom the matcher named is in the first review's row
-    const labelled = event.known ? (this.people.findPerson(event.label)?.id ?? null) : null;
+    const labelled = event.known ? ((await this.people.findPerson(event.label))?.id ?? null) : null;
     const namedPersonId = previous ? previous.namedPersonId : labelled;
     // confirming says the label as it stands is right (the matcher's, or an earlier relabel's)
-    const truePersonId = review === 'confirmed' ? labelled : review === 'relabeled' && relabeledAs ? (this.people.findPerson(relabeledAs)?.id ?? null) : null;
+    const truePersonId = review === 'confirmed' ? labelled : review === 'relabeled' && relabeledAs ? ((await this.people.findPerson(relabeledAs))?.id ?? null) : null;
     if (namedPersonId === null && truePersonId === null)
       return { kept: false, negative: false, reason: 'an unknown face not named as anyone enrolled teaches the matcher nothing' };
     if (!event.facePath) return { kept: false, negative: false, reason: `event ${event.id} has no face snapshot (not taken yet, or removed by retention)` };
@@ -468,9 +514,9 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
     }
     const face = largestFace(faces);
     if (!face) return { kept: false, negative: false, reason: `no face found in the snapshot of event ${event.id}` };
-    const { negative } = this.deps.corrections.recordReview({ eventId: event.id, model, review, namedPersonId, truePersonId, vector: face.embedding.vector });
+    const { negative } = await this.deps.corrections.recordReview({ eventId: event.id, model, review, namedPersonId, truePersonId, vector: face.embedding.vector });
     // a negative added, or one an earlier review left and this one took back
-    if (negative || previous?.negative) this.reload();
+    if (negative || previous?.negative) await this.reload();
     return { kept: true, negative };
   }
 
@@ -479,14 +525,14 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
    * when new: each passes the enrolment quality gates again, and the live matcher names the
    * person from the next face on.
    */
-  enrolFaces(person: string, faces: NewSample[]): { person: { id: number; name: string }; samplesAdded: number; warnings: string[] } {
+  async enrolFaces(person: string, faces: NewSample[]): Promise<{ person: { id: number; name: string }; samplesAdded: number; warnings: string[] }> {
     const name = personNameFrom(person, 'person');
     const passing = faces.filter((f) => qualityProblem(f.quality) === undefined);
     if (passing.length === 0) throw new ServiceError('invalid', `none of the ${faces.length} face(s) passes the enrolment quality gates: enrol ${name} from photos instead`);
-    const result = this.changing(() => this.people.addSamples(name, passing, 'any'));
+    const result = await this.changing(() => this.people.addSamples(name, passing, 'any'));
     const lookAlike = this.lookAlikeSimilarity();
     const model = this.deps.config.recognition.model;
-    const warnings = lookAlike === undefined ? [] : lookAlikes(this.people, model, [result.person.id], lookAlike).map((w) => w.message);
+    const warnings = lookAlike === undefined ? [] : (await lookAlikes(this.people, model, [result.person.id], lookAlike)).map((w) => w.message);
     return { person: { id: result.person.id, name: result.person.name }, samplesAdded: result.sampleIds.length, warnings };
   }
 
@@ -496,19 +542,19 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
   }
 
   /** Runs a change to the gallery: its errors as ServiceErrors, then the matcher rebuilt. */
-  private changing<T>(change: () => T): T {
+  private async changing<T>(change: () => Promise<T>): Promise<T> {
     let result: T;
     try {
-      result = change();
+      result = await change();
     } catch (error) {
       throw galleryError(error, this.people.dataDir);
     }
-    this.reload();
+    await this.reload();
     return result;
   }
 
-  private publicPerson(p: PersonSummary): Person {
-    const samples = this.people.listSamples(p.id);
+  private async publicPerson(p: PersonSummary): Promise<Person> {
+    const samples = await this.people.listSamples(p.id);
     const withCrop = samples.find((s) => s.cropPath);
     return {
       id: p.id,

@@ -12,7 +12,7 @@ const MINUTE_MS = 60 * 1000;
 export interface HistoryDeps {
   events: Pick<EventsRepository, 'personVisits' | 'personLastSeen' | 'cameraIds'>;
   /** The person with this id; a ServiceError 'not-found' otherwise (GalleryService.person). */
-  person: (id: number) => { id: number; name: string };
+  person: (id: number) => Promise<{ id: number; name: string }>;
   /** The cameras configured now. */
   cameras: () => { id: string; name: string }[];
   /** Writes events still waiting in the recorder's batch, so a read sees every known event. */
@@ -39,8 +39,8 @@ export class HistoryService {
     this.now = deps.now ?? Date.now;
   }
 
-  personHistory(personId: number, { days, utcOffset }: PersonHistoryQuery): PersonHistory {
-    const person = this.deps.person(personId);
+  async personHistory(personId: number, { days, utcOffset }: PersonHistoryQuery): Promise<PersonHistory> {
+    const person = await this.deps.person(personId);
     this.deps.flush();
     const now = this.now();
     const from = rangeStart(now, days, utcOffset);

@@ -56,7 +56,7 @@ export class PrivacyService {
     let cropsDir = '';
     let crops = 0;
     let forgotten: { ids: string[]; snapshotPaths: string[] } = { ids: [], snapshotPaths: [] };
-    const removed = people.removePerson(name, (person) => {
+    const removed = await people.removePerson(name, (person) => {
       cropsDir = path.join(people.dataDir, FACES_DIR, String(person.id));
       crops = countFiles(cropsDir);
       forgotten = events.forgetPerson(person.id, person.name);

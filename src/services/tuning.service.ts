@@ -16,18 +16,18 @@ export interface TuningDeps {
 export class TuningService {
   constructor(private readonly deps: TuningDeps) {}
 
-  report(): TuningReport {
+  async report(): Promise<TuningReport> {
     const { gallery, corrections } = this.deps;
     const options = gallery.cosineOptions;
     const current = options.minSimilarity;
     const live = gallery.currentGallery;
-    const replay = replayReviews(live, corrections.reviewedFaces(live.model), replayThresholds(current), options);
+    const replay = replayReviews(live, await corrections.reviewedFaces(live.model), replayThresholds(current), options);
     return { current, source: gallery.minSimilaritySource, matcher: gallery.matcher.kind, ...replay };
   }
 
   /** Applies `minSimilarity` live and keeps it; the replay as it stands then. */
-  apply(minSimilarity: number): TuningReport {
-    this.deps.gallery.applyMinSimilarity(minSimilarity);
+  async apply(minSimilarity: number): Promise<TuningReport> {
+    await this.deps.gallery.applyMinSimilarity(minSimilarity);
     return this.report();
   }
 }

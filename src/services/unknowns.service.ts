@@ -358,7 +358,7 @@ export class UnknownsService {
       });
     }
     if (this.groups.get(id) !== group) throw new ServiceError('conflict', `unknown group ${id} changed while it was being named: try again`);
-    const enrolled = this.deps.gallery.enrolFaces(name, samples);
+    const enrolled = await this.deps.gallery.enrolFaces(name, samples);
     // the group's events still in the recorder's batch are written first, so all are relabelled
     this.deps.recorder.flush();
     this.flush();

@@ -45,6 +45,8 @@ interface Job {
 
 export class VideoEnrolmentService {
   private readonly jobs = new Map<string, Job>();
+  /** Jobs whose faces are being written: a second confirmation meanwhile is refused, not written twice. */
+  private readonly confirming = new Set<string>();
 
   constructor(private readonly gallery: GalleryService) {}
 
@@ -116,24 +118,30 @@ export class VideoEnrolmentService {
   }
 
   /** The offered faces `indexes` join the person's gallery; the job is done. */
-  confirm(person: PersonSummary, id: string, indexes: number[]): EnrolResult {
+  async confirm(person: PersonSummary, id: string, indexes: number[]): Promise<EnrolResult> {
     const job = this.find(person, id);
     if (job.view.state !== 'ready') throw new ServiceError('conflict', `video job ${id} is ${job.view.state}: wait until it is ready`);
+    if (this.confirming.has(id)) throw new ServiceError('conflict', `video job ${id} is being confirmed already`);
     const offered = job.chosen.length;
     const bad = indexes.find((i) => i >= offered);
     if (bad !== undefined) throw new ServiceError('invalid', `faces: ${bad} is not a face of video job ${id}: it offered ${offered}, counted from 0`);
     const chosen = [...new Set(indexes)].sort((a, b) => a - b).map((i) => job.chosen[i]);
-    const result = this.gallery.addVideoFaces(
-      person,
-      chosen.map((c) => ({
-        embedding: c.face.embedding,
-        quality: c.face.quality,
-        source: { kind: 'video', path: job.view.file, time: Math.round(c.time * 1000) / 1000 },
-        cropJpeg: c.jpeg,
-      })),
-    );
-    this.drop(id);
-    return result;
+    this.confirming.add(id);
+    try {
+      const result = await this.gallery.addVideoFaces(
+        person,
+        chosen.map((c) => ({
+          embedding: c.face.embedding,
+          quality: c.face.quality,
+          source: { kind: 'video', path: job.view.file, time: Math.round(c.time * 1000) / 1000 },
+          cropJpeg: c.jpeg,
+        })),
+      );
+      this.drop(id);
+      return result;
+    } finally {
+      this.confirming.delete(id);
+    }
   }
 
   /** Forgets the job (stopping its scan). */

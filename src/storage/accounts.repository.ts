@@ -1,10 +1,11 @@
 /**
- * Accounts and API tokens in the database. Only hashes are stored: a salted scrypt hash of each
+ * Accounts and API tokens in the database (SQLite or PostgreSQL). Only hashes are stored: a salted scrypt hash of each
  * password (made by the caller) and the SHA-256 of each token. Names are compared without case,
  * as people type them.
  */
 import type { Role, TokenSummary } from '../contract/access.js';
-import type { Db } from './database.js';
+import type { Kysely, Selectable } from 'kysely';
+import type { ApiTokensTable, Database } from './tables.js';
 
 export interface Account {
   name: string;
@@ -12,76 +13,80 @@ export interface Account {
   createdAt: string;
 }
 
-interface AccountRow {
-  name: string;
-  role: Role;
-  password_hash: string;
-  created_at: string;
-}
+type TokenRow = Pick<Selectable<ApiTokensTable>, 'id' | 'name' | 'role' | 'created_at' | 'last_used_at'>;
 
-interface TokenRow {
-  id: number;
-  name: string;
-  role: Role;
-  created_at: string;
-  last_used_at: string | null;
-}
+const TOKEN_COLUMNS = ['id', 'name', 'role', 'created_at', 'last_used_at'] as const;
 
 const toToken = (row: TokenRow): TokenSummary => ({ id: row.id, name: row.name, role: row.role, createdAt: row.created_at, lastUsedAt: row.last_used_at });
 
 export class AccountsRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Kysely<Database>) {}
 
-  listAccounts(): Account[] {
-    const rows = this.db.prepare('SELECT name, role, created_at FROM users ORDER BY name COLLATE NOCASE').all() as AccountRow[];
+  /** By name, ignoring case (the column's own comparison: COLLATE NOCASE on SQLite, CITEXT on PostgreSQL). */
+  async listAccounts(): Promise<Account[]> {
+    const rows = await this.db.selectFrom('users').select(['name', 'role', 'created_at']).orderBy('name').execute();
     return rows.map((r) => ({ name: r.name, role: r.role, createdAt: r.created_at }));
   }
 
   /** The account and its password hash, or undefined. */
-  findAccount(name: string): (Account & { passwordHash: string }) | undefined {
-    const row = this.db.prepare('SELECT name, role, password_hash, created_at FROM users WHERE name = ?').get(name) as AccountRow | undefined;
+  async findAccount(name: string): Promise<(Account & { passwordHash: string }) | undefined> {
+    const row = await this.db.selectFrom('users').select(['name', 'role', 'password_hash', 'created_at']).where('name', '=', name).executeTakeFirst();
     return row && { name: row.name, role: row.role, createdAt: row.created_at, passwordHash: row.password_hash };
   }
 
   /** Adds an account; false when the name is taken. */
-  addAccount(name: string, passwordHash: string, role: Role, createdAt: string): boolean {
-    const result = this.db
-      .prepare('INSERT INTO users (name, password_hash, role, created_at) VALUES (?, ?, ?, ?) ON CONFLICT (name) DO NOTHING')
-      .run(name, passwordHash, role, createdAt);
-    return result.changes === 1;
+  async addAccount(name: string, passwordHash: string, role: Role, createdAt: string): Promise<boolean> {
+    const result = await this.db
+      .insertInto('users')
+      .values({ name, password_hash: passwordHash, role, created_at: createdAt })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .executeTakeFirst();
+    return result.numInsertedOrUpdatedRows === 1n;
   }
 
-  removeAccount(name: string): boolean {
-    return this.db.prepare('DELETE FROM users WHERE name = ?').run(name).changes === 1;
+  async removeAccount(name: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('users').where('name', '=', name).executeTakeFirst();
+    return result.numDeletedRows === 1n;
   }
 
-  countAdmins(): number {
-    return (this.db.prepare("SELECT COUNT(*) AS n FROM users WHERE role = 'admin'").get() as { n: number }).n;
+  async countAdmins(): Promise<number> {
+    const row = await this.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .where('role', '=', 'admin')
+      .executeTakeFirstOrThrow();
+    return row.n;
   }
 
-  countAccounts(): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM users').get() as { n: number }).n;
+  async countAccounts(): Promise<number> {
+    const row = await this.db
+      .selectFrom('users')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    return row.n;
   }
 
-  addToken(name: string, tokenHash: string, role: Role, createdAt: string): number {
-    return Number(this.db.prepare('INSERT INTO api_tokens (name, token_hash, role, created_at) VALUES (?, ?, ?, ?)').run(name, tokenHash, role, createdAt).lastInsertRowid);
+  async addToken(name: string, tokenHash: string, role: Role, createdAt: string): Promise<number> {
+    const row = await this.db.insertInto('api_tokens').values({ name, token_hash: tokenHash, role, created_at: createdAt }).returning('id').executeTakeFirstOrThrow();
+    return row.id;
   }
 
   /** The token with this hash, or undefined (revoked or never made). */
-  findToken(tokenHash: string): TokenSummary | undefined {
-    const row = this.db.prepare('SELECT id, name, role, created_at, last_used_at FROM api_tokens WHERE token_hash = ?').get(tokenHash) as TokenRow | undefined;
+  async findToken(tokenHash: string): Promise<TokenSummary | undefined> {
+    const row = await this.db.selectFrom('api_tokens').select(TOKEN_COLUMNS).where('token_hash', '=', tokenHash).executeTakeFirst();
     return row && toToken(row);
   }
 
-  listTokens(): TokenSummary[] {
-    return (this.db.prepare('SELECT id, name, role, created_at, last_used_at FROM api_tokens ORDER BY id').all() as TokenRow[]).map(toToken);
+  async listTokens(): Promise<TokenSummary[]> {
+    return (await this.db.selectFrom('api_tokens').select(TOKEN_COLUMNS).orderBy('id').execute()).map(toToken);
   }
 
-  touchToken(id: number, usedAt: string): void {
-    this.db.prepare('UPDATE api_tokens SET last_used_at = ? WHERE id = ?').run(usedAt, id);
+  async touchToken(id: number, usedAt: string): Promise<void> {
+    await this.db.updateTable('api_tokens').set({ last_used_at: usedAt }).where('id', '=', id).execute();
   }
 
-  removeToken(id: number): boolean {
-    return this.db.prepare('DELETE FROM api_tokens WHERE id = ?').run(id).changes === 1;
+  async removeToken(id: number): Promise<boolean> {
+    const result = await this.db.deleteFrom('api_tokens').where('id', '=', id).executeTakeFirst();
+    return result.numDeletedRows === 1n;
   }
 }

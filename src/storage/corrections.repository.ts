@@ -6,8 +6,9 @@
  * People are referred to by id with ON DELETE CASCADE, so deleting a person leaves no row that
  * names them. Events are referred to by id only: retention may delete an event, its lesson stays.
  */
-import type { Db } from './database.js';
+import type { Kysely } from 'kysely';
 import { fromBlob, toBlob } from './people.repository.js';
+import type { Database, ReviewedFacesTable } from './tables.js';
 
 /** A face a reviewer said is not `personId`. */
 export interface StoredNegative {
@@ -17,7 +18,7 @@ export interface StoredNegative {
   eventId: string | null;
 }
 
-export type ReviewedState = 'confirmed' | 'rejected' | 'relabeled';
+export type ReviewedState = ReviewedFacesTable['review'];
 
 /** A reviewed event's face as the replay reads it. */
 export interface ReviewedFace {
@@ -35,25 +36,9 @@ export interface NewReviewedFace extends Omit<ReviewedFace, 'vector'> {
   vector: Float32Array;
 }
 
-interface NegativeRow {
-  person_id: number;
-  dim: number;
-  embedding: Buffer;
-  source_event_id: string | null;
-}
-
-interface ReviewedRow {
-  event_id: string;
-  review: ReviewedState;
-  named_person_id: number | null;
-  true_person_id: number | null;
-  dim: number;
-  embedding: Buffer;
-}
-
 export class CorrectionsRepository {
   constructor(
-    private readonly db: Db,
+    private readonly db: Kysely<Database>,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
@@ -62,52 +47,74 @@ export class CorrectionsRepository {
    * replay row, and its negative (kept only when the matcher named someone the reviewer says it
    * is not: a rejection, a relabel to someone else, or a confirmation of such a relabel).
    */
-  recordReview(face: NewReviewedFace): { negative: boolean } {
+  async recordReview(face: NewReviewedFace): Promise<{ negative: boolean }> {
     const at = this.now().toISOString();
-    const blob = toBlob(face.vector);
+    const embedding = toBlob(face.vector);
     const dim = face.vector.length;
-    return this.db
-      .transaction(() => {
-        this.db.prepare('DELETE FROM negatives WHERE source_event_id = ? AND model = ?').run(face.eventId, face.model);
-        this.db
-          .prepare(
-            `INSERT INTO reviewed_faces (event_id, model, review, named_person_id, true_person_id, dim, embedding, reviewed_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-             ON CONFLICT (event_id, model) DO UPDATE SET review = excluded.review, named_person_id = excluded.named_person_id,
-               true_person_id = excluded.true_person_id, dim = excluded.dim, embedding = excluded.embedding, reviewed_at = excluded.reviewed_at`,
-          )
-          .run(face.eventId, face.model, face.review, face.namedPersonId, face.truePersonId, dim, blob, at);
-        const negative = face.namedPersonId !== null && face.truePersonId !== face.namedPersonId;
-        if (negative) {
-          this.db
-            .prepare('INSERT INTO negatives (person_id, model, dim, embedding, source_event_id, created_at) VALUES (?, ?, ?, ?, ?, ?)')
-            .run(face.namedPersonId, face.model, dim, blob, face.eventId, at);
-        }
-        return { negative };
-      })
-      .immediate();
+    // the first statement writes: on SQLite the write lock is taken before anything is read
+    return this.db.transaction().execute(async (trx) => {
+      await trx.deleteFrom('negatives').where('source_event_id', '=', face.eventId).where('model', '=', face.model).execute();
+      await trx
+        .insertInto('reviewed_faces')
+        .values({
+          event_id: face.eventId,
+          model: face.model,
+          review: face.review,
+          named_person_id: face.namedPersonId,
+          true_person_id: face.truePersonId,
+          dim,
+          embedding,
+          reviewed_at: at,
+        })
+        .onConflict((oc) =>
+          oc.columns(['event_id', 'model']).doUpdateSet((eb) => ({
+            review: eb.ref('excluded.review'),
+            named_person_id: eb.ref('excluded.named_person_id'),
+            true_person_id: eb.ref('excluded.true_person_id'),
+            dim: eb.ref('excluded.dim'),
+            embedding: eb.ref('excluded.embedding'),
+            reviewed_at: eb.ref('excluded.reviewed_at'),
+          })),
+        )
+        .execute();
+      const named = face.namedPersonId;
+      const negative = named !== null && face.truePersonId !== named;
+      if (negative) {
+        await trx.insertInto('negatives').values({ person_id: named, model: face.model, dim, embedding, source_event_id: face.eventId, created_at: at }).execute();
+      }
+      return { negative };
+    });
   }
 
   /** What an earlier review of `eventId` recorded: whom the matcher named, and whether it left a negative. */
-  reviewOf(eventId: string, model: string): { namedPersonId: number | null; negative: boolean } | undefined {
-    const row = this.db.prepare('SELECT named_person_id FROM reviewed_faces WHERE event_id = ? AND model = ?').get(eventId, model) as
-      { named_person_id: number | null } | undefined;
+  async reviewOf(eventId: string, model: string): Promise<{ namedPersonId: number | null; negative: boolean } | undefined> {
+    const row = await this.db.selectFrom('reviewed_faces').select('named_person_id').where('event_id', '=', eventId).where('model', '=', model).executeTakeFirst();
     if (!row) return undefined;
-    const negative = this.db.prepare('SELECT 1 FROM negatives WHERE source_event_id = ? AND model = ?').get(eventId, model) !== undefined;
-    return { namedPersonId: row.named_person_id, negative };
+    const negative = await this.db.selectFrom('negatives').select('id').where('source_event_id', '=', eventId).where('model', '=', model).executeTakeFirst();
+    return { namedPersonId: row.named_person_id, negative: negative !== undefined };
   }
 
   /** Every negative sample of one model. */
-  negatives(model: string): StoredNegative[] {
-    const rows = this.db.prepare('SELECT person_id, dim, embedding, source_event_id FROM negatives WHERE model = ? ORDER BY person_id, id').all(model) as NegativeRow[];
+  async negatives(model: string): Promise<StoredNegative[]> {
+    const rows = await this.db
+      .selectFrom('negatives')
+      .select(['person_id', 'dim', 'embedding', 'source_event_id'])
+      .where('model', '=', model)
+      .orderBy('person_id')
+      .orderBy('id')
+      .execute();
     return rows.map((r) => ({ personId: r.person_id, vector: fromBlob(r.embedding, r.dim), eventId: r.source_event_id }));
   }
 
   /** Every reviewed face of one model, oldest review first. */
-  reviewedFaces(model: string): ReviewedFace[] {
-    const rows = this.db
-      .prepare('SELECT event_id, review, named_person_id, true_person_id, dim, embedding FROM reviewed_faces WHERE model = ? ORDER BY reviewed_at, event_id')
-      .all(model) as ReviewedRow[];
+  async reviewedFaces(model: string): Promise<ReviewedFace[]> {
+    const rows = await this.db
+      .selectFrom('reviewed_faces')
+      .select(['event_id', 'review', 'named_person_id', 'true_person_id', 'dim', 'embedding'])
+      .where('model', '=', model)
+      .orderBy('reviewed_at')
+      .orderBy('event_id')
+      .execute();
     return rows.map((r) => ({
       eventId: r.event_id,
       review: r.review,
@@ -121,19 +128,21 @@ export class CorrectionsRepository {
 /** Settings changed at run time, kept across restarts; a stored value overrides the config file's. */
 export class SettingsRepository {
   constructor(
-    private readonly db: Db,
+    private readonly db: Kysely<Database>,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
   /** The stored JSON value of `key`, or undefined. */
-  get(key: string): unknown {
-    const row = this.db.prepare('SELECT value FROM settings WHERE key = ?').get(key) as { value: string } | undefined;
+  async get(key: string): Promise<unknown> {
+    const row = await this.db.selectFrom('settings').select('value').where('key', '=', key).executeTakeFirst();
     return row ? (JSON.parse(row.value) as unknown) : undefined;
   }
 
-  set(key: string, value: unknown): void {
-    this.db
-      .prepare('INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at')
-      .run(key, JSON.stringify(value), this.now().toISOString());
+  async set(key: string, value: unknown): Promise<void> {
+    await this.db
+      .insertInto('settings')
+      .values({ key, value: JSON.stringify(value), updated_at: this.now().toISOString() })
+      .onConflict((oc) => oc.column('key').doUpdateSet((eb) => ({ value: eb.ref('excluded.value'), updated_at: eb.ref('excluded.updated_at') })))
+      .execute();
   }
 }

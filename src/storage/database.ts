@@ -13,7 +13,7 @@
 import { existsSync, mkdirSync } from 'node:fs';
 import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
-import { Kysely, PostgresDialect, SqliteDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, SqliteDialect, SqliteDriver, sql, type DatabaseConnection, type Driver } from 'kysely';
 import pg from 'pg';
 import type { Database } from './tables.js';
 
@@ -537,12 +537,33 @@ export interface Store {
 }
 
 /**
+ * kysely's SQLite dialect, except that a rollback after SQLite already rolled the transaction
+ * back is skipped. SQLite ends the transaction itself on some errors (SQLITE_FULL, a full disk,
+ * among them); kysely's rollback would then fail with "cannot rollback - no transaction is
+ * active" and that error would replace the one that says what happened.
+ */
+class SqliteStoreDialect extends SqliteDialect {
+  constructor(private readonly sqlite: Db) {
+    super({ database: sqlite });
+  }
+
+  override createDriver(): Driver {
+    const sqlite = this.sqlite;
+    return new (class extends SqliteDriver {
+      override async rollbackTransaction(connection: DatabaseConnection): Promise<void> {
+        if (sqlite.inTransaction) await super.rollbackTransaction(connection);
+      }
+    })({ database: sqlite });
+  }
+}
+
+/**
  * kysely over an open SQLite connection (migrated by openDatabase). kysely's SQLite driver runs
  * on that one connection, so its queries and the direct better-sqlite3 ones see each other's
  * writes at once.
  */
 export function sqliteStore(sqlite: Db): Store {
-  const db = new Kysely<Database>({ dialect: new SqliteDialect({ database: sqlite }) });
+  const db = new Kysely<Database>({ dialect: new SqliteStoreDialect(sqlite) });
   return {
     dialect: 'sqlite',
     db,
@@ -648,4 +669,13 @@ export interface StoreOptions {
 export async function openStore({ url, dataDir, create = true }: StoreOptions): Promise<Store> {
   if (url === undefined) return sqliteStore(openDatabase(dataDir, { create }));
   return openPostgres(url);
+}
+
+/**
+ * Whether `error` is a UNIQUE constraint's refusal, on either dialect: PostgreSQL's
+ * unique_violation (SQLSTATE 23505, from pg) or SQLite's SQLITE_CONSTRAINT_UNIQUE (better-sqlite3).
+ */
+export function isUniqueViolation(error: unknown): boolean {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return false;
+  return error.code === '23505' || error.code === 'SQLITE_CONSTRAINT_UNIQUE';
 }

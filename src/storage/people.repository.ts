@@ -1,17 +1,25 @@
 /**
- * People and their face samples: rows in SQLite (names, embeddings per model, quality,
- * source) and the aligned crops as JPEG files under `<dataDir>/faces/<personId>/<sampleId>.jpg`.
+ * People and their face samples: rows in the database, SQLite or PostgreSQL (names, embeddings
+ * per model, quality, source), and the aligned crops as JPEG files under
+ * `<dataDir>/faces/<personId>/<sampleId>.jpg`.
  *
  * Every change is atomic across both. An enrolment runs in one transaction; its crops are
  * written under temporary names inside it and renamed into place only after the commit, and a
  * failure anywhere before the commit rolls the rows back and deletes the temporary files (and
  * any folder it created), so the gallery is left exactly as it was. Every change bumps the
  * gallery version.
+ *
+ * Every change starts by locking the gallery row (lockGallery), which orders changes to the
+ * gallery one after the other: on PostgreSQL between the nodes (a second node's enrolment of the
+ * same name waits, then finds the person), on SQLite between processes (the write lock is taken
+ * before anything is read, so no transaction reads a state another changes under it).
  */
 import { existsSync, mkdirSync, readdirSync, renameSync, rmSync, unlinkSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Embedding, FaceQuality } from '../common/types.js';
-import type { Db } from './database.js';
+import type { Kysely, Transaction } from 'kysely';
+import { isUniqueViolation } from './database.js';
+import type { Database, PeopleTable, SamplesTable } from './tables.js';
 
 export interface PersonRecord {
   id: number;
@@ -117,83 +125,79 @@ export class UnknownSampleError extends Error {
 /** Folder of crops under the data directory. */
 export const FACES_DIR = 'faces';
 
-interface PersonRow {
-  id: number;
-  name: string;
-  created_at: string;
-}
+type PersonRow = Pick<PeopleTable, 'name' | 'created_at'> & { id: number };
+type SampleRow = Omit<SamplesTable, 'id' | 'embedding'> & { id: number };
 
-interface SampleRow {
-  id: number;
-  person_id: number;
-  model: string;
-  dim: number;
-  quality: string;
-  source: string;
-  crop_path: string | null;
-  created_at: string;
-}
+const PERSON_COLUMNS = ['id', 'name', 'created_at'] as const;
+const SAMPLE_COLUMNS = ['id', 'person_id', 'model', 'dim', 'quality', 'source', 'crop_path', 'created_at'] as const;
+
+/** What a query runs on: the store, or the transaction of a change. */
+type Executor = Kysely<Database>;
+
+/**
+ * Runs in removePerson's transaction, with the person found (the event log forgets them there).
+ * `trx` is that transaction: queries that must commit or roll back with the removal run on it.
+ */
+export type AlongsideRemoval = (person: PersonRecord, trx: Transaction<Database>) => Promise<void> | void;
 
 export class PeopleRepository {
   constructor(
-    private readonly db: Db,
+    private readonly db: Kysely<Database>,
     /** The data directory crop paths are relative to. */
     readonly dataDir: string,
     private readonly files: CropFiles = nodeCropFiles,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  galleryVersion(): number {
-    return (this.db.prepare('SELECT version FROM gallery WHERE id = 1').get() as { version: number }).version;
+  async galleryVersion(): Promise<number> {
+    const row = await this.db.selectFrom('gallery').select('version').where('id', '=', 1).executeTakeFirstOrThrow();
+    return row.version;
   }
 
   /** Looks a person up by name, ignoring case. */
-  findPerson(name: string): PersonRecord | undefined {
-    const row = this.db.prepare('SELECT id, name, created_at FROM people WHERE name = ?').get(name) as PersonRow | undefined;
-    return row && toPerson(row);
+  findPerson(name: string): Promise<PersonRecord | undefined> {
+    return findPerson(this.db, name);
   }
 
-  getPerson(name: string): PersonRecord {
-    const person = this.findPerson(name);
-    if (!person) throw new UnknownPersonError(name);
-    return person;
+  async getPerson(name: string): Promise<PersonRecord> {
+    return getPerson(this.db, name);
   }
 
-  listPeople(): PersonSummary[] {
-    const people = (this.db.prepare('SELECT id, name, created_at FROM people ORDER BY name').all() as PersonRow[]).map(toPerson);
-    const counts = this.db.prepare('SELECT person_id, model, COUNT(*) AS n FROM samples GROUP BY person_id, model').all() as {
-      person_id: number;
-      model: string;
-      n: number;
-    }[];
+  async listPeople(): Promise<PersonSummary[]> {
+    const people = (await this.db.selectFrom('people').select(PERSON_COLUMNS).orderBy('name').execute()).map(toPerson);
+    const counts = await this.db
+      .selectFrom('samples')
+      .select((eb) => ['person_id', 'model', eb.fn.countAll<number>().as('n')])
+      .groupBy(['person_id', 'model'])
+      .execute();
     return people.map((p) => ({
       ...p,
       samples: Object.fromEntries(counts.filter((c) => c.person_id === p.id).map((c) => [c.model, c.n])),
     }));
   }
 
-  listSamples(personId: number): SampleRecord[] {
-    const rows = this.db
-      .prepare('SELECT id, person_id, model, dim, quality, source, crop_path, created_at FROM samples WHERE person_id = ? ORDER BY id')
-      .all(personId) as SampleRow[];
+  async listSamples(personId: number): Promise<SampleRecord[]> {
+    const rows = await this.db.selectFrom('samples').select(SAMPLE_COLUMNS).where('person_id', '=', personId).orderBy('id').execute();
     return rows.map(toSample);
   }
 
   /** Every stored embedding of one model, grouped by person (ordered by person id, then sample id). */
-  embeddings(model: string): StoredEmbedding[] {
-    const rows = this.db
-      .prepare(
-        `SELECT s.id AS sample_id, s.person_id, p.name, s.dim, s.embedding
-         FROM samples s JOIN people p ON p.id = s.person_id
-         WHERE s.model = ? ORDER BY s.person_id, s.id`,
-      )
-      .all(model) as { sample_id: number; person_id: number; name: string; dim: number; embedding: Buffer }[];
+  async embeddings(model: string): Promise<StoredEmbedding[]> {
+    const rows = await this.db
+      .selectFrom('samples as s')
+      .innerJoin('people as p', 'p.id', 's.person_id')
+      .select(['s.id as sample_id', 's.person_id', 'p.name', 's.dim', 's.embedding'])
+      .where('s.model', '=', model)
+      .orderBy('s.person_id')
+      .orderBy('s.id')
+      .execute();
     return rows.map((r) => ({ sampleId: r.sample_id, personId: r.person_id, name: r.name, vector: fromBlob(r.embedding, r.dim) }));
   }
 
   /** Adds samples to one person; see `enrol`. */
-  addSamples(name: string, samples: NewSample[], mode: PersonMode = 'any'): EnrolmentResult {
-    return this.enrol([{ name, samples }], mode)[0];
+  async addSamples(name: string, samples: NewSample[], mode: PersonMode = 'any'): Promise<EnrolmentResult> {
+    const [result] = await this.enrol([{ name, samples }], mode);
+    return result;
   }
 
   /**
@@ -201,54 +205,57 @@ export class PeopleRepository {
    * are stored as given (validate them first); `mode` says whether each person may or must
    * already exist.
    */
-  enrol(batches: EnrolmentBatch[], mode: PersonMode = 'any'): EnrolmentResult[] {
+  async enrol(batches: EnrolmentBatch[], mode: PersonMode = 'any'): Promise<EnrolmentResult[]> {
     const staged: { temp: string; final: string }[] = [];
     const createdDirs: string[] = [];
-    const findPerson = this.db.prepare('SELECT id, name, created_at FROM people WHERE name = ?');
-    const insertPerson = this.db.prepare('INSERT INTO people (name, created_at) VALUES (?, ?)');
-    const insertSample = this.db.prepare(
-      `INSERT INTO samples (person_id, model, dim, embedding, quality, source, crop_path, created_at)
-       VALUES (?, ?, ?, ?, ?, ?, NULL, ?)`,
-    );
-    const setCrop = this.db.prepare('UPDATE samples SET crop_path = ? WHERE id = ?');
     let results: EnrolmentResult[];
     try {
-      results = this.db
-        .transaction(() => {
-          const written = batches.map(({ name, samples }) => {
-            const createdAt = this.now().toISOString();
-            let row = findPerson.get(name) as PersonRow | undefined;
-            const created = !row;
-            if (row && mode === 'new') throw new DuplicatePersonError(name);
-            if (!row) {
-              if (mode === 'existing') throw new UnknownPersonError(name);
-              const id = Number(insertPerson.run(name, createdAt).lastInsertRowid);
-              row = { id, name, created_at: createdAt };
+      results = await this.db.transaction().execute(async (trx) => {
+        await lockGallery(trx);
+        const written: EnrolmentResult[] = [];
+        for (const { name, samples } of batches) {
+          const createdAt = this.now().toISOString();
+          let person = await findPerson(trx, name);
+          const created = !person;
+          if (person && mode === 'new') throw new DuplicatePersonError(name);
+          if (!person) {
+            if (mode === 'existing') throw new UnknownPersonError(name);
+            person = await insertPerson(trx, name, createdAt);
+          }
+          const sampleIds: number[] = [];
+          for (const sample of samples) {
+            const { vector, model } = sample.embedding;
+            const { id } = await trx
+              .insertInto('samples')
+              .values({
+                person_id: person.id,
+                model,
+                dim: vector.length,
+                embedding: toBlob(vector),
+                quality: JSON.stringify(sample.quality),
+                source: JSON.stringify(sample.source),
+                crop_path: null,
+                created_at: createdAt,
+              })
+              .returning('id')
+              .executeTakeFirstOrThrow();
+            if (sample.cropJpeg) {
+              const relative = cropPath(person.id, id);
+              const final = path.join(this.dataDir, relative);
+              const madeDir = this.files.makeDir(path.dirname(final));
+              if (madeDir) createdDirs.push(madeDir);
+              const temp = `${final}.tmp`;
+              staged.push({ temp, final });
+              this.files.write(temp, sample.cropJpeg);
+              await trx.updateTable('samples').set({ crop_path: relative }).where('id', '=', id).execute();
             }
-            const person = toPerson(row);
-            const sampleIds = samples.map((sample) => {
-              const { vector, model } = sample.embedding;
-              const id = Number(
-                insertSample.run(person.id, model, vector.length, toBlob(vector), JSON.stringify(sample.quality), JSON.stringify(sample.source), createdAt).lastInsertRowid,
-              );
-              if (sample.cropJpeg) {
-                const relative = cropPath(person.id, id);
-                const final = path.join(this.dataDir, relative);
-                const madeDir = this.files.makeDir(path.dirname(final));
-                if (madeDir) createdDirs.push(madeDir);
-                const temp = `${final}.tmp`;
-                staged.push({ temp, final });
-                this.files.write(temp, sample.cropJpeg);
-                setCrop.run(relative, id);
-              }
-              return id;
-            });
-            return { person, created, sampleIds };
-          });
-          if (written.some((r) => r.created || r.sampleIds.length > 0)) this.bump();
-          return written;
-        })
-        .immediate();
+            sampleIds.push(id);
+          }
+          written.push({ person, created, sampleIds });
+        }
+        if (written.some((r) => r.created || r.sampleIds.length > 0)) await bump(trx);
+        return written;
+      });
     } catch (error) {
       for (const { temp } of staged) this.quietly(() => this.files.remove(temp));
       for (const dir of createdDirs.reverse()) this.quietly(() => this.files.removeDir(dir));
@@ -258,17 +265,20 @@ export class PeopleRepository {
     return results;
   }
 
-  renamePerson(oldName: string, newName: string): PersonRecord {
-    return this.db
-      .transaction(() => {
-        const person = this.getPerson(oldName);
-        const other = this.findPerson(newName);
-        if (other && other.id !== person.id) throw new DuplicatePersonError(newName);
-        this.db.prepare('UPDATE people SET name = ? WHERE id = ?').run(newName, person.id);
-        this.bump();
-        return { ...person, name: newName };
-      })
-      .immediate();
+  async renamePerson(oldName: string, newName: string): Promise<PersonRecord> {
+    return this.db.transaction().execute(async (trx) => {
+      await lockGallery(trx);
+      const person = await getPerson(trx, oldName);
+      const other = await findPerson(trx, newName);
+      if (other && other.id !== person.id) throw new DuplicatePersonError(newName);
+      try {
+        await trx.updateTable('people').set({ name: newName }).where('id', '=', person.id).execute();
+      } catch (error) {
+        throw isUniqueViolation(error) ? new DuplicatePersonError(newName) : error;
+      }
+      await bump(trx);
+      return { ...person, name: newName };
+    });
   }
 
   /**
@@ -276,32 +286,30 @@ export class PeopleRepository {
    * transaction, with the person found (forgetting them in the event log), so both happen or
    * neither does.
    */
-  removePerson(name: string, alongside?: (person: PersonRecord) => void): { person: PersonRecord; samples: number } {
-    const result = this.db
-      .transaction(() => {
-        const person = this.getPerson(name);
-        alongside?.(person);
-        const samples = this.db.prepare('DELETE FROM samples WHERE person_id = ?').run(person.id).changes;
-        this.db.prepare('DELETE FROM people WHERE id = ?').run(person.id);
-        this.bump();
-        return { person, samples };
-      })
-      .immediate();
+  async removePerson(name: string, alongside?: AlongsideRemoval): Promise<{ person: PersonRecord; samples: number }> {
+    const result = await this.db.transaction().execute(async (trx) => {
+      await lockGallery(trx);
+      const person = await getPerson(trx, name);
+      await alongside?.(person, trx);
+      const deleted = await trx.deleteFrom('samples').where('person_id', '=', person.id).executeTakeFirst();
+      await trx.deleteFrom('people').where('id', '=', person.id).execute();
+      await bump(trx);
+      return { person, samples: Number(deleted.numDeletedRows) };
+    });
     this.quietly(() => this.files.removeDir(path.join(this.dataDir, FACES_DIR, String(result.person.id))));
     return result;
   }
 
-  removeSample(sampleId: number): { sample: SampleRecord; person: PersonRecord } {
-    const result = this.db
-      .transaction(() => {
-        const row = this.db.prepare('SELECT id, person_id, model, dim, quality, source, crop_path, created_at FROM samples WHERE id = ?').get(sampleId) as SampleRow | undefined;
-        if (!row) throw new UnknownSampleError(sampleId);
-        const person = toPerson(this.db.prepare('SELECT id, name, created_at FROM people WHERE id = ?').get(row.person_id) as PersonRow);
-        this.db.prepare('DELETE FROM samples WHERE id = ?').run(sampleId);
-        this.bump();
-        return { sample: toSample(row), person };
-      })
-      .immediate();
+  async removeSample(sampleId: number): Promise<{ sample: SampleRecord; person: PersonRecord }> {
+    const result = await this.db.transaction().execute(async (trx) => {
+      await lockGallery(trx);
+      const row = await trx.selectFrom('samples').select(SAMPLE_COLUMNS).where('id', '=', sampleId).executeTakeFirst();
+      if (!row) throw new UnknownSampleError(sampleId);
+      const person = toPerson(await trx.selectFrom('people').select(PERSON_COLUMNS).where('id', '=', row.person_id).executeTakeFirstOrThrow());
+      await trx.deleteFrom('samples').where('id', '=', sampleId).execute();
+      await bump(trx);
+      return { sample: toSample(row), person };
+    });
     const crop = result.sample.cropPath;
     if (crop) this.quietly(() => this.files.remove(path.join(this.dataDir, crop)));
     return result;
@@ -312,18 +320,18 @@ export class PeopleRepository {
    * `<sample>.jpg.tmp` crop whose sample was committed is renamed into place (the crash came
    * between the commit and the rename); any other is deleted (its transaction never committed).
    */
-  recoverCrops(): { restored: string[]; removed: string[] } {
+  async recoverCrops(): Promise<{ restored: string[]; removed: string[] }> {
     const restored: string[] = [];
     const removed: string[] = [];
     const root = path.join(this.dataDir, FACES_DIR);
     if (!existsSync(root)) return { restored, removed };
-    const committed = this.db.prepare('SELECT 1 FROM samples WHERE crop_path = ?');
     for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
       if (!entry.isFile() || !entry.name.endsWith('.tmp')) continue;
       const temp = path.join(entry.parentPath, entry.name);
       const final = temp.slice(0, -'.tmp'.length);
       const relative = path.relative(this.dataDir, final);
-      if (committed.get(relative)) {
+      const committed = await this.db.selectFrom('samples').select('id').where('crop_path', '=', relative).executeTakeFirst();
+      if (committed) {
         this.files.rename(temp, final);
         restored.push(relative);
       } else {
@@ -334,10 +342,6 @@ export class PeopleRepository {
     return { restored, removed };
   }
 
-  private bump(): void {
-    this.db.prepare('UPDATE gallery SET version = version + 1 WHERE id = 1').run();
-  }
-
   /** Clean-up that must not hide the error being handled, or fail a change already committed. */
   private quietly(action: () => void): void {
     try {
@@ -346,6 +350,50 @@ export class PeopleRepository {
       // a leftover file is harmless: nothing in the database points at it
     }
   }
+}
+
+async function findPerson(db: Executor, name: string): Promise<PersonRecord | undefined> {
+  // compared ignoring case by the column itself: COLLATE NOCASE on SQLite, CITEXT on PostgreSQL
+  const row = await db.selectFrom('people').select(PERSON_COLUMNS).where('name', '=', name).executeTakeFirst();
+  return row && toPerson(row);
+}
+
+async function getPerson(db: Executor, name: string): Promise<PersonRecord> {
+  const person = await findPerson(db, name);
+  if (!person) throw new UnknownPersonError(name);
+  return person;
+}
+
+/** A new person; a name taken meanwhile (another node's insert that got in first) is a DuplicatePersonError. */
+async function insertPerson(trx: Executor, name: string, createdAt: string): Promise<PersonRecord> {
+  try {
+    const { id } = await trx.insertInto('people').values({ name, created_at: createdAt }).returning('id').executeTakeFirstOrThrow();
+    return { id, name, createdAt };
+  } catch (error) {
+    throw isUniqueViolation(error) ? new DuplicatePersonError(name) : error;
+  }
+}
+
+/**
+ * The first statement of every change: a write to the gallery row that changes nothing. On
+ * PostgreSQL it holds the row's lock until the commit, so changes to the gallery take turns; on
+ * SQLite it takes the database's write lock (waiting out another process's writer with the busy
+ * timeout) before the change reads anything.
+ */
+async function lockGallery(trx: Executor): Promise<void> {
+  await trx
+    .updateTable('gallery')
+    .set((eb) => ({ version: eb.ref('version') }))
+    .where('id', '=', 1)
+    .execute();
+}
+
+async function bump(trx: Executor): Promise<void> {
+  await trx
+    .updateTable('gallery')
+    .set((eb) => ({ version: eb('version', '+', 1) }))
+    .where('id', '=', 1)
+    .execute();
 }
 
 /** A crop's path relative to the data directory. */

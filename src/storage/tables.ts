@@ -117,8 +117,8 @@ export interface SchemaMigrationsTable {
 }
 
 /**
- * Every table the converted repositories query. The events, unknown groups and people tables
- * are still read through better-sqlite3 by their repositories (not yet on kysely).
+ * Every table the converted repositories query. The events and unknown groups tables are still
+ * read through better-sqlite3 by their repositories (not yet on kysely).
  */
 export interface Database {
   people: PeopleTable;

@@ -18,7 +18,7 @@ import { configSchema, type Config } from '../../src/config/schema.js';
 import { l2normalize } from '../../src/embedding/embedder.js';
 import { seededRandom } from '../../src/recognition/evaluation.js';
 import { CorrectionsRepository } from '../../src/storage/corrections.repository.js';
-import { openDatabase } from '../../src/storage/database.js';
+import { openDatabase, sqliteStore } from '../../src/storage/database.js';
 import { PeopleRepository } from '../../src/storage/people.repository.js';
 import { buildClient, Teardown, tempDir } from '../helpers.js';
 import { WAIT_MS } from '../support/wait.js';
@@ -34,22 +34,22 @@ const near = (centre: Float32Array, weight: number) => {
 };
 
 /** ann with six samples; two of her faces confirmed; a look-alike (cosine about 0.7) rejected as her. */
-function seed(dataDir: string): void {
-  const db = openDatabase(dataDir);
+async function seed(dataDir: string): Promise<void> {
+  const store = sqliteStore(openDatabase(dataDir));
   try {
     const ann = direction();
     const quality = { size: 100, sharpness: 100, roll: 0, yaw: 0 };
-    const person = new PeopleRepository(db, dataDir).addSamples(
+    const { person } = await new PeopleRepository(store.db, dataDir).addSamples(
       'ann',
       Array.from({ length: 6 }, () => ({ embedding: { model: MODEL, vector: near(ann, 0.1) }, quality, source: { kind: 'file' as const } })),
-    ).person;
-    const corrections = new CorrectionsRepository(db);
+    );
+    const corrections = new CorrectionsRepository(store.db);
     for (const eventId of ['ev_1', 'ev_2']) {
-      corrections.recordReview({ eventId, model: MODEL, review: 'confirmed', namedPersonId: person.id, truePersonId: person.id, vector: near(ann, 0.15) });
+      await corrections.recordReview({ eventId, model: MODEL, review: 'confirmed', namedPersonId: person.id, truePersonId: person.id, vector: near(ann, 0.15) });
     }
-    corrections.recordReview({ eventId: 'ev_3', model: MODEL, review: 'rejected', namedPersonId: person.id, truePersonId: null, vector: near(ann, 1) });
+    await corrections.recordReview({ eventId: 'ev_3', model: MODEL, review: 'rejected', namedPersonId: person.id, truePersonId: null, vector: near(ann, 1) });
   } finally {
-    db.close();
+    await store.close();
   }
 }
 
@@ -66,7 +66,7 @@ describe('the Tuning page in chromium', { skip: existsSync(CHROMIUM) ? false : `
   before(async () => {
     const work = tempDir('facestream-tuning-page-');
     teardown.add(work.remove);
-    seed(work.dir);
+    await seed(work.dir);
     config = configSchema.parse({ server: { port: 0 }, dataDir: work.dir, recognition: { minSimilarity: 0.3 } });
     await buildClient();
     server = await startServer(config, noCameras, silentLogger());

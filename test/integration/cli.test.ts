@@ -286,17 +286,17 @@ describe('facestream bench accuracy and the calibration it may write', () => {
     assert.deepEqual((json(info) as { calibration: unknown }).calibration, { path: path.join(dataDir, 'calibration.json'), origin: 'data directory' });
 
     // the server's matcher, built as startServer builds it, for a config whose dataDir is that directory
-    const [{ buildMatcher }, { openDatabase }, { loadConfig }] = await Promise.all([
+    const [{ buildMatcher }, { openDatabase, sqliteStore }, { loadConfig }] = await Promise.all([
       import('../../src/services/gallery.service.js'),
       import('../../src/storage/database.js'),
       import('../../src/config/load.js'),
     ]);
     const config = loadConfig({ overrides: { dataDir, recognition: { model: MODEL } }, env: {} });
-    const db = openDatabase(dataDir, { create: true });
+    const store = sqliteStore(openDatabase(dataDir, { create: true }));
     try {
-      assert.equal(buildMatcher(db, dataDir, config).options.minSimilarity, threshold, "the server matches with the data directory's threshold");
+      assert.equal((await buildMatcher(store.db, dataDir, config)).options.minSimilarity, threshold, "the server matches with the data directory's threshold");
     } finally {
-      db.close();
+      await store.close();
     }
   });
 

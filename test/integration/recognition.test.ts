@@ -17,7 +17,9 @@ import { readCalibration } from '../../src/embedding/calibration.js';
 import { CosineMatcher, cosineMatchOptions } from '../../src/recognition/cosine-matcher.js';
 import { QUALITY_GATE_DEFAULTS, enrolPeople, type PersonImages } from '../../src/recognition/enrol.js';
 import { loadGallery } from '../../src/recognition/gallery.js';
-import { openDatabase, type Db } from '../../src/storage/database.js';
+import type { Kysely } from 'kysely';
+import { openDatabase, sqliteStore } from '../../src/storage/database.js';
+import type { Database } from '../../src/storage/tables.js';
 import { PeopleRepository, nodeCropFiles } from '../../src/storage/people.repository.js';
 import { defined, Teardown } from '../helpers.js';
 
@@ -70,7 +72,7 @@ const tempDir = () => {
 
 describe('recognition on face_recognition photos', { skip: skip ?? false }, () => {
   let analyzer: FaceAnalyzer;
-  let db: Db;
+  let db: Kysely<Database>;
   let repo: PeopleRepository;
   let matcher: CosineMatcher;
   const teardown = new Teardown();
@@ -80,8 +82,8 @@ describe('recognition on face_recognition photos', { skip: skip ?? false }, () =
     analyzer = await FaceAnalyzer.load(MODEL);
     teardown.add(() => analyzer.dispose());
     const dataDir = tempDir();
-    db = openDatabase(dataDir);
-    teardown.add(() => db.close());
+    db = sqliteStore(openDatabase(dataDir)).db;
+    teardown.add(() => db.destroy());
     repo = new PeopleRepository(db, dataDir);
   });
   after(async () => {
@@ -91,7 +93,7 @@ describe('recognition on face_recognition photos', { skip: skip ?? false }, () =
 
   test('enrols every person of faces/, reporting each image it does not use', async (t) => {
     const requests: PersonImages[] = people.map((p) => ({ name: p.name, files: p.enrol }));
-    const report = await enrolPeople(analyzer, () => repo, requests, { gates: QUALITY_GATE_DEFAULTS, largest: false, lookAlikeSimilarity: 0.6 });
+    const report = await enrolPeople(analyzer, () => Promise.resolve(repo), requests, { gates: QUALITY_GATE_DEFAULTS, largest: false, lookAlikeSimilarity: 0.6 });
     for (const r of report.rejected) t.diagnostic(`not enrolled: ${path.relative(DATA, r.file)}: ${r.reason}`);
     assert.deepEqual(report.notEnrolled, [], 'everyone has at least one usable photo');
     assert.deepEqual(
@@ -101,7 +103,7 @@ describe('recognition on face_recognition photos', { skip: skip ?? false }, () =
     assert.ok(report.rejected.length <= 4, `at most 4 of ${requests.reduce((n, r) => n + r.files.length, 0)} photos rejected`);
     for (const r of report.rejected) assert.match(r.reason, /turned too far|faces found|blurred|too small/);
     assert.deepEqual(report.warnings, [], 'none of these people look alike at 0.6');
-    const gallery = loadGallery(repo, MODEL);
+    const gallery = await loadGallery(repo, MODEL);
     assert.equal(gallery.people.length, people.length);
     matcher = new CosineMatcher(gallery, cosineMatchOptions(MODEL));
   });
@@ -142,8 +144,8 @@ describe('recognition on face_recognition photos', { skip: skip ?? false }, () =
   });
 
   test('a failure half-way through a real enrolment leaves the gallery as it was', async () => {
-    const version = repo.galleryVersion();
-    const before = { people: repo.listPeople(), embeddings: repo.embeddings(MODEL).length };
+    const version = await repo.galleryVersion();
+    const before = { people: await repo.listPeople(), embeddings: (await repo.embeddings(MODEL)).length };
     let writes = 0;
     const faulty = new PeopleRepository(db, repo.dataDir, {
       ...nodeCropFiles,
@@ -157,13 +159,13 @@ describe('recognition on face_recognition photos', { skip: skip ?? false }, () =
       'guido_van_rossum in the photo set',
     );
     await assert.rejects(
-      enrolPeople(analyzer, () => faulty, [{ name: 'guido again', files: guido.enrol.slice(0, 3) }], { gates: QUALITY_GATE_DEFAULTS, largest: false }),
+      enrolPeople(analyzer, () => Promise.resolve(faulty), [{ name: 'guido again', files: guido.enrol.slice(0, 3) }], { gates: QUALITY_GATE_DEFAULTS, largest: false }),
       /crash injected/,
     );
     assert.equal(writes, 2);
-    assert.equal(repo.galleryVersion(), version);
-    assert.deepEqual(repo.listPeople(), before.people);
-    assert.equal(repo.embeddings(MODEL).length, before.embeddings);
+    assert.equal(await repo.galleryVersion(), version);
+    assert.deepEqual(await repo.listPeople(), before.people);
+    assert.equal((await repo.embeddings(MODEL)).length, before.embeddings);
     const faces = path.join(repo.dataDir, 'faces');
     const folders = readdirSync(faces);
     assert.equal(folders.length, people.length, 'no folder for the person that was not created');

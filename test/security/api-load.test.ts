@@ -18,7 +18,7 @@ import { API_RATE_LIMIT, apiRateLimit, chargeRead } from '../../src/server/rate-
 import { ResponseCache, TurnQueue } from '../../src/server/response-cache.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
-import { openDatabase, type Db } from '../../src/storage/database.js';
+import { openDatabase, sqliteStore, type Db } from '../../src/storage/database.js';
 import { AccountsRepository } from '../../src/storage/accounts.repository.js';
 import { Auth } from '../../src/server/auth.js';
 import { EventsRepository } from '../../src/storage/events.repository.js';
@@ -221,9 +221,9 @@ describe('the rate limit, per client', () => {
     // a real Auth over a real database, with two valid tokens
     tokenDir = mkdtempSync(path.join(os.tmpdir(), 'facestream-ratelimit-'));
     tokenDb = openDatabase(tokenDir);
-    const auth = new Auth(null, new AccountsRepository(tokenDb));
+    const auth = new Auth(null, new AccountsRepository(sqliteStore(tokenDb).db));
     auth.alwaysRequired = true;
-    GOOD.push(`Bearer ${auth.createToken('a', 'viewer').token}`, `Bearer ${auth.createToken('b', 'viewer').token}`);
+    GOOD.push(`Bearer ${(await auth.createToken('a', 'viewer')).token}`, `Bearer ${(await auth.createToken('b', 'viewer')).token}`);
     app.use('/api', apiRateLimit(auth, { limit: 3, windowMs: 10_000, readUnits: 2, holdMs: 300, now: () => now }));
     app.get('/api/ping', (_req, res) => void res.json({ ok: true }));
     app.get('/api/read', (req, res) => {

@@ -16,7 +16,7 @@ import type { CameraStatus } from '../../src/common/live-events.js';
 import { configSchema, type CameraConfig } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { lineLogger } from '../../src/common/logger.js';
-import { DATABASE_FILE, openDatabase } from '../../src/storage/database.js';
+import { DATABASE_FILE, openDatabase, sqliteStore } from '../../src/storage/database.js';
 import { FACES_DIR, PeopleRepository } from '../../src/storage/people.repository.js';
 import { defined, runCli, StillCamera, tempDir } from '../helpers.js';
 
@@ -240,33 +240,33 @@ describe('cameras kept across restarts', () => {
 });
 
 describe('an enrolment cut short by an unclean stop', () => {
-  it('face crops left as .tmp: put in place when their sample was committed, removed when not', (t) => {
+  it('face crops left as .tmp: put in place when their sample was committed, removed when not', async (t) => {
     const temp = tempDir('facestream-crops-');
     t.after(() => temp.remove());
     const dataDir = path.join(temp.dir, 'crops');
-    const db = openDatabase(dataDir);
+    const store = sqliteStore(openDatabase(dataDir));
     try {
-      const people = new PeopleRepository(db, dataDir);
+      const people = new PeopleRepository(store.db, dataDir);
       const vector = new Float32Array(192).fill(1 / Math.sqrt(192));
       const jpeg = Buffer.from('a crop');
-      const { sampleIds, person } = people.addSamples('ann', [
+      const { sampleIds, person } = await people.addSamples('ann', [
         { embedding: { model: 'mobilefacenet192', vector }, quality: { size: 100, sharpness: 300, roll: 0, yaw: 0 }, source: { kind: 'file' }, cropJpeg: jpeg },
       ]);
-      const crop = path.join(dataDir, defined(people.listSamples(person.id)[0].cropPath, 'the crop of the sample'));
+      const crop = path.join(dataDir, defined((await people.listSamples(person.id))[0].cropPath, 'the crop of the sample'));
       // the crash came after the commit, before the rename
       renameSync(crop, `${crop}.tmp`);
       // and another enrolment's transaction never committed
       mkdirSync(path.join(dataDir, FACES_DIR, '7'), { recursive: true });
       writeFileSync(path.join(dataDir, FACES_DIR, '7', '70.jpg.tmp'), 'uncommitted');
 
-      const recovered = people.recoverCrops();
+      const recovered = await people.recoverCrops();
       assert.deepEqual(recovered, { restored: [path.join(FACES_DIR, String(person.id), `${sampleIds[0]}.jpg`)], removed: [path.join(FACES_DIR, '7', '70.jpg.tmp')] });
       assert.deepEqual(readFileSync(crop), jpeg, 'the committed crop is in place');
       assert.equal(existsSync(`${crop}.tmp`), false);
       assert.equal(existsSync(path.join(dataDir, FACES_DIR, '7', '70.jpg.tmp')), false);
-      assert.deepEqual(people.recoverCrops(), { restored: [], removed: [] }, 'nothing left to do');
+      assert.deepEqual(await people.recoverCrops(), { restored: [], removed: [] }, 'nothing left to do');
     } finally {
-      db.close();
+      await store.close();
     }
   });
 });

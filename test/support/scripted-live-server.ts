@@ -27,7 +27,7 @@ import { SystemService, type LoadedWorker } from '../../src/services/system.serv
 import { allowSocketRequest, type WebSecurityOptions } from '../../src/server/web-security.js';
 import { AccountsRepository } from '../../src/storage/accounts.repository.js';
 import { CamerasRepository } from '../../src/storage/cameras.repository.js';
-import { openDatabase, sqliteStore, type Db } from '../../src/storage/database.js';
+import { openDatabase, sqliteStore, type Store } from '../../src/storage/database.js';
 import { ScriptedCameraSource, ScriptedPipeline, type CameraScript, type Picture } from './scripted-pipeline.js';
 import { WAIT_MS, emitted, waitUntil } from './wait.js';
 
@@ -109,7 +109,7 @@ export class ScriptedLiveServer {
     readonly pipeline: ScriptedPipeline,
     private readonly http: HttpServer,
     private readonly io: SocketServer<LiveClientEvents, LiveServerEvents>,
-    private readonly db: Db,
+    private readonly store: Store,
   ) {}
 
   get port(): number {
@@ -121,21 +121,21 @@ export class ScriptedLiveServer {
   }
 
   static async start({ dataDir, picture, scripts = new Map(), port = 0, faces = scriptedFaces, explain }: ScriptedLiveServerOptions): Promise<ScriptedLiveServer> {
-    const db = openDatabase(dataDir, { create: true });
+    const store = sqliteStore(openDatabase(dataDir, { create: true }));
     const pipeline = new ScriptedPipeline(faces);
     const cameras = new CameraRegistry(
       pipeline.asVisionPipeline(),
       (config) => new ScriptedCameraSource(config, picture, scripts.get(config.id) ?? LIVE_IN_BURSTS),
-      new CamerasRepository(sqliteStore(db).db),
+      new CamerasRepository(store.db),
     );
     // no admin password and no account: open, as `facestream serve` on loopback
-    const auth = new Auth(null, new AccountsRepository(db));
+    const auth = new Auth(null, new AccountsRepository(store.db));
     let listeningPort = port;
     const security: WebSecurityOptions = { loopback: true, port: () => listeningPort, allowedHosts: [], allowedOrigins: [] };
     const app = createApp({
       cameras,
       auth,
-      health: () => ({ backend: 'scripted', cameras: cameras.ids().length, uptime: process.uptime(), auth: auth.enabled }),
+      health: async () => ({ backend: 'scripted', cameras: cameras.ids().length, uptime: process.uptime(), auth: await auth.isEnabled() }),
       webSecurity: security,
       routers: [systemRouter(new SystemService({ cameras, workers: SCRIPTED_WORKERS }))],
     });
@@ -152,7 +152,7 @@ export class ScriptedLiveServer {
     });
     cameras.on('frame', (frame) => live.publish(frame));
     if (explain) live.answerExplainsWith(explain);
-    const server = new ScriptedLiveServer(cameras, live, pipeline, http, io, db);
+    const server = new ScriptedLiveServer(cameras, live, pipeline, http, io, store);
     server.recordRequests(recorder);
     recorder.use(app);
     io.of('/live').use((socket, next) => {
@@ -231,6 +231,6 @@ export class ScriptedLiveServer {
     await new Promise<void>((resolve) => void this.io.close(() => resolve()));
     if (how === 'killed') this.live.close(); // its status timer: the process would be gone
     await this.cameras.stop();
-    this.db.close();
+    await this.store.close();
   }
 }

@@ -20,7 +20,7 @@ import { SvmMatcher, loadLibsvm, trainSvm, type Libsvm } from '../../src/recogni
 import { replayReviews, replayThresholds } from '../../src/recognition/threshold-replay.js';
 import { GalleryService, type LiveMatcher } from '../../src/services/gallery.service.js';
 import { CorrectionsRepository, SettingsRepository, type ReviewedFace } from '../../src/storage/corrections.repository.js';
-import { openDatabase } from '../../src/storage/database.js';
+import { openDatabase, sqliteStore } from '../../src/storage/database.js';
 import type { StoredEvent } from '../../src/storage/events.repository.js';
 import { PeopleRepository, type NewSample, type StoredEmbedding } from '../../src/storage/people.repository.js';
 import type { EmbeddedFace } from '../../src/common/types.js';
@@ -175,59 +175,59 @@ describe('corrections in SQLite', () => {
   });
   after(() => teardown.run());
 
-  test('a rejection keeps a negative, a re-review replaces it, and deleting the person deletes every row naming them', () => {
-    const db = openDatabase(dir);
+  test('a rejection keeps a negative, a re-review replaces it, and deleting the person deletes every row naming them', async () => {
+    const store = sqliteStore(openDatabase(dir));
     try {
-      const people = new PeopleRepository(db, dir);
-      const corrections = new CorrectionsRepository(db);
-      const ann = people.addSamples('ann', annSamples.map(sample)).person;
-      const bob = people.addSamples('bob', bobSamples.map(sample)).person;
-      const version = people.galleryVersion();
-      assert.deepEqual(corrections.recordReview({ eventId: 'ev_a', model: MODEL, review: 'rejected', namedPersonId: ann.id, truePersonId: null, vector: zedFaces[0] }), {
+      const people = new PeopleRepository(store.db, dir);
+      const corrections = new CorrectionsRepository(store.db);
+      const ann = (await people.addSamples('ann', annSamples.map(sample))).person;
+      const bob = (await people.addSamples('bob', bobSamples.map(sample))).person;
+      const version = await people.galleryVersion();
+      assert.deepEqual(await corrections.recordReview({ eventId: 'ev_a', model: MODEL, review: 'rejected', namedPersonId: ann.id, truePersonId: null, vector: zedFaces[0] }), {
         negative: true,
       });
-      assert.equal(people.galleryVersion(), version, 'a negative is no new gallery: a trained SVM stays valid');
+      assert.equal(await people.galleryVersion(), version, 'a negative is no new gallery: a trained SVM stays valid');
       assert.deepEqual(
-        corrections.negatives(MODEL).map((n) => [n.personId, n.eventId]),
+        (await corrections.negatives(MODEL)).map((n) => [n.personId, n.eventId]),
         [[ann.id, 'ev_a']],
       );
-      assert.deepEqual(corrections.reviewOf('ev_a', MODEL), { namedPersonId: ann.id, negative: true });
+      assert.deepEqual(await corrections.reviewOf('ev_a', MODEL), { namedPersonId: ann.id, negative: true });
       // the reviewer changes their mind: it was ann after all
-      assert.deepEqual(corrections.recordReview({ eventId: 'ev_a', model: MODEL, review: 'confirmed', namedPersonId: ann.id, truePersonId: ann.id, vector: zedFaces[0] }), {
+      assert.deepEqual(await corrections.recordReview({ eventId: 'ev_a', model: MODEL, review: 'confirmed', namedPersonId: ann.id, truePersonId: ann.id, vector: zedFaces[0] }), {
         negative: false,
       });
-      assert.equal(corrections.negatives(MODEL).length, 0);
+      assert.equal((await corrections.negatives(MODEL)).length, 0);
       assert.deepEqual(
-        corrections.reviewedFaces(MODEL).map((f) => [f.eventId, f.review]),
+        (await corrections.reviewedFaces(MODEL)).map((f) => [f.eventId, f.review]),
         [['ev_a', 'confirmed']],
       );
       // relabelled from ann to bob: a negative of ann
-      assert.deepEqual(corrections.recordReview({ eventId: 'ev_b', model: MODEL, review: 'relabeled', namedPersonId: ann.id, truePersonId: bob.id, vector: bobSamples[0] }), {
+      assert.deepEqual(await corrections.recordReview({ eventId: 'ev_b', model: MODEL, review: 'relabeled', namedPersonId: ann.id, truePersonId: bob.id, vector: bobSamples[0] }), {
         negative: true,
       });
       assert.deepEqual(
-        corrections.negatives(MODEL).map((n) => [n.personId, n.eventId]),
+        (await corrections.negatives(MODEL)).map((n) => [n.personId, n.eventId]),
         [[ann.id, 'ev_b']],
       );
-      assert.equal(corrections.negatives('facenet128').length, 0, 'negatives are per model');
-      people.removePerson('ann');
-      assert.equal(corrections.negatives(MODEL).length, 0);
-      assert.equal(corrections.reviewedFaces(MODEL).length, 0, 'both reviewed faces named ann');
+      assert.equal((await corrections.negatives('facenet128')).length, 0, 'negatives are per model');
+      await people.removePerson('ann');
+      assert.equal((await corrections.negatives(MODEL)).length, 0);
+      assert.equal((await corrections.reviewedFaces(MODEL)).length, 0, 'both reviewed faces named ann');
     } finally {
-      db.close();
+      await store.close();
     }
   });
 
-  test('settings are kept across a reopen', () => {
-    const first = openDatabase(dir);
-    new SettingsRepository(first).set('recognition.minSimilarity', 0.42);
-    first.close();
-    const second = openDatabase(dir);
+  test('settings are kept across a reopen', async () => {
+    const first = sqliteStore(openDatabase(dir));
+    await new SettingsRepository(first.db).set('recognition.minSimilarity', 0.42);
+    await first.close();
+    const second = sqliteStore(openDatabase(dir));
     try {
-      assert.equal(new SettingsRepository(second).get('recognition.minSimilarity'), 0.42);
-      assert.equal(new SettingsRepository(second).get('nothing'), undefined);
+      assert.equal(await new SettingsRepository(second.db).get('recognition.minSimilarity'), 0.42);
+      assert.equal(await new SettingsRepository(second.db).get('nothing'), undefined);
     } finally {
-      second.close();
+      await second.close();
     }
   });
 });
@@ -243,17 +243,17 @@ describe('the gallery service with recognition.matcher: svm', () => {
   after(() => teardown.run());
 
   test('serves cosine until the SVM of the current gallery is trained in the worker, and cosine again at once after a change', async () => {
-    const db = openDatabase(dir);
-    teardown.add(() => db.close());
+    const { db } = sqliteStore(openDatabase(dir));
+    teardown.add(() => db.destroy());
     const people = new PeopleRepository(db, dir);
-    people.addSamples('ann', annSamples.map(sample));
-    people.addSamples('bob', bobSamples.map(sample));
+    await people.addSamples('ann', annSamples.map(sample));
+    await people.addSamples('bob', bobSamples.map(sample));
     const trainer = new SvmTrainer();
     teardown.add(() => trainer.stop());
     const config = configSchema.parse({ dataDir: dir, recognition: { matcher: 'svm', minSimilarity: 0.3 } });
     const served: LiveMatcher[] = [];
     const noImages = () => Promise.reject(new Error('no images in this test'));
-    const gallery = new GalleryService({
+    const gallery = await GalleryService.open({
       people,
       corrections: new CorrectionsRepository(db),
       settings: new SettingsRepository(db),
@@ -273,18 +273,18 @@ describe('the gallery service with recognition.matcher: svm', () => {
     assert.equal(gallery.matcher.match(bobSamples[0]).label, 'bob');
 
     // a new person: the old SVM cannot name them, so cosine serves until the new one is ready
-    people.addSamples('cy', faces(direction(), 6).map(sample));
-    gallery.reload();
+    await people.addSamples('cy', faces(direction(), 6).map(sample));
+    await gallery.reload();
     assert.equal(gallery.matcher.kind, 'cosine');
     const retrained = await svmServes();
     assert.equal(retrained.gallery.people.length, 3);
 
     // a tuned threshold keeps the trained SVM (same gallery), applied at once, and outlives the service
-    gallery.applyMinSimilarity(0.5);
+    await gallery.applyMinSimilarity(0.5);
     assert.equal(gallery.matcher.kind, 'svm', 'no retraining for a threshold');
     assert.equal(gallery.cosineOptions.minSimilarity, 0.5);
     assert.equal(gallery.minSimilaritySource, 'tuned');
-    const again = new GalleryService({
+    const again = await GalleryService.open({
       people,
       corrections: new CorrectionsRepository(db),
       settings: new SettingsRepository(db),
@@ -313,11 +313,11 @@ describe('learning from a review', () => {
   test('a rejected face becomes a negative the live matcher uses at once; a confirmed one is only kept for the replay', async () => {
     const { dir, remove } = tempDir('facestream-learn-');
     teardown.add(remove);
-    const db = openDatabase(dir);
-    teardown.add(() => db.close());
+    const { db } = sqliteStore(openDatabase(dir));
+    teardown.add(() => db.destroy());
     const people = new PeopleRepository(db, dir);
-    people.addSamples('ann', annSamples.map(sample));
-    people.addSamples('bob', bobSamples.map(sample));
+    await people.addSamples('ann', annSamples.map(sample));
+    await people.addSamples('bob', bobSamples.map(sample));
     // the "snapshot" of each event holds the face this map gives it
     const snapshotFaces = new Map<string, Float32Array>([
       ['ev_zed', zedFaces[0]],
@@ -331,7 +331,7 @@ describe('learning from a review', () => {
       embedding: { model: MODEL, vector },
     });
     const corrections = new CorrectionsRepository(db);
-    const gallery = new GalleryService({
+    const gallery = await GalleryService.open({
       people,
       corrections,
       settings: new SettingsRepository(db),
@@ -354,7 +354,7 @@ describe('learning from a review', () => {
     assert.equal(gallery.matcher.match(annProbes[2]).label, 'ann');
 
     assert.deepEqual(await gallery.learnFromReview(event('ev_ann', 'ann'), 'confirmed'), { kept: true, negative: false });
-    assert.equal(corrections.reviewedFaces(MODEL).length, 2);
+    assert.equal((await corrections.reviewedFaces(MODEL)).length, 2);
     // the reviewer takes the rejection back: the negative goes, the look-alike is named ann again
     assert.deepEqual(await gallery.learnFromReview(event('ev_zed', 'ann'), 'confirmed'), { kept: true, negative: false });
     assert.equal(gallery.matcher.match(zedFaces[1]).label, 'ann');
@@ -364,10 +364,10 @@ describe('learning from a review', () => {
     assert.deepEqual(await gallery.learnFromReview(event('ev_bob', 'ann'), 'relabeled', 'bob'), { kept: true, negative: true });
     assert.deepEqual(await gallery.learnFromReview({ ...event('ev_bob', 'bob'), reviewedLabel: 'bob' }, 'confirmed'), { kept: true, negative: true });
     const bobReviewed = defined(
-      corrections.reviewedFaces(MODEL).find((f) => f.eventId === 'ev_bob'),
+      (await corrections.reviewedFaces(MODEL)).find((f) => f.eventId === 'ev_bob'),
       'the replay row of ev_bob',
     );
-    assert.deepEqual([bobReviewed.namedPersonId, bobReviewed.truePersonId], [people.getPerson('ann').id, people.getPerson('bob').id]);
+    assert.deepEqual([bobReviewed.namedPersonId, bobReviewed.truePersonId], [(await people.getPerson('ann')).id, (await people.getPerson('bob')).id]);
 
     const nothing = async (e: StoredEvent, pattern: RegExp) => {
       const lesson = await gallery.learnFromReview(e, 'rejected');

@@ -30,7 +30,7 @@ import { Histogram } from '../../src/pipeline/metrics.js';
 import type { LabeledFrame } from '../../src/pipeline/vision-pipeline.js';
 import { LiveHub } from '../../src/server/live.js';
 import { PrivacyService } from '../../src/services/privacy.service.js';
-import { openDatabase } from '../../src/storage/database.js';
+import { openDatabase, sqliteStore } from '../../src/storage/database.js';
 import { EventsRepository } from '../../src/storage/events.repository.js';
 import { PeopleRepository } from '../../src/storage/people.repository.js';
 import { Teardown, defined, socketConnected, tempDir, varianceIn } from '../helpers.js';
@@ -72,7 +72,7 @@ describe('the blur', () => {
     const work = tempDir('facestream-privacy-roles-');
     const db = openDatabase(work.dir);
     try {
-      const deps = { db, people: new PeopleRepository(db, work.dir), events: new EventsRepository(db), snapshots: new SnapshotStore(work.dir) };
+      const deps = { db, people: new PeopleRepository(sqliteStore(db).db, work.dir), events: new EventsRepository(db), snapshots: new SnapshotStore(work.dir) };
       const on = new PrivacyService({ ...deps, blurUnknownForViewers: true });
       const off = new PrivacyService({ ...deps, blurUnknownForViewers: false });
       assert.deepEqual(
@@ -93,7 +93,13 @@ describe('blurred snapshots', () => {
     const db = openDatabase(work.dir);
     try {
       const snapshots = new SnapshotStore(work.dir);
-      const privacy = new PrivacyService({ db, people: new PeopleRepository(db, work.dir), events: new EventsRepository(db), snapshots, blurUnknownForViewers: true });
+      const privacy = new PrivacyService({
+        db,
+        people: new PeopleRepository(sqliteStore(db).db, work.dir),
+        events: new EventsRepository(db),
+        snapshots,
+        blurUnknownForViewers: true,
+      });
       const saved = await snapshots.save('ev_b1', noise(), UNKNOWN_BOX, Date.now());
       const frameFile = snapshots.absolute(saved.framePath);
       const plain = await sharp(frameFile).toBuffer();
@@ -142,8 +148,8 @@ describe('forgetting a person whose event is still open', () => {
     teardown.add(work.remove);
     const db = openDatabase(work.dir);
     teardown.add(() => db.close());
-    const people = new PeopleRepository(db, work.dir);
-    people.enrol([{ name: 'ann', samples: [] }], 'new');
+    const people = new PeopleRepository(sqliteStore(db).db, work.dir);
+    await people.enrol([{ name: 'ann', samples: [] }], 'new');
     const events = new EventsRepository(db);
     const snapshots = new SnapshotStore(work.dir);
     const recorder = new EventRecorder(events, snapshots, 'cosine', 3_600_000);

@@ -6,7 +6,7 @@
  */
 import { after, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { EmbeddedFace, FaceQuality, RgbImage } from '../../src/common/types.js';
@@ -15,16 +15,8 @@ import { COSINE_MATCH_DEFAULTS, CosineMatcher, cosineMatchOptions, decide } from
 import { QUALITY_GATE_DEFAULTS, enrolPeople, faceProblem, lookAlikes, qualityProblem, type FaceFinder } from '../../src/recognition/enrol.js';
 import { buildGallery, meanEmbedding, trimmedMean } from '../../src/recognition/gallery.js';
 import { MAX_NAME_LENGTH, PersonNameError, personNameProblem, validatePersonName } from '../../src/recognition/person-name.js';
-import { MIGRATIONS, migrate, openDatabase, schemaVersion, GalleryMissingError, type Db } from '../../src/storage/database.js';
-import {
-  DuplicatePersonError,
-  PeopleRepository,
-  UnknownPersonError,
-  UnknownSampleError,
-  nodeCropFiles,
-  type CropFiles,
-  type NewSample,
-} from '../../src/storage/people.repository.js';
+import { MIGRATIONS, migrate, openDatabase, schemaVersion, sqliteStore, GalleryMissingError, type Db } from '../../src/storage/database.js';
+import { PeopleRepository } from '../../src/storage/people.repository.js';
 import { defined } from '../helpers.js';
 
 const MODEL = 'mobilefacenet192';
@@ -63,36 +55,9 @@ function axis(i: number, dim = 8): Float32Array {
 
 const GOOD_QUALITY: FaceQuality = { size: 120, sharpness: 500, roll: 2, yaw: -5 };
 
-function sample(vector: Float32Array, overrides: Partial<NewSample> = {}): NewSample {
-  return {
-    embedding: { model: MODEL, vector },
-    quality: GOOD_QUALITY,
-    source: { kind: 'file', path: '/photos/x.jpg' },
-    cropJpeg: Buffer.from([0xff, 0xd8, 0xff, 0xd9, vector[0] > 0 ? 1 : 0]),
-    ...overrides,
-  };
-}
-
-function openRepo(dataDir: string, files?: CropFiles): { db: Db; repo: PeopleRepository } {
+function openRepo(dataDir: string): { db: Db; repo: PeopleRepository } {
   const db = openDatabase(dataDir);
-  return { db, repo: new PeopleRepository(db, dataDir, files) };
-}
-
-/** Every file under `dir` with its size and content, so two snapshots compare exactly. */
-function snapshot(dir: string): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (!existsSync(dir)) return out;
-  const walk = (d: string) => {
-    for (const name of readdirSync(d).sort()) {
-      const full = path.join(d, name);
-      if (statSync(full).isDirectory()) {
-        out[path.relative(dir, full) + '/'] = 'dir';
-        walk(full);
-      } else out[path.relative(dir, full)] = readFileSync(full).toString('hex');
-    }
-  };
-  walk(dir);
-  return out;
+  return { db, repo: new PeopleRepository(sqliteStore(db).db, dataDir) };
 }
 
 describe('trimmed mean', () => {
@@ -343,7 +308,7 @@ describe('enrolment with a fake face finder', () => {
     const progress: string[] = [];
     const report = await enrolPeople(
       finder,
-      () => repo,
+      () => Promise.resolve(repo),
       [{ name: ' ann ', files: ['two.jpg', 'ghost.jpg'] }],
       { ...defaults, largest: true },
       (p) => progress.push(`${p.done}/${p.total}`),
@@ -352,9 +317,9 @@ describe('enrolment with a fake face finder', () => {
     assert.deepEqual(report.rejected, []);
     assert.equal(report.enrolled[0].name, 'ann', 'the name is trimmed');
     assert.equal(report.enrolled[0].sampleIds.length, 2);
-    const stored = repo.embeddings(MODEL);
+    const stored = await repo.embeddings(MODEL);
     assert.deepEqual(stored[0].vector, photos['two.jpg'][0].embedding.vector);
-    const crop = path.join(dir, defined(repo.listSamples(report.enrolled[0].personId)[0].cropPath, 'the crop of the first sample'));
+    const crop = path.join(dir, defined((await repo.listSamples(report.enrolled[0].personId))[0].cropPath, 'the crop of the first sample'));
     assert.deepEqual([...readFileSync(crop).subarray(0, 2)], [0xff, 0xd8], 'the crop is a JPEG');
     db.close();
   });
@@ -362,14 +327,14 @@ describe('enrolment with a fake face finder', () => {
   test('a look-alike warning names both people and the similarity', async () => {
     const dir = tempDir();
     const { db, repo } = openRepo(dir);
-    await enrolPeople(finder, () => repo, [{ name: 'ann', files: ['one.jpg'] }], defaults);
-    const report = await enrolPeople(finder, () => repo, [{ name: 'bob', files: ['bob.jpg'] }], { ...defaults, lookAlikeSimilarity: 0.8 });
+    await enrolPeople(finder, () => Promise.resolve(repo), [{ name: 'ann', files: ['one.jpg'] }], defaults);
+    const report = await enrolPeople(finder, () => Promise.resolve(repo), [{ name: 'bob', files: ['bob.jpg'] }], { ...defaults, lookAlikeSimilarity: 0.8 });
     assert.equal(report.warnings.length, 1);
     const w = report.warnings[0];
     assert.deepEqual([w.person, w.lookAlike], ['bob', 'ann']);
     assert.ok(w.similarity > 0.8 && w.similarity < 1);
     assert.match(w.message, /bob looks like ann \(similarity of their mean faces 0\.\d{3}/);
-    assert.deepEqual(lookAlikes(repo, MODEL, [1, 2], 0.9999), [], 'no warning above the pair’s similarity');
+    assert.deepEqual(await lookAlikes(repo, MODEL, [1, 2], 0.9999), [], 'no warning above the pair’s similarity');
     db.close();
   });
 
@@ -384,7 +349,7 @@ describe('enrolment with a fake face finder', () => {
   });
 });
 
-describe('people repository on SQLite', () => {
+describe('the SQLite migrations', () => {
   test('migrations are recorded once; a newer database is refused', () => {
     const dir = tempDir();
     const db = openDatabase(dir);
@@ -397,131 +362,5 @@ describe('people repository on SQLite', () => {
     db.close();
     assert.throws(() => openDatabase(path.join(dir, 'missing'), { create: false }), GalleryMissingError);
     assert.equal(existsSync(path.join(dir, 'missing')), false, 'a read-only open creates nothing');
-  });
-
-  test('round trip: people, samples, embeddings, crops, version; kept across reopening', () => {
-    const dir = tempDir();
-    let { db, repo } = openRepo(dir);
-    assert.equal(repo.galleryVersion(), 0);
-    const annVectors = [unit(1, 192), unit(2, 192)];
-    const [ann, bob] = repo.enrol(
-      [
-        { name: 'Ann', samples: annVectors.map((v) => sample(v)) },
-        { name: 'Bob', samples: [sample(unit(3, 192), { source: { kind: 'video', path: '/v.mp4', time: 2.5 }, cropJpeg: undefined })] },
-      ],
-      'new',
-    );
-    assert.equal(repo.galleryVersion(), 1, 'one enrolment, one version');
-    assert.ok(ann.created && bob.created);
-    db.close();
-    ({ db, repo } = openRepo(dir));
-    assert.deepEqual(
-      repo.listPeople().map((p) => [p.name, p.samples]),
-      [
-        ['Ann', { [MODEL]: 2 }],
-        ['Bob', { [MODEL]: 1 }],
-      ],
-    );
-    const stored = repo.embeddings(MODEL);
-    assert.deepEqual(
-      stored.map((s) => s.name),
-      ['Ann', 'Ann', 'Bob'],
-    );
-    assert.deepEqual(stored[0].vector, annVectors[0], 'float32 bytes survive exactly');
-    assert.deepEqual(repo.embeddings('facenet128'), [], 'embeddings are per model');
-    const samples = repo.listSamples(ann.person.id);
-    assert.deepEqual(samples[0].quality, GOOD_QUALITY);
-    assert.equal(samples[0].cropPath, path.join('faces', String(ann.person.id), `${samples[0].id}.jpg`));
-    assert.ok(existsSync(path.join(dir, samples[0].cropPath)));
-    assert.deepEqual(readdirSync(path.join(dir, 'faces', String(ann.person.id))).sort(), samples.map((s) => `${s.id}.jpg`).sort(), 'no temporary files left');
-    const bobSample = repo.listSamples(bob.person.id)[0];
-    assert.deepEqual(bobSample.source, { kind: 'video', path: '/v.mp4', time: 2.5 });
-    assert.equal(bobSample.cropPath, null);
-
-    // 'any' adds to an existing person, found ignoring case; 'new' refuses it; 'existing' needs it
-    const more = repo.addSamples('ann', [sample(unit(4, 192))]);
-    assert.deepEqual([more.created, more.person.id], [false, ann.person.id]);
-    assert.throws(() => repo.addSamples('ANN', [sample(unit(5, 192))], 'new'), DuplicatePersonError);
-    assert.throws(() => repo.addSamples('Cy', [sample(unit(5, 192))], 'existing'), UnknownPersonError);
-    assert.equal(repo.galleryVersion(), 2);
-
-    // rename (case change of oneself allowed, someone else's name refused)
-    assert.equal(repo.renamePerson('Ann', 'ANNIE').name, 'ANNIE');
-    assert.equal(repo.renamePerson('annie', 'Annie').name, 'Annie');
-    assert.throws(() => repo.renamePerson('Annie', 'bob'), DuplicatePersonError);
-    assert.throws(() => repo.renamePerson('nobody', 'x'), UnknownPersonError);
-    assert.equal(repo.galleryVersion(), 4);
-
-    // remove a sample: row and crop go
-    const removed = repo.removeSample(samples[0].id);
-    assert.equal(removed.person.name, 'Annie');
-    assert.equal(existsSync(path.join(dir, samples[0].cropPath)), false);
-    assert.throws(() => repo.removeSample(samples[0].id), UnknownSampleError);
-    assert.equal(repo.listSamples(ann.person.id).length, 2);
-
-    // remove a person: samples and crop folder go
-    assert.equal(repo.removePerson('annie').samples, 2);
-    assert.equal(existsSync(path.join(dir, 'faces', String(ann.person.id))), false);
-    assert.deepEqual(
-      repo.listPeople().map((p) => p.name),
-      ['Bob'],
-    );
-    assert.equal(repo.galleryVersion(), 6);
-    db.close();
-  });
-
-  test('a failure at the 2nd of 3 crop writes leaves the database and the faces folder unchanged', () => {
-    const dir = tempDir();
-    const { db, repo } = openRepo(dir);
-    repo.addSamples('ann', [sample(unit(1, 192))]);
-    const before = {
-      people: repo.listPeople(),
-      embeddings: repo.embeddings(MODEL),
-      version: repo.galleryVersion(),
-      files: snapshot(dir + '/faces'),
-    };
-    let writes = 0;
-    const failing: CropFiles = {
-      ...nodeCropFiles,
-      write: (file, data) => {
-        if (++writes === 2) throw new Error('disk full (injected)');
-        nodeCropFiles.write(file, data);
-      },
-    };
-    const faulty = new PeopleRepository(db, dir, failing);
-    // an existing person and a new one in one enrolment: 3 crops, the 2nd write fails
-    assert.throws(
-      () =>
-        faulty.enrol([
-          { name: 'ann', samples: [sample(unit(2, 192))] },
-          { name: 'bob', samples: [sample(unit(3, 192)), sample(unit(4, 192))] },
-        ]),
-      /disk full \(injected\)/,
-    );
-    assert.equal(writes, 2);
-    assert.deepEqual(repo.listPeople(), before.people);
-    assert.deepEqual(repo.embeddings(MODEL), before.embeddings);
-    assert.equal(repo.galleryVersion(), before.version);
-    assert.deepEqual(snapshot(dir + '/faces'), before.files);
-
-    // and the next enrolment works, with ids that do not collide with leftovers
-    const ok = repo.enrol([{ name: 'bob', samples: [sample(unit(3, 192))] }]);
-    assert.equal(repo.listSamples(ok[0].person.id).length, 1);
-    assert.equal(Object.keys(snapshot(dir + '/faces')).filter((f) => f.endsWith('.jpg')).length, 2);
-    db.close();
-  });
-
-  test('a failing database write rolls the crops back too', () => {
-    const dir = tempDir();
-    const { db, repo } = openRepo(dir);
-    const bad = sample(unit(1, 192));
-    // a quality that cannot be stored as JSON makes the 2nd insert throw inside the transaction
-    const circular: Record<string, unknown> = {};
-    circular.self = circular;
-    assert.throws(() => repo.addSamples('ann', [bad, sample(unit(2, 192), { quality: circular as unknown as FaceQuality }), bad]), /circular/i);
-    assert.deepEqual(repo.listPeople(), []);
-    assert.equal(repo.galleryVersion(), 0);
-    assert.deepEqual(snapshot(dir + '/faces'), {});
-    db.close();
   });
 });

@@ -14,7 +14,7 @@ import { l2normalize } from '../../src/embedding/embedder.js';
 import { EventRecorder } from '../../src/events/recorder.js';
 import { SnapshotStore } from '../../src/events/snapshots.js';
 import { UnknownsService, UNKNOWNS_DIR } from '../../src/services/unknowns.service.js';
-import { openDatabase, type Db } from '../../src/storage/database.js';
+import { openDatabase, sqliteStore, type Db } from '../../src/storage/database.js';
 import { EventsRepository } from '../../src/storage/events.repository.js';
 import { PeopleRepository, type NewSample } from '../../src/storage/people.repository.js';
 import { UnknownsRepository } from '../../src/storage/unknowns.repository.js';
@@ -69,8 +69,8 @@ describe('UnknownsService (real SQLite, recorder and crop files)', () => {
       events,
       recorder,
       gallery: {
-        enrolFaces: (person: string, faces: NewSample[]) => {
-          const result = people.addSamples(person, faces, 'any');
+        enrolFaces: async (person: string, faces: NewSample[]) => {
+          const result = await people.addSamples(person, faces, 'any');
           return { person: { id: result.person.id, name: result.person.name }, samplesAdded: result.sampleIds.length, warnings: [] };
         },
       },
@@ -105,7 +105,7 @@ describe('UnknownsService (real SQLite, recorder and crop files)', () => {
     db = openDatabase(dataDir);
     events = new EventsRepository(db);
     recorder = new EventRecorder(events, new SnapshotStore(dataDir), 'cosine', NEVER_MS, 30_000);
-    people = new PeopleRepository(db, dataDir);
+    people = new PeopleRepository(sqliteStore(db).db, dataDir);
     unknowns = start();
     errors.length = 0;
   });
@@ -197,7 +197,7 @@ describe('UnknownsService (real SQLite, recorder and crop files)', () => {
     assert.equal(result.person.name, 'ann');
     assert.ok(result.samplesAdded >= 1 && result.samplesAdded <= 5, `samples: ${result.samplesAdded}`);
     assert.equal(result.eventsRelabeled, 1);
-    const stored = people.listSamples(result.person.id);
+    const stored = await people.listSamples(result.person.id);
     assert.equal(stored.length, result.samplesAdded);
     assert.ok(
       stored.every((s) => s.cropPath !== null && s.source.kind === 'event' && s.source.path === visit),
