@@ -8,7 +8,7 @@ import path from 'node:path';
 import { SnapshotStore } from '../events/snapshots.js';
 import { validatePersonName } from '../recognition/person-name.js';
 import { PrivacyService } from '../services/privacy.service.js';
-import { GalleryMissingError } from '../storage/database.js';
+import { GalleryMissingError, sqliteStore } from '../storage/database.js';
 import { EventsRepository } from '../storage/events.repository.js';
 import { EXIT_BAD_INPUT, UsageError, parse, printJson, printTable, rounded } from './args.js';
 import { dataDirOption, openGallery, withGalleryErrors, type OpenGallery } from './gallery-args.js';
@@ -104,7 +104,8 @@ async function run({ db, people }: OpenGallery, action: string, args: string[], 
       return 0;
     }
     case 'forget': {
-      const privacy = new PrivacyService({ db, people, events: new EventsRepository(db), snapshots: new SnapshotStore(dataDir), blurUnknownForViewers: false });
+      const store = sqliteStore(db);
+      const privacy = new PrivacyService({ store, people, events: new EventsRepository(store.db), snapshots: new SnapshotStore(dataDir), blurUnknownForViewers: false });
       const result = await privacy.forget(args[0]);
       if (json) printJson(result);
       else

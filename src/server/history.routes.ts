@@ -11,10 +11,10 @@ import { parse } from './validate.js';
 
 export function historyRouter(history: HistoryService): Router {
   const router = Router();
-  router.get('/people/:id/history', (req, res) => {
+  router.get('/people/:id/history', async (req, res) => {
     const id = parse(personParamsSchema.shape.id, req.params.id);
-    res.json(history.personHistory(id, parse(personHistoryQuerySchema, req.query)));
+    res.json(await history.personHistory(id, parse(personHistoryQuerySchema, req.query)));
   });
-  router.get('/events/cameras', (_req, res) => void res.json(history.eventCameras()));
+  router.get('/events/cameras', async (_req, res) => void res.json(await history.eventCameras()));
   return router;
 }
