@@ -66,18 +66,24 @@ export class UnknownsRepository {
       const { rows } = await sql<{ id: number }>`SELECT nextval(pg_get_serial_sequence(${table}, 'id'))::INTEGER AS id FROM generate_series(1, ${count})`.execute(this.db);
       return rows.map((r) => r.id);
     }
-    const last = await this.db.transaction().execute(async (trx) => {
-      // the counter's row exists once a row was inserted; before that it starts at 0
-      await sql`INSERT INTO sqlite_sequence (name, seq) SELECT ${table}, 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ${table})`.execute(trx);
-      const highest = sql<number>`(SELECT COALESCE(MAX(id), 0) FROM ${sql.table(table)})`;
-      const row = await trx
+    // each a statement of its own, atomic without a transaction (which two connections of one
+    // process, interleaving their awaits, would deadlock on SQLite's write lock)
+    const highest = sql<number>`(SELECT COALESCE(MAX(id), 0) FROM ${sql.table(table)})`;
+    const raise = () =>
+      this.db
         .updateTable('sqlite_sequence')
         .set((eb) => ({ seq: eb(eb.case().when('seq', '>', highest).then(eb.ref('seq')).else(highest).end(), '+', count) }))
         .where('name', '=', table)
         .returning('seq')
-        .executeTakeFirstOrThrow();
-      return row.seq;
-    });
+        .executeTakeFirst();
+    let row = await raise();
+    if (!row) {
+      // the counter's row exists once a row was inserted; before that it starts at 0
+      await sql`INSERT INTO sqlite_sequence (name, seq) SELECT ${table}, 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ${table})`.execute(this.db);
+      row = await raise();
+    }
+    if (!row) throw new Error(`SQLite keeps no counter for ${table} (sqlite_sequence): is it an AUTOINCREMENT table?`);
+    const last = row.seq;
     return Array.from({ length: count }, (_, i) => last - count + 1 + i);
   }
 
