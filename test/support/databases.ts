@@ -51,7 +51,7 @@ export interface DatabaseCase {
   /** A fresh temporary directory: the SQLite file's, and the files' root (crops, snapshots) on both. */
   dir: string;
   /** Another connection (SQLite) or pool (PostgreSQL) to the same database, as a second process or node has; closed with the test. */
-  another(): Promise<Store>;
+  another: () => Promise<Store>;
 }
 
 /** Declares `name (sqlite)` and `name (postgres)`, each run on a store of its own, closed and removed afterwards. */
