@@ -326,7 +326,7 @@ export class UnknownsService {
    * reported and its changes kept for the next. Never rejects.
    */
   flush(): Promise<void> {
-    this.writing = this.writing.then(() => this.writeChanges());
+    this.writing = this.writing.then(() => this.writeChanges()).catch((error: unknown) => this.errorHandler(error instanceof Error ? error : new Error(String(error))));
     return this.writing;
   }
 
