@@ -227,6 +227,7 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
    * of the events table that must come after the recorder's and not between two of them (a
    * relabel or a move of an unknown group's events, forgetting a person). What the recorder holds
    * may be changed in the task to match (groupNamed, forgotten): its next write carries that.
+   * The task must not wait for a later flush: that write waits for the task.
    */
   flushThen<T>(task: () => Promise<T>): Promise<T> {
     const result = this.writing.then(async () => {
