@@ -141,8 +141,8 @@ export async function startServer(config: Config, createSource: CameraSourceFact
 }
 
 /**
- * The SQLite connection the repositories not yet on kysely (people, events, unknown groups,
- * accounts, corrections, the outbox) still query directly. Until they are converted, facestream
+ * The SQLite connection the repositories not yet on kysely (people, accounts, corrections and
+ * settings) still query directly. Until they are converted, facestream
  * on PostgreSQL stops here with what to do.
  */
 function sqliteOnly(store: Store): Db {
