@@ -412,7 +412,7 @@ function printApiReport(report: ApiReport): void {
 
 /** `count` ended events over the last hours, a third of them known, written as the recorder writes them. */
 async function fillEvents(dataDir: string, count: number): Promise<void> {
-  const { openDatabase } = await import('../src/storage/database.js');
+  const { openDatabase, sqliteStore } = await import('../src/storage/database.js');
   const { EventsRepository } = await import('../src/storage/events.repository.js');
   const { newEventId } = await import('../src/events/event-log.js');
   const db = openDatabase(dataDir, { create: true });
@@ -440,7 +440,7 @@ async function fillEvents(dataDir: string, count: number): Promise<void> {
         framePath: `${CAMERA_ID}/${i}-frame.jpg`,
       };
     });
-    new EventsRepository(db).upsertMany(events);
+    await new EventsRepository(sqliteStore(db).db).upsertMany(events);
   } finally {
     db.close();
   }

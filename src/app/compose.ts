@@ -32,8 +32,8 @@ import { UnknownsService } from '../services/unknowns.service.js';
 import { AccountsRepository } from '../storage/accounts.repository.js';
 import { CamerasRepository } from '../storage/cameras.repository.js';
 import { CorrectionsRepository, SettingsRepository } from '../storage/corrections.repository.js';
-import { openStore, type Db, type Store } from '../storage/database.js';
-import { EventsRepository } from '../storage/events.repository.js';
+import { openStore, type Store } from '../storage/database.js';
+import { EventsRepository, othersWrites } from '../storage/events.repository.js';
 import { NotificationRulesRepository } from '../storage/notification-rules.repository.js';
 import { OutboxRepository } from '../storage/outbox.repository.js';
 import { PeopleRepository } from '../storage/people.repository.js';
@@ -74,10 +74,8 @@ export async function startServer(config: Config, createSource: CameraSourceFact
   try {
     const store = await openStore({ url: config.database.url, dataDir: config.dataDir });
     parts.add(() => store.close());
-    const db = sqliteOnly(store);
     const auth = await serverAuth(config.server, bind, new AccountsRepository(store.db));
     const stores: Stores = {
-      db,
       people: new PeopleRepository(store.db, config.dataDir),
       corrections: new CorrectionsRepository(store.db),
       settings: new SettingsRepository(store.db),
@@ -89,7 +87,7 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     // stopped after the recorder, so that the events the stop ends still go out
     let mqtt: MqttIntegration | null = null;
     parts.add(() => mqtt?.stop());
-    const { events, recorder, repository: eventsRepository, unknowns } = await startEvents(config, stores, gallery, pipeline, logger, parts);
+    const { events, recorder, repository: eventsRepository, unknowns } = await startEvents(config, store, stores, gallery, pipeline, logger, parts);
     const cameras = new CameraRegistry(pipeline, createSource, new CamerasRepository(store.db));
     parts.add(() => cameras.stop());
     mqtt = buildMqtt(config, { gallery, cameras, events, recorder, snapshots: stores.snapshots }, logger);
@@ -108,7 +106,9 @@ export async function startServer(config: Config, createSource: CameraSourceFact
       ],
     });
     const privacy = new PrivacyService({
-      ...stores,
+      store,
+      people: stores.people,
+      snapshots: stores.snapshots,
       events: eventsRepository,
       recorder,
       galleryChanged: () => void gallery.reload().catch((error: unknown) => logger.child({ module: 'gallery' }).error(`gallery reload: ${(error as Error).message}`)),
@@ -118,7 +118,7 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     const integrations = () => ({ mqtt: mqtt?.status() ?? MQTT_OFF });
     const tuning = new TuningService({ gallery, corrections: stores.corrections });
     const history = new HistoryService({ events: eventsRepository, person: (id) => gallery.person(id), cameras: () => cameras.statuses(), flush: () => events.flush() });
-    const webhooks = await buildWebhooks(config, store, db, logger);
+    const webhooks = await buildWebhooks(config, store, logger);
     const { notifications } = webhooks;
     const deps = { config, bind, auth, cameras, gallery, events, history, privacy, system, tuning, integrations, notifications, unknowns, health, onEncoderFailure };
     const http = await startHttp(deps);
@@ -138,21 +138,8 @@ export async function startServer(config: Config, createSource: CameraSourceFact
   }
 }
 
-/**
- * The SQLite connection the repositories not yet on kysely (events, unknown groups, the
- * outbox) still query directly. Until they are converted, facestream
- * on PostgreSQL stops here with what to do.
- */
-function sqliteOnly(store: Store): Db {
-  if (store.sqlite) return store.sqlite;
-  throw new Error(
-    'database.url (FACESTREAM_DATABASE_URL): this build migrates PostgreSQL but does not yet run on it (some repositories are still SQLite only): unset it to use the SQLite file in the data directory',
-  );
-}
-
 /** The stores every part shares: one database connection, one people repository, one snapshot folder. */
 interface Stores {
-  db: Db;
   people: PeopleRepository;
   /** Negative samples and reviewed faces. */
   corrections: CorrectionsRepository;
@@ -214,15 +201,15 @@ async function startRecognition(config: Config, { people, corrections, settings,
  * retention, and the events service. Started after tidying what a crash left behind; stopped
  * after the cameras (whose ending tracks end their events), before the pipeline.
  */
-async function startEvents(config: Config, { db, people, snapshots }: Stores, gallery: GalleryService, pipeline: VisionPipeline, logger: Logger, parts: StartedParts) {
+async function startEvents(config: Config, store: Store, { people, snapshots }: Stores, gallery: GalleryService, pipeline: VisionPipeline, logger: Logger, parts: StartedParts) {
   const log = logger.child({ module: 'events' });
-  const repository = new EventsRepository(db);
+  const repository = new EventsRepository(store.db, othersWrites(store));
   await tidyAfterCrash(repository, snapshots, people, log);
   const recorder = new EventRecorder(repository, snapshots, config.recognition.matcher, undefined, config.events.mergeGapS * 1000);
   recorder.on('error', (error) => log.error(`events: ${error.message}`));
   recorder.on('change', ({ kind, event }) => log.debug({ cameraId: event.cameraId, trackId: event.trackId, eventId: event.id }, `event ${kind}: ${event.label}`));
-  const unknowns = new UnknownsService({
-    repository: new UnknownsRepository(db),
+  const unknowns = await UnknownsService.open({
+    repository: new UnknownsRepository(store.db, store.dialect),
     events: repository,
     recorder,
     gallery,
@@ -259,9 +246,9 @@ async function startEvents(config: Config, { db, people, snapshots }: Stores, ga
 }
 
 /** The webhook notifications: the rules (saved, or the config file's) and the outbox their deliveries wait in. */
-async function buildWebhooks(config: Config, store: Store, db: Db, logger: Logger) {
+async function buildWebhooks(config: Config, store: Store, logger: Logger) {
   const log = logger.child({ module: 'webhooks' });
-  const outbox = new Outbox(new OutboxRepository(db), log);
+  const outbox = new Outbox(new OutboxRepository(store.db), log);
   const notifications = await NotificationsService.open({
     saved: new NotificationRulesRepository(store.db),
     configured: config.notifications,
@@ -300,14 +287,14 @@ function buildMqtt(
     people: () => [...gallery.peopleNames],
     cameras: () => cameras.statuses().map(({ id, name }) => ({ id, name })),
     snapshots,
-    lastSighting: (name) => {
-      const last = events.list({ person: name, known: true, limit: 1 }).events.at(0);
+    lastSighting: async (name) => {
+      const last = (await events.list({ person: name, known: true, limit: 1 })).events.at(0);
       return last ? { cameraId: last.cameraId, at: last.endedAt ?? last.startedAt, score: last.score, eventId: last.id } : undefined;
     },
     logger: logger.child({ module: 'mqtt' }),
   });
   recorder.on('change', (change) => mqtt.eventChanged(change));
-  gallery.on('changed', () => mqtt.syncPeople());
+  gallery.on('changed', () => void mqtt.syncPeople());
   cameras.on('changed', () => mqtt.syncCameras());
   return mqtt;
 }
@@ -327,9 +314,9 @@ function clusteringSimilarity(config: Config, gallery: GalleryService): number {
  * refers to, and face crops of an enrolment cut short; tidied before any camera records again.
  */
 async function tidyAfterCrash(events: EventsRepository, snapshots: SnapshotStore, people: PeopleRepository, log: Logger): Promise<void> {
-  const closed = events.closeOpen();
+  const closed = await events.closeOpen();
   if (closed > 0) log.warn(`${closed} event(s) left open by an unclean stop were ended at their last update`);
-  const orphans = await snapshots.removeOrphans(events.snapshotPaths());
+  const orphans = await snapshots.removeOrphans(await events.snapshotPaths());
   if (orphans.length > 0) log.warn(`removed ${orphans.length} snapshot file(s) no event refers to (left by an unclean stop)`);
   const crops = await people.recoverCrops();
   if (crops.restored.length + crops.removed.length > 0) {

@@ -104,10 +104,7 @@ async function run({ store, people }: OpenGallery, action: string, args: string[
       return 0;
     }
     case 'forget': {
-      // the event log is still read through the SQLite connection (not yet on kysely)
-      const db = store.sqlite;
-      if (!db) throw new UsageError('people forget: this build keeps the event log in SQLite only; unset FACESTREAM_DATABASE_URL');
-      const privacy = new PrivacyService({ db, people, events: new EventsRepository(db), snapshots: new SnapshotStore(dataDir), blurUnknownForViewers: false });
+      const privacy = new PrivacyService({ store, people, events: new EventsRepository(store.db), snapshots: new SnapshotStore(dataDir), blurUnknownForViewers: false });
       const result = await privacy.forget(args[0]);
       if (json) printJson(result);
       else

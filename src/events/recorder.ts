@@ -14,11 +14,9 @@ import { ReportThrottle, asDiskFull } from '../common/errors.js';
 import { FORGOTTEN, UNKNOWN } from '../common/match.js';
 import type { RecognitionEvent } from '../common/recognition-event.js';
 import type { TrackSample } from '../common/face-sample.js';
-import type { EventsRepository, StoredEvent } from '../storage/events.repository.js';
+import type { EventWrite, EventsRepository, StoredEvent } from '../storage/events.repository.js';
 import { EventLog, type EventChange } from './event-log.js';
 import type { SnapshotStore } from './snapshots.js';
-
-export type Pending = RecognitionEvent & { facePath?: string | null; framePath?: string | null; snapshotBytes?: number };
 
 /** What a review changed about an event (as EventsRepository.review stored it). */
 export type ReviewFields = Pick<StoredEvent, 'review' | 'label' | 'known' | 'reviewedLabel'>;
@@ -42,12 +40,14 @@ interface HeldEvent {
 export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; error: [Error] }> {
   private readonly log: EventLog;
   /** What the next flush writes: only the fields that changed since the last one (a re-sent snapshot path would undo retention's). */
-  private readonly pending = new Map<string, Pending>();
+  private readonly pending = new Map<string, EventWrite>();
   private readonly held = new Map<string, HeldEvent>();
   private readonly snapshotsInFlight = new Set<Promise<void>>();
   /** Held events whose person was forgotten (see `forgotten`): no snapshot of them is kept. */
   private readonly forgottenIds = new Set<string>();
   private readonly timer: NodeJS.Timeout;
+  /** The write in progress and those queued behind it (see flush): settles, never rejects. */
+  private writing: Promise<void> = Promise.resolve();
   /** A full disk fails every new best face and every flush until space returns: one report a minute. */
   private readonly diskFullReports = new ReportThrottle();
 
@@ -61,7 +61,8 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
   ) {
     super();
     this.log = new EventLog(matcher, { mergeGapMs });
-    this.timer = setInterval(() => this.flush(), flushEveryMs);
+    // a flush reports its own failures
+    this.timer = setInterval(() => void this.flush(), flushEveryMs);
     this.timer.unref();
   }
 
@@ -132,20 +133,28 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
   }
 
   /**
-   * Events whose person was just forgotten (EventsRepository.forgetPerson) that the recorder may
-   * still change: their later changes show them as FORGOTTEN without snapshots, and no snapshot
-   * of them is saved again (one being written now is deleted once written). Flush before
-   * forgetting, so that no write of theirs with the person's name is still pending.
+   * Events whose person was just forgotten (EventsRepository.forgetPerson, run in flushThen's
+   * task, so that no write of theirs with the person's name or snapshots comes between) that the
+   * recorder may still change: their later changes show them as FORGOTTEN without snapshots, and
+   * no snapshot of them is saved again (one being written now is deleted once written). Returns
+   * the snapshot files of theirs that the recorder knew and that may not be stored yet, for the
+   * caller to delete with the stored ones.
    */
-  forgotten(ids: readonly string[]): void {
+  forgotten(ids: readonly string[]): string[] {
+    const files: string[] = [];
     for (const id of ids) {
       const held = this.held.get(id);
       if (!held) continue;
       this.forgottenIds.add(id);
+      for (const file of [held.facePath, held.framePath]) if (file) files.push(file);
       held.facePath = null;
       held.framePath = null;
       held.reviewed = { review: held.reviewed?.review ?? held.event.review, label: FORGOTTEN, known: false, reviewedLabel: null };
+      // a snapshot saved since the last write is not written (an update keeps the stored, forgotten, nothing)
+      const pending = this.pending.get(id);
+      if (pending) this.pending.set(id, { ...pending, facePath: null, framePath: null, snapshotBytes: 0 });
     }
+    return files;
   }
 
   /** Holds the change's event (from now on, or as it now is) and announces it; returns what is held. */
@@ -203,19 +212,49 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
     return changed;
   }
 
-  /** Writes every pending change in one transaction. */
-  flush(): void {
+  /**
+   * Writes every pending change in one transaction; resolves once it is written (or failed: then
+   * reported, and kept for the next flush). Writes run one after another, each taking what is
+   * pending when it starts: a change made while a batch is being written goes in the next
+   * batch, so no two writes of one event race and none is written out of order.
+   */
+  flush(): Promise<void> {
+    return this.flushThen(() => Promise.resolve());
+  }
+
+  /**
+   * Writes every pending change, then runs `task` before the recorder writes again: for a write
+   * of the events table that must come after the recorder's and not between two of them (a
+   * relabel or a move of an unknown group's events, forgetting a person). What the recorder holds
+   * may be changed in the task to match (groupNamed, forgotten): its next write carries that.
+   * The task must not wait for a later flush: that write waits for the task.
+   */
+  flushThen<T>(task: () => Promise<T>): Promise<T> {
+    const result = this.writing.then(async () => {
+      await this.writePending();
+      return task();
+    });
+    this.writing = result.then(
+      () => undefined,
+      () => undefined,
+    );
+    return result;
+  }
+
+  /** Writes what is pending now (one batch); never throws: a failure is reported and the batch kept. */
+  private async writePending(): Promise<void> {
     // visits no track can re-open any more are let go of
     for (const id of this.log.expire(Date.now())) this.release(id);
     if (this.pending.size === 0) return;
     const batch = [...this.pending.values()];
     this.pending.clear();
     try {
-      this.repository.upsertMany(batch);
+      await this.repository.upsertMany(batch);
       for (const e of batch) this.release(e.id);
     } catch (error) {
-      // kept for the next flush: a full disk's events are written once there is room again
-      for (const e of batch) if (!this.pending.has(e.id)) this.pending.set(e.id, e);
+      // kept for the next flush (a full disk's events are written once there is room again);
+      // a change made meanwhile is newer, and goes over what the failed batch had
+      for (const e of batch) this.pending.set(e.id, { ...e, ...this.pending.get(e.id) });
       this.report(error);
     }
   }
@@ -232,6 +271,6 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
     clearInterval(this.timer);
     for (const change of this.log.endAll(Date.now())) this.record(change);
     await Promise.all([...this.snapshotsInFlight]);
-    this.flush();
+    await this.flush();
   }
 }

@@ -22,24 +22,24 @@ export async function applyRetention(events: EventsRepository, snapshots: Snapsh
   const result: RetentionResult = { deletedEvents: 0, trimmedSnapshots: 0 };
   const cutoff = now - policy.maxAgeDays * 24 * 60 * 60 * 1000;
   for (let round = 0; round < 100; round++) {
-    const old = events.olderThan(cutoff, BATCH);
+    const old = await events.olderThan(cutoff, BATCH);
     if (old.length === 0) break;
     for (const e of old) {
       await snapshots.remove(e.facePath);
       await snapshots.remove(e.framePath);
     }
-    events.delete(old.map((e) => e.id));
+    await events.delete(old.map((e) => e.id));
     result.deletedEvents += old.length;
   }
-  let total = events.totalSnapshotBytes();
+  let total = await events.totalSnapshotBytes();
   for (let round = 0; round < 100 && total > policy.maxSnapshotBytes; round++) {
-    const oldest = events.oldestWithSnapshots(BATCH);
+    const oldest = await events.oldestWithSnapshots(BATCH);
     if (oldest.length === 0) break;
     for (const e of oldest) {
       if (total <= policy.maxSnapshotBytes) break;
       await snapshots.remove(e.facePath);
       await snapshots.remove(e.framePath);
-      events.forgetSnapshots(e.id);
+      await events.forgetSnapshots(e.id);
       total -= e.snapshotBytes;
       result.trimmedSnapshots++;
     }

@@ -165,7 +165,7 @@ export interface MqttDeps {
   /** Where event snapshots are (the face crop is the camera's latest face). */
   snapshots: Pick<SnapshotStore, 'absolute'>;
   /** A person's last sighting in the event log, from before this run. */
-  lastSighting?: (name: string) => Sighting | undefined;
+  lastSighting?: (name: string) => Promise<Sighting | undefined>;
   logger: Logger;
 }
 
@@ -224,7 +224,8 @@ export class MqttIntegration {
   start(): void {
     const { url } = this.deps.config;
     const options = clientOptions(this.deps.config, this.topics);
-    this.syncPeople();
+    // the people known once their last sightings are read (each is announced on connect, or at once if connected by then)
+    void this.syncPeople();
     this.syncCameras();
     const client = connect(url, options);
     this.client = client;
@@ -288,15 +289,29 @@ export class MqttIntegration {
     if (event.ended) this.facePaths.delete(event.id);
   }
 
-  /** The gallery changed: new people are announced, removed (or renamed) ones lose their entities. */
-  syncPeople(): void {
+  /**
+   * The gallery changed: new people are announced, removed (or renamed) ones lose their entities.
+   * The new people's last sightings are read first; one that cannot be read is logged and the
+   * person announced without it. Never rejects.
+   */
+  async syncPeople(): Promise<void> {
     const now = new Set(this.deps.people());
+    const added = [...now].filter((name) => !this.people.has(name));
+    const sightings = await Promise.all(
+      added.map((name) =>
+        (this.deps.lastSighting?.(name) ?? Promise.resolve(undefined)).catch((error: unknown) => {
+          this.log.warn(`mqtt: the last sighting of ${name} could not be read: ${String(error)}`);
+          return undefined;
+        }),
+      ),
+    );
+    const before = new Map(added.map((name, i) => [name, sightings[i]]));
     for (const name of [...this.people]) if (!now.has(name)) this.removePerson(name);
     for (const name of now) {
       if (this.people.has(name)) continue;
       this.people.add(name);
-      const before = this.deps.lastSighting?.(name);
-      if (before) this.sightings.remember(name, before);
+      const last = before.get(name);
+      if (last) this.sightings.remember(name, last);
       if (!this.present.has(name)) this.present.set(name, this.sightings.inView(name));
       for (const d of this.personConfigs(name)) this.configTopics.add(d.topic);
       if (this.client?.connected) this.publishPerson(name);

@@ -78,6 +78,13 @@ export class Outbox extends EventEmitter<{ delivered: [DeliveryReport]; failed: 
   private timer: NodeJS.Timeout | undefined;
   private pumpQueued = false;
   private running = false;
+  /** A look at the outbox is under way (one at a time); `pumpAgain`: another was asked for meanwhile. */
+  private pumping = false;
+  private pumpAgain = false;
+  /** Counts the requests that ended: heads read while one ended may show it as it was (still queued, or due). */
+  private flightsEnded = 0;
+  /** The adds under way, one after the other: the queue's order is the order of enqueue. */
+  private adding: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly repository: OutboxRepository,
@@ -91,21 +98,40 @@ export class Outbox extends EventEmitter<{ delivered: [DeliveryReport]; failed: 
   /** Starts sending: what an earlier run left in the outbox first. */
   start(): void {
     this.running = true;
-    const left = this.repository.count();
-    if (left > 0) this.log.info(`webhooks: ${left} notification(s) left in the outbox by the last run are being sent`);
+    this.repository.count().then(
+      (left) => {
+        if (left > 0) this.log.info(`webhooks: ${left} notification(s) left in the outbox by the last run are being sent`);
+      },
+      () => undefined, // the look at the heads says what is wrong with the store
+    );
     this.pump();
   }
 
-  /** Stores a delivery (it survives a crash from now on) and sends it when its URL's turn comes. */
-  enqueue(delivery: NewDelivery): void {
-    this.repository.add(delivery);
-    // sent from the next turn: the caller is the event recorder, on the frame loop's path
-    if (this.pumpQueued) return;
-    this.pumpQueued = true;
-    setImmediate(() => {
-      this.pumpQueued = false;
-      this.pump();
-    });
+  /**
+   * Stores a delivery (it survives a crash once this resolves) and sends it when its URL's turn
+   * comes. Deliveries are stored one after the other, in the order of the calls. A delivery that
+   * cannot be stored (the disk full, the database gone) is logged and lost; this never rejects.
+   */
+  enqueue(delivery: NewDelivery): Promise<void> {
+    const stored = this.adding.then(() => this.repository.add(delivery));
+    this.adding = stored.then(
+      () => {
+        // sent from the next turn: the caller is the event recorder, on the frame loop's path
+        if (this.pumpQueued) return;
+        this.pumpQueued = true;
+        setImmediate(() => {
+          this.pumpQueued = false;
+          this.pump();
+        });
+      },
+      (error: unknown) => {
+        this.log.error(
+          { rule: delivery.ruleName, deliveryId: delivery.id },
+          `webhooks: a notification of rule ${delivery.ruleName} could not be stored, so it is not sent: ${String(error)}`,
+        );
+      },
+    );
+    return this.adding;
   }
 
   /**
@@ -122,8 +148,8 @@ export class Outbox extends EventEmitter<{ delivered: [DeliveryReport]; failed: 
   }
 
   /** A rule's deliveries: what waits, and how its last attempts went. */
-  state(ruleName: string): DeliveryState {
-    const stored = this.repository.pendingOf(ruleName);
+  async state(ruleName: string): Promise<DeliveryState> {
+    const stored = await this.repository.pendingOf(ruleName);
     const remembered = this.lastError.get(ruleName);
     const delivered = this.lastDelivered.get(ruleName);
     // a failure from before a restart is known only by what its delivery kept (not when)
@@ -136,21 +162,38 @@ export class Outbox extends EventEmitter<{ delivered: [DeliveryReport]; failed: 
     };
   }
 
-  /** Sends every URL's oldest delivery that is due and not in flight; wakes again when the next one is due. */
+  /** Sends every URL's oldest delivery that is due and not in flight; wakes again when the next one is due. One look at a time. */
   private pump(): void {
     if (!this.running) return;
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
+    }
+    this.pumping = true;
+    void this.look().finally(() => {
+      this.pumping = false;
+      if (!this.pumpAgain) return;
+      this.pumpAgain = false;
+      this.pump();
+    });
+  }
+
+  private async look(): Promise<void> {
     clearTimeout(this.timer);
     this.timer = undefined;
     const now = this.options.now();
+    const ended = this.flightsEnded;
     let heads: OutboxDelivery[];
     try {
-      heads = this.repository.heads();
+      heads = await this.repository.heads();
     } catch (error) {
       // the store cannot be read now (the disk, say): nothing is lost, the next look is a little later
       this.log.error(`webhooks: the outbox cannot be read (${String(error)}); trying again in ${this.options.maxRetryMs / 1000} s`);
       this.wakeAt(now + this.options.maxRetryMs, now);
       return;
     }
+    // a request ended while the heads were read: they may show it as it was, and its end asked for another look
+    if (!this.running || this.flightsEnded !== ended) return;
     let nextDue = Infinity;
     for (const head of heads) {
       if (this.inFlight.has(head.url)) continue;
@@ -172,6 +215,7 @@ export class Outbox extends EventEmitter<{ delivered: [DeliveryReport]; failed: 
       .catch((error: unknown) => this.log.error({ rule: delivery.ruleName, deliveryId: delivery.id }, `webhooks: the outbox could not record a delivery: ${String(error)}`))
       .finally(() => {
         this.inFlight.delete(delivery.url);
+        this.flightsEnded++;
         this.pump();
       });
     this.inFlight.set(delivery.url, { controller, done });
@@ -204,25 +248,25 @@ export class Outbox extends EventEmitter<{ delivered: [DeliveryReport]; failed: 
       status = 0;
       failure = failureText(error, timeoutMs);
     }
-    if (failure === undefined) this.delivered(delivery, status);
-    else this.failed(delivery, failure, status || undefined);
+    if (failure === undefined) await this.delivered(delivery, status);
+    else await this.failed(delivery, failure, status || undefined);
   }
 
-  private delivered(delivery: OutboxDelivery, status: number): void {
-    this.repository.remove(delivery.id);
+  private async delivered(delivery: OutboxDelivery, status: number): Promise<void> {
+    await this.repository.remove(delivery.id);
     this.lastError.set(delivery.ruleName, null);
     this.lastDelivered.set(delivery.ruleName, this.options.now());
     this.log.debug({ rule: delivery.ruleName, deliveryId: delivery.id, status }, `webhooks: ${delivery.ruleName} delivered to ${shownUrl(delivery.url)} (HTTP ${status})`);
     this.emit('delivered', { delivery, status });
   }
 
-  private failed(delivery: OutboxDelivery, error: string, status: number | undefined): void {
+  private async failed(delivery: OutboxDelivery, error: string, status: number | undefined): Promise<void> {
     const now = this.options.now();
     const attempts = delivery.attempts + 1;
     this.lastError.set(delivery.ruleName, { error, at: now });
     const report: DeliveryReport = { delivery: { ...delivery, attempts, lastError: error }, error, ...(status === undefined ? {} : { status }) };
     if (now - delivery.createdAt >= this.options.giveUpAfterMs) {
-      this.repository.remove(delivery.id);
+      await this.repository.remove(delivery.id);
       const hours = Math.round((now - delivery.createdAt) / 3_600_000);
       this.log.warn(
         { rule: delivery.ruleName, deliveryId: delivery.id, attempts },
@@ -232,7 +276,7 @@ export class Outbox extends EventEmitter<{ delivered: [DeliveryReport]; failed: 
       return;
     }
     const wait = retryDelay(attempts, this.options.firstRetryMs, this.options.maxRetryMs);
-    this.repository.failed(delivery.id, error, now + wait);
+    await this.repository.failed(delivery.id, error, now + wait);
     // the first failure says so; the retries of a receiver that stays down only at debug level
     const level = attempts === 1 ? 'warn' : 'debug';
     this.log[level](

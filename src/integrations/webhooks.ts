@@ -136,7 +136,8 @@ export class WebhookNotifier {
     const id = randomUUID();
     const payload: WebhookBody = { type, rule: rule.name, event, snapshotUrl: `${this.deps.publicUrl}/api/events/${encodeURIComponent(event.id)}/snapshot` };
     const body = JSON.stringify(payload);
-    this.deps.outbox.enqueue({
+    // stored in the outbox's order of calls; a failure to store is the outbox's to log
+    void this.deps.outbox.enqueue({
       id,
       ruleName: rule.name,
       url: rule.webhook.url,

@@ -13,8 +13,8 @@ import { parse, parseBody } from './validate.js';
 
 export function eventsRouter(events: EventsService, privacy: PrivacyService): Router {
   const router = Router();
-  router.use(['/events', '/events.csv'], (_req, _res, next) => {
-    events.flush();
+  router.use(['/events', '/events.csv'], async (_req, _res, next) => {
+    await events.flush();
     next();
   });
   // every read of many rows waits for its own turn of the event loop (frames run between)
@@ -43,11 +43,11 @@ export function eventsRouter(events: EventsService, privacy: PrivacyService): Ro
       .send(await events.csv(filter, (read) => reads.run(read)));
   });
 
-  router.get('/events/:id', (req, res) => void res.json(events.get(parse(eventParamsSchema, req.params).id)));
+  router.get('/events/:id', async (req, res) => void res.json(await events.get(parse(eventParamsSchema, req.params).id)));
 
   // the event is looked up before the kind is read: an unknown id is a 404 whatever the kind
   router.get('/events/:id/snapshot', async (req, res) => {
-    const event = events.find(parse(eventParamsSchema, req.params).id);
+    const event = await events.find(parse(eventParamsSchema, req.params).id);
     const { kind } = parse(snapshotQuerySchema, req.query);
     const file = events.snapshotFile(event, kind);
     if (!privacy.blursSnapshot(principalOf(res).role, event)) {
@@ -63,7 +63,7 @@ export function eventsRouter(events: EventsService, privacy: PrivacyService): Ro
 
   // the event is looked up before the body is read: an unknown id is a 404 whatever the body
   router.post('/events/:id/review', async (req, res) => {
-    const event = events.find(parse(eventParamsSchema, req.params).id);
+    const event = await events.find(parse(eventParamsSchema, req.params).id);
     res.json(await events.review(event, parseBody(reviewBodySchema, req)));
   });
 

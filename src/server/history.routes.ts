@@ -15,6 +15,6 @@ export function historyRouter(history: HistoryService): Router {
     const id = parse(personParamsSchema.shape.id, req.params.id);
     res.json(await history.personHistory(id, parse(personHistoryQuerySchema, req.query)));
   });
-  router.get('/events/cameras', (_req, res) => void res.json(history.eventCameras()));
+  router.get('/events/cameras', async (_req, res) => void res.json(await history.eventCameras()));
   return router;
 }

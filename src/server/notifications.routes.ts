@@ -9,7 +9,7 @@ import { parseBody } from './validate.js';
 
 export function notificationsRouter(notifications: NotificationsService): Router {
   const router = Router();
-  router.get('/notifications', (_req, res) => void res.json(notifications.view()));
+  router.get('/notifications', async (_req, res) => void res.json(await notifications.view()));
   router.put('/notifications', async (req, res) => void res.json(await notifications.replace(parseBody(notificationsBodySchema, req))));
   return router;
 }

@@ -27,7 +27,8 @@ export class TurnQueue {
     return this.queued;
   }
 
-  run<T>(task: () => T): Promise<T> {
+  /** A task that returns a promise holds the queue until that settles (a read of the database, say). */
+  run<T>(task: () => T | PromiseLike<T>): Promise<T> {
     this.queued++;
     const result = this.tail.then(
       () =>
@@ -88,12 +89,13 @@ export class ResponseCache {
     // joiners, too, go out one per turn: 200 of them answered at once would be one long turn
     if (pending?.version === asked) return pending.body.then((entry) => this.queue.run(() => entry));
     if (!admit()) return null;
-    const body = this.queue.run(() => {
+    const body = this.queue.run(async () => {
+      // the version before the read: a change during it leaves the body under the older version, which the next ask finds stale
       const now = version();
       const built = this.fresh(key, now);
       if (built) return built;
       this.misses++;
-      const bytes = Buffer.from(JSON.stringify(build()));
+      const bytes = Buffer.from(JSON.stringify(await build()));
       const entry: CachedBody = { version: now, body: bytes, etag: `"${createHash('sha1').update(bytes).digest('base64url')}"` };
       this.entries.delete(key);
       this.entries.set(key, entry);

@@ -11,8 +11,8 @@ export function unknownsRouter(unknowns: UnknownsService): Router {
   const router = Router();
   const groupId = (req: Request) => parse(unknownParamsSchema.shape.id, req.params.id);
 
-  router.get('/unknowns', (_req, res) => void res.json(unknowns.list()));
-  router.get('/unknowns/:id', (req, res) => void res.json(unknowns.detail(groupId(req))));
+  router.get('/unknowns', async (_req, res) => void res.json(await unknowns.list()));
+  router.get('/unknowns/:id', async (req, res) => void res.json(await unknowns.detail(groupId(req))));
   router.get('/unknowns/:id/faces/:faceId/image', async (req, res) => {
     const { id, faceId } = parse(unknownFaceParamsSchema, req.params);
     res.type('image/jpeg').send(await unknowns.faceImage(id, faceId));
@@ -23,10 +23,10 @@ export function unknownsRouter(unknowns: UnknownsService): Router {
     unknowns.requireGroup(id);
     res.json(await unknowns.name(id, parseBody(nameUnknownBodySchema, req).person));
   });
-  router.post('/unknowns/:id/merge', (req, res) => {
+  router.post('/unknowns/:id/merge', async (req, res) => {
     const id = groupId(req);
     unknowns.requireGroup(id);
-    res.json(unknowns.merge(id, parseBody(mergeUnknownBodySchema, req).into));
+    res.json(await unknowns.merge(id, parseBody(mergeUnknownBodySchema, req).into));
   });
   router.delete('/unknowns/:id', async (req, res) => {
     await unknowns.forget(groupId(req));

@@ -44,7 +44,7 @@ function csvCell(value: PublicEvent[keyof PublicEvent]): string {
 }
 
 /** Runs a read of many rows when its turn comes (the HTTP layer lets frames run between reads). */
-export type ReadTurn = <T>(read: () => T) => Promise<T>;
+export type ReadTurn = <T>(read: () => Promise<T>) => Promise<T>;
 
 export interface EventsDeps {
   events: EventsRepository;
@@ -65,24 +65,24 @@ export class EventsService {
   }
 
   /** Writes events still waiting in the recorder's batch, so a read sees every known event. */
-  flush(): void {
-    this.deps.recorder.flush();
+  flush(): Promise<void> {
+    return this.deps.recorder.flush();
   }
 
-  list(filter: EventFilter): { events: PublicEvent[]; nextCursor: string | null } {
-    const { events, nextCursor } = this.deps.events.list(filter);
+  async list(filter: EventFilter): Promise<{ events: PublicEvent[]; nextCursor: string | null }> {
+    const { events, nextCursor } = await this.deps.events.list(filter);
     return { events: events.map(publicEvent), nextCursor };
   }
 
   /** The event with `id` (a ServiceError 'not-found' otherwise). */
-  find(id: string): StoredEvent {
-    const event = this.deps.events.get(id);
+  async find(id: string): Promise<StoredEvent> {
+    const event = await this.deps.events.get(id);
     if (!event) throw new ServiceError('not-found', `no event with id "${id}"`);
     return event;
   }
 
-  get(id: string): PublicEvent {
-    return publicEvent(this.find(id));
+  async get(id: string): Promise<PublicEvent> {
+    return publicEvent(await this.find(id));
   }
 
   /** The file of an event's `kind` snapshot: its face crop or the whole frame. */
@@ -122,7 +122,7 @@ export class EventsService {
       added = await this.deps.addToGallery(event, person);
     }
     const state: ReviewState = action === 'confirm' ? 'confirmed' : action === 'reject' ? 'rejected' : 'relabeled';
-    const updated = this.deps.events.review(event.id, state, action === 'relabel' ? person : undefined);
+    const updated = await this.deps.events.review(event.id, state, action === 'relabel' ? person : undefined);
     // retention may have removed it while the face was being added
     if (!updated) throw new ServiceError('not-found', `no event with id "${event.id}"`);
     this.deps.recorder.reviewed(updated.id, updated);
@@ -142,7 +142,7 @@ export class EventsService {
     const result: BulkReviewResult = { reviewed: [], failed: [] };
     for (const id of new Set(ids)) {
       try {
-        result.reviewed.push(await this.review(this.find(id), action));
+        result.reviewed.push(await this.review(await this.find(id), action));
       } catch (error) {
         if (!(error instanceof ServiceError)) throw error;
         result.failed.push({ id, error: error.message });

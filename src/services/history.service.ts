@@ -16,7 +16,7 @@ export interface HistoryDeps {
   /** The cameras configured now. */
   cameras: () => { id: string; name: string }[];
   /** Writes events still waiting in the recorder's batch, so a read sees every known event. */
-  flush: () => void;
+  flush: () => Promise<void>;
   now?: () => number;
 }
 
@@ -41,11 +41,11 @@ export class HistoryService {
 
   async personHistory(personId: number, { days, utcOffset }: PersonHistoryQuery): Promise<PersonHistory> {
     const person = await this.deps.person(personId);
-    this.deps.flush();
+    await this.deps.flush();
     const now = this.now();
     const from = rangeStart(now, days, utcOffset);
     // one more than shown, to tell whether any were left out
-    const events = this.deps.events.personVisits(person.name, from, MAX_HISTORY_VISITS + 1);
+    const events = await this.deps.events.personVisits(person.name, from, MAX_HISTORY_VISITS + 1);
     const byDate = new Map<string, PersonHistory['days'][number]['visits']>();
     for (let day = 0; day < days; day++) byDate.set(localDate(now - day * DAY_MS, utcOffset), []);
     for (const event of events.slice(0, MAX_HISTORY_VISITS)) {
@@ -57,7 +57,7 @@ export class HistoryService {
         score: Math.round(event.score * 1000) / 1000,
       });
     }
-    const last = this.deps.events.personLastSeen(person.name);
+    const last = await this.deps.events.personLastSeen(person.name);
     return {
       person: { id: person.id, name: person.name },
       lastSeen: last ? { cameraId: last.cameraId, at: new Date(last.at).toISOString(), eventId: last.eventId } : null,
@@ -67,10 +67,10 @@ export class HistoryService {
   }
 
   /** The cameras of the log and the configured ones, by id; a camera of the log that is no longer configured is `removed`. */
-  eventCameras(): EventCameraList {
-    this.deps.flush();
+  async eventCameras(): Promise<EventCameraList> {
+    await this.deps.flush();
     const configured = new Map(this.deps.cameras().map((c) => [c.id, c.name]));
-    const ids = new Set([...this.deps.events.cameraIds(), ...configured.keys()]);
+    const ids = new Set([...(await this.deps.events.cameraIds()), ...configured.keys()]);
     const cameras = [...ids].sort().map((id) => {
       const name = configured.get(id);
       return { id, name: name ?? null, removed: name === undefined };

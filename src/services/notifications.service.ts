@@ -22,7 +22,7 @@ export interface NotificationsDeps {
   /** The config file's rules. */
   configured: readonly NotificationRule[];
   /** A rule's deliveries (the outbox's state). */
-  deliveryState: (ruleName: string) => DeliveryState;
+  deliveryState: (ruleName: string) => Promise<DeliveryState>;
   /** Told when the saved rules cannot be used (then the config file's are). */
   warn: (message: string) => void;
 }
@@ -60,8 +60,8 @@ export class NotificationsService {
   }
 
   /** What GET /api/notifications shows: secrets masked, with each rule's delivery state. */
-  view(): Notifications {
-    return { source: this.source, rules: this.current.map((rule) => this.viewOf(rule)) };
+  async view(): Promise<Notifications> {
+    return { source: this.source, rules: await Promise.all(this.current.map((rule) => this.viewOf(rule))) };
   }
 
   /**
@@ -89,14 +89,14 @@ export class NotificationsService {
     return this.view();
   }
 
-  private viewOf(rule: NotificationRule): NotificationRuleView {
+  private async viewOf(rule: NotificationRule): Promise<NotificationRuleView> {
     return {
       name: rule.name,
       when: { people: [...rule.when.people], cameras: [...rule.when.cameras], minScore: rule.when.minScore },
       webhook: { url: rule.webhook.url, method: rule.webhook.method, secret: SECRET_MASK },
       cooldownS: rule.cooldownS,
       onEnd: rule.onEnd,
-      state: this.deps.deliveryState(rule.name),
+      state: await this.deps.deliveryState(rule.name),
     };
   }
 }

@@ -5,8 +5,8 @@
  * Forgetting removes the person, their samples (and so their negatives, which cascade) and
  * their crops, and in every event that named them the face and frame snapshots and the name
  * itself (the label becomes FORGOTTEN): the database and the data directory keep nothing with
- * their name or face. The database file is then rebuilt (storage/scrub.ts), since deleted rows
- * leave their bytes behind. The REST route and `facestream people forget` both come here.
+ * their name or face. The database's storage is then rebuilt (storage/scrub.ts: SQLite's file,
+ * PostgreSQL's tables), since deleted rows leave their bytes behind. The REST route and `facestream people forget` both come here.
  *
  * With `privacy.blurUnknownForViewers`, an unknown event's snapshots are served to viewers with
  * the face blurred (the live frames are blurred by the live hub itself).
@@ -20,7 +20,7 @@ import type { Role } from '../contract/access.js';
 import type { ForgetResult } from '../contract/people.js';
 import type { EventRecorder } from '../events/recorder.js';
 import { snapshotFaceBox, type SnapshotStore } from '../events/snapshots.js';
-import type { Db } from '../storage/database.js';
+import type { Store } from '../storage/database.js';
 import type { EventsRepository, StoredEvent } from '../storage/events.repository.js';
 import { FACES_DIR, type PeopleRepository } from '../storage/people.repository.js';
 import { eraseDeletedContent } from '../storage/scrub.js';
@@ -29,12 +29,13 @@ import { eraseDeletedContent } from '../storage/scrub.js';
 const BLURRED_QUALITY = 80;
 
 export interface PrivacyDeps {
-  db: Db;
+  /** The database: the transaction that forgets, and the rebuild after it. */
+  store: Pick<Store, 'dialect' | 'db'>;
   people: PeopleRepository;
-  events: EventsRepository;
+  events: Pick<EventsRepository, 'forgetPerson'>;
   snapshots: SnapshotStore;
-  /** The running server's recorder: flushed before forgetting, then told which of its events were forgotten. */
-  recorder?: Pick<EventRecorder, 'flush' | 'forgotten'>;
+  /** The running server's recorder: forgetting runs in its turn (after its pending writes, before its next), and tells it which of its events were forgotten. */
+  recorder?: Pick<EventRecorder, 'flushThen' | 'forgotten'>;
   /** Called once the person is gone, to rebuild the live matcher. */
   galleryChanged?: () => void;
   /** privacy.blurUnknownForViewers */
@@ -50,34 +51,43 @@ export class PrivacyService {
    * it (a crash in between leaves files no row refers to, which the next start removes).
    */
   async forget(name: string): Promise<ForgetResult> {
-    const { people, events, snapshots, recorder } = this.deps;
-    // a pending write of a running track's event would otherwise store the name again after this
-    recorder?.flush();
+    const { store, people, events, snapshots, recorder } = this.deps;
     let cropsDir = '';
     let crops = 0;
-    let forgotten: { ids: string[]; snapshotPaths: string[] } = { ids: [], snapshotPaths: [] };
-    const removed = await people.removePerson(name, (person) => {
-      cropsDir = path.join(people.dataDir, FACES_DIR, String(person.id));
-      crops = countFiles(cropsDir);
-      forgotten = events.forgetPerson(person.id, person.name);
-    });
-    // before anything is awaited: no snapshot of a running track is saved for them from now on
-    recorder?.forgotten(forgotten.ids);
+    const forgetRows = async () => {
+      let forgotten: { ids: string[]; snapshotPaths: string[] } = { ids: [], snapshotPaths: [] };
+      // in the person's removal transaction: the person and their events go together
+      const removed = await people.removePerson(name, async (person, trx) => {
+        cropsDir = path.join(people.dataDir, FACES_DIR, String(person.id));
+        crops = countFiles(cropsDir);
+        forgotten = await events.forgetPerson(person.id, person.name, trx);
+      });
+      return { removed, forgotten };
+    };
+    // in the recorder's turn: a pending write of a running track's event would otherwise store
+    // the name again after this, and from the end of it no snapshot of theirs is saved
+    const { removed, forgotten, unwritten } = recorder
+      ? await recorder.flushThen(async () => {
+          const rows = await forgetRows();
+          return { ...rows, unwritten: recorder.forgotten(rows.forgotten.ids) };
+        })
+      : { ...(await forgetRows()), unwritten: [] };
     this.deps.galleryChanged?.();
     // removePerson deletes the crops quietly (a leftover crop is harmless to the gallery); here it is not
     if (existsSync(cropsDir)) throw new Error(`could not delete the face crops of ${removed.person.name} in ${cropsDir}: delete that folder by hand`);
     let snapshotFiles = 0;
-    for (const relative of forgotten.snapshotPaths) {
+    for (const relative of new Set([...forgotten.snapshotPaths, ...unwritten])) {
       if (!existsSync(snapshots.absolute(relative))) continue;
       await snapshots.remove(relative);
       snapshotFiles++;
     }
     try {
-      eraseDeletedContent(this.deps.db);
+      await eraseDeletedContent(store);
     } catch (error) {
-      // the rows and files are gone already; what is left is deleted bytes in the file's free space
+      // the rows and files are gone already; what is left is deleted bytes in the database's free space
+      const by = store.dialect === 'sqlite' ? 'stop the server, then run VACUUM on the database file' : 'run VACUUM (FULL) on its tables';
       throw new Error(
-        `${removed.person.name} was forgotten, but rebuilding the database file failed (${(error as Error).message}): deleted bytes may remain in it until it is rebuilt (stop the server, then run VACUUM on ${this.deps.db.name})`,
+        `${removed.person.name} was forgotten, but rebuilding the database's storage failed (${(error as Error).message}): deleted bytes may remain in it until it is rebuilt (${by})`,
         { cause: error },
       );
     }

@@ -42,7 +42,7 @@ interface FaceRecord {
 export interface UnknownsDeps {
   repository: UnknownsRepository;
   events: Pick<EventsRepository, 'relabelByGroup' | 'moveToGroup' | 'leaveGroup' | 'countByGroup'>;
-  recorder: Pick<EventRecorder, 'flush' | 'groupsMerged' | 'groupNamed'>;
+  recorder: Pick<EventRecorder, 'flush' | 'flushThen' | 'groupsMerged' | 'groupNamed'>;
   gallery: Pick<GalleryService, 'enrolFaces'>;
   dataDir: string;
   /** The embedder whose faces are grouped (groups of another model are left alone). */
@@ -58,6 +58,56 @@ const MAX_NAMED_SAMPLES = DIVERSITY_DEFAULTS.maxSamples;
 
 const trackKey = (cameraId: string, trackId: number) => `${cameraId}\u0000${trackId}`;
 
+/** Ids reserved at a time, per kind: faces come by the dozen a second from a busy site, groups far fewer. */
+const ID_BLOCK = { group: 200, face: 2000 } as const;
+
+/**
+ * Ids reserved in the database for the groups or faces this server makes (the clustering names
+ * them before they are written), taken one at a time and reserved again, in the background,
+ * when half are used. Two servers sharing a database never get the same id.
+ */
+class ReservedIds {
+  private ids: number[] = [];
+  private next = 0;
+  private reserving: Promise<void> | null = null;
+
+  constructor(
+    private readonly reserve: (count: number) => Promise<number[]>,
+    private readonly block: number,
+    private readonly failed: (error: Error) => void,
+  ) {}
+
+  /** Reserves the first block (for the start: a failure to reach the database is the caller's). */
+  async fill(): Promise<void> {
+    this.ids = await this.reserve(this.block);
+    this.next = 0;
+  }
+
+  get available(): number {
+    return this.ids.length - this.next;
+  }
+
+  /** An id, if any is left (they run out only when the database has not answered a whole half block's time). */
+  take(): number | undefined {
+    if (this.available <= this.block / 2) this.reserveMore();
+    if (this.available === 0) return undefined;
+    return this.ids[this.next++];
+  }
+
+  private reserveMore(): void {
+    if (this.reserving) return;
+    this.reserving = this.reserve(this.block)
+      .then((more) => {
+        this.ids = [...this.ids.slice(this.next), ...more];
+        this.next = 0;
+      })
+      .catch((error: unknown) => this.failed(error instanceof Error ? error : new Error(String(error))))
+      .finally(() => {
+        this.reserving = null;
+      });
+  }
+}
+
 export class UnknownsService {
   private readonly groups: UnknownGroups;
   private readonly faces = new Map<number, FaceRecord>();
@@ -65,7 +115,10 @@ export class UnknownsService {
   private readonly trackGroups = new Map<string, Map<number, number>>();
   /** Per live track: its kept faces that do not know their event yet. */
   private readonly trackFaces = new Map<string, number[]>();
-  private nextFaceId = 1;
+  private readonly faceIds: ReservedIds;
+  private readonly groupIds: ReservedIds;
+  /** The write in progress and those queued behind it (see flush): settles, never rejects. */
+  private writing: Promise<void> = Promise.resolve();
   /** What the next flush writes. */
   private readonly dirtyGroups = new Set<number>();
   private readonly deletedFaces = new Set<number>();
@@ -78,13 +131,27 @@ export class UnknownsService {
   private readonly timer: NodeJS.Timeout;
   private errorHandler: (error: Error) => void = () => undefined;
 
-  constructor(private readonly deps: UnknownsDeps) {
-    const ids = deps.repository.nextIds();
-    let nextGroupId = ids.group;
-    this.nextFaceId = ids.face;
+  /** The service with the groups stored for the model, and ids reserved for the ones it makes. */
+  static async open(deps: UnknownsDeps): Promise<UnknownsService> {
+    const service = new UnknownsService(deps, await deps.repository.load(deps.model));
+    await Promise.all([service.faceIds.fill(), service.groupIds.fill()]);
+    return service;
+  }
+
+  private constructor(
+    private readonly deps: UnknownsDeps,
+    stored: Awaited<ReturnType<UnknownsRepository['load']>>,
+  ) {
+    const reported = (error: Error) => this.errorHandler(new Error(`could not reserve ids for unknown faces: ${error.message}`, { cause: error }));
+    this.faceIds = new ReservedIds((n) => deps.repository.reserveIds('face', n), ID_BLOCK.face, reported);
+    this.groupIds = new ReservedIds((n) => deps.repository.reserveIds('group', n), ID_BLOCK.group, reported);
     const options = { ...CLUSTERING_DEFAULTS, ...deps.clustering, minSimilarity: deps.minSimilarity, mergeSimilarity: deps.minSimilarity };
-    this.groups = new UnknownGroups(options, () => nextGroupId++);
-    const stored = deps.repository.load(deps.model);
+    this.groups = new UnknownGroups(options, () => {
+      const id = this.groupIds.take();
+      // observe() adds a face only while a group id is available
+      if (id === undefined) throw new Error('no id reserved for a new unknown group');
+      return id;
+    });
     this.groups.load(
       stored.map(({ group, faces }) => ({
         ...group,
@@ -94,7 +161,8 @@ export class UnknownsService {
         }),
       })),
     );
-    this.timer = setInterval(() => this.flush(), deps.flushEveryMs ?? 1000);
+    // a flush reports its own failures
+    this.timer = setInterval(() => void this.flush(), deps.flushEveryMs ?? 1000);
     this.timer.unref();
   }
 
@@ -105,7 +173,7 @@ export class UnknownsService {
 
   /** Removes crops no face refers to (a crash between a crop's write and its row's). */
   async removeOrphanCrops(): Promise<number> {
-    const referenced = this.deps.repository.cropPaths();
+    const referenced = await this.deps.repository.cropPaths();
     const dir = path.join(this.deps.dataDir, UNKNOWNS_DIR);
     const names = await readdir(dir).catch(() => [] as string[]);
     let removed = 0;
@@ -127,8 +195,10 @@ export class UnknownsService {
     const stranger = !sample.match.known && !(sample.identity.decided && sample.identity.known);
     if (!stranger) return this.groupOfTrack(key);
     let groupId: number | null = null;
-    if (faceProblem({ confidence: sample.detection.confidence, quality: sample.quality }) === undefined) {
-      const face: UnknownFace = { id: this.nextFaceId++, vector: sample.embedding, score: faceScore(sample.quality), cameraId: sample.cameraId, ts: sample.ts };
+    // a face joins only with ids for it and for a group it may start (none only while the database does not answer)
+    const faceId = faceProblem({ confidence: sample.detection.confidence, quality: sample.quality }) === undefined && this.groupIds.available > 0 ? this.faceIds.take() : undefined;
+    if (faceId !== undefined) {
+      const face: UnknownFace = { id: faceId, vector: sample.embedding, score: faceScore(sample.quality), cameraId: sample.cameraId, ts: sample.ts };
       const change = this.groups.add(face);
       this.applied(change);
       if (change.kept) {
@@ -249,10 +319,27 @@ export class UnknownsService {
     this.moved(group.id, null);
   }
 
-  /** Writes every change since the last flush in one transaction. */
-  flush(): void {
+  /**
+   * Writes every change since the last flush in one transaction, then moves the events of merged
+   * or forgotten groups (in the recorder's turn: after its writes, so none of them undoes a move).
+   * Writes run one after another, each taking what changed when it starts; a failed one is
+   * reported and its changes kept for the next. Never rejects.
+   */
+  flush(): Promise<void> {
+    this.writing = this.writing.then(() => this.writeChanges()).catch((error: unknown) => this.errorHandler(error instanceof Error ? error : new Error(String(error))));
+    return this.writing;
+  }
+
+  private async writeChanges(): Promise<void> {
     if (this.dirtyGroups.size + this.deletedFaces.size + this.deletedGroups.size + this.moves.length === 0) return;
-    const groups = [...this.dirtyGroups].flatMap((id) => this.groups.get(id) ?? []);
+    const dirtyGroups = [...this.dirtyGroups];
+    const deletedFaces = [...this.deletedFaces];
+    const deletedGroups = [...this.deletedGroups];
+    const moves = this.moves.splice(0);
+    this.dirtyGroups.clear();
+    this.deletedFaces.clear();
+    this.deletedGroups.clear();
+    const groups = dirtyGroups.flatMap((id) => this.groups.get(id) ?? []);
     const faces: StoredUnknownFace[] = groups.flatMap((g) =>
       g.faces.flatMap((f) => {
         const record = this.faces.get(f.id);
@@ -273,39 +360,47 @@ export class UnknownsService {
           : [];
       }),
     );
+    let written = false;
     try {
-      this.deps.repository.write({
+      await this.deps.repository.write({
         groups: groups.map((g) => ({ id: g.id, model: this.deps.model, sum: g.sum, faceCount: g.faceCount, cameras: g.cameras, firstSeen: g.firstSeen, lastSeen: g.lastSeen })),
         faces,
-        deletedFaces: [...this.deletedFaces],
-        deletedGroups: [...this.deletedGroups],
+        deletedFaces,
+        deletedGroups,
       });
-      for (const { from, into } of this.moves) {
-        if (into === null) this.deps.events.leaveGroup(from);
-        else this.deps.events.moveToGroup(from, into);
+      written = true;
+      if (moves.length > 0) {
+        await this.deps.recorder.flushThen(async () => {
+          for (const { from, into } of moves) {
+            if (into === null) await this.deps.events.leaveGroup(from);
+            else await this.deps.events.moveToGroup(from, into);
+          }
+        });
       }
     } catch (error) {
-      // kept for the next flush
+      // kept for the next flush (the moves only: the groups and faces are written, or kept too)
+      if (!written) {
+        for (const id of dirtyGroups) this.dirtyGroups.add(id);
+        for (const id of deletedFaces) this.deletedFaces.add(id);
+        for (const id of deletedGroups) this.deletedGroups.add(id);
+      }
+      this.moves.unshift(...moves);
       this.errorHandler(error instanceof Error ? error : new Error(String(error)));
-      return;
     }
-    this.dirtyGroups.clear();
-    this.deletedFaces.clear();
-    this.deletedGroups.clear();
-    this.moves.length = 0;
   }
 
   /** Groups of enough faces to be shown, the largest first. */
-  list(): UnknownGroupList {
-    const events = this.eventCounts();
+  async list(): Promise<UnknownGroupList> {
+    const events = await this.eventCounts();
     return { groups: this.groups.shown().map((g) => this.view(g, events)) };
   }
 
-  detail(id: number): UnknownGroupDetail {
+  async detail(id: number): Promise<UnknownGroupDetail> {
     const group = this.group(id);
+    const events = await this.eventCounts();
     const faces = [...group.faces].sort((a, b) => b.score - a.score || a.id - b.id);
     return {
-      ...this.view(group, this.eventCounts()),
+      ...this.view(group, events),
       faces: faces.map((f) => {
         const record = this.faces.get(f.id);
         return {
@@ -359,35 +454,38 @@ export class UnknownsService {
     }
     if (this.groups.get(id) !== group) throw new ServiceError('conflict', `unknown group ${id} changed while it was being named: try again`);
     const enrolled = await this.deps.gallery.enrolFaces(name, samples);
-    // the group's events still in the recorder's batch are written first, so all are relabelled
-    this.deps.recorder.flush();
-    this.flush();
-    const eventsRelabeled = this.deps.events.relabelByGroup(id, enrolled.person);
-    this.deps.recorder.groupNamed(id, enrolled.person.name);
-    this.forgetGroup(group, false);
+    await this.flush();
+    // in the recorder's turn: the group's events still in its batch are written first, so all
+    // are relabelled, and those it holds become the person's before it writes again
+    const eventsRelabeled = await this.deps.recorder.flushThen(async () => {
+      const relabeled = await this.deps.events.relabelByGroup(id, enrolled.person);
+      this.deps.recorder.groupNamed(id, enrolled.person.name);
+      return relabeled;
+    });
+    await this.forgetGroup(group, false);
     await this.cropsRemoved();
     return { person: enrolled.person, samplesAdded: enrolled.samplesAdded, eventsRelabeled, warnings: enrolled.warnings };
   }
 
   /** A person says groups `id` and `into` are one: `id` merges into `into`. */
-  merge(id: number, into: number): UnknownGroupDetail {
+  async merge(id: number, into: number): Promise<UnknownGroupDetail> {
     if (id === into) throw new ServiceError('invalid', `into must be another group than ${id}`);
     this.group(id);
     this.group(into);
     const dropped = this.groups.merge(id, into);
     for (const face of dropped) this.dropFace(face.id);
     this.moved(id, into);
-    this.flush();
+    await this.flush();
     return this.detail(into);
   }
 
   /** Forgets group `id`: its faces and crops go; its events stay unknown, in no group. */
   async forget(id: number): Promise<void> {
-    this.forgetGroup(this.group(id), true);
+    await this.forgetGroup(this.group(id), true);
     await this.cropsRemoved();
   }
 
-  private forgetGroup(group: UnknownGroup, eventsLeave: boolean): void {
+  private forgetGroup(group: UnknownGroup, eventsLeave: boolean): Promise<void> {
     this.groups.remove(group.id);
     for (const face of group.faces) this.dropFace(face.id);
     for (const votes of this.trackGroups.values()) votes.delete(group.id);
@@ -397,7 +495,7 @@ export class UnknownsService {
       this.moves.push({ from: group.id, into: null });
       this.deps.recorder.groupsMerged(group.id, null);
     }
-    this.flush();
+    return this.flush();
   }
 
   /** Throws the ServiceError 'not-found' when there is no group `id`. */
@@ -411,9 +509,9 @@ export class UnknownsService {
     return group;
   }
 
-  private eventCounts(): Map<number, number> {
-    this.deps.recorder.flush();
-    this.flush();
+  private async eventCounts(): Promise<Map<number, number>> {
+    await this.deps.recorder.flush();
+    await this.flush();
     return this.deps.events.countByGroup();
   }
 
@@ -437,6 +535,6 @@ export class UnknownsService {
     clearInterval(this.timer);
     await Promise.all([...this.cropWrites.values()]);
     await this.cropsRemoved();
-    this.flush();
+    await this.flush();
   }
 }

@@ -530,7 +530,7 @@ export type Dialect = 'sqlite' | 'postgres';
 export interface Store {
   readonly dialect: Dialect;
   readonly db: Kysely<Database>;
-  /** The SQLite connection (for the repositories not yet on kysely, and VACUUM); undefined on PostgreSQL. */
+  /** The SQLite connection (the event page cache reads its PRAGMA data_version synchronously); undefined on PostgreSQL. */
   readonly sqlite: Db | undefined;
   /** Closes the connection (SQLite) or the pool (PostgreSQL). */
   close(): Promise<void>;

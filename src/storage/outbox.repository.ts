@@ -1,10 +1,11 @@
 /**
- * The webhook outbox in SQLite: a notification is a row from the moment it is queued until its
+ * The webhook outbox, on SQLite or PostgreSQL: a notification is a row from the moment it is queued until its
  * receiver answered 2xx (then it is deleted) or it was given up on. Each change is one
  * statement, so a crash leaves a delivery either queued or gone, never half-written, and a
  * restart finds every delivery still owed.
  */
-import type { Db } from './database.js';
+import type { Kysely, Selectable } from 'kysely';
+import type { Database, OutboxTable } from './tables.js';
 
 /** One queued request, as the outbox sends it. */
 export interface OutboxDelivery {
@@ -24,20 +25,9 @@ export interface OutboxDelivery {
 
 export type NewDelivery = Pick<OutboxDelivery, 'id' | 'ruleName' | 'url' | 'method' | 'body' | 'headers' | 'createdAt'>;
 
-interface Row {
-  id: string;
-  rule_name: string;
-  url: string;
-  method: string;
-  body: string;
-  headers: string;
-  attempts: number;
-  next_attempt_at: number;
-  last_error: string | null;
-  created_at: number;
-}
+type Row = Omit<Selectable<OutboxTable>, 'rowid'>;
 
-const COLUMNS = 'id, rule_name, url, method, body, headers, attempts, next_attempt_at, last_error, created_at';
+const COLUMNS = ['id', 'rule_name', 'url', 'method', 'body', 'headers', 'attempts', 'next_attempt_at', 'last_error', 'created_at'] as const;
 
 function fromRow(row: Row): OutboxDelivery {
   return {
@@ -66,40 +56,80 @@ function parseHeaders(text: string): Record<string, string> {
 }
 
 export class OutboxRepository {
-  constructor(private readonly db: Db) {}
+  constructor(private readonly db: Kysely<Database>) {}
 
-  /** Queues a delivery, due at once. */
-  add(delivery: NewDelivery): void {
-    this.db
-      .prepare(`INSERT INTO outbox (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, 0, ?, NULL, ?)`)
-      .run(delivery.id, delivery.ruleName, delivery.url, delivery.method, delivery.body, JSON.stringify(delivery.headers), delivery.createdAt, delivery.createdAt);
+  /** Queues a delivery, due at once. Its place in the queue is the order of the adds' commits (the Outbox adds one at a time). */
+  async add(delivery: NewDelivery): Promise<void> {
+    await this.db
+      .insertInto('outbox')
+      .values({
+        id: delivery.id,
+        rule_name: delivery.ruleName,
+        url: delivery.url,
+        method: delivery.method,
+        body: delivery.body,
+        headers: JSON.stringify(delivery.headers),
+        next_attempt_at: delivery.createdAt,
+        last_error: null,
+        created_at: delivery.createdAt,
+      })
+      .execute();
   }
 
   /** The oldest queued delivery of every URL: only it may be sent, so each receiver gets its deliveries in order. */
-  heads(): OutboxDelivery[] {
-    const rows = this.db.prepare(`SELECT ${COLUMNS} FROM outbox WHERE rowid IN (SELECT MIN(rowid) FROM outbox GROUP BY url) ORDER BY rowid`).all() as Row[];
+  async heads(): Promise<OutboxDelivery[]> {
+    const rows = await this.db
+      .selectFrom('outbox')
+      .select(COLUMNS)
+      .where('rowid', 'in', (eb) =>
+        eb
+          .selectFrom('outbox')
+          .select((s) => s.fn.min('rowid').as('first'))
+          .groupBy('url'),
+      )
+      .orderBy('rowid')
+      .execute();
     return rows.map(fromRow);
   }
 
   /** A delivery answered 2xx, or given up on. Returns whether it was still there. */
-  remove(id: string): boolean {
-    return this.db.prepare('DELETE FROM outbox WHERE id = ?').run(id).changes > 0;
+  async remove(id: string): Promise<boolean> {
+    const result = await this.db.deleteFrom('outbox').where('id', '=', id).executeTakeFirst();
+    return result.numDeletedRows > 0n;
   }
 
   /** A failed attempt: counted, with why, and the time of the next. */
-  failed(id: string, error: string, nextAttemptAt: number): void {
-    this.db.prepare('UPDATE outbox SET attempts = attempts + 1, last_error = ?, next_attempt_at = ? WHERE id = ?').run(error, nextAttemptAt, id);
+  async failed(id: string, error: string, nextAttemptAt: number): Promise<void> {
+    await this.db
+      .updateTable('outbox')
+      .set((eb) => ({ attempts: eb('attempts', '+', 1), last_error: error, next_attempt_at: nextAttemptAt }))
+      .where('id', '=', id)
+      .execute();
   }
 
   /** A rule's deliveries: how many wait, and the error of the one that failed last. */
-  pendingOf(ruleName: string): { pending: number; lastError: string | null } {
-    const { pending } = this.db.prepare('SELECT COUNT(*) AS pending FROM outbox WHERE rule_name = ?').get(ruleName) as { pending: number };
-    const failed = this.db.prepare('SELECT last_error FROM outbox WHERE rule_name = ? AND last_error IS NOT NULL ORDER BY rowid DESC LIMIT 1').get(ruleName) as
-      { last_error: string } | undefined;
-    return { pending, lastError: failed?.last_error ?? null };
+  async pendingOf(ruleName: string): Promise<{ pending: number; lastError: string | null }> {
+    const { pending } = await this.db
+      .selectFrom('outbox')
+      .select((eb) => eb.fn.countAll<number>().as('pending'))
+      .where('rule_name', '=', ruleName)
+      .executeTakeFirstOrThrow();
+    const failed = await this.db
+      .selectFrom('outbox')
+      .select('last_error')
+      .where('rule_name', '=', ruleName)
+      .where('last_error', 'is not', null)
+      .orderBy('rowid', 'desc')
+      .limit(1)
+      .executeTakeFirst();
+    return { pending: pending, lastError: failed?.last_error ?? null };
   }
 
-  count(): number {
-    return (this.db.prepare('SELECT COUNT(*) AS n FROM outbox').get() as { n: number }).n;
+  async count(): Promise<number> {
+    const { n } = await this.db
+      .selectFrom('outbox')
+      .select((eb) => eb.fn.countAll<number>().as('n'))
+      .executeTakeFirstOrThrow();
+    return n;
   }
 }

@@ -7,7 +7,7 @@
  */
 import type { Generated } from 'kysely';
 import type { Role } from '../contract/access.js';
-import type { CameraOrigin } from '../common/live-events.js';
+import type { CameraOrigin, ReviewState } from '../common/live-events.js';
 
 export interface PeopleTable {
   id: Generated<number>;
@@ -110,16 +110,71 @@ export interface ReviewedFacesTable {
   reviewed_at: string;
 }
 
+export interface EventsTable {
+  id: string;
+  camera_id: string;
+  track_id: number;
+  person_id: number | null;
+  label: string;
+  /** 0 or 1. */
+  known: number;
+  score: number;
+  matcher: string;
+  started_at: number;
+  /** null while the event is open. */
+  ended_at: number | null;
+  /** The last time an open event's track was seen, as of the recorder's last write. */
+  last_seen_at: number | null;
+  frames: number;
+  tracks: Generated<number>;
+  unknown_group_id: number | null;
+  best_face: number;
+  face_path: string | null;
+  frame_path: string | null;
+  snapshot_bytes: Generated<number>;
+  review: Generated<ReviewState>;
+  reviewed_label: string | null;
+}
+
+export interface UnknownGroupsTable {
+  id: Generated<number>;
+  model: string;
+  embedding_sum: Buffer;
+  dim: number;
+  face_count: number;
+  /** JSON: each camera's share of the faces. */
+  cameras: string;
+  first_seen: number;
+  last_seen: number;
+}
+
+export interface UnknownFacesTable {
+  id: Generated<number>;
+  group_id: number;
+  embedding: Buffer;
+  dim: number;
+  crop_path: string | null;
+  event_id: string | null;
+  camera_id: string;
+  ts: number;
+  /** JSON: the face's quality. */
+  quality: string;
+  score: number;
+}
+
+/** SQLite's AUTOINCREMENT counters (no such table on PostgreSQL, whose sequences count instead). */
+export interface SqliteSequenceTable {
+  name: string;
+  seq: number;
+}
+
 export interface SchemaMigrationsTable {
   version: number;
   name: string;
   applied_at: string;
 }
 
-/**
- * Every table the converted repositories query. The events and unknown groups tables are still
- * read through better-sqlite3 by their repositories (not yet on kysely).
- */
+/** Every table the repositories query. */
 export interface Database {
   people: PeopleTable;
   samples: SamplesTable;
@@ -132,5 +187,9 @@ export interface Database {
   settings: SettingsTable;
   negatives: NegativesTable;
   reviewed_faces: ReviewedFacesTable;
+  events: EventsTable;
+  unknown_groups: UnknownGroupsTable;
+  unknown_faces: UnknownFacesTable;
+  sqlite_sequence: SqliteSequenceTable;
   schema_migrations: SchemaMigrationsTable;
 }

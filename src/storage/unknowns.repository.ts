@@ -1,12 +1,14 @@
 /**
- * Unknown groups and their kept faces in SQLite (tables of migration 6). The clustering runs in
+ * Unknown groups and their kept faces, on SQLite or PostgreSQL (tables of migration 6). The clustering runs in
  * memory (recognition/unknown-groups.ts); this stores what it holds, in batches, and gives it
  * back at start. A group's row keeps the sum of every face that joined it (its centroid's
  * direction), so clustering carries on after a restart as if it never stopped.
  */
+import { sql, type Kysely, type Selectable } from 'kysely';
 import type { FaceQuality } from '../common/types.js';
-import type { Db } from './database.js';
+import type { Dialect } from './database.js';
 import { fromBlob, toBlob } from './people.repository.js';
+import type { Database, UnknownFacesTable, UnknownGroupsTable } from './tables.js';
 
 export interface StoredUnknownFace {
   id: number;
@@ -40,47 +42,61 @@ export interface UnknownsBatch {
   deletedGroups: number[];
 }
 
-interface GroupRow {
-  id: number;
-  model: string;
-  embedding_sum: Buffer;
-  dim: number;
-  face_count: number;
-  cameras: string;
-  first_seen: number;
-  last_seen: number;
-}
-
-interface FaceRow {
-  id: number;
-  group_id: number;
-  embedding: Buffer;
-  dim: number;
-  crop_path: string | null;
-  event_id: string | null;
-  camera_id: string;
-  ts: number;
-  quality: string;
-  score: number;
-}
+/** The rows of each kind of id `reserveIds` hands out. */
+const ID_TABLES = { group: 'unknown_groups', face: 'unknown_faces' } as const;
+export type UnknownIdKind = keyof typeof ID_TABLES;
 
 export class UnknownsRepository {
-  constructor(private readonly db: Db) {}
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly dialect: Dialect,
+  ) {}
 
-  /** The next free ids: above every id used, also by rows deleted since (SQLite's AUTOINCREMENT sequence). */
-  nextIds(): { group: number; face: number } {
-    const seq = (table: string) => {
-      const row = this.db.prepare('SELECT seq FROM sqlite_sequence WHERE name = ?').get(table) as { seq: number } | undefined;
-      const max = this.db.prepare(`SELECT COALESCE(MAX(id), 0) AS id FROM ${table}`).get() as { id: number };
-      return Math.max(row?.seq ?? 0, max.id) + 1;
-    };
-    return { group: seq('unknown_groups'), face: seq('unknown_faces') };
+  /**
+   * `count` ids for new groups or faces that no other connection is given, ever (the clustering
+   * names its groups and faces before they are written). From the database's own counters, each
+   * taken in one statement, so two nodes sharing a database never get the same id: PostgreSQL's
+   * sequence of the identity column (nextval, not max + 1); SQLite's AUTOINCREMENT counter of the
+   * table (sqlite_sequence, raised past every id used, also by rows deleted since). Ids reserved
+   * and not used are skipped for good.
+   */
+  async reserveIds(kind: UnknownIdKind, count: number): Promise<number[]> {
+    const table = ID_TABLES[kind];
+    if (this.dialect === 'postgres') {
+      const { rows } = await sql<{ id: number }>`SELECT nextval(pg_get_serial_sequence(${table}, 'id'))::INTEGER AS id FROM generate_series(1, ${count})`.execute(this.db);
+      return rows.map((r) => r.id);
+    }
+    // each a statement of its own, atomic without a transaction (which two connections of one
+    // process, interleaving their awaits, would deadlock on SQLite's write lock)
+    const highest = sql<number>`(SELECT COALESCE(MAX(id), 0) FROM ${sql.table(table)})`;
+    const raise = () =>
+      this.db
+        .updateTable('sqlite_sequence')
+        .set((eb) => ({ seq: eb(eb.case().when('seq', '>', highest).then(eb.ref('seq')).else(highest).end(), '+', count) }))
+        .where('name', '=', table)
+        .returning('seq')
+        .executeTakeFirst();
+    let row = await raise();
+    if (!row) {
+      // the counter's row exists once a row was inserted; before that it starts at 0
+      await sql`INSERT INTO sqlite_sequence (name, seq) SELECT ${table}, 0 WHERE NOT EXISTS (SELECT 1 FROM sqlite_sequence WHERE name = ${table})`.execute(this.db);
+      row = await raise();
+    }
+    if (!row) throw new Error(`SQLite keeps no counter for ${table} (sqlite_sequence): is it an AUTOINCREMENT table?`);
+    const last = row.seq;
+    return Array.from({ length: count }, (_, i) => last - count + 1 + i);
   }
 
   /** Every group of `model` with its kept faces. */
-  load(model: string): { group: StoredUnknownGroup; faces: StoredUnknownFace[] }[] {
-    const groups = this.db.prepare('SELECT * FROM unknown_groups WHERE model = ? ORDER BY id').all(model) as GroupRow[];
-    const faces = this.db.prepare('SELECT f.* FROM unknown_faces f JOIN unknown_groups g ON g.id = f.group_id WHERE g.model = ? ORDER BY f.id').all(model) as FaceRow[];
+  async load(model: string): Promise<{ group: StoredUnknownGroup; faces: StoredUnknownFace[] }[]> {
+    const groups = await this.db.selectFrom('unknown_groups').selectAll().where('model', '=', model).orderBy('id').execute();
+    const faces = await this.db
+      .selectFrom('unknown_faces as f')
+      .innerJoin('unknown_groups as g', 'g.id', 'f.group_id')
+      .selectAll('f')
+      .where('g.model', '=', model)
+      .orderBy('f.id')
+      .execute();
     const byGroup = new Map<number, StoredUnknownFace[]>();
     for (const row of faces) {
       const face = toFace(row);
@@ -90,58 +106,63 @@ export class UnknownsRepository {
   }
 
   /** Every crop path a face refers to (relative to the data directory). */
-  cropPaths(): Set<string> {
-    const rows = this.db.prepare('SELECT crop_path FROM unknown_faces WHERE crop_path IS NOT NULL').pluck().all() as string[];
-    return new Set(rows);
+  async cropPaths(): Promise<Set<string>> {
+    const rows = await this.db.selectFrom('unknown_faces').select('crop_path').where('crop_path', 'is not', null).execute();
+    return new Set(rows.flatMap((r) => (r.crop_path === null ? [] : [r.crop_path])));
   }
 
-  write(batch: UnknownsBatch): void {
-    const group = this.db.prepare(`
-      INSERT INTO unknown_groups (id, model, embedding_sum, dim, face_count, cameras, first_seen, last_seen)
-      VALUES (@id, @model, @sum, @dim, @faceCount, @cameras, @firstSeen, @lastSeen)
-      ON CONFLICT(id) DO UPDATE SET embedding_sum = excluded.embedding_sum, face_count = excluded.face_count, cameras = excluded.cameras,
-        first_seen = excluded.first_seen, last_seen = excluded.last_seen`);
-    const face = this.db.prepare(`
-      INSERT INTO unknown_faces (id, group_id, embedding, dim, crop_path, event_id, camera_id, ts, quality, score)
-      VALUES (@id, @groupId, @embedding, @dim, @cropPath, @eventId, @cameraId, @ts, @quality, @score)
-      ON CONFLICT(id) DO UPDATE SET group_id = excluded.group_id, event_id = excluded.event_id`);
-    const deleteFace = this.db.prepare('DELETE FROM unknown_faces WHERE id = ?');
-    const deleteGroup = this.db.prepare('DELETE FROM unknown_groups WHERE id = ?');
-    this.db.transaction(() => {
+  async write(batch: UnknownsBatch): Promise<void> {
+    await this.db.transaction().execute(async (trx) => {
       for (const g of batch.groups) {
-        group.run({
-          id: g.id,
-          model: g.model,
-          sum: toBlob(g.sum),
-          dim: g.sum.length,
-          faceCount: g.faceCount,
-          cameras: JSON.stringify(g.cameras),
-          firstSeen: g.firstSeen,
-          lastSeen: g.lastSeen,
-        });
+        await trx
+          .insertInto('unknown_groups')
+          .values({
+            id: g.id,
+            model: g.model,
+            embedding_sum: toBlob(g.sum),
+            dim: g.sum.length,
+            face_count: g.faceCount,
+            cameras: JSON.stringify(g.cameras),
+            first_seen: g.firstSeen,
+            last_seen: g.lastSeen,
+          })
+          .onConflict((oc) =>
+            oc.column('id').doUpdateSet((eb) => ({
+              embedding_sum: eb.ref('excluded.embedding_sum'),
+              face_count: eb.ref('excluded.face_count'),
+              cameras: eb.ref('excluded.cameras'),
+              first_seen: eb.ref('excluded.first_seen'),
+              last_seen: eb.ref('excluded.last_seen'),
+            })),
+          )
+          .execute();
       }
       for (const f of batch.faces) {
-        face.run({
-          id: f.id,
-          groupId: f.groupId,
-          embedding: toBlob(f.vector),
-          dim: f.vector.length,
-          cropPath: f.cropPath,
-          eventId: f.eventId,
-          cameraId: f.cameraId,
-          ts: f.ts,
-          quality: JSON.stringify(f.quality),
-          score: f.score,
-        });
+        await trx
+          .insertInto('unknown_faces')
+          .values({
+            id: f.id,
+            group_id: f.groupId,
+            embedding: toBlob(f.vector),
+            dim: f.vector.length,
+            crop_path: f.cropPath,
+            event_id: f.eventId,
+            camera_id: f.cameraId,
+            ts: f.ts,
+            quality: JSON.stringify(f.quality),
+            score: f.score,
+          })
+          .onConflict((oc) => oc.column('id').doUpdateSet((eb) => ({ group_id: eb.ref('excluded.group_id'), event_id: eb.ref('excluded.event_id') })))
+          .execute();
       }
-      for (const id of batch.deletedFaces) deleteFace.run(id);
+      if (batch.deletedFaces.length > 0) await trx.deleteFrom('unknown_faces').where('id', 'in', batch.deletedFaces).execute();
       // a group's remaining faces go with it (ON DELETE CASCADE)
-      for (const id of batch.deletedGroups) deleteGroup.run(id);
-    })();
+      if (batch.deletedGroups.length > 0) await trx.deleteFrom('unknown_groups').where('id', 'in', batch.deletedGroups).execute();
+    });
   }
 }
 
-function toGroup(row: GroupRow): StoredUnknownGroup {
+function toGroup(row: Selectable<UnknownGroupsTable>): StoredUnknownGroup {
   return {
     id: row.id,
     model: row.model,
@@ -153,7 +174,7 @@ function toGroup(row: GroupRow): StoredUnknownGroup {
   };
 }
 
-function toFace(row: FaceRow): StoredUnknownFace {
+function toFace(row: Selectable<UnknownFacesTable>): StoredUnknownFace {
   return {
     id: row.id,
     groupId: row.group_id,

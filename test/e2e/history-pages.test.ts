@@ -17,9 +17,9 @@ import { silentLogger } from '../../src/common/logger.js';
 import type { RecognitionEvent } from '../../src/common/recognition-event.js';
 import { configSchema } from '../../src/config/schema.js';
 import { openDatabase } from '../../src/storage/database.js';
-import { EventsRepository } from '../../src/storage/events.repository.js';
 import { buildClient, recognitionEvent, StillCamera, Teardown, tempDir } from '../helpers.js';
 import { CHROMIUM, openWatchedPage } from './browser.js';
+import { sqliteEvents } from '../support/sqlite-events.js';
 
 const WAIT_MS = 15_000;
 const MINUTE = 60_000;
@@ -63,9 +63,9 @@ describe(
       const work = tempDir('facestream-history-pages-');
       teardown.add(work.remove);
       const db = openDatabase(work.dir, { create: true });
-      const log = new EventsRepository(db);
-      log.upsertMany(events);
-      log.review('ev_not_her', 'rejected');
+      const log = sqliteEvents(db);
+      await log.upsertMany(events);
+      await log.review('ev_not_her', 'rejected');
       db.close();
       await buildClient();
       // "door" is configured (switched off: no frames, no detection); "old-gate" was removed

@@ -22,9 +22,9 @@ import { configSchema } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { openDatabase } from '../../src/storage/database.js';
-import { EventsRepository } from '../../src/storage/events.repository.js';
 import { buildClient, defined, samplePhoto, StillCamera, Teardown } from '../helpers.js';
 import { CHROMIUM, openWatchedPage } from './browser.js';
+import { sqliteEvents } from '../support/sqlite-events.js';
 const WAIT_MS = 15_000;
 /** The camera's first event needs the workers warm and a few votes: more time than a click. */
 const EVENT_WAIT_MS = 45_000;
@@ -293,7 +293,7 @@ describe('events, people and identify pages in chromium, against a real server',
     const db = openDatabase(dataDir, { create: false });
     try {
       const day = Date.UTC(2020, 0, 15, 12, 0, 0);
-      new EventsRepository(db).upsertMany(
+      await sqliteEvents(db).upsertMany(
         Array.from({ length: 65 }, (_, i) => ({
           id: `ev_archive${String(i).padStart(3, '0')}`,
           cameraId: 'archive',

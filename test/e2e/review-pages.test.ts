@@ -29,10 +29,10 @@ import { configSchema } from '../../src/config/schema.js';
 import { publicEventSchema } from '../../src/contract/events.js';
 import { SnapshotStore } from '../../src/events/snapshots.js';
 import { openDatabase } from '../../src/storage/database.js';
-import { EventsRepository } from '../../src/storage/events.repository.js';
 import { buildClient, recognitionEvent, StillCamera, Teardown, tempDir } from '../helpers.js';
 import { pollUntil } from '../support/wait.js';
 import { CHROMIUM, openWatchedPage } from './browser.js';
+import { sqliteEvents } from '../support/sqlite-events.js';
 
 const WAIT_MS = 20_000;
 const SCREENSHOTS = process.env.FACESTREAM_SCREENSHOTS ?? os.tmpdir();
@@ -95,7 +95,7 @@ describe('reviewing events in chromium, against a real server', { skip: existsSy
     const frame = { data: new Uint8Array(320 * 240 * 3).fill(100), width: 320, height: 240 };
     const saved = await new SnapshotStore(work.dir).save('ev_snap', frame, BOX, now - 60_000, false);
     const db = openDatabase(work.dir, { create: true });
-    new EventsRepository(db).upsertMany(events.map((e) => (e.id === 'ev_snap' ? { ...e, ...saved, snapshotBytes: saved.bytes } : e)));
+    await sqliteEvents(db).upsertMany(events.map((e) => (e.id === 'ev_snap' ? { ...e, ...saved, snapshotBytes: saved.bytes } : e)));
     db.close();
     await buildClient();
     const config = configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir: work.dir });
@@ -265,7 +265,7 @@ describe('reviewing events in chromium, against a real server', { skip: existsSy
     // the first live event is also in the database, still open (as the recorder writes a running track)
     const startedAt = Date.now();
     const side = openDatabase(dataDir, { create: false });
-    new EventsRepository(side).upsertMany([recognitionEvent({ id: 'ev_live0', startedAt, endedAt: startedAt, ended: false, label: 'unknown', known: false, frames: 1 })]);
+    await sqliteEvents(side).upsertMany([recognitionEvent({ id: 'ev_live0', startedAt, endedAt: startedAt, ended: false, label: 'unknown', known: false, frames: 1 })]);
     side.close();
     // at the top, a new event comes in at once (sent until the page's /live connection is up)
     await pollUntil(async () => {

@@ -148,7 +148,7 @@ describe('MQTT with a real broker', { skip: MOSQUITTO ? false : NO_MOSQUITTO }, 
 
     people = ['Zoë +1'];
     cameras = [];
-    mqtt.syncPeople();
+    await mqtt.syncPeople();
     mqtt.syncCameras();
     for (const topic of [
       ...Object.values(configs),

@@ -20,10 +20,10 @@ import { configSchema } from '../../src/config/schema.js';
 import { SnapshotStore } from '../../src/events/snapshots.js';
 import { decodeImage } from '../../src/common/image.js';
 import { databasePath, openDatabase } from '../../src/storage/database.js';
-import { EventsRepository } from '../../src/storage/events.repository.js';
 import { FACES_DIR } from '../../src/storage/people.repository.js';
 import { StillCamera, Teardown, recognitionEvent, runCli, samplePhoto, socketConnected, tempDir } from '../helpers.js';
 import { messages, waitFor, type LiveClient } from '../support/wait.js';
+import { sqliteEvents } from '../support/sqlite-events.js';
 
 const PASSWORD = 'forget me not!';
 /** Unusual enough that finding it anywhere can only mean it was kept. */
@@ -182,14 +182,14 @@ describe('facestream people forget (CLI)', { skip: existsSync(photo) ? false : `
     const db = openDatabase(dataDir);
     const snapshots = new SnapshotStore(dataDir);
     const image = await decodeImage(photo);
-    const events = new EventsRepository(db);
+    const events = sqliteEvents(db);
     const saved = await Promise.all(['ev_a1', 'ev_a2'].map((id) => snapshots.save(id, image, [700, 300, 500, 600], Date.now())));
-    events.upsertMany([
+    await events.upsertMany([
       { ...recognitionEvent({ id: 'ev_a1', startedAt: Date.now() - 5000, label: NAME }), ...saved[0], snapshotBytes: saved[0].bytes },
       { ...recognitionEvent({ id: 'ev_a2', startedAt: Date.now() - 4000, label: 'unknown', known: false }), ...saved[1], snapshotBytes: saved[1].bytes },
       recognitionEvent({ id: 'ev_a3', startedAt: Date.now() - 3000, label: 'unknown', known: false }),
     ]);
-    events.review('ev_a2', 'relabeled', NAME);
+    await events.review('ev_a2', 'relabeled', NAME);
     db.close();
 
     const forgot = await runCli(['people', 'forget', NAME.toLowerCase(), '--data-dir', dataDir, '--json']);
@@ -199,7 +199,7 @@ describe('facestream people forget (CLI)', { skip: existsSync(photo) ? false : `
     assert.deepEqual(whereNameRemains(dataDir, NAME), []);
     const check = openDatabase(dataDir);
     try {
-      const labels = new EventsRepository(check).list({ limit: 10 }).events.map((e) => [e.id, e.label, e.known]);
+      const labels = (await sqliteEvents(check).list({ limit: 10 })).events.map((e) => [e.id, e.label, e.known]);
       assert.deepEqual(labels, [
         ['ev_a3', 'unknown', false],
         ['ev_a2', FORGOTTEN, false],

@@ -20,12 +20,12 @@ import { SnapshotStore } from '../../src/events/snapshots.js';
 import { Outbox, type DeliveryReport, type OutboxOptions } from '../../src/integrations/outbox.js';
 import { WebhookNotifier, type WebhookBody } from '../../src/integrations/webhooks.js';
 import { publicEvent } from '../../src/services/events.service.js';
-import { openDatabase, type Db } from '../../src/storage/database.js';
-import { EventsRepository } from '../../src/storage/events.repository.js';
+import { openDatabase, sqliteStore, type Db } from '../../src/storage/database.js';
 import { OutboxRepository } from '../../src/storage/outbox.repository.js';
 import { defined, tempDir } from '../helpers.js';
 import { Receiver, signatureValid, type Answer } from '../support/webhook-receiver.js';
 import { emitted, waitFor, waitUntil, WAIT_MS } from '../support/wait.js';
+import { sqliteEvents } from '../support/sqlite-events.js';
 
 const SECRET = 'correct horse battery staple';
 const PUBLIC_URL = 'http://cams.example.org:8080';
@@ -70,8 +70,8 @@ class Webhooks {
 
   constructor(dataDir: string, rules: () => readonly NotificationRule[], options: OutboxOptions = QUICK, log: Logger = silentLogger()) {
     this.db = openDatabase(dataDir, { create: true });
-    this.recorder = new EventRecorder(new EventsRepository(this.db), new SnapshotStore(dataDir), 'cosine', NEVER_MS);
-    this.repository = new OutboxRepository(this.db);
+    this.recorder = new EventRecorder(sqliteEvents(this.db), new SnapshotStore(dataDir), 'cosine', NEVER_MS);
+    this.repository = new OutboxRepository(sqliteStore(this.db).db);
     this.outbox = new Outbox(this.repository, log, options);
     const notifier = new WebhookNotifier({ rules, outbox: this.outbox, publicUrl: PUBLIC_URL, log });
     this.recorder.on('change', (change) => notifier.change({ kind: change.kind, event: publicEvent(change.event) }));
@@ -132,7 +132,7 @@ describe('webhook notifications (real SQLite, a real HTTP receiver)', () => {
 
     w.recorder.sample(sample({ ts: 1000 }));
     await thirdFailure;
-    const failing = w.outbox.state('front door');
+    const failing = await w.outbox.state('front door');
     assert.equal(failing.pending, 1, 'the notification waits in the outbox while the receiver fails');
     assert.equal(failing.lastError, 'HTTP 500 Internal Server Error');
     assert.ok(failing.lastErrorAt !== null);
@@ -162,8 +162,8 @@ describe('webhook notifications (real SQLite, a real HTTP receiver)', () => {
     assert.equal(accepted.headers['x-facestream-event'], body.event.id);
     assert.equal(body.snapshotUrl, `${PUBLIC_URL}/api/events/${body.event.id}/snapshot`);
 
-    assert.equal(w.repository.count(), 0, 'deleted from the outbox after the 2xx');
-    const state = w.outbox.state('front door');
+    assert.equal(await w.repository.count(), 0, 'deleted from the outbox after the 2xx');
+    const state = await w.outbox.state('front door');
     assert.deepEqual([state.pending, state.lastError], [0, null]);
     assert.ok(state.lastDeliveredAt !== null);
 
@@ -190,17 +190,17 @@ describe('webhook notifications (real SQLite, a real HTTP receiver)', () => {
     first.recorder.sample(sample({ trackId: 2, label: 'bob', ts: 1000 }));
     first.recorder.sample(sample({ cameraId: 'garden', trackId: 3, label: 'unknown', ts: 1000 }));
     assert.match(defined((await refused).error, 'the error'), /connection refused \(ECONNREFUSED\): is the receiver running/);
-    assert.equal(first.repository.count(), 3, 'all three stored before any was sent');
-    assert.equal(first.outbox.state('front door').pending, 3);
+    assert.equal(await first.repository.count(), 3, 'all three stored before any was sent');
+    assert.equal((await first.outbox.state('front door')).pending, 3);
     await first.stop();
 
     // the receiver comes up on that port, and facestream starts again on the same data
     const { receiver: r } = await receiver([], port);
     const second = webhooks(() => rules);
     await waitUntil(
-      () => second.repository.count() === 0,
+      async () => (await second.repository.count()) === 0,
       emitted(second.outbox, 'delivered'),
-      () => `the outbox emptied (${second.repository.count()} left, ${r.requests.length} received)`,
+      () => `the outbox emptied (${r.requests.length} received)`,
       WAIT_MS,
     );
     assert.deepEqual(
@@ -238,9 +238,9 @@ describe('webhook notifications (real SQLite, a real HTTP receiver)', () => {
     w.recorder.sample(sample({ trackId: 5, label: 'unknown', ts: 3000 }));
     await requestsReach(r, 4);
     // the ends of events whose snapshot came after them are announced again: still one request each
-    await waitUntil(() => w.repository.count() === 0, emitted(w.outbox, 'delivered'), 'the outbox emptied');
+    await waitUntil(async () => (await w.repository.count()) === 0, emitted(w.outbox, 'delivered'), 'the outbox emptied');
     await w.recorder.stop();
-    await waitUntil(() => w.repository.count() === 0, emitted(w.outbox, 'delivered'), 'the ends queued by the stop delivered');
+    await waitUntil(async () => (await w.repository.count()) === 0, emitted(w.outbox, 'delivered'), 'the ends queued by the stop delivered');
     assert.deepEqual(
       r.bodies().map((b) => [b.type, b.event.label, b.event.cameraId]),
       [
@@ -270,11 +270,11 @@ describe('webhook notifications (real SQLite, a real HTTP receiver)', () => {
     w.recorder.sample(sample({ ts: 1000 }));
     const report = await dropped;
     assert.ok(report.delivery.attempts >= 2, `${report.delivery.attempts} attempts`);
-    assert.equal(w.repository.count(), 0);
+    assert.equal(await w.repository.count(), 0);
     assert.equal(r.requests.length, report.delivery.attempts);
     const gaveUp = lines.find((line) => line.includes('gave up'));
     assert.match(defined(gaveUp, 'the give-up line'), /gave up on a notification of rule front door to http:\/\/127\.0\.0\.1:\d+\/hook after \d+ attempts .*HTTP 503/);
-    assert.equal(w.outbox.state('front door').lastError, 'HTTP 503 Service Unavailable');
+    assert.equal((await w.outbox.state('front door')).lastError, 'HTTP 503 Service Unavailable');
   });
 
   it('times out a receiver that never answers, and sends again', async () => {

@@ -21,8 +21,8 @@ import { silentLogger } from '../../src/common/logger.js';
 import { openDatabase, sqliteStore, type Db } from '../../src/storage/database.js';
 import { AccountsRepository } from '../../src/storage/accounts.repository.js';
 import { Auth } from '../../src/server/auth.js';
-import { EventsRepository } from '../../src/storage/events.repository.js';
 import { defined, Teardown } from '../helpers.js';
+import { sqliteEvents } from '../support/sqlite-events.js';
 
 const noCameras = () => {
   throw new Error('no camera in this test');
@@ -74,7 +74,7 @@ describe('REST under load: a real server', () => {
     // events written before the server starts, through the repository, as the recorder writes them
     const db = openDatabase(dataDir, { create: true });
     const initial = events(40);
-    new EventsRepository(db).upsertMany(initial);
+    await sqliteEvents(db).upsertMany(initial);
     db.close();
     eventIds = initial.map((e) => e.id);
     server = await startServer(configSchema.parse({ server: { host: '127.0.0.1', port: 0 }, dataDir }), noCameras, silentLogger());
@@ -142,7 +142,7 @@ describe('REST under load: a real server', () => {
     // a write by another connection to the same file (another process, say) changes it too
     const other = openDatabase(dataDir, { create: false });
     try {
-      new EventsRepository(other).upsertMany(events(1, 'garage'));
+      await sqliteEvents(other).upsertMany(events(1, 'garage'));
     } finally {
       other.close();
     }

@@ -18,9 +18,9 @@ import { configSchema } from '../../src/config/schema.js';
 import { MAX_BULK_REVIEW, bulkReviewResultSchema, publicEventSchema } from '../../src/contract/events.js';
 import { errorSchema } from '../../src/contract/http.js';
 import { openDatabase } from '../../src/storage/database.js';
-import { EventsRepository } from '../../src/storage/events.repository.js';
 import { recognitionEvent, StillCamera, Teardown } from '../helpers.js';
 import { json, login } from '../support/http.js';
+import { sqliteEvents } from '../support/sqlite-events.js';
 
 const PASSWORD = 'open sesame!';
 const blank = { data: new Uint8Array(64 * 48 * 3), width: 64, height: 48 };
@@ -53,7 +53,7 @@ describe('POST /api/events/review: many reviews at once', () => {
     teardown.add(() => rmSync(dataDir, { recursive: true, force: true }));
     const db = openDatabase(dataDir, { create: true });
     const now = Date.now();
-    new EventsRepository(db).upsertMany([
+    await sqliteEvents(db).upsertMany([
       recognitionEvent({ id: IDS[0], startedAt: now - 40_000 }),
       recognitionEvent({ id: IDS[1], startedAt: now - 30_000 }),
       recognitionEvent({ id: IDS[2], startedAt: now - 20_000, label: 'unknown', known: false }),

@@ -17,9 +17,9 @@ import { configSchema } from '../../src/config/schema.js';
 import { eventCameraListSchema, personHistorySchema } from '../../src/contract/history.js';
 import { errorSchema } from '../../src/contract/http.js';
 import { openDatabase } from '../../src/storage/database.js';
-import { EventsRepository } from '../../src/storage/events.repository.js';
 import { recognitionEvent, StillCamera, Teardown } from '../helpers.js';
 import { json, login } from '../support/http.js';
+import { sqliteEvents } from '../support/sqlite-events.js';
 
 const PASSWORD = 'open sesame!';
 const blank = { data: new Uint8Array(64 * 48 * 3), width: 64, height: 48 };
@@ -48,7 +48,7 @@ describe('history routes: who may read them', () => {
     teardown.add(() => rmSync(dataDir, { recursive: true, force: true }));
     // events of a camera that is gone, written before the server starts, as a past run left them
     const db = openDatabase(dataDir, { create: true });
-    new EventsRepository(db).upsertMany([recognitionEvent({ id: 'ev_gone1', startedAt: Date.now() - 3_600_000, cameraId: 'old-gate' })]);
+    await sqliteEvents(db).upsertMany([recognitionEvent({ id: 'ev_gone1', startedAt: Date.now() - 3_600_000, cameraId: 'old-gate' })]);
     db.close();
     const config = configSchema.parse({ server: { port: 0, adminPassword: PASSWORD }, dataDir });
     server = await startServer(config, (camera) => new StillCamera(camera, blank, 5), silentLogger());

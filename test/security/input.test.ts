@@ -10,8 +10,8 @@ import { configSchema } from '../../src/config/schema.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { lineLogger } from '../../src/common/logger.js';
 import { openDatabase } from '../../src/storage/database.js';
-import { EventsRepository } from '../../src/storage/events.repository.js';
 import { recognitionEvent, Teardown, tempDir } from '../helpers.js';
+import { sqliteEvents } from '../support/sqlite-events.js';
 
 const noCameras = () => {
   throw new Error('no camera in this test');
@@ -58,7 +58,7 @@ describe('bad input is a 400 with a message, never a 500', () => {
     teardown.add(() => server.stop());
     // events as the recorder writes them, through a second connection to the server's database
     const db = openDatabase(temp.dir);
-    new EventsRepository(db).upsertMany([stranger, ann, bob]);
+    await sqliteEvents(db).upsertMany([stranger, ann, bob]);
     db.close();
   });
 

@@ -50,6 +50,8 @@ export interface DatabaseCase {
   store: Store;
   /** A fresh temporary directory: the SQLite file's, and the files' root (crops, snapshots) on both. */
   dir: string;
+  /** Another connection (SQLite) or pool (PostgreSQL) to the same database, as a second process or node has; closed with the test. */
+  another: () => Promise<Store>;
 }
 
 /** Declares `name (sqlite)` and `name (postgres)`, each run on a store of its own, closed and removed afterwards. */
@@ -58,9 +60,16 @@ export function forEachDatabase(name: string, fn: (t: TestContext, db: DatabaseC
   test(`${name} (sqlite)`, async (t) => {
     const { dir, remove } = tempDir();
     const store = sqliteStore(openDatabase(dir));
+    const others: Store[] = [];
+    const another = () => {
+      const other = sqliteStore(openDatabase(dir));
+      others.push(other);
+      return Promise.resolve(other);
+    };
     try {
-      await fn(t, { dialect: 'sqlite', store, dir });
+      await fn(t, { dialect: 'sqlite', store, dir, another });
     } finally {
+      for (const other of others) await other.close();
       await store.close();
       remove();
     }
@@ -70,9 +79,16 @@ export function forEachDatabase(name: string, fn: (t: TestContext, db: DatabaseC
     if (url === null) return;
     const { dir, remove } = tempDir();
     const store = await openPostgres(url, { poolSize: 4 });
+    const others: Store[] = [];
+    const another = async () => {
+      const other = await openPostgres(url, { poolSize: 4 });
+      others.push(other);
+      return other;
+    };
     try {
-      await fn(t, { dialect: 'postgres', store, dir });
+      await fn(t, { dialect: 'postgres', store, dir, another });
     } finally {
+      for (const other of others) await other.close();
       await store.close();
       remove();
     }

@@ -33,6 +33,8 @@ export const NO_POSTGRES =
 /** How long initdb and the server's start and stop may take on a loaded machine, ms. */
 const START_MS = 60_000;
 const STOP_MS = 15_000;
+/** How long a smart shutdown waits for the sessions closing as a test ends, ms (a session left open costs this, then a fast shutdown ends it). */
+const SESSIONS_END_MS = 2_000;
 
 /** The user that owns and runs the server: ourselves, or postgres when we are root. */
 function serverUser(): { asRoot: boolean; uid: number; gid: number } {
@@ -127,14 +129,24 @@ export class PostgresServer {
     return `postgres://postgres@127.0.0.1:${this.port}/${name}`;
   }
 
-  /** A fast shutdown (SIGINT to the postmaster: it ends every session), bounded; then the directory goes. */
+  /**
+   * A smart shutdown first (SIGTERM: the postmaster waits for the sessions to end), briefly: a
+   * pool's end() resolves before its sockets are closed, and a fast shutdown meanwhile would send
+   * those sessions an error ("terminating connection due to administrator command") after their
+   * test ended. Then a fast one (SIGINT: it ends every session), bounded; then the directory goes.
+   */
   async stop(): Promise<void> {
     if (this.child.exitCode === null && this.child.signalCode === null) {
-      // the postmaster's own pid: under runuser the child is runuser, which need not pass SIGINT on
+      // the postmaster's own pid: under runuser the child is runuser, which need not pass signals on
       const pidFile = path.join(this.dir, 'data', 'postmaster.pid');
       const pid = existsSync(pidFile) ? Number(readFileSync(pidFile, 'utf8').split('\n')[0]) : (this.child.pid ?? 0);
-      signal(pid, 'SIGINT');
-      const stopped = await Promise.race([this.exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), STOP_MS).unref())]);
+      const exitedWithin = (ms: number) => Promise.race([this.exited.then(() => true), new Promise<boolean>((resolve) => setTimeout(() => resolve(false), ms).unref())]);
+      signal(pid, 'SIGTERM');
+      let stopped = await exitedWithin(SESSIONS_END_MS);
+      if (!stopped) {
+        signal(pid, 'SIGINT');
+        stopped = await exitedWithin(STOP_MS);
+      }
       if (!stopped) {
         signal(pid, 'SIGKILL');
         this.child.kill('SIGKILL');

@@ -21,8 +21,9 @@ import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { parse } from '../../src/server/validate.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { openDatabase } from '../../src/storage/database.js';
-import { EventsRepository, type EventFilter } from '../../src/storage/events.repository.js';
+import type { EventFilter } from '../../src/storage/events.repository.js';
 import { defined, recognitionEvent, StillCamera, Teardown, tempDir } from '../helpers.js';
+import { sqliteEvents } from '../support/sqlite-events.js';
 
 // the events query gives the repository's filter, field for field
 sameType<EventQuery, EventFilter>();
@@ -204,7 +205,7 @@ describe('real replies parse with the contract and with the document', () => {
     server = await startServer(config, (camera) => new StillCamera(camera, blank, 3), silentLogger());
     teardown.add(() => server.stop());
     const db = openDatabase(temp.dir);
-    new EventsRepository(db).upsertMany([
+    await sqliteEvents(db).upsertMany([
       recognitionEvent({ id: 'ev_ann1', startedAt: Date.UTC(2026, 0, 1, 10) }),
       recognitionEvent({ id: 'ev_stranger1', startedAt: Date.UTC(2026, 0, 1, 11), label: 'unknown', known: false, trackId: 2, ended: false }),
     ]);

@@ -17,6 +17,7 @@ import { openDatabase, type Db } from '../../src/storage/database.js';
 import { EventsRepository } from '../../src/storage/events.repository.js';
 import { tempDir, defined } from '../helpers.js';
 import { emitted, waitFor } from '../support/wait.js';
+import { sqliteEvents } from '../support/sqlite-events.js';
 
 const WIDTH = 64;
 const HEIGHT = 48;
@@ -73,7 +74,7 @@ describe('EventRecorder (real SQLite and snapshot files)', () => {
     work = tempDir('facestream-event-recorder-');
     dataDir = path.join(work.dir, 'data');
     db = openDatabase(dataDir, { create: true });
-    repository = new EventsRepository(db);
+    repository = sqliteEvents(db);
     recorder = new EventRecorder(repository, new SnapshotStore(dataDir), 'cosine', NEVER_MS);
     changes = [];
     errors = [];
@@ -102,7 +103,7 @@ describe('EventRecorder (real SQLite and snapshot files)', () => {
     const start = changes[0];
     assert.equal(start.kind, 'start');
     assert.deepEqual([start.event.cameraId, start.event.trackId, start.event.label, start.event.known, start.event.frames, start.event.ended], ['door', 1, 'ann', true, 1, false]);
-    assert.equal(repository.get(start.event.id), undefined, 'nothing written before a flush');
+    assert.equal(await repository.get(start.event.id), undefined, 'nothing written before a flush');
 
     const withSnapshot = await written;
     assert.equal(withSnapshot.event.id, start.event.id);
@@ -111,8 +112,8 @@ describe('EventRecorder (real SQLite and snapshot files)', () => {
       assert.deepEqual([...readFileSync(path.join(dataDir, file)).subarray(0, 2)], [0xff, 0xd8], `${file} is a JPEG`);
     }
 
-    recorder.flush();
-    const stored = defined(repository.get(start.event.id), 'the stored event');
+    await recorder.flush();
+    const stored = defined(await repository.get(start.event.id), 'the stored event');
     assert.deepEqual([stored.label, stored.known, stored.ended, stored.frames], ['ann', true, false, 1]);
     assert.equal(stored.facePath, withSnapshot.event.facePath);
   });
@@ -143,8 +144,8 @@ describe('EventRecorder (real SQLite and snapshot files)', () => {
     assert.ok(existsSync(path.join(dataDir, defined(better.event.facePath, 'the better face snapshot'))));
     assert.equal(better.event.facePath, firstFace, 'one snapshot file per event, rewritten');
 
-    recorder.flush();
-    const stored = defined(repository.get(id), 'the stored event');
+    await recorder.flush();
+    const stored = defined(await repository.get(id), 'the stored event');
     assert.deepEqual([stored.frames, stored.score, stored.ended], [4, 0.8, false]);
     assert.equal(stored.bestFace, better.event.bestFace);
   });
@@ -163,10 +164,10 @@ describe('EventRecorder (real SQLite and snapshot files)', () => {
     recorder.trackEnded('door', 1, 6000); // ended already
     assert.equal(changes.length, count, 'nothing to end');
 
-    recorder.flush();
-    assert.deepEqual([repository.get(ann)?.ended, repository.get(ann)?.endedAt], [true, 5000]);
-    assert.equal(repository.get(stranger)?.ended, false);
-    assert.deepEqual([repository.get(stranger)?.label, repository.get(stranger)?.known], ['unknown', false]);
+    await recorder.flush();
+    assert.deepEqual([(await repository.get(ann))?.ended, (await repository.get(ann))?.endedAt], [true, 5000]);
+    assert.equal((await repository.get(stranger))?.ended, false);
+    assert.deepEqual([(await repository.get(stranger))?.label, (await repository.get(stranger))?.known], ['unknown', false]);
   });
 
   it('writes pending changes in one batch on flush, and stop() ends what is open and waits for its snapshots', async () => {
@@ -174,19 +175,13 @@ describe('EventRecorder (real SQLite and snapshot files)', () => {
     recorder.sample(sample({ ts: 1000, trackId: 2 }));
     const ids = changes.map((c) => c.event.id);
     assert.equal(ids.length, 2);
-    assert.deepEqual(repository.list({ limit: 10 }).events, [], 'nothing written before a flush');
+    assert.deepEqual((await repository.list({ limit: 10 })).events, [], 'nothing written before a flush');
     const versionBefore = repository.version;
-    recorder.flush();
+    await recorder.flush();
     assert.notEqual(repository.version, versionBefore);
-    assert.deepEqual(
-      repository
-        .list({ limit: 10 })
-        .events.map((e) => e.id)
-        .sort(),
-      [...ids].sort(),
-    );
+    assert.deepEqual((await repository.list({ limit: 10 })).events.map((e) => e.id).sort(), [...ids].sort());
     const versionAfter = repository.version;
-    recorder.flush();
+    await recorder.flush();
     assert.equal(repository.version, versionAfter, 'a flush with nothing pending writes nothing');
 
     // stop() without waiting for the snapshots first: it waits for them itself
@@ -195,7 +190,7 @@ describe('EventRecorder (real SQLite and snapshot files)', () => {
     const ended = new Set(changes.filter((c) => c.kind === 'end').map((c) => c.event.id));
     assert.deepEqual([...ended].sort(), [...ids].sort(), 'every open event ended, and announced');
     for (const id of ids) {
-      const stored = defined(repository.get(id), `stored event ${id}`);
+      const stored = defined(await repository.get(id), `stored event ${id}`);
       assert.equal(stored.ended, true, `${id} ended`);
       assert.ok(stored.facePath && existsSync(path.join(dataDir, stored.facePath)), `${id} has its snapshot`);
     }

@@ -6,8 +6,11 @@ import { after, before, describe, it } from 'node:test';
 import type { FaceQuality } from '../../src/common/types.js';
 import { EventLog, faceScore, updateDue, type SampleInput } from '../../src/events/event-log.js';
 import { openDatabase, type Db } from '../../src/storage/database.js';
-import { EventsRepository, decodeCursor, encodeCursor, filterToSql } from '../../src/storage/events.repository.js';
+import { EventsRepository, decodeCursor, encodeCursor, filteredEvents } from '../../src/storage/events.repository.js';
 import { defined } from '../helpers.js';
+import { DummyDriver, Kysely, SqliteAdapter, SqliteIntrospector, SqliteQueryCompiler } from 'kysely';
+import type { Database } from '../../src/storage/tables.js';
+import { sqliteEvents } from '../support/sqlite-events.js';
 
 const goodFace: FaceQuality = { size: 120, sharpness: 400, roll: 0, yaw: 0 };
 const smallFace: FaceQuality = { size: 40, sharpness: 100, roll: 10, yaw: 30 };
@@ -72,12 +75,22 @@ describe('EventLog (the event state machine, on a fake clock)', () => {
 });
 
 describe('events filters to SQL', () => {
+  // compiles queries without a database (the SQLite dialect's placeholders are ?)
+  const queryCompiler = new Kysely<Database>({
+    dialect: {
+      createAdapter: () => new SqliteAdapter(),
+      createDriver: () => new DummyDriver(),
+      createIntrospector: (db) => new SqliteIntrospector(db),
+      createQueryCompiler: () => new SqliteQueryCompiler(),
+    },
+  });
+
   it('binds every value as a parameter and never splices it into the SQL', () => {
     const nasty = "x' OR 1=1; DROP TABLE events; --";
-    const { where, params } = filterToSql({ person: nasty, camera: 'door', known: false, review: 'pending', from: 5, to: 9 });
-    assert.ok(!where.includes(nasty));
-    assert.deepEqual(params, [nasty, 'door', 0, 'pending', 5, 9]);
-    assert.equal((where.match(/\?/g) ?? []).length, params.length);
+    const { sql, parameters } = filteredEvents(queryCompiler, { person: nasty, camera: 'door', known: false, review: 'pending', from: 5, to: 9, limit: 10 }).compile();
+    assert.ok(!sql.includes(nasty));
+    assert.deepEqual(parameters, [nasty, 'door', 0, 'pending', 5, 9, 11]);
+    assert.equal((sql.match(/\?/g) ?? []).length, parameters.length);
   });
 
   it('round-trips cursors and refuses forged ones, rather than reading them as the first page', () => {
@@ -88,7 +101,10 @@ describe('events filters to SQL', () => {
     for (const forged of [`${cursor}=`, `${cursor}A`, `${cursor.slice(0, 4)}!${cursor.slice(4)}`, encodeCursor(Number.MAX_SAFE_INTEGER + 2, 'ev_abc')]) {
       assert.equal(decodeCursor(forged), null, forged);
     }
-    assert.throws(() => filterToSql({ cursor: 'garbage' }), { name: 'ServiceError', message: /cursor "garbage" is not one this server gave: start without it/ });
+    assert.throws(() => filteredEvents(queryCompiler, { cursor: 'garbage', limit: 10 }), {
+      name: 'ServiceError',
+      message: /cursor "garbage" is not one this server gave: start without it/,
+    });
   });
 });
 
@@ -96,10 +112,10 @@ describe('EventsRepository on real SQLite', () => {
   let dir: string;
   let db: Db;
   let repo: EventsRepository;
-  before(() => {
+  before(async () => {
     dir = mkdtempSync(path.join(os.tmpdir(), 'facestream-events-'));
     db = openDatabase(dir);
-    repo = new EventsRepository(db);
+    repo = sqliteEvents(db);
     const log = new EventLog('cosine', 2000, (now) => `ev_${now.toString(36)}`);
     const changes = [];
     for (let i = 0; i < 25; i++) {
@@ -111,57 +127,57 @@ describe('EventsRepository on real SQLite', () => {
         ),
       );
     }
-    repo.upsertMany(changes.map((c) => c.event));
+    await repo.upsertMany(changes.map((c) => c.event));
   });
   after(() => {
     db.close();
     rmSync(dir, { recursive: true, force: true });
   });
 
-  it('pages newest first with a cursor, without repeats or gaps', () => {
+  it('pages newest first with a cursor, without repeats or gaps', async () => {
     const seen: string[] = [];
     let cursor: string | undefined;
     for (let page = 0; page < 10; page++) {
-      const result = repo.list({ limit: 7, ...(cursor ? { cursor } : {}) });
+      const result = await repo.list({ limit: 7, ...(cursor ? { cursor } : {}) });
       seen.push(...result.events.map((e) => e.id));
       if (!result.nextCursor) break;
       cursor = result.nextCursor;
     }
     assert.equal(seen.length, 25);
     assert.equal(new Set(seen).size, 25);
-    const times = seen.map((id) => defined(repo.get(id), `event ${id}`).startedAt);
+    const times = await Promise.all(seen.map(async (id) => defined(await repo.get(id), `event ${id}`).startedAt));
     assert.deepEqual(
       times,
       [...times].sort((a, b) => b - a),
     );
   });
 
-  it('filters by person, camera, known and time', () => {
-    const ann = repo.list({ limit: 100, person: 'ann' }).events;
+  it('filters by person, camera, known and time', async () => {
+    const ann = (await repo.list({ limit: 100, person: 'ann' })).events;
     assert.ok(ann.length > 0, 'the person filter found events (every() holds for none)');
     assert.ok(ann.every((e) => e.label === 'ann'));
-    assert.equal(repo.list({ limit: 100, camera: 'door' }).events.length, 10);
-    const strangers = repo.list({ limit: 100, known: false }).events;
+    assert.equal((await repo.list({ limit: 100, camera: 'door' })).events.length, 10);
+    const strangers = (await repo.list({ limit: 100, known: false })).events;
     assert.ok(strangers.length > 0, 'the known filter found events (every() holds for none)');
     assert.ok(strangers.every((e) => !e.known));
-    assert.equal(repo.list({ limit: 100, from: 1020, to: 1024 }).events.length, 5);
-    assert.equal(repo.list({ limit: 100, person: "ann' OR '1'='1" }).events.length, 0);
+    assert.equal((await repo.list({ limit: 100, from: 1020, to: 1024 })).events.length, 5);
+    assert.equal((await repo.list({ limit: 100, person: "ann' OR '1'='1" })).events.length, 0);
   });
 
-  it('records a review and a relabel, which makes the event known under the new name', () => {
-    const unknown = repo.list({ limit: 1, known: false }).events[0];
-    const relabeled = defined(repo.review(unknown.id, 'relabeled', 'carol'), 'the relabeled event');
+  it('records a review and a relabel, which makes the event known under the new name', async () => {
+    const unknown = (await repo.list({ limit: 1, known: false })).events[0];
+    const relabeled = defined(await repo.review(unknown.id, 'relabeled', 'carol'), 'the relabeled event');
     assert.deepEqual([relabeled.review, relabeled.label, relabeled.known], ['relabeled', 'carol', true]);
-    assert.equal(repo.list({ limit: 10, person: 'carol' }).events.length, 1);
+    assert.equal((await repo.list({ limit: 10, person: 'carol' })).events.length, 1);
   });
 
-  it('an update keeps snapshot paths it does not carry', () => {
-    const [event] = repo.list({ limit: 1 }).events;
-    repo.upsertMany([{ ...event, ended: false, facePath: 'snapshots/d/x-face.jpg', framePath: 'snapshots/d/x-frame.jpg', snapshotBytes: 10 }]);
-    repo.upsertMany([{ ...event, ended: true, score: 0.99 }]);
-    const stored = defined(repo.get(event.id), 'the stored event');
+  it('an update keeps snapshot paths it does not carry', async () => {
+    const [event] = (await repo.list({ limit: 1 })).events;
+    await repo.upsertMany([{ ...event, ended: false, facePath: 'snapshots/d/x-face.jpg', framePath: 'snapshots/d/x-frame.jpg', snapshotBytes: 10 }]);
+    await repo.upsertMany([{ ...event, ended: true, score: 0.99 }]);
+    const stored = defined(await repo.get(event.id), 'the stored event');
     assert.deepEqual([stored.facePath, stored.ended, stored.score], ['snapshots/d/x-face.jpg', true, 0.99]);
-    assert.equal(repo.totalSnapshotBytes(), 10);
+    assert.equal(await repo.totalSnapshotBytes(), 10);
   });
 });
 
@@ -173,14 +189,14 @@ describe('retention', () => {
     const dir = mkdtempSync(path.join(os.tmpdir(), 'facestream-retention-'));
     const db = openDatabase(dir);
     try {
-      const repo = new EventsRepository(db);
+      const repo = sqliteEvents(db);
       const store = new SnapshotStore(dir);
       const day = 24 * 60 * 60 * 1000;
       const now = 100 * day;
       mkdirSync(path.join(dir, 'snapshots', 'd'), { recursive: true });
       const log = new EventLog('cosine', 2000, (ts) => `ev_${ts.toString(36)}`);
       const ages = [40, 35, 10, 5, 1]; // days old
-      repo.upsertMany(
+      await repo.upsertMany(
         ages.map((age, i) => {
           const event = defined(log.sample(sample({ ts: now - age * day, trackId: i })), `the start of event ${i}`).event;
           const facePath = path.join('snapshots', 'd', `${event.id}-face.jpg`);
@@ -192,12 +208,12 @@ describe('retention', () => {
       );
       const result = await applyRetention(repo, store, { maxAgeDays: 30, maxSnapshotBytes: 2000 }, now);
       assert.deepEqual(result, { deletedEvents: 2, trimmedSnapshots: 1 });
-      const left = repo.list({ limit: 10 }).events;
+      const left = (await repo.list({ limit: 10 })).events;
       assert.equal(left.length, 3);
       const oldest = left[left.length - 1];
       assert.equal(oldest.facePath, null, 'the oldest remaining event lost its snapshot');
       assert.ok(left.slice(0, 2).every((e) => e.facePath && existsSync(path.join(dir, e.facePath))));
-      assert.equal(repo.totalSnapshotBytes(), 2000);
+      assert.equal(await repo.totalSnapshotBytes(), 2000);
       assert.throws(() => store.absolute('../../etc/passwd'), /outside the snapshots folder/);
     } finally {
       db.close();

@@ -11,8 +11,8 @@ import { ServiceError } from '../../src/common/errors.js';
 import { MAX_HISTORY_VISITS } from '../../src/contract/history.js';
 import { HistoryService, localDate, rangeStart } from '../../src/services/history.service.js';
 import { openDatabase } from '../../src/storage/database.js';
-import { EventsRepository } from '../../src/storage/events.repository.js';
 import { recognitionEvent, Teardown, tempDir } from '../helpers.js';
+import { sqliteEvents } from '../support/sqlite-events.js';
 
 /** 1 December 2026, 10:00 UTC. */
 const NOW = Date.UTC(2026, 11, 1, 10, 0);
@@ -28,7 +28,7 @@ describe('person history and the cameras of the log', () => {
     const db = openDatabase(work.dir, { create: true });
     teardown.add(work.remove);
     teardown.add(() => void db.close());
-    const events = new EventsRepository(db);
+    const events = sqliteEvents(db);
     let flushes = 0;
     const people = new Map([
       [1, 'ann'],
@@ -44,6 +44,7 @@ describe('person history and the cameras of the log', () => {
       cameras: () => configured,
       flush: () => {
         flushes++;
+        return Promise.resolve();
       },
       now: () => NOW,
     });
@@ -52,7 +53,7 @@ describe('person history and the cameras of the log', () => {
 
   it("groups visits by the viewer's day, lists every day of the range newest first, and reads the log after a flush", async () => {
     const { events, history, flushes } = setup();
-    events.upsertMany([
+    await events.upsertMany([
       recognitionEvent({ id: 'ev_today', startedAt: NOW - HOUR, cameraId: 'door' }),
       // 23:30 UTC the day before: that day in UTC, today an hour east of it
       recognitionEvent({ id: 'ev_late', startedAt: Date.UTC(2026, 10, 30, 23, 30), cameraId: 'yard' }),
@@ -91,13 +92,13 @@ describe('person history and the cameras of the log', () => {
 
   it('leaves out events reviewed as not the person and counts those relabelled to them', async () => {
     const { events, history } = setup();
-    events.upsertMany([
+    await events.upsertMany([
       recognitionEvent({ id: 'ev_wrong', startedAt: NOW - HOUR }),
       recognitionEvent({ id: 'ev_was_unknown', startedAt: NOW - 2 * HOUR, label: 'unknown', known: false }),
       recognitionEvent({ id: 'ev_right', startedAt: NOW - 3 * HOUR }),
     ]);
-    events.review('ev_wrong', 'rejected');
-    events.review('ev_was_unknown', 'relabeled', 'ann');
+    await events.review('ev_wrong', 'rejected');
+    await events.review('ev_was_unknown', 'relabeled', 'ann');
     const ann = await history.personHistory(1, { days: 1, utcOffset: 0 });
     assert.deepEqual(
       ann.days[0].visits.map((v) => v.eventId),
@@ -108,7 +109,7 @@ describe('person history and the cameras of the log', () => {
 
   it('gives the last sighting from the whole log: an open event by its last update, null for someone never seen', async () => {
     const { events, history } = setup();
-    events.upsertMany([
+    await events.upsertMany([
       recognitionEvent({ id: 'ev_long_ago', startedAt: NOW - 40 * DAY, cameraId: 'gate' }),
       // started earlier than the next one, but still open and seen a minute ago
       { ...recognitionEvent({ id: 'ev_open', startedAt: NOW - 3 * HOUR, cameraId: 'yard' }), ended: false, endedAt: NOW - 60_000 },
@@ -127,7 +128,7 @@ describe('person history and the cameras of the log', () => {
 
   it(`lists at most ${MAX_HISTORY_VISITS} visits, the newest, and says so`, async () => {
     const { events, history } = setup();
-    events.upsertMany(
+    await events.upsertMany(
       Array.from({ length: MAX_HISTORY_VISITS + 5 }, (_, i) => recognitionEvent({ id: `ev_${String(i).padStart(5, '0')}`, startedAt: NOW - 1000 * HOUR + i * 60_000 })),
     );
     const ann = await history.personHistory(1, { days: 90, utcOffset: 0 });
@@ -137,17 +138,17 @@ describe('person history and the cameras of the log', () => {
     assert.equal(listed[0].eventId, `ev_${String(MAX_HISTORY_VISITS + 4).padStart(5, '0')}`, 'the newest first');
   });
 
-  it('lists the cameras of the log and the configured ones by id, marking those no longer configured as removed', () => {
+  it('lists the cameras of the log and the configured ones by id, marking those no longer configured as removed', async () => {
     const { events, history } = setup([
       { id: 'door', name: 'Front door' },
       { id: 'attic', name: 'Attic' },
     ]);
-    events.upsertMany([
+    await events.upsertMany([
       recognitionEvent({ id: 'ev_1', startedAt: NOW - HOUR, cameraId: 'door' }),
       recognitionEvent({ id: 'ev_2', startedAt: NOW - 2 * HOUR, cameraId: 'old-gate' }),
       recognitionEvent({ id: 'ev_3', startedAt: NOW - 3 * HOUR, cameraId: 'old-gate' }),
     ]);
-    assert.deepEqual(history.eventCameras(), {
+    assert.deepEqual(await history.eventCameras(), {
       cameras: [
         { id: 'attic', name: 'Attic', removed: false },
         { id: 'door', name: 'Front door', removed: false },

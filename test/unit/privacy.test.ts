@@ -31,10 +31,10 @@ import type { LabeledFrame } from '../../src/pipeline/vision-pipeline.js';
 import { LiveHub } from '../../src/server/live.js';
 import { PrivacyService } from '../../src/services/privacy.service.js';
 import { openDatabase, sqliteStore } from '../../src/storage/database.js';
-import { EventsRepository } from '../../src/storage/events.repository.js';
 import { PeopleRepository } from '../../src/storage/people.repository.js';
 import { Teardown, defined, socketConnected, tempDir, varianceIn } from '../helpers.js';
 import { emitted, messages, waitFor, type LiveClient } from '../support/wait.js';
+import { sqliteEvents } from '../support/sqlite-events.js';
 
 const WIDTH = 160;
 const HEIGHT = 120;
@@ -72,7 +72,7 @@ describe('the blur', () => {
     const work = tempDir('facestream-privacy-roles-');
     const db = openDatabase(work.dir);
     try {
-      const deps = { db, people: new PeopleRepository(sqliteStore(db).db, work.dir), events: new EventsRepository(db), snapshots: new SnapshotStore(work.dir) };
+      const deps = { store: sqliteStore(db), people: new PeopleRepository(sqliteStore(db).db, work.dir), events: sqliteEvents(db), snapshots: new SnapshotStore(work.dir) };
       const on = new PrivacyService({ ...deps, blurUnknownForViewers: true });
       const off = new PrivacyService({ ...deps, blurUnknownForViewers: false });
       assert.deepEqual(
@@ -94,9 +94,9 @@ describe('blurred snapshots', () => {
     try {
       const snapshots = new SnapshotStore(work.dir);
       const privacy = new PrivacyService({
-        db,
+        store: sqliteStore(db),
         people: new PeopleRepository(sqliteStore(db).db, work.dir),
-        events: new EventsRepository(db),
+        events: sqliteEvents(db),
         snapshots,
         blurUnknownForViewers: true,
       });
@@ -150,13 +150,13 @@ describe('forgetting a person whose event is still open', () => {
     teardown.add(() => db.close());
     const people = new PeopleRepository(sqliteStore(db).db, work.dir);
     await people.enrol([{ name: 'ann', samples: [] }], 'new');
-    const events = new EventsRepository(db);
+    const events = sqliteEvents(db);
     const snapshots = new SnapshotStore(work.dir);
     const recorder = new EventRecorder(events, snapshots, 'cosine', 3_600_000);
     const errors: Error[] = [];
     recorder.on('error', (error) => errors.push(error));
     let reloads = 0;
-    const privacy = new PrivacyService({ db, people, events, snapshots, recorder, galleryChanged: () => reloads++, blurUnknownForViewers: false });
+    const privacy = new PrivacyService({ store: sqliteStore(db), people, events, snapshots, recorder, galleryChanged: () => reloads++, blurUnknownForViewers: false });
     try {
       const changes = emitted<RecordedChange>(recorder, 'change');
       const firstSnapshot = waitFor(changes, 'the first snapshot', (c) => c.event.facePath !== null);
@@ -174,7 +174,7 @@ describe('forgetting a person whose event is still open', () => {
       assert.deepEqual([shown.label, shown.known, shown.facePath, shown.framePath], [FORGOTTEN, false, null, null]);
       recorder.trackEnded('door', 1, 6000);
       await recorder.stop();
-      const stored = defined(events.get(event.id), 'the stored event');
+      const stored = defined(await events.get(event.id), 'the stored event');
       assert.deepEqual([stored.label, stored.known, stored.facePath, stored.framePath, stored.ended], [FORGOTTEN, false, null, null, true]);
       const left = existsSync(path.join(work.dir, 'snapshots'))
         ? readdirSync(path.join(work.dir, 'snapshots'), { recursive: true, withFileTypes: true }).filter((e) => e.isFile())

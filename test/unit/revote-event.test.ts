@@ -14,6 +14,7 @@ import { SnapshotStore } from '../../src/events/snapshots.js';
 import { openDatabase, type Db } from '../../src/storage/database.js';
 import { EventsRepository } from '../../src/storage/events.repository.js';
 import { defined, tempDir } from '../helpers.js';
+import { sqliteEvents } from '../support/sqlite-events.js';
 
 const WIDTH = 64;
 const HEIGHT = 48;
@@ -57,7 +58,7 @@ describe('a re-vote that names a stranger relabels the open event', () => {
     work = tempDir('facestream-revote-event-');
     const dataDir = path.join(work.dir, 'data');
     db = openDatabase(dataDir, { create: true });
-    repository = new EventsRepository(db);
+    repository = sqliteEvents(db);
     recorder = new EventRecorder(repository, new SnapshotStore(dataDir), 'cosine', NEVER_MS, MERGE_GAP_MS);
     changes = [];
     recorder.on('change', (change) => changes.push(change));
@@ -69,20 +70,20 @@ describe('a re-vote that names a stranger relabels the open event', () => {
     work.remove();
   });
 
-  it('announces and stores the open event under the new name, and a later track of the person continues the visit', () => {
+  it('announces and stores the open event under the new name, and a later track of the person continues the visit', async () => {
     const id = defined(recorder.sample(sample(1000, stranger, strangerMatch)), 'the event of the stranger');
-    recorder.flush();
-    assert.deepEqual([repository.get(id)?.label, repository.get(id)?.known], ['unknown', false], 'stored as a stranger first');
+    await recorder.flush();
+    assert.deepEqual([(await repository.get(id))?.label, (await repository.get(id))?.known], ['unknown', false], 'stored as a stranger first');
 
     // the person was enrolled: the pipeline re-voted the same track
     assert.equal(recorder.sample(sample(1500, ann, annMatch)), id, 'the same event');
     const renamed = defined(changes.at(-1), 'the change announced');
     assert.deepEqual([renamed.kind, renamed.event.id, renamed.event.label, renamed.event.known, renamed.event.unknownGroupId], ['update', id, 'ann', true, null]);
-    recorder.flush();
-    const stored = defined(repository.get(id), 'the stored event');
+    await recorder.flush();
+    const stored = defined(await repository.get(id), 'the stored event');
     assert.deepEqual([stored.label, stored.known, stored.frames], ['ann', true, 2]);
     assert.deepEqual(
-      repository.list({ limit: 10, person: 'ann' }).events.map((e) => e.id),
+      (await repository.list({ limit: 10, person: 'ann' })).events.map((e) => e.id),
       [id],
       'the person filter finds it',
     );
@@ -90,23 +91,23 @@ describe('a re-vote that names a stranger relabels the open event', () => {
     // the person turns away and back within the merge gap: one visit
     recorder.trackEnded('door', 1, 2000);
     assert.equal(recorder.sample(sample(3000, ann, annMatch, 2)), id, 'the next track of ann continues the renamed visit');
-    recorder.flush();
-    assert.equal(repository.get(id)?.tracks, 2);
+    await recorder.flush();
+    assert.equal((await repository.get(id))?.tracks, 2);
   });
 
-  it('leaves a reviewed event and a forgotten one as they were stored', () => {
+  it('leaves a reviewed event and a forgotten one as they were stored', async () => {
     const reviewed = defined(recorder.sample(sample(1000, stranger, strangerMatch, 1)), 'the first stranger');
     const forgotten = defined(recorder.sample(sample(1000, stranger, strangerMatch, 2)), 'the second stranger');
-    recorder.flush();
-    const confirmed = defined(repository.review(reviewed, 'confirmed'), 'the review stored');
+    await recorder.flush();
+    const confirmed = defined(await repository.review(reviewed, 'confirmed'), 'the review stored');
     recorder.reviewed(reviewed, confirmed);
     db.prepare('UPDATE events SET label = ? WHERE id = ?').run(FORGOTTEN, forgotten);
 
     recorder.sample(sample(1500, ann, annMatch, 1));
     recorder.sample(sample(1500, ann, annMatch, 2));
     assert.equal(changes.filter((c) => c.event.id === reviewed).at(-1)?.event.label, 'unknown', 'the live feed shows the review');
-    recorder.flush();
-    assert.deepEqual([repository.get(reviewed)?.label, repository.get(reviewed)?.known, repository.get(reviewed)?.review], ['unknown', false, 'confirmed']);
-    assert.deepEqual([repository.get(forgotten)?.label, repository.get(forgotten)?.known], [FORGOTTEN, false]);
+    await recorder.flush();
+    assert.deepEqual([(await repository.get(reviewed))?.label, (await repository.get(reviewed))?.known, (await repository.get(reviewed))?.review], ['unknown', false, 'confirmed']);
+    assert.deepEqual([(await repository.get(forgotten))?.label, (await repository.get(forgotten))?.known], [FORGOTTEN, false]);
   });
 });

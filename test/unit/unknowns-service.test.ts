@@ -19,6 +19,7 @@ import { EventsRepository } from '../../src/storage/events.repository.js';
 import { PeopleRepository, type NewSample } from '../../src/storage/people.repository.js';
 import { UnknownsRepository } from '../../src/storage/unknowns.repository.js';
 import { defined, tempDir } from '../helpers.js';
+import { sqliteEvents } from '../support/sqlite-events.js';
 
 const WIDTH = 96;
 const HEIGHT = 96;
@@ -63,9 +64,9 @@ describe('UnknownsService (real SQLite, recorder and crop files)', () => {
   let unknowns: UnknownsService;
   const errors: Error[] = [];
 
-  const start = () => {
-    const service = new UnknownsService({
-      repository: new UnknownsRepository(db),
+  const start = async () => {
+    const service = await UnknownsService.open({
+      repository: new UnknownsRepository(sqliteStore(db).db, 'sqlite'),
       events,
       recorder,
       gallery: {
@@ -99,14 +100,14 @@ describe('UnknownsService (real SQLite, recorder and crop files)', () => {
 
   const crops = () => (existsSync(path.join(dataDir, UNKNOWNS_DIR)) ? readdirSync(path.join(dataDir, UNKNOWNS_DIR)) : []);
 
-  beforeEach(() => {
+  beforeEach(async () => {
     work = tempDir('facestream-unknowns-service-');
     dataDir = path.join(work.dir, 'data');
     db = openDatabase(dataDir);
-    events = new EventsRepository(db);
+    events = sqliteEvents(db);
     recorder = new EventRecorder(events, new SnapshotStore(dataDir), 'cosine', NEVER_MS, 30_000);
     people = new PeopleRepository(sqliteStore(db).db, dataDir);
-    unknowns = start();
+    unknowns = await start();
     errors.length = 0;
   });
 
@@ -126,7 +127,7 @@ describe('UnknownsService (real SQLite, recorder and crop files)', () => {
     const again = track(0, 'door', 2, 3, 5000);
     const other = track(1, 'door', 3, 4, 9000);
     assert.equal(again, first, 'the same stranger back within the gap continues the visit');
-    const { groups } = unknowns.list();
+    const { groups } = await unknowns.list();
     assert.deepEqual(
       groups.map((g) => [g.faceCount, g.eventCount, g.cameras]),
       [
@@ -135,63 +136,63 @@ describe('UnknownsService (real SQLite, recorder and crop files)', () => {
       ],
     );
     const [a, b] = groups;
-    assert.equal(defined(events.get(first), 'the visit').unknownGroupId, a.id);
-    assert.equal(defined(events.get(first), 'the visit').tracks, 2);
+    assert.equal(defined(await events.get(first), 'the visit').unknownGroupId, a.id);
+    assert.equal(defined(await events.get(first), 'the visit').tracks, 2);
     const thumbnail = defined(a.thumbnailUrl, 'a thumbnail');
     const faceId = Number(defined(/faces\/(\d+)\/image$/.exec(thumbnail), 'the face id in the thumbnail URL')[1]);
     const jpeg = await unknowns.faceImage(a.id, faceId);
     assert.deepEqual([...jpeg.subarray(0, 2)], [0xff, 0xd8], 'a JPEG');
     assert.equal(crops().length, 11, 'one crop per kept face');
 
-    const merged = unknowns.merge(b.id, a.id);
+    const merged = await unknowns.merge(b.id, a.id);
     assert.deepEqual([merged.id, merged.faceCount, merged.eventCount, merged.faces.length], [a.id, 11, 2, 11]);
-    assert.equal(defined(events.get(other), 'the other visit').unknownGroupId, a.id, 'its events followed');
-    assert.throws(() => unknowns.detail(b.id), { name: 'ServiceError', message: `no unknown group with id ${b.id}` });
-    assert.throws(() => unknowns.merge(a.id, a.id), /another group/);
+    assert.equal(defined(await events.get(other), 'the other visit').unknownGroupId, a.id, 'its events followed');
+    await assert.rejects(unknowns.detail(b.id), { name: 'ServiceError', message: `no unknown group with id ${b.id}` });
+    await assert.rejects(unknowns.merge(a.id, a.id), /another group/);
 
     await unknowns.stop();
-    unknowns = start();
+    unknowns = await start();
     assert.deepEqual(
-      unknowns.list().groups.map((g) => [g.id, g.faceCount, g.eventCount]),
+      (await unknowns.list()).groups.map((g) => [g.id, g.faceCount, g.eventCount]),
       [[a.id, 11, 2]],
       'as it was before the restart',
     );
     // clustering carries on: the stranger's next face joins the stored group
     track(1, 'yard', 4, 3, 60_000);
     assert.deepEqual(
-      unknowns.list().groups.map((g) => [g.id, g.faceCount, g.cameras]),
+      (await unknowns.list()).groups.map((g) => [g.id, g.faceCount, g.cameras]),
       [[a.id, 14, ['door', 'yard']]],
     );
   });
 
-  it('a face too poor to join a group still tells whose track it is, and joins nothing', () => {
+  it('a face too poor to join a group still tells whose track it is, and joins nothing', async () => {
     track(0, 'door', 1, 4, 1000);
-    const [group] = unknowns.list().groups;
+    const [group] = (await unknowns.list()).groups;
     const poor = { ...sample('door', 2, 9000, faceVector(0, 77), true), quality: { size: 24, sharpness: 20, roll: 0, yaw: 50 } };
     assert.equal(unknowns.observe(poor), group.id);
     const stranger = { ...sample('door', 3, 9000, faceVector(5, 77), true), quality: poor.quality };
     assert.equal(unknowns.observe(stranger), null, 'nobody like it: no group');
     assert.deepEqual(
-      unknowns.list().groups.map((g) => g.faceCount),
+      (await unknowns.list()).groups.map((g) => g.faceCount),
       [4],
     );
   });
 
   it('forgets a group: its faces and crops go, its events stay unknown in no group', async () => {
     const visit = track(0, 'door', 1, 4, 1000);
-    const [group] = unknowns.list().groups;
-    await unknowns.faceImage(group.id, defined(unknowns.detail(group.id).faces[0], 'a face').id);
+    const [group] = (await unknowns.list()).groups;
+    await unknowns.faceImage(group.id, defined((await unknowns.detail(group.id)).faces[0], 'a face').id);
     await unknowns.forget(group.id);
-    assert.deepEqual(unknowns.list().groups, []);
+    assert.deepEqual((await unknowns.list()).groups, []);
     assert.deepEqual(crops(), [], 'the crops were removed');
-    const event = defined(events.get(visit), 'the event');
+    const event = defined(await events.get(visit), 'the event');
     assert.deepEqual([event.label, event.known, event.unknownGroupId], ['unknown', false, null]);
     assert.equal((db.prepare('SELECT COUNT(*) AS n FROM unknown_faces').get() as { n: number }).n, 0);
   });
 
   it('names a group: the person gets its faces, its events become theirs, the group is gone', async () => {
     const visit = track(0, 'door', 1, 5, 1000);
-    const [group] = unknowns.list().groups;
+    const [group] = (await unknowns.list()).groups;
     await assert.rejects(unknowns.name(group.id, 'unknown'), { name: 'ServiceError' });
     const result = await unknowns.name(group.id, 'ann');
     assert.equal(result.person.name, 'ann');
@@ -203,9 +204,9 @@ describe('UnknownsService (real SQLite, recorder and crop files)', () => {
       stored.every((s) => s.cropPath !== null && s.source.kind === 'event' && s.source.path === visit),
       'each sample keeps its crop and its event',
     );
-    const event = defined(events.get(visit), 'the event');
+    const event = defined(await events.get(visit), 'the event');
     assert.deepEqual([event.label, event.known, event.unknownGroupId], ['ann', true, null]);
-    assert.deepEqual(unknowns.list().groups, []);
+    assert.deepEqual((await unknowns.list()).groups, []);
     assert.deepEqual(crops(), [], "the group's crops were removed (the person's are in the gallery's folder)");
   });
 });

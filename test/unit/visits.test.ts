@@ -11,9 +11,9 @@ import { EventLog, continuesVisit, type EventChange, type SampleInput } from '..
 import { EventRecorder, type RecordedChange } from '../../src/events/recorder.js';
 import { SnapshotStore } from '../../src/events/snapshots.js';
 import { openDatabase } from '../../src/storage/database.js';
-import { EventsRepository } from '../../src/storage/events.repository.js';
 import { defined, tempDir } from '../helpers.js';
 import { emitted, waitFor } from '../support/wait.js';
+import { sqliteEvents } from '../support/sqlite-events.js';
 
 const GAP_MS = 30_000;
 const ann = { label: 'ann', score: 0.7, known: true, decided: true };
@@ -151,7 +151,7 @@ describe('visits in the recorder (real SQLite and snapshots)', () => {
     const work = tempDir('facestream-visits-');
     const dataDir = path.join(work.dir, 'data');
     const db = openDatabase(dataDir);
-    const repository = new EventsRepository(db);
+    const repository = sqliteEvents(db);
     const recorder = new EventRecorder(repository, new SnapshotStore(dataDir), 'cosine', 3_600_000, GAP_MS);
     const changes: RecordedChange[] = [];
     recorder.on('change', (change) => changes.push(change));
@@ -162,22 +162,22 @@ describe('visits in the recorder (real SQLite and snapshots)', () => {
       const id = defined(recorder.sample(trackSample(1, now), 7), 'the event of track 1');
       const { event: shot } = await snapshot;
       recorder.trackEnded('door', 1, now + 1000);
-      recorder.flush();
-      assert.equal(repository.get(id)?.ended, true);
+      await recorder.flush();
+      assert.equal((await repository.get(id))?.ended, true);
 
       assert.equal(recorder.sample(trackSample(2, now + 5000), 7), id, 'the second track continues the written visit');
       const reopened = defined(changes.at(-1), 'the re-open');
       assert.deepEqual([reopened.kind, reopened.event.ended, reopened.event.tracks, reopened.event.facePath], ['update', false, 2, shot.facePath]);
-      recorder.flush();
-      const stored = defined(repository.get(id), 'the stored visit');
+      await recorder.flush();
+      const stored = defined(await repository.get(id), 'the stored visit');
       assert.deepEqual([stored.ended, stored.tracks, stored.unknownGroupId], [false, 2, 7]);
 
       recorder.groupNamed(7, 'ann');
       const named = defined(changes.at(-1), 'the named visit');
       assert.deepEqual([named.event.label, named.event.known, named.event.unknownGroupId], ['ann', true, null]);
       recorder.trackEnded('door', 2, now + 9000);
-      recorder.flush();
-      assert.deepEqual([repository.get(id)?.ended, repository.get(id)?.endedAt], [true, now + 9000]);
+      await recorder.flush();
+      assert.deepEqual([(await repository.get(id))?.ended, (await repository.get(id))?.endedAt], [true, now + 9000]);
     } finally {
       await recorder.stop();
       db.close();

@@ -158,7 +158,7 @@ describe('the rules as the config file and PUT /api/notifications take them', ()
 });
 
 describe('NotificationsService (real SQLite)', () => {
-  const idle = () => ({ pending: 0, lastError: null, lastErrorAt: null, lastDeliveredAt: null });
+  const idle = () => Promise.resolve({ pending: 0, lastError: null, lastErrorAt: null, lastDeliveredAt: null });
 
   it("uses the config file's rules when the saved ones are not valid any more, and says so", async () => {
     const work = tempDir('facestream-notifications-service-');
@@ -168,7 +168,7 @@ describe('NotificationsService (real SQLite)', () => {
       await saved.save([{ name: 'edited by hand', webhook: { url: 'gopher://x', secret: SECRET } }]);
       const warnings: string[] = [];
       const service = await NotificationsService.open({ saved, configured: [rule()], deliveryState: idle, warn: (w) => warnings.push(w) });
-      assert.equal(service.view().source, 'config');
+      assert.equal((await service.view()).source, 'config');
       assert.deepEqual(
         service.rules().map((r) => r.name),
         ['r'],
@@ -178,7 +178,7 @@ describe('NotificationsService (real SQLite)', () => {
       // a save replaces them, and a new service (a restart) reads it back
       await service.replace(parse(notificationsBodySchema, { rules: [{ name: 'r', webhook: { url: 'https://example.org/', secret: SECRET_MASK } }] }));
       const again = await NotificationsService.open({ saved, configured: [], deliveryState: idle, warn: (w) => warnings.push(w) });
-      assert.equal(again.view().source, 'database');
+      assert.equal((await again.view()).source, 'database');
       assert.deepEqual(
         again.rules().map((r) => [r.name, r.webhook.url, r.webhook.secret]),
         [['r', 'https://example.org/', SECRET]],
