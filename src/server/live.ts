@@ -542,7 +542,8 @@ export class LiveHub {
   close(): void {
     clearInterval(this.statusTimer);
     for (const cameraId of [...this.encoding.keys()]) this.forgetEncoding(cameraId);
-    this.namespace.disconnectSockets(true);
+    // this node's connections: with the Redis adapter a plain disconnectSockets would close every node's
+    this.namespace.local.disconnectSockets(true);
   }
 }
 

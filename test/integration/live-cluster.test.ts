@@ -213,6 +213,25 @@ describe('the live view across two nodes (a real Redis)', { skip: redisServerPat
     onA.close();
   });
 
+  it("keeps the other nodes' viewers connected when a node shuts down", async () => {
+    const onA = await open(nodeA);
+    const disconnected: string[] = [];
+    onA.on('disconnect', (reason) => disconnected.push(reason));
+    const work = tempDir('facestream-live-cluster-c-');
+    teardown.add(work.remove);
+    const nodeC = await ScriptedLiveServer.start({ dataDir: work.dir, picture: await scenePicture(), cluster: { redisUrl: redis.url, nodeId: 'c', runsLocally: () => false } });
+    const onC = await open(nodeC);
+    const closedOnC = new Promise((resolve) => onC.once('disconnect', resolve));
+    await nodeC.close('graceful');
+    await closedOnC;
+    // A's next status comes after C's shutdown reached every node
+    await waitFor(messages(onA, 'status'), 'a status on A after C shut down');
+    await waitFor(messages(onA, 'status'), 'a second status on A');
+    assert.deepEqual(disconnected, [], "A's viewer stays connected");
+    assert.ok(onA.connected);
+    onA.close();
+  });
+
   it("refuses a foreign page's connection on a cluster node, as on one alone", async () => {
     const socket: LiveClient = connect(`${nodeA.url}/live`, { transports: ['websocket'], reconnection: false, extraHeaders: { origin: 'https://evil.example' } });
     teardown.add(() => socket.close());
