@@ -14,7 +14,8 @@ import { createClient } from 'redis';
 import sharp from 'sharp';
 import { io as connect } from 'socket.io-client';
 import type { ExplainReply, ExplainRequest, FaceExplanation, FrameMessage, LiveEventChange } from '../../src/common/live-events.js';
-import { RENEW_MS } from '../../src/server/live-relay.js';
+import { MAX_UNACKED } from '../../src/server/live.js';
+import { RENEW_MS, WANT_TTL_MS } from '../../src/server/live-relay.js';
 import { defined, socketConnected, Teardown, tempDir, varianceIn } from '../helpers.js';
 import { NO_REDIS, RedisServer, redisServerPath } from '../support/redis.js';
 import { FRAME_WIDTH, ScriptedLiveServer, scenePicture, UNKNOWN_FACE } from '../support/scripted-live-server.js';
@@ -197,6 +198,42 @@ describe('the live view across two nodes (a real Redis)', { skip: redisServerPat
     let statuses = 0;
     await waitFor(messages(onA, 'status'), 'three status messages on A', () => ++statuses === 3, 10 * RENEW_MS);
     assert.equal(framesOnRedis, before, 'no frame of door on Redis after the want was withdrawn');
+    onA.close();
+  });
+
+  it('forgets a want its node stopped renewing, and stops those frames', async () => {
+    const onB = await open(nodeB);
+    const ghost = createClient({ url: redis.url });
+    await ghost.connect();
+    const before = framesOnRedis;
+    // a node that asked once and was gone (killed: it never withdraws)
+    await ghost.publish('facestream:live:want', JSON.stringify({ node: 'ghost', cameraId: CAMERA, wants: [{ maxWidth: 160, blurred: false }] }));
+    ghost.destroy();
+    const relayB = defined(nodeB.relay, 'relay on B');
+    await pollUntil(() => framesOnRedis > before, "B relaying for the ghost's want");
+    await pollUntil(() => relayB.wanted(CAMERA).length === 0, 'B to forget the want', 2 * WANT_TTL_MS);
+    const afterExpiry = framesOnRedis;
+    let statuses = 0;
+    await waitFor(messages(onB, 'status'), 'three status messages on B', () => ++statuses === 3, 10 * RENEW_MS);
+    assert.ok(framesOnRedis - afterExpiry <= 1, `at most the frame being encoded as it expired: ${framesOnRedis - afterExpiry}`);
+    onB.close();
+  });
+
+  it("holds a slow viewer on A to its frame window: it drops B's frames, never queues them", async () => {
+    const onA = await open(nodeA);
+    const held: { frame: FrameMessage; drawn: () => void }[] = [];
+    onA.on('frame', (frame, drawn) => held.push({ frame, drawn }));
+    onA.emit('watch', { cameraId: CAMERA, maxWidth: 200 });
+    const relayA = defined(nodeA.relay, 'relay on A');
+    await pollUntil(() => held.length === MAX_UNACKED, `${MAX_UNACKED} frames on A`, 20_000);
+    const received = relayA.counts.framesReceived;
+    await pollUntil(() => relayA.counts.framesReceived >= received + 5, 'five more frames relayed to A', 20_000);
+    assert.equal(held.length, MAX_UNACKED, 'nothing sent beyond the frame window');
+    const newestRelayed = defined(held.at(-1), 'a held frame').frame.seq + 5;
+    const next = waitFor(messages(onA, 'frame'), 'the frame after the acknowledgements');
+    for (const { drawn } of held.splice(0)) drawn();
+    const frame = await next;
+    assert.ok(frame.seq >= newestRelayed, `the newest frame (seq ${frame.seq}), not the oldest missed (${newestRelayed - 4})`);
     onA.close();
   });
 
