@@ -34,6 +34,8 @@ export const RENEW_MS = 1000;
 export const WANT_TTL_MS = 3000;
 /** A camera's status reported by another node counts for this long, ms (then the node is taken as gone). */
 export const STATUS_TTL_MS = 5000;
+/** How long a starting node waits for Redis (node-redis retries meanwhile: Redis may start a little after the nodes), ms. */
+export const CONNECT_TIMEOUT_MS = 30_000;
 /** How long a viewer's click on a box of a camera run elsewhere waits for that node's answer, ms. */
 export const EXPLAIN_TIMEOUT_MS = 3000;
 
@@ -47,6 +49,8 @@ export interface LiveClusterOptions {
   onRedisError?(error: Error): void;
   /** Prefix of the Redis channels (default "facestream"): two sites on one Redis keep apart. */
   prefix?: string;
+  /** How long a starting node waits for Redis, ms (default CONNECT_TIMEOUT_MS). */
+  connectTimeoutMs?: number;
 }
 
 /** Frames and bytes relayed by this node: sent for its cameras, received for the ones run elsewhere. */
@@ -128,12 +132,21 @@ export class LiveRelay implements LiveCluster {
       });
       client.on('ready', () => (failing = false));
     }
+    const timeoutMs = options.connectTimeoutMs ?? CONNECT_TIMEOUT_MS;
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await Promise.all([pub.connect(), sub.connect()]);
+      await Promise.race([
+        Promise.all([pub.connect(), sub.connect()]),
+        new Promise((_resolve, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs / 1000} s`)), timeoutMs))),
+      ]);
     } catch (error) {
       pub.destroy();
       sub.destroy();
-      throw new Error(`cluster mode: cannot reach Redis at ${redactUrl(options.redisUrl)}: ${(error as Error).message}; check FACESTREAM_REDIS_URL`, { cause: error });
+      throw new Error(`cluster mode: cannot reach Redis at ${redactUrl(options.redisUrl)}: ${(error as Error).message}; check FACESTREAM_REDIS_URL and that Redis runs`, {
+        cause: error,
+      });
+    } finally {
+      clearTimeout(timer);
     }
     const prefix = options.prefix ?? 'facestream';
     io.adapter(createAdapter(handled(pub), handled(sub), { key: `${prefix}:socket.io` }));

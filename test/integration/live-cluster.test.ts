@@ -15,8 +15,9 @@ import sharp from 'sharp';
 import { io as connect } from 'socket.io-client';
 import type { ExplainReply, ExplainRequest, FaceExplanation, FrameMessage, LiveEventChange } from '../../src/common/live-events.js';
 import { MAX_UNACKED } from '../../src/server/live.js';
-import { RENEW_MS, WANT_TTL_MS } from '../../src/server/live-relay.js';
+import { LiveRelay, RENEW_MS, WANT_TTL_MS } from '../../src/server/live-relay.js';
 import { defined, socketConnected, Teardown, tempDir, varianceIn } from '../helpers.js';
+import { freePort } from '../support/mqtt-broker.js';
 import { NO_REDIS, RedisServer, redisServerPath } from '../support/redis.js';
 import { FRAME_WIDTH, ScriptedLiveServer, scenePicture, UNKNOWN_FACE } from '../support/scripted-live-server.js';
 import { messages, pollUntil, waitFor, type LiveClient } from '../support/wait.js';
@@ -267,6 +268,18 @@ describe('the live view across two nodes (a real Redis)', { skip: redisServerPat
     assert.deepEqual(disconnected, [], "A's viewer stays connected");
     assert.ok(onA.connected);
     onA.close();
+  });
+
+  it('refuses to start a node whose Redis does not answer, saying which and what to check', async () => {
+    const { Server } = await import('socket.io');
+    // not attached to any HTTP server: nothing to close
+    const io = new Server();
+    const dead = `redis://user:secret@127.0.0.1:${await freePort()}`;
+    await assert.rejects(LiveRelay.connect(io, { redisUrl: dead, nodeId: 'x', runsLocally: () => false, connectTimeoutMs: 1000 }), (error: Error) => {
+      assert.match(error.message, /cannot reach Redis at redis:\/\/user:\*\*\*@127\.0\.0\.1:\d+: no answer within 1 s; check FACESTREAM_REDIS_URL/);
+      assert.doesNotMatch(error.message, /secret/);
+      return true;
+    });
   });
 
   it("refuses a foreign page's connection on a cluster node, as on one alone", async () => {
