@@ -3,21 +3,31 @@
  *
  * - Events and statuses go through the Socket.IO Redis adapter (`@socket.io/redis-adapter`): an
  *   event is emitted once, by the node whose pipeline made it, to every node's connections; each
- *   node tells the others the statuses of the cameras it runs (a server-side emit, once a second),
+ *   node tells the others the statuses of the cameras it runs (a server-side emit, every RENEW_MS),
  *   and every node sends its own connections the whole list, its cameras' statuses and the others'.
- * - Frames are relayed: a node whose viewers watch a camera run elsewhere asks for it on Redis
- *   (WANT_CHANNEL: per camera, the width steps and variants its viewers want, renewed every
+ * - Frames are relayed: a node whose viewers watch a camera run elsewhere asks for it on
+ *   `<prefix>:live:want` (per camera, the width steps and variants its viewers want, renewed every
  *   RENEW_MS while they watch, forgotten WANT_TTL_MS after the last renewal, withdrawn at once when
  *   the last one leaves); the node that runs the camera encodes those widths too and publishes each
- *   JPEG with its boxes on the camera's channel; the asking node offers it to its viewers with their
- *   own frame window (a slow viewer drops frames, never queues them). Measured against a browser
- *   connecting to the owning node itself with `bench cluster-live` (bench/cluster-live.ts).
- * - `explain` for a camera run elsewhere is asked of its node (a Redis request, answered on the
- *   asking node's reply channel, EXPLAIN_TIMEOUT_MS at most): the click on a box works on any node.
+ *   JPEG with its boxes on `<prefix>:live:frames:<camera id>`; the asking node offers it to its
+ *   viewers with their own frame window (a slow viewer drops frames, never queues them).
+ * - `explain` for a camera run elsewhere is asked of its node (`<prefix>:live:explain`, answered on
+ *   the asking node's `<prefix>:live:explain-reply:<node id>`, EXPLAIN_TIMEOUT_MS at most): the
+ *   track's state lives in that node's pipeline only, and a click is one small request.
  *
- * While Redis is down nothing is queued for it: frames and wants are dropped (a frame is stale a
- * moment later anyway), and once node-redis has reconnected (it does by itself, and subscribes
- * again) the next renewal asks again and frames flow.
+ * Why relayed rather than the browser connecting to the node that runs the camera: measured with
+ * `bench cluster-live` (bench/cluster-live.ts: a 640×360 photo at 25 fps, one viewer at 640 px,
+ * two node processes and redis-server on this 2-core machine), relaying cost the owning node
+ * nothing beyond the noise (3.2 → 3.35 ms of CPU a frame, the JPEG encoded either way), the
+ * watching node 1.0–1.1 ms a frame and redis-server 0.14 ms, and Redis carried the JPEG and
+ * about 450 bytes of header in and out (51 kB a frame of 25 kB), with the same latency (p50 4 ms).
+ * A direct connection saves that, but needs every node reachable from the browser under its own
+ * URL, with the login and Origin rules allowing the others, and the page to move its connection
+ * whenever a camera moves to another node: more to get wrong for about a millisecond a frame.
+ *
+ * While Redis is down, frames and wants are not queued (a frame is stale a moment later anyway;
+ * the adapter's events wait, up to ADAPTER_QUEUE_MAX), and once node-redis has reconnected (it
+ * does by itself, and subscribes again) the next renewal asks again and frames flow.
  */
 import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient, type RedisClientType } from 'redis';
@@ -28,6 +38,11 @@ import { MAX_CAMERA_ID_LENGTH, type LiveCluster, type LiveHub, type RelayedFrame
 
 /** Commands the adapter may queue while Redis is down (an event a few hundred bytes each); beyond that they are dropped. */
 const ADAPTER_QUEUE_MAX = 10_000;
+/**
+ * Relayed frames a node may have handed to Redis and not yet seen accepted; beyond that a frame is
+ * dropped (Redis or the link is slower than the cameras: a queue there would only grow).
+ */
+export const MAX_RELAYED_IN_FLIGHT = 8;
 /** How often a node renews what its viewers want and tells the others its cameras' statuses, ms. */
 export const RENEW_MS = 1000;
 /** A want not renewed for this long is forgotten (its node stopped, or lost Redis), ms. */
@@ -57,6 +72,8 @@ export interface LiveClusterOptions {
 export interface RelayCounts {
   framesSent: number;
   bytesSent: number;
+  /** Frames not sent: Redis was down, or MAX_RELAYED_IN_FLIGHT were still on their way. */
+  framesDropped: number;
   framesReceived: number;
   bytesReceived: number;
 }
@@ -92,16 +109,20 @@ interface ExplainReplyMessage {
 type FrameHeader = Omit<RelayedFrame, 'message'> & Omit<FrameMessage, 'jpeg'>;
 
 export class LiveRelay implements LiveCluster {
-  readonly counts: RelayCounts = { framesSent: 0, bytesSent: 0, framesReceived: 0, bytesReceived: 0 };
+  readonly counts: RelayCounts = { framesSent: 0, bytesSent: 0, framesDropped: 0, framesReceived: 0, bytesReceived: 0 };
   private hub: LiveHub | null = null;
   private readonly prefix: string;
   /** Other nodes' wants of each camera: per camera, per node, until they expire. */
   private readonly othersWant = new Map<string, Map<string, { wants: RelayWant[]; until: number }>>();
-  /** What this node last asked for each camera run elsewhere (a JSON key), and the frame channels it listens to. */
+  /** What this node last asked for each camera run elsewhere (a JSON key). */
   private readonly asked = new Map<string, string>();
   private readonly remote = new Map<string, { status: CameraStatus; until: number }>();
   private readonly explains = new Map<string, { resolve: (reply: ExplainReply) => void; timer: NodeJS.Timeout }>();
   private nextExplainId = 0;
+  private framesInFlight = 0;
+  /** The frame channels subscribed to (or being), and the chain of subscription changes (see syncSubscriptions). */
+  private readonly subscribed = new Set<string>();
+  private subscribing: Promise<void> = Promise.resolve();
   private renewTimer: NodeJS.Timeout | null = null;
   private renewSoon: NodeJS.Immediate | null = null;
   private closed = false;
@@ -197,14 +218,21 @@ export class LiveRelay implements LiveCluster {
   }
 
   send({ message, frameWidth, jpegWidth, blurred }: RelayedFrame): void {
-    // nothing is queued while Redis is away: the frame would be stale by the time it came back
-    if (!this.pub.isReady) return;
+    // nothing is queued while Redis is away or behind: the frame would be stale by the time it went out
+    if (!this.pub.isReady || this.framesInFlight >= MAX_RELAYED_IN_FLIGHT) {
+      this.counts.framesDropped++;
+      return;
+    }
     const { jpeg, ...rest } = message;
     const header: FrameHeader = { ...rest, frameWidth, jpegWidth, blurred };
     const encoded = packFrame(header, jpeg instanceof Uint8Array ? jpeg : new Uint8Array(jpeg));
     this.counts.framesSent++;
     this.counts.bytesSent += encoded.byteLength;
-    this.pub.publish(this.frameChannel(message.cameraId), encoded).catch(() => undefined);
+    this.framesInFlight++;
+    this.pub
+      .publish(this.frameChannel(message.cameraId), encoded)
+      .catch(() => undefined)
+      .finally(() => this.framesInFlight--);
   }
 
   viewersChanged(): void {
@@ -253,7 +281,6 @@ export class LiveRelay implements LiveCluster {
     for (const [cameraId, cameraWants] of wants) {
       const key = JSON.stringify(cameraWants);
       const before = this.asked.get(cameraId);
-      if (before === undefined) void this.sub.subscribe(this.frameChannel(cameraId), (buffer) => this.onFrame(buffer), true).catch(() => undefined);
       if (renewing || before !== key) this.publishWant(cameraId, cameraWants);
       this.asked.set(cameraId, key);
     }
@@ -262,8 +289,28 @@ export class LiveRelay implements LiveCluster {
       // nobody here watches it any more: withdrawn at once, not left to expire
       this.asked.delete(cameraId);
       this.publishWant(cameraId, []);
-      void this.sub.unsubscribe(this.frameChannel(cameraId)).catch(() => undefined);
     }
+    this.syncSubscriptions();
+  }
+
+  /**
+   * Subscribes to the frame channels of the cameras asked for, and unsubscribes from the others, one
+   * command at a time: an unsubscribe still under way when the same channel is subscribed again
+   * would otherwise remove the new subscription with the old.
+   */
+  private syncSubscriptions(): void {
+    this.subscribing = this.subscribing.then(async () => {
+      for (const cameraId of this.asked.keys()) {
+        if (this.subscribed.has(cameraId) || this.closed) continue;
+        this.subscribed.add(cameraId);
+        await this.sub.subscribe(this.frameChannel(cameraId), (buffer) => this.onFrame(buffer), true).catch(() => this.subscribed.delete(cameraId));
+      }
+      for (const cameraId of [...this.subscribed]) {
+        if (this.asked.has(cameraId)) continue;
+        this.subscribed.delete(cameraId);
+        await this.sub.unsubscribe(this.frameChannel(cameraId)).catch(() => undefined);
+      }
+    });
   }
 
   private publishWant(cameraId: string, wants: RelayWant[]): void {

@@ -202,6 +202,22 @@ describe('the live view across two nodes (a real Redis)', { skip: redisServerPat
     onA.close();
   });
 
+  it('sends frames again to a viewer that watches again right after unwatching', async () => {
+    const onA = await open(nodeA);
+    keepUp(onA);
+    for (let cycle = 0; cycle < 3; cycle++) {
+      onA.emit('watch', { cameraId: CAMERA, maxWidth: 200 });
+      await waitFor(messages(onA, 'frame'), `a frame on A (cycle ${cycle + 1})`, () => true, 20_000);
+      onA.emit('unwatch', { cameraId: CAMERA });
+      // answered once the unwatch is handled (requests are handled in order): A is withdrawing its want now
+      const answer = await explain(onA, { cameraId: CAMERA, trackId: 1 });
+      assert.equal(answer.ok, false);
+    }
+    onA.emit('watch', { cameraId: CAMERA, maxWidth: 200 });
+    await waitFor(messages(onA, 'frame'), 'a frame on A after the last watch', () => true, 20_000);
+    onA.close();
+  });
+
   it('forgets a want its node stopped renewing, and stops those frames', async () => {
     const onB = await open(nodeB);
     const ghost = createClient({ url: redis.url });
@@ -242,7 +258,12 @@ describe('the live view across two nodes (a real Redis)', { skip: redisServerPat
     const onA = await open(nodeA);
     const frames = keepUp(onA);
     onA.emit('watch', { cameraId: CAMERA, maxWidth: 200 });
-    await waitFor(messages(onA, 'frame'), 'a frame on A', () => true, 20_000);
+    await waitFor(
+      messages(onA, 'frame'),
+      () => `a frame on A (relayed by B: ${JSON.stringify(nodeB.relay?.counts)}, to A: ${JSON.stringify(nodeA.relay?.counts)})`,
+      () => true,
+      20_000,
+    );
     await redis.kill();
     const lastBefore = defined(frames.at(-1), 'a frame before the kill').seq;
     await redis.restart();
