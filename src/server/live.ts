@@ -28,6 +28,11 @@
  * unknown faces blurred: a second JPEG per camera and width, encoded only while such a connection
  * watches at that width and only for frames that show an unknown face (the others are the same
  * for everyone, and everyone shares the one JPEG).
+ *
+ * In cluster mode (joinCluster, live-relay.ts) a camera may be run by another node: its viewers
+ * here are sent the JPEGs that node encodes for them (relayed), with the same frame window, and
+ * the cameras run here are also encoded at the widths other nodes' viewers want. Without a
+ * cluster nothing of this runs.
  */
 import type { Namespace, Server, Socket } from 'socket.io';
 import type { CameraStatus, ExplainReply, FaceExplanation, LiveClientEvents, LiveError, LiveEventChange, FrameMessage, LiveServerEvents } from '../common/live-events.js';
@@ -115,6 +120,39 @@ export function encodeWidth(maxWidth: number | null, frameWidth: number): number
 /** What the pipeline made of a live track (VisionPipeline.explain); null when the track is gone. */
 export type Explainer = (cameraId: string, trackId: number) => FaceExplanation | null;
 
+/**
+ * A JPEG other nodes' viewers want of a camera: the widest step it may be (null: the full frame), and
+ * whether with the unknown faces blurred (their node's privacy.blurUnknownForViewers, no admin role).
+ */
+export interface RelayWant {
+  maxWidth: number | null;
+  blurred: boolean;
+}
+
+/** A frame encoded for other nodes' viewers: the width of the frame it was encoded from, the JPEG's, and which variant it is. */
+export interface RelayedFrame {
+  message: FrameMessage;
+  frameWidth: number;
+  jpegWidth: number;
+  blurred: boolean;
+}
+
+/** The hub's part of cluster mode (LiveRelay in live-relay.ts is the one there is). */
+export interface LiveCluster {
+  /** Whether this node runs the camera (its frames come to publish()); the viewers of any other camera are sent relayed frames. */
+  runsLocally(cameraId: string): boolean;
+  /** What other nodes' viewers want of a camera (their wants that have not expired); asked for every frame, so cheap. */
+  wanted(cameraId: string): readonly RelayWant[];
+  /** Hands a frame encoded for other nodes to them. */
+  send(frame: RelayedFrame): void;
+  /** This node's viewers changed: what they want of the cameras run elsewhere (remoteWants()) is to be asked for now. */
+  viewersChanged(): void;
+  /** The cameras run elsewhere as their nodes last reported them (those reported recently). */
+  remoteStatuses(): ReadonlyMap<string, CameraStatus>;
+  /** The explanation of a track of a camera run elsewhere, from the node that runs it. */
+  explain(cameraId: string, trackId: number): Promise<ExplainReply>;
+}
+
 export interface LiveSource {
   statuses(): CameraStatus[];
   /** Whether a camera with this id exists (cheap: asked for every watch request). */
@@ -139,6 +177,8 @@ export class LiveHub {
   private readonly statusTimer: NodeJS.Timeout;
   /** Answers `explain`; until one is given, every request is answered that no explanation is available. */
   private explainer: Explainer | null = null;
+  /** Cluster mode: the other nodes (null: this node is alone). */
+  private cluster: LiveCluster | null = null;
 
   constructor(
     io: Server,
@@ -150,7 +190,8 @@ export class LiveHub {
     this.namespace.on('connection', (socket: LiveSocket) => this.connect(socket));
     this.statusTimer = setInterval(() => {
       this.forgetRemovedCameras();
-      this.namespace.emit('status', { cameras: this.source.statuses(), ts: Date.now() });
+      // to this node's connections only: with the Redis adapter every node sends its own (each has every camera)
+      this.namespace.local.emit('status', { cameras: this.statuses(), ts: Date.now() });
     }, 1000);
     this.statusTimer.unref();
   }
@@ -160,9 +201,69 @@ export class LiveHub {
     this.explainer = explainer;
   }
 
+  /** Cluster mode: the cameras run elsewhere are watched through `cluster`, and the ones run here encoded for it too. */
+  joinCluster(cluster: LiveCluster): void {
+    this.cluster = cluster;
+  }
+
+  /** Every camera's status: this node's own, and in cluster mode each camera run elsewhere as its node reports it. */
+  private statuses(): CameraStatus[] {
+    const own = this.source.statuses();
+    if (!this.cluster) return own;
+    const cluster = this.cluster;
+    const remote = cluster.remoteStatuses();
+    const merged = own.map((status) => (cluster.runsLocally(status.id) ? status : (remote.get(status.id) ?? status)));
+    const known = new Set(own.map((status) => status.id));
+    // a camera this node has not loaded yet (added on another node a moment ago)
+    for (const [id, status] of remote) if (!known.has(id)) merged.push(status);
+    return merged;
+  }
+
+  /** Whether a camera exists: here, or in cluster mode on another node. */
+  private has(cameraId: string): boolean {
+    return this.source.has(cameraId) || (this.cluster?.remoteStatuses().has(cameraId) ?? false);
+  }
+
+  /** The statuses of the cameras this node runs, for the other nodes. */
+  ownStatuses(): CameraStatus[] {
+    const cluster = this.cluster;
+    return cluster ? this.source.statuses().filter((status) => cluster.runsLocally(status.id)) : this.source.statuses();
+  }
+
+  /** What this node's viewers want of each camera run elsewhere (cluster mode). */
+  remoteWants(): Map<string, RelayWant[]> {
+    const wants = new Map<string, RelayWant[]>();
+    for (const [cameraId, viewers] of this.viewers) {
+      if (!this.cluster || this.cluster.runsLocally(cameraId)) continue;
+      const distinct = new Map<string, RelayWant>();
+      for (const viewer of viewers.values()) {
+        // the step it gets whatever the frame's width (a narrower frame is sent whole)
+        const maxWidth = viewer.maxWidth === null ? null : encodeWidth(viewer.maxWidth, Infinity);
+        distinct.set(`${maxWidth}:${viewer.blurred}`, { maxWidth, blurred: viewer.blurred });
+      }
+      wants.set(cameraId, [...distinct.values()]);
+    }
+    return wants;
+  }
+
+  /** A track's explanation for another node's viewer (the camera is run here). */
+  explainTrack(cameraId: string, trackId: number): FaceExplanation | null {
+    return this.explainer?.(cameraId, trackId) ?? null;
+  }
+
+  /** A frame of a camera run elsewhere, encoded there: offered to the viewers here it was encoded for, with their frame window. */
+  deliverRelayed({ message, frameWidth, jpegWidth, blurred }: RelayedFrame): void {
+    // the camera came here (taken over) while the frame was on its way: its viewers get the local frames
+    if (this.cluster?.runsLocally(message.cameraId) !== false) return;
+    const unknowns = message.faces.some((face) => !face.known);
+    for (const viewer of this.viewers.get(message.cameraId)?.values() ?? []) {
+      if (encodeWidth(viewer.maxWidth, frameWidth) === jpegWidth && (viewer.blurred && unknowns) === blurred) this.offer(viewer, message);
+    }
+  }
+
   private connect(socket: LiveSocket): void {
     const connection: Connection = { socket, watching: new Set(), errorWindowStart: 0, errorsInWindow: 0, errorsSuppressed: 0 };
-    socket.emit('status', { cameras: this.source.statuses(), ts: Date.now() });
+    socket.emit('status', { cameras: this.statuses(), ts: Date.now() });
     socket.on('watch', (request: unknown) => this.watch(connection, request));
     socket.on('unwatch', (request: unknown) => {
       const cameraId = requestedCameraId(request);
@@ -170,7 +271,11 @@ export class LiveHub {
     });
     socket.on('explain', (request: unknown, reply: unknown) => {
       // a client that asks for no answer gets none (and costs nothing)
-      if (typeof reply === 'function') (reply as (answer: ExplainReply) => void)(this.explain(connection, request));
+      if (typeof reply !== 'function') return;
+      const answer = this.explain(connection, request);
+      // a camera run by another node is answered once that node has
+      if (answer instanceof Promise) void answer.then(reply as (answer: ExplainReply) => void);
+      else (reply as (answer: ExplainReply) => void)(answer);
     });
     socket.on('disconnect', () => {
       for (const cameraId of [...connection.watching]) this.unwatch(connection, cameraId);
@@ -178,7 +283,7 @@ export class LiveHub {
   }
 
   /** The answer to an `explain` request: only for a camera this connection watches, so it reveals nothing a viewer does not see. */
-  private explain(connection: Connection, request: unknown): ExplainReply {
+  private explain(connection: Connection, request: unknown): ExplainReply | Promise<ExplainReply> {
     const cameraId = requestedCameraId(request);
     const trackId = typeof request === 'object' && request !== null ? (request as { trackId?: unknown }).trackId : undefined;
     if (typeof cameraId !== 'string' || typeof trackId !== 'number' || !Number.isSafeInteger(trackId) || trackId < 1) {
@@ -188,6 +293,7 @@ export class LiveHub {
       const shown = cameraId.length > MAX_CAMERA_ID_LENGTH ? `${cameraId.slice(0, 20)}…` : cameraId;
       return { ok: false, error: `camera "${shown}" is not watched by this connection: watch it first, then explain one of its boxes` };
     }
+    if (this.cluster && !this.cluster.runsLocally(cameraId)) return this.cluster.explain(cameraId, trackId);
     const explanation = this.explainer?.(cameraId, trackId) ?? null;
     if (!explanation) return { ok: false, error: `track ${trackId} of camera "${cameraId}" is no longer seen: click a box that is on screen` };
     return { ok: true, explanation };
@@ -220,9 +326,10 @@ export class LiveHub {
       // watched already: a new width (the tile was resized), its frame window as it is
       const viewer = this.viewers.get(cameraId)?.get(connection.socket.id);
       if (viewer) viewer.maxWidth = maxWidth ?? null;
+      this.cluster?.viewersChanged();
       return;
     }
-    if (!this.source.has(cameraId)) {
+    if (!this.has(cameraId)) {
       this.refuse(connection, { message: `no camera with id "${cameraId}": watch an id from the status message or GET /api/cameras`, cameraId });
       return;
     }
@@ -240,6 +347,7 @@ export class LiveHub {
     const blurred = this.privacy.blurUnknownForViewers === true && role !== 'admin';
     viewers.set(connection.socket.id, { connection, unacked: 0, waiting: null, maxWidth: maxWidth ?? null, blurred });
     connection.watching.add(cameraId);
+    this.cluster?.viewersChanged();
   }
 
   /** Sends an `error`, unless this connection has had its share this second (see MAX_ERRORS_PER_SECOND). */
@@ -266,6 +374,7 @@ export class LiveHub {
     const viewers = this.viewers.get(cameraId);
     if (!viewers) return;
     viewers.delete(connection.socket.id);
+    this.cluster?.viewersChanged();
     if (viewers.size > 0) return;
     this.viewers.delete(cameraId);
     this.forgetEncoding(cameraId);
@@ -284,7 +393,7 @@ export class LiveHub {
   /** A removed camera's viewers are dropped (a client that never unwatches would keep them forever). */
   private forgetRemovedCameras(): void {
     for (const [cameraId, viewers] of [...this.viewers]) {
-      if (this.source.has(cameraId)) continue;
+      if (this.has(cameraId)) continue;
       for (const viewer of [...viewers.values()]) this.unwatch(viewer.connection, cameraId);
     }
   }
@@ -320,6 +429,11 @@ export class LiveHub {
     for (const viewer of this.viewers.get(cameraId)?.values() ?? []) {
       const width = encodeWidth(viewer.maxWidth, frameWidth);
       if (viewer.unacked < MAX_UNACKED && (tiles || width > TILE_MAX_WIDTH)) widths.add(width);
+    }
+    // other nodes' viewers: their frame windows are theirs to keep (a slow one drops what comes)
+    for (const want of this.cluster?.wanted(cameraId) ?? []) {
+      const width = encodeWidth(want.maxWidth, frameWidth);
+      if (tiles || width > TILE_MAX_WIDTH) widths.add(width);
     }
     return widths;
   }
@@ -370,7 +484,12 @@ export class LiveHub {
       for (const jpegWidth of this.wantedWidths(frame.cameraId, frame.width, tiles)) {
         const atWidth = (viewer: Viewer) => encodeWidth(viewer.maxWidth, frame.width) === jpegWidth;
         const variants = new Set([...(this.viewers.get(frame.cameraId)?.values() ?? [])].filter((v) => atWidth(v) && v.unacked < MAX_UNACKED).map(sentBlurred));
-        for (const blurred of variants) {
+        const relayed = new Set(
+          (this.cluster?.wanted(frame.cameraId) ?? [])
+            .filter((want) => encodeWidth(want.maxWidth, frame.width) === jpegWidth)
+            .map((want) => want.blurred && unknownBoxes.length > 0),
+        );
+        for (const blurred of new Set([...variants, ...relayed])) {
           let jpeg: Uint8Array;
           try {
             jpeg = blurred ? await encodeBlurredJpeg(frame, jpegWidth, unknownBoxes) : await this.encodeFrame(frame, jpegWidth);
@@ -382,6 +501,7 @@ export class LiveHub {
           for (const viewer of this.viewers.get(frame.cameraId)?.values() ?? []) {
             if (atWidth(viewer) && sentBlurred(viewer) === blurred) this.offer(viewer, message);
           }
+          if (relayed.has(blurred)) this.cluster?.send({ message, frameWidth: frame.width, jpegWidth, blurred });
         }
       }
     } finally {
@@ -422,7 +542,8 @@ export class LiveHub {
   close(): void {
     clearInterval(this.statusTimer);
     for (const cameraId of [...this.encoding.keys()]) this.forgetEncoding(cameraId);
-    this.namespace.disconnectSockets(true);
+    // this node's connections: with the Redis adapter a plain disconnectSockets would close every node's
+    this.namespace.local.disconnectSockets(true);
   }
 }
 

@@ -27,6 +27,7 @@ import { historyRouter } from './history.routes.js';
 import { JpegWorker } from './jpeg-encoder.js';
 import { integrationsRouter } from './integrations.routes.js';
 import { LiveHub } from './live.js';
+import { LiveRelay, type LiveClusterOptions } from './live-relay.js';
 import { notificationsRouter } from './notifications.routes.js';
 import { peopleRouter } from './people.routes.js';
 import { systemRouter } from './system.routes.js';
@@ -75,6 +76,8 @@ export interface HttpDeps {
   health: () => Promise<Omit<Health, 'status'>>;
   /** Told when the live view's JPEG worker failed (its frames are then encoded on the main thread). */
   onEncoderFailure?: (error: Error) => void;
+  /** Cluster mode (cluster.redisUrl): the live view of every node's cameras, through Redis (live-relay.ts). */
+  cluster?: LiveClusterOptions;
 }
 
 export interface HttpPart {
@@ -103,6 +106,7 @@ export async function startHttp({
   unknowns,
   health,
   onEncoderFailure,
+  cluster,
 }: HttpDeps): Promise<HttpPart> {
   const { host, port } = config.server;
   let listeningPort = port;
@@ -131,6 +135,8 @@ export async function startHttp({
   });
   const http = createServer(app);
   const io = new SocketServer(http, { serveClient: true, maxHttpBufferSize: 1e6, allowRequest: allowSocketRequest(security) });
+  // the Redis adapter goes on before /live serves anyone
+  const relay = cluster ? await LiveRelay.connect(io, cluster) : null;
   liveLogin(io, auth);
   const jpegWorker = new JpegWorker(onEncoderFailure);
   const live = new LiveHub(
@@ -141,8 +147,10 @@ export async function startHttp({
       blurUnknownForViewers: config.privacy.blurUnknownForViewers,
     },
   );
+  relay?.serve(live);
   const close = () => {
     live.close();
+    void relay?.close();
     jpegWorker.close();
     void io.close(); // closes the http server too
     http.closeAllConnections();

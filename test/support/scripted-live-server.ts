@@ -21,7 +21,8 @@ import type { Frame } from '../../src/common/frame.js';
 import type { LiveClientEvents, LiveFace, FrameMessage, LiveServerEvents } from '../../src/common/live-events.js';
 import { createApp } from '../../src/server/app.js';
 import { Auth } from '../../src/server/auth.js';
-import { LiveHub, MAX_UNACKED, type Explainer } from '../../src/server/live.js';
+import { LiveHub, MAX_UNACKED, type Explainer, type LivePrivacy } from '../../src/server/live.js';
+import { LiveRelay, type LiveClusterOptions } from '../../src/server/live-relay.js';
 import { systemRouter } from '../../src/server/system.routes.js';
 import { SystemService, type LoadedWorker } from '../../src/services/system.service.js';
 import { allowSocketRequest, type WebSecurityOptions } from '../../src/server/web-security.js';
@@ -82,6 +83,10 @@ export interface ScriptedLiveServerOptions {
   faces?: (frame: Frame) => LiveFace[];
   /** Answers the page's `explain` requests, as the pipeline's explain() does (default: none answered). */
   explain?: Explainer;
+  /** The hub's privacy settings (default: none). */
+  privacy?: LivePrivacy;
+  /** Cluster mode: a node of a cluster on this Redis, as startHttp makes one (default: alone). */
+  cluster?: LiveClusterOptions;
 }
 
 type LiveSocket = ServerSocket<LiveClientEvents, LiveServerEvents>;
@@ -106,6 +111,8 @@ export class ScriptedLiveServer {
   private constructor(
     readonly cameras: CameraRegistry,
     readonly live: LiveHub,
+    /** The relay to the other nodes (cluster mode), or null. */
+    readonly relay: LiveRelay | null,
     readonly pipeline: ScriptedPipeline,
     private readonly http: HttpServer,
     private readonly io: SocketServer<LiveClientEvents, LiveServerEvents>,
@@ -120,7 +127,16 @@ export class ScriptedLiveServer {
     return `http://127.0.0.1:${this.port}`;
   }
 
-  static async start({ dataDir, picture, scripts = new Map(), port = 0, faces = scriptedFaces, explain }: ScriptedLiveServerOptions): Promise<ScriptedLiveServer> {
+  static async start({
+    dataDir,
+    picture,
+    scripts = new Map(),
+    port = 0,
+    faces = scriptedFaces,
+    explain,
+    privacy,
+    cluster,
+  }: ScriptedLiveServerOptions): Promise<ScriptedLiveServer> {
     const store = sqliteStore(openDatabase(dataDir, { create: true }));
     const pipeline = new ScriptedPipeline(faces);
     const cameras = new CameraRegistry(
@@ -144,15 +160,23 @@ export class ScriptedLiveServer {
     const http = createServer(recorder);
     // serves /socket.io/socket.io.esm.min.js, and refuses a foreign page's connection as the real server does
     const io = new SocketServer<LiveClientEvents, LiveServerEvents>(http, { allowRequest: allowSocketRequest(security) });
-    const live = new LiveHub(io, {
-      statuses: () => cameras.statuses(),
-      has: (id) => cameras.has(id),
-      latency: (id) => cameras.latency(id),
-      overloaded: (id) => cameras.overloaded(id),
-    });
+    // as startHttp: the Redis adapter before the hub
+    const relay = cluster ? await LiveRelay.connect(io, cluster) : null;
+    const live = new LiveHub(
+      io,
+      {
+        statuses: () => cameras.statuses(),
+        has: (id) => cameras.has(id),
+        latency: (id) => cameras.latency(id),
+        overloaded: (id) => cameras.overloaded(id),
+      },
+      undefined,
+      privacy,
+    );
+    relay?.serve(live);
     cameras.on('frame', (frame) => live.publish(frame));
     if (explain) live.answerExplainsWith(explain);
-    const server = new ScriptedLiveServer(cameras, live, pipeline, http, io, store);
+    const server = new ScriptedLiveServer(cameras, live, relay, pipeline, http, io, store);
     server.recordRequests(recorder);
     recorder.use(app);
     io.of('/live').use((socket, next) => {
@@ -230,6 +254,7 @@ export class ScriptedLiveServer {
     this.http.closeAllConnections();
     await new Promise<void>((resolve) => void this.io.close(() => resolve()));
     if (how === 'killed') this.live.close(); // its status timer: the process would be gone
+    await this.relay?.close();
     await this.cameras.stop();
     await this.store.close();
   }
