@@ -17,6 +17,7 @@ import type { HistoryService } from '../services/history.service.js';
 import type { PrivacyService } from '../services/privacy.service.js';
 import type { NotificationsService } from '../services/notifications.service.js';
 import type { SystemService } from '../services/system.service.js';
+import type { ClusterService } from '../services/cluster.service.js';
 import type { TuningService } from '../services/tuning.service.js';
 import type { UnknownsService } from '../services/unknowns.service.js';
 import type { AccountsRepository } from '../storage/accounts.repository.js';
@@ -30,6 +31,7 @@ import { LiveHub } from './live.js';
 import { notificationsRouter } from './notifications.routes.js';
 import { peopleRouter } from './people.routes.js';
 import { systemRouter } from './system.routes.js';
+import { clusterRouter } from './cluster.routes.js';
 import { tuningRouter } from './tuning.routes.js';
 import { unknownsRouter } from './unknowns.routes.js';
 import { UPLOADS_DIR } from './uploads.js';
@@ -65,6 +67,8 @@ export interface HttpDeps {
   /** A person's sightings and the log's cameras (issue 12). */
   history: HistoryService;
   system: SystemService;
+  /** GET /api/cluster: the nodes and what they run. */
+  cluster: ClusterService;
   /** What GET /api/integrations answers. */
   integrations: () => IntegrationsState;
   tuning: TuningService;
@@ -97,6 +101,7 @@ export async function startHttp({
   history,
   privacy,
   system,
+  cluster,
   tuning,
   integrations,
   notifications,
@@ -123,6 +128,7 @@ export async function startHttp({
       eventsRouter(events, privacy),
       peopleRouter(gallery, path.join(config.dataDir, UPLOADS_DIR), privacy),
       systemRouter(system),
+      clusterRouter(cluster),
       tuningRouter(tuning),
       integrationsRouter(integrations),
       notificationsRouter(notifications),
