@@ -23,6 +23,8 @@ import { createApp } from '../../src/server/app.js';
 import { Auth } from '../../src/server/auth.js';
 import { LiveHub, MAX_UNACKED, type Explainer } from '../../src/server/live.js';
 import { systemRouter } from '../../src/server/system.routes.js';
+import { clusterRouter } from '../../src/server/cluster.routes.js';
+import { ClusterService } from '../../src/services/cluster.service.js';
 import { SystemService, type LoadedWorker } from '../../src/services/system.service.js';
 import { allowSocketRequest, type WebSecurityOptions } from '../../src/server/web-security.js';
 import { AccountsRepository } from '../../src/storage/accounts.repository.js';
@@ -30,6 +32,9 @@ import { CamerasRepository } from '../../src/storage/cameras.repository.js';
 import { openDatabase, sqliteStore, type Db } from '../../src/storage/database.js';
 import { ScriptedCameraSource, ScriptedPipeline, type CameraScript, type Picture } from './scripted-pipeline.js';
 import { WAIT_MS, emitted, waitUntil } from './wait.js';
+
+/** The node id the scripted server reports (GET /api/cluster, `node` on GET /api/cameras). */
+export const SCRIPTED_NODE_ID = 'scripted-node';
 
 export const FRAME_WIDTH = 640;
 export const FRAME_HEIGHT = 360;
@@ -128,6 +133,7 @@ export class ScriptedLiveServer {
       (config) => new ScriptedCameraSource(config, picture, scripts.get(config.id) ?? LIVE_IN_BURSTS),
       new CamerasRepository(sqliteStore(db).db),
     );
+    cameras.nodeId = SCRIPTED_NODE_ID;
     // no admin password and no account: open, as `facestream serve` on loopback
     const auth = new Auth(null, new AccountsRepository(db));
     let listeningPort = port;
@@ -137,7 +143,11 @@ export class ScriptedLiveServer {
       auth,
       health: () => ({ backend: 'scripted', cameras: cameras.ids().length, uptime: process.uptime(), auth: auth.enabled }),
       webSecurity: security,
-      routers: [systemRouter(new SystemService({ cameras, workers: SCRIPTED_WORKERS }))],
+      routers: [
+        systemRouter(new SystemService({ cameras, workers: SCRIPTED_WORKERS })),
+        // one node, no cluster, as `facestream serve` without a Redis URL
+        clusterRouter(new ClusterService({ cameras, self: () => ({ id: SCRIPTED_NODE_ID, url: `http://127.0.0.1:${listeningPort}` }), coordinator: () => null })),
+      ],
     });
     // what the page asks for, seen before the real app answers it
     const recorder = express();
