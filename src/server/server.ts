@@ -141,7 +141,8 @@ export async function startHttp({
   const jpegWorker = new JpegWorker(onEncoderFailure);
   const live = new LiveHub(
     io,
-    { statuses: () => cameras.statuses(), has: (id) => cameras.has(id), latency: (id) => cameras.latency(id), overloaded: (id) => cameras.overloaded(id) },
+    // with the node that runs each camera (cluster mode), as GET /api/cameras lists them
+    { statuses: () => cameras.listed(), has: (id) => cameras.has(id), latency: (id) => cameras.latency(id), overloaded: (id) => cameras.overloaded(id) },
     jpegWorker.encode,
     {
       blurUnknownForViewers: config.privacy.blurUnknownForViewers,
