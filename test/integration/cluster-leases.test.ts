@@ -15,7 +15,7 @@ import { EventEmitter } from 'node:events';
 import { afterEach, beforeEach, describe, it } from 'node:test';
 import { CameraRegistry } from '../../src/cameras/camera-registry.js';
 import { ClusterCoordinator, shareGalleryChanges } from '../../src/cluster/coordinator.js';
-import { leaseKey, redisClient } from '../../src/cluster/redis-state.js';
+import { leaseKey, nodeKey, redisClient } from '../../src/cluster/redis-state.js';
 import { silentLogger } from '../../src/common/logger.js';
 import type { CameraConfig } from '../../src/config/schema.js';
 import { CamerasRepository } from '../../src/storage/cameras.repository.js';
@@ -272,16 +272,24 @@ describe('cluster leases (real redis-server, real registries, scripted cameras)'
     );
     const admin = redisClient(redis.url);
     await admin.connect();
+    const watcher = admin.duplicate();
+    await watcher.connect();
     try {
+      // deleted right after node-b's heartbeat: node-b renews again only a heartbeat later, and
+      // node-a's pass comes in between, the moment a claim too soon would start it twice
+      await admin.configSet('notify-keyspace-events', 'K$');
+      const heartbeat = new Promise<void>((resolve) => void watcher.subscribe(`__keyspace@0__:${nodeKey(owner)}`, () => resolve()));
+      await heartbeat;
       const deletedAt = Date.now();
       await admin.del(leaseKey(cameraId));
-      await until(() => !runs.where.get(cameraId)?.size, `${cameraId} to stop on ${owner}`);
+      await until(() => runs.where.get(cameraId)?.has(owner) !== true, `${cameraId} to stop on ${owner}`);
       const stoppedMs = Date.now() - deletedAt;
       assert.ok(stoppedMs < 3 * FAST.heartbeatMs + 1000, `stopped ${stoppedMs} ms after its lease was deleted`);
       await until(() => runs.where.get(cameraId)?.size === 1, `${cameraId} to run again`);
       const holder = await admin.get(leaseKey(cameraId));
       assert.equal(holder, [...(runs.where.get(cameraId) ?? [])][0], 'it runs where its lease is');
     } finally {
+      await watcher.close();
       await admin.close();
     }
     assert.deepEqual(runs.overlaps, []);
