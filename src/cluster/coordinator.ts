@@ -49,6 +49,8 @@ import {
 
 /** A node's live key lasts this many heartbeats: one late heartbeat does not make it look gone. */
 const HEARTBEATS_TO_EXPIRE = 3;
+/** How long a node waits for Redis at start before it gives up with the reason. */
+const CONNECT_TIMEOUT_MS = 10_000;
 /** A node that stopped is listed (as stopped) this long after its last heartbeat, then forgotten. */
 const FORGET_STOPPED_NODE_MS = 60 * 60 * 1000;
 
@@ -67,6 +69,8 @@ export interface ClusterOptions {
    * closed at their last update (EventsRepository.closeOpen({ cameraId })). Absent: left open.
    */
   closeOpenEvents?: (cameraId: string) => unknown;
+  /** How long start() waits for Redis (default 10 s). */
+  connectTimeoutMs?: number;
 }
 
 /** One reading of Redis: the nodes with a record, and who holds each switched-on camera's lease. */
@@ -107,20 +111,27 @@ export class ClusterCoordinator extends EventEmitter<{ galleryChanged: [] }> imp
     return this.options.nodeId;
   }
 
-  /** Connects, starts the heartbeat and takes this node's share of the cameras. */
+  /** Connects, starts the heartbeat and takes this node's share of the cameras; refuses when Redis does not answer within `connectTimeoutMs`. */
   async start(): Promise<void> {
-    const { redisUrl, cameras } = this.options;
+    const { redisUrl, cameras, connectTimeoutMs = CONNECT_TIMEOUT_MS } = this.options;
+    // the client retries a refused connection for ever: a node that cannot reach Redis at start says so instead
+    const connected = Promise.all([this.redis.connect(), this.subscriber.connect()]);
+    connected.catch(() => undefined);
+    let timer: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_resolve, reject) => {
+      timer = setTimeout(() => reject(new Error(`no answer within ${connectTimeoutMs / 1000} s`)), connectTimeoutMs);
+    });
     try {
-      await Promise.all([this.redis.connect(), this.subscriber.connect()]);
+      await Promise.race([connected, timedOut]);
     } catch (error) {
       this.redis.destroy();
       this.subscriber.destroy();
       throw new Error(
         `cluster.redisUrl (FACESTREAM_REDIS_URL): Redis at ${redactedRedisUrl(redisUrl)} cannot be reached (${(error as Error).message}): is it running and the address right?`,
-        {
-          cause: error,
-        },
+        { cause: error },
       );
+    } finally {
+      clearTimeout(timer);
     }
     await this.subscriber.subscribe([CAMERAS_CHANNEL, GALLERY_CHANNEL], (message, channel) => this.message(channel, message));
     // messages sent while the connection was down are lost: read the cameras again after each reconnection

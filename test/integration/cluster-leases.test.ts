@@ -341,6 +341,28 @@ describe('cluster leases (real redis-server, real registries, scripted cameras)'
     assert.deepEqual(runs.overlaps, []);
   });
 
+  it('refuses to start when Redis does not answer, naming the setting', async () => {
+    const pipeline = new ScriptedPipeline(() => []);
+    const registry = new CameraRegistry(pipeline.asVisionPipeline(), (config) => new TracedSource(config, 'lonely', runs), store, { leased: true });
+    const port = redis.port;
+    await redis.kill();
+    const coordinator = new ClusterCoordinator({
+      redisUrl: `redis://:secret@127.0.0.1:${port}`,
+      nodeId: 'lonely',
+      url: 'http://lonely.invalid',
+      ...FAST,
+      cameras: registry,
+      log: silentLogger(),
+      connectTimeoutMs: 1000,
+    });
+    await assert.rejects(coordinator.start(), (error: Error) => {
+      assert.match(error.message, /^cluster\.redisUrl \(FACESTREAM_REDIS_URL\): Redis at redis:\/\/:\*\*\*@127\.0\.0\.1:\d+\/? cannot be reached \(no answer within 1 s\)/);
+      assert.doesNotMatch(error.message, /secret/);
+      return true;
+    });
+    await redis.restart();
+  });
+
   it('passes gallery changes to every node within 2 s, without echo', async () => {
     const [a, b] = [await startNode('node-a'), await startNode('node-b')];
     const galleries = [a, b].map((node) => {
