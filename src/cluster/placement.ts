@@ -43,16 +43,15 @@ export function fairShare(cameras: number, nodes: number): number {
 }
 
 /**
- * How many cameras `self` should hand over: what it runs beyond its fair share, but only while
- * some node runs at least two fewer (moving a camera then makes the spread strictly better, so
- * cameras never go back and forth between two nodes). Pure.
+ * How many cameras `self` should hand over: none unless it is the most loaded node and runs at
+ * least two more than the least loaded one (moving a camera then makes the spread strictly
+ * better, so cameras never go back and forth); then what it runs beyond its fair share, and at
+ * least one. One node hands over at a time, so two equally loaded nodes do not both give a camera
+ * to the same newcomer. Pure.
  */
 export function surplus(self: string, nodes: readonly NodeLoad[], totalCameras: number): number {
-  const me = nodes.find((node) => node.id === self);
-  if (!me) return 0;
-  const share = fairShare(totalCameras, nodes.length);
-  const over = me.cameras - share;
-  if (over <= 0) return 0;
-  const lightest = Math.min(...nodes.map((node) => node.cameras));
-  return me.cameras - lightest >= 2 ? over : 0;
+  const sorted = [...nodes].sort(compareLoad);
+  const [lightest, heaviest] = [sorted.at(0), sorted.at(-1)];
+  if (!lightest || heaviest?.id !== self || heaviest.cameras - lightest.cameras < 2) return 0;
+  return Math.max(heaviest.cameras - fairShare(totalCameras, nodes.length), 1);
 }

@@ -35,15 +35,22 @@ describe('camera placement', () => {
     assert.equal(assignUnowned(['cam1'], []).size, 0, 'no live node: nobody takes it');
   });
 
-  it('hands over what is beyond the fair share, only while another node runs at least two fewer', () => {
+  it('hands over from the most loaded node only, what is beyond the fair share (at least one), while another runs at least two fewer', () => {
     assert.equal(fairShare(7, 3), 3);
     assert.equal(fairShare(3, 0), 3);
-    // a node joins: 6 cameras on two nodes, a third with none
-    assert.equal(surplus('a', [node('a', 3), node('b', 3), node('c', 0)], 6), 1);
-    assert.equal(surplus('c', [node('a', 3), node('b', 3), node('c', 0)], 6), 0);
-    // 4 cameras on 3 nodes: 2/1/1 is as even as it gets (moving one would give 1/2/1)
+    // two nodes join a node that ran everything: it hands over all but its share at once
+    assert.equal(surplus('a', [node('a', 6), node('b', 0), node('c', 0)], 6), 4);
+    // 6 cameras on two nodes, a third joins: one of the two (the last by id among equals) gives first
+    const joined = [node('a', 3), node('b', 3), node('c', 0)];
+    assert.deepEqual(
+      ['a', 'b', 'c'].map((id) => surplus(id, joined, 6)),
+      [0, 1, 0],
+    );
+    // 4 cameras on 3 nodes: 2/2/0 is at the fair share, but the newcomer gets one all the same
+    assert.equal(surplus('b', [node('a', 2), node('b', 2), node('c', 0)], 4), 1);
+    // 2/1/1 is as even as it gets (moving one would give 1/2/1)
     assert.equal(surplus('a', [node('a', 2), node('b', 1), node('c', 1)], 4), 0);
-    // over the share but nobody two below: kept (no back and forth)
+    // nobody two below: kept (no back and forth)
     assert.equal(surplus('a', [node('a', 3), node('b', 2), node('c', 2)], 7), 0);
     assert.equal(surplus('x', [node('a', 3)], 3), 0, 'a node not among the live ones hands nothing over');
   });
