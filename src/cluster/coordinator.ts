@@ -139,6 +139,8 @@ export class ClusterCoordinator extends EventEmitter<{ galleryChanged: [] }> imp
     cameras.nodeId = this.options.nodeId;
     cameras.placement = this;
     cameras.on('changed', this.onCamerasChanged);
+    // this node's start seeded its config file's cameras into the shared store: the others read it again
+    this.publish(CAMERAS_CHANNEL);
     this.watchdog = setInterval(() => this.expireUnrenewed(), Math.max(50, Math.min(this.options.heartbeatMs / 2, 500)));
     this.kick();
   }

@@ -313,7 +313,7 @@ describe('cluster leases (real redis-server, real registries, scripted cameras)'
   it('passes camera changes to every node: an added camera is listed everywhere, a change restarts it where it runs, a removed one stops', async () => {
     const [a, b] = [await startNode('node-a'), await startNode('node-b')];
     await addCameras(a, 2);
-    await until(() => runs.placement().size === 2, 'both cameras to run');
+    await until(() => runs.countsOn([a.id, b.id]).join() === '1,1', spread([a.id, b.id]));
     const onB = [...runs.placement()].find(([, node]) => node === b.id)?.[0];
     assert.ok(onB, `a camera runs on node-b: ${JSON.stringify([...runs.placement()])}`);
     // changed on node-a, run by node-b: node-b restarts it with the new settings
