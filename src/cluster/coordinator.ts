@@ -280,7 +280,16 @@ export class ClusterCoordinator extends EventEmitter<{ galleryChanged: [] }> imp
     for (const [cameraId, node] of assignUnowned(unowned, loads)) {
       if (node === nodeId && (await this.claim(cameraId, sentAt))) claimed += 1;
     }
-    const extra = claimed === 0 ? surplus(nodeId, loads, enabled.length) : 0;
+    // the cameras still unowned count for the nodes they go to: a camera handed over and not yet
+    // claimed (its claimer waits a pass) must not make this node hand over another
+    const pending = [
+      ...assignUnowned(
+        enabled.filter((id) => reading.holders.get(id) === null),
+        loads,
+      ).values(),
+    ];
+    const projected = loads.map((load) => ({ ...load, cameras: load.cameras + pending.filter((node) => node === load.id).length }));
+    const extra = claimed === 0 ? surplus(nodeId, projected, enabled.length) : 0;
     this.surplusPasses = extra > 0 ? this.surplusPasses + 1 : 0;
     // a surplus seen at two passes in a row: a node that has just joined has had a pass to claim what was free
     if (this.surplusPasses < 2) return;
