@@ -15,6 +15,7 @@
  *   config/                      the validated settings of every part below
  *   pipeline/                    per-camera scheduling over the workers, metrics
  *   cameras/                     the camera registry: validation, start/stop, status
+ *   cluster/                     cluster mode: heartbeats, camera leases and placement over Redis, changes between nodes
  *   services/                    orchestration the interfaces call: gallery, events and review
  *   integrations/                the ways out to other systems (MQTT, Home Assistant discovery, webhooks), fed by the services
  *   server/                      the HTTP interface: REST routes, Socket.IO namespaces, pages
@@ -41,6 +42,7 @@ const LAYERS = [
   { folders: ['config'], why: 'it validates the settings of the parts below; only the pipeline and above read it' },
   { folders: ['pipeline'], why: 'per-camera scheduling of the stages; the registry above starts and stops it' },
   { folders: ['cameras'], why: 'the camera registry drives pipelines; services and interfaces drive the registry' },
+  { folders: ['cluster'], why: 'the nodes of a cluster decide which cameras of the registry run where; the services report it, the composition root starts it' },
   { folders: ['services'], why: 'orchestration is called by the interfaces, never the reverse' },
   { folders: ['integrations'], why: 'MQTT and webhooks carry what the services announce to other systems; the HTTP interface shows their state, the composition root wires them' },
   { folders: ['server'], why: 'the HTTP interface serves the services; the composition root builds and starts it' },

@@ -3,7 +3,8 @@
  * the server's own message, so the page can show it; nothing here throws.
  */
 import type { Me } from '../../src/contract/access.js';
-import type { CameraChanges, CameraStatus, NewCamera } from '../../src/contract/cameras.js';
+import type { CameraChanges, CameraListEntry, CameraStatus, NewCamera } from '../../src/contract/cameras.js';
+import type { ClusterSnapshot } from '../../src/contract/cluster.js';
 import type { BulkReviewAction, BulkReviewResult, EventPage, EventQueryInput, PublicEvent, ReviewAction, ReviewResult, ReviewState } from '../../src/contract/events.js';
 import type { EventCamera, EventCameraList, PersonHistory, Visit } from '../../src/contract/history.js';
 import type { IntegrationsState } from '../../src/contract/integrations.js';
@@ -16,6 +17,7 @@ import type { NameUnknownResult, UnknownGroupDetail, UnknownGroupList, UnknownGr
 // the REST shapes, from the contract's zod schemas (types only: the bundle never loads zod)
 export type { CameraChanges, EventPage, FaceUploadReport, Me, NewCamera, Person, PersonDetail, PublicEvent, RecognizeReport, ReviewAction, ReviewState, SystemSnapshot };
 export type { BulkReviewAction };
+export type { ClusterNode, ClusterSnapshot } from '../../src/contract/cluster.js';
 export type { TuningPoint, TuningReport };
 export type { PersonFace, RecognizedFace, UploadFileResult } from '../../src/contract/people.js';
 export type { EnrolResult, FacePick, FoundFace, LookAlike, VideoFace, VideoJob } from '../../src/contract/people.js';
@@ -42,8 +44,9 @@ export type EventFilter = Pick<EventQueryInput, 'person' | 'camera' | 'from' | '
 
 // ---- cameras
 
-export function listCameras(): Promise<ApiResult<CameraStatus[]>> {
-  return request<CameraStatus[]>('GET', '/api/cameras');
+/** Every camera with the node that runs it. */
+export function listCameras(): Promise<ApiResult<CameraListEntry[]>> {
+  return request<CameraListEntry[]>('GET', '/api/cameras');
 }
 
 export function addCamera(camera: NewCamera): Promise<ApiResult<CameraStatus>> {
@@ -67,6 +70,11 @@ export function removeCamera(id: string): Promise<ApiResult<null>> {
 
 export function getSystem(): Promise<ApiResult<SystemSnapshot>> {
   return request<SystemSnapshot>('GET', '/api/system');
+}
+
+/** The nodes of the site and the cameras each runs (one node without cluster mode). */
+export function getCluster(): Promise<ApiResult<ClusterSnapshot>> {
+  return request<ClusterSnapshot>('GET', '/api/cluster');
 }
 
 export function getIntegrations(): Promise<ApiResult<IntegrationsState>> {

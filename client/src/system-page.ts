@@ -1,10 +1,12 @@
 /**
  * The System page (#/system): per camera its state and rates (delivered, processed, the
  * full-detection interval, drops, overload and why), the vision workers' load, and the server's
- * CPU and memory, from GET /api/system every REFRESH_MS while the page is shown. Nothing is
- * fetched while it is hidden (another page, or a background tab).
+ * CPU and memory, from GET /api/system every REFRESH_MS while the page is shown; the nodes and
+ * the cameras each runs (one node without cluster mode, a node whose heartbeat is gone marked
+ * "stopped") from GET /api/cluster. Nothing is fetched while it is hidden (another page, or a
+ * background tab).
  */
-import { getSystem, type SystemSnapshot } from './api.js';
+import { getCluster, getSystem, type ClusterSnapshot, type SystemSnapshot } from './api.js';
 import { byId, h } from './dom.js';
 import { duration } from './format.js';
 import { stateText } from './overlay.js';
@@ -14,6 +16,7 @@ const REFRESH_MS = 2000;
 
 export class SystemPage {
   private readonly cameras = byId('system-cameras', HTMLTableSectionElement);
+  private readonly nodes = byId('system-nodes', HTMLTableSectionElement);
   private readonly workers = byId('system-workers', HTMLTableSectionElement);
   private readonly machine = byId('system-machine', HTMLTableSectionElement);
   private readonly updated = byId('system-updated', HTMLElement);
@@ -27,12 +30,39 @@ export class SystemPage {
     }
   });
 
+  /** The node running each camera, from the last GET /api/cluster. */
+  private nodeOf = new Map<string, string>();
+  private lastSnapshot: SystemSnapshot | null = null;
+  private readonly clusterPoller = new Poller(REFRESH_MS, getCluster, (result) => {
+    if (result.ok) this.renderNodes(result.value);
+  });
+
   /** Shown or hidden by the app's router. */
   setActive(active: boolean): void {
     this.poller.setActive(active);
+    this.clusterPoller.setActive(active);
+  }
+
+  private renderNodes(cluster: ClusterSnapshot): void {
+    this.nodeOf = new Map(cluster.nodes.filter((node) => node.alive).flatMap((node) => node.cameras.map((cameraId) => [cameraId, node.id] as const)));
+    this.nodes.replaceChildren(
+      ...cluster.nodes.map((node) =>
+        h(
+          'tr',
+          { 'data-node-id': node.id, class: node.alive ? '' : 'stopped' },
+          h('th', { scope: 'row', title: node.url }, node.id),
+          h('td', { 'data-field': 'alive' }, node.alive ? 'running' : 'stopped'),
+          h('td', { 'data-field': 'cameras' }, node.cameras.length > 0 ? node.cameras.join(', ') : '–'),
+          h('td', { 'data-field': 'processedFps' }, node.processedFps.toFixed(1)),
+          h('td', { 'data-field': 'lastHeartbeat' }, new Date(node.lastHeartbeat).toLocaleTimeString()),
+        ),
+      ),
+    );
+    if (this.lastSnapshot) this.render(this.lastSnapshot);
   }
 
   private render(snapshot: SystemSnapshot): void {
+    this.lastSnapshot = snapshot;
     this.cameras.replaceChildren(
       ...snapshot.cameras.map((camera) =>
         h(
@@ -45,10 +75,11 @@ export class SystemPage {
           h('td', { 'data-field': 'fullDetectionIntervalMs' }, camera.fullDetectionIntervalMs > 0 ? `${Math.round(camera.fullDetectionIntervalMs)} ms` : '–'),
           h('td', { 'data-field': 'framesDropped' }, String(camera.framesDropped)),
           h('td', { 'data-field': 'overloaded' }, camera.overloaded ? `yes: ${camera.overloadReason ?? 'no reason given'}` : 'no'),
+          h('td', { 'data-field': 'node' }, this.nodeOf.get(camera.id) ?? '–'),
         ),
       ),
     );
-    if (snapshot.cameras.length === 0) this.cameras.replaceChildren(h('tr', {}, h('td', { colspan: '7', class: 'muted' }, 'No camera yet.')));
+    if (snapshot.cameras.length === 0) this.cameras.replaceChildren(h('tr', {}, h('td', { colspan: '8', class: 'muted' }, 'No camera yet.')));
     this.workers.replaceChildren(
       ...snapshot.workers.map((worker) =>
         h(

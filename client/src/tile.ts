@@ -179,7 +179,8 @@ export class CameraTile {
   }
 
   /** The camera's latest status (state, reason, name). */
-  update(camera: CameraStatus | undefined): void {
+  /** `node`: the node that runs the camera (GET /api/cameras and the live status carry it). */
+  update(camera: (CameraStatus & { node?: string | null }) | undefined): void {
     if (camera?.state !== this.camera?.state || camera?.nextRetryAt !== this.camera?.nextRetryAt) this.retryRefusal = null;
     this.camera = camera;
     const state = camera?.state ?? 'connecting';
@@ -187,7 +188,8 @@ export class CameraTile {
     this.element.dataset.state = state;
     const name = camera?.name && camera.name !== this.cameraId ? `${camera.name} (${this.cameraId})` : this.cameraId;
     this.nameLine.textContent = name;
-    this.nameLine.title = camera?.url ?? '';
+    this.nameLine.title = [camera?.url ?? '', camera?.node ? `runs on node ${camera.node}` : ''].filter(Boolean).join(' · ');
+    this.element.dataset.node = camera?.node ?? '';
     this.onOff.checked = camera?.enabled ?? true;
     this.element.classList.toggle('off', camera?.enabled === false);
     this.element.setAttribute('aria-label', `Camera ${name}, ${state}; press Enter for the large view, Alt+arrow keys to move it`);

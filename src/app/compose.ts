@@ -5,7 +5,9 @@
  * tests do).
  */
 import { CameraRegistry, type CameraSourceFactory } from '../cameras/camera-registry.js';
+import { ClusterCoordinator, shareGalleryChanges } from '../cluster/coordinator.js';
 import { createLogger, type Logger } from '../common/logger.js';
+import { defaultNodeId } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { EventRecorder } from '../events/recorder.js';
 import { applyRetention, scheduleRetention } from '../events/retention.js';
@@ -27,6 +29,7 @@ import { HistoryService } from '../services/history.service.js';
 import { PrivacyService } from '../services/privacy.service.js';
 import { NotificationsService } from '../services/notifications.service.js';
 import { SystemService } from '../services/system.service.js';
+import { ClusterService } from '../services/cluster.service.js';
 import { TuningService } from '../services/tuning.service.js';
 import { UnknownsService } from '../services/unknowns.service.js';
 import { AccountsRepository } from '../storage/accounts.repository.js';
@@ -71,6 +74,9 @@ export async function startServer(config: Config, createSource: CameraSourceFact
   const bind = await resolveBindHost(config.server.host);
   const runtime = await initRuntime();
   const parts = new StartedParts();
+  // cluster (issue 14): this node's id, known before it listens (the live relay and the MQTT
+  // client name it from the start; a free port, 0, is not known yet: the process id stands in)
+  const nodeId = config.cluster.nodeId ?? defaultNodeId(config.server.port || process.pid);
   try {
     const store = await openStore({ url: config.database.url, dataDir: config.dataDir });
     parts.add(() => store.close());
@@ -88,9 +94,10 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     let mqtt: MqttIntegration | null = null;
     parts.add(() => mqtt?.stop());
     const { events, recorder, repository: eventsRepository, unknowns } = await startEvents(config, store, stores, gallery, pipeline, logger, parts);
-    const cameras = new CameraRegistry(pipeline, createSource, new CamerasRepository(store.db));
+    // cluster mode (issue 14): the registry lists every camera of the site and runs those whose lease this node takes
+    const cameras = new CameraRegistry(pipeline, createSource, new CamerasRepository(store.db), { leased: config.cluster.redisUrl !== null });
     parts.add(() => cameras.stop());
-    mqtt = buildMqtt(config, { gallery, cameras, events, recorder, snapshots: stores.snapshots }, logger);
+    mqtt = buildMqtt(config, { gallery, cameras, events, recorder, snapshots: stores.snapshots, nodeId }, logger);
     const cameraLog = logger.child({ module: 'cameras' });
     cameras.on('state', ({ cameraId, state, reason }) => {
       const level = state === 'failed' || state === 'stalled' ? 'warn' : 'info';
@@ -120,15 +127,43 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     const history = new HistoryService({ events: eventsRepository, person: (id) => gallery.person(id), cameras: () => cameras.statuses(), flush: () => events.flush() });
     const webhooks = await buildWebhooks(config, store, logger);
     const { notifications } = webhooks;
-    const deps = { config, bind, auth, cameras, gallery, events, history, privacy, system, tuning, integrations, notifications, unknowns, health, onEncoderFailure };
+    // cluster (issue 14): this node's address, known once it listens
+    let self = { id: nodeId, url: config.server.publicUrl ?? '' };
+    let coordinator: ClusterCoordinator | null = null;
+    const cluster = new ClusterService({ cameras, self: () => self, coordinator: () => coordinator });
+    const { redisUrl } = config.cluster;
+    const liveCluster = redisUrl === null ? undefined : { redisUrl, nodeId: self.id, runsLocally: (id: string) => cameras.runsHere(id), onRedisError: liveRedisError(logger) };
+    const deps = {
+      config,
+      bind,
+      auth,
+      cameras,
+      gallery,
+      events,
+      history,
+      privacy,
+      system,
+      cluster,
+      tuning,
+      integrations,
+      notifications,
+      unknowns,
+      health,
+      onEncoderFailure,
+      liveCluster,
+    };
     const http = await startHttp(deps);
     parts.add(() => http.close());
+    self = { ...self, url: config.server.publicUrl ?? http.url };
+    cameras.nodeId = self.id;
     cameras.on('frame', (frame) => http.live.publish(frame));
     http.live.answerExplainsWith((cameraId, trackId) => pipeline.explain(cameraId, trackId));
     recorder.on('change', (change) => http.live.broadcastEvent(events.liveChange(change)));
     startWebhooks(webhooks, { recorder, events, publicUrl: config.server.publicUrl ?? http.url }, parts);
     // the cameras as they were left (kept in the database), with the config file's seeded
     for (const note of await cameras.restore(config.cameras)) cameraLog.info(note);
+    // cluster (issue 14): takes this node's share of the cameras; stopped first, so that its cameras stop before their leases are given up
+    coordinator = await startCluster(config, self, { cameras, gallery, closeOpenEvents: (cameraId) => eventsRepository.closeOpen({ cameraId }) }, logger, parts);
     // connected once the cameras are known: stale entities are told from today's by the roster
     mqtt?.start();
     return { url: http.url, port: http.port, cameras, live: http.live, reloadGallery: () => gallery.reload(), gallery, stop: () => parts.stopAll() };
@@ -136,6 +171,42 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     await parts.stopAll();
     throw error;
   }
+}
+
+/**
+ * Cluster mode (issue 14), when cluster.redisUrl is set: the coordinator that runs this node's
+ * share of the cameras (their leases), announces the node, and passes camera and gallery changes
+ * between the nodes. Null without it.
+ */
+async function startCluster(
+  config: Config,
+  self: { id: string; url: string },
+  { cameras, gallery, closeOpenEvents }: { cameras: CameraRegistry; gallery: GalleryService; closeOpenEvents: (cameraId: string) => Promise<unknown> },
+  logger: Logger,
+  parts: StartedParts,
+): Promise<ClusterCoordinator | null> {
+  const { redisUrl, heartbeatS, leaseS } = config.cluster;
+  if (redisUrl === null) return null;
+  const coordinator = new ClusterCoordinator({
+    redisUrl,
+    nodeId: self.id,
+    url: self.url,
+    heartbeatMs: heartbeatS * 1000,
+    leaseMs: leaseS * 1000,
+    cameras,
+    log: logger.child({ module: 'cluster', nodeId: self.id }),
+    closeOpenEvents,
+  });
+  await coordinator.start();
+  parts.add(() => coordinator.stop());
+  shareGalleryChanges(coordinator, gallery);
+  return coordinator;
+}
+
+/** The live relay's Redis trouble, in the log once per outage (node-redis reconnects by itself). */
+function liveRedisError(logger: Logger): (error: Error) => void {
+  const log = logger.child({ module: 'live' });
+  return (error) => log.warn(`live view across nodes: Redis: ${error.message}; frames of cameras run elsewhere pause until it is back`);
 }
 
 /** The stores every part shares: one database connection, one people repository, one snapshot folder. */
@@ -204,7 +275,10 @@ async function startRecognition(config: Config, { people, corrections, settings,
 async function startEvents(config: Config, store: Store, { people, snapshots }: Stores, gallery: GalleryService, pipeline: VisionPipeline, logger: Logger, parts: StartedParts) {
   const log = logger.child({ module: 'events' });
   const repository = new EventsRepository(store.db, othersWrites(store));
-  await tidyAfterCrash(repository, snapshots, people, log);
+  // with other nodes on the same database and snapshot folder, their open events and the files
+  // they are writing are not leftovers: a node closes a camera's open events when it takes the
+  // camera over (the cluster coordinator), and leaves the rest alone
+  if (config.cluster.redisUrl === null) await tidyAfterCrash(repository, snapshots, people, log);
   const recorder = new EventRecorder(repository, snapshots, config.recognition.matcher, undefined, config.events.mergeGapS * 1000);
   recorder.on('error', (error) => log.error(`events: ${error.message}`));
   recorder.on('change', ({ kind, event }) => log.debug({ cameraId: event.cameraId, trackId: event.trackId, eventId: event.id }, `event ${kind}: ${event.label}`));
@@ -277,13 +351,22 @@ function startWebhooks(
  */
 function buildMqtt(
   config: Config,
-  { gallery, cameras, events, recorder, snapshots }: { gallery: GalleryService; cameras: CameraRegistry; events: EventsService; recorder: EventRecorder; snapshots: SnapshotStore },
+  {
+    gallery,
+    cameras,
+    events,
+    recorder,
+    snapshots,
+    nodeId,
+  }: { gallery: GalleryService; cameras: CameraRegistry; events: EventsService; recorder: EventRecorder; snapshots: SnapshotStore; nodeId: string },
   logger: Logger,
 ): MqttIntegration | null {
   const { url } = config.mqtt;
   if (url === null) return null;
+  // one client id per node: a second client with the same id would take the first one's connection over
+  const clientId = config.cluster.redisUrl === null ? config.mqtt.clientId : `${config.mqtt.clientId}-${nodeId.replace(/[^A-Za-z0-9_-]/g, '_')}`;
   const mqtt = new MqttIntegration({
-    config: { ...config.mqtt, url },
+    config: { ...config.mqtt, url, clientId },
     people: () => [...gallery.peopleNames],
     cameras: () => cameras.statuses().map(({ id, name }) => ({ id, name })),
     snapshots,

@@ -4,6 +4,7 @@
  * end, and the error names every bad key with its value.
  */
 import { readFileSync } from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
@@ -72,6 +73,8 @@ export function fromEnv(env: NodeJS.ProcessEnv): Record<string, unknown> {
     FACESTREAM_MQTT_URL: ['mqtt', 'url'],
     FACESTREAM_MQTT_USERNAME: ['mqtt', 'username'],
     FACESTREAM_MQTT_PASSWORD: ['mqtt', 'password'],
+    FACESTREAM_REDIS_URL: ['cluster', 'redisUrl'],
+    FACESTREAM_NODE_ID: ['cluster', 'nodeId'],
   };
   let out: Record<string, unknown> = {};
   for (const [name, keys] of Object.entries(map)) {
@@ -136,4 +139,9 @@ export function loadConfig({ file, overrides = {}, cameras = [], env = process.e
   const result = configSchema.safeParse(raw);
   if (!result.success) throw new ConfigError(`invalid configuration:\n${formatIssues(result.error, raw)}`);
   return result.data;
+}
+
+/** A node's id when cluster.nodeId is not set: its host name and the port it listens on. */
+export function defaultNodeId(port: number): string {
+  return `${os.hostname()}:${port}`;
 }

@@ -129,7 +129,15 @@ export const cameraStatusSchema = z
   })
   .describe('A camera with its state, redacted URL and metrics');
 
-export const cameraListSchema = z.array(cameraStatusSchema);
+/** GET /api/cameras: each camera with the node that runs it (cluster mode, src/cluster/). */
+export const cameraListEntrySchema = cameraStatusSchema
+  .extend({
+    node: z.string().nullable().describe('The id of the node that runs the camera (one node, without cluster mode); null: no node runs it (switched off, or waiting for a node)'),
+  })
+  .describe('A camera with its state, redacted URL, metrics and the node that runs it');
+export type CameraListEntry = z.infer<typeof cameraListEntrySchema>;
+
+export const cameraListSchema = z.array(cameraListEntrySchema);
 
 export type { CameraStatus };
 // the schema is the live feed's type, field for field: a change to either fails the build

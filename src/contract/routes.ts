@@ -19,6 +19,7 @@ import {
   tokenListSchema,
   tokenParamsSchema,
 } from './access.js';
+import { clusterSchema } from './cluster.js';
 import { cameraChangesSchema, cameraListSchema, cameraParamsSchema, cameraSettingsSchema, cameraStatusSchema } from './cameras.js';
 import {
   bulkReviewBodySchema,
@@ -90,6 +91,13 @@ export const ROUTES = [
     summary: 'Per-camera rates and overload, vision worker load, process CPU and memory (the System page; viewers may read it)',
     access: 'session',
     replies: { 200: { description: 'OK', body: systemSchema } },
+  },
+  {
+    method: 'get',
+    path: '/api/cluster',
+    summary: 'The nodes of the site with the cameras each runs, and the ones whose heartbeat is gone (the System page; viewers may read it). Without cluster mode: this node',
+    access: 'session',
+    replies: { 200: { description: 'OK', body: clusterSchema } },
   },
   {
     method: 'get',

@@ -56,7 +56,7 @@ export function createApp({ cameras, auth, health, webSecurity: security, router
   // the registry checks a camera's settings itself (cameraSchema: the contract's settings plus
   // the sources ffmpeg may open), since the config file and a restart feed it too
   const cameraId = (req: Request) => parse(cameraParamsSchema, req.params).id;
-  app.get('/api/cameras', (_req, res) => void res.json(cameras.statuses()));
+  app.get('/api/cameras', (_req, res) => void res.json(cameras.listed()));
   app.get('/api/cameras/:id', (req, res) => void res.json(cameras.status(cameraId(req)) ?? notFound(cameraId(req))));
   app.post('/api/cameras', async (req, res) => void res.status(201).json(await cameras.add(req.body)));
   app.patch('/api/cameras/:id', async (req, res) => void res.json(await cameras.update(cameraId(req), req.body)));

@@ -17,6 +17,7 @@ import type { HistoryService } from '../services/history.service.js';
 import type { PrivacyService } from '../services/privacy.service.js';
 import type { NotificationsService } from '../services/notifications.service.js';
 import type { SystemService } from '../services/system.service.js';
+import type { ClusterService } from '../services/cluster.service.js';
 import type { TuningService } from '../services/tuning.service.js';
 import type { UnknownsService } from '../services/unknowns.service.js';
 import type { AccountsRepository } from '../storage/accounts.repository.js';
@@ -31,6 +32,7 @@ import { LiveRelay, type LiveClusterOptions } from './live-relay.js';
 import { notificationsRouter } from './notifications.routes.js';
 import { peopleRouter } from './people.routes.js';
 import { systemRouter } from './system.routes.js';
+import { clusterRouter } from './cluster.routes.js';
 import { tuningRouter } from './tuning.routes.js';
 import { unknownsRouter } from './unknowns.routes.js';
 import { UPLOADS_DIR } from './uploads.js';
@@ -66,6 +68,8 @@ export interface HttpDeps {
   /** A person's sightings and the log's cameras (issue 12). */
   history: HistoryService;
   system: SystemService;
+  /** GET /api/cluster: the nodes and what they run. */
+  cluster: ClusterService;
   /** What GET /api/integrations answers. */
   integrations: () => IntegrationsState;
   tuning: TuningService;
@@ -77,7 +81,7 @@ export interface HttpDeps {
   /** Told when the live view's JPEG worker failed (its frames are then encoded on the main thread). */
   onEncoderFailure?: (error: Error) => void;
   /** Cluster mode (cluster.redisUrl): the live view of every node's cameras, through Redis (live-relay.ts). */
-  cluster?: LiveClusterOptions;
+  liveCluster?: LiveClusterOptions | undefined;
 }
 
 export interface HttpPart {
@@ -100,13 +104,14 @@ export async function startHttp({
   history,
   privacy,
   system,
+  cluster,
   tuning,
   integrations,
   notifications,
   unknowns,
   health,
   onEncoderFailure,
-  cluster,
+  liveCluster,
 }: HttpDeps): Promise<HttpPart> {
   const { host, port } = config.server;
   let listeningPort = port;
@@ -127,6 +132,7 @@ export async function startHttp({
       eventsRouter(events, privacy),
       peopleRouter(gallery, path.join(config.dataDir, UPLOADS_DIR), privacy),
       systemRouter(system),
+      clusterRouter(cluster),
       tuningRouter(tuning),
       integrationsRouter(integrations),
       notificationsRouter(notifications),
@@ -136,12 +142,13 @@ export async function startHttp({
   const http = createServer(app);
   const io = new SocketServer(http, { serveClient: true, maxHttpBufferSize: 1e6, allowRequest: allowSocketRequest(security) });
   // the Redis adapter goes on before /live serves anyone
-  const relay = cluster ? await LiveRelay.connect(io, cluster) : null;
+  const relay = liveCluster ? await LiveRelay.connect(io, liveCluster) : null;
   liveLogin(io, auth);
   const jpegWorker = new JpegWorker(onEncoderFailure);
   const live = new LiveHub(
     io,
-    { statuses: () => cameras.statuses(), has: (id) => cameras.has(id), latency: (id) => cameras.latency(id), overloaded: (id) => cameras.overloaded(id) },
+    // with the node that runs each camera (cluster mode), as GET /api/cameras lists them
+    { statuses: () => cameras.listed(), has: (id) => cameras.has(id), latency: (id) => cameras.latency(id), overloaded: (id) => cameras.overloaded(id) },
     jpegWorker.encode,
     {
       blurUnknownForViewers: config.privacy.blurUnknownForViewers,

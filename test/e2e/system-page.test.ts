@@ -13,7 +13,7 @@ import { existsSync } from 'node:fs';
 import { after, before, describe, it } from 'node:test';
 import { chromium, type Browser, type Page } from 'playwright-core';
 import { buildClient, defined, Teardown, tempDir } from '../helpers.js';
-import { FRAME_WIDTH, SCRIPTED_WORKERS, ScriptedLiveServer, scenePicture } from '../support/scripted-live-server.js';
+import { FRAME_WIDTH, SCRIPTED_NODE_ID, SCRIPTED_WORKERS, ScriptedLiveServer, scenePicture } from '../support/scripted-live-server.js';
 import { WAIT_MS } from '../support/wait.js';
 import { CHROMIUM, CHROMIUM_ARGS } from './browser.js';
 import { tile } from './live-page.js';
@@ -109,6 +109,11 @@ describe('overload and the System page in chromium', { skip: existsSync(CHROMIUM
     assert.match(await yard.locator('[data-field="framesDropped"]').innerText(), /^\d+$/);
     const door = page.locator('[data-testid="system-cameras"] tr[data-camera-id="door"]');
     assert.equal(await door.locator('[data-field="overloaded"]').innerText(), 'no');
+    // the nodes (one, without cluster mode) and the node each camera runs on, from GET /api/cluster
+    const node = page.locator(`[data-testid="system-nodes"] tr[data-node-id="${SCRIPTED_NODE_ID}"]`);
+    await node.locator('[data-field="alive"]').filter({ hasText: 'running' }).waitFor();
+    assert.match(await node.locator('[data-field="cameras"]').innerText(), /yard/);
+    await yard.locator('[data-field="node"]').filter({ hasText: SCRIPTED_NODE_ID }).waitFor();
 
     for (const worker of SCRIPTED_WORKERS) {
       const row = page.locator(`[data-testid="system-workers"] tr[data-role="${worker.role}"]`);

@@ -165,7 +165,18 @@ describe('access with an admin password', () => {
 
     const viewerCredentials: Record<string, string>[] = [{ cookie: viewer }, { authorization: `Bearer ${viewerToken.token}` }];
     for (const credentials of viewerCredentials) {
-      for (const p of ['/api/cameras', '/api/events', '/api/people', '/api/me', '/api/metrics', '/api/system', '/api/integrations', '/api/tuning', '/api/unknowns']) {
+      for (const p of [
+        '/api/cameras',
+        '/api/events',
+        '/api/people',
+        '/api/me',
+        '/api/metrics',
+        '/api/system',
+        '/api/cluster',
+        '/api/integrations',
+        '/api/tuning',
+        '/api/unknowns',
+      ]) {
         assert.equal((await fetch(server.url + p, { headers: credentials })).status, 200, `viewer GET ${p}`);
       }
       const me = (await (await fetch(server.url + '/api/me', { headers: credentials })).json()) as { role: string };

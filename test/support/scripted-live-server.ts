@@ -24,6 +24,8 @@ import { Auth } from '../../src/server/auth.js';
 import { LiveHub, MAX_UNACKED, type Explainer, type LivePrivacy } from '../../src/server/live.js';
 import { LiveRelay, type LiveClusterOptions } from '../../src/server/live-relay.js';
 import { systemRouter } from '../../src/server/system.routes.js';
+import { clusterRouter } from '../../src/server/cluster.routes.js';
+import { ClusterService } from '../../src/services/cluster.service.js';
 import { SystemService, type LoadedWorker } from '../../src/services/system.service.js';
 import { allowSocketRequest, type WebSecurityOptions } from '../../src/server/web-security.js';
 import { AccountsRepository } from '../../src/storage/accounts.repository.js';
@@ -31,6 +33,9 @@ import { CamerasRepository } from '../../src/storage/cameras.repository.js';
 import { openDatabase, sqliteStore, type Store } from '../../src/storage/database.js';
 import { ScriptedCameraSource, ScriptedPipeline, type CameraScript, type Picture } from './scripted-pipeline.js';
 import { WAIT_MS, emitted, waitUntil } from './wait.js';
+
+/** The node id the scripted server reports (GET /api/cluster, `node` on GET /api/cameras). */
+export const SCRIPTED_NODE_ID = 'scripted-node';
 
 export const FRAME_WIDTH = 640;
 export const FRAME_HEIGHT = 360;
@@ -144,6 +149,7 @@ export class ScriptedLiveServer {
       (config) => new ScriptedCameraSource(config, picture, scripts.get(config.id) ?? LIVE_IN_BURSTS),
       new CamerasRepository(store.db),
     );
+    cameras.nodeId = SCRIPTED_NODE_ID;
     // no admin password and no account: open, as `facestream serve` on loopback
     const auth = new Auth(null, new AccountsRepository(store.db));
     let listeningPort = port;
@@ -153,7 +159,11 @@ export class ScriptedLiveServer {
       auth,
       health: async () => ({ backend: 'scripted', cameras: cameras.ids().length, uptime: process.uptime(), auth: await auth.isEnabled() }),
       webSecurity: security,
-      routers: [systemRouter(new SystemService({ cameras, workers: SCRIPTED_WORKERS }))],
+      routers: [
+        systemRouter(new SystemService({ cameras, workers: SCRIPTED_WORKERS })),
+        // one node, no cluster, as `facestream serve` without a Redis URL
+        clusterRouter(new ClusterService({ cameras, self: () => ({ id: SCRIPTED_NODE_ID, url: `http://127.0.0.1:${listeningPort}` }), coordinator: () => null })),
+      ],
     });
     // what the page asks for, seen before the real app answers it
     const recorder = express();

@@ -7,6 +7,7 @@
  * document shows for it.
  */
 import assert from 'node:assert/strict';
+import os from 'node:os';
 import { after, before, describe, it } from 'node:test';
 import { z } from 'zod';
 import { configSchema } from '../../src/config/schema.js';
@@ -255,13 +256,30 @@ describe('real replies parse with the contract and with the document', () => {
 
   it('/api/cameras, one camera and a change', async () => {
     await replyOf('post', '/api/cameras', '/api/cameras', 201, { id: 'door', url: 'rtsp://admin:secret@127.0.0.1:9/door' });
-    const cameras = (await replyOf('get', '/api/cameras', '/api/cameras', 200)) as { id: string }[];
+    const cameras = (await replyOf('get', '/api/cameras', '/api/cameras', 200)) as { id: string; node: string | null }[];
     assert.deepEqual(
       cameras.map((c) => c.id),
       ['door'],
     );
     await replyOf('get', '/api/cameras/:id', '/api/cameras/door', 200);
+    // one node, no cluster: it runs the camera, under its default id <host name>:<port>
+    const node = `${os.hostname()}:${server.port}`;
+    assert.deepEqual(
+      cameras.map((c) => c.node),
+      [node],
+    );
+    const cluster = (await replyOf('get', '/api/cluster', '/api/cluster', 200)) as { nodes: { id: string; url: string; cameras: string[]; alive: boolean }[] };
+    assert.deepEqual(
+      cluster.nodes.map(({ id, url, cameras, alive }) => ({ id, url, cameras, alive })),
+      [{ id: node, url: server.url, cameras: ['door'], alive: true }],
+    );
     await replyOf('patch', '/api/cameras/:id', '/api/cameras/door', 200, { enabled: false });
+    const switchedOff = (await replyOf('get', '/api/cameras', '/api/cameras', 200)) as { node: string | null }[];
+    assert.deepEqual(
+      switchedOff.map((c) => c.node),
+      [null],
+      'a camera switched off runs nowhere',
+    );
   });
 
   it('/api/events, a page, one event and a review', async () => {

@@ -1,0 +1,216 @@
+/**
+ * Cluster mode as issue 14 describes it, all real: a PostgreSQL and a Redis started by the test,
+ * three `facestream serve` processes on loopback sharing them (and one snapshot folder), clip
+ * cameras from ../shared/data played by real ffmpeg.
+ *
+ * Cameras added through one node are spread over the three; a person enrolled through a second
+ * node is named on a camera a third node runs, as a Socket.IO client connected to yet another
+ * node (any node not running it) sees; SIGKILL the node that runs that camera: within 15 s
+ * another node runs it and the client sees its frames again. Throughout, a sampler reads every
+ * live node's ffmpeg children: no clip is ever played by two nodes at once. Afterwards the log
+ * has the event from before the kill (not lost), closed by the node that took over within its
+ * lease (not left open), and no second copy of it.
+ */
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { after, before, describe, it } from 'node:test';
+import { io as connect } from 'socket.io-client';
+import type { CameraStatus, FrameMessage, PublicEvent } from '../../src/common/live-events.js';
+import { locateFfmpeg, runFfmpeg } from '../../src/ingest/ffmpeg.js';
+import { dataPath, defined, skipMessage, socketConnected, Teardown, tempDir } from '../helpers.js';
+import { NO_POSTGRES, PostgresServer, postgresBinDir } from '../support/postgres.js';
+import { NO_REDIS, RedisServer, redisServerPath } from '../support/redis.js';
+import { childProcesses } from '../support/loopback-streams.js';
+import { serveProcess, stillRunning, type ServedProcess } from '../support/serve-process.js';
+import { messages, pollUntil, waitFor, type LiveClient } from '../support/wait.js';
+
+const CLIPS = { katie: 'video/WDA_KatieHill_000.mp4', aoc: 'video/WDA_AlexandriaOcasioCortez_000.mp4', crowd: 'video/royal_opera_house_crowd.mp4' } as const;
+type CameraId = keyof typeof CLIPS;
+const clipPaths = Object.fromEntries(Object.entries(CLIPS).map(([id, clip]) => [id, dataPath(clip)])) as Record<CameraId, string | null>;
+const missingClip = Object.values(CLIPS).find((clip) => !dataPath(clip));
+const POSTGRES = postgresBinDir();
+const REDIS = redisServerPath();
+const skip = !POSTGRES ? NO_POSTGRES : !REDIS ? NO_REDIS : missingClip ? skipMessage(missingClip) : false;
+
+/** The issue's bound for a dead node's cameras to run elsewhere. */
+const TAKEOVER_MS = 15_000;
+/** Three model loads at once and first votes on a shared 2-core machine: generous. */
+const SPREAD_MS = 120_000;
+const NAMED_MS = 120_000;
+
+interface Node {
+  id: string;
+  served: ServedProcess;
+}
+
+interface ClusterReply {
+  nodes: { id: string; url: string; cameras: string[]; processedFps: number; lastHeartbeat: string }[];
+}
+
+type SiteCamera = CameraStatus & { node: string | null };
+
+async function get<T>(url: string): Promise<T> {
+  const response = await fetch(url);
+  assert.equal(response.status, 200, `GET ${url}: ${response.status} ${await response.clone().text()}`);
+  return (await response.json()) as T;
+}
+
+const post = (url: string, body: unknown) => fetch(url, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+
+describe('three facestream nodes sharing PostgreSQL and Redis', { skip, timeout: 10 * 60_000 }, () => {
+  const teardown = new Teardown();
+  const nodes: Node[] = [];
+  let dir: string;
+
+  before(async () => {
+    const temp = tempDir('facestream-cluster-');
+    teardown.add(temp.remove);
+    dir = temp.dir;
+    const postgres = await PostgresServer.start(defined(POSTGRES, 'PostgreSQL'));
+    teardown.add(() => postgres.stop());
+    const redis = await RedisServer.start(defined(REDIS, 'redis-server'));
+    teardown.add(() => redis.stop());
+    const databaseUrl = await postgres.createDatabase('cluster');
+    teardown.add(async () => {
+      for (const node of nodes) {
+        if (stillRunning(node.served)) node.served.child.kill('SIGTERM');
+        await node.served.exited;
+      }
+    });
+    // started at once, as a site's nodes would be: the migration lock lets one migrate
+    const started = await Promise.all(
+      ['a', 'b', 'c'].map(async (id) => {
+        const env = {
+          ...process.env,
+          FACESTREAM_DATABASE_URL: databaseUrl,
+          FACESTREAM_REDIS_URL: redis.url,
+          FACESTREAM_NODE_ID: id,
+          FACESTREAM_SNAPSHOT_DIR: path.join(dir, 'snapshots'),
+        };
+        return { id, served: await serveProcess(['--data-dir', path.join(dir, id)], { env, startMs: SPREAD_MS }) };
+      }),
+    );
+    nodes.push(...started);
+  });
+  after(() => teardown.run());
+
+  it('spreads the cameras, names a person enrolled elsewhere, takes a killed node’s camera over within 15 s, never runs a camera twice and loses no event', async (t) => {
+    const [a] = nodes;
+    for (const id of Object.keys(CLIPS) as CameraId[]) {
+      const added = await post(`${a.served.url}/api/cameras`, { id, url: clipPaths[id], loop: true, minFaceSize: 40 });
+      assert.equal(added.status, 201, await added.clone().text());
+    }
+    const site = (node: Node) => get<SiteCamera[]>(`${node.served.url}/api/cameras`);
+    const spread = await pollUntil(
+      async () => {
+        const cameras = await site(a);
+        return cameras.length === 3 && cameras.every((c) => c.node !== null && c.state === 'live') ? cameras : undefined;
+      },
+      'every camera run by some node',
+      SPREAD_MS,
+      500,
+    );
+    assert.deepEqual(new Set(spread.map((c) => c.node)), new Set(['a', 'b', 'c']), `one camera a node: ${JSON.stringify(spread.map((c) => [c.id, c.node]))}`);
+    const cluster = await get<ClusterReply>(`${nodes[1].served.url}/api/cluster`);
+    assert.deepEqual(cluster.nodes.map((n) => n.id).sort(), ['a', 'b', 'c']);
+    assert.deepEqual(cluster.nodes.flatMap((n) => n.cameras).sort(), ['aoc', 'crowd', 'katie']);
+
+    // no clip is played by two live nodes at once, sampled until the end of the test
+    const doubles: string[] = [];
+    const sampler = setInterval(() => {
+      const players = new Map<string, string[]>();
+      for (const node of nodes.filter((n) => stillRunning(n.served))) {
+        for (const child of childProcesses(defined(node.served.child.pid, 'pid'))) {
+          if (child.role !== 'camera') continue;
+          for (const [id, clip] of Object.entries(clipPaths)) if (clip && child.args.includes(clip)) players.set(id, [...(players.get(id) ?? []), node.id]);
+        }
+      }
+      for (const [id, by] of players) if (by.length > 1) doubles.push(`${new Date().toISOString()} ${id} on ${by.join(', ')}`);
+    }, 200);
+    t.after(() => clearInterval(sampler));
+
+    const ownerId = defined(spread.find((c) => c.id === 'katie')?.node, 'the node of katie');
+    const [enroller, watcher] = nodes.filter((n) => n.id !== ownerId);
+    const owner = defined(
+      nodes.find((n) => n.id === ownerId),
+      'the owner',
+    );
+
+    // enrolled through another node than the one running her camera
+    const frame = path.join(dir, 'katie.jpg');
+    await runFfmpeg((await locateFfmpeg()).path, ['-ss', '1', '-i', defined(clipPaths.katie, 'her clip'), '-frames:v', '1', '-y', frame]);
+    const created = await post(`${enroller.served.url}/api/people`, { name: 'katie_hill' });
+    assert.equal(created.status, 201);
+    const person = (await created.json()) as { id: number };
+    const form = new FormData();
+    form.append('files', new Blob([readFileSync(frame)]), 'katie.jpg');
+    const upload = await fetch(`${enroller.served.url}/api/people/${person.id}/faces`, { method: 'POST', body: form });
+    assert.equal(upload.status, 201, await upload.clone().text());
+
+    // seen named, with boxes, by a browser on a node that does not run the camera
+    const client: LiveClient = connect(`${watcher.served.url}/live`, { transports: ['websocket'] });
+    t.after(() => client.close());
+    await socketConnected(client);
+    const frames = messages(client, 'frame');
+    client.emit('watch', { cameraId: 'katie', maxWidth: 320 });
+    const named = await waitFor(
+      frames,
+      'a frame of katie with her name on a box',
+      ([f]: [FrameMessage, () => void]) => f.cameraId === 'katie' && f.faces.some((face) => face.label === 'katie_hill'),
+      NAMED_MS,
+    );
+    assert.ok(named[0].width <= 320, `a 320-px tile, not ${named[0].width}`);
+    const eventFeed = messages(client, 'event');
+    const open = await waitFor(
+      eventFeed,
+      'her event, live on the watching node',
+      ([change]) => change.event.cameraId === 'katie' && change.event.person === 'katie_hill',
+      NAMED_MS,
+    );
+    const before = open[0].event;
+
+    // the owner dies
+    const killedAt = Date.now();
+    owner.served.child.kill('SIGKILL');
+    await owner.served.exited;
+    const survivors = nodes.filter((n) => n !== owner);
+    const moved = await pollUntil(
+      async () => {
+        const camera = (await site(watcher)).find((c) => c.id === 'katie');
+        return camera?.node && camera.node !== ownerId && camera.state === 'live' ? camera : undefined;
+      },
+      'katie run by a surviving node',
+      TAKEOVER_MS + 5_000,
+      250,
+    );
+    const tookOver = Date.now() - killedAt;
+    assert.ok(tookOver <= TAKEOVER_MS, `taken over in ${tookOver} ms (at most ${TAKEOVER_MS})`);
+    assert.ok(survivors.some((n) => n.id === moved.node));
+    await waitFor(frames, 'katie’s frames again on the watching node', ([f]) => f.cameraId === 'katie' && f.ts > killedAt, 60_000);
+
+    // the log: the event from before the kill is there once, ended by the node that took over
+    const log = await pollUntil(
+      async () => {
+        const { events } = await get<{ events: PublicEvent[] }>(`${watcher.served.url}/api/events?camera=katie&limit=500`);
+        const mine = events.filter((e) => e.id === before.id);
+        return mine.length === 1 && mine[0].endedAt !== null ? events : undefined;
+      },
+      'the dead node’s open event ended',
+      TAKEOVER_MS + 5_000,
+      500,
+    );
+    const ended = defined(log.find((e) => e.id === before.id)?.endedAt, 'its end');
+    assert.ok(Date.parse(ended) <= killedAt, `ended at its last update (${ended}), no later than the kill`);
+    assert.equal(new Set(log.map((e) => e.id)).size, log.length, 'no event twice');
+    // every node answers for the whole site
+    for (const node of survivors) {
+      const { events } = await get<{ events: PublicEvent[] }>(`${node.served.url}/api/events?limit=500`);
+      assert.ok(
+        events.some((e) => e.id === before.id),
+        `node ${node.id} lists the event`,
+      );
+    }
+    assert.deepEqual(doubles, [], 'no camera played by two nodes at once');
+  });
+});
