@@ -151,24 +151,21 @@ describe('three facestream nodes sharing PostgreSQL and Redis', { skip, timeout:
     // seen named, with boxes, by a browser on a node that does not run the camera
     const client: LiveClient = connect(`${watcher.served.url}/live`, { transports: ['websocket'] });
     t.after(() => client.close());
+    // drawn at once: a viewer that never acknowledges gets no more frames
+    client.on('frame', (_frame, drawn) => drawn());
     await socketConnected(client);
     const frames = messages(client, 'frame');
     client.emit('watch', { cameraId: 'katie', maxWidth: 320 });
     const named = await waitFor(
       frames,
       'a frame of katie with her name on a box',
-      ([f]: [FrameMessage, () => void]) => f.cameraId === 'katie' && f.faces.some((face) => face.label === 'katie_hill'),
+      (f: FrameMessage) => f.cameraId === 'katie' && f.faces.some((face) => face.label === 'katie_hill'),
       NAMED_MS,
     );
-    assert.ok(named[0].width <= 320, `a 320-px tile, not ${named[0].width}`);
+    assert.ok(named.width <= 320, `a 320-px tile, not ${named.width}`);
     const eventFeed = messages(client, 'event');
-    const open = await waitFor(
-      eventFeed,
-      'her event, live on the watching node',
-      ([change]) => change.event.cameraId === 'katie' && change.event.person === 'katie_hill',
-      NAMED_MS,
-    );
-    const before = open[0].event;
+    const open = await waitFor(eventFeed, 'her event, live on the watching node', (change) => change.event.cameraId === 'katie' && change.event.person === 'katie_hill', NAMED_MS);
+    const openBeforeKill = open.event;
 
     // the owner dies
     const killedAt = Date.now();
@@ -187,27 +184,27 @@ describe('three facestream nodes sharing PostgreSQL and Redis', { skip, timeout:
     const tookOver = Date.now() - killedAt;
     assert.ok(tookOver <= TAKEOVER_MS, `taken over in ${tookOver} ms (at most ${TAKEOVER_MS})`);
     assert.ok(survivors.some((n) => n.id === moved.node));
-    await waitFor(frames, 'katie’s frames again on the watching node', ([f]) => f.cameraId === 'katie' && f.ts > killedAt, 60_000);
+    await waitFor(frames, 'katie’s frames again on the watching node', (f) => f.cameraId === 'katie' && f.ts > killedAt, 60_000);
 
     // the log: the event from before the kill is there once, ended by the node that took over
     const log = await pollUntil(
       async () => {
         const { events } = await get<{ events: PublicEvent[] }>(`${watcher.served.url}/api/events?camera=katie&limit=500`);
-        const mine = events.filter((e) => e.id === before.id);
+        const mine = events.filter((e) => e.id === openBeforeKill.id);
         return mine.length === 1 && mine[0].endedAt !== null ? events : undefined;
       },
       'the dead node’s open event ended',
       TAKEOVER_MS + 5_000,
       500,
     );
-    const ended = defined(log.find((e) => e.id === before.id)?.endedAt, 'its end');
+    const ended = defined(log.find((e) => e.id === openBeforeKill.id)?.endedAt, 'its end');
     assert.ok(Date.parse(ended) <= killedAt, `ended at its last update (${ended}), no later than the kill`);
     assert.equal(new Set(log.map((e) => e.id)).size, log.length, 'no event twice');
     // every node answers for the whole site
     for (const node of survivors) {
       const { events } = await get<{ events: PublicEvent[] }>(`${node.served.url}/api/events?limit=500`);
       assert.ok(
-        events.some((e) => e.id === before.id),
+        events.some((e) => e.id === openBeforeKill.id),
         `node ${node.id} lists the event`,
       );
     }
