@@ -8,6 +8,8 @@
  *
  * Delivery is at least once: a crash between the receiver's 2xx and the delete sends that one
  * again after the restart, with the same delivery id (X-Facestream-Delivery) to know it by.
+ * Several nodes on one database (cluster mode) each run an outbox over the same rows: a
+ * delivery is claimed in the database before its request, so only one of them sends it.
  */
 import { EventEmitter } from 'node:events';
 import type { Logger } from '../common/logger.js';
@@ -25,6 +27,9 @@ export interface OutboxOptions {
   timeoutMs?: number;
   now?: () => number;
 }
+
+/** How long past its request's timeout a claimed delivery stays taken (a node that died with it: then another sends it), ms. */
+const CLAIM_MARGIN_MS = 5_000;
 
 export const OUTBOX_DEFAULTS = { firstRetryMs: 1000, maxRetryMs: 10 * 60_000, giveUpAfterMs: 24 * 60 * 60_000, timeoutMs: 10_000 } as const;
 
@@ -223,6 +228,9 @@ export class Outbox extends EventEmitter<{ delivered: [DeliveryReport]; failed: 
 
   private async attempt(delivery: OutboxDelivery, stopped: AbortSignal): Promise<void> {
     const { timeoutMs } = this.options;
+    // nodes sharing the database share the outbox: each delivery is sent by the one that claims it
+    const claimedUntil = this.options.now() + timeoutMs + CLAIM_MARGIN_MS;
+    if (!(await this.repository.claim(delivery.id, delivery.nextAttemptAt, claimedUntil))) return;
     let status: number;
     let failure: string | undefined;
     try {
@@ -244,7 +252,10 @@ export class Outbox extends EventEmitter<{ delivered: [DeliveryReport]; failed: 
       }
     } catch (error) {
       // stopped: the delivery stays as it was, for the next start
-      if (stopped.aborted) return;
+      if (stopped.aborted) {
+        await this.repository.unclaim(delivery.id, claimedUntil, delivery.nextAttemptAt);
+        return;
+      }
       status = 0;
       failure = failureText(error, timeoutMs);
     }

@@ -92,6 +92,21 @@ export class OutboxRepository {
     return rows.map(fromRow);
   }
 
+  /**
+   * Takes a due delivery for one attempt: its next attempt moves to `until` unless another node
+   * (sharing this database) took it first, seen by its due time having changed. Returns whether
+   * this caller has it. A node that dies with it leaves it due again at `until`.
+   */
+  async claim(id: string, seenNextAttemptAt: number, until: number): Promise<boolean> {
+    const result = await this.db.updateTable('outbox').set({ next_attempt_at: until }).where('id', '=', id).where('next_attempt_at', '=', seenNextAttemptAt).executeTakeFirst();
+    return result.numUpdatedRows > 0n;
+  }
+
+  /** Gives a claimed delivery back, due as it was (an attempt cut short by a stop). */
+  async unclaim(id: string, claimedUntil: number, nextAttemptAt: number): Promise<void> {
+    await this.db.updateTable('outbox').set({ next_attempt_at: nextAttemptAt }).where('id', '=', id).where('next_attempt_at', '=', claimedUntil).execute();
+  }
+
   /** A delivery answered 2xx, or given up on. Returns whether it was still there. */
   async remove(id: string): Promise<boolean> {
     const result = await this.db.deleteFrom('outbox').where('id', '=', id).executeTakeFirst();

@@ -12,16 +12,17 @@
  * lease (not left open), and no second copy of it.
  */
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import sharp from 'sharp';
 import { io as connect } from 'socket.io-client';
-import type { CameraStatus, FrameMessage, PublicEvent } from '../../src/common/live-events.js';
+import type { CameraStatus, FrameMessage, LiveEventChange, PublicEvent } from '../../src/common/live-events.js';
 import { locateFfmpeg, runFfmpeg } from '../../src/ingest/ffmpeg.js';
 import { dataPath, defined, skipMessage, socketConnected, Teardown, tempDir } from '../helpers.js';
 import { NO_POSTGRES, PostgresServer, postgresBinDir } from '../support/postgres.js';
 import { NO_REDIS, RedisServer, redisServerPath } from '../support/redis.js';
-import { childProcesses } from '../support/loopback-streams.js';
 import { serveProcess, stillRunning, type ServedProcess } from '../support/serve-process.js';
 import { messages, pollUntil, waitFor, type LiveClient } from '../support/wait.js';
 
@@ -49,6 +50,15 @@ interface ClusterReply {
 }
 
 type SiteCamera = CameraStatus & { node: string | null };
+
+/** Every process's parent and command line, in one `ps` (the sampler runs it four times a second). */
+function processes(): { ppid: number; args: string }[] {
+  return execFileSync('ps', ['-e', '-o', 'ppid=,args='], { encoding: 'utf8' })
+    .split('\n')
+    .map((line) => /^\s*(\d+)\s+(.*)$/.exec(line))
+    .filter((m): m is RegExpExecArray => m !== null)
+    .map((m) => ({ ppid: Number(m[1]), args: m[2] }));
+}
 
 async function get<T>(url: string): Promise<T> {
   const response = await fetch(url);
@@ -112,22 +122,37 @@ describe('three facestream nodes sharing PostgreSQL and Redis', { skip, timeout:
       500,
     );
     assert.deepEqual(new Set(spread.map((c) => c.node)), new Set(['a', 'b', 'c']), `one camera a node: ${JSON.stringify(spread.map((c) => [c.id, c.node]))}`);
-    const cluster = await get<ClusterReply>(`${nodes[1].served.url}/api/cluster`);
+    // the nodes' heartbeats (every 2 s) say what each runs
+    const cluster = await pollUntil(
+      async () => {
+        const reply = await get<ClusterReply>(`${nodes[1].served.url}/api/cluster`);
+        return reply.nodes.flatMap((n) => n.cameras).length === 3 ? reply : undefined;
+      },
+      'GET /api/cluster to list the three cameras',
+      10_000,
+      250,
+    );
     assert.deepEqual(cluster.nodes.map((n) => n.id).sort(), ['a', 'b', 'c']);
     assert.deepEqual(cluster.nodes.flatMap((n) => n.cameras).sort(), ['aoc', 'crowd', 'katie']);
+    for (const node of cluster.nodes)
+      assert.deepEqual(
+        node.cameras,
+        spread.filter((c) => c.node === node.id).map((c) => c.id),
+        `node ${node.id} runs what GET /api/cameras says`,
+      );
 
     // no clip is played by two live nodes at once, sampled until the end of the test
     const doubles: string[] = [];
     const sampler = setInterval(() => {
+      const live = new Map(nodes.filter((n) => stillRunning(n.served)).map((n) => [n.served.child.pid, n.id]));
       const players = new Map<string, string[]>();
-      for (const node of nodes.filter((n) => stillRunning(n.served))) {
-        for (const child of childProcesses(defined(node.served.child.pid, 'pid'))) {
-          if (child.role !== 'camera') continue;
-          for (const [id, clip] of Object.entries(clipPaths)) if (clip && child.args.includes(clip)) players.set(id, [...(players.get(id) ?? []), node.id]);
-        }
+      for (const { ppid, args } of processes()) {
+        const node = live.get(ppid);
+        if (node === undefined || !/\bffmpeg\b/.test(args)) continue;
+        for (const [id, clip] of Object.entries(clipPaths)) if (clip && args.includes(clip)) players.set(id, [...(players.get(id) ?? []), node]);
       }
       for (const [id, by] of players) if (by.length > 1) doubles.push(`${new Date().toISOString()} ${id} on ${by.join(', ')}`);
-    }, 200);
+    }, 250);
     t.after(() => clearInterval(sampler));
 
     const ownerId = defined(spread.find((c) => c.id === 'katie')?.node, 'the node of katie');
@@ -153,7 +178,9 @@ describe('three facestream nodes sharing PostgreSQL and Redis', { skip, timeout:
     t.after(() => client.close());
     // drawn at once: a viewer that never acknowledges gets no more frames
     client.on('frame', (_frame, drawn) => drawn());
-    await socketConnected(client);
+    const changes: LiveEventChange[] = [];
+    client.on('event', (change) => changes.push(change));
+    await socketConnected(client, 30_000);
     const frames = messages(client, 'frame');
     client.emit('watch', { cameraId: 'katie', maxWidth: 320 });
     const named = await waitFor(
@@ -162,9 +189,15 @@ describe('three facestream nodes sharing PostgreSQL and Redis', { skip, timeout:
       (f: FrameMessage) => f.cameraId === 'katie' && f.faces.some((face) => face.label === 'katie_hill'),
       NAMED_MS,
     );
-    assert.ok(named.width <= 320, `a 320-px tile, not ${named.width}`);
-    const eventFeed = messages(client, 'event');
-    const open = await waitFor(eventFeed, 'her event, live on the watching node', (change) => change.event.cameraId === 'katie' && change.event.person === 'katie_hill', NAMED_MS);
+    // boxes in camera pixels, the JPEG at the asked width
+    const { width: jpegWidth } = await sharp(Buffer.from(named.jpeg as Uint8Array)).metadata();
+    assert.ok(jpegWidth <= 320 && named.width === 512, `a tile of at most 320 px of the 512-px frame, not ${jpegWidth} of ${named.width}`);
+    const open = await pollUntil(
+      () => changes.find((change) => change.event.cameraId === 'katie' && change.event.person === 'katie_hill'),
+      'her event, live on the watching node',
+      NAMED_MS,
+      200,
+    );
     const openBeforeKill = open.event;
 
     // the owner dies
@@ -182,6 +215,7 @@ describe('three facestream nodes sharing PostgreSQL and Redis', { skip, timeout:
       250,
     );
     const tookOver = Date.now() - killedAt;
+    t.diagnostic(`camera katie of killed node ${ownerId} live on node ${moved.node} after ${tookOver} ms`);
     assert.ok(tookOver <= TAKEOVER_MS, `taken over in ${tookOver} ms (at most ${TAKEOVER_MS})`);
     assert.ok(survivors.some((n) => n.id === moved.node));
     await waitFor(frames, 'katie’s frames again on the watching node', (f) => f.cameraId === 'katie' && f.ts > killedAt, 60_000);
