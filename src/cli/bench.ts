@@ -45,8 +45,10 @@ export async function benchCommand(argv: string[]): Promise<number> {
   if (kind === 'stream') return (await harness<{ benchStream: BenchRun }>('stream')).benchStream(rest);
   if (kind === 'api') return (await harness<{ benchApi: BenchRun }>('api')).benchApi(rest);
   if (kind === 'encode') return (await harness<{ benchEncode: BenchRun }>('encode')).benchEncode(rest);
+  if (kind === 'cluster') return (await harness<{ benchCluster: BenchRun }>('cluster')).benchCluster(rest);
+  if (kind === 'cluster-live') return (await harness<{ benchClusterLive: BenchRun }>('cluster-live')).benchClusterLive(rest);
   throw new UsageError(
-    'bench takes accuracy, vision, gallery, stream, api or encode: facestream bench accuracy --pairs pairs.csv | bench vision | bench gallery | bench stream [--cameras 1,4,8,16] [--resolution 480|1080] [--seconds N] [--ingest worker|main] [--json] | bench api | bench encode',
+    'bench takes accuracy, vision, gallery, stream, api, encode, cluster or cluster-live: facestream bench accuracy --pairs pairs.csv | bench vision | bench gallery | bench stream [--cameras 1,4,8,16] [--resolution 480|1080] [--seconds N] [--ingest worker|main] [--json] | bench api | bench encode | bench cluster [--cameras 3] [--seconds 20] [--kills 5] [--json] | bench cluster-live [--seconds 10] [--width 640]',
   );
 }
 

@@ -30,7 +30,7 @@ import type { CameraStatus } from '../../src/common/live-events.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { configSchema } from '../../src/config/schema.js';
 import { buildClient, defined, StillCamera, Teardown, tempDir } from '../helpers.js';
-import { freePort } from '../support/loopback-streams.js';
+import { freePort } from '../support/ports.js';
 import { WAIT_MS, pollUntil } from '../support/wait.js';
 import { CHROMIUM, CHROMIUM_ARGS } from './browser.js';
 import { tile } from './live-page.js';

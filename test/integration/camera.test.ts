@@ -22,7 +22,8 @@ import { FramePipe } from '../../src/ingest/frame-pipe.js';
 import { FrameReader } from '../../src/ingest/frame-reader.js';
 import { FfmpegNotFoundError, locateFfmpeg, runFfmpeg, stopChild, type FfmpegInfo } from '../../src/ingest/ffmpeg.js';
 import { probeSource } from '../../src/ingest/probe.js';
-import { freePort, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../support/loopback-streams.js';
+import { startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../support/loopback-streams.js';
+import { freePort } from '../support/ports.js';
 import { defined, Teardown, tempDir } from '../helpers.js';
 
 const CLIP_FPS = 25;

@@ -17,7 +17,7 @@ import type { ExplainReply, ExplainRequest, FaceExplanation, FrameMessage, LiveE
 import { MAX_UNACKED } from '../../src/server/live.js';
 import { LiveRelay, RENEW_MS, WANT_TTL_MS } from '../../src/server/live-relay.js';
 import { defined, socketConnected, Teardown, tempDir, varianceIn } from '../helpers.js';
-import { freePort } from '../support/mqtt-broker.js';
+import { freePort } from '../support/ports.js';
 import { NO_REDIS, RedisServer, redisServerPath } from '../support/redis.js';
 import { FRAME_WIDTH, ScriptedLiveServer, scenePicture, UNKNOWN_FACE } from '../support/scripted-live-server.js';
 import { messages, pollUntil, waitFor, type LiveClient } from '../support/wait.js';

@@ -33,7 +33,8 @@ import type { CameraSource } from '../../src/common/frame.js';
 import { startServer, type RunningServer } from '../../src/app/compose.js';
 import { silentLogger } from '../../src/common/logger.js';
 import { largestFace } from '../../src/embedding/analyzer.js';
-import { childProcesses, freePort, prepareClip, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../support/loopback-streams.js';
+import { childProcesses, prepareClip, startPublisher, startRtspServer, stopPublisher, type RtspServer } from '../support/loopback-streams.js';
+import { freePort } from '../support/ports.js';
 import { dataPath, defined, exposeGc, leastSquaresSlope, runCli, settledMemory, skipMessage, socketConnected, Teardown, tempDir } from '../helpers.js';
 import { messages, waitFor, type Feed } from '../support/wait.js';
 

@@ -7,24 +7,11 @@
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import net from 'node:net';
 import path from 'node:path';
 import { runFfmpeg, stopChild } from '../../src/ingest/ffmpeg.js';
+import { freePort } from './ports.js';
 
 const require = createRequire(import.meta.url);
-
-/** A TCP port free on 127.0.0.1 right now. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * Re-encodes a clip for publishing: no audio, constant `fps`, a keyframe every `keyframeEvery`

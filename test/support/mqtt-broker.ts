@@ -11,6 +11,7 @@ import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { connect, type MqttClient } from 'mqtt';
+import { accepting, freePort } from './ports.js';
 import { waitFor, type Feed } from './wait.js';
 
 /** Debian puts the broker in /usr/sbin (not on every PATH); MOSQUITTO names another. */
@@ -20,36 +21,6 @@ export function mosquittoPath(): string | null {
 }
 
 export const NO_MOSQUITTO = 'mosquitto is not installed (apt-get install mosquitto, or set MOSQUITTO to its path): the MQTT tests need a real broker';
-
-/** A free TCP port on 127.0.0.1 (closed again before it is returned: the broker binds it next). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = net.createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-}
-
-/** Resolves once something accepts connections on `port`; rejects after `timeoutMs`. */
-async function listening(port: number, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return;
-    if (Date.now() > deadline) throw new Error(`mosquitto did not listen on 127.0.0.1:${port} within ${timeoutMs / 1000} s`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 export interface BrokerTls {
   certFile: string;
@@ -113,7 +84,7 @@ export class Broker {
     child.stderr.on('data', (chunk: Buffer) => (this.log += chunk.toString()));
     this.child = child;
     const exited = new Promise<never>((_resolve, reject) => child.once('exit', (code) => reject(new Error(`mosquitto exited (${code}) at start:\n${this.log}`))));
-    await Promise.race([listening(this.port, 15_000), exited]);
+    await Promise.race([accepting(this.port, 15_000, 'mosquitto'), exited]);
     exited.catch(() => undefined);
   }
 

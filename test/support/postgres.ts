@@ -12,7 +12,7 @@ import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
-import { freePort } from './mqtt-broker.js';
+import { freePort } from './ports.js';
 
 /** The bin folder of the newest PostgreSQL installed (POSTGRES_BIN names another), or null. */
 export function postgresBinDir(): string | null {

@@ -5,10 +5,9 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
-import { freePort } from './mqtt-broker.js';
+import { accepting, freePort } from './ports.js';
 
 /** redis-server on the PATH or in Debian's place (REDIS_SERVER names another), or null. */
 export function redisServerPath(): string | null {
@@ -79,10 +78,10 @@ export class RedisServer {
       if (this.child === child) this.child = null;
     });
     try {
-      await accepting(this.port, START_MS, () => this.child === null);
+      await accepting(this.port, START_MS, 'redis-server', () => this.child === null);
     } catch (error) {
       await this.signal('SIGKILL');
-      throw new Error(`redis-server on 127.0.0.1:${this.port}: ${(error as Error).message}${stderr ? `: ${stderr.trim()}` : ''}`, { cause: error });
+      throw new Error(`${(error as Error).message}${stderr ? `: ${stderr.trim()}` : ''}`, { cause: error });
     }
   }
 
@@ -93,24 +92,5 @@ export class RedisServer {
     child.kill(signal);
     await exited;
     this.child = null;
-  }
-}
-
-/** Resolves once the port accepts connections; rejects after `timeoutMs` or when `gone()` says the server exited. */
-async function accepting(port: number, timeoutMs: number, gone: () => boolean): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    if (gone()) throw new Error('it exited at start');
-    const open = await new Promise<boolean>((resolve) => {
-      const socket = net.connect(port, '127.0.0.1');
-      socket.once('connect', () => {
-        socket.destroy();
-        resolve(true);
-      });
-      socket.once('error', () => resolve(false));
-    });
-    if (open) return;
-    if (Date.now() > deadline) throw new Error(`it did not accept connections within ${timeoutMs / 1000} s`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
