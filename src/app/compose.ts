@@ -154,7 +154,9 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     };
     const http = await startHttp(deps);
     parts.add(() => http.close());
-    self = { ...self, url: config.server.publicUrl ?? http.url };
+    // one node alone: nothing named it before it listened, so a free port's id is the port it got
+    const id = config.cluster.redisUrl === null ? (config.cluster.nodeId ?? defaultNodeId(http.port)) : self.id;
+    self = { id, url: config.server.publicUrl ?? http.url };
     cameras.nodeId = self.id;
     cameras.on('frame', (frame) => http.live.publish(frame));
     http.live.answerExplainsWith((cameraId, trackId) => pipeline.explain(cameraId, trackId));

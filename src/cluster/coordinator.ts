@@ -51,6 +51,8 @@ import {
 const HEARTBEATS_TO_EXPIRE = 3;
 /** How long a node waits for Redis at start before it gives up with the reason. */
 const CONNECT_TIMEOUT_MS = 10_000;
+/** How long a camera taken over waits for the events its previous node left open to be closed before it starts anyway, ms. */
+const CLOSE_EVENTS_MS = 3_000;
 /** A node that stopped is listed (as stopped) this long after its last heartbeat, then forgotten. */
 const FORGET_STOPPED_NODE_MS = 60 * 60 * 1000;
 
@@ -300,23 +302,39 @@ export class ClusterCoordinator extends EventEmitter<{ galleryChanged: [] }> imp
 
   /** Takes the camera's lease and starts it here; false when another node was first. */
   private async claim(cameraId: string, sentAt: number): Promise<boolean> {
-    const { cameras, nodeId, leaseMs, log, closeOpenEvents } = this.options;
+    const { nodeId, leaseMs } = this.options;
     if (!(await claimLease(this.redis, cameraId, nodeId, leaseMs))) return false;
     this.owned.set(cameraId, sentAt);
-    try {
-      await closeOpenEvents?.(cameraId);
-    } catch (error) {
-      log.error({ cameraId }, `camera ${cameraId}: the events left open by its previous node could not be closed: ${(error as Error).message}`);
+    // the events its previous node left open are closed first, but not inside this pass: a slow
+    // database must not hold up the renewals of the cameras already running here
+    void this.closeThenStart(cameraId);
+    return true;
+  }
+
+  /** Closes the events a camera's previous node left open (waiting at most CLOSE_EVENTS_MS), then starts it here if it is still this node's. */
+  private async closeThenStart(cameraId: string): Promise<void> {
+    const { cameras, nodeId, log, closeOpenEvents } = this.options;
+    if (closeOpenEvents) {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), CLOSE_EVENTS_MS)));
+      try {
+        const outcome = await Promise.race([Promise.resolve(closeOpenEvents(cameraId)).then(() => 'closed' as const), late]);
+        if (outcome === 'late')
+          log.warn({ cameraId }, `camera ${cameraId}: closing the events left open by its previous node takes over ${CLOSE_EVENTS_MS / 1000} s; the camera starts meanwhile`);
+      } catch (error) {
+        log.error({ cameraId }, `camera ${cameraId}: the events left open by its previous node could not be closed: ${(error as Error).message}`);
+      } finally {
+        clearTimeout(timer);
+      }
     }
-    // lost while the events were closed (the watchdog): not started
-    if (!this.owned.has(cameraId)) return false;
+    // lost meanwhile (the watchdog, a stop): not started
+    if (!this.owned.has(cameraId) || this.stopped) return;
     if (!cameras.run(cameraId)) {
       this.owned.delete(cameraId);
-      await releaseLease(this.redis, cameraId, nodeId);
-      return false;
+      await releaseLease(this.redis, cameraId, nodeId).catch(() => undefined);
+      return;
     }
     log.info({ cameraId }, `camera ${cameraId}: runs on this node (${nodeId})`);
-    return true;
   }
 
   /** Stops the camera here, then gives its lease up (in that order: nobody starts it while it still runs here). */

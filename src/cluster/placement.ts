@@ -3,8 +3,8 @@
  * camera leases), so that every node that reads the same state decides the same thing, and the
  * lease (SET NX) settles the rare race of two readings that differ.
  *
- * Load is the cameras a node runs, then the frames a second it processes, then its id: a total
- * order, so "the least loaded node" is one node.
+ * Load is the cameras a node runs, then the frames a second it processes when they differ clearly,
+ * then its id, so "the least loaded node" is one node.
  */
 
 /** A live node as the placement sees it. */
@@ -15,9 +15,18 @@ export interface NodeLoad {
   processedFps: number;
 }
 
-/** Negative when `a` is less loaded than `b`. Pure. */
+/**
+ * Processed fps tell two nodes apart only when they differ clearly: each node reads the others'
+ * rates from their last heartbeat and its own from this one, so two nodes with the same cameras
+ * and nearly the same rate would otherwise each find the other the lighter and neither claim.
+ */
+export const CLEAR_FPS_DIFFERENCE = { share: 0.25, fps: 5 } as const;
+
+/** Negative when `a` is less loaded than `b`: fewer cameras, then clearly fewer processed fps, then the id. Pure. */
 export function compareLoad(a: NodeLoad, b: NodeLoad): number {
-  return a.cameras - b.cameras || a.processedFps - b.processedFps || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  const gap = Math.abs(a.processedFps - b.processedFps);
+  const clear = gap > CLEAR_FPS_DIFFERENCE.fps && gap > CLEAR_FPS_DIFFERENCE.share * Math.max(a.processedFps, b.processedFps);
+  return a.cameras - b.cameras || (clear ? a.processedFps - b.processedFps : 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
 }
 
 /**
@@ -26,7 +35,8 @@ export function compareLoad(a: NodeLoad, b: NodeLoad): number {
  * Pure; `nodes` is not changed.
  */
 export function assignUnowned(cameraIds: readonly string[], nodes: readonly NodeLoad[]): Map<string, string> {
-  const loads = nodes.map((node) => ({ ...node }));
+  // in id order, so that every node walks them alike
+  const loads = nodes.map((node) => ({ ...node })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   const assigned = new Map<string, string>();
   if (loads.length === 0) return assigned;
   for (const cameraId of [...cameraIds].sort()) {

@@ -1,6 +1,6 @@
 /**
  * Cluster mode's pure parts: which node takes an unowned camera (the least loaded: cameras, then
- * processed fps, then id, so every node decides the same), the fair share and the surplus a node
+ * processed fps where they differ clearly, then id, so every node decides the same), the fair share and the surplus a node
  * hands over (only when that makes the spread strictly better, so cameras do not flap), and the
  * cluster.* configuration (FACESTREAM_REDIS_URL, FACESTREAM_NODE_ID; refused without PostgreSQL,
  * naming both settings).
@@ -13,9 +13,16 @@ import { ConfigError, loadConfig } from '../../src/config/load.js';
 const node = (id: string, cameras: number, processedFps = 0): NodeLoad => ({ id, cameras, processedFps });
 
 describe('camera placement', () => {
-  it('orders nodes by cameras, then processed fps, then id', () => {
-    const sorted = [node('c', 1, 5), node('a', 2, 0), node('b', 1, 5), node('d', 1, 2)].sort(compareLoad).map((n) => n.id);
+  it('orders nodes by cameras, then processed fps where they differ clearly, then id', () => {
+    const sorted = [node('c', 1, 25), node('a', 2, 0), node('b', 1, 25), node('d', 1, 12)].sort(compareLoad).map((n) => n.id);
     assert.deepEqual(sorted, ['d', 'b', 'c', 'a']);
+  });
+
+  it('does not tell two nodes apart by rates that differ a little (read a heartbeat apart, they would each find the other lighter)', () => {
+    const [a, b] = [node('a', 1, 25), node('b', 1, 24)];
+    assert.ok(compareLoad(a, b) < 0 && compareLoad(b, a) > 0, 'the id decides');
+    assert.deepEqual([...assignUnowned(['cam1'], [node('a', 1, 24), node('b', 1, 25)])], [['cam1', 'a']]);
+    assert.deepEqual([...assignUnowned(['cam1'], [node('b', 1, 24), node('a', 1, 25)])], [['cam1', 'a']], 'the same, listed in another order');
   });
 
   it('gives unowned cameras one by one to the least loaded node, whatever order they are listed in', () => {
