@@ -105,7 +105,11 @@ function run(file: string, args: string[], timeoutMs: number): Promise<string> {
 export async function ffmpegVersion(ffmpegPath: string): Promise<{ version: string; major: number | null }> {
   let output: string;
   try {
-    output = await run(ffmpegPath, ['-hide_banner', '-version'], 10_000);
+    // once more when it was killed for taking too long (a machine busy for a moment), not when it cannot run
+    output = await run(ffmpegPath, ['-hide_banner', '-version'], 10_000).catch((error: unknown) => {
+      if ((error as { killed?: boolean }).killed !== true) throw error;
+      return run(ffmpegPath, ['-hide_banner', '-version'], 30_000);
+    });
   } catch (error) {
     throw new FfmpegNotFoundError(
       `could not run ${ffmpegPath} -version (${(error as Error).message}): install ffmpeg 5 or newer (Debian: apt-get install ffmpeg) or set FFMPEG_PATH`,
