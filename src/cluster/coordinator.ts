@@ -29,6 +29,7 @@
 import { EventEmitter } from 'node:events';
 import type { CameraPlacement, CameraRegistry, CameraRunner } from '../cameras/camera-registry.js';
 import type { Logger } from '../common/logger.js';
+import { redactUrl } from '../ingest/ffmpeg-args.js';
 import type { ClusterNode } from '../contract/cluster.js';
 import { assignUnowned, surplus, type NodeLoad } from './placement.js';
 import {
@@ -129,7 +130,7 @@ export class ClusterCoordinator extends EventEmitter<{ galleryChanged: [] }> imp
       this.redis.destroy();
       this.subscriber.destroy();
       throw new Error(
-        `cluster.redisUrl (FACESTREAM_REDIS_URL): Redis at ${redactedRedisUrl(redisUrl)} cannot be reached (${(error as Error).message}): is it running and the address right?`,
+        `cluster.redisUrl (FACESTREAM_REDIS_URL): Redis at ${redactUrl(redisUrl)} cannot be reached (${(error as Error).message}): is it running and the address right?`,
         { cause: error },
       );
     } finally {
@@ -400,7 +401,7 @@ export class ClusterCoordinator extends EventEmitter<{ galleryChanged: [] }> imp
   private redisFailed(error: Error): void {
     if (this.redisDown || this.stopped) return;
     this.redisDown = true;
-    this.options.log.warn(`cluster: Redis at ${redactedRedisUrl(this.options.redisUrl)}: ${error.message}; retrying (cameras whose lease cannot be renewed stop)`);
+    this.options.log.warn(`cluster: Redis at ${redactUrl(this.options.redisUrl)}: ${error.message}; retrying (cameras whose lease cannot be renewed stop)`);
   }
 }
 
@@ -413,17 +414,6 @@ function claimable(cameraId: string, previous: Reading, alive: ReadonlySet<strin
   if (!previous.holders.has(cameraId)) return true;
   const holder = previous.holders.get(cameraId) ?? null;
   return holder === null || !alive.has(holder);
-}
-
-/** The Redis URL as it may be logged: without its password. */
-function redactedRedisUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return 'the configured address';
-  }
 }
 
 /** What gallery sharing needs of the gallery service: its changes, and a reload from the store. */
