@@ -35,6 +35,8 @@ interface HeldEvent {
   framePath: string | null;
   reviewed: ReviewFields | null;
   snapshotsInFlight: number;
+  /** The event's last snapshot write: the next one waits for it (both write the same two files). */
+  lastSnapshot: Promise<void>;
 }
 
 export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; error: [Error] }> {
@@ -42,6 +44,8 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
   /** What the next flush writes: only the fields that changed since the last one (a re-sent snapshot path would undo retention's). */
   private readonly pending = new Map<string, EventWrite>();
   private readonly held = new Map<string, HeldEvent>();
+  /** A write is queued for a new event and has not begun: another new event rides on it. */
+  private startWriteQueued = false;
   private readonly snapshotsInFlight = new Set<Promise<void>>();
   /** Held events whose person was forgotten (see `forgotten`): no snapshot of them is kept. */
   private readonly forgottenIds = new Set<string>();
@@ -95,8 +99,10 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
     const { width, height } = sample.frame;
     const frame = { data: new Uint8Array(sample.frame.data), width, height };
     held.snapshotsInFlight++;
-    const saving: Promise<void> = this.snapshots
-      .save(id, frame, sample.detection.box, sample.ts, held.event.known)
+    // one write of an event's snapshot at a time, in order: two at once raced for the same
+    // temporary file (the later rename found it gone), and the newest best face must land last
+    const saving: Promise<void> = held.lastSnapshot
+      .then(() => this.snapshots.save(id, frame, sample.detection.box, sample.ts, held.event.known))
       .then(async (saved) => {
         // forgotten while it was being written: it goes at once, and no event refers to it
         if (this.forgottenIds.has(id)) {
@@ -116,6 +122,7 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
         this.release(id);
       });
     this.snapshotsInFlight.add(saving);
+    held.lastSnapshot = saving;
   }
 
   trackEnded(cameraId: string, trackId: number, endedAt: number): void {
@@ -164,10 +171,17 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
     let held = this.held.get(change.event.id);
     if (held) held.event = change.event;
     else {
-      held = { event: change.event, facePath: null, framePath: null, reviewed: null, snapshotsInFlight: 0 };
+      held = { event: change.event, facePath: null, framePath: null, reviewed: null, snapshotsInFlight: 0, lastSnapshot: Promise.resolve() };
       this.held.set(change.event.id, held);
     }
     this.emit('change', { ...change, event: this.shown(held) });
+    // a new event is written at once, not at the next flush: a process killed within the
+    // second after someone appeared still leaves that visit in the log (the node that takes its
+    // camera over ends it); later changes wait for the batch
+    if (change.kind === 'start' && !this.startWriteQueued) {
+      this.startWriteQueued = true;
+      void this.flush();
+    }
     return held;
   }
 
@@ -243,6 +257,7 @@ export class EventRecorder extends EventEmitter<{ change: [RecordedChange]; erro
 
   /** Writes what is pending now (one batch); never throws: a failure is reported and the batch kept. */
   private async writePending(): Promise<void> {
+    this.startWriteQueued = false;
     // visits no track can re-open any more are let go of
     for (const id of this.log.expire(Date.now())) this.release(id);
     if (this.pending.size === 0) return;

@@ -9,6 +9,7 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, it } from 'node:test';
+import sharp from 'sharp';
 import type { TrackSample } from '../../src/common/face-sample.js';
 import type { FaceQuality } from '../../src/common/types.js';
 import { EventRecorder, type RecordedChange } from '../../src/events/recorder.js';
@@ -16,7 +17,7 @@ import { SnapshotStore } from '../../src/events/snapshots.js';
 import { openDatabase, type Db } from '../../src/storage/database.js';
 import { EventsRepository } from '../../src/storage/events.repository.js';
 import { tempDir, defined } from '../helpers.js';
-import { emitted, waitFor } from '../support/wait.js';
+import { emitted, pollUntil, waitFor } from '../support/wait.js';
 import { sqliteEvents } from '../support/sqlite-events.js';
 
 const WIDTH = 64;
@@ -103,7 +104,8 @@ describe('EventRecorder (real SQLite and snapshot files)', () => {
     const start = changes[0];
     assert.equal(start.kind, 'start');
     assert.deepEqual([start.event.cameraId, start.event.trackId, start.event.label, start.event.known, start.event.frames, start.event.ended], ['door', 1, 'ann', true, 1, false]);
-    assert.equal(await repository.get(start.event.id), undefined, 'nothing written before a flush');
+    // a new event is written at once (a process killed a moment later still leaves it in the log)
+    await pollUntil(() => repository.get(start.event.id), 'the new event written without a flush', 2000, 10);
 
     const withSnapshot = await written;
     assert.equal(withSnapshot.event.id, start.event.id);
@@ -148,6 +150,36 @@ describe('EventRecorder (real SQLite and snapshot files)', () => {
     const stored = defined(await repository.get(id), 'the stored event');
     assert.deepEqual([stored.frames, stored.score, stored.ended], [4, 0.8, false]);
     assert.equal(stored.bestFace, better.event.bestFace);
+  });
+
+  it('writes a face improved many times in a row before any write ended, the newest last (both writes share the file names)', async () => {
+    recorder.sample(sample({ ts: 1000 }));
+    const id = changes[0].event.id;
+    await recorder.stop(); // waits for the first snapshot
+    recorder = new EventRecorder(repository, new SnapshotStore(dataDir), 'cosine', NEVER_MS);
+    recorder.on('error', (error) => errors.push(error));
+    // two better faces before either is written: the frames differ, so the files say which was written last
+    const better = (ts: number, size: number, grey: number) => {
+      const next = sample({ ts, trackId: 2, quality: { ...GOOD_FACE, size } });
+      next.frame.data.fill(grey);
+      return next;
+    };
+    recorder.sample(sample({ ts: 2000, trackId: 2 }));
+    for (let i = 1; i <= 8; i++) recorder.sample(better(2000 + 100 * i, 30 + 10 * i, i === 8 ? 220 : 40));
+    await recorder.stop();
+    assert.deepEqual(
+      errors.map((e) => e.message),
+      [],
+      'no write lost its temporary file to another',
+    );
+    const stored = defined(
+      (await repository.list({ limit: 10 })).events.find((e) => e.id !== id),
+      'the second event',
+    );
+    const { data } = await sharp(path.join(dataDir, defined(stored.facePath, 'its face')))
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    assert.ok(data[0] > 180, `the newest face (grey 220) is the one kept, not ${data[0]}`);
   });
 
   it('ends the event when its track ends, and only that one', async () => {

@@ -13,7 +13,7 @@ import { SnapshotStore } from '../../src/events/snapshots.js';
 import { openDatabase, sqliteStore, type Db } from '../../src/storage/database.js';
 import { EventsRepository, type EventWrite } from '../../src/storage/events.repository.js';
 import { defined, tempDir } from '../helpers.js';
-import { emitted, waitFor } from '../support/wait.js';
+import { emitted, pollUntil, waitFor } from '../support/wait.js';
 
 const NEVER_MS = 3_600_000;
 
@@ -85,6 +85,11 @@ describe('EventRecorder writes (one after another)', () => {
     const snapshot = waitFor(emitted<RecordedChange>(recorder, 'change'), 'the first snapshot', (c) => c.event.facePath !== null);
     recorder.sample(sample(1000, 0.5));
     await snapshot;
+    // a new event is written at once: that write is let through, so each test begins with none in flight
+    await pollUntil(() => (events.waiting === 1 ? true : undefined), 'the new event’s own write', 5000, 5);
+    events.release();
+    await turns();
+    events.calls.length = 0;
   });
 
   afterEach(async () => {
