@@ -165,7 +165,13 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     // the cameras as they were left (kept in the database), with the config file's seeded
     for (const note of await cameras.restore(config.cameras)) cameraLog.info(note);
     // cluster (issue 14): takes this node's share of the cameras; stopped first, so that its cameras stop before their leases are given up
-    coordinator = await startCluster(config, self, { cameras, gallery, closeOpenEvents: (cameraId) => eventsRepository.closeOpen({ cameraId }) }, logger, parts);
+    coordinator = await startCluster(
+      config,
+      self,
+      { cameras, gallery, closeOpenEvents: (cameraId, startedBefore) => eventsRepository.closeOpen({ cameraId, startedBefore }) },
+      logger,
+      parts,
+    );
     // connected once the cameras are known: stale entities are told from today's by the roster
     mqtt?.start();
     return { url: http.url, port: http.port, cameras, live: http.live, reloadGallery: () => gallery.reload(), gallery, stop: () => parts.stopAll() };
@@ -183,25 +189,17 @@ export async function startServer(config: Config, createSource: CameraSourceFact
 async function startCluster(
   config: Config,
   self: { id: string; url: string },
-  { cameras, gallery, closeOpenEvents }: { cameras: CameraRegistry; gallery: GalleryService; closeOpenEvents: (cameraId: string) => Promise<unknown> },
+  { cameras, gallery, closeOpenEvents }: { cameras: CameraRegistry; gallery: GalleryService; closeOpenEvents: (cameraId: string, startedBefore: number) => Promise<number> },
   logger: Logger,
   parts: StartedParts,
 ): Promise<ClusterCoordinator | null> {
   const { redisUrl, heartbeatS, leaseS } = config.cluster;
   if (redisUrl === null) return null;
-  const coordinator = new ClusterCoordinator({
-    redisUrl,
-    nodeId: self.id,
-    url: self.url,
-    heartbeatMs: heartbeatS * 1000,
-    leaseMs: leaseS * 1000,
-    cameras,
-    log: logger.child({ module: 'cluster', nodeId: self.id }),
-    closeOpenEvents,
-  });
+  const log = logger.child({ module: 'cluster', nodeId: self.id });
+  const coordinator = new ClusterCoordinator({ redisUrl, nodeId: self.id, url: self.url, heartbeatMs: heartbeatS * 1000, leaseMs: leaseS * 1000, cameras, log, closeOpenEvents });
   await coordinator.start();
   parts.add(() => coordinator.stop());
-  shareGalleryChanges(coordinator, gallery);
+  shareGalleryChanges(coordinator, gallery, log);
   return coordinator;
 }
 

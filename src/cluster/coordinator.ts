@@ -14,14 +14,19 @@
  *   4. read the live nodes and every camera's lease holder;
  *   5. claim the unowned cameras this node is assigned (least loaded first), and hand over a
  *      surplus once a node joins.
+ * The next pass comes a heartbeat later, or sooner: just after the lease of a camera whose node
+ * is gone expires (so a dead node's cameras are taken over a lease after its last renewal, not up
+ * to a heartbeat later), and on a node's word that it started a camera it took (so every node's
+ * GET /api/cameras names the new node at once).
  *
  * Two nodes never run one camera at once:
  * - a camera starts only after its lease is taken, and its lease is deleted only after the
  *   camera stopped (its ffmpeg child exited);
  * - a node that cannot renew stops the camera half a lease after its last renewal was sent
  *   (the watchdog, whatever Redis does meanwhile), while the lease lives a whole lease after it;
- * - an unowned camera is claimed only once seen unowned at two passes in a row (its holder, if
- *   alive, renews in between and so has stopped it), unless its last holder's heartbeat is gone;
+ * - an unowned camera whose last holder is alive is claimed only a heartbeat after it was first
+ *   seen unowned (that holder renews in between, finds its lease gone and stops it), whatever
+ *   brought the passes closer together; a camera whose holder's heartbeat is gone, at once;
  * - a Redis that comes back empty (restarted without its data) lost every lease at once while
  *   their nodes still run them: nobody claims for one lease after (`epoch`), and by then every
  *   such node's renewal has failed and stopped its cameras.
@@ -35,9 +40,11 @@ import { assignUnowned, surplus, type NodeLoad } from './placement.js';
 import {
   CAMERAS_CHANNEL,
   GALLERY_CHANNEL,
+  PLACEMENT_CHANNEL,
   claimLease,
   epoch,
   leaseHolders,
+  leaseRemainders,
   readNodes,
   redisClient,
   releaseLease,
@@ -52,8 +59,8 @@ import {
 const HEARTBEATS_TO_EXPIRE = 3;
 /** How long a node waits for Redis at start before it gives up with the reason. */
 const CONNECT_TIMEOUT_MS = 10_000;
-/** How long a camera taken over waits for the events its previous node left open to be closed before it starts anyway, ms. */
-const CLOSE_EVENTS_MS = 3_000;
+/** How long after a dead node's lease expires the pass that may claim its camera runs, ms (Redis's and our timers are not one clock). */
+const AFTER_EXPIRY_MS = 25;
 /** A node that stopped is listed (as stopped) this long after its last heartbeat, then forgotten. */
 const FORGET_STOPPED_NODE_MS = 60 * 60 * 1000;
 
@@ -68,10 +75,11 @@ export interface ClusterOptions {
   cameras: CameraRegistry;
   log: Logger;
   /**
-   * Before a camera taken over starts here: the events its previous node left open on it are
-   * closed at their last update (EventsRepository.closeOpen({ cameraId })). Absent: left open.
+   * When a camera is taken over here: the events on it that started before `startedBefore` (ms,
+   * the claim) and are still open, left so by its previous node, are ended at their last update
+   * (EventsRepository.closeOpen); returns how many. Absent: left open.
    */
-  closeOpenEvents?: (cameraId: string) => unknown;
+  closeOpenEvents?: (cameraId: string, startedBefore: number) => Promise<number>;
   /** How long start() waits for Redis (default 10 s). */
   connectTimeoutMs?: number;
 }
@@ -90,12 +98,16 @@ export class ClusterCoordinator extends EventEmitter<{ galleryChanged: [] }> imp
   private readonly owned = new Map<string, number>();
   private reading: Reading | null = null;
   private claiming = false;
+  /** Cameras seen unowned while the node that last held them was alive: when they may be claimed (ms). */
+  private readonly claimableAt = new Map<string, number>();
   /** Passes in a row that found a surplus to hand over. */
   private surplusPasses = 0;
   private timer: NodeJS.Timeout | null = null;
   private watchdog: NodeJS.Timeout | null = null;
   private pass: Promise<void> | null = null;
   private passAgain = false;
+  /** When the next pass is due after the one under way, ms from its end: a heartbeat, or sooner when a dead node's lease expires first. */
+  private nextPassMs: number;
   private stopped = false;
   private redisDown = false;
   private readonly onCamerasChanged = ({ reloaded }: { reloaded: boolean }) => {
@@ -105,6 +117,7 @@ export class ClusterCoordinator extends EventEmitter<{ galleryChanged: [] }> imp
 
   constructor(private readonly options: ClusterOptions) {
     super();
+    this.nextPassMs = options.heartbeatMs;
     this.redis = redisClient(options.redisUrl);
     this.subscriber = this.redis.duplicate();
     for (const connection of [this.redis, this.subscriber]) connection.on('error', (error: Error) => this.redisFailed(error));
@@ -136,7 +149,7 @@ export class ClusterCoordinator extends EventEmitter<{ galleryChanged: [] }> imp
     } finally {
       clearTimeout(timer);
     }
-    await this.subscriber.subscribe([CAMERAS_CHANNEL, GALLERY_CHANNEL], (message, channel) => this.message(channel, message));
+    await this.subscriber.subscribe([CAMERAS_CHANNEL, GALLERY_CHANNEL, PLACEMENT_CHANNEL], (message, channel) => this.message(channel, message));
     // messages sent while the connection was down are lost: read the cameras again after each reconnection
     this.subscriber.on('ready', () => void this.reloadCameras());
     cameras.nodeId = this.options.nodeId;
@@ -226,7 +239,7 @@ export class ClusterCoordinator extends EventEmitter<{ galleryChanged: [] }> imp
         this.passAgain = false;
         this.kick();
       } else {
-        this.timer = setTimeout(() => this.kick(), this.options.heartbeatMs);
+        this.timer = setTimeout(() => this.kick(), this.nextPassMs);
       }
     });
   }
@@ -266,8 +279,18 @@ export class ClusterCoordinator extends EventEmitter<{ galleryChanged: [] }> imp
     const reading: Reading = { nodes: new Map(nodes.map((node) => [node.heartbeat.id, node])), holders: await leaseHolders(this.redis, enabled) };
     const previous = this.reading;
     this.reading = reading;
+    for (const id of this.claimableAt.keys()) if (reading.holders.get(id) !== null) this.claimableAt.delete(id);
     // 5. claim, or hand over
     if (this.claiming && previous && !this.stopped) await this.place(reading, previous, enabled, sentAt);
+    this.nextPassMs = await this.untilOrphanedLeaseExpires(reading, heartbeatMs);
+  }
+
+  /** How long until the next pass: a heartbeat, or until just after the first lease held by a node with no heartbeat expires. */
+  private async untilOrphanedLeaseExpires(reading: Reading, heartbeatMs: number): Promise<number> {
+    const orphaned = [...reading.holders].filter(([, holder]) => holder !== null && holder !== this.options.nodeId && reading.nodes.get(holder)?.alive !== true).map(([id]) => id);
+    if (orphaned.length === 0) return heartbeatMs;
+    const remainders = [...(await leaseRemainders(this.redis, orphaned)).values()].map((ms) => ms ?? 0);
+    return Math.min(heartbeatMs, ...remainders.map((ms) => ms + AFTER_EXPIRY_MS));
   }
 
   private async place(reading: Reading, previous: Reading, enabled: string[], sentAt: number): Promise<void> {
@@ -278,7 +301,7 @@ export class ClusterCoordinator extends EventEmitter<{ galleryChanged: [] }> imp
     const loads: NodeLoad[] = [...reading.nodes.values()]
       .filter((node) => node.alive && node.heartbeat.claiming)
       .map(({ heartbeat }) => ({ id: heartbeat.id, cameras: counts.get(heartbeat.id) ?? 0, processedFps: heartbeat.processedFps }));
-    const unowned = enabled.filter((id) => reading.holders.get(id) === null && claimable(id, previous, alive));
+    const unowned = enabled.filter((id) => reading.holders.get(id) === null && this.claimable(id, previous, alive));
     let claimed = 0;
     for (const [cameraId, node] of assignUnowned(unowned, loads)) {
       if (node === nodeId && (await this.claim(cameraId, sentAt))) claimed += 1;
@@ -301,41 +324,60 @@ export class ClusterCoordinator extends EventEmitter<{ galleryChanged: [] }> imp
     for (const id of mine) await this.handOver(id, `a node has fewer cameras: handed over to spread the load`);
   }
 
+  /**
+   * Whether an unowned camera may be claimed now: it is new, or was unowned at the previous pass
+   * too, or the node that held it then has no heartbeat any more. A camera just seen to lose a
+   * live holder waits a heartbeat: that node renews in between, finds its lease gone, and stops it.
+   */
+  private claimable(cameraId: string, previous: Reading, alive: ReadonlySet<string>): boolean {
+    const now = Date.now();
+    const holder = previous.holders.get(cameraId) ?? null;
+    if (holder !== null && alive.has(holder) && !this.claimableAt.has(cameraId)) this.claimableAt.set(cameraId, now + this.options.heartbeatMs);
+    return now >= (this.claimableAt.get(cameraId) ?? 0);
+  }
+
   /** Takes the camera's lease and starts it here; false when another node was first. */
   private async claim(cameraId: string, sentAt: number): Promise<boolean> {
-    const { nodeId, leaseMs } = this.options;
+    const { nodeId, leaseMs, cameras, log } = this.options;
+    const claimedAt = Date.now();
     if (!(await claimLease(this.redis, cameraId, nodeId, leaseMs))) return false;
     this.owned.set(cameraId, sentAt);
-    // the events its previous node left open are closed first, but not inside this pass: a slow
-    // database must not hold up the renewals of the cameras already running here
-    void this.closeThenStart(cameraId);
+    if (!cameras.run(cameraId)) {
+      this.owned.delete(cameraId);
+      await releaseLease(this.redis, cameraId, nodeId);
+      return false;
+    }
+    log.info({ cameraId }, `camera ${cameraId}: runs on this node (${nodeId})`);
+    // not inside this pass: a slow database or Redis must not hold up the renewals of the cameras already running here
+    void this.announceRunner();
+    void this.closeEventsLeftOpen(cameraId, claimedAt);
     return true;
   }
 
-  /** Closes the events a camera's previous node left open (waiting at most CLOSE_EVENTS_MS), then starts it here if it is still this node's. */
-  private async closeThenStart(cameraId: string): Promise<void> {
-    const { cameras, nodeId, log, closeOpenEvents } = this.options;
-    if (closeOpenEvents) {
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<'late'>((resolve) => (timer = setTimeout(() => resolve('late'), CLOSE_EVENTS_MS)));
-      try {
-        const outcome = await Promise.race([Promise.resolve(closeOpenEvents(cameraId)).then(() => 'closed' as const), late]);
-        if (outcome === 'late')
-          log.warn({ cameraId }, `camera ${cameraId}: closing the events left open by its previous node takes over ${CLOSE_EVENTS_MS / 1000} s; the camera starts meanwhile`);
-      } catch (error) {
-        log.error({ cameraId }, `camera ${cameraId}: the events left open by its previous node could not be closed: ${(error as Error).message}`);
-      } finally {
-        clearTimeout(timer);
-      }
+  /** Writes the heartbeat now and says so: the other nodes name this one as a camera's runner at once, not at their next heartbeat. */
+  private async announceRunner(): Promise<void> {
+    try {
+      await writeHeartbeat(this.redis, this.heartbeat(), HEARTBEATS_TO_EXPIRE * this.options.heartbeatMs);
+      this.publish(PLACEMENT_CHANNEL);
+    } catch (error) {
+      this.redisFailed(error as Error);
     }
-    // lost meanwhile (the watchdog, a stop): not started
-    if (!this.owned.has(cameraId) || this.stopped) return;
-    if (!cameras.run(cameraId)) {
-      this.owned.delete(cameraId);
-      await releaseLease(this.redis, cameraId, nodeId).catch(() => undefined);
-      return;
+  }
+
+  /**
+   * Ends the events a camera's previous node left open when it died: those that started before
+   * this node claimed it (the ones it opens itself start after), so the camera need not wait.
+   */
+  private async closeEventsLeftOpen(cameraId: string, claimedAt: number): Promise<void> {
+    const { closeOpenEvents, log } = this.options;
+    if (!closeOpenEvents) return;
+    const closing = Date.now();
+    try {
+      const closed = await closeOpenEvents(cameraId, claimedAt);
+      if (closed > 0) log.info({ cameraId }, `camera ${cameraId}: ${closed} event(s) its previous node left open ended (${Date.now() - closing} ms)`);
+    } catch (error) {
+      log.error({ cameraId }, `camera ${cameraId}: the events left open by its previous node could not be ended: ${(error as Error).message}`);
     }
-    log.info({ cameraId }, `camera ${cameraId}: runs on this node (${nodeId})`);
   }
 
   /** Stops the camera here, then gives its lease up (in that order: nobody starts it while it still runs here). */
@@ -381,6 +423,7 @@ export class ClusterCoordinator extends EventEmitter<{ galleryChanged: [] }> imp
     if (sender === this.options.nodeId || this.stopped) return;
     if (channel === CAMERAS_CHANNEL) void this.reloadCameras();
     else if (channel === GALLERY_CHANNEL) this.emit('galleryChanged');
+    else if (channel === PLACEMENT_CHANNEL) this.kick();
   }
 
   private async reloadCameras(): Promise<void> {
@@ -405,39 +448,42 @@ export class ClusterCoordinator extends EventEmitter<{ galleryChanged: [] }> imp
   }
 }
 
-/**
- * Whether an unowned camera may be claimed now: it was unowned (or not listed) at the previous
- * pass too, or the node that held it then has no heartbeat any more. A camera just seen to lose
- * a live holder waits one pass: that node renews in between, finds its lease gone, and stops it.
- */
-function claimable(cameraId: string, previous: Reading, alive: ReadonlySet<string>): boolean {
-  if (!previous.holders.has(cameraId)) return true;
-  const holder = previous.holders.get(cameraId) ?? null;
-  return holder === null || !alive.has(holder);
-}
-
 /** What gallery sharing needs of the gallery service: its changes, and a reload from the store. */
 export interface SharedGallery {
-  on(event: 'changed', listener: () => void): unknown;
-  reload(): void;
+  /** `reloaded`: the reload was asked for another node's change (GalleryService.reload({ forAnotherNode: true })). */
+  on(event: 'changed', listener: (change: { reloaded: boolean }) => void): unknown;
+  reload(options: { forAnotherNode: boolean }): Promise<void>;
 }
 
 /**
  * Gallery changes made on any node reach every node's live matcher: a change here is announced,
- * and an announcement from another node reloads the gallery here, without announcing that reload
- * again (it emits 'changed' too, synchronously).
+ * and an announcement from another node reloads the gallery here. That reload says whose change
+ * it reads, so it is not announced again: it ends a moment later (it reads the store), and an
+ * echo would make every node reload for ever, more often at each round (seen: thousands of
+ * queries waiting for a connection within a minute, and every read of the events with them).
  */
-export function shareGalleryChanges(coordinator: ClusterCoordinator, gallery: SharedGallery): void {
-  let reloadingForAnother = false;
-  gallery.on('changed', () => {
-    if (!reloadingForAnother) coordinator.announceGalleryChange();
+export function shareGalleryChanges(coordinator: ClusterCoordinator, gallery: SharedGallery, log: Logger): void {
+  gallery.on('changed', ({ reloaded }) => {
+    if (!reloaded) coordinator.announceGalleryChange();
   });
-  coordinator.on('galleryChanged', () => {
-    reloadingForAnother = true;
-    try {
-      gallery.reload();
-    } finally {
-      reloadingForAnother = false;
+  // one reload at a time: announcements that come during one make a single reload after it (a bulk enrolment elsewhere is many)
+  let reloading = false;
+  let again = false;
+  const reloadForAnother = (): void => {
+    if (reloading) {
+      again = true;
+      return;
     }
-  });
+    reloading = true;
+    gallery
+      .reload({ forAnotherNode: true })
+      .catch((error: unknown) => log.error(`cluster: the gallery changed on another node and could not be read again: ${(error as Error).message}`))
+      .finally(() => {
+        reloading = false;
+        if (!again) return;
+        again = false;
+        reloadForAnother();
+      });
+  };
+  coordinator.on('galleryChanged', reloadForAnother);
 }

@@ -21,9 +21,14 @@ export const nodeKey = (nodeId: string): string => `${PREFIX}node:${nodeId}`;
 const NODES = `${PREFIX}nodes`;
 const EPOCH = `${PREFIX}epoch`;
 
-/** Channels: a camera was added, changed or removed; the gallery changed. Each message is the sender's node id. */
+/**
+ * Channels: a camera was added, changed or removed; the gallery changed; a camera started on a
+ * node that took it (the others read the leases and heartbeats again at once, instead of at their
+ * next heartbeat). Each message is the sender's node id.
+ */
 export const CAMERAS_CHANNEL = `${PREFIX}cameras-changed`;
 export const GALLERY_CHANNEL = `${PREFIX}gallery-changed`;
+export const PLACEMENT_CHANNEL = `${PREFIX}placement-changed`;
 
 /**
  * A client of the cluster's Redis (connect() it). A command sent while Redis is away fails at
@@ -93,6 +98,14 @@ export async function leaseHolders(redis: Redis, cameraIds: readonly string[]): 
   if (cameraIds.length === 0) return new Map();
   const holders = await redis.mGet(cameraIds.map(leaseKey));
   return new Map(cameraIds.map((id, i) => [id, holders[i] ?? null]));
+}
+
+/** How long each camera's lease has left, ms (null: no lease). */
+export async function leaseRemainders(redis: Redis, cameraIds: readonly string[]): Promise<Map<string, number | null>> {
+  const multi = redis.multi();
+  for (const id of cameraIds) multi.pTTL(leaseKey(id));
+  const replies = cameraIds.length === 0 ? [] : await multi.exec();
+  return new Map(cameraIds.map((id, i) => [id, typeof replies[i] === 'number' && replies[i] >= 0 ? replies[i] : null]));
 }
 
 /**

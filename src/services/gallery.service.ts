@@ -146,8 +146,11 @@ interface GalleryServiceEvents {
   matcher: [LiveMatcher];
   /** The SVM could not be trained or loaded; the cosine matcher keeps serving. */
   svmFailed: [Error];
-  /** After every reload of the gallery (people added, renamed, removed, faces changed). */
-  changed: [];
+  /**
+   * After every reload of the gallery (people added, renamed, removed, faces changed);
+   * `reloaded` is true when it read another node's change (nothing changed here).
+   */
+  changed: [{ reloaded: boolean }];
 }
 
 export class GalleryService extends EventEmitter<GalleryServiceEvents> {
@@ -224,9 +227,10 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
   /**
    * Rebuilds the live matcher from the stored gallery (after any change, here or by the CLI).
    * Reloads that overlap (two changes at once) each read the store after their change, so the
-   * last to finish serves a gallery at least as new as every change before it.
+   * last to finish serves a gallery at least as new as every change before it. `forAnotherNode`:
+   * the change was made by another node of the cluster (its 'changed' says so: not announced again).
    */
-  async reload(): Promise<void> {
+  async reload({ forAnotherNode = false }: { forAnotherNode?: boolean } = {}): Promise<void> {
     const stored = await storedGallery(this.deps, this.deps.config);
     // an older read finishing after a newer one is not served
     if (stored.gallery.version < this.gallery.version) return;
@@ -236,7 +240,7 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
     const svm = this.trained?.galleryVersion === this.gallery.version && this.libsvm ? this.svmMatcher(this.libsvm, this.trained) : undefined;
     this.serve(svm ?? new CosineMatcher(this.gallery, this.cosineOptions));
     if (!svm) this.retrainIfStale();
-    this.emit('changed');
+    this.emit('changed', { reloaded: forAnotherNode });
   }
 
   private serve(matcher: LiveMatcher): void {

@@ -321,15 +321,17 @@ export class EventsRepository {
   /**
    * Ends events still open at their last update time. At the start of a server (no camera):
    * every open event, left so by a crash (a clean stop ends them all). With a camera: that
-   * camera's, for the node that takes the camera over from a node that died while running it.
+   * camera's events that started before `startedBefore` (ms), for the node that takes the camera
+   * over from a node that died while running it: the ones it opens itself start after its claim.
    * Returns how many were closed.
    */
-  async closeOpen({ cameraId }: { cameraId?: string } = {}): Promise<number> {
+  async closeOpen({ cameraId, startedBefore }: { cameraId?: string; startedBefore?: number } = {}): Promise<number> {
     let query = this.db
       .updateTable('events')
       .set((eb) => ({ ended_at: eb.case().when('last_seen_at', '>', eb.ref('started_at')).then(eb.ref('last_seen_at')).else(eb.ref('started_at')).end() }))
       .where('ended_at', 'is', null);
     if (cameraId !== undefined) query = query.where('camera_id', '=', cameraId);
+    if (startedBefore !== undefined) query = query.where('started_at', '<', startedBefore);
     const result = await query.executeTakeFirst();
     this.writes++;
     return Number(result.numUpdatedRows);

@@ -13,9 +13,10 @@
  */
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
+import pg from 'pg';
 import sharp from 'sharp';
 import { io as connect } from 'socket.io-client';
 import type { CameraStatus, FrameMessage, LiveEventChange, PublicEvent } from '../../src/common/live-events.js';
@@ -35,13 +36,12 @@ const REDIS = redisServerPath();
 const skip = !POSTGRES ? NO_POSTGRES : !REDIS ? NO_REDIS : missingClip ? skipMessage(missingClip) : false;
 
 /**
- * How soon a dead node's camera must run elsewhere here. The issue's bound is 15 s, met on a quiet
- * machine (`npm run bench:cluster`: 8.6-12.5 s over 5 kills); this test runs three nodes with
- * their models, workers and ffmpeg on two shared cores, where it has taken up to 21.6 s (closing
- * the dead node's open events on PostgreSQL took over 3 s there), so it allows 30 s and reports
- * what it saw.
+ * How soon after the kill a dead node's camera must run elsewhere and its frames reach the
+ * watching client again: the issue's bound. Measured here, three nodes with their models,
+ * workers and ffmpeg on two shared cores: run elsewhere after 8.4-9.7 s, frames again after
+ * 10.2-11.4 s (3 runs); the lease is 10 s.
  */
-const TAKEOVER_MS = 30_000;
+const TAKEOVER_MS = 15_000;
 /** Three model loads at once and first votes on a shared 2-core machine: generous. */
 const SPREAD_MS = 120_000;
 const NAMED_MS = 120_000;
@@ -66,8 +66,32 @@ function processes(): { ppid: number; args: string }[] {
     .map((m) => ({ ppid: Number(m[1]), args: m[2] }));
 }
 
+/** A request that has not been answered by then is a failure, with what PostgreSQL's sessions were doing. */
+const REQUEST_MS = 30_000;
+let databaseUrl = '';
+
+/** What every session of the test's database is doing, and the locks waited for: for a request that hangs. */
+async function databaseSessions(): Promise<string> {
+  const client = new pg.Client({ connectionString: databaseUrl });
+  await client.connect();
+  try {
+    const sessions = await client.query(
+      `SELECT pid, state, wait_event_type, wait_event, now() - xact_start AS in_transaction, left(query, 160) AS query FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()`,
+    );
+    const waits = await client.query(`SELECT pid, locktype, relation::regclass AS relation, mode FROM pg_locks WHERE NOT granted`);
+    return `sessions: ${JSON.stringify(sessions.rows)}\nlocks waited for: ${JSON.stringify(waits.rows)}`;
+  } finally {
+    await client.end();
+  }
+}
+
 async function get<T>(url: string): Promise<T> {
-  const response = await fetch(url);
+  let response: Response;
+  try {
+    response = await fetch(url, { signal: AbortSignal.timeout(REQUEST_MS) });
+  } catch (error) {
+    throw new Error(`GET ${url}: ${(error as Error).message}\n${await databaseSessions().catch((e: unknown) => String(e))}`, { cause: error });
+  }
   assert.equal(response.status, 200, `GET ${url}: ${response.status} ${await response.clone().text()}`);
   return (await response.json()) as T;
 }
@@ -87,11 +111,13 @@ describe('three facestream nodes sharing PostgreSQL and Redis', { skip, timeout:
     teardown.add(() => postgres.stop());
     const redis = await RedisServer.start(defined(REDIS, 'redis-server'));
     teardown.add(() => redis.stop());
-    const databaseUrl = await postgres.createDatabase('cluster');
+    databaseUrl = await postgres.createDatabase('cluster');
     teardown.add(async () => {
       for (const node of nodes) {
         if (stillRunning(node.served)) node.served.child.kill('SIGTERM');
         await node.served.exited;
+        // FACESTREAM_TEST_LOGS=<folder>: every node's whole log is kept there, to read a slow or failed run
+        if (process.env.FACESTREAM_TEST_LOGS) writeFileSync(path.join(process.env.FACESTREAM_TEST_LOGS, `cluster-node-${node.id}.log`), node.served.stderr());
       }
     });
     // started at once, as a site's nodes would be: the migration lock lets one migrate
@@ -257,23 +283,29 @@ describe('three facestream nodes sharing PostgreSQL and Redis', { skip, timeout:
     t.diagnostic(`camera katie of killed node ${ownerId} run by node ${moved.node} after ${tookOver} ms`);
     assert.ok(tookOver <= TAKEOVER_MS, `taken over in ${tookOver} ms (at most ${TAKEOVER_MS}), killed at ${killedAt}:\n${survivorsLog()}`);
     assert.ok(survivors.some((n) => n.id === moved.node));
+    await waitFor(frames, 'katie’s frames again on the watching node', (f) => f.cameraId === 'katie' && f.ts > killedAt, TAKEOVER_MS + 5_000);
+    const framesAgain = Date.now() - killedAt;
+    t.diagnostic(`her frames again on the watching node after ${framesAgain} ms`);
+    assert.ok(framesAgain <= TAKEOVER_MS, `her frames again after ${framesAgain} ms (at most ${TAKEOVER_MS})`);
 
-    // the log: the event from before the kill is there once, already ended by the node that took
-    // the camera over (it starts closing them before the camera starts; REST pages on PostgreSQL may lag 1 s)
+    // the log: the event from before the kill is there once (a new event is written at once, so
+    // not lost), ended by the node that took the camera over as it claimed it (REST pages on
+    // PostgreSQL may lag 1 s), so not left open much longer than the dead node's lease
+    let logged: PublicEvent[] = [];
     const log = await pollUntil(
       async () => {
-        const { events } = await get<{ events: PublicEvent[] }>(`${watcher.served.url}/api/events?camera=katie&limit=500`);
-        const mine = events.filter((e) => e.id === openBeforeKill.id);
-        return mine.length === 1 && mine[0].endedAt !== null ? events : undefined;
+        ({ events: logged } = await get<{ events: PublicEvent[] }>(`${watcher.served.url}/api/events?camera=katie&limit=500`));
+        const mine = logged.filter((e) => e.id === openBeforeKill.id);
+        return mine.length === 1 && mine[0].endedAt !== null ? logged : undefined;
       },
-      'the dead node’s open event ended',
-      15_000,
+      () => `the dead node’s open event ${openBeforeKill.id} ended (last logged: ${JSON.stringify(logged.filter((e) => e.id === openBeforeKill.id))} of ${logged.length})`,
+      TAKEOVER_MS,
       250,
     );
+    assert.ok(Date.now() - killedAt <= TAKEOVER_MS + 5_000, `the dead node's open event ended ${Date.now() - killedAt} ms after the kill`);
     const ended = defined(log.find((e) => e.id === openBeforeKill.id)?.endedAt, 'its end');
     assert.ok(Date.parse(ended) <= killedAt, `ended at its last update (${ended}), no later than the kill`);
     assert.equal(new Set(log.map((e) => e.id)).size, log.length, 'no event twice');
-    await waitFor(frames, 'katie’s frames again on the watching node', (f) => f.cameraId === 'katie' && f.ts > killedAt, 60_000);
     // every node answers for the whole site
     for (const node of survivors) {
       const { events } = await get<{ events: PublicEvent[] }>(`${node.served.url}/api/events?limit=500`);
