@@ -198,9 +198,14 @@ forEachDatabase('closeOpen ends open events at their last update: all of them, o
       [true, 3000],
     ],
   );
+  // the node that took the door over at 3000 ends what its dead node left, not what it opened since
+  await events.upsertMany([open('ev_c5', 'door', 3500, 3600)]);
+  assert.equal(await events.closeOpen({ cameraId: 'door', startedBefore: 3000 }), 1);
+  assert.equal(defined(await events.get('ev_c5'), 'ev_c5').ended, false, 'an event opened after the claim stays open');
   assert.equal(await events.closeOpen(), 1, 'the start of a server closes every camera’s');
   const door = defined(await events.get('ev_c1'), 'ev_c1');
   assert.deepEqual([door.ended, door.endedAt], [true, 4000]);
+  assert.deepEqual(defined(await events.get('ev_c5'), 'ev_c5').endedAt, 3600);
   assert.equal(await events.closeOpen(), 0);
 });
 
