@@ -82,7 +82,7 @@ export async function startServer(config: Config, createSource: CameraSourceFact
     parts.add(() => store.close());
     const auth = await serverAuth(config.server, bind, new AccountsRepository(store.db));
     const stores: Stores = {
-      people: new PeopleRepository(store.db, config.dataDir),
+      people: new PeopleRepository(store.db, config.dataDir, { cropsDir: config.snapshotDir ?? config.dataDir }),
       corrections: new CorrectionsRepository(store.db),
       settings: new SettingsRepository(store.db),
       // a folder all nodes reach when several share one database (snapshotDir), else the data directory

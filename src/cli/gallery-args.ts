@@ -39,10 +39,11 @@ export interface OpenGallery {
   close(): Promise<void>;
 }
 
-/** The store and its people repository; crops live under `dataDir` whichever the database. */
-export async function openGallery(dataDir: string, { create }: { create: boolean }): Promise<OpenGallery> {
+/** The store and its people repository; crops live under FACESTREAM_SNAPSHOT_DIR when it is set (a cluster's shared folder, as `serve` keeps them), else under `dataDir`. */
+export async function openGallery(dataDir: string, { create }: { create: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<OpenGallery> {
   const store = await openCommandStore(dataDir, { create });
-  return { store, people: new PeopleRepository(store.db, dataDir), close: () => store.close() };
+  const cropsDir = env.FACESTREAM_SNAPSHOT_DIR || dataDir;
+  return { store, people: new PeopleRepository(store.db, dataDir, { cropsDir }), close: () => store.close() };
 }
 
 /** Runs `action`, turning the gallery's bad-input errors into UsageErrors (exit code 2). */

@@ -63,7 +63,7 @@ async function run({ store, people }: OpenGallery, action: string, args: string[
     }
     case 'show': {
       const person = await people.getPerson(args[0]);
-      const samples = (await people.listSamples(person.id)).map((s) => ({ ...s, crop: s.cropPath && path.join(dataDir, s.cropPath) }));
+      const samples = (await people.listSamples(person.id)).map((s) => ({ ...s, crop: s.cropPath && path.join(people.cropsDir, s.cropPath) }));
       if (json) printJson(rounded({ ...person, samples }, 4));
       else {
         process.stdout.write(`${person.name} (id ${person.id}, enrolled ${person.createdAt}), ${samples.length} sample${samples.length === 1 ? '' : 's'}\n`);

@@ -325,7 +325,7 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
   async faceImage(person: PersonSummary, faceId: number): Promise<Buffer> {
     const sample = (await this.people.listSamples(person.id)).find((s) => s.id === faceId);
     if (!sample?.cropPath) throw new ServiceError('not-found', `person ${person.id} has no face ${faceId} with an image`);
-    return readFile(path.join(this.people.dataDir, sample.cropPath));
+    return readFile(path.join(this.people.cropsDir, sample.cropPath));
   }
 
   async removeFace(person: PersonSummary, faceId: number): Promise<void> {
@@ -551,7 +551,7 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
     try {
       result = await change();
     } catch (error) {
-      throw galleryError(error, this.people.dataDir);
+      throw galleryError(error, this.people.cropsDir);
     }
     await this.reload();
     return result;

@@ -58,7 +58,7 @@ export class PrivacyService {
       let forgotten: { ids: string[]; snapshotPaths: string[] } = { ids: [], snapshotPaths: [] };
       // in the person's removal transaction: the person and their events go together
       const removed = await people.removePerson(name, async (person, trx) => {
-        cropsDir = path.join(people.dataDir, FACES_DIR, String(person.id));
+        cropsDir = path.join(people.cropsDir, FACES_DIR, String(person.id));
         crops = countFiles(cropsDir);
         forgotten = await events.forgetPerson(person.id, person.name, trx);
       });

@@ -1,7 +1,7 @@
 /**
  * People and their face samples: rows in the database, SQLite or PostgreSQL (names, embeddings
  * per model, quality, source), and the aligned crops as JPEG files under
- * `<dataDir>/faces/<personId>/<sampleId>.jpg`.
+ * `<cropsDir>/faces/<personId>/<sampleId>.jpg` (the data directory, or a cluster's shared snapshotDir).
  *
  * Every change is atomic across both. An enrolment runs in one transaction; its crops are
  * written under temporary names inside it and renamed into place only after the commit, and a
@@ -140,14 +140,29 @@ type Executor = Kysely<Database>;
  */
 export type AlongsideRemoval = (person: PersonRecord, trx: Transaction<Database>) => Promise<void> | void;
 
+export interface PeopleRepositoryOptions {
+  /** The folder crop paths are relative to: a cluster's shared snapshotDir, so every node serves every crop; default the data directory. */
+  cropsDir?: string;
+  files?: CropFiles;
+  now?: () => Date;
+}
+
 export class PeopleRepository {
+  /** The folder crop paths are relative to (`<cropsDir>/faces/<personId>/<sampleId>.jpg`). */
+  readonly cropsDir: string;
+  private readonly files: CropFiles;
+  private readonly now: () => Date;
+
   constructor(
     private readonly db: Kysely<Database>,
-    /** The data directory crop paths are relative to. */
+    /** The data directory (its calibration files, and the crops unless `cropsDir` says otherwise). */
     readonly dataDir: string,
-    private readonly files: CropFiles = nodeCropFiles,
-    private readonly now: () => Date = () => new Date(),
-  ) {}
+    { cropsDir = dataDir, files = nodeCropFiles, now = () => new Date() }: PeopleRepositoryOptions = {},
+  ) {
+    this.cropsDir = cropsDir;
+    this.files = files;
+    this.now = now;
+  }
 
   async galleryVersion(): Promise<number> {
     const row = await this.db.selectFrom('gallery').select('version').where('id', '=', 1).executeTakeFirstOrThrow();
@@ -241,7 +256,7 @@ export class PeopleRepository {
               .executeTakeFirstOrThrow();
             if (sample.cropJpeg) {
               const relative = cropPath(person.id, id);
-              const final = path.join(this.dataDir, relative);
+              const final = path.join(this.cropsDir, relative);
               const madeDir = this.files.makeDir(path.dirname(final));
               if (madeDir) createdDirs.push(madeDir);
               const temp = `${final}.tmp`;
@@ -296,7 +311,7 @@ export class PeopleRepository {
       await bump(trx);
       return { person, samples: Number(deleted.numDeletedRows) };
     });
-    this.quietly(() => this.files.removeDir(path.join(this.dataDir, FACES_DIR, String(result.person.id))));
+    this.quietly(() => this.files.removeDir(path.join(this.cropsDir, FACES_DIR, String(result.person.id))));
     return result;
   }
 
@@ -311,7 +326,7 @@ export class PeopleRepository {
       return { sample: toSample(row), person };
     });
     const crop = result.sample.cropPath;
-    if (crop) this.quietly(() => this.files.remove(path.join(this.dataDir, crop)));
+    if (crop) this.quietly(() => this.files.remove(path.join(this.cropsDir, crop)));
     return result;
   }
 
@@ -323,20 +338,20 @@ export class PeopleRepository {
   async recoverCrops(): Promise<{ restored: string[]; removed: string[] }> {
     const restored: string[] = [];
     const removed: string[] = [];
-    const root = path.join(this.dataDir, FACES_DIR);
+    const root = path.join(this.cropsDir, FACES_DIR);
     if (!existsSync(root)) return { restored, removed };
     for (const entry of readdirSync(root, { recursive: true, withFileTypes: true })) {
       if (!entry.isFile() || !entry.name.endsWith('.tmp')) continue;
       const temp = path.join(entry.parentPath, entry.name);
       const final = temp.slice(0, -'.tmp'.length);
-      const relative = path.relative(this.dataDir, final);
+      const relative = path.relative(this.cropsDir, final);
       const committed = await this.db.selectFrom('samples').select('id').where('crop_path', '=', relative).executeTakeFirst();
       if (committed) {
         this.files.rename(temp, final);
         restored.push(relative);
       } else {
         this.files.remove(temp);
-        removed.push(path.relative(this.dataDir, temp));
+        removed.push(path.relative(this.cropsDir, temp));
       }
     }
     return { restored, removed };

@@ -1,6 +1,7 @@
 /**
  * The gallery and account commands on PostgreSQL: with FACESTREAM_DATABASE_URL they read and
- * change the database it names, as `serve` does, and the crops stay under the data directory.
+ * change the database it names, as `serve` does, and the crops are those of the shared folder
+ * FACESTREAM_SNAPSHOT_DIR names, as `serve` keeps them in cluster mode.
  * Skipped with a message when PostgreSQL is not installed.
  */
 import assert from 'node:assert/strict';
@@ -34,12 +35,13 @@ test('people and users commands work on the PostgreSQL of FACESTREAM_DATABASE_UR
   const { dir, remove } = tempDir('facestream-cli-postgres-');
   t.after(remove);
   const dataDir = path.join(dir, 'data');
-  const env = { FACESTREAM_DATABASE_URL: url, FACESTREAM_DATA_DIR: dataDir, FACESTREAM_ADMIN_PASSWORD: '' };
+  const shared = path.join(dir, 'shared');
+  const env = { FACESTREAM_DATABASE_URL: url, FACESTREAM_DATA_DIR: dataDir, FACESTREAM_SNAPSHOT_DIR: shared, FACESTREAM_ADMIN_PASSWORD: '' };
 
   // enrolled as the server would (enrolment needs the face models; these commands do not)
   const store = await openPostgres(url, { poolSize: 2 });
   try {
-    const people = new PeopleRepository(store.db, dataDir);
+    const people = new PeopleRepository(store.db, dataDir, { cropsDir: shared });
     const vector = new Float32Array(192).fill(1 / Math.sqrt(192));
     await people.addSamples('ann', [
       { embedding: { model: 'mobilefacenet192', vector }, quality: { size: 100, sharpness: 300, roll: 0, yaw: 0 }, source: { kind: 'file' }, cropJpeg: Buffer.from('a crop') },
@@ -60,13 +62,13 @@ test('people and users commands work on the PostgreSQL of FACESTREAM_DATABASE_UR
   assert.equal(shown.code, 0, shown.stderr);
   const person = JSON.parse(shown.stdout) as { id: number; name: string; samples: { crop: string | null }[] };
   assert.equal(person.name, 'Annie');
-  assert.ok(person.samples[0].crop?.startsWith(path.join(dataDir, FACES_DIR)) && existsSync(person.samples[0].crop), 'the crop is under the data directory');
+  assert.ok(person.samples[0].crop?.startsWith(path.join(shared, FACES_DIR)) && existsSync(person.samples[0].crop), `the crop is in the shared folder: ${person.samples[0].crop}`);
   const unknown = await cli(['people', 'remove', 'nobody'], env);
   assert.equal(unknown.code, 2, 'an unknown name is bad input');
   assert.match(unknown.stderr, /no person named "nobody"/);
   const removed = await cli(['people', 'remove', 'annie', '--json'], env);
   assert.equal(removed.code, 0, removed.stderr);
-  assert.equal(existsSync(path.join(dataDir, FACES_DIR, String(person.id))), false, 'the crops went with the person');
+  assert.ok(!existsSync(path.join(shared, FACES_DIR, String(person.id))) && existsSync(path.join(shared, FACES_DIR)), 'the crops went with the person');
 
   const added = await cli(['users', 'add', 'night-shift', '--role', 'viewer', '--json'], env, 'night watch!\n');
   assert.equal(added.code, 0, added.stderr);

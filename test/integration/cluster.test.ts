@@ -4,7 +4,7 @@
  * cameras from ../shared/data played by real ffmpeg.
  *
  * Cameras added through one node are spread over the three; a person enrolled through a second
- * node is named on a camera a third node runs, as a Socket.IO client connected to yet another
+ * node (her face's picture served by the others too) is named on a camera a third node runs, as a Socket.IO client connected to yet another
  * node (any node not running it) sees; SIGKILL the node that runs that camera: soon (TAKEOVER_MS)
  * another node runs it and the client sees its frames again. Throughout, a sampler reads every
  * live node's ffmpeg children: no clip is ever played by two nodes at once. Afterwards the log
@@ -219,6 +219,11 @@ describe('three facestream nodes sharing PostgreSQL and Redis', { skip, timeout:
     form.append('files', new Blob([readFileSync(frame)]), 'katie.jpg');
     const upload = await fetch(`${enroller.served.url}/api/people/${person.id}/faces`, { method: 'POST', body: form });
     assert.equal(upload.status, 201, await upload.clone().text());
+    // her face crop is in the shared folder: the People page of any node shows it
+    const { faces } = await get<{ faces: { id: number }[] }>(`${watcher.served.url}/api/people/${person.id}`);
+    const image = await fetch(`${watcher.served.url}/api/people/${person.id}/faces/${defined(faces[0], 'her face').id}/image`);
+    assert.equal(image.status, 200, `her face's picture from another node: ${image.status} ${await image.clone().text()}`);
+    assert.deepEqual([...new Uint8Array(await image.arrayBuffer()).subarray(0, 2)], [0xff, 0xd8], 'a JPEG');
 
     // seen named, with boxes, by a browser on a node that does not run the camera
     const client: LiveClient = connect(`${watcher.served.url}/live`, { transports: ['websocket'] });

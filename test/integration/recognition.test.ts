@@ -148,10 +148,12 @@ describe('recognition on face_recognition photos', { skip: skip ?? false }, () =
     const before = { people: await repo.listPeople(), embeddings: (await repo.embeddings(MODEL)).length };
     let writes = 0;
     const faulty = new PeopleRepository(db, repo.dataDir, {
-      ...nodeCropFiles,
-      write: (file, data) => {
-        if (++writes === 2) throw new Error('crash injected');
-        nodeCropFiles.write(file, data);
+      files: {
+        ...nodeCropFiles,
+        write: (file, data) => {
+          if (++writes === 2) throw new Error('crash injected');
+          nodeCropFiles.write(file, data);
+        },
       },
     });
     const guido = defined(

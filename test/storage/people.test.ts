@@ -163,7 +163,7 @@ forEachDatabase('a failure at the 2nd of 3 crop writes leaves the database and t
       nodeCropFiles.write(file, data);
     },
   };
-  const faulty = new PeopleRepository(store.db, dir, failing);
+  const faulty = new PeopleRepository(store.db, dir, { files: failing });
   // an existing person and a new one in one enrolment: 3 crops, the 2nd write fails
   await assert.rejects(
     faulty.enrol([
