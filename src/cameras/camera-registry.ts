@@ -21,7 +21,7 @@ import type { CameraOrigin, CameraState, CameraStatus } from '../common/live-eve
 import type { CameraListEntry } from '../contract/cameras.js';
 import { cameraSchema, type CameraConfig, type FileCamera } from '../config/schema.js';
 import { formatIssues } from '../config/load.js';
-import { redactText, redactUrl } from '../ingest/ffmpeg-args.js';
+import { redactText, redactUrl } from '../common/redact.js';
 import { Histogram, type CameraMetricsSnapshot } from '../pipeline/metrics.js';
 import type { LabeledFrame, VisionPipeline } from '../pipeline/vision-pipeline.js';
 

@@ -8,7 +8,7 @@ import { createLogger, logLevelFrom, type Logger } from '../common/logger.js';
 import { ConfigError, loadConfig } from '../config/load.js';
 import type { Config } from '../config/schema.js';
 import { CameraSources } from '../cameras/camera-source.js';
-import { redactText } from '../ingest/ffmpeg-args.js';
+import { redactText } from '../common/redact.js';
 import { UsageError, parse, runtimeOption } from './args.js';
 
 const SHUTDOWN_LIMIT_MS = 5000;

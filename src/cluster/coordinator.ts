@@ -34,7 +34,7 @@
 import { EventEmitter } from 'node:events';
 import type { CameraPlacement, CameraRegistry, CameraRunner } from '../cameras/camera-registry.js';
 import type { Logger } from '../common/logger.js';
-import { redactUrl } from '../ingest/ffmpeg-args.js';
+import { redactUrl } from '../common/redact.js';
 import type { ClusterNode } from '../contract/cluster.js';
 import { assignUnowned, surplus, type NodeLoad } from './placement.js';
 import {

@@ -8,7 +8,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
-import { redactText } from '../ingest/ffmpeg-args.js';
+import { redactText } from '../common/redact.js';
 import { REPO_ROOT } from '../models/manifest.js';
 import { configSchema, type Config } from './schema.js';
 

@@ -25,7 +25,8 @@
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
-import { ffmpegArgs, filePath, fitWithin, outputFps, redactText, redactUrl, sourceKind, type SourceSpec, type SourceKind } from './ffmpeg-args.js';
+import { ffmpegArgs, filePath, fitWithin, outputFps, sourceKind, type SourceSpec, type SourceKind } from './ffmpeg-args.js';
+import { redactText, redactUrl } from '../common/redact.js';
 import { locateFfmpeg, stopChild, type FfmpegInfo } from './ffmpeg.js';
 import type { FramePipe } from './frame-pipe.js';
 import { FrameReader } from './frame-reader.js';

@@ -26,7 +26,7 @@ import type { Config } from '../config/schema.js';
 import type { MqttState } from '../contract/integrations.js';
 import type { RecordedChange } from '../events/recorder.js';
 import type { SnapshotStore } from '../events/snapshots.js';
-import { redactText, redactUrl } from '../ingest/ffmpeg-args.js';
+import { redactText, redactUrl } from '../common/redact.js';
 import { publicEvent } from '../services/events.service.js';
 import {
   MqttTopics,

@@ -33,7 +33,7 @@ import { createAdapter } from '@socket.io/redis-adapter';
 import { createClient, type RedisClientType } from 'redis';
 import type { Namespace, Server } from 'socket.io';
 import type { CameraStatus, ExplainReply, FaceExplanation, FrameMessage, LiveClientEvents, LiveServerEvents } from '../common/live-events.js';
-import { redactUrl } from '../ingest/ffmpeg-args.js';
+import { redactUrl } from '../common/redact.js';
 import { MAX_CAMERA_ID_LENGTH, type LiveCluster, type LiveHub, type RelayedFrame, type RelayWant } from './live.js';
 
 /** Commands the adapter may queue while Redis is down (an event a few hundred bytes each); beyond that they are dropped. */

@@ -15,6 +15,7 @@ import path from 'node:path';
 import BetterSqlite3 from 'better-sqlite3';
 import { Kysely, PostgresDialect, SqliteDialect, SqliteDriver, sql, type DatabaseConnection, type Driver } from 'kysely';
 import pg from 'pg';
+import { redactUrl } from '../common/redact.js';
 import type { Database } from './tables.js';
 
 /** The better-sqlite3 connection, which the repositories not yet on kysely query directly. */
@@ -644,17 +645,6 @@ export async function migratePostgres(db: Kysely<Database>, migrations: readonly
       await sql`SELECT pg_advisory_unlock(hashtext(${MIGRATION_LOCK}))`.execute(connection);
     }
   });
-}
-
-/** A database URL as it may be printed: without its password. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return '(an unreadable database URL)';
-  }
 }
 
 export interface StoreOptions {

@@ -11,7 +11,7 @@ import type { CameraSource, Frame } from '../../src/common/frame.js';
 import type { CameraState } from '../../src/common/live-events.js';
 import type { CameraConfig } from '../../src/config/schema.js';
 import { CAMERA_FRAME_SLOTS } from '../../src/ingest/camera.js';
-import { redactUrl } from '../../src/ingest/ffmpeg-args.js';
+import { redactUrl } from '../../src/common/redact.js';
 import { FrameReader } from '../../src/ingest/frame-reader.js';
 import { CameraMetrics } from '../../src/pipeline/metrics.js';
 import type { LiveFace } from '../../src/common/live-events.js';

@@ -7,20 +7,8 @@ import { describe, test } from 'node:test';
 import { RateMeter } from '../../src/common/rate-meter.js';
 import assert from 'node:assert/strict';
 import { PassThrough } from 'node:stream';
-import {
-  ALLOWED_SCHEMES,
-  cameraUrlProblem,
-  ffmpegArgs,
-  fitWithin,
-  inputArgs,
-  outputArgs,
-  outputFps,
-  redactText,
-  redactUrl,
-  sourceKind,
-  urlSecrets,
-  type FfmpegFlavour,
-} from '../../src/ingest/ffmpeg-args.js';
+import { ALLOWED_SCHEMES, cameraUrlProblem, ffmpegArgs, fitWithin, inputArgs, outputArgs, outputFps, sourceKind, type FfmpegFlavour } from '../../src/ingest/ffmpeg-args.js';
+import { redactText, redactUrl, urlSecrets } from '../../src/common/redact.js';
 import { parseFfmpegVersion, rtspTimeoutOptionFor } from '../../src/ingest/ffmpeg.js';
 import { SlotPool } from '../../src/common/slot-pool.js';
 import type { Frame } from '../../src/common/frame.js';
