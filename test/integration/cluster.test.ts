@@ -137,18 +137,19 @@ describe('three facestream nodes sharing PostgreSQL and Redis', { skip, timeout:
   });
   after(() => teardown.run());
 
-  /** The nodes' warnings and errors so far (their JSON log lines), for a timeout's message. */
-  const warnings = () =>
-    nodes
+  /** The last `count` log lines of each of `of` (JSON lines) that `pick` keeps, named by node: for a failure's message. */
+  const logOf = (of: readonly Node[], pick: (line: string) => boolean, count: number) =>
+    of
       .flatMap((n) =>
         n.served
           .stderr()
           .split('\n')
-          .filter((line) => /"level":(40|50|60)/.test(line))
-          .slice(-10)
+          .filter(pick)
+          .slice(-count)
           .map((line) => `${n.id}: ${line}`),
       )
       .join('\n');
+  const warnings = () => logOf(nodes, (line) => /"level":(40|50|60)/.test(line), 10);
 
   it('spreads the cameras, names a person enrolled elsewhere, takes a killed node’s camera over, never runs a camera twice and loses no event', async (t) => {
     const [a] = nodes;
@@ -262,17 +263,7 @@ describe('three facestream nodes sharing PostgreSQL and Redis', { skip, timeout:
     owner.served.child.kill('SIGKILL');
     await owner.served.exited;
     const survivors = nodes.filter((n) => n !== owner);
-    const survivorsLog = () =>
-      survivors
-        .flatMap((n) =>
-          n.served
-            .stderr()
-            .split('\n')
-            .filter((line) => line.includes('"module":"cluster"'))
-            .slice(-8)
-            .map((line) => `${n.id}: ${line}`),
-        )
-        .join('\n');
+    const survivorsLog = () => logOf(survivors, (line) => line.includes('"module":"cluster"'), 8);
     let katie: SiteCamera | undefined;
     const moved = await pollUntil(
       async () => {
