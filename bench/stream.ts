@@ -286,13 +286,18 @@ async function enrol(name: string, image: string, dataDir: string): Promise<void
   if (code !== 0) throw new Error(`enrolling ${name} failed: ${stderr}`);
 }
 
-/** Encodes a tile's JPEG against the full frame's this many times each. */
-const ENCODE_RUNS = 40;
+/** Warm-up encodes of each kind before measuring (the sampled shrink's loop is compiled by then). */
+const ENCODE_WARMUP = 10;
+/** Rounds of encodes, each a batch of the full frame's then a batch of the tile's: both meet the same moment of the machine. */
+const ENCODE_ROUNDS = 7;
+const ENCODE_BATCH = 8;
 
 /**
  * CPU of one viewer JPEG of a 1080p frame (the Hamilton source's frame at 2 s), encoded as the
  * live hub encodes it (its own encoder, encodeJpeg): the full frame, against the JPEG for a
- * TILE_WIDTH tile. process.cpuUsage counts libvips' threads.
+ * TILE_WIDTH tile. process.cpuUsage counts libvips' threads. Each kind is warmed up first, then
+ * measured in interleaved rounds; the median round of each is reported (another process's burst
+ * in one round moved a single 40-encode mean by a third: 22% and 38% in two runs of one build).
  */
 async function measureEncodeCost(ffmpeg: FfmpegInfo, clip: string): Promise<EncodeCost> {
   const { width, height } = RESOLUTIONS[1080];
@@ -300,16 +305,25 @@ async function measureEncodeCost(ffmpeg: FfmpegInfo, clip: string): Promise<Enco
   const data = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
   // the server's own encoder (LiveHub's), on a frame in a slot of its own
   const frame: Frame = { cameraId: 'bench', seq: 0, ts: Date.now(), width, height, data, slot: { buffer: data.buffer, acquire: () => undefined, release: () => undefined } };
-  const encode = (tileWidth: number | null) => () => encodeJpeg(frame, tileWidth ?? width);
-  const cpuMs = async (run: () => Promise<unknown>) => {
-    await run(); // warm-up
+  const encode = (jpegWidth: number) => () => encodeJpeg(frame, jpegWidth);
+  const cpuMs = async (run: () => Promise<unknown>, runs: number) => {
     const start = process.cpuUsage();
-    for (let i = 0; i < ENCODE_RUNS; i++) await run();
+    for (let i = 0; i < runs; i++) await run();
     const used = process.cpuUsage(start);
-    return (used.user + used.system) / 1000 / ENCODE_RUNS;
+    return (used.user + used.system) / 1000 / runs;
   };
-  const fullMs = await cpuMs(encode(null));
-  const tileMs = await cpuMs(encode(TILE_WIDTH));
+  const full = encode(width);
+  const tile = encode(TILE_WIDTH);
+  await cpuMs(full, ENCODE_WARMUP);
+  await cpuMs(tile, ENCODE_WARMUP);
+  const fulls: number[] = [];
+  const tiles: number[] = [];
+  for (let round = 0; round < ENCODE_ROUNDS; round++) {
+    fulls.push(await cpuMs(full, ENCODE_BATCH));
+    tiles.push(await cpuMs(tile, ENCODE_BATCH));
+  }
+  const fullMs = quantile(fulls, 0.5);
+  const tileMs = quantile(tiles, 0.5);
   return { frame: `${width}×${height}`, tileWidth: TILE_WIDTH, tileMethod: "LiveHub's encoder (a sampled shrink, then sharp)", fullMs, tileMs, ratio: tileMs / fullMs };
 }
 
