@@ -95,6 +95,12 @@ const EMBED_WINDOW_MS = 2000;
 /** The stretch above which cameras are reported overloaded, and below which the report clears (hysteresis: costs wobble). */
 const OVERLOADED_ABOVE = 1.1;
 const RECOVERED_BELOW = 1;
+/**
+ * An overload is reported cleared only once the workers have kept up this long, ms. Cleared at
+ * once, the live view's tiles (paced while overloaded) took every frame again, which overloaded
+ * the detector again: measured with 8 cameras, the report flickered, on 70% of the time.
+ */
+export const OVERLOAD_HOLD_MS = 2000;
 
 class CostAverage {
   private measured = false;
@@ -178,6 +184,8 @@ export class DetectionScheduler {
   private turn = 0;
   private stretch = 1;
   private overloadReason: string | null = null;
+  /** Since when the workers have kept up while an overload is still reported (see OVERLOAD_HOLD_MS); null: not recovering. */
+  private keptUpSince: number | null = null;
 
   constructor(private readonly options: SchedulerOptions) {
     this.budget = options.maxDetectFps === null ? null : new TokenBucket(options.maxDetectFps, options.workers);
@@ -321,8 +329,15 @@ export class DetectionScheduler {
     this.stretch = wantedFulls > possible ? wantedFulls / possible : 1;
 
     const overloaded = this.overloadReason === null ? this.stretch > OVERLOADED_ABOVE : this.stretch > RECOVERED_BELOW;
-    if (!overloaded) this.overloadReason = null;
-    else {
+    if (!overloaded) {
+      if (this.overloadReason === null) return;
+      this.keptUpSince ??= this.now;
+      if (this.now - this.keptUpSince >= OVERLOAD_HOLD_MS) {
+        this.overloadReason = null;
+        this.keptUpSince = null;
+      }
+    } else {
+      this.keptUpSince = null;
       const cause = byBudget < byTime ? `detection budget (pipeline.maxDetectFps ${maxFps}) spent` : 'detector saturated';
       const cameras = `${wanting} camera${wanting === 1 ? '' : 's'}`;
       this.overloadReason = `${cause}: ${cameras} want ${round(wantedFulls)} full detections/s, ${round(possible)}/s possible`;

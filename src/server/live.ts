@@ -11,7 +11,8 @@
  * is behind).
  *
  * While the detector is overloaded, a camera's tiles (JPEGs at most TILE_MAX_WIDTH wide) get at
- * most TILE_FPS_WHEN_OVERLOADED frames a second: recognition goes first. Measured with 16 cameras
+ * most TILE_FPS_WHEN_OVERLOADED frames a second, fewer past 8 cameras watched (overloadedTileFps):
+ * recognition goes first. Measured with 16 cameras
  * at 640×480 watched in a grid, the tiles' JPEGs (about 250 a second, libvips and the thread pool)
  * took about 64% of one core of the two, more than the detector workers had. A camera shown large
  * (a wider JPEG) keeps every frame: one camera's full rate costs little.
@@ -106,6 +107,19 @@ export interface LivePrivacy {
 export const TILE_MAX_WIDTH = 640;
 /** A camera's tile frames a second while the detector is overloaded (Frigate detects at 5 a second by default; a grid tile at 8 still moves). */
 export const TILE_FPS_WHEN_OVERLOADED = 8;
+/**
+ * Tile frames a second of all watched cameras together while the detector is overloaded: past
+ * 8 cameras each gets its share (16 cameras: 4 a second). Measured, 16 cameras at 640×480 in a
+ * grid (`bench stream --cameras 1,16`): the tiles' 114 JPEGs a second at 8 each (a 480 px tile of
+ * a 640 px frame costs more than the whole frame's JPEG: libvips's resize) held capture→client p95
+ * at 291 ms and processed fps at 32.1; at 4 each, 152 ms and 37.1.
+ */
+export const TILE_TOTAL_FPS_WHEN_OVERLOADED = 64;
+
+/** A tile's frames a second while the detector is overloaded, with `watchedCameras` cameras watched. Pure. */
+export function overloadedTileFps(watchedCameras: number): number {
+  return Math.min(TILE_FPS_WHEN_OVERLOADED, TILE_TOTAL_FPS_WHEN_OVERLOADED / Math.max(1, watchedCameras));
+}
 /** Frames come at the camera's rate, a little early or late: a frame this much early still counts as on time for the tiles' pace, ms. */
 const TILE_PACE_SLACK_MS = 20;
 
@@ -438,10 +452,10 @@ export class LiveHub {
     return widths;
   }
 
-  /** Whether a frame captured at `ts` goes to the camera's tiles: always, but at TILE_FPS_WHEN_OVERLOADED while the detector is overloaded. */
+  /** Whether a frame captured at `ts` goes to the camera's tiles: always, but at overloadedTileFps while the detector is overloaded. */
   private onTilePace(cameraId: string, ts: number): boolean {
     if (!this.source.overloaded(cameraId)) return true;
-    return ts - (this.lastTileFrameAt.get(cameraId) ?? -Infinity) >= 1000 / TILE_FPS_WHEN_OVERLOADED - TILE_PACE_SLACK_MS;
+    return ts - (this.lastTileFrameAt.get(cameraId) ?? -Infinity) >= 1000 / overloadedTileFps(this.viewers.size) - TILE_PACE_SLACK_MS;
   }
 
   /** Called for every processed frame, while its slot is held; a frame to be encoded is kept (its slot acquired) until it is. */

@@ -15,7 +15,7 @@ import type { FrameSlot } from '../../src/common/frame.js';
 import type { CameraStatus, FrameMessage } from '../../src/common/live-events.js';
 import { Histogram } from '../../src/pipeline/metrics.js';
 import type { LabeledFrame } from '../../src/pipeline/vision-pipeline.js';
-import { LiveHub, MAX_UNACKED, TILE_FPS_WHEN_OVERLOADED } from '../../src/server/live.js';
+import { LiveHub, MAX_UNACKED, overloadedTileFps, TILE_FPS_WHEN_OVERLOADED } from '../../src/server/live.js';
 import { socketConnected, defined } from '../helpers.js';
 import { messages, waitFor, waitUntil, type LiveClient } from '../support/wait.js';
 
@@ -179,5 +179,9 @@ describe('LiveHub back-pressure (real Socket.IO on loopback)', () => {
       [25, 26, 27, 28, 29],
       'recovered, the tile gets every frame again',
     );
+  });
+
+  it('while the detector is overloaded, the tiles of more than 8 watched cameras share 64 frames a second', () => {
+    assert.deepEqual([1, 4, 8, 16, 32].map(overloadedTileFps), [TILE_FPS_WHEN_OVERLOADED, TILE_FPS_WHEN_OVERLOADED, TILE_FPS_WHEN_OVERLOADED, 4, 2]);
   });
 });

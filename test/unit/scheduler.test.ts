@@ -6,7 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { DetectionScheduler, STILL_AFTER_MS, STILL_FULL_INTERVAL_MS, type Decision, type DetectionKind, type SchedulerOptions } from '../../src/pipeline/scheduler.js';
+import {
+  DetectionScheduler,
+  OVERLOAD_HOLD_MS,
+  STILL_AFTER_MS,
+  STILL_FULL_INTERVAL_MS,
+  type Decision,
+  type DetectionKind,
+  type SchedulerOptions,
+} from '../../src/pipeline/scheduler.js';
 import { defined } from '../helpers.js';
 
 const FULL_MS = 60;
@@ -182,6 +190,19 @@ describe('DetectionScheduler with scripted workers (full 60 ms, re-find 6 ms, 2 
     assert.equal(recovered.overloadReason, null, 'the overload is cleared');
     assert.ok(sim.detections('cam0', 7000, 9000) / 2 >= 20, `cam0 re-finds at about its frame rate again (${sim.detections('cam0', 7000, 9000) / 2}/s)`);
     assert.ok(sim.detections('cam0', 7000, 9000, 'full') >= 4, 'and gets a full detection every 400 ms');
+  });
+
+  it(`reports an overload cleared only once the workers have kept up for ${OVERLOAD_HOLD_MS} ms, while the intervals come back at once`, () => {
+    const sim = sixteenWithFaces();
+    sim.run(6000);
+    for (let i = 4; i < 16; i++) sim.remove(`cam${i}`);
+    // the stretch follows the load at the first plan; the report waits
+    sim.run(6200);
+    const recovering = defined(sim.scheduler.schedule('cam0'), 'cam0 schedule');
+    assert.equal(recovering.fullDetectionIntervalMs, 400, 'the base interval again');
+    assert.notEqual(recovering.overloadReason, null, 'still reported overloaded a moment after the load fell');
+    sim.run(6000 + OVERLOAD_HOLD_MS + 500);
+    assert.equal(sim.scheduler.schedule('cam0')?.overloadReason, null, `cleared once it kept up for ${OVERLOAD_HOLD_MS} ms`);
   });
 
   it("keeps a camera's detectFps cap; the others share what it leaves", () => {
