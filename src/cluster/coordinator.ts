@@ -325,9 +325,9 @@ export class ClusterCoordinator extends EventEmitter<{ galleryChanged: [] }> imp
   }
 
   /**
-   * Whether an unowned camera may be claimed now: it is new, or was unowned at the previous pass
-   * too, or the node that held it then has no heartbeat any more. A camera just seen to lose a
-   * live holder waits a heartbeat: that node renews in between, finds its lease gone, and stops it.
+   * Whether an unowned camera may be claimed now: yes, unless the previous pass saw it held by a
+   * node that is still alive. Such a camera waits a heartbeat by the clock from then, however soon
+   * the next pass comes: that node renews in between, finds its lease gone, and stops it.
    */
   private claimable(cameraId: string, previous: Reading, alive: ReadonlySet<string>): boolean {
     const now = Date.now();
