@@ -325,7 +325,13 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
   async faceImage(person: PersonSummary, faceId: number): Promise<Buffer> {
     const sample = (await this.people.listSamples(person.id)).find((s) => s.id === faceId);
     if (!sample?.cropPath) throw new ServiceError('not-found', `person ${person.id} has no face ${faceId} with an image`);
-    return readFile(path.join(this.people.cropsDir, sample.cropPath));
+    const { cropsDir, dataDir } = this.people;
+    const crop = sample.cropPath;
+    // a face enrolled before crops moved to the shared snapshotDir is still under the data directory
+    return readFile(path.join(cropsDir, crop)).catch((error: unknown) => {
+      if (cropsDir === dataDir || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      return readFile(path.join(dataDir, crop));
+    });
   }
 
   async removeFace(person: PersonSummary, faceId: number): Promise<void> {
