@@ -12,7 +12,6 @@
  * the face blurred (the live frames are blurred by the live hub itself).
  */
 import { existsSync, readdirSync } from 'node:fs';
-import path from 'node:path';
 import { blurredJpeg } from '../common/blur.js';
 import { decodeImage } from '../common/image.js';
 import type { Box } from '../common/types.js';
@@ -22,7 +21,7 @@ import type { EventRecorder } from '../events/recorder.js';
 import { snapshotFaceBox, type SnapshotStore } from '../events/snapshots.js';
 import type { Store } from '../storage/database.js';
 import type { EventsRepository, StoredEvent } from '../storage/events.repository.js';
-import { FACES_DIR, type PeopleRepository } from '../storage/people.repository.js';
+import type { PeopleRepository } from '../storage/people.repository.js';
 import { eraseDeletedContent } from '../storage/scrub.js';
 
 /** The quality of a blurred snapshot (the stored ones: 85 for faces, 75 for frames). */
@@ -52,14 +51,14 @@ export class PrivacyService {
    */
   async forget(name: string): Promise<ForgetResult> {
     const { store, people, events, snapshots, recorder } = this.deps;
-    let cropsDir = '';
+    let cropFolders: string[] = [];
     let crops = 0;
     const forgetRows = async () => {
       let forgotten: { ids: string[]; snapshotPaths: string[] } = { ids: [], snapshotPaths: [] };
       // in the person's removal transaction: the person and their events go together
       const removed = await people.removePerson(name, async (person, trx) => {
-        cropsDir = path.join(people.cropsDir, FACES_DIR, String(person.id));
-        crops = countFiles(cropsDir);
+        cropFolders = people.cropFolders(person.id);
+        crops = cropFolders.reduce((sum, dir) => sum + countFiles(dir), 0);
         forgotten = await events.forgetPerson(person.id, person.name, trx);
       });
       return { removed, forgotten };
@@ -74,7 +73,8 @@ export class PrivacyService {
       : { ...(await forgetRows()), unwritten: [] };
     this.deps.galleryChanged?.();
     // removePerson deletes the crops quietly (a leftover crop is harmless to the gallery); here it is not
-    if (existsSync(cropsDir)) throw new Error(`could not delete the face crops of ${removed.person.name} in ${cropsDir}: delete that folder by hand`);
+    const left = cropFolders.find((dir) => existsSync(dir));
+    if (left) throw new Error(`could not delete the face crops of ${removed.person.name} in ${left}: delete that folder by hand`);
     let snapshotFiles = 0;
     for (const relative of new Set([...forgotten.snapshotPaths, ...unwritten])) {
       if (!existsSync(snapshots.absolute(relative))) continue;

@@ -311,7 +311,7 @@ export class PeopleRepository {
       await bump(trx);
       return { person, samples: Number(deleted.numDeletedRows) };
     });
-    this.quietly(() => this.files.removeDir(path.join(this.cropsDir, FACES_DIR, String(result.person.id))));
+    for (const dir of this.cropFolders(result.person.id)) this.quietly(() => this.files.removeDir(dir));
     return result;
   }
 
@@ -326,7 +326,7 @@ export class PeopleRepository {
       return { sample: toSample(row), person };
     });
     const crop = result.sample.cropPath;
-    if (crop) this.quietly(() => this.files.remove(path.join(this.cropsDir, crop)));
+    if (crop) for (const root of this.cropRoots()) this.quietly(() => this.files.remove(path.join(root, crop)));
     return result;
   }
 
@@ -355,6 +355,15 @@ export class PeopleRepository {
       }
     }
     return { restored, removed };
+  }
+
+  /** Where a person's crops may lie: under the crops folder, and under the data directory when they differ (faces enrolled before snapshotDir was set). */
+  cropFolders(personId: number): string[] {
+    return this.cropRoots().map((root) => path.join(root, FACES_DIR, String(personId)));
+  }
+
+  private cropRoots(): string[] {
+    return this.cropsDir === this.dataDir ? [this.cropsDir] : [this.cropsDir, this.dataDir];
   }
 
   /** Clean-up that must not hide the error being handled, or fail a change already committed. */

@@ -2,7 +2,7 @@
  * Enrolled faces' crops and the shared snapshot folder (snapshotDir, FACESTREAM_SNAPSHOT_DIR), as
  * a user meets them, with the whole server (real models and SQLite): with a snapshotDir the crops
  * are written there, where every node of a cluster reads them; a face enrolled before the
- * snapshotDir was set is still shown from the data directory.
+ * snapshotDir was set is still shown from the data directory, and forgotten from there too.
  */
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync } from 'node:fs';
@@ -52,7 +52,7 @@ async function picture(url: string, { person, face }: { person: number; face: nu
   assert.deepEqual([...new Uint8Array(await image.arrayBuffer()).subarray(0, 2)], [0xff, 0xd8], 'a JPEG');
 }
 
-it('keeps enrolled crops in the snapshotDir once it is set, and still shows the faces enrolled before under the data directory', async () => {
+it('keeps enrolled crops in the snapshotDir once it is set, and still shows (and forgets) the faces enrolled before under the data directory', async () => {
   const work = tempDir('facestream-shared-crops-');
   teardown.add(work.remove);
   const dataDir = path.join(work.dir, 'data');
@@ -68,5 +68,10 @@ it('keeps enrolled crops in the snapshotDir once it is set, and still shows the 
     assert.ok(existsSync(path.join(shared, FACES_DIR, String(later.person))), 'with one: in the shared folder');
     assert.ok(!existsSync(path.join(dataDir, FACES_DIR, String(later.person))), 'and not under the data directory');
     await picture(url, later);
+    // forgetting her takes her crops wherever they lie
+    const forgot = await fetch(`${url}/api/people/${before.person}/forget`, { method: 'POST' });
+    assert.equal(forgot.status, 200, await forgot.clone().text());
+    assert.equal(((await forgot.json()) as { filesDeleted: number }).filesDeleted, 1, 'her one crop');
+    assert.ok(!existsSync(path.join(dataDir, FACES_DIR, String(before.person))), 'her crops under the data directory went too');
   });
 });
