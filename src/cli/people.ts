@@ -4,7 +4,6 @@
  * `forget` is `remove` and more: the events that named the person lose the name and their
  * snapshots too (the privacy service, as POST /api/people/:id/forget).
  */
-import path from 'node:path';
 import { SnapshotStore } from '../events/snapshots.js';
 import { validatePersonName } from '../recognition/person-name.js';
 import { PrivacyService } from '../services/privacy.service.js';
@@ -63,7 +62,7 @@ async function run({ store, people }: OpenGallery, action: string, args: string[
     }
     case 'show': {
       const person = await people.getPerson(args[0]);
-      const samples = (await people.listSamples(person.id)).map((s) => ({ ...s, crop: s.cropPath && path.join(people.cropsDir, s.cropPath) }));
+      const samples = (await people.listSamples(person.id)).map((s) => ({ ...s, crop: s.cropPath && people.cropFile(s.cropPath) }));
       if (json) printJson(rounded({ ...person, samples }, 4));
       else {
         process.stdout.write(`${person.name} (id ${person.id}, enrolled ${person.createdAt}), ${samples.length} sample${samples.length === 1 ? '' : 's'}\n`);

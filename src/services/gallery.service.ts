@@ -13,7 +13,6 @@
 import { EventEmitter } from 'node:events';
 import type { Kysely } from 'kysely';
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { ServiceError, diskFullError, isDiskFull } from '../common/errors.js';
 import { ImageError } from '../common/image.js';
 import type { Config } from '../config/schema.js';
@@ -325,13 +324,7 @@ export class GalleryService extends EventEmitter<GalleryServiceEvents> {
   async faceImage(person: PersonSummary, faceId: number): Promise<Buffer> {
     const sample = (await this.people.listSamples(person.id)).find((s) => s.id === faceId);
     if (!sample?.cropPath) throw new ServiceError('not-found', `person ${person.id} has no face ${faceId} with an image`);
-    const { cropsDir, dataDir } = this.people;
-    const crop = sample.cropPath;
-    // a face enrolled before crops moved to the shared snapshotDir is still under the data directory
-    return readFile(path.join(cropsDir, crop)).catch((error: unknown) => {
-      if (cropsDir === dataDir || (error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-      return readFile(path.join(dataDir, crop));
-    });
+    return readFile(this.people.cropFile(sample.cropPath));
   }
 
   async removeFace(person: PersonSummary, faceId: number): Promise<void> {

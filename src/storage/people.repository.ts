@@ -362,6 +362,12 @@ export class PeopleRepository {
     return this.cropRoots().map((root) => path.join(root, FACES_DIR, String(personId)));
   }
 
+  /** Where the crop at `relative` lies: under the crops folder, or under the data directory for a face enrolled before snapshotDir was set (the crops folder's path when neither has it). */
+  cropFile(relative: string): string {
+    const files = this.cropRoots().map((root) => path.join(root, relative));
+    return files.find((file) => existsSync(file)) ?? files[0];
+  }
+
   private cropRoots(): string[] {
     return this.cropsDir === this.dataDir ? [this.cropsDir] : [this.cropsDir, this.dataDir];
   }
