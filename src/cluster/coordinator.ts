@@ -36,7 +36,7 @@ import type { CameraPlacement, CameraRegistry, CameraRunner } from '../cameras/c
 import type { Logger } from '../common/logger.js';
 import { redactUrl } from '../common/redact.js';
 import type { ClusterNode } from '../contract/cluster.js';
-import { assignUnowned, surplus, type NodeLoad } from './placement.js';
+import { assignUnowned, compareIds, surplus, type NodeLoad } from './placement.js';
 import {
   CAMERAS_CHANNEL,
   GALLERY_CHANNEL,
@@ -172,7 +172,7 @@ export class ClusterCoordinator extends EventEmitter<{ galleryChanged: [] }> imp
     const others = [...(this.reading?.nodes.values() ?? [])].filter(({ heartbeat }) => heartbeat.id !== self.id);
     return [{ heartbeat: self, alive: !this.stopped }, ...others]
       .map(({ heartbeat: { id, url, cameras, processedFps, lastHeartbeat }, alive }) => ({ id, url, cameras, processedFps, lastHeartbeat, alive }))
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      .sort(compareIds);
   }
 
   /** CameraPlacement: who runs a camera not run here, as of the last pass. */

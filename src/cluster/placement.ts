@@ -22,11 +22,16 @@ export interface NodeLoad {
  */
 export const CLEAR_FPS_DIFFERENCE = { share: 0.25, fps: 5 } as const;
 
+/** Orders nodes (or anything with an id) by id, as every node orders them. Pure. */
+export function compareIds(a: { id: string }, b: { id: string }): number {
+  return a.id < b.id ? -1 : a.id > b.id ? 1 : 0;
+}
+
 /** Negative when `a` is less loaded than `b`: fewer cameras, then clearly fewer processed fps, then the id. Pure. */
 export function compareLoad(a: NodeLoad, b: NodeLoad): number {
   const gap = Math.abs(a.processedFps - b.processedFps);
   const clear = gap > CLEAR_FPS_DIFFERENCE.fps && gap > CLEAR_FPS_DIFFERENCE.share * Math.max(a.processedFps, b.processedFps);
-  return a.cameras - b.cameras || (clear ? a.processedFps - b.processedFps : 0) || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  return a.cameras - b.cameras || (clear ? a.processedFps - b.processedFps : 0) || compareIds(a, b);
 }
 
 /**
@@ -36,7 +41,7 @@ export function compareLoad(a: NodeLoad, b: NodeLoad): number {
  */
 export function assignUnowned(cameraIds: readonly string[], nodes: readonly NodeLoad[]): Map<string, string> {
   // in id order, so that every node walks them alike
-  const loads = nodes.map((node) => ({ ...node })).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const loads = nodes.map((node) => ({ ...node })).sort(compareIds);
   const assigned = new Map<string, string>();
   if (loads.length === 0) return assigned;
   for (const cameraId of [...cameraIds].sort()) {
