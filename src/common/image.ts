@@ -55,13 +55,28 @@ export async function decodeImage(input: string | Buffer, name = typeof input ==
     for (let i = 0, j = 0; i < rgb.length; i += 3, j += info.channels) rgb[i] = rgb[i + 1] = rgb[i + 2] = pixels[j];
     return { data: rgb, width: info.width, height: info.height };
   } catch (error) {
-    throw new ImageError(name, describeSharpError((error as Error).message));
+    const message = (error as Error).message.trim();
+    throw new ImageError(name, describeSharpError(message) ?? ((await hasReadableHeader(input)) ? `is truncated or corrupt (${message})` : `could not be decoded (${message})`));
   }
 }
 
-function describeSharpError(message: string): string {
+function describeSharpError(message: string): string | undefined {
   if (/unsupported image format/i.test(message)) return 'is not an image (unsupported or unrecognised format)';
   if (/pixel limit/i.test(message)) return `is too large to decode (more than ${MAX_IMAGE_PIXELS / 1e6} megapixels)`;
-  if (/premature end|truncated|corrupt|unexpected end|bad (huffman|seek)/i.test(message)) return `is truncated or corrupt (${message.trim()})`;
-  return `could not be decoded (${message.trim()})`;
+  if (/premature end|truncated|corrupt|unexpected end|bad (huffman|seek)/i.test(message)) return `is truncated or corrupt (${message})`;
+  return undefined;
+}
+
+/**
+ * Whether the image's header reads. libvips keeps one error text for all its threads, and with several
+ * decodes at once a truncated JPEG's failure sometimes reaches sharp as "Unknown error" (seen in
+ * CI); a file whose header reads but whose pixels do not is truncated or corrupt either way.
+ */
+async function hasReadableHeader(input: string | Buffer): Promise<boolean> {
+  try {
+    const { width, height } = await sharp(input, { limitInputPixels: MAX_IMAGE_PIXELS }).metadata();
+    return width > 0 && height > 0;
+  } catch {
+    return false;
+  }
 }
