@@ -1,7 +1,7 @@
 /**
- * Rewrites a parsed float32 TFLite graph as an ONNX graph, with the same rewrites TfliteGraph
- * makes for TensorFlow.js: the spelled-out PReLU patterns become one PRelu node (ONNX Runtime
- * then runs conv + PRelu back to back on the same cache-hot data instead of six passes).
+ * Rewrites a parsed float32 TFLite graph as an ONNX graph. The spelled-out PReLU patterns are
+ * collapsed as TfliteGraph collapses them for TensorFlow.js, and a PReLU on a 4-D value is written
+ * in ops ONNX Runtime keeps in its blocked (NCHWc) layout: see preluNchwc.
  *
  * Layout: TFLite is NHWC, ONNX's Conv and pools are NCHW. The graph takes and returns NHWC (so a
  * caller feeds it what it feeds TensorFlow.js) and runs NCHW inside: one Transpose after the
@@ -16,7 +16,7 @@ const REDUCE_MAX = 82;
 const ABS = 101;
 
 /** Bumped whenever the graphs this file writes change, so cached models are rebuilt. */
-export const ONNX_TFLITE_WRITER_VERSION = 1;
+export const ONNX_TFLITE_WRITER_VERSION = 2;
 /** Opset 17: ReduceSum takes its axes as an input, ReduceMax still as an attribute. */
 const OPSET = 17;
 
@@ -49,6 +49,31 @@ function int32Data(model: TfliteModel, index: number): number[] {
   if (!t.data) throw new Error(`tensor ${t.name} has no constant data`);
   const bytes = t.data.slice();
   return Array.from(new Int32Array(bytes.buffer, 0, bytes.byteLength / 4));
+}
+
+/**
+ * PReLU on an NCHW value as relu(x) + (−α)·relu(−x), the two scalings per channel as 1×1
+ * depthwise convolutions. ONNX Runtime runs its convolutions, pools, Relu and Add in a blocked
+ * layout (NCHWc), but has no blocked PRelu: a PRelu node costs a reorder out of that layout, the
+ * broadcasting PRelu and a reorder back. On MTCNN that was about two thirds of each net's time
+ * (R-Net on 115 crops: 9.8 ms, 3.7 ms in this form). The result is bit-identical to PRelu's: for
+ * x > 0 it is x + (−α·0), for x < 0 it is 0 + (−α)·(−x), and a sign change is exact.
+ */
+function preluNchwc(g: OnnxGraphBuilder, x: string, alpha: Float32Array, name: string): string {
+  const channels = alpha.length;
+  const perChannel = (suffix: string, values: Float32Array) => g.floats(`${name}_${suffix}`, [channels, 1, 1, 1], values);
+  const scale = (input: string, weights: string) => g.add('Conv', [input, weights], { kernel_shape: [1, 1], group: channels });
+  const negativePart = g.add('Relu', [scale(x, perChannel('negate', new Float32Array(channels).fill(-1)))]);
+  return g.add('Add', [
+    g.add('Relu', [x]),
+    scale(
+      negativePart,
+      perChannel(
+        'negated',
+        alpha.map((a) => -a),
+      ),
+    ),
+  ]);
 }
 
 function autoPad(options: OptionsTable | null): string {
@@ -159,8 +184,8 @@ export function tfliteToOnnx(model: TfliteModel, name: string, metadata: Record<
     if (prelu) {
       const x = valueOf(prelu.x);
       const alpha = floatData(model, prelu.alpha).map((a) => a * prelu.scale);
-      const slope = g.floats(`${constantName(prelu.alpha)}_slope`, x.nchw ? [alpha.length, 1, 1] : [alpha.length], alpha);
-      set(g.add('PRelu', [x.name, slope]), x.nchw);
+      const slopeName = `${constantName(prelu.alpha)}_slope`;
+      set(x.nchw ? preluNchwc(g, x.name, alpha, slopeName) : g.add('PRelu', [x.name, g.floats(slopeName, [alpha.length], alpha)]), x.nchw);
       continue;
     }
     switch (op.opcode) {
