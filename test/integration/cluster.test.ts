@@ -253,11 +253,17 @@ describe('three facestream nodes sharing PostgreSQL and Redis', { skip, timeout:
     );
     assert.equal(open.event.person, 'katie_hill');
 
-    // the owner dies while her event is open (her clip loops: she is always in view)
-    const latest = new Map(changes.filter((c) => c.event.cameraId === 'katie').map((c) => [c.event.id, c.event]));
-    const openBeforeKill = defined(
-      [...latest.values()].find((e) => e.endedAt === null),
-      'an open event on katie at the kill',
+    // the owner dies while her event is open: her clip loops, so she is nearly always in view, but
+    // an event ends where the loop cuts and the next opens a moment later, so one open is waited for
+    const openBeforeKill = await pollUntil(
+      () => {
+        const latest = new Map(changes.filter((c) => c.event.cameraId === 'katie').map((c) => [c.event.id, c.event]));
+        return [...latest.values()].find((e) => e.endedAt === null);
+      },
+      () =>
+        `an open event on katie to kill her node under (her events: ${JSON.stringify(changes.filter((c) => c.event.cameraId === 'katie').map((c) => [c.event.id, c.event.endedAt]))})`,
+      NAMED_MS,
+      100,
     );
     const killedAt = Date.now();
     owner.served.child.kill('SIGKILL');
