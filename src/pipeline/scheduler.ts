@@ -23,6 +23,11 @@
  * - A camera's `detectFps` cap and the site's `maxDetectFps` budget are token buckets refilled
  *   on the frame clock: a camera's holds one detection (it never goes over its cap), the
  *   site's one per worker (so a token that comes due between two asks is not lost).
+ * - While full detections are slow (FULLS_SIDE_BY_SIDE_MS) and any camera has a face to re-find,
+ *   they run on all the workers but one: the last free worker takes re-finds only. Two full
+ *   detections at once had both workers busy for their whole length (at 4 × 1080p 150-440 ms
+ *   each, against 1-2 ms for a re-find), the tracked cameras' re-finds waited behind them, and
+ *   their tracks were lost.
  * - A still camera (for STILL_AFTER_MS no live track, and every waiting frame's thumbnail
  *   differed from the one at the camera's last detection by less than STILL_MOTION on average)
  *   gets a full detection only every STILL_FULL_INTERVAL_MS: nothing new can have come into
@@ -81,6 +86,14 @@ export const STILL_AFTER_MS = 2000;
 export const STILL_FULL_INTERVAL_MS = 1500;
 /** Full detections keep at least this share of the workers, however many re-finds are wanted: new faces are still found. */
 export const MIN_FULL_SHARE = 1 / 3;
+/**
+ * Full detections at most this long on average (ms) may run on every worker at once; slower ones
+ * leave one worker to the re-finds. Measured: 4 cameras at 1080p (full detections of 150-440 ms)
+ * went from 29 to 62 processed fps with one worker kept for re-finds (the tracks were re-found in
+ * time instead of being lost and needing full detections), while 8 cameras at 640×480 (60-160 ms)
+ * fell from 96 to 47 with it (the cameras without tracks then waited for the one full-detection worker).
+ */
+export const FULLS_SIDE_BY_SIDE_MS = 200;
 /** Cost guesses until a detection of that kind has been measured, ms (640×480 on one busy core). */
 const FIRST_FULL_MS = 60;
 const FIRST_REFIND_MS = 6;
@@ -136,6 +149,8 @@ class TokenBucket {
 
 class ScheduledCamera {
   lastFullAt = -Infinity;
+  /** Capture time of the frame of its last detection. */
+  lastTakenAt = -Infinity;
   lastFrameAt = -Infinity;
   /** Moving average of the time between frames, ms; NaN before two frames. */
   frameGapMs = NaN;
@@ -186,6 +201,8 @@ export class DetectionScheduler {
   private overloadReason: string | null = null;
   /** Since when the workers have kept up while an overload is still reported (see OVERLOAD_HOLD_MS); null: not recovering. */
   private keptUpSince: number | null = null;
+  /** Full detections taken and not yet finished. */
+  private fullsRunning = 0;
 
   constructor(private readonly options: SchedulerOptions) {
     this.budget = options.maxDetectFps === null ? null : new TokenBucket(options.maxDetectFps, options.workers);
@@ -224,9 +241,13 @@ export class DetectionScheduler {
     return this.cameras.get(id)?.resting ?? false;
   }
 
-  /** A detection ended after `ms` of worker time: the cost averages (which set the stretch) learn it. */
-  finished(decision: Decision, ms: number): void {
-    (decision.kind === 'full' ? this.fullMs : this.refindMs).add(ms);
+  /**
+   * A detection taken from `take` ended, after `ms` of worker time (the cost averages, which set
+   * the stretch, learn it), or null: it failed, and only its worker is free again.
+   */
+  finished(decision: Decision, ms: number | null): void {
+    if (decision.kind === 'full') this.fullsRunning = Math.max(0, this.fullsRunning - 1);
+    if (ms !== null) (decision.kind === 'full' ? this.fullMs : this.refindMs).add(ms);
   }
 
   /** The embedder spent `ms` on faces: time it could not detect. */
@@ -259,18 +280,22 @@ export class DetectionScheduler {
     if (this.budget && !this.budget.ready(this.now)) return null;
 
     const order = [...this.cameras.values()];
+    const fullsAllowed = this.fullsRunning < this.fullWorkers();
     let best: { camera: ScheduledCamera; kind: DetectionKind; ts: number; tag: number; rank: number } | null = null;
     for (const frame of waiting) {
       const camera = this.cameras.get(frame.cameraId);
       if (!camera) continue;
       const kind = this.kindFor(camera, frame.ts);
       camera.resting = kind === null;
-      if (kind === null) continue;
+      // kept for the next worker: not resting by choice, waiting for a worker
+      if (kind === null || (kind === 'full' && !fullsAllowed)) continue;
       // a camera back from waiting (capped, still, stopped) catches up by one full detection at most
       camera.served = Math.max(camera.served, this.virtualTime - 1);
       const tag = camera.served + share(kind);
       const rank = (order.indexOf(camera) - this.turn + order.length) % order.length;
-      if (!best || tag < best.tag || (tag === best.tag && rank < best.rank)) best = { camera, kind, ts: frame.ts, tag, rank };
+      // equal tags: the camera detected longest ago, then round robin (the tags of cameras kept for
+      // the full-detection worker meet at the catch-up floor, and the turn alone favoured the one after the last served)
+      if (!best || tag < best.tag || (tag === best.tag && takenEarlier(camera, rank, best))) best = { camera, kind, ts: frame.ts, tag, rank };
     }
     if (!best) return null;
 
@@ -279,7 +304,11 @@ export class DetectionScheduler {
     camera.served += share(kind);
     camera.cap?.spend();
     this.budget?.spend();
-    if (kind === 'full') camera.lastFullAt = ts;
+    camera.lastTakenAt = ts;
+    if (kind === 'full') {
+      camera.lastFullAt = ts;
+      this.fullsRunning++;
+    }
     this.turn = (order.indexOf(camera) + 1) % order.length;
     return { cameraId: camera.id, kind };
   }
@@ -294,6 +323,13 @@ export class DetectionScheduler {
     // once; the fair share bounds how many), and when still only at the still interval
     if (fullDue || !camera.still) return 'full';
     return null;
+  }
+
+  /** Workers that may run full detections at once: all but one while full detections are slow and a camera has faces to re-find. */
+  private fullWorkers(): number {
+    if (this.fullMs.value <= FULLS_SIDE_BY_SIDE_MS) return this.options.workers;
+    const tracking = [...this.cameras.values()].some((camera) => camera.liveTracks > 0);
+    return tracking ? Math.max(1, this.options.workers - 1) : this.options.workers;
   }
 
   private intervalMs(camera: ScheduledCamera): number {
@@ -322,7 +358,8 @@ export class DetectionScheduler {
       if (camera.liveTracks > 0) wantedRefinds += rate - fulls;
     }
     const capacity = this.capacityMs();
-    const byTime = Math.max(capacity - wantedRefinds * this.refindMs.value, capacity * MIN_FULL_SHARE) / this.fullMs.value;
+    const forFulls = Math.max(capacity - wantedRefinds * this.refindMs.value, capacity * MIN_FULL_SHARE);
+    const byTime = Math.min(forFulls, this.fullWorkers() * 1000) / this.fullMs.value;
     const maxFps = this.options.maxDetectFps;
     const byBudget = maxFps === null ? Infinity : Math.max(maxFps - wantedRefinds, maxFps * MIN_FULL_SHARE);
     const possible = Math.min(byTime, byBudget);
@@ -343,6 +380,11 @@ export class DetectionScheduler {
       this.overloadReason = `${cause}: ${cameras} want ${round(wantedFulls)} full detections/s, ${round(possible)}/s possible`;
     }
   }
+}
+
+/** Between equal tags: whether the camera at `rank` was detected longer ago than `other`'s, or as long ago and comes first in turn. */
+function takenEarlier(camera: ScheduledCamera, rank: number, other: { camera: ScheduledCamera; rank: number }): boolean {
+  return camera.lastTakenAt < other.camera.lastTakenAt || (camera.lastTakenAt === other.camera.lastTakenAt && rank < other.rank);
 }
 
 function share(kind: DetectionKind): number {

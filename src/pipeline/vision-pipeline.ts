@@ -407,16 +407,19 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
   }
 
   private detect(worker: VisionWorker, camera: PipelineCamera, frame: Frame, decision: Decision, near: Box[] | undefined): void {
+    let workerMs: number | null = null;
     worker
       .detect(frame, { minFaceSize: camera.options.minFaceSize, detectWidth: camera.options.detectWidth, near })
       .then(({ detections, ms }) => {
-        this.scheduler.finished(decision, ms);
+        workerMs = ms;
         if (this.cameras.get(camera.id) !== camera) return;
         camera.metrics.detected(ms);
         this.afterDetection(camera, frame, detections, !near);
       })
       .catch((error: unknown) => this.workerFailed(error))
       .finally(() => {
+        // before the next take: a failed detection frees its worker too
+        this.scheduler.finished(decision, workerMs);
         frame.slot.release();
         this.pumpDetector();
         this.pumpEmbedder();

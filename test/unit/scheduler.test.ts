@@ -8,6 +8,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   DetectionScheduler,
+  FULLS_SIDE_BY_SIDE_MS,
   OVERLOAD_HOLD_MS,
   STILL_AFTER_MS,
   STILL_FULL_INTERVAL_MS,
@@ -47,8 +48,13 @@ class Simulation {
     { busyUntil: 0, job: null },
   ];
   now = 0;
+  /** The most full detections that ran at once. */
+  mostFullsAtOnce = 0;
 
-  constructor(options: Partial<SchedulerOptions> = {}) {
+  constructor(
+    options: Partial<SchedulerOptions> = {},
+    private readonly costs = { fullMs: FULL_MS, refindMs: REFIND_MS },
+  ) {
     this.scheduler = new DetectionScheduler({ workers: 2, maxDetectFps: null, ...options });
   }
 
@@ -73,7 +79,7 @@ class Simulation {
       let changed = false;
       for (const worker of this.workers) {
         if (worker.job && worker.busyUntil <= this.now) {
-          this.scheduler.finished(worker.job, worker.job.kind === 'full' ? FULL_MS : REFIND_MS);
+          this.scheduler.finished(worker.job, this.cost(worker.job.kind));
           worker.job = null;
           changed = true;
         }
@@ -96,13 +102,18 @@ class Simulation {
       const decision = this.scheduler.take(waiting);
       if (!decision) return;
       const camera = this.camera(decision.cameraId);
-      const cost = decision.kind === 'full' ? FULL_MS : REFIND_MS;
+      const cost = this.cost(decision.kind);
       camera.detections.push({ ts: defined(camera.waiting, 'the waiting frame'), kind: decision.kind });
       camera.workerMs += cost;
       camera.waiting = null;
       worker.job = decision;
       worker.busyUntil = this.now + cost;
+      this.mostFullsAtOnce = Math.max(this.mostFullsAtOnce, this.workers.filter((w) => w.job?.kind === 'full').length);
     }
+  }
+
+  private cost(kind: DetectionKind): number {
+    return kind === 'full' ? this.costs.fullMs : this.costs.refindMs;
   }
 
   /** Detections of a camera with a capture time in [from, to). */
@@ -263,5 +274,48 @@ describe('DetectionScheduler with scripted workers (full 60 ms, re-find 6 ms, 2 
     const counts = [...sim.cameras.keys()].map((id) => sim.detections(id, 2000, 10_000));
     assert.ok(Math.min(...counts) >= 0.9 * Math.max(...counts), `full detections per camera ${counts.join(' ')}`);
     assert.ok(defined(sim.scheduler.schedule('cam0'), 'cam0 schedule').fullDetectionIntervalMs > 400);
+  });
+
+  it(`leaves one worker to the re-finds while full detections take over ${FULLS_SIDE_BY_SIDE_MS} ms (1080p), and runs them side by side when nothing is tracked`, () => {
+    const slow = { fullMs: 300, refindMs: 2 };
+    const tracked = new Simulation({}, slow);
+    for (let i = 0; i < 4; i++) tracked.add(`cam${i}`);
+    tracked.run(10_000);
+    assert.equal(tracked.mostFullsAtOnce, 2, 'two at once before the first 300 ms detection has been measured');
+    tracked.mostFullsAtOnce = 0;
+    tracked.run(20_000);
+    assert.equal(tracked.mostFullsAtOnce, 1, 'one full detection at a time once they are known to be slow');
+    for (const id of tracked.cameras.keys()) {
+      const fps = tracked.detections(id, 10_000, 20_000) / 10;
+      assert.ok(fps >= 20, `${id}: ${fps} detections/s, its re-finds never wait behind two full detections`);
+      assert.ok(tracked.detections(id, 10_000, 20_000, 'full') >= 5, `${id} still gets full detections`);
+    }
+    const plan = defined(tracked.scheduler.schedule('cam0'), 'cam0 schedule');
+    assert.match(defined(plan.overloadReason, 'an overload'), /4 cameras want 10 full detections\/s, 3\.3\/s possible/, 'one worker: 1000 / 300 ms');
+
+    const trackless = new Simulation({}, slow);
+    for (let i = 0; i < 4; i++) trackless.add(`cam${i}`, { liveTracks: 0 });
+    trackless.run(20_000);
+    assert.equal(trackless.mostFullsAtOnce, 2, 'no face to re-find: both workers run full detections');
+  });
+
+  it('frees the worker of a failed full detection', () => {
+    const scheduler = new DetectionScheduler({ workers: 2, maxDetectFps: null });
+    for (const id of ['a', 'b']) scheduler.addCamera(id, { fullDetectionEveryMs: 400, detectFps: null });
+    const waiting = (ts: number) => ['a', 'b'].map((cameraId) => ({ cameraId, ts, liveTracks: 1, motion: 10 }));
+    // two slow full detections learn the cost
+    for (let ts = 0; ts < 4000; ts += 400) {
+      const first = defined(scheduler.take(waiting(ts)), 'a detection');
+      scheduler.finished(first, first.kind === 'full' ? 300 : 2);
+    }
+    const full = defined(scheduler.take(waiting(4400)), 'a detection');
+    assert.equal(full.kind, 'full');
+    const other = full.cameraId === 'a' ? 'b' : 'a';
+    scheduler.sceneCut(other); // its next detection is a full one
+    const otherWaiting = [{ cameraId: other, ts: 4440, liveTracks: 1, motion: 10 }];
+    assert.equal(scheduler.take(otherWaiting), null, 'the other worker keeps to re-finds while one slow full detection runs');
+    scheduler.finished(full, null);
+    const next = defined(scheduler.take(otherWaiting), 'a detection after the failure');
+    assert.equal(next.kind, 'full', 'a full detection may run again once the failed one freed its worker');
   });
 });
