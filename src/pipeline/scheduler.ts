@@ -287,8 +287,9 @@ export class DetectionScheduler {
       if (!camera) continue;
       const kind = this.kindFor(camera, frame.ts);
       camera.resting = kind === null;
-      // kept for the next worker: not resting by choice, waiting for a worker
-      if (kind === null || (kind === 'full' && !fullsAllowed)) continue;
+      if (kind === null) continue;
+      // a full detection no worker may take now waits for one (not resting: its frame replaced is a drop)
+      if (kind === 'full' && !fullsAllowed) continue;
       // a camera back from waiting (capped, still, stopped) catches up by one full detection at most
       camera.served = Math.max(camera.served, this.virtualTime - 1);
       const tag = camera.served + share(kind);

@@ -255,13 +255,10 @@ describe('three facestream nodes sharing PostgreSQL and Redis', { skip, timeout:
 
     // the owner dies while her event is open: her clip loops, so she is nearly always in view, but
     // an event ends where the loop cuts and the next opens a moment later, so one open is waited for
+    const herChanges = () => changes.filter((c) => c.event.cameraId === 'katie');
     const openBeforeKill = await pollUntil(
-      () => {
-        const latest = new Map(changes.filter((c) => c.event.cameraId === 'katie').map((c) => [c.event.id, c.event]));
-        return [...latest.values()].find((e) => e.endedAt === null);
-      },
-      () =>
-        `an open event on katie to kill her node under (her events: ${JSON.stringify(changes.filter((c) => c.event.cameraId === 'katie').map((c) => [c.event.id, c.event.endedAt]))})`,
+      () => [...new Map(herChanges().map((c) => [c.event.id, c.event])).values()].find((e) => e.endedAt === null),
+      () => `an open event on katie to kill her node under (her events: ${JSON.stringify(herChanges().map((c) => [c.event.id, c.event.endedAt]))})`,
       NAMED_MS,
       100,
     );

@@ -303,7 +303,7 @@ describe('DetectionScheduler with scripted workers (full 60 ms, re-find 6 ms, 2 
     const scheduler = new DetectionScheduler({ workers: 2, maxDetectFps: null });
     for (const id of ['a', 'b']) scheduler.addCamera(id, { fullDetectionEveryMs: 400, detectFps: null });
     const waiting = (ts: number) => ['a', 'b'].map((cameraId) => ({ cameraId, ts, liveTracks: 1, motion: 10 }));
-    // two slow full detections learn the cost
+    // detections taken one at a time, the full ones of 300 ms: the cost average learns they are slow
     for (let ts = 0; ts < 4000; ts += 400) {
       const first = defined(scheduler.take(waiting(ts)), 'a detection');
       scheduler.finished(first, first.kind === 'full' ? 300 : 2);
