@@ -6,8 +6,10 @@
  * libvips' too) and of the main thread's busy time (its event loop's active time while the encode
  * runs), median of --runs. Each width is encoded in process ("in process") and by the server's
  * JPEG worker (src/server/jpeg-encoder.ts) from the frame in shared memory ("worker"), in the
- * same run: the main thread's time is what the worker takes off it. The "sharp resize" row is
- * sharp scaling the full frame itself, the way the encoder would without its sampled shrink.
+ * same run: the main thread's time is what the worker takes off it. Each row's "CPU vs full" is
+ * against its own encoder's full frame, and the issue's target is read from the worker's, the
+ * encoder the server runs. The "sharp resize" row is sharp scaling the full frame itself, the
+ * way the encoder would without its sampled shrink.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';
@@ -16,7 +18,7 @@ import sharp from 'sharp';
 import { UsageError, parse, printJson, printTable, rounded } from '../src/cli/args.js';
 import type { Frame } from '../src/common/frame.js';
 import { locateFfmpeg, runFfmpeg } from '../src/ingest/ffmpeg.js';
-import { JPEG_QUALITY, encodeJpeg } from '../src/server/jpeg.js';
+import { JPEG_ENCODER_NAME, JPEG_QUALITY, encodeJpeg } from '../src/server/jpeg.js';
 import { JpegWorker } from '../src/server/jpeg-encoder.js';
 import { BENCH_CLIPS, benchDataDir } from './live.js';
 
@@ -65,11 +67,12 @@ export async function benchEncode(argv: string[]): Promise<number> {
   const full = await timeEncode(() => encodeJpeg(frame, WIDTH), runs);
   const rows: Row[] = [];
   try {
+    const fullInWorker = await timeEncode(() => worker.encode(sharedFrame, WIDTH), runs);
     for (const width of [WIDTH, ...TILE_WIDTHS]) {
       const timed = width === WIDTH ? full : await timeEncode(() => encodeJpeg(frame, width), runs);
       rows.push({ encode: 'in process', width, ...timed, shareOfFull: timed.cpuMs / full.cpuMs });
-      const inWorker = await timeEncode(() => worker.encode(sharedFrame, width), runs);
-      rows.push({ encode: 'worker', width, ...inWorker, shareOfFull: inWorker.cpuMs / full.cpuMs });
+      const inWorker = width === WIDTH ? fullInWorker : await timeEncode(() => worker.encode(sharedFrame, width), runs);
+      rows.push({ encode: 'worker', width, ...inWorker, shareOfFull: inWorker.cpuMs / fullInWorker.cpuMs });
     }
   } finally {
     worker.close();
@@ -82,18 +85,29 @@ export async function benchEncode(argv: string[]): Promise<number> {
   const resized = await timeEncode(sharpResize, runs);
   rows.push({ encode: 'sharp resize', width: 480, ...resized, shareOfFull: resized.cpuMs / full.cpuMs });
 
-  const share480 = rows.find((row) => row.encode === 'in process' && row.width === 480)?.shareOfFull ?? NaN;
+  // the server's encoder is the worker (each row's share is of its own encoder's full frame)
+  const share480 = rows.find((row) => row.encode === 'worker' && row.width === 480)?.shareOfFull ?? NaN;
   const met = share480 <= TARGET_SHARE_480;
   if (values.json) {
-    printJson({ frame: `${WIDTH}x${HEIGHT}`, clip: BENCH_CLIPS[0], runs, quality: JPEG_QUALITY, rows, target: { share480: TARGET_SHARE_480, measured: share480, met } });
+    printJson({
+      frame: `${WIDTH}x${HEIGHT}`,
+      clip: BENCH_CLIPS[0],
+      runs,
+      quality: JPEG_QUALITY,
+      encoder: JPEG_ENCODER_NAME,
+      rows,
+      target: { share480: TARGET_SHARE_480, measured: share480, met },
+    });
     return 0;
   }
-  process.stdout.write(`JPEG encode of one ${WIDTH}×${HEIGHT} frame (${BENCH_CLIPS[0]}), quality ${JPEG_QUALITY}, median of ${runs}\n`);
+  process.stdout.write(`JPEG encode of one ${WIDTH}×${HEIGHT} frame (${BENCH_CLIPS[0]}) by ${JPEG_ENCODER_NAME}, quality ${JPEG_QUALITY}, median of ${runs}\n`);
   printTable(
     ['encode', 'width', 'wall ms', 'CPU ms', 'main thread ms', 'CPU vs full'],
     rows.map((row) => [row.encode, row.width, rounded(row.wallMs, 2), rounded(row.cpuMs, 2), rounded(row.mainThreadMs, 2), `${Math.round(row.shareOfFull * 100)}%`]),
   );
-  process.stdout.write(`480 px tile: ${Math.round(share480 * 100)}% of the full frame's CPU (target ≤ ${TARGET_SHARE_480 * 100}%: ${met ? 'met' : 'NOT met'})\n`);
+  process.stdout.write(
+    `480 px tile, by the server's JPEG worker: ${Math.round(share480 * 100)}% of the full frame's CPU (target ≤ ${TARGET_SHARE_480 * 100}%: ${met ? 'met' : 'NOT met'})\n`,
+  );
   return 0;
 }
 

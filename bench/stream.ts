@@ -54,7 +54,8 @@ import { locateFfmpeg, runFfmpeg, waitForExit, type FfmpegInfo } from '../src/in
 import { startServer, type RunningServer } from '../src/app/compose.js';
 import { lineLogger } from '../src/common/logger.js';
 import type { Frame } from '../src/common/frame.js';
-import { encodeJpeg } from '../src/server/jpeg.js';
+import { JPEG_ENCODER_NAME } from '../src/server/jpeg.js';
+import { JpegWorker } from '../src/server/jpeg-encoder.js';
 import {
   childProcesses,
   prepareClip,
@@ -294,18 +295,21 @@ const ENCODE_BATCH = 8;
 
 /**
  * CPU of one viewer JPEG of a 1080p frame (the Hamilton source's frame at 2 s), encoded as the
- * live hub encodes it (its own encoder, encodeJpeg): the full frame, against the JPEG for a
- * TILE_WIDTH tile. process.cpuUsage counts libvips' threads. Each kind is warmed up first, then
- * measured in interleaved rounds; the median round of each is reported (another process's burst
- * in one round moved a single 40-encode mean by a third: 22% and 38% in two runs of one build).
+ * live hub has it encoded: by the server's JPEG worker (jpeg-encoder.ts), from a frame in shared
+ * memory as a camera's slot is. The full frame, against the JPEG for a TILE_WIDTH tile;
+ * process.cpuUsage counts every thread (the worker's, libvips' and TurboJPEG's). Each kind is
+ * warmed up first, then measured in interleaved rounds; the median round of each is reported
+ * (another process's burst in one round moved a single 40-encode mean by a third: 22% and 38% in
+ * two runs of one build).
  */
 async function measureEncodeCost(ffmpeg: FfmpegInfo, clip: string): Promise<EncodeCost> {
   const { width, height } = RESOLUTIONS[1080];
   const raw = await runFfmpeg(ffmpeg.path, ['-ss', '2', '-i', clip, '-frames:v', '1', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-']);
-  const data = new Uint8Array(raw.buffer, raw.byteOffset, raw.byteLength);
-  // the server's own encoder (LiveHub's), on a frame in a slot of its own
+  const data = new Uint8Array(new SharedArrayBuffer(raw.byteLength));
+  data.set(raw);
   const frame: Frame = { cameraId: 'bench', seq: 0, ts: Date.now(), width, height, data, slot: { buffer: data.buffer, acquire: () => undefined, release: () => undefined } };
-  const encode = (jpegWidth: number) => () => encodeJpeg(frame, jpegWidth);
+  const worker = new JpegWorker();
+  const encode = (jpegWidth: number) => () => worker.encode(frame, jpegWidth);
   const cpuMs = async (run: () => Promise<unknown>, runs: number) => {
     const start = process.cpuUsage();
     for (let i = 0; i < runs; i++) await run();
@@ -314,17 +318,22 @@ async function measureEncodeCost(ffmpeg: FfmpegInfo, clip: string): Promise<Enco
   };
   const full = encode(width);
   const tile = encode(TILE_WIDTH);
-  await cpuMs(full, ENCODE_WARMUP);
-  await cpuMs(tile, ENCODE_WARMUP);
   const fulls: number[] = [];
   const tiles: number[] = [];
-  for (let round = 0; round < ENCODE_ROUNDS; round++) {
-    fulls.push(await cpuMs(full, ENCODE_BATCH));
-    tiles.push(await cpuMs(tile, ENCODE_BATCH));
+  try {
+    await cpuMs(full, ENCODE_WARMUP);
+    await cpuMs(tile, ENCODE_WARMUP);
+    for (let round = 0; round < ENCODE_ROUNDS; round++) {
+      fulls.push(await cpuMs(full, ENCODE_BATCH));
+      tiles.push(await cpuMs(tile, ENCODE_BATCH));
+    }
+  } finally {
+    worker.close();
   }
   const fullMs = quantile(fulls, 0.5);
   const tileMs = quantile(tiles, 0.5);
-  return { frame: `${width}×${height}`, tileWidth: TILE_WIDTH, tileMethod: "LiveHub's encoder (a sampled shrink, then sharp)", fullMs, tileMs, ratio: tileMs / fullMs };
+  const tileMethod = `the server's JPEG worker (a sampled shrink, then ${JPEG_ENCODER_NAME})`;
+  return { frame: `${width}×${height}`, tileWidth: TILE_WIDTH, tileMethod, fullMs, tileMs, ratio: tileMs / fullMs };
 }
 
 /** What every step runs against. */

@@ -14,7 +14,7 @@ port.on('message', (request: JpegRequest) => {
   const data = new Uint8Array(buffer, byteOffset, width * height * 3);
   encodeJpeg({ data, width, height }, jpegWidth).then(
     (encoded) => {
-      // sharp's buffer is memory libvips allocated, which cannot be transferred: one copy of a small JPEG, then moved
+      // sharp's buffer is memory libvips allocated, TurboJPEG's a slice of its worst-case buffer, neither to transfer: one copy of a small JPEG, then moved
       const jpeg = new Uint8Array(encoded.byteLength);
       jpeg.set(encoded);
       port.postMessage({ id, jpeg } satisfies JpegResponse, [jpeg.buffer]);

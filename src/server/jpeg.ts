@@ -3,6 +3,8 @@
  * wants. Used in process (tests, stills) and inside the JPEG worker (jpeg-worker.ts), which the
  * server runs so that encoding never occupies the main thread (see jpeg-encoder.ts).
  */
+import { createRequire } from 'node:module';
+import { isMainThread } from 'node:worker_threads';
 import sharp from 'sharp';
 import { blurredJpeg, scaleBox } from '../common/blur.js';
 import type { Frame } from '../common/frame.js';
@@ -16,29 +18,66 @@ export type RgbPixels = Pick<Frame, 'data' | 'width' | 'height'>;
 /** RGB frame → JPEG bytes, `width` pixels wide (the frame's own width, or less: scaled down keeping its aspect). */
 export type JpegEncoder = (frame: Frame, width: number) => Promise<Uint8Array>;
 
-/** The smallest whole shrink done by sampling (see encodeJpeg). */
-const SAMPLED_SHRINK_FROM = 3;
-
-/**
- * sharp, reading the pixels in place (libvips' threads, off the event loop). A JPEG at a third of
- * the frame's width or less is encoded from a sampled shrink (below) that sharp scales the rest
- * of the way: sharp's own resize reads every pixel of the frame and costs about what the
- * full-size encode does (7 ms at 1080p, `facestream bench encode`), so without it a small tile
- * would save nothing. Between a third and the full width the shrink would read most of the frame
- * too and save nothing over sharp, whose resize then costs about the full encode.
- */
-export function encodeJpeg(frame: RgbPixels, width: number): Promise<Uint8Array> {
-  const source = shrunkFor(frame, width);
-  const image = sharp(source.data, { raw: { width: source.width, height: source.height, channels: 3 } });
-  // libvips scales its kernels to the reduction, so linear is a triangle filter: 20% cheaper than lanczos3 and little aliasing
-  if (width < source.width) image.resize({ width, kernel: 'linear' });
-  return image.jpeg({ quality: JPEG_QUALITY, optimiseCoding: false }).toBuffer();
+/** The part of @julusian/jpeg-turbo (libjpeg-turbo's TurboJPEG API) the live view uses. */
+interface TurboJpeg {
+  FORMAT_RGB: number;
+  SAMP_420: number;
+  compress(raw: Buffer, options: TurboOptions): Promise<Buffer>;
+  compressSync(raw: Buffer, options: TurboOptions): Buffer;
 }
 
-/** The frame, or its sampled shrink when the JPEG is a third of its width or less (see encodeJpeg). */
-function shrunkFor(frame: RgbPixels, width: number): RgbPixels {
-  const factor = Math.min(Math.floor(frame.width / width), frame.height);
-  return factor >= SAMPLED_SHRINK_FROM ? sampledShrink(frame, factor) : frame;
+interface TurboOptions {
+  format: number;
+  width: number;
+  height: number;
+  quality: number;
+  subsampling: number;
+}
+
+/**
+ * libjpeg-turbo through its own binding, an optional dependency with prebuilt binaries (null
+ * where it did not install or load: sharp encodes then). sharp costs about 1.1 ms of CPU a call
+ * whatever the size (libvips' pipeline and sharp's options, measured on a 16 × 16 JPEG), which
+ * is twice the encode of a 480 × 270 tile itself; TurboJPEG encoded that tile in 0.5 ms and the
+ * full 1080p frame in 7.8 ms against sharp's 11.7 (2-core machine, one process timing both;
+ * `facestream bench encode` names the encoder it measures).
+ */
+const turbo: TurboJpeg | null = (() => {
+  try {
+    return createRequire(import.meta.url)('@julusian/jpeg-turbo') as TurboJpeg;
+  } catch {
+    return null;
+  }
+})();
+
+/** Which library encodes the live view's JPEGs here (for `bench encode` and `bench stream`). */
+export const JPEG_ENCODER_NAME = turbo ? 'libjpeg-turbo' : 'sharp';
+
+/**
+ * The frame scaled in JavaScript (sampledResize, below), then encoded. sharp's own resize costs
+ * more than the encode it saves (`facestream bench encode`: a 480 px JPEG of a 1080p frame 13
+ * ms against 9 for the full frame, the "sharp resize" row; a 480 px one of a 640 × 480 frame 5
+ * ms against 1.4). The pixels are read in place; TurboJPEG and libvips encode in their own threads.
+ */
+export async function encodeJpeg(frame: RgbPixels, width: number): Promise<Uint8Array> {
+  const image = width < frame.width ? sampledResize(frame, width) : frame;
+  if (!turbo) {
+    return sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
+      .jpeg({ quality: JPEG_QUALITY, optimiseCoding: false })
+      .toBuffer();
+  }
+  const { data } = image;
+  const pixels = Buffer.from(data.buffer, data.byteOffset, data.byteLength);
+  const options: TurboOptions = {
+    format: turbo.FORMAT_RGB,
+    width: image.width,
+    height: image.height,
+    quality: JPEG_QUALITY,
+    subsampling: turbo.SAMP_420, // sharp's default below quality 90: the two encoders' JPEGs are the same size
+  };
+  // the JPEG worker's thread is there to encode: there the call saves the hop to libuv's pool (0.2 of a tile's 0.7 ms);
+  // on the main thread the pool keeps the event loop free
+  return isMainThread ? turbo.compress(pixels, options) : turbo.compressSync(pixels, options);
 }
 
 /** RGB frame → JPEG `width` pixels wide with `boxes` (in the frame's pixels) blurred. */
@@ -50,14 +89,7 @@ export type BlurredJpegEncoder = (frame: Frame, width: number, boxes: readonly B
  * that show an unknown face.
  */
 export const encodeBlurredJpeg: BlurredJpegEncoder = async (frame, width, boxes) => {
-  let image = shrunkFor(frame, width);
-  if (width < image.width) {
-    const { data, info } = await sharp(image.data, { raw: { width: image.width, height: image.height, channels: 3 } })
-      .resize({ width, kernel: 'linear' })
-      .raw()
-      .toBuffer({ resolveWithObject: true });
-    image = { data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
-  }
+  const image = width < frame.width ? sampledResize(frame, width) : frame;
   return blurredJpeg(
     image,
     boxes.map((box) => scaleBox(box, frame.width, image.width)),
@@ -65,29 +97,66 @@ export const encodeBlurredJpeg: BlurredJpegEncoder = async (frame, width, boxes)
   );
 };
 
-/** From this whole shrink up, each pixel is one sampled pixel rather than a 2 × 2 mean (see sampledShrink). */
+/** Whether this machine stores words least significant byte first, as the sampled resize writes them (x86 and ARM do). */
+const LITTLE_ENDIAN = new Uint8Array(new Uint32Array([1]).buffer)[0] === 1;
+
+/** From this reduction up (in both directions), each pixel is one sampled pixel rather than a 2 × 2 mean (see sampledResize). */
 const POINT_SAMPLE_FROM = 4;
 
 /**
- * An RGB frame shrunk by a whole `factor` (2 or more). At 2 and 3 each pixel is the mean of the
- * 2 × 2 pixels at the middle of its factor × factor block (a true box filter at 2); from
- * POINT_SAMPLE_FROM up it is the block's middle pixel, so only 1 / factor² of the frame is read.
- * The mean's twelve reads a pixel were half of a 480 px tile's CPU from a 1080p frame (1.2 of
- * 2.5 ms; sampling: 0.4 ms, `facestream bench encode`); a tile that small shows no difference worth it.
+ * An RGB image scaled down to `width` pixels wide (less than its own), its height in proportion
+ * (rounded). Below a reduction of POINT_SAMPLE_FROM each pixel is the mean of the 2 × 2 source
+ * pixels nearest its centre (a true box filter at a reduction of 2); from there up it is the
+ * source pixel at its centre, so only 1 / reduction² of the frame is read: for a tile that small
+ * the mean showed no difference worth its cost (it was half of a 480 px tile's CPU from a 1080p
+ * frame). Up to a reduction of 2 the mean reads every row and column.
+ *
+ * Each source pixel is read as one little-endian 32-bit word (its three bytes and the next
+ * pixel's first, masked off), not as three bytes, the mean's red and blue are summed side by side
+ * in 16-bit lanes of one word, and four sampled pixels are written as three words: 1920 → 480
+ * measured 0.45 ms against 0.9 read byte by byte, the mean at 1920 → 640 1.7–2 ms against 4.7.
+ * A row that reads the frame's last pixel, where a word would reach past its end, is read byte by byte.
  */
-export function sampledShrink(frame: RgbPixels, factor: number): { data: Uint8Array; width: number; height: number } {
-  const { data: src, width: srcWidth } = frame;
-  const width = Math.floor(frame.width / factor);
-  const height = Math.floor(frame.height / factor);
-  const out = new Uint8Array(width * height * 3);
+export function sampledResize(image: RgbPixels, width: number): { data: Uint8Array; width: number; height: number } {
+  const { data: src, width: srcWidth, height: srcHeight } = image;
+  const height = Math.max(1, Math.round((srcHeight * width) / srcWidth));
+  const xScale = srcWidth / width;
+  const yScale = srcHeight / height;
+  // a whole number of words, so that four sampled pixels can be written as three of them
+  const out32 = new Uint32Array(Math.ceil((width * height * 3) / 4));
+  const out = new Uint8Array(out32.buffer, 0, width * height * 3);
+  const words = new DataView(src.buffer, src.byteOffset, src.byteLength);
   const row = srcWidth * 3;
-  const step = factor * 3;
+  const lastPixel = src.byteLength - 3;
   let o = 0;
-  if (factor >= POINT_SAMPLE_FROM) {
-    const middle = factor >> 1;
+
+  if (Math.min(xScale, yScale) >= POINT_SAMPLE_FROM) {
+    const columns = new Int32Array(width); // byte offset in its row of each pixel's source pixel
+    for (let x = 0; x < width; x++) columns[x] = Math.floor((x + 0.5) * xScale) * 3;
     for (let y = 0; y < height; y++) {
-      let i = ((y * factor + middle) * srcWidth + middle) * 3;
-      for (let x = 0; x < width; x++, i += step, o += 3) {
+      const start = Math.floor((y + 0.5) * yScale) * row;
+      const rowEnd = o + width * 3;
+      let x = 0;
+      if (start + columns[width - 1] < lastPixel) {
+        // pixel by pixel up to a word boundary of the output, then four pixels (12 bytes) at a time
+        for (; o < rowEnd && (o & 3) !== 0; x++, o += 3) {
+          const pixel = words.getUint32(start + columns[x], true);
+          out[o] = pixel;
+          out[o + 1] = pixel >>> 8;
+          out[o + 2] = pixel >>> 16;
+        }
+        for (let w = o >> 2; LITTLE_ENDIAN && o + 12 <= rowEnd; x += 4, o += 12) {
+          const p0 = words.getUint32(start + columns[x], true) & 0xffffff;
+          const p1 = words.getUint32(start + columns[x + 1], true) & 0xffffff;
+          const p2 = words.getUint32(start + columns[x + 2], true) & 0xffffff;
+          const p3 = words.getUint32(start + columns[x + 3], true);
+          out32[w++] = p0 | (p1 << 24);
+          out32[w++] = (p1 >>> 8) | (p2 << 16);
+          out32[w++] = (p2 >>> 16) | (p3 << 8);
+        }
+      }
+      for (; o < rowEnd; x++, o += 3) {
+        const i = start + columns[x];
         out[o] = src[i];
         out[o + 1] = src[i + 1];
         out[o + 2] = src[i + 2];
@@ -95,14 +164,50 @@ export function sampledShrink(frame: RgbPixels, factor: number): { data: Uint8Ar
     }
     return { data: out, width, height };
   }
-  const offset = Math.max(0, (factor >> 1) - 1); // the 2 × 2 pixels nearest the block's centre
+
+  // the left (top) pixel of the two nearest each pixel's centre, and the right (bottom) one, in bytes (rows)
+  const nearestTwo = (scale: number, size: number, count: number) => {
+    const first = new Int32Array(count);
+    const second = new Int32Array(count);
+    for (let n = 0; n < count; n++) {
+      first[n] = Math.min(size - 1, Math.max(0, Math.floor((n + 0.5) * scale - 1)));
+      second[n] = Math.min(size - 1, first[n] + 1);
+    }
+    return { first, second };
+  };
+  const { first: left, second: right } = nearestTwo(xScale, srcWidth, width);
+  const { first: top, second: bottom } = nearestTwo(yScale, srcHeight, height);
+  for (let x = 0; x < width; x++) {
+    left[x] *= 3;
+    right[x] *= 3;
+  }
   for (let y = 0; y < height; y++) {
-    let i = ((y * factor + offset) * srcWidth + offset) * 3;
-    for (let x = 0; x < width; x++, i += step, o += 3) {
-      const j = i + row;
-      out[o] = (src[i] + src[i + 3] + src[j] + src[j + 3] + 2) >> 2;
-      out[o + 1] = (src[i + 1] + src[i + 4] + src[j + 1] + src[j + 4] + 2) >> 2;
-      out[o + 2] = (src[i + 2] + src[i + 5] + src[j + 2] + src[j + 5] + 2) >> 2;
+    const upper = top[y] * row;
+    const lower = bottom[y] * row;
+    const rowEnd = o + width * 3;
+    let x = 0;
+    if (lower + right[width - 1] < lastPixel) {
+      for (; x < width; x++, o += 3) {
+        const a = words.getUint32(upper + left[x], true);
+        const b = words.getUint32(upper + right[x], true);
+        const c = words.getUint32(lower + left[x], true);
+        const d = words.getUint32(lower + right[x], true);
+        // red and blue summed side by side in 16-bit lanes of one word, green alone
+        const redBlue = (a & 0xff00ff) + (b & 0xff00ff) + (c & 0xff00ff) + (d & 0xff00ff) + 0x20002;
+        const green = ((a >>> 8) & 0xff) + ((b >>> 8) & 0xff) + ((c >>> 8) & 0xff) + ((d >>> 8) & 0xff) + 2;
+        out[o] = redBlue >>> 2;
+        out[o + 1] = green >>> 2;
+        out[o + 2] = redBlue >>> 18;
+      }
+    }
+    for (; o < rowEnd; x++, o += 3) {
+      const a = upper + left[x];
+      const b = upper + right[x];
+      const c = lower + left[x];
+      const d = lower + right[x];
+      out[o] = (src[a] + src[b] + src[c] + src[d] + 2) >> 2;
+      out[o + 1] = (src[a + 1] + src[b + 1] + src[c + 1] + src[d + 1] + 2) >> 2;
+      out[o + 2] = (src[a + 2] + src[b + 2] + src[c + 2] + src[d + 2] + 2) >> 2;
     }
   }
   return { data: out, width, height };

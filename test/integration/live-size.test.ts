@@ -20,7 +20,7 @@ import { silentLogger } from '../../src/common/logger.js';
 import { configSchema } from '../../src/config/schema.js';
 import { systemSchema } from '../../src/contract/system.js';
 import { ENCODE_WIDTHS, MAX_UNACKED, encodeWidth } from '../../src/server/live.js';
-import { sampledShrink } from '../../src/server/jpeg.js';
+import { sampledResize } from '../../src/server/jpeg.js';
 import { defined, samplePhoto, socketConnected, StillCamera, Teardown, tempDir } from '../helpers.js';
 import { either, messages, waitFor, waitUntil, type LiveClient } from '../support/wait.js';
 
@@ -59,14 +59,55 @@ describe('JPEG widths', () => {
     // pixel (x, y) has red x, green y, blue x + 10 y
     const data = new Uint8Array(width * height * 3);
     for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data.set([x, y, x + 10 * y], (y * width + x) * 3);
-    const half = sampledShrink({ data, width, height }, 2);
+    const half = sampledResize({ data, width, height }, 4);
     assert.deepEqual([half.width, half.height], [4, 2]);
     // block (1, 0) covers x 2-3, y 0-1: means 2.5 → 3 (rounded), 0.5 → 1, 7.5 → 8
     assert.deepEqual([...half.data.subarray(3, 6)], [3, 1, 8]);
-    const quarter = sampledShrink({ data, width, height }, 4);
+    const quarter = sampledResize({ data, width, height }, 2);
     assert.deepEqual([quarter.width, quarter.height], [2, 1]);
     // block (1, 0) covers x 4-7, y 0-3; its middle pixel is (6, 2)
     assert.deepEqual([...quarter.data.subarray(3, 6)], [6, 2, 26]);
+  });
+
+  it("scales every size to every width as its definition says, the frame's last pixel and rows of any alignment included", () => {
+    // the resize reads words and writes four pixels as three words: compare with the definition, read byte by byte
+    const reference = (data: Uint8Array, width: number, height: number, toWidth: number) => {
+      const toHeight = Math.max(1, Math.round((height * toWidth) / width));
+      const xScale = width / toWidth;
+      const yScale = height / toHeight;
+      const at = (x: number, y: number, c: number) => data[(y * width + x) * 3 + c];
+      const nearest = (n: number, scale: number, size: number) => Math.min(size - 1, Math.max(0, Math.floor((n + 0.5) * scale - 1)));
+      const out: number[] = [];
+      for (let y = 0; y < toHeight; y++)
+        for (let x = 0; x < toWidth; x++)
+          for (let c = 0; c < 3; c++) {
+            if (Math.min(xScale, yScale) >= 4) out.push(at(Math.floor((x + 0.5) * xScale), Math.floor((y + 0.5) * yScale), c));
+            else {
+              const [x0, y0] = [nearest(x, xScale, width), nearest(y, yScale, height)];
+              const [x1, y1] = [Math.min(width - 1, x0 + 1), Math.min(height - 1, y0 + 1)];
+              out.push((at(x0, y0, c) + at(x1, y0, c) + at(x0, y1, c) + at(x1, y1, c) + 2) >> 2);
+            }
+          }
+      return { width: toWidth, height: toHeight, data: out };
+    };
+    let seed = 7;
+    const random = () => (seed = (seed * 1103515245 + 12345) % 2147483648) >> 23;
+    for (const [width, height] of [
+      [61, 37],
+      [64, 48],
+      [97, 13],
+      [1921, 9],
+      [8, 8],
+      [5, 1],
+    ]) {
+      const data = Uint8Array.from({ length: width * height * 3 }, random);
+      for (let toWidth = 1; toWidth < width; toWidth = toWidth < 24 ? toWidth + 1 : Math.ceil(toWidth * 1.3)) {
+        const scaled = sampledResize({ data, width, height }, toWidth);
+        const expected = reference(data, width, height, toWidth);
+        assert.deepEqual([scaled.width, scaled.height], [expected.width, expected.height], `${width}×${height} to ${toWidth}`);
+        assert.deepEqual([...scaled.data], expected.data, `${width}×${height} to ${toWidth} wide`);
+      }
+    }
   });
 });
 
