@@ -43,12 +43,21 @@ interface TurboOptions {
  * `facestream bench encode` names the encoder it measures).
  */
 const turbo: TurboJpeg | null = (() => {
+  if (!turboWanted()) return null;
   try {
     return createRequire(import.meta.url)('@julusian/jpeg-turbo') as TurboJpeg;
   } catch {
     return null;
   }
 })();
+
+/** FACESTREAM_JPEG_ENCODER=sharp leaves libjpeg-turbo unloaded: for a platform where its binary misbehaves, and the fallback's tests. */
+function turboWanted(): boolean {
+  const value = process.env.FACESTREAM_JPEG_ENCODER;
+  if (value === undefined || value === '' || value === 'libjpeg-turbo') return true;
+  if (value === 'sharp') return false;
+  throw new Error(`FACESTREAM_JPEG_ENCODER=${value} is not a JPEG encoder: use libjpeg-turbo (the default) or sharp`);
+}
 
 /** Which library encodes the live view's JPEGs here (for `bench encode` and `bench stream`). */
 export const JPEG_ENCODER_NAME = turbo ? 'libjpeg-turbo' : 'sharp';
