@@ -35,8 +35,8 @@ interface TurboOptions {
 }
 
 /**
- * libjpeg-turbo through its own binding, an optional dependency with prebuilt binaries (null
- * where it did not install or load: sharp encodes then). sharp costs about 1.1 ms of CPU a call
+ * libjpeg-turbo through its own binding, an optional dependency with prebuilt binaries, when
+ * asked for (turboWanted; null otherwise, or where it did not install or load: sharp encodes then). sharp costs about 1.1 ms of CPU a call
  * whatever the size (libvips' pipeline and sharp's options, measured on a 16 × 16 JPEG), which
  * is twice the encode of a 480 × 270 tile itself; TurboJPEG encoded that tile in 0.5 ms and the
  * full 1080p frame in 7.8 ms against sharp's 11.7 (2-core machine, one process timing both;
@@ -51,12 +51,16 @@ const turbo: TurboJpeg | null = (() => {
   }
 })();
 
-/** FACESTREAM_JPEG_ENCODER=sharp leaves libjpeg-turbo unloaded: for a platform where its binary misbehaves, and the fallback's tests. */
+/**
+ * libjpeg-turbo only with FACESTREAM_JPEG_ENCODER=libjpeg-turbo: in one CI run its binding
+ * aborted the process ("terminate called after throwing an instance of 'Napi::Error'") while a
+ * test server stopped, so sharp stays the default until that is understood (issue 11's note).
+ */
 function turboWanted(): boolean {
   const value = process.env.FACESTREAM_JPEG_ENCODER;
-  if (value === undefined || value === '' || value === 'libjpeg-turbo') return true;
-  if (value === 'sharp') return false;
-  throw new Error(`FACESTREAM_JPEG_ENCODER=${value} is not a JPEG encoder: use libjpeg-turbo (the default) or sharp`);
+  if (value === undefined || value === '' || value === 'sharp') return false;
+  if (value === 'libjpeg-turbo') return true;
+  throw new Error(`FACESTREAM_JPEG_ENCODER=${value} is not a JPEG encoder: use sharp (the default) or libjpeg-turbo`);
 }
 
 /** Which library encodes the live view's JPEGs here (for `bench encode` and `bench stream`). */

@@ -1,6 +1,6 @@
 /**
- * The live view's JPEG encoder with each library it can use: libjpeg-turbo (the default, an
- * optional dependency) and sharp (where that does not load, or FACESTREAM_JPEG_ENCODER=sharp).
+ * The live view's JPEG encoder with each library it can use: sharp (the default) and
+ * libjpeg-turbo (an optional dependency, with FACESTREAM_JPEG_ENCODER=libjpeg-turbo).
  * Each runs in a child process, as the encoder is chosen when its module loads; the parent
  * decodes the JPEGs with sharp and compares them with the pixels they were made from.
  */
@@ -63,8 +63,8 @@ describe('live JPEG encoders', () => {
   const tile = sampledResize({ data: full, width: WIDTH, height: HEIGHT }, 480);
 
   for (const [env, encoder] of [
-    [{ FACESTREAM_JPEG_ENCODER: '' }, 'libjpeg-turbo'],
-    [{ FACESTREAM_JPEG_ENCODER: 'sharp' }, 'sharp'],
+    [{ FACESTREAM_JPEG_ENCODER: 'libjpeg-turbo' }, 'libjpeg-turbo'],
+    [{ FACESTREAM_JPEG_ENCODER: '' }, 'sharp'],
   ] as const) {
     const skip = encoder === 'libjpeg-turbo' && !turboInstalled ? '@julusian/jpeg-turbo is not installed here (an optional dependency)' : false;
     it(`${encoder}: the full frame and a 480 px tile, each the picture it was made from`, { skip }, async () => {
@@ -80,7 +80,7 @@ describe('live JPEG encoders', () => {
 
   it('refuses an encoder it does not know, naming the variable and the choices', async () => {
     await assert.rejects(encodeInChild({ FACESTREAM_JPEG_ENCODER: 'jpegli' }, [480]), (error: Error) => {
-      assert.match(error.message, /FACESTREAM_JPEG_ENCODER=jpegli is not a JPEG encoder: use libjpeg-turbo \(the default\) or sharp/);
+      assert.match(error.message, /FACESTREAM_JPEG_ENCODER=jpegli is not a JPEG encoder: use sharp \(the default\) or libjpeg-turbo/);
       return true;
     });
   });
