@@ -9,7 +9,7 @@
  * same run: the main thread's time is what the worker takes off it. Each row's "CPU vs full" is
  * against its own encoder's full frame, and the issue's target is read from the worker's, the
  * encoder the server runs. The "sharp resize" row is sharp scaling the full frame itself, the
- * way the encoder would without its sampled shrink.
+ * way the encoder would without its sampled resize.
  */
 import { existsSync } from 'node:fs';
 import path from 'node:path';

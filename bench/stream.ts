@@ -287,7 +287,7 @@ async function enrol(name: string, image: string, dataDir: string): Promise<void
   if (code !== 0) throw new Error(`enrolling ${name} failed: ${stderr}`);
 }
 
-/** Warm-up encodes of each kind before measuring (the sampled shrink's loop is compiled by then). */
+/** Warm-up encodes of each kind before measuring (the sampled resize's loop is compiled by then). */
 const ENCODE_WARMUP = 10;
 /** Rounds of encodes, each a batch of the full frame's then a batch of the tile's: both meet the same moment of the machine. */
 const ENCODE_ROUNDS = 7;
@@ -332,7 +332,7 @@ async function measureEncodeCost(ffmpeg: FfmpegInfo, clip: string): Promise<Enco
   }
   const fullMs = quantile(fulls, 0.5);
   const tileMs = quantile(tiles, 0.5);
-  const tileMethod = `the server's JPEG worker (a sampled shrink, then ${JPEG_ENCODER_NAME})`;
+  const tileMethod = `the server's JPEG worker (a sampled resize, then ${JPEG_ENCODER_NAME})`;
   return { frame: `${width}×${height}`, tileWidth: TILE_WIDTH, tileMethod, fullMs, tileMs, ratio: tileMs / fullMs };
 }
 

@@ -2,7 +2,7 @@
  * The live view's JPEG encoder as the server runs it: in a worker thread of its own, so that
  * encoding never occupies the main thread. sharp runs its pixel work in libvips' threads
  * already, but each call also costs about a millisecond of setup on the calling thread, and a
- * tile's sampled shrink (jpeg.ts) is JavaScript: measured with 8 to 16 cameras watched, that was
+ * tile's sampled resize (jpeg.ts) is JavaScript: measured with 8 to 16 cameras watched, that was
  * the largest share of the main thread's time (`facestream bench encode` shows both encoders'
  * main-thread cost side by side).
  *

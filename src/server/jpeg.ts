@@ -36,9 +36,9 @@ interface TurboOptions {
 
 /**
  * libjpeg-turbo through its own binding, an optional dependency with prebuilt binaries, when
- * asked for (turboWanted; null otherwise, or where it did not install or load: sharp encodes then). sharp costs about 1.1 ms of CPU a call
- * whatever the size (libvips' pipeline and sharp's options, measured on a 16 × 16 JPEG), which
- * is twice the encode of a 480 × 270 tile itself; TurboJPEG encoded that tile in 0.5 ms and the
+ * asked for (turboWanted; null otherwise, or where it did not install or load: sharp encodes
+ * then). sharp costs about 1.1 ms of CPU a call whatever the size (libvips' pipeline and sharp's
+ * options, measured on a 16 × 16 JPEG), which is twice the encode of a 480 × 270 tile itself; TurboJPEG encoded that tile in 0.5 ms and the
  * full 1080p frame in 7.8 ms against sharp's 11.7 (2-core machine, one process timing both;
  * `facestream bench encode` names the encoder it measures).
  */
@@ -69,8 +69,8 @@ export const JPEG_ENCODER_NAME = turbo ? 'libjpeg-turbo' : 'sharp';
 /**
  * The frame scaled in JavaScript (sampledResize, below), then encoded. sharp's own resize costs
  * more than the encode it saves (`facestream bench encode`: a 480 px JPEG of a 1080p frame 13
- * ms against 9 for the full frame, the "sharp resize" row; a 480 px one of a 640 × 480 frame 5
- * ms against 1.4). The pixels are read in place; TurboJPEG and libvips encode in their own threads.
+ * ms against 9 for the full frame, the "sharp resize" row; a 480 px one of a 640 × 480 frame,
+ * sharp's resize then TurboJPEG, 5 ms against 1.4 for the whole frame). The pixels are read in place; TurboJPEG and libvips encode in their own threads.
  */
 export async function encodeJpeg(frame: RgbPixels, width: number): Promise<Uint8Array> {
   const image = width < frame.width ? sampledResize(frame, width) : frame;
@@ -178,25 +178,22 @@ export function sampledResize(image: RgbPixels, width: number): { data: Uint8Arr
     return { data: out, width, height };
   }
 
-  // the left (top) pixel of the two nearest each pixel's centre, and the right (bottom) one, in bytes (rows)
-  const nearestTwo = (scale: number, size: number, count: number) => {
+  // the byte offsets of the left (top) of the two pixels nearest each pixel's centre, and of the right (bottom) one
+  const nearestTwo = (scale: number, size: number, count: number, stride: number) => {
     const first = new Int32Array(count);
     const second = new Int32Array(count);
     for (let n = 0; n < count; n++) {
-      first[n] = Math.min(size - 1, Math.max(0, Math.floor((n + 0.5) * scale - 1)));
-      second[n] = Math.min(size - 1, first[n] + 1);
+      const near = Math.min(size - 1, Math.max(0, Math.floor((n + 0.5) * scale - 1)));
+      first[n] = near * stride;
+      second[n] = Math.min(size - 1, near + 1) * stride;
     }
     return { first, second };
   };
-  const { first: left, second: right } = nearestTwo(xScale, srcWidth, width);
-  const { first: top, second: bottom } = nearestTwo(yScale, srcHeight, height);
-  for (let x = 0; x < width; x++) {
-    left[x] *= 3;
-    right[x] *= 3;
-  }
+  const { first: left, second: right } = nearestTwo(xScale, srcWidth, width, 3);
+  const { first: top, second: bottom } = nearestTwo(yScale, srcHeight, height, row);
   for (let y = 0; y < height; y++) {
-    const upper = top[y] * row;
-    const lower = bottom[y] * row;
+    const upper = top[y];
+    const lower = bottom[y];
     const rowEnd = o + width * 3;
     let x = 0;
     if (lower + right[width - 1] < lastPixel) {
