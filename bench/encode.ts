@@ -75,7 +75,7 @@ export async function benchEncode(argv: string[]): Promise<number> {
       rows.push({ encode: 'worker', width, ...inWorker, shareOfFull: inWorker.cpuMs / fullInWorker.cpuMs });
     }
   } finally {
-    worker.close();
+    await worker.close();
   }
   const sharpResize = () =>
     sharp(data, { raw: { width: WIDTH, height: HEIGHT, channels: 3 } })

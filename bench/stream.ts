@@ -328,7 +328,7 @@ async function measureEncodeCost(ffmpeg: FfmpegInfo, clip: string): Promise<Enco
       tiles.push(await cpuMs(tile, ENCODE_BATCH));
     }
   } finally {
-    worker.close();
+    await worker.close();
   }
   const fullMs = quantile(fulls, 0.5);
   const tileMs = quantile(tiles, 0.5);

@@ -25,6 +25,12 @@ export interface JpegRequest {
   jpegWidth: number;
 }
 
+/** Sent instead of a request when the server stops: the worker finishes what it has begun, then ends. */
+export const JPEG_WORKER_CLOSE = 'close';
+
+/** How long close() waits for the worker to end by itself (within the 5 s a stopping server has, serve.ts). */
+const JPEG_WORKER_CLOSE_LIMIT_MS = 2_000;
+
 export type JpegResponse = { id: number; jpeg: Uint8Array } | { id: number; error: string };
 
 interface Pending {
@@ -38,6 +44,8 @@ export class JpegWorker {
   private closed = false;
   private nextId = 1;
   private readonly pending = new Map<number, Pending>();
+  /** Settles once the worker has ended after close() (at once where none was started). */
+  private ended: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly onFailure: (error: Error) => void = () => undefined,
@@ -105,11 +113,26 @@ export class JpegWorker {
     this.pending.clear();
   }
 
-  close(): void {
-    if (this.closed) return;
+  /**
+   * Asks the worker to end and resolves once it has: never terminated while it encodes.
+   * Terminating the thread (or ending the process under it) in the middle of TurboJPEG's encode
+   * makes the binding's return throw in C++ and abort the whole process ("terminate called after
+   * throwing an instance of 'Napi::Error'", reproduced by stopping a worker that encodes without
+   * pause), so the worker is referenced until it has ended, and a stopping server awaits this.
+   * Answers still on their way are dropped. A worker that has not ended within
+   * JPEG_WORKER_CLOSE_LIMIT_MS (an encode takes milliseconds) is terminated after all.
+   */
+  close(): Promise<void> {
+    if (this.closed) return this.ended;
     this.closed = true;
     this.rejectPending(new Error('the server is stopping'));
-    void this.worker?.terminate();
+    const worker = this.worker;
     this.worker = null;
+    if (!worker) return this.ended;
+    worker.ref();
+    const limit = setTimeout(() => void worker.terminate(), JPEG_WORKER_CLOSE_LIMIT_MS);
+    this.ended = new Promise<void>((resolve) => worker.once('exit', () => resolve())).finally(() => clearTimeout(limit));
+    worker.postMessage(JPEG_WORKER_CLOSE);
+    return this.ended;
   }
 }

@@ -4,12 +4,17 @@
  */
 import { parentPort } from 'node:worker_threads';
 import { encodeJpeg } from './jpeg.js';
-import type { JpegRequest, JpegResponse } from './jpeg-encoder.js';
+import { JPEG_WORKER_CLOSE, type JpegRequest, type JpegResponse } from './jpeg-encoder.js';
 
 if (!parentPort) throw new Error('jpeg-worker.js runs in a worker thread (JpegWorker starts it)');
 const port = parentPort;
 
-port.on('message', (request: JpegRequest) => {
+port.on('message', (request: JpegRequest | typeof JPEG_WORKER_CLOSE) => {
+  if (request === JPEG_WORKER_CLOSE) {
+    // the thread ends once the encodes begun have settled (their answers go nowhere): never cut short inside one
+    port.close();
+    return;
+  }
   const { id, buffer, byteOffset, width, height, jpegWidth } = request;
   const data = new Uint8Array(buffer, byteOffset, width * height * 3);
   encodeJpeg({ data, width, height }, jpegWidth).then(

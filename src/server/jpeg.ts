@@ -35,12 +35,13 @@ interface TurboOptions {
 }
 
 /**
- * libjpeg-turbo through its own binding, an optional dependency with prebuilt binaries, when
- * asked for (turboWanted; null otherwise, or where it did not install or load: sharp encodes
- * then). sharp costs about 1.1 ms of CPU a call whatever the size (libvips' pipeline and sharp's
- * options, measured on a 16 × 16 JPEG), which is twice the encode of a 480 × 270 tile itself; TurboJPEG encoded that tile in 0.5 ms and the
- * full 1080p frame in 7.8 ms against sharp's 11.7 (2-core machine, one process timing both;
- * `facestream bench encode` names the encoder it measures).
+ * libjpeg-turbo through its own binding, an optional dependency with prebuilt binaries (null
+ * where it did not install or load, or with FACESTREAM_JPEG_ENCODER=sharp: sharp encodes then).
+ * sharp costs about 1.1 ms of CPU a call whatever the size (libvips' pipeline and sharp's
+ * options, measured on a 16 × 16 JPEG), which is twice the encode of a 480 × 270 tile itself;
+ * TurboJPEG encoded that tile in 0.5 ms and the full 1080p frame in 7.8 ms against sharp's 11.7
+ * (2-core machine, one process timing both; `facestream bench encode` names the encoder it
+ * measures). Its thread must not be terminated inside an encode (JpegWorker.close says why).
  */
 const turbo: TurboJpeg | null = (() => {
   if (!turboWanted()) return null;
@@ -51,16 +52,12 @@ const turbo: TurboJpeg | null = (() => {
   }
 })();
 
-/**
- * libjpeg-turbo only with FACESTREAM_JPEG_ENCODER=libjpeg-turbo: in one CI run its binding
- * aborted the process ("terminate called after throwing an instance of 'Napi::Error'") while a
- * test server stopped, so sharp stays the default until that is understood (issue 11's note).
- */
+/** FACESTREAM_JPEG_ENCODER: libjpeg-turbo (the default) or sharp, an escape hatch where the prebuilt binding misbehaves. */
 function turboWanted(): boolean {
   const value = process.env.FACESTREAM_JPEG_ENCODER;
-  if (value === undefined || value === '' || value === 'sharp') return false;
-  if (value === 'libjpeg-turbo') return true;
-  throw new Error(`FACESTREAM_JPEG_ENCODER=${value} is not a JPEG encoder: use sharp (the default) or libjpeg-turbo`);
+  if (value === undefined || value === '' || value === 'libjpeg-turbo') return true;
+  if (value === 'sharp') return false;
+  throw new Error(`FACESTREAM_JPEG_ENCODER=${value} is not a JPEG encoder: use libjpeg-turbo (the default) or sharp`);
 }
 
 /** Which library encodes the live view's JPEGs here (for `bench encode` and `bench stream`). */

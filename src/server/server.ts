@@ -89,8 +89,8 @@ export interface HttpPart {
   port: number;
   /** The `/live` namespace. */
   live: LiveHub;
-  /** Closes the viewers' connections and the port. */
-  close(): void;
+  /** Closes the viewers' connections and the port; resolves once the JPEG worker has ended. */
+  close(): Promise<void>;
 }
 
 /** Serves the services on `config.server`'s host and port (0: a free one); resolves once listening. */
@@ -155,12 +155,13 @@ export async function startHttp({
     },
   );
   relay?.serve(live);
-  const close = () => {
+  const close = async () => {
     live.close();
     void relay?.close();
-    jpegWorker.close();
+    const jpegWorkerEnded = jpegWorker.close();
     void io.close(); // closes the http server too
     http.closeAllConnections();
+    await jpegWorkerEnded;
   };
   try {
     await new Promise<void>((resolve, reject) => {
@@ -170,7 +171,7 @@ export async function startHttp({
       http.listen(port, bind.addresses[0], resolve);
     });
   } catch (error) {
-    close();
+    await close();
     throw error;
   }
   listeningPort = (http.address() as AddressInfo).port;

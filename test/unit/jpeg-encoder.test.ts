@@ -28,7 +28,7 @@ test('a frame in shared memory is encoded by the worker thread, at the width ask
     assert.deepEqual(await Promise.all(jpegs.map(jpegWidth)), [WIDTH, 160]);
     assert.equal(encoder.encodedInWorker, 2);
   } finally {
-    encoder.close();
+    await encoder.close();
   }
 });
 
@@ -36,11 +36,11 @@ test('a frame in ordinary memory (a still, say) is encoded in process, and so is
   const encoder = new JpegWorker();
   try {
     assert.equal(await jpegWidth(await encoder.encode(gradientFrame(false), 320)), 320);
-    encoder.close();
+    await encoder.close();
     assert.equal(await jpegWidth(await encoder.encode(gradientFrame(true), 320)), 320);
     assert.equal(encoder.encodedInWorker, 0);
   } finally {
-    encoder.close();
+    await encoder.close();
   }
 });
 
@@ -53,6 +53,6 @@ test('a worker that dies fails what it had in flight, is reported once, and late
     assert.equal(failures.length, 1);
     assert.match(failures[0].message, /encoded on the main thread from now on/);
   } finally {
-    encoder.close();
+    await encoder.close();
   }
 });

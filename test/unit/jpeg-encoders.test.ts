@@ -1,12 +1,15 @@
 /**
- * The live view's JPEG encoder with each library it can use: sharp (the default) and
- * libjpeg-turbo (an optional dependency, with FACESTREAM_JPEG_ENCODER=libjpeg-turbo).
+ * The live view's JPEG encoder with each library it can use: libjpeg-turbo (the default, an
+ * optional dependency) and sharp (with FACESTREAM_JPEG_ENCODER=sharp, or where it is missing).
  * Each runs in a child process, as the encoder is chosen when its module loads; the parent
  * decodes the JPEGs with sharp and compares them with the pixels they were made from.
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
@@ -15,6 +18,7 @@ import { sampledResize } from '../../src/server/jpeg.js';
 
 const run = promisify(execFile);
 const JPEG_MODULE = fileURLToPath(new URL('../../src/server/jpeg.js', import.meta.url));
+const JPEG_WORKER_MODULE = fileURLToPath(new URL('../../src/server/jpeg-encoder.js', import.meta.url));
 /** The optional dependency is not installed on every platform: its case says it was skipped there. */
 const turboInstalled = (() => {
   try {
@@ -63,8 +67,8 @@ describe('live JPEG encoders', () => {
   const tile = sampledResize({ data: full, width: WIDTH, height: HEIGHT }, 480);
 
   for (const [env, encoder] of [
-    [{ FACESTREAM_JPEG_ENCODER: 'libjpeg-turbo' }, 'libjpeg-turbo'],
-    [{ FACESTREAM_JPEG_ENCODER: '' }, 'sharp'],
+    [{ FACESTREAM_JPEG_ENCODER: '' }, 'libjpeg-turbo'],
+    [{ FACESTREAM_JPEG_ENCODER: 'sharp' }, 'sharp'],
   ] as const) {
     const skip = encoder === 'libjpeg-turbo' && !turboInstalled ? '@julusian/jpeg-turbo is not installed here (an optional dependency)' : false;
     it(`${encoder}: the full frame and a 480 px tile, each the picture it was made from`, { skip }, async () => {
@@ -78,9 +82,47 @@ describe('live JPEG encoders', () => {
     });
   }
 
+  it(
+    'libjpeg-turbo: a JPEG worker closed while it encodes without pause ends cleanly, and so does the process',
+    { skip: !turboInstalled && '@julusian/jpeg-turbo is not installed here (an optional dependency)', timeout: 60_000 },
+    async () => {
+      // terminating the thread inside TurboJPEG's encode aborted the whole process (issue 11): each
+      // round closes a worker at a different moment of its encodes, then the process ends at once
+      const script = `
+      const { JpegWorker } = await import(${JSON.stringify(JPEG_WORKER_MODULE)});
+      const data = new Uint8Array(new SharedArrayBuffer(${WIDTH * HEIGHT * 3}));
+      const frame = { data, width: ${WIDTH}, height: ${HEIGHT} };
+      let encoded = 0;
+      for (let round = 0; round < 24; round++) {
+        const worker = new JpegWorker((error) => { throw error; });
+        let first;
+        const answered = new Promise((resolve) => (first = resolve));
+        const encoding = (async () => {
+          for (;;) {
+            try { await worker.encode(frame, round % 2 ? ${WIDTH} : 480); } catch { return; }
+            encoded++;
+            first();
+          }
+        })();
+        await answered;
+        await new Promise((resolve) => setTimeout(resolve, round % 8));
+        await worker.close();
+        await encoding;
+      }
+      process.stdout.write(String(encoded));
+    `;
+      // a file, not --eval: the worker thread would inherit --input-type, which it refuses
+      const folder = await mkdtemp(path.join(tmpdir(), 'facestream-jpeg-worker-'));
+      const file = path.join(folder, 'close-while-encoding.mjs');
+      await writeFile(file, script);
+      const { stdout } = await run(process.execPath, [file], { env: { ...process.env, FACESTREAM_JPEG_ENCODER: '' } }).finally(() => rm(folder, { recursive: true, force: true }));
+      assert.ok(Number(stdout) >= 24, `the child encoded ${stdout} frames in its 24 rounds`);
+    },
+  );
+
   it('refuses an encoder it does not know, naming the variable and the choices', async () => {
     await assert.rejects(encodeInChild({ FACESTREAM_JPEG_ENCODER: 'jpegli' }, [480]), (error: Error) => {
-      assert.match(error.message, /FACESTREAM_JPEG_ENCODER=jpegli is not a JPEG encoder: use sharp \(the default\) or libjpeg-turbo/);
+      assert.match(error.message, /FACESTREAM_JPEG_ENCODER=jpegli is not a JPEG encoder: use libjpeg-turbo \(the default\) or sharp/);
       return true;
     });
   });
