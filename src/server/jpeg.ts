@@ -67,7 +67,8 @@ export const JPEG_ENCODER_NAME = turbo ? 'libjpeg-turbo' : 'sharp';
  * The frame scaled in JavaScript (sampledResize, below), then encoded. sharp's own resize costs
  * more than the encode it saves (`facestream bench encode`: a 480 px JPEG of a 1080p frame 13
  * ms against 9 for the full frame, the "sharp resize" row; a 480 px one of a 640 × 480 frame,
- * sharp's resize then TurboJPEG, 5 ms against 1.4 for the whole frame). The pixels are read in place; TurboJPEG and libvips encode in their own threads.
+ * sharp's resize then TurboJPEG, 5 ms against 1.4 for the whole frame). The pixels are read in
+ * place; TurboJPEG and libvips encode in their own threads.
  */
 export async function encodeJpeg(frame: RgbPixels, width: number): Promise<Uint8Array> {
   const image = width < frame.width ? sampledResize(frame, width) : frame;

@@ -6,15 +6,15 @@
  */
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
 import { sampledResize } from '../../src/server/jpeg.js';
+import { tempDir } from '../helpers.js';
 
 const run = promisify(execFile);
 const JPEG_MODULE = fileURLToPath(new URL('../../src/server/jpeg.js', import.meta.url));
@@ -28,6 +28,7 @@ const turboInstalled = (() => {
     return false;
   }
 })();
+const turboSkip = !turboInstalled && '@julusian/jpeg-turbo is not installed here (an optional dependency)';
 const WIDTH = 1920;
 const HEIGHT = 1080;
 
@@ -70,7 +71,7 @@ describe('live JPEG encoders', () => {
     [{ FACESTREAM_JPEG_ENCODER: '' }, 'libjpeg-turbo'],
     [{ FACESTREAM_JPEG_ENCODER: 'sharp' }, 'sharp'],
   ] as const) {
-    const skip = encoder === 'libjpeg-turbo' && !turboInstalled ? '@julusian/jpeg-turbo is not installed here (an optional dependency)' : false;
+    const skip = encoder === 'libjpeg-turbo' && turboSkip;
     it(`${encoder}: the full frame and a 480 px tile, each the picture it was made from`, { skip }, async () => {
       const result = await encodeInChild(env, [WIDTH, 480]);
       assert.equal(result.encoder, encoder);
@@ -82,13 +83,10 @@ describe('live JPEG encoders', () => {
     });
   }
 
-  it(
-    'libjpeg-turbo: a JPEG worker closed while it encodes without pause ends cleanly, and so does the process',
-    { skip: !turboInstalled && '@julusian/jpeg-turbo is not installed here (an optional dependency)', timeout: 60_000 },
-    async () => {
-      // terminating the thread inside TurboJPEG's encode aborted the whole process (issue 11): each
-      // round closes a worker at a different moment of its encodes, then the process ends at once
-      const script = `
+  it('libjpeg-turbo: a JPEG worker closed while it encodes without pause ends cleanly, and so does the process', { skip: turboSkip, timeout: 60_000 }, async () => {
+    // terminating the thread inside TurboJPEG's encode aborted the whole process (issue 11): each
+    // round closes a worker at a different moment of its encodes, then the process ends at once
+    const script = `
       const { JpegWorker } = await import(${JSON.stringify(JPEG_WORKER_MODULE)});
       const data = new Uint8Array(new SharedArrayBuffer(${WIDTH * HEIGHT * 3}));
       const frame = { data, width: ${WIDTH}, height: ${HEIGHT} };
@@ -111,14 +109,13 @@ describe('live JPEG encoders', () => {
       }
       process.stdout.write(String(encoded));
     `;
-      // a file, not --eval: the worker thread would inherit --input-type, which it refuses
-      const folder = await mkdtemp(path.join(tmpdir(), 'facestream-jpeg-worker-'));
-      const file = path.join(folder, 'close-while-encoding.mjs');
-      await writeFile(file, script);
-      const { stdout } = await run(process.execPath, [file], { env: { ...process.env, FACESTREAM_JPEG_ENCODER: '' } }).finally(() => rm(folder, { recursive: true, force: true }));
-      assert.ok(Number(stdout) >= 24, `the child encoded ${stdout} frames in its 24 rounds`);
-    },
-  );
+    // a file, not --eval: the worker thread would inherit --input-type, which it refuses
+    const folder = tempDir('facestream-jpeg-worker-');
+    const file = path.join(folder.dir, 'close-while-encoding.mjs');
+    await writeFile(file, script);
+    const { stdout } = await run(process.execPath, [file], { env: { ...process.env, FACESTREAM_JPEG_ENCODER: '' } }).finally(folder.remove);
+    assert.ok(Number(stdout) >= 24, `the child encoded ${stdout} frames in its 24 rounds`);
+  });
 
   it('refuses an encoder it does not know, naming the variable and the choices', async () => {
     await assert.rejects(encodeInChild({ FACESTREAM_JPEG_ENCODER: 'jpegli' }, [480]), (error: Error) => {
