@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { blurredJpeg, scaleBox } from '../common/blur.js';
 import type { Frame } from '../common/frame.js';
 import type { Box } from '../common/types.js';
+import { RESIZE_WASM } from './resize-wasm.js';
 
 export const JPEG_QUALITY = 70;
 
@@ -117,22 +118,24 @@ const POINT_SAMPLE_FROM = 4;
 /**
  * An RGB image scaled down to `width` pixels wide (less than its own), its height in proportion
  * (rounded). Below a reduction of POINT_SAMPLE_FROM each pixel is the mean of the 2 × 2 source
- * pixels nearest its centre (a true box filter at a reduction of 2); from there up it is the
- * source pixel at its centre, so only 1 / reduction² of the frame is read: for a tile that small
- * the mean showed no difference worth its cost (it was half of a 480 px tile's CPU from a 1080p
- * frame). Up to a reduction of 2 the mean reads every row and column.
+ * pixels nearest its centre (a true box filter at a reduction of 2), computed in WebAssembly
+ * (resize.wat, MeanKernel); from there up it is the source pixel at its centre, so only
+ * 1 / reduction² of the frame is read: for a tile that small the mean showed no difference worth
+ * its cost (it was half of a 480 px tile's CPU from a 1080p frame). Up to a reduction of 2 the
+ * mean reads every row and column.
  *
- * Each source pixel is read as one little-endian 32-bit word (its three bytes and the next
- * pixel's first, masked off), not as three bytes, the mean's red and blue are summed side by side
- * in 16-bit lanes of one word, and four sampled pixels are written as three words: 1920 → 480
- * measured 0.45 ms against 0.9 read byte by byte, the mean at 1920 → 640 1.7–2 ms against 4.7.
- * A row that reads the frame's last pixel, where a word would reach past its end, is read byte by byte.
+ * The sampled pixels are read as little-endian 32-bit words (a pixel's three bytes and the next
+ * pixel's first, masked off), not as three bytes, and four of them are written as three words:
+ * 1920 → 480 measured 0.45 ms against 0.9 read byte by byte. A row that reads the frame's last
+ * pixel, where a word would reach past its end, is read byte by byte.
  */
 export function sampledResize(image: RgbPixels, width: number): { data: Uint8Array; width: number; height: number } {
   const { data: src, width: srcWidth, height: srcHeight } = image;
   const height = Math.max(1, Math.round((srcHeight * width) / srcWidth));
   const xScale = srcWidth / width;
   const yScale = srcHeight / height;
+  if (Math.min(xScale, yScale) < POINT_SAMPLE_FROM) return meanKernel().resize(image, width, height);
+
   // a whole number of words, so that four sampled pixels can be written as three of them
   const out32 = new Uint32Array(Math.ceil((width * height * 3) / 4));
   const out = new Uint8Array(out32.buffer, 0, width * height * 3);
@@ -140,83 +143,104 @@ export function sampledResize(image: RgbPixels, width: number): { data: Uint8Arr
   const row = srcWidth * 3;
   const lastPixel = src.byteLength - 3;
   let o = 0;
-
-  if (Math.min(xScale, yScale) >= POINT_SAMPLE_FROM) {
-    const columns = new Int32Array(width); // byte offset in its row of each pixel's source pixel
-    for (let x = 0; x < width; x++) columns[x] = Math.floor((x + 0.5) * xScale) * 3;
-    for (let y = 0; y < height; y++) {
-      const start = Math.floor((y + 0.5) * yScale) * row;
-      const rowEnd = o + width * 3;
-      let x = 0;
-      if (start + columns[width - 1] < lastPixel) {
-        // pixel by pixel up to a word boundary of the output, then four pixels (12 bytes) at a time
-        for (; o < rowEnd && (o & 3) !== 0; x++, o += 3) {
-          const pixel = words.getUint32(start + columns[x], true);
-          out[o] = pixel;
-          out[o + 1] = pixel >>> 8;
-          out[o + 2] = pixel >>> 16;
-        }
-        for (let w = o >> 2; LITTLE_ENDIAN && o + 12 <= rowEnd; x += 4, o += 12) {
-          const p0 = words.getUint32(start + columns[x], true) & 0xffffff;
-          const p1 = words.getUint32(start + columns[x + 1], true) & 0xffffff;
-          const p2 = words.getUint32(start + columns[x + 2], true) & 0xffffff;
-          const p3 = words.getUint32(start + columns[x + 3], true);
-          out32[w++] = p0 | (p1 << 24);
-          out32[w++] = (p1 >>> 8) | (p2 << 16);
-          out32[w++] = (p2 >>> 16) | (p3 << 8);
-        }
-      }
-      for (; o < rowEnd; x++, o += 3) {
-        const i = start + columns[x];
-        out[o] = src[i];
-        out[o + 1] = src[i + 1];
-        out[o + 2] = src[i + 2];
-      }
-    }
-    return { data: out, width, height };
-  }
-
-  // the byte offsets of the left (top) of the two pixels nearest each pixel's centre, and of the right (bottom) one
-  const nearestTwo = (scale: number, size: number, count: number, stride: number) => {
-    const first = new Int32Array(count);
-    const second = new Int32Array(count);
-    for (let n = 0; n < count; n++) {
-      const near = Math.min(size - 1, Math.max(0, Math.floor((n + 0.5) * scale - 1)));
-      first[n] = near * stride;
-      second[n] = Math.min(size - 1, near + 1) * stride;
-    }
-    return { first, second };
-  };
-  const { first: left, second: right } = nearestTwo(xScale, srcWidth, width, 3);
-  const { first: top, second: bottom } = nearestTwo(yScale, srcHeight, height, row);
+  const columns = new Int32Array(width); // byte offset in its row of each pixel's source pixel
+  for (let x = 0; x < width; x++) columns[x] = Math.floor((x + 0.5) * xScale) * 3;
   for (let y = 0; y < height; y++) {
-    const upper = top[y];
-    const lower = bottom[y];
+    const start = Math.floor((y + 0.5) * yScale) * row;
     const rowEnd = o + width * 3;
     let x = 0;
-    if (lower + right[width - 1] < lastPixel) {
-      for (; x < width; x++, o += 3) {
-        const a = words.getUint32(upper + left[x], true);
-        const b = words.getUint32(upper + right[x], true);
-        const c = words.getUint32(lower + left[x], true);
-        const d = words.getUint32(lower + right[x], true);
-        // red and blue summed side by side in 16-bit lanes of one word, green alone
-        const redBlue = (a & 0xff00ff) + (b & 0xff00ff) + (c & 0xff00ff) + (d & 0xff00ff) + 0x20002;
-        const green = ((a >>> 8) & 0xff) + ((b >>> 8) & 0xff) + ((c >>> 8) & 0xff) + ((d >>> 8) & 0xff) + 2;
-        out[o] = redBlue >>> 2;
-        out[o + 1] = green >>> 2;
-        out[o + 2] = redBlue >>> 18;
+    if (start + columns[width - 1] < lastPixel) {
+      // pixel by pixel up to a word boundary of the output, then four pixels (12 bytes) at a time
+      for (; o < rowEnd && (o & 3) !== 0; x++, o += 3) {
+        const pixel = words.getUint32(start + columns[x], true);
+        out[o] = pixel;
+        out[o + 1] = pixel >>> 8;
+        out[o + 2] = pixel >>> 16;
+      }
+      for (let w = o >> 2; LITTLE_ENDIAN && o + 12 <= rowEnd; x += 4, o += 12) {
+        const p0 = words.getUint32(start + columns[x], true) & 0xffffff;
+        const p1 = words.getUint32(start + columns[x + 1], true) & 0xffffff;
+        const p2 = words.getUint32(start + columns[x + 2], true) & 0xffffff;
+        const p3 = words.getUint32(start + columns[x + 3], true);
+        out32[w++] = p0 | (p1 << 24);
+        out32[w++] = (p1 >>> 8) | (p2 << 16);
+        out32[w++] = (p2 >>> 16) | (p3 << 8);
       }
     }
     for (; o < rowEnd; x++, o += 3) {
-      const a = upper + left[x];
-      const b = upper + right[x];
-      const c = lower + left[x];
-      const d = lower + right[x];
-      out[o] = (src[a] + src[b] + src[c] + src[d] + 2) >> 2;
-      out[o + 1] = (src[a + 1] + src[b + 1] + src[c + 1] + src[d + 1] + 2) >> 2;
-      out[o + 2] = (src[a + 2] + src[b + 2] + src[c + 2] + src[d + 2] + 2) >> 2;
+      const i = start + columns[x];
+      out[o] = src[i];
+      out[o + 1] = src[i + 1];
+      out[o + 2] = src[i + 2];
     }
   }
   return { data: out, width, height };
+}
+
+/** The byte offsets of the first (left, top) of the two source pixels nearest each output pixel's centre, and of the second. Pure. */
+function nearestTwo(scale: number, size: number, count: number, stride: number): { first: Int32Array; second: Int32Array } {
+  const first = new Int32Array(count);
+  const second = new Int32Array(count);
+  for (let n = 0; n < count; n++) {
+    const near = Math.min(size - 1, Math.max(0, Math.floor((n + 0.5) * scale - 1)));
+    first[n] = near * stride;
+    second[n] = Math.min(size - 1, near + 1) * stride;
+  }
+  return { first, second };
+}
+
+const WASM_PAGE = 65536;
+
+/**
+ * The 2 × 2 mean of resize.wat, one instance per thread (made on first use). Its memory holds the
+ * frame (copied in: 0.1 ms for 640 × 480, 0.7 for 1080p, a small part of what the mean saves),
+ * the scaled image and the four offset tables, and grows to the largest frame seen. The result is
+ * copied out: an encoder on the libuv pool may still be reading it when the next frame comes.
+ */
+class MeanKernel {
+  private readonly memory: WebAssembly.Memory;
+  private readonly mean2x2: (src: number, dst: number, width: number, height: number, left: number, right: number, top: number, bottom: number) => void;
+
+  constructor() {
+    const instance = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(RESIZE_WASM, 'base64')));
+    const exports = instance.exports as { memory: WebAssembly.Memory; mean2x2: MeanKernel['mean2x2'] };
+    this.memory = exports.memory;
+    this.mean2x2 = exports.mean2x2;
+  }
+
+  resize(image: RgbPixels, width: number, height: number): { data: Uint8Array; width: number; height: number } {
+    const { data: src, width: srcWidth, height: srcHeight } = image;
+    const row = srcWidth * 3;
+    const columns = nearestTwo(srcWidth / width, srcWidth, width, 3);
+    const rows = nearestTwo(srcHeight / height, srcHeight, height, row);
+    const length = width * height * 3;
+    // the frame at 0, then at least one byte of slack (the last pixel is read as a word), the image and the tables, word-aligned
+    const dst = align4(src.byteLength + 1);
+    const left = align4(dst + length);
+    const right = left + width * 4;
+    const top = right + width * 4;
+    const bottom = top + height * 4;
+    const end = bottom + height * 4;
+    if (this.memory.buffer.byteLength < end) this.memory.grow(Math.ceil((end - this.memory.buffer.byteLength) / WASM_PAGE));
+    const bytes = new Uint8Array(this.memory.buffer);
+    const words = new Int32Array(this.memory.buffer);
+    bytes.set(src, 0);
+    words.set(columns.first, left >> 2);
+    words.set(columns.second, right >> 2);
+    words.set(rows.first, top >> 2);
+    words.set(rows.second, bottom >> 2);
+    this.mean2x2(0, dst, width, height, left, right, top, bottom);
+    return { data: bytes.slice(dst, dst + length), width, height };
+  }
+}
+
+let kernel: MeanKernel | null = null;
+
+function meanKernel(): MeanKernel {
+  kernel ??= new MeanKernel();
+  return kernel;
+}
+
+function align4(offset: number): number {
+  return (offset + 3) & ~3;
 }
