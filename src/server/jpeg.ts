@@ -194,16 +194,18 @@ const WASM_PAGE = 65536;
 /**
  * The 2 × 2 mean of resize.wat, one instance per thread (made on first use). Its memory holds the
  * frame (copied in: 0.1 ms for 640 × 480, 0.7 for 1080p, a small part of what the mean saves),
- * the scaled image and the four offset tables, and grows to the largest frame seen. The result is
- * copied out: an encoder on the libuv pool may still be reading it when the next frame comes.
+ * the scaled image, the four offset tables and one row of sums, and grows to the largest frame
+ * seen. The kernel reads up to 15 bytes past the frame and writes one past the image and 32 past
+ * the row of sums, so each area is followed by that much slack. The result is copied out: an
+ * encoder on the libuv pool may still be reading it when the next frame comes.
  */
 class MeanKernel {
   private readonly memory: WebAssembly.Memory;
-  private readonly mean2x2: (src: number, dst: number, width: number, height: number, left: number, right: number, top: number, bottom: number) => void;
+  private readonly mean2x2: MeanFunction;
 
   constructor() {
     const instance = new WebAssembly.Instance(new WebAssembly.Module(Buffer.from(RESIZE_WASM, 'base64')));
-    const exports = instance.exports as { memory: WebAssembly.Memory; mean2x2: MeanKernel['mean2x2'] };
+    const exports = instance.exports as { memory: WebAssembly.Memory; mean2x2: MeanFunction };
     this.memory = exports.memory;
     this.mean2x2 = exports.mean2x2;
   }
@@ -214,13 +216,14 @@ class MeanKernel {
     const columns = nearestTwo(srcWidth / width, srcWidth, width, 3);
     const rows = nearestTwo(srcHeight / height, srcHeight, height, row);
     const length = width * height * 3;
-    // the frame at 0, then at least one byte of slack (the last pixel is read as a word), the image and the tables, word-aligned
-    const dst = align4(src.byteLength + 1);
-    const left = align4(dst + length);
+    // the frame at 0, then the image, the tables and the row of sums, each 16-byte aligned after its slack
+    const dst = align16(src.byteLength + 16);
+    const left = align16(dst + length + 4);
     const right = left + width * 4;
     const top = right + width * 4;
     const bottom = top + height * 4;
-    const end = bottom + height * 4;
+    const sums = align16(bottom + height * 4);
+    const end = sums + 2 * align16(row) + 32;
     if (this.memory.buffer.byteLength < end) this.memory.grow(Math.ceil((end - this.memory.buffer.byteLength) / WASM_PAGE));
     const bytes = new Uint8Array(this.memory.buffer);
     const words = new Int32Array(this.memory.buffer);
@@ -229,10 +232,13 @@ class MeanKernel {
     words.set(columns.second, right >> 2);
     words.set(rows.first, top >> 2);
     words.set(rows.second, bottom >> 2);
-    this.mean2x2(0, dst, width, height, left, right, top, bottom);
+    this.mean2x2(0, row, dst, width, height, left, right, top, bottom, sums);
     return { data: bytes.slice(dst, dst + length), width, height };
   }
 }
+
+/** resize.wat's mean2x2: byte offsets into its memory, and the image's width and height. */
+type MeanFunction = (src: number, row: number, dst: number, width: number, height: number, left: number, right: number, top: number, bottom: number, sums: number) => void;
 
 let kernel: MeanKernel | null = null;
 
@@ -241,6 +247,6 @@ function meanKernel(): MeanKernel {
   return kernel;
 }
 
-function align4(offset: number): number {
-  return (offset + 3) & ~3;
+function align16(offset: number): number {
+  return (offset + 15) & ~15;
 }
