@@ -131,6 +131,13 @@ export interface ImageNets {
 export interface MtcnnNets {
   /** Runs `use` on the image ([width, height, 3], normalised, x along the first axis). */
   withImage<T>(data: Float32Array, width: number, height: number, use: (nets: ImageNets) => T): T;
+  /**
+   * Runs `use` on the 8-bit image itself: each pyramid level and crop sampled from it and
+   * normalised as it is made (scaledNormalisedTransposed, cropsTransposed), the same values up to
+   * float rounding, without the whole image as floats first. For a runtime whose nets take
+   * JavaScript arrays (ONNX Runtime); a runtime without it gets withImage.
+   */
+  withPixels?<T>(image: RgbImage, use: (nets: ImageNets) => T): T;
   /** O-Net on crops already cut, [count, 48, 48, 3] normalised and transposed. */
   onet(crops: Float32Array, count: number): Float32Array[];
   dispose(): void;
@@ -273,6 +280,7 @@ export class Mtcnn {
     const shrink = Math.min(1, options.maxInputSize / Math.max(image.width, image.height), options.detectWidth / image.width);
     const width = Math.max(1, Math.round(image.width * shrink));
     const height = Math.max(1, Math.round(image.height * shrink));
+    if (shrink === 1 && this.nets.withPixels) return this.nets.withPixels(image, (nets) => use(nets, { width, height, shrink }));
     // normalised and transposed in one JS pass: 1.3 ms for 640×480, against 10.5 ms for int32
     // tensor + cast + sub + mul + transpose on wasm (most of it converting the bytes)
     const input = shrink < 1 ? scaledNormalisedTransposed(image, width, height) : normalisedTransposed(image);

@@ -3,10 +3,23 @@
  * (models/onnx-tflite.ts, PReLU fused), R-Net and O-Net on one batch each. The image stays a
  * JavaScript Float32Array; the pyramid levels and the crops are sampled from it here exactly as
  * TensorFlow.js's resizeBilinear (half-pixel centres) and cropAndResize (bilinear, padded) sample
- * it, so both runtimes see the same pixels.
+ * it, so both runtimes see the same pixels. An image detected at its own size (a 640 × 480
+ * camera) is not made floats whole first: withPixels samples each level and crop from its bytes,
+ * the same pixels up to float rounding, and the largest level is a fraction of the frame.
  */
 import type { Candidate } from './boxes.js';
-import { Mtcnn, type ImageNets, type MtcnnNets, type MtcnnOptions, type PnetStrip, type PnetMaps } from './mtcnn.js';
+import type { RgbImage } from '../common/types.js';
+import {
+  Mtcnn,
+  cropsTransposed,
+  normalisedTransposed,
+  scaledNormalisedTransposed,
+  type ImageNets,
+  type MtcnnNets,
+  type MtcnnOptions,
+  type PnetStrip,
+  type PnetMaps,
+} from './mtcnn.js';
 import { cachedTfliteOnnx } from '../models/onnx-cache.js';
 import { OnnxSession, type OnnxSessionOptions } from '../models/onnx-runtime.js';
 
@@ -108,16 +121,27 @@ export class OnnxMtcnnNets implements MtcnnNets {
   withImage<T>(data: Float32Array, width: number, height: number, use: (nets: ImageNets) => T): T {
     return use({
       pnet: (ws, hs, strips, each) => this.runPnet(ws === width && hs === height ? data : resizeTransposed(data, width, height, ws, hs), ws, hs, strips, each),
-      onCrops: (net, boxes) => {
-        const size = net === 'rnet' ? 24 : 48;
-        const crops = cropTransposed(data, width, height, boxes, size);
-        return (net === 'rnet' ? this.rnet : this.onetSession).run({ data: crops, dims: [boxes.length, size, size, 3] }).map((t) => t.data);
+      onCrops: (net, boxes) => this.runOnCrops(net, cropTransposed(data, width, height, boxes, cropSize(net)), boxes.length),
+    });
+  }
+
+  withPixels<T>(image: RgbImage, use: (nets: ImageNets) => T): T {
+    return use({
+      pnet: (ws, hs, strips, each) => {
+        const whole = ws === image.width && hs === image.height;
+        this.runPnet(whole ? normalisedTransposed(image) : scaledNormalisedTransposed(image, ws, hs), ws, hs, strips, each);
       },
+      onCrops: (net, boxes) => this.runOnCrops(net, cropsTransposed(image, boxes, cropSize(net)), boxes.length),
     });
   }
 
   onet(crops: Float32Array, count: number): Float32Array[] {
     return this.onetSession.run({ data: crops, dims: [count, 48, 48, 3] }).map((t) => t.data);
+  }
+
+  private runOnCrops(net: 'rnet' | 'onet', crops: Float32Array, count: number): Float32Array[] {
+    const size = cropSize(net);
+    return (net === 'rnet' ? this.rnet : this.onetSession).run({ data: crops, dims: [count, size, size, 3] }).map((t) => t.data);
   }
 
   private runPnet(level: Float32Array, ws: number, hs: number, strips: PnetStrip[], each: (strip: PnetStrip, maps: PnetMaps) => void): void {
@@ -134,6 +158,11 @@ export class OnnxMtcnnNets implements MtcnnNets {
     this.rnet.dispose();
     this.onetSession.dispose();
   }
+}
+
+/** The side of R-Net's crops (24) or O-Net's (48). */
+function cropSize(net: 'rnet' | 'onet'): number {
+  return net === 'rnet' ? 24 : 48;
 }
 
 /** An MTCNN on ONNX Runtime, its graphs from the ONNX cache (built from the verified TFLite files on first use). */

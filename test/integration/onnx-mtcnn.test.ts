@@ -2,7 +2,9 @@
  * MTCNN on ONNX Runtime against MTCNN on TensorFlow.js, on real photos: face-api's demo photos
  * (several faces each, detected whole and scaled down by detectWidth) and, when present, the
  * shared LFW subset. Same faces, boxes and landmarks within 0.5 px; the O-Net-only re-find of
- * known boxes likewise. The ONNX graphs are built into a temporary cache.
+ * known boxes likewise. Detected whole, ONNX Runtime samples its pyramid levels and crops from
+ * the photo's bytes (OnnxMtcnnNets.withPixels) and TensorFlow.js from the photo as floats, so
+ * the comparison holds the one against the other. The ONNX graphs are built into a temporary cache.
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
