@@ -17,7 +17,7 @@ import { Outbox } from '../integrations/outbox.js';
 import { WebhookNotifier } from '../integrations/webhooks.js';
 import { initRuntime } from '../models/runtime.js';
 import { SvmTrainer } from '../pipeline/svm-trainer.js';
-import { VisionPipeline } from '../pipeline/vision-pipeline.js';
+import { DETECTOR_QUEUE, VisionPipeline } from '../pipeline/vision-pipeline.js';
 import { VisionWorker } from '../pipeline/vision-workers.js';
 import { WorkerFaceFinder } from '../pipeline/worker-face-finder.js';
 import type { LiveHub } from '../server/live.js';
@@ -260,7 +260,7 @@ async function startRecognition(config: Config, { people, corrections, settings,
   // a track starts only from a detection the full cascade would keep (its O-Net threshold);
   // lower scores come from re-finding tracked faces and only continue tracks
   const tracking = { ...config.tracking, minStartConfidence: config.detector.thresholds[2] };
-  const pipeline = new VisionPipeline(detector, embedder, gallery.matcher, config.vote, tracking, { maxDetectFps: config.pipeline.maxDetectFps });
+  const pipeline = new VisionPipeline(detector, embedder, gallery.matcher, config.vote, tracking, { maxDetectFps: config.pipeline.maxDetectFps, detectorQueue: DETECTOR_QUEUE });
   const pipelineLog = logger.child({ module: 'pipeline' });
   pipeline.on('error', (error) => pipelineLog.error(`pipeline: ${error.message}`));
   parts.add(() => pipeline.stop());

@@ -117,15 +117,16 @@ const STDERR_TAIL_LINES = 30;
 
 /**
  * A camera's ring: the frame being read plus every frame the stages hold at once. At 25 fps:
- * the pipeline's waiting detection, two detections in flight (the embedder detects too) and an
- * embedding waiting and one running; the live encoder's frame and the 4 it queues
- * (server/live.ts); after a scene cut, up to 7 frames held for the new shot's boxes
- * (MAX_HELD_FRAMES in pipeline/vision-pipeline.ts: a ring must be larger, or a hold could take
- * every slot). Those overlap (a held frame is also the one waiting for detection), so 12 slots
- * cover the worst case seen; as much memory as the ring of 8 and the pipeline's own 4 slots
- * that frames were copied into before.
+ * the pipeline's waiting detection, three detections in flight (the embedder detects too, and
+ * one may wait in the detector's queue: DETECTOR_QUEUE) and an embedding waiting and one
+ * running; the live encoder's frame and the 4 it queues (server/live.ts); after a scene cut, up
+ * to 7 frames held for the new shot's boxes (MAX_HELD_FRAMES in pipeline/vision-pipeline.ts: a
+ * ring must be larger, or a hold could take every slot). Those overlap (a held frame is also
+ * the one waiting for detection), so 13 slots cover the worst case seen (12 before the
+ * detector's queue); as much memory as the ring of 8 and the pipeline's own 4 slots that frames
+ * were copied into before, and one slot more.
  */
-export const CAMERA_FRAME_SLOTS = 12;
+export const CAMERA_FRAME_SLOTS = 13;
 
 export class Camera extends EventEmitter<CameraEvents> {
   readonly id: string;

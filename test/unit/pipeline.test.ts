@@ -10,7 +10,7 @@ import type { Box, Detection } from '../../src/common/types.js';
 import type { Frame } from '../../src/common/frame.js';
 import type { LiveFace } from '../../src/common/live-events.js';
 import { FrameRing } from '../../src/common/slot-pool.js';
-import { HOLD_AFTER_CUT_MS, MAX_HELD_FRAMES, VisionPipeline } from '../../src/pipeline/vision-pipeline.js';
+import { HOLD_AFTER_CUT_MS, MAX_HELD_FRAMES, VisionPipeline, type PipelineScheduling } from '../../src/pipeline/vision-pipeline.js';
 import type { VisionWorker } from '../../src/pipeline/vision-workers.js';
 import { defined } from '../helpers.js';
 
@@ -80,12 +80,19 @@ function frame(cameraId: string, seq: number, ts: number, shade = 100): Frame {
   return { cameraId, seq, ts, width: WIDTH, height: HEIGHT, data: slot.bytes, slot };
 }
 
-function setup() {
+function setup(scheduling?: PipelineScheduling) {
   const detector = new ScriptedWorker();
   const embedder = new ScriptedWorker();
-  const pipeline = new VisionPipeline(detector as unknown as VisionWorker, embedder as unknown as VisionWorker, {
-    match: () => ({ label: 'ann', score: 0.9, known: true, candidates: [] }),
-  });
+  const pipeline = new VisionPipeline(
+    detector as unknown as VisionWorker,
+    embedder as unknown as VisionWorker,
+    {
+      match: () => ({ label: 'ann', score: 0.9, known: true, candidates: [] }),
+    },
+    undefined,
+    undefined,
+    scheduling,
+  );
   const emitted: { seq: number; faces: LiveFace[] }[] = [];
   pipeline.on('frame', ({ frame, faces }) => emitted.push({ seq: frame.seq, faces }));
   return { detector, embedder, pipeline, emitted };
@@ -111,6 +118,37 @@ describe('VisionPipeline scheduling', () => {
       );
       assert.equal(pipeline.metrics('a')?.dropped, 3);
     });
+  });
+
+  it('queues a second detection on the busy detector while the embedder is busy too, never a third, and every camera gets its turn', async () => {
+    const { detector, embedder, pipeline } = setup({ maxDetectFps: null, detectorQueue: 2 });
+    embedder.busy = true;
+    for (const id of ['a', 'b', 'c']) pipeline.addCamera(id);
+    for (const id of ['a', 'b', 'c']) pipeline.push(frame(id, 0, 0));
+    assert.equal(detector.calls.length, 2, 'one running and one queued');
+    pipeline.push(frame('a', 1, 40));
+    assert.equal(detector.calls.length, 2, 'no third while two are in flight');
+    await detector.next().answer([]);
+    assert.equal(detector.calls.length, 2, 'an answer frees one place in the queue, which the next waiting frame takes');
+    // four frames in all (a's second waited for its turn): two more answers take the last one
+    await detector.next().answer([]);
+    assert.equal(detector.calls.length, 2);
+    await detector.next().answer([]);
+    await detector.next().answer([]);
+    assert.equal(detector.calls.length, 0, 'nothing left waiting');
+    const processed = ['a', 'b', 'c'].map((id) => defined(pipeline.metrics(id), `camera ${id}'s metrics`).snapshot().fpsProcessed);
+    assert.ok(
+      processed.every((fps) => fps > 0),
+      `every camera was detected: ${processed.join(', ')} fps`,
+    );
+  });
+
+  it('sends the detector one detection at a time by default (detectorQueue 1)', () => {
+    const { detector, embedder, pipeline } = setup();
+    embedder.busy = true;
+    for (const id of ['a', 'b']) pipeline.addCamera(id);
+    for (const id of ['a', 'b']) pipeline.push(frame(id, 0, 0));
+    assert.equal(detector.calls.length, 1);
   });
 
   it('keeps only the newest embedding job waiting: a replaced one is counted and reported', async () => {
