@@ -1,8 +1,9 @@
 /**
  * The main thread's handle on a vision worker: start it, send requests and get promises back,
- * stop it. The live scheduler sends only while the worker is idle (`busy` false), so camera
- * frames never queue here; an API request (an upload to recognise) may wait behind the one
- * frame in flight.
+ * stop it. The live pipeline sends the embedder work only while it is idle (`busy` false), and
+ * the detector at most DETECTOR_QUEUE detections at once (pipeline/vision-pipeline.ts), so camera
+ * frames never pile up here; an API request (an upload to recognise) may wait behind the frames
+ * in flight.
  */
 import { Worker } from 'node:worker_threads';
 import { RateMeter } from '../common/rate-meter.js';
