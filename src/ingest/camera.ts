@@ -4,7 +4,7 @@
  * Each attempt probes the source (probe.ts), starts ffmpeg with arguments from ffmpeg-args.ts and
  * cuts its stdout into frames (frame-reader.ts). When ffmpeg exits, or no frame arrives for
  * `stallTimeoutMs`, the child is stopped and, after a capped exponential backoff, started again;
- * errors that retrying cannot fix (a missing file, a wrong password, a stream that is not video)
+ * errors that retrying cannot fix (a missing file, a wrong password, a file that is not video)
  * end in `failed`. There is never more than one child per camera: a new one starts only after
  * the old one has exited, and `stop()` resolves only once the child is gone.
  *
@@ -19,7 +19,7 @@
  * - `stalled`: it was live, and then frames stopped (no frames for N s, or ffmpeg ended with an
  *   error); it retries with backoff and goes back to `live` by itself.
  * - `failed`: retrying will not help (file not found, wrong user name or password, access denied,
- *   not a video stream, transport refused, a file that ended with `loop: false`); the reason says
+ *   a file that is not video, transport refused, a file that ended with `loop: false`); the reason says
  *   what to fix. `start()` again (after fixing the config) tries again.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
@@ -35,7 +35,7 @@ import type { Frame } from '../common/frame.js';
 import type { CameraState } from '../common/live-events.js';
 import { RateMeter } from '../common/rate-meter.js';
 import type { SlotPool } from '../common/slot-pool.js';
-import { classifyStderr, type ProblemContext, type StreamProblem } from './stream-problem.js';
+import { classifyStderr, noVideoProblem, type ProblemContext, type StreamProblem } from './stream-problem.js';
 import { DEFAULT_BACKOFF, INITIAL_WATCH_STATE, backoffDelay, failuresAfterRun, nextWatchState, type BackoffPolicy, type WatchEvent, type WatchState } from './watchdog.js';
 
 /** A camera's stream as ingest sees it (ffmpeg, watchdog, frames read), safe to show (the URL is redacted). */
@@ -312,7 +312,7 @@ export class Camera extends EventEmitter<CameraEvents> {
       } else if (probe.timedOut) {
         this.ended({ kind: 'timeout', reason: 'no answer from the camera (timed out): check the address and the network', retry: true });
       } else if (!stderr && probe.exitCode === 0) {
-        this.ended({ kind: 'unsupported', reason: 'unsupported codec or not a video stream (no video stream found)', retry: false });
+        this.ended(noVideoProblem(this.kind));
       } else {
         this.ended(classifyStderr(stderr, this.context(probe.exitCode)));
       }

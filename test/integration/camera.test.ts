@@ -1,5 +1,6 @@
 /**
- * Cameras against real ffmpeg: a looping file, a missing file, an RTSP stream on loopback whose
+ * Cameras against real ffmpeg: a looping file, a missing file, sources with no video stream (a
+ * file, and a stream over HTTP that sends video later), an RTSP stream on loopback whose
  * publisher is killed and comes back, a URL where nothing listens, and start/stop cycles, always
  * checking that no ffmpeg child is left behind.
  *
@@ -12,7 +13,9 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { createServer as createHttpServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import os from 'node:os';
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -254,6 +257,47 @@ describe('file camera', () => {
     assert.ok(status.reason?.includes(missing), status.reason ?? '');
     assert.equal(status.retryAt, null);
     assert.deepEqual(cameraChildren(), []);
+    await cam.stop();
+  });
+});
+
+describe('a source with no video stream', () => {
+  /** An MPEG-TS file with only a tone in it: ffprobe reads it without error and finds no video. */
+  async function audioOnly(name: string): Promise<string> {
+    const file = path.join(work.dir, name);
+    await runFfmpeg(ffmpeg.path, ['-f', 'lavfi', '-i', 'sine=frequency=440:duration=2', '-c:a', 'aac', '-f', 'mpegts', file]);
+    return file;
+  }
+
+  test('an audio-only file fails for good, saying it is not video', async () => {
+    const cam = camera('audio-file', await audioOnly('tone.ts'));
+    cam.start();
+    const status = await waitForState(cam, 'failed', 10_000);
+    assert.match(status.reason ?? '', /not a video stream/);
+    assert.equal(status.retryAt, null, 'a file stays what it is: not retried');
+    await cam.stop();
+  });
+
+  test('a network stream with no video yet is retried, and goes live once video comes', async () => {
+    const tone = readFileSync(await audioOnly('tone-http.ts'));
+    const video = path.join(work.dir, 'clip.ts');
+    await runFfmpeg(ffmpeg.path, ['-i', clip, '-c', 'copy', '-f', 'mpegts', video]);
+    let body = tone;
+    const server = createHttpServer((_request, response) => {
+      response.writeHead(200, { 'content-type': 'video/mp2t', 'content-length': body.length });
+      response.end(body);
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    teardown.add(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const { port } = server.address() as AddressInfo;
+    const cam = camera('no-video-yet', `http://127.0.0.1:${port}/stream.ts`);
+    cam.start();
+    // a network source may send video later: it is retried (a retry scheduled), with the reason shown meanwhile
+    const waiting = await waitForStatus(cam, (s) => (s.reason ?? '').includes('no video stream') && s.retryAt !== null, 10_000, 'a retry after no video');
+    assert.match(waiting.reason ?? '', /check that it sends video on this URL/);
+    body = readFileSync(video);
+    await waitForState(cam, 'live', 15_000);
+    await collectFrames(cam, 5, 10_000);
     await cam.stop();
   });
 });

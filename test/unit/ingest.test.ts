@@ -14,7 +14,7 @@ import { SlotPool } from '../../src/common/slot-pool.js';
 import type { Frame } from '../../src/common/frame.js';
 import { FrameReader } from '../../src/ingest/frame-reader.js';
 import { parseFfmpegDuration, parseFfmpegStreamInfo, parseFfprobeDuration, parseFfprobeJson, parseRate, probeArgs } from '../../src/ingest/probe.js';
-import { classifyStderr, type ProblemContext, type StreamProblem } from '../../src/ingest/stream-problem.js';
+import { classifyStderr, noVideoProblem, type ProblemContext, type StreamProblem } from '../../src/ingest/stream-problem.js';
 import { DEFAULT_BACKOFF, INITIAL_WATCH_STATE, backoffDelay, failuresAfterRun, nextWatchState, type WatchState } from '../../src/ingest/watchdog.js';
 import { defined } from '../helpers.js';
 
@@ -586,6 +586,15 @@ describe('classifyStderr', () => {
       assert.match(problem.reason, reason);
     });
   }
+
+  test('no video stream: a file fails for good, a network source is retried', () => {
+    assert.deepEqual(noVideoProblem('file'), { kind: 'unsupported', reason: 'unsupported codec or not a video stream (no video stream found)', retry: false });
+    for (const kind of ['rtsp', 'http', 'url', 'webcam'] as const) {
+      const problem = noVideoProblem(kind);
+      assert.equal(problem.retry, true, kind);
+      assert.match(problem.reason, /no video stream in what the camera sent/);
+    }
+  });
 
   test('461 suggests tcp when udp was refused', () => {
     assert.match(classifyStderr('method SETUP failed: 461 Unsupported Transport', { ...rtsp, transport: 'udp' }).reason, /set transport to tcp/);
