@@ -475,9 +475,10 @@ export class VisionPipeline extends EventEmitter<PipelineEvents> {
     if (frame.ts < camera.cutAt) return;
     if (frame.ts < camera.lastApplied) {
       // The other worker finished a newer frame first (quick re-finds overtake a full detection
-      // all the time): the tracks know better where their faces are now, but a face this full
-      // detection found that no track has is new, and starts one.
-      if (full) camera.tracker.addUntracked(detections, frame.ts);
+      // all the time): the tracks matched since know better where their faces are now, but a
+      // track that has not been matched since takes what this full detection found of it, and a
+      // face no track has is new and starts one.
+      if (full) camera.tracker.addLate(detections, frame.ts);
       return;
     }
     camera.lastApplied = frame.ts;

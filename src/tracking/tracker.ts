@@ -28,11 +28,12 @@ export interface TrackerOptions {
    */
   confirmAtConfidence: number;
   /**
-   * How long a confirmed track stays drawn (carried by its prediction) after its last match,
-   * ms, so a box does not blink while its face is briefly not found (turned away, blurred, a
-   * hand in front). Measured on the Hamilton clip at 25 fps (frames with boxes of 500, real-time
-   * replay): 300 ms 93–94%, 400 ms 96%, 500 ms 93–99% (mostly 97–99%); per-frame MTCNN alone finds
-   * a face on 93%.
+   * How long a confirmed track stays drawn (carried by its prediction) while detections look for
+   * its face and do not find it, ms, so a box does not blink while its face is briefly not found
+   * (turned away, blurred, a hand in front). Measured on the Hamilton clip at 25 fps (frames with
+   * boxes of 500, real-time replay): 300 ms 93–94%, 400 ms 96%, 500 ms 93–99% (mostly 97–99%);
+   * per-frame MTCNN alone finds a face on 93%. It counts from the match to the newest detection
+   * round, not to the frame drawn: see `predict`.
    */
   drawThroughMs: number;
   /**
@@ -99,9 +100,18 @@ export function predictBox(track: Track, ts: number, maxPredictionMs: number): B
   return [x + vx * dt, y + vy * dt, Math.max(1, w + vw * dt), Math.max(1, h + vh * dt)];
 }
 
+/**
+ * Longest a confirmed track is drawn on frames no detection has looked at since its last match,
+ * ms: a camera whose frames have not been detected for this long (starved, or its detections
+ * failing) shows no boxes it cannot vouch for.
+ */
+export const UNLOOKED_DRAW_MS = 2000;
+
 export class Tracker {
   private tracks: Track[] = [];
   private nextId = 1;
+  /** Capture time of the newest frame whose detections were applied (`update`): how far detection has looked. */
+  private lookedAt = -Infinity;
   readonly options: TrackerOptions;
 
   constructor(options: Partial<TrackerOptions> = {}) {
@@ -114,43 +124,9 @@ export class Tracker {
 
   /** Matches the detections of a frame captured at `ts` to the tracks. */
   update(detections: Detection[], ts: number): TrackerUpdate {
-    const { minIou, minHits, maxMissMs, velocitySmoothing, maxPredictionMs } = this.options;
-    const predicted = this.tracks.map((t) => predictBox(t, ts, maxPredictionMs));
-    // greedy association, best IoU first
-    const pairs: { t: number; d: number; iou: number }[] = [];
-    predicted.forEach((box, t) =>
-      detections.forEach((det, d) => {
-        const overlap = iou(box, det.box);
-        if (overlap >= minIou) pairs.push({ t, d, iou: overlap });
-      }),
-    );
-    pairs.sort((a, b) => b.iou - a.iou);
-    const trackUsed = new Set<number>();
-    const detUsed = new Set<number>();
-    const active: Track[] = [];
-    const confirmed: Track[] = [];
-    for (const { t, d } of pairs) {
-      if (trackUsed.has(t) || detUsed.has(d)) continue;
-      trackUsed.add(t);
-      detUsed.add(d);
-      const track = this.tracks[t];
-      const det = detections[d];
-      const dt = ts - track.updatedAt;
-      if (dt > 0) {
-        const measured = det.box.map((v, i) => (v - track.box[i]) / dt) as Track['velocity'];
-        track.velocity = track.velocity.map((v, i) => v * (1 - velocitySmoothing) + measured[i] * velocitySmoothing) as Track['velocity'];
-      }
-      track.box = det.box;
-      track.detection = det;
-      track.updatedAt = ts;
-      track.hits++;
-      track.misses = 0;
-      if (!track.confirmed && (track.hits >= minHits || det.confidence >= this.options.confirmAtConfidence)) {
-        track.confirmed = true;
-        confirmed.push(track);
-      }
-      active.push(track);
-    }
+    const { maxMissMs } = this.options;
+    this.lookedAt = Math.max(this.lookedAt, ts);
+    const { trackUsed, detUsed, active, confirmed } = this.match(detections, ts, () => true);
     const ended: Track[] = [];
     this.tracks = this.tracks.filter((track, t) => {
       if (trackUsed.has(t)) return true;
@@ -190,27 +166,87 @@ export class Tracker {
   }
 
   /**
-   * Starts tracks for the detections of an older frame (captured at `ts`, before the latest
-   * update) that overlap no track: what a late full detection adds. Tracked faces are left as
-   * they are, since the tracker has newer positions for them.
+   * Applies the detections of an older frame (captured at `ts`, before the latest update): what a
+   * late full detection adds, overtaken by a quicker re-find of a newer frame. A track last
+   * matched before `ts` takes the detection it overlaps, which is newer than what it had (its
+   * re-find may have missed the face this detection found: left alone, the track ended while its
+   * face was in view); a track matched after `ts` is left as it is, since the tracker has a newer
+   * position for it; a detection that overlaps no track starts one. No track ends here: the
+   * rounds that missed them were newer.
    */
-  addUntracked(detections: Detection[], ts: number): Track[] {
+  addLate(detections: Detection[], ts: number): TrackerUpdate {
     const { minIou, maxPredictionMs } = this.options;
+    const { detUsed, active, confirmed } = this.match(detections, ts, (track) => track.updatedAt < ts);
     const boxes = this.tracks.map((t) => predictBox(t, ts, maxPredictionMs));
-    return detections
-      .filter((det) => boxes.every((box) => iou(box, det.box) < minIou))
-      .map((det) => this.start(det, ts))
-      .filter((track): track is Track => track !== null);
+    for (const [d, det] of detections.entries()) {
+      if (detUsed.has(d) || boxes.some((box) => iou(box, det.box) >= minIou)) continue;
+      const track = this.start(det, ts);
+      if (!track) continue;
+      if (track.confirmed) confirmed.push(track);
+      active.push(track);
+    }
+    return { active, confirmed, ended: [] };
   }
 
-  /** Confirmed tracks with their boxes carried to time `ts` (for frames between detections). */
+  /**
+   * Matches the detections of a frame captured at `ts` to the tracks `eligible` allows, greedily,
+   * best IoU (with each track's box predicted to `ts`) first; a matched track takes the
+   * detection's box and its velocity is updated.
+   */
+  private match(detections: Detection[], ts: number, eligible: (track: Track) => boolean): { trackUsed: Set<number>; detUsed: Set<number>; active: Track[]; confirmed: Track[] } {
+    const { minIou, minHits, velocitySmoothing, maxPredictionMs } = this.options;
+    const pairs: { t: number; d: number; iou: number }[] = [];
+    this.tracks.forEach((track, t) => {
+      if (!eligible(track)) return;
+      const box = predictBox(track, ts, maxPredictionMs);
+      detections.forEach((det, d) => {
+        const overlap = iou(box, det.box);
+        if (overlap >= minIou) pairs.push({ t, d, iou: overlap });
+      });
+    });
+    pairs.sort((a, b) => b.iou - a.iou);
+    const trackUsed = new Set<number>();
+    const detUsed = new Set<number>();
+    const active: Track[] = [];
+    const confirmed: Track[] = [];
+    for (const { t, d } of pairs) {
+      if (trackUsed.has(t) || detUsed.has(d)) continue;
+      trackUsed.add(t);
+      detUsed.add(d);
+      const track = this.tracks[t];
+      const det = detections[d];
+      const dt = ts - track.updatedAt;
+      if (dt > 0) {
+        const measured = det.box.map((v, i) => (v - track.box[i]) / dt) as Track['velocity'];
+        track.velocity = track.velocity.map((v, i) => v * (1 - velocitySmoothing) + measured[i] * velocitySmoothing) as Track['velocity'];
+      }
+      track.box = det.box;
+      track.detection = det;
+      track.updatedAt = ts;
+      track.hits++;
+      track.misses = 0;
+      if (!track.confirmed && (track.hits >= minHits || det.confidence >= this.options.confirmAtConfidence)) {
+        track.confirmed = true;
+        confirmed.push(track);
+      }
+      active.push(track);
+    }
+    return { trackUsed, detUsed, active, confirmed };
+  }
+
+  /**
+   * Confirmed tracks with their boxes carried to time `ts` (for frames between detections). A
+   * track is drawn while detection has missed its face for at most drawThroughMs: counted to the
+   * newest detection round, not to `ts`. Frames are drawn as they arrive, before any detection
+   * of them; counted to `ts`, the wait for a worker read as a miss, and on a busy server (16
+   * cameras, a detection of each every 300 ms and answers 100–200 ms late) boxes went off faces
+   * the detector had not yet looked for again.
+   */
   predict(ts: number): { track: Track; box: Box }[] {
-    return (
-      this.tracks
-        // a confirmed track missed for a moment stays drawn, so a box does not blink
-        .filter((t) => t.confirmed && ts - t.updatedAt <= this.options.drawThroughMs)
-        .map((track) => ({ track, box: predictBox(track, ts, this.options.maxPredictionMs) }))
-    );
+    const { drawThroughMs, maxPredictionMs } = this.options;
+    return this.tracks
+      .filter((t) => t.confirmed && this.lookedAt - t.updatedAt <= drawThroughMs && ts - t.updatedAt <= Math.max(drawThroughMs, UNLOOKED_DRAW_MS))
+      .map((track) => ({ track, box: predictBox(track, ts, maxPredictionMs) }));
   }
 
   /** Ends one track (its face changed); returns it, or undefined when it is gone already. */
@@ -223,6 +259,7 @@ export class Tracker {
   clear(): Track[] {
     const ended = this.tracks;
     this.tracks = [];
+    this.lookedAt = -Infinity;
     return ended;
   }
 }

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { Box, Detection } from '../../src/common/types.js';
 import { UNKNOWN } from '../../src/common/match.js';
 import { IdentityVote, decide, DEFAULT_VOTE_OPTIONS } from '../../src/tracking/identity-vote.js';
-import { Tracker, iou, predictBox } from '../../src/tracking/tracker.js';
+import { Tracker, UNLOOKED_DRAW_MS, iou, predictBox } from '../../src/tracking/tracker.js';
 import { defined } from '../helpers.js';
 
 /** One detection round of a track, as the pipeline runs it: count it, then ask. */
@@ -95,7 +95,7 @@ describe('Tracker', () => {
   it('adds the untracked faces of an older frame as new tracks and leaves tracked ones where they are', () => {
     const tracker = new Tracker({ minHits: 1 });
     const id = tracker.update([det([100, 100, 50, 50])], 80).active[0].id;
-    const added = tracker.addUntracked([det([96, 100, 50, 50]), det([400, 50, 60, 60]), det([600, 50, 40, 40], 0.5)], 40);
+    const added = tracker.addLate([det([96, 100, 50, 50]), det([400, 50, 60, 60]), det([600, 50, 40, 40], 0.5)], 40).active;
     assert.deepEqual(
       added.map((t) => t.box[0]),
       [400],
@@ -107,6 +107,26 @@ describe('Tracker', () => {
       `track ${id}`,
     );
     assert.deepEqual([tracked.box[0], tracked.updatedAt], [100, 80], 'the tracked face keeps its newer box');
+  });
+
+  it("gives a late full detection's face to a track not matched since (a re-find of a newer frame missed it), and ends nothing", () => {
+    const tracker = new Tracker({ minHits: 1, maxMissMs: 700 });
+    const id = tracker.update([det([100, 100, 50, 50])], 0).active[0].id;
+    // a re-find of the frame at 300 ms misses the face; the full detection of the frame at 200 ms, answered later, found it
+    tracker.update([], 300);
+    assert.equal(defined(tracker.all[0], 'the track').misses, 1);
+    const late = tracker.addLate([det([110, 100, 50, 50])], 200);
+    assert.deepEqual(
+      late.active.map((t) => t.id),
+      [id],
+      'the same track, not a new one',
+    );
+    assert.deepEqual(late.ended, []);
+    const track = defined(tracker.all[0], 'the track');
+    assert.deepEqual([track.box[0], track.updatedAt, track.misses, track.hits], [110, 200, 0, 2]);
+    // the rounds after go on from there: at 800 ms the face is 600 ms unseen, not 800, and the track lives
+    assert.equal(tracker.update([], 800).ended.length, 0);
+    assert.equal(tracker.predict(800).length, 0, 'missed for 600 ms by the newest round: not drawn');
   });
 
   it('matches two faces to their own tracks when they swap nothing but move', () => {
@@ -235,5 +255,19 @@ describe('Tracker confirmation and drawing', () => {
     tracker.update([], 120);
     assert.equal(tracker.predict(130).length, 0, '130 ms: not drawn, though not ended');
     assert.equal(tracker.all.length, 1);
+  });
+
+  it('draws a track on frames detection has not looked at yet (a busy server), for at most UNLOOKED_DRAW_MS', () => {
+    const tracker = new Tracker({ minHits: 1, maxMissMs: 700, drawThroughMs: 100 });
+    tracker.update([det([0, 0, 50, 50])], 0);
+    // frames keep arriving while the camera waits for a worker: no round has missed the face
+    assert.equal(tracker.predict(400).length, 1, '400 ms on, nothing looked again: still drawn');
+    assert.equal(tracker.predict(UNLOOKED_DRAW_MS).length, 1);
+    assert.equal(tracker.predict(UNLOOKED_DRAW_MS + 1).length, 0, 'not looked at for too long: no box it cannot vouch for');
+    // the round for the frame at 300 ms misses the face: from then on drawThroughMs counts
+    tracker.update([], 300);
+    assert.equal(tracker.predict(310).length, 0, 'looked for 300 ms after the match and not found: not drawn');
+    tracker.update([det([4, 0, 50, 50])], 350);
+    assert.equal(tracker.predict(800).length, 1, 'found again: drawn on the frames after it');
   });
 });
