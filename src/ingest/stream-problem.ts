@@ -147,12 +147,12 @@ export function classifyStderr(stderr: string, context: ProblemContext): StreamP
 }
 
 /**
- * The source answered without error but offered no video stream. A file (or an audio-only
- * device) stays that way, so it fails for good. A network source may not yet: an RTSP relay
- * (a camera's own server after a reboot, go2rtc, MediaMTX) answers DESCRIBE for a path whose
- * publisher has not sent its tracks yet, and the next try finds them. Measured with the bench's
- * RTSP server: one of 16 cameras added while their publishers started got a session with no
- * track and, not retried, never delivered a frame.
+ * The source answered without error but offered no video stream. A file stays that way, so it
+ * fails for good. A network source (or a webcam) may not yet: an RTSP relay (a camera's own
+ * server after a reboot, go2rtc, MediaMTX) answers DESCRIBE for a path whose publisher has not
+ * sent its tracks yet, and the next try finds them. Seen with the bench's RTSP server: one of 16
+ * cameras added while their publishers started got a session with no track and, not retried,
+ * never delivered a frame.
  */
 export function noVideoProblem(kind: SourceKind): StreamProblem {
   if (kind === 'file') return { kind: 'unsupported', reason: 'unsupported codec or not a video stream (no video stream found)', retry: false };
