@@ -197,6 +197,13 @@ describe('reviewing events in chromium, against a real server', { skip: existsSy
     await page.waitForURL(/#\/events\/ev_3min$/);
     await page.keyboard.press('ArrowLeft');
     await page.waitForURL(/#\/events\/ev_snap$/);
+    // two steps at once, the second before the page has opened the first: both are taken
+    await page.keyboard.press('ArrowRight');
+    await page.keyboard.press('ArrowRight');
+    await page.waitForURL(/#\/events\/ev_fill00$/);
+    await page.keyboard.press('ArrowLeft');
+    await page.keyboard.press('ArrowLeft');
+    await page.waitForURL(/#\/events\/ev_snap$/);
     await dialog.getByTestId('event-frame').waitFor();
     await page.setViewportSize({ width: 390, height: 844 });
     await shot('dialog-390');
