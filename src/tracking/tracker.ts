@@ -137,14 +137,19 @@ export class Tracker {
       }
       return true;
     });
+    this.startTracks(detections, ts, (_, d) => !detUsed.has(d), { active, confirmed });
+    return { active, confirmed, ended };
+  }
+
+  /** Starts a track for each detection `starts` picks (confident enough to start one), listed in `into` as `update` reports it. */
+  private startTracks(detections: Detection[], ts: number, starts: (det: Detection, d: number) => boolean, into: { active: Track[]; confirmed: Track[] }): void {
     detections.forEach((det, d) => {
-      if (detUsed.has(d)) return;
+      if (!starts(det, d)) return;
       const track = this.start(det, ts);
       if (!track) return;
-      if (track.confirmed) confirmed.push(track);
-      active.push(track);
+      if (track.confirmed) into.confirmed.push(track);
+      into.active.push(track);
     });
-    return { active, confirmed, ended };
   }
 
   /** A new track for an unmatched detection, or null when it is not confident enough to start one. */
@@ -178,13 +183,7 @@ export class Tracker {
     const { minIou, maxPredictionMs } = this.options;
     const { detUsed, active, confirmed } = this.match(detections, ts, (track) => track.updatedAt < ts);
     const boxes = this.tracks.map((t) => predictBox(t, ts, maxPredictionMs));
-    for (const [d, det] of detections.entries()) {
-      if (detUsed.has(d) || boxes.some((box) => iou(box, det.box) >= minIou)) continue;
-      const track = this.start(det, ts);
-      if (!track) continue;
-      if (track.confirmed) confirmed.push(track);
-      active.push(track);
-    }
+    this.startTracks(detections, ts, (det, d) => !detUsed.has(d) && boxes.every((box) => iou(box, det.box) < minIou), { active, confirmed });
     return { active, confirmed, ended: [] };
   }
 
